@@ -1,0 +1,89 @@
+// GraphClient: every HTTP call the engine makes to Microsoft Graph goes through here.
+//
+// It owns the policy a well-behaved Graph client needs: a bearer token from the
+// TokenProvider (renewed once on a 401), `Prefer: IdType="ImmutableId"` on every request,
+// at most `max_in_flight_per_mailbox` requests in flight per mailbox, a Retry-After fence
+// shared by all requests of a mailbox (one 429 pauses the whole mailbox, not just the
+// request that got it), exponential backoff with jitter when no Retry-After comes, and a
+// refusal to send the token to any host but the configured Graph host.
+//
+// Thread-safety: safe to call from many threads at once.
+
+#ifndef GRAPHMIRROR_ENGINE_GRAPH_GRAPH_CLIENT_H_
+#define GRAPHMIRROR_ENGINE_GRAPH_GRAPH_CLIENT_H_
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "graphmirror/clock.h"
+#include "graphmirror/status.h"
+
+namespace graphmirror::graph {
+
+struct ClientOptions {
+  std::string base_url;   // e.g. "https://graph.microsoft.com/v1.0"
+  std::string token_url;  // e.g. "https://login.microsoftonline.com/TENANT/oauth2/v2.0/token"
+  std::string client_id;
+  std::string client_secret;
+  std::string scope = "https://graph.microsoft.com/.default";
+  int max_in_flight_per_mailbox = 4;      // Graph's Outlook limit
+  int max_attempts = 10;                  // per request, over 429/503/504/network errors
+  std::chrono::milliseconds initial_backoff{500};
+  std::chrono::milliseconds max_backoff{60'000};
+  std::chrono::milliseconds connect_timeout{10'000};
+  std::chrono::milliseconds read_timeout{60'000};
+  std::chrono::seconds token_renew_ahead{300};  // renew this long before expiry
+};
+
+struct Response {
+  int status = 0;
+  std::string body;
+  std::multimap<std::string, std::string> headers;  // names lower-cased
+};
+
+// Counters for tests, status output and (later) metrics. Monotonic.
+struct ClientStats {
+  std::atomic<uint64_t> requests{0};          // HTTP requests sent, retries included
+  std::atomic<uint64_t> throttled{0};         // 429 answers
+  std::atomic<uint64_t> retries{0};           // requests repeated after 429/5xx/network
+  std::atomic<uint64_t> token_requests{0};    // calls to the token endpoint
+};
+
+class TokenProvider;
+
+class GraphClient {
+ public:
+  GraphClient(ClientOptions options, Clock* clock);
+  ~GraphClient();
+  GraphClient(const GraphClient&) = delete;
+  GraphClient& operator=(const GraphClient&) = delete;
+
+  // GETs `path_or_url`: either a path relative to base_url ("/users/u/messages?$top=5",
+  // query already URL-encoded) or an absolute URL from @odata.nextLink, which must be on
+  // the base_url's scheme, host and port (else InvalidArgument, and nothing is sent).
+  // `mailbox` keys the concurrency limit and the Retry-After fence.
+  //
+  // Retries 429, 503, 504 and connection failures up to max_attempts. Maps the final
+  // answer: 2xx -> Response; 400 -> InvalidArgument("<graph error code>: <message>");
+  // 401 (after one token renewal) -> Unauthenticated; 403 -> PermissionDenied;
+  // 404 -> NotFound; other -> Unavailable. Messages are one line and name the request.
+  Result<Response> Get(std::string_view mailbox, std::string_view path_or_url);
+
+  // Checks the credentials by fetching a token (used by the CLI to fail early and clearly).
+  Status CheckCredentials();
+
+  const ClientStats& stats() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace graphmirror::graph
+
+#endif  // GRAPHMIRROR_ENGINE_GRAPH_GRAPH_CLIENT_H_
