@@ -4,9 +4,12 @@ namespace graphmirror {
 
 std::string_view CollectionName(Collection c) {
   switch (c) {
-    case Collection::kMessages: return "messages";
-    case Collection::kEvents: return "events";
-    case Collection::kContacts: return "contacts";
+    case Collection::kMessages:
+      return "messages";
+    case Collection::kEvents:
+      return "events";
+    case Collection::kContacts:
+      return "contacts";
   }
   return "unknown";
 }

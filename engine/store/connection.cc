@@ -1,0 +1,50 @@
+#include "engine/store/connection.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace graphmirror::store {
+namespace {
+
+constexpr int kBusyTimeoutMs = 5000;
+
+// SQLite creates files with the process umask; create the file first so it is 0600.
+Status CreatePrivateFile(const std::string& path) {
+  int fd = ::open(path.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    return Status::IOError("cannot create database " + path + ": " + std::strerror(errno));
+  }
+  ::close(fd);
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<std::unique_ptr<SQLite::Database>> OpenConnection(const std::string& path, Access access) {
+  if (access == Access::kReadWrite && path != ":memory:") {
+    Status created = CreatePrivateFile(path);
+    if (!created.ok()) return created;
+  }
+  try {
+    int flags = access == Access::kReadWrite ? SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE
+                                             : SQLite::OPEN_READONLY;
+    auto db = std::make_unique<SQLite::Database>(path, flags, kBusyTimeoutMs);
+    if (access == Access::kReadWrite) {
+      std::string mode = db->execAndGet("PRAGMA journal_mode = WAL").getString();
+      if (mode != "wal" && path != ":memory:") {
+        return Status::IOError("cannot switch " + path + " to WAL (journal_mode is " + mode + ")");
+      }
+    }
+    db->exec("PRAGMA synchronous = FULL");
+    db->exec("PRAGMA foreign_keys = ON");
+    return db;
+  } catch (const std::exception& e) {
+    return Status::IOError("cannot open database " + path + ": " + e.what());
+  }
+}
+
+}  // namespace graphmirror::store

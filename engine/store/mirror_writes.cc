@@ -1,0 +1,190 @@
+#include "engine/store/mirror_writes.h"
+
+#include <ctime>
+
+namespace graphmirror::store {
+namespace {
+
+// A stored row is replaced only by a version at least as new: pages, notifications and
+// retries arrive in any order, and an old copy must never undo a newer one.
+constexpr const char* kNewerOnly =
+    " WHERE excluded.modified_at IS NULL OR {t}.modified_at IS NULL"
+    " OR excluded.modified_at >= {t}.modified_at";
+
+std::string NewerOnly(const std::string& table) {
+  std::string clause = kNewerOnly;
+  for (size_t pos; (pos = clause.find("{t}")) != std::string::npos;) clause.replace(pos, 3, table);
+  return clause;
+}
+
+const std::string& UpsertSql(Collection c) {
+  static const std::string kMessages =
+      "INSERT INTO messages (user_id, id, created_at, modified_at, change_key, received_at, "
+      "subject, from_address, from_name, folder_id, body_preview, is_read, json, synced_at) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) "
+      "ON CONFLICT (user_id, id) DO UPDATE SET created_at = excluded.created_at, "
+      "modified_at = excluded.modified_at, change_key = excluded.change_key, "
+      "received_at = excluded.received_at, subject = excluded.subject, "
+      "from_address = excluded.from_address, from_name = excluded.from_name, "
+      "folder_id = excluded.folder_id, body_preview = excluded.body_preview, "
+      "is_read = excluded.is_read, json = excluded.json, synced_at = excluded.synced_at" +
+      NewerOnly("messages");
+  static const std::string kEvents =
+      "INSERT INTO events (user_id, id, created_at, modified_at, change_key, subject, start_at, "
+      "end_at, json, synced_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) "
+      "ON CONFLICT (user_id, id) DO UPDATE SET created_at = excluded.created_at, "
+      "modified_at = excluded.modified_at, change_key = excluded.change_key, "
+      "subject = excluded.subject, start_at = excluded.start_at, end_at = excluded.end_at, "
+      "json = excluded.json, synced_at = excluded.synced_at" +
+      NewerOnly("events");
+  static const std::string kContacts =
+      "INSERT INTO contacts (user_id, id, created_at, modified_at, change_key, display_name, "
+      "emails, json, synced_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) "
+      "ON CONFLICT (user_id, id) DO UPDATE SET created_at = excluded.created_at, "
+      "modified_at = excluded.modified_at, change_key = excluded.change_key, "
+      "display_name = excluded.display_name, emails = excluded.emails, json = excluded.json, "
+      "synced_at = excluded.synced_at" +
+      NewerOnly("contacts");
+  switch (c) {
+    case Collection::kMessages:
+      return kMessages;
+    case Collection::kEvents:
+      return kEvents;
+    case Collection::kContacts:
+      return kContacts;
+  }
+  return kMessages;
+}
+
+// Binds text, or NULL for an empty string (an absent Graph field).
+void BindText(SQLite::Statement& s, int index, const std::string& value) {
+  if (value.empty()) {
+    s.bind(index);
+  } else {
+    s.bind(index, value);
+  }
+}
+
+std::string JoinEmails(const std::vector<std::string>& emails) {
+  std::string out;
+  for (const std::string& e : emails) {
+    if (!out.empty()) out += ", ";
+    out += e;
+  }
+  return out;
+}
+
+void ReplaceContactEmails(WriteContext& ctx, const std::string& user_id, const MirrorItem& item) {
+  SQLite::Statement& del =
+      ctx.Prepare("DELETE FROM contact_emails WHERE user_id = ?1 AND contact_id = ?2");
+  del.bind(1, user_id);
+  del.bind(2, item.id);
+  del.exec();
+  SQLite::Statement& ins = ctx.Prepare(
+      "INSERT OR IGNORE INTO contact_emails (user_id, contact_id, address) VALUES (?1, ?2, ?3)");
+  for (const std::string& address : item.emails) {
+    if (address.empty()) continue;
+    ins.reset();
+    ins.bind(1, user_id);
+    ins.bind(2, item.id);
+    ins.bind(3, address);
+    ins.exec();
+  }
+}
+
+}  // namespace
+
+std::string FormatUtc(TimePoint t) {
+  auto ticks =
+      std::chrono::duration_cast<std::chrono::duration<int64_t, std::ratio<1, 10'000'000>>>(
+          t.time_since_epoch())
+          .count();
+  int64_t secs = ticks / 10'000'000;
+  int64_t frac = ticks % 10'000'000;
+  if (frac < 0) {
+    frac += 10'000'000;
+    --secs;
+  }
+  std::time_t tt = static_cast<std::time_t>(secs);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%07lldZ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                static_cast<long long>(frac));
+  return buf;
+}
+
+void UpsertItem(WriteContext& ctx, const std::string& user_id, Collection collection,
+                const MirrorItem& item, const std::string& synced_at) {
+  SQLite::Statement& s = ctx.Prepare(UpsertSql(collection));
+  s.bind(1, user_id);
+  s.bind(2, item.id);
+  s.bind(3, item.created_at);
+  BindText(s, 4, item.modified_at);
+  BindText(s, 5, item.change_key);
+  switch (collection) {
+    case Collection::kMessages:
+      BindText(s, 6, item.received_at);
+      BindText(s, 7, item.subject);
+      BindText(s, 8, item.from_address);
+      BindText(s, 9, item.from_name);
+      BindText(s, 10, item.folder_id);
+      BindText(s, 11, item.body_preview);
+      s.bind(12, item.is_read ? 1 : 0);
+      s.bind(13, item.json);
+      s.bind(14, synced_at);
+      break;
+    case Collection::kEvents:
+      BindText(s, 6, item.subject);
+      BindText(s, 7, item.start_at);
+      BindText(s, 8, item.end_at);
+      s.bind(9, item.json);
+      s.bind(10, synced_at);
+      break;
+    case Collection::kContacts:
+      BindText(s, 6, item.display_name);
+      BindText(s, 7, JoinEmails(item.emails));
+      s.bind(8, item.json);
+      s.bind(9, synced_at);
+      break;
+  }
+  int changed = s.exec();
+  if (collection == Collection::kContacts && changed > 0) ReplaceContactEmails(ctx, user_id, item);
+}
+
+void DeleteItem(WriteContext& ctx, const std::string& user_id, Collection collection,
+                const std::string& id) {
+  SQLite::Statement& s = ctx.Prepare("DELETE FROM " + std::string(CollectionName(collection)) +
+                                     " WHERE user_id = ?1 AND id = ?2");
+  s.bind(1, user_id);
+  s.bind(2, id);
+  s.exec();
+}
+
+void AdvanceCreatedWatermark(WriteContext& ctx, const std::string& user_id, Collection collection,
+                             const std::string& created_after, const std::string& now) {
+  SQLite::Statement& s = ctx.Prepare(
+      "INSERT INTO watermarks (user_id, collection, created_after, updated_at) "
+      "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (user_id, collection) DO UPDATE SET "
+      "created_after = max(coalesce(created_after, ''), excluded.created_after), "
+      "updated_at = excluded.updated_at");
+  s.bind(1, user_id);
+  s.bind(2, std::string(CollectionName(collection)));
+  s.bind(3, created_after);
+  s.bind(4, now);
+  s.exec();
+}
+
+void WritePage(WriteContext& ctx, const PageWrite& page) {
+  std::string now = FormatUtc(ctx.clock()->Now());
+  for (const MirrorItem& item : page.upserts) {
+    UpsertItem(ctx, page.user_id, page.collection, item, now);
+  }
+  for (const std::string& id : page.deletes) DeleteItem(ctx, page.user_id, page.collection, id);
+  if (!page.created_after.empty()) {
+    AdvanceCreatedWatermark(ctx, page.user_id, page.collection, page.created_after, now);
+  }
+}
+
+}  // namespace graphmirror::store

@@ -1,0 +1,33 @@
+// The mirror's write operations, run on the writer thread inside a transaction.
+//
+// Thread-safety: writer thread only (they take a WriteContext).
+
+#ifndef GRAPHMIRROR_ENGINE_STORE_MIRROR_WRITES_H_
+#define GRAPHMIRROR_ENGINE_STORE_MIRROR_WRITES_H_
+
+#include <string>
+
+#include "engine/base/item.h"
+#include "engine/store/store.h"
+#include "engine/store/write_context.h"
+
+namespace graphmirror::store {
+
+// Upserts, deletes and advances the watermark of one page. Throws on SQLite errors (the
+// writer turns that into a Status and rolls the page back).
+void WritePage(WriteContext& ctx, const PageWrite& page);
+
+void UpsertItem(WriteContext& ctx, const std::string& user_id, Collection collection,
+                const MirrorItem& item, const std::string& synced_at);
+void DeleteItem(WriteContext& ctx, const std::string& user_id, Collection collection,
+                const std::string& id);
+// Moves created_after forward to `created_after` (never backward).
+void AdvanceCreatedWatermark(WriteContext& ctx, const std::string& user_id, Collection collection,
+                             const std::string& created_after, const std::string& now);
+
+// "YYYY-MM-DDTHH:MM:SS.fffffffZ" of a local clock reading (for bookkeeping columns).
+std::string FormatUtc(TimePoint t);
+
+}  // namespace graphmirror::store
+
+#endif  // GRAPHMIRROR_ENGINE_STORE_MIRROR_WRITES_H_

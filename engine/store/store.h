@@ -1,0 +1,88 @@
+// Store: the SQLite database behind the mirror.
+//
+// One writer thread owns the write connection. Every write is a job handed to it; the
+// writer runs all jobs waiting at that moment in one transaction (group commit, as
+// leveldb's DBImpl::Write batches writers), each job inside its own SAVEPOINT so that one
+// failing job is rolled back alone. A caller's Write() returns only after the commit that
+// holds its job is durable (WAL, synchronous=FULL). Reads use their own connection and
+// never wait for the writer.
+//
+// Thread-safety: all methods are safe to call from many threads at once.
+
+#ifndef GRAPHMIRROR_ENGINE_STORE_STORE_H_
+#define GRAPHMIRROR_ENGINE_STORE_STORE_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/base/item.h"
+#include "graphmirror/clock.h"
+#include "graphmirror/status.h"
+
+namespace graphmirror::store {
+
+struct Watermark {
+  std::string created_after;   // newest committed createdDateTime; empty if none yet
+  std::string modified_after;  // newest committed lastModifiedDateTime; empty if none yet
+  std::string delta_link;
+};
+
+// One page of a collection as it is written: the items, the ids removed, and the
+// watermark the page justifies. All of it lands in one transaction or none of it does.
+struct PageWrite {
+  std::string user_id;
+  Collection collection = Collection::kMessages;
+  std::vector<MirrorItem> upserts;
+  std::vector<std::string> deletes;
+  std::string created_after;  // if non-empty, the watermark moves forward to it (never back)
+};
+
+struct CollectionCount {
+  std::string user_id;
+  Collection collection;
+  int64_t items = 0;
+  std::string created_after;  // the watermark, empty if none
+};
+
+class WriteContext;
+
+class Store {
+ public:
+  // Opens (creating if needed, mode 0600) and migrates the database at `path`.
+  static Result<std::unique_ptr<Store>> Open(const std::string& path, Clock* clock);
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  // Writes a page: upserts (an older version never replaces a newer one, by
+  // lastModifiedDateTime), deletes, and the watermark, atomically. Idempotent.
+  Status ApplyPage(PageWrite page);
+
+  // Runs `job` on the writer thread inside a transaction shared with concurrent jobs and
+  // returns once that transaction committed. A job signals failure by throwing; its own
+  // changes are then rolled back and its Status says why. Building block for callers
+  // that need writes the methods above do not cover.
+  Status Write(std::function<void(WriteContext&)> job);
+
+  Result<Watermark> GetWatermark(const std::string& user_id, Collection collection);
+  Result<int64_t> CountItems(const std::string& user_id, Collection collection);
+  // Every (mailbox, collection) with items or a watermark, ordered by user then collection.
+  Result<std::vector<CollectionCount>> Counts();
+  // The ids of a collection's items for one mailbox, sorted (for convergence checks).
+  Result<std::vector<std::string>> ItemIds(const std::string& user_id, Collection collection);
+
+  const std::string& path() const;
+
+ private:
+  struct Impl;
+  explicit Store(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace graphmirror::store
+
+#endif  // GRAPHMIRROR_ENGINE_STORE_STORE_H_

@@ -1,0 +1,45 @@
+// WriteContext: what a job running on the writer thread sees: the write connection and a
+// cache of prepared statements that lives as long as the connection.
+//
+// Thread-safety: only ever touched by the writer thread.
+
+#ifndef GRAPHMIRROR_ENGINE_STORE_WRITE_CONTEXT_H_
+#define GRAPHMIRROR_ENGINE_STORE_WRITE_CONTEXT_H_
+
+#include <SQLiteCpp/SQLiteCpp.h>
+
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+#include "graphmirror/clock.h"
+
+namespace graphmirror::store {
+
+class WriteContext {
+ public:
+  WriteContext(SQLite::Database* db, Clock* clock) : db_(db), clock_(clock) {}
+
+  SQLite::Database& db() { return *db_; }
+  Clock* clock() { return clock_; }
+
+  // A prepared statement for `sql`, reset and with bindings cleared, ready to bind.
+  SQLite::Statement& Prepare(const std::string& sql) {
+    auto it = statements_.find(sql);
+    if (it == statements_.end()) {
+      it = statements_.emplace(sql, std::make_unique<SQLite::Statement>(*db_, sql)).first;
+    }
+    it->second->reset();
+    it->second->clearBindings();
+    return *it->second;
+  }
+
+ private:
+  SQLite::Database* db_;  // declared before the statements it outlives
+  Clock* clock_;
+  std::unordered_map<std::string, std::unique_ptr<SQLite::Statement>> statements_;
+};
+
+}  // namespace graphmirror::store
+
+#endif  // GRAPHMIRROR_ENGINE_STORE_WRITE_CONTEXT_H_

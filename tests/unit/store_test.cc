@@ -1,0 +1,165 @@
+// Store: migrations, connection settings, page writes, watermarks, group commit.
+
+#include "engine/store/store.h"
+
+#include <SQLiteCpp/SQLiteCpp.h>
+#include <sys/stat.h>
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <thread>
+
+#include "engine/store/write_context.h"
+#include "tests/support/temp_dir.h"
+
+namespace graphmirror::store {
+namespace {
+
+MirrorItem Message(const std::string& id, const std::string& created, const std::string& modified,
+                   const std::string& subject = "s") {
+  MirrorItem m;
+  m.id = id;
+  m.created_at = created;
+  m.modified_at = modified;
+  m.subject = subject;
+  m.json = "{\"id\":\"" + id + "\",\"subject\":\"" + subject + "\"}";
+  return m;
+}
+
+TEST_CASE("Store opens a new database with the schema, WAL and mode 0600", "[store]") {
+  test::TempDir dir;
+  ManualClock clock(TimePoint{});
+  auto store = Store::Open(dir.Path("m.db"), &clock);
+  REQUIRE(store.ok());
+  struct stat st {};
+  REQUIRE(::stat(dir.Path("m.db").c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0600);
+  SQLite::Database db(dir.Path("m.db"));
+  CHECK(db.execAndGet("PRAGMA journal_mode").getString() == "wal");
+  CHECK(db.execAndGet("PRAGMA user_version").getInt() >= 1);
+  for (const char* table : {"messages", "events", "contacts", "contact_emails", "watermarks"}) {
+    CHECK(db.tableExists(table));
+  }
+}
+
+TEST_CASE("Store refuses a database from a newer graphmirror", "[store]") {
+  test::TempDir dir;
+  {
+    SQLite::Database db(dir.Path("m.db"), SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    db.exec("PRAGMA user_version = 999");
+  }
+  ManualClock clock(TimePoint{});
+  auto store = Store::Open(dir.Path("m.db"), &clock);
+  REQUIRE_FALSE(store.ok());
+  CHECK(store.status().message().find("newer") != std::string::npos);
+}
+
+TEST_CASE("ApplyPage writes items and watermark together, and is idempotent", "[store]") {
+  test::TempDir dir;
+  ManualClock clock(TimePoint{});
+  auto store = std::move(Store::Open(dir.Path("m.db"), &clock)).value();
+  PageWrite page;
+  page.user_id = "u1";
+  page.upserts = {Message("a", "2026-01-01T00:00:00.0000000Z", "2026-01-01T00:00:00.0000000Z"),
+                  Message("b", "2026-01-01T00:00:01.0000000Z", "2026-01-01T00:00:01.0000000Z")};
+  page.created_after = "2026-01-01T00:00:01.0000000Z";
+  REQUIRE(store->ApplyPage(page).ok());
+  REQUIRE(store->ApplyPage(page).ok());
+  CHECK(*store->CountItems("u1", Collection::kMessages) == 2);
+  CHECK(store->GetWatermark("u1", Collection::kMessages)->created_after ==
+        "2026-01-01T00:00:01.0000000Z");
+  CHECK(*store->CountItems("u2", Collection::kMessages) == 0);
+}
+
+TEST_CASE("The watermark never moves backward", "[store]") {
+  test::TempDir dir;
+  ManualClock clock(TimePoint{});
+  auto store = std::move(Store::Open(dir.Path("m.db"), &clock)).value();
+  PageWrite page;
+  page.user_id = "u1";
+  page.collection = Collection::kEvents;
+  page.created_after = "2026-02-01T00:00:00.0000000Z";
+  REQUIRE(store->ApplyPage(page).ok());
+  page.created_after = "2026-01-01T00:00:00.0000000Z";
+  REQUIRE(store->ApplyPage(page).ok());
+  CHECK(store->GetWatermark("u1", Collection::kEvents)->created_after ==
+        "2026-02-01T00:00:00.0000000Z");
+}
+
+TEST_CASE("An older version of an item never replaces a newer one", "[store]") {
+  test::TempDir dir;
+  ManualClock clock(TimePoint{});
+  auto store = std::move(Store::Open(dir.Path("m.db"), &clock)).value();
+  PageWrite newer;
+  newer.user_id = "u1";
+  newer.upserts = {
+      Message("a", "2026-01-01T00:00:00.0000000Z", "2026-01-03T00:00:00.0000000Z", "new")};
+  REQUIRE(store->ApplyPage(newer).ok());
+  PageWrite older = newer;
+  older.upserts = {
+      Message("a", "2026-01-01T00:00:00.0000000Z", "2026-01-02T00:00:00.0000000Z", "old")};
+  REQUIRE(store->ApplyPage(older).ok());
+  SQLite::Database db(dir.Path("m.db"));
+  CHECK(db.execAndGet("SELECT subject FROM messages WHERE id = 'a'").getString() == "new");
+}
+
+TEST_CASE("Contacts keep one indexed row per email address", "[store]") {
+  test::TempDir dir;
+  ManualClock clock(TimePoint{});
+  auto store = std::move(Store::Open(dir.Path("m.db"), &clock)).value();
+  MirrorItem c;
+  c.id = "c1";
+  c.created_at = "2026-01-01T00:00:00.0000000Z";
+  c.modified_at = "2026-01-01T00:00:00.0000000Z";
+  c.display_name = "Alice";
+  c.emails = {"alice@example.com", "a@example.org"};
+  c.json = "{}";
+  PageWrite page;
+  page.user_id = "u1";
+  page.collection = Collection::kContacts;
+  page.upserts = {c};
+  REQUIRE(store->ApplyPage(page).ok());
+  c.modified_at = "2026-01-02T00:00:00.0000000Z";
+  c.emails = {"alice@example.com"};
+  page.upserts = {c};
+  REQUIRE(store->ApplyPage(page).ok());
+  SQLite::Database db(dir.Path("m.db"));
+  CHECK(db.execAndGet("SELECT count(*) FROM contact_emails").getInt() == 1);
+  CHECK(db.execAndGet("SELECT emails FROM contacts").getString() == "alice@example.com");
+  page.upserts.clear();
+  page.deletes = {"c1"};
+  REQUIRE(store->ApplyPage(page).ok());
+  CHECK(db.execAndGet("SELECT count(*) FROM contact_emails").getInt() == 0);
+}
+
+TEST_CASE("A failing write job is rolled back alone within a group commit", "[store]") {
+  test::TempDir dir;
+  ManualClock clock(TimePoint{});
+  auto store = std::move(Store::Open(dir.Path("m.db"), &clock)).value();
+  constexpr int kWriters = 16;
+  std::vector<std::thread> threads;
+  std::vector<Status> results(kWriters);
+  for (int i = 0; i < kWriters; ++i) {
+    threads.emplace_back([&, i] {
+      results[i] = store->Write([i](WriteContext& ctx) {
+        SQLite::Statement& s = ctx.Prepare(
+            "INSERT INTO watermarks (user_id, collection, created_after, updated_at) "
+            "VALUES (?1, 'messages', 'x', 'y')");
+        s.bind(1, "u" + std::to_string(i));
+        s.exec();
+        if (i % 4 == 0) throw std::runtime_error("job fails on purpose");
+      });
+    });
+  }
+  for (auto& t : threads) t.join();
+  int failed = 0;
+  for (int i = 0; i < kWriters; ++i) {
+    CHECK(results[i].ok() == (i % 4 != 0));
+    failed += results[i].ok() ? 0 : 1;
+  }
+  SQLite::Database db(dir.Path("m.db"));
+  CHECK(db.execAndGet("SELECT count(*) FROM watermarks").getInt() == kWriters - failed);
+}
+
+}  // namespace
+}  // namespace graphmirror::store
