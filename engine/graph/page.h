@@ -19,10 +19,20 @@ struct Page {
   std::vector<MirrorItem> items;
   std::string next_link;   // empty on the last page
   std::string delta_link;  // set on the last page of a delta round
+  // Delta rounds only: ids of entries that came as {"id":..,"@removed":{...}} (deleted,
+  // or moved out of the folder). They are not in `items` and need no createdDateTime.
+  std::vector<std::string> removed_ids;
 };
 
 // Fails with Corruption on a body that is not a page, or on an item without an id or
 // (for every collection) without a parseable createdDateTime.
+//
+// Every value of the body is checked (simdjson on-demand checks only what is read, so
+// the parser walks the rest): a truncated or malformed body fails as a whole, never as a
+// shorter page. Timestamps are normalized (see timestamp.h); a present but unparseable
+// lastModifiedDateTime or receivedDateTime is Corruption as well. Events' start/end are
+// normalized when their timeZone is "UTC" or absent, else kept as Graph wrote them.
+// Null and absent optional fields are empty strings (is_read: false).
 Result<Page> ParsePage(Collection collection, std::string_view body);
 
 }  // namespace graphmirror::graph

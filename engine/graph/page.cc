@@ -1,0 +1,370 @@
+#include "engine/graph/page.h"
+
+#include <simdjson.h>
+
+#include <exception>
+#include <string>
+#include <utility>
+
+#include "engine/graph/timestamp.h"
+
+namespace graphmirror::graph {
+
+namespace {
+
+namespace od = simdjson::ondemand;
+using simdjson::error_code;
+
+// Error messages quote payload text: keep them one line and short.
+std::string Quote(std::string_view text) {
+  constexpr size_t kMax = 80;
+  std::string out = "\"";
+  for (size_t i = 0; i < text.size() && i < kMax; ++i) {
+    unsigned char c = static_cast<unsigned char>(text[i]);
+    out += (c < 0x20 || c == 0x7f) ? '?' : static_cast<char>(c);
+  }
+  if (text.size() > kMax) out += "...";
+  out += "\"";
+  return out;
+}
+
+Status Bad(std::string_view what) { return Status::Corruption("page: " + std::string(what)); }
+
+Status BadJson(std::string_view where, error_code error) {
+  return Bad(std::string(where) + ": " + simdjson::error_message(error));
+}
+
+// On-demand parsing checks only what is read, so every value we do not extract is still
+// walked here: a page whose items we store must be valid JSON throughout (the store keeps
+// each item's raw text, and SQLite's json functions must be able to read it).
+error_code Validate(od::value value) {
+  od::json_type type;
+  if (auto error = value.type().get(type)) return error;
+  switch (type) {
+    case od::json_type::object: {
+      od::object object;
+      if (auto error = value.get_object().get(object)) return error;
+      for (auto field_result : object) {
+        od::field field;
+        if (auto error = std::move(field_result).get(field)) return error;
+        std::string_view key;
+        if (auto error = field.unescaped_key().get(key)) return error;
+        if (auto error = Validate(field.value())) return error;
+      }
+      return simdjson::SUCCESS;
+    }
+    case od::json_type::array: {
+      od::array array;
+      if (auto error = value.get_array().get(array)) return error;
+      for (auto element_result : array) {
+        od::value element;
+        if (auto error = std::move(element_result).get(element)) return error;
+        if (auto error = Validate(element)) return error;
+      }
+      return simdjson::SUCCESS;
+    }
+    case od::json_type::string:
+      return value.get_string().error();
+    case od::json_type::number:
+      return value.get_double().error();
+    case od::json_type::boolean:
+      return value.get_bool().error();
+    case od::json_type::null: {
+      bool is_null = false;
+      if (auto error = value.is_null().get(is_null)) return error;
+      return is_null ? simdjson::SUCCESS : simdjson::INCORRECT_TYPE;
+    }
+  }
+  return simdjson::INCORRECT_TYPE;
+}
+
+// A string, or "" for null. Copies: the parser's strings die at the next iterate().
+error_code ReadString(od::value value, std::string* out) {
+  od::json_type type;
+  if (auto error = value.type().get(type)) return error;
+  if (type == od::json_type::null) {
+    out->clear();
+    return Validate(value);
+  }
+  std::string_view text;
+  if (auto error = value.get_string().get(text)) return error;
+  out->assign(text);
+  return simdjson::SUCCESS;
+}
+
+// Calls `on_field(key, value)` for each field of an object value; null counts as an
+// empty object (Graph writes "from": null).
+template <typename F>
+error_code ForEachField(od::value value, F&& on_field) {
+  od::json_type type;
+  if (auto error = value.type().get(type)) return error;
+  if (type == od::json_type::null) return Validate(value);
+  od::object object;
+  if (auto error = value.get_object().get(object)) return error;
+  for (auto field_result : object) {
+    od::field field;
+    if (auto error = std::move(field_result).get(field)) return error;
+    std::string_view key;
+    if (auto error = field.unescaped_key().get(key)) return error;
+    if (auto error = on_field(key, field.value())) return error;
+  }
+  return simdjson::SUCCESS;
+}
+
+struct DateTimeTimeZone {
+  std::string date_time;
+  std::string time_zone;
+};
+
+error_code ReadDateTimeTimeZone(od::value value, DateTimeTimeZone* out) {
+  return ForEachField(value, [&](std::string_view key, od::value v) {
+    if (key == "dateTime") return ReadString(v, &out->date_time);
+    if (key == "timeZone") return ReadString(v, &out->time_zone);
+    return Validate(v);
+  });
+}
+
+// Events keep their wall-clock text unless the zone is UTC (or unnamed): converting
+// "Pacific Standard Time" would need a zone database the mirror does not carry.
+std::string EventTime(const DateTimeTimeZone& dt) {
+  if (dt.time_zone.empty() || dt.time_zone == "UTC" || dt.time_zone == "utc") {
+    if (auto normalized = NormalizeTimestamp(dt.date_time)) return *normalized;
+  }
+  return dt.date_time;
+}
+
+class PageParser {
+ public:
+  explicit PageParser(Collection collection) : collection_(collection) {}
+
+  Result<Page> Parse(std::string_view body) {
+    // One parser per thread: its buffers are reused from page to page.
+    thread_local od::parser parser;
+    const simdjson::padded_string padded(body);
+    od::document doc;
+    if (auto error = parser.iterate(padded).get(doc)) return BadJson("not JSON", error);
+    od::object root;
+    if (auto error = doc.get_object().get(root)) return BadJson("not a JSON object", error);
+
+    Page page;
+    bool saw_value = false;
+    for (auto field_result : root) {
+      od::field field;
+      if (auto error = std::move(field_result).get(field)) return BadJson("malformed JSON", error);
+      std::string_view key;
+      if (auto error = field.unescaped_key().get(key)) return BadJson("malformed key", error);
+      if (key == "value") {
+        od::array array;
+        if (auto error = field.value().get_array().get(array)) {
+          return BadJson("\"value\" is not an array", error);
+        }
+        saw_value = true;
+        if (Status s = ParseItems(array, &page); !s.ok()) return s;
+      } else if (key == "@odata.nextLink") {
+        if (auto error = ReadString(field.value(), &page.next_link)) {
+          return BadJson("@odata.nextLink", error);
+        }
+      } else if (key == "@odata.deltaLink") {
+        if (auto error = ReadString(field.value(), &page.delta_link)) {
+          return BadJson("@odata.deltaLink", error);
+        }
+      } else if (auto error = Validate(field.value())) {
+        return BadJson(Quote(key), error);
+      }
+    }
+    if (!saw_value) return Bad("no \"value\" array");
+    // Anything after the root object (a second document, junk) means this is not the
+    // body Graph sent.
+    if (doc.current_location().error() != simdjson::OUT_OF_BOUNDS) {
+      return Bad("trailing content after the JSON object");
+    }
+    return page;
+  }
+
+ private:
+  Status ParseItems(od::array& array, Page* page) {
+    size_t index = 0;
+    for (auto element_result : array) {
+      od::value element;
+      if (auto error = std::move(element_result).get(element)) {
+        return BadJson("item " + std::to_string(index), error);
+      }
+      MirrorItem item;
+      bool removed = false;
+      if (Status s = ParseItem(element, index, &item, &removed); !s.ok()) return s;
+      if (removed) {
+        page->removed_ids.push_back(std::move(item.id));
+      } else {
+        page->items.push_back(std::move(item));
+      }
+      ++index;
+    }
+    return Status::Ok();
+  }
+
+  Status ParseItem(od::value& element, size_t index, MirrorItem* item, bool* removed) {
+    const std::string where = "item " + std::to_string(index);
+    od::object object;
+    if (auto error = element.get_object().get(object)) {
+      return BadJson(where + " is not an object", error);
+    }
+    // The exact text as received, then back to the start for the fields.
+    std::string_view raw;
+    if (auto error = object.raw_json().get(raw)) return BadJson(where, error);
+    // raw_json() ends at the next token, so whitespace before ',' or ']' is included.
+    while (!raw.empty() &&
+           (raw.back() == ' ' || raw.back() == '\n' || raw.back() == '\r' || raw.back() == '\t')) {
+      raw.remove_suffix(1);
+    }
+    item->json.assign(raw);
+    bool has_fields = false;
+    if (auto error = object.reset().get(has_fields)) return BadJson(where, error);
+
+    bool has_id = false;
+    std::string created, modified, received;
+    DateTimeTimeZone start, end;
+    if (has_fields) {
+      for (auto field_result : object) {
+        od::field field;
+        if (auto error = std::move(field_result).get(field)) return BadJson(where, error);
+        std::string_view key;
+        if (auto error = field.unescaped_key().get(key)) return BadJson(where, error);
+        // `key` lives in the parser's string buffer until the next iterate(): no copy.
+        error_code error = ReadField(key, field.value(), item, &has_id, &created, &modified,
+                                     &received, &start, &end, removed);
+        if (error) return BadJson(where + " field " + Quote(key), error);
+      }
+    }
+
+    if (!has_id || item->id.empty()) return Bad(where + " has no id");
+    const std::string named = where + " (id " + Quote(item->id) + ")";
+    // A removed entry of a delta round carries nothing but the id.
+    if (*removed) return Status::Ok();
+
+    auto created_at = NormalizeTimestamp(created);
+    if (!created_at) {
+      return Bad(named + (created.empty()
+                              ? " has no createdDateTime"
+                              : " has createdDateTime " + Quote(created) + ", not a timestamp"));
+    }
+    item->created_at = std::move(*created_at);
+    // The other server timestamps may be absent, but if present they feed watermarks and
+    // must be real timestamps.
+    if (Status s = NormalizeOptional(named, "lastModifiedDateTime", modified, &item->modified_at);
+        !s.ok()) {
+      return s;
+    }
+    if (collection_ == Collection::kMessages) {
+      if (Status s = NormalizeOptional(named, "receivedDateTime", received, &item->received_at);
+          !s.ok()) {
+        return s;
+      }
+    }
+    if (collection_ == Collection::kEvents) {
+      item->start_at = EventTime(start);
+      item->end_at = EventTime(end);
+    }
+    return Status::Ok();
+  }
+
+  static Status NormalizeOptional(const std::string& named, std::string_view field,
+                                  const std::string& text, std::string* out) {
+    if (text.empty()) return Status::Ok();
+    auto normalized = NormalizeTimestamp(text);
+    if (!normalized) {
+      return Bad(named + " has " + std::string(field) + " " + Quote(text) + ", not a timestamp");
+    }
+    *out = std::move(*normalized);
+    return Status::Ok();
+  }
+
+  error_code ReadField(std::string_view key, od::value value, MirrorItem* item, bool* has_id,
+                       std::string* created, std::string* modified, std::string* received,
+                       DateTimeTimeZone* start, DateTimeTimeZone* end, bool* removed) {
+    // Fields every collection has.
+    if (key == "id") {
+      *has_id = true;
+      return ReadString(value, &item->id);
+    }
+    if (key == "createdDateTime") return ReadString(value, created);
+    if (key == "lastModifiedDateTime") return ReadString(value, modified);
+    if (key == "changeKey") return ReadString(value, &item->change_key);
+    if (key == "@removed") {
+      *removed = true;
+      return Validate(value);
+    }
+    switch (collection_) {
+      case Collection::kMessages:
+        if (key == "subject") return ReadString(value, &item->subject);
+        if (key == "receivedDateTime") return ReadString(value, received);
+        if (key == "parentFolderId") return ReadString(value, &item->folder_id);
+        if (key == "bodyPreview") return ReadString(value, &item->body_preview);
+        if (key == "isRead") {
+          od::json_type type;
+          if (auto error = value.type().get(type)) return error;
+          if (type == od::json_type::null) {
+            item->is_read = false;
+            return Validate(value);
+          }
+          return value.get_bool().get(item->is_read);
+        }
+        if (key == "from") {
+          return ForEachField(value, [&](std::string_view k, od::value v) {
+            if (k != "emailAddress") return Validate(v);
+            return ForEachField(v, [&](std::string_view k2, od::value v2) {
+              if (k2 == "address") return ReadString(v2, &item->from_address);
+              if (k2 == "name") return ReadString(v2, &item->from_name);
+              return Validate(v2);
+            });
+          });
+        }
+        break;
+      case Collection::kEvents:
+        if (key == "subject") return ReadString(value, &item->subject);
+        if (key == "start") return ReadDateTimeTimeZone(value, start);
+        if (key == "end") return ReadDateTimeTimeZone(value, end);
+        break;
+      case Collection::kContacts:
+        if (key == "displayName") return ReadString(value, &item->display_name);
+        if (key == "emailAddresses") return ReadEmails(value, &item->emails);
+        break;
+    }
+    return Validate(value);
+  }
+
+  static error_code ReadEmails(od::value value, std::vector<std::string>* emails) {
+    od::json_type type;
+    if (auto error = value.type().get(type)) return error;
+    if (type == od::json_type::null) return Validate(value);
+    od::array array;
+    if (auto error = value.get_array().get(array)) return error;
+    for (auto element_result : array) {
+      od::value element;
+      if (auto error = std::move(element_result).get(element)) return error;
+      std::string address;
+      auto error = ForEachField(element, [&](std::string_view k, od::value v) {
+        if (k == "address") return ReadString(v, &address);
+        return Validate(v);
+      });
+      if (error) return error;
+      if (!address.empty()) emails->push_back(std::move(address));
+    }
+    return simdjson::SUCCESS;
+  }
+
+  const Collection collection_;
+};
+
+}  // namespace
+
+Result<Page> ParsePage(Collection collection, std::string_view body) {
+  // The error-code API above does not throw, but allocation and simdjson's development
+  // checks can: nothing escapes this room as an exception.
+  try {
+    return PageParser(collection).Parse(body);
+  } catch (const std::exception& e) {
+    return Status::Corruption(std::string("page: ") + e.what());
+  }
+}
+
+}  // namespace graphmirror::graph

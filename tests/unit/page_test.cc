@@ -1,0 +1,187 @@
+#include "engine/graph/page.h"
+
+#include <catch2/catch.hpp>
+#include <string>
+
+namespace graphmirror::graph {
+namespace {
+
+const char kMessagePage[] =
+    R"({"@odata.context":"https://graph.microsoft.com/v1.0/$metadata#users('u')/messages",)"
+    R"("value":[)"
+    R"({"@odata.etag":"W/\"CQAAABYAAAA\"","id":"AAMkAD=-_1","createdDateTime":"2026-01-02T03:04:05Z",)"
+    R"("lastModifiedDateTime":"2026-01-02T08:34:05.1234567+05:30","changeKey":"CQAAABYAAAA",)"
+    R"("receivedDateTime":"2026-01-02T03:04:04.5Z","subject":"Hello \"you\"\nthere",)"
+    R"("bodyPreview":"Hi \u00e9t\u00e9","isRead":true,"parentFolderId":"AQMkInbox",)"
+    R"("from":{"emailAddress":{"name":"Ann Smith","address":"ann@example.com"}},)"
+    R"("toRecipients":[{"emailAddress":{"name":"B","address":"b@example.com"}}],)"
+    R"("flag":{"flagStatus":"notFlagged"},"importance":"normal","size":1234.5e1},)"
+    R"({"id":"AAMkAD2","createdDateTime":"2026-01-03T00:00:00.1Z","subject":null,"from":null,)"
+    R"("isRead":null,"bodyPreview":null,"lastModifiedDateTime":null})"
+    R"(],"@odata.nextLink":"https://graph.microsoft.com/v1.0/users/u/messages?$skip=10"})";
+
+TEST_CASE("page: messages are extracted with their exact JSON", "[page]") {
+  auto page = ParsePage(Collection::kMessages, kMessagePage);
+  REQUIRE(page.ok());
+  REQUIRE(page->items.size() == 2);
+  CHECK(page->next_link == "https://graph.microsoft.com/v1.0/users/u/messages?$skip=10");
+  CHECK(page->delta_link.empty());
+  CHECK(page->removed_ids.empty());
+
+  const MirrorItem& m = page->items[0];
+  CHECK(m.id == "AAMkAD=-_1");
+  CHECK(m.created_at == "2026-01-02T03:04:05.0000000Z");
+  CHECK(m.modified_at == "2026-01-02T03:04:05.1234567Z");
+  CHECK(m.received_at == "2026-01-02T03:04:04.5000000Z");
+  CHECK(m.change_key == "CQAAABYAAAA");
+  CHECK(m.subject == "Hello \"you\"\nthere");
+  CHECK(m.body_preview == "Hi \xc3\xa9t\xc3\xa9");
+  CHECK(m.is_read);
+  CHECK(m.folder_id == "AQMkInbox");
+  CHECK(m.from_address == "ann@example.com");
+  CHECK(m.from_name == "Ann Smith");
+  // The exact text, escapes and all.
+  const std::string body = kMessagePage;
+  const size_t begin = body.find("{\"@odata.etag\"");
+  const size_t end = body.find(",{\"id\":\"AAMkAD2\"");
+  CHECK(m.json == body.substr(begin, end - begin));
+
+  const MirrorItem& n = page->items[1];
+  CHECK(n.id == "AAMkAD2");
+  CHECK(n.created_at == "2026-01-03T00:00:00.1000000Z");
+  CHECK(n.subject.empty());
+  CHECK(n.from_address.empty());
+  CHECK(n.from_name.empty());
+  CHECK(n.body_preview.empty());
+  CHECK(n.modified_at.empty());
+  CHECK_FALSE(n.is_read);
+  CHECK(n.json.front() == '{');
+  CHECK(n.json.back() == '}');
+}
+
+TEST_CASE("page: raw JSON excludes whitespace around items", "[page]") {
+  const char body[] =
+      "{ \"value\" : [\n  {\"id\":\"a\", \"createdDateTime\":\"2026-01-01T00:00:00Z\"}  ,\n"
+      "  {\"id\":\"b\",\"createdDateTime\":\"2026-01-01T00:00:00Z\"}\n ]\n}\n";
+  auto page = ParsePage(Collection::kContacts, body);
+  REQUIRE(page.ok());
+  REQUIRE(page->items.size() == 2);
+  CHECK(page->items[0].json == "{\"id\":\"a\", \"createdDateTime\":\"2026-01-01T00:00:00Z\"}");
+  CHECK(page->items[1].json == "{\"id\":\"b\",\"createdDateTime\":\"2026-01-01T00:00:00Z\"}");
+}
+
+TEST_CASE("page: events normalize UTC start/end and keep other zones as given", "[page]") {
+  const char body[] = R"({"value":[
+    {"id":"e1","createdDateTime":"2026-01-01T00:00:00Z","subject":"Standup",
+     "start":{"dateTime":"2026-02-01T10:00:00.0000000","timeZone":"UTC"},
+     "end":{"timeZone":"UTC","dateTime":"2026-02-01T10:30:00.0000000"}},
+    {"id":"e2","createdDateTime":"2026-01-01T00:00:00Z",
+     "start":{"dateTime":"2026-02-01T10:00:00.0000000","timeZone":"Pacific Standard Time"},
+     "end":{"dateTime":"2026-02-01T11:00:00"}},
+    {"id":"e3","createdDateTime":"2026-01-01T00:00:00Z","start":null}
+  ],"@odata.deltaLink":"https://graph.microsoft.com/v1.0/users/u/calendarView/delta?$deltatoken=x"})";
+  auto page = ParsePage(Collection::kEvents, body);
+  REQUIRE(page.ok());
+  REQUIRE(page->items.size() == 3);
+  CHECK(page->items[0].subject == "Standup");
+  CHECK(page->items[0].start_at == "2026-02-01T10:00:00.0000000Z");
+  CHECK(page->items[0].end_at == "2026-02-01T10:30:00.0000000Z");
+  CHECK(page->items[1].start_at == "2026-02-01T10:00:00.0000000");
+  CHECK(page->items[1].end_at == "2026-02-01T11:00:00.0000000Z");  // no zone: UTC
+  CHECK(page->items[2].start_at.empty());
+  CHECK(page->items[2].end_at.empty());
+  CHECK(page->next_link.empty());
+  CHECK(page->delta_link ==
+        "https://graph.microsoft.com/v1.0/users/u/calendarView/delta?$deltatoken=x");
+}
+
+TEST_CASE("page: contacts", "[page]") {
+  const char body[] = R"({"value":[{"createdDateTime":"2026-01-01T00:00:00Z","id":"c1",
+    "displayName":"Bob","emailAddresses":[{"name":"Bob","address":"bob@a.com"},
+    {"address":"bob@b.com"},{"address":null},null],"changeKey":"k"},
+    {"id":"c2","createdDateTime":"2026-01-01T00:00:00Z","emailAddresses":null}]})";
+  auto page = ParsePage(Collection::kContacts, body);
+  REQUIRE(page.ok());
+  REQUIRE(page->items.size() == 2);
+  CHECK(page->items[0].display_name == "Bob");
+  CHECK(page->items[0].emails == std::vector<std::string>{"bob@a.com", "bob@b.com"});
+  CHECK(page->items[0].change_key == "k");
+  CHECK(page->items[1].emails.empty());
+  CHECK(page->items[1].display_name.empty());
+}
+
+TEST_CASE("page: empty page and delta removals", "[page]") {
+  auto empty = ParsePage(Collection::kMessages, R"({"value":[]})");
+  REQUIRE(empty.ok());
+  CHECK(empty->items.empty());
+
+  auto delta = ParsePage(Collection::kMessages,
+                         R"({"value":[{"@odata.type":"#microsoft.graph.message","id":"gone",)"
+                         R"("@removed":{"reason":"deleted"}},)"
+                         R"({"id":"kept","createdDateTime":"2026-01-01T00:00:00Z"}],)"
+                         R"("@odata.deltaLink":"https://g/v1.0/x?$deltatoken=1"})");
+  REQUIRE(delta.ok());
+  CHECK(delta->removed_ids == std::vector<std::string>{"gone"});
+  REQUIRE(delta->items.size() == 1);
+  CHECK(delta->items[0].id == "kept");
+  CHECK(delta->delta_link == "https://g/v1.0/x?$deltatoken=1");
+}
+
+TEST_CASE("page: bad bodies are Corruption with a one-line message", "[page]") {
+  const char* bad[] = {
+      "",
+      "not json",
+      "<html>502 Bad Gateway</html>",
+      "[1,2]",
+      "{}",
+      R"({"value":{}})",
+      R"({"value":[1]})",
+      R"({"value":[{"createdDateTime":"2026-01-01T00:00:00Z"}]})",           // no id
+      R"({"value":[{"id":"","createdDateTime":"2026-01-01T00:00:00Z"}]})",   // empty id
+      R"({"value":[{"id":7,"createdDateTime":"2026-01-01T00:00:00Z"}]})",    // id not a string
+      R"({"value":[{"id":"a"}]})",                                           // no created
+      R"({"value":[{"id":"a","createdDateTime":"2026-13-01T00:00:00Z"}]})",  // month 13
+      R"({"value":[{"id":"a","createdDateTime":null}]})",
+      R"({"value":[{"id":"a","createdDateTime":"2026-01-01T00:00:00Z",)"
+      R"("lastModifiedDateTime":"yesterday"}]})",
+      R"({"value":[{"id":"a","createdDateTime":"2026-01-01T00:00:00Z","x":nonsense}]})",
+      R"({"value":[{"id":"a","createdDateTime":"2026-01-01T00:00:00Z","x":[1,]}]})",
+      R"({"value":[],"@odata.context":tru})",
+      R"({"value":[]} {"value":[]})",
+      R"({"value":[]}])",
+      R"({"value":[{"id":"a","createdDateTime":"2026-01-01T00:00:00Z","isRead":"yes"}]})",
+  };
+  for (const char* body : bad) {
+    INFO(body);
+    auto page = ParsePage(Collection::kMessages, body);
+    REQUIRE_FALSE(page.ok());
+    CHECK(page.status().code() == Status::Code::kCorruption);
+    CHECK(page.status().message().find('\n') == std::string::npos);
+    CHECK_FALSE(page.status().message().empty());
+  }
+}
+
+TEST_CASE("page: error messages name the item", "[page]") {
+  auto page = ParsePage(Collection::kMessages,
+                        R"({"value":[{"id":"a","createdDateTime":"2026-01-01T00:00:00Z"},)"
+                        R"({"id":"b\nc","createdDateTime":"garbage"}]})");
+  REQUIRE_FALSE(page.ok());
+  const std::string& msg = page.status().message();
+  CHECK(msg.find("item 1") != std::string::npos);
+  CHECK(msg.find("createdDateTime") != std::string::npos);
+  CHECK(msg.find("garbage") != std::string::npos);
+  CHECK(msg.find('\n') == std::string::npos);
+}
+
+TEST_CASE("page: every truncation of a valid body fails", "[page]") {
+  const std::string body = kMessagePage;
+  REQUIRE(ParsePage(Collection::kMessages, body).ok());
+  for (size_t n = 0; n < body.size(); ++n) {
+    auto page = ParsePage(Collection::kMessages, std::string_view(body).substr(0, n));
+    INFO("prefix of " << n << " bytes");
+    CHECK_FALSE(page.ok());
+  }
+}
+
+}  // namespace
+}  // namespace graphmirror::graph
