@@ -1,0 +1,201 @@
+#include "engine/config/config.h"
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <toml++/toml.h>
+
+namespace graphmirror::config {
+namespace {
+
+// Collects the first error; every check after it is skipped by the caller's ok() test.
+class Reader {
+ public:
+  explicit Reader(std::string source) : source_(std::move(source)) {}
+
+  bool ok() const { return status_.ok(); }
+  Status status() const { return status_; }
+
+  void Fail(const toml::node* where, const std::string& what) {
+    if (!status_.ok()) return;
+    std::string loc = source_;
+    if (where != nullptr && where->source().begin) {
+      loc += ":" + std::to_string(where->source().begin.line) + ":" +
+             std::to_string(where->source().begin.column);
+    }
+    status_ = Status::InvalidArgument(loc + ": " + what);
+  }
+
+  // Rejects keys of `table` not in `known`: a typo must not silently fall back to a default.
+  void OnlyKeys(const toml::table& table, const std::string& prefix,
+                std::initializer_list<std::string_view> known) {
+    for (const auto& [key, node] : table) {
+      bool found = false;
+      for (std::string_view k : known) found = found || k == key.str();
+      if (!found) Fail(&node, "unknown key '" + prefix + std::string(key.str()) + "'");
+    }
+  }
+
+  void String(const toml::table& table, std::string_view key, const std::string& name,
+              std::string* out) {
+    const toml::node* node = table.get(key);
+    if (node == nullptr) return;
+    if (auto v = node->value<std::string>()) {
+      *out = *v;
+    } else {
+      Fail(node, "'" + name + "' must be a string");
+    }
+  }
+
+  void Integer(const toml::table& table, std::string_view key, const std::string& name,
+               int64_t min, int64_t max, int64_t* out) {
+    const toml::node* node = table.get(key);
+    if (node == nullptr) return;
+    auto v = node->value_exact<int64_t>();
+    if (!v || *v < min || *v > max) {
+      Fail(node, "'" + name + "' must be an integer from " + std::to_string(min) + " to " +
+                     std::to_string(max));
+      return;
+    }
+    *out = *v;
+  }
+
+  const toml::table* Table(const toml::table& root, std::string_view key) {
+    const toml::node* node = root.get(key);
+    if (node == nullptr) return nullptr;
+    if (!node->is_table()) {
+      Fail(node, "'" + std::string(key) + "' must be a table ([" + std::string(key) + "])");
+      return nullptr;
+    }
+    return node->as_table();
+  }
+
+ private:
+  std::string source_;
+  Status status_;
+};
+
+void ReadGraph(Reader& r, const toml::table& t, GraphSettings* g) {
+  r.OnlyKeys(t, "graph.", {"base_url", "token_url", "client_id", "client_secret"});
+  r.String(t, "base_url", "graph.base_url", &g->base_url);
+  r.String(t, "token_url", "graph.token_url", &g->token_url);
+  r.String(t, "client_id", "graph.client_id", &g->client_id);
+  r.String(t, "client_secret", "graph.client_secret", &g->client_secret);
+  for (const auto* url : {&g->base_url, &g->token_url}) {
+    if (r.ok() && !url->empty() && url->rfind("https://", 0) != 0 &&
+        url->rfind("http://", 0) != 0) {
+      r.Fail(nullptr, "'" + *url + "' is not an http(s) URL");
+    }
+  }
+  while (!g->base_url.empty() && g->base_url.back() == '/') g->base_url.pop_back();
+}
+
+void ReadSync(Reader& r, const toml::table& t, SyncSettings* s) {
+  r.OnlyKeys(t, "sync.", {"page_size", "parallelism", "overlap_seconds"});
+  int64_t page_size = s->page_size, parallelism = s->parallelism, overlap = s->overlap.count();
+  r.Integer(t, "page_size", "sync.page_size", 1, 1000, &page_size);
+  r.Integer(t, "parallelism", "sync.parallelism", 1, 64, &parallelism);
+  r.Integer(t, "overlap_seconds", "sync.overlap_seconds", 0, 86400, &overlap);
+  s->page_size = static_cast<int>(page_size);
+  s->parallelism = static_cast<int>(parallelism);
+  s->overlap = std::chrono::seconds(overlap);
+}
+
+void ReadMailboxes(Reader& r, const toml::node& node, std::vector<MailboxConfig>* out) {
+  const toml::array* list = node.as_array();
+  if (list == nullptr || !list->is_array_of_tables()) {
+    r.Fail(&node, "'mailbox' must be an array of tables ([[mailbox]])");
+    return;
+  }
+  std::set<std::string> seen;
+  for (const toml::node& entry : *list) {
+    const toml::table& t = *entry.as_table();
+    r.OnlyKeys(t, "mailbox.", {"user", "resources"});
+    MailboxConfig m;
+    r.String(t, "user", "mailbox.user", &m.user);
+    if (r.ok() && m.user.empty()) r.Fail(&entry, "a [[mailbox]] needs 'user'");
+    if (r.ok() && !seen.insert(m.user).second) {
+      r.Fail(&entry, "mailbox '" + m.user + "' is configured twice");
+    }
+    const toml::node* resources = t.get("resources");
+    if (resources == nullptr) {
+      m.resources.assign(std::begin(kAllCollections), std::end(kAllCollections));
+    } else if (const toml::array* arr = resources->as_array()) {
+      for (const toml::node& item : *arr) {
+        auto name = item.value<std::string>();
+        auto collection = name ? ParseCollection(*name) : std::nullopt;
+        if (!collection) {
+          r.Fail(&item, "'mailbox.resources' entries must be \"messages\", \"events\" or "
+                        "\"contacts\"");
+        } else if (std::find(m.resources.begin(), m.resources.end(), *collection) ==
+                   m.resources.end()) {
+          m.resources.push_back(*collection);
+        }
+      }
+    } else {
+      r.Fail(resources, "'mailbox.resources' must be an array of strings");
+    }
+    out->push_back(std::move(m));
+  }
+}
+
+}  // namespace
+
+std::optional<std::string> ProcessEnv(const std::string& name) {
+  const char* v = std::getenv(name.c_str());
+  if (v == nullptr) return std::nullopt;
+  return std::string(v);
+}
+
+Result<Config> ParseConfig(const std::string& text, const std::string& source,
+                           const std::string& base_dir, const EnvLookup& env) {
+  toml::table root;
+  try {
+    root = toml::parse(text, source);
+  } catch (const toml::parse_error& e) {
+    const auto& where = e.source().begin;
+    return Status::InvalidArgument(source + ":" + std::to_string(where.line) + ":" +
+                                   std::to_string(where.column) + ": " +
+                                   std::string(e.description()));
+  }
+  Reader r(source);
+  Config config;
+  r.OnlyKeys(root, "", {"database", "graph", "sync", "mailbox"});
+  r.String(root, "database", "database", &config.database);
+  if (const toml::table* graph = r.Table(root, "graph")) ReadGraph(r, *graph, &config.graph);
+  if (const toml::table* sync = r.Table(root, "sync")) ReadSync(r, *sync, &config.sync);
+  if (const toml::node* mailboxes = root.get("mailbox")) {
+    ReadMailboxes(r, *mailboxes, &config.mailboxes);
+  }
+  if (!r.ok()) return r.status();
+
+  if (auto secret = env("GRAPHMIRROR_CLIENT_SECRET"); secret && !secret->empty()) {
+    config.graph.client_secret = *secret;
+  }
+  if (config.graph.token_url.empty()) return Status::InvalidArgument(source + ": 'graph.token_url' is required");
+  if (config.graph.client_id.empty()) return Status::InvalidArgument(source + ": 'graph.client_id' is required");
+  if (config.graph.client_secret.empty()) {
+    return Status::InvalidArgument(source +
+                                   ": 'graph.client_secret' is required (or set "
+                                   "GRAPHMIRROR_CLIENT_SECRET)");
+  }
+  if (config.database.empty()) return Status::InvalidArgument(source + ": 'database' is empty");
+  if (!base_dir.empty() && config.database != ":memory:" &&
+      std::filesystem::path(config.database).is_relative()) {
+    config.database = (std::filesystem::path(base_dir) / config.database).lexically_normal();
+  }
+  return config;
+}
+
+Result<Config> LoadConfigFile(const std::string& path, const EnvLookup& env) {
+  std::ifstream in(path);
+  if (!in) return Status::InvalidArgument("cannot read config file " + path);
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string dir = std::filesystem::absolute(path).parent_path().string();
+  return ParseConfig(text.str(), path, dir, env);
+}
+
+}  // namespace graphmirror::config

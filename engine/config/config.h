@@ -1,0 +1,63 @@
+// The engine's configuration: the TOML file users write, as a plain struct.
+//
+// Thread-safety: values; ParseConfig/LoadConfigFile have no shared state.
+
+#ifndef GRAPHMIRROR_ENGINE_CONFIG_CONFIG_H_
+#define GRAPHMIRROR_ENGINE_CONFIG_CONFIG_H_
+
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/base/item.h"
+#include "graphmirror/status.h"
+
+namespace graphmirror::config {
+
+struct GraphSettings {
+  std::string base_url = "https://graph.microsoft.com/v1.0";
+  std::string token_url;
+  std::string client_id;
+  std::string client_secret;
+};
+
+struct SyncSettings {
+  int page_size = 500;      // $top of resync queries (1..1000)
+  int parallelism = 4;      // collections synced at once, across all mailboxes
+  // How far behind the watermark a resync starts again. Graph stamps createdDateTime when
+  // an item is created but may list it a little later; re-reading a short overlap (the
+  // upserts are idempotent) catches such late arrivals.
+  std::chrono::seconds overlap{60};
+};
+
+struct MailboxConfig {
+  std::string user;  // object id (preferred) or user principal name
+  std::vector<Collection> resources;
+};
+
+struct Config {
+  std::string database = "graphmirror.db";
+  GraphSettings graph;
+  SyncSettings sync;
+  std::vector<MailboxConfig> mailboxes;
+};
+
+// Reads an environment variable; empty optional when unset.
+using EnvLookup = std::function<std::optional<std::string>(const std::string&)>;
+std::optional<std::string> ProcessEnv(const std::string& name);
+
+// Parses TOML text. `source` names it in errors ("graphmirror.toml:12:3: ..."). Relative
+// `database` paths are resolved against `base_dir` when it is non-empty. The environment
+// variable GRAPHMIRROR_CLIENT_SECRET, when set, supplies graph.client_secret. Unknown keys,
+// wrong types, missing required keys and bad values are errors naming the key.
+Result<Config> ParseConfig(const std::string& text, const std::string& source,
+                           const std::string& base_dir, const EnvLookup& env = ProcessEnv);
+
+// Reads and parses a file; relative paths inside resolve against the file's directory.
+Result<Config> LoadConfigFile(const std::string& path, const EnvLookup& env = ProcessEnv);
+
+}  // namespace graphmirror::config
+
+#endif  // GRAPHMIRROR_ENGINE_CONFIG_CONFIG_H_

@@ -1,0 +1,30 @@
+#include "engine/graph/query.h"
+
+namespace graphmirror::graph {
+
+std::string PercentEncode(std::string_view text) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(text.size() * 3);
+  for (unsigned char c : text) {
+    bool unreserved = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                      c == '-' || c == '_' || c == '.' || c == '~';
+    if (unreserved) {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 0xF];
+    }
+  }
+  return out;
+}
+
+std::string CreatedSincePath(const std::string& user_id, Collection collection,
+                             const std::string& since, int page_size) {
+  return "/users/" + PercentEncode(user_id) + "/" + std::string(CollectionName(collection)) +
+         "?$filter=" + PercentEncode("createdDateTime ge " + since) +
+         "&$orderby=createdDateTime&$top=" + std::to_string(page_size);
+}
+
+}  // namespace graphmirror::graph

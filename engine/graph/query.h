@@ -1,0 +1,27 @@
+// Building Graph request paths: percent-encoding and the resync queries.
+//
+// Thread-safety: free functions, no shared state.
+
+#ifndef GRAPHMIRROR_ENGINE_GRAPH_QUERY_H_
+#define GRAPHMIRROR_ENGINE_GRAPH_QUERY_H_
+
+#include <string>
+#include <string_view>
+
+#include "engine/base/item.h"
+
+namespace graphmirror::graph {
+
+// Percent-encodes everything but RFC 3986's unreserved characters.
+std::string PercentEncode(std::string_view text);
+
+// "/users/{user}/{collection}?$filter=createdDateTime ge {since}&$orderby=createdDateTime
+// &$top={page_size}", encoded. `since` is a DateTimeOffset literal (unquoted, as OData
+// wants). The $orderby property leads the $filter, which Graph requires of messages
+// (else 400 InefficientFilter).
+std::string CreatedSincePath(const std::string& user_id, Collection collection,
+                             const std::string& since, int page_size);
+
+}  // namespace graphmirror::graph
+
+#endif  // GRAPHMIRROR_ENGINE_GRAPH_QUERY_H_

@@ -1,0 +1,58 @@
+// Resync: moves one (mailbox, collection) forward to the mailbox's present by reading
+// `$filter=createdDateTime ge {watermark}&$orderby=createdDateTime` pages.
+//
+// Each page's items and the watermark it justifies (the newest createdDateTime on the
+// page) are committed in one transaction, so a resync stopped anywhere resumes from the
+// last committed page. The query starts `overlap` before the watermark and uses `ge`:
+// items sharing the watermark's timestamp, or listed late, are read again and upserted
+// idempotently rather than skipped. Within a round the server's @odata.nextLink is
+// followed, so any number of items with one identical createdDateTime page through.
+//
+// Thread-safety: a Resyncer may run many (mailbox, collection) pairs at once from
+// different threads; callers must not run the same pair twice at the same time.
+
+#ifndef GRAPHMIRROR_ENGINE_SYNC_RESYNC_H_
+#define GRAPHMIRROR_ENGINE_SYNC_RESYNC_H_
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "engine/base/item.h"
+#include "engine/graph/graph_client.h"
+#include "engine/store/store.h"
+#include "graphmirror/clock.h"
+#include "graphmirror/status.h"
+
+namespace graphmirror::sync {
+
+struct ResyncOptions {
+  int page_size = 500;
+  std::chrono::seconds overlap{60};
+  // Called after each committed page with the number of pages committed so far; returning
+  // false stops the round there (Cancelled), as if the process died after that commit.
+  std::function<bool(int pages_committed)> after_page;
+};
+
+struct ResyncStats {
+  int64_t fetched = 0;  // items received, repeats from the overlap included
+  int64_t pages = 0;
+  std::chrono::steady_clock::duration elapsed{};
+};
+
+class Resyncer {
+ public:
+  Resyncer(graph::GraphClient* client, store::Store* store, ResyncOptions options);
+
+  Result<ResyncStats> ResyncCreated(const std::string& user_id, Collection collection);
+
+ private:
+  graph::GraphClient* client_;
+  store::Store* store_;
+  ResyncOptions options_;
+};
+
+}  // namespace graphmirror::sync
+
+#endif  // GRAPHMIRROR_ENGINE_SYNC_RESYNC_H_

@@ -1,0 +1,55 @@
+#include "engine/sync/sync_once.h"
+
+#include <atomic>
+#include <mutex>
+#include <thread>
+
+namespace graphmirror::sync {
+
+std::vector<CollectionReport> SyncAllOnce(
+    const config::Config& config, graph::GraphClient* client, store::Store* store,
+    const std::function<void(const CollectionReport&)>& on_done) {
+  std::vector<CollectionReport> reports;
+  for (const config::MailboxConfig& mailbox : config.mailboxes) {
+    for (Collection c : mailbox.resources) {
+      CollectionReport r;
+      r.user_id = mailbox.user;
+      r.collection = c;
+      reports.push_back(std::move(r));
+    }
+  }
+  ResyncOptions options;
+  options.page_size = config.sync.page_size;
+  options.overlap = config.sync.overlap;
+  Resyncer resyncer(client, store, options);
+
+  std::atomic<size_t> next{0};
+  std::mutex report_mu;
+  auto work = [&] {
+    for (size_t i; (i = next.fetch_add(1)) < reports.size();) {
+      CollectionReport& r = reports[i];
+      auto before = store->CountItems(r.user_id, r.collection);
+      r.items_before = before.ok() ? *before : 0;
+      auto stats = resyncer.ResyncCreated(r.user_id, r.collection);
+      if (stats.ok()) {
+        r.stats = *stats;
+      } else {
+        r.status = stats.status();
+      }
+      auto after = store->CountItems(r.user_id, r.collection);
+      r.items_after = after.ok() ? *after : 0;
+      if (on_done) {
+        std::lock_guard<std::mutex> lock(report_mu);
+        on_done(r);
+      }
+    }
+  };
+  size_t workers = std::min<size_t>(static_cast<size_t>(config.sync.parallelism), reports.size());
+  std::vector<std::thread> threads;
+  for (size_t i = 1; i < workers; ++i) threads.emplace_back(work);
+  work();
+  for (auto& t : threads) t.join();
+  return reports;
+}
+
+}  // namespace graphmirror::sync

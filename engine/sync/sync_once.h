@@ -1,0 +1,35 @@
+// One pass over every configured mailbox and collection: what `graphmirror sync --once`
+// runs. Collections are synced concurrently by a small pool of workers; the Graph client
+// keeps each mailbox within its request limits whatever the pool size.
+//
+// Thread-safety: SyncAllOnce may be called from any thread; it calls `on_done` from its
+// worker threads, one call at a time.
+
+#ifndef GRAPHMIRROR_ENGINE_SYNC_SYNC_ONCE_H_
+#define GRAPHMIRROR_ENGINE_SYNC_SYNC_ONCE_H_
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "engine/config/config.h"
+#include "engine/sync/resync.h"
+
+namespace graphmirror::sync {
+
+struct CollectionReport {
+  std::string user_id;
+  Collection collection = Collection::kMessages;
+  Status status;
+  ResyncStats stats;
+  int64_t items_before = 0;  // rows in the mirror before and after the pass
+  int64_t items_after = 0;
+};
+
+std::vector<CollectionReport> SyncAllOnce(
+    const config::Config& config, graph::GraphClient* client, store::Store* store,
+    const std::function<void(const CollectionReport&)>& on_done = nullptr);
+
+}  // namespace graphmirror::sync
+
+#endif  // GRAPHMIRROR_ENGINE_SYNC_SYNC_ONCE_H_

@@ -1,0 +1,142 @@
+// graphmirror: the command line over the engine.
+//
+//   graphmirror sync --config FILE --once   one pass over every mailbox and collection
+//   graphmirror status --config FILE        what the mirror holds
+//
+// Every failure ends with one line on stderr naming the problem and a non-zero exit.
+
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <string>
+
+#include "engine/config/config.h"
+#include "engine/graph/graph_client.h"
+#include "engine/store/store.h"
+#include "engine/sync/sync_once.h"
+
+namespace graphmirror {
+namespace {
+
+constexpr int kExitFailure = 1;
+constexpr int kExitUsage = 2;
+
+int Fail(const std::string& what) {
+  std::cerr << "graphmirror: " << what << "\n";
+  return kExitFailure;
+}
+
+graph::ClientOptions ClientOptionsFrom(const config::Config& config) {
+  graph::ClientOptions o;
+  o.base_url = config.graph.base_url;
+  o.token_url = config.graph.token_url;
+  o.client_id = config.graph.client_id;
+  o.client_secret = config.graph.client_secret;
+  return o;
+}
+
+double Seconds(std::chrono::steady_clock::duration d) {
+  return std::chrono::duration<double>(d).count();
+}
+
+int RunSync(const std::string& config_path) {
+  auto config = config::LoadConfigFile(config_path);
+  if (!config.ok()) return Fail(config.status().message());
+  if (config->mailboxes.empty()) return Fail(config_path + ": no [[mailbox]] configured");
+  auto store = store::Store::Open(config->database, SystemClock::Default());
+  if (!store.ok()) return Fail(store.status().message());
+  graph::GraphClient client(ClientOptionsFrom(*config), SystemClock::Default());
+  if (Status s = client.CheckCredentials(); !s.ok()) return Fail(s.message());
+
+  auto started = std::chrono::steady_clock::now();
+  auto reports = sync::SyncAllOnce(*config, &client, store->get(),
+                                   [](const sync::CollectionReport& r) {
+                                     std::string name(CollectionName(r.collection));
+                                     if (r.status.ok()) {
+                                       std::printf("%s %-8s fetched %lld, %lld new, %lld in mirror (%.2f s)\n",
+                                                   r.user_id.c_str(), name.c_str(),
+                                                   static_cast<long long>(r.stats.fetched),
+                                                   static_cast<long long>(r.items_after - r.items_before),
+                                                   static_cast<long long>(r.items_after),
+                                                   Seconds(r.stats.elapsed));
+                                     } else {
+                                       std::printf("%s %-8s FAILED: %s\n", r.user_id.c_str(),
+                                                   name.c_str(), r.status.ToString().c_str());
+                                     }
+                                     std::fflush(stdout);
+                                   });
+  int failed = 0;
+  for (const auto& r : reports) failed += r.status.ok() ? 0 : 1;
+  std::printf("synced %zu collections in %.2f s%s\n", reports.size() - failed,
+              Seconds(std::chrono::steady_clock::now() - started),
+              failed ? (", " + std::to_string(failed) + " failed").c_str() : "");
+  return failed == 0 ? 0 : kExitFailure;
+}
+
+int RunStatus(const std::string& config_path) {
+  auto config = config::LoadConfigFile(config_path);
+  if (!config.ok()) return Fail(config.status().message());
+  auto store = store::Store::Open(config->database, SystemClock::Default());
+  if (!store.ok()) return Fail(store.status().message());
+  auto counts = (*store)->Counts();
+  if (!counts.ok()) return Fail(counts.status().message());
+  std::printf("%-40s %-9s %10s  %s\n", "mailbox", "collection", "items", "created up to");
+  for (const auto& c : *counts) {
+    std::printf("%-40s %-9s %10lld  %s\n", c.user_id.c_str(),
+                std::string(CollectionName(c.collection)).c_str(),
+                static_cast<long long>(c.items),
+                c.created_after.empty() ? "-" : c.created_after.c_str());
+  }
+  return 0;
+}
+
+int Main(int argc, char** argv) {
+  CLI::App app{"graphmirror: a local SQLite mirror of Microsoft 365 mailboxes"};
+  app.require_subcommand(1);
+  std::string log_level = "warn";
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error, off")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
+
+  std::string config_path;
+  bool once = false;
+  CLI::App* sync_cmd = app.add_subcommand("sync", "Bring the mirror up to date with Graph");
+  sync_cmd->add_option("--config", config_path, "TOML config file")->required();
+  sync_cmd->add_flag("--once", once, "One pass over every mailbox and collection, then exit");
+
+  CLI::App* status_cmd = app.add_subcommand("status", "Show what the mirror holds");
+  status_cmd->add_option("--config", config_path, "TOML config file")->required();
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? 0 : kExitUsage;
+  }
+  auto logger = spdlog::stderr_color_mt("graphmirror");
+  spdlog::set_default_logger(logger);
+  spdlog::set_level(spdlog::level::from_str(log_level));
+
+  if (*sync_cmd) return RunSync(config_path);
+  if (*status_cmd) return RunStatus(config_path);
+  return kExitUsage;
+}
+
+}  // namespace
+}  // namespace graphmirror
+
+int main(int argc, char** argv) {
+  int code;
+  try {
+    code = graphmirror::Main(argc, argv);
+  } catch (const std::exception& e) {
+    std::cerr << "graphmirror: internal error: " << e.what() << "\n";
+    code = 1;
+  }
+  spdlog::shutdown();
+  return code;
+}

@@ -1,0 +1,34 @@
+# Sourced by tools/test, tools/demo and bench/run: installs the Debian packages the
+# project needs, only those missing, so a fresh Debian 12 machine needs nothing else.
+
+GRAPHMIRROR_PACKAGES=(
+  cmake g++ ninja-build pkg-config ccache
+  libsqlitecpp-dev libsqlite3-dev sqlite3
+  libcpp-httplib-dev libssl-dev libsimdjson-dev libspdlog-dev libfmt-dev
+  catch2 libtomlplusplus-dev libcli11-dev nlohmann-json3-dev
+  curl python3
+)
+
+ensure_deps() {
+  local missing=()
+  local pkg
+  for pkg in "${GRAPHMIRROR_PACKAGES[@]}" "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" ||
+      missing+=("$pkg")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  echo "installing: ${missing[*]}" >&2
+  local sudo=()
+  [ "$(id -u)" -ne 0 ] && sudo=(sudo)
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    "${missing[@]}" >/dev/null
+}
+
+# configure_and_build BUILD_DIR [cmake args...]
+configure_and_build() {
+  local dir=$1
+  shift
+  cmake -S . -B "$dir" -G Ninja -DCMAKE_CXX_COMPILER_LAUNCHER=ccache "$@" >/dev/null
+  cmake --build "$dir" -j"$(nproc)"
+}
