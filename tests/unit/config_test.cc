@@ -1,0 +1,85 @@
+// Config: the TOML file users write, strictly checked.
+
+#include "engine/config/config.h"
+
+#include <catch2/catch.hpp>
+
+namespace graphmirror::config {
+namespace {
+
+std::optional<std::string> NoEnv(const std::string&) { return std::nullopt; }
+
+const char* kValid = R"(
+database = "mirror.db"
+[graph]
+base_url = "https://graph.microsoft.com/v1.0/"
+token_url = "https://login.microsoftonline.com/T/oauth2/v2.0/token"
+client_id = "app"
+client_secret = "s3cret"
+[sync]
+page_size = 100
+[[mailbox]]
+user = "u1"
+resources = ["messages", "events"]
+[[mailbox]]
+user = "u2"
+)";
+
+TEST_CASE("ParseConfig reads a valid file", "[config]") {
+  auto c = ParseConfig(kValid, "g.toml", "/srv/gm", NoEnv);
+  REQUIRE(c.ok());
+  CHECK(c->database == "/srv/gm/mirror.db");
+  CHECK(c->graph.base_url == "https://graph.microsoft.com/v1.0");
+  CHECK(c->graph.client_secret == "s3cret");
+  CHECK(c->sync.page_size == 100);
+  CHECK(c->sync.parallelism == 4);
+  REQUIRE(c->mailboxes.size() == 2);
+  CHECK(c->mailboxes[0].resources ==
+        std::vector<Collection>{Collection::kMessages, Collection::kEvents});
+  CHECK(c->mailboxes[1].resources.size() == 3);
+}
+
+TEST_CASE("GRAPHMIRROR_CLIENT_SECRET supplies the secret", "[config]") {
+  std::string text = kValid;
+  text.erase(text.find("client_secret"), std::string("client_secret = \"s3cret\"\n").size());
+  auto missing = ParseConfig(text, "g.toml", "", NoEnv);
+  REQUIRE_FALSE(missing.ok());
+  CHECK(missing.status().message().find("GRAPHMIRROR_CLIENT_SECRET") != std::string::npos);
+  auto env = [](const std::string& name) -> std::optional<std::string> {
+    if (name == "GRAPHMIRROR_CLIENT_SECRET") return "from-env";
+    return std::nullopt;
+  };
+  auto c = ParseConfig(text, "g.toml", "", env);
+  REQUIRE(c.ok());
+  CHECK(c->graph.client_secret == "from-env");
+}
+
+TEST_CASE("ParseConfig names the problem in one line", "[config]") {
+  struct Case {
+    std::string edit_from, edit_to, expect;
+  };
+  auto check = [](const std::string& text, const std::string& expect) {
+    auto c = ParseConfig(text, "g.toml", "", NoEnv);
+    REQUIRE_FALSE(c.ok());
+    INFO(c.status().message());
+    CHECK(c.status().message().find(expect) != std::string::npos);
+    CHECK(c.status().message().find('\n') == std::string::npos);
+  };
+  std::string base = kValid;
+  auto replaced = [&](const std::string& from, const std::string& to) {
+    std::string t = base;
+    t.replace(t.find(from), from.size(), to);
+    return t;
+  };
+  check(replaced("page_size = 100", "page_sise = 100"), "unknown key 'sync.page_sise'");
+  check(replaced("page_size = 100", "page_size = 5000"), "sync.page_size");
+  check(replaced("page_size = 100", "page_size = \"big\""), "sync.page_size");
+  check(replaced("\"events\"]", "\"calendar\"]"), "mailbox.resources");
+  check(replaced("user = \"u2\"", "user = \"u1\""), "configured twice");
+  check(replaced("client_id = \"app\"", ""), "graph.client_id");
+  check(replaced("database = ", "database = = "), "g.toml:2");
+  check(replaced("[graph]", "graph = 3\n[grap]"), "unknown key");
+}
+
+}  // namespace
+}  // namespace graphmirror::config
