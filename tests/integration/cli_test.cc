@@ -1,0 +1,123 @@
+// The graphmirror command as a user meets it: exit codes and one clear line on failure.
+
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <fstream>
+
+#include "tests/integration/sim_fixture.h"
+
+namespace graphmirror::test {
+namespace {
+
+struct Run {
+  int exit_code = -1;
+  std::string output;  // stdout and stderr together
+};
+
+Run RunCli(const std::string& args) {
+  Run run;
+  std::string command = std::string(GRAPHMIRROR_CLI_PATH) + " " + args + " 2>&1";
+  FILE* pipe = ::popen(command.c_str(), "r");
+  REQUIRE(pipe != nullptr);
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = std::fread(buf.data(), 1, buf.size(), pipe)) > 0) run.output.append(buf.data(), n);
+  int status = ::pclose(pipe);
+  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return run;
+}
+
+int Lines(const std::string& text) {
+  return static_cast<int>(std::count(text.begin(), text.end(), '\n'));
+}
+
+std::string WriteFile(TempDir& dir, const std::string& name, const std::string& text) {
+  std::ofstream(dir.Path(name)) << text;
+  return dir.Path(name);
+}
+
+std::string ConfigText(const std::string& base, const std::string& secret,
+                       const std::vector<std::string>& users) {
+  std::string text = "database = \"m.db\"\n[graph]\nbase_url = \"" + base +
+                     "/v1.0\"\ntoken_url = \"" + base +
+                     "/common/oauth2/v2.0/token\"\nclient_id = \"graphsim\"\nclient_secret = \"" +
+                     secret + "\"\n";
+  for (const std::string& u : users) text += "[[mailbox]]\nuser = \"" + u + "\"\n";
+  return text;
+}
+
+TEST_CASE("sync --once mirrors a mailbox and prints a line per collection", "[cli]") {
+  graphsim::Options o;
+  o.users = 2;
+  o.messages = 120;
+  o.events = 30;
+  o.contacts = 10;
+  SimFixture f(o);
+  std::string config =
+      WriteFile(f.dir(), "g.toml", ConfigText(f.server().base_url(), "graphsim-secret", f.sim().UserIds()));
+  Run run = RunCli("sync --config " + config + " --once");
+  INFO(run.output);
+  REQUIRE(run.exit_code == 0);
+  CHECK(Lines(run.output) == 2 * 3 + 1);
+  CHECK(run.output.find("fetched 120, 120 new, 120 in mirror") != std::string::npos);
+  SQLite::Database db(f.dir().Path("m.db"));
+  CHECK(db.execAndGet("SELECT count(*) FROM messages").getInt() == 240);
+
+  Run status = RunCli("status --config " + config);
+  REQUIRE(status.exit_code == 0);
+  CHECK(status.output.find(f.sim().UserIds()[0]) != std::string::npos);
+}
+
+TEST_CASE("A rejected secret ends with one line naming it", "[cli]") {
+  graphsim::Options o;
+  o.users = 1;
+  SimFixture f(o);
+  std::string config =
+      WriteFile(f.dir(), "g.toml", ConfigText(f.server().base_url(), "wrong", f.sim().UserIds()));
+  Run run = RunCli("sync --config " + config + " --once");
+  INFO(run.output);
+  CHECK(run.exit_code == 1);
+  CHECK(Lines(run.output) == 1);
+  CHECK(run.output.find("AADSTS7000215") != std::string::npos);
+  CHECK(run.output.find("wrong") == std::string::npos);  // never echo a secret
+}
+
+TEST_CASE("An unreachable Graph ends with one line naming the URL", "[cli]") {
+  TempDir dir;
+  // Port 9 (discard) on loopback: nothing listens there in a test environment.
+  std::string config =
+      WriteFile(dir, "g.toml", ConfigText("http://127.0.0.1:9", "s", {"someone"}));
+  Run run = RunCli("sync --config " + config + " --once");
+  INFO(run.output);
+  CHECK(run.exit_code == 1);
+  CHECK(Lines(run.output) == 1);
+  CHECK(run.output.find("127.0.0.1:9") != std::string::npos);
+}
+
+TEST_CASE("A bad config file ends with one line naming the problem", "[cli]") {
+  TempDir dir;
+  std::string base = ConfigText("http://127.0.0.1:9", "s", {"someone"});
+  struct Case {
+    std::string text, expect;
+  };
+  for (const Case& c : {Case{base + "colour = \"blue\"\n", "unknown key 'mailbox.colour'"},
+                        Case{"database = [\n", "g.toml:"},
+                        Case{base.substr(0, base.find("client_id")), "graph.client_id"}}) {
+    std::string config = WriteFile(dir, "g.toml", c.text);
+    Run run = RunCli("sync --config " + config + " --once");
+    INFO(run.output);
+    CHECK(run.exit_code == 1);
+    CHECK(Lines(run.output) == 1);
+    CHECK(run.output.find(c.expect) != std::string::npos);
+  }
+  Run missing = RunCli("sync --config " + dir.Path("nope.toml") + " --once");
+  CHECK(missing.exit_code == 1);
+  CHECK(missing.output.find("nope.toml") != std::string::npos);
+  Run usage = RunCli("sync");
+  CHECK(usage.exit_code == 2);
+}
+
+}  // namespace
+}  // namespace graphmirror::test
