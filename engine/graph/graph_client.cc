@@ -1,0 +1,492 @@
+#include "engine/graph/graph_client.h"
+
+#include <httplib.h>
+#include <simdjson.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cctype>
+#include <condition_variable>
+#include <cstdlib>
+#include <exception>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <vector>
+
+#include "engine/graph/token_provider.h"
+#include "engine/graph/url.h"
+
+namespace graphmirror::graph {
+
+namespace {
+
+namespace od = simdjson::ondemand;
+
+// Idle keep-alive connections kept for reuse. More than the in-flight limit of a few
+// mailboxes is wasted: each one also holds a server worker until its keep-alive ends.
+constexpr size_t kMaxIdleConnections = 16;
+// A Retry-After beyond a day is taken as a day: a typo on the server must not park a
+// mailbox for a year.
+constexpr double kMaxRetryAfterSeconds = 86'400;
+
+std::string OneLine(std::string_view text, size_t max = 300) {
+  std::string out;
+  for (size_t i = 0; i < text.size() && i < max; ++i) {
+    unsigned char c = static_cast<unsigned char>(text[i]);
+    out += (c < 0x20 || c == 0x7f) ? ' ' : static_cast<char>(c);
+  }
+  if (text.size() > max) out += "...";
+  return out;
+}
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// Graph's error body: {"error":{"code":"...","message":"...","innerError":{...}}}.
+struct GraphError {
+  std::string code;
+  std::string message;
+};
+
+std::optional<GraphError> ParseGraphError(std::string_view body) {
+  if (body.empty()) return std::nullopt;
+  try {
+    od::parser parser;
+    const simdjson::padded_string padded(body);
+    od::document doc;
+    if (parser.iterate(padded).get(doc) != simdjson::SUCCESS) return std::nullopt;
+    od::object root;
+    if (doc.get_object().get(root) != simdjson::SUCCESS) return std::nullopt;
+    od::object error;
+    if (root["error"].get_object().get(error) != simdjson::SUCCESS) return std::nullopt;
+    GraphError out;
+    std::string_view text;
+    if (error["code"].get_string().get(text) == simdjson::SUCCESS) out.code.assign(text);
+    if (error["message"].get_string().get(text) == simdjson::SUCCESS) out.message.assign(text);
+    if (out.code.empty() && out.message.empty()) return std::nullopt;
+    return out;
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
+// The value of `name="..."` in a WWW-Authenticate header, or "".
+std::string AuthParam(std::string_view header, std::string_view name) {
+  const std::string needle = std::string(name) + "=\"";
+  size_t pos = 0;
+  while ((pos = header.find(needle, pos)) != std::string_view::npos) {
+    // A whole parameter name, not the tail of another ("error" inside "error_uri").
+    if (pos == 0 || header[pos - 1] == ' ' || header[pos - 1] == ',') {
+      const size_t start = pos + needle.size();
+      const size_t end = header.find('"', start);
+      return std::string(header.substr(start, end - start));
+    }
+    pos += needle.size();
+  }
+  return "";
+}
+
+// IMF-fixdate, the HTTP date form: "Sun, 06 Nov 1994 08:49:37 GMT".
+std::optional<TimePoint> ParseHttpDate(std::string_view s) {
+  const size_t comma = s.find(", ");
+  if (comma == std::string_view::npos) return std::nullopt;
+  s = s.substr(comma + 2);
+  if (s.size() != 24 || s.substr(20) != " GMT" || s[2] != ' ' || s[6] != ' ' || s[11] != ' ' ||
+      s[14] != ':' || s[17] != ':') {
+    return std::nullopt;
+  }
+  auto num = [&](size_t pos, size_t n, int* out) {
+    int v = 0;
+    for (size_t i = pos; i < pos + n; ++i) {
+      if (s[i] < '0' || s[i] > '9') return false;
+      v = v * 10 + (s[i] - '0');
+    }
+    *out = v;
+    return true;
+  };
+  static constexpr std::string_view kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                                 "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  const auto month_it = std::find(std::begin(kMonths), std::end(kMonths), s.substr(3, 3));
+  int day, year, hour, minute, second;
+  if (month_it == std::end(kMonths) || !num(0, 2, &day) || !num(7, 4, &year) ||
+      !num(12, 2, &hour) || !num(15, 2, &minute) || !num(18, 2, &second) || hour > 23 ||
+      minute > 59 || second > 60) {
+    return std::nullopt;
+  }
+  const std::chrono::year_month_day ymd{
+      std::chrono::year{year},
+      std::chrono::month{static_cast<unsigned>(month_it - std::begin(kMonths) + 1)},
+      std::chrono::day{static_cast<unsigned>(day)}};
+  if (!ymd.ok()) return std::nullopt;
+  return TimePoint{std::chrono::sys_days{ymd}} + std::chrono::hours{hour} +
+         std::chrono::minutes{minute} + std::chrono::seconds{second};
+}
+
+// Retry-After: delta-seconds (Graph writes fractions, "2.128") or an HTTP date.
+std::optional<TimePoint::duration> ParseRetryAfter(std::string_view value, TimePoint now) {
+  while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+  while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+  if (value.empty()) return std::nullopt;
+  if ((value.front() >= '0' && value.front() <= '9') || value.front() == '.') {
+    const std::string text(value);
+    char* end = nullptr;
+    const double seconds = std::strtod(text.c_str(), &end);
+    if (end != text.c_str() + text.size() || !(seconds >= 0)) return std::nullopt;
+    return std::chrono::duration_cast<TimePoint::duration>(
+        std::chrono::duration<double>(std::min(seconds, kMaxRetryAfterSeconds)));
+  }
+  auto date = ParseHttpDate(value);
+  if (!date) return std::nullopt;
+  auto wait = std::max<TimePoint::duration>(*date - now, TimePoint::duration::zero());
+  return std::min<TimePoint::duration>(wait,
+                                       std::chrono::duration_cast<TimePoint::duration>(
+                                           std::chrono::duration<double>(kMaxRetryAfterSeconds)));
+}
+
+bool IsRetryable(int status) { return status == 429 || status == 503 || status == 504; }
+
+}  // namespace
+
+// Per-mailbox request budget: a counting semaphore for the in-flight limit and the
+// Retry-After fence every request of the mailbox honours before it is sent.
+struct Mailbox {
+  std::mutex mu;
+  std::condition_variable cv;
+  int in_flight = 0;
+  TimePoint fence{};
+};
+
+struct GraphClient::Impl {
+  Impl(ClientOptions opts, Clock* clk)
+      : options(std::move(opts)),
+        clock(clk),
+        tokens(options, clock, &stats.token_requests),
+        rng(std::random_device{}()) {
+    options.max_in_flight_per_mailbox = std::max(1, options.max_in_flight_per_mailbox);
+    options.max_attempts = std::max(1, options.max_attempts);
+    auto url = ParseUrl(options.base_url);
+    if (!url.ok()) {
+      config_error = Status::InvalidArgument("base_url: " + url.status().message());
+      return;
+    }
+    base = std::move(url.value());
+    base_path = std::string(base.Path());
+    while (!base_path.empty() && base_path.back() == '/') base_path.pop_back();
+    origin = base.Origin();
+    // What messages show: the configured spelling, not the normalized origin.
+    shown_prefix =
+        options.base_url.substr(0, options.base_url.find('/', options.base_url.find("://") + 3));
+  }
+
+  Result<std::string> ResolveTarget(std::string_view path_or_url) const;
+  Mailbox& MailboxFor(std::string_view mailbox);
+  void AcquireSlot(Mailbox& mb);
+  void ReleaseSlot(Mailbox& mb);
+  void WaitForFence(Mailbox& mb);
+  void Backoff(int retry);
+  std::unique_ptr<httplib::Client> TakeConnection();
+  void ReturnConnection(std::unique_ptr<httplib::Client> client);
+  Result<Response> Get(std::string_view mailbox, std::string_view path_or_url);
+
+  ClientOptions options;
+  Clock* const clock;
+  ClientStats stats;  // before `tokens`, which counts into it
+  TokenProvider tokens;
+  Status config_error;
+  Url base;
+  std::string base_path;  // "/v1.0", no trailing slash
+  std::string origin;     // "https://graph.microsoft.com:443"
+  std::string shown_prefix;
+
+  std::mutex mailboxes_mu;
+  std::map<std::string, std::unique_ptr<Mailbox>, std::less<>> mailboxes;
+
+  // httplib::Client sends one request at a time: each request takes a client (and its
+  // keep-alive connection) from here and gives it back when done.
+  std::mutex pool_mu;
+  std::vector<std::unique_ptr<httplib::Client>> idle;
+
+  std::mutex rng_mu;
+  std::mt19937_64 rng;
+};
+
+Result<std::string> GraphClient::Impl::ResolveTarget(std::string_view path_or_url) const {
+  std::string target;
+  // Anything with a scheme ("ftp:", "mailto:") is a URL, and only http(s) ones can pass.
+  const size_t colon = path_or_url.find(':');
+  const bool has_scheme =
+      colon != std::string_view::npos && colon > 0 && colon < path_or_url.find_first_of("/?#");
+  if (has_scheme || IsAbsoluteUrl(path_or_url)) {
+    auto url = ParseUrl(path_or_url);
+    if (!url.ok()) return url.status();
+    // The token goes wherever this request goes: only to the configured Graph origin.
+    if (url->scheme != base.scheme || url->host != base.host || url->port != base.port) {
+      return Status::InvalidArgument("refusing to send the token to " + url->Origin() +
+                                     ", not the Graph host " + origin);
+    }
+    target = std::move(url->target);
+  } else {
+    if (path_or_url.substr(0, 2) == "//") {
+      return Status::InvalidArgument("protocol-relative link \"" + OneLine(path_or_url, 100) +
+                                     "\" refused");
+    }
+    if (!IsSafeTarget(path_or_url)) {
+      return Status::InvalidArgument("request path \"" + OneLine(path_or_url, 100) +
+                                     "\" has whitespace or control characters");
+    }
+    target = base_path;
+    if (path_or_url.empty() || path_or_url.front() != '/') target += '/';
+    target += path_or_url;
+  }
+  // The path must stay under the base path, segment by segment: "/v1.0evil" and
+  // "/v1.0/../beta" are not "/v1.0".
+  std::string_view path = std::string_view(target).substr(0, target.find('?'));
+  if (path.substr(0, base_path.size()) != base_path ||
+      (path.size() > base_path.size() && path[base_path.size()] != '/')) {
+    return Status::InvalidArgument("link path " + OneLine(path, 100) + " is outside " +
+                                   (base_path.empty() ? "/" : base_path));
+  }
+  if (path.find("/../") != std::string_view::npos || path.ends_with("/..") ||
+      path.find("/./") != std::string_view::npos || path.ends_with("/.")) {
+    return Status::InvalidArgument("link path " + OneLine(path, 100) + " has dot segments");
+  }
+  return target;
+}
+
+Mailbox& GraphClient::Impl::MailboxFor(std::string_view mailbox) {
+  std::lock_guard<std::mutex> lock(mailboxes_mu);
+  auto it = mailboxes.find(mailbox);
+  if (it == mailboxes.end()) {
+    it = mailboxes.emplace(std::string(mailbox), std::make_unique<Mailbox>()).first;
+  }
+  return *it->second;  // never erased: the address stays valid
+}
+
+void GraphClient::Impl::AcquireSlot(Mailbox& mb) {
+  std::unique_lock<std::mutex> lock(mb.mu);
+  mb.cv.wait(lock, [&] { return mb.in_flight < options.max_in_flight_per_mailbox; });
+  ++mb.in_flight;
+}
+
+void GraphClient::Impl::ReleaseSlot(Mailbox& mb) {
+  {
+    std::lock_guard<std::mutex> lock(mb.mu);
+    --mb.in_flight;
+  }
+  mb.cv.notify_one();
+}
+
+void GraphClient::Impl::WaitForFence(Mailbox& mb) {
+  for (;;) {
+    TimePoint fence;
+    {
+      std::lock_guard<std::mutex> lock(mb.mu);
+      fence = mb.fence;
+    }
+    if (clock->Now() >= fence) return;
+    // Another request may push the fence further while this one sleeps: check again.
+    clock->SleepUntil(fence);
+  }
+}
+
+void GraphClient::Impl::Backoff(int retry) {
+  // initial * 2^(retry-1), capped; then "equal jitter": half fixed, half random, so that
+  // requests throttled together do not come back together.
+  auto delay = options.initial_backoff;
+  for (int i = 1; i < retry && delay < options.max_backoff; ++i) delay *= 2;
+  delay = std::min(delay, options.max_backoff);
+  const auto half = delay / 2;
+  std::chrono::milliseconds jitter{0};
+  if (half.count() > 0) {
+    std::lock_guard<std::mutex> lock(rng_mu);
+    jitter =
+        std::chrono::milliseconds{std::uniform_int_distribution<int64_t>(0, half.count())(rng)};
+  }
+  clock->SleepFor(delay - half + jitter);
+}
+
+std::unique_ptr<httplib::Client> GraphClient::Impl::TakeConnection() {
+  {
+    std::lock_guard<std::mutex> lock(pool_mu);
+    if (!idle.empty()) {
+      auto client = std::move(idle.back());
+      idle.pop_back();
+      return client;
+    }
+  }
+  auto client = std::make_unique<httplib::Client>(origin);
+  client->set_connection_timeout(options.connect_timeout);
+  client->set_read_timeout(options.read_timeout);
+  client->set_write_timeout(options.read_timeout);
+  client->set_keep_alive(true);
+  client->set_follow_location(false);  // a redirect would carry the token elsewhere
+  client->set_url_encode(false);       // paths and nextLinks come encoded already
+  client->enable_server_certificate_verification(true);
+  return client;
+}
+
+void GraphClient::Impl::ReturnConnection(std::unique_ptr<httplib::Client> client) {
+  std::lock_guard<std::mutex> lock(pool_mu);
+  if (idle.size() < kMaxIdleConnections) idle.push_back(std::move(client));
+}
+
+Result<Response> GraphClient::Impl::Get(std::string_view mailbox, std::string_view path_or_url) {
+  if (!config_error.ok()) return config_error;
+  auto resolved = ResolveTarget(path_or_url);
+  if (!resolved.ok()) return resolved.status();
+  const std::string& target = resolved.value();
+  const std::string request = "GET " + OneLine(shown_prefix + target, 200);
+  Mailbox& mb = MailboxFor(mailbox);
+
+  bool token_renewed = false;
+  int attempts = 0;  // sends and token fetches that failed transiently count
+  std::string last_problem;
+  for (;;) {
+    ++attempts;
+    Result<std::string> token = tokens.GetToken();
+    if (!token.ok()) {
+      if (token.status().code() != Status::Code::kUnavailable) return token.status();
+      last_problem = token.status().message();
+      if (attempts >= options.max_attempts) break;
+      Backoff(attempts);
+      continue;
+    }
+
+    httplib::Headers headers{{"Authorization", "Bearer " + token.value()},
+                             {"Prefer", "IdType=\"ImmutableId\""},
+                             {"Accept", "application/json"},
+                             {"User-Agent", "graphmirror/0.1"}};
+    std::string exception_text;
+    std::optional<TimePoint::duration> retry_after;
+    AcquireSlot(mb);
+    WaitForFence(mb);
+    auto connection = TakeConnection();
+    stats.requests.fetch_add(1, std::memory_order_relaxed);
+    httplib::Result result = [&] {
+      try {
+        return connection->Get(target, headers);
+      } catch (const std::exception& e) {
+        exception_text = OneLine(e.what());
+        return httplib::Result(nullptr, httplib::Error::Unknown);
+      }
+    }();
+    if (result && IsRetryable(result->status) && result->has_header("Retry-After")) {
+      retry_after = ParseRetryAfter(result->get_header_value("Retry-After"), clock->Now());
+      if (retry_after) {
+        // Set before the slot is given back, so that no request of this mailbox slips
+        // out between this answer and the fence.
+        std::lock_guard<std::mutex> lock(mb.mu);
+        mb.fence = std::max(mb.fence, clock->Now() + *retry_after);
+      }
+    }
+    ReleaseSlot(mb);
+    if (result) ReturnConnection(std::move(connection));  // else: a broken connection
+
+    if (!result) {
+      last_problem = exception_text.empty()
+                         ? "connection failed: " + httplib::to_string(result.error())
+                         : "request failed: " + exception_text;
+      spdlog::debug("graph: {} ({}): {}", request, mailbox, last_problem);
+      if (result.error() == httplib::Error::SSLServerVerification) {
+        return Status::Unavailable("TLS certificate of " + base.host + " not trusted (" + request +
+                                   ")");
+      }
+      if (attempts >= options.max_attempts) break;
+      stats.retries.fetch_add(1, std::memory_order_relaxed);
+      Backoff(attempts);
+      continue;
+    }
+
+    const int status = result->status;
+    spdlog::debug("graph: {} ({}) -> {}", request, mailbox, status);
+    if (status >= 200 && status < 300) {
+      Response response;
+      response.status = status;
+      response.body = std::move(result->body);
+      for (const auto& [name, value] : result->headers) {
+        response.headers.emplace(Lower(name), value);
+      }
+      return response;
+    }
+
+    const std::optional<GraphError> error = ParseGraphError(result->body);
+    std::string detail =
+        error ? OneLine(error->code, 80) + ": " + OneLine(error->message) : "no Graph error body";
+
+    if (status == 401 && !token_renewed) {
+      // Expired or revoked early: renew once (shared with concurrent callers) and retry.
+      tokens.Invalidate(token.value());
+      token_renewed = true;
+      --attempts;
+      continue;
+    }
+    if (IsRetryable(status)) {
+      if (status == 429) stats.throttled.fetch_add(1, std::memory_order_relaxed);
+      last_problem = "HTTP " + std::to_string(status) + " " + detail;
+      if (attempts >= options.max_attempts) break;
+      stats.retries.fetch_add(1, std::memory_order_relaxed);
+      // With Retry-After the fence set above makes the next attempt wait.
+      if (!retry_after) Backoff(attempts);
+      continue;
+    }
+
+    const std::string where = " (HTTP " + std::to_string(status) + ", " + request + ")";
+    switch (status) {
+      case 400:
+        return Status::InvalidArgument(detail + where);
+      case 401: {
+        // Name the cause Graph gives in WWW-Authenticate (expired, wrong audience, ...).
+        std::string challenge;
+        if (result->has_header("WWW-Authenticate")) {
+          const std::string header = result->get_header_value("WWW-Authenticate");
+          const std::string code = AuthParam(header, "error");
+          const std::string description = AuthParam(header, "error_description");
+          if (!code.empty() || !description.empty()) {
+            challenge = " [" + OneLine(code, 60) +
+                        (description.empty() ? "" : ": " + OneLine(description, 200)) + "]";
+          }
+        }
+        return Status::Unauthenticated(detail + challenge + " (HTTP 401 after a token renewal, " +
+                                       request + ")");
+      }
+      case 403:
+        return Status::PermissionDenied(detail + where);
+      case 404:
+        return Status::NotFound(detail + where);
+      default:
+        return Status::Unavailable(detail + where);
+    }
+  }
+  return Status::Unavailable("gave up after " + std::to_string(attempts) +
+                             " attempts, last: " + last_problem + " (" + request + ")");
+}
+
+GraphClient::GraphClient(ClientOptions options, Clock* clock)
+    : impl_(std::make_unique<Impl>(std::move(options), clock)) {}
+
+GraphClient::~GraphClient() = default;
+
+Result<Response> GraphClient::Get(std::string_view mailbox, std::string_view path_or_url) {
+  try {
+    return impl_->Get(mailbox, path_or_url);
+  } catch (const std::exception& e) {
+    return Status::Internal("graph client: " + OneLine(e.what()));
+  }
+}
+
+Status GraphClient::CheckCredentials() {
+  try {
+    auto token = impl_->tokens.GetToken();
+    return token.ok() ? Status::Ok() : token.status();
+  } catch (const std::exception& e) {
+    return Status::Internal("graph client: " + OneLine(e.what()));
+  }
+}
+
+const ClientStats& GraphClient::stats() const { return impl_->stats; }
+
+}  // namespace graphmirror::graph
