@@ -31,8 +31,8 @@ struct ClientOptions {
   std::string client_id;
   std::string client_secret;
   std::string scope = "https://graph.microsoft.com/.default";
-  int max_in_flight_per_mailbox = 4;      // Graph's Outlook limit
-  int max_attempts = 10;                  // per request, over 429/503/504/network errors
+  int max_in_flight_per_mailbox = 4;  // Graph's Outlook limit
+  int max_attempts = 10;              // per request, over 429/503/504/network errors
   std::chrono::milliseconds initial_backoff{500};
   std::chrono::milliseconds max_backoff{60'000};
   std::chrono::milliseconds connect_timeout{10'000};
@@ -48,10 +48,10 @@ struct Response {
 
 // Counters for tests, status output and (later) metrics. Monotonic.
 struct ClientStats {
-  std::atomic<uint64_t> requests{0};          // HTTP requests sent, retries included
-  std::atomic<uint64_t> throttled{0};         // 429 answers
-  std::atomic<uint64_t> retries{0};           // requests repeated after 429/5xx/network
-  std::atomic<uint64_t> token_requests{0};    // calls to the token endpoint
+  std::atomic<uint64_t> requests{0};        // HTTP requests sent, retries included
+  std::atomic<uint64_t> throttled{0};       // 429 answers
+  std::atomic<uint64_t> retries{0};         // requests repeated after 429/5xx/network
+  std::atomic<uint64_t> token_requests{0};  // calls to the token endpoint
 };
 
 class TokenProvider;
@@ -72,6 +72,18 @@ class GraphClient {
   // answer: 2xx -> Response; 400 -> InvalidArgument("<graph error code>: <message>");
   // 401 (after one token renewal) -> Unauthenticated; 403 -> PermissionDenied;
   // 404 -> NotFound; other -> Unavailable. Messages are one line and name the request.
+  //
+  // Details of the contract:
+  // - A relative path is appended to base_url's path ("users/u" works as "/users/u"). It
+  //   is sent as given (no re-encoding), so it must not contain spaces or control
+  //   characters (InvalidArgument). Absolute URLs must also stay under base_url's path.
+  // - Error messages read "<graph code>: <graph message> (HTTP <status>, GET <url>)", or
+  //   "no Graph error body" in place of code and message; callers branch on the Status
+  //   code, never on the text. Giving up reads "gave up after N attempts, last: ...".
+  // - Token failures: Unauthenticated (rejected credentials) is returned at once;
+  //   Unavailable (token endpoint down) is retried like a failed request.
+  // - A Retry-After on a 429/503/504 fences the whole mailbox for that long, even when
+  //   this request has no attempts left.
   Result<Response> Get(std::string_view mailbox, std::string_view path_or_url);
 
   // Checks the credentials by fetching a token (used by the CLI to fail early and clearly).
