@@ -1,0 +1,256 @@
+#include "tools/graphsim/auth.h"
+
+#include <algorithm>
+#include <cctype>
+#include <nlohmann/json.hpp>
+#include <vector>
+
+#include "tools/graphsim/errors.h"
+#include "tools/graphsim/ids.h"
+
+namespace graphsim {
+namespace {
+
+constexpr char kGraphResource[] = "https://graph.microsoft.com";
+constexpr char kGraphAppId[] = "00000003-0000-0000-c000-000000000000";
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// application/x-www-form-urlencoded: '+' is a space, %XX a byte.
+std::string FormDecode(std::string_view s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '+') {
+      out += ' ';
+    } else if (s[i] == '%' && i + 2 < s.size() && HexValue(s[i + 1]) >= 0 &&
+               HexValue(s[i + 2]) >= 0) {
+      out += static_cast<char>(HexValue(s[i + 1]) * 16 + HexValue(s[i + 2]));
+      i += 2;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+std::vector<std::pair<std::string, std::string>> ParseForm(std::string_view body) {
+  std::vector<std::pair<std::string, std::string>> fields;
+  size_t start = 0;
+  while (start <= body.size()) {
+    size_t amp = body.find('&', start);
+    std::string_view part = body.substr(start, amp == std::string_view::npos ? amp : amp - start);
+    if (!part.empty()) {
+      size_t eq = part.find('=');
+      fields.emplace_back(FormDecode(part.substr(0, eq)),
+                          eq == std::string_view::npos ? "" : FormDecode(part.substr(eq + 1)));
+    }
+    if (amp == std::string_view::npos) break;
+    start = amp + 1;
+  }
+  return fields;
+}
+
+std::string AadTimestamp(TimePoint now) {
+  std::string t = FormatSecondsZ(now);  // "2026-01-01T10:00:00Z" -> "2026-01-01 10:00:00Z"
+  t[10] = ' ';
+  return t;
+}
+
+// The identity platform's error body (not Graph's: OAuth2 has its own shape).
+HttpResponse AadError(int status, const std::string& error, int code, const std::string& text,
+                      TimePoint now) {
+  std::string trace = NewRequestId();
+  std::string correlation = NewRequestId();
+  std::string stamp = AadTimestamp(now);
+  nlohmann::ordered_json body = {
+      {"error", error},
+      {"error_description", "AADSTS" + std::to_string(code) + ": " + text +
+                                "\r\nTrace ID: " + trace + "\r\nCorrelation ID: " + correlation +
+                                "\r\nTimestamp: " + stamp},
+      {"error_codes", {code}},
+      {"timestamp", stamp},
+      {"trace_id", trace},
+      {"correlation_id", correlation},
+      {"error_uri", "https://login.microsoftonline.com/error?code=" + std::to_string(code)}};
+  HttpResponse response;
+  response.status = status;
+  response.content_type = "application/json; charset=utf-8";
+  response.body = body.dump();
+  response.headers.emplace_back("Cache-Control", "no-store, no-cache");
+  response.headers.emplace_back("Pragma", "no-cache");
+  return response;
+}
+
+std::string B64UrlText(const std::string& text) {
+  return Base64Url(reinterpret_cast<const uint8_t*>(text.data()), text.size());
+}
+
+}  // namespace
+
+HttpResponse Unauthorized(const std::string& message, const std::string& error_description,
+                          TimePoint now) {
+  HttpResponse response = ErrorResponse(401, "InvalidAuthenticationToken", message, now);
+  std::string challenge = std::string("Bearer realm=\"\", authorization_uri=\"https://login.") +
+                          "microsoftonline.com/common/oauth2/authorize\", client_id=\"" +
+                          kGraphAppId + "\"";
+  if (!error_description.empty()) {
+    challenge += ", error=\"invalid_token\", error_description=\"" + error_description + "\"";
+  }
+  response.headers.emplace_back("WWW-Authenticate", challenge);
+  return response;
+}
+
+TokenIssuer::TokenIssuer(const Options& options, std::string tenant_id)
+    : options_(options), tenant_id_(std::move(tenant_id)) {}
+
+HttpResponse TokenIssuer::HandleTokenRequest(const HttpRequest& request, TimePoint now) {
+  std::string content_type = request.Header("Content-Type");
+  for (char& c : content_type) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  std::vector<std::pair<std::string, std::string>> form;
+  if (content_type.rfind("application/x-www-form-urlencoded", 0) == 0) {
+    form = ParseForm(request.body);
+  }
+  auto field = [&](const char* name) -> const std::string* {
+    for (const auto& [k, v] : form) {
+      if (k == name) return &v;
+    }
+    return nullptr;
+  };
+  for (const char* required : {"grant_type", "client_id"}) {
+    if (!field(required)) {
+      return AadError(
+          400, "invalid_request", 900144,
+          std::string("The request body must contain the following parameter: '") + required + "'.",
+          now);
+    }
+  }
+  if (*field("grant_type") != "client_credentials") {
+    return AadError(400, "unsupported_grant_type", 70003,
+                    "The app requested an unsupported grant type '" + *field("grant_type") + "'.",
+                    now);
+  }
+  const std::string& client_id = *field("client_id");
+  if (client_id != options_.client_id) {
+    return AadError(400, "unauthorized_client", 700016,
+                    "Application with identifier '" + client_id +
+                        "' was not found in the directory '" + tenant_id_ +
+                        "'. This can happen if the application has not been installed by the "
+                        "administrator of the tenant or consented to by any user in the tenant. "
+                        "You may have sent your authentication request to the wrong tenant.",
+                    now);
+  }
+  const std::string* secret = field("client_secret");
+  if (!secret) {
+    return AadError(401, "invalid_client", 7000218,
+                    "The request body must contain the following parameter: 'client_assertion' "
+                    "or 'client_secret'.",
+                    now);
+  }
+  if (*secret != options_.client_secret) {
+    return AadError(401, "invalid_client", 7000215,
+                    "Invalid client secret provided. Ensure the secret being sent in the request "
+                    "is the client secret value, not the client secret ID, for a secret added to "
+                    "app '" +
+                        client_id + "'.",
+                    now);
+  }
+  const std::string* scope = field("scope");
+  if (!scope) {
+    return AadError(400, "invalid_request", 900144,
+                    "The request body must contain the following parameter: 'scope'.", now);
+  }
+  const std::string kSuffix = "/.default";
+  if (scope->size() <= kSuffix.size() ||
+      scope->compare(scope->size() - kSuffix.size(), kSuffix.size(), kSuffix) != 0) {
+    return AadError(400, "invalid_scope", 1002012,
+                    "The provided value for scope " + *scope +
+                        " is not valid. Client credential flows must have a scope value with "
+                        "/.default suffixed to the resource identifier (application ID URI).",
+                    now);
+  }
+  std::string resource = scope->substr(0, scope->size() - kSuffix.size());
+  if (resource != kGraphResource && resource != kGraphResource + std::string("/") &&
+      resource != kGraphAppId) {
+    // AAD would mint a token for that other resource; Graph would then reject it as having
+    // the wrong audience. graphsim refuses at once with the error AAD gives for unknown
+    // resources, which names the cause just as clearly.
+    return AadError(400, "invalid_resource", 500011,
+                    "The resource principal named " + resource +
+                        " was not found in the tenant named " + tenant_id_ + ".",
+                    now);
+  }
+
+  TimePoint expires = now + options_.token_lifetime;
+  std::string token = MintToken(now, expires);
+  nlohmann::ordered_json body = {{"token_type", "Bearer"},
+                                 {"expires_in", options_.token_lifetime.count()},
+                                 {"ext_expires_in", options_.token_lifetime.count()},
+                                 {"access_token", token}};
+  HttpResponse response;
+  response.status = 200;
+  response.content_type = "application/json; charset=utf-8";
+  response.body = body.dump();
+  response.headers.emplace_back("Cache-Control", "no-store, no-cache");
+  response.headers.emplace_back("Pragma", "no-cache");
+  return response;
+}
+
+std::string TokenIssuer::MintToken(TimePoint now, TimePoint expires) {
+  std::lock_guard<std::mutex> lock(mu_);
+  uint64_t serial = ++issued_;
+  auto seconds = [](TimePoint t) {
+    return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
+  };
+  // Shaped like Entra ID's v1 app-only tokens for Graph; clients must treat it as opaque.
+  nlohmann::ordered_json header = {{"typ", "JWT"}, {"alg", "RS256"}, {"kid", "graphsim"}};
+  nlohmann::ordered_json payload = {{"aud", kGraphResource},
+                                    {"iss", "https://sts.windows.net/" + tenant_id_ + "/"},
+                                    {"iat", seconds(now)},
+                                    {"nbf", seconds(now)},
+                                    {"exp", seconds(expires)},
+                                    {"app_displayname", options_.client_id},
+                                    {"appid", options_.client_id},
+                                    {"idtyp", "app"},
+                                    {"roles", {"Mail.Read", "Calendars.Read", "Contacts.Read"}},
+                                    {"tid", tenant_id_},
+                                    {"uti", std::to_string(serial)},
+                                    {"ver", "1.0"}};
+  uint8_t signature[32];
+  for (int i = 0; i < 4; ++i) {
+    PutUint64(HashCombine(HashCombine(options_.seed, serial), static_cast<uint64_t>(i)),
+              signature + 8 * i);
+  }
+  std::string token = B64UrlText(header.dump()) + "." + B64UrlText(payload.dump()) + "." +
+                      Base64Url(signature, sizeof(signature));
+  tokens_[token] = Grant{expires, false};
+  return token;
+}
+
+TokenIssuer::Verdict TokenIssuer::Check(const std::string& authorization, TimePoint now) const {
+  if (authorization.empty()) return Verdict::kMissing;
+  size_t space = authorization.find(' ');
+  std::string scheme = authorization.substr(0, space);
+  for (char& c : scheme) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (scheme != "bearer" || space == std::string::npos) return Verdict::kMalformed;
+  std::string token = authorization.substr(space + 1);
+  while (!token.empty() && token.front() == ' ') token.erase(0, 1);
+  if (token.empty()) return Verdict::kMissing;
+  if (std::count(token.begin(), token.end(), '.') != 2) return Verdict::kMalformed;
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = tokens_.find(token);
+  if (it == tokens_.end()) return Verdict::kUnknown;
+  if (it->second.revoked || now >= it->second.expires) return Verdict::kExpired;
+  return Verdict::kValid;
+}
+
+void TokenIssuer::ExpireAll() {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto& [token, grant] : tokens_) grant.revoked = true;
+}
+
+}  // namespace graphsim

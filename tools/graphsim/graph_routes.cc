@@ -1,0 +1,603 @@
+// The Graph REST API under /v1.0: authentication, fault injection, throttling, then the
+// users, mail folder, message, event and contact resources.
+
+#include <thread>
+
+#include "tools/graphsim/errors.h"
+#include "tools/graphsim/ids.h"
+#include "tools/graphsim/simulator_core.h"
+
+namespace graphsim {
+namespace {
+
+using Impl = SimulatorCore;
+
+// Does any Prefer header ask for IdType="ImmutableId"? A header may carry several
+// comma-separated preferences, and several Prefer headers may come.
+bool WantsImmutableIds(const HttpRequest& request) {
+  for (const auto& [name, value] : request.headers) {
+    if (ToLower(name) != "prefer") continue;
+    size_t start = 0;
+    while (start <= value.size()) {
+      // Split on commas outside quotes.
+      size_t end = start;
+      bool quoted = false;
+      while (end < value.size() && (quoted || value[end] != ',')) {
+        if (value[end] == '"') quoted = !quoted;
+        ++end;
+      }
+      std::string pref = value.substr(start, end - start);
+      size_t eq = pref.find('=');
+      if (eq != std::string::npos) {
+        std::string key = ToLower(pref.substr(0, eq));
+        std::string val = ToLower(pref.substr(eq + 1));
+        auto trim = [](std::string s) {
+          size_t a = s.find_first_not_of(" \t\"");
+          size_t b = s.find_last_not_of(" \t\"");
+          return a == std::string::npos ? std::string() : s.substr(a, b - a + 1);
+        };
+        if (trim(key) == "idtype" && trim(val) == "immutableid") return true;
+      }
+      if (end >= value.size()) break;
+      start = end + 1;
+    }
+  }
+  return false;
+}
+
+bool IdLooksValid(const std::string& id) {
+  if (id.empty() || id.size() > 512) return false;
+  for (unsigned char c : id) {
+    if (!std::isalnum(c) && c != '-' && c != '_' && c != '=' && c != '+' && c != '/') {
+      return false;
+    }
+  }
+  return true;
+}
+
+HttpResponse BadSegment(const std::string& segment, TimePoint now) {
+  return ErrorResponse(400, "BadRequest", "Resource not found for the segment '" + segment + "'.",
+                       now);
+}
+
+HttpResponse MethodNotAllowed(const HttpRequest& request, TimePoint now) {
+  return ErrorResponse(
+      405, "BadRequest",
+      "The HTTP method '" + request.method + "' is not supported for the requested resource.", now);
+}
+
+HttpResponse WithJson(int status, const Json& body) { return JsonResponse(status, body.dump()); }
+
+HttpResponse RetryAfter(HttpResponse response, double seconds) {
+  response.headers.emplace_back("Retry-After", FormatRetryAfter(seconds));
+  return response;
+}
+
+HttpResponse Throttled(MailboxGovernor::Verdict verdict, double retry_after, TimePoint now) {
+  std::string code = "ApplicationThrottled";
+  std::string message;
+  switch (verdict) {
+    case MailboxGovernor::Verdict::kConcurrency:
+      message = "Application is over its MailboxConcurrency limit.";
+      break;
+    case MailboxGovernor::Verdict::kBudget:
+      message = "Application is over its MailboxRequests limit.";
+      break;
+    case MailboxGovernor::Verdict::kForced:
+    case MailboxGovernor::Verdict::kEarlyRetry:
+    case MailboxGovernor::Verdict::kAdmit:
+      code = "TooManyRequests";
+      message = "Too many requests. Retry after the number of seconds given in Retry-After.";
+      break;
+  }
+  return RetryAfter(ErrorResponse(429, code, message, now), retry_after);
+}
+
+HttpResponse Injected(const Impl::InjectedStatus& injected, double throttle_retry_after,
+                      TimePoint now) {
+  std::string code = "UnknownError", message = "Injected failure.";
+  switch (injected.status) {
+    case 400:
+      code = "BadRequest";
+      break;
+    case 403:
+      code = "ErrorAccessDenied";
+      message = "Access is denied. Check credentials and try again.";
+      break;
+    case 404:
+      code = "ErrorItemNotFound";
+      message = "The specified object was not found in the store.";
+      break;
+    case 409:
+      code = "ErrorIrresolvableConflict";
+      break;
+    case 429:
+      code = "TooManyRequests";
+      message = "Too many requests. Retry after the number of seconds given in Retry-After.";
+      break;
+    case 500:
+      code = "generalException";
+      message = "An unexpected error occurred.";
+      break;
+    case 503:
+      code = "serviceNotAvailable";
+      message = "Service Unavailable";
+      break;
+    case 504:
+      code = "UnknownError";
+      message = "Gateway Timeout";
+      break;
+    default:
+      break;
+  }
+  HttpResponse response = ErrorResponse(injected.status, code, message, now);
+  if (injected.retry_after >= 0) return RetryAfter(std::move(response), injected.retry_after);
+  if (injected.status == 429) return RetryAfter(std::move(response), throttle_retry_after);
+  return response;
+}
+
+// Everything a mailbox request needs to know about where it points.
+struct Target {
+  EntityKind kind = EntityKind::kMessage;
+  int folder = -1;                // list/create restricted to this mail folder
+  std::string context_path;       // "messages", "mailFolders('inbox')/messages", ...
+  std::vector<std::string> rest;  // segments after the collection: {} or {id} or {id, action}
+};
+
+Json ParseBody(const HttpRequest& request) {
+  return Json::parse(request.body, nullptr, /*allow_exceptions=*/false);
+}
+
+HttpResponse BadPayload(TimePoint now) {
+  return ErrorResponse(400, "BadRequest",
+                       "Unable to read JSON request payload. Please ensure Content-Type header is "
+                       "set and payload is of valid JSON format.",
+                       now);
+}
+
+class MailboxRequest {
+ public:
+  MailboxRequest(Impl& sim, const HttpRequest& request, const UserRecord& user,
+                 const std::string& user_segment, std::vector<std::string> path, TimePoint now)
+      : sim_(sim),
+        request_(request),
+        user_(user),
+        user_segment_(user_segment),
+        path_(std::move(path)),
+        now_(now) {}
+
+  HttpResponse Serve() {
+    HttpResponse response = Route();
+    if (WantsImmutableIds(request_)) {
+      response.headers.emplace_back("Preference-Applied", "IdType=\"ImmutableId\"");
+    }
+    return response;
+  }
+
+ private:
+  std::string Name(size_t i) const { return ToLower(path_[i]); }
+  std::string ContextBase() const {
+    return request_.base_url + "/v1.0/$metadata#users('" + user_segment_ + "')/";
+  }
+
+  HttpResponse Route() {
+    size_t n = path_.size();
+    Target t;
+    size_t base = 1;
+    std::string root = Name(0);
+    if (root == "mailfolders") {
+      if (n == 1) return request_.method == "GET" ? ListMailFolders() : Disallowed();
+      t.folder = Impl::FindMailFolder(user_, path_[1]);
+      if (t.folder < 0) return NotFound();
+      if (n == 2) return request_.method == "GET" ? GetMailFolder(t.folder) : Disallowed();
+      if (Name(2) != "messages") return BadSegment(path_[2], now_);
+      t.kind = EntityKind::kMessage;
+      t.context_path = "mailFolders('" + path_[1] + "')/messages";
+      base = 3;
+    } else if (root == "messages") {
+      t.kind = EntityKind::kMessage;
+      t.context_path = "messages";
+    } else if (root == "events") {
+      t.kind = EntityKind::kEvent;
+      t.context_path = "events";
+    } else if (root == "calendar") {
+      if (n == 1) return request_.method == "GET" ? GetCalendar() : Disallowed();
+      if (Name(1) != "events") return BadSegment(path_[1], now_);
+      t.kind = EntityKind::kEvent;
+      t.context_path = "calendar/events";
+      base = 2;
+    } else if (root == "contacts") {
+      t.kind = EntityKind::kContact;
+      t.context_path = "contacts";
+    } else if (root == "contactfolders") {
+      if (n == 1) return request_.method == "GET" ? ListContactFolders() : Disallowed();
+      if (path_[1] != user_.contacts_folder.id) return NotFound();
+      if (n == 2) return request_.method == "GET" ? GetContactFolder() : Disallowed();
+      if (Name(2) != "contacts") return BadSegment(path_[2], now_);
+      t.kind = EntityKind::kContact;
+      t.context_path = "contactFolders('" + path_[1] + "')/contacts";
+      base = 3;
+    } else if (root == "calendarview") {
+      return NotImplemented("calendarView");
+    } else {
+      return BadSegment(path_[0], now_);
+    }
+    t.rest.assign(path_.begin() + static_cast<std::ptrdiff_t>(base), path_.end());
+
+    if (t.rest.empty()) {
+      if (request_.method == "GET") return List(t);
+      if (request_.method == "POST") return Create(t);
+      return Disallowed();
+    }
+    if (ToLower(t.rest[0]) == "delta") return NotImplemented("delta");
+    const std::string& id = t.rest[0];
+    if (!IdLooksValid(id)) {
+      return ErrorResponse(400, "ErrorInvalidIdMalformed", "Id is malformed.", now_);
+    }
+    if (t.rest.size() == 1) {
+      if (request_.method == "GET") return Get(t, id);
+      if (request_.method == "PATCH") return Update(t, id);
+      if (request_.method == "DELETE") return Delete(t, id);
+      return Disallowed();
+    }
+    if (t.rest.size() == 2 && t.kind == EntityKind::kMessage && ToLower(t.rest[1]) == "move") {
+      return request_.method == "POST" ? Move(id) : Disallowed();
+    }
+    return BadSegment(t.rest.back(), now_);
+  }
+
+  HttpResponse Disallowed() const { return MethodNotAllowed(request_, now_); }
+  HttpResponse NotFound() const {
+    return ErrorResponse(404, "ErrorItemNotFound",
+                         "The specified object was not found in the store.", now_);
+  }
+  HttpResponse NotImplemented(const std::string& what) const {
+    return ErrorResponse(501, "NotImplemented", "graphsim does not implement " + what + ".", now_);
+  }
+
+  Json Entity(const std::string& context, const Json& rendered) const {
+    Json out;
+    out["@odata.context"] = ContextBase() + context + "/$entity";
+    out.update(rendered);
+    return out;
+  }
+
+  HttpResponse List(const Target& t) {
+    QueryOptions q;
+    if (auto err = ParseQueryOptions(request_.params, graphsim::Entity(t.kind),
+                                     QueryKind::kCollection, &q)) {
+      return ErrorResponse(*err, now_);
+    }
+    if (t.kind == EntityKind::kMessage && IsInefficientFilter(q)) {
+      return ErrorResponse(400, "InefficientFilter",
+                           "The restriction or sort order is too complex for this operation.",
+                           now_);
+    }
+    Collection::Query query;
+    query.filter = q.filter.get();
+    query.order = q.orderby;
+    query.folder = t.folder;
+    query.top = static_cast<size_t>(q.top.value_or(10));
+    query.skip = q.skip.value_or(0);
+    query.count = q.count;
+    if (q.skiptoken) {
+      size_t keys = sim_.EffectiveOrder(t.kind, q.orderby).size();
+      query.after = DecodeSkipToken(*q.skiptoken, keys);
+      if (!query.after) {
+        return ErrorResponse(400, "BadRequest", "The $skiptoken value is not valid.", now_);
+      }
+    }
+    Impl::ListResult result = sim_.List(user_, t.kind, query, q.select);
+
+    Json body;
+    std::string context = ContextBase() + t.context_path;
+    if (!q.select.empty()) {
+      context += "(";
+      for (size_t i = 0; i < q.select.size(); ++i) context += (i ? "," : "") + q.select[i];
+      context += ")";
+    }
+    body["@odata.context"] = context;
+    if (q.count) body["@odata.count"] = result.total;
+    body["value"] = Json::array();
+    for (Json& item : result.items) body["value"].push_back(std::move(item));
+    if (result.more) {
+      std::string link = request_.base_url;
+      for (size_t i = 0; i < 2; ++i) link += "/" + PercentEncode(i == 0 ? "v1.0" : "users", false);
+      link += "/" + PercentEncode(user_segment_, false);
+      for (const std::string& segment : path_) link += "/" + PercentEncode(segment, false);
+      std::string query_text;
+      for (const auto& [name, value] : q.carried) {
+        query_text += (query_text.empty() ? "" : "&") + PercentEncode(name, false) + "=" +
+                      PercentEncode(value, false);
+      }
+      query_text += query_text.empty() ? "" : "&";
+      if (q.skip) {
+        // The client chose offsets; keep them (Graph's own message paging uses $skip).
+        query_text += "$skip=" + std::to_string(query.skip + result.items.size());
+      } else {
+        query_text += "$skiptoken=" + PercentEncode(EncodeSkipToken(*result.next), false);
+      }
+      body["@odata.nextLink"] = link + "?" + query_text;
+    }
+    return WithJson(200, body);
+  }
+
+  HttpResponse Get(const Target& t, const std::string& id) {
+    QueryOptions q;
+    if (auto err =
+            ParseQueryOptions(request_.params, graphsim::Entity(t.kind), QueryKind::kSingle, &q)) {
+      return ErrorResponse(*err, now_);
+    }
+    Json rendered;
+    if (auto err = sim_.GetItem(user_, t.kind, id, q.select, &rendered)) {
+      return ErrorResponse(*err, now_);
+    }
+    return WithJson(200, Entity(CollectionName(t.kind), rendered));
+  }
+
+  HttpResponse Create(const Target& t) {
+    Json fields = ParseBody(request_);
+    if (fields.is_discarded()) return BadPayload(now_);
+    int folder = 0;
+    if (t.kind == EntityKind::kMessage) folder = t.folder >= 0 ? t.folder : kDrafts;
+    Impl::Created created;
+    // Graph creates every message as a draft, whichever folder it is created in.
+    if (auto err = sim_.CreateItem(user_, t.kind, fields, folder, /*draft=*/true, &created)) {
+      return ErrorResponse(*err, now_);
+    }
+    return WithJson(201, Entity(CollectionName(t.kind), created.rendered));
+  }
+
+  HttpResponse Update(const Target& t, const std::string& id) {
+    Json fields = ParseBody(request_);
+    if (fields.is_discarded()) return BadPayload(now_);
+    Json rendered;
+    if (auto err = sim_.UpdateItem(user_, t.kind, id, fields, &rendered)) {
+      return ErrorResponse(*err, now_);
+    }
+    return WithJson(200, Entity(CollectionName(t.kind), rendered));
+  }
+
+  HttpResponse Delete(const Target& t, const std::string& id) {
+    if (auto err = sim_.DeleteItem(user_, t.kind, id)) return ErrorResponse(*err, now_);
+    HttpResponse response;
+    response.status = 204;
+    return response;
+  }
+
+  HttpResponse Move(const std::string& id) {
+    Json body = ParseBody(request_);
+    if (body.is_discarded() || !body.is_object()) return BadPayload(now_);
+    auto destination = body.find("destinationId");
+    if (destination == body.end() || !destination->is_string()) {
+      return ErrorResponse(400, "ErrorInvalidParameter",
+                           "The value of the parameter 'destinationId' is missing or invalid.",
+                           now_);
+    }
+    std::string name = destination->get<std::string>();
+    int folder = Impl::FindMailFolder(user_, name);
+    if (folder < 0) {
+      if (!IdLooksValid(name)) {
+        return ErrorResponse(400, "ErrorInvalidIdMalformed", "Id is malformed.", now_);
+      }
+      return NotFound();
+    }
+    Impl::Created moved;
+    if (auto err = sim_.MoveMessage(user_, id, folder, WantsImmutableIds(request_), &moved)) {
+      return ErrorResponse(*err, now_);
+    }
+    return WithJson(201, Entity("messages", moved.rendered));
+  }
+
+  Json FolderJson(int folder, size_t total, size_t unread) const {
+    const Folder& f = user_.mail_folders[static_cast<size_t>(folder)];
+    return Json{{"id", f.id},
+                {"displayName", f.display_name},
+                {"parentFolderId", "AAMkAD" + user_.id_part + "-AAuAAAAAA_root"},
+                {"childFolderCount", 0},
+                {"unreadItemCount", unread},
+                {"totalItemCount", total},
+                {"sizeInBytes", total * 4096},
+                {"isHidden", false}};
+  }
+
+  HttpResponse ListMailFolders() {
+    std::vector<size_t> total, unread;
+    sim_.FolderCounts(user_, &total, &unread);
+    Json body{{"@odata.context", ContextBase() + "mailFolders"}, {"value", Json::array()}};
+    for (int f = 0; f < kMailFolderCount; ++f) {
+      body["value"].push_back(FolderJson(f, total[f], unread[f]));
+    }
+    return WithJson(200, body);
+  }
+
+  HttpResponse GetMailFolder(int folder) {
+    std::vector<size_t> total, unread;
+    sim_.FolderCounts(user_, &total, &unread);
+    Json body{{"@odata.context", ContextBase() + "mailFolders/$entity"}};
+    body.update(FolderJson(folder, total[folder], unread[folder]));
+    return WithJson(200, body);
+  }
+
+  Json ContactFolderJson() const {
+    return Json{{"id", user_.contacts_folder.id},
+                {"displayName", user_.contacts_folder.display_name},
+                {"parentFolderId", "AAMkAD" + user_.id_part + "-AAuAAAAAA_root"}};
+  }
+
+  HttpResponse ListContactFolders() {
+    Json body{{"@odata.context", ContextBase() + "contactFolders"},
+              {"value", Json::array({ContactFolderJson()})}};
+    return WithJson(200, body);
+  }
+
+  HttpResponse GetContactFolder() {
+    Json body{{"@odata.context", ContextBase() + "contactFolders/$entity"}};
+    body.update(ContactFolderJson());
+    return WithJson(200, body);
+  }
+
+  HttpResponse GetCalendar() {
+    Json body{{"@odata.context", ContextBase() + "calendar/$entity"},
+              {"id", user_.calendar.id},
+              {"name", user_.calendar.display_name},
+              {"color", "auto"},
+              {"isDefaultCalendar", true},
+              {"canEdit", true},
+              {"owner", Json{{"name", user_.display_name}, {"address", user_.upn}}}};
+    return WithJson(200, body);
+  }
+
+  Impl& sim_;
+  const HttpRequest& request_;
+  const UserRecord& user_;
+  const std::string& user_segment_;
+  std::vector<std::string> path_;
+  TimePoint now_;
+};
+
+Json UserJson(const UserRecord& u) {
+  return Json{{"businessPhones", Json::array()},
+              {"displayName", u.display_name},
+              {"givenName", u.given_name},
+              {"jobTitle", nullptr},
+              {"mail", u.upn},
+              {"mobilePhone", nullptr},
+              {"officeLocation", nullptr},
+              {"preferredLanguage", nullptr},
+              {"surname", u.surname},
+              {"userPrincipalName", u.upn},
+              {"id", u.id}};
+}
+
+// $select on a directory object: only the named properties (the directory does not add
+// id by itself). Unknown names are 400, as Graph answers.
+std::optional<ApiError> SelectUser(const std::string& select, Json* user) {
+  if (select.empty()) return std::nullopt;
+  Json out;
+  size_t start = 0;
+  while (start <= select.size()) {
+    size_t comma = select.find(',', start);
+    std::string name = select.substr(start, comma == std::string::npos ? comma : comma - start);
+    name.erase(0, name.find_first_not_of(' '));
+    name.erase(name.find_last_not_of(' ') + 1);
+    bool found = false;
+    for (auto it = user->begin(); it != user->end(); ++it) {
+      if (ToLower(it.key()) == ToLower(name)) {
+        out[it.key()] = it.value();
+        found = true;
+      }
+    }
+    if (!found) {
+      return ApiError{
+          400, "Request_BadRequest",
+          "Could not find a property named '" + name + "' on type 'microsoft.graph.user'."};
+    }
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  *user = std::move(out);
+  return std::nullopt;
+}
+
+}  // namespace
+
+HttpResponse Impl::HandleGraph(const HttpRequest& request, const std::vector<std::string>& segments,
+                               TimePoint now) {
+  ++request_count_;
+  if (TakeReset()) {
+    HttpResponse response;
+    response.reset_connection = true;
+    return response;
+  }
+  switch (tokens_.Check(request.Header("Authorization"), now)) {
+    case TokenIssuer::Verdict::kValid:
+      break;
+    case TokenIssuer::Verdict::kMissing:
+      return Unauthorized("Access token is empty.", "", now);
+    case TokenIssuer::Verdict::kMalformed:
+      return Unauthorized("Access token validation failure. Invalid token.",
+                          "The access token is malformed.", now);
+    case TokenIssuer::Verdict::kUnknown:
+      return Unauthorized("Access token validation failure. Invalid signature.",
+                          "The token signature is not valid.", now);
+    case TokenIssuer::Verdict::kExpired:
+      return Unauthorized("Lifetime validation failed, the token is expired.",
+                          "Lifetime validation failed, the token is expired.", now);
+  }
+  if (auto injected = TakeInjectedStatus()) {
+    return Injected(*injected, options_.throttle_retry_after_seconds, now);
+  }
+
+  std::vector<std::string> rest(segments.begin() + 1, segments.end());
+  if (rest.empty()) return BadSegment("v1.0", now);
+  std::string root = ToLower(rest[0]);
+  if (root == "me") {
+    return ErrorResponse(400, "BadRequest",
+                         "/me request is only valid with delegated authentication flow.", now);
+  }
+  if (root != "users") return BadSegment(rest[0], now);
+
+  if (rest.size() == 1) {
+    if (request.method != "GET") return MethodNotAllowed(request, now);
+    Json body{{"@odata.context", request.base_url + "/v1.0/$metadata#users"},
+              {"value", Json::array()}};
+    std::string select;
+    for (const auto& [name, value] : request.params) {
+      if (ToLower(name) == "$select") select = value;
+    }
+    for (const UserRecord& u : users()) {
+      Json user = UserJson(u);
+      if (auto err = SelectUser(select, &user)) return ErrorResponse(*err, now);
+      body["value"].push_back(std::move(user));
+    }
+    return WithJson(200, body);
+  }
+
+  const std::string& user_segment = rest[1];
+  const UserRecord* user = FindUser(user_segment);
+  if (!user) {
+    if (rest.size() == 2) {
+      return ErrorResponse(404, "Request_ResourceNotFound",
+                           "Resource '" + user_segment +
+                               "' does not exist or one of its queried reference-property "
+                               "objects are not present.",
+                           now);
+    }
+    return ErrorResponse(404, "ErrorInvalidUser",
+                         "The requested user '" + user_segment + "' is invalid.", now);
+  }
+  if (rest.size() == 2) {
+    if (request.method != "GET") return MethodNotAllowed(request, now);
+    Json body{{"@odata.context", request.base_url + "/v1.0/$metadata#users/$entity"}};
+    Json user_json = UserJson(*user);
+    std::string select;
+    for (const auto& [name, value] : request.params) {
+      if (ToLower(name) == "$select") select = value;
+    }
+    if (auto err = SelectUser(select, &user_json)) return ErrorResponse(*err, now);
+    body.update(user_json);
+    return WithJson(200, body);
+  }
+
+  if (options_.stale_mailbox_for_upn && user_segment != user->id && TakeStaleUpn()) {
+    return ErrorResponse(503, "MailboxInfoStale", "Mailbox info is stale.", now);
+  }
+  MailboxGovernor::Verdict verdict = governor_.Admit(user->id, now);
+  if (verdict != MailboxGovernor::Verdict::kAdmit) {
+    return Throttled(verdict, options_.throttle_retry_after_seconds, now);
+  }
+  struct InFlight {
+    MailboxGovernor& governor;
+    const std::string& mailbox;
+    ~InFlight() { governor.Release(mailbox); }
+  } in_flight{governor_, user->id};
+  if (int64_t latency = latency_ms_.load(); latency > 0) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(latency));
+  }
+  MailboxRequest mailbox_request(*this, request, *user, user_segment,
+                                 std::vector<std::string>(rest.begin() + 2, rest.end()), now);
+  return mailbox_request.Serve();
+}
+
+}  // namespace graphsim

@@ -1,0 +1,575 @@
+#include "tools/graphsim/schema.h"
+
+#include <cctype>
+
+#include "tools/graphsim/ids.h"
+
+namespace graphsim {
+namespace {
+
+// Where a property's value comes from when an item is rendered.
+enum class Source {
+  kBookkeeping,  // computed from Item fields (id, timestamps, change key, folder)
+  kContent,      // stored in Item::content
+};
+enum class Shape { kString, kBool, kObject, kArray };
+
+struct PropertySpec {
+  const char* name;
+  Source source;
+  bool writable;
+  Shape shape;
+};
+
+constexpr Source B = Source::kBookkeeping;
+constexpr Source C = Source::kContent;
+
+const std::vector<PropertySpec>& Properties(EntityKind kind) {
+  static const std::vector<PropertySpec> kMessage = {
+      {"id", B, false, Shape::kString},
+      {"createdDateTime", B, false, Shape::kString},
+      {"lastModifiedDateTime", B, false, Shape::kString},
+      {"changeKey", B, false, Shape::kString},
+      {"categories", C, true, Shape::kArray},
+      {"receivedDateTime", B, false, Shape::kString},
+      {"sentDateTime", B, false, Shape::kString},
+      {"hasAttachments", C, false, Shape::kBool},
+      {"internetMessageId", C, true, Shape::kString},
+      {"subject", C, true, Shape::kString},
+      {"bodyPreview", C, false, Shape::kString},
+      {"importance", C, true, Shape::kString},
+      {"parentFolderId", B, false, Shape::kString},
+      {"conversationId", C, false, Shape::kString},
+      {"isDeliveryReceiptRequested", C, true, Shape::kBool},
+      {"isReadReceiptRequested", C, true, Shape::kBool},
+      {"isRead", C, true, Shape::kBool},
+      {"isDraft", C, false, Shape::kBool},
+      {"inferenceClassification", C, true, Shape::kString},
+      {"body", C, true, Shape::kObject},
+      {"sender", C, true, Shape::kObject},
+      {"from", C, true, Shape::kObject},
+      {"toRecipients", C, true, Shape::kArray},
+      {"ccRecipients", C, true, Shape::kArray},
+      {"bccRecipients", C, true, Shape::kArray},
+      {"replyTo", C, true, Shape::kArray},
+      {"flag", C, true, Shape::kObject},
+  };
+  static const std::vector<PropertySpec> kEvent = {
+      {"id", B, false, Shape::kString},
+      {"createdDateTime", B, false, Shape::kString},
+      {"lastModifiedDateTime", B, false, Shape::kString},
+      {"changeKey", B, false, Shape::kString},
+      {"categories", C, true, Shape::kArray},
+      {"subject", C, true, Shape::kString},
+      {"bodyPreview", C, false, Shape::kString},
+      {"importance", C, true, Shape::kString},
+      {"isAllDay", C, true, Shape::kBool},
+      {"isCancelled", C, false, Shape::kBool},
+      {"showAs", C, true, Shape::kString},
+      {"type", C, false, Shape::kString},
+      {"body", C, true, Shape::kObject},
+      {"start", C, true, Shape::kObject},
+      {"end", C, true, Shape::kObject},
+      {"location", C, true, Shape::kObject},
+      {"attendees", C, true, Shape::kArray},
+      {"organizer", C, true, Shape::kObject},
+  };
+  static const std::vector<PropertySpec> kContact = {
+      {"id", B, false, Shape::kString},
+      {"createdDateTime", B, false, Shape::kString},
+      {"lastModifiedDateTime", B, false, Shape::kString},
+      {"changeKey", B, false, Shape::kString},
+      {"categories", C, true, Shape::kArray},
+      {"parentFolderId", B, false, Shape::kString},
+      {"displayName", C, true, Shape::kString},
+      {"givenName", C, true, Shape::kString},
+      {"surname", C, true, Shape::kString},
+      {"jobTitle", C, true, Shape::kString},
+      {"companyName", C, true, Shape::kString},
+      {"mobilePhone", C, true, Shape::kString},
+      {"businessPhones", C, true, Shape::kArray},
+      {"homePhones", C, true, Shape::kArray},
+      {"emailAddresses", C, true, Shape::kArray},
+      {"personalNotes", C, true, Shape::kString},
+  };
+  switch (kind) {
+    case EntityKind::kMessage:
+      return kMessage;
+    case EntityKind::kEvent:
+      return kEvent;
+    case EntityKind::kContact:
+      break;
+  }
+  return kContact;
+}
+
+EntityInfo MakeEntity(EntityKind kind, const char* type_name) {
+  EntityInfo info;
+  info.type_name = type_name;
+  for (const PropertySpec& p : Properties(kind)) info.properties.push_back(p.name);
+  info.has_received = kind == EntityKind::kMessage;
+  return info;
+}
+
+const char* ShapeName(Shape shape) {
+  switch (shape) {
+    case Shape::kString:
+      return "Edm.String";
+    case Shape::kBool:
+      return "Edm.Boolean";
+    case Shape::kObject:
+      return "a complex value";
+    case Shape::kArray:
+      return "a collection";
+  }
+  return "";
+}
+
+bool ShapeMatches(Shape shape, const Json& value) {
+  switch (shape) {
+    case Shape::kString:
+      return value.is_string() || value.is_null();
+    case Shape::kBool:
+      return value.is_boolean();
+    case Shape::kObject:
+      return value.is_object() || value.is_null();
+    case Shape::kArray:
+      return value.is_array();
+  }
+  return false;
+}
+
+Json EmailAddress(const std::string& name, const std::string& address) {
+  return Json{{"emailAddress", Json{{"name", name}, {"address", address}}}};
+}
+
+std::string Mail(const UserRecord& user) { return user.upn; }
+
+const UserRecord& OtherUser(const TenantView& tenant, const UserRecord& owner, uint64_t pick) {
+  const auto& users = *tenant.users;
+  if (users.size() < 2) return owner;
+  size_t i = pick % (users.size() - 1);
+  if (i >= static_cast<size_t>(owner.index)) ++i;
+  return users[i];
+}
+
+template <size_t N>
+const char* Pick(const char* const (&words)[N], uint64_t r) {
+  return words[r % N];
+}
+
+const char* const kSubjects[] = {
+    "Quarterly review",    "Project kickoff",   "Budget for next year", "Re: Status update",
+    "Lunch on Friday?",    "Contract draft",    "Customer feedback",    "Travel plans",
+    "Design review notes", "Release checklist", "Fwd: Invoice",         "Team offsite",
+    "Hiring pipeline",     "Security training", "Weekly sync",          "Roadmap questions"};
+const char* const kSentences[] = {"Please find the latest numbers below.",
+                                  "Can we move the meeting to Thursday afternoon?",
+                                  "I have attached the notes from yesterday.",
+                                  "Let me know if anything is missing.",
+                                  "The team agreed on the new timeline.",
+                                  "We still need sign-off from legal.",
+                                  "Thanks for the quick turnaround!",
+                                  "The customer asked for a follow-up call next week.",
+                                  "Our budget request was approved.",
+                                  "Here is a summary of the open issues."};
+const char* const kGiven[] = {"Adele",   "Alex",  "Diego",     "Grady",  "Isaiah", "Johanna",
+                              "Lee",     "Lidia", "Megan",     "Miriam", "Nestor", "Patti",
+                              "Pradeep", "Lynne", "Henrietta", "Joni"};
+const char* const kSurnames[] = {"Vance", "Wilber",   "Siciliani", "Archie", "Langer", "Lorenz",
+                                 "Gu",    "Holloway", "Bowen",     "Graham", "Wilke",  "Fernandez",
+                                 "Gupta", "Robbins",  "Mueller",   "Sherman"};
+const char* const kCompanies[] = {"Contoso",           "Fabrikam",      "Litware",
+                                  "Northwind Traders", "Tailspin Toys", "Wide World Importers",
+                                  "Proseware"};
+const char* const kLocations[] = {
+    "Conference Room 1", "Building 4/1200", "Microsoft Teams", "Cafe", "Board room", ""};
+const char* const kExternalDomains[] = {"fabrikam.com", "litware.com", "northwind.example",
+                                        "tailspintoys.example"};
+
+std::string FolderIdOf(const UserRecord& owner, int folder) {
+  return owner.mail_folders[static_cast<size_t>(folder)].id;
+}
+
+}  // namespace
+
+std::optional<EntityKind> KindFromCollection(std::string_view collection) {
+  if (collection == "messages") return EntityKind::kMessage;
+  if (collection == "events") return EntityKind::kEvent;
+  if (collection == "contacts") return EntityKind::kContact;
+  return std::nullopt;
+}
+
+const char* CollectionName(EntityKind kind) {
+  switch (kind) {
+    case EntityKind::kMessage:
+      return "messages";
+    case EntityKind::kEvent:
+      return "events";
+    case EntityKind::kContact:
+      break;
+  }
+  return "contacts";
+}
+
+const EntityInfo& Entity(EntityKind kind) {
+  static const EntityInfo kInfos[] = {MakeEntity(EntityKind::kMessage, "microsoft.graph.message"),
+                                      MakeEntity(EntityKind::kEvent, "microsoft.graph.event"),
+                                      MakeEntity(EntityKind::kContact, "microsoft.graph.contact")};
+  return kInfos[static_cast<int>(kind)];
+}
+
+std::string ChangeKey(uint64_t key, uint32_t version) {
+  uint8_t bytes[12];
+  uint64_t h = HashCombine(key, version);
+  PutUint64(h, bytes);
+  uint64_t h2 = Mix64(h ^ 0x5bd1e995ULL);
+  bytes[8] = static_cast<uint8_t>(h2);
+  bytes[9] = static_cast<uint8_t>(h2 >> 8);
+  bytes[10] = static_cast<uint8_t>(h2 >> 16);
+  bytes[11] = static_cast<uint8_t>(h2 >> 24);
+  return "CQAAABYAAAA" + Base64(bytes, sizeof(bytes));
+}
+
+std::string FormatItemTime(EntityKind kind, TimePoint t) {
+  return kind == EntityKind::kMessage ? FormatSecondsZ(t) : FormatTicksZ(t);
+}
+
+TimePoint ItemPrecision(EntityKind kind, TimePoint t) {
+  return kind == EntityKind::kMessage ? TruncateToSeconds(t) : TruncateToTicks(t);
+}
+
+std::string BodyPreview(const Json& body) {
+  if (!body.is_object()) return "";
+  auto content = body.find("content");
+  if (content == body.end() || !content->is_string()) return "";
+  const std::string& text = content->get_ref<const std::string&>();
+  bool html = false;
+  auto type = body.find("contentType");
+  if (type != body.end() && type->is_string()) {
+    std::string t = type->get<std::string>();
+    for (char& c : t) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    html = t == "html";
+  }
+  std::string out;
+  bool in_tag = false, pending_space = false;
+  for (char c : text) {
+    if (html && c == '<') {
+      in_tag = true;
+      pending_space = true;
+      continue;
+    }
+    if (in_tag) {
+      if (c == '>') in_tag = false;
+      continue;
+    }
+    if (std::isspace(static_cast<unsigned char>(c))) {
+      pending_space = true;
+      continue;
+    }
+    if (pending_space && !out.empty()) out += ' ';
+    pending_space = false;
+    out += c;
+    if (out.size() >= 255) break;
+  }
+  if (out.size() > 255) out.resize(255);
+  // Never end inside a UTF-8 sequence.
+  size_t end = out.size();
+  size_t lead = end;
+  while (lead > 0 && (static_cast<unsigned char>(out[lead - 1]) & 0xC0) == 0x80) --lead;
+  if (lead > 0) {
+    unsigned char c = static_cast<unsigned char>(out[lead - 1]);
+    size_t need = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+    if (end - (lead - 1) < need) out.resize(lead - 1);
+  }
+  return out;
+}
+
+Json DefaultContent(EntityKind kind, const UserRecord& owner, uint64_t key, bool draft,
+                    TimePoint now) {
+  switch (kind) {
+    case EntityKind::kMessage: {
+      char imid[64];
+      std::snprintf(imid, sizeof(imid), "<%016llx@graphsim.local>",
+                    static_cast<unsigned long long>(Mix64(key)));
+      uint8_t conv[12];
+      PutUint64(HashCombine(key, 77), conv);
+      PutUint64(HashCombine(key, 78), conv + 4);
+      return Json{{"categories", Json::array()},
+                  {"hasAttachments", false},
+                  {"internetMessageId", imid},
+                  {"subject", ""},
+                  {"bodyPreview", ""},
+                  {"importance", "normal"},
+                  {"conversationId", "AAQkAD" + owner.id_part + Base64Url(conv, 12) + "="},
+                  {"isDeliveryReceiptRequested", false},
+                  {"isReadReceiptRequested", false},
+                  {"isRead", draft},
+                  {"isDraft", draft},
+                  {"inferenceClassification", "focused"},
+                  {"body", Json{{"contentType", "text"}, {"content", ""}}},
+                  {"sender", nullptr},
+                  {"from", nullptr},
+                  {"toRecipients", Json::array()},
+                  {"ccRecipients", Json::array()},
+                  {"bccRecipients", Json::array()},
+                  {"replyTo", Json::array()},
+                  {"flag", Json{{"flagStatus", "notFlagged"}}}};
+    }
+    case EntityKind::kEvent: {
+      // Graph requires start/end on create; graphsim defaults to the next full hour.
+      TimePoint start = std::chrono::ceil<std::chrono::hours>(now);
+      TimePoint end = start + std::chrono::minutes(30);
+      return Json{{"categories", Json::array()},
+                  {"subject", ""},
+                  {"bodyPreview", ""},
+                  {"importance", "normal"},
+                  {"isAllDay", false},
+                  {"isCancelled", false},
+                  {"showAs", "busy"},
+                  {"type", "singleInstance"},
+                  {"body", Json{{"contentType", "html"}, {"content", ""}}},
+                  {"start", Json{{"dateTime", FormatTicksLocal(start)}, {"timeZone", "UTC"}}},
+                  {"end", Json{{"dateTime", FormatTicksLocal(end)}, {"timeZone", "UTC"}}},
+                  {"location", Json{{"displayName", ""}}},
+                  {"attendees", Json::array()},
+                  {"organizer", EmailAddress(owner.display_name, Mail(owner))}};
+    }
+    case EntityKind::kContact:
+      break;
+  }
+  return Json{{"categories", Json::array()}, {"displayName", ""},
+              {"givenName", nullptr},        {"surname", nullptr},
+              {"jobTitle", nullptr},         {"companyName", nullptr},
+              {"mobilePhone", nullptr},      {"businessPhones", Json::array()},
+              {"homePhones", Json::array()}, {"emailAddresses", Json::array()},
+              {"personalNotes", ""}};
+}
+
+std::optional<ApiError> ApplyFields(EntityKind kind, const Json& fields, Json* content) {
+  if (!fields.is_object()) {
+    return ApiError{400, "BadRequest", "Empty Payload. JSON content expected."};
+  }
+  const EntityInfo& entity = Entity(kind);
+  for (auto it = fields.begin(); it != fields.end(); ++it) {
+    const std::string& name = it.key();
+    if (name.rfind("@odata.", 0) == 0) continue;  // annotations: @odata.type, @odata.etag
+    const PropertySpec* spec = nullptr;
+    for (const PropertySpec& p : Properties(kind)) {
+      if (name == p.name) spec = &p;
+    }
+    if (!spec) {
+      return ApiError{400, "RequestBodyRead",
+                      "The property '" + name + "' does not exist on type '" + entity.type_name +
+                          "'. Make sure to only use property names that are defined by the "
+                          "type or mark the type as open type."};
+    }
+    if (!spec->writable) continue;  // Graph ignores read-only properties on write
+    if (!ShapeMatches(spec->shape, it.value())) {
+      return ApiError{400, "RequestBodyRead",
+                      "Cannot convert the literal '" + it.value().dump() +
+                          "' to the expected type '" + ShapeName(spec->shape) + "' of property '" +
+                          name + "'."};
+    }
+    (*content)[name] = it.value();
+  }
+  if (kind != EntityKind::kContact) {
+    (*content)["bodyPreview"] = BodyPreview(content->value("body", Json()));
+  }
+  if (kind == EntityKind::kMessage && fields.contains("from") && !fields.contains("sender")) {
+    (*content)["sender"] = (*content)["from"];
+  }
+  if (kind == EntityKind::kContact) {
+    auto text = [&](const char* key) {
+      auto it = content->find(key);
+      return it != content->end() && it->is_string() ? it->get<std::string>() : std::string();
+    };
+    if (text("displayName").empty()) {
+      std::string name = text("givenName");
+      std::string surname = text("surname");
+      if (!name.empty() && !surname.empty()) name += ' ';
+      (*content)["displayName"] = name + surname;
+    }
+  }
+  return std::nullopt;
+}
+
+int SeedMessageFolder(uint64_t key) {
+  uint64_t r = Mix64(key ^ 0xf01de5ULL) % 100;
+  if (r < 70) return kInbox;
+  if (r < 80) return kSentItems;
+  if (r < 90) return kArchive;
+  if (r < 95) return kDrafts;
+  return kDeletedItems;
+}
+
+bool SeedMessageUnread(uint64_t key) {
+  int folder = SeedMessageFolder(key);
+  if (folder == kDrafts || folder == kSentItems) return false;
+  return Mix64(key ^ 0x0e7eadULL) % 3 == 0;
+}
+
+Json SeedContent(EntityKind kind, uint64_t key, const UserRecord& owner, const TenantView& tenant,
+                 TimePoint created) {
+  Rng rng(HashCombine(key, tenant.seed));
+  switch (kind) {
+    case EntityKind::kMessage: {
+      int folder = SeedMessageFolder(key);
+      bool draft = folder == kDrafts;
+      bool sent = folder == kSentItems || draft;
+      Json content = DefaultContent(kind, owner, key, draft, created);
+      content["subject"] =
+          std::string(Pick(kSubjects, rng.Next())) + " " + std::to_string(rng.Below(1000));
+      std::string text;
+      int sentences = 1 + static_cast<int>(rng.Below(4));
+      for (int i = 0; i < sentences; ++i) {
+        if (i) text += ' ';
+        text += Pick(kSentences, rng.Next());
+      }
+      bool html = rng.OneIn(2);
+      Json body = html ? Json{{"contentType", "html"},
+                              {"content", "<html><body><p>" + text + "</p></body></html>"}}
+                       : Json{{"contentType", "text"}, {"content", text}};
+      content["bodyPreview"] = BodyPreview(body);
+      content["body"] = body;
+      Json owner_address = EmailAddress(owner.display_name, Mail(owner));
+      Json other;
+      if (rng.OneIn(3)) {
+        std::string given = Pick(kGiven, rng.Next());
+        std::string surname = Pick(kSurnames, rng.Next());
+        std::string address = given + "." + surname + "@" + Pick(kExternalDomains, rng.Next());
+        for (char& c : address) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        other = EmailAddress(given + " " + surname, address);
+      } else {
+        const UserRecord& u = OtherUser(tenant, owner, rng.Next());
+        other = EmailAddress(u.display_name, Mail(u));
+      }
+      if (sent) {
+        content["toRecipients"] = Json::array({other});
+        if (!draft) {
+          content["from"] = owner_address;
+          content["sender"] = owner_address;
+        }
+      } else {
+        content["from"] = other;
+        content["sender"] = other;
+        content["toRecipients"] = Json::array({owner_address});
+        if (rng.OneIn(4)) {
+          const UserRecord& u = OtherUser(tenant, owner, rng.Next());
+          content["ccRecipients"] = Json::array({EmailAddress(u.display_name, Mail(u))});
+        }
+        content["isRead"] = !SeedMessageUnread(key);
+      }
+      content["hasAttachments"] = rng.OneIn(10);
+      if (rng.OneIn(5)) content["importance"] = rng.OneIn(2) ? "high" : "low";
+      if (rng.OneIn(6)) content["categories"] = Json::array({"Blue category"});
+      if (rng.OneIn(8)) content["flag"] = Json{{"flagStatus", "flagged"}};
+      return content;
+    }
+    case EntityKind::kEvent: {
+      Json content = DefaultContent(kind, owner, key, false, created);
+      content["subject"] = std::string(Pick(kSubjects, rng.Next()));
+      std::string text = Pick(kSentences, rng.Next());
+      Json body{{"contentType", "html"}, {"content", "<html><body>" + text + "</body></html>"}};
+      content["bodyPreview"] = BodyPreview(body);
+      content["body"] = body;
+      auto day = std::chrono::floor<std::chrono::days>(created) +
+                 std::chrono::days(1 + static_cast<int>(rng.Below(30)));
+      bool all_day = rng.OneIn(10);
+      TimePoint start = all_day ? TimePoint(day)
+                                : TimePoint(day) + std::chrono::hours(8 + rng.Below(9)) +
+                                      std::chrono::minutes(30 * rng.Below(2));
+      TimePoint end = all_day ? start + std::chrono::hours(24)
+                              : start + std::chrono::minutes(30 * (1 + rng.Below(3)));
+      content["isAllDay"] = all_day;
+      if (all_day) content["showAs"] = "free";
+      content["start"] = Json{{"dateTime", FormatTicksLocal(start)}, {"timeZone", "UTC"}};
+      content["end"] = Json{{"dateTime", FormatTicksLocal(end)}, {"timeZone", "UTC"}};
+      content["location"] = Json{{"displayName", Pick(kLocations, rng.Next())}};
+      Json attendees = Json::array();
+      int n = static_cast<int>(rng.Below(4));
+      for (int i = 0; i < n; ++i) {
+        const UserRecord& u = OtherUser(tenant, owner, rng.Next());
+        Json a = EmailAddress(u.display_name, Mail(u));
+        a["type"] = rng.OneIn(3) ? "optional" : "required";
+        a["status"] = Json{{"response", "none"}, {"time", "0001-01-01T00:00:00Z"}};
+        attendees.push_back(a);
+      }
+      content["attendees"] = attendees;
+      return content;
+    }
+    case EntityKind::kContact:
+      break;
+  }
+  Json content = DefaultContent(kind, owner, key, false, created);
+  std::string given = Pick(kGiven, rng.Next());
+  std::string surname = Pick(kSurnames, rng.Next());
+  std::string company = Pick(kCompanies, rng.Next());
+  std::string address = given + "." + surname + "@" + company + ".example";
+  for (char& c : address) {
+    c = c == ' ' ? '-' : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  content["displayName"] = given + " " + surname;
+  content["givenName"] = given;
+  content["surname"] = surname;
+  content["companyName"] = company;
+  content["emailAddresses"] =
+      Json::array({Json{{"name", given + " " + surname}, {"address", address}}});
+  char phone[32];
+  std::snprintf(phone, sizeof(phone), "+1 425 555 %04llu",
+                static_cast<unsigned long long>(rng.Below(10000)));
+  content["businessPhones"] = Json::array({phone});
+  if (rng.OneIn(2)) {
+    std::snprintf(phone, sizeof(phone), "+1 206 555 %04llu",
+                  static_cast<unsigned long long>(rng.Below(10000)));
+    content["mobilePhone"] = phone;
+  }
+  return content;
+}
+
+Json ContentOf(EntityKind kind, const Item& item, const UserRecord& owner,
+               const TenantView& tenant) {
+  if (item.content.empty()) {
+    return SeedContent(kind, item.key, owner, tenant, item.time(TimeField::kCreated));
+  }
+  Json content = Json::parse(item.content, nullptr, /*allow_exceptions=*/false);
+  return content.is_object() ? content : Json::object();
+}
+
+Json Render(EntityKind kind, const Item& item, const UserRecord& owner, const TenantView& tenant,
+            const std::vector<std::string>& select) {
+  Json content = ContentOf(kind, item, owner, tenant);
+  std::string change_key = ChangeKey(item.key, item.version);
+  Json out;
+  out["@odata.etag"] = "W/\"" + change_key + "\"";
+  for (const PropertySpec& p : Properties(kind)) {
+    std::string_view name = p.name;
+    if (!select.empty() && name != "id") {
+      bool wanted = false;
+      for (const std::string& s : select) wanted = wanted || s == name;
+      if (!wanted) continue;
+    }
+    if (p.source == Source::kContent) {
+      auto it = content.find(p.name);
+      out[p.name] = it == content.end() ? Json() : *it;
+      continue;
+    }
+    if (name == "id") {
+      out["id"] = item.id;
+    } else if (name == "createdDateTime") {
+      out[p.name] = FormatItemTime(kind, item.time(TimeField::kCreated));
+    } else if (name == "lastModifiedDateTime") {
+      out[p.name] = FormatItemTime(kind, item.time(TimeField::kModified));
+    } else if (name == "changeKey") {
+      out[p.name] = change_key;
+    } else if (name == "receivedDateTime" || name == "sentDateTime") {
+      out[p.name] = FormatItemTime(kind, item.time(TimeField::kReceived));
+    } else if (name == "parentFolderId") {
+      out[p.name] =
+          kind == EntityKind::kContact ? owner.contacts_folder.id : FolderIdOf(owner, item.folder);
+    }
+  }
+  return out;
+}
+
+}  // namespace graphsim

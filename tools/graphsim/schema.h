@@ -1,0 +1,100 @@
+// What Graph's Outlook entities look like: their properties in Graph's order, which ones a
+// client may write, the defaults of a new item, how a stored Item renders as Graph JSON,
+// and the deterministic content of seeded items.
+//
+// Thread-safety: free functions over immutable tables.
+
+#ifndef GRAPHMIRROR_TOOLS_GRAPHSIM_SCHEMA_H_
+#define GRAPHMIRROR_TOOLS_GRAPHSIM_SCHEMA_H_
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tools/graphsim/item_store.h"
+#include "tools/graphsim/odata.h"
+
+namespace graphsim {
+
+// Ordered, so that items keep Graph's property order and a client's field order.
+using Json = nlohmann::ordered_json;
+
+enum class EntityKind { kMessage = 0, kEvent = 1, kContact = 2 };
+constexpr int kEntityKindCount = 3;
+
+std::optional<EntityKind> KindFromCollection(std::string_view collection);  // "messages", ...
+const char* CollectionName(EntityKind kind);
+const EntityInfo& Entity(EntityKind kind);
+
+struct Folder {
+  std::string well_known;  // "inbox"; "" for none
+  std::string display_name;
+  std::string id;
+};
+
+// The well-known mail folders every simulated mailbox has, in this order.
+enum MailFolder { kInbox = 0, kDrafts, kSentItems, kDeletedItems, kArchive, kMailFolderCount };
+
+struct UserRecord {
+  int index = 0;
+  std::string id;  // GUID text
+  std::string upn;
+  std::string upn_lower;
+  std::string display_name;
+  std::string given_name;
+  std::string surname;
+  std::string id_part;  // the mailbox's part of every item id (base64url)
+  std::vector<Folder> mail_folders;
+  Folder contacts_folder;
+  Folder calendar;
+};
+
+// Everything rendering and seeding need besides the item.
+struct TenantView {
+  uint64_t seed = 0;
+  const std::vector<UserRecord>* users = nullptr;
+};
+
+// The change key of an item at a version: Exchange-like standard base64.
+std::string ChangeKey(uint64_t key, uint32_t version);
+
+// Timestamps as Graph prints them for the kind: seconds for messages, 7 digits otherwise.
+std::string FormatItemTime(EntityKind kind, TimePoint t);
+// Precision stored for the kind (tick-aligned always).
+TimePoint ItemPrecision(EntityKind kind, TimePoint t);
+
+// The item's content properties (stored, or generated for a seeded item).
+Json ContentOf(EntityKind kind, const Item& item, const UserRecord& owner,
+               const TenantView& tenant);
+
+// Graph JSON of the item. `select` empty: every property; else those plus id and
+// @odata.etag.
+Json Render(EntityKind kind, const Item& item, const UserRecord& owner, const TenantView& tenant,
+            const std::vector<std::string>& select);
+
+// Content of a new item before the client's fields apply. `draft` applies to messages.
+Json DefaultContent(EntityKind kind, const UserRecord& owner, uint64_t key, bool draft,
+                    TimePoint now);
+
+// Applies the client's JSON object to `content`: unknown properties and wrong JSON types
+// are errors (Graph's RequestBodyRead); read-only ones are ignored. Recomputes derived
+// properties (bodyPreview, contact displayName).
+std::optional<ApiError> ApplyFields(EntityKind kind, const Json& fields, Json* content);
+
+// Seeded data: the folder a seeded message lives in (a function of its key, so its
+// content agrees with it), and the seeded content.
+int SeedMessageFolder(uint64_t key);
+bool SeedMessageUnread(uint64_t key);
+Json SeedContent(EntityKind kind, uint64_t key, const UserRecord& owner, const TenantView& tenant,
+                 TimePoint created);
+
+// bodyPreview: the text of the body (HTML tags dropped), whitespace collapsed, at most 255
+// bytes, cut on a UTF-8 boundary.
+std::string BodyPreview(const Json& body);
+
+}  // namespace graphsim
+
+#endif  // GRAPHMIRROR_TOOLS_GRAPHSIM_SCHEMA_H_

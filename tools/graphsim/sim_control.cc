@@ -1,0 +1,139 @@
+// The /_sim/ control API: what Graph has no API for (time, faults, observations). No
+// authentication: it is a test harness's back door, never exposed beyond loopback.
+
+#include "tools/graphsim/errors.h"
+#include "tools/graphsim/simulator_core.h"
+
+namespace graphsim {
+namespace {
+
+HttpResponse Reply(int status, const Json& body) { return JsonResponse(status, body.dump()); }
+
+HttpResponse NoContent() {
+  HttpResponse response;
+  response.status = 204;
+  return response;
+}
+
+}  // namespace
+
+HttpResponse SimulatorCore::HandleControl(const HttpRequest& request,
+                                          const std::vector<std::string>& segments) {
+  TimePoint now = Now();
+  auto bad = [&](const std::string& message) {
+    return ErrorResponse(400, "BadRequest", message, now);
+  };
+  std::string route;
+  for (size_t i = 1; i < segments.size(); ++i) route += "/" + segments[i];
+  const std::string& method = request.method;
+  Json body;
+  if (method == "POST" && !request.body.empty()) {
+    body = Json::parse(request.body, nullptr, /*allow_exceptions=*/false);
+    if (body.is_discarded() || !body.is_object()) return bad("The body must be a JSON object.");
+  }
+  auto clock_json = [&]() {
+    TimePoint t = Now();
+    return Json{
+        {"now", FormatTicksZ(t)},
+        {"unix_ms",
+         std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count()},
+        {"manual", manual_clock()}};
+  };
+
+  if (route == "/clock" && method == "GET") return Reply(200, clock_json());
+  if (route == "/clock/advance" && method == "POST") {
+    auto seconds = body.find("seconds");
+    if (seconds == body.end() || !seconds->is_number() || seconds->get<double>() < 0) {
+      return bad("Expected {\"seconds\": N} with N >= 0.");
+    }
+    Advance(std::chrono::duration_cast<std::chrono::nanoseconds>(
+        std::chrono::duration<double>(seconds->get<double>())));
+    return Reply(200, clock_json());
+  }
+  if (route == "/faults" && method == "POST") {
+    auto count_of = [&](const char* key) -> std::optional<int> {
+      auto it = body.find(key);
+      if (it == body.end() || !it->is_number_integer()) return std::nullopt;
+      return it->get<int>();
+    };
+    bool handled = false;
+    if (body.value("clear", false)) {
+      ClearFaults();
+      handled = true;
+    }
+    if (auto it = body.find("status"); it != body.end()) {
+      if (!it->is_number_integer() || it->get<int>() < 100 || it->get<int>() > 599) {
+        return bad("'status' must be an HTTP status code.");
+      }
+      double retry_after = -1;
+      if (auto r = body.find("retry_after"); r != body.end() && r->is_number()) {
+        retry_after = r->get<double>();
+      }
+      InjectStatus(it->get<int>(), count_of("count").value_or(1), retry_after);
+      handled = true;
+    }
+    if (auto n = count_of("reset_connections")) {
+      InjectResets(*n);
+      handled = true;
+    }
+    if (auto it = body.find("throttle_user"); it != body.end()) {
+      const UserRecord* user = it->is_string() ? FindUser(it->get<std::string>()) : nullptr;
+      if (!user) return bad("'throttle_user' must name a user (object id or UPN).");
+      governor_.Force(user->id, count_of("count").value_or(1));
+      handled = true;
+    }
+    if (!handled) {
+      return bad(
+          "Expected {\"status\":S,\"count\":N[,\"retry_after\":X]}, {\"reset_connections\":N}, "
+          "{\"throttle_user\":U,\"count\":N} or {\"clear\":true}.");
+    }
+    return NoContent();
+  }
+  if (route == "/latency" && method == "POST") {
+    auto ms = body.find("ms");
+    if (ms == body.end() || !ms->is_number_integer() || ms->get<int64_t>() < 0) {
+      return bad("Expected {\"ms\": N} with N >= 0.");
+    }
+    latency_ms_ = ms->get<int64_t>();
+    return NoContent();
+  }
+  if (route == "/tokens/expire" && method == "POST") {
+    tokens_.ExpireAll();
+    return NoContent();
+  }
+  if (route == "/stats" && method == "GET") {
+    Json mailboxes = Json::array();
+    for (const UserRecord& user : users()) {
+      MailboxStats s = governor_.Stats(user.id);
+      mailboxes.push_back(Json{{"user", user.id},
+                               {"userPrincipalName", user.upn},
+                               {"requests", s.requests},
+                               {"in_flight", s.in_flight},
+                               {"max_concurrent_observed", s.max_concurrent_observed},
+                               {"throttled", s.throttled},
+                               {"early_retries", s.early_retries},
+                               {"messages", Count(user, EntityKind::kMessage)},
+                               {"events", Count(user, EntityKind::kEvent)},
+                               {"contacts", Count(user, EntityKind::kContact)}});
+    }
+    return Reply(200, Json{{"requests", request_count_.load()}, {"mailboxes", mailboxes}});
+  }
+  if (route == "/users" && method == "GET") {
+    Json users_json = Json::array();
+    for (const UserRecord& user : users()) {
+      users_json.push_back(Json{{"id", user.id}, {"userPrincipalName", user.upn}});
+    }
+    return Reply(200, Json{{"tenantId", tenant_id()}, {"users", users_json}});
+  }
+  // GET /_sim/users/{user}/{collection}/ids: every current id, sorted.
+  if (segments.size() == 5 && segments[1] == "users" && segments[4] == "ids" && method == "GET") {
+    const UserRecord* user = FindUser(segments[2]);
+    auto kind = KindFromCollection(segments[3]);
+    if (!user || !kind) return bad("Unknown user or collection.");
+    return Reply(200, Json{{"ids", Ids(*user, *kind)}});
+  }
+  return ErrorResponse(404, "NotFound", "No /_sim/ endpoint " + method + " " + request.path + ".",
+                       now);
+}
+
+}  // namespace graphsim

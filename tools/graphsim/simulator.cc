@@ -1,0 +1,622 @@
+// Simulator: the data model, seeding, and the direct C++ API. The HTTP surface lives in
+// graph_routes.cc and sim_control.cc.
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <thread>
+
+#include "tools/graphsim/errors.h"
+#include "tools/graphsim/graphsim.h"
+#include "tools/graphsim/ids.h"
+#include "tools/graphsim/simulator_core.h"
+
+namespace graphsim {
+namespace {
+
+// Seeded timestamps lie in the 60 days before this instant, whatever the clock says, so
+// that a seed always means the same data.
+const TimePoint kSeedEpoch = std::chrono::sys_days{std::chrono::year{2026} / 1 / 1};
+constexpr int64_t kSeedSpanSeconds = 60LL * 24 * 3600;
+
+struct Person {
+  const char* given;
+  const char* surname;
+};
+constexpr Person kPeople[] = {{"Adele", "Vance"},   {"Alex", "Wilber"},    {"Diego", "Siciliani"},
+                              {"Grady", "Archie"},  {"Isaiah", "Langer"},  {"Johanna", "Lorenz"},
+                              {"Lee", "Gu"},        {"Lidia", "Holloway"}, {"Megan", "Bowen"},
+                              {"Miriam", "Graham"}, {"Nestor", "Wilke"},   {"Patti", "Fernandez"},
+                              {"Pradeep", "Gupta"}, {"Lynne", "Robbins"},  {"Henrietta", "Mueller"},
+                              {"Joni", "Sherman"}};
+
+constexpr const char* kKindMarkers[] = {"-BGAAA_", "-BGAAB_", "-BGAAC_"};
+
+Json ParseFields(const std::string& text) {
+  if (text.empty()) return Json::object();
+  return Json::parse(text, nullptr, /*allow_exceptions=*/false);
+}
+
+ApiError ItemNotFound() {
+  return ApiError{404, "ErrorItemNotFound", "The specified object was not found in the store."};
+}
+
+}  // namespace
+
+std::vector<std::string> SplitPath(const std::string& path) {
+  std::vector<std::string> segments;
+  size_t start = 0;
+  while (start <= path.size()) {
+    size_t slash = path.find('/', start);
+    std::string part = path.substr(start, slash == std::string::npos ? slash : slash - start);
+    if (!part.empty()) segments.push_back(std::move(part));
+    if (slash == std::string::npos) break;
+    start = slash + 1;
+  }
+  return segments;
+}
+
+std::string ToLower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// --- construction and seeding -------------------------------------------------------
+
+SimulatorCore::Mailbox::Mailbox()
+    : messages(TimeField::kReceived, /*default_descending=*/true),
+      events(TimeField::kCreated, false),
+      contacts(TimeField::kCreated, false) {}
+
+Collection& SimulatorCore::Mailbox::Of(EntityKind kind) {
+  switch (kind) {
+    case EntityKind::kMessage:
+      return messages;
+    case EntityKind::kEvent:
+      return events;
+    case EntityKind::kContact:
+      break;
+  }
+  return contacts;
+}
+
+const Collection& SimulatorCore::Mailbox::Of(EntityKind kind) const {
+  return const_cast<Mailbox*>(this)->Of(kind);
+}
+
+SimulatorCore::SimulatorCore(Options options, graphmirror::Clock* clock)
+    : options_(std::move(options)),
+      clock_(clock ? clock : graphmirror::SystemClock::Default()),
+      manual_(dynamic_cast<graphmirror::ManualClock*>(clock_)),
+      tokens_(options_, FormatGuid(HashCombine(options_.seed, 1), HashCombine(options_.seed, 2))),
+      governor_(MailboxGovernor::Limits{
+          std::max(1, options_.max_concurrent_per_mailbox),
+          std::max(1, options_.requests_per_window), options_.window,
+          std::chrono::duration_cast<std::chrono::nanoseconds>(
+              std::chrono::duration<double>(options_.throttle_retry_after_seconds))}) {
+  tenant_id_ = FormatGuid(HashCombine(options_.seed, 1), HashCombine(options_.seed, 2));
+  key_base_ = HashCombine(options_.seed, 0x1d);
+  latency_ms_ = options_.handler_latency.count();
+  SeedUsers();
+  tenant_ = TenantView{options_.seed, &users_};
+  SeedItems();
+}
+
+void SimulatorCore::SeedUsers() {
+  Rng rng(HashCombine(options_.seed, 0x05e5));
+  int n = std::max(0, options_.users);
+  for (int i = 0; i < n; ++i) {
+    UserRecord u;
+    u.index = i;
+    uint64_t hi = rng.Next(), lo = rng.Next();
+    u.id = FormatGuid(hi, lo);
+    const Person& p = kPeople[static_cast<size_t>(i) % std::size(kPeople)];
+    u.given_name = p.given;
+    u.surname = p.surname;
+    u.display_name = u.given_name + " " + u.surname;
+    std::string alias = ToLower(std::string(p.given) + p.surname[0]);
+    if (static_cast<size_t>(i) >= std::size(kPeople)) {
+      alias += std::to_string(static_cast<size_t>(i) / std::size(kPeople));
+    }
+    u.upn = alias + "@graphsim.onmicrosoft.com";
+    u.upn_lower = ToLower(u.upn);
+    uint8_t part[12];
+    PutUint64(HashCombine(hi, lo), part);
+    PutUint64(HashCombine(lo, hi), part + 4);
+    u.id_part = Base64Url(part, sizeof(part));
+    auto folder_id = [&](uint64_t salt) {
+      uint8_t bytes[9];
+      uint8_t word[8];
+      PutUint64(HashCombine(HashCombine(hi, lo), salt), word);
+      std::copy(word, word + 8, bytes);
+      bytes[8] = static_cast<uint8_t>(salt);
+      return "AAMkAD" + u.id_part + "-AAuAAAAAA_" + Base64Url(bytes, sizeof(bytes)) + "AQAAA=";
+    };
+    static const char* const kWellKnown[] = {"inbox", "drafts", "sentitems", "deleteditems",
+                                             "archive"};
+    static const char* const kNames[] = {"Inbox", "Drafts", "Sent Items", "Deleted Items",
+                                         "Archive"};
+    for (int f = 0; f < kMailFolderCount; ++f) {
+      u.mail_folders.push_back(Folder{kWellKnown[f], kNames[f], folder_id(10 + f)});
+    }
+    u.contacts_folder = Folder{"", "Contacts", folder_id(30)};
+    u.calendar = Folder{"calendar", "Calendar", folder_id(40)};
+    user_index_[u.id] = i;
+    user_index_[u.upn_lower] = i;
+    users_.push_back(std::move(u));
+  }
+}
+
+uint64_t SimulatorCore::NextKey() { return Mix64(key_base_ + ++serial_); }
+
+std::string SimulatorCore::ItemId(const UserRecord& user, EntityKind kind, uint64_t id_key) const {
+  uint8_t bytes[12];
+  PutUint64(id_key, bytes);
+  uint64_t check = HashCombine(id_key, options_.seed);
+  for (int i = 0; i < 4; ++i) bytes[8 + i] = static_cast<uint8_t>(check >> (8 * i));
+  return "AAMkAD" + user.id_part + kKindMarkers[static_cast<int>(kind)] +
+         Base64Url(bytes, sizeof(bytes)) + "AAA=";
+}
+
+void SimulatorCore::SeedItems() {
+  std::unique_lock<std::shared_mutex> lock(data_mu_);
+  const int counts[] = {options_.messages, options_.events, options_.contacts};
+  for (const UserRecord& user : users_) {
+    mailboxes_.push_back(std::make_unique<Mailbox>());
+    for (int k = 0; k < kEntityKindCount; ++k) {
+      auto kind = static_cast<EntityKind>(k);
+      Collection& collection = mailboxes_.back()->Of(kind);
+      Rng rng(HashCombine(HashCombine(options_.seed, static_cast<uint64_t>(user.index)),
+                          static_cast<uint64_t>(100 + k)));
+      TimePoint previous{};
+      for (int i = 0; i < counts[k]; ++i) {
+        auto item = std::make_unique<Item>();
+        item->key = NextKey();
+        item->id = ItemId(user, kind, item->key);
+        TimePoint created;
+        if (i > 0 && rng.OneIn(4)) {
+          created = previous;  // deliberate ties: many items share one createdDateTime
+        } else if (kind == EntityKind::kMessage) {
+          created = kSeedEpoch - std::chrono::seconds(1 + rng.Below(kSeedSpanSeconds));
+        } else {
+          created = kSeedEpoch - Ticks(1 + rng.Below(kSeedSpanSeconds * 10'000'000LL));
+          created = TruncateToTicks(created);
+        }
+        previous = created;
+        TimePoint modified = created;
+        if (rng.OneIn(3)) {
+          auto span = std::chrono::duration_cast<std::chrono::seconds>(kSeedEpoch - created);
+          modified = created + std::chrono::seconds(rng.Below(
+                                   static_cast<uint64_t>(std::max<int64_t>(1, span.count()))));
+        }
+        item->times[static_cast<int>(TimeField::kCreated)] = created;
+        item->times[static_cast<int>(TimeField::kModified)] = modified;
+        item->times[static_cast<int>(TimeField::kReceived)] = created;
+        if (kind == EntityKind::kMessage) {
+          item->folder = SeedMessageFolder(item->key);
+          item->unread = SeedMessageUnread(item->key);
+        }
+        collection.Insert(std::move(item));
+      }
+    }
+  }
+}
+
+// --- time and users -----------------------------------------------------------------
+
+TimePoint SimulatorCore::Now() const {
+  TimePoint now = clock_->Now();
+  std::lock_guard<std::mutex> lock(time_mu_);
+  return now + std::chrono::duration_cast<TimePoint::duration>(offset_);
+}
+
+void SimulatorCore::Advance(std::chrono::nanoseconds d) {
+  if (d <= std::chrono::nanoseconds::zero()) return;
+  if (manual_) {
+    manual_->Advance(d);
+    return;
+  }
+  std::lock_guard<std::mutex> lock(time_mu_);
+  offset_ += d;
+}
+
+const UserRecord* SimulatorCore::FindUser(const std::string& key) const {
+  auto it = user_index_.find(key);
+  if (it == user_index_.end()) it = user_index_.find(ToLower(key));
+  return it == user_index_.end() ? nullptr : &users_[static_cast<size_t>(it->second)];
+}
+
+int SimulatorCore::FindMailFolder(const UserRecord& user, const std::string& name_or_id) {
+  std::string lower = ToLower(name_or_id);
+  for (size_t i = 0; i < user.mail_folders.size(); ++i) {
+    const Folder& f = user.mail_folders[i];
+    if (f.id == name_or_id || f.well_known == lower) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+// --- data operations ----------------------------------------------------------------
+
+std::optional<ApiError> SimulatorCore::CreateItem(const UserRecord& user, EntityKind kind,
+                                                  const Json& fields, int folder, bool draft,
+                                                  Created* out) {
+  TimePoint now = ItemPrecision(kind, Now());
+  std::unique_lock<std::shared_mutex> lock(data_mu_);
+  auto item = std::make_unique<Item>();
+  item->key = NextKey();
+  item->id = ItemId(user, kind, item->key);
+  Json content = DefaultContent(kind, user, item->key, draft, now);
+  if (auto err = ApplyFields(kind, fields, &content)) return err;
+  item->content = content.dump();
+  item->unread = kind == EntityKind::kMessage && !content.value("isRead", true);
+  for (TimePoint& t : item->times) t = now;
+  item->folder = kind == EntityKind::kMessage ? folder : 0;
+  const Item* stored = MailboxOf(user).Of(kind).Insert(std::move(item));
+  out->id = stored->id;
+  out->rendered = Render(kind, *stored, user, tenant_, {});
+  return std::nullopt;
+}
+
+std::optional<ApiError> SimulatorCore::UpdateItem(const UserRecord& user, EntityKind kind,
+                                                  const std::string& id, const Json& fields,
+                                                  Json* rendered) {
+  TimePoint now = ItemPrecision(kind, Now());
+  std::unique_lock<std::shared_mutex> lock(data_mu_);
+  Collection& collection = MailboxOf(user).Of(kind);
+  const Item* existing = collection.Find(id);
+  if (!existing) return ItemNotFound();
+  Json content = ContentOf(kind, *existing, user, tenant_);
+  if (auto err = ApplyFields(kind, fields, &content)) return err;
+  std::unique_ptr<Item> item = collection.Remove(id);
+  item->content = content.dump();
+  item->unread = kind == EntityKind::kMessage && !content.value("isRead", true);
+  item->times[static_cast<int>(TimeField::kModified)] = now;
+  ++item->version;
+  const Item* stored = collection.Insert(std::move(item));
+  if (rendered) *rendered = Render(kind, *stored, user, tenant_, {});
+  return std::nullopt;
+}
+
+std::optional<ApiError> SimulatorCore::DeleteItem(const UserRecord& user, EntityKind kind,
+                                                  const std::string& id) {
+  std::unique_lock<std::shared_mutex> lock(data_mu_);
+  if (!MailboxOf(user).Of(kind).Remove(id)) return ItemNotFound();
+  return std::nullopt;
+}
+
+std::optional<ApiError> SimulatorCore::MoveMessage(const UserRecord& user, const std::string& id,
+                                                   int folder, bool immutable_ids, Created* out) {
+  TimePoint now = ItemPrecision(EntityKind::kMessage, Now());
+  std::unique_lock<std::shared_mutex> lock(data_mu_);
+  Collection& messages = MailboxOf(user).messages;
+  std::unique_ptr<Item> item = messages.Remove(id);
+  if (!item) return ItemNotFound();
+  item->folder = folder;
+  item->times[static_cast<int>(TimeField::kModified)] = now;
+  ++item->version;
+  // Exchange gives a moved item a new id (the old one is gone), unless the client asked
+  // for immutable ids. The item's key (change keys, seeded content) stays.
+  if (!immutable_ids) item->id = ItemId(user, EntityKind::kMessage, NextKey());
+  const Item* stored = messages.Insert(std::move(item));
+  out->id = stored->id;
+  out->rendered = Render(EntityKind::kMessage, *stored, user, tenant_, {});
+  return std::nullopt;
+}
+
+std::optional<ApiError> SimulatorCore::GetItem(const UserRecord& user, EntityKind kind,
+                                               const std::string& id,
+                                               const std::vector<std::string>& select,
+                                               Json* rendered) const {
+  std::shared_lock<std::shared_mutex> lock(data_mu_);
+  const Item* item = MailboxOf(user).Of(kind).Find(id);
+  if (!item) return ItemNotFound();
+  *rendered = Render(kind, *item, user, tenant_, select);
+  return std::nullopt;
+}
+
+size_t SimulatorCore::Count(const UserRecord& user, EntityKind kind) const {
+  std::shared_lock<std::shared_mutex> lock(data_mu_);
+  return MailboxOf(user).Of(kind).size();
+}
+
+std::vector<std::string> SimulatorCore::Ids(const UserRecord& user, EntityKind kind) const {
+  std::shared_lock<std::shared_mutex> lock(data_mu_);
+  return MailboxOf(user).Of(kind).Ids();
+}
+
+void SimulatorCore::FolderCounts(const UserRecord& user, std::vector<size_t>* total,
+                                 std::vector<size_t>* unread) const {
+  total->assign(kMailFolderCount, 0);
+  unread->assign(kMailFolderCount, 0);
+  std::shared_lock<std::shared_mutex> lock(data_mu_);
+  MailboxOf(user).messages.ForEach([&](const Item& item) {
+    auto f = static_cast<size_t>(item.folder);
+    ++(*total)[f];
+    if (item.unread) ++(*unread)[f];
+  });
+}
+
+std::vector<OrderKey> SimulatorCore::EffectiveOrder(EntityKind kind,
+                                                    const std::vector<OrderKey>& order) const {
+  std::shared_lock<std::shared_mutex> lock(data_mu_);
+  if (mailboxes_.empty()) return order;
+  return mailboxes_[0]->Of(kind).EffectiveOrder(order);
+}
+
+SimulatorCore::ListResult SimulatorCore::List(const UserRecord& user, EntityKind kind,
+                                              const Collection::Query& query,
+                                              const std::vector<std::string>& select) const {
+  std::shared_lock<std::shared_mutex> lock(data_mu_);
+  const Collection& collection = MailboxOf(user).Of(kind);
+  Collection::Page page = collection.Run(query);
+  ListResult result;
+  result.more = page.more;
+  result.total = page.total;
+  result.items.reserve(page.items.size());
+  for (const Item* item : page.items)
+    result.items.push_back(Render(kind, *item, user, tenant_, select));
+  if (!page.items.empty()) {
+    result.next = Collection::CursorOf(*page.items.back(), collection.EffectiveOrder(query.order));
+  }
+  return result;
+}
+
+// --- faults -------------------------------------------------------------------------
+
+void SimulatorCore::InjectStatus(int status, int count, double retry_after) {
+  std::lock_guard<std::mutex> lock(faults_mu_);
+  injected_ = InjectedStatus{status, retry_after};
+  injected_count_ = std::max(0, count);
+}
+
+void SimulatorCore::InjectResets(int count) {
+  std::lock_guard<std::mutex> lock(faults_mu_);
+  resets_ = std::max(0, count);
+}
+
+void SimulatorCore::ClearFaults() {
+  std::lock_guard<std::mutex> lock(faults_mu_);
+  injected_count_ = 0;
+  resets_ = 0;
+}
+
+std::optional<SimulatorCore::InjectedStatus> SimulatorCore::TakeInjectedStatus() {
+  std::lock_guard<std::mutex> lock(faults_mu_);
+  if (injected_count_ <= 0) return std::nullopt;
+  --injected_count_;
+  return injected_;
+}
+
+bool SimulatorCore::TakeReset() {
+  std::lock_guard<std::mutex> lock(faults_mu_);
+  if (resets_ <= 0) return false;
+  --resets_;
+  return true;
+}
+
+bool SimulatorCore::TakeStaleUpn() {
+  std::lock_guard<std::mutex> lock(faults_mu_);
+  return upn_requests_++ % 3 == 0;
+}
+
+// --- HTTP entry point ---------------------------------------------------------------
+
+HttpResponse SimulatorCore::Handle(const HttpRequest& request) {
+  TimePoint now = Now();
+  std::vector<std::string> segments = SplitPath(request.path);
+  HttpResponse response;
+  if (!segments.empty() && segments[0] == "_sim") {
+    response = HandleControl(request, segments);
+  } else if (segments.size() == 4 && ToLower(segments[1]) == "oauth2" &&
+             ToLower(segments[2]) == "v2.0" && ToLower(segments[3]) == "token") {
+    if (request.method != "POST") {
+      response = ErrorResponse(405, "BadRequest", "The token endpoint only accepts POST.", now);
+    } else {
+      response = tokens_.HandleTokenRequest(request, now);
+    }
+  } else if (!segments.empty() && segments[0] == "v1.0") {
+    response = HandleGraph(request, segments, now);
+  } else {
+    response =
+        ErrorResponse(400, "BadRequest",
+                      "Invalid version: '" + (segments.empty() ? "" : segments[0]) + "'.", now);
+  }
+  if (response.reset_connection) return response;
+  if (response.Header("request-id").empty()) {
+    response.headers.emplace_back("request-id", NewRequestId());
+  }
+  std::string client_request_id = request.Header("client-request-id");
+  if (!client_request_id.empty()) {
+    response.headers.emplace_back("client-request-id", client_request_id);
+  }
+  response.headers.emplace_back("Date", FormatHttpDate(Now()));
+  return response;
+}
+
+// --- Public API ---------------------------------------------------------------------------
+
+std::string HttpRequest::Header(std::string_view name) const {
+  for (const auto& [k, v] : headers) {
+    if (k.size() == name.size() && ToLower(k) == ToLower(name)) return v;
+  }
+  return "";
+}
+
+std::string HttpResponse::Header(std::string_view name) const {
+  for (const auto& [k, v] : headers) {
+    if (k.size() == name.size() && ToLower(k) == ToLower(name)) return v;
+  }
+  return "";
+}
+
+Simulator::Simulator(Options options, graphmirror::Clock* clock)
+    : impl_(std::make_unique<SimulatorCore>(std::move(options), clock)) {}
+
+Simulator::~Simulator() = default;
+
+const Options& Simulator::options() const { return impl_->options_; }
+
+std::vector<std::string> Simulator::UserIds() const {
+  std::vector<std::string> ids;
+  for (const UserRecord& u : impl_->users()) ids.push_back(u.id);
+  return ids;
+}
+
+std::vector<UserInfo> Simulator::Users() const {
+  std::vector<UserInfo> users;
+  for (const UserRecord& u : impl_->users()) users.push_back({u.id, u.upn, u.display_name});
+  return users;
+}
+
+std::string Simulator::TenantId() const { return impl_->tenant_id(); }
+
+std::string Simulator::CreateItem(const std::string& user, const std::string& collection,
+                                  const std::string& fields_json, const std::string& folder) {
+  try {
+    const UserRecord* u = impl_->FindUser(user);
+    auto kind = KindFromCollection(collection);
+    Json fields = ParseFields(fields_json);
+    if (!u || !kind || !fields.is_object()) return "";
+    int folder_index = 0;
+    if (*kind == EntityKind::kMessage) {
+      folder_index = SimulatorCore::FindMailFolder(*u, folder);
+      if (folder_index < 0) return "";
+    }
+    SimulatorCore::Created created;
+    if (impl_->CreateItem(*u, *kind, fields, folder_index, folder_index == kDrafts, &created)) {
+      return "";
+    }
+    return created.id;
+  } catch (const std::exception& e) {
+    spdlog::error("graphsim CreateItem: {}", e.what());
+    return "";
+  }
+}
+
+bool Simulator::UpdateItem(const std::string& user, const std::string& collection,
+                           const std::string& id, const std::string& fields_json) {
+  try {
+    const UserRecord* u = impl_->FindUser(user);
+    auto kind = KindFromCollection(collection);
+    Json fields = ParseFields(fields_json);
+    if (!u || !kind || !fields.is_object()) return false;
+    return !impl_->UpdateItem(*u, *kind, id, fields, nullptr);
+  } catch (const std::exception& e) {
+    spdlog::error("graphsim UpdateItem: {}", e.what());
+    return false;
+  }
+}
+
+bool Simulator::DeleteItem(const std::string& user, const std::string& collection,
+                           const std::string& id) {
+  try {
+    const UserRecord* u = impl_->FindUser(user);
+    auto kind = KindFromCollection(collection);
+    if (!u || !kind) return false;
+    return !impl_->DeleteItem(*u, *kind, id);
+  } catch (const std::exception& e) {
+    spdlog::error("graphsim DeleteItem: {}", e.what());
+    return false;
+  }
+}
+
+std::string Simulator::MoveMessage(const std::string& user, const std::string& id,
+                                   const std::string& destination_folder, bool immutable_ids) {
+  try {
+    const UserRecord* u = impl_->FindUser(user);
+    if (!u) return "";
+    int folder = SimulatorCore::FindMailFolder(*u, destination_folder);
+    if (folder < 0) return "";
+    SimulatorCore::Created moved;
+    if (impl_->MoveMessage(*u, id, folder, immutable_ids, &moved)) return "";
+    return moved.id;
+  } catch (const std::exception& e) {
+    spdlog::error("graphsim MoveMessage: {}", e.what());
+    return "";
+  }
+}
+
+size_t Simulator::Count(const std::string& user, const std::string& collection) const {
+  const UserRecord* u = impl_->FindUser(user);
+  auto kind = KindFromCollection(collection);
+  return u && kind ? impl_->Count(*u, *kind) : 0;
+}
+
+std::vector<std::string> Simulator::ItemIds(const std::string& user,
+                                            const std::string& collection) const {
+  const UserRecord* u = impl_->FindUser(user);
+  auto kind = KindFromCollection(collection);
+  if (!u || !kind) return {};
+  return impl_->Ids(*u, *kind);
+}
+
+std::string Simulator::ItemJson(const std::string& user, const std::string& collection,
+                                const std::string& id) const {
+  try {
+    const UserRecord* u = impl_->FindUser(user);
+    auto kind = KindFromCollection(collection);
+    if (!u || !kind) return "";
+    Json rendered;
+    if (impl_->GetItem(*u, *kind, id, {}, &rendered)) return "";
+    return rendered.dump();
+  } catch (const std::exception& e) {
+    spdlog::error("graphsim ItemJson: {}", e.what());
+    return "";
+  }
+}
+
+void Simulator::ForceThrottle(const std::string& user, int next_n_requests) {
+  const UserRecord* u = impl_->FindUser(user);
+  if (u) impl_->governor_.Force(u->id, next_n_requests);
+}
+
+void Simulator::InjectStatus(int status, int next_n_requests, double retry_after_seconds) {
+  impl_->InjectStatus(status, next_n_requests, retry_after_seconds);
+}
+
+void Simulator::InjectConnectionResets(int next_n_requests) {
+  impl_->InjectResets(next_n_requests);
+}
+
+void Simulator::ExpireAllTokens() { impl_->tokens_.ExpireAll(); }
+
+void Simulator::ClearFaults() { impl_->ClearFaults(); }
+
+void Simulator::SetHandlerLatency(std::chrono::milliseconds latency) {
+  impl_->latency_ms_ = latency.count();
+}
+
+MailboxStats Simulator::Stats(const std::string& user) const {
+  const UserRecord* u = impl_->FindUser(user);
+  return u ? impl_->governor_.Stats(u->id) : MailboxStats{};
+}
+
+int Simulator::MaxConcurrentObserved(const std::string& user) const {
+  return Stats(user).max_concurrent_observed;
+}
+
+int Simulator::EarlyRetries(const std::string& user) const { return Stats(user).early_retries; }
+
+int Simulator::ThrottledCount(const std::string& user) const { return Stats(user).throttled; }
+
+uint64_t Simulator::RequestCount() const { return impl_->request_count_.load(); }
+
+graphmirror::Clock* Simulator::clock() const { return impl_->clock_; }
+
+graphmirror::TimePoint Simulator::Now() const { return impl_->Now(); }
+
+void Simulator::AdvanceClock(std::chrono::nanoseconds d) { impl_->Advance(d); }
+
+HttpResponse Simulator::Handle(const HttpRequest& request) {
+  try {
+    return impl_->Handle(request);
+  } catch (const std::exception& e) {
+    spdlog::error("graphsim: {} {} failed: {}", request.method, request.path, e.what());
+  } catch (...) {
+    spdlog::error("graphsim: {} {} failed", request.method, request.path);
+  }
+  return ErrorResponse(500, "generalException", "An unexpected error occurred.", impl_->Now());
+}
+
+}  // namespace graphsim

@@ -1,0 +1,149 @@
+// SimulatorCore: the Simulator's insides, shared by the files that implement it: simulator.cc (data
+// model, seeding, direct manipulation), graph_routes.cc (the Graph REST API) and sim_control.cc
+// (the /_sim/ control API).
+//
+// Thread-safety: data (users' collections) is guarded by data_mu_ (shared for reads,
+// exclusive for writes); tokens, throttling and faults have their own locks. No two of
+// these locks are ever held at once.
+
+#ifndef GRAPHMIRROR_TOOLS_GRAPHSIM_SIMULATOR_CORE_H_
+#define GRAPHMIRROR_TOOLS_GRAPHSIM_SIMULATOR_CORE_H_
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "tools/graphsim/auth.h"
+#include "tools/graphsim/graphsim.h"
+#include "tools/graphsim/item_store.h"
+#include "tools/graphsim/schema.h"
+#include "tools/graphsim/throttle.h"
+
+namespace graphsim {
+
+class SimulatorCore {
+ public:
+  SimulatorCore(Options options, graphmirror::Clock* clock);
+
+  // --- Time -------------------------------------------------------------------------------
+  TimePoint Now() const;
+  void Advance(std::chrono::nanoseconds d);
+  bool manual_clock() const { return manual_ != nullptr; }
+
+  // --- Users ------------------------------------------------------------------------------
+  // By object id (exact) or UPN (case-insensitive); nullptr if unknown.
+  const UserRecord* FindUser(const std::string& key) const;
+  const std::vector<UserRecord>& users() const { return users_; }
+  const std::string& tenant_id() const { return tenant_id_; }
+  // A mail folder by well-known name (case-insensitive) or id; -1 if none.
+  static int FindMailFolder(const UserRecord& user, const std::string& name_or_id);
+
+  // --- Data operations, shared by the HTTP API and the direct C++ API ---------------------
+  // Each takes the data lock itself. Errors are Graph errors.
+  struct Created {
+    std::string id;
+    Json rendered;
+  };
+  std::optional<ApiError> CreateItem(const UserRecord& user, EntityKind kind, const Json& fields,
+                                     int folder, bool draft, Created* out);
+  std::optional<ApiError> UpdateItem(const UserRecord& user, EntityKind kind, const std::string& id,
+                                     const Json& fields, Json* rendered);
+  std::optional<ApiError> DeleteItem(const UserRecord& user, EntityKind kind,
+                                     const std::string& id);
+  std::optional<ApiError> MoveMessage(const UserRecord& user, const std::string& id, int folder,
+                                      bool immutable_ids, Created* out);
+  std::optional<ApiError> GetItem(const UserRecord& user, EntityKind kind, const std::string& id,
+                                  const std::vector<std::string>& select, Json* rendered) const;
+  size_t Count(const UserRecord& user, EntityKind kind) const;
+  std::vector<std::string> Ids(const UserRecord& user, EntityKind kind) const;
+  // Folder listing data: total and unread messages per folder.
+  void FolderCounts(const UserRecord& user, std::vector<size_t>* total,
+                    std::vector<size_t>* unread) const;
+
+  // A page of a list query plus what building the nextLink needs.
+  struct ListResult {
+    std::vector<Json> items;
+    bool more = false;
+    size_t total = 0;
+    std::optional<Cursor> next;  // position after the last item (skiptoken paging)
+  };
+  ListResult List(const UserRecord& user, EntityKind kind, const Collection::Query& query,
+                  const std::vector<std::string>& select) const;
+  std::vector<OrderKey> EffectiveOrder(EntityKind kind, const std::vector<OrderKey>& order) const;
+
+  // --- HTTP -------------------------------------------------------------------------------
+  HttpResponse Handle(const HttpRequest& request);
+  HttpResponse HandleGraph(const HttpRequest& request, const std::vector<std::string>& segments,
+                           TimePoint now);  // graph_routes.cc
+  HttpResponse HandleControl(const HttpRequest& request,
+                             const std::vector<std::string>& segments);  // sim_control.cc
+
+  // --- Faults and observations ------------------------------------------------------------
+  struct InjectedStatus {
+    int status = 0;
+    double retry_after = -1;
+  };
+  void InjectStatus(int status, int count, double retry_after);
+  void InjectResets(int count);
+  void ClearFaults();
+  std::optional<InjectedStatus> TakeInjectedStatus();
+  bool TakeReset();
+  bool TakeStaleUpn();  // true if this UPN-addressed request should be "stale"
+
+  const Options options_;
+  graphmirror::Clock* const clock_;
+  graphmirror::ManualClock* const manual_;  // clock_ if it is a ManualClock
+  TokenIssuer tokens_;
+  MailboxGovernor governor_;
+  std::atomic<uint64_t> request_count_{0};
+  std::atomic<int64_t> latency_ms_{0};
+
+ private:
+  struct Mailbox {
+    Mailbox();
+    Collection messages;
+    Collection events;
+    Collection contacts;
+    Collection& Of(EntityKind kind);
+    const Collection& Of(EntityKind kind) const;
+  };
+
+  void SeedUsers();
+  void SeedItems();
+  uint64_t NextKey();  // requires data_mu_ held exclusively
+  std::string ItemId(const UserRecord& user, EntityKind kind, uint64_t id_key) const;
+  Mailbox& MailboxOf(const UserRecord& user) { return *mailboxes_[user.index]; }
+  const Mailbox& MailboxOf(const UserRecord& user) const { return *mailboxes_[user.index]; }
+
+  std::string tenant_id_;
+  std::vector<UserRecord> users_;
+  std::unordered_map<std::string, int> user_index_;  // object id and lower-case UPN
+  TenantView tenant_;
+
+  mutable std::shared_mutex data_mu_;
+  std::vector<std::unique_ptr<Mailbox>> mailboxes_;  // guarded by data_mu_
+  uint64_t serial_ = 0;                              // guarded by data_mu_
+  uint64_t key_base_ = 0;
+
+  mutable std::mutex time_mu_;
+  std::chrono::nanoseconds offset_{0};  // guarded by time_mu_ (non-manual clocks only)
+
+  std::mutex faults_mu_;
+  int injected_count_ = 0;     // guarded by faults_mu_
+  InjectedStatus injected_;    // guarded by faults_mu_
+  int resets_ = 0;             // guarded by faults_mu_
+  uint64_t upn_requests_ = 0;  // guarded by faults_mu_
+};
+
+// Splits a path into its non-empty segments.
+std::vector<std::string> SplitPath(const std::string& path);
+std::string ToLower(std::string_view s);
+
+}  // namespace graphsim
+
+#endif  // GRAPHMIRROR_TOOLS_GRAPHSIM_SIMULATOR_CORE_H_
