@@ -583,9 +583,9 @@ HttpResponse Impl::HandleGraph(const HttpRequest& request, const std::vector<std
   if (options_.stale_mailbox_for_upn && user_segment != user->id && TakeStaleUpn()) {
     return ErrorResponse(503, "MailboxInfoStale", "Mailbox info is stale.", now);
   }
-  MailboxGovernor::Verdict verdict = governor_.Admit(user->id, now);
-  if (verdict != MailboxGovernor::Verdict::kAdmit) {
-    return Throttled(verdict, options_.throttle_retry_after_seconds, now);
+  MailboxGovernor::Decision decision = governor_.Admit(user->id, now);
+  if (decision.verdict != MailboxGovernor::Verdict::kAdmit) {
+    return Throttled(decision.cause, options_.throttle_retry_after_seconds, now);
   }
   struct InFlight {
     MailboxGovernor& governor;

@@ -54,6 +54,11 @@ struct Options {
   // UPN-addressed request (GRAPH.md: prefer the object id).
   bool stale_mailbox_for_upn = false;
 
+  // A request refused by a Retry-After fence counts in EarlyRetries only if it arrives
+  // this long (real time) after the 429 that raised the fence: requests a client sent
+  // concurrently, before it could see that 429, are refused but not blamed on it.
+  std::chrono::milliseconds early_retry_grace{100};
+
   // Real time each mailbox request spends in flight before it is answered, so that tests
   // can make requests overlap. Zero in normal use.
   std::chrono::milliseconds handler_latency{0};
@@ -155,7 +160,8 @@ class Simulator {
 
   // Observations for tests.
   int MaxConcurrentObserved(const std::string& user) const;  // peak in-flight on the mailbox
-  // Requests that arrived while the mailbox's Retry-After had not elapsed (by the clock).
+  // Requests that arrived while the mailbox's Retry-After had not elapsed (by the clock),
+  // beyond Options::early_retry_grace after the 429 that set it.
   int EarlyRetries(const std::string& user) const;
   int ThrottledCount(const std::string& user) const;  // 429s sent on that mailbox
   MailboxStats Stats(const std::string& user) const;

@@ -93,7 +93,7 @@ int main(int argc, char** argv) {
   options.token_lifetime = std::chrono::seconds(token_lifetime);
   options.window = std::chrono::seconds(window);
   options.stale_mailbox_for_upn = stale_upn;
-  spdlog::set_level(verbose ? spdlog::level::info : spdlog::level::warn);
+  spdlog::set_level(verbose ? spdlog::level::debug : spdlog::level::warn);
 
   // Block the stop signals before any thread starts, so that only sigwait sees them.
   sigset_t stop_signals;

@@ -206,7 +206,7 @@ class Server::Impl {
     std::string host = req.get_header_value("Host");
     request.base_url = host.empty() ? base_url() : "http://" + host;
     HttpResponse response = sim_->Handle(request);
-    spdlog::info(
+    spdlog::debug(
         "graphsim: {} {} -> {}", req.method, req.target,
         response.reset_connection ? std::string("reset") : std::to_string(response.status));
     if (response.reset_connection) {

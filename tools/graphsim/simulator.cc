@@ -94,7 +94,8 @@ SimulatorCore::SimulatorCore(Options options, graphmirror::Clock* clock)
           std::max(1, options_.max_concurrent_per_mailbox),
           std::max(1, options_.requests_per_window), options_.window,
           std::chrono::duration_cast<std::chrono::nanoseconds>(
-              std::chrono::duration<double>(options_.throttle_retry_after_seconds))}) {
+              std::chrono::duration<double>(options_.throttle_retry_after_seconds)),
+          options_.early_retry_grace}) {
   tenant_id_ = FormatGuid(HashCombine(options_.seed, 1), HashCombine(options_.seed, 2));
   key_base_ = HashCombine(options_.seed, 0x1d);
   latency_ms_ = options_.handler_latency.count();

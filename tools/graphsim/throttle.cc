@@ -4,7 +4,7 @@ namespace graphsim {
 
 MailboxGovernor::MailboxGovernor(const Limits& limits) : limits_(limits) {}
 
-MailboxGovernor::Verdict MailboxGovernor::Admit(const std::string& mailbox, TimePoint now) {
+MailboxGovernor::Decision MailboxGovernor::Admit(const std::string& mailbox, TimePoint now) {
   std::lock_guard<std::mutex> lock(mu_);
   State& s = mailboxes_[mailbox];
   ++s.stats.requests;
@@ -15,15 +15,20 @@ MailboxGovernor::Verdict MailboxGovernor::Admit(const std::string& mailbox, Time
 
   auto refuse = [&](Verdict verdict) {
     ++s.stats.throttled;
-    if (verdict != Verdict::kEarlyRetry) {
-      TimePoint fence = now + std::chrono::duration_cast<TimePoint::duration>(limits_.retry_after);
-      if (fence > s.fence) s.fence = fence;
+    TimePoint fence = now + std::chrono::duration_cast<TimePoint::duration>(limits_.retry_after);
+    if (fence > s.fence) {
+      s.fence = fence;
+      s.fence_cause = verdict;
+      s.fence_raised = std::chrono::steady_clock::now();
     }
-    return verdict;
+    return Decision{verdict, verdict};
   };
   if (now < s.fence) {
-    ++s.stats.early_retries;
-    return refuse(Verdict::kEarlyRetry);
+    ++s.stats.throttled;
+    if (std::chrono::steady_clock::now() - s.fence_raised >= limits_.early_retry_grace) {
+      ++s.stats.early_retries;
+    }
+    return Decision{Verdict::kEarlyRetry, s.fence_cause};
   }
   if (s.forced > 0) {
     --s.forced;
@@ -37,7 +42,7 @@ MailboxGovernor::Verdict MailboxGovernor::Admit(const std::string& mailbox, Time
   }
   s.admitted.push_back(now);
   s.stats.in_flight = arriving;
-  return Verdict::kAdmit;
+  return Decision{Verdict::kAdmit, Verdict::kAdmit};
 }
 
 void MailboxGovernor::Release(const std::string& mailbox) {

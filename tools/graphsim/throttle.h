@@ -24,6 +24,9 @@ class MailboxGovernor {
     int requests_per_window;
     std::chrono::nanoseconds window;
     std::chrono::nanoseconds retry_after;
+    // Real time after a fence goes up during which a request is refused but not counted
+    // as an early retry: it was sent before the client could have seen the 429.
+    std::chrono::nanoseconds early_retry_grace;
   };
   explicit MailboxGovernor(const Limits& limits);
 
@@ -34,10 +37,15 @@ class MailboxGovernor {
     kConcurrency,  // over max_concurrent in flight
     kBudget,       // over requests_per_window in the window
   };
+  struct Decision {
+    Verdict verdict;
+    // Why the mailbox is refusing: the verdict, or for kEarlyRetry what put the fence up.
+    Verdict cause;
+  };
   // Every verdict but kAdmit is a 429; all but kEarlyRetry put up a fence of
   // `retry_after` from `now` (an early retry does not extend it, so a client's requests
   // that crossed the 429 in flight cost it nothing more than the 429s they get).
-  Verdict Admit(const std::string& mailbox, TimePoint now);
+  Decision Admit(const std::string& mailbox, TimePoint now);
   void Release(const std::string& mailbox);
   void Force(const std::string& mailbox, int next_n_requests);
   MailboxStats Stats(const std::string& mailbox) const;
@@ -47,6 +55,8 @@ class MailboxGovernor {
     MailboxStats stats;
     std::deque<TimePoint> admitted;  // admission times within the current window
     TimePoint fence{};               // no request before this
+    Verdict fence_cause = Verdict::kAdmit;
+    std::chrono::steady_clock::time_point fence_raised{};  // real time, for the grace
     int forced = 0;
   };
 
