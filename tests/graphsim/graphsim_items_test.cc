@@ -42,6 +42,9 @@ TEST_CASE("users: list, by id, by UPN in any case, unknown", "[graphsim][items]"
   CHECK(unknown_user.status == 404);
   CHECK(unknown_user.body["error"]["code"] == "Request_ResourceNotFound");
   CHECK(f.Get("/v1.0/me/messages").status == 400);
+  Reply garbage = f.Get("/v1.0/users/%FF%FE/messages");  // invalid UTF-8, echoed safely
+  CHECK(garbage.status == 404);
+  CHECK(garbage.body["error"]["code"] == "ErrorInvalidUser");
 }
 
 TEST_CASE("mail folders by well-known name and id", "[graphsim][items]") {

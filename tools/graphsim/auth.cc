@@ -80,7 +80,7 @@ HttpResponse AadError(int status, const std::string& error, int code, const std:
   HttpResponse response;
   response.status = status;
   response.content_type = "application/json; charset=utf-8";
-  response.body = body.dump();
+  response.body = DumpJson(body);
   response.headers.emplace_back("Cache-Control", "no-store, no-cache");
   response.headers.emplace_back("Pragma", "no-cache");
   return response;

@@ -27,7 +27,7 @@ HttpResponse ErrorResponse(int status, const std::string& code, const std::strin
                                     {{"date", FormatSecondsLocal(now)},
                                      {"request-id", request_id},
                                      {"client-request-id", request_id}}}}}};
-  HttpResponse response = JsonResponse(status, body.dump());
+  HttpResponse response = JsonResponse(status, DumpJson(body));
   response.headers.emplace_back("request-id", request_id);
   return response;
 }
@@ -38,6 +38,10 @@ HttpResponse JsonResponse(int status, const std::string& body) {
   response.content_type = kJsonContentType;
   response.body = body;
   return response;
+}
+
+std::string DumpJson(const nlohmann::ordered_json& json) {
+  return json.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
 
 std::string FormatRetryAfter(double seconds) {

@@ -6,6 +6,7 @@
 #ifndef GRAPHMIRROR_TOOLS_GRAPHSIM_ERRORS_H_
 #define GRAPHMIRROR_TOOLS_GRAPHSIM_ERRORS_H_
 
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "tools/graphsim/graphsim.h"
@@ -27,6 +28,10 @@ inline HttpResponse ErrorResponse(const ApiError& error, TimePoint now) {
   return ErrorResponse(error.status, error.code, error.message, now);
 }
 HttpResponse JsonResponse(int status, const std::string& body);
+
+// Serializes without ever throwing: invalid UTF-8 (say, from a path echoed in a message)
+// becomes U+FFFD instead of an exception.
+std::string DumpJson(const nlohmann::ordered_json& json);
 
 // "2.128" / "2": Retry-After text for a number of seconds.
 std::string FormatRetryAfter(double seconds);

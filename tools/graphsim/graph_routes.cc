@@ -66,7 +66,7 @@ HttpResponse MethodNotAllowed(const HttpRequest& request, TimePoint now) {
       "The HTTP method '" + request.method + "' is not supported for the requested resource.", now);
 }
 
-HttpResponse WithJson(int status, const Json& body) { return JsonResponse(status, body.dump()); }
+HttpResponse WithJson(int status, const Json& body) { return JsonResponse(status, DumpJson(body)); }
 
 HttpResponse RetryAfter(HttpResponse response, double seconds) {
   response.headers.emplace_back("Retry-After", FormatRetryAfter(seconds));

@@ -106,7 +106,7 @@ int main(int argc, char** argv) {
   graphsim::Server server(&sim);
   graphmirror::Status status = server.Start(host, port);
   if (!status.ok()) {
-    std::cerr << "graphsim: " << status.message() << std::endl;
+    std::cerr << status.message() << std::endl;  // already "graphsim: ..."
     return 1;
   }
   std::cout << server.base_url() << "\n";

@@ -8,7 +8,6 @@
 #include <netinet/in.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -81,7 +80,8 @@ int PortOf(const sockaddr_storage& addr) {
 // connection is the socket whose local port is the server's and whose peer port is the
 // client's (a client socket in this same process has them the other way round). Then
 // abort it: linger 0 and shutdown make httplib's write fail and the close send a RST,
-// so the client sees a dropped connection and no response.
+// so the client sees a dropped connection and no response. (Only getsockname/getpeername
+// touch other descriptors: both are read-only and fail harmlessly on non-sockets.)
 void ResetConnection(const httplib::Request& req) {
   DIR* dir = opendir("/proc/self/fd");
   if (!dir) return;
@@ -89,8 +89,6 @@ void ResetConnection(const httplib::Request& req) {
     char* end = nullptr;
     long fd = std::strtol(entry->d_name, &end, 10);
     if (end == entry->d_name || *end != '\0' || fd == dirfd(dir)) continue;
-    struct stat st;
-    if (fstat(static_cast<int>(fd), &st) != 0 || !S_ISSOCK(st.st_mode)) continue;
     sockaddr_storage local{}, peer{};
     socklen_t local_len = sizeof(local), peer_len = sizeof(peer);
     if (getsockname(static_cast<int>(fd), reinterpret_cast<sockaddr*>(&local), &local_len) != 0 ||

@@ -7,7 +7,7 @@
 namespace graphsim {
 namespace {
 
-HttpResponse Reply(int status, const Json& body) { return JsonResponse(status, body.dump()); }
+HttpResponse Reply(int status, const Json& body) { return JsonResponse(status, DumpJson(body)); }
 
 HttpResponse NoContent() {
   HttpResponse response;
