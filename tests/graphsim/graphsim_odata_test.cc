@@ -181,6 +181,11 @@ TEST_CASE("$orderby, InefficientFilter, $top, $select, unknown options", "[graph
   CHECK(f.Get(base + "?custom=ignored").status == 200);
   CHECK(f.Get(base + "?$skiptoken=garbage").status == 400);
 
+  Reply preferred = f.Get(base, {{"Prefer", "odata.maxpagesize=25"}});
+  CHECK(preferred.body["value"].size() == 25);
+  CHECK(preferred.Header("Preference-Applied") == "odata.maxpagesize=25");
+  CHECK(f.Get(base + "?$top=3", {{"Prefer", "odata.maxpagesize=25"}}).body["value"].size() == 3);
+
   Reply counted = f.Get(base + "?$count=true&$top=2");
   CHECK(counted.body["@odata.count"] == 30);
 }

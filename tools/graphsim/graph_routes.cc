@@ -1,6 +1,7 @@
 // The Graph REST API under /v1.0: authentication, fault injection, throttling, then the
 // users, mail folder, message, event and contact resources.
 
+#include <algorithm>
 #include <thread>
 
 #include "tools/graphsim/errors.h"
@@ -12,15 +13,20 @@ namespace {
 
 using Impl = SimulatorCore;
 
-// Does any Prefer header ask for IdType="ImmutableId"? A header may carry several
-// comma-separated preferences, and several Prefer headers may come.
-bool WantsImmutableIds(const HttpRequest& request) {
+// The preferences of every Prefer header, as (lower-case name, unquoted value). A header
+// may carry several comma-separated preferences, and several Prefer headers may come.
+std::vector<std::pair<std::string, std::string>> Preferences(const HttpRequest& request) {
+  auto trim = [](const std::string& s) {
+    size_t a = s.find_first_not_of(" \t\"");
+    size_t b = s.find_last_not_of(" \t\"");
+    return a == std::string::npos ? std::string() : s.substr(a, b - a + 1);
+  };
+  std::vector<std::pair<std::string, std::string>> preferences;
   for (const auto& [name, value] : request.headers) {
     if (ToLower(name) != "prefer") continue;
     size_t start = 0;
     while (start <= value.size()) {
-      // Split on commas outside quotes.
-      size_t end = start;
+      size_t end = start;  // the next comma outside quotes
       bool quoted = false;
       while (end < value.size() && (quoted || value[end] != ',')) {
         if (value[end] == '"') quoted = !quoted;
@@ -28,21 +34,32 @@ bool WantsImmutableIds(const HttpRequest& request) {
       }
       std::string pref = value.substr(start, end - start);
       size_t eq = pref.find('=');
-      if (eq != std::string::npos) {
-        std::string key = ToLower(pref.substr(0, eq));
-        std::string val = ToLower(pref.substr(eq + 1));
-        auto trim = [](std::string s) {
-          size_t a = s.find_first_not_of(" \t\"");
-          size_t b = s.find_last_not_of(" \t\"");
-          return a == std::string::npos ? std::string() : s.substr(a, b - a + 1);
-        };
-        if (trim(key) == "idtype" && trim(val) == "immutableid") return true;
-      }
+      preferences.emplace_back(ToLower(trim(pref.substr(0, eq))),
+                               eq == std::string::npos ? "" : trim(pref.substr(eq + 1)));
       if (end >= value.size()) break;
       start = end + 1;
     }
   }
+  return preferences;
+}
+
+bool WantsImmutableIds(const HttpRequest& request) {
+  for (const auto& [name, value] : Preferences(request)) {
+    if (name == "idtype" && ToLower(value) == "immutableid") return true;
+  }
   return false;
+}
+
+// Prefer: odata.maxpagesize=N (used when there is no $top); 0 if absent or invalid.
+int MaxPageSize(const HttpRequest& request) {
+  for (const auto& [name, value] : Preferences(request)) {
+    if (name != "odata.maxpagesize" || value.empty() || value.size() > 9 ||
+        value.find_first_not_of("0123456789") != std::string::npos) {
+      continue;
+    }
+    return std::clamp(std::stoi(value), 1, 1000);
+  }
+  return 0;
 }
 
 bool IdLooksValid(const std::string& id) {
@@ -277,7 +294,10 @@ class MailboxRequest {
     query.filter = q.filter.get();
     query.order = q.orderby;
     query.folder = t.folder;
-    query.top = static_cast<size_t>(q.top.value_or(10));
+    int page_size = q.top.value_or(10);
+    int preferred = q.top ? 0 : MaxPageSize(request_);
+    if (preferred > 0) page_size = preferred;
+    query.top = static_cast<size_t>(page_size);
     query.skip = q.skip.value_or(0);
     query.count = q.count;
     if (q.skiptoken) {
@@ -319,7 +339,12 @@ class MailboxRequest {
       }
       body["@odata.nextLink"] = link + "?" + query_text;
     }
-    return WithJson(200, body);
+    HttpResponse response = WithJson(200, body);
+    if (preferred > 0) {
+      response.headers.emplace_back("Preference-Applied",
+                                    "odata.maxpagesize=" + std::to_string(preferred));
+    }
+    return response;
   }
 
   HttpResponse Get(const Target& t, const std::string& id) {

@@ -445,11 +445,11 @@ Json SeedContent(EntityKind kind, uint64_t key, const UserRecord& owner, const T
         other = EmailAddress(u.display_name, Mail(u));
       }
       if (sent) {
+        // Seeded drafts stand for drafts composed in Outlook, which sets From; a draft
+        // created through the API without "from" keeps it null (see DefaultContent).
         content["toRecipients"] = Json::array({other});
-        if (!draft) {
-          content["from"] = owner_address;
-          content["sender"] = owner_address;
-        }
+        content["from"] = owner_address;
+        content["sender"] = owner_address;
       } else {
         content["from"] = other;
         content["sender"] = other;
