@@ -1,11 +1,12 @@
 #include "engine/config/config.h"
 
+#include <toml++/toml.h>
+
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
-#include <toml++/toml.h>
 
 namespace graphmirror::config {
 namespace {
@@ -49,8 +50,8 @@ class Reader {
     }
   }
 
-  void Integer(const toml::table& table, std::string_view key, const std::string& name,
-               int64_t min, int64_t max, int64_t* out) {
+  void Integer(const toml::table& table, std::string_view key, const std::string& name, int64_t min,
+               int64_t max, int64_t* out) {
     const toml::node* node = table.get(key);
     if (node == nullptr) return;
     auto v = node->value_exact<int64_t>();
@@ -127,8 +128,9 @@ void ReadMailboxes(Reader& r, const toml::node& node, std::vector<MailboxConfig>
         auto name = item.value<std::string>();
         auto collection = name ? ParseCollection(*name) : std::nullopt;
         if (!collection) {
-          r.Fail(&item, "'mailbox.resources' entries must be \"messages\", \"events\" or "
-                        "\"contacts\"");
+          r.Fail(&item,
+                 "'mailbox.resources' entries must be \"messages\", \"events\" or "
+                 "\"contacts\"");
         } else if (std::find(m.resources.begin(), m.resources.end(), *collection) ==
                    m.resources.end()) {
           m.resources.push_back(*collection);
@@ -174,8 +176,10 @@ Result<Config> ParseConfig(const std::string& text, const std::string& source,
   if (auto secret = env("GRAPHMIRROR_CLIENT_SECRET"); secret && !secret->empty()) {
     config.graph.client_secret = *secret;
   }
-  if (config.graph.token_url.empty()) return Status::InvalidArgument(source + ": 'graph.token_url' is required");
-  if (config.graph.client_id.empty()) return Status::InvalidArgument(source + ": 'graph.client_id' is required");
+  if (config.graph.token_url.empty())
+    return Status::InvalidArgument(source + ": 'graph.token_url' is required");
+  if (config.graph.client_id.empty())
+    return Status::InvalidArgument(source + ": 'graph.client_id' is required");
   if (config.graph.client_secret.empty()) {
     return Status::InvalidArgument(source +
                                    ": 'graph.client_secret' is required (or set "

@@ -24,8 +24,8 @@ struct GraphSettings {
 };
 
 struct SyncSettings {
-  int page_size = 500;      // $top of resync queries (1..1000)
-  int parallelism = 4;      // collections synced at once, across all mailboxes
+  int page_size = 500;  // $top of resync queries (1..1000)
+  int parallelism = 4;  // collections synced at once, across all mailboxes
   // How far behind the watermark a resync starts again. Graph stamps createdDateTime when
   // an item is created but may list it a little later; re-reading a short overlap (the
   // upserts are idempotent) catches such late arrivals.

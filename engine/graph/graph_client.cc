@@ -14,6 +14,7 @@
 #include <random>
 #include <vector>
 
+#include "engine/graph/text.h"
 #include "engine/graph/token_provider.h"
 #include "engine/graph/url.h"
 
@@ -29,22 +30,6 @@ constexpr size_t kMaxIdleConnections = 16;
 // A Retry-After beyond a day is taken as a day: a typo on the server must not park a
 // mailbox for a year.
 constexpr double kMaxRetryAfterSeconds = 86'400;
-
-std::string OneLine(std::string_view text, size_t max = 300) {
-  std::string out;
-  for (size_t i = 0; i < text.size() && i < max; ++i) {
-    unsigned char c = static_cast<unsigned char>(text[i]);
-    out += (c < 0x20 || c == 0x7f) ? ' ' : static_cast<char>(c);
-  }
-  if (text.size() > max) out += "...";
-  return out;
-}
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 // Graph's error body: {"error":{"code":"...","message":"...","innerError":{...}}}.
 struct GraphError {
@@ -408,7 +393,7 @@ Result<Response> GraphClient::Impl::Get(std::string_view mailbox, std::string_vi
       response.status = status;
       response.body = std::move(result->body);
       for (const auto& [name, value] : result->headers) {
-        response.headers.emplace(Lower(name), value);
+        response.headers.emplace(AsciiLower(name), value);
       }
       return response;
     }

@@ -9,6 +9,7 @@
 #include <exception>
 #include <mutex>
 
+#include "engine/graph/text.h"
 #include "engine/graph/url.h"
 
 namespace graphmirror::graph {
@@ -16,19 +17,6 @@ namespace graphmirror::graph {
 namespace {
 
 namespace od = simdjson::ondemand;
-
-// The first line of `text`, printable, at most `max` characters: AAD's descriptions
-// carry "\r\nTrace ID: ..." lines that would break a one-line message.
-std::string FirstLine(std::string_view text, size_t max = 300) {
-  text = text.substr(0, text.find_first_of("\r\n"));
-  std::string out;
-  for (size_t i = 0; i < text.size() && i < max; ++i) {
-    unsigned char c = static_cast<unsigned char>(text[i]);
-    out += (c < 0x20 || c == 0x7f) ? ' ' : static_cast<char>(c);
-  }
-  if (text.size() > max) out += "...";
-  return out;
-}
 
 // The fields of a token endpoint answer we use; absent ones stay empty.
 struct TokenAnswer {

@@ -2,18 +2,14 @@
 
 #include <cctype>
 
+#include "engine/graph/text.h"
+
 namespace graphmirror::graph {
 
 namespace {
 
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 bool StartsWithNoCase(std::string_view s, std::string_view prefix) {
-  return s.size() >= prefix.size() && Lower(s.substr(0, prefix.size())) == prefix;
+  return s.size() >= prefix.size() && AsciiLower(s.substr(0, prefix.size())) == prefix;
 }
 
 Status Invalid(std::string_view text, std::string_view why) {
@@ -51,7 +47,7 @@ Result<Url> ParseUrl(std::string_view text) {
   Url url;
   const size_t colon = text.find("://");
   if (colon == std::string_view::npos) return Invalid(text, "no scheme");
-  url.scheme = Lower(text.substr(0, colon));
+  url.scheme = AsciiLower(text.substr(0, colon));
   if (url.scheme != "http" && url.scheme != "https") return Invalid(text, "not http or https");
   std::string_view rest = text.substr(colon + 3);
   if (!IsSafeTarget(rest)) return Invalid(text, "whitespace or control characters");
@@ -78,7 +74,7 @@ Result<Url> ParseUrl(std::string_view text) {
     port = authority.substr(p + 1);
   }
   if (host.empty()) return Invalid(text, "no host");
-  url.host = Lower(host);
+  url.host = AsciiLower(host);
   if (port.empty()) {
     if (authority.find(':') != std::string_view::npos && authority.front() != '[') {
       return Invalid(text, "empty port");

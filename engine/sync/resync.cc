@@ -1,8 +1,8 @@
 #include "engine/sync/resync.h"
 
 #include "engine/graph/page.h"
-#include "engine/graph/timestamp.h"
 #include "engine/graph/query.h"
+#include "engine/graph/timestamp.h"
 
 namespace graphmirror::sync {
 namespace {
@@ -26,9 +26,9 @@ Result<ResyncStats> Resyncer::ResyncCreated(const std::string& user_id, Collecti
   auto started = std::chrono::steady_clock::now();
   auto watermark = store_->GetWatermark(user_id, collection);
   if (!watermark.ok()) return watermark.status();
-  std::string url = graph::CreatedSincePath(
-      user_id, collection, QueryStart(watermark->created_after, options_.overlap),
-      options_.page_size);
+  std::string url = graph::CreatedSincePath(user_id, collection,
+                                            QueryStart(watermark->created_after, options_.overlap),
+                                            options_.page_size);
 
   ResyncStats stats;
   for (;;) {

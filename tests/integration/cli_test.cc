@@ -40,10 +40,9 @@ std::string WriteFile(TempDir& dir, const std::string& name, const std::string& 
 
 std::string ConfigText(const std::string& base, const std::string& secret,
                        const std::vector<std::string>& users) {
-  std::string text = "database = \"m.db\"\n[graph]\nbase_url = \"" + base +
-                     "/v1.0\"\ntoken_url = \"" + base +
-                     "/common/oauth2/v2.0/token\"\nclient_id = \"graphsim\"\nclient_secret = \"" +
-                     secret + "\"\n";
+  std::string text =
+      "database = \"m.db\"\n[graph]\nbase_url = \"" + base + "/v1.0\"\ntoken_url = \"" + base +
+      "/common/oauth2/v2.0/token\"\nclient_id = \"graphsim\"\nclient_secret = \"" + secret + "\"\n";
   for (const std::string& u : users) text += "[[mailbox]]\nuser = \"" + u + "\"\n";
   return text;
 }
@@ -55,8 +54,8 @@ TEST_CASE("sync --once mirrors a mailbox and prints a line per collection", "[cl
   o.events = 30;
   o.contacts = 10;
   SimFixture f(o);
-  std::string config =
-      WriteFile(f.dir(), "g.toml", ConfigText(f.server().base_url(), "graphsim-secret", f.sim().UserIds()));
+  std::string config = WriteFile(
+      f.dir(), "g.toml", ConfigText(f.server().base_url(), "graphsim-secret", f.sim().UserIds()));
   Run run = RunCli("sync --config " + config + " --once");
   INFO(run.output);
   REQUIRE(run.exit_code == 0);
@@ -87,8 +86,7 @@ TEST_CASE("A rejected secret ends with one line naming it", "[cli]") {
 TEST_CASE("An unreachable Graph ends with one line naming the URL", "[cli]") {
   TempDir dir;
   // Port 9 (discard) on loopback: nothing listens there in a test environment.
-  std::string config =
-      WriteFile(dir, "g.toml", ConfigText("http://127.0.0.1:9", "s", {"someone"}));
+  std::string config = WriteFile(dir, "g.toml", ConfigText("http://127.0.0.1:9", "s", {"someone"}));
   Run run = RunCli("sync --config " + config + " --once");
   INFO(run.output);
   CHECK(run.exit_code == 1);

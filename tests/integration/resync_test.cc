@@ -62,7 +62,8 @@ TEST_CASE("A second sync fetches only the new items and the overlap it re-reads"
   // What a second pass must re-read: items at or after (watermark - overlap).
   std::map<std::pair<std::string, Collection>, int64_t> repeats;
   for (const auto& r : first) {
-    auto watermark = graph::ParseTimestamp(f.store().GetWatermark(r.user_id, r.collection)->created_after);
+    auto watermark =
+        graph::ParseTimestamp(f.store().GetWatermark(r.user_id, r.collection)->created_after);
     REQUIRE(watermark);
     SQLite::Database db(f.dir().Path("mirror.db"));
     SQLite::Statement q(db, "SELECT count(*) FROM " + std::string(CollectionName(r.collection)) +
@@ -75,7 +76,8 @@ TEST_CASE("A second sync fetches only the new items and the overlap it re-reads"
 
   f.clock().Advance(std::chrono::hours(1));
   const std::string user = f.sim().UserIds()[0];
-  for (int i = 0; i < 5; ++i) f.sim().CreateItem(user, "messages", Fields("new " + std::to_string(i)));
+  for (int i = 0; i < 5; ++i)
+    f.sim().CreateItem(user, "messages", Fields("new " + std::to_string(i)));
   f.clock().Advance(std::chrono::seconds(5));
   f.sim().CreateItem(user, "contacts", "{\"displayName\":\"Zed\"}");
 
@@ -120,7 +122,8 @@ TEST_CASE("A resync stopped between pages resumes without loss or duplicates", "
 TEST_CASE("300 items with one createdDateTime all arrive across page boundaries", "[resync]") {
   SimFixture f(Seeded(1, 0, 0, 0));
   const std::string user = f.sim().UserIds()[0];
-  for (int i = 0; i < 300; ++i) f.sim().CreateItem(user, "messages", Fields("tie " + std::to_string(i)));
+  for (int i = 0; i < 300; ++i)
+    f.sim().CreateItem(user, "messages", Fields("tie " + std::to_string(i)));
   REQUIRE(f.sim().Count(user, "messages") == 300);
 
   // Stop inside the tie group, then resume: the round restarts at the shared timestamp

@@ -58,8 +58,7 @@ int64_t CountRows(const std::string& db_path, const std::string& sql) {
   }
 }
 
-TEST_CASE("sync --once killed mid-sync and run again leaves an exact, intact mirror",
-          "[crash]") {
+TEST_CASE("sync --once killed mid-sync and run again leaves an exact, intact mirror", "[crash]") {
   graphsim::Options o;
   o.seed = 11;
   o.users = 3;
@@ -70,7 +69,8 @@ TEST_CASE("sync --once killed mid-sync and run again leaves an exact, intact mir
   const std::string config = WriteConfig(f, 40);
   const std::string db = f.dir().Path("crash.db");
   const std::string log = f.dir().Path("sync.log");
-  const std::vector<std::string> args = {GRAPHMIRROR_CLI_PATH, "sync", "--config", config, "--once"};
+  const std::vector<std::string> args = {GRAPHMIRROR_CLI_PATH, "sync", "--config", config,
+                                         "--once"};
 
   const uint64_t seed = std::random_device{}();
   INFO("seed " << seed << ", log " << log);

@@ -54,22 +54,20 @@ int RunSync(const std::string& config_path) {
   if (Status s = client.CheckCredentials(); !s.ok()) return Fail(s.message());
 
   auto started = std::chrono::steady_clock::now();
-  auto reports = sync::SyncAllOnce(*config, &client, store->get(),
-                                   [](const sync::CollectionReport& r) {
-                                     std::string name(CollectionName(r.collection));
-                                     if (r.status.ok()) {
-                                       std::printf("%s %-8s fetched %lld, %lld new, %lld in mirror (%.2f s)\n",
-                                                   r.user_id.c_str(), name.c_str(),
-                                                   static_cast<long long>(r.stats.fetched),
-                                                   static_cast<long long>(r.items_after - r.items_before),
-                                                   static_cast<long long>(r.items_after),
-                                                   Seconds(r.stats.elapsed));
-                                     } else {
-                                       std::printf("%s %-8s FAILED: %s\n", r.user_id.c_str(),
-                                                   name.c_str(), r.status.ToString().c_str());
-                                     }
-                                     std::fflush(stdout);
-                                   });
+  auto reports =
+      sync::SyncAllOnce(*config, &client, store->get(), [](const sync::CollectionReport& r) {
+        std::string name(CollectionName(r.collection));
+        if (r.status.ok()) {
+          std::printf("%s %-8s fetched %lld, %lld new, %lld in mirror (%.2f s)\n",
+                      r.user_id.c_str(), name.c_str(), static_cast<long long>(r.stats.fetched),
+                      static_cast<long long>(r.items_after - r.items_before),
+                      static_cast<long long>(r.items_after), Seconds(r.stats.elapsed));
+        } else {
+          std::printf("%s %-8s FAILED: %s\n", r.user_id.c_str(), name.c_str(),
+                      r.status.ToString().c_str());
+        }
+        std::fflush(stdout);
+      });
   int failed = 0;
   for (const auto& r : reports) failed += r.status.ok() ? 0 : 1;
   std::printf("synced %zu collections in %.2f s%s\n", reports.size() - failed,
@@ -88,8 +86,7 @@ int RunStatus(const std::string& config_path) {
   std::printf("%-40s %-9s %10s  %s\n", "mailbox", "collection", "items", "created up to");
   for (const auto& c : *counts) {
     std::printf("%-40s %-9s %10lld  %s\n", c.user_id.c_str(),
-                std::string(CollectionName(c.collection)).c_str(),
-                static_cast<long long>(c.items),
+                std::string(CollectionName(c.collection)).c_str(), static_cast<long long>(c.items),
                 c.created_after.empty() ? "-" : c.created_after.c_str());
   }
   return 0;

@@ -7,53 +7,13 @@
 
 #include "tools/graphsim/errors.h"
 #include "tools/graphsim/ids.h"
+#include "tools/graphsim/url_encoded.h"
 
 namespace graphsim {
 namespace {
 
 constexpr char kGraphResource[] = "https://graph.microsoft.com";
 constexpr char kGraphAppId[] = "00000003-0000-0000-c000-000000000000";
-
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// application/x-www-form-urlencoded: '+' is a space, %XX a byte.
-std::string FormDecode(std::string_view s) {
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '+') {
-      out += ' ';
-    } else if (s[i] == '%' && i + 2 < s.size() && HexValue(s[i + 1]) >= 0 &&
-               HexValue(s[i + 2]) >= 0) {
-      out += static_cast<char>(HexValue(s[i + 1]) * 16 + HexValue(s[i + 2]));
-      i += 2;
-    } else {
-      out += s[i];
-    }
-  }
-  return out;
-}
-
-std::vector<std::pair<std::string, std::string>> ParseForm(std::string_view body) {
-  std::vector<std::pair<std::string, std::string>> fields;
-  size_t start = 0;
-  while (start <= body.size()) {
-    size_t amp = body.find('&', start);
-    std::string_view part = body.substr(start, amp == std::string_view::npos ? amp : amp - start);
-    if (!part.empty()) {
-      size_t eq = part.find('=');
-      fields.emplace_back(FormDecode(part.substr(0, eq)),
-                          eq == std::string_view::npos ? "" : FormDecode(part.substr(eq + 1)));
-    }
-    if (amp == std::string_view::npos) break;
-    start = amp + 1;
-  }
-  return fields;
-}
 
 std::string AadTimestamp(TimePoint now) {
   std::string t = FormatSecondsZ(now);  // "2026-01-01T10:00:00Z" -> "2026-01-01 10:00:00Z"
@@ -113,7 +73,7 @@ HttpResponse TokenIssuer::HandleTokenRequest(const HttpRequest& request, TimePoi
   for (char& c : content_type) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   std::vector<std::pair<std::string, std::string>> form;
   if (content_type.rfind("application/x-www-form-urlencoded", 0) == 0) {
-    form = ParseForm(request.body);
+    form = ParseUrlEncoded(request.body);
   }
   auto field = [&](const char* name) -> const std::string* {
     for (const auto& [k, v] : form) {

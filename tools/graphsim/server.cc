@@ -17,55 +17,17 @@
 
 #include "tools/graphsim/errors.h"
 #include "tools/graphsim/graphsim.h"
+#include "tools/graphsim/url_encoded.h"
 
 namespace graphsim {
 namespace {
 
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// Query-string decoding: '+' is a space, %XX a byte (what Graph's front end does).
-std::string QueryDecode(std::string_view s) {
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '+') {
-      out += ' ';
-    } else if (s[i] == '%' && i + 2 < s.size() && HexValue(s[i + 1]) >= 0 &&
-               HexValue(s[i + 2]) >= 0) {
-      out += static_cast<char>(HexValue(s[i + 1]) * 16 + HexValue(s[i + 2]));
-      i += 2;
-    } else {
-      out += s[i];
-    }
-  }
-  return out;
-}
-
 // Parses the query of the raw request target ourselves: httplib would mix form-encoded
 // body fields into its params.
 std::vector<std::pair<std::string, std::string>> ParseQuery(const std::string& target) {
-  std::vector<std::pair<std::string, std::string>> params;
   size_t q = target.find('?');
-  if (q == std::string::npos) return params;
-  std::string_view query(target);
-  query.remove_prefix(q + 1);
-  size_t start = 0;
-  while (start <= query.size()) {
-    size_t amp = query.find('&', start);
-    std::string_view part = query.substr(start, amp == std::string_view::npos ? amp : amp - start);
-    if (!part.empty()) {
-      size_t eq = part.find('=');
-      params.emplace_back(QueryDecode(part.substr(0, eq)),
-                          eq == std::string_view::npos ? "" : QueryDecode(part.substr(eq + 1)));
-    }
-    if (amp == std::string_view::npos) break;
-    start = amp + 1;
-  }
-  return params;
+  if (q == std::string::npos) return {};
+  return ParseUrlEncoded(std::string_view(target).substr(q + 1));
 }
 
 int PortOf(const sockaddr_storage& addr) {

@@ -1,0 +1,26 @@
+// Small text helpers for building one-line error messages from what a server sent.
+//
+// Thread-safety: free functions, no shared state.
+
+#ifndef GRAPHMIRROR_ENGINE_GRAPH_TEXT_H_
+#define GRAPHMIRROR_ENGINE_GRAPH_TEXT_H_
+
+#include <string>
+#include <string_view>
+
+namespace graphmirror::graph {
+
+// `text` with control characters as spaces, cut to `max` characters (then "..."), so that
+// nothing a server sends can break a log line or a one-line error in two.
+std::string OneLine(std::string_view text, size_t max = 300);
+
+// OneLine of the text before its first line break: AAD's error descriptions carry
+// "\r\nTrace ID: ..." lines that say nothing to a user.
+std::string FirstLine(std::string_view text, size_t max = 300);
+
+// ASCII lower case (header names, hosts, schemes).
+std::string AsciiLower(std::string_view text);
+
+}  // namespace graphmirror::graph
+
+#endif  // GRAPHMIRROR_ENGINE_GRAPH_TEXT_H_
