@@ -1,0 +1,328 @@
+#include "engine/notify/notification.h"
+
+#include <simdjson.h>
+
+#include <exception>
+#include <string>
+#include <utility>
+
+#include "engine/notify/text.h"
+
+namespace graphmirror::notify {
+
+namespace {
+
+namespace od = simdjson::ondemand;
+using simdjson::error_code;
+
+Status Bad(std::string_view what) {
+  return Status::InvalidArgument("notification: " + std::string(what));
+}
+
+Status BadJson(std::string_view where, error_code error) {
+  return Bad(std::string(where) + ": " + simdjson::error_message(error));
+}
+
+std::string Quote(std::string_view text) { return "\"" + LogSafe(text) + "\""; }
+
+// On-demand parsing checks only what is read, so every value not extracted is still walked
+// here: a body is accepted only if it is valid JSON throughout, not merely in the fields
+// this parser happens to read (a truncated or spliced body is not what Graph sent).
+error_code Validate(od::value value) {
+  od::json_type type;
+  if (auto error = value.type().get(type)) return error;
+  switch (type) {
+    case od::json_type::object: {
+      od::object object;
+      if (auto error = value.get_object().get(object)) return error;
+      for (auto field_result : object) {
+        od::field field;
+        if (auto error = std::move(field_result).get(field)) return error;
+        std::string_view key;
+        if (auto error = field.unescaped_key().get(key)) return error;
+        if (auto error = Validate(field.value())) return error;
+      }
+      return simdjson::SUCCESS;
+    }
+    case od::json_type::array: {
+      od::array array;
+      if (auto error = value.get_array().get(array)) return error;
+      for (auto element_result : array) {
+        od::value element;
+        if (auto error = std::move(element_result).get(element)) return error;
+        if (auto error = Validate(element)) return error;
+      }
+      return simdjson::SUCCESS;
+    }
+    case od::json_type::string:
+      return value.get_string().error();
+    case od::json_type::number:
+      return value.get_double().error();
+    case od::json_type::boolean:
+      return value.get_bool().error();
+    case od::json_type::null: {
+      bool is_null = false;
+      if (auto error = value.is_null().get(is_null)) return error;
+      return is_null ? simdjson::SUCCESS : simdjson::INCORRECT_TYPE;
+    }
+  }
+  return simdjson::INCORRECT_TYPE;
+}
+
+// A string, or "" for null. Copies: the parser's strings die at the next iterate().
+error_code ReadString(od::value value, std::string* out) {
+  od::json_type type;
+  if (auto error = value.type().get(type)) return error;
+  if (type == od::json_type::null) {
+    out->clear();
+    return Validate(value);
+  }
+  std::string_view text;
+  if (auto error = value.get_string().get(text)) return error;
+  out->assign(text);
+  return simdjson::SUCCESS;
+}
+
+// Calls `on_field(key, value)` for each field of an object value; null counts as an empty
+// object (lifecycle items carry "resourceData": null). Sets `*present` for a real object.
+template <typename F>
+error_code ForEachField(od::value value, bool* present, F&& on_field) {
+  od::json_type type;
+  if (auto error = value.type().get(type)) return error;
+  if (type == od::json_type::null) return Validate(value);
+  od::object object;
+  if (auto error = value.get_object().get(object)) return error;
+  *present = true;
+  for (auto field_result : object) {
+    od::field field;
+    if (auto error = std::move(field_result).get(field)) return error;
+    std::string_view key;
+    if (auto error = field.unescaped_key().get(key)) return error;
+    if (auto error = on_field(key, field.value())) return error;
+  }
+  return simdjson::SUCCESS;
+}
+
+// Graph writes change types in lower case; other senders have been seen to capitalize.
+std::string FoldChangeType(std::string text) {
+  std::string lower = AsciiLower(text);
+  if (lower == "created" || lower == "updated" || lower == "deleted") return lower;
+  return text;
+}
+
+class CollectionParser {
+ public:
+  Result<std::vector<Notification>> Parse(std::string_view body) {
+    // One parser per thread: its buffers are reused from request to request.
+    thread_local od::parser parser;
+    const simdjson::padded_string padded(body);
+    od::document doc;
+    if (auto error = parser.iterate(padded).get(doc)) return BadJson("not JSON", error);
+    od::object root;
+    if (auto error = doc.get_object().get(root)) return BadJson("not a JSON object", error);
+
+    std::vector<Notification> items;
+    bool saw_value = false;
+    for (auto field_result : root) {
+      od::field field;
+      if (auto error = std::move(field_result).get(field)) return BadJson("malformed JSON", error);
+      std::string_view key;
+      if (auto error = field.unescaped_key().get(key)) return BadJson("malformed key", error);
+      if (key == "value") {
+        od::array array;
+        if (auto error = field.value().get_array().get(array)) {
+          return BadJson("\"value\" is not an array", error);
+        }
+        saw_value = true;
+        // A repeated "value" replaces the first, as a JSON object's last key wins.
+        items.clear();
+        if (Status s = ParseItems(array, &items); !s.ok()) return s;
+      } else if (auto error = Validate(field.value())) {
+        // validationTokens (rich notifications) and anything Graph adds later.
+        return BadJson(Quote(key), error);
+      }
+    }
+    if (!saw_value) return Bad("no \"value\" array");
+    if (doc.current_location().error() != simdjson::OUT_OF_BOUNDS) {
+      return Bad("trailing content after the JSON object");
+    }
+    return items;
+  }
+
+ private:
+  static Status ParseItems(od::array& array, std::vector<Notification>* items) {
+    size_t index = 0;
+    for (auto element_result : array) {
+      const std::string where = "item " + std::to_string(index);
+      od::value element;
+      if (auto error = std::move(element_result).get(element)) return BadJson(where, error);
+      od::object object;
+      if (auto error = element.get_object().get(object)) {
+        return BadJson(where + " is not an object", error);
+      }
+      Notification item;
+      for (auto field_result : object) {
+        od::field field;
+        if (auto error = std::move(field_result).get(field)) return BadJson(where, error);
+        std::string_view key;
+        if (auto error = field.unescaped_key().get(key)) return BadJson(where, error);
+        if (auto error = ReadField(key, field.value(), &item)) {
+          return BadJson(where + " field " + Quote(key), error);
+        }
+      }
+      if (item.subscription_id.empty()) return Bad(where + " has no subscriptionId");
+      if (item.change_type.empty() && item.lifecycle_event.empty()) {
+        return Bad(where + " has neither changeType nor lifecycleEvent");
+      }
+      item.change_type = FoldChangeType(std::move(item.change_type));
+      if (item.resource_id.empty()) {
+        if (auto id = ResourceItemId(item.resource)) item.resource_id = std::move(*id);
+      }
+      items->push_back(std::move(item));
+      ++index;
+    }
+    return Status::Ok();
+  }
+
+  static error_code ReadField(std::string_view key, od::value value, Notification* item) {
+    if (key == "id") return ReadString(value, &item->id);
+    if (key == "subscriptionId") return ReadString(value, &item->subscription_id);
+    if (key == "clientState") return ReadString(value, &item->client_state);
+    if (key == "changeType") return ReadString(value, &item->change_type);
+    if (key == "lifecycleEvent") return ReadString(value, &item->lifecycle_event);
+    if (key == "resource") return ReadString(value, &item->resource);
+    if (key == "tenantId") return ReadTenant(value, item);
+    if (key == "organizationId") return ReadTenant(value, item);
+    if (key == "resourceData") {
+      bool present = false;
+      return ForEachField(value, &present, [&](std::string_view k, od::value v) {
+        if (k == "id") return ReadString(v, &item->resource_id);
+        if (k == "@odata.etag") return ReadString(v, &item->etag);
+        return Validate(v);
+      });
+    }
+    if (key == "encryptedContent") {
+      bool present = false;
+      error_code error =
+          ForEachField(value, &present, [](std::string_view, od::value v) { return Validate(v); });
+      if (present) item->has_encrypted_content = true;
+      return error;
+    }
+    return Validate(value);
+  }
+
+  // tenantId and organizationId name the same thing; whichever is non-null wins, so a
+  // lifecycle item with "tenantId": null and an organizationId still has a tenant.
+  static error_code ReadTenant(od::value value, Notification* item) {
+    std::string text;
+    if (auto error = ReadString(value, &text)) return error;
+    if (!text.empty()) item->tenant_id = std::move(text);
+    return simdjson::SUCCESS;
+  }
+};
+
+// A path segment: its name and, for OData key syntax `name('key')` / `name(key)`, the key.
+struct Segment {
+  std::string_view name;
+  std::optional<std::string> key;
+};
+
+bool IsCollectionName(std::string_view name) {
+  const std::string lower = AsciiLower(name);
+  return lower == "messages" || lower == "events" || lower == "contacts";
+}
+
+// Splits `Users('u')/mailFolders('x')/messages('id')` into segments. Keys are
+// percent-decoded; quoted keys have OData's '' unescaped. nullopt if malformed.
+std::optional<std::vector<Segment>> SplitResource(std::string_view path) {
+  std::vector<Segment> segments;
+  size_t i = 0;
+  while (i < path.size()) {
+    Segment segment;
+    const size_t begin = i;
+    while (i < path.size() && path[i] != '/' && path[i] != '(') ++i;
+    segment.name = path.substr(begin, i - begin);
+    if (i < path.size() && path[i] == '(') {
+      ++i;
+      std::string raw;
+      if (i < path.size() && path[i] == '\'') {
+        ++i;
+        bool closed = false;
+        while (i < path.size()) {
+          if (path[i] == '\'') {
+            if (i + 1 < path.size() && path[i + 1] == '\'') {
+              raw += '\'';
+              i += 2;
+              continue;
+            }
+            ++i;
+            closed = true;
+            break;
+          }
+          raw += path[i++];
+        }
+        if (!closed) return std::nullopt;
+      } else {
+        while (i < path.size() && path[i] != ')') raw += path[i++];
+      }
+      if (i >= path.size() || path[i] != ')') return std::nullopt;
+      ++i;
+      auto key = PercentDecode(raw, /*plus_is_space=*/false);
+      if (!key) return std::nullopt;
+      segment.key = std::move(*key);
+    }
+    if (i < path.size()) {
+      if (path[i] != '/') return std::nullopt;  // text after a key: `a('b')c`
+      ++i;
+    }
+    if (segment.name.empty() && !segment.key) return std::nullopt;  // `a//b`
+    segments.push_back(std::move(segment));
+  }
+  return segments;
+}
+
+bool IsPlausibleId(std::string_view id) {
+  if (id.empty()) return false;
+  for (char c : id) {
+    const unsigned char u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f || c == '/') return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+Result<std::vector<Notification>> ParseNotificationCollection(std::string_view body) {
+  // The error-code API does not throw, but allocation and simdjson's development checks
+  // can: nothing escapes this room as an exception.
+  try {
+    return CollectionParser().Parse(body);
+  } catch (const std::exception& e) {
+    return Bad(std::string("parser failure: ") + e.what());
+  }
+}
+
+std::optional<std::string> ResourceItemId(std::string_view resource) {
+  // A rich subscription's resource may carry $select: the path ends before the query.
+  if (size_t q = resource.find('?'); q != std::string_view::npos) resource = resource.substr(0, q);
+  if (!resource.empty() && resource.front() == '/') resource.remove_prefix(1);
+  if (resource.empty()) return std::nullopt;
+  auto segments = SplitResource(resource);
+  if (!segments || segments->empty()) return std::nullopt;
+  const Segment& last = segments->back();
+  std::optional<std::string> id;
+  if (last.key) {
+    // messages('{id}')
+    if (IsCollectionName(last.name)) id = *last.key;
+  } else if (segments->size() >= 2) {
+    // messages/{id}
+    const Segment& parent = (*segments)[segments->size() - 2];
+    if (!parent.key && IsCollectionName(parent.name)) {
+      id = PercentDecode(last.name, /*plus_is_space=*/false);
+    }
+  }
+  if (!id || !IsPlausibleId(*id)) return std::nullopt;
+  return id;
+}
+
+}  // namespace graphmirror::notify

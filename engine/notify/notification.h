@@ -1,0 +1,58 @@
+// Graph change notifications as they arrive at the webhook: the parsed form of a
+// changeNotificationCollection body (GRAPH.md sections 3 and 4), and the item id carried
+// in a notification's resource path.
+//
+// Thread-safety: free functions without shared state; safe from any thread.
+
+#ifndef GRAPHMIRROR_ENGINE_NOTIFY_NOTIFICATION_H_
+#define GRAPHMIRROR_ENGINE_NOTIFY_NOTIFICATION_H_
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "graphmirror/status.h"
+
+namespace graphmirror::notify {
+
+// One changeNotification. Absent and null fields are empty strings.
+struct Notification {
+  std::string id;               // changeNotification.id; Graph often omits it
+  std::string subscription_id;  // never empty
+  std::string client_state;
+  // "created", "updated" or "deleted" (any casing is folded to these); an unknown value is
+  // kept as sent. Empty for lifecycle notifications.
+  std::string change_type;
+  // "reauthorizationRequired", "subscriptionRemoved", "missed", or a future value, as
+  // sent. Empty for change notifications. At least one of the two is set.
+  std::string lifecycle_event;
+  std::string resource;
+  // resourceData.id, else the id at the end of `resource` (ResourceItemId), else empty
+  // (lifecycle items name a subscription, not an item).
+  std::string resource_id;
+  std::string etag;                    // resourceData.@odata.etag
+  std::string tenant_id;               // tenantId, or organizationId on some lifecycle items
+  bool has_encrypted_content = false;  // a rich notification: encryptedContent is set
+};
+
+// Parses a changeNotificationCollection: {"value":[...], "validationTokens":[...], ...}.
+// The whole body must be one valid JSON object (fields not read are validated too).
+// InvalidArgument, with a one-line reason, for: not JSON, not an object, trailing content,
+// no "value" array, an item that is not an object, an item without subscriptionId or
+// without changeType and lifecycleEvent, a read field of the wrong type. Unknown fields,
+// nulls, validationTokens and any time format are accepted.
+Result<std::vector<Notification>> ParseNotificationCollection(std::string_view body);
+
+// The item id at the end of a notification resource path:
+//   Users/{uid}/Messages/{id}               users/{uid}@{tid}/messages/{id}
+//   Users('{uid}')/messages('{id}')         /users/{uid}/mailFolders('x')/messages('{id}')
+// and the same for events and contacts. Segment names match in any case; the id is
+// returned exactly (case kept), percent-decoded, with OData's doubled quotes undone.
+// nullopt if the path does not end in an item of a mail, calendar or contact collection
+// (for example `Subscriptions/{id}` of a lifecycle notification) or is malformed.
+std::optional<std::string> ResourceItemId(std::string_view resource);
+
+}  // namespace graphmirror::notify
+
+#endif  // GRAPHMIRROR_ENGINE_NOTIFY_NOTIFICATION_H_

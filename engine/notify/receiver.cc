@@ -1,0 +1,453 @@
+#include "engine/notify/receiver.h"
+
+#include <httplib.h>
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstring>
+#include <exception>
+#include <map>
+#include <mutex>
+#include <set>
+#include <string_view>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "engine/notify/notification.h"
+#include "engine/notify/text.h"
+#include "engine/store/store.h"
+
+namespace graphmirror::notify {
+
+namespace {
+
+constexpr size_t kMaxValidationToken = 1024;
+// httplib listens with a backlog of 5: a burst of Graph connections beyond that waits for
+// a SYN retransmit (1 s, then 3 s: past Graph's deadline). Linux lets a second listen()
+// widen it.
+constexpr int kListenBacklog = 512;
+// Graph reuses connections; httplib's default closes one after 5 requests.
+constexpr size_t kKeepAliveMaxCount = 1000;
+constexpr time_t kReadTimeoutSeconds = 5;
+constexpr time_t kWriteTimeoutSeconds = 5;
+
+constexpr char kTextPlain[] = "text/plain; charset=utf-8";
+
+void SetText(httplib::Response& res, int status, std::string body) {
+  res.status = status;
+  // The body may echo request text (the validation token, a parse error): plain text that
+  // a browser must not sniff into HTML.
+  res.set_header("X-Content-Type-Options", "nosniff");
+  res.set_header("Cache-Control", "no-store");
+  res.set_content(std::move(body), kTextPlain);
+}
+
+// The query string of the raw request target, split and decoded here rather than taken
+// from httplib's params, which also hold form fields parsed from the body.
+struct QueryParam {
+  std::string name;
+  std::optional<std::string> value;  // nullopt: malformed percent-encoding
+};
+
+std::vector<QueryParam> ParseQuery(std::string_view target) {
+  std::vector<QueryParam> params;
+  const size_t question = target.find('?');
+  if (question == std::string_view::npos) return params;
+  std::string_view query = target.substr(question + 1);
+  if (size_t hash = query.find('#'); hash != std::string_view::npos) query = query.substr(0, hash);
+  while (!query.empty()) {
+    const size_t amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    if (pair.empty()) continue;
+    const size_t eq = pair.find('=');
+    std::string_view raw_name = pair.substr(0, eq);
+    std::string_view raw_value =
+        eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
+    QueryParam param;
+    // Graph encodes spaces in the token as '+' ("Validation%3a+Testing+client...").
+    auto name = PercentDecode(raw_name, /*plus_is_space=*/true);
+    if (!name) continue;  // a name we cannot read is not "validationToken"
+    param.name = std::move(*name);
+    param.value = PercentDecode(raw_value, /*plus_is_space=*/true);
+    params.push_back(std::move(param));
+  }
+  return params;
+}
+
+bool HasControlCharacters(std::string_view text) {
+  for (char c : text) {
+    const unsigned char u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) return true;
+  }
+  return false;
+}
+
+// application/json or application/<anything>+json, parameters allowed.
+bool IsJsonContentType(std::string_view header) {
+  std::string_view type = header.substr(0, header.find(';'));
+  while (!type.empty() && (type.front() == ' ' || type.front() == '\t')) type.remove_prefix(1);
+  while (!type.empty() && (type.back() == ' ' || type.back() == '\t')) type.remove_suffix(1);
+  const std::string lower = AsciiLower(type);
+  if (lower == "application/json") return true;
+  return lower.starts_with("application/") && lower.ends_with("+json");
+}
+
+// The log's dedupe key (see DESIGN.md: duplicates collapse on it).
+std::string DedupeKey(const Notification& n, std::string_view delivery_nonce) {
+  if (!n.id.empty()) return "n:" + n.id;
+  std::string key = "s:" + n.subscription_id + "|" +
+                    (n.change_type.empty() ? n.lifecycle_event : n.change_type) + "|" +
+                    n.resource_id + "|" + n.etag;
+  // Without an etag the key names no version of anything: every later `missed` or
+  // `reauthorizationRequired` of the subscription, or every later etag-less `updated` of
+  // an item, would collapse into the first one forever and never reach the sync worker.
+  // Such items are unique to their delivery instead: a redelivery costs an idempotent
+  // resync, a collapse would cost a change.
+  if (n.etag.empty()) key.append("|d:").append(delivery_nonce);
+  return key;
+}
+
+}  // namespace
+
+struct Receiver::Impl {
+  Impl(ReceiverOptions options, SubscriptionTable* subscriptions, store::Store* store, Clock* clock,
+       ReceiverStats* stats)
+      : options(std::move(options)),
+        subscriptions(subscriptions),
+        store(store),
+        clock(clock),
+        stats(stats) {}
+
+  void Handle(const httplib::Request& req, httplib::Response& res);
+  void HandleValidation(const httplib::Request& req, httplib::Response& res,
+                        const std::optional<std::string>& token);
+  void HandleNotifications(const httplib::Request& req, httplib::Response& res);
+  // For responses httplib made itself (413 by Content-Length, 400 for a malformed
+  // request): count them and give them a plain-text body.
+  httplib::Server::HandlerResponse HandleLibraryError(const httplib::Request& req,
+                                                      httplib::Response& res);
+  std::string NextDeliveryNonce();
+
+  const ReceiverOptions options;
+  SubscriptionTable* const subscriptions;
+  store::Store* const store;
+  Clock* const clock;
+  ReceiverStats* const stats;
+
+  httplib::Server server;
+  std::thread thread;
+  std::atomic<int> listen_fd{-1};
+  std::atomic<bool> listen_returned{false};
+  bool started = false;
+
+  std::mutex on_accepted_mu;
+  std::shared_ptr<const std::function<void()>> on_accepted;
+
+  std::atomic<uint64_t> deliveries{0};
+};
+
+std::string Receiver::Impl::NextDeliveryNonce() {
+  // Unique across requests of this process (counter) and across restarts (start time).
+  static const auto kProcessStart = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                        std::chrono::system_clock::now().time_since_epoch())
+                                        .count();
+  return std::to_string(kProcessStart) + "." + std::to_string(deliveries.fetch_add(1) + 1);
+}
+
+void Receiver::Impl::Handle(const httplib::Request& req, httplib::Response& res) {
+  stats->requests.fetch_add(1);
+  try {
+    if (req.path != options.notification_path && req.path != options.lifecycle_path) {
+      SetText(res, 404, "not found\n");
+      return;
+    }
+    const bool is_get = req.method == "GET" || req.method == "HEAD";
+    const bool is_post = req.method == "POST";
+    if (!is_get && !is_post) {
+      res.set_header("Allow", "GET, POST");
+      SetText(res, 405, "method not allowed\n");
+      return;
+    }
+    for (const QueryParam& param : ParseQuery(req.target)) {
+      // SharePoint and Outlook REST v2 spell it "validationtoken".
+      if (AsciiLower(param.name) == "validationtoken") {
+        HandleValidation(req, res, param.value);
+        return;
+      }
+    }
+    if (is_get) {
+      // GET exists only for the handshake.
+      res.set_header("Allow", "POST");
+      SetText(res, 405, "method not allowed without validationToken\n");
+      return;
+    }
+    HandleNotifications(req, res);
+  } catch (const std::exception& e) {
+    spdlog::error("notify: {} {} failed: {}", req.method, LogSafe(req.path), e.what());
+    res.headers.clear();
+    SetText(res, 500, "internal error\n");
+  } catch (...) {
+    spdlog::error("notify: {} {} failed with an unknown exception", req.method, LogSafe(req.path));
+    res.headers.clear();
+    SetText(res, 500, "internal error\n");
+  }
+}
+
+void Receiver::Impl::HandleValidation(const httplib::Request& req, httplib::Response& res,
+                                      const std::optional<std::string>& token) {
+  if (!token || token->empty() || token->size() > kMaxValidationToken ||
+      HasControlCharacters(*token)) {
+    stats->bad_requests.fetch_add(1);
+    spdlog::warn("notify: refused a validation request on {}: malformed token", LogSafe(req.path));
+    SetText(res, 400, "malformed validationToken\n");
+    return;
+  }
+  stats->validations.fetch_add(1);
+  spdlog::info("notify: answered a validation request on {}", LogSafe(req.path));
+  // Exactly the decoded token: Graph compares the whole body.
+  SetText(res, 200, *token);
+}
+
+void Receiver::Impl::HandleNotifications(const httplib::Request& req, httplib::Response& res) {
+  // httplib refuses a Content-Length beyond the limit before reading; a chunked body
+  // arrives here whole and is measured now.
+  if (req.body.size() > options.max_body_bytes) {
+    stats->too_large.fetch_add(1);
+    SetText(res, 413, "payload too large\n");
+    return;
+  }
+  if (!IsJsonContentType(req.get_header_value("Content-Type"))) {
+    SetText(res, 415, "expected Content-Type: application/json\n");
+    return;
+  }
+  auto parsed = ParseNotificationCollection(req.body);
+  if (!parsed.ok()) {
+    stats->bad_requests.fetch_add(1);
+    spdlog::warn("notify: refused a notification body on {}: {}", LogSafe(req.path),
+                 parsed.status().message());
+    SetText(res, 400, parsed.status().message() + "\n");
+    return;
+  }
+  std::vector<Notification>& items = parsed.value();
+  stats->notifications_received.fetch_add(items.size());
+
+  std::vector<store::LogEntry> entries;
+  entries.reserve(items.size());
+  // One warning per reason and subscription per request: a forged batch of thousands
+  // would otherwise flood the log.
+  std::set<std::pair<std::string_view, std::string>> warned;
+  const std::string nonce = NextDeliveryNonce();
+  for (Notification& item : items) {
+    std::optional<KnownSubscription> known = subscriptions->Find(item.subscription_id);
+    std::string_view reason;
+    if (!known) {
+      stats->rejected_unknown_subscription.fetch_add(1);
+      reason = "unknown_subscription";
+    } else if (!ConstantTimeEquals(item.client_state, known->client_state)) {
+      stats->rejected_bad_client_state.fetch_add(1);
+      reason = "bad_client_state";
+    }
+    if (!reason.empty()) {
+      // The subscription id only: never clientState or tokens.
+      if (warned.emplace(reason, item.subscription_id).second) {
+        spdlog::warn("notify: rejected a notification ({}) for subscription \"{}\"", reason,
+                     LogSafe(item.subscription_id));
+      }
+      continue;
+    }
+    store::LogEntry entry;
+    entry.dedupe_key = DedupeKey(item, nonce);
+    entry.subscription_id = std::move(item.subscription_id);
+    // Whose and which collection come from our own record of the subscription, never from
+    // the resource path the sender wrote.
+    entry.user_id = std::move(known->user_id);
+    entry.collection = known->collection;
+    entry.change_type = std::move(item.change_type);
+    entry.lifecycle_event = std::move(item.lifecycle_event);
+    entry.resource = std::move(item.resource);
+    entry.item_id = std::move(item.resource_id);
+    entry.notification_id = std::move(item.id);
+    entries.push_back(std::move(entry));
+  }
+
+  if (entries.empty()) {
+    // Nothing to keep. Still 202: a forged or stale batch must not be retried for hours.
+    if (!items.empty()) stats->rejected_batches.fetch_add(1);
+    res.status = 202;
+    return;
+  }
+
+  const size_t count = entries.size();
+  // The store compares deadlines with the system clock: a real-time deadline, whatever
+  // clock the engine runs on (a test's ManualClock does not move while a commit waits).
+  const TimePoint deadline = std::chrono::system_clock::now() + options.commit_timeout;
+  Status status = store->AppendNotifications(std::move(entries), deadline);
+  if (!status.ok()) {
+    stats->unavailable.fetch_add(1);
+    spdlog::warn("notify: answering 503 to {} notification(s): {}", count, status.ToString());
+    res.set_header("Retry-After", "1");
+    SetText(res, 503, "not stored, retry\n");
+    return;
+  }
+  stats->accepted.fetch_add(count);
+  std::shared_ptr<const std::function<void()>> on_accepted;
+  {
+    std::lock_guard lock(on_accepted_mu);
+    on_accepted = this->on_accepted;
+  }
+  if (on_accepted && *on_accepted) {
+    try {
+      (*on_accepted)();
+    } catch (const std::exception& e) {
+      // The items are durable: the answer is 202 whatever the callback did.
+      spdlog::error("notify: the on-accepted callback failed: {}", e.what());
+    }
+  }
+  res.status = 202;
+}
+
+httplib::Server::HandlerResponse Receiver::Impl::HandleLibraryError(const httplib::Request&,
+                                                                    httplib::Response& res) {
+  // Our own handler always sets a body; an empty one means httplib answered by itself
+  // (the handler never ran, so the request was not counted yet).
+  if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+  stats->requests.fetch_add(1);
+  std::string text;
+  switch (res.status) {
+    case 413:
+      stats->too_large.fetch_add(1);
+      text = "payload too large\n";
+      break;
+    case 400:
+      stats->bad_requests.fetch_add(1);
+      text = "bad request\n";
+      break;
+    case 404:
+      text = "not found\n";
+      break;
+    default:
+      text = "error\n";
+      break;
+  }
+  SetText(res, res.status, std::move(text));
+  return httplib::Server::HandlerResponse::Handled;
+}
+
+Receiver::Receiver(ReceiverOptions options, SubscriptionTable* subscriptions, store::Store* store,
+                   Clock* clock)
+    : impl_(std::make_unique<Impl>(std::move(options), subscriptions, store, clock, &stats_)) {}
+
+Receiver::~Receiver() { Stop(); }
+
+void Receiver::SetOnAccepted(std::function<void()> on_accepted) {
+  auto shared = std::make_shared<const std::function<void()>>(std::move(on_accepted));
+  std::lock_guard lock(impl_->on_accepted_mu);
+  impl_->on_accepted = std::move(shared);
+}
+
+Status Receiver::Start() {
+  Impl& impl = *impl_;
+  const ReceiverOptions& o = impl.options;
+  if (impl.started) return Status::Internal("receiver: Start() called twice");
+  if (o.port < 0 || o.port > 65535) {
+    return Status::InvalidArgument("receiver: port " + std::to_string(o.port) + " out of range");
+  }
+  if (o.notification_path.empty() || o.notification_path.front() != '/' ||
+      o.lifecycle_path.empty() || o.lifecycle_path.front() != '/') {
+    return Status::InvalidArgument("receiver: paths must start with '/'");
+  }
+  if (o.threads < 1 || o.max_body_bytes == 0 || o.commit_timeout.count() <= 0 ||
+      o.keep_alive.count() < 0) {
+    return Status::InvalidArgument(
+        "receiver: threads, max_body_bytes and commit_timeout must be positive");
+  }
+  impl.started = true;
+
+  httplib::Server& server = impl.server;
+  const int threads = o.threads;
+  server.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  server.set_keep_alive_timeout(o.keep_alive.count());
+  server.set_keep_alive_max_count(kKeepAliveMaxCount);
+  server.set_read_timeout(kReadTimeoutSeconds, 0);
+  server.set_write_timeout(kWriteTimeoutSeconds, 0);
+  server.set_payload_max_length(o.max_body_bytes);
+  server.set_tcp_nodelay(true);
+  server.set_socket_options([&impl](socket_t sock) {
+    // SO_REUSEADDR (restart while old connections sit in TIME_WAIT) but not httplib's
+    // default SO_REUSEPORT, with which a second daemon on this port would bind silently
+    // and take half of Graph's deliveries.
+    int yes = 1;
+    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+    impl.listen_fd.store(sock);
+  });
+  server.set_exception_handler(
+      [](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
+        // Handle() catches everything; this is the last line. No e.what() in the answer.
+        res.headers.clear();
+        SetText(res, 500, "internal error\n");
+      });
+  server.set_error_handler(httplib::Server::HandlerWithResponse(
+      [&impl](const httplib::Request& req, httplib::Response& res) {
+        return impl.HandleLibraryError(req, res);
+      }));
+  // Every method on every path comes to Handle(), which answers 404 and 405 itself.
+  const std::string any = R"([\s\S]*)";
+  auto handler = [&impl](const httplib::Request& req, httplib::Response& res) {
+    impl.Handle(req, res);
+  };
+  server.Get(any, handler);
+  server.Post(any, httplib::Server::Handler(handler));
+  server.Put(any, httplib::Server::Handler(handler));
+  server.Patch(any, httplib::Server::Handler(handler));
+  server.Delete(any, httplib::Server::Handler(handler));
+  server.Options(any, handler);
+
+  errno = 0;
+  int port = o.port;
+  bool bound = false;
+  if (port == 0) {
+    port = server.bind_to_any_port(o.host);
+    bound = port > 0;
+  } else {
+    bound = server.bind_to_port(o.host, port);
+  }
+  const int bind_errno = errno;
+  if (!bound) {
+    std::string why = bind_errno != 0 ? std::strerror(bind_errno) : "cannot bind";
+    if (bind_errno == EADDRINUSE) why += " (is another graphmirror listening on it?)";
+    return Status::Unavailable("receiver: cannot listen on " + o.host + ":" +
+                               std::to_string(o.port) + ": " + why);
+  }
+  if (int fd = impl.listen_fd.load(); fd >= 0) ::listen(fd, kListenBacklog);
+
+  impl.thread = std::thread([&impl] {
+    if (!impl.server.listen_after_bind()) spdlog::error("notify: the receiver stopped listening");
+    impl.listen_returned.store(true);
+  });
+  while (!impl.server.is_running() && !impl.listen_returned.load()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  if (!impl.server.is_running()) {
+    impl.thread.join();
+    return Status::Unavailable("receiver: could not start serving on " + o.host + ":" +
+                               std::to_string(port));
+  }
+  port_.store(port);
+  spdlog::info("notify: receiving on http://{}:{} ({}, {})", o.host, port, o.notification_path,
+               o.lifecycle_path);
+  return Status::Ok();
+}
+
+void Receiver::Stop() {
+  Impl& impl = *impl_;
+  if (!impl.thread.joinable()) return;
+  // stop() on a server that is not running would leave a later listen() blocked: only a
+  // running one is stopped; one whose listen loop already ended is just joined.
+  if (impl.server.is_running()) impl.server.stop();
+  impl.thread.join();
+}
+
+}  // namespace graphmirror::notify

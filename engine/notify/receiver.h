@@ -1,0 +1,104 @@
+// Receiver: the HTTP endpoint Microsoft Graph posts change and lifecycle notifications to.
+//
+// It answers the validation handshake, checks every item against the SubscriptionTable
+// (unknown subscription or wrong clientState: not from Graph, dropped), appends accepted
+// items to the store's notification log and answers 202 only once they are durable; if
+// the store cannot commit in time it answers 503 so Graph delivers again. It never calls
+// Graph and never applies a change itself: the sync worker, woken by SetOnAccepted's
+// callback, does that from the log.
+//
+// Plain HTTP: TLS (Graph requires https) is terminated in front of it, by a reverse proxy
+// or tunnel.
+//
+// Thread-safety: Start() and Stop() are for the owning thread; stats(), port() and
+// SetOnAccepted() may be called from any thread. Handlers run on the receiver's own pool.
+
+#ifndef GRAPHMIRROR_ENGINE_NOTIFY_RECEIVER_H_
+#define GRAPHMIRROR_ENGINE_NOTIFY_RECEIVER_H_
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "engine/notify/subscription_table.h"
+#include "graphmirror/clock.h"
+#include "graphmirror/status.h"
+
+namespace graphmirror::store {
+class Store;
+}
+
+namespace graphmirror::notify {
+
+struct ReceiverOptions {
+  std::string host = "127.0.0.1";
+  int port = 0;  // 0: any free port (see Receiver::port())
+  // Both paths accept both kinds of items: Graph posts lifecycle items to the notification
+  // URL when a subscription has no lifecycleNotificationUrl.
+  std::string notification_path = "/notifications";
+  std::string lifecycle_path = "/lifecycle";
+  size_t max_body_bytes = 1 << 20;  // 413 beyond
+  // How long a request waits for its items' commit to start before answering 503. Well
+  // under Graph's 3 s, so a slow disk makes Graph retry rather than mark us "slow".
+  std::chrono::milliseconds commit_timeout{2000};
+  int threads = 16;  // worker pool; every open connection holds one while it is served
+  // An idle keep-alive connection holds a worker this long: short, so a burst of new
+  // connections is not starved by idle ones.
+  std::chrono::seconds keep_alive{2};
+};
+
+// Counters since Start(). Each is read on its own; they are not a consistent snapshot.
+struct ReceiverStats {
+  std::atomic<uint64_t> requests{0};                // every request on any path
+  std::atomic<uint64_t> validations{0};             // handshakes answered with the token
+  std::atomic<uint64_t> notifications_received{0};  // items in well-formed bodies
+  std::atomic<uint64_t> accepted{0};                // items handed to the store and committed
+  std::atomic<uint64_t> rejected_unknown_subscription{0};
+  std::atomic<uint64_t> rejected_bad_client_state{0};
+  std::atomic<uint64_t> rejected_batches{0};  // non-empty bodies whose every item was rejected
+  std::atomic<uint64_t> bad_requests{0};      // 400
+  std::atomic<uint64_t> too_large{0};         // 413
+  std::atomic<uint64_t> unavailable{0};       // 503: the store did not commit in time
+};
+
+class Receiver {
+ public:
+  // `subscriptions`, `store` and `clock` must outlive the Receiver. `clock` serves logs
+  // and anything policy-related; commit deadlines are real time (see commit_timeout).
+  Receiver(ReceiverOptions options, SubscriptionTable* subscriptions, store::Store* store,
+           Clock* clock);
+  ~Receiver();  // Stop()s
+  Receiver(const Receiver&) = delete;
+  Receiver& operator=(const Receiver&) = delete;
+
+  // Binds and starts serving; returns once requests are being accepted. Fails with a
+  // message naming host and port if the port is taken (another daemon) or the address is
+  // not local. A Receiver starts at most once.
+  Status Start();
+  // The bound port (useful with port 0); 0 before Start().
+  int port() const { return port_.load(); }
+  // Stops accepting, lets in-flight requests finish (including their commits), and waits
+  // out idle keep-alive connections (at most `keep_alive`). Safe to call more than once.
+  void Stop();
+
+  const ReceiverStats& stats() const { return stats_; }
+
+  // Called after a commit that appended accepted items (duplicates included: the store
+  // does not say which were new), on the request's thread before its 202 is sent. It
+  // should only wake the sync worker: it delays the answer to Graph.
+  void SetOnAccepted(std::function<void()> on_accepted);
+
+ private:
+  struct Impl;
+  ReceiverStats stats_;
+  std::atomic<int> port_{0};
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace graphmirror::notify
+
+#endif  // GRAPHMIRROR_ENGINE_NOTIFY_RECEIVER_H_
