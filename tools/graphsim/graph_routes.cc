@@ -561,6 +561,7 @@ HttpResponse Impl::HandleGraph(const HttpRequest& request, const std::vector<std
     return ErrorResponse(400, "BadRequest",
                          "/me request is only valid with delegated authentication flow.", now);
   }
+  if (root == "subscriptions") return HandleSubscriptions(request, rest, now);
   if (root != "users") return BadSegment(rest[0], now);
 
   if (rest.size() == 1) {

@@ -30,6 +30,15 @@ namespace graphsim {
 
 class SimulatorCore;  // internal: simulator_core.h
 
+// How a change notification spells its `resource` and `resourceData.@odata.id`
+// (GRAPH.md section 3: real payloads differ from one another).
+enum class ResourcePathStyle {
+  kSlash,   // Users/{uid}/Messages/{id}
+  kParen,   // Users('{uid}')/messages('{id}')
+  kMixed,   // alternates kSlash and kParen, notification by notification
+  kTenant,  // users/{uid}@{tid}/messages/{id}
+};
+
 struct Options {
   uint64_t seed = 1;
   // Seeded data: `users` users, each with this many messages, events and contacts.
@@ -62,6 +71,52 @@ struct Options {
   // Real time each mailbox request spends in flight before it is answered, so that tests
   // can make requests overlap. Zero in normal use.
   std::chrono::milliseconds handler_latency{0};
+
+  // --- Subscriptions and change notifications (GRAPH.md sections 1-4) ----------------------
+  // Graph requires https notification URLs; tests on loopback need http.
+  bool allow_http_notification_url = true;
+  // Longest lifetime of a subscription; beyond it a create or renew is refused with
+  // `expiry_too_far_code` ("ExtensionError"; some tenants answer "ErrorInvalidParameter").
+  int subscription_max_minutes = 10080;
+  std::string expiry_too_far_code = "ExtensionError";
+  // An expiry less than this far ahead is silently raised to it.
+  int subscription_min_minutes = 45;
+  // Subscriptions per mailbox (all apps) before 403.
+  int max_subscriptions_per_mailbox = 1000;
+  // GET /subscriptions page size (@odata.nextLink beyond it).
+  int subscriptions_page_size = 100;
+  // The validation handshake's wait for an answer (real time).
+  std::chrono::milliseconds validation_timeout{10000};
+  // Non-empty: the validation token sent instead of a random one.
+  std::string validation_token_override;
+  // Verify TLS certificates of https notification endpoints.
+  bool verify_webhook_certificates = true;
+
+  // Delivery. Each item carries a unique `id` unless this is false.
+  bool include_notification_id = true;
+  ResourcePathStyle resource_path_style = ResourcePathStyle::kSlash;
+  // Items per POST (one POST may carry items of several subscriptions).
+  int max_batch = 50;
+  // Clock time between a change and its notification becoming due (Graph: < 1 min avg).
+  std::chrono::milliseconds delivery_delay{0};
+  // A POST not answered 2xx within this (real time) failed.
+  std::chrono::milliseconds delivery_timeout{3000};
+  // Retries of a failed batch: backoff starts here and doubles up to the cap (clock
+  // time); after `delivery_retry_window` since the first attempt the batch is dropped.
+  std::chrono::milliseconds delivery_retry_initial{10000};
+  std::chrono::milliseconds delivery_retry_cap{3600 * 1000};
+  std::chrono::milliseconds delivery_retry_window{4 * 3600 * 1000};
+  // 0: never; N: every Nth batch is delivered twice (at-least-once delivery).
+  int duplicate_every = 0;
+  // Shuffle items within and across the batches formed by a pump, and the order in which
+  // due batches are sent (seeded by `seed`).
+  bool reorder_deliveries = false;
+  // When a batch is dropped after the retry window, queue a `missed` lifecycle
+  // notification for each subscription that lost items.
+  bool missed_on_drop = false;
+  // Lifecycle items in the field-report shape: organizationId instead of tenantId,
+  // resource "Subscriptions/{id}", changeType and resourceData null.
+  bool lifecycle_field_report_shape = false;
 
   // HTTP serving (Server only).
   int http_threads = 32;
@@ -109,6 +164,28 @@ struct MailboxStats {
   int early_retries = 0;
   int throttled = 0;
   uint64_t requests = 0;  // requests that reached the mailbox (admitted or not)
+};
+
+// Delivery counters, for tests and GET /_sim/deliveries.
+struct DeliveryStats {
+  uint64_t attempts = 0;         // POSTs of notification batches (duplicates included)
+  uint64_t delivered_items = 0;  // items whose batch was answered 2xx (first time only)
+  uint64_t failed_attempts = 0;  // POSTs answered non-2xx, timed out or refused
+  uint64_t dropped_items = 0;    // given up after the retry window
+  uint64_t pending_items = 0;    // queued, in flight or waiting for a retry
+  uint64_t duplicate_posts = 0;  // extra deliveries made by duplicate_every
+  uint64_t orphaned_items = 0;   // discarded unsent: their subscription was deleted/expired
+};
+
+// A live subscription as the simulator holds it (clientState included).
+struct SubscriptionView {
+  std::string id;
+  std::string resource;     // as the client sent it
+  std::string change_type;  // "created,updated,deleted" (normalized order)
+  std::string notification_url;
+  std::string lifecycle_url;  // "" if none
+  std::string client_state;   // "" if none
+  graphmirror::TimePoint expires;
 };
 
 class Simulator {
@@ -173,6 +250,28 @@ class Simulator {
   // Moves simulated time forward: a ManualClock is advanced (everyone sharing it sees the
   // jump); any other clock gets a simulator-private offset.
   void AdvanceClock(std::chrono::nanoseconds d);
+
+  // --- Subscriptions and change notifications ---------------------------------------------
+  // Live subscriptions (expired ones are gone), oldest first.
+  std::vector<SubscriptionView> Subscriptions() const;
+  // Sends every notification batch due by the clock now (retries included), POST by POST,
+  // and returns the number of POSTs attempted. Blocks while another pump runs.
+  size_t PumpDeliveries();
+  // A background thread that pumps continuously (woken by new notifications, else every
+  // `poll` of real time). Stopped by StopDeliveryThread() and by the destructor.
+  void StartDeliveryThread(std::chrono::milliseconds poll = std::chrono::milliseconds(5));
+  void StopDeliveryThread();
+  DeliveryStats Deliveries() const;
+  // Notification ids of items whose batch was answered 2xx, in delivery order (an item
+  // delivered twice appears twice).
+  std::vector<std::string> AckedNotificationIds() const;
+  // Queues a lifecycle notification (`reauthorizationRequired`, `subscriptionRemoved`,
+  // `missed` or any text) for the subscription, to its lifecycleNotificationUrl or else
+  // its notificationUrl. False if there is no such live subscription.
+  bool EmitLifecycle(const std::string& subscription_id, const std::string& event);
+  // As Graph does on a password reset: queues `subscriptionRemoved`, deletes the
+  // subscription. False if there is no such live subscription.
+  bool RemoveSubscription(const std::string& subscription_id);
 
   // Serves one request (Graph API, token endpoint and /_sim/ control). Never throws.
   HttpResponse Handle(const HttpRequest& request);

@@ -47,6 +47,12 @@ int main(int argc, char** argv) {
   int64_t window = options.window.count();
   bool stale_upn = false;
   bool verbose = false;
+  std::string resource_style = "slash";
+  bool reorder = false;
+  int64_t retry_initial_ms = options.delivery_retry_initial.count();
+  int64_t delivery_timeout_ms = options.delivery_timeout.count();
+  int64_t validation_timeout_ms = options.validation_timeout.count();
+  bool https_only = false;
 
   CLI::App app{"graphsim: a simulated Microsoft Graph tenant for tests and benchmarks"};
   app.add_option("--listen", listen, "host:port to serve on (port 0: any free port)");
@@ -76,6 +82,30 @@ int main(int argc, char** argv) {
   app.add_flag("--stale-upn", stale_upn, "answer some UPN-addressed requests 503 MailboxInfoStale");
   app.add_option("--threads", options.http_threads, "HTTP worker threads")
       ->check(CLI::Range(1, 1024));
+  app.add_option("--resource-style", resource_style,
+                 "how notifications spell resource paths: slash, paren, mixed or tenant")
+      ->check(CLI::IsMember({"slash", "paren", "mixed", "tenant"}));
+  app.add_option("--duplicate-every", options.duplicate_every,
+                 "deliver every Nth notification batch twice (0: never)")
+      ->check(CLI::Range(0, 1000000));
+  app.add_flag("--reorder", reorder, "shuffle notifications within and across batches");
+  app.add_option("--subscription-max-minutes", options.subscription_max_minutes,
+                 "longest subscription lifetime in minutes")
+      ->check(CLI::Range(1, 10000000));
+  app.add_option("--expiry-error-code", options.expiry_too_far_code,
+                 "error code for an expiry too far ahead (ExtensionError, ErrorInvalidParameter)");
+  app.add_option("--delivery-retry-initial-ms", retry_initial_ms,
+                 "first retry delay of a failed notification POST (clock time, ms)")
+      ->check(CLI::Range(int64_t{1}, int64_t{86400000}));
+  app.add_option("--delivery-timeout-ms", delivery_timeout_ms,
+                 "real time a notification POST may take before it failed")
+      ->check(CLI::Range(int64_t{1}, int64_t{600000}));
+  app.add_option("--validation-timeout-ms", validation_timeout_ms,
+                 "real time the validation handshake waits")
+      ->check(CLI::Range(int64_t{1}, int64_t{600000}));
+  app.add_option("--max-batch", options.max_batch, "notifications per POST")
+      ->check(CLI::Range(1, 100000));
+  app.add_flag("--https-only", https_only, "refuse http notification URLs, as Graph does");
   app.add_flag("-v,--verbose", verbose, "log every request");
   try {
     app.parse(argc, argv);
@@ -93,6 +123,15 @@ int main(int argc, char** argv) {
   options.token_lifetime = std::chrono::seconds(token_lifetime);
   options.window = std::chrono::seconds(window);
   options.stale_mailbox_for_upn = stale_upn;
+  options.resource_path_style = resource_style == "paren"    ? graphsim::ResourcePathStyle::kParen
+                                : resource_style == "mixed"  ? graphsim::ResourcePathStyle::kMixed
+                                : resource_style == "tenant" ? graphsim::ResourcePathStyle::kTenant
+                                                             : graphsim::ResourcePathStyle::kSlash;
+  options.reorder_deliveries = reorder;
+  options.delivery_retry_initial = std::chrono::milliseconds(retry_initial_ms);
+  options.delivery_timeout = std::chrono::milliseconds(delivery_timeout_ms);
+  options.validation_timeout = std::chrono::milliseconds(validation_timeout_ms);
+  options.allow_http_notification_url = !https_only;
   spdlog::set_level(verbose ? spdlog::level::debug : spdlog::level::warn);
 
   // Block the stop signals before any thread starts, so that only sigwait sees them.
@@ -109,6 +148,7 @@ int main(int argc, char** argv) {
     std::cerr << status.message() << std::endl;  // already "graphsim: ..."
     return 1;
   }
+  sim.StartDeliveryThread();
   std::cout << server.base_url() << "\n";
   for (const graphsim::UserInfo& user : sim.Users()) {
     std::cout << "user " << user.id << " " << user.user_principal_name << "\n";
@@ -119,6 +159,7 @@ int main(int argc, char** argv) {
   sigwait(&stop_signals, &signal_number);
   spdlog::info("graphsim: signal {}, stopping", signal_number);
   server.Stop();
+  sim.StopDeliveryThread();
   spdlog::shutdown();
   return 0;
 }

@@ -96,10 +96,12 @@ class Server::Impl {
                                        std::exception_ptr) {
       Fill(res,
            ErrorResponse(500, "generalException", "An unexpected error occurred.", sim_->Now()));
+      res.set_header("Date", FormatHttpDate(sim_->Now()));
     });
     // httplib's own errors (413 payload too large, 400 unparsable request) come without a
     // body; give them Graph's.
     http_.set_error_handler([this](const httplib::Request&, httplib::Response& res) {
+      if (!res.has_header("Date")) res.set_header("Date", FormatHttpDate(sim_->Now()));
       if (!res.body.empty()) return;
       Fill(res,
            ErrorResponse(res.status, res.status == 413 ? "RequestEntityTooLarge" : "BadRequest",

@@ -1,6 +1,8 @@
 // The /_sim/ control API: what Graph has no API for (time, faults, observations). No
 // authentication: it is a test harness's back door, never exposed beyond loopback.
 
+#include <limits>
+
 #include "tools/graphsim/errors.h"
 #include "tools/graphsim/simulator_core.h"
 
@@ -124,6 +126,62 @@ HttpResponse SimulatorCore::HandleControl(const HttpRequest& request,
       users_json.push_back(Json{{"id", user.id}, {"userPrincipalName", user.upn}});
     }
     return Reply(200, Json{{"tenantId", tenant_id()}, {"users", users_json}});
+  }
+  auto deliveries_json = [&]() {
+    DeliveryStats d = notifier_.Stats();
+    return Json{{"attempts", d.attempts},
+                {"delivered_items", d.delivered_items},
+                {"failed_attempts", d.failed_attempts},
+                {"dropped_items", d.dropped_items},
+                {"pending_items", d.pending_items},
+                {"duplicate_posts", d.duplicate_posts},
+                {"orphaned_items", d.orphaned_items}};
+  };
+  if (route == "/deliveries" && method == "GET") return Reply(200, deliveries_json());
+  if (route == "/deliveries/pump" && method == "POST") {
+    size_t posts = notifier_.Pump();
+    Json out{{"posts", posts}};
+    out.update(deliveries_json());
+    return Reply(200, out);
+  }
+  if (route == "/deliveries/acked" && method == "GET") {
+    return Reply(200, Json{{"ids", notifier_.Acked()}});
+  }
+  if (route == "/subscriptions" && method == "GET") {
+    bool more = false;
+    Json subs = Json::array();
+    for (const SubscriptionRecord& s :
+         notifier_.List(0, std::numeric_limits<size_t>::max(), &more)) {
+      subs.push_back(Json{
+          {"id", s.id},
+          {"resource", s.resource},
+          {"changeType", ChangeTypeText(s.changes)},
+          {"notificationUrl", s.notification_url},
+          {"lifecycleNotificationUrl", s.lifecycle_url.empty() ? Json() : Json(s.lifecycle_url)},
+          {"clientState", s.client_state ? Json(*s.client_state) : Json()},
+          {"expirationDateTime", FormatTicksZ(s.expires)}});
+    }
+    return Reply(200, Json{{"value", subs}});
+  }
+  // POST /_sim/subscriptions/{id}/lifecycle {"event":"missed"}; POST .../remove.
+  if (segments.size() == 4 && segments[1] == "subscriptions" && method == "POST") {
+    const std::string& id = segments[2];
+    if (segments[3] == "lifecycle") {
+      auto event = body.find("event");
+      if (event == body.end() || !event->is_string() || event->get<std::string>().empty()) {
+        return bad("Expected {\"event\": \"missed\"|\"reauthorizationRequired\"|...}.");
+      }
+      if (!notifier_.EmitLifecycle(id, event->get<std::string>())) {
+        return ErrorResponse(404, "ResourceNotFound", "No live subscription " + id + ".", now);
+      }
+      return NoContent();
+    }
+    if (segments[3] == "remove") {
+      if (!notifier_.Remove(id)) {
+        return ErrorResponse(404, "ResourceNotFound", "No live subscription " + id + ".", now);
+      }
+      return NoContent();
+    }
   }
   // GET /_sim/users/{user}/{collection}/ids: every current id, sorted.
   if (segments.size() == 5 && segments[1] == "users" && segments[4] == "ids" && method == "GET") {

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <limits>
 #include <thread>
 
 #include "tools/graphsim/errors.h"
@@ -35,6 +36,18 @@ constexpr const char* kKindMarkers[] = {"-BGAAA_", "-BGAAB_", "-BGAAC_"};
 Json ParseFields(const std::string& text) {
   if (text.empty()) return Json::object();
   return Json::parse(text, nullptr, /*allow_exceptions=*/false);
+}
+
+ItemChange ChangeOf(ItemChange::Op op, const UserRecord& user, EntityKind kind, const Item& item) {
+  ItemChange change;
+  change.op = op;
+  change.user = user.index;
+  change.user_id = user.id;
+  change.kind = kind;
+  change.id = item.id;
+  change.etag = "W/\"" + ChangeKey(item.key, item.version) + "\"";
+  change.folder = item.folder;
+  return change;
 }
 
 ApiError ItemNotFound() {
@@ -95,7 +108,9 @@ SimulatorCore::SimulatorCore(Options options, graphmirror::Clock* clock)
           std::max(1, options_.requests_per_window), options_.window,
           std::chrono::duration_cast<std::chrono::nanoseconds>(
               std::chrono::duration<double>(options_.throttle_retry_after_seconds)),
-          options_.early_retry_grace}) {
+          options_.early_retry_grace}),
+      notifier_(options_, FormatGuid(HashCombine(options_.seed, 1), HashCombine(options_.seed, 2)),
+                [this] { return Now(); }) {
   tenant_id_ = FormatGuid(HashCombine(options_.seed, 1), HashCombine(options_.seed, 2));
   key_base_ = HashCombine(options_.seed, 0x1d);
   latency_ms_ = options_.handler_latency.count();
@@ -103,6 +118,8 @@ SimulatorCore::SimulatorCore(Options options, graphmirror::Clock* clock)
   tenant_ = TenantView{options_.seed, &users_};
   SeedItems();
 }
+
+SimulatorCore::~SimulatorCore() { notifier_.StopThread(); }
 
 void SimulatorCore::SeedUsers() {
   Rng rng(HashCombine(options_.seed, 0x05e5));
@@ -256,6 +273,9 @@ std::optional<ApiError> SimulatorCore::CreateItem(const UserRecord& user, Entity
   const Item* stored = MailboxOf(user).Of(kind).Insert(std::move(item));
   out->id = stored->id;
   out->rendered = Render(kind, *stored, user, tenant_, {});
+  ItemChange change = ChangeOf(ItemChange::Op::kCreate, user, kind, *stored);
+  lock.unlock();
+  notifier_.OnChange(change);
   return std::nullopt;
 }
 
@@ -276,13 +296,20 @@ std::optional<ApiError> SimulatorCore::UpdateItem(const UserRecord& user, Entity
   ++item->version;
   const Item* stored = collection.Insert(std::move(item));
   if (rendered) *rendered = Render(kind, *stored, user, tenant_, {});
+  ItemChange change = ChangeOf(ItemChange::Op::kUpdate, user, kind, *stored);
+  lock.unlock();
+  notifier_.OnChange(change);
   return std::nullopt;
 }
 
 std::optional<ApiError> SimulatorCore::DeleteItem(const UserRecord& user, EntityKind kind,
                                                   const std::string& id) {
   std::unique_lock<std::shared_mutex> lock(data_mu_);
-  if (!MailboxOf(user).Of(kind).Remove(id)) return ItemNotFound();
+  std::unique_ptr<Item> removed = MailboxOf(user).Of(kind).Remove(id);
+  if (!removed) return ItemNotFound();
+  ItemChange change = ChangeOf(ItemChange::Op::kDelete, user, kind, *removed);
+  lock.unlock();
+  notifier_.OnChange(change);
   return std::nullopt;
 }
 
@@ -293,6 +320,8 @@ std::optional<ApiError> SimulatorCore::MoveMessage(const UserRecord& user, const
   Collection& messages = MailboxOf(user).messages;
   std::unique_ptr<Item> item = messages.Remove(id);
   if (!item) return ItemNotFound();
+  std::string old_id = item->id;
+  int old_folder = item->folder;
   item->folder = folder;
   item->times[static_cast<int>(TimeField::kModified)] = now;
   ++item->version;
@@ -302,6 +331,11 @@ std::optional<ApiError> SimulatorCore::MoveMessage(const UserRecord& user, const
   const Item* stored = messages.Insert(std::move(item));
   out->id = stored->id;
   out->rendered = Render(EntityKind::kMessage, *stored, user, tenant_, {});
+  ItemChange change = ChangeOf(ItemChange::Op::kMove, user, EntityKind::kMessage, *stored);
+  change.old_id = std::move(old_id);
+  change.old_folder = old_folder;
+  lock.unlock();
+  notifier_.OnChange(change);
   return std::nullopt;
 }
 
@@ -454,7 +488,7 @@ std::string HttpResponse::Header(std::string_view name) const {
 Simulator::Simulator(Options options, graphmirror::Clock* clock)
     : impl_(std::make_unique<SimulatorCore>(std::move(options), clock)) {}
 
-Simulator::~Simulator() = default;
+Simulator::~Simulator() { impl_->notifier_.StopThread(); }
 
 const Options& Simulator::options() const { return impl_->options_; }
 
@@ -608,6 +642,40 @@ graphmirror::Clock* Simulator::clock() const { return impl_->clock_; }
 graphmirror::TimePoint Simulator::Now() const { return impl_->Now(); }
 
 void Simulator::AdvanceClock(std::chrono::nanoseconds d) { impl_->Advance(d); }
+
+std::vector<SubscriptionView> Simulator::Subscriptions() const {
+  std::vector<SubscriptionView> views;
+  bool more = false;
+  for (const SubscriptionRecord& s :
+       impl_->notifier_.List(0, std::numeric_limits<size_t>::max(), &more)) {
+    views.push_back(SubscriptionView{s.id, s.resource, ChangeTypeText(s.changes),
+                                     s.notification_url, s.lifecycle_url,
+                                     s.client_state.value_or(""), s.expires});
+  }
+  return views;
+}
+
+size_t Simulator::PumpDeliveries() { return impl_->notifier_.Pump(); }
+
+void Simulator::StartDeliveryThread(std::chrono::milliseconds poll) {
+  impl_->notifier_.StartThread(poll);
+}
+
+void Simulator::StopDeliveryThread() { impl_->notifier_.StopThread(); }
+
+DeliveryStats Simulator::Deliveries() const { return impl_->notifier_.Stats(); }
+
+std::vector<std::string> Simulator::AckedNotificationIds() const {
+  return impl_->notifier_.Acked();
+}
+
+bool Simulator::EmitLifecycle(const std::string& subscription_id, const std::string& event) {
+  return impl_->notifier_.EmitLifecycle(subscription_id, event);
+}
+
+bool Simulator::RemoveSubscription(const std::string& subscription_id) {
+  return impl_->notifier_.Remove(subscription_id);
+}
 
 HttpResponse Simulator::Handle(const HttpRequest& request) {
   try {

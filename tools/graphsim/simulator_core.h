@@ -3,8 +3,9 @@
 // (the /_sim/ control API).
 //
 // Thread-safety: data (users' collections) is guarded by data_mu_ (shared for reads,
-// exclusive for writes); tokens, throttling and faults have their own locks. No two of
-// these locks are ever held at once.
+// exclusive for writes); tokens, throttling, faults and the Notifier (subscriptions and
+// deliveries) have their own locks. No two of these locks are ever held at once: a data
+// operation hands its change to the Notifier after releasing data_mu_.
 
 #ifndef GRAPHMIRROR_TOOLS_GRAPHSIM_SIMULATOR_CORE_H_
 #define GRAPHMIRROR_TOOLS_GRAPHSIM_SIMULATOR_CORE_H_
@@ -21,6 +22,7 @@
 #include "tools/graphsim/auth.h"
 #include "tools/graphsim/graphsim.h"
 #include "tools/graphsim/item_store.h"
+#include "tools/graphsim/notifier.h"
 #include "tools/graphsim/schema.h"
 #include "tools/graphsim/throttle.h"
 
@@ -29,6 +31,7 @@ namespace graphsim {
 class SimulatorCore {
  public:
   SimulatorCore(Options options, graphmirror::Clock* clock);
+  ~SimulatorCore();  // stops the delivery thread before anything it uses goes away
 
   // --- Time -------------------------------------------------------------------------------
   TimePoint Now() const;
@@ -82,6 +85,9 @@ class SimulatorCore {
                            TimePoint now);  // graph_routes.cc
   HttpResponse HandleControl(const HttpRequest& request,
                              const std::vector<std::string>& segments);  // sim_control.cc
+  // /v1.0/subscriptions[/...]: `rest` starts at "subscriptions" (subscription_routes.cc).
+  HttpResponse HandleSubscriptions(const HttpRequest& request, const std::vector<std::string>& rest,
+                                   TimePoint now);
 
   // --- Faults and observations ------------------------------------------------------------
   struct InjectedStatus {
@@ -102,6 +108,7 @@ class SimulatorCore {
   MailboxGovernor governor_;
   std::atomic<uint64_t> request_count_{0};
   std::atomic<int64_t> latency_ms_{0};
+  Notifier notifier_;
 
  private:
   struct Mailbox {

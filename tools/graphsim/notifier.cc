@@ -1,0 +1,536 @@
+#include "tools/graphsim/notifier.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <set>
+
+#include "tools/graphsim/errors.h"
+#include "tools/graphsim/webhook_client.h"
+
+namespace graphsim {
+namespace {
+
+// "2026-01-01T12:00:00.0000000+00:00": notifications print the subscription's expiry with
+// an offset, as Graph's samples do (a receiver must parse any offset).
+std::string FormatOffsetTime(TimePoint t) {
+  std::string text = FormatTicksZ(t);
+  if (!text.empty() && text.back() == 'Z') text.replace(text.size() - 1, 1, "+00:00");
+  return text;
+}
+
+const char* ODataType(EntityKind kind) {
+  switch (kind) {
+    case EntityKind::kMessage:
+      return "#Microsoft.Graph.Message";
+    case EntityKind::kEvent:
+      return "#Microsoft.Graph.Event";
+    case EntityKind::kContact:
+      break;
+  }
+  return "#Microsoft.Graph.Contact";
+}
+
+const char* ChangeName(unsigned change) {
+  return change == kChangeCreated ? "created" : change == kChangeUpdated ? "updated" : "deleted";
+}
+
+ApiError Conflict() {
+  return ApiError{409, "ExtensionError",
+                  "Operation: Create; Exception: [Status Code: Conflict; Reason: A subscription "
+                  "with the same changeType, resource and notificationUrl already exists.]"};
+}
+
+ApiError QuotaExceeded() {
+  return ApiError{403, "ExtensionError",
+                  "Operation: Create; Exception: [Status Code: Forbidden; Reason: Maximum number "
+                  "of subscriptions has been reached]"};
+}
+
+ApiError NotFound() { return ApiError{404, "ResourceNotFound", "The object was not found."}; }
+
+}  // namespace
+
+std::string ChangeTypeText(unsigned changes) {
+  std::string text;
+  for (unsigned bit : {kChangeCreated, kChangeUpdated, kChangeDeleted}) {
+    if (changes & bit) text += std::string(text.empty() ? "" : ",") + ChangeName(bit);
+  }
+  return text;
+}
+
+Notifier::Notifier(const Options& options, std::string tenant_id, std::function<TimePoint()> now)
+    : options_(options),
+      tenant_id_(std::move(tenant_id)),
+      now_(std::move(now)),
+      ids_(HashCombine(options.seed, 0x5ab5)),
+      shuffle_(HashCombine(options.seed, 0x5b0f)) {}
+
+Notifier::~Notifier() { StopThread(); }
+
+// --- subscriptions --------------------------------------------------------------------
+
+void Notifier::PurgeExpiredLocked(TimePoint now) {
+  for (auto it = subs_.begin(); it != subs_.end();) {
+    if (it->second.expires <= now) {
+      seq_of_.erase(it->second.id);
+      it = subs_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+SubscriptionRecord* Notifier::FindLocked(const std::string& id) {
+  auto it = seq_of_.find(id);
+  return it == seq_of_.end() ? nullptr : &subs_.at(it->second);
+}
+
+std::string Notifier::NewIdLocked() { return FormatGuid(ids_.Next(), ids_.Next()); }
+
+std::optional<ApiError> Notifier::CheckLocked(const SubscriptionRecord& candidate) {
+  int on_mailbox = 0;
+  for (const auto& [seq, sub] : subs_) {
+    if (sub.id == candidate.id) continue;
+    if (sub.target == candidate.target && sub.changes == candidate.changes &&
+        sub.notification_url == candidate.notification_url) {
+      return Conflict();
+    }
+    if (sub.target.user == candidate.target.user) ++on_mailbox;
+  }
+  if (on_mailbox >= options_.max_subscriptions_per_mailbox) return QuotaExceeded();
+  return std::nullopt;
+}
+
+std::optional<ApiError> Notifier::CheckCreate(const SubscriptionRecord& candidate) {
+  std::lock_guard<std::mutex> lock(mu_);
+  PurgeExpiredLocked(now_());
+  return CheckLocked(candidate);
+}
+
+std::optional<ApiError> Notifier::Insert(SubscriptionRecord* record) {
+  std::lock_guard<std::mutex> lock(mu_);
+  PurgeExpiredLocked(now_());
+  record->id.clear();
+  if (auto err = CheckLocked(*record)) return err;
+  record->id = NewIdLocked();
+  record->seq = ++next_seq_;
+  seq_of_[record->id] = record->seq;
+  subs_[record->seq] = *record;
+  return std::nullopt;
+}
+
+std::optional<SubscriptionRecord> Notifier::Find(const std::string& id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  PurgeExpiredLocked(now_());
+  const SubscriptionRecord* sub = FindLocked(id);
+  if (!sub) return std::nullopt;
+  return *sub;
+}
+
+bool Notifier::Exists(const std::string& id) { return Find(id).has_value(); }
+
+std::vector<SubscriptionRecord> Notifier::List(uint64_t after, size_t limit, bool* more) {
+  std::lock_guard<std::mutex> lock(mu_);
+  PurgeExpiredLocked(now_());
+  std::vector<SubscriptionRecord> out;
+  *more = false;
+  for (auto it = subs_.upper_bound(after); it != subs_.end(); ++it) {
+    if (out.size() >= limit) {
+      *more = true;
+      break;
+    }
+    out.push_back(it->second);
+  }
+  return out;
+}
+
+std::optional<ApiError> Notifier::Update(const std::string& id, const Change& change,
+                                         SubscriptionRecord* out) {
+  std::lock_guard<std::mutex> lock(mu_);
+  PurgeExpiredLocked(now_());
+  SubscriptionRecord* sub = FindLocked(id);
+  if (!sub) return NotFound();
+  if (change.notification_url) {
+    SubscriptionRecord candidate = *sub;
+    candidate.notification_url = *change.notification_url;
+    for (const auto& [seq, other] : subs_) {
+      if (other.id != id && other.target == candidate.target &&
+          other.changes == candidate.changes &&
+          other.notification_url == candidate.notification_url) {
+        ApiError err = Conflict();
+        err.message.replace(err.message.find("Create"), 6, "Update");
+        return err;
+      }
+    }
+    sub->notification_url = *change.notification_url;
+  }
+  if (change.expires) sub->expires = *change.expires;
+  *out = *sub;
+  return std::nullopt;
+}
+
+bool Notifier::Delete(const std::string& id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  PurgeExpiredLocked(now_());
+  auto it = seq_of_.find(id);
+  if (it == seq_of_.end()) return false;
+  subs_.erase(it->second);
+  seq_of_.erase(it);
+  return true;
+}
+
+bool Notifier::EmitLifecycle(const std::string& id, const std::string& event) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    TimePoint now = now_();
+    PurgeExpiredLocked(now);
+    const SubscriptionRecord* sub = FindLocked(id);
+    if (!sub) return false;
+    QueueLifecycleLocked(*sub, event, now);
+  }
+  wake_cv_.notify_all();
+  return true;
+}
+
+bool Notifier::Remove(const std::string& id) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    TimePoint now = now_();
+    PurgeExpiredLocked(now);
+    auto it = seq_of_.find(id);
+    if (it == seq_of_.end()) return false;
+    QueueLifecycleLocked(subs_.at(it->second), "subscriptionRemoved", now);
+    subs_.erase(it->second);
+    seq_of_.erase(it);
+  }
+  wake_cv_.notify_all();
+  return true;
+}
+
+// --- queueing ---------------------------------------------------------------------------
+
+std::string Notifier::ResourcePathLocked(const std::string& user_id, EntityKind kind,
+                                         const std::string& item_id) {
+  ResourcePathStyle style = options_.resource_path_style;
+  if (style == ResourcePathStyle::kMixed) {
+    style = notifications_ % 2 == 1 ? ResourcePathStyle::kSlash : ResourcePathStyle::kParen;
+  }
+  std::string collection = CollectionName(kind);  // "messages"
+  switch (style) {
+    case ResourcePathStyle::kParen:
+      return "Users('" + user_id + "')/" + collection + "('" + item_id + "')";
+    case ResourcePathStyle::kTenant:
+      return "users/" + user_id + "@" + tenant_id_ + "/" + collection + "/" + item_id;
+    case ResourcePathStyle::kSlash:
+    case ResourcePathStyle::kMixed:
+      break;
+  }
+  collection[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(collection[0])));
+  return "Users/" + user_id + "/" + collection + "/" + item_id;
+}
+
+void Notifier::QueueLocked(const std::string& url, Pending pending) {
+  fresh_[url].push_back(std::move(pending));
+  ++stats_.pending_items;
+  wake_ = true;
+}
+
+void Notifier::QueueChangeLocked(const SubscriptionRecord& sub, unsigned change,
+                                 const ItemChange& item, const std::string& item_id,
+                                 TimePoint now) {
+  ++notifications_;
+  Pending pending;
+  pending.subscription_id = sub.id;
+  pending.due = now + std::chrono::duration_cast<TimePoint::duration>(options_.delivery_delay);
+  std::string path = ResourcePathLocked(item.user_id, item.kind, item_id);
+  Json& j = pending.item;
+  if (options_.include_notification_id) {
+    pending.notification_id = NewIdLocked();
+    j["id"] = pending.notification_id;
+  }
+  j["subscriptionId"] = sub.id;
+  j["subscriptionExpirationDateTime"] = FormatOffsetTime(sub.expires);
+  j["changeType"] = ChangeName(change);
+  j["resource"] = path;
+  j["resourceData"] = Json{{"@odata.type", ODataType(item.kind)},
+                           {"@odata.id", path},
+                           {"@odata.etag", item.etag},
+                           {"id", item_id}};
+  j["clientState"] = sub.client_state ? Json(*sub.client_state) : Json();
+  j["tenantId"] = tenant_id_;
+  QueueLocked(sub.notification_url, std::move(pending));
+}
+
+void Notifier::QueueLifecycleLocked(const SubscriptionRecord& sub, const std::string& event,
+                                    TimePoint now) {
+  ++notifications_;
+  Pending pending;
+  pending.subscription_id = sub.id;
+  pending.change = false;  // delivered even after the subscription is gone
+  pending.due = now;
+  Json& j = pending.item;
+  if (options_.include_notification_id) {
+    pending.notification_id = NewIdLocked();
+    j["id"] = pending.notification_id;
+  }
+  j["subscriptionId"] = sub.id;
+  j["subscriptionExpirationDateTime"] = FormatOffsetTime(sub.expires);
+  if (options_.lifecycle_field_report_shape) {
+    j["changeType"] = nullptr;
+    j["resource"] = "Subscriptions/" + sub.id;
+    j["resourceData"] = nullptr;
+    j["clientState"] = sub.client_state ? Json(*sub.client_state) : Json();
+    j["organizationId"] = tenant_id_;
+  } else {
+    j["tenantId"] = tenant_id_;
+    j["clientState"] = sub.client_state ? Json(*sub.client_state) : Json();
+  }
+  j["lifecycleEvent"] = event;
+  QueueLocked(sub.lifecycle_url.empty() ? sub.notification_url : sub.lifecycle_url,
+              std::move(pending));
+}
+
+void Notifier::OnChange(const ItemChange& change) {
+  bool queued = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    TimePoint now = now_();
+    PurgeExpiredLocked(now);
+    for (const auto& [seq, sub] : subs_) {
+      if (sub.target.user != change.user || sub.target.kind != change.kind) continue;
+      auto emit = [&](unsigned bit, const std::string& id) {
+        if (!(sub.changes & bit)) return;
+        QueueChangeLocked(sub, bit, change, id, now);
+        queued = true;
+      };
+      int f = sub.target.folder;
+      bool in_now = f < 0 || f == change.folder;
+      switch (change.op) {
+        case ItemChange::Op::kCreate:
+          if (in_now) emit(kChangeCreated, change.id);
+          break;
+        case ItemChange::Op::kUpdate:
+          if (in_now) emit(kChangeUpdated, change.id);
+          break;
+        case ItemChange::Op::kDelete:
+          if (in_now) emit(kChangeDeleted, change.id);
+          break;
+        case ItemChange::Op::kMove: {
+          bool was_in = f < 0 || f == change.old_folder;
+          if (was_in && in_now && change.id == change.old_id) {
+            emit(kChangeUpdated, change.id);
+          } else {
+            if (was_in) emit(kChangeDeleted, change.old_id);
+            if (in_now) emit(kChangeCreated, change.id);
+          }
+          break;
+        }
+      }
+    }
+  }
+  if (queued) wake_cv_.notify_all();
+}
+
+template <typename T>
+void Notifier::ShuffleLocked(std::vector<T>* items) {
+  for (size_t i = items->size(); i > 1; --i) {
+    size_t j = static_cast<size_t>(shuffle_.Below(i));
+    std::swap((*items)[i - 1], (*items)[j]);
+  }
+}
+
+void Notifier::FormBatchesLocked(TimePoint now) {
+  size_t max_batch = static_cast<size_t>(std::max(1, options_.max_batch));
+  for (auto it = fresh_.begin(); it != fresh_.end();) {
+    std::vector<Pending> ready, later;
+    for (Pending& p : it->second) (p.due <= now ? ready : later).push_back(std::move(p));
+    it->second = std::move(later);
+    if (options_.reorder_deliveries) ShuffleLocked(&ready);
+    for (size_t start = 0; start < ready.size(); start += max_batch) {
+      Batch batch;
+      batch.seq = ++batches_formed_;
+      batch.url = it->first;
+      size_t end = std::min(ready.size(), start + max_batch);
+      batch.items.assign(std::make_move_iterator(ready.begin() + static_cast<ptrdiff_t>(start)),
+                         std::make_move_iterator(ready.begin() + static_cast<ptrdiff_t>(end)));
+      batch.first_attempt = now;
+      batch.next_due = now;
+      batch.backoff = options_.delivery_retry_initial;
+      batch.duplicate = options_.duplicate_every > 0 &&
+                        batch.seq % static_cast<uint64_t>(options_.duplicate_every) == 0;
+      batches_.push_back(std::move(batch));
+    }
+    it = it->second.empty() ? fresh_.erase(it) : std::next(it);
+  }
+}
+
+// --- delivery ---------------------------------------------------------------------------
+
+bool Notifier::Send(const std::string& url, const std::string& body) {
+  std::optional<WebhookUrl> parsed = ParseWebhookUrl(url);
+  if (!parsed) return false;
+  WebhookResult result =
+      PostWebhook(*parsed, parsed->target, "application/json; charset=utf-8", body,
+                  options_.delivery_timeout, options_.verify_webhook_certificates);
+  bool ok = result.outcome == WebhookResult::Outcome::kAnswered && result.status >= 200 &&
+            result.status < 300;
+  if (!ok) {
+    spdlog::debug("graphsim: notification POST to {} failed: {}", url,
+                  result.outcome == WebhookResult::Outcome::kAnswered
+                      ? "status " + std::to_string(result.status)
+                      : result.error);
+  }
+  return ok;
+}
+
+size_t Notifier::Pump() {
+  std::lock_guard<std::mutex> pump_lock(pump_mu_);
+  std::vector<Batch> due;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    TimePoint now = now_();
+    PurgeExpiredLocked(now);
+    FormBatchesLocked(now);
+    for (auto it = batches_.begin(); it != batches_.end();) {
+      if (it->next_due <= now) {
+        due.push_back(std::move(*it));
+        it = batches_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    if (options_.reorder_deliveries) {
+      ShuffleLocked(&due);
+    } else {
+      std::stable_sort(due.begin(), due.end(), [](const Batch& a, const Batch& b) {
+        return a.next_due != b.next_due ? a.next_due < b.next_due : a.seq < b.seq;
+      });
+    }
+    // Change notifications of a subscription deleted or expired meanwhile are not sent.
+    for (Batch& batch : due) {
+      auto gone = [&](const Pending& p) { return p.change && !seq_of_.count(p.subscription_id); };
+      size_t before = batch.items.size();
+      batch.items.erase(std::remove_if(batch.items.begin(), batch.items.end(), gone),
+                        batch.items.end());
+      stats_.orphaned_items += before - batch.items.size();
+      stats_.pending_items -= before - batch.items.size();
+    }
+    due.erase(
+        std::remove_if(due.begin(), due.end(), [](const Batch& b) { return b.items.empty(); }),
+        due.end());
+  }
+
+  size_t attempts = 0;
+  for (Batch& batch : due) {
+    Json body{{"value", Json::array()}};
+    for (const Pending& p : batch.items) body["value"].push_back(p.item);
+    std::string text = DumpJson(body);
+    bool ok = Send(batch.url, text);
+    ++attempts;
+    std::optional<bool> duplicate_ok;
+    if (ok && batch.duplicate) {
+      duplicate_ok = Send(batch.url, text);
+      ++attempts;
+    }
+    TimePoint after = now_();
+    std::vector<std::string> missed;  // subscriptions that lost items
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      ++stats_.attempts;
+      if (ok) {
+        stats_.delivered_items += batch.items.size();
+        stats_.pending_items -= batch.items.size();
+        for (const Pending& p : batch.items) {
+          if (!p.notification_id.empty()) acked_.push_back(p.notification_id);
+        }
+        if (duplicate_ok) {
+          ++stats_.attempts;
+          ++stats_.duplicate_posts;
+          if (*duplicate_ok) {
+            for (const Pending& p : batch.items) {
+              if (!p.notification_id.empty()) acked_.push_back(p.notification_id);
+            }
+          } else {
+            ++stats_.failed_attempts;
+          }
+        }
+        continue;
+      }
+      ++stats_.failed_attempts;
+      TimePoint next = after + std::chrono::duration_cast<TimePoint::duration>(batch.backoff);
+      batch.backoff =
+          std::min<std::chrono::nanoseconds>(batch.backoff * 2, options_.delivery_retry_cap);
+      if (batch.backoff <= std::chrono::nanoseconds::zero()) {
+        batch.backoff = std::chrono::seconds(1);
+      }
+      if (next - batch.first_attempt > options_.delivery_retry_window) {
+        stats_.dropped_items += batch.items.size();
+        stats_.pending_items -= batch.items.size();
+        spdlog::debug("graphsim: dropped a batch of {} notifications for {}", batch.items.size(),
+                      batch.url);
+        if (options_.missed_on_drop) {
+          std::set<std::string> lost;
+          for (const Pending& p : batch.items) {
+            if (p.change) lost.insert(p.subscription_id);
+          }
+          for (const std::string& id : lost) {
+            if (const SubscriptionRecord* sub = FindLocked(id)) {
+              QueueLifecycleLocked(*sub, "missed", after);
+            }
+          }
+        }
+        continue;
+      }
+      batch.next_due = next;
+      batches_.push_back(std::move(batch));
+    }
+  }
+  return attempts;
+}
+
+void Notifier::StartThread(std::chrono::milliseconds poll) {
+  std::lock_guard<std::mutex> thread_lock(thread_mu_);
+  if (thread_.joinable()) return;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = false;
+  }
+  if (poll <= std::chrono::milliseconds::zero()) poll = std::chrono::milliseconds(1);
+  thread_ = std::thread([this, poll] {
+    while (true) {
+      try {
+        Pump();
+      } catch (const std::exception& e) {
+        spdlog::error("graphsim: delivery pump failed: {}", e.what());
+      }
+      std::unique_lock<std::mutex> lock(mu_);
+      wake_cv_.wait_for(lock, poll, [this] { return stop_ || wake_; });
+      wake_ = false;
+      if (stop_) break;
+    }
+  });
+}
+
+void Notifier::StopThread() {
+  std::lock_guard<std::mutex> thread_lock(thread_mu_);
+  if (!thread_.joinable()) return;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  wake_cv_.notify_all();
+  thread_.join();
+}
+
+DeliveryStats Notifier::Stats() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return stats_;
+}
+
+std::vector<std::string> Notifier::Acked() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return acked_;
+}
+
+}  // namespace graphsim

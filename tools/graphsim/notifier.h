@@ -1,0 +1,177 @@
+// Notifier: the subscriptions of the simulated tenant and the delivery of their change and
+// lifecycle notifications (GRAPH.md sections 1, 3 and 4).
+//
+// Changes of items arrive through OnChange (called by the data model after it released its
+// data lock); each live subscription that watches the item's collection (or mail folder)
+// and asked for that change type gets a changeNotification queued for its notificationUrl.
+// Pump() turns the due queue into batches (at most Options::max_batch items per POST, items
+// of several subscriptions together), POSTs them and schedules failed batches for retry with
+// exponential backoff in clock time, dropping them after the retry window.
+//
+// Thread-safety: safe to use from many threads. mu_ guards the subscriptions and the queue
+// and is never held during a POST; pump_mu_ serializes pumps (and is held during POSTs);
+// thread_mu_ guards the background thread's handle. Lock order: pump_mu_, then mu_.
+
+#ifndef GRAPHMIRROR_TOOLS_GRAPHSIM_NOTIFIER_H_
+#define GRAPHMIRROR_TOOLS_GRAPHSIM_NOTIFIER_H_
+
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <list>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "tools/graphsim/graphsim.h"
+#include "tools/graphsim/ids.h"
+#include "tools/graphsim/odata.h"
+#include "tools/graphsim/schema.h"
+
+namespace graphsim {
+
+enum ChangeBits : unsigned { kChangeCreated = 1, kChangeUpdated = 2, kChangeDeleted = 4 };
+
+// What a subscription watches: one collection of one mailbox, or one mail folder's messages.
+struct WatchTarget {
+  int user = -1;  // UserRecord::index
+  EntityKind kind = EntityKind::kMessage;
+  int folder = -1;  // mail folder index; -1: the whole collection
+  bool operator==(const WatchTarget&) const = default;
+};
+
+struct SubscriptionRecord {
+  uint64_t seq = 0;      // creation order; list paging key
+  std::string id;        // GUID text
+  std::string resource;  // as the client sent it
+  WatchTarget target;
+  std::string user_id;   // the watched mailbox's object id
+  unsigned changes = 0;  // ChangeBits
+  std::string notification_url;
+  std::string lifecycle_url;  // "" if none
+  std::optional<std::string> client_state;
+  std::string tls_version = "v1_2";
+  std::optional<bool> include_resource_data;  // as sent (only false is supported)
+  TimePoint expires;
+};
+
+// "created,updated,deleted" for a set of ChangeBits, in that order.
+std::string ChangeTypeText(unsigned changes);
+
+// One change of one item, as the data model saw it.
+struct ItemChange {
+  enum class Op { kCreate, kUpdate, kDelete, kMove };
+  Op op = Op::kCreate;
+  int user = -1;        // UserRecord::index
+  std::string user_id;  // the mailbox's object id
+  EntityKind kind = EntityKind::kMessage;
+  std::string id;  // after the change (before it, for a delete)
+  std::string etag;
+  int folder = 0;      // messages: the folder after the change (before it, for a delete)
+  std::string old_id;  // kMove: the id before the move
+  int old_folder = 0;  // kMove: the folder before the move
+};
+
+class Notifier {
+ public:
+  Notifier(const Options& options, std::string tenant_id, std::function<TimePoint()> now);
+  ~Notifier();  // stops the delivery thread
+  Notifier(const Notifier&) = delete;
+  Notifier& operator=(const Notifier&) = delete;
+
+  // --- Subscriptions (expired ones are purged by the clock on every call) ----------------
+  // The 409 (same target, change types and notificationUrl) and 403 (mailbox quota)
+  // checks of a create, for a candidate not yet inserted.
+  std::optional<ApiError> CheckCreate(const SubscriptionRecord& candidate);
+  // Assigns id and seq, checks again (the handshake ran unlocked) and stores.
+  std::optional<ApiError> Insert(SubscriptionRecord* record);
+  std::optional<SubscriptionRecord> Find(const std::string& id);
+  // Live subscriptions with seq > after, oldest first, at most `limit`; *more if others follow.
+  std::vector<SubscriptionRecord> List(uint64_t after, size_t limit, bool* more);
+  struct Change {
+    std::optional<TimePoint> expires;
+    std::optional<std::string> notification_url;
+  };
+  // PATCH: nullopt and *out updated, or 404 / 409.
+  std::optional<ApiError> Update(const std::string& id, const Change& change,
+                                 SubscriptionRecord* out);
+  bool Delete(const std::string& id);
+  bool Exists(const std::string& id);
+  bool EmitLifecycle(const std::string& id, const std::string& event);
+  bool Remove(const std::string& id);  // subscriptionRemoved, then delete
+
+  // --- Notifications ---------------------------------------------------------------------
+  void OnChange(const ItemChange& change);
+  size_t Pump();
+  void StartThread(std::chrono::milliseconds poll);
+  void StopThread();
+  DeliveryStats Stats() const;
+  std::vector<std::string> Acked() const;
+
+ private:
+  struct Pending {
+    std::string notification_id;  // "" if ids are not included
+    std::string subscription_id;
+    bool change = true;  // a change notification: discarded if its subscription is gone
+    Json item;
+    TimePoint due;
+  };
+  struct Batch {
+    uint64_t seq = 0;
+    std::string url;
+    std::vector<Pending> items;
+    TimePoint first_attempt;
+    TimePoint next_due;
+    std::chrono::nanoseconds backoff{0};
+    bool duplicate = false;
+  };
+
+  void PurgeExpiredLocked(TimePoint now);
+  SubscriptionRecord* FindLocked(const std::string& id);
+  std::optional<ApiError> CheckLocked(const SubscriptionRecord& candidate);
+  std::string NewIdLocked();
+  std::string ResourcePathLocked(const std::string& user_id, EntityKind kind,
+                                 const std::string& item_id);
+  void QueueChangeLocked(const SubscriptionRecord& sub, unsigned change, const ItemChange& item,
+                         const std::string& item_id, TimePoint now);
+  void QueueLifecycleLocked(const SubscriptionRecord& sub, const std::string& event, TimePoint now);
+  void QueueLocked(const std::string& url, Pending pending);
+  void FormBatchesLocked(TimePoint now);
+  template <typename T>
+  void ShuffleLocked(std::vector<T>* items);
+  // One POST; true if answered 2xx in time.
+  bool Send(const std::string& url, const std::string& body);
+
+  const Options& options_;
+  const std::string tenant_id_;
+  const std::function<TimePoint()> now_;
+
+  std::mutex pump_mu_;
+
+  mutable std::mutex mu_;
+  std::map<uint64_t, SubscriptionRecord> subs_;        // guarded by mu_
+  std::unordered_map<std::string, uint64_t> seq_of_;   // guarded by mu_
+  uint64_t next_seq_ = 0;                              // guarded by mu_
+  Rng ids_;                                            // guarded by mu_
+  Rng shuffle_;                                        // guarded by mu_
+  uint64_t notifications_ = 0;                         // guarded by mu_
+  uint64_t batches_formed_ = 0;                        // guarded by mu_
+  std::map<std::string, std::vector<Pending>> fresh_;  // by URL; guarded by mu_
+  std::list<Batch> batches_;                           // formed, not yet sent; mu_
+  DeliveryStats stats_;                                // guarded by mu_
+  std::vector<std::string> acked_;                     // guarded by mu_
+  bool wake_ = false;                                  // guarded by mu_
+  bool stop_ = false;                                  // guarded by mu_
+  std::condition_variable wake_cv_;
+
+  std::mutex thread_mu_;
+  std::thread thread_;  // guarded by thread_mu_
+};
+
+}  // namespace graphsim
+
+#endif  // GRAPHMIRROR_TOOLS_GRAPHSIM_NOTIFIER_H_
