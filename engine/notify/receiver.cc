@@ -121,10 +121,13 @@ struct Receiver::Impl {
         clock(clock),
         stats(stats) {}
 
-  void Handle(const httplib::Request& req, httplib::Response& res);
+  // `reader` is null for methods without a body (GET, HEAD, OPTIONS).
+  void Handle(const httplib::Request& req, httplib::Response& res,
+              const httplib::ContentReader* reader);
   void HandleValidation(const httplib::Request& req, httplib::Response& res,
                         const std::optional<std::string>& token);
-  void HandleNotifications(const httplib::Request& req, httplib::Response& res);
+  void HandleNotifications(const httplib::Request& req, httplib::Response& res,
+                           const std::string& body);
   // For responses httplib made itself (413 by Content-Length, 400 for a malformed
   // request): count them and give them a plain-text body.
   httplib::Server::HandlerResponse HandleLibraryError(const httplib::Request& req,
@@ -157,9 +160,37 @@ std::string Receiver::Impl::NextDeliveryNonce() {
   return std::to_string(kProcessStart) + "." + std::to_string(deliveries.fetch_add(1) + 1);
 }
 
-void Receiver::Impl::Handle(const httplib::Request& req, httplib::Response& res) {
+void Receiver::Impl::Handle(const httplib::Request& req, httplib::Response& res,
+                            const httplib::ContentReader* reader) {
   stats->requests.fetch_add(1);
   try {
+    // The body is read here, not by httplib: httplib 0.11 enforces its payload limit only
+    // on a Content-Length, and would read a chunked body of any size into memory.
+    std::string body;
+    if (reader != nullptr) {
+      bool too_large = false;
+      const bool read = (*reader)([&](const char* data, size_t length) {
+        if (length > options.max_body_bytes - body.size()) {
+          too_large = true;
+          return false;
+        }
+        body.append(data, length);
+        return true;
+      });
+      // httplib set 413 itself for a Content-Length over the limit (and skipped the body).
+      if (too_large || res.status == 413) {
+        // The rest of a chunked body stays unread: the connection is out of step and
+        // httplib answers what follows as malformed requests until it closes.
+        stats->too_large.fetch_add(1);
+        SetText(res, 413, "payload too large\n");
+        return;
+      }
+      if (!read) {
+        stats->bad_requests.fetch_add(1);
+        SetText(res, 400, "could not read the request body\n");
+        return;
+      }
+    }
     if (req.path != options.notification_path && req.path != options.lifecycle_path) {
       SetText(res, 404, "not found\n");
       return;
@@ -184,7 +215,7 @@ void Receiver::Impl::Handle(const httplib::Request& req, httplib::Response& res)
       SetText(res, 405, "method not allowed without validationToken\n");
       return;
     }
-    HandleNotifications(req, res);
+    HandleNotifications(req, res, body);
   } catch (const std::exception& e) {
     spdlog::error("notify: {} {} failed: {}", req.method, LogSafe(req.path), e.what());
     res.headers.clear();
@@ -211,19 +242,13 @@ void Receiver::Impl::HandleValidation(const httplib::Request& req, httplib::Resp
   SetText(res, 200, *token);
 }
 
-void Receiver::Impl::HandleNotifications(const httplib::Request& req, httplib::Response& res) {
-  // httplib refuses a Content-Length beyond the limit before reading; a chunked body
-  // arrives here whole and is measured now.
-  if (req.body.size() > options.max_body_bytes) {
-    stats->too_large.fetch_add(1);
-    SetText(res, 413, "payload too large\n");
-    return;
-  }
+void Receiver::Impl::HandleNotifications(const httplib::Request& req, httplib::Response& res,
+                                         const std::string& body) {
   if (!IsJsonContentType(req.get_header_value("Content-Type"))) {
     SetText(res, 415, "expected Content-Type: application/json\n");
     return;
   }
-  auto parsed = ParseNotificationCollection(req.body);
+  auto parsed = ParseNotificationCollection(body);
   if (!parsed.ok()) {
     stats->bad_requests.fetch_add(1);
     spdlog::warn("notify: refused a notification body on {}: {}", LogSafe(req.path),
@@ -246,7 +271,10 @@ void Receiver::Impl::HandleNotifications(const httplib::Request& req, httplib::R
     if (!known) {
       stats->rejected_unknown_subscription.fetch_add(1);
       reason = "unknown_subscription";
-    } else if (!ConstantTimeEquals(item.client_state, known->client_state)) {
+    } else if (known->client_state.empty() ||
+               !ConstantTimeEquals(item.client_state, known->client_state)) {
+      // An entry without a secret cannot tell Graph from a forger, and a forged `deleted`
+      // would remove mirrored items: refused like a wrong one.
       stats->rejected_bad_client_state.fetch_add(1);
       reason = "bad_client_state";
     }
@@ -396,14 +424,23 @@ Status Receiver::Start() {
   // Every method on every path comes to Handle(), which answers 404 and 405 itself.
   const std::string any = R"([\s\S]*)";
   auto handler = [&impl](const httplib::Request& req, httplib::Response& res) {
-    impl.Handle(req, res);
+    impl.Handle(req, res, nullptr);
   };
+  const httplib::Server::HandlerWithContentReader with_body =
+      [&impl](const httplib::Request& req, httplib::Response& res,
+              const httplib::ContentReader& reader) { impl.Handle(req, res, &reader); };
   server.Get(any, handler);
+  server.Options(any, handler);
+  // httplib dispatches to a reader handler only when it expects a body; a bodiless PUT or
+  // DELETE goes to the plain one.
+  server.Post(any, with_body);
+  server.Put(any, with_body);
+  server.Patch(any, with_body);
+  server.Delete(any, with_body);
   server.Post(any, httplib::Server::Handler(handler));
   server.Put(any, httplib::Server::Handler(handler));
   server.Patch(any, httplib::Server::Handler(handler));
   server.Delete(any, httplib::Server::Handler(handler));
-  server.Options(any, handler);
 
   errno = 0;
   int port = o.port;

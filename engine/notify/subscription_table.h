@@ -23,7 +23,9 @@ struct KnownSubscription {
   std::string id;  // Graph's subscription id
   std::string user_id;
   Collection collection = Collection::kMessages;
-  std::string client_state;  // the secret sent at create; notifications must echo it
+  // The secret sent at create; notifications must echo it. Never empty: the receiver
+  // refuses every item of an entry without one.
+  std::string client_state;
 };
 
 class SubscriptionTable {
