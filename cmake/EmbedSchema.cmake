@@ -5,7 +5,7 @@ function(graphmirror_embed_schema out_cc)
   list(SORT migrations)
   add_custom_command(
     OUTPUT "${out_cc}"
-    COMMAND "${CMAKE_COMMAND}" "-DOUT=${out_cc}" "-DMIGRATIONS=${migrations}"
+    COMMAND "${CMAKE_COMMAND}" "-DOUT=${out_cc}" "-DSCHEMA_DIR=${PROJECT_SOURCE_DIR}/schema"
             -P "${PROJECT_SOURCE_DIR}/cmake/EmbedSchemaScript.cmake"
     DEPENDS ${migrations} "${PROJECT_SOURCE_DIR}/cmake/EmbedSchemaScript.cmake"
     COMMENT "Embedding schema migrations")

@@ -1,4 +1,6 @@
-# Script mode: writes OUT with one entry per migration file in MIGRATIONS (already sorted).
+# Script mode: writes OUT with one entry per numbered migration file in SCHEMA_DIR.
+file(GLOB MIGRATIONS "${SCHEMA_DIR}/[0-9][0-9][0-9]_*.sql")
+list(SORT MIGRATIONS)
 set(body "// Generated from schema/*.sql by cmake/EmbedSchemaScript.cmake. Do not edit.\n")
 string(APPEND body "#include \"engine/store/migrations.h\"\n\nnamespace graphmirror::store {\n\n")
 string(APPEND body "const std::vector<Migration>& EmbeddedMigrations() {\n")

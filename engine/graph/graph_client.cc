@@ -175,7 +175,7 @@ struct GraphClient::Impl {
   void Backoff(int retry);
   std::unique_ptr<httplib::Client> TakeConnection();
   void ReturnConnection(std::unique_ptr<httplib::Client> client);
-  Result<Response> Get(std::string_view mailbox, std::string_view path_or_url);
+  Result<Response> Send(const Request& request);
 
   ClientOptions options;
   Clock* const clock;
@@ -319,12 +319,13 @@ void GraphClient::Impl::ReturnConnection(std::unique_ptr<httplib::Client> client
   if (idle.size() < kMaxIdleConnections) idle.push_back(std::move(client));
 }
 
-Result<Response> GraphClient::Impl::Get(std::string_view mailbox, std::string_view path_or_url) {
+Result<Response> GraphClient::Impl::Send(const Request& call) {
   if (!config_error.ok()) return config_error;
-  auto resolved = ResolveTarget(path_or_url);
+  auto resolved = ResolveTarget(call.path_or_url);
   if (!resolved.ok()) return resolved.status();
   const std::string& target = resolved.value();
-  const std::string request = "GET " + OneLine(shown_prefix + target, 200);
+  const std::string request = call.method + " " + OneLine(shown_prefix + target, 200);
+  const std::string_view mailbox = call.mailbox;
   Mailbox& mb = MailboxFor(mailbox);
 
   bool token_renewed = false;
@@ -353,7 +354,12 @@ Result<Response> GraphClient::Impl::Get(std::string_view mailbox, std::string_vi
     stats.requests.fetch_add(1, std::memory_order_relaxed);
     httplib::Result result = [&] {
       try {
-        return connection->Get(target, headers);
+        if (call.method == "GET") return connection->Get(target, headers);
+        if (call.method == "DELETE") return connection->Delete(target, headers);
+        const char* type = "application/json";
+        if (call.method == "POST") return connection->Post(target, headers, call.body, type);
+        if (call.method == "PATCH") return connection->Patch(target, headers, call.body, type);
+        throw std::invalid_argument("unsupported method " + call.method);
       } catch (const std::exception& e) {
         exception_text = OneLine(e.what());
         return httplib::Result(nullptr, httplib::Error::Unknown);
@@ -399,6 +405,13 @@ Result<Response> GraphClient::Impl::Get(std::string_view mailbox, std::string_vi
     }
 
     const std::optional<GraphError> error = ParseGraphError(result->body);
+    if (call.return_client_errors && status >= 400 && status < 500 && status != 401) {
+      Response response;
+      response.status = status;
+      response.body = std::move(result->body);
+      if (error) response.error_code = error->code;
+      return response;
+    }
     std::string detail =
         error ? OneLine(error->code, 80) + ": " + OneLine(error->message) : "no Graph error body";
 
@@ -450,14 +463,27 @@ Result<Response> GraphClient::Impl::Get(std::string_view mailbox, std::string_vi
                              " attempts, last: " + last_problem + " (" + request + ")");
 }
 
+std::optional<TimePoint> ServerDate(const Response& response) {
+  auto it = response.headers.find("date");
+  if (it == response.headers.end()) return std::nullopt;
+  return ParseHttpDate(it->second);
+}
+
 GraphClient::GraphClient(ClientOptions options, Clock* clock)
     : impl_(std::make_unique<Impl>(std::move(options), clock)) {}
 
 GraphClient::~GraphClient() = default;
 
 Result<Response> GraphClient::Get(std::string_view mailbox, std::string_view path_or_url) {
+  Request request;
+  request.mailbox = std::string(mailbox);
+  request.path_or_url = std::string(path_or_url);
+  return Send(request);
+}
+
+Result<Response> GraphClient::Send(const Request& request) {
   try {
-    return impl_->Get(mailbox, path_or_url);
+    return impl_->Send(request);
   } catch (const std::exception& e) {
     return Status::Internal("graph client: " + OneLine(e.what()));
   }

@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -44,6 +45,17 @@ struct Response {
   int status = 0;
   std::string body;
   std::multimap<std::string, std::string> headers;  // names lower-cased
+  std::string error_code;  // Graph's error.code, for client errors returned as responses
+};
+
+struct Request {
+  std::string mailbox;      // keys the concurrency limit and the Retry-After fence
+  std::string method = "GET";  // GET, POST, PATCH, DELETE
+  std::string path_or_url;  // as for Get()
+  std::string body;         // JSON, for POST and PATCH
+  // Return 4xx answers (but 401) as a Response with error_code set, instead of mapping
+  // them to a Status: for callers that act on the code (409, ExtensionError, 404).
+  bool return_client_errors = false;
 };
 
 // Counters for tests, status output and (later) metrics. Monotonic.
@@ -53,6 +65,10 @@ struct ClientStats {
   std::atomic<uint64_t> retries{0};         // requests repeated after 429/5xx/network
   std::atomic<uint64_t> token_requests{0};  // calls to the token endpoint
 };
+
+// The server's clock reading from the response's Date header, if it sent a valid one.
+// Graph's clock, not ours: a safe starting point for watermarks of things not yet seen.
+std::optional<TimePoint> ServerDate(const Response& response);
 
 class TokenProvider;
 
@@ -85,6 +101,9 @@ class GraphClient {
   // - A Retry-After on a 429/503/504 fences the whole mailbox for that long, even when
   //   this request has no attempts left.
   Result<Response> Get(std::string_view mailbox, std::string_view path_or_url);
+
+  // Any request, with the same policy as Get (retries, fence, token renewal).
+  Result<Response> Send(const Request& request);
 
   // Checks the credentials by fetching a token (used by the CLI to fail early and clearly).
   Status CheckCredentials();

@@ -20,11 +20,25 @@ std::string PercentEncode(std::string_view text) {
   return out;
 }
 
+namespace {
+
+std::string SincePath(const std::string& user_id, Collection collection,
+                      const std::string& property, const std::string& since, int page_size) {
+  return "/users/" + PercentEncode(user_id) + "/" + std::string(CollectionName(collection)) +
+         "?$filter=" + PercentEncode(property + " ge " + since) + "&$orderby=" + property +
+         "&$top=" + std::to_string(page_size);
+}
+
+}  // namespace
+
 std::string CreatedSincePath(const std::string& user_id, Collection collection,
                              const std::string& since, int page_size) {
-  return "/users/" + PercentEncode(user_id) + "/" + std::string(CollectionName(collection)) +
-         "?$filter=" + PercentEncode("createdDateTime ge " + since) +
-         "&$orderby=createdDateTime&$top=" + std::to_string(page_size);
+  return SincePath(user_id, collection, "createdDateTime", since, page_size);
+}
+
+std::string ModifiedSincePath(const std::string& user_id, Collection collection,
+                              const std::string& since, int page_size) {
+  return SincePath(user_id, collection, "lastModifiedDateTime", since, page_size);
 }
 
 }  // namespace graphmirror::graph

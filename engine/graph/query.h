@@ -21,6 +21,9 @@ std::string PercentEncode(std::string_view text);
 // (else 400 InefficientFilter).
 std::string CreatedSincePath(const std::string& user_id, Collection collection,
                              const std::string& since, int page_size);
+// The same on lastModifiedDateTime: what changed (or was created) since `since`.
+std::string ModifiedSincePath(const std::string& user_id, Collection collection,
+                              const std::string& since, int page_size);
 
 }  // namespace graphmirror::graph
 

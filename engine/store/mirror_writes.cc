@@ -162,18 +162,67 @@ void DeleteItem(WriteContext& ctx, const std::string& user_id, Collection collec
   s.exec();
 }
 
-void AdvanceCreatedWatermark(WriteContext& ctx, const std::string& user_id, Collection collection,
-                             const std::string& created_after, const std::string& now) {
+void AdvanceWatermarks(WriteContext& ctx, const std::string& user_id, Collection collection,
+                       const std::string& created_after, const std::string& modified_after,
+                       const std::string& now) {
+  // NULLIF turns "no new value" into NULL, which max() and coalesce() pass over.
   SQLite::Statement& s = ctx.Prepare(
-      "INSERT INTO watermarks (user_id, collection, created_after, updated_at) "
-      "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (user_id, collection) DO UPDATE SET "
-      "created_after = max(coalesce(created_after, ''), excluded.created_after), "
+      "INSERT INTO watermarks (user_id, collection, created_after, modified_after, updated_at) "
+      "VALUES (?1, ?2, NULLIF(?3, ''), NULLIF(?4, ''), ?5) "
+      "ON CONFLICT (user_id, collection) DO UPDATE SET "
+      "created_after = coalesce(max(created_after, excluded.created_after), created_after, "
+      "excluded.created_after), "
+      "modified_after = coalesce(max(modified_after, excluded.modified_after), modified_after, "
+      "excluded.modified_after), "
       "updated_at = excluded.updated_at");
   s.bind(1, user_id);
   s.bind(2, std::string(CollectionName(collection)));
   s.bind(3, created_after);
-  s.bind(4, now);
+  s.bind(4, modified_after);
+  s.bind(5, now);
   s.exec();
+}
+
+void AppendLogEntries(WriteContext& ctx, const std::vector<LogEntry>& entries) {
+  std::string now = FormatUtc(ctx.clock()->Now());
+  SQLite::Statement& s = ctx.Prepare(
+      "INSERT OR IGNORE INTO notification_log (dedupe_key, received_at, subscription_id, "
+      "user_id, collection, change_type, lifecycle_event, resource, item_id, notification_id) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, NULLIF(?6, ''), NULLIF(?7, ''), NULLIF(?8, ''), "
+      "NULLIF(?9, ''), NULLIF(?10, ''))");
+  for (const LogEntry& e : entries) {
+    s.reset();
+    s.bind(1, e.dedupe_key);
+    s.bind(2, now);
+    s.bind(3, e.subscription_id);
+    s.bind(4, e.user_id);
+    s.bind(5, std::string(CollectionName(e.collection)));
+    s.bind(6, e.change_type);
+    s.bind(7, e.lifecycle_event);
+    s.bind(8, e.resource);
+    s.bind(9, e.item_id);
+    s.bind(10, e.notification_id);
+    s.exec();
+  }
+}
+
+void MarkLogRows(WriteContext& ctx, const std::vector<int64_t>& seqs, LogState state,
+                 const std::string& reason, TimePoint retry_at) {
+  static constexpr const char* kStateNames[] = {"applied", "ignored", "failed"};
+  std::string now = FormatUtc(ctx.clock()->Now());
+  SQLite::Statement& s = ctx.Prepare(
+      "UPDATE notification_log SET state = ?2, reason = NULLIF(?3, ''), "
+      "attempts = attempts + 1, next_attempt_at = NULLIF(?4, ''), "
+      "done_at = CASE WHEN ?2 = 'failed' THEN NULL ELSE ?5 END WHERE seq = ?1");
+  for (int64_t seq : seqs) {
+    s.reset();
+    s.bind(1, seq);
+    s.bind(2, kStateNames[static_cast<int>(state)]);
+    s.bind(3, reason);
+    s.bind(4, state == LogState::kFailed ? FormatUtc(retry_at) : std::string());
+    s.bind(5, now);
+    s.exec();
+  }
 }
 
 void WritePage(WriteContext& ctx, const PageWrite& page) {
@@ -182,8 +231,9 @@ void WritePage(WriteContext& ctx, const PageWrite& page) {
     UpsertItem(ctx, page.user_id, page.collection, item, now);
   }
   for (const std::string& id : page.deletes) DeleteItem(ctx, page.user_id, page.collection, id);
-  if (!page.created_after.empty()) {
-    AdvanceCreatedWatermark(ctx, page.user_id, page.collection, page.created_after, now);
+  if (!page.created_after.empty() || !page.modified_after.empty()) {
+    AdvanceWatermarks(ctx, page.user_id, page.collection, page.created_after,
+                      page.modified_after, now);
   }
 }
 

@@ -25,6 +25,12 @@ void DeleteItem(WriteContext& ctx, const std::string& user_id, Collection collec
 void AdvanceCreatedWatermark(WriteContext& ctx, const std::string& user_id, Collection collection,
                              const std::string& created_after, const std::string& now);
 
+// Inserts accepted notifications; a dedupe_key already logged is skipped.
+void AppendLogEntries(WriteContext& ctx, const std::vector<LogEntry>& entries);
+// Sets the state of log rows (failed rows get retry_at as next_attempt_at).
+void MarkLogRows(WriteContext& ctx, const std::vector<int64_t>& seqs, LogState state,
+                 const std::string& reason, TimePoint retry_at);
+
 // "YYYY-MM-DDTHH:MM:SS.fffffffZ" of a local clock reading (for bookkeeping columns).
 std::string FormatUtc(TimePoint t);
 

@@ -2,6 +2,7 @@
 
 #include <SQLiteCpp/SQLiteCpp.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <future>
@@ -126,6 +127,158 @@ Status Store::Write(std::function<void(WriteContext&)> job) {
   }
   impl_->queue_cv.notify_one();
   return done.get();
+}
+
+Status Store::WriteBefore(std::function<void(WriteContext&)> job, TimePoint deadline) {
+  // 0: queued, 1: running, 2: withdrawn by the caller.
+  auto phase = std::make_shared<std::atomic<int>>(0);
+  std::future<Status> done;
+  {
+    std::lock_guard<std::mutex> lock(impl_->queue_mu);
+    if (impl_->stopping) return Status::Cancelled("store is closing");
+    impl_->queue.push_back(Job{[phase, job = std::move(job)](WriteContext& ctx) {
+                                 int queued = 0;
+                                 if (phase->compare_exchange_strong(queued, 1)) job(ctx);
+                               },
+                               {}});
+    done = impl_->queue.back().done.get_future();
+  }
+  impl_->queue_cv.notify_one();
+  if (done.wait_until(deadline) == std::future_status::ready) return done.get();
+  int queued = 0;
+  phase->compare_exchange_strong(queued, 2);
+  return Status::Unavailable("the database did not commit in time");
+}
+
+Status Store::AppendNotifications(std::vector<LogEntry> entries, TimePoint deadline) {
+  if (entries.empty()) return Status::Ok();
+  return WriteBefore(
+      [entries = std::move(entries)](WriteContext& ctx) { AppendLogEntries(ctx, entries); },
+      deadline);
+}
+
+Result<std::vector<PendingNotification>> Store::PendingNotifications(TimePoint now, int limit) {
+  std::lock_guard<std::mutex> lock(impl_->read_mu);
+  try {
+    SQLite::Statement q(*impl_->read_db,
+                        "SELECT seq, user_id, collection, coalesce(change_type, ''), "
+                        "coalesce(lifecycle_event, ''), subscription_id, coalesce(item_id, ''), "
+                        "attempts FROM notification_log WHERE state = 'received' OR "
+                        "(state = 'failed' AND next_attempt_at <= ?1) ORDER BY seq LIMIT ?2");
+    q.bind(1, FormatUtc(now));
+    q.bind(2, limit);
+    std::vector<PendingNotification> out;
+    while (q.executeStep()) {
+      PendingNotification p;
+      p.seq = q.getColumn(0).getInt64();
+      p.user_id = q.getColumn(1).getString();
+      p.collection = ParseCollection(q.getColumn(2).getString()).value_or(Collection::kMessages);
+      p.change_type = q.getColumn(3).getString();
+      p.lifecycle_event = q.getColumn(4).getString();
+      p.subscription_id = q.getColumn(5).getString();
+      p.item_id = q.getColumn(6).getString();
+      p.attempts = q.getColumn(7).getInt();
+      out.push_back(std::move(p));
+    }
+    return out;
+  } catch (const std::exception& e) {
+    return Status::IOError(std::string("reading the notification log: ") + e.what());
+  }
+}
+
+Status Store::MarkNotifications(const std::vector<int64_t>& seqs, LogState state,
+                                const std::string& reason, TimePoint retry_at) {
+  if (seqs.empty()) return Status::Ok();
+  return Write([&](WriteContext& ctx) { MarkLogRows(ctx, seqs, state, reason, retry_at); });
+}
+
+Status Store::ApplyDeletions(const std::string& user_id, Collection collection,
+                             const std::vector<std::string>& item_ids,
+                             const std::vector<int64_t>& seqs) {
+  return Write([&](WriteContext& ctx) {
+    for (const std::string& id : item_ids) DeleteItem(ctx, user_id, collection, id);
+    MarkLogRows(ctx, seqs, LogState::kApplied, "", TimePoint{});
+  });
+}
+
+Result<LogStats> Store::NotificationStats(const std::string& user_id) {
+  std::lock_guard<std::mutex> lock(impl_->read_mu);
+  try {
+    SQLite::Statement q(*impl_->read_db,
+                        "SELECT (SELECT count(*) FROM notification_log WHERE user_id = ?1 AND "
+                        "state IN ('received', 'failed')), "
+                        "(SELECT count(*) FROM notification_log WHERE user_id = ?1 AND "
+                        "state = 'failed'), "
+                        "coalesce((SELECT max(received_at) FROM notification_log WHERE "
+                        "user_id = ?1), '')");
+    q.bind(1, user_id);
+    q.executeStep();
+    LogStats stats;
+    stats.pending = q.getColumn(0).getInt64();
+    stats.failed = q.getColumn(1).getInt64();
+    stats.last_received_at = q.getColumn(2).getString();
+    return stats;
+  } catch (const std::exception& e) {
+    return Status::IOError(std::string("reading the notification log: ") + e.what());
+  }
+}
+
+Status Store::PutSubscription(const SubscriptionRecord& r) {
+  return Write([&](WriteContext& ctx) {
+    SQLite::Statement& s = ctx.Prepare(
+        "INSERT INTO subscriptions (id, user_id, collection, resource, change_type, "
+        "client_state, expires_at, created_at, renewed_at) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, NULLIF(?9, '')) "
+        "ON CONFLICT (user_id, collection) DO UPDATE SET id = excluded.id, "
+        "resource = excluded.resource, change_type = excluded.change_type, "
+        "client_state = excluded.client_state, expires_at = excluded.expires_at, "
+        "created_at = excluded.created_at, renewed_at = excluded.renewed_at");
+    s.bind(1, r.id);
+    s.bind(2, r.user_id);
+    s.bind(3, std::string(CollectionName(r.collection)));
+    s.bind(4, r.resource);
+    s.bind(5, r.change_type);
+    s.bind(6, r.client_state);
+    s.bind(7, r.expires_at);
+    s.bind(8, r.created_at);
+    s.bind(9, r.renewed_at);
+    s.exec();
+  });
+}
+
+Status Store::DeleteSubscription(const std::string& id) {
+  return Write([&](WriteContext& ctx) {
+    SQLite::Statement& s = ctx.Prepare("DELETE FROM subscriptions WHERE id = ?1");
+    s.bind(1, id);
+    s.exec();
+  });
+}
+
+Result<std::vector<SubscriptionRecord>> Store::Subscriptions() {
+  std::lock_guard<std::mutex> lock(impl_->read_mu);
+  try {
+    SQLite::Statement q(*impl_->read_db,
+                        "SELECT id, user_id, collection, resource, change_type, client_state, "
+                        "expires_at, created_at, coalesce(renewed_at, '') FROM subscriptions "
+                        "ORDER BY user_id, collection");
+    std::vector<SubscriptionRecord> out;
+    while (q.executeStep()) {
+      SubscriptionRecord r;
+      r.id = q.getColumn(0).getString();
+      r.user_id = q.getColumn(1).getString();
+      r.collection = ParseCollection(q.getColumn(2).getString()).value_or(Collection::kMessages);
+      r.resource = q.getColumn(3).getString();
+      r.change_type = q.getColumn(4).getString();
+      r.client_state = q.getColumn(5).getString();
+      r.expires_at = q.getColumn(6).getString();
+      r.created_at = q.getColumn(7).getString();
+      r.renewed_at = q.getColumn(8).getString();
+      out.push_back(std::move(r));
+    }
+    return out;
+  } catch (const std::exception& e) {
+    return Status::IOError(std::string("reading subscriptions: ") + e.what());
+  }
 }
 
 Status Store::ApplyPage(PageWrite page) {

@@ -39,6 +39,7 @@ struct PageWrite {
   std::vector<MirrorItem> upserts;
   std::vector<std::string> deletes;
   std::string created_after;  // if non-empty, the watermark moves forward to it (never back)
+  std::string modified_after;  // likewise for the lastModifiedDateTime watermark
 };
 
 struct CollectionCount {
@@ -46,6 +47,51 @@ struct CollectionCount {
   Collection collection;
   int64_t items = 0;
   std::string created_after;  // the watermark, empty if none
+};
+
+// A notification item as the receiver accepted it, ready for the log.
+struct LogEntry {
+  std::string dedupe_key;
+  std::string subscription_id;
+  std::string user_id;
+  Collection collection = Collection::kMessages;
+  std::string change_type;      // "created", "updated", "deleted"; empty for lifecycle
+  std::string lifecycle_event;  // empty for change notifications
+  std::string resource;
+  std::string item_id;
+  std::string notification_id;
+};
+
+// A log row waiting for the sync worker.
+struct PendingNotification {
+  int64_t seq = 0;
+  std::string user_id;
+  Collection collection = Collection::kMessages;
+  std::string change_type;
+  std::string lifecycle_event;
+  std::string subscription_id;
+  std::string item_id;
+  int attempts = 0;
+};
+
+enum class LogState { kApplied, kIgnored, kFailed };
+
+struct SubscriptionRecord {
+  std::string id;
+  std::string user_id;
+  Collection collection = Collection::kMessages;
+  std::string resource;
+  std::string change_type;
+  std::string client_state;
+  std::string expires_at;  // normalized UTC text
+  std::string created_at;
+  std::string renewed_at;
+};
+
+struct LogStats {
+  int64_t pending = 0;  // received or failed, not yet done
+  int64_t failed = 0;
+  std::string last_received_at;  // newest received_at, empty if none
 };
 
 class WriteContext;
@@ -67,6 +113,33 @@ class Store {
   // changes are then rolled back and its Status says why. Building block for callers
   // that need writes the methods above do not cover.
   Status Write(std::function<void(WriteContext&)> job);
+  // Like Write, but gives up at `deadline` (system_clock, real time): a job that has not
+  // started by then is withdrawn and Unavailable returned. A job already running may
+  // still commit after that, so callers must treat Unavailable as "maybe written" (the
+  // notification log dedupes, so a redelivery is harmless).
+  Status WriteBefore(std::function<void(WriteContext&)> job, TimePoint deadline);
+
+  // Appends accepted notification items (duplicates of logged ones are dropped by
+  // dedupe key) and returns once they are durable. If the commit has not started by
+  // `deadline`, the entries are withdrawn and Unavailable returned: the receiver answers
+  // 503 and Graph delivers again.
+  Status AppendNotifications(std::vector<LogEntry> entries, TimePoint deadline);
+
+  // Up to `limit` log rows in state received, or failed and due by `now`, oldest first.
+  Result<std::vector<PendingNotification>> PendingNotifications(TimePoint now, int limit);
+  // Ends rows: applied or ignored for good, or failed (retried at `retry_at`).
+  Status MarkNotifications(const std::vector<int64_t>& seqs, LogState state,
+                           const std::string& reason, TimePoint retry_at = {});
+  // Deletes items named by `deleted` notifications and marks those rows applied, in one
+  // transaction.
+  Status ApplyDeletions(const std::string& user_id, Collection collection,
+                        const std::vector<std::string>& item_ids,
+                        const std::vector<int64_t>& seqs);
+  Result<LogStats> NotificationStats(const std::string& user_id);
+
+  Status PutSubscription(const SubscriptionRecord& record);  // insert or replace by (user, collection)
+  Status DeleteSubscription(const std::string& id);
+  Result<std::vector<SubscriptionRecord>> Subscriptions();
 
   Result<Watermark> GetWatermark(const std::string& user_id, Collection collection);
   Result<int64_t> CountItems(const std::string& user_id, Collection collection);

@@ -23,12 +23,25 @@ Resyncer::Resyncer(graph::GraphClient* client, store::Store* store, ResyncOption
     : client_(client), store_(store), options_(std::move(options)) {}
 
 Result<ResyncStats> Resyncer::ResyncCreated(const std::string& user_id, Collection collection) {
+  return Resync(user_id, collection, Cursor::kCreated);
+}
+
+Result<ResyncStats> Resyncer::ResyncModified(const std::string& user_id, Collection collection) {
+  return Resync(user_id, collection, Cursor::kModified);
+}
+
+Result<ResyncStats> Resyncer::Resync(const std::string& user_id, Collection collection,
+                                     Cursor cursor) {
   auto started = std::chrono::steady_clock::now();
   auto watermark = store_->GetWatermark(user_id, collection);
   if (!watermark.ok()) return watermark.status();
-  std::string url = graph::CreatedSincePath(user_id, collection,
-                                            QueryStart(watermark->created_after, options_.overlap),
-                                            options_.page_size);
+  const bool created = cursor == Cursor::kCreated;
+  const std::string since = QueryStart(
+      created ? watermark->created_after : watermark->modified_after, options_.overlap);
+  std::string url = created
+                        ? graph::CreatedSincePath(user_id, collection, since, options_.page_size)
+                        : graph::ModifiedSincePath(user_id, collection, since, options_.page_size);
+  bool start_modified_cursor = created && watermark->modified_after.empty();
 
   ResyncStats stats;
   for (;;) {
@@ -42,8 +55,16 @@ Result<ResyncStats> Resyncer::ResyncCreated(const std::string& user_id, Collecti
     store::PageWrite write;
     write.user_id = user_id;
     write.collection = collection;
+    std::string& moved = created ? write.created_after : write.modified_after;
     for (const MirrorItem& item : page->items) {
-      write.created_after = std::max(write.created_after, item.created_at);
+      moved = std::max(moved, created ? item.created_at : item.modified_at);
+    }
+    if (start_modified_cursor) {
+      if (auto server_now = graph::ServerDate(*response)) {
+        write.modified_after = graph::FormatTimestamp(
+            std::chrono::time_point_cast<graph::Ticks>(*server_now - options_.overlap));
+      }
+      start_modified_cursor = false;
     }
     stats.fetched += static_cast<int64_t>(page->items.size());
     write.upserts = std::move(page->items);

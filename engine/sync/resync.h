@@ -1,8 +1,9 @@
 // Resync: moves one (mailbox, collection) forward to the mailbox's present by reading
-// `$filter=createdDateTime ge {watermark}&$orderby=createdDateTime` pages.
+// `$filter=createdDateTime ge {watermark}&$orderby=createdDateTime` pages (new items), or
+// the same on lastModifiedDateTime (new and changed items).
 //
-// Each page's items and the watermark it justifies (the newest createdDateTime on the
-// page) are committed in one transaction, so a resync stopped anywhere resumes from the
+// Each page's items and the watermark it justifies (the newest timestamp of the cursor's
+// property on the page) are committed in one transaction, so a resync stopped anywhere resumes from the
 // last committed page. The query starts `overlap` before the watermark and uses `ge`:
 // items sharing the watermark's timestamp, or listed late, are read again and upserted
 // idempotently rather than skipped. Within a round the server's @odata.nextLink is
@@ -41,11 +42,21 @@ struct ResyncStats {
   std::chrono::steady_clock::duration elapsed{};
 };
 
+// Which property a round follows, and so which watermark it moves.
+enum class Cursor { kCreated, kModified };
+
 class Resyncer {
  public:
   Resyncer(graph::GraphClient* client, store::Store* store, ResyncOptions options);
 
+  // A round on createdDateTime. The first round of a collection also starts its
+  // lastModifiedDateTime watermark at Graph's clock reading (the Date of the first
+  // answer, less the overlap): every later change is stamped after it, and everything
+  // before it is read by this round.
   Result<ResyncStats> ResyncCreated(const std::string& user_id, Collection collection);
+  // A round on lastModifiedDateTime, from that watermark (from the beginning if none).
+  Result<ResyncStats> ResyncModified(const std::string& user_id, Collection collection);
+  Result<ResyncStats> Resync(const std::string& user_id, Collection collection, Cursor cursor);
 
  private:
   graph::GraphClient* client_;

@@ -1,0 +1,159 @@
+#include "engine/sync/worker.h"
+
+#include <spdlog/spdlog.h>
+
+#include <map>
+#include <vector>
+
+namespace graphmirror::sync {
+namespace {
+
+// Log rows taken per RunOnce: bounds memory; the rest waits for the next pass.
+constexpr int kBatchRows = 20'000;
+
+struct Group {
+  std::vector<int64_t> seqs;  // change notifications, ended together
+  std::vector<std::string> deleted_ids;
+  bool created = false;
+  bool updated = false;
+  std::vector<const store::PendingNotification*> lifecycle;
+};
+
+}  // namespace
+
+SyncWorker::SyncWorker(const config::Config& config, graph::GraphClient* client,
+                       store::Store* store, Clock* clock)
+    : clock_(clock),
+      store_(store),
+      resyncer_(client, store,
+                ResyncOptions{config.sync.page_size, config.sync.overlap, nullptr}) {
+  for (const auto& mailbox : config.mailboxes) {
+    for (Collection c : mailbox.resources) configured_.emplace(mailbox.user, c);
+  }
+}
+
+std::chrono::seconds SyncWorker::RetryDelay(int attempts) const {
+  // 2 s, 4 s, 8 s, ... capped at 15 minutes.
+  int64_t seconds = int64_t{1} << std::min(attempts + 1, 10);
+  return std::chrono::seconds(std::min<int64_t>(seconds, 900));
+}
+
+Result<int64_t> SyncWorker::RunOnce() {
+  auto pending = store_->PendingNotifications(clock_->Now(), kBatchRows);
+  if (!pending.ok()) return pending.status();
+
+  std::map<std::pair<std::string, Collection>, Group> groups;
+  std::vector<int64_t> unknown;
+  for (const auto& row : *pending) {
+    auto key = std::make_pair(row.user_id, row.collection);
+    if (!configured_.count(key)) {
+      unknown.push_back(row.seq);
+      continue;
+    }
+    Group& g = groups[key];
+    if (!row.lifecycle_event.empty()) {
+      g.lifecycle.push_back(&row);
+      continue;
+    }
+    g.seqs.push_back(row.seq);
+    if (row.change_type == "created") g.created = true;
+    if (row.change_type == "updated") g.updated = true;
+    if (row.change_type == "deleted" && !row.item_id.empty()) {
+      g.deleted_ids.push_back(row.item_id);
+    }
+  }
+
+  int64_t ended = 0;
+  if (!unknown.empty()) {
+    Status s = store_->MarkNotifications(unknown, store::LogState::kIgnored,
+                                         "mailbox or collection not configured");
+    if (!s.ok()) return s;
+    ended += static_cast<int64_t>(unknown.size());
+    stats_.ignored_rows += unknown.size();
+  }
+
+  for (auto& [key, g] : groups) {
+    const auto& [user, collection] = key;
+    for (const store::PendingNotification* row : g.lifecycle) {
+      Status handled = lifecycle_ ? lifecycle_(*row, resyncer_)
+                                  : Status::Ok();
+      std::vector<int64_t> seq{row->seq};
+      Status s = handled.ok()
+                     ? store_->MarkNotifications(seq, lifecycle_ ? store::LogState::kApplied
+                                                                 : store::LogState::kIgnored,
+                                                 lifecycle_ ? "" : "no lifecycle handler")
+                     : store_->MarkNotifications(seq, store::LogState::kFailed, handled.message(),
+                                                 clock_->Now() + RetryDelay(row->attempts));
+      if (!s.ok()) return s;
+      ++ended;
+    }
+    if (g.seqs.empty()) continue;
+
+    Status round;
+    if (g.created) {
+      ++stats_.rounds;
+      auto r = resyncer_.ResyncCreated(user, collection);
+      if (!r.ok()) round = r.status();
+    }
+    if (round.ok() && g.updated) {
+      ++stats_.rounds;
+      auto r = resyncer_.ResyncModified(user, collection);
+      if (!r.ok()) round = r.status();
+    }
+    Status s;
+    if (round.ok()) {
+      s = store_->ApplyDeletions(user, collection, g.deleted_ids, g.seqs);
+      stats_.applied_rows += g.seqs.size();
+    } else {
+      int attempts = 0;
+      for (const auto& row : *pending) {
+        if (row.user_id == user && row.collection == collection) {
+          attempts = std::max(attempts, row.attempts);
+        }
+      }
+      spdlog::warn("sync: {} {}: {} (retrying)", user, CollectionName(collection),
+                   round.message());
+      s = store_->MarkNotifications(g.seqs, store::LogState::kFailed, round.message(),
+                                    clock_->Now() + RetryDelay(attempts));
+      stats_.failed_rows += g.seqs.size();
+    }
+    if (!s.ok()) return s;
+    ended += static_cast<int64_t>(g.seqs.size());
+  }
+  return ended;
+}
+
+void SyncWorker::Run(std::chrono::milliseconds idle_poll) {
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait_for(lock, idle_poll, [&] { return woken_ || stopping_; });
+      if (stopping_) return;
+      woken_ = false;
+    }
+    auto ended = RunOnce();
+    if (!ended.ok()) {
+      spdlog::error("sync: applying the notification log: {}", ended.status().message());
+    } else if (*ended >= kBatchRows) {
+      Wake();  // more rows are waiting
+    }
+  }
+}
+
+void SyncWorker::Wake() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    woken_ = true;
+  }
+  cv_.notify_one();
+}
+
+void SyncWorker::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+}
+
+}  // namespace graphmirror::sync

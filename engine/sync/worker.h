@@ -1,0 +1,81 @@
+// SyncWorker: turns the notification log into mirror changes.
+//
+// Notifications are hints. All pending rows of one (mailbox, collection) are coalesced
+// into at most one createdDateTime round (for `created`) and one lastModifiedDateTime
+// round (for `updated`), whatever their number: a burst of 1,000 notifications costs a
+// handful of Graph requests. `deleted` rows delete their item, after the rounds and in the
+// transaction that marks the group's rows applied. A group whose rounds fail is marked
+// failed with the reason and retried with exponential backoff; rows for a mailbox or
+// collection no longer configured are ignored with a reason. Everything is idempotent, so
+// a crash anywhere only means the same work is done again after the restart.
+//
+// Thread-safety: RunOnce must not run concurrently with itself; Wake may be called from
+// any thread (the receiver calls it after each commit).
+
+#ifndef GRAPHMIRROR_ENGINE_SYNC_WORKER_H_
+#define GRAPHMIRROR_ENGINE_SYNC_WORKER_H_
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <set>
+#include <string>
+#include <utility>
+
+#include "engine/config/config.h"
+#include "engine/sync/resync.h"
+
+namespace graphmirror::sync {
+
+struct WorkerStats {
+  std::atomic<uint64_t> rounds{0};          // Graph resync rounds run
+  std::atomic<uint64_t> applied_rows{0};
+  std::atomic<uint64_t> ignored_rows{0};
+  std::atomic<uint64_t> failed_rows{0};
+};
+
+// Called for lifecycle rows; returns how the row ended. Wired to the subscription keeper.
+using LifecycleHandler =
+    std::function<Status(const store::PendingNotification& row, Resyncer& resyncer)>;
+
+class SyncWorker {
+ public:
+  SyncWorker(const config::Config& config, graph::GraphClient* client, store::Store* store,
+             Clock* clock);
+
+  void SetLifecycleHandler(LifecycleHandler handler) { lifecycle_ = std::move(handler); }
+
+  // Applies everything pending now; returns the number of log rows it ended (applied,
+  // ignored or failed).
+  Result<int64_t> RunOnce();
+
+  // Runs until Stop(): RunOnce whenever woken, and at least every `idle_poll` (real time)
+  // so that failed rows are retried when due.
+  void Run(std::chrono::milliseconds idle_poll = std::chrono::milliseconds(1000));
+  void Wake();
+  void Stop();
+
+  const WorkerStats& stats() const { return stats_; }
+
+ private:
+  std::chrono::seconds RetryDelay(int attempts) const;
+
+  Clock* clock_;
+  store::Store* store_;
+  Resyncer resyncer_;
+  std::set<std::pair<std::string, Collection>> configured_;
+  LifecycleHandler lifecycle_;
+  WorkerStats stats_;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool woken_ = false;
+  bool stopping_ = false;
+};
+
+}  // namespace graphmirror::sync
+
+#endif  // GRAPHMIRROR_ENGINE_SYNC_WORKER_H_
