@@ -1,0 +1,519 @@
+// Receiver: the webhook endpoint over real loopback HTTP, writing through a real Store.
+
+#include "engine/notify/receiver.h"
+
+#include <SQLiteCpp/SQLiteCpp.h>
+#include <arpa/inet.h>
+#include <httplib.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "engine/store/store.h"
+#include "graphmirror/clock.h"
+#include "tests/support/temp_dir.h"
+
+namespace graphmirror::notify {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr char kJson[] = "application/json; charset=utf-8";
+
+// A Store in a temp dir, a subscription table with two subscriptions, and a started
+// Receiver; the clock is manual so that nothing depends on it moving.
+struct Fixture {
+  explicit Fixture(ReceiverOptions options = {}) : clock(TimePoint{} + 1000h) {
+    store = std::move(store::Store::Open(dir.Path("mirror.db"), &clock)).value();
+    table.Put({"sub-1", "user-1", Collection::kMessages, "cs-1"});
+    table.Put({"sub-2", "user-2", Collection::kContacts, "cs-2"});
+    receiver = std::make_unique<Receiver>(std::move(options), &table, store.get(), &clock);
+    Status started = receiver->Start();
+    REQUIRE(started.ok());
+    REQUIRE(receiver->port() > 0);
+  }
+
+  httplib::Client Client() const {
+    httplib::Client cli("127.0.0.1", receiver->port());
+    cli.set_url_encode(false);  // targets are sent exactly as the tests write them
+    cli.set_connection_timeout(5, 0);
+    cli.set_read_timeout(10, 0);
+    return cli;
+  }
+
+  // Rows of notification_log, read through a read-only connection of our own.
+  int64_t Rows(const std::string& where = "1") const {
+    SQLite::Database db(dir.Path("mirror.db"), SQLite::OPEN_READONLY);
+    return db.execAndGet("SELECT count(*) FROM notification_log WHERE " + where).getInt64();
+  }
+
+  test::TempDir dir;
+  ManualClock clock;
+  std::unique_ptr<store::Store> store;
+  SubscriptionTable table;
+  std::unique_ptr<Receiver> receiver;
+};
+
+std::string Item(const std::string& subscription, const std::string& client_state,
+                 const std::string& message_id, const std::string& etag,
+                 const std::string& change_type = "created") {
+  return R"({"subscriptionId":")" + subscription +
+         R"(","subscriptionExpirationDateTime":"2026-01-02T03:12:18.2257768+05:30",)"
+         R"("changeType":")" +
+         change_type + R"(","resource":"Users/spoofed-user/Messages/)" + message_id +
+         R"(","resourceData":{"@odata.type":"#Microsoft.Graph.Message","@odata.etag":"W/\")" +
+         etag + R"(\"","id":")" + message_id + R"("},"clientState":")" + client_state +
+         R"(","tenantId":"tenant-1"})";
+}
+
+std::string Body(const std::vector<std::string>& items) {
+  std::string body = R"({"value":[)";
+  for (size_t i = 0; i < items.size(); ++i) body += (i ? "," : "") + items[i];
+  return body + "]}";
+}
+
+TEST_CASE("receiver: the validation handshake echoes the token as plain text", "[notify]") {
+  Fixture f;
+  auto cli = f.Client();
+
+  auto res = cli.Post("/notifications?validationToken=%3Cscript%3Ealert(1)%3C%2Fscript%3E", "",
+                      "text/plain");
+  REQUIRE(res);
+  CHECK(res->status == 200);
+  CHECK(res->body == "<script>alert(1)</script>");
+  CHECK(res->get_header_value("Content-Type") == "text/plain; charset=utf-8");
+  CHECK(res->get_header_value("X-Content-Type-Options") == "nosniff");
+
+  // As Graph sends it: '+' for spaces, lower-case escapes, on the lifecycle URL too.
+  res = cli.Post(
+      "/lifecycle?validationToken=Validation%3a+Testing+client+application+reachability+for+"
+      "subscription+Request-Id%3a+a5c9d3c4-7cd6-4c1a-b5ad-1b2b3bb1aaaf",
+      "", "text/plain");
+  REQUIRE(res);
+  CHECK(res->status == 200);
+  CHECK(res->body ==
+        "Validation: Testing client application reachability for subscription Request-Id: "
+        "a5c9d3c4-7cd6-4c1a-b5ad-1b2b3bb1aaaf");
+
+  // SharePoint and Outlook v2 spelling, by GET, next to other parameters.
+  res = cli.Get("/notifications?tenant=x&validationtoken=abc%3D%3D&z");
+  REQUIRE(res);
+  CHECK(res->status == 200);
+  CHECK(res->body == "abc==");
+  res = cli.Post("/notifications?VALIDATIONTOKEN=t1", "", "text/plain");
+  REQUIRE(res);
+  CHECK(res->body == "t1");
+  // Decoded once, from the raw target: an encoded '+' or '%' is that character.
+  res = cli.Post("/notifications?validationToken=a%2Bb%25c+d", "", "text/plain");
+  REQUIRE(res);
+  CHECK(res->body == "a+b%c d");
+
+  // A token in the body does not count: only the query string names it.
+  res = cli.Post("/notifications", "validationToken=x", "application/x-www-form-urlencoded");
+  REQUIRE(res);
+  CHECK(res->status == 415);
+
+  CHECK(f.receiver->stats().validations == 5);
+  CHECK(f.Rows() == 0);
+}
+
+TEST_CASE("receiver: malformed validation tokens are refused", "[notify]") {
+  Fixture f;
+  auto cli = f.Client();
+  for (const std::string& target : {
+           "/notifications?validationToken=" + std::string(1025, 'a'),
+           std::string("/notifications?validationToken=a%0Ab"),
+           std::string("/notifications?validationToken=a%00b"),
+           std::string("/notifications?validationToken=a%zzb"),
+           std::string("/notifications?validationToken="),
+       }) {
+    INFO(target);
+    auto res = cli.Post(target, "", "text/plain");
+    REQUIRE(res);
+    CHECK(res->status == 400);
+  }
+  auto ok = cli.Post("/notifications?validationToken=" + std::string(1024, 'a'), "", "text/plain");
+  REQUIRE(ok);
+  CHECK(ok->status == 200);
+  CHECK(f.receiver->stats().validations == 1);
+  CHECK(f.receiver->stats().bad_requests == 5);
+}
+
+TEST_CASE("receiver: other paths are 404, other methods 405", "[notify]") {
+  Fixture f;
+  auto cli = f.Client();
+  auto res = cli.Post("/elsewhere", Body({}), kJson);
+  REQUIRE(res);
+  CHECK(res->status == 404);
+  res = cli.Get("/notifications/extra?validationToken=x");
+  REQUIRE(res);
+  CHECK(res->status == 404);
+  res = cli.Put("/notifications", Body({}), kJson);
+  REQUIRE(res);
+  CHECK(res->status == 405);
+  res = cli.Delete("/lifecycle");
+  REQUIRE(res);
+  CHECK(res->status == 405);
+  res = cli.Get("/notifications");  // GET is for the handshake only
+  REQUIRE(res);
+  CHECK(res->status == 405);
+  CHECK(f.receiver->stats().requests == 5);
+}
+
+TEST_CASE("receiver: body limits, content types and bad JSON", "[notify]") {
+  ReceiverOptions options;
+  options.max_body_bytes = 4096;
+  Fixture f(options);
+  auto cli = f.Client();
+
+  const std::string big =
+      Body({Item("sub-1", "cs-1", "m1", "e1", "created" + std::string(5000, ' '))});
+  auto res = cli.Post("/notifications", big, kJson);
+  REQUIRE(res);
+  CHECK(res->status == 413);
+
+  // (Chunked bodies: see "an endless chunked body is cut off at the limit".)
+  CHECK(f.receiver->stats().too_large == 1);
+
+  const std::string good = Body({Item("sub-1", "cs-1", "m1", "e1")});
+  for (const char* type : {"text/plain", "application/x-www-form-urlencoded", "", "json"}) {
+    INFO(type);
+    res = cli.Post("/notifications", good, type);
+    REQUIRE(res);
+    CHECK(res->status == 415);
+  }
+
+  for (const std::string& body :
+       {std::string("not json"), std::string("[]"),
+        std::string(R"({"value":[{"changeType":"created"}]})"), good.substr(0, good.size() - 1)}) {
+    INFO(body);
+    res = cli.Post("/notifications", body, "application/json");
+    REQUIRE(res);
+    CHECK(res->status == 400);
+    CHECK(res->get_header_value("Content-Type") == "text/plain; charset=utf-8");
+    CHECK(!res->body.empty());
+    CHECK(res->body.size() < 200);
+  }
+  CHECK(f.receiver->stats().bad_requests == 4);
+  CHECK(f.Rows() == 0);
+
+  res = cli.Post("/notifications", good, "Application/JSON;charset=UTF-8");
+  REQUIRE(res);
+  CHECK(res->status == 202);
+  CHECK(f.Rows() == 1);
+
+  // A chunked body within the limit is read whole (and is a duplicate of the last one).
+  res = cli.Post(
+      "/notifications",
+      [&](size_t offset, httplib::DataSink& sink) {
+        if (offset < good.size()) {
+          sink.write(good.data() + offset, std::min<size_t>(100, good.size() - offset));
+        } else {
+          sink.done();
+        }
+        return true;
+      },
+      kJson);
+  REQUIRE(res);
+  CHECK(res->status == 202);
+  CHECK(f.Rows() == 1);
+  CHECK(f.receiver->stats().accepted == 2);
+}
+
+TEST_CASE("receiver: an endless chunked body is cut off at the limit", "[notify]") {
+  ReceiverOptions options;
+  options.max_body_bytes = 4096;
+  Fixture f(options);
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(f.receiver->port()));
+  ::inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
+  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
+  timeval timeout{3, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+  std::string request =
+      "POST /notifications HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+      "Transfer-Encoding: chunked\r\n\r\n";
+  // Four 4 KiB chunks and no final one: the answer must not wait for the end.
+  for (int i = 0; i < 4; ++i) request += "1000\r\n" + std::string(4096, ' ') + "\r\n";
+  REQUIRE(::send(fd, request.data(), request.size(), MSG_NOSIGNAL) ==
+          static_cast<ssize_t>(request.size()));
+  char buffer[256] = {};
+  const ssize_t n = ::recv(fd, buffer, sizeof(buffer) - 1, 0);
+  ::close(fd);
+  REQUIRE(n > 0);
+  CHECK(std::string(buffer, n).rfind("HTTP/1.1 413", 0) == 0);
+  CHECK(f.receiver->stats().too_large == 1);
+}
+
+TEST_CASE("receiver: forged items are dropped, counted, and still acknowledged", "[notify]") {
+  Fixture f;
+  auto cli = f.Client();
+  auto res = cli.Post("/notifications", Body({Item("sub-unknown", "cs-1", "m1", "e1")}), kJson);
+  REQUIRE(res);
+  CHECK(res->status == 202);
+  res = cli.Post("/notifications",
+                 Body({Item("sub-1", "cs-2", "m1", "e1"), Item("sub-1", "", "m2", "e1"),
+                       Item("sub-1", "cs-1x", "m3", "e1")}),
+                 kJson);
+  REQUIRE(res);
+  CHECK(res->status == 202);
+  const ReceiverStats& stats = f.receiver->stats();
+  CHECK(stats.rejected_unknown_subscription == 1);
+  CHECK(stats.rejected_bad_client_state == 3);
+  CHECK(stats.rejected_batches == 2);
+  CHECK(stats.accepted == 0);
+  CHECK(stats.notifications_received == 4);
+  CHECK(f.Rows() == 0);
+
+  // Mixed: only the genuine item is kept.
+  res =
+      cli.Post("/notifications",
+               Body({Item("sub-1", "cs-2", "m1", "e1"), Item("sub-1", "cs-1", "m4", "e1")}), kJson);
+  REQUIRE(res);
+  CHECK(res->status == 202);
+  CHECK(f.Rows() == 1);
+  CHECK(f.Rows("item_id = 'm4'") == 1);
+  CHECK(stats.rejected_batches == 2);
+
+  // An entry without a clientState accepts nothing, not even an empty one.
+  f.table.Put({"sub-3", "user-3", Collection::kEvents, ""});
+  res = cli.Post("/notifications", Body({Item("sub-3", "", "m6", "e1")}), kJson);
+  REQUIRE(res);
+  CHECK(res->status == 202);
+  CHECK(f.Rows() == 1);
+  CHECK(stats.rejected_bad_client_state == 5);
+
+  // A subscription removed from the table is unknown from then on.
+  f.table.Remove("sub-1");
+  res = cli.Post("/notifications", Body({Item("sub-1", "cs-1", "m5", "e1")}), kJson);
+  REQUIRE(res);
+  CHECK(res->status == 202);
+  CHECK(f.Rows() == 1);
+  CHECK(stats.rejected_unknown_subscription == 2);
+}
+
+TEST_CASE("receiver: accepted items are durable before the 202", "[notify]") {
+  Fixture f;
+  std::atomic<int> woken{0};
+  f.receiver->SetOnAccepted([&] { woken.fetch_add(1); });
+  auto cli = f.Client();
+  const std::string lifecycle =
+      R"({"subscriptionId":"sub-2","lifecycleEvent":"missed","clientState":"cs-2",)"
+      R"("organizationId":"org","resource":"Subscriptions/sub-2","resourceData":null})";
+  const std::string with_id =
+      R"({"id":"n-1","subscriptionId":"sub-1","changeType":"deleted","clientState":"cs-1",)"
+      R"j("resource":"Users('u')/messages('AAMk%3D')"})j";
+  auto res = cli.Post(
+      "/notifications",
+      Body({Item("sub-1", "cs-1", "AAMkAD=-_1", "CQ1", "created"), lifecycle, with_id}), kJson);
+  REQUIRE(res);
+  CHECK(res->status == 202);
+  CHECK(res->body.empty());
+  CHECK(woken == 1);
+  CHECK(f.receiver->stats().accepted == 3);
+
+  // The rows are there as soon as the answer is: read from another connection.
+  SQLite::Database db(f.dir.Path("mirror.db"), SQLite::OPEN_READONLY);
+  SQLite::Statement q(db,
+                      "SELECT dedupe_key, subscription_id, user_id, collection, "
+                      "coalesce(change_type, ''), coalesce(lifecycle_event, ''), "
+                      "coalesce(item_id, ''), coalesce(notification_id, ''), state "
+                      "FROM notification_log ORDER BY seq");
+  REQUIRE(q.executeStep());
+  // The user comes from our subscription record, not from the resource path.
+  CHECK(q.getColumn(0).getString() == "s:sub-1|created|AAMkAD=-_1|W/\"CQ1\"");
+  CHECK(q.getColumn(1).getString() == "sub-1");
+  CHECK(q.getColumn(2).getString() == "user-1");
+  CHECK(q.getColumn(3).getString() == "messages");
+  CHECK(q.getColumn(4).getString() == "created");
+  CHECK(q.getColumn(5).getString().empty());
+  CHECK(q.getColumn(6).getString() == "AAMkAD=-_1");
+  CHECK(q.getColumn(8).getString() == "received");
+  REQUIRE(q.executeStep());
+  CHECK(q.getColumn(0).getString().rfind("s:sub-2|missed||", 0) == 0);
+  CHECK(q.getColumn(2).getString() == "user-2");
+  CHECK(q.getColumn(3).getString() == "contacts");
+  CHECK(q.getColumn(4).getString().empty());
+  CHECK(q.getColumn(5).getString() == "missed");
+  CHECK(q.getColumn(6).getString().empty());
+  REQUIRE(q.executeStep());
+  CHECK(q.getColumn(0).getString() == "n:n-1");
+  CHECK(q.getColumn(4).getString() == "deleted");
+  CHECK(q.getColumn(6).getString() == "AAMk=");
+  CHECK(q.getColumn(7).getString() == "n-1");
+  CHECK_FALSE(q.executeStep());
+}
+
+TEST_CASE("receiver: redeliveries collapse; etag-less lifecycle events do not", "[notify]") {
+  Fixture f;
+  auto cli = f.Client();
+  const std::string body = Body(
+      {Item("sub-1", "cs-1", "m1", "e1"), Item("sub-1", "cs-1", "m1", "e1"),
+       R"({"id":"n-7","subscriptionId":"sub-1","changeType":"updated","clientState":"cs-1"})"});
+  for (int i = 0; i < 3; ++i) {
+    auto res = cli.Post("/notifications", body, kJson);
+    REQUIRE(res);
+    CHECK(res->status == 202);
+  }
+  CHECK(f.Rows() == 2);
+  // A new version of the same message is a new change.
+  auto res =
+      cli.Post("/notifications", Body({Item("sub-1", "cs-1", "m1", "e2", "updated")}), kJson);
+  REQUIRE(res);
+  CHECK(f.Rows() == 3);
+  // `missed` twice, days apart, is two events: the second must reach the sync worker.
+  const std::string missed =
+      Body({R"({"subscriptionId":"sub-1","lifecycleEvent":"missed","clientState":"cs-1"})"});
+  for (int i = 0; i < 2; ++i) {
+    res = cli.Post("/lifecycle", missed, kJson);
+    REQUIRE(res);
+    CHECK(res->status == 202);
+  }
+  CHECK(f.Rows("lifecycle_event = 'missed'") == 2);
+}
+
+TEST_CASE("receiver: 64 concurrent deliveries are all acknowledged and stored", "[notify]") {
+  Fixture f;
+  constexpr int kPosts = 64;
+  std::vector<std::thread> threads;
+  std::atomic<int> acked{0};
+  std::atomic<int> other{0};
+  for (int i = 0; i < kPosts; ++i) {
+    threads.emplace_back([&, i] {
+      auto cli = f.Client();
+      const std::string n = std::to_string(i);
+      auto res = cli.Post("/notifications",
+                          Body({Item("sub-1", "cs-1", "m" + n, "a" + n),
+                                Item("sub-2", "cs-2", "c" + n, "b" + n, "updated")}),
+                          kJson);
+      (res && res->status == 202 ? acked : other).fetch_add(1);
+    });
+  }
+  for (auto& t : threads) t.join();
+  CHECK(acked == kPosts);
+  CHECK(other == 0);
+  CHECK(f.Rows() == 2 * kPosts);
+  CHECK(f.receiver->stats().accepted == 2 * kPosts);
+}
+
+TEST_CASE("receiver: 503 when the store cannot commit in time, then a retry lands", "[notify]") {
+  ReceiverOptions options;
+  options.commit_timeout = 200ms;
+  Fixture f(options);
+  auto cli = f.Client();
+  const std::string body = Body({Item("sub-1", "cs-1", "m1", "e1")});
+  {
+    SQLite::Database blocker(f.dir.Path("mirror.db"), SQLite::OPEN_READWRITE);
+    blocker.exec("BEGIN EXCLUSIVE");
+    const auto start = std::chrono::steady_clock::now();
+    auto res = cli.Post("/notifications", body, kJson);
+    const auto took = std::chrono::steady_clock::now() - start;
+    REQUIRE(res);
+    CHECK(res->status == 503);
+    CHECK(res->get_header_value("Retry-After") == "1");
+    CHECK(took >= 200ms);
+    CHECK(took < 2s);
+    std::this_thread::sleep_for(300ms);  // hold the lock past the deadline a while longer
+    blocker.exec("ROLLBACK");
+  }
+  CHECK(f.receiver->stats().unavailable == 1);
+  CHECK(f.receiver->stats().accepted == 0);
+
+  // Graph delivers again; this time it is stored, once.
+  bool stored = false;
+  for (int attempt = 0; attempt < 20 && !stored; ++attempt) {
+    auto res = cli.Post("/notifications", body, kJson);
+    REQUIRE(res);
+    stored = res->status == 202;
+    if (!stored) std::this_thread::sleep_for(100ms);
+  }
+  CHECK(stored);
+  CHECK(f.Rows() == 1);
+  CHECK(f.receiver->stats().accepted == 1);
+}
+
+TEST_CASE("receiver: Stop() lets an in-flight delivery finish", "[notify]") {
+  ReceiverOptions options;
+  options.commit_timeout = 2000ms;
+  Fixture f(options);
+  SQLite::Database blocker(f.dir.Path("mirror.db"), SQLite::OPEN_READWRITE);
+  blocker.exec("BEGIN EXCLUSIVE");
+  std::atomic<int> status{0};
+  std::thread delivery([&] {
+    auto res = f.Client().Post("/notifications", Body({Item("sub-1", "cs-1", "m1", "e1")}), kJson);
+    status = res ? res->status : -1;
+  });
+  // Wait until the request is inside the receiver, waiting for its commit.
+  while (f.receiver->stats().notifications_received == 0) std::this_thread::sleep_for(1ms);
+  std::thread release([&] {
+    std::this_thread::sleep_for(300ms);
+    blocker.exec("ROLLBACK");
+  });
+  f.receiver->Stop();
+  delivery.join();
+  release.join();
+  CHECK(status == 202);
+  CHECK(f.Rows() == 1);
+  // Stopped: no one answers on the port any more.
+  auto res = f.Client().Post("/notifications?validationToken=x", "", "text/plain");
+  CHECK_FALSE(res);
+}
+
+TEST_CASE("receiver: a second receiver on the same port fails to start", "[notify]") {
+  Fixture f;
+  ReceiverOptions options;
+  options.port = f.receiver->port();
+  Receiver second(options, &f.table, f.store.get(), &f.clock);
+  Status started = second.Start();
+  REQUIRE_FALSE(started.ok());
+  CHECK(started.message().find(std::to_string(f.receiver->port())) != std::string::npos);
+  INFO(started.ToString());
+  CHECK(started.message().find("in use") != std::string::npos);
+  second.Stop();  // harmless on a receiver that never ran
+
+  // The first one still answers.
+  auto res = f.Client().Post("/notifications?validationToken=still-me", "", "text/plain");
+  REQUIRE(res);
+  CHECK(res->body == "still-me");
+
+  // And once it stops, the port can be taken again at once (SO_REUSEADDR).
+  const int port = f.receiver->port();
+  f.receiver->Stop();
+  f.receiver->Stop();
+  Receiver third(options, &f.table, f.store.get(), &f.clock);
+  Status again = third.Start();
+  CHECK(again.ok());
+  CHECK(third.port() == port);
+}
+
+TEST_CASE("receiver: options are checked", "[notify]") {
+  test::TempDir dir;
+  ManualClock clock(TimePoint{});
+  auto store = std::move(store::Store::Open(dir.Path("m.db"), &clock)).value();
+  SubscriptionTable table;
+  ReceiverOptions options;
+  options.notification_path = "notifications";
+  Receiver bad_path(options, &table, store.get(), &clock);
+  CHECK(bad_path.Start().code() == Status::Code::kInvalidArgument);
+  options = {};
+  options.threads = 0;
+  Receiver bad_threads(options, &table, store.get(), &clock);
+  CHECK(bad_threads.Start().code() == Status::Code::kInvalidArgument);
+  options = {};
+  options.host = "192.0.2.1";  // not an address of this machine
+  Receiver bad_host(options, &table, store.get(), &clock);
+  CHECK_FALSE(bad_host.Start().ok());
+}
+
+}  // namespace
+}  // namespace graphmirror::notify
