@@ -561,6 +561,31 @@ TEST_CASE("delivery: no simulator lock is held while POSTing", "[graphsim][deliv
   CHECK(hook.items().size() == 2);
 }
 
+TEST_CASE("delivery: delivery_concurrency keeps several POSTs in flight", "[graphsim][delivery]") {
+  graphsim::Options options = DeliveryOptions();
+  options.max_batch = 1;
+  options.delivery_concurrency = 4;
+  SimFixture f(options);
+  Webhook hook;
+  Subscribe(f, hook.url(), Messages(f, 0));
+  std::atomic<int> in_flight{0}, peak{0};
+  hook.set_on_notification([&](const nlohmann::json&) {
+    int now = ++in_flight;
+    int seen = peak.load();
+    while (now > seen && !peak.compare_exchange_weak(seen, now)) {
+    }
+    std::this_thread::sleep_for(milliseconds(50));
+    --in_flight;
+  });
+  for (int i = 0; i < 8; ++i) f.sim().CreateItem(f.user(0), "messages", "{}");
+  auto started = std::chrono::steady_clock::now();
+  CHECK(f.sim().PumpDeliveries() == 8);
+  CHECK(std::chrono::steady_clock::now() - started < milliseconds(350));
+  CHECK(peak.load() > 1);
+  CHECK(peak.load() <= 4);
+  CHECK(f.sim().Deliveries().delivered_items == 8);
+}
+
 TEST_CASE("delivery: the background thread delivers by itself", "[graphsim][delivery]") {
   SimFixture f(DeliveryOptions());
   Webhook hook;

@@ -2,9 +2,11 @@
 //
 // Simulator holds the data model (users, their messages, events and contacts) and all of
 // Graph's behaviour: OAuth2 client-credentials tokens, OData queries and paging,
-// per-mailbox throttling, injected faults. It is transport-agnostic: Handle() takes a
-// parsed HTTP request and returns the response. Server serves a Simulator over real HTTP
-// (cpp-httplib), which is how the engine's tests and the `graphsim` binary use it.
+// per-mailbox throttling, injected faults, subscriptions with their validation handshake,
+// and the delivery of change and lifecycle notifications to subscribers' endpoints. It is
+// transport-agnostic: Handle() takes a parsed HTTP request and returns the response. Server serves
+// a Simulator over real HTTP (cpp-httplib), which is how the engine's tests and the `graphsim`
+// binary use it.
 //
 // graphsim shares no Graph-protocol code with the engine on purpose: if both sides shared
 // one misunderstanding of Graph, the tests would pass and the real service would fail.
@@ -99,6 +101,8 @@ struct Options {
   int max_batch = 50;
   // Clock time between a change and its notification becoming due (Graph: < 1 min avg).
   std::chrono::milliseconds delivery_delay{0};
+  // POSTs a pump keeps in flight at once (different batches, same or other URLs).
+  int delivery_concurrency = 1;
   // A POST not answered 2xx within this (real time) failed.
   std::chrono::milliseconds delivery_timeout{3000};
   // Retries of a failed batch: backoff starts here and doubles up to the cap (clock

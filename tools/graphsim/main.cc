@@ -105,6 +105,9 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(int64_t{1}, int64_t{600000}));
   app.add_option("--max-batch", options.max_batch, "notifications per POST")
       ->check(CLI::Range(1, 100000));
+  app.add_option("--delivery-concurrency", options.delivery_concurrency,
+                 "notification POSTs in flight at once")
+      ->check(CLI::Range(1, 256));
   app.add_flag("--https-only", https_only, "refuse http notification URLs, as Graph does");
   app.add_flag("-v,--verbose", verbose, "log every request");
   try {

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <atomic>
 #include <set>
 
 #include "tools/graphsim/errors.h"
@@ -421,72 +422,79 @@ size_t Notifier::Pump() {
         due.end());
   }
 
-  size_t attempts = 0;
-  for (Batch& batch : due) {
-    Json body{{"value", Json::array()}};
-    for (const Pending& p : batch.items) body["value"].push_back(p.item);
-    std::string text = DumpJson(body);
-    bool ok = Send(batch.url, text);
-    ++attempts;
-    std::optional<bool> duplicate_ok;
-    if (ok && batch.duplicate) {
-      duplicate_ok = Send(batch.url, text);
-      ++attempts;
+  size_t workers =
+      std::min(due.size(), static_cast<size_t>(std::max(1, options_.delivery_concurrency)));
+  if (workers <= 1) {
+    size_t attempts = 0;
+    for (Batch& batch : due) attempts += Deliver(std::move(batch));
+    return attempts;
+  }
+  // Several POSTs in flight at once, as Graph sends them.
+  std::atomic<size_t> next{0}, attempts{0};
+  std::vector<std::thread> threads;
+  for (size_t w = 0; w < workers; ++w) {
+    threads.emplace_back([&] {
+      for (size_t i = next++; i < due.size(); i = next++) attempts += Deliver(std::move(due[i]));
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  return attempts.load();
+}
+
+size_t Notifier::Deliver(Batch batch) {
+  Json body{{"value", Json::array()}};
+  for (const Pending& p : batch.items) body["value"].push_back(p.item);
+  std::string text = DumpJson(body);
+  bool ok = Send(batch.url, text);
+  std::optional<bool> duplicate_ok;
+  if (ok && batch.duplicate) duplicate_ok = Send(batch.url, text);
+  TimePoint after = now_();
+  std::lock_guard<std::mutex> lock(mu_);
+  ++stats_.attempts;
+  if (ok) {
+    stats_.delivered_items += batch.items.size();
+    stats_.pending_items -= batch.items.size();
+    for (const Pending& p : batch.items) {
+      if (!p.notification_id.empty()) acked_.push_back(p.notification_id);
     }
-    TimePoint after = now_();
-    std::vector<std::string> missed;  // subscriptions that lost items
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      ++stats_.attempts;
-      if (ok) {
-        stats_.delivered_items += batch.items.size();
-        stats_.pending_items -= batch.items.size();
-        for (const Pending& p : batch.items) {
-          if (!p.notification_id.empty()) acked_.push_back(p.notification_id);
-        }
-        if (duplicate_ok) {
-          ++stats_.attempts;
-          ++stats_.duplicate_posts;
-          if (*duplicate_ok) {
-            for (const Pending& p : batch.items) {
-              if (!p.notification_id.empty()) acked_.push_back(p.notification_id);
-            }
-          } else {
-            ++stats_.failed_attempts;
-          }
-        }
-        continue;
+    if (!duplicate_ok) return 1;
+    ++stats_.attempts;
+    ++stats_.duplicate_posts;
+    if (*duplicate_ok) {
+      for (const Pending& p : batch.items) {
+        if (!p.notification_id.empty()) acked_.push_back(p.notification_id);
       }
+    } else {
       ++stats_.failed_attempts;
-      TimePoint next = after + std::chrono::duration_cast<TimePoint::duration>(batch.backoff);
-      batch.backoff =
-          std::min<std::chrono::nanoseconds>(batch.backoff * 2, options_.delivery_retry_cap);
-      if (batch.backoff <= std::chrono::nanoseconds::zero()) {
-        batch.backoff = std::chrono::seconds(1);
+    }
+    return 2;
+  }
+  ++stats_.failed_attempts;
+  TimePoint next = after + std::chrono::duration_cast<TimePoint::duration>(batch.backoff);
+  batch.backoff =
+      std::min<std::chrono::nanoseconds>(batch.backoff * 2, options_.delivery_retry_cap);
+  if (batch.backoff <= std::chrono::nanoseconds::zero()) batch.backoff = std::chrono::seconds(1);
+  if (next - batch.first_attempt <= options_.delivery_retry_window) {
+    batch.next_due = next;
+    batches_.push_back(std::move(batch));
+    return 1;
+  }
+  stats_.dropped_items += batch.items.size();
+  stats_.pending_items -= batch.items.size();
+  spdlog::debug("graphsim: dropped a batch of {} notifications for {}", batch.items.size(),
+                batch.url);
+  if (options_.missed_on_drop) {
+    std::set<std::string> lost;
+    for (const Pending& p : batch.items) {
+      if (p.change) lost.insert(p.subscription_id);
+    }
+    for (const std::string& id : lost) {
+      if (const SubscriptionRecord* sub = FindLocked(id)) {
+        QueueLifecycleLocked(*sub, "missed", after);
       }
-      if (next - batch.first_attempt > options_.delivery_retry_window) {
-        stats_.dropped_items += batch.items.size();
-        stats_.pending_items -= batch.items.size();
-        spdlog::debug("graphsim: dropped a batch of {} notifications for {}", batch.items.size(),
-                      batch.url);
-        if (options_.missed_on_drop) {
-          std::set<std::string> lost;
-          for (const Pending& p : batch.items) {
-            if (p.change) lost.insert(p.subscription_id);
-          }
-          for (const std::string& id : lost) {
-            if (const SubscriptionRecord* sub = FindLocked(id)) {
-              QueueLifecycleLocked(*sub, "missed", after);
-            }
-          }
-        }
-        continue;
-      }
-      batch.next_due = next;
-      batches_.push_back(std::move(batch));
     }
   }
-  return attempts;
+  return 1;
 }
 
 void Notifier::StartThread(std::chrono::milliseconds poll) {

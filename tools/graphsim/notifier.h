@@ -143,6 +143,9 @@ class Notifier {
   void FormBatchesLocked(TimePoint now);
   template <typename T>
   void ShuffleLocked(std::vector<T>* items);
+  // POSTs one batch (twice if it is a duplicate), records the outcome and reschedules or
+  // drops it on failure; returns the POSTs made.
+  size_t Deliver(Batch batch);
   // One POST; true if answered 2xx in time.
   bool Send(const std::string& url, const std::string& body);
 
