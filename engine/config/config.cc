@@ -104,6 +104,41 @@ void ReadSync(Reader& r, const toml::table& t, SyncSettings* s) {
   s->overlap = std::chrono::seconds(overlap);
 }
 
+void ReadWebhook(Reader& r, const toml::table& t, WebhookSettings* w) {
+  r.OnlyKeys(t, "webhook.", {"listen", "notification_url", "lifecycle_url", "max_body_bytes"});
+  r.String(t, "listen", "webhook.listen", &w->listen);
+  r.String(t, "notification_url", "webhook.notification_url", &w->notification_url);
+  r.String(t, "lifecycle_url", "webhook.lifecycle_url", &w->lifecycle_url);
+  int64_t max_body = static_cast<int64_t>(w->max_body_bytes);
+  r.Integer(t, "max_body_bytes", "webhook.max_body_bytes", 1024, 64 << 20, &max_body);
+  w->max_body_bytes = static_cast<size_t>(max_body);
+  size_t colon = w->listen.rfind(':');
+  if (r.ok() && (colon == std::string::npos || colon == 0 ||
+                 w->listen.find_first_not_of("0123456789", colon + 1) != std::string::npos ||
+                 colon + 1 == w->listen.size())) {
+    r.Fail(t.get("listen"), "'webhook.listen' must be host:port, like \"127.0.0.1:8080\"");
+  }
+  for (const std::string* url : {&w->notification_url, &w->lifecycle_url}) {
+    if (r.ok() && !url->empty() && url->rfind("https://", 0) != 0 &&
+        url->rfind("http://", 0) != 0) {
+      r.Fail(nullptr, "'" + *url + "' is not an http(s) URL");
+    }
+  }
+}
+
+void ReadSubscriptions(Reader& r, const toml::table& t, SubscriptionSettings* s) {
+  r.OnlyKeys(t, "subscriptions.", {"lifetime_minutes", "renew_margin_minutes"});
+  int64_t lifetime = s->lifetime.count(), margin = s->renew_margin.count();
+  r.Integer(t, "lifetime_minutes", "subscriptions.lifetime_minutes", 45, 10080, &lifetime);
+  r.Integer(t, "renew_margin_minutes", "subscriptions.renew_margin_minutes", 1, 10080, &margin);
+  if (r.ok() && margin >= lifetime) {
+    r.Fail(t.get("renew_margin_minutes"),
+           "'subscriptions.renew_margin_minutes' must be less than the lifetime");
+  }
+  s->lifetime = std::chrono::minutes(lifetime);
+  s->renew_margin = std::chrono::minutes(margin);
+}
+
 void ReadMailboxes(Reader& r, const toml::node& node, std::vector<MailboxConfig>* out) {
   const toml::array* list = node.as_array();
   if (list == nullptr || !list->is_array_of_tables()) {
@@ -164,10 +199,16 @@ Result<Config> ParseConfig(const std::string& text, const std::string& source,
   }
   Reader r(source);
   Config config;
-  r.OnlyKeys(root, "", {"database", "graph", "sync", "mailbox"});
+  r.OnlyKeys(root, "", {"database", "graph", "sync", "webhook", "subscriptions", "mailbox"});
   r.String(root, "database", "database", &config.database);
   if (const toml::table* graph = r.Table(root, "graph")) ReadGraph(r, *graph, &config.graph);
   if (const toml::table* sync = r.Table(root, "sync")) ReadSync(r, *sync, &config.sync);
+  if (const toml::table* webhook = r.Table(root, "webhook")) {
+    ReadWebhook(r, *webhook, &config.webhook);
+  }
+  if (const toml::table* subs = r.Table(root, "subscriptions")) {
+    ReadSubscriptions(r, *subs, &config.subscriptions);
+  }
   if (const toml::node* mailboxes = root.get("mailbox")) {
     ReadMailboxes(r, *mailboxes, &config.mailboxes);
   }

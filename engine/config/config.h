@@ -32,6 +32,24 @@ struct SyncSettings {
   std::chrono::seconds overlap{60};
 };
 
+// Where the daemon listens for Graph's notifications, and the public URLs Graph posts
+// to (a reverse proxy or tunnel maps them to `listen`). The receiver serves the paths
+// of the two URLs.
+struct WebhookSettings {
+  std::string listen = "127.0.0.1:8080";  // host:port
+  std::string notification_url;
+  std::string lifecycle_url;  // optional; Graph then sends lifecycle events to notification_url
+  size_t max_body_bytes = 1 << 20;
+};
+
+struct SubscriptionSettings {
+  // Asked for at create and renewal; Graph's limit for Outlook resources is 10,080 minutes
+  // (some tenants: a little less), and a too-long request is clamped and retried.
+  std::chrono::minutes lifetime{4230};
+  // Renew when less than this is left.
+  std::chrono::minutes renew_margin{1440};
+};
+
 struct MailboxConfig {
   std::string user;  // object id (preferred) or user principal name
   std::vector<Collection> resources;
@@ -41,6 +59,8 @@ struct Config {
   std::string database = "graphmirror.db";
   GraphSettings graph;
   SyncSettings sync;
+  WebhookSettings webhook;
+  SubscriptionSettings subscriptions;
   std::vector<MailboxConfig> mailboxes;
 };
 

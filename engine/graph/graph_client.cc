@@ -409,7 +409,10 @@ Result<Response> GraphClient::Impl::Send(const Request& call) {
       Response response;
       response.status = status;
       response.body = std::move(result->body);
-      if (error) response.error_code = error->code;
+      if (error) {
+        response.error_code = error->code;
+        response.error_message = OneLine(error->message);
+      }
       return response;
     }
     std::string detail =

@@ -46,13 +46,14 @@ struct Response {
   std::string body;
   std::multimap<std::string, std::string> headers;  // names lower-cased
   std::string error_code;  // Graph's error.code, for client errors returned as responses
+  std::string error_message;
 };
 
 struct Request {
-  std::string mailbox;      // keys the concurrency limit and the Retry-After fence
+  std::string mailbox;         // keys the concurrency limit and the Retry-After fence
   std::string method = "GET";  // GET, POST, PATCH, DELETE
-  std::string path_or_url;  // as for Get()
-  std::string body;         // JSON, for POST and PATCH
+  std::string path_or_url;     // as for Get()
+  std::string body;            // JSON, for POST and PATCH
   // Return 4xx answers (but 401) as a Response with error_code set, instead of mapping
   // them to a Status: for callers that act on the code (409, ExtensionError, 404).
   bool return_client_errors = false;

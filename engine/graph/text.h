@@ -18,6 +18,9 @@ std::string OneLine(std::string_view text, size_t max = 300);
 // "\r\nTrace ID: ..." lines that say nothing to a user.
 std::string FirstLine(std::string_view text, size_t max = 300);
 
+// `text` as a JSON string literal, quotes included.
+std::string JsonString(std::string_view text);
+
 // ASCII lower case (header names, hosts, schemes).
 std::string AsciiLower(std::string_view text);
 

@@ -232,8 +232,8 @@ void WritePage(WriteContext& ctx, const PageWrite& page) {
   }
   for (const std::string& id : page.deletes) DeleteItem(ctx, page.user_id, page.collection, id);
   if (!page.created_after.empty() || !page.modified_after.empty()) {
-    AdvanceWatermarks(ctx, page.user_id, page.collection, page.created_after,
-                      page.modified_after, now);
+    AdvanceWatermarks(ctx, page.user_id, page.collection, page.created_after, page.modified_after,
+                      now);
   }
 }
 

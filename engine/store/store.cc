@@ -349,7 +349,7 @@ Result<std::vector<CollectionCount>> Store::Counts() {
           WHEN 'messages' THEN (SELECT count(*) FROM messages m WHERE m.user_id = k.user_id)
           WHEN 'events' THEN (SELECT count(*) FROM events e WHERE e.user_id = k.user_id)
           ELSE (SELECT count(*) FROM contacts c WHERE c.user_id = k.user_id) END,
-        coalesce(w.created_after, '')
+        coalesce(w.created_after, ''), coalesce(w.modified_after, '')
       FROM keys k LEFT JOIN watermarks w USING (user_id, collection)
       ORDER BY k.user_id, CASE k.collection WHEN 'messages' THEN 0 WHEN 'events' THEN 1 ELSE 2 END)sql");
     std::vector<CollectionCount> out;
@@ -359,6 +359,7 @@ Result<std::vector<CollectionCount>> Store::Counts() {
       c.collection = ParseCollection(q.getColumn(1).getString()).value_or(Collection::kMessages);
       c.items = q.getColumn(2).getInt64();
       c.created_after = q.getColumn(3).getString();
+      c.modified_after = q.getColumn(4).getString();
       out.push_back(std::move(c));
     }
     return out;

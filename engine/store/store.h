@@ -38,7 +38,7 @@ struct PageWrite {
   Collection collection = Collection::kMessages;
   std::vector<MirrorItem> upserts;
   std::vector<std::string> deletes;
-  std::string created_after;  // if non-empty, the watermark moves forward to it (never back)
+  std::string created_after;   // if non-empty, the watermark moves forward to it (never back)
   std::string modified_after;  // likewise for the lastModifiedDateTime watermark
 };
 
@@ -46,7 +46,8 @@ struct CollectionCount {
   std::string user_id;
   Collection collection;
   int64_t items = 0;
-  std::string created_after;  // the watermark, empty if none
+  std::string created_after;  // the watermarks, empty if none
+  std::string modified_after;
 };
 
 // A notification item as the receiver accepted it, ready for the log.
@@ -133,11 +134,11 @@ class Store {
   // Deletes items named by `deleted` notifications and marks those rows applied, in one
   // transaction.
   Status ApplyDeletions(const std::string& user_id, Collection collection,
-                        const std::vector<std::string>& item_ids,
-                        const std::vector<int64_t>& seqs);
+                        const std::vector<std::string>& item_ids, const std::vector<int64_t>& seqs);
   Result<LogStats> NotificationStats(const std::string& user_id);
 
-  Status PutSubscription(const SubscriptionRecord& record);  // insert or replace by (user, collection)
+  Status PutSubscription(
+      const SubscriptionRecord& record);  // insert or replace by (user, collection)
   Status DeleteSubscription(const std::string& id);
   Result<std::vector<SubscriptionRecord>> Subscriptions();
 

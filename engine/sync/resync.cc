@@ -36,8 +36,8 @@ Result<ResyncStats> Resyncer::Resync(const std::string& user_id, Collection coll
   auto watermark = store_->GetWatermark(user_id, collection);
   if (!watermark.ok()) return watermark.status();
   const bool created = cursor == Cursor::kCreated;
-  const std::string since = QueryStart(
-      created ? watermark->created_after : watermark->modified_after, options_.overlap);
+  const std::string since =
+      QueryStart(created ? watermark->created_after : watermark->modified_after, options_.overlap);
   std::string url = created
                         ? graph::CreatedSincePath(user_id, collection, since, options_.page_size)
                         : graph::ModifiedSincePath(user_id, collection, since, options_.page_size);

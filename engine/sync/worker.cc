@@ -25,8 +25,7 @@ SyncWorker::SyncWorker(const config::Config& config, graph::GraphClient* client,
                        store::Store* store, Clock* clock)
     : clock_(clock),
       store_(store),
-      resyncer_(client, store,
-                ResyncOptions{config.sync.page_size, config.sync.overlap, nullptr}) {
+      resyncer_(client, store, ResyncOptions{config.sync.page_size, config.sync.overlap, nullptr}) {
   for (const auto& mailbox : config.mailboxes) {
     for (Collection c : mailbox.resources) configured_.emplace(mailbox.user, c);
   }
@@ -75,13 +74,12 @@ Result<int64_t> SyncWorker::RunOnce() {
   for (auto& [key, g] : groups) {
     const auto& [user, collection] = key;
     for (const store::PendingNotification* row : g.lifecycle) {
-      Status handled = lifecycle_ ? lifecycle_(*row, resyncer_)
-                                  : Status::Ok();
+      Status handled = lifecycle_ ? lifecycle_(*row, resyncer_) : Status::Ok();
       std::vector<int64_t> seq{row->seq};
       Status s = handled.ok()
-                     ? store_->MarkNotifications(seq, lifecycle_ ? store::LogState::kApplied
-                                                                 : store::LogState::kIgnored,
-                                                 lifecycle_ ? "" : "no lifecycle handler")
+                     ? store_->MarkNotifications(
+                           seq, lifecycle_ ? store::LogState::kApplied : store::LogState::kIgnored,
+                           lifecycle_ ? "" : "no lifecycle handler")
                      : store_->MarkNotifications(seq, store::LogState::kFailed, handled.message(),
                                                  clock_->Now() + RetryDelay(row->attempts));
       if (!s.ok()) return s;
@@ -111,8 +109,7 @@ Result<int64_t> SyncWorker::RunOnce() {
           attempts = std::max(attempts, row.attempts);
         }
       }
-      spdlog::warn("sync: {} {}: {} (retrying)", user, CollectionName(collection),
-                   round.message());
+      spdlog::warn("sync: {} {}: {} (retrying)", user, CollectionName(collection), round.message());
       s = store_->MarkNotifications(g.seqs, store::LogState::kFailed, round.message(),
                                     clock_->Now() + RetryDelay(attempts));
       stats_.failed_rows += g.seqs.size();

@@ -31,7 +31,7 @@
 namespace graphmirror::sync {
 
 struct WorkerStats {
-  std::atomic<uint64_t> rounds{0};          // Graph resync rounds run
+  std::atomic<uint64_t> rounds{0};  // Graph resync rounds run
   std::atomic<uint64_t> applied_rows{0};
   std::atomic<uint64_t> ignored_rows{0};
   std::atomic<uint64_t> failed_rows{0};

@@ -1,10 +1,13 @@
 // graphmirror: the command line over the engine.
 //
 //   graphmirror sync --config FILE --once   one pass over every mailbox and collection
+//   graphmirror run --config FILE           the daemon: subscriptions, webhook, live sync
 //   graphmirror status --config FILE        what the mirror holds
 //
 // Every failure ends with one line on stderr naming the problem and a non-zero exit.
 
+#include <pthread.h>
+#include <signal.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
@@ -13,11 +16,13 @@
 #include <cstdio>
 #include <iostream>
 #include <memory>
+#include <set>
 #include <string>
 
 #include "engine/config/config.h"
 #include "engine/graph/graph_client.h"
 #include "engine/store/store.h"
+#include "engine/sync/live_sync.h"
 #include "engine/sync/sync_once.h"
 
 namespace graphmirror {
@@ -44,6 +49,21 @@ double Seconds(std::chrono::steady_clock::duration d) {
   return std::chrono::duration<double>(d).count();
 }
 
+// One line per collection synced: what came, what was new, what the mirror holds.
+void PrintReport(const sync::CollectionReport& r) {
+  std::string name(CollectionName(r.collection));
+  if (r.status.ok()) {
+    std::printf("%s %-8s fetched %lld, %lld new, %lld in mirror (%.2f s)\n", r.user_id.c_str(),
+                name.c_str(), static_cast<long long>(r.stats.fetched),
+                static_cast<long long>(r.items_after - r.items_before),
+                static_cast<long long>(r.items_after), Seconds(r.stats.elapsed));
+  } else {
+    std::printf("%s %-8s FAILED: %s\n", r.user_id.c_str(), name.c_str(),
+                r.status.ToString().c_str());
+  }
+  std::fflush(stdout);
+}
+
 int RunSync(const std::string& config_path) {
   auto config = config::LoadConfigFile(config_path);
   if (!config.ok()) return Fail(config.status().message());
@@ -54,26 +74,49 @@ int RunSync(const std::string& config_path) {
   if (Status s = client.CheckCredentials(); !s.ok()) return Fail(s.message());
 
   auto started = std::chrono::steady_clock::now();
-  auto reports =
-      sync::SyncAllOnce(*config, &client, store->get(), [](const sync::CollectionReport& r) {
-        std::string name(CollectionName(r.collection));
-        if (r.status.ok()) {
-          std::printf("%s %-8s fetched %lld, %lld new, %lld in mirror (%.2f s)\n",
-                      r.user_id.c_str(), name.c_str(), static_cast<long long>(r.stats.fetched),
-                      static_cast<long long>(r.items_after - r.items_before),
-                      static_cast<long long>(r.items_after), Seconds(r.stats.elapsed));
-        } else {
-          std::printf("%s %-8s FAILED: %s\n", r.user_id.c_str(), name.c_str(),
-                      r.status.ToString().c_str());
-        }
-        std::fflush(stdout);
-      });
+  auto reports = sync::SyncAllOnce(*config, &client, store->get(), PrintReport);
   int failed = 0;
   for (const auto& r : reports) failed += r.status.ok() ? 0 : 1;
   std::printf("synced %zu collections in %.2f s%s\n", reports.size() - failed,
               Seconds(std::chrono::steady_clock::now() - started),
               failed ? (", " + std::to_string(failed) + " failed").c_str() : "");
   return failed == 0 ? 0 : kExitFailure;
+}
+
+// Runs until SIGTERM or SIGINT. The signals are blocked in every thread and taken here
+// with sigwait, so no handler runs in the middle of a commit.
+int RunDaemon(const std::string& config_path) {
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  auto config = config::LoadConfigFile(config_path);
+  if (!config.ok()) return Fail(config.status().message());
+  if (config->mailboxes.empty()) return Fail(config_path + ": no [[mailbox]] configured");
+  if (config->webhook.notification_url.empty()) {
+    return Fail(config_path + ": 'webhook.notification_url' is required to run");
+  }
+  auto store = store::Store::Open(config->database, SystemClock::Default());
+  if (!store.ok()) return Fail(store.status().message());
+  graph::GraphClient client(ClientOptionsFrom(*config), SystemClock::Default());
+  if (Status s = client.CheckCredentials(); !s.ok()) return Fail(s.message());
+
+  sync::LiveSync live(*config, &client, store->get(), SystemClock::Default());
+  sync::LiveSyncOptions options;
+  options.on_initial_sync = PrintReport;
+  if (Status s = live.Start(options); !s.ok()) return Fail(s.message());
+  std::printf("listening on %s, notifications at %s\n", config->webhook.listen.c_str(),
+              config->webhook.notification_url.c_str());
+  std::fflush(stdout);
+
+  int signal = 0;
+  sigwait(&stop_signals, &signal);
+  std::printf("stopping (%s)\n", signal == SIGTERM ? "SIGTERM" : "SIGINT");
+  std::fflush(stdout);
+  live.Stop();
+  return 0;
 }
 
 int RunStatus(const std::string& config_path) {
@@ -83,11 +126,33 @@ int RunStatus(const std::string& config_path) {
   if (!store.ok()) return Fail(store.status().message());
   auto counts = (*store)->Counts();
   if (!counts.ok()) return Fail(counts.status().message());
-  std::printf("%-40s %-9s %10s  %s\n", "mailbox", "collection", "items", "created up to");
+  std::printf("%-38s %-9s %9s  %-28s  %s\n", "mailbox", "collection", "items", "created up to",
+              "modified up to");
+  std::set<std::string> users;
   for (const auto& c : *counts) {
-    std::printf("%-40s %-9s %10lld  %s\n", c.user_id.c_str(),
+    users.insert(c.user_id);
+    std::printf("%-38s %-9s %9lld  %-28s  %s\n", c.user_id.c_str(),
                 std::string(CollectionName(c.collection)).c_str(), static_cast<long long>(c.items),
-                c.created_after.empty() ? "-" : c.created_after.c_str());
+                c.created_after.empty() ? "-" : c.created_after.c_str(),
+                c.modified_after.empty() ? "-" : c.modified_after.c_str());
+  }
+
+  auto subscriptions = (*store)->Subscriptions();
+  if (!subscriptions.ok()) return Fail(subscriptions.status().message());
+  std::printf("\nsubscriptions: %zu\n", subscriptions->size());
+  for (const auto& sub : *subscriptions) {
+    std::printf("  %s  %-50s expires %s\n", sub.id.c_str(), sub.resource.c_str(),
+                sub.expires_at.c_str());
+  }
+
+  std::printf("\n%-38s %9s %9s  %s\n", "mailbox", "backlog", "failed", "last notification");
+  for (const auto& sub : *subscriptions) users.insert(sub.user_id);
+  for (const std::string& user : users) {
+    auto log = (*store)->NotificationStats(user);
+    if (!log.ok()) return Fail(log.status().message());
+    std::printf("%-38s %9lld %9lld  %s\n", user.c_str(), static_cast<long long>(log->pending),
+                static_cast<long long>(log->failed),
+                log->last_received_at.empty() ? "-" : log->last_received_at.c_str());
   }
   return 0;
 }
@@ -105,6 +170,10 @@ int Main(int argc, char** argv) {
   sync_cmd->add_option("--config", config_path, "TOML config file")->required();
   sync_cmd->add_flag("--once", once, "One pass over every mailbox and collection, then exit");
 
+  CLI::App* run_cmd =
+      app.add_subcommand("run", "Keep the mirror current from change notifications");
+  run_cmd->add_option("--config", config_path, "TOML config file")->required();
+
   CLI::App* status_cmd = app.add_subcommand("status", "Show what the mirror holds");
   status_cmd->add_option("--config", config_path, "TOML config file")->required();
 
@@ -119,6 +188,7 @@ int Main(int argc, char** argv) {
   spdlog::set_level(spdlog::level::from_str(log_level));
 
   if (*sync_cmd) return RunSync(config_path);
+  if (*run_cmd) return RunDaemon(config_path);
   if (*status_cmd) return RunStatus(config_path);
   return kExitUsage;
 }

@@ -1,0 +1,344 @@
+#include "engine/sync/keeper.h"
+
+#include <spdlog/spdlog.h>
+
+#include <cctype>
+#include <set>
+
+#include "engine/graph/query.h"
+#include "engine/graph/text.h"
+#include "engine/graph/timestamp.h"
+#include "engine/store/mirror_writes.h"
+
+namespace graphmirror::sync {
+namespace {
+
+constexpr const char* kChangeTypes = "created,updated,deleted";
+// Graph raises anything shorter to 45 minutes; never ask for less.
+constexpr std::chrono::minutes kMinLifetime{45};
+// Graph asks not to mix PATCH and reauthorize on one subscription within 10 minutes.
+constexpr std::chrono::minutes kReauthorizeQuietTime{10};
+constexpr int kMaxClampAttempts = 4;
+
+// "Subscription expiration can only be 10070 minutes in the future." -> 10070. Only a
+// hint: the decision is made on the error code, and without a number the lifetime halves.
+std::optional<int64_t> MinutesIn(const std::string& message) {
+  size_t i = message.find_first_of("0123456789");
+  if (i == std::string::npos) return std::nullopt;
+  int64_t n = 0;
+  for (; i < message.size() && std::isdigit(static_cast<unsigned char>(message[i])); ++i) {
+    n = n * 10 + (message[i] - '0');
+    if (n > 1'000'000) return std::nullopt;
+  }
+  return n;
+}
+
+bool TooFarAhead(const graph::SubscriptionOutcome& o) {
+  return o.http_status == 400 &&
+         (o.error_code == "ExtensionError" || o.error_code == "ErrorInvalidParameter");
+}
+
+// Graph echoes the resource as it was sent, with or without the leading slash.
+bool SameResource(std::string_view a, std::string_view b) {
+  if (!a.empty() && a.front() == '/') a.remove_prefix(1);
+  if (!b.empty() && b.front() == '/') b.remove_prefix(1);
+  return graph::AsciiLower(a) == graph::AsciiLower(b);
+}
+
+std::string Describe(const graph::SubscriptionOutcome& o) {
+  return "HTTP " + std::to_string(o.http_status) + " " + o.error_code + ": " + o.error_message;
+}
+
+}  // namespace
+
+SubscriptionKeeper::SubscriptionKeeper(const config::Config& config, graph::GraphClient* client,
+                                       store::Store* store, notify::SubscriptionTable* table,
+                                       Clock* clock)
+    : config_(config),
+      api_(client),
+      store_(store),
+      table_(table),
+      clock_(clock),
+      lifetime_(config.subscriptions.lifetime) {}
+
+std::string SubscriptionKeeper::Expiration() const {
+  return graph::FormatTimestamp(
+      std::chrono::time_point_cast<graph::Ticks>(clock_->Now() + lifetime_));
+}
+
+std::string SubscriptionKeeper::Resource(const Key& key) const {
+  return "/users/" + graph::PercentEncode(key.first) + "/" +
+         std::string(CollectionName(key.second));
+}
+
+Status SubscriptionKeeper::Reconcile() {
+  std::lock_guard<std::recursive_mutex> lock(mu_);
+  auto stored = store_->Subscriptions();
+  if (!stored.ok()) return stored.status();
+  live_.clear();
+  for (const auto& record : *stored) live_[{record.user_id, record.collection}] = record;
+
+  auto listed = api_.List();
+  if (!listed.ok()) return listed.status();
+  std::set<std::string> at_graph;
+  for (const auto& info : *listed) {
+    if (info.notification_url != config_.webhook.notification_url) continue;  // not ours
+    bool known = false;
+    for (auto& [key, record] : live_) {
+      if (record.id != info.id) continue;
+      known = true;
+      record.expires_at = info.expiration;
+    }
+    if (known) {
+      at_graph.insert(info.id);
+      continue;
+    }
+    // Ours by URL, but without its clientState we could not check its notifications.
+    auto deleted = api_.Delete(info.id);
+    if (deleted.ok() && (deleted->ok() || deleted->http_status == 404)) {
+      ++stats_.deleted_orphans;
+      spdlog::info("keeper: deleted orphan subscription {} ({})", info.id, info.resource);
+    } else {
+      spdlog::warn("keeper: could not delete orphan subscription {}", info.id);
+    }
+  }
+  for (auto it = live_.begin(); it != live_.end();) {
+    if (at_graph.count(it->second.id)) {
+      table_->Put({it->second.id, it->first.first, it->first.second, it->second.client_state});
+      if (Status s = store_->PutSubscription(it->second); !s.ok()) return s;
+      ++it;
+    } else {
+      spdlog::info("keeper: subscription {} is gone at Graph", it->second.id);
+      table_->Remove(it->second.id);
+      if (Status s = store_->DeleteSubscription(it->second.id); !s.ok()) return s;
+      it = live_.erase(it);
+    }
+  }
+  return Status::Ok();
+}
+
+Status SubscriptionKeeper::QueueCatchUp(const store::SubscriptionRecord& record) {
+  // A lastModifiedDateTime round sees what was created or changed while no subscription
+  // was notifying; the log row makes it durable and lets the worker do it.
+  store::LogEntry entry;
+  entry.dedupe_key = "catch-up:" + record.id;
+  entry.subscription_id = record.id;
+  entry.user_id = record.user_id;
+  entry.collection = record.collection;
+  entry.change_type = "updated";
+  entry.resource = record.resource;
+  return store_->AppendNotifications({entry},
+                                     std::chrono::system_clock::now() + std::chrono::seconds(30));
+}
+
+Status SubscriptionKeeper::Create(const Key& key) {
+  graph::SubscriptionSpec spec;
+  spec.change_type = kChangeTypes;
+  spec.notification_url = config_.webhook.notification_url;
+  spec.lifecycle_url = config_.webhook.lifecycle_url;
+  spec.resource = Resource(key);
+  spec.client_state = notify::NewClientState();
+  for (int attempt = 0;; ++attempt) {
+    spec.expiration = Expiration();
+    auto outcome = api_.Create(spec);
+    if (!outcome.ok()) return outcome.status();
+    if (outcome->ok()) {
+      store::SubscriptionRecord record;
+      record.id = outcome->info.id;
+      record.user_id = key.first;
+      record.collection = key.second;
+      record.resource = spec.resource;
+      record.change_type = spec.change_type;
+      record.client_state = spec.client_state;
+      record.expires_at = outcome->info.expiration;
+      record.created_at = store::FormatUtc(clock_->Now());
+      table_->Put({record.id, key.first, key.second, record.client_state});
+      if (Status s = store_->PutSubscription(record); !s.ok()) return s;
+      live_[key] = record;
+      ++stats_.created;
+      spdlog::info("keeper: subscribed to {} ({}), expires {}", spec.resource, record.id,
+                   record.expires_at);
+      return QueueCatchUp(record);
+    }
+    if (TooFarAhead(*outcome) && attempt < kMaxClampAttempts) {
+      auto hint = MinutesIn(outcome->error_message);
+      auto lowered =
+          hint && *hint < lifetime_.count() ? std::chrono::minutes(*hint) : lifetime_ / 2;
+      lifetime_ = std::max(kMinLifetime, lowered - std::chrono::minutes(1));
+      continue;
+    }
+    if (outcome->http_status == 409 && attempt < kMaxClampAttempts) {
+      // Graph already has this subscription, and we do not have its secret (else it would
+      // have been adopted at reconcile): replace it.
+      auto listed = api_.List();
+      if (!listed.ok()) return listed.status();
+      for (const auto& info : *listed) {
+        if (info.notification_url == spec.notification_url &&
+            SameResource(info.resource, spec.resource)) {
+          (void)api_.Delete(info.id);
+        }
+      }
+      continue;
+    }
+    ++stats_.failures;
+    return Status::Unavailable("creating the subscription to " + spec.resource +
+                               " failed: " + Describe(*outcome));
+  }
+}
+
+Status SubscriptionKeeper::Forget(const Key& key) {
+  auto it = live_.find(key);
+  if (it == live_.end()) return Status::Ok();
+  table_->Remove(it->second.id);
+  Status s = store_->DeleteSubscription(it->second.id);
+  live_.erase(it);
+  return s;
+}
+
+Status SubscriptionKeeper::Renew(const Key& key) {
+  store::SubscriptionRecord& record = live_.at(key);
+  for (int attempt = 0;; ++attempt) {
+    auto outcome = api_.Renew(record.id, Expiration());
+    if (!outcome.ok()) return outcome.status();
+    if (outcome->ok()) {
+      record.expires_at =
+          outcome->info.expiration.empty() ? Expiration() : outcome->info.expiration;
+      record.renewed_at = store::FormatUtc(clock_->Now());
+      last_renewal_[record.id] = clock_->Now();
+      ++stats_.renewed;
+      return store_->PutSubscription(record);
+    }
+    if (TooFarAhead(*outcome) && attempt < kMaxClampAttempts) {
+      auto hint = MinutesIn(outcome->error_message);
+      auto lowered =
+          hint && *hint < lifetime_.count() ? std::chrono::minutes(*hint) : lifetime_ / 2;
+      lifetime_ = std::max(kMinLifetime, lowered - std::chrono::minutes(1));
+      continue;
+    }
+    if (outcome->http_status == 404) {
+      spdlog::info("keeper: subscription {} is gone; creating a new one", record.id);
+      if (Status s = Forget(key); !s.ok()) return s;
+      ++stats_.recreated;
+      return Create(key);
+    }
+    ++stats_.failures;
+    return Status::Unavailable("renewing subscription " + record.id +
+                               " failed: " + Describe(*outcome));
+  }
+}
+
+Status SubscriptionKeeper::Maintain() {
+  std::lock_guard<std::recursive_mutex> lock(mu_);
+  Status first;
+  const TimePoint now = clock_->Now();
+  for (const auto& mailbox : config_.mailboxes) {
+    for (Collection c : mailbox.resources) {
+      Key key{mailbox.user, c};
+      Status s;
+      auto it = live_.find(key);
+      if (it == live_.end()) {
+        s = Create(key);
+      } else {
+        auto expires = graph::ParseTimestamp(it->second.expires_at);
+        if (!expires || *expires - config_.subscriptions.renew_margin <= now) s = Renew(key);
+      }
+      if (!s.ok()) {
+        spdlog::warn("keeper: {} {}: {}", mailbox.user, CollectionName(c), s.message());
+        if (first.ok()) first = s;
+      }
+    }
+  }
+  return first;
+}
+
+TimePoint SubscriptionKeeper::NextDue() {
+  std::lock_guard<std::recursive_mutex> lock(mu_);
+  TimePoint next = TimePoint::max();
+  for (const auto& mailbox : config_.mailboxes) {
+    for (Collection c : mailbox.resources) {
+      auto it = live_.find({mailbox.user, c});
+      if (it == live_.end()) return clock_->Now();
+      auto expires = graph::ParseTimestamp(it->second.expires_at);
+      if (!expires) return clock_->Now();
+      next = std::min(
+          next,
+          TimePoint(std::chrono::duration_cast<TimePoint::duration>(expires->time_since_epoch())) -
+              config_.subscriptions.renew_margin);
+    }
+  }
+  return next;
+}
+
+Status SubscriptionKeeper::HandleLifecycle(const store::PendingNotification& row,
+                                           Resyncer& resyncer) {
+  const Key key{row.user_id, row.collection};
+  if (row.lifecycle_event == "reauthorizationRequired") {
+    std::lock_guard<std::recursive_mutex> lock(mu_);
+    auto it = live_.find(key);
+    if (it == live_.end() || it->second.id != row.subscription_id) return Status::Ok();
+    auto last = last_renewal_.find(row.subscription_id);
+    if (last != last_renewal_.end() && clock_->Now() - last->second < kReauthorizeQuietTime) {
+      return Status::Ok();  // the recent PATCH reauthorized it already
+    }
+    auto outcome = api_.Reauthorize(row.subscription_id);
+    if (!outcome.ok()) return outcome.status();
+    if (outcome->ok()) {
+      last_renewal_[row.subscription_id] = clock_->Now();
+      return Status::Ok();
+    }
+    if (outcome->http_status == 404) {
+      if (Status s = Forget(key); !s.ok()) return s;
+      ++stats_.recreated;
+      return Create(key);
+    }
+    return Status::Unavailable("reauthorizing " + row.subscription_id + ": " + Describe(*outcome));
+  }
+  if (row.lifecycle_event == "subscriptionRemoved") {
+    {
+      std::lock_guard<std::recursive_mutex> lock(mu_);
+      auto it = live_.find(key);
+      if (it != live_.end() && it->second.id == row.subscription_id) {
+        if (Status s = Forget(key); !s.ok()) return s;
+        ++stats_.recreated;
+        if (Status s = Create(key); !s.ok()) return s;
+      }
+    }
+    auto r = resyncer.ResyncCreated(row.user_id, row.collection);
+    return r.ok() ? Status::Ok() : r.status();
+  }
+  if (row.lifecycle_event == "missed") {
+    auto created = resyncer.ResyncCreated(row.user_id, row.collection);
+    if (!created.ok()) return created.status();
+    auto modified = resyncer.ResyncModified(row.user_id, row.collection);
+    return modified.ok() ? Status::Ok() : modified.status();
+  }
+  spdlog::info("keeper: ignoring unknown lifecycle event '{}' for {}", row.lifecycle_event,
+               row.subscription_id);
+  return Status::Ok();
+}
+
+void SubscriptionKeeper::Run(std::chrono::milliseconds max_wait) {
+  for (;;) {
+    Status s = Maintain();
+    auto wait = max_wait;
+    if (s.ok()) {
+      auto until_due =
+          std::chrono::duration_cast<std::chrono::milliseconds>(NextDue() - clock_->Now());
+      wait = std::clamp(until_due, std::chrono::milliseconds(0), max_wait);
+    } else {
+      wait = std::min(max_wait, std::chrono::milliseconds(30'000));  // retry failures soon
+    }
+    std::unique_lock<std::mutex> lock(stop_mu_);
+    if (stop_cv_.wait_for(lock, wait, [&] { return stopping_; })) return;
+  }
+}
+
+void SubscriptionKeeper::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(stop_mu_);
+    stopping_ = true;
+  }
+  stop_cv_.notify_all();
+}
+
+}  // namespace graphmirror::sync

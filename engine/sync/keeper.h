@@ -1,0 +1,92 @@
+// SubscriptionKeeper: keeps one live Graph subscription per configured (mailbox,
+// collection), so that notifications keep coming.
+//
+// It creates subscriptions (with a lifecycle URL and a fresh random clientState each),
+// stores them, renews them `renew_margin` before expiry (clamping the requested lifetime
+// when Graph answers ExtensionError / ErrorInvalidParameter), recreates them when Graph
+// answers 404, and at start reconciles with Graph's own list: adopts what it knows,
+// deletes subscriptions to our notification URL it has no secret for (orphans,
+// duplicates), and forgets stored ones Graph no longer has. Whenever a subscription is
+// (re)created, a catch-up is queued in the notification log, because changes made while
+// no subscription existed were never notified.
+//
+// Thread-safety: all methods may be called from any thread; calls are serialized inside.
+
+#ifndef GRAPHMIRROR_ENGINE_SYNC_KEEPER_H_
+#define GRAPHMIRROR_ENGINE_SYNC_KEEPER_H_
+
+#include <atomic>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <string>
+#include <utility>
+
+#include "engine/config/config.h"
+#include "engine/graph/subscriptions.h"
+#include "engine/notify/subscription_table.h"
+#include "engine/store/store.h"
+#include "engine/sync/resync.h"
+
+namespace graphmirror::sync {
+
+struct KeeperStats {
+  std::atomic<uint64_t> created{0};
+  std::atomic<uint64_t> renewed{0};
+  std::atomic<uint64_t> recreated{0};
+  std::atomic<uint64_t> deleted_orphans{0};
+  std::atomic<uint64_t> failures{0};
+};
+
+class SubscriptionKeeper {
+ public:
+  SubscriptionKeeper(const config::Config& config, graph::GraphClient* client, store::Store* store,
+                     notify::SubscriptionTable* table, Clock* clock);
+
+  // Loads stored subscriptions and reconciles them with GET /subscriptions.
+  Status Reconcile();
+  // Creates what is missing and renews what is due. Keeps going past a failing mailbox
+  // and returns the first failure.
+  Status Maintain();
+  // When Maintain has work next (the earliest renewal), or now if something is missing.
+  TimePoint NextDue();
+
+  // The lifecycle events of GRAPH.md section 4, called by the sync worker for log rows.
+  Status HandleLifecycle(const store::PendingNotification& row, Resyncer& resyncer);
+
+  // Runs Maintain whenever due (checking at least every `max_wait`, real time) until Stop.
+  void Run(std::chrono::milliseconds max_wait = std::chrono::milliseconds(60'000));
+  void Stop();
+
+  const KeeperStats& stats() const { return stats_; }
+
+ private:
+  using Key = std::pair<std::string, Collection>;
+
+  Status Create(const Key& key);
+  Status Renew(const Key& key);
+  Status Forget(const Key& key);
+  Status QueueCatchUp(const store::SubscriptionRecord& record);
+  std::string Expiration() const;
+  std::string Resource(const Key& key) const;
+
+  config::Config config_;
+  graph::SubscriptionApi api_;
+  store::Store* store_;
+  notify::SubscriptionTable* table_;
+  Clock* clock_;
+  KeeperStats stats_;
+
+  std::recursive_mutex mu_;  // serializes the public calls
+  std::map<Key, store::SubscriptionRecord> live_;
+  std::map<std::string, TimePoint> last_renewal_;  // by subscription id
+  std::chrono::minutes lifetime_;                  // lowered when Graph says it is too long
+
+  std::mutex stop_mu_;
+  std::condition_variable stop_cv_;
+  bool stopping_ = false;
+};
+
+}  // namespace graphmirror::sync
+
+#endif  // GRAPHMIRROR_ENGINE_SYNC_KEEPER_H_

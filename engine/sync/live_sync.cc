@@ -1,0 +1,95 @@
+#include "engine/sync/live_sync.h"
+
+#include <spdlog/spdlog.h>
+
+#include "engine/graph/url.h"
+
+namespace graphmirror::sync {
+
+Result<notify::ReceiverOptions> ReceiverOptionsFrom(const config::WebhookSettings& webhook) {
+  notify::ReceiverOptions options;
+  size_t colon = webhook.listen.rfind(':');
+  if (colon == std::string::npos) {
+    return Status::InvalidArgument("webhook.listen '" + webhook.listen + "' is not host:port");
+  }
+  options.host = webhook.listen.substr(0, colon);
+  if (options.host.size() > 2 && options.host.front() == '[') {
+    options.host = options.host.substr(1, options.host.size() - 2);  // [::1]
+  }
+  try {
+    options.port = std::stoi(webhook.listen.substr(colon + 1));
+  } catch (const std::exception&) {
+    return Status::InvalidArgument("webhook.listen '" + webhook.listen + "' has no port");
+  }
+  if (webhook.notification_url.empty()) {
+    return Status::InvalidArgument("webhook.notification_url is required to run");
+  }
+  auto notification = graph::ParseUrl(webhook.notification_url);
+  if (!notification.ok()) return notification.status();
+  options.notification_path = std::string(notification->Path());
+  options.lifecycle_path = options.notification_path;
+  if (!webhook.lifecycle_url.empty()) {
+    auto lifecycle = graph::ParseUrl(webhook.lifecycle_url);
+    if (!lifecycle.ok()) return lifecycle.status();
+    options.lifecycle_path = std::string(lifecycle->Path());
+  }
+  options.max_body_bytes = webhook.max_body_bytes;
+  return options;
+}
+
+LiveSync::LiveSync(const config::Config& config, graph::GraphClient* client, store::Store* store,
+                   Clock* clock)
+    : config_(config),
+      client_(client),
+      store_(store),
+      clock_(clock),
+      keeper_(config, client, store, &table_, clock),
+      worker_(config, client, store, clock) {
+  worker_.SetLifecycleHandler([this](const store::PendingNotification& row, Resyncer& resyncer) {
+    return keeper_.HandleLifecycle(row, resyncer);
+  });
+}
+
+LiveSync::~LiveSync() { Stop(); }
+
+Status LiveSync::Start(LiveSyncOptions options) {
+  auto receiver_options = ReceiverOptionsFrom(config_.webhook);
+  if (!receiver_options.ok()) return receiver_options.status();
+  receiver_ = std::make_unique<notify::Receiver>(*receiver_options, &table_, store_, clock_);
+  receiver_->SetOnAccepted([this] { worker_.Wake(); });
+  if (Status s = receiver_->Start(); !s.ok()) return s;
+  started_ = true;
+
+  if (Status s = keeper_.Reconcile(); !s.ok()) {
+    return s;
+  }
+  // A mailbox whose subscription cannot be made now is retried by the keeper; the rest
+  // goes on.
+  if (Status s = keeper_.Maintain(); !s.ok()) spdlog::warn("subscriptions: {}", s.message());
+
+  auto reports = SyncAllOnce(config_, client_, store_, options.on_initial_sync);
+  for (const auto& r : reports) {
+    if (!r.status.ok()) {
+      spdlog::warn("initial sync of {} {}: {}", r.user_id, CollectionName(r.collection),
+                   r.status.message());
+    }
+  }
+  if (options.background) {
+    worker_thread_ = std::thread([this] { worker_.Run(); });
+    keeper_thread_ = std::thread([this] { keeper_.Run(); });
+    worker_.Wake();
+  }
+  return Status::Ok();
+}
+
+void LiveSync::Stop() {
+  if (!started_) return;
+  started_ = false;
+  receiver_->Stop();
+  worker_.Stop();
+  keeper_.Stop();
+  if (worker_thread_.joinable()) worker_thread_.join();
+  if (keeper_thread_.joinable()) keeper_thread_.join();
+}
+
+}  // namespace graphmirror::sync

@@ -1,0 +1,72 @@
+// LiveSync: the running engine behind `graphmirror run`. It wires the rooms together:
+// the webhook receiver (notifications into the log), the subscription keeper (Graph
+// keeps notifying), and the sync worker (the log into the mirror).
+//
+// Start order matters for not missing anything: the receiver listens first (Graph
+// validates the notification URL while a subscription is created), then subscriptions
+// are reconciled and created, then every collection is resynced once (what changed
+// before the subscriptions existed), and only then does the worker drain the log.
+//
+// Thread-safety: Start and Stop from one controlling thread; the accessors are safe
+// from any thread once started.
+
+#ifndef GRAPHMIRROR_ENGINE_SYNC_LIVE_SYNC_H_
+#define GRAPHMIRROR_ENGINE_SYNC_LIVE_SYNC_H_
+
+#include <memory>
+#include <thread>
+
+#include "engine/config/config.h"
+#include "engine/notify/receiver.h"
+#include "engine/notify/subscription_table.h"
+#include "engine/sync/keeper.h"
+#include "engine/sync/sync_once.h"
+#include "engine/sync/worker.h"
+
+namespace graphmirror::sync {
+
+struct LiveSyncOptions {
+  // false: nothing runs in the background after Start; the caller drives
+  // keeper().Maintain() and worker().RunOnce() (tests on a ManualClock do).
+  bool background = true;
+  // Reports of the initial resync, one per collection.
+  std::function<void(const CollectionReport&)> on_initial_sync;
+};
+
+class LiveSync {
+ public:
+  LiveSync(const config::Config& config, graph::GraphClient* client, store::Store* store,
+           Clock* clock);
+  ~LiveSync();
+
+  Status Start(LiveSyncOptions options = {});
+  // Stops taking requests (in-flight ones finish and are answered), then stops the
+  // worker and keeper after their current step.
+  void Stop();
+
+  int port() const { return receiver_->port(); }
+  notify::Receiver& receiver() { return *receiver_; }
+  SyncWorker& worker() { return worker_; }
+  SubscriptionKeeper& keeper() { return keeper_; }
+  notify::SubscriptionTable& subscriptions() { return table_; }
+
+ private:
+  config::Config config_;
+  graph::GraphClient* client_;
+  store::Store* store_;
+  Clock* clock_;
+  notify::SubscriptionTable table_;
+  std::unique_ptr<notify::Receiver> receiver_;
+  SubscriptionKeeper keeper_;
+  SyncWorker worker_;
+  std::thread worker_thread_;
+  std::thread keeper_thread_;
+  bool started_ = false;
+};
+
+// The receiver's listen address and paths from the config's [webhook] table.
+Result<notify::ReceiverOptions> ReceiverOptionsFrom(const config::WebhookSettings& webhook);
+
+}  // namespace graphmirror::sync
+
+#endif  // GRAPHMIRROR_ENGINE_SYNC_LIVE_SYNC_H_
