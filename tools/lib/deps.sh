@@ -25,10 +25,21 @@ ensure_deps() {
     "${missing[@]}" >/dev/null
 }
 
-# configure_and_build BUILD_DIR [cmake args...]
+# configure_and_build BUILD_DIR [cmake args...] [-- targets...]
+# tools/test and tools/demo share the default build dir and its options, so running one
+# after the other rebuilds nothing.
 configure_and_build() {
   local dir=$1
   shift
-  cmake -S . -B "$dir" -G Ninja -DCMAKE_CXX_COMPILER_LAUNCHER=ccache "$@" >/dev/null
-  cmake --build "$dir" -j"$(nproc)"
+  local args=() targets=()
+  while [ $# -gt 0 ] && [ "$1" != "--" ]; do args+=("$1"); shift; done
+  [ "${1:-}" = "--" ] && shift && targets=("$@")
+  cmake -S . -B "$dir" -G Ninja -DCMAKE_CXX_COMPILER_LAUNCHER=ccache "${args[@]}" >/dev/null
+  if [ ${#targets[@]} -gt 0 ]; then
+    cmake --build "$dir" -j"$(nproc)" --target "${targets[@]}"
+  else
+    cmake --build "$dir" -j"$(nproc)"
+  fi
 }
+
+GRAPHMIRROR_DEFAULT_CMAKE_ARGS=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DGRAPHMIRROR_WERROR=ON)
