@@ -87,6 +87,14 @@ TEST_CASE("delivery: a change notification has Graph's shape", "[graphsim][deliv
   Json stored = Json::parse(f.sim().ItemJson(uid, "messages", id));
   CHECK(data["@odata.etag"] == stored["@odata.etag"]);
   CHECK(f.sim().AckedNotificationIds() == std::vector<std::string>{item["id"]});
+  auto acked = f.sim().AckedNotifications();
+  REQUIRE(acked.size() == 1);
+  CHECK(acked[0].id == item["id"]);
+  CHECK(acked[0].subscription_id == sub);
+  CHECK(acked[0].change_type == "created");
+  CHECK(acked[0].lifecycle_event.empty());
+  CHECK(acked[0].resource_id == id);
+  CHECK(acked[0].url == hook.url("/notify?route=mail"));
 
   REQUIRE(f.sim().UpdateItem(uid, "messages", id, R"({"subject":"changed"})"));
   REQUIRE(f.sim().DeleteItem(uid, "messages", id));
@@ -514,6 +522,12 @@ TEST_CASE("delivery: lifecycle items in the field-report shape", "[graphsim][del
   CHECK_FALSE(items[0].contains("id"));
   CHECK_FALSE(items[1].contains("id"));
   CHECK(f.sim().AckedNotificationIds().empty());
+  auto acked = f.sim().AckedNotifications();
+  REQUIRE(acked.size() == 2);
+  CHECK(acked[0].lifecycle_event == "reauthorizationRequired");
+  CHECK(acked[0].change_type.empty());
+  CHECK(acked[0].subscription_id == id);
+  CHECK(acked[1].change_type == "created");
   CHECK(f.sim().Deliveries().delivered_items == 2);
 }
 

@@ -181,6 +181,16 @@ struct DeliveryStats {
   uint64_t orphaned_items = 0;   // discarded unsent: their subscription was deleted/expired
 };
 
+// One notification item whose POST was answered 2xx.
+struct AckedNotification {
+  std::string id;  // the item's `id` ("" if Options::include_notification_id is false)
+  std::string subscription_id;
+  std::string change_type;      // "created", "updated", "deleted"; "" for lifecycle items
+  std::string lifecycle_event;  // "" for change notifications
+  std::string resource_id;      // resourceData.id; "" for lifecycle items
+  std::string url;              // where it was POSTed
+};
+
 // A live subscription as the simulator holds it (clientState included).
 struct SubscriptionView {
   std::string id;
@@ -269,6 +279,8 @@ class Simulator {
   // Notification ids of items whose batch was answered 2xx, in delivery order (an item
   // delivered twice appears twice).
   std::vector<std::string> AckedNotificationIds() const;
+  // The same items in full (items without an id included).
+  std::vector<AckedNotification> AckedNotifications() const;
   // Queues a lifecycle notification (`reauthorizationRequired`, `subscriptionRemoved`,
   // `missed` or any text) for the subscription, to its lifecycleNotificationUrl or else
   // its notificationUrl. False if there is no such live subscription.

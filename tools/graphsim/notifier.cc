@@ -441,6 +441,25 @@ size_t Notifier::Pump() {
   return attempts.load();
 }
 
+void Notifier::AckLocked(const Batch& batch) {
+  auto text = [](const Json& j, const char* key) {
+    auto it = j.find(key);
+    return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
+  for (const Pending& p : batch.items) {
+    AckedNotification a;
+    a.id = p.notification_id;
+    a.subscription_id = p.subscription_id;
+    a.change_type = text(p.item, "changeType");
+    a.lifecycle_event = text(p.item, "lifecycleEvent");
+    if (auto data = p.item.find("resourceData"); data != p.item.end() && data->is_object()) {
+      a.resource_id = text(*data, "id");
+    }
+    a.url = batch.url;
+    acked_.push_back(std::move(a));
+  }
+}
+
 size_t Notifier::Deliver(Batch batch) {
   Json body{{"value", Json::array()}};
   for (const Pending& p : batch.items) body["value"].push_back(p.item);
@@ -454,16 +473,12 @@ size_t Notifier::Deliver(Batch batch) {
   if (ok) {
     stats_.delivered_items += batch.items.size();
     stats_.pending_items -= batch.items.size();
-    for (const Pending& p : batch.items) {
-      if (!p.notification_id.empty()) acked_.push_back(p.notification_id);
-    }
+    AckLocked(batch);
     if (!duplicate_ok) return 1;
     ++stats_.attempts;
     ++stats_.duplicate_posts;
     if (*duplicate_ok) {
-      for (const Pending& p : batch.items) {
-        if (!p.notification_id.empty()) acked_.push_back(p.notification_id);
-      }
+      AckLocked(batch);
     } else {
       ++stats_.failed_attempts;
     }
@@ -536,7 +551,7 @@ DeliveryStats Notifier::Stats() const {
   return stats_;
 }
 
-std::vector<std::string> Notifier::Acked() const {
+std::vector<AckedNotification> Notifier::Acked() const {
   std::lock_guard<std::mutex> lock(mu_);
   return acked_;
 }

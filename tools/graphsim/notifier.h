@@ -110,7 +110,7 @@ class Notifier {
   void StartThread(std::chrono::milliseconds poll);
   void StopThread();
   DeliveryStats Stats() const;
-  std::vector<std::string> Acked() const;
+  std::vector<AckedNotification> Acked() const;
 
  private:
   struct Pending {
@@ -146,6 +146,7 @@ class Notifier {
   // POSTs one batch (twice if it is a duplicate), records the outcome and reschedules or
   // drops it on failure; returns the POSTs made.
   size_t Deliver(Batch batch);
+  void AckLocked(const Batch& batch);
   // One POST; true if answered 2xx in time.
   bool Send(const std::string& url, const std::string& body);
 
@@ -166,7 +167,7 @@ class Notifier {
   std::map<std::string, std::vector<Pending>> fresh_;  // by URL; guarded by mu_
   std::list<Batch> batches_;                           // formed, not yet sent; mu_
   DeliveryStats stats_;                                // guarded by mu_
-  std::vector<std::string> acked_;                     // guarded by mu_
+  std::vector<AckedNotification> acked_;               // guarded by mu_
   bool wake_ = false;                                  // guarded by mu_
   bool stop_ = false;                                  // guarded by mu_
   std::condition_variable wake_cv_;

@@ -145,7 +145,11 @@ HttpResponse SimulatorCore::HandleControl(const HttpRequest& request,
     return Reply(200, out);
   }
   if (route == "/deliveries/acked" && method == "GET") {
-    return Reply(200, Json{{"ids", notifier_.Acked()}});
+    Json ids = Json::array();
+    for (const AckedNotification& a : notifier_.Acked()) {
+      if (!a.id.empty()) ids.push_back(a.id);
+    }
+    return Reply(200, Json{{"ids", ids}});
   }
   if (route == "/subscriptions" && method == "GET") {
     bool more = false;

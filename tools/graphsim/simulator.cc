@@ -666,6 +666,14 @@ void Simulator::StopDeliveryThread() { impl_->notifier_.StopThread(); }
 DeliveryStats Simulator::Deliveries() const { return impl_->notifier_.Stats(); }
 
 std::vector<std::string> Simulator::AckedNotificationIds() const {
+  std::vector<std::string> ids;
+  for (const AckedNotification& a : impl_->notifier_.Acked()) {
+    if (!a.id.empty()) ids.push_back(a.id);
+  }
+  return ids;
+}
+
+std::vector<AckedNotification> Simulator::AckedNotifications() const {
   return impl_->notifier_.Acked();
 }
 
