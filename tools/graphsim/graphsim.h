@@ -269,7 +269,9 @@ class Simulator {
   // Live subscriptions (expired ones are gone), oldest first.
   std::vector<SubscriptionView> Subscriptions() const;
   // Sends every notification batch due by the clock now (retries included), POST by POST,
-  // and returns the number of POSTs attempted. Blocks while another pump runs.
+  // and returns the number of POSTs attempted. Blocks while another pump runs, so never
+  // call it from inside a receiver's handler of a notification POST (it would wait for
+  // itself); the receiver may call anything else, item changes included.
   size_t PumpDeliveries();
   // A background thread that pumps continuously (woken by new notifications, else every
   // `poll` of real time). Stopped by StopDeliveryThread() and by the destructor.

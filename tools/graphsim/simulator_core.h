@@ -4,8 +4,10 @@
 //
 // Thread-safety: data (users' collections) is guarded by data_mu_ (shared for reads,
 // exclusive for writes); tokens, throttling, faults and the Notifier (subscriptions and
-// deliveries) have their own locks. No two of these locks are ever held at once: a data
-// operation hands its change to the Notifier after releasing data_mu_.
+// deliveries) have their own locks. No two of these locks are ever held at once (except
+// time_mu_, a leaf lock that Now() takes briefly under any of them): a data operation
+// hands its change to the Notifier after releasing data_mu_, and no lock but the
+// Notifier's pump lock is held while a notification or handshake request is in flight.
 
 #ifndef GRAPHMIRROR_TOOLS_GRAPHSIM_SIMULATOR_CORE_H_
 #define GRAPHMIRROR_TOOLS_GRAPHSIM_SIMULATOR_CORE_H_
