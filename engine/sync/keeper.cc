@@ -71,13 +71,20 @@ std::string SubscriptionKeeper::Resource(const Key& key) const {
          std::string(CollectionName(key.second));
 }
 
-Status SubscriptionKeeper::Reconcile() {
+Status SubscriptionKeeper::LoadStored() {
   std::lock_guard<std::recursive_mutex> lock(mu_);
   auto stored = store_->Subscriptions();
   if (!stored.ok()) return stored.status();
   live_.clear();
-  for (const auto& record : *stored) live_[{record.user_id, record.collection}] = record;
+  for (const auto& record : *stored) {
+    live_[{record.user_id, record.collection}] = record;
+    table_->Put({record.id, record.user_id, record.collection, record.client_state});
+  }
+  return Status::Ok();
+}
 
+Status SubscriptionKeeper::Reconcile() {
+  std::lock_guard<std::recursive_mutex> lock(mu_);
   auto listed = api_.List();
   if (!listed.ok()) return listed.status();
   std::set<std::string> at_graph;

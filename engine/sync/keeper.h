@@ -43,7 +43,12 @@ class SubscriptionKeeper {
   SubscriptionKeeper(const config::Config& config, graph::GraphClient* client, store::Store* store,
                      notify::SubscriptionTable* table, Clock* clock);
 
-  // Loads stored subscriptions and reconciles them with GET /subscriptions.
+  // Loads the stored subscriptions into the table, so that the receiver accepts their
+  // notifications from its first request on (Graph's retries arrive the moment it
+  // listens). No Graph call.
+  Status LoadStored();
+  // Compares the stored subscriptions with GET /subscriptions: adopts ours, deletes
+  // orphans, forgets the ones Graph no longer has.
   Status Reconcile();
   // Creates what is missing and renews what is due. Keeps going past a failing mailbox
   // and returns the first failure.

@@ -57,6 +57,7 @@ Status LiveSync::Start(LiveSyncOptions options) {
   if (!receiver_options.ok()) return receiver_options.status();
   receiver_ = std::make_unique<notify::Receiver>(*receiver_options, &table_, store_, clock_);
   receiver_->SetOnAccepted([this] { worker_.Wake(); });
+  if (Status s = keeper_.LoadStored(); !s.ok()) return s;
   if (Status s = receiver_->Start(); !s.ok()) return s;
   started_ = true;
 

@@ -15,6 +15,7 @@ namespace {
 
 // Starts the command with stdout/stderr to `log`; returns its pid.
 pid_t Spawn(const std::vector<std::string>& args, const std::string& log) {
+  std::fflush(nullptr);  // else the child flushes a copy of our buffered output
   pid_t pid = ::fork();
   if (pid == 0) {
     FILE* out = std::freopen(log.c_str(), "a", stdout);
