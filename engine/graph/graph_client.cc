@@ -14,7 +14,7 @@
 #include <random>
 #include <vector>
 
-#include "engine/graph/text.h"
+#include "engine/base/text.h"
 #include "engine/graph/token_provider.h"
 #include "engine/graph/url.h"
 

@@ -2,8 +2,8 @@
 
 #include <simdjson.h>
 
+#include "engine/base/text.h"
 #include "engine/graph/query.h"
-#include "engine/graph/text.h"
 #include "engine/graph/timestamp.h"
 
 namespace graphmirror::graph {

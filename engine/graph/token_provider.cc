@@ -9,7 +9,7 @@
 #include <exception>
 #include <mutex>
 
-#include "engine/graph/text.h"
+#include "engine/base/text.h"
 #include "engine/graph/url.h"
 
 namespace graphmirror::graph {

@@ -2,7 +2,7 @@
 
 #include <cctype>
 
-#include "engine/graph/text.h"
+#include "engine/base/text.h"
 
 namespace graphmirror::graph {
 

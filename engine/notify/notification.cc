@@ -6,6 +6,7 @@
 #include <string>
 #include <utility>
 
+#include "engine/base/text.h"
 #include "engine/notify/text.h"
 
 namespace graphmirror::notify {
@@ -23,7 +24,7 @@ Status BadJson(std::string_view where, error_code error) {
   return Bad(std::string(where) + ": " + simdjson::error_message(error));
 }
 
-std::string Quote(std::string_view text) { return "\"" + LogSafe(text) + "\""; }
+std::string Quote(std::string_view text) { return "\"" + OneLine(text) + "\""; }
 
 // On-demand parsing checks only what is read, so every value not extracted is still walked
 // here: a body is accepted only if it is valid JSON throughout, not merely in the fields

@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "engine/base/text.h"
 #include "engine/notify/notification.h"
 #include "engine/notify/text.h"
 #include "engine/store/store.h"
@@ -217,11 +218,11 @@ void Receiver::Impl::Handle(const httplib::Request& req, httplib::Response& res,
     }
     HandleNotifications(req, res, body);
   } catch (const std::exception& e) {
-    spdlog::error("notify: {} {} failed: {}", req.method, LogSafe(req.path), e.what());
+    spdlog::error("notify: {} {} failed: {}", req.method, OneLine(req.path), e.what());
     res.headers.clear();
     SetText(res, 500, "internal error\n");
   } catch (...) {
-    spdlog::error("notify: {} {} failed with an unknown exception", req.method, LogSafe(req.path));
+    spdlog::error("notify: {} {} failed with an unknown exception", req.method, OneLine(req.path));
     res.headers.clear();
     SetText(res, 500, "internal error\n");
   }
@@ -232,12 +233,12 @@ void Receiver::Impl::HandleValidation(const httplib::Request& req, httplib::Resp
   if (!token || token->empty() || token->size() > kMaxValidationToken ||
       HasControlCharacters(*token)) {
     stats->bad_requests.fetch_add(1);
-    spdlog::warn("notify: refused a validation request on {}: malformed token", LogSafe(req.path));
+    spdlog::warn("notify: refused a validation request on {}: malformed token", OneLine(req.path));
     SetText(res, 400, "malformed validationToken\n");
     return;
   }
   stats->validations.fetch_add(1);
-  spdlog::info("notify: answered a validation request on {}", LogSafe(req.path));
+  spdlog::info("notify: answered a validation request on {}", OneLine(req.path));
   // Exactly the decoded token: Graph compares the whole body.
   SetText(res, 200, *token);
 }
@@ -251,7 +252,7 @@ void Receiver::Impl::HandleNotifications(const httplib::Request& req, httplib::R
   auto parsed = ParseNotificationCollection(body);
   if (!parsed.ok()) {
     stats->bad_requests.fetch_add(1);
-    spdlog::warn("notify: refused a notification body on {}: {}", LogSafe(req.path),
+    spdlog::warn("notify: refused a notification body on {}: {}", OneLine(req.path),
                  parsed.status().message());
     SetText(res, 400, parsed.status().message() + "\n");
     return;
@@ -282,7 +283,7 @@ void Receiver::Impl::HandleNotifications(const httplib::Request& req, httplib::R
       // The subscription id only: never clientState or tokens.
       if (warned.emplace(reason, item.subscription_id).second) {
         spdlog::warn("notify: rejected a notification ({}) for subscription \"{}\"", reason,
-                     LogSafe(item.subscription_id));
+                     OneLine(item.subscription_id));
       }
       continue;
     }

@@ -5,8 +5,8 @@
 #include <cctype>
 #include <set>
 
+#include "engine/base/text.h"
 #include "engine/graph/query.h"
-#include "engine/graph/text.h"
 #include "engine/graph/timestamp.h"
 #include "engine/store/mirror_writes.h"
 
@@ -42,7 +42,7 @@ bool TooFarAhead(const graph::SubscriptionOutcome& o) {
 bool SameResource(std::string_view a, std::string_view b) {
   if (!a.empty() && a.front() == '/') a.remove_prefix(1);
   if (!b.empty() && b.front() == '/') b.remove_prefix(1);
-  return graph::AsciiLower(a) == graph::AsciiLower(b);
+  return AsciiLower(a) == AsciiLower(b);
 }
 
 std::string Describe(const graph::SubscriptionOutcome& o) {

@@ -1,14 +1,15 @@
-// Small text helpers for building one-line error messages from what a server sent.
+// Small text helpers: one-line messages and log lines from untrusted text, JSON string
+// literals, ASCII case folding.
 //
 // Thread-safety: free functions, no shared state.
 
-#ifndef GRAPHMIRROR_ENGINE_GRAPH_TEXT_H_
-#define GRAPHMIRROR_ENGINE_GRAPH_TEXT_H_
+#ifndef GRAPHMIRROR_ENGINE_BASE_TEXT_H_
+#define GRAPHMIRROR_ENGINE_BASE_TEXT_H_
 
 #include <string>
 #include <string_view>
 
-namespace graphmirror::graph {
+namespace graphmirror {
 
 // `text` with control characters as spaces, cut to `max` characters (then "..."), so that
 // nothing a server sends can break a log line or a one-line error in two.
@@ -24,6 +25,6 @@ std::string JsonString(std::string_view text);
 // ASCII lower case (header names, hosts, schemes).
 std::string AsciiLower(std::string_view text);
 
-}  // namespace graphmirror::graph
+}  // namespace graphmirror
 
-#endif  // GRAPHMIRROR_ENGINE_GRAPH_TEXT_H_
+#endif  // GRAPHMIRROR_ENGINE_BASE_TEXT_H_

@@ -1,8 +1,8 @@
-#include "engine/graph/text.h"
+#include "engine/base/text.h"
 
 #include <cctype>
 
-namespace graphmirror::graph {
+namespace graphmirror {
 
 std::string OneLine(std::string_view text, size_t max) {
   std::string out;
@@ -58,4 +58,4 @@ std::string AsciiLower(std::string_view text) {
   return out;
 }
 
-}  // namespace graphmirror::graph
+}  // namespace graphmirror
