@@ -1,17 +1,19 @@
 #include "engine/graph/page.h"
 
-#include <simdjson.h>
-
 #include <exception>
 #include <string>
 #include <utility>
 
 #include "engine/graph/timestamp.h"
+#include "engine/json/ondemand.h"
 
 namespace graphmirror::graph {
 
 namespace {
 
+using json::ForEachField;
+using json::ReadString;
+using json::Validate;
 namespace od = simdjson::ondemand;
 using simdjson::error_code;
 
@@ -32,83 +34,6 @@ Status Bad(std::string_view what) { return Status::Corruption("page: " + std::st
 
 Status BadJson(std::string_view where, error_code error) {
   return Bad(std::string(where) + ": " + simdjson::error_message(error));
-}
-
-// On-demand parsing checks only what is read, so every value we do not extract is still
-// walked here: a page whose items we store must be valid JSON throughout (the store keeps
-// each item's raw text, and SQLite's json functions must be able to read it).
-error_code Validate(od::value value) {
-  od::json_type type;
-  if (auto error = value.type().get(type)) return error;
-  switch (type) {
-    case od::json_type::object: {
-      od::object object;
-      if (auto error = value.get_object().get(object)) return error;
-      for (auto field_result : object) {
-        od::field field;
-        if (auto error = std::move(field_result).get(field)) return error;
-        std::string_view key;
-        if (auto error = field.unescaped_key().get(key)) return error;
-        if (auto error = Validate(field.value())) return error;
-      }
-      return simdjson::SUCCESS;
-    }
-    case od::json_type::array: {
-      od::array array;
-      if (auto error = value.get_array().get(array)) return error;
-      for (auto element_result : array) {
-        od::value element;
-        if (auto error = std::move(element_result).get(element)) return error;
-        if (auto error = Validate(element)) return error;
-      }
-      return simdjson::SUCCESS;
-    }
-    case od::json_type::string:
-      return value.get_string().error();
-    case od::json_type::number:
-      return value.get_double().error();
-    case od::json_type::boolean:
-      return value.get_bool().error();
-    case od::json_type::null: {
-      bool is_null = false;
-      if (auto error = value.is_null().get(is_null)) return error;
-      return is_null ? simdjson::SUCCESS : simdjson::INCORRECT_TYPE;
-    }
-  }
-  return simdjson::INCORRECT_TYPE;
-}
-
-// A string, or "" for null. Copies: the parser's strings die at the next iterate().
-error_code ReadString(od::value value, std::string* out) {
-  od::json_type type;
-  if (auto error = value.type().get(type)) return error;
-  if (type == od::json_type::null) {
-    out->clear();
-    return Validate(value);
-  }
-  std::string_view text;
-  if (auto error = value.get_string().get(text)) return error;
-  out->assign(text);
-  return simdjson::SUCCESS;
-}
-
-// Calls `on_field(key, value)` for each field of an object value; null counts as an
-// empty object (Graph writes "from": null).
-template <typename F>
-error_code ForEachField(od::value value, F&& on_field) {
-  od::json_type type;
-  if (auto error = value.type().get(type)) return error;
-  if (type == od::json_type::null) return Validate(value);
-  od::object object;
-  if (auto error = value.get_object().get(object)) return error;
-  for (auto field_result : object) {
-    od::field field;
-    if (auto error = std::move(field_result).get(field)) return error;
-    std::string_view key;
-    if (auto error = field.unescaped_key().get(key)) return error;
-    if (auto error = on_field(key, field.value())) return error;
-  }
-  return simdjson::SUCCESS;
 }
 
 struct DateTimeTimeZone {

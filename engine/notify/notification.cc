@@ -1,18 +1,20 @@
 #include "engine/notify/notification.h"
 
-#include <simdjson.h>
-
 #include <exception>
 #include <string>
 #include <utility>
 
 #include "engine/base/text.h"
+#include "engine/json/ondemand.h"
 #include "engine/notify/text.h"
 
 namespace graphmirror::notify {
 
 namespace {
 
+using json::ForEachField;
+using json::ReadString;
+using json::Validate;
 namespace od = simdjson::ondemand;
 using simdjson::error_code;
 
@@ -25,84 +27,6 @@ Status BadJson(std::string_view where, error_code error) {
 }
 
 std::string Quote(std::string_view text) { return "\"" + OneLine(text) + "\""; }
-
-// On-demand parsing checks only what is read, so every value not extracted is still walked
-// here: a body is accepted only if it is valid JSON throughout, not merely in the fields
-// this parser happens to read (a truncated or spliced body is not what Graph sent).
-error_code Validate(od::value value) {
-  od::json_type type;
-  if (auto error = value.type().get(type)) return error;
-  switch (type) {
-    case od::json_type::object: {
-      od::object object;
-      if (auto error = value.get_object().get(object)) return error;
-      for (auto field_result : object) {
-        od::field field;
-        if (auto error = std::move(field_result).get(field)) return error;
-        std::string_view key;
-        if (auto error = field.unescaped_key().get(key)) return error;
-        if (auto error = Validate(field.value())) return error;
-      }
-      return simdjson::SUCCESS;
-    }
-    case od::json_type::array: {
-      od::array array;
-      if (auto error = value.get_array().get(array)) return error;
-      for (auto element_result : array) {
-        od::value element;
-        if (auto error = std::move(element_result).get(element)) return error;
-        if (auto error = Validate(element)) return error;
-      }
-      return simdjson::SUCCESS;
-    }
-    case od::json_type::string:
-      return value.get_string().error();
-    case od::json_type::number:
-      return value.get_double().error();
-    case od::json_type::boolean:
-      return value.get_bool().error();
-    case od::json_type::null: {
-      bool is_null = false;
-      if (auto error = value.is_null().get(is_null)) return error;
-      return is_null ? simdjson::SUCCESS : simdjson::INCORRECT_TYPE;
-    }
-  }
-  return simdjson::INCORRECT_TYPE;
-}
-
-// A string, or "" for null. Copies: the parser's strings die at the next iterate().
-error_code ReadString(od::value value, std::string* out) {
-  od::json_type type;
-  if (auto error = value.type().get(type)) return error;
-  if (type == od::json_type::null) {
-    out->clear();
-    return Validate(value);
-  }
-  std::string_view text;
-  if (auto error = value.get_string().get(text)) return error;
-  out->assign(text);
-  return simdjson::SUCCESS;
-}
-
-// Calls `on_field(key, value)` for each field of an object value; null counts as an empty
-// object (lifecycle items carry "resourceData": null). Sets `*present` for a real object.
-template <typename F>
-error_code ForEachField(od::value value, bool* present, F&& on_field) {
-  od::json_type type;
-  if (auto error = value.type().get(type)) return error;
-  if (type == od::json_type::null) return Validate(value);
-  od::object object;
-  if (auto error = value.get_object().get(object)) return error;
-  *present = true;
-  for (auto field_result : object) {
-    od::field field;
-    if (auto error = std::move(field_result).get(field)) return error;
-    std::string_view key;
-    if (auto error = field.unescaped_key().get(key)) return error;
-    if (auto error = on_field(key, field.value())) return error;
-  }
-  return simdjson::SUCCESS;
-}
 
 // Graph writes change types in lower case; other senders have been seen to capitalize.
 std::string FoldChangeType(std::string text) {
@@ -195,8 +119,7 @@ class CollectionParser {
     if (key == "tenantId") return ReadTenant(value, item);
     if (key == "organizationId") return ReadTenant(value, item);
     if (key == "resourceData") {
-      bool present = false;
-      return ForEachField(value, &present, [&](std::string_view k, od::value v) {
+      return ForEachField(value, [&](std::string_view k, od::value v) {
         if (k == "id") return ReadString(v, &item->resource_id);
         if (k == "@odata.etag") return ReadString(v, &item->etag);
         return Validate(v);
@@ -204,8 +127,8 @@ class CollectionParser {
     }
     if (key == "encryptedContent") {
       bool present = false;
-      error_code error =
-          ForEachField(value, &present, [](std::string_view, od::value v) { return Validate(v); });
+      error_code error = ForEachField(
+          value, [](std::string_view, od::value v) { return Validate(v); }, &present);
       if (present) item->has_encrypted_content = true;
       return error;
     }
