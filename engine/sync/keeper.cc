@@ -61,6 +61,13 @@ SubscriptionKeeper::SubscriptionKeeper(const config::Config& config, graph::Grap
       clock_(clock),
       lifetime_(config.subscriptions.lifetime) {}
 
+void SubscriptionKeeper::LowerLifetime(const graph::SubscriptionOutcome& too_far) {
+  auto hint = MinutesIn(too_far.error_message);
+  auto lowered = hint && *hint < lifetime_.count() ? std::chrono::minutes(*hint) : lifetime_ / 2;
+  lifetime_ = std::max(kMinLifetime, lowered - std::chrono::minutes(1));
+  spdlog::info("keeper: Graph refused the lifetime; asking for {} minutes now", lifetime_.count());
+}
+
 std::string SubscriptionKeeper::Expiration() const {
   return graph::FormatTimestamp(
       std::chrono::time_point_cast<graph::Ticks>(clock_->Now() + lifetime_));
@@ -168,10 +175,7 @@ Status SubscriptionKeeper::Create(const Key& key) {
       return QueueCatchUp(record);
     }
     if (TooFarAhead(*outcome) && attempt < kMaxClampAttempts) {
-      auto hint = MinutesIn(outcome->error_message);
-      auto lowered =
-          hint && *hint < lifetime_.count() ? std::chrono::minutes(*hint) : lifetime_ / 2;
-      lifetime_ = std::max(kMinLifetime, lowered - std::chrono::minutes(1));
+      LowerLifetime(*outcome);
       continue;
     }
     if (outcome->http_status == 409 && attempt < kMaxClampAttempts) {
@@ -216,10 +220,7 @@ Status SubscriptionKeeper::Renew(const Key& key) {
       return store_->PutSubscription(record);
     }
     if (TooFarAhead(*outcome) && attempt < kMaxClampAttempts) {
-      auto hint = MinutesIn(outcome->error_message);
-      auto lowered =
-          hint && *hint < lifetime_.count() ? std::chrono::minutes(*hint) : lifetime_ / 2;
-      lifetime_ = std::max(kMinLifetime, lowered - std::chrono::minutes(1));
+      LowerLifetime(*outcome);
       continue;
     }
     if (outcome->http_status == 404) {

@@ -72,6 +72,8 @@ class SubscriptionKeeper {
   Status Renew(const Key& key);
   Status Forget(const Key& key);
   Status QueueCatchUp(const store::SubscriptionRecord& record);
+  // After ExtensionError / ErrorInvalidParameter: ask for less from now on.
+  void LowerLifetime(const graph::SubscriptionOutcome& too_far);
   std::string Expiration() const;
   std::string Resource(const Key& key) const;
 

@@ -16,28 +16,13 @@
 
 #include "tests/integration/sim_fixture.h"
 #include "tests/support/free_port.h"
+#include "tests/support/process.h"
 
 namespace graphmirror::test {
 namespace {
 
 pid_t SpawnDaemon(const std::string& config, const std::string& log) {
-  std::fflush(nullptr);  // else the child flushes a copy of our buffered output
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    FILE* out = std::freopen(log.c_str(), "a", stdout);
-    (void)out;
-    ::dup2(::fileno(stdout), 2);
-    ::execl(GRAPHMIRROR_CLI_PATH, GRAPHMIRROR_CLI_PATH, "--log-level", "info", "run", "--config",
-            config.c_str(), static_cast<char*>(nullptr));
-    std::_Exit(127);
-  }
-  return pid;
-}
-
-int WaitExit(pid_t pid) {
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return Spawn({GRAPHMIRROR_CLI_PATH, "--log-level", "info", "run", "--config", config}, log);
 }
 
 size_t CountInFile(const std::string& path, const std::string& needle) {

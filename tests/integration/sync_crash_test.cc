@@ -9,32 +9,10 @@
 #include <random>
 
 #include "tests/integration/sim_fixture.h"
+#include "tests/support/process.h"
 
 namespace graphmirror::test {
 namespace {
-
-// Starts the command with stdout/stderr to `log`; returns its pid.
-pid_t Spawn(const std::vector<std::string>& args, const std::string& log) {
-  std::fflush(nullptr);  // else the child flushes a copy of our buffered output
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    FILE* out = std::freopen(log.c_str(), "a", stdout);
-    (void)out;
-    ::dup2(::fileno(stdout), 2);
-    std::vector<char*> argv;
-    for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    ::execv(argv[0], argv.data());
-    std::_Exit(127);
-  }
-  return pid;
-}
-
-int WaitExit(pid_t pid) {
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
 
 std::string WriteConfig(SimFixture& f, int page_size) {
   std::string path = f.dir().Path("graphmirror.toml");
