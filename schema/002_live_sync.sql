@@ -26,7 +26,7 @@ CREATE TABLE notification_log (
   received_at     TEXT NOT NULL,
   subscription_id TEXT NOT NULL,
   user_id         TEXT NOT NULL,
-  collection      TEXT NOT NULL,
+  collection      TEXT NOT NULL CHECK (collection IN ('messages', 'events', 'contacts')),
   change_type     TEXT,  -- created, updated, deleted; NULL for lifecycle events
   lifecycle_event TEXT,  -- reauthorizationRequired, subscriptionRemoved, missed, ...
   resource        TEXT,
@@ -39,6 +39,6 @@ CREATE TABLE notification_log (
   next_attempt_at TEXT,
   done_at         TEXT
 );
-CREATE INDEX notification_log_pending ON notification_log (user_id, collection, seq)
+CREATE INDEX notification_log_pending ON notification_log (seq)
   WHERE state IN ('received', 'failed');
 CREATE INDEX notification_log_by_time ON notification_log (user_id, received_at);

@@ -86,10 +86,6 @@ Result<SubscriptionOutcome> SubscriptionApi::Renew(const std::string& id,
               "{\"expirationDateTime\":" + JsonString(expiration) + "}");
 }
 
-Result<SubscriptionOutcome> SubscriptionApi::Reauthorize(const std::string& id) {
-  return Call("POST", "/subscriptions/" + PercentEncode(id) + "/reauthorize", "");
-}
-
 Result<SubscriptionOutcome> SubscriptionApi::Delete(const std::string& id) {
   return Call("DELETE", "/subscriptions/" + PercentEncode(id), "");
 }

@@ -1,4 +1,4 @@
-// Graph's subscription resource (POST/GET/PATCH/DELETE /subscriptions, reauthorize): the
+// Graph's subscription resource (POST/GET/PATCH/DELETE /subscriptions): the
 // request bodies and the parsing of the answers. Policy (when to create, renew, adopt)
 // lives in engine/sync/keeper.
 //
@@ -48,7 +48,6 @@ class SubscriptionApi {
 
   Result<SubscriptionOutcome> Create(const SubscriptionSpec& spec);
   Result<SubscriptionOutcome> Renew(const std::string& id, const std::string& expiration);
-  Result<SubscriptionOutcome> Reauthorize(const std::string& id);
   Result<SubscriptionOutcome> Delete(const std::string& id);
   // Every subscription of the application, following @odata.nextLink.
   Result<std::vector<SubscriptionInfo>> List();

@@ -21,9 +21,11 @@ void UpsertItem(WriteContext& ctx, const std::string& user_id, Collection collec
                 const MirrorItem& item, const std::string& synced_at);
 void DeleteItem(WriteContext& ctx, const std::string& user_id, Collection collection,
                 const std::string& id);
-// Moves created_after forward to `created_after` (never backward).
-void AdvanceCreatedWatermark(WriteContext& ctx, const std::string& user_id, Collection collection,
-                             const std::string& created_after, const std::string& now);
+// Moves the watermarks forward to the given values (never backward); an empty value
+// leaves that watermark as it is.
+void AdvanceWatermarks(WriteContext& ctx, const std::string& user_id, Collection collection,
+                       const std::string& created_after, const std::string& modified_after,
+                       const std::string& now);
 
 // Inserts accepted notifications; a dedupe_key already logged is skipped.
 void AppendLogEntries(WriteContext& ctx, const std::vector<LogEntry>& entries);

@@ -78,6 +78,10 @@ void Store::Impl::CommitGroup(std::vector<Job>& group) {
         results[i] = Status::IOError(e.what());
         db.exec("ROLLBACK TO job");
         db.exec("RELEASE job");
+      } catch (...) {
+        results[i] = Status::Internal("a write job threw a non-standard exception");
+        db.exec("ROLLBACK TO job");
+        db.exec("RELEASE job");
       }
     }
     txn.commit();
@@ -163,8 +167,8 @@ Result<std::vector<PendingNotification>> Store::PendingNotifications(TimePoint n
     SQLite::Statement q(*impl_->read_db,
                         "SELECT seq, user_id, collection, coalesce(change_type, ''), "
                         "coalesce(lifecycle_event, ''), subscription_id, coalesce(item_id, ''), "
-                        "attempts FROM notification_log WHERE state = 'received' OR "
-                        "(state = 'failed' AND next_attempt_at <= ?1) ORDER BY seq LIMIT ?2");
+                        "attempts FROM notification_log WHERE state IN ('received', 'failed') AND "
+                        "(state = 'received' OR next_attempt_at <= ?1) ORDER BY seq LIMIT ?2");
     q.bind(1, FormatUtc(now));
     q.bind(2, limit);
     std::vector<PendingNotification> out;
@@ -223,8 +227,9 @@ Result<LogStats> Store::NotificationStats(const std::string& user_id) {
   }
 }
 
-Status Store::PutSubscription(const SubscriptionRecord& r) {
+Status Store::PutSubscription(const SubscriptionRecord& r, const std::vector<LogEntry>& also_log) {
   return Write([&](WriteContext& ctx) {
+    AppendLogEntries(ctx, also_log);
     SQLite::Statement& s = ctx.Prepare(
         "INSERT INTO subscriptions (id, user_id, collection, resource, change_type, "
         "client_state, expires_at, created_at, renewed_at) "

@@ -5,7 +5,7 @@
 // leveldb's DBImpl::Write batches writers), each job inside its own SAVEPOINT so that one
 // failing job is rolled back alone. A caller's Write() returns only after the commit that
 // holds its job is durable (WAL, synchronous=FULL). Reads use their own connection and
-// never wait for the writer.
+// never wait for the writer (they share one read connection among themselves).
 //
 // Thread-safety: all methods are safe to call from many threads at once.
 
@@ -137,8 +137,10 @@ class Store {
                         const std::vector<std::string>& item_ids, const std::vector<int64_t>& seqs);
   Result<LogStats> NotificationStats(const std::string& user_id);
 
-  Status PutSubscription(
-      const SubscriptionRecord& record);  // insert or replace by (user, collection)
+  // Inserts or replaces by (user, collection); `also_log` is appended to the notification
+  // log in the same transaction (the keeper queues a catch-up with a new subscription).
+  Status PutSubscription(const SubscriptionRecord& record,
+                         const std::vector<LogEntry>& also_log = {});
   Status DeleteSubscription(const std::string& id);
   Result<std::vector<SubscriptionRecord>> Subscriptions();
 

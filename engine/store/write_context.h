@@ -29,7 +29,9 @@ class WriteContext {
     if (it == statements_.end()) {
       it = statements_.emplace(sql, std::make_unique<SQLite::Statement>(*db_, sql)).first;
     }
-    it->second->reset();
+    // tryReset, not reset: reset() rethrows the error of the statement's last failed step,
+    // which belongs to an earlier job.
+    it->second->tryReset();
     it->second->clearBindings();
     return *it->second;
   }

@@ -16,8 +16,6 @@ namespace {
 constexpr const char* kChangeTypes = "created,updated,deleted";
 // Graph raises anything shorter to 45 minutes; never ask for less.
 constexpr std::chrono::minutes kMinLifetime{45};
-// Graph asks not to mix PATCH and reauthorize on one subscription within 10 minutes.
-constexpr std::chrono::minutes kReauthorizeQuietTime{10};
 constexpr int kMaxClampAttempts = 4;
 
 // "Subscription expiration can only be 10070 minutes in the future." -> 10070. Only a
@@ -66,6 +64,12 @@ void SubscriptionKeeper::LowerLifetime(const graph::SubscriptionOutcome& too_far
   auto lowered = hint && *hint < lifetime_.count() ? std::chrono::minutes(*hint) : lifetime_ / 2;
   lifetime_ = std::max(kMinLifetime, lowered - std::chrono::minutes(1));
   spdlog::info("keeper: Graph refused the lifetime; asking for {} minutes now", lifetime_.count());
+}
+
+std::chrono::minutes SubscriptionKeeper::RenewMargin() const {
+  // Never more than half the lifetime: after Graph lowered the lifetime below the
+  // configured margin, every renewal would be due again at once.
+  return std::min(config_.subscriptions.renew_margin, lifetime_ / 2);
 }
 
 std::string SubscriptionKeeper::Expiration() const {
@@ -131,9 +135,9 @@ Status SubscriptionKeeper::Reconcile() {
   return Status::Ok();
 }
 
-Status SubscriptionKeeper::QueueCatchUp(const store::SubscriptionRecord& record) {
+store::LogEntry SubscriptionKeeper::CatchUpEntry(const store::SubscriptionRecord& record) {
   // A lastModifiedDateTime round sees what was created or changed while no subscription
-  // was notifying; the log row makes it durable and lets the worker do it.
+  // was notifying; as a log row it is durable with the subscription and done by the worker.
   store::LogEntry entry;
   entry.dedupe_key = "catch-up:" + record.id;
   entry.subscription_id = record.id;
@@ -141,8 +145,7 @@ Status SubscriptionKeeper::QueueCatchUp(const store::SubscriptionRecord& record)
   entry.collection = record.collection;
   entry.change_type = "updated";
   entry.resource = record.resource;
-  return store_->AppendNotifications({entry},
-                                     std::chrono::system_clock::now() + std::chrono::seconds(30));
+  return entry;
 }
 
 Status SubscriptionKeeper::Create(const Key& key) {
@@ -166,13 +169,15 @@ Status SubscriptionKeeper::Create(const Key& key) {
       record.client_state = spec.client_state;
       record.expires_at = outcome->info.expiration;
       record.created_at = store::FormatUtc(clock_->Now());
+      // Stored with its catch-up in one transaction: a crash between the two would leave
+      // a subscription whose gap is never read.
+      if (Status s = store_->PutSubscription(record, {CatchUpEntry(record)}); !s.ok()) return s;
       table_->Put({record.id, key.first, key.second, record.client_state});
-      if (Status s = store_->PutSubscription(record); !s.ok()) return s;
       live_[key] = record;
       ++stats_.created;
       spdlog::info("keeper: subscribed to {} ({}), expires {}", spec.resource, record.id,
                    record.expires_at);
-      return QueueCatchUp(record);
+      return Status::Ok();
     }
     if (TooFarAhead(*outcome) && attempt < kMaxClampAttempts) {
       LowerLifetime(*outcome);
@@ -215,7 +220,6 @@ Status SubscriptionKeeper::Renew(const Key& key) {
       record.expires_at =
           outcome->info.expiration.empty() ? Expiration() : outcome->info.expiration;
       record.renewed_at = store::FormatUtc(clock_->Now());
-      last_renewal_[record.id] = clock_->Now();
       ++stats_.renewed;
       return store_->PutSubscription(record);
     }
@@ -248,7 +252,7 @@ Status SubscriptionKeeper::Maintain() {
         s = Create(key);
       } else {
         auto expires = graph::ParseTimestamp(it->second.expires_at);
-        if (!expires || *expires - config_.subscriptions.renew_margin <= now) s = Renew(key);
+        if (!expires || *expires - RenewMargin() <= now) s = Renew(key);
       }
       if (!s.ok()) {
         spdlog::warn("keeper: {} {}: {}", mailbox.user, CollectionName(c), s.message());
@@ -281,25 +285,12 @@ Status SubscriptionKeeper::HandleLifecycle(const store::PendingNotification& row
                                            Resyncer& resyncer) {
   const Key key{row.user_id, row.collection};
   if (row.lifecycle_event == "reauthorizationRequired") {
+    // A PATCH of the expiry reauthorizes too; using it alone never mixes PATCH and
+    // /reauthorize on one subscription within 10 minutes, which Graph asks to avoid.
     std::lock_guard<std::recursive_mutex> lock(mu_);
     auto it = live_.find(key);
     if (it == live_.end() || it->second.id != row.subscription_id) return Status::Ok();
-    auto last = last_renewal_.find(row.subscription_id);
-    if (last != last_renewal_.end() && clock_->Now() - last->second < kReauthorizeQuietTime) {
-      return Status::Ok();  // the recent PATCH reauthorized it already
-    }
-    auto outcome = api_.Reauthorize(row.subscription_id);
-    if (!outcome.ok()) return outcome.status();
-    if (outcome->ok()) {
-      last_renewal_[row.subscription_id] = clock_->Now();
-      return Status::Ok();
-    }
-    if (outcome->http_status == 404) {
-      if (Status s = Forget(key); !s.ok()) return s;
-      ++stats_.recreated;
-      return Create(key);
-    }
-    return Status::Unavailable("reauthorizing " + row.subscription_id + ": " + Describe(*outcome));
+    return Renew(key);
   }
   if (row.lifecycle_event == "subscriptionRemoved") {
     {
@@ -332,7 +323,8 @@ void SubscriptionKeeper::Run(std::chrono::milliseconds max_wait) {
     if (s.ok()) {
       auto until_due =
           std::chrono::duration_cast<std::chrono::milliseconds>(NextDue() - clock_->Now());
-      wait = std::clamp(until_due, std::chrono::milliseconds(0), max_wait);
+      // At least a second between passes, whatever the arithmetic says.
+      wait = std::clamp(until_due, std::chrono::milliseconds(1000), max_wait);
     } else {
       wait = std::min(max_wait, std::chrono::milliseconds(30'000));  // retry failures soon
     }

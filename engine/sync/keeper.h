@@ -7,8 +7,8 @@
 // answers 404, and at start reconciles with Graph's own list: adopts what it knows,
 // deletes subscriptions to our notification URL it has no secret for (orphans,
 // duplicates), and forgets stored ones Graph no longer has. Whenever a subscription is
-// (re)created, a catch-up is queued in the notification log, because changes made while
-// no subscription existed were never notified.
+// (re)created, a catch-up is queued in the notification log in the same transaction,
+// because changes made while no subscription existed were never notified.
 //
 // Thread-safety: all methods may be called from any thread; calls are serialized inside.
 
@@ -71,7 +71,8 @@ class SubscriptionKeeper {
   Status Create(const Key& key);
   Status Renew(const Key& key);
   Status Forget(const Key& key);
-  Status QueueCatchUp(const store::SubscriptionRecord& record);
+  static store::LogEntry CatchUpEntry(const store::SubscriptionRecord& record);
+  std::chrono::minutes RenewMargin() const;
   // After ExtensionError / ErrorInvalidParameter: ask for less from now on.
   void LowerLifetime(const graph::SubscriptionOutcome& too_far);
   std::string Expiration() const;
@@ -86,8 +87,7 @@ class SubscriptionKeeper {
 
   std::recursive_mutex mu_;  // serializes the public calls
   std::map<Key, store::SubscriptionRecord> live_;
-  std::map<std::string, TimePoint> last_renewal_;  // by subscription id
-  std::chrono::minutes lifetime_;                  // lowered when Graph says it is too long
+  std::chrono::minutes lifetime_;  // lowered when Graph says it is too long
 
   std::mutex stop_mu_;
   std::condition_variable stop_cv_;

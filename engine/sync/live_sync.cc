@@ -62,12 +62,16 @@ Status LiveSync::Start(LiveSyncOptions options) {
   started_ = true;
 
   if (Status s = keeper_.Reconcile(); !s.ok()) {
-    return s;
+    // Graph may be briefly unavailable: keep the stored subscriptions; creating one that
+    // already exists answers 409, which the keeper resolves.
+    spdlog::warn("subscriptions: reconciling with Graph failed: {}", s.message());
   }
   // A mailbox whose subscription cannot be made now is retried by the keeper; the rest
   // goes on.
   if (Status s = keeper_.Maintain(); !s.ok()) spdlog::warn("subscriptions: {}", s.message());
 
+  // Renewals and retries must not wait for a long first sync.
+  if (options.background) keeper_thread_ = std::thread([this] { keeper_.Run(); });
   auto reports = SyncAllOnce(config_, client_, store_, options.on_initial_sync);
   for (const auto& r : reports) {
     if (!r.status.ok()) {
@@ -77,7 +81,6 @@ Status LiveSync::Start(LiveSyncOptions options) {
   }
   if (options.background) {
     worker_thread_ = std::thread([this] { worker_.Run(); });
-    keeper_thread_ = std::thread([this] { keeper_.Run(); });
     worker_.Wake();
   }
   return Status::Ok();

@@ -4,8 +4,9 @@
 //
 // Start order matters for not missing anything: the receiver listens first (Graph
 // validates the notification URL while a subscription is created), then subscriptions
-// are reconciled and created, then every collection is resynced once (what changed
-// before the subscriptions existed), and only then does the worker drain the log.
+// are reconciled and created, then every collection is resynced once (new and changed
+// items, what happened before the subscriptions existed), and only then does the worker
+// drain the log.
 //
 // Thread-safety: Start and Stop from one controlling thread; the accessors are safe
 // from any thread once started.

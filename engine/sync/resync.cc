@@ -38,9 +38,17 @@ Result<ResyncStats> Resyncer::Resync(const std::string& user_id, Collection coll
   const bool created = cursor == Cursor::kCreated;
   const std::string since =
       QueryStart(created ? watermark->created_after : watermark->modified_after, options_.overlap);
-  std::string url = created
-                        ? graph::CreatedSincePath(user_id, collection, since, options_.page_size)
-                        : graph::ModifiedSincePath(user_id, collection, since, options_.page_size);
+  // Keyset paging: after each page the next query starts again at the newest timestamp
+  // committed, instead of following @odata.nextLink through the whole round. Graph pages
+  // messages with $skip, and items that change or vanish while a round pages would shift
+  // $skip past others, which the watermark would then pass for good. nextLink is followed
+  // only through a page that is one run of equal timestamps (else the query would repeat).
+  auto query = [&](const std::string& from) {
+    return created ? graph::CreatedSincePath(user_id, collection, from, options_.page_size)
+                   : graph::ModifiedSincePath(user_id, collection, from, options_.page_size);
+  };
+  std::string query_start = since;
+  std::string url = query(query_start);
   bool start_modified_cursor = created && watermark->modified_after.empty();
 
   ResyncStats stats;
@@ -56,8 +64,11 @@ Result<ResyncStats> Resyncer::Resync(const std::string& user_id, Collection coll
     write.user_id = user_id;
     write.collection = collection;
     std::string& moved = created ? write.created_after : write.modified_after;
+    std::string oldest_on_page;
     for (const MirrorItem& item : page->items) {
-      moved = std::max(moved, created ? item.created_at : item.modified_at);
+      const std::string& t = created ? item.created_at : item.modified_at;
+      moved = std::max(moved, t);
+      if (oldest_on_page.empty() || t < oldest_on_page) oldest_on_page = t;
     }
     if (start_modified_cursor) {
       if (auto server_now = graph::ServerDate(*response)) {
@@ -67,6 +78,7 @@ Result<ResyncStats> Resyncer::Resync(const std::string& user_id, Collection coll
       start_modified_cursor = false;
     }
     stats.fetched += static_cast<int64_t>(page->items.size());
+    const std::string newest = moved;
     write.upserts = std::move(page->items);
     Status committed = store_->ApplyPage(std::move(write));
     if (!committed.ok()) return committed;
@@ -75,7 +87,12 @@ Result<ResyncStats> Resyncer::Resync(const std::string& user_id, Collection coll
       return Status::Cancelled("resync stopped after page " + std::to_string(stats.pages));
     }
     if (page->next_link.empty()) break;
-    url = page->next_link;
+    if (newest.empty() || newest == oldest_on_page) {
+      url = page->next_link;  // a run of equal timestamps longer than the page
+    } else {
+      query_start = newest;
+      url = query(query_start);
+    }
   }
   stats.elapsed = std::chrono::steady_clock::now() - started;
   return stats;

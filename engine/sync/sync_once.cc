@@ -33,6 +33,12 @@ std::vector<CollectionReport> SyncAllOnce(
       auto stats = resyncer.ResyncCreated(r.user_id, r.collection);
       if (stats.ok()) {
         r.stats = *stats;
+        auto changed = resyncer.ResyncModified(r.user_id, r.collection);
+        if (changed.ok()) {
+          r.changed_stats = *changed;
+        } else {
+          r.status = changed.status();
+        }
       } else {
         r.status = stats.status();
       }

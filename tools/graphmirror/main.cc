@@ -54,9 +54,10 @@ void PrintReport(const sync::CollectionReport& r) {
   std::string name(CollectionName(r.collection));
   if (r.status.ok()) {
     std::printf("%s %-8s fetched %lld, %lld new, %lld in mirror (%.2f s)\n", r.user_id.c_str(),
-                name.c_str(), static_cast<long long>(r.stats.fetched),
+                name.c_str(), static_cast<long long>(r.stats.fetched + r.changed_stats.fetched),
                 static_cast<long long>(r.items_after - r.items_before),
-                static_cast<long long>(r.items_after), Seconds(r.stats.elapsed));
+                static_cast<long long>(r.items_after),
+                Seconds(r.stats.elapsed + r.changed_stats.elapsed));
   } else {
     std::printf("%s %-8s FAILED: %s\n", r.user_id.c_str(), name.c_str(),
                 r.status.ToString().c_str());
