@@ -115,6 +115,12 @@ TEST_CASE("A bad config file ends with one line naming the problem", "[cli]") {
   CHECK(missing.output.find("nope.toml") != std::string::npos);
   Run usage = RunCli("sync");
   CHECK(usage.exit_code == 2);
+  Run no_once = RunCli("sync --config " + dir.Path("g.toml"));
+  CHECK(no_once.exit_code == 2);
+  CHECK(no_once.output.find("--once") != std::string::npos);
+  Run no_database = RunCli("status --config " + WriteFile(dir, "ok.toml", base));
+  CHECK(no_database.exit_code == 1);
+  CHECK(no_database.output.find("no mirror database") != std::string::npos);
 }
 
 }  // namespace

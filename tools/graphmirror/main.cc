@@ -14,6 +14,7 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <memory>
 #include <set>
@@ -123,6 +124,10 @@ int RunDaemon(const std::string& config_path) {
 int RunStatus(const std::string& config_path) {
   auto config = config::LoadConfigFile(config_path);
   if (!config.ok()) return Fail(config.status().message());
+  if (!std::filesystem::exists(config->database)) {
+    return Fail("no mirror database at " + config->database +
+                " yet (`graphmirror sync --once` or `graphmirror run` creates it)");
+  }
   auto store = store::Store::Open(config->database, SystemClock::Default());
   if (!store.ok()) return Fail(store.status().message());
   auto counts = (*store)->Counts();
@@ -188,7 +193,13 @@ int Main(int argc, char** argv) {
   spdlog::set_default_logger(logger);
   spdlog::set_level(spdlog::level::from_str(log_level));
 
-  if (*sync_cmd) return RunSync(config_path);
+  if (*sync_cmd) {
+    if (!once) {
+      std::cerr << "graphmirror: sync needs --once (to stay current, use `graphmirror run`)\n";
+      return kExitUsage;
+    }
+    return RunSync(config_path);
+  }
   if (*run_cmd) return RunDaemon(config_path);
   if (*status_cmd) return RunStatus(config_path);
   return kExitUsage;
