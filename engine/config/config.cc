@@ -227,7 +227,11 @@ Result<Config> ParseConfig(const std::string& text, const std::string& source,
                                    "GRAPHMIRROR_CLIENT_SECRET)");
   }
   if (config.database.empty()) return Status::InvalidArgument(source + ": 'database' is empty");
-  if (!base_dir.empty() && config.database != ":memory:" &&
+  if (config.database == ":memory:" || config.database.rfind("file:", 0) == 0) {
+    // The receiver, the worker and every reader need the same database: a file.
+    return Status::InvalidArgument(source + ": 'database' must be a file path");
+  }
+  if (!base_dir.empty() &&
       std::filesystem::path(config.database).is_relative()) {
     config.database = (std::filesystem::path(base_dir) / config.database).lexically_normal();
   }

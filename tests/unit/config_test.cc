@@ -79,6 +79,7 @@ TEST_CASE("ParseConfig names the problem in one line", "[config]") {
   check(replaced("client_id = \"app\"", ""), "graph.client_id");
   check(replaced("database = ", "database = = "), "g.toml:2");
   check(replaced("[graph]", "graph = 3\n[grap]"), "unknown key");
+  check(replaced("\"mirror.db\"", "\":memory:\""), "must be a file path");
 }
 
 }  // namespace
