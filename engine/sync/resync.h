@@ -3,11 +3,13 @@
 // the same on lastModifiedDateTime (new and changed items).
 //
 // Each page's items and the watermark it justifies (the newest timestamp of the cursor's
-// property on the page) are committed in one transaction, so a resync stopped anywhere resumes from
-// the last committed page. The query starts `overlap` before the watermark and uses `ge`: items
-// sharing the watermark's timestamp, or listed late, are read again and upserted idempotently
-// rather than skipped. Within a round the server's @odata.nextLink is followed, so any number of
-// items with one identical createdDateTime page through.
+// property on the page) are committed in one transaction, so a resync stopped anywhere
+// resumes from the last committed page. A round starts `overlap` before the watermark
+// and uses `ge`: items sharing the watermark's timestamp, or listed late, are read again
+// and upserted idempotently rather than skipped. Pages are keyset-paged: each next query
+// starts at the newest timestamp committed, and @odata.nextLink is followed only through
+// a page that is a single run of equal timestamps, so any number of items with one
+// timestamp page through, and items changing mid-round cannot shift a $skip past others.
 //
 // Thread-safety: a Resyncer may run many (mailbox, collection) pairs at once from
 // different threads; callers must not run the same pair twice at the same time.
