@@ -94,7 +94,10 @@ void ReadGraph(Reader& r, const toml::table& t, GraphSettings* g) {
 }
 
 void ReadSync(Reader& r, const toml::table& t, SyncSettings* s) {
-  r.OnlyKeys(t, "sync.", {"page_size", "parallelism", "overlap_seconds"});
+  r.OnlyKeys(t, "sync.", {"page_size", "parallelism", "overlap_seconds", "log_retention_days"});
+  int64_t retention_days = s->log_retention.count() / 24;
+  r.Integer(t, "log_retention_days", "sync.log_retention_days", 0, 3650, &retention_days);
+  s->log_retention = std::chrono::hours(retention_days * 24);
   int64_t page_size = s->page_size, parallelism = s->parallelism, overlap = s->overlap.count();
   r.Integer(t, "page_size", "sync.page_size", 1, 1000, &page_size);
   r.Integer(t, "parallelism", "sync.parallelism", 1, 64, &parallelism);
@@ -231,8 +234,7 @@ Result<Config> ParseConfig(const std::string& text, const std::string& source,
     // The receiver, the worker and every reader need the same database: a file.
     return Status::InvalidArgument(source + ": 'database' must be a file path");
   }
-  if (!base_dir.empty() &&
-      std::filesystem::path(config.database).is_relative()) {
+  if (!base_dir.empty() && std::filesystem::path(config.database).is_relative()) {
     config.database = (std::filesystem::path(base_dir) / config.database).lexically_normal();
   }
   return config;

@@ -30,6 +30,8 @@ struct SyncSettings {
   // an item is created but may list it a little later; re-reading a short overlap (the
   // upserts are idempotent) catches such late arrivals.
   std::chrono::seconds overlap{60};
+  // Ended notification log rows are deleted after this long (0: kept forever).
+  std::chrono::hours log_retention{24 * 7};
 };
 
 // Where the daemon listens for Graph's notifications, and the public URLs Graph posts

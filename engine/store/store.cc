@@ -227,6 +227,18 @@ Result<LogStats> Store::NotificationStats(const std::string& user_id) {
   }
 }
 
+Result<int64_t> Store::PruneNotificationLog(TimePoint cutoff) {
+  int64_t deleted = 0;
+  Status s = Write([&](WriteContext& ctx) {
+    SQLite::Statement& q = ctx.Prepare(
+        "DELETE FROM notification_log WHERE state IN ('applied', 'ignored') AND done_at < ?1");
+    q.bind(1, FormatUtc(cutoff));
+    deleted = q.exec();
+  });
+  if (!s.ok()) return s;
+  return deleted;
+}
+
 Status Store::PutSubscription(const SubscriptionRecord& r, const std::vector<LogEntry>& also_log) {
   return Write([&](WriteContext& ctx) {
     AppendLogEntries(ctx, also_log);

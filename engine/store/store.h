@@ -136,6 +136,9 @@ class Store {
   Status ApplyDeletions(const std::string& user_id, Collection collection,
                         const std::vector<std::string>& item_ids, const std::vector<int64_t>& seqs);
   Result<LogStats> NotificationStats(const std::string& user_id);
+  // Deletes applied and ignored rows that ended before `cutoff` (local time); returns
+  // how many. Redeliveries come within hours, so old rows no longer serve deduplication.
+  Result<int64_t> PruneNotificationLog(TimePoint cutoff);
 
   // Inserts or replaces by (user, collection); `also_log` is appended to the notification
   // log in the same transaction (the keeper queues a catch-up with a new subscription).

@@ -37,7 +37,20 @@ std::chrono::seconds SyncWorker::RetryDelay(int attempts) const {
   return std::chrono::seconds(std::min<int64_t>(seconds, 900));
 }
 
+void SyncWorker::PruneLogIfDue() {
+  const TimePoint now = clock_->Now();
+  if (log_retention_.count() == 0 || now < next_prune_) return;
+  next_prune_ = now + std::chrono::hours(1);
+  auto pruned = store_->PruneNotificationLog(now - log_retention_);
+  if (!pruned.ok()) {
+    spdlog::warn("sync: pruning the notification log: {}", pruned.status().message());
+  } else if (*pruned > 0) {
+    spdlog::info("sync: pruned {} ended notification log rows", *pruned);
+  }
+}
+
 Result<int64_t> SyncWorker::RunOnce() {
+  PruneLogIfDue();
   auto pending = store_->PendingNotifications(clock_->Now(), kBatchRows);
   if (!pending.ok()) return pending.status();
 

@@ -62,6 +62,7 @@ class SyncWorker {
 
  private:
   std::chrono::seconds RetryDelay(int attempts) const;
+  void PruneLogIfDue();
 
   Clock* clock_;
   store::Store* store_;
@@ -69,6 +70,8 @@ class SyncWorker {
   std::set<std::pair<std::string, Collection>> configured_;
   LifecycleHandler lifecycle_;
   WorkerStats stats_;
+  std::chrono::hours log_retention_;
+  TimePoint next_prune_{};
 
   std::mutex mu_;
   std::condition_variable cv_;

@@ -161,5 +161,38 @@ TEST_CASE("A failing write job is rolled back alone within a group commit", "[st
   CHECK(db.execAndGet("SELECT count(*) FROM watermarks").getInt() == kWriters - failed);
 }
 
+TEST_CASE("The notification log keeps pending rows and prunes old ended ones", "[store]") {
+  test::TempDir dir;
+  ManualClock clock(TimePoint{} + std::chrono::hours(24 * 365 * 56));
+  auto store = std::move(Store::Open(dir.Path("m.db"), &clock)).value();
+  auto entry = [](const std::string& key) {
+    LogEntry e;
+    e.dedupe_key = key;
+    e.subscription_id = "s";
+    e.user_id = "u";
+    e.change_type = "created";
+    return e;
+  };
+  const TimePoint far = std::chrono::system_clock::now() + std::chrono::seconds(10);
+  REQUIRE(store->AppendNotifications({entry("a"), entry("b"), entry("c")}, far).ok());
+  REQUIRE(store->AppendNotifications({entry("a")}, far).ok());  // a redelivery collapses
+  auto pending = store->PendingNotifications(clock.Now(), 100);
+  REQUIRE(pending.ok());
+  REQUIRE(pending->size() == 3);
+  REQUIRE(store->MarkNotifications({(*pending)[0].seq}, LogState::kApplied, "").ok());
+  REQUIRE(store
+              ->MarkNotifications({(*pending)[1].seq}, LogState::kFailed, "boom",
+                                  clock.Now() + std::chrono::minutes(5))
+              .ok());
+  CHECK(store->PendingNotifications(clock.Now(), 100)->size() == 1);  // b waits for its retry
+  CHECK(store->PendingNotifications(clock.Now() + std::chrono::minutes(5), 100)->size() == 2);
+
+  clock.Advance(std::chrono::hours(24 * 8));
+  auto pruned = store->PruneNotificationLog(clock.Now() - std::chrono::hours(24 * 7));
+  REQUIRE(pruned.ok());
+  CHECK(*pruned == 1);  // only the applied row; failed and received rows stay
+  CHECK(store->NotificationStats("u")->pending == 2);
+}
+
 }  // namespace
 }  // namespace graphmirror::store
