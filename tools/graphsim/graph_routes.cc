@@ -235,6 +235,13 @@ class MailboxRequest {
       t.context_path = "contactFolders('" + path_[1] + "')/contacts";
       base = 3;
     } else if (root == "calendarview") {
+      if (n == 2 && Name(1) == "delta") {
+        if (request_.method != "GET") return Disallowed();
+        Impl::DeltaTarget d;
+        d.kind = EntityKind::kEvent;
+        d.calendar_view = true;
+        return Delta(&d);
+      }
       return NotImplemented("calendarView");
     } else {
       return BadSegment(path_[0], now_);
@@ -246,7 +253,22 @@ class MailboxRequest {
       if (request_.method == "POST") return Create(t);
       return Disallowed();
     }
-    if (ToLower(t.rest[0]) == "delta") return NotImplemented("delta");
+    if (t.rest.size() == 1 && ToLower(t.rest[0]) == "delta") {
+      if (request_.method != "GET") return Disallowed();
+      if (t.kind == EntityKind::kEvent) {
+        return NotImplemented("delta on events (use calendarView/delta)");
+      }
+      if (t.kind == EntityKind::kMessage && t.folder < 0) {
+        return ErrorResponse(400, "BadRequest",
+                             "Change tracking of messages is per folder: use "
+                             "/mailFolders/{id}/messages/delta.",
+                             now_);
+      }
+      Impl::DeltaTarget d;
+      d.kind = t.kind;
+      d.folder = t.kind == EntityKind::kMessage ? t.folder : -1;
+      return Delta(&d);
+    }
     const std::string& id = t.rest[0];
     if (!IdLooksValid(id)) {
       return ErrorResponse(400, "ErrorInvalidIdMalformed", "Id is malformed.", now_);
@@ -264,6 +286,18 @@ class MailboxRequest {
   }
 
   HttpResponse Disallowed() const { return MethodNotAllowed(request_, now_); }
+
+  HttpResponse Delta(Impl::DeltaTarget* d) {
+    d->link_path = "/v1.0/users/" + PercentEncode(user_segment_, false);
+    for (const std::string& segment : path_) d->link_path += "/" + PercentEncode(segment, false);
+    d->max_page_size = MaxPageSize(request_);
+    HttpResponse response = sim_.Delta(request_, user_, *d, now_);
+    if (d->max_page_size > 0 && response.status == 200) {
+      response.headers.emplace_back("Preference-Applied",
+                                    "odata.maxpagesize=" + std::to_string(d->max_page_size));
+    }
+    return response;
+  }
   HttpResponse NotFound() const {
     return ErrorResponse(404, "ErrorItemNotFound",
                          "The specified object was not found in the store.", now_);

@@ -41,6 +41,14 @@ enum class ResourcePathStyle {
   kTenant,  // users/{uid}@{tid}/messages/{id}
 };
 
+// How a delta request with an expired or unknown-position token is answered (GRAPH.md
+// section 6: all three are seen in the field).
+enum class DeltaExpiredStyle {
+  kGone410,               // 410 Gone, Location: a fresh delta URL, code syncStateNotFound
+  kSyncStateNotFound400,  // 400, code syncStateNotFound
+  kResyncRequired,        // 400, code resyncRequired
+};
+
 struct Options {
   uint64_t seed = 1;
   // Seeded data: `users` users, each with this many messages, events and contacts.
@@ -121,6 +129,16 @@ struct Options {
   // Lifecycle items in the field-report shape: organizationId instead of tenantId,
   // resource "Subscriptions/{id}", changeType and resourceData null.
   bool lifecycle_field_report_shape = false;
+
+  // --- Delta queries (GRAPH.md section 6) --------------------------------------------------
+  // A delta or skip token older than this (clock time since its round began) is expired.
+  std::chrono::seconds delta_token_lifetime{7 * 24 * 3600};
+  // Changes each mailbox remembers; a token from before the oldest one is expired.
+  size_t delta_journal_max_entries = 100000;
+  DeltaExpiredStyle delta_expired_style = DeltaExpiredStyle::kGone410;
+  // 0: never; N: every Nth continuation page ($skiptoken request) of a delta round
+  // returns the previous page again (Graph documents duplicates and replays).
+  int delta_replay_every = 0;
 
   // HTTP serving (Server only).
   int http_threads = 32;
@@ -246,6 +264,8 @@ class Simulator {
   // The next N Graph requests get their connection closed without an answer.
   void InjectConnectionResets(int next_n_requests);
   void ExpireAllTokens();
+  // Every delta and skip token issued so far becomes expired (as after a long outage).
+  void ExpireDeltaTokens();
   void ClearFaults();
   void SetHandlerLatency(std::chrono::milliseconds latency);
 

@@ -27,6 +27,8 @@ struct Item {
   uint64_t key = 0;                  // stable over the item's life (moves too): derives change keys
   uint32_t version = 0;              // bumped by every change, so the change key changes
   bool unread = false;  // messages: !isRead, kept here so folder counts need no content
+  // Events: start and end (dateTime read as UTC), kept here for calendarView windows.
+  TimePoint start{}, end{};
   // JSON object of the content properties. Empty for seeded items whose content is
   // generated from `key` on demand, which keeps 100,000s of seeded items cheap.
   std::string content;

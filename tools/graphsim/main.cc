@@ -108,6 +108,16 @@ int main(int argc, char** argv) {
   app.add_option("--delivery-concurrency", options.delivery_concurrency,
                  "notification POSTs in flight at once")
       ->check(CLI::Range(1, 256));
+  int64_t delta_lifetime = 7 * 24 * 3600;
+  std::string delta_expired = "gone";
+  app.add_option("--delta-token-lifetime", delta_lifetime, "seconds a delta token stays valid")
+      ->check(CLI::Range(int64_t{1}, int64_t{100LL * 365 * 24 * 3600}));
+  app.add_option("--delta-expired-style", delta_expired,
+                 "answer to an expired delta token: gone (410), syncstate (400), resync (400)")
+      ->check(CLI::IsMember({"gone", "syncstate", "resync"}));
+  app.add_option("--delta-replay-every", options.delta_replay_every,
+                 "every Nth delta continuation page repeats the previous page (0: never)")
+      ->check(CLI::Range(0, 1000000));
   app.add_flag("--https-only", https_only, "refuse http notification URLs, as Graph does");
   app.add_flag("-v,--verbose", verbose, "log every request");
   try {
@@ -135,6 +145,11 @@ int main(int argc, char** argv) {
   options.delivery_timeout = std::chrono::milliseconds(delivery_timeout_ms);
   options.validation_timeout = std::chrono::milliseconds(validation_timeout_ms);
   options.allow_http_notification_url = !https_only;
+  options.delta_token_lifetime = std::chrono::seconds(delta_lifetime);
+  options.delta_expired_style =
+      delta_expired == "syncstate" ? graphsim::DeltaExpiredStyle::kSyncStateNotFound400
+      : delta_expired == "resync"  ? graphsim::DeltaExpiredStyle::kResyncRequired
+                                   : graphsim::DeltaExpiredStyle::kGone410;
   spdlog::set_level(verbose ? spdlog::level::debug : spdlog::level::warn);
 
   // Block the stop signals before any thread starts, so that only sigwait sees them.

@@ -103,6 +103,10 @@ HttpResponse SimulatorCore::HandleControl(const HttpRequest& request,
     tokens_.ExpireAll();
     return NoContent();
   }
+  if (route == "/delta/expire" && method == "POST") {
+    ExpireDeltaTokens();
+    return NoContent();
+  }
   if (route == "/stats" && method == "GET") {
     Json mailboxes = Json::array();
     for (const UserRecord& user : users()) {

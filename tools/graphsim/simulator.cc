@@ -50,6 +50,23 @@ ItemChange ChangeOf(ItemChange::Op op, const UserRecord& user, EntityKind kind, 
   return change;
 }
 
+// An event's start and end from its content; dateTime is read as UTC whatever its timeZone
+// (graphsim stores UTC). Unreadable: both the epoch, so it overlaps no window.
+void SetEventSpan(const Json& content, Item* item) {
+  auto read = [&](const char* name) {
+    auto it = content.find(name);
+    if (it == content.end() || !it->is_object()) return TimePoint{};
+    auto dt = it->find("dateTime");
+    if (dt == it->end() || !dt->is_string()) return TimePoint{};
+    std::string text = dt->get<std::string>();
+    if (auto t = ParseLocalDateTime(text)) return *t;
+    if (auto t = ParseDateTimeOffset(text)) return *t;
+    return TimePoint{};
+  };
+  item->start = read("start");
+  item->end = read("end");
+}
+
 ApiError ItemNotFound() {
   return ApiError{404, "ErrorItemNotFound", "The specified object was not found in the store."};
 }
@@ -166,6 +183,16 @@ void SimulatorCore::SeedUsers() {
   }
 }
 
+void SimulatorCore::Journal(Mailbox& mailbox, EntityKind kind, const std::string& id, Place before,
+                            Place after) {
+  mailbox.journal.push_back(JournalEntry{++mailbox.journal_seq, kind, id, before, after});
+  size_t cap = std::max<size_t>(1, options_.delta_journal_max_entries);
+  while (mailbox.journal.size() > cap) {
+    mailbox.journal_floor = mailbox.journal.front().seq;
+    mailbox.journal.pop_front();
+  }
+}
+
 uint64_t SimulatorCore::NextKey() { return Mix64(key_base_ + ++serial_); }
 
 std::string SimulatorCore::ItemId(const UserRecord& user, EntityKind kind, uint64_t id_key) const {
@@ -214,6 +241,9 @@ void SimulatorCore::SeedItems() {
         if (kind == EntityKind::kMessage) {
           item->folder = SeedMessageFolder(item->key);
           item->unread = SeedMessageUnread(item->key);
+        }
+        if (kind == EntityKind::kEvent) {
+          SetEventSpan(ContentOf(kind, *item, user, tenant_), item.get());
         }
         collection.Insert(std::move(item));
       }
@@ -270,7 +300,9 @@ std::optional<ApiError> SimulatorCore::CreateItem(const UserRecord& user, Entity
   item->unread = kind == EntityKind::kMessage && !content.value("isRead", true);
   for (TimePoint& t : item->times) t = now;
   item->folder = kind == EntityKind::kMessage ? folder : 0;
+  if (kind == EntityKind::kEvent) SetEventSpan(content, item.get());
   const Item* stored = MailboxOf(user).Of(kind).Insert(std::move(item));
+  Journal(MailboxOf(user), kind, stored->id, Place{}, PlaceOf(*stored));
   out->id = stored->id;
   out->rendered = Render(kind, *stored, user, tenant_, {});
   ItemChange change = ChangeOf(ItemChange::Op::kCreate, user, kind, *stored);
@@ -290,11 +322,14 @@ std::optional<ApiError> SimulatorCore::UpdateItem(const UserRecord& user, Entity
   Json content = ContentOf(kind, *existing, user, tenant_);
   if (auto err = ApplyFields(kind, fields, &content)) return err;
   std::unique_ptr<Item> item = collection.Remove(id);
+  Place before = PlaceOf(*item);
   item->content = content.dump();
   item->unread = kind == EntityKind::kMessage && !content.value("isRead", true);
   item->times[static_cast<int>(TimeField::kModified)] = now;
+  if (kind == EntityKind::kEvent) SetEventSpan(content, item.get());
   ++item->version;
   const Item* stored = collection.Insert(std::move(item));
+  Journal(MailboxOf(user), kind, stored->id, before, PlaceOf(*stored));
   if (rendered) *rendered = Render(kind, *stored, user, tenant_, {});
   ItemChange change = ChangeOf(ItemChange::Op::kUpdate, user, kind, *stored);
   lock.unlock();
@@ -307,6 +342,7 @@ std::optional<ApiError> SimulatorCore::DeleteItem(const UserRecord& user, Entity
   std::unique_lock<std::shared_mutex> lock(data_mu_);
   std::unique_ptr<Item> removed = MailboxOf(user).Of(kind).Remove(id);
   if (!removed) return ItemNotFound();
+  Journal(MailboxOf(user), kind, removed->id, PlaceOf(*removed), Place{});
   ItemChange change = ChangeOf(ItemChange::Op::kDelete, user, kind, *removed);
   lock.unlock();
   notifier_.OnChange(change);
@@ -322,6 +358,7 @@ std::optional<ApiError> SimulatorCore::MoveMessage(const UserRecord& user, const
   if (!item) return ItemNotFound();
   std::string old_id = item->id;
   int old_folder = item->folder;
+  Place before = PlaceOf(*item);
   item->folder = folder;
   item->times[static_cast<int>(TimeField::kModified)] = now;
   ++item->version;
@@ -329,6 +366,12 @@ std::optional<ApiError> SimulatorCore::MoveMessage(const UserRecord& user, const
   // for immutable ids. The item's key (change keys, seeded content) stays.
   if (!immutable_ids) item->id = ItemId(user, EntityKind::kMessage, NextKey());
   const Item* stored = messages.Insert(std::move(item));
+  if (stored->id == old_id) {
+    Journal(MailboxOf(user), EntityKind::kMessage, old_id, before, PlaceOf(*stored));
+  } else {  // a new id: the old item is gone, a new one appears
+    Journal(MailboxOf(user), EntityKind::kMessage, old_id, before, Place{});
+    Journal(MailboxOf(user), EntityKind::kMessage, stored->id, Place{}, PlaceOf(*stored));
+  }
   out->id = stored->id;
   out->rendered = Render(EntityKind::kMessage, *stored, user, tenant_, {});
   ItemChange change = ChangeOf(ItemChange::Op::kMove, user, EntityKind::kMessage, *stored);
@@ -615,6 +658,7 @@ void Simulator::InjectConnectionResets(int next_n_requests) {
 }
 
 void Simulator::ExpireAllTokens() { impl_->tokens_.ExpireAll(); }
+void Simulator::ExpireDeltaTokens() { impl_->ExpireDeltaTokens(); }
 
 void Simulator::ClearFaults() { impl_->ClearFaults(); }
 

@@ -13,6 +13,7 @@
 #define GRAPHMIRROR_TOOLS_GRAPHSIM_SIMULATOR_CORE_H_
 
 #include <atomic>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -81,6 +82,19 @@ class SimulatorCore {
                   const std::vector<std::string>& select) const;
   std::vector<OrderKey> EffectiveOrder(EntityKind kind, const std::vector<OrderKey>& order) const;
 
+  // --- Delta queries (delta.cc) -----------------------------------------------------------
+  // What a delta URL names. The route fills it; the token (if any) must agree with it.
+  struct DeltaTarget {
+    EntityKind kind = EntityKind::kMessage;
+    int folder = -1;             // messages: the mail folder
+    bool calendar_view = false;  // events: the window comes from the query or the token
+    std::string link_path;       // "/v1.0/users/{u}/mailFolders/inbox/messages/delta" (encoded)
+    int max_page_size = 0;       // Prefer: odata.maxpagesize, 0 if none
+  };
+  HttpResponse Delta(const HttpRequest& request, const UserRecord& user, const DeltaTarget& target,
+                     TimePoint now);
+  void ExpireDeltaTokens() { ++delta_epoch_; }
+
   // --- HTTP -------------------------------------------------------------------------------
   HttpResponse Handle(const HttpRequest& request);
   HttpResponse HandleGraph(const HttpRequest& request, const std::vector<std::string>& segments,
@@ -113,15 +127,35 @@ class SimulatorCore {
   Notifier notifier_;
 
  private:
+  // Where an item was (or is) as far as delta scopes care.
+  struct Place {
+    bool exists = false;
+    int folder = 0;
+    TimePoint start{}, end{};  // events
+  };
+  static Place PlaceOf(const Item& item) { return Place{true, item.folder, item.start, item.end}; }
+  // One change of one item: the delta journal. Sequence numbers start at 1 per mailbox;
+  // the seeded data is the state at sequence 0.
+  struct JournalEntry {
+    uint64_t seq = 0;
+    EntityKind kind = EntityKind::kMessage;
+    std::string id;
+    Place before, after;
+  };
   struct Mailbox {
     Mailbox();
     Collection messages;
     Collection events;
     Collection contacts;
+    std::deque<JournalEntry> journal;
+    uint64_t journal_seq = 0;    // last sequence number handed out
+    uint64_t journal_floor = 0;  // entries up to this one were dropped
     Collection& Of(EntityKind kind);
     const Collection& Of(EntityKind kind) const;
   };
 
+  // Requires data_mu_ held exclusively.
+  void Journal(Mailbox& mailbox, EntityKind kind, const std::string& id, Place before, Place after);
   void SeedUsers();
   void SeedItems();
   uint64_t NextKey();  // requires data_mu_ held exclusively
@@ -138,6 +172,9 @@ class SimulatorCore {
   std::vector<std::unique_ptr<Mailbox>> mailboxes_;  // guarded by data_mu_
   uint64_t serial_ = 0;                              // guarded by data_mu_
   uint64_t key_base_ = 0;
+
+  std::atomic<uint64_t> delta_epoch_{0};          // bumped by ExpireDeltaTokens
+  std::atomic<uint64_t> delta_continuations_{0};  // $skiptoken pages served (replays)
 
   mutable std::mutex time_mu_;
   std::chrono::nanoseconds offset_{0};  // guarded by time_mu_ (non-manual clocks only)

@@ -1,0 +1,388 @@
+// Delta queries (GRAPH.md section 6): mail folder messages, contacts and calendarView, with
+// Graph's rounds (nextLink pages ending in a deltaLink), removed items, expired tokens and
+// replayed pages.
+//
+// Every change of an item is journaled per mailbox with a sequence number and where the
+// item was before and after it (folder; for events, start and end). A token holds a
+// sequence number: a round without a token lists the state at the sequence where it began;
+// a round from a delta token reports, for every item the journal touched in (token, now]
+// within the scope, its current state if it is in the scope now, else `@removed` if it was
+// in the scope at the token. Tokens are opaque (base64url) but self-contained: no state is
+// kept per token, so expiring them all is an epoch bump.
+
+#include <algorithm>
+#include <charconv>
+#include <unordered_map>
+
+#include "tools/graphsim/errors.h"
+#include "tools/graphsim/ids.h"
+#include "tools/graphsim/simulator_core.h"
+
+namespace graphsim {
+namespace {
+
+constexpr int kDefaultDeltaPageSize = 10;
+
+struct Token {
+  bool skip = false;  // $skiptoken (inside a round) or $deltatoken (between rounds)
+  uint64_t epoch = 0;
+  int64_t issued = 0;  // ticks: when its round (or, for a delta token, its link) was issued
+  int user = 0;
+  int kind = 0;
+  int folder = -1;
+  int64_t window_start = 0, window_end = 0;  // calendarView, ticks
+  // Delta token: changes after this sequence. Listing round: the state at this sequence.
+  // Change round: changes in (base, end].
+  uint64_t base = 0;
+  uint64_t end = 0;
+  char mode = 'i';        // 'i': listing round, 'c': change round
+  std::string pos, prev;  // where the next page / the page that made this token begin(s)
+  bool replayed = false;  // the page that made this token was a replay
+  std::string select;     // comma-joined $select
+};
+
+std::string EncodeToken(const Token& t) {
+  std::string plain = "gsd1|";
+  plain += t.skip ? "S" : "D";
+  auto add = [&](const std::string& v) { plain += "|" + v; };
+  add(std::to_string(t.epoch));
+  add(std::to_string(t.issued));
+  add(std::to_string(t.user));
+  add(std::to_string(t.kind));
+  add(std::to_string(t.folder));
+  add(std::to_string(t.window_start));
+  add(std::to_string(t.window_end));
+  add(std::to_string(t.base));
+  add(std::to_string(t.end));
+  add(std::string(1, t.mode));
+  add(t.pos);
+  add(t.prev);
+  add(t.replayed ? "1" : "0");
+  add(t.select);
+  return Base64Url(reinterpret_cast<const uint8_t*>(plain.data()), plain.size());
+}
+
+template <typename T>
+bool ParseNumber(const std::string& text, T* out) {
+  if (text.empty()) return false;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), *out);
+  return ec == std::errc() && ptr == text.data() + text.size();
+}
+
+std::optional<Token> DecodeToken(const std::string& text, bool skip) {
+  std::string plain;
+  if (!Base64UrlDecode(text, &plain)) return std::nullopt;
+  std::vector<std::string> parts;
+  size_t start = 0;
+  while (true) {
+    size_t bar = plain.find('|', start);
+    parts.push_back(
+        plain.substr(start, bar == std::string::npos ? std::string::npos : bar - start));
+    if (bar == std::string::npos) break;
+    start = bar + 1;
+  }
+  if (parts.size() != 16 || parts[0] != "gsd1" || parts[1] != (skip ? "S" : "D")) {
+    return std::nullopt;
+  }
+  Token t;
+  t.skip = skip;
+  if (!ParseNumber(parts[2], &t.epoch) || !ParseNumber(parts[3], &t.issued) ||
+      !ParseNumber(parts[4], &t.user) || !ParseNumber(parts[5], &t.kind) ||
+      !ParseNumber(parts[6], &t.folder) || !ParseNumber(parts[7], &t.window_start) ||
+      !ParseNumber(parts[8], &t.window_end) || !ParseNumber(parts[9], &t.base) ||
+      !ParseNumber(parts[10], &t.end) || parts[11].size() != 1 ||
+      (parts[11][0] != 'i' && parts[11][0] != 'c')) {
+    return std::nullopt;
+  }
+  t.mode = parts[11][0];
+  t.pos = parts[12];
+  t.prev = parts[13];
+  t.replayed = parts[14] == "1";
+  t.select = parts[15];
+  return t;
+}
+
+const char* TypeName(EntityKind kind) {
+  switch (kind) {
+    case EntityKind::kMessage:
+      return "message";
+    case EntityKind::kEvent:
+      return "event";
+    case EntityKind::kContact:
+      break;
+  }
+  return "contact";
+}
+
+std::optional<TimePoint> ParseWindowTime(const std::string& text) {
+  if (auto t = ParseDateTimeOffset(text)) return t;
+  return ParseLocalDateTime(text);  // no offset: UTC
+}
+
+}  // namespace
+
+HttpResponse SimulatorCore::Delta(const HttpRequest& request, const UserRecord& user,
+                                  const DeltaTarget& target, TimePoint now) {
+  std::optional<std::string> delta_text, skip_text, start_text, end_text;
+  std::vector<std::pair<std::string, std::string>> select_params;
+  for (const auto& [name, value] : request.params) {
+    std::string lower = ToLower(name);
+    if (lower == "$deltatoken") {
+      delta_text = value;
+    } else if (lower == "$skiptoken") {
+      skip_text = value;
+    } else if (lower == "$select") {
+      select_params.emplace_back(name, value);
+    } else if (lower == "startdatetime") {
+      start_text = value;
+    } else if (lower == "enddatetime") {
+      end_text = value;
+    } else if (!name.empty() && name[0] == '$') {
+      return ErrorResponse(400, "BadRequest",
+                           "graphsim does not implement the query option '" + name +
+                               "' on delta queries (page size: Prefer: odata.maxpagesize).",
+                           now);
+    }
+  }
+  if (delta_text && skip_text) {
+    return ErrorResponse(400, "BadRequest",
+                         "The query options '$deltatoken' and '$skiptoken' cannot be used "
+                         "together.",
+                         now);
+  }
+  if (!select_params.empty() && target.kind == EntityKind::kEvent) {
+    return ErrorResponse(400, "BadRequest",
+                         "The query option '$select' is not supported on calendarView delta.", now);
+  }
+  QueryOptions q;
+  if (auto err = ParseQueryOptions(select_params, Entity(target.kind), QueryKind::kSingle, &q)) {
+    return ErrorResponse(*err, now);
+  }
+
+  const uint64_t epoch = delta_epoch_.load();
+  Token tok;
+  bool have_token = delta_text || skip_text;
+  if (have_token) {
+    std::optional<Token> decoded = DecodeToken(delta_text ? *delta_text : *skip_text, !delta_text);
+    if (!decoded || decoded->user != user.index || decoded->kind != static_cast<int>(target.kind) ||
+        (target.kind == EntityKind::kMessage && decoded->folder != target.folder)) {
+      return ErrorResponse(400, "BadRequest", "The delta or skip token is not valid here.", now);
+    }
+    tok = *decoded;
+  } else {
+    tok.epoch = epoch;
+    tok.issued = ToTicks(now);
+    tok.user = user.index;
+    tok.kind = static_cast<int>(target.kind);
+    tok.folder = target.folder;
+    for (size_t i = 0; i < q.select.size(); ++i) tok.select += (i ? "," : "") + q.select[i];
+    if (target.calendar_view) {
+      std::optional<TimePoint> ws, we;
+      if (start_text) ws = ParseWindowTime(*start_text);
+      if (end_text) we = ParseWindowTime(*end_text);
+      if (!start_text || !end_text) {
+        return ErrorResponse(400, "ErrorInvalidParameter",
+                             "This request requires a time window specified by the query string "
+                             "parameters StartDateTime and EndDateTime.",
+                             now);
+      }
+      if (!ws || !we) {
+        return ErrorResponse(400, "ErrorInvalidParameter",
+                             "The value of StartDateTime or EndDateTime is not a valid date.", now);
+      }
+      if (*we <= *ws) {
+        return ErrorResponse(400, "ErrorInvalidParameter",
+                             "EndDateTime must be later than StartDateTime.", now);
+      }
+      tok.window_start = ToTicks(*ws);
+      tok.window_end = ToTicks(*we);
+    }
+  }
+  std::vector<std::string> select;
+  for (size_t start = 0; !tok.select.empty() && start <= tok.select.size();) {
+    size_t comma = tok.select.find(',', start);
+    select.push_back(tok.select.substr(start, comma == std::string::npos ? comma : comma - start));
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+
+  auto expired = [&]() {
+    const std::string message =
+        "The sync state generation is not found or has expired. Restart the synchronization "
+        "without a delta token.";
+    switch (options_.delta_expired_style) {
+      case DeltaExpiredStyle::kSyncStateNotFound400:
+        return ErrorResponse(400, "syncStateNotFound", message, now);
+      case DeltaExpiredStyle::kResyncRequired:
+        return ErrorResponse(400, "resyncRequired",
+                             "Resync required. Replace any local cached data with the data from "
+                             "a new delta query without a delta token.",
+                             now);
+      case DeltaExpiredStyle::kGone410:
+        break;
+    }
+    HttpResponse response = ErrorResponse(410, "syncStateNotFound", message, now);
+    std::string location = request.base_url + target.link_path;
+    if (target.calendar_view) {
+      location +=
+          "?startDateTime=" + PercentEncode(FormatTicksZ(FromTicks(tok.window_start)), false) +
+          "&endDateTime=" + PercentEncode(FormatTicksZ(FromTicks(tok.window_end)), false);
+    }
+    response.headers.emplace_back("Location", location);
+    return response;
+  };
+  if (have_token &&
+      (tok.epoch != epoch || now - FromTicks(tok.issued) > options_.delta_token_lifetime)) {
+    return expired();
+  }
+
+  size_t page_size =
+      static_cast<size_t>(target.max_page_size > 0 ? target.max_page_size : kDefaultDeltaPageSize);
+  const TimePoint window_start = FromTicks(tok.window_start);
+  const TimePoint window_end = FromTicks(tok.window_end);
+  auto in_scope = [&](const Place& p) {
+    if (!p.exists) return false;
+    switch (target.kind) {
+      case EntityKind::kMessage:
+        return p.folder == tok.folder;
+      case EntityKind::kEvent:
+        return p.start < window_end && p.end > window_start;
+      case EntityKind::kContact:
+        break;
+    }
+    return true;
+  };
+  const std::string type = std::string("#microsoft.graph.") + TypeName(target.kind);
+
+  Json body{{"@odata.context",
+             request.base_url + "/v1.0/$metadata#Collection(" + TypeName(target.kind) + ")"},
+            {"value", Json::array()}};
+  Json& value = body["value"];
+  bool more = false;
+  std::string next_pos;
+  {
+    std::shared_lock<std::shared_mutex> lock(data_mu_);
+    const Mailbox& mailbox = MailboxOf(user);
+    const Collection& collection = mailbox.Of(target.kind);
+    if (have_token && tok.base < mailbox.journal_floor) return expired();
+    if (!have_token) {  // a new listing round: the state now
+      tok.mode = 'i';
+      tok.base = mailbox.journal_seq;
+    } else if (delta_text) {  // a new change round: the changes since the token
+      tok.mode = 'c';
+      tok.end = mailbox.journal_seq;
+      tok.issued = ToTicks(now);
+      tok.pos = tok.prev = "0";
+    }
+    if (tok.end > mailbox.journal_seq) {
+      return ErrorResponse(400, "BadRequest", "The delta or skip token is not valid here.", now);
+    }
+    bool replay = false;
+    if (skip_text && options_.delta_replay_every > 0 && !tok.replayed &&
+        ++delta_continuations_ % static_cast<uint64_t>(options_.delta_replay_every) == 0) {
+      replay = true;
+    }
+    std::string start = replay ? tok.prev : tok.pos;
+    tok.prev = start;
+    tok.replayed = replay;
+    auto render = [&](const Item& item) {
+      Json out{{"@odata.type", type}};
+      out.update(Render(target.kind, item, user, tenant_, select));
+      value.push_back(std::move(out));
+    };
+
+    if (tok.mode == 'i' && target.kind != EntityKind::kEvent) {
+      Collection::Query query;
+      query.folder = target.kind == EntityKind::kMessage ? tok.folder : -1;
+      query.top = page_size;
+      if (!start.empty()) {
+        query.after = DecodeSkipToken(start, 1);
+        if (!query.after) {
+          return ErrorResponse(400, "BadRequest", "The delta or skip token is not valid here.",
+                               now);
+        }
+      }
+      Collection::Page page = collection.Run(query);
+      for (const Item* item : page.items) render(*item);
+      more = page.more;
+      if (!page.items.empty()) {
+        next_pos = EncodeSkipToken(
+            Collection::CursorOf(*page.items.back(), collection.EffectiveOrder({})));
+      }
+    } else if (tok.mode == 'i') {  // events in the window, by id
+      std::vector<const Item*> matches;
+      collection.ForEach([&](const Item& item) {
+        if (in_scope(PlaceOf(item)) && item.id > start) matches.push_back(&item);
+      });
+      size_t take = std::min(page_size, matches.size());
+      std::partial_sort(matches.begin(), matches.begin() + static_cast<std::ptrdiff_t>(take),
+                        matches.end(), [](const Item* a, const Item* b) { return a->id < b->id; });
+      for (size_t i = 0; i < take; ++i) render(*matches[i]);
+      more = matches.size() > take;
+      if (take > 0) next_pos = matches[take - 1]->id;
+    } else {  // changes in (base, end], by the first change of each item
+      struct Touched {
+        Place at_base;
+        bool in_scope = false;
+      };
+      std::vector<std::string> order;
+      std::unordered_map<std::string, Touched> touched;
+      auto first = std::partition_point(mailbox.journal.begin(), mailbox.journal.end(),
+                                        [&](const JournalEntry& e) { return e.seq <= tok.base; });
+      for (auto it = first; it != mailbox.journal.end() && it->seq <= tok.end; ++it) {
+        if (it->kind != target.kind) continue;
+        auto [slot, inserted] = touched.try_emplace(it->id);
+        if (inserted) {
+          slot->second.at_base = it->before;
+          order.push_back(it->id);
+        }
+        slot->second.in_scope =
+            slot->second.in_scope || in_scope(it->before) || in_scope(it->after);
+      }
+      std::vector<const std::string*> relevant;
+      for (const std::string& id : order) {
+        if (touched[id].in_scope) relevant.push_back(&id);
+      }
+      size_t offset = 0;
+      if (!ParseNumber(start, &offset) || offset > relevant.size()) {
+        return ErrorResponse(400, "BadRequest", "The delta or skip token is not valid here.", now);
+      }
+      size_t stop = std::min(relevant.size(), offset + page_size);
+      for (size_t i = offset; i < stop; ++i) {
+        const std::string& id = *relevant[i];
+        const Item* item = collection.Find(id);
+        if (item && in_scope(PlaceOf(*item))) {
+          render(*item);
+        } else if (in_scope(touched[id].at_base)) {
+          value.push_back(
+              Json{{"@odata.type", type}, {"id", id}, {"@removed", Json{{"reason", "deleted"}}}});
+        }
+        // else: created and gone again since the token; the client never saw it.
+      }
+      more = stop < relevant.size();
+      next_pos = std::to_string(stop);
+    }
+  }
+
+  if (more) {
+    Token next = tok;
+    next.skip = true;
+    next.pos = next_pos;
+    body["@odata.nextLink"] = request.base_url + target.link_path +
+                              "?$skiptoken=" + PercentEncode(EncodeToken(next), false);
+  } else {
+    Token delta = tok;
+    delta.skip = false;
+    delta.issued = ToTicks(now);
+    delta.base = tok.mode == 'i' ? tok.base : tok.end;
+    delta.end = 0;
+    delta.mode = 'i';
+    delta.pos = delta.prev = "";
+    delta.replayed = false;
+    body["@odata.deltaLink"] = request.base_url + target.link_path +
+                               "?$deltatoken=" + PercentEncode(EncodeToken(delta), false);
+  }
+  return JsonResponse(200, DumpJson(body));
+}
+
+}  // namespace graphsim
