@@ -17,6 +17,7 @@ struct Group {
   bool created = false;
   bool updated = false;
   std::vector<const store::PendingNotification*> lifecycle;
+  int attempts = 0;  // the most any change row of the group has had: sets the backoff
 };
 
 }  // namespace
@@ -68,6 +69,7 @@ Result<int64_t> SyncWorker::RunOnce() {
       continue;
     }
     g.seqs.push_back(row.seq);
+    g.attempts = std::max(g.attempts, row.attempts);
     if (row.change_type == "created") g.created = true;
     if (row.change_type == "updated") g.updated = true;
     if (row.change_type == "deleted" && !row.item_id.empty()) {
@@ -114,18 +116,12 @@ Result<int64_t> SyncWorker::RunOnce() {
     Status s;
     if (round.ok()) {
       s = store_->ApplyDeletions(user, collection, g.deleted_ids, g.seqs);
-      stats_.applied_rows += g.seqs.size();
+      if (s.ok()) stats_.applied_rows += g.seqs.size();
     } else {
-      int attempts = 0;
-      for (const auto& row : *pending) {
-        if (row.user_id == user && row.collection == collection) {
-          attempts = std::max(attempts, row.attempts);
-        }
-      }
       spdlog::warn("sync: {} {}: {} (retrying)", user, CollectionName(collection), round.message());
       s = store_->MarkNotifications(g.seqs, store::LogState::kFailed, round.message(),
-                                    clock_->Now() + RetryDelay(attempts));
-      stats_.failed_rows += g.seqs.size();
+                                    clock_->Now() + RetryDelay(g.attempts));
+      if (s.ok()) stats_.failed_rows += g.seqs.size();
     }
     if (!s.ok()) return s;
     ended += static_cast<int64_t>(g.seqs.size());
