@@ -275,7 +275,7 @@ TimePoint SubscriptionKeeper::NextDue() {
       next = std::min(
           next,
           TimePoint(std::chrono::duration_cast<TimePoint::duration>(expires->time_since_epoch())) -
-              config_.subscriptions.renew_margin);
+              RenewMargin());
     }
   }
   return next;

@@ -26,7 +26,8 @@ SyncWorker::SyncWorker(const config::Config& config, graph::GraphClient* client,
                        store::Store* store, Clock* clock)
     : clock_(clock),
       store_(store),
-      resyncer_(client, store, ResyncOptions{config.sync.page_size, config.sync.overlap, nullptr}) {
+      resyncer_(client, store, ResyncOptions{config.sync.page_size, config.sync.overlap, nullptr}),
+      log_retention_(config.sync.log_retention) {
   for (const auto& mailbox : config.mailboxes) {
     for (Collection c : mailbox.resources) configured_.emplace(mailbox.user, c);
   }
