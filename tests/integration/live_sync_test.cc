@@ -139,6 +139,25 @@ TEST_CASE("30 simulated days: subscriptions renewed, alive, nothing missed", "[l
   CHECK(f.PendingLog() == 0);
 }
 
+TEST_CASE("A lower lifetime limit is learned, and renewals stay spaced", "[live]") {
+  graphsim::Options o = Small();
+  o.subscription_max_minutes = 1000;  // below the configured 4230 and its 1440 margin
+  LiveFixture f(o);
+  auto subs = f.sim().Subscriptions();
+  REQUIRE(subs.size() == 6);  // created after ExtensionError taught the keeper the limit
+  for (const auto& s : subs) CHECK(s.expires - f.clock().Now() <= std::chrono::minutes(1000));
+  for (int hour = 0; hour < 240; ++hour) {
+    f.clock().Advance(std::chrono::hours(1));
+    REQUIRE(f.live().keeper().Maintain().ok());
+  }
+  for (const auto& s : f.sim().Subscriptions()) CHECK(s.expires > f.clock().Now());
+  // Renewed when half the learned lifetime is left (about every 8 hours), not on every
+  // pass as a margin longer than the lifetime would have it.
+  CHECK(f.live().keeper().stats().renewed <= 6 * (240 / 8 + 2));
+  CHECK(f.live().keeper().stats().renewed >= 6 * (240 / 17));
+  CHECK(f.live().keeper().stats().recreated == 0);
+}
+
 // Runs the same changes against a fresh simulator and mirror, and returns every mirrored
 // item as "collection|id|json", sorted.
 std::vector<std::string> MirrorAfterChanges(graphsim::Options options) {
