@@ -158,6 +158,49 @@ TEST_CASE("A lower lifetime limit is learned, and renewals stay spaced", "[live]
   CHECK(f.live().keeper().stats().recreated == 0);
 }
 
+TEST_CASE("Lifecycle events: reauthorize, removed subscription, missed, unknown", "[live]") {
+  LiveFixture f(Small());
+  f.Deliver();
+  const std::string user = f.sim().UserIds()[0];
+  auto find = [&](const std::string& suffix) {
+    for (const auto& s : f.sim().Subscriptions()) {
+      if (s.resource.find(user) != std::string::npos && s.resource.size() >= suffix.size() &&
+          s.resource.compare(s.resource.size() - suffix.size(), suffix.size(), suffix) == 0) {
+        return s;
+      }
+    }
+    FAIL("no subscription for " << suffix);
+    return graphsim::SubscriptionView{};
+  };
+
+  // reauthorizationRequired: answered by a PATCH of the expiry.
+  const auto messages = find("/messages");
+  const uint64_t renewed = f.live().keeper().stats().renewed;
+  REQUIRE(f.sim().EmitLifecycle(messages.id, "reauthorizationRequired"));
+  f.Deliver();
+  CHECK(f.live().keeper().stats().renewed == renewed + 1);
+
+  // subscriptionRemoved: a new subscription, and what changed in between is read.
+  const auto contacts = find("/contacts");
+  REQUIRE(f.sim().RemoveSubscription(contacts.id));
+  f.clock().Advance(std::chrono::minutes(3));
+  const std::string unseen = f.sim().CreateItem(user, "contacts", "{\"displayName\":\"Gap\"}");
+  f.Deliver();
+  const auto replacement = find("/contacts");
+  CHECK(replacement.id != contacts.id);
+  CHECK(f.live().keeper().stats().recreated == 1);
+  CHECK(f.QueryInt("SELECT count(*) FROM contacts WHERE id = '" + unseen + "'") == 1);
+
+  // missed: both rounds run; an unknown event is acknowledged and ignored.
+  REQUIRE(f.sim().EmitLifecycle(find("/events").id, "missed"));
+  REQUIRE(f.sim().EmitLifecycle(find("/events").id, "somethingNew"));
+  f.Deliver();
+  CHECK(f.PendingLog() == 0);
+  CHECK(f.QueryInt("SELECT count(*) FROM notification_log WHERE lifecycle_event IS NOT NULL "
+                   "AND state = 'applied'") == 4);
+  f.RequireExactMirrorOfAll();
+}
+
 // Runs the same changes against a fresh simulator and mirror, and returns every mirrored
 // item as "collection|id|json", sorted.
 std::vector<std::string> MirrorAfterChanges(graphsim::Options options) {
