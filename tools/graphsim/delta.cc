@@ -72,15 +72,7 @@ bool ParseNumber(const std::string& text, T* out) {
 std::optional<Token> DecodeToken(const std::string& text, bool skip) {
   std::string plain;
   if (!Base64UrlDecode(text, &plain)) return std::nullopt;
-  std::vector<std::string> parts;
-  size_t start = 0;
-  while (true) {
-    size_t bar = plain.find('|', start);
-    parts.push_back(
-        plain.substr(start, bar == std::string::npos ? std::string::npos : bar - start));
-    if (bar == std::string::npos) break;
-    start = bar + 1;
-  }
+  std::vector<std::string> parts = SplitTokenFields(plain);
   if (parts.size() != 16 || parts[0] != "gsd1" || parts[1] != (skip ? "S" : "D")) {
     return std::nullopt;
   }

@@ -119,4 +119,17 @@ std::string FormatGuid(uint64_t hi, uint64_t lo) {
   return buf;
 }
 
+std::vector<std::string> SplitTokenFields(const std::string& plain) {
+  std::vector<std::string> parts;
+  size_t start = 0;
+  while (true) {
+    size_t bar = plain.find('|', start);
+    parts.push_back(
+        plain.substr(start, bar == std::string::npos ? std::string::npos : bar - start));
+    if (bar == std::string::npos) break;
+    start = bar + 1;
+  }
+  return parts;
+}
+
 }  // namespace graphsim

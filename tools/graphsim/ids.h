@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace graphsim {
 
@@ -37,6 +38,8 @@ std::string Base64(const uint8_t* data, size_t size);     // standard, padded
 std::string Base64Url(const uint8_t* data, size_t size);  // '-' '_' alphabet, no padding
 // Decodes base64url without padding; false on a character outside the alphabet.
 bool Base64UrlDecode(std::string_view text, std::string* out);
+// The '|'-separated fields of a decoded paging or delta token ("a||b" has an empty middle).
+std::vector<std::string> SplitTokenFields(const std::string& plain);
 
 // Serializes `value` big-endian into `out` (8 bytes).
 void PutUint64(uint64_t value, uint8_t* out);

@@ -448,15 +448,7 @@ std::string EncodeSkipToken(const Cursor& cursor) {
 std::optional<Cursor> DecodeSkipToken(const std::string& token, size_t key_count) {
   std::string plain;
   if (!Base64UrlDecode(token, &plain)) return std::nullopt;
-  std::vector<std::string> parts;
-  size_t start = 0;
-  while (true) {
-    size_t bar = plain.find('|', start);
-    parts.push_back(
-        plain.substr(start, bar == std::string::npos ? std::string::npos : bar - start));
-    if (bar == std::string::npos) break;
-    start = bar + 1;
-  }
+  std::vector<std::string> parts = SplitTokenFields(plain);
   if (parts.size() != key_count + 2 || parts[0] != "gs1" || parts.back().empty()) {
     return std::nullopt;
   }
