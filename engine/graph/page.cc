@@ -63,46 +63,20 @@ class PageParser {
   explicit PageParser(Collection collection) : collection_(collection) {}
 
   Result<Page> Parse(std::string_view body) {
-    // One parser per thread: its buffers are reused from page to page.
-    thread_local od::parser parser;
-    const simdjson::padded_string padded(body);
-    od::document doc;
-    if (auto error = parser.iterate(padded).get(doc)) return BadJson("not JSON", error);
-    od::object root;
-    if (auto error = doc.get_object().get(root)) return BadJson("not a JSON object", error);
-
     Page page;
-    bool saw_value = false;
-    for (auto field_result : root) {
-      od::field field;
-      if (auto error = std::move(field_result).get(field)) return BadJson("malformed JSON", error);
-      std::string_view key;
-      if (auto error = field.unescaped_key().get(key)) return BadJson("malformed key", error);
-      if (key == "value") {
-        od::array array;
-        if (auto error = field.value().get_array().get(array)) {
-          return BadJson("\"value\" is not an array", error);
-        }
-        saw_value = true;
-        if (Status s = ParseItems(array, &page); !s.ok()) return s;
-      } else if (key == "@odata.nextLink") {
-        if (auto error = ReadString(field.value(), &page.next_link)) {
-          return BadJson("@odata.nextLink", error);
-        }
-      } else if (key == "@odata.deltaLink") {
-        if (auto error = ReadString(field.value(), &page.delta_link)) {
-          return BadJson("@odata.deltaLink", error);
-        }
-      } else if (auto error = Validate(field.value())) {
-        return BadJson(Quote(key), error);
-      }
-    }
-    if (!saw_value) return Bad("no \"value\" array");
-    // Anything after the root object (a second document, junk) means this is not the
-    // body Graph sent.
-    if (doc.current_location().error() != simdjson::OUT_OF_BOUNDS) {
-      return Bad("trailing content after the JSON object");
-    }
+    Status walked = json::WalkCollection(
+        body, Bad,
+        [&](od::array& array) {
+          page.items.clear();
+          page.removed_ids.clear();
+          return ParseItems(array, &page);
+        },
+        [&](std::string_view key, od::value value) {
+          if (key == "@odata.nextLink") return ReadString(value, &page.next_link);
+          if (key == "@odata.deltaLink") return ReadString(value, &page.delta_link);
+          return Validate(value);
+        });
+    if (!walked.ok()) return walked;
     return page;
   }
 

@@ -16,6 +16,9 @@
 #include <string_view>
 #include <utility>
 
+#include "engine/base/text.h"
+#include "graphmirror/status.h"
+
 namespace graphmirror::json {
 
 namespace od = simdjson::ondemand;
@@ -46,6 +49,50 @@ error_code ForEachField(od::value value, F&& on_field, bool* present = nullptr) 
     if (auto error = on_field(key, field.value())) return error;
   }
   return simdjson::SUCCESS;
+}
+
+// Walks a collection body, `{"value": [...], ...}`, in one pass: the root must be a
+// single JSON object holding a "value" array, with nothing after it. `on_value(array)`
+// reads the array and returns a Status (a repeated "value" is read again: the last one
+// wins, as in any JSON object). `on_field(key, value)` reads or Validate()s every other
+// field and returns an error_code. `bad(description)` turns a one-line description of a
+// malformed body into the caller's Status.
+template <typename Bad, typename OnValue, typename OnField>
+Status WalkCollection(std::string_view body, Bad&& bad, OnValue&& on_value, OnField&& on_field) {
+  auto bad_json = [&](const std::string& where, error_code error) {
+    return bad(where + ": " + simdjson::error_message(error));
+  };
+  // One parser per thread and caller: its buffers are reused from body to body.
+  thread_local od::parser parser;
+  const simdjson::padded_string padded(body);
+  od::document doc;
+  if (auto error = parser.iterate(padded).get(doc)) return bad_json("not JSON", error);
+  od::object root;
+  if (auto error = doc.get_object().get(root)) return bad_json("not a JSON object", error);
+  bool saw_value = false;
+  for (auto field_result : root) {
+    od::field field;
+    if (auto error = std::move(field_result).get(field)) return bad_json("malformed JSON", error);
+    std::string_view key;
+    if (auto error = field.unescaped_key().get(key)) return bad_json("malformed key", error);
+    if (key == "value") {
+      od::array array;
+      if (auto error = field.value().get_array().get(array)) {
+        return bad_json("\"value\" is not an array", error);
+      }
+      saw_value = true;
+      if (Status s = on_value(array); !s.ok()) return s;
+    } else if (auto error = on_field(key, field.value())) {
+      return bad_json("\"" + OneLine(key, 80) + "\"", error);
+    }
+  }
+  if (!saw_value) return bad("no \"value\" array");
+  // Anything after the root object (a second document, junk) means this is not the body
+  // the server sent.
+  if (doc.current_location().error() != simdjson::OUT_OF_BOUNDS) {
+    return bad("trailing content after the JSON object");
+  }
+  return Status::Ok();
 }
 
 }  // namespace graphmirror::json

@@ -38,39 +38,16 @@ std::string FoldChangeType(std::string text) {
 class CollectionParser {
  public:
   Result<std::vector<Notification>> Parse(std::string_view body) {
-    // One parser per thread: its buffers are reused from request to request.
-    thread_local od::parser parser;
-    const simdjson::padded_string padded(body);
-    od::document doc;
-    if (auto error = parser.iterate(padded).get(doc)) return BadJson("not JSON", error);
-    od::object root;
-    if (auto error = doc.get_object().get(root)) return BadJson("not a JSON object", error);
-
     std::vector<Notification> items;
-    bool saw_value = false;
-    for (auto field_result : root) {
-      od::field field;
-      if (auto error = std::move(field_result).get(field)) return BadJson("malformed JSON", error);
-      std::string_view key;
-      if (auto error = field.unescaped_key().get(key)) return BadJson("malformed key", error);
-      if (key == "value") {
-        od::array array;
-        if (auto error = field.value().get_array().get(array)) {
-          return BadJson("\"value\" is not an array", error);
-        }
-        saw_value = true;
-        // A repeated "value" replaces the first, as a JSON object's last key wins.
-        items.clear();
-        if (Status s = ParseItems(array, &items); !s.ok()) return s;
-      } else if (auto error = Validate(field.value())) {
+    Status walked = json::WalkCollection(
+        body, Bad,
+        [&](od::array& array) {
+          items.clear();
+          return ParseItems(array, &items);
+        },
         // validationTokens (rich notifications) and anything Graph adds later.
-        return BadJson(Quote(key), error);
-      }
-    }
-    if (!saw_value) return Bad("no \"value\" array");
-    if (doc.current_location().error() != simdjson::OUT_OF_BOUNDS) {
-      return Bad("trailing content after the JSON object");
-    }
+        [](std::string_view, od::value value) { return Validate(value); });
+    if (!walked.ok()) return walked;
     return items;
   }
 

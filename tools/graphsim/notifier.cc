@@ -237,14 +237,11 @@ void Notifier::QueueLocked(const std::string& url, Pending pending) {
   wake_ = true;
 }
 
-void Notifier::QueueChangeLocked(const SubscriptionRecord& sub, unsigned change,
-                                 const ItemChange& item, const std::string& item_id,
-                                 TimePoint now) {
+Notifier::Pending Notifier::NewPendingLocked(const SubscriptionRecord& sub, TimePoint due) {
   ++notifications_;
   Pending pending;
   pending.subscription_id = sub.id;
-  pending.due = now + std::chrono::duration_cast<TimePoint::duration>(options_.delivery_delay);
-  std::string path = ResourcePathLocked(item.user_id, item.kind, item_id);
+  pending.due = due;
   Json& j = pending.item;
   if (options_.include_notification_id) {
     pending.notification_id = NewIdLocked();
@@ -252,6 +249,16 @@ void Notifier::QueueChangeLocked(const SubscriptionRecord& sub, unsigned change,
   }
   j["subscriptionId"] = sub.id;
   j["subscriptionExpirationDateTime"] = FormatOffsetTime(sub.expires);
+  return pending;
+}
+
+void Notifier::QueueChangeLocked(const SubscriptionRecord& sub, unsigned change,
+                                 const ItemChange& item, const std::string& item_id,
+                                 TimePoint now) {
+  Pending pending = NewPendingLocked(
+      sub, now + std::chrono::duration_cast<TimePoint::duration>(options_.delivery_delay));
+  std::string path = ResourcePathLocked(item.user_id, item.kind, item_id);
+  Json& j = pending.item;
   j["changeType"] = ChangeName(change);
   j["resource"] = path;
   j["resourceData"] = Json{{"@odata.type", ODataType(item.kind)},
@@ -265,18 +272,9 @@ void Notifier::QueueChangeLocked(const SubscriptionRecord& sub, unsigned change,
 
 void Notifier::QueueLifecycleLocked(const SubscriptionRecord& sub, const std::string& event,
                                     TimePoint now) {
-  ++notifications_;
-  Pending pending;
-  pending.subscription_id = sub.id;
+  Pending pending = NewPendingLocked(sub, now);
   pending.change = false;  // delivered even after the subscription is gone
-  pending.due = now;
   Json& j = pending.item;
-  if (options_.include_notification_id) {
-    pending.notification_id = NewIdLocked();
-    j["id"] = pending.notification_id;
-  }
-  j["subscriptionId"] = sub.id;
-  j["subscriptionExpirationDateTime"] = FormatOffsetTime(sub.expires);
   if (options_.lifecycle_field_report_shape) {
     j["changeType"] = nullptr;
     j["resource"] = "Subscriptions/" + sub.id;

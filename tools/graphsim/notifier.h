@@ -136,6 +136,8 @@ class Notifier {
   std::string NewIdLocked();
   std::string ResourcePathLocked(const std::string& user_id, EntityKind kind,
                                  const std::string& item_id);
+  // A queued item with the fields every notification carries (id, subscription, expiry).
+  Pending NewPendingLocked(const SubscriptionRecord& sub, TimePoint due);
   void QueueChangeLocked(const SubscriptionRecord& sub, unsigned change, const ItemChange& item,
                          const std::string& item_id, TimePoint now);
   void QueueLifecycleLocked(const SubscriptionRecord& sub, const std::string& event, TimePoint now);
