@@ -94,7 +94,14 @@ void ReadGraph(Reader& r, const toml::table& t, GraphSettings* g) {
 }
 
 void ReadSync(Reader& r, const toml::table& t, SyncSettings* s) {
-  r.OnlyKeys(t, "sync.", {"page_size", "parallelism", "overlap_seconds", "log_retention_days"});
+  r.OnlyKeys(t, "sync.",
+             {"page_size", "parallelism", "overlap_seconds", "log_retention_days",
+              "calendar_past_days", "calendar_future_days"});
+  int64_t past = s->calendar_past_days, future = s->calendar_future_days;
+  r.Integer(t, "calendar_past_days", "sync.calendar_past_days", 1, 36500, &past);
+  r.Integer(t, "calendar_future_days", "sync.calendar_future_days", 1, 36500, &future);
+  s->calendar_past_days = static_cast<int>(past);
+  s->calendar_future_days = static_cast<int>(future);
   int64_t retention_days = s->log_retention.count() / 24;
   r.Integer(t, "log_retention_days", "sync.log_retention_days", 0, 3650, &retention_days);
   s->log_retention = std::chrono::hours(retention_days * 24);

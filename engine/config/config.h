@@ -32,6 +32,10 @@ struct SyncSettings {
   std::chrono::seconds overlap{60};
   // Ended notification log rows are deleted after this long (0: kept forever).
   std::chrono::hours log_retention{24 * 7};
+  // The window of calendarView delta rounds (how deleted events are seen), in days before
+  // and after now. Graph has no event delta without a window.
+  int calendar_past_days = 365;
+  int calendar_future_days = 730;
 };
 
 // Where the daemon listens for Graph's notifications, and the public URLs Graph posts

@@ -328,6 +328,8 @@ Result<Response> GraphClient::Impl::Send(const Request& call) {
   const std::string_view mailbox = call.mailbox;
   Mailbox& mb = MailboxFor(mailbox);
 
+  std::string prefer = "IdType=\"ImmutableId\"";
+  if (call.max_page_size > 0) prefer += ", odata.maxpagesize=" + std::to_string(call.max_page_size);
   bool token_renewed = false;
   int attempts = 0;  // sends and token fetches that failed transiently count
   std::string last_problem;
@@ -343,7 +345,7 @@ Result<Response> GraphClient::Impl::Send(const Request& call) {
     }
 
     httplib::Headers headers{{"Authorization", "Bearer " + token.value()},
-                             {"Prefer", "IdType=\"ImmutableId\""},
+                             {"Prefer", prefer},
                              {"Accept", "application/json"},
                              {"User-Agent", "graphmirror/0.1"}};
     std::string exception_text;
@@ -394,7 +396,7 @@ Result<Response> GraphClient::Impl::Send(const Request& call) {
 
     const int status = result->status;
     spdlog::debug("graph: {} ({}) -> {}", request, mailbox, status);
-    if (status >= 200 && status < 300) {
+    auto as_response = [&] {
       Response response;
       response.status = status;
       response.body = std::move(result->body);
@@ -402,13 +404,12 @@ Result<Response> GraphClient::Impl::Send(const Request& call) {
         response.headers.emplace(AsciiLower(name), value);
       }
       return response;
-    }
+    };
+    if (status >= 200 && status < 300) return as_response();
 
     const std::optional<GraphError> error = ParseGraphError(result->body);
     if (call.return_client_errors && status >= 400 && status < 500 && status != 401) {
-      Response response;
-      response.status = status;
-      response.body = std::move(result->body);
+      Response response = as_response();
       if (error) {
         response.error_code = error->code;
         response.error_message = OneLine(error->message);

@@ -57,6 +57,8 @@ struct Request {
   // Return 4xx answers (but 401) as a Response with error_code set, instead of mapping
   // them to a Status: for callers that act on the code (409, ExtensionError, 404).
   bool return_client_errors = false;
+  // > 0: also sends `Prefer: odata.maxpagesize=N` (how delta rounds size their pages).
+  int max_page_size = 0;
 };
 
 // Counters for tests, status output and (later) metrics. Monotonic.

@@ -5,11 +5,15 @@
 namespace graphmirror::store {
 namespace {
 
-// A stored row is replaced only by a version at least as new: pages, notifications and
-// retries arrive in any order, and an old copy must never undo a newer one.
+// A stored row is replaced only by a newer version: pages, notifications and retries
+// arrive in any order, and an old copy must never undo a newer one. The same version
+// (same lastModifiedDateTime and changeKey) read again is not rewritten: re-reads are
+// common (overlaps, delta replays) and cost nothing this way, and the row keeps the JSON
+// it was first stored with (a delta round's copy carries @odata.type, a list's does not).
 constexpr const char* kNewerOnly =
     " WHERE excluded.modified_at IS NULL OR {t}.modified_at IS NULL"
-    " OR excluded.modified_at >= {t}.modified_at";
+    " OR excluded.modified_at > {t}.modified_at"
+    " OR (excluded.modified_at = {t}.modified_at AND excluded.change_key IS NOT {t}.change_key)";
 
 std::string NewerOnly(const std::string& table) {
   std::string clause = kNewerOnly;

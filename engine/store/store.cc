@@ -306,8 +306,8 @@ Result<Watermark> Store::GetWatermark(const std::string& user_id, Collection col
   std::lock_guard<std::mutex> lock(impl_->read_mu);
   try {
     SQLite::Statement q(*impl_->read_db,
-                        "SELECT coalesce(created_after, ''), coalesce(modified_after, ''), "
-                        "coalesce(delta_link, '') FROM watermarks "
+                        "SELECT coalesce(created_after, ''), coalesce(modified_after, '') "
+                        "FROM watermarks "
                         "WHERE user_id = ? AND collection = ?");
     q.bind(1, user_id);
     q.bind(2, std::string(CollectionName(collection)));
@@ -315,7 +315,6 @@ Result<Watermark> Store::GetWatermark(const std::string& user_id, Collection col
     if (q.executeStep()) {
       w.created_after = q.getColumn(0).getString();
       w.modified_after = q.getColumn(1).getString();
-      w.delta_link = q.getColumn(2).getString();
     }
     return w;
   } catch (const std::exception& e) {
@@ -382,6 +381,16 @@ Result<std::vector<CollectionCount>> Store::Counts() {
     return out;
   } catch (const std::exception& e) {
     return Status::IOError(std::string("counting items: ") + e.what());
+  }
+}
+
+Status Store::Read(const char* what, const std::function<void(SQLite::Database&)>& fn) {
+  std::lock_guard<std::mutex> lock(impl_->read_mu);
+  try {
+    fn(*impl_->read_db);
+    return Status::Ok();
+  } catch (const std::exception& e) {
+    return Status::IOError(std::string(what) + ": " + e.what());
   }
 }
 

@@ -23,12 +23,15 @@
 #include "graphmirror/clock.h"
 #include "graphmirror/status.h"
 
+namespace SQLite {
+class Database;
+}
+
 namespace graphmirror::store {
 
 struct Watermark {
   std::string created_after;   // newest committed createdDateTime; empty if none yet
   std::string modified_after;  // newest committed lastModifiedDateTime; empty if none yet
-  std::string delta_link;
 };
 
 // One page of a collection as it is written: the items, the ids removed, and the
@@ -95,6 +98,55 @@ struct LogStats {
   std::string last_received_at;  // newest received_at, empty if none
 };
 
+// Where the delta rounds of one scope of a collection stand (schema/003_recovery.sql): a
+// mail folder (scope: its id), the contacts folder ("contacts") or a calendar window.
+struct DeltaScope {
+  std::string scope;
+  std::string delta_link;  // ended the last complete round; empty if none yet
+  std::string next_link;   // where a round in progress resumes; empty if none runs
+  bool fresh = false;      // the round in progress began without a token: it sweeps
+};
+
+// One page of a delta round. Its items, removals and the link it justifies are written
+// in one transaction.
+struct DeltaPageWrite {
+  std::string user_id;
+  Collection collection = Collection::kMessages;
+  std::string scope;
+  std::vector<MirrorItem> upserts;       // present in the scope now
+  std::vector<std::string> removed_ids;  // reported gone from the scope: queued for removal
+  // The first page of a round: `round_started_at` (Graph's clock) is recorded for the
+  // scope, and for a fresh round what an interrupted fresh round had listed is forgotten.
+  bool first_page = false;
+  std::string round_started_at;
+  bool fresh = false;     // the round began without a token: its ids are kept for the sweep
+  std::string next_link;  // non-empty: the round goes on from here
+  // Non-empty: the round ended. A fresh round then queues for removal every row of the
+  // scope it did not list.
+  std::string delta_link;
+};
+
+// An item a delta round reported gone from `scope` (or that a fresh round did not list).
+struct DeltaRemoval {
+  std::string item_id;
+  std::string scope;
+};
+
+// What `graphmirror status` shows for one configured (mailbox, collection).
+struct SyncStatus {
+  std::string user_id;
+  Collection collection = Collection::kMessages;
+  std::string last_sync_at;  // local clock, normalized UTC text; empty if never
+  std::string last_sync_kind;
+  std::string last_error;
+  std::string last_error_at;
+  std::string last_lifecycle_event;
+  std::string last_lifecycle_at;
+  std::string stopped_reason;  // empty unless stopped
+  std::string stopped_at;
+  std::string retry_at;
+};
+
 class WriteContext;
 
 class Store {
@@ -154,11 +206,44 @@ class Store {
   // The ids of a collection's items for one mailbox, sorted (for convergence checks).
   Result<std::vector<std::string>> ItemIds(const std::string& user_id, Collection collection);
 
+  // --- Delta rounds (see schema/003_recovery.sql) -----------------------------------------
+  Result<std::vector<DeltaScope>> DeltaScopes(const std::string& user_id, Collection collection);
+  Status ApplyDeltaPage(DeltaPageWrite page);
+  // Drops a scope no longer in use (a deleted mail folder, a calendar window that moved
+  // on). With `sweep_rows`, the mirror rows still in it (messages of a deleted folder) are
+  // queued for removal.
+  Status ForgetDeltaScope(const std::string& user_id, Collection collection,
+                          const std::string& scope, bool sweep_rows);
+  Result<std::vector<DeltaRemoval>> DeltaRemovals(const std::string& user_id,
+                                                  Collection collection);
+  // Ends a pass over every scope of the collection: applies the queued removals. A
+  // message is removed only if it is still in the folder it was reported gone from, and
+  // no row changed after the reporting round began is removed (those removals wait for
+  // the next pass). `verified`, if given, replaces that rule: its upserts and deletes are
+  // written and every queued removal is done (events are checked one by one with Graph).
+  // Returns the number of rows removed.
+  Result<int64_t> ApplyDeltaRemovals(const std::string& user_id, Collection collection,
+                                     const PageWrite* verified);
+
+  // --- Sync status ---------------------------------------------------------------------------
+  // Each records one fact for (user, collection) at the store clock's now.
+  Status RecordSync(const std::string& user_id, Collection collection, const std::string& kind,
+                    const Status& result);
+  Status RecordLifecycle(const std::string& user_id, Collection collection,
+                         const std::string& event);
+  // Stops (non-empty reason) or resumes (empty) a collection; a stopped one is tried again
+  // at `retry_at`.
+  Status SetStopped(const std::string& user_id, Collection collection, const std::string& reason,
+                    TimePoint retry_at = {});
+  Result<std::vector<SyncStatus>> SyncStatuses();
+
   const std::string& path() const;
 
  private:
   struct Impl;
   explicit Store(std::unique_ptr<Impl> impl);
+  // Runs `fn` on the shared read connection; an exception becomes IOError("<what>: ...").
+  Status Read(const char* what, const std::function<void(SQLite::Database&)>& fn);
   std::unique_ptr<Impl> impl_;
 };
 

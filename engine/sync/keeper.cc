@@ -51,12 +51,13 @@ std::string Describe(const graph::SubscriptionOutcome& o) {
 
 SubscriptionKeeper::SubscriptionKeeper(const config::Config& config, graph::GraphClient* client,
                                        store::Store* store, notify::SubscriptionTable* table,
-                                       Clock* clock)
+                                       Clock* clock, CollectionSync* sync)
     : config_(config),
       api_(client),
       store_(store),
       table_(table),
       clock_(clock),
+      sync_(sync),
       lifetime_(config.subscriptions.lifetime) {}
 
 void SubscriptionKeeper::LowerLifetime(const graph::SubscriptionOutcome& too_far) {
@@ -197,8 +198,11 @@ Status SubscriptionKeeper::Create(const Key& key) {
       continue;
     }
     ++stats_.failures;
-    return Status::Unavailable("creating the subscription to " + spec.resource +
-                               " failed: " + Describe(*outcome));
+    std::string what =
+        "creating the subscription to " + spec.resource + " failed: " + Describe(*outcome);
+    // 403: the app may not read the resource (permission, access policy).
+    if (outcome->http_status == 403) return Status::PermissionDenied(what);
+    return Status::Unavailable(what);
   }
 }
 
@@ -246,6 +250,7 @@ Status SubscriptionKeeper::Maintain() {
   for (const auto& mailbox : config_.mailboxes) {
     for (Collection c : mailbox.resources) {
       Key key{mailbox.user, c};
+      if (sync_->StoppedUntil(mailbox.user, c)) continue;  // tried again when due
       Status s;
       auto it = live_.find(key);
       if (it == live_.end()) {
@@ -256,6 +261,7 @@ Status SubscriptionKeeper::Maintain() {
       }
       if (!s.ok()) {
         spdlog::warn("keeper: {} {}: {}", mailbox.user, CollectionName(c), s.message());
+        sync_->Note(mailbox.user, c, "subscribe", s);
         if (first.ok()) first = s;
       }
     }
@@ -268,6 +274,10 @@ TimePoint SubscriptionKeeper::NextDue() {
   TimePoint next = TimePoint::max();
   for (const auto& mailbox : config_.mailboxes) {
     for (Collection c : mailbox.resources) {
+      if (auto until = sync_->StoppedUntil(mailbox.user, c)) {
+        next = std::min(next, *until);
+        continue;
+      }
       auto it = live_.find({mailbox.user, c});
       if (it == live_.end()) return clock_->Now();
       auto expires = graph::ParseTimestamp(it->second.expires_at);
@@ -281,9 +291,13 @@ TimePoint SubscriptionKeeper::NextDue() {
   return next;
 }
 
-Status SubscriptionKeeper::HandleLifecycle(const store::PendingNotification& row,
-                                           Resyncer& resyncer) {
+Status SubscriptionKeeper::HandleLifecycle(const store::PendingNotification& row) {
   const Key key{row.user_id, row.collection};
+  ++stats_.lifecycle_events;
+  if (Status s = store_->RecordLifecycle(row.user_id, row.collection, row.lifecycle_event);
+      !s.ok()) {
+    return s;
+  }
   if (row.lifecycle_event == "reauthorizationRequired") {
     // A PATCH of the expiry reauthorizes too; using it alone never mixes PATCH and
     // /reauthorize on one subscription within 10 minutes, which Graph asks to avoid.
@@ -302,17 +316,13 @@ Status SubscriptionKeeper::HandleLifecycle(const store::PendingNotification& row
         if (Status s = Create(key); !s.ok()) return s;
       }
     }
-    auto r = resyncer.ResyncCreated(row.user_id, row.collection);
-    return r.ok() ? Status::Ok() : r.status();
+    // Whatever happened while no subscription notified: new, changed and deleted items.
+    return sync_->Full(row.user_id, row.collection);
   }
-  if (row.lifecycle_event == "missed") {
-    auto created = resyncer.ResyncCreated(row.user_id, row.collection);
-    if (!created.ok()) return created.status();
-    auto modified = resyncer.ResyncModified(row.user_id, row.collection);
-    return modified.ok() ? Status::Ok() : modified.status();
-  }
-  spdlog::info("keeper: ignoring unknown lifecycle event '{}' for {}", row.lifecycle_event,
-               row.subscription_id);
+  if (row.lifecycle_event == "missed") return sync_->Full(row.user_id, row.collection);
+  ++stats_.unknown_lifecycle;
+  spdlog::info("keeper: ignoring unknown lifecycle event '{}' for {}",
+               OneLine(row.lifecycle_event, 80), row.subscription_id);
   return Status::Ok();
 }
 

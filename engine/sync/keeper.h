@@ -26,7 +26,7 @@
 #include "engine/graph/subscriptions.h"
 #include "engine/notify/subscription_table.h"
 #include "engine/store/store.h"
-#include "engine/sync/resync.h"
+#include "engine/sync/collection_sync.h"
 
 namespace graphmirror::sync {
 
@@ -36,12 +36,15 @@ struct KeeperStats {
   std::atomic<uint64_t> recreated{0};
   std::atomic<uint64_t> deleted_orphans{0};
   std::atomic<uint64_t> failures{0};
+  std::atomic<uint64_t> lifecycle_events{0};   // handled, unknown ones included
+  std::atomic<uint64_t> unknown_lifecycle{0};  // acknowledged, logged and ignored
 };
 
 class SubscriptionKeeper {
  public:
+  // `sync` (the rounds a lifecycle event calls for) is borrowed and must outlive the keeper.
   SubscriptionKeeper(const config::Config& config, graph::GraphClient* client, store::Store* store,
-                     notify::SubscriptionTable* table, Clock* clock);
+                     notify::SubscriptionTable* table, Clock* clock, CollectionSync* sync);
 
   // Loads the stored subscriptions into the table, so that the receiver accepts their
   // notifications from its first request on (Graph's retries arrive the moment it
@@ -57,7 +60,7 @@ class SubscriptionKeeper {
   TimePoint NextDue();
 
   // The lifecycle events of GRAPH.md section 4, called by the sync worker for log rows.
-  Status HandleLifecycle(const store::PendingNotification& row, Resyncer& resyncer);
+  Status HandleLifecycle(const store::PendingNotification& row);
 
   // Runs Maintain whenever due (checking at least every `max_wait`, real time) until Stop.
   void Run(std::chrono::milliseconds max_wait = std::chrono::milliseconds(60'000));
@@ -83,6 +86,7 @@ class SubscriptionKeeper {
   store::Store* store_;
   notify::SubscriptionTable* table_;
   Clock* clock_;
+  CollectionSync* sync_;
   KeeperStats stats_;
 
   std::recursive_mutex mu_;  // serializes the public calls

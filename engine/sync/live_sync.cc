@@ -43,11 +43,11 @@ LiveSync::LiveSync(const config::Config& config, graph::GraphClient* client, sto
       client_(client),
       store_(store),
       clock_(clock),
-      keeper_(config, client, store, &table_, clock),
-      worker_(config, client, store, clock) {
-  worker_.SetLifecycleHandler([this](const store::PendingNotification& row, Resyncer& resyncer) {
-    return keeper_.HandleLifecycle(row, resyncer);
-  });
+      sync_(config, client, store, clock),
+      keeper_(config, client, store, &table_, clock, &sync_),
+      worker_(config, &sync_, store, clock) {
+  worker_.SetLifecycleHandler(
+      [this](const store::PendingNotification& row) { return keeper_.HandleLifecycle(row); });
 }
 
 LiveSync::~LiveSync() { Stop(); }
@@ -58,6 +58,7 @@ Status LiveSync::Start(LiveSyncOptions options) {
   receiver_ = std::make_unique<notify::Receiver>(*receiver_options, &table_, store_, clock_);
   receiver_->SetOnAccepted([this] { worker_.Wake(); });
   if (Status s = keeper_.LoadStored(); !s.ok()) return s;
+  if (Status s = sync_.LoadStopped(); !s.ok()) return s;
   if (Status s = receiver_->Start(); !s.ok()) return s;
   started_ = true;
 
@@ -72,7 +73,7 @@ Status LiveSync::Start(LiveSyncOptions options) {
 
   // Renewals and retries must not wait for a long first sync.
   if (options.background) keeper_thread_ = std::thread([this] { keeper_.Run(); });
-  auto reports = SyncAllOnce(config_, client_, store_, options.on_initial_sync);
+  auto reports = SyncAllOnce(config_, &sync_, store_, options.on_initial_sync);
   for (const auto& r : reports) {
     if (!r.status.ok()) {
       spdlog::warn("initial sync of {} {}: {}", r.user_id, CollectionName(r.collection),

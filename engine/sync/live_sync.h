@@ -58,6 +58,7 @@ class LiveSync {
   Clock* clock_;
   notify::SubscriptionTable table_;
   std::unique_ptr<notify::Receiver> receiver_;
+  CollectionSync sync_;
   SubscriptionKeeper keeper_;
   SyncWorker worker_;
   std::thread worker_thread_;

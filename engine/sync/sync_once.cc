@@ -9,6 +9,13 @@ namespace graphmirror::sync {
 std::vector<CollectionReport> SyncAllOnce(
     const config::Config& config, graph::GraphClient* client, store::Store* store,
     const std::function<void(const CollectionReport&)>& on_done) {
+  CollectionSync sync(config, client, store, SystemClock::Default());
+  return SyncAllOnce(config, &sync, store, on_done);
+}
+
+std::vector<CollectionReport> SyncAllOnce(
+    const config::Config& config, CollectionSync* sync, store::Store* store,
+    const std::function<void(const CollectionReport&)>& on_done) {
   std::vector<CollectionReport> reports;
   for (const config::MailboxConfig& mailbox : config.mailboxes) {
     for (Collection c : mailbox.resources) {
@@ -18,11 +25,6 @@ std::vector<CollectionReport> SyncAllOnce(
       reports.push_back(std::move(r));
     }
   }
-  ResyncOptions options;
-  options.page_size = config.sync.page_size;
-  options.overlap = config.sync.overlap;
-  Resyncer resyncer(client, store, options);
-
   std::atomic<size_t> next{0};
   std::mutex report_mu;
   auto work = [&] {
@@ -30,18 +32,18 @@ std::vector<CollectionReport> SyncAllOnce(
       CollectionReport& r = reports[i];
       auto before = store->CountItems(r.user_id, r.collection);
       r.items_before = before.ok() ? *before : 0;
-      auto stats = resyncer.ResyncCreated(r.user_id, r.collection);
-      if (stats.ok()) {
-        r.stats = *stats;
-        auto changed = resyncer.ResyncModified(r.user_id, r.collection);
-        if (changed.ok()) {
-          r.changed_stats = *changed;
-        } else {
-          r.status = changed.status();
-        }
-      } else {
-        r.status = stats.status();
-      }
+      r.status = [&] {
+        auto created = sync->Created(r.user_id, r.collection);
+        if (!created.ok()) return created.status();
+        r.stats = *created;
+        auto changed = sync->Modified(r.user_id, r.collection);
+        if (!changed.ok()) return changed.status();
+        r.changed_stats = *changed;
+        auto delta = sync->Delta(r.user_id, r.collection);
+        if (!delta.ok()) return delta.status();
+        r.delta_stats = *delta;
+        return Status::Ok();
+      }();
       auto after = store->CountItems(r.user_id, r.collection);
       r.items_after = after.ok() ? *after : 0;
       if (on_done) {

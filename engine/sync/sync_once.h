@@ -1,9 +1,9 @@
 // One pass over every configured mailbox and collection: what `graphmirror sync --once`
-// and the daemon's start run. Each collection gets a createdDateTime round (new items)
-// and then a lastModifiedDateTime round (items changed since the last pass; a restart
-// after hours offline must see edits, not just arrivals). Collections are synced concurrently by a
-// small pool of workers; the Graph client keeps each mailbox within its request limits whatever the
-// pool size.
+// and the daemon's start run. Each collection gets a createdDateTime round (new items),
+// a lastModifiedDateTime round (items changed since the last pass; a restart after hours
+// offline must see edits, not just arrivals) and a delta pass (items deleted or moved). Collections
+// are synced concurrently by a small pool of workers; the Graph client keeps each mailbox within
+// its request limits whatever the pool size.
 //
 // Thread-safety: SyncAllOnce may be called from any thread; it calls `on_done` from its
 // worker threads, one call at a time.
@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "engine/config/config.h"
-#include "engine/sync/resync.h"
+#include "engine/sync/collection_sync.h"
 
 namespace graphmirror::sync {
 
@@ -26,12 +26,17 @@ struct CollectionReport {
   Status status;
   ResyncStats stats;          // the createdDateTime round: new items
   ResyncStats changed_stats;  // the lastModifiedDateTime round that follows: changed items
+  DeltaStats delta_stats;     // the delta pass: deletions and moves
   int64_t items_before = 0;   // rows in the mirror before and after the pass
   int64_t items_after = 0;
 };
 
 std::vector<CollectionReport> SyncAllOnce(
     const config::Config& config, graph::GraphClient* client, store::Store* store,
+    const std::function<void(const CollectionReport&)>& on_done = nullptr);
+// The same with the caller's CollectionSync (the daemon shares it with its worker).
+std::vector<CollectionReport> SyncAllOnce(
+    const config::Config& config, CollectionSync* sync, store::Store* store,
     const std::function<void(const CollectionReport&)>& on_done = nullptr);
 
 }  // namespace graphmirror::sync

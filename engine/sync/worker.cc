@@ -22,12 +22,9 @@ struct Group {
 
 }  // namespace
 
-SyncWorker::SyncWorker(const config::Config& config, graph::GraphClient* client,
-                       store::Store* store, Clock* clock)
-    : clock_(clock),
-      store_(store),
-      resyncer_(client, store, ResyncOptions{config.sync.page_size, config.sync.overlap, nullptr}),
-      log_retention_(config.sync.log_retention) {
+SyncWorker::SyncWorker(const config::Config& config, CollectionSync* sync, store::Store* store,
+                       Clock* clock)
+    : clock_(clock), store_(store), sync_(sync), log_retention_(config.sync.log_retention) {
   for (const auto& mailbox : config.mailboxes) {
     for (Collection c : mailbox.resources) configured_.emplace(mailbox.user, c);
   }
@@ -89,8 +86,18 @@ Result<int64_t> SyncWorker::RunOnce() {
 
   for (auto& [key, g] : groups) {
     const auto& [user, collection] = key;
+    if (auto until = sync_->StoppedUntil(user, collection)) {
+      // Stopped: the rows wait until the collection is tried again.
+      std::vector<int64_t> seqs = g.seqs;
+      for (const store::PendingNotification* row : g.lifecycle) seqs.push_back(row->seq);
+      Status s =
+          store_->MarkNotifications(seqs, store::LogState::kFailed, "collection stopped", *until);
+      if (!s.ok()) return s;
+      ended += static_cast<int64_t>(seqs.size());
+      continue;
+    }
     for (const store::PendingNotification* row : g.lifecycle) {
-      Status handled = lifecycle_ ? lifecycle_(*row, resyncer_) : Status::Ok();
+      Status handled = lifecycle_ ? lifecycle_(*row) : Status::Ok();
       std::vector<int64_t> seq{row->seq};
       Status s = handled.ok()
                      ? store_->MarkNotifications(
@@ -106,12 +113,12 @@ Result<int64_t> SyncWorker::RunOnce() {
     Status round;
     if (g.created) {
       ++stats_.rounds;
-      auto r = resyncer_.ResyncCreated(user, collection);
+      auto r = sync_->Created(user, collection);
       if (!r.ok()) round = r.status();
     }
     if (round.ok() && g.updated) {
       ++stats_.rounds;
-      auto r = resyncer_.ResyncModified(user, collection);
+      auto r = sync_->Modified(user, collection);
       if (!r.ok()) round = r.status();
     }
     Status s;

@@ -6,7 +6,8 @@
 // handful of Graph requests. `deleted` rows delete their item, after the rounds and in the
 // transaction that marks the group's rows applied. A group whose rounds fail is marked
 // failed with the reason and retried with exponential backoff; rows for a mailbox or
-// collection no longer configured are ignored with a reason. Everything is idempotent, so
+// collection no longer configured are ignored with a reason, and those of a stopped
+// collection (see CollectionSync) wait until it is tried again. Everything is idempotent, so
 // a crash anywhere only means the same work is done again after the restart.
 //
 // Thread-safety: RunOnce must not run concurrently with itself; Wake may be called from
@@ -26,7 +27,7 @@
 #include <utility>
 
 #include "engine/config/config.h"
-#include "engine/sync/resync.h"
+#include "engine/sync/collection_sync.h"
 
 namespace graphmirror::sync {
 
@@ -38,13 +39,12 @@ struct WorkerStats {
 };
 
 // Called for lifecycle rows; returns how the row ended. Wired to the subscription keeper.
-using LifecycleHandler =
-    std::function<Status(const store::PendingNotification& row, Resyncer& resyncer)>;
+using LifecycleHandler = std::function<Status(const store::PendingNotification& row)>;
 
 class SyncWorker {
  public:
-  SyncWorker(const config::Config& config, graph::GraphClient* client, store::Store* store,
-             Clock* clock);
+  // `sync` is borrowed and must outlive the worker.
+  SyncWorker(const config::Config& config, CollectionSync* sync, store::Store* store, Clock* clock);
 
   void SetLifecycleHandler(LifecycleHandler handler) { lifecycle_ = std::move(handler); }
 
@@ -66,7 +66,7 @@ class SyncWorker {
 
   Clock* clock_;
   store::Store* store_;
-  Resyncer resyncer_;
+  CollectionSync* sync_;
   std::set<std::pair<std::string, Collection>> configured_;
   LifecycleHandler lifecycle_;
   WorkerStats stats_;

@@ -51,6 +51,10 @@ class Status {
   const std::string& message() const { return message_; }
   // "ok" or "<code name>: <message>".
   std::string ToString() const;
+  // Keeps the first failure: becomes `other` only if this is ok.
+  void Update(const Status& other) {
+    if (ok()) *this = other;
+  }
 
  private:
   Status(Code code, std::string message) : code_(code), message_(std::move(message)) {}

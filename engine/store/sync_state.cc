@@ -1,0 +1,346 @@
+// The Store's bookkeeping of recovery: delta rounds (links, the sweep of fresh rounds,
+// queued removals) and the per-collection sync status. Tables: schema/003_recovery.sql.
+
+#include <SQLiteCpp/SQLiteCpp.h>
+
+#include "engine/store/mirror_writes.h"
+#include "engine/store/store.h"
+#include "engine/store/write_context.h"
+
+namespace graphmirror::store {
+namespace {
+
+std::string Name(Collection c) { return std::string(CollectionName(c)); }
+
+// Queues for removal every row of the scope that the fresh round ending now did not list.
+void QueueUnlisted(WriteContext& ctx, const std::string& user_id, Collection collection,
+                   const std::string& scope) {
+  const std::string table = Name(collection);
+  std::string in_scope;
+  switch (collection) {
+    case Collection::kMessages:
+      in_scope = " AND t.folder_id = ?3";
+      break;
+    case Collection::kEvents:
+      // scope is "{start}/{end}": the rows overlapping the window (rows without times too).
+      in_scope =
+          " AND (t.start_at IS NULL OR t.start_at < substr(?3, instr(?3, '/') + 1))"
+          " AND (t.end_at IS NULL OR t.end_at > substr(?3, 1, instr(?3, '/') - 1))";
+      break;
+    case Collection::kContacts:
+      break;  // one scope: the contacts folder
+  }
+  SQLite::Statement& q = ctx.Prepare(
+      "INSERT OR IGNORE INTO delta_removals (user_id, collection, item_id, scope) "
+      "SELECT ?1, ?2, t.id, ?3 FROM " +
+      table + " t WHERE t.user_id = ?1" + in_scope +
+      " AND NOT EXISTS (SELECT 1 FROM delta_seen s WHERE s.user_id = ?1 AND s.collection = ?2 "
+      "AND s.scope = ?3 AND s.item_id = t.id)");
+  q.bind(1, user_id);
+  q.bind(2, table);
+  q.bind(3, scope);
+  q.exec();
+}
+
+void ForgetSeen(WriteContext& ctx, const std::string& user_id, Collection collection,
+                const std::string& scope) {
+  SQLite::Statement& q =
+      ctx.Prepare("DELETE FROM delta_seen WHERE user_id = ?1 AND collection = ?2 AND scope = ?3");
+  q.bind(1, user_id);
+  q.bind(2, Name(collection));
+  q.bind(3, scope);
+  q.exec();
+}
+
+void WriteDeltaPage(WriteContext& ctx, const DeltaPageWrite& page) {
+  const std::string now = FormatUtc(ctx.clock()->Now());
+  const std::string collection = Name(page.collection);
+  if (page.first_page && page.fresh) ForgetSeen(ctx, page.user_id, page.collection, page.scope);
+
+  SQLite::Statement& unqueue = ctx.Prepare(
+      "DELETE FROM delta_removals WHERE user_id = ?1 AND collection = ?2 AND item_id = ?3");
+  SQLite::Statement& seen = ctx.Prepare(
+      "INSERT OR IGNORE INTO delta_seen (user_id, collection, scope, item_id) "
+      "VALUES (?1, ?2, ?3, ?4)");
+  for (const MirrorItem& item : page.upserts) {
+    UpsertItem(ctx, page.user_id, page.collection, item, now);
+    // Present now, wherever it was reported gone from before (a move back, a replay).
+    unqueue.reset();
+    unqueue.bind(1, page.user_id);
+    unqueue.bind(2, collection);
+    unqueue.bind(3, item.id);
+    unqueue.exec();
+    if (page.fresh) {
+      seen.reset();
+      seen.bind(1, page.user_id);
+      seen.bind(2, collection);
+      seen.bind(3, page.scope);
+      seen.bind(4, item.id);
+      seen.exec();
+    }
+  }
+  SQLite::Statement& queue = ctx.Prepare(
+      "INSERT OR IGNORE INTO delta_removals (user_id, collection, item_id, scope) "
+      "VALUES (?1, ?2, ?3, ?4)");
+  for (const std::string& id : page.removed_ids) {
+    queue.reset();
+    queue.bind(1, page.user_id);
+    queue.bind(2, collection);
+    queue.bind(3, id);
+    queue.bind(4, page.scope);
+    queue.exec();
+  }
+
+  const bool ended = !page.delta_link.empty();
+  if (ended && page.fresh) {
+    QueueUnlisted(ctx, page.user_id, page.collection, page.scope);
+    ForgetSeen(ctx, page.user_id, page.collection, page.scope);
+  }
+  SQLite::Statement& link = ctx.Prepare(
+      "INSERT INTO delta_links (user_id, collection, scope, delta_link, next_link, fresh, "
+      "round_started_at, updated_at) VALUES (?1, ?2, ?3, NULLIF(?4, ''), NULLIF(?5, ''), ?6, "
+      "NULLIF(?7, ''), ?8) "
+      "ON CONFLICT (user_id, collection, scope) DO UPDATE SET "
+      "delta_link = coalesce(excluded.delta_link, delta_link), next_link = excluded.next_link, "
+      "fresh = excluded.fresh, "
+      "round_started_at = coalesce(excluded.round_started_at, round_started_at), "
+      "updated_at = excluded.updated_at");
+  link.bind(1, page.user_id);
+  link.bind(2, collection);
+  link.bind(3, page.scope);
+  link.bind(4, page.delta_link);
+  link.bind(5, ended ? std::string() : page.next_link);
+  link.bind(6, !ended && page.fresh ? 1 : 0);
+  link.bind(7, page.first_page ? page.round_started_at : std::string());
+  link.bind(8, now);
+  link.exec();
+  if (page.first_page && page.fresh) {
+    // A fresh round replaces whatever link the scope had: until it ends there is none.
+    SQLite::Statement& clear = ctx.Prepare(
+        "UPDATE delta_links SET delta_link = NULL WHERE user_id = ?1 AND collection = ?2 AND "
+        "scope = ?3");
+    clear.bind(1, page.user_id);
+    clear.bind(2, collection);
+    clear.bind(3, page.scope);
+    clear.exec();
+  }
+}
+
+// The queued removals that may be done now (see Store::ApplyDeltaRemovals).
+std::vector<std::string> DueRemovals(WriteContext& ctx, const std::string& user_id,
+                                     Collection collection) {
+  const std::string table = Name(collection);
+  const std::string same_folder = collection == Collection::kMessages
+                                      ? " AND (t.folder_id IS NULL OR t.folder_id = r.scope)"
+                                      : "";
+  SQLite::Statement& q = ctx.Prepare(
+      "SELECT DISTINCT r.item_id FROM delta_removals r JOIN " + table +
+      " t ON t.user_id = r.user_id AND t.id = r.item_id "
+      "LEFT JOIN delta_links l ON l.user_id = r.user_id AND l.collection = r.collection AND "
+      "l.scope = r.scope WHERE r.user_id = ?1 AND r.collection = ?2" +
+      same_folder +
+      " AND (t.modified_at IS NULL OR l.round_started_at IS NULL OR "
+      "t.modified_at < l.round_started_at)");
+  q.bind(1, user_id);
+  q.bind(2, table);
+  std::vector<std::string> ids;
+  while (q.executeStep()) ids.push_back(q.getColumn(0).getString());
+  return ids;
+}
+
+std::string Text(SQLite::Statement& q, int column) {
+  return q.getColumn(column).isNull() ? std::string() : q.getColumn(column).getString();
+}
+
+}  // namespace
+
+Result<std::vector<DeltaScope>> Store::DeltaScopes(const std::string& user_id,
+                                                   Collection collection) {
+  std::vector<DeltaScope> out;
+  Status s = Read("reading delta links", [&](SQLite::Database& db) {
+    SQLite::Statement q(db,
+                        "SELECT scope, coalesce(delta_link, ''), coalesce(next_link, ''), fresh "
+                        "FROM delta_links WHERE user_id = ?1 AND collection = ?2 ORDER BY scope");
+    q.bind(1, user_id);
+    q.bind(2, Name(collection));
+    while (q.executeStep()) {
+      DeltaScope d;
+      d.scope = q.getColumn(0).getString();
+      d.delta_link = q.getColumn(1).getString();
+      d.next_link = q.getColumn(2).getString();
+      d.fresh = q.getColumn(3).getInt() != 0;
+      out.push_back(std::move(d));
+    }
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+Status Store::ApplyDeltaPage(DeltaPageWrite page) {
+  return Write([page = std::move(page)](WriteContext& ctx) { WriteDeltaPage(ctx, page); });
+}
+
+Status Store::ForgetDeltaScope(const std::string& user_id, Collection collection,
+                               const std::string& scope, bool sweep_rows) {
+  return Write([&](WriteContext& ctx) {
+    if (sweep_rows) {
+      // Nothing of the scope was seen: every row in it is queued.
+      ForgetSeen(ctx, user_id, collection, scope);
+      QueueUnlisted(ctx, user_id, collection, scope);
+    }
+    ForgetSeen(ctx, user_id, collection, scope);
+    SQLite::Statement& q = ctx.Prepare(
+        "DELETE FROM delta_links WHERE user_id = ?1 AND collection = ?2 AND scope = ?3");
+    q.bind(1, user_id);
+    q.bind(2, Name(collection));
+    q.bind(3, scope);
+    q.exec();
+  });
+}
+
+Result<std::vector<DeltaRemoval>> Store::DeltaRemovals(const std::string& user_id,
+                                                       Collection collection) {
+  std::vector<DeltaRemoval> out;
+  Status s = Read("reading delta removals", [&](SQLite::Database& db) {
+    SQLite::Statement q(db,
+                        "SELECT item_id, scope FROM delta_removals WHERE user_id = ?1 AND "
+                        "collection = ?2 ORDER BY item_id, scope");
+    q.bind(1, user_id);
+    q.bind(2, Name(collection));
+    while (q.executeStep()) out.push_back({q.getColumn(0).getString(), q.getColumn(1).getString()});
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+Result<int64_t> Store::ApplyDeltaRemovals(const std::string& user_id, Collection collection,
+                                          const PageWrite* verified) {
+  int64_t removed = 0;
+  Status s = Write([&](WriteContext& ctx) {
+    const std::string table = Name(collection);
+    if (verified != nullptr) {
+      WritePage(ctx, *verified);
+      removed = static_cast<int64_t>(verified->deletes.size());
+      SQLite::Statement& all =
+          ctx.Prepare("DELETE FROM delta_removals WHERE user_id = ?1 AND collection = ?2");
+      all.bind(1, user_id);
+      all.bind(2, table);
+      all.exec();
+      return;
+    }
+    for (const std::string& id : DueRemovals(ctx, user_id, collection)) {
+      DeleteItem(ctx, user_id, collection, id);
+      ++removed;
+    }
+    // What is left: rows gone already, messages now in another folder (moved, not
+    // removed: dropped), and rows changed since their round began (kept for the next pass).
+    const std::string same_folder = collection == Collection::kMessages
+                                        ? " AND (t.folder_id IS NULL OR t.folder_id = r.scope)"
+                                        : "";
+    SQLite::Statement& settle = ctx.Prepare(
+        "DELETE FROM delta_removals AS r WHERE r.user_id = ?1 AND r.collection = ?2 AND "
+        "NOT EXISTS (SELECT 1 FROM " +
+        table + " t WHERE t.user_id = r.user_id AND t.id = r.item_id" + same_folder + ")");
+    settle.bind(1, user_id);
+    settle.bind(2, table);
+    settle.exec();
+  });
+  if (!s.ok()) return s;
+  return removed;
+}
+
+Status Store::RecordSync(const std::string& user_id, Collection collection, const std::string& kind,
+                         const Status& result) {
+  return Write([&](WriteContext& ctx) {
+    const std::string now = FormatUtc(ctx.clock()->Now());
+    SQLite::Statement& q = ctx.Prepare(
+        "INSERT INTO sync_status (user_id, collection, last_sync_at, last_sync_kind, "
+        "last_error, last_error_at) VALUES (?1, ?2, ?3, ?4, NULLIF(?5, ''), ?6) "
+        "ON CONFLICT (user_id, collection) DO UPDATE SET "
+        "last_sync_at = coalesce(excluded.last_sync_at, last_sync_at), "
+        "last_sync_kind = coalesce(excluded.last_sync_kind, last_sync_kind), "
+        "last_error = CASE WHEN excluded.last_error IS NULL THEN last_error "
+        "ELSE excluded.last_error END, "
+        "last_error_at = coalesce(excluded.last_error_at, last_error_at)");
+    q.bind(1, user_id);
+    q.bind(2, Name(collection));
+    if (result.ok()) {
+      q.bind(3, now);
+      q.bind(4, kind);
+      q.bind(6);
+    } else {
+      q.bind(3);
+      q.bind(4);
+      q.bind(6, now);
+    }
+    q.bind(5, result.ok() ? std::string() : kind + ": " + result.message());
+    q.exec();
+  });
+}
+
+Status Store::RecordLifecycle(const std::string& user_id, Collection collection,
+                              const std::string& event) {
+  return Write([&](WriteContext& ctx) {
+    SQLite::Statement& q = ctx.Prepare(
+        "INSERT INTO sync_status (user_id, collection, last_lifecycle_event, last_lifecycle_at) "
+        "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (user_id, collection) DO UPDATE SET "
+        "last_lifecycle_event = excluded.last_lifecycle_event, "
+        "last_lifecycle_at = excluded.last_lifecycle_at");
+    q.bind(1, user_id);
+    q.bind(2, Name(collection));
+    q.bind(3, event);
+    q.bind(4, FormatUtc(ctx.clock()->Now()));
+    q.exec();
+  });
+}
+
+Status Store::SetStopped(const std::string& user_id, Collection collection,
+                         const std::string& reason, TimePoint retry_at) {
+  return Write([&](WriteContext& ctx) {
+    SQLite::Statement& q = ctx.Prepare(
+        "INSERT INTO sync_status (user_id, collection, stopped_reason, stopped_at, retry_at) "
+        "VALUES (?1, ?2, NULLIF(?3, ''), NULLIF(?4, ''), NULLIF(?5, '')) "
+        "ON CONFLICT (user_id, collection) DO UPDATE SET "
+        "stopped_reason = excluded.stopped_reason, "
+        "stopped_at = CASE WHEN excluded.stopped_reason IS NULL THEN NULL "
+        "WHEN stopped_reason IS NULL THEN excluded.stopped_at ELSE stopped_at END, "
+        "retry_at = excluded.retry_at");
+    q.bind(1, user_id);
+    q.bind(2, Name(collection));
+    q.bind(3, reason);
+    q.bind(4, reason.empty() ? std::string() : FormatUtc(ctx.clock()->Now()));
+    q.bind(5, reason.empty() ? std::string() : FormatUtc(retry_at));
+    q.exec();
+  });
+}
+
+Result<std::vector<SyncStatus>> Store::SyncStatuses() {
+  std::vector<SyncStatus> out;
+  Status s = Read("reading sync status", [&](SQLite::Database& db) {
+    SQLite::Statement q(db,
+                        "SELECT user_id, collection, last_sync_at, last_sync_kind, last_error, "
+                        "last_error_at, last_lifecycle_event, last_lifecycle_at, "
+                        "stopped_reason, stopped_at, retry_at FROM sync_status "
+                        "ORDER BY user_id, CASE collection WHEN 'messages' THEN 0 "
+                        "WHEN 'events' THEN 1 ELSE 2 END");
+    while (q.executeStep()) {
+      SyncStatus st;
+      st.user_id = Text(q, 0);
+      st.collection = ParseCollection(Text(q, 1)).value_or(Collection::kMessages);
+      st.last_sync_at = Text(q, 2);
+      st.last_sync_kind = Text(q, 3);
+      st.last_error = Text(q, 4);
+      st.last_error_at = Text(q, 5);
+      st.last_lifecycle_event = Text(q, 6);
+      st.last_lifecycle_at = Text(q, 7);
+      st.stopped_reason = Text(q, 8);
+      st.stopped_at = Text(q, 9);
+      st.retry_at = Text(q, 10);
+      out.push_back(std::move(st));
+    }
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+}  // namespace graphmirror::store

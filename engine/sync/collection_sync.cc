@@ -1,0 +1,115 @@
+#include "engine/sync/collection_sync.h"
+
+#include <spdlog/spdlog.h>
+
+#include "engine/graph/query.h"
+
+namespace graphmirror::sync {
+
+const char* PermissionFor(Collection collection) {
+  switch (collection) {
+    case Collection::kMessages:
+      return "Mail.Read";
+    case Collection::kEvents:
+      return "Calendars.Read";
+    case Collection::kContacts:
+      return "Contacts.Read";
+  }
+  return "?";
+}
+
+CollectionSync::CollectionSync(const config::Config& config, graph::GraphClient* client,
+                               store::Store* store, Clock* clock)
+    : clock_(clock),
+      store_(store),
+      resyncer_(client, store, ResyncOptions{config.sync.page_size, config.sync.overlap, nullptr}),
+      delta_(client, store, clock, DeltaOptions::From(config.sync)) {}
+
+std::string CollectionSync::StopReason(const std::string& user_id, Collection collection,
+                                       const Status& outcome) {
+  const std::string resource = "/users/" + user_id + "/" + std::string(CollectionName(collection));
+  switch (outcome.code()) {
+    case Status::Code::kPermissionDenied:
+      return "Graph denies " + resource + ": the app needs the application permission " +
+             PermissionFor(collection) +
+             " (admin consent), or an application access policy excludes this mailbox [" +
+             outcome.message() + "]";
+    case Status::Code::kUnauthenticated:
+      return "Graph rejects the app's credentials for " + resource +
+             " (client secret wrong, expired or revoked) [" + outcome.message() + "]";
+    default:
+      return "";
+  }
+}
+
+void CollectionSync::Note(const std::string& user_id, Collection collection,
+                          const std::string& kind, const Status& outcome) {
+  const Key key{user_id, collection};
+  const std::string reason = StopReason(user_id, collection, outcome);
+  bool was_stopped;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    was_stopped = stopped_.count(key) > 0;
+    if (!reason.empty()) {
+      stopped_[key] = clock_->Now() + kStopRetry;
+    } else if (outcome.ok()) {
+      stopped_.erase(key);
+    }
+  }
+  Status s = store_->RecordSync(user_id, collection, kind, outcome);
+  if (!reason.empty()) {
+    if (!was_stopped)
+      spdlog::error("sync: {} {} stopped: {}", user_id, CollectionName(collection), reason);
+    s.Update(store_->SetStopped(user_id, collection, reason, clock_->Now() + kStopRetry));
+  } else if (outcome.ok() && was_stopped) {
+    spdlog::info("sync: {} {} resumed", user_id, CollectionName(collection));
+  }
+  if (outcome.ok() && was_stopped) s.Update(store_->SetStopped(user_id, collection, ""));
+  if (!s.ok()) spdlog::warn("sync: recording the status of {}: {}", user_id, s.message());
+}
+
+Status CollectionSync::LoadStopped() {
+  auto statuses = store_->SyncStatuses();
+  if (!statuses.ok()) return statuses.status();
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& st : *statuses) {
+    // Due at once: every start tries again, and the first success resumes it.
+    if (!st.stopped_reason.empty()) stopped_[{st.user_id, st.collection}] = TimePoint{};
+  }
+  return Status::Ok();
+}
+
+std::optional<TimePoint> CollectionSync::StoppedUntil(const std::string& user_id,
+                                                      Collection collection) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = stopped_.find({user_id, collection});
+  if (it == stopped_.end() || it->second <= clock_->Now()) return std::nullopt;
+  return it->second;
+}
+
+Result<ResyncStats> CollectionSync::Created(const std::string& user_id, Collection collection) {
+  auto r = resyncer_.ResyncCreated(user_id, collection);
+  Note(user_id, collection, "created", r.status());
+  return r;
+}
+
+Result<ResyncStats> CollectionSync::Modified(const std::string& user_id, Collection collection) {
+  auto r = resyncer_.ResyncModified(user_id, collection);
+  Note(user_id, collection, "modified", r.status());
+  return r;
+}
+
+Result<DeltaStats> CollectionSync::Delta(const std::string& user_id, Collection collection) {
+  auto r = delta_.Sync(user_id, collection);
+  Note(user_id, collection, "delta", r.status());
+  return r;
+}
+
+Status CollectionSync::Full(const std::string& user_id, Collection collection) {
+  if (auto r = Created(user_id, collection); !r.ok()) return r.status();
+  if (auto r = Modified(user_id, collection); !r.ok()) return r.status();
+  auto r = Delta(user_id, collection);
+  return r.status();
+}
+
+}  // namespace graphmirror::sync

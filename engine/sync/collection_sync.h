@@ -1,0 +1,78 @@
+// CollectionSync: the rounds that bring one (mailbox, collection) up to date, shared by
+// the initial sync, the sync worker and the subscription keeper, and the bookkeeping
+// around them: the sync_status row of each collection, and stopping a collection Graph
+// refuses for good.
+//
+// A collection stops when Graph answers 403 (the app lacks the application permission
+// the collection needs, or an application access policy excludes the mailbox) or the
+// credentials are rejected: its notifications wait, its subscription is not pursued, and
+// `graphmirror status` names the permission and the resource. The other collections go
+// on. A stopped collection is tried again after `kStopRetry`, and at every start; the
+// first success resumes it.
+//
+// Thread-safety: safe from many threads; rounds over one (mailbox, collection) must not
+// run concurrently (the worker, the keeper and the initial sync take turns by design).
+
+#ifndef GRAPHMIRROR_ENGINE_SYNC_COLLECTION_SYNC_H_
+#define GRAPHMIRROR_ENGINE_SYNC_COLLECTION_SYNC_H_
+
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "engine/config/config.h"
+#include "engine/sync/delta.h"
+#include "engine/sync/resync.h"
+
+namespace graphmirror::sync {
+
+// How long a stopped collection waits before it is tried again.
+inline constexpr std::chrono::hours kStopRetry{1};
+
+// The Graph application permission a collection needs ("Mail.Read", ...).
+const char* PermissionFor(Collection collection);
+
+class CollectionSync {
+ public:
+  CollectionSync(const config::Config& config, graph::GraphClient* client, store::Store* store,
+                 Clock* clock);
+
+  // Learns which collections a previous run stopped (they are tried again at once).
+  Status LoadStopped();
+
+  // New items (createdDateTime round), changed items (lastModifiedDateTime round), and
+  // deletions and moves (a delta pass). Each records its outcome (see Note).
+  Result<ResyncStats> Created(const std::string& user_id, Collection collection);
+  Result<ResyncStats> Modified(const std::string& user_id, Collection collection);
+  Result<DeltaStats> Delta(const std::string& user_id, Collection collection);
+  // All three, in that order; stops at the first failure.
+  Status Full(const std::string& user_id, Collection collection);
+
+  // Records the outcome of Graph work on the collection (`kind` names it: "created",
+  // "delta", "subscribe", ...): success resumes a stopped collection, a refusal stops it.
+  void Note(const std::string& user_id, Collection collection, const std::string& kind,
+            const Status& outcome);
+  // When a stopped collection may be tried again; nullopt if it is not stopped (or due).
+  std::optional<TimePoint> StoppedUntil(const std::string& user_id, Collection collection);
+  // The one-line reason a refusal stops a collection, or "" if `outcome` is no refusal.
+  static std::string StopReason(const std::string& user_id, Collection collection,
+                                const Status& outcome);
+
+ private:
+  using Key = std::pair<std::string, Collection>;
+
+  Clock* clock_;
+  store::Store* store_;
+  Resyncer resyncer_;
+  DeltaSyncer delta_;
+
+  std::mutex mu_;
+  std::map<Key, TimePoint> stopped_;  // until when
+};
+
+}  // namespace graphmirror::sync
+
+#endif  // GRAPHMIRROR_ENGINE_SYNC_COLLECTION_SYNC_H_

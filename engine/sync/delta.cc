@@ -1,0 +1,289 @@
+#include "engine/sync/delta.h"
+
+#include <spdlog/spdlog.h>
+
+#include <deque>
+#include <set>
+
+#include "engine/base/text.h"
+#include "engine/graph/folders.h"
+#include "engine/graph/page.h"
+#include "engine/graph/query.h"
+#include "engine/graph/timestamp.h"
+
+namespace graphmirror::sync {
+namespace {
+
+// Folders listed at most per mailbox: a bound on a pathological folder tree.
+constexpr size_t kMaxFolders = 10'000;
+// Fresh restarts of one scope within a pass before giving up (a token that expires at
+// once again means something else is wrong).
+constexpr int kMaxRestarts = 2;
+constexpr int kWindowStepDays = 30;
+
+std::string UserPath(const std::string& user_id) {
+  return "/users/" + graph::PercentEncode(user_id);
+}
+
+// Graph's answers to a delta token it no longer honours (GRAPH.md section 6).
+bool IsExpiredToken(const graph::Response& r) {
+  if (r.status == 410) return true;
+  if (r.status != 400) return false;
+  const std::string code = AsciiLower(r.error_code);
+  return code == "syncstatenotfound" || code == "resyncrequired" || code == "syncstateinvalid";
+}
+
+Status ErrorStatus(const graph::Response& r, const std::string& what) {
+  std::string detail = (r.error_code.empty() ? std::string("no Graph error body")
+                                             : r.error_code + ": " + r.error_message) +
+                       " (HTTP " + std::to_string(r.status) + ", " + what + ")";
+  switch (r.status) {
+    case 400:
+      return Status::InvalidArgument(detail);
+    case 403:
+      return Status::PermissionDenied(detail);
+    case 404:
+      return Status::NotFound(detail);
+    default:
+      return Status::Unavailable(detail);
+  }
+}
+
+// "YYYY-MM-DDT00:00:00Z" of the day `days` after the epoch.
+std::string DayLiteral(int64_t days) {
+  graph::Timestamp t{std::chrono::duration_cast<graph::Ticks>(std::chrono::hours(24 * days))};
+  return graph::FormatTimestamp(t).substr(0, 19) + "Z";
+}
+
+std::string RoundStart(const graph::Response& response, Clock* clock,
+                       std::chrono::seconds overlap) {
+  TimePoint now = graph::ServerDate(response).value_or(clock->Now());
+  return graph::FormatTimestamp(std::chrono::time_point_cast<graph::Ticks>(now - overlap));
+}
+
+}  // namespace
+
+DeltaOptions DeltaOptions::From(const config::SyncSettings& sync) {
+  DeltaOptions o;
+  o.page_size = sync.page_size;
+  o.overlap = sync.overlap;
+  o.calendar_past_days = sync.calendar_past_days;
+  o.calendar_future_days = sync.calendar_future_days;
+  return o;
+}
+
+DeltaSyncer::DeltaSyncer(graph::GraphClient* client, store::Store* store, Clock* clock,
+                         DeltaOptions options)
+    : client_(client), store_(store), clock_(clock), options_(options) {}
+
+std::mutex& DeltaSyncer::LockFor(const std::string& user_id, Collection collection) {
+  std::lock_guard<std::mutex> lock(locks_mu_);
+  auto& slot = locks_[{user_id, collection}];
+  if (!slot) slot = std::make_unique<std::mutex>();
+  return *slot;
+}
+
+Result<std::vector<DeltaSyncer::Scope>> DeltaSyncer::MailFolderScopes(const std::string& user_id) {
+  std::vector<Scope> scopes;
+  std::set<std::string> seen;
+  std::deque<std::string> lists{UserPath(user_id) + "/mailFolders"};
+  while (!lists.empty()) {
+    std::string url = lists.front();
+    lists.pop_front();
+    while (!url.empty()) {
+      auto response = client_->Get(user_id, url);
+      if (!response.ok()) return response.status();
+      auto page = graph::ParseFolderPage(response->body);
+      if (!page.ok()) return page.status();
+      for (const graph::MailFolder& f : page->folders) {
+        if (!seen.insert(f.id).second) continue;
+        if (seen.size() > kMaxFolders) {
+          return Status::Unavailable("more than " + std::to_string(kMaxFolders) +
+                                     " mail folders in " + user_id);
+        }
+        const std::string folder_path =
+            UserPath(user_id) + "/mailFolders/" + graph::PercentEncode(f.id);
+        scopes.push_back({f.id, folder_path + "/messages/delta", true});
+        if (f.child_folder_count > 0) lists.push_back(folder_path + "/childFolders");
+      }
+      url = page->next_link;
+    }
+  }
+  return scopes;
+}
+
+DeltaSyncer::Scope DeltaSyncer::CalendarScope(const std::string& user_id) const {
+  // The window moves in steps, not daily: each move starts a fresh round of the window.
+  const int64_t today =
+      std::chrono::duration_cast<std::chrono::hours>(clock_->Now().time_since_epoch()).count() / 24;
+  const int64_t step_start = today - today % kWindowStepDays;
+  const std::string start = DayLiteral(step_start - options_.calendar_past_days);
+  const std::string end = DayLiteral(step_start + kWindowStepDays + options_.calendar_future_days);
+  return {start + "/" + end,
+          UserPath(user_id) + "/calendarView/delta?startDateTime=" + graph::PercentEncode(start) +
+              "&endDateTime=" + graph::PercentEncode(end),
+          false};
+}
+
+Result<std::vector<DeltaSyncer::Scope>> DeltaSyncer::Scopes(const std::string& user_id,
+                                                            Collection collection) {
+  switch (collection) {
+    case Collection::kMessages:
+      return MailFolderScopes(user_id);
+    case Collection::kContacts:
+      return std::vector<Scope>{{"contacts", UserPath(user_id) + "/contacts/delta", false}};
+    case Collection::kEvents:
+      return std::vector<Scope>{CalendarScope(user_id)};
+  }
+  return Status::InvalidArgument("unknown collection");
+}
+
+Status DeltaSyncer::RunScope(const std::string& user_id, Collection collection, const Scope& scope,
+                             const store::DeltaScope* stored, DeltaStats* stats) {
+  std::string url;
+  bool fresh = false, first = true;
+  if (stored != nullptr && !stored->next_link.empty()) {
+    url = stored->next_link;  // a round in progress
+    fresh = stored->fresh;
+    first = false;
+  } else if (stored != nullptr && !stored->delta_link.empty()) {
+    url = stored->delta_link;
+  } else {
+    url = scope.fresh_url;
+    fresh = true;
+    ++stats->fresh_rounds;
+  }
+  ++stats->scopes;
+  int restarts = 0;
+  for (;;) {
+    graph::Request request;
+    request.mailbox = user_id;
+    request.path_or_url = url;
+    request.return_client_errors = true;
+    request.max_page_size = options_.page_size;
+    auto response = client_->Send(request);
+    if (!response.ok()) return response.status();
+    if (response->status >= 400) {
+      if (IsExpiredToken(*response) && restarts < kMaxRestarts) {
+        // Start over without a token; the fresh round's sweep removes what went unseen.
+        spdlog::info(
+            "delta: {} {} {}: token expired ({}); starting a fresh round", user_id,
+            CollectionName(collection), scope.scope,
+            response->error_code.empty() ? std::to_string(response->status) : response->error_code);
+        ++restarts;
+        ++stats->expired_tokens;
+        ++stats->fresh_rounds;
+        url = scope.fresh_url;
+        fresh = true;
+        first = true;
+        continue;
+      }
+      return ErrorStatus(*response, "delta of " + std::string(CollectionName(collection)) + " in " +
+                                        scope.scope + " for " + user_id);
+    }
+    auto page = graph::ParsePage(collection, response->body);
+    if (!page.ok()) {
+      return Status::Corruption("delta page of " + std::string(CollectionName(collection)) +
+                                " for " + user_id + ": " + page.status().message());
+    }
+    if (page->next_link.empty() && page->delta_link.empty()) {
+      return Status::Corruption("delta page of " + std::string(CollectionName(collection)) +
+                                " for " + user_id + " has neither nextLink nor deltaLink");
+    }
+    store::DeltaPageWrite write;
+    write.user_id = user_id;
+    write.collection = collection;
+    write.scope = scope.scope;
+    write.first_page = first;
+    if (first) write.round_started_at = RoundStart(*response, clock_, options_.overlap);
+    write.fresh = fresh;
+    write.next_link = page->next_link;
+    write.delta_link = page->delta_link;
+    stats->items += static_cast<int64_t>(page->items.size());
+    write.upserts = std::move(page->items);
+    write.removed_ids = std::move(page->removed_ids);
+    if (Status s = store_->ApplyDeltaPage(std::move(write)); !s.ok()) return s;
+    ++stats->pages;
+    if (options_.after_page && !options_.after_page(static_cast<int>(stats->pages))) {
+      return Status::Cancelled("delta pass stopped after page " + std::to_string(stats->pages));
+    }
+    first = false;
+    if (!page->delta_link.empty()) return Status::Ok();
+    url = page->next_link;
+  }
+}
+
+Result<int64_t> DeltaSyncer::RemoveEvents(const std::string& user_id) {
+  auto removals = store_->DeltaRemovals(user_id, Collection::kEvents);
+  if (!removals.ok()) return removals.status();
+  if (removals->empty()) return int64_t{0};
+  std::set<std::string> ids;
+  for (const auto& r : *removals) ids.insert(r.item_id);
+  store::PageWrite verified;
+  verified.user_id = user_id;
+  verified.collection = Collection::kEvents;
+  for (const std::string& id : ids) {
+    graph::Request request;
+    request.mailbox = user_id;
+    request.path_or_url = UserPath(user_id) + "/events/" + graph::PercentEncode(id);
+    request.return_client_errors = true;
+    auto response = client_->Send(request);
+    if (!response.ok()) return response.status();
+    if (response->status == 404) {
+      verified.deletes.push_back(id);
+      continue;
+    }
+    if (response->status >= 400) return ErrorStatus(*response, "event " + id);
+    // Still there (it left the window, or came back): keep it, current.
+    auto item = graph::ParsePage(Collection::kEvents, "{\"value\":[" + response->body + "]}");
+    if (!item.ok()) return item.status();
+    for (auto& i : item->items) verified.upserts.push_back(std::move(i));
+  }
+  return store_->ApplyDeltaRemovals(user_id, Collection::kEvents, &verified);
+}
+
+Result<DeltaStats> DeltaSyncer::Sync(const std::string& user_id, Collection collection) {
+  std::lock_guard<std::mutex> lock(LockFor(user_id, collection));
+  auto scopes = Scopes(user_id, collection);
+  if (!scopes.ok()) return scopes.status();
+  auto stored = store_->DeltaScopes(user_id, collection);
+  if (!stored.ok()) return stored.status();
+
+  std::map<std::string, const store::DeltaScope*> by_scope;
+  for (const auto& d : *stored) by_scope[d.scope] = &d;
+  for (const auto& d : *stored) {
+    bool current = false;
+    for (const Scope& s : *scopes) current = current || s.scope == d.scope;
+    if (current) continue;
+    // A folder that is gone (its messages with it), or a calendar window moved on.
+    if (Status s = store_->ForgetDeltaScope(user_id, collection, d.scope,
+                                            collection == Collection::kMessages);
+        !s.ok()) {
+      return s;
+    }
+  }
+
+  DeltaStats stats;
+  bool complete = true;
+  for (const Scope& scope : *scopes) {
+    auto it = by_scope.find(scope.scope);
+    Status s =
+        RunScope(user_id, collection, scope, it == by_scope.end() ? nullptr : it->second, &stats);
+    if (s.code() == Status::Code::kNotFound && scope.sweep_when_gone) {
+      // The folder went away since it was listed: the next pass forgets it. Until then a
+      // message moved into it would look removed, so no removal is applied this pass.
+      complete = false;
+      continue;
+    }
+    if (!s.ok()) return s;
+  }
+  if (!complete) return stats;
+  auto removed = collection == Collection::kEvents
+                     ? RemoveEvents(user_id)
+                     : store_->ApplyDeltaRemovals(user_id, collection, nullptr);
+  if (!removed.ok()) return removed.status();
+  stats.removed = *removed;
+  return stats;
+}
+
+}  // namespace graphmirror::sync

@@ -1,0 +1,100 @@
+// DeltaSyncer: how the mirror sees deletions and moves, which createdDateTime and
+// lastModifiedDateTime queries cannot show.
+//
+// A pass over a (mailbox, collection) runs a Graph delta round in each of its scopes:
+// messages per mail folder (`/mailFolders/{id}/messages/delta`), contacts in the contacts
+// folder (`/contacts/delta`, the folder `/contacts` lists), events through
+// `/calendarView/delta` over a window around now (`sync.calendar_past_days` and
+// `calendar_future_days`, moved on every 30 days). A round resumes from the stored
+// nextLink, else continues from the stored deltaLink, else starts fresh; every page is
+// committed with the link it justifies. An expired token (410 Gone, syncStateNotFound,
+// resyncRequired, SyncStateInvalid) starts a fresh round, which lists the whole scope
+// and at its end queues what it did not list for removal.
+//
+// Removals are queued, not done at once, and applied when the rounds of every scope have
+// ended (see Store::ApplyDeltaRemovals): readers never see a collection emptied by a
+// fresh round, and a message moved from folder A to folder B (gone from A's round,
+// present in B's, in either order) keeps its row with its folder updated. Events are
+// checked one by one (GET) before removal: one that merely left the window still exists.
+//
+// Thread-safety: safe from many threads; passes over the same (mailbox, collection) run
+// one at a time.
+
+#ifndef GRAPHMIRROR_ENGINE_SYNC_DELTA_H_
+#define GRAPHMIRROR_ENGINE_SYNC_DELTA_H_
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "engine/base/item.h"
+#include "engine/config/config.h"
+#include "engine/graph/graph_client.h"
+#include "engine/store/store.h"
+#include "graphmirror/clock.h"
+#include "graphmirror/status.h"
+
+namespace graphmirror::sync {
+
+struct DeltaOptions {
+  int page_size = 500;  // Prefer: odata.maxpagesize
+  // Margin under Graph's clock for the start of a round (see DeltaPageWrite).
+  std::chrono::seconds overlap{60};
+  int calendar_past_days = 365;
+  int calendar_future_days = 730;
+  // Called after each committed page with the pages committed so far in this pass;
+  // returning false stops the pass there (Cancelled), as if the process died.
+  std::function<bool(int pages_committed)> after_page;
+
+  static DeltaOptions From(const config::SyncSettings& sync);
+};
+
+struct DeltaStats {
+  int64_t scopes = 0;
+  int64_t pages = 0;
+  int64_t items = 0;           // present items received (replays included)
+  int64_t removed = 0;         // mirror rows removed at the end of the pass
+  int64_t fresh_rounds = 0;    // rounds started without a token
+  int64_t expired_tokens = 0;  // tokens Graph no longer knew (each restarted a round fresh)
+};
+
+class DeltaSyncer {
+ public:
+  DeltaSyncer(graph::GraphClient* client, store::Store* store, Clock* clock, DeltaOptions options);
+
+  // One pass over every scope of the collection, then the queued removals.
+  Result<DeltaStats> Sync(const std::string& user_id, Collection collection);
+
+ private:
+  struct Scope {
+    std::string scope;      // as stored in delta_links
+    std::string fresh_url;  // the first request of a fresh round
+    bool sweep_when_gone;   // a mail folder: its rows go with it
+  };
+
+  Result<std::vector<Scope>> Scopes(const std::string& user_id, Collection collection);
+  Result<std::vector<Scope>> MailFolderScopes(const std::string& user_id);
+  Scope CalendarScope(const std::string& user_id) const;
+  Status RunScope(const std::string& user_id, Collection collection, const Scope& scope,
+                  const store::DeltaScope* stored, DeltaStats* stats);
+  Result<int64_t> RemoveEvents(const std::string& user_id);
+  std::mutex& LockFor(const std::string& user_id, Collection collection);
+
+  graph::GraphClient* client_;
+  store::Store* store_;
+  Clock* clock_;
+  DeltaOptions options_;
+
+  std::mutex locks_mu_;
+  std::map<std::pair<std::string, Collection>, std::unique_ptr<std::mutex>> locks_;
+};
+
+}  // namespace graphmirror::sync
+
+#endif  // GRAPHMIRROR_ENGINE_SYNC_DELTA_H_
