@@ -1,51 +1,10 @@
 // The graphmirror command as a user meets it: exit codes and one clear line on failure.
 
-#include <sys/wait.h>
-
-#include <array>
-#include <cstdio>
-#include <fstream>
-
+#include "tests/integration/cli_run.h"
 #include "tests/integration/sim_fixture.h"
 
 namespace graphmirror::test {
 namespace {
-
-struct Run {
-  int exit_code = -1;
-  std::string output;  // stdout and stderr together
-};
-
-Run RunCli(const std::string& args) {
-  Run run;
-  std::string command = std::string(GRAPHMIRROR_CLI_PATH) + " " + args + " 2>&1";
-  FILE* pipe = ::popen(command.c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = std::fread(buf.data(), 1, buf.size(), pipe)) > 0) run.output.append(buf.data(), n);
-  int status = ::pclose(pipe);
-  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return run;
-}
-
-int Lines(const std::string& text) {
-  return static_cast<int>(std::count(text.begin(), text.end(), '\n'));
-}
-
-std::string WriteFile(TempDir& dir, const std::string& name, const std::string& text) {
-  std::ofstream(dir.Path(name)) << text;
-  return dir.Path(name);
-}
-
-std::string ConfigText(const std::string& base, const std::string& secret,
-                       const std::vector<std::string>& users) {
-  std::string text =
-      "database = \"m.db\"\n[graph]\nbase_url = \"" + base + "/v1.0\"\ntoken_url = \"" + base +
-      "/common/oauth2/v2.0/token\"\nclient_id = \"graphsim\"\nclient_secret = \"" + secret + "\"\n";
-  for (const std::string& u : users) text += "[[mailbox]]\nuser = \"" + u + "\"\n";
-  return text;
-}
 
 TEST_CASE("sync --once mirrors a mailbox and prints a line per collection", "[cli]") {
   graphsim::Options o;
@@ -60,7 +19,7 @@ TEST_CASE("sync --once mirrors a mailbox and prints a line per collection", "[cl
   INFO(run.output);
   REQUIRE(run.exit_code == 0);
   CHECK(Lines(run.output) == 2 * 3 + 1);
-  CHECK(run.output.find("fetched 120, 120 new, 120 in mirror") != std::string::npos);
+  CHECK(run.output.find("fetched 120, 120 new, 0 removed, 120 in mirror") != std::string::npos);
   SQLite::Database db(f.dir().Path("m.db"));
   CHECK(db.execAndGet("SELECT count(*) FROM messages").getInt() == 240);
 

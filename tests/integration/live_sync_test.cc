@@ -7,60 +7,10 @@
 
 #include <random>
 
-#include "tests/integration/sim_fixture.h"
-#include "tests/support/free_port.h"
+#include "tests/integration/live_fixture.h"
 
 namespace graphmirror::test {
 namespace {
-
-std::string Subject(const std::string& s) { return "{\"subject\":\"" + s + "\"}"; }
-
-class LiveFixture : public SimFixture {
- public:
-  explicit LiveFixture(graphsim::Options options) : SimFixture(options), port_(FreePort()) {
-    config_ = Config(/*page_size=*/500);
-    config_.webhook.listen = "127.0.0.1:" + std::to_string(port_);
-    config_.webhook.notification_url = "http://127.0.0.1:" + std::to_string(port_) + "/notify";
-    config_.webhook.lifecycle_url = "http://127.0.0.1:" + std::to_string(port_) + "/lifecycle";
-    live_ = std::make_unique<sync::LiveSync>(config_, &client(), &store(), &clock());
-    sync::LiveSyncOptions options_live;
-    options_live.background = false;
-    REQUIRE(live_->Start(options_live).ok());
-  }
-
-  // Graph delivers what is due, the worker applies the log; repeated until quiet.
-  void Deliver() {
-    for (int i = 0; i < 10; ++i) {
-      size_t posts = sim().PumpDeliveries();
-      auto ended = live_->worker().RunOnce();
-      REQUIRE(ended.ok());
-      if (posts == 0 && *ended == 0) return;
-    }
-  }
-
-  int64_t PendingLog() {
-    return QueryInt("SELECT count(*) FROM notification_log WHERE state IN ('received', 'failed')");
-  }
-
-  sync::LiveSync& live() { return *live_; }
-  int port() const { return port_; }
-  const config::Config& config() const { return config_; }
-
- private:
-  int port_;
-  config::Config config_;
-  std::unique_ptr<sync::LiveSync> live_;
-};
-
-graphsim::Options Small(uint64_t seed = 3) {
-  graphsim::Options o;
-  o.seed = seed;
-  o.users = 2;
-  o.messages = 60;
-  o.events = 20;
-  o.contacts = 20;
-  return o;
-}
 
 TEST_CASE("Changes in graphsim reach the mirror through notifications", "[live]") {
   LiveFixture f(Small());

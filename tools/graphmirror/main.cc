@@ -2,7 +2,8 @@
 //
 //   graphmirror sync --config FILE --once   one pass over every mailbox and collection
 //   graphmirror run --config FILE           the daemon: subscriptions, webhook, live sync
-//   graphmirror status --config FILE        what the mirror holds
+//   graphmirror status --config FILE        what the mirror holds, how current it is, and
+//                                           which collections are stopped and why
 //
 // Every failure ends with one line on stderr naming the problem and a non-zero exit.
 
@@ -54,9 +55,11 @@ double Seconds(std::chrono::steady_clock::duration d) {
 void PrintReport(const sync::CollectionReport& r) {
   std::string name(CollectionName(r.collection));
   if (r.status.ok()) {
-    std::printf("%s %-8s fetched %lld, %lld new, %lld in mirror (%.2f s)\n", r.user_id.c_str(),
-                name.c_str(), static_cast<long long>(r.stats.fetched + r.changed_stats.fetched),
-                static_cast<long long>(r.items_after - r.items_before),
+    std::printf("%s %-8s fetched %lld, %lld new, %lld removed, %lld in mirror (%.2f s)\n",
+                r.user_id.c_str(), name.c_str(),
+                static_cast<long long>(r.stats.fetched + r.changed_stats.fetched),
+                static_cast<long long>(r.items_after - r.items_before + r.delta_stats.removed),
+                static_cast<long long>(r.delta_stats.removed),
                 static_cast<long long>(r.items_after),
                 Seconds(r.stats.elapsed + r.changed_stats.elapsed));
   } else {
@@ -141,6 +144,28 @@ int RunStatus(const std::string& config_path) {
                 std::string(CollectionName(c.collection)).c_str(), static_cast<long long>(c.items),
                 c.created_after.empty() ? "-" : c.created_after.c_str(),
                 c.modified_after.empty() ? "-" : c.modified_after.c_str());
+  }
+
+  auto statuses = (*store)->SyncStatuses();
+  if (!statuses.ok()) return Fail(statuses.status().message());
+  if (!statuses->empty()) {
+    std::printf("\n%-38s %-9s %-28s %-10s  %s\n", "mailbox", "collection", "last sync", "kind",
+                "last lifecycle event");
+    for (const auto& st : *statuses) {
+      std::string lifecycle = st.last_lifecycle_event.empty()
+                                  ? "-"
+                                  : st.last_lifecycle_event + " at " + st.last_lifecycle_at;
+      std::printf("%-38s %-9s %-28s %-10s  %s\n", st.user_id.c_str(),
+                  std::string(CollectionName(st.collection)).c_str(),
+                  st.last_sync_at.empty() ? "never" : st.last_sync_at.c_str(),
+                  st.last_sync_kind.empty() ? "-" : st.last_sync_kind.c_str(), lifecycle.c_str());
+      if (!st.stopped_reason.empty()) {
+        std::printf("  STOPPED since %s (next try %s): %s\n", st.stopped_at.c_str(),
+                    st.retry_at.c_str(), st.stopped_reason.c_str());
+      } else if (!st.last_error.empty() && st.last_error_at > st.last_sync_at) {
+        std::printf("  last error at %s: %s\n", st.last_error_at.c_str(), st.last_error.c_str());
+      }
+    }
   }
 
   auto subscriptions = (*store)->Subscriptions();
