@@ -65,8 +65,56 @@ HttpResponse Unauthorized(const std::string& message, const std::string& error_d
   return response;
 }
 
-TokenIssuer::TokenIssuer(const Options& options, std::string tenant_id)
-    : options_(options), tenant_id_(std::move(tenant_id)) {}
+AppAccess::AppAccess() {
+  for (const char* role : {"Mail.Read", "Calendars.Read", "Contacts.Read"}) {
+    SetPermission(role, true);
+  }
+}
+
+void AppAccess::SetPermission(const std::string& permission, bool granted) {
+  std::string key = permission;
+  for (char& c : key) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  std::lock_guard<std::mutex> lock(mu_);
+  if (granted) {
+    granted_.emplace(key, permission);
+  } else {
+    granted_.erase(key);
+  }
+}
+
+bool AppAccess::Granted(const std::string& needed) const {
+  std::string key = needed;
+  for (char& c : key) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  std::string write = key;
+  if (write.size() > 5 && write.compare(write.size() - 5, 5, ".read") == 0) write += "write";
+  std::lock_guard<std::mutex> lock(mu_);
+  return granted_.count(key) > 0 || granted_.count(write) > 0;
+}
+
+std::vector<std::string> AppAccess::Roles() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<std::string> roles;
+  for (const auto& [key, name] : granted_) roles.push_back(name);
+  std::sort(roles.begin(), roles.end());
+  return roles;
+}
+
+void AppAccess::SetMailboxAllowed(int user, bool allowed) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (allowed) {
+    denied_mailboxes_.erase(user);
+  } else {
+    denied_mailboxes_.insert(user);
+  }
+}
+
+bool AppAccess::MailboxAllowed(int user) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return denied_mailboxes_.count(user) == 0;
+}
+
+TokenIssuer::TokenIssuer(const Options& options, std::string tenant_id, const AppAccess* access)
+    : options_(options), tenant_id_(std::move(tenant_id)), access_(access) {}
 
 HttpResponse TokenIssuer::HandleTokenRequest(const HttpRequest& request, TimePoint now) {
   std::string content_type = request.Header("Content-Type");
@@ -161,6 +209,7 @@ HttpResponse TokenIssuer::HandleTokenRequest(const HttpRequest& request, TimePoi
 }
 
 std::string TokenIssuer::MintToken(TimePoint now, TimePoint expires) {
+  std::vector<std::string> roles = access_->Roles();  // before mu_: AppAccess's lock is a leaf
   std::lock_guard<std::mutex> lock(mu_);
   uint64_t serial = ++issued_;
   auto seconds = [](TimePoint t) {
@@ -176,10 +225,11 @@ std::string TokenIssuer::MintToken(TimePoint now, TimePoint expires) {
                                     {"app_displayname", options_.client_id},
                                     {"appid", options_.client_id},
                                     {"idtyp", "app"},
-                                    {"roles", {"Mail.Read", "Calendars.Read", "Contacts.Read"}},
+                                    {"roles", roles},
                                     {"tid", tenant_id_},
                                     {"uti", std::to_string(serial)},
                                     {"ver", "1.0"}};
+  if (roles.empty()) payload.erase("roles");  // as Entra ID: no roles, no claim
   uint8_t signature[32];
   for (int i = 0; i < 4; ++i) {
     PutUint64(HashCombine(HashCombine(options_.seed, serial), static_cast<uint64_t>(i)),

@@ -1,24 +1,50 @@
-// The Microsoft identity platform's client-credentials token endpoint, and the bearer
-// check every Graph request passes first.
+// The Microsoft identity platform's client-credentials token endpoint, the bearer check
+// every Graph request passes first, and what the app may access: its application
+// permissions and the mailboxes an application access policy denies it.
 //
-// Thread-safety: TokenIssuer is safe to use from many threads.
+// Thread-safety: TokenIssuer and AppAccess are safe to use from many threads. AppAccess's
+// lock is a leaf: it is never held while another lock is taken.
 
 #ifndef GRAPHMIRROR_TOOLS_GRAPHSIM_AUTH_H_
 #define GRAPHMIRROR_TOOLS_GRAPHSIM_AUTH_H_
 
 #include <cstdint>
+#include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "tools/graphsim/graphsim.h"
 #include "tools/graphsim/time_format.h"
 
 namespace graphsim {
 
+// The one app's application permissions (GRAPH.md section 8) and per-mailbox denials.
+class AppAccess {
+ public:
+  AppAccess();  // Mail.Read, Calendars.Read and Contacts.Read granted, no mailbox denied
+
+  // Any name; matched case-insensitively, listed as first granted.
+  void SetPermission(const std::string& permission, bool granted);
+  // True if `needed` ("Mail.Read") or its ReadWrite sibling ("Mail.ReadWrite") is granted.
+  bool Granted(const std::string& needed) const;
+  std::vector<std::string> Roles() const;  // the granted permissions, sorted
+
+  void SetMailboxAllowed(int user, bool allowed);  // UserRecord::index
+  bool MailboxAllowed(int user) const;
+
+ private:
+  mutable std::mutex mu_;
+  std::map<std::string, std::string> granted_;  // lower-case name -> as granted; mu_
+  std::set<int> denied_mailboxes_;              // guarded by mu_
+};
+
 class TokenIssuer {
  public:
-  TokenIssuer(const Options& options, std::string tenant_id);
+  // `access` (borrowed) gives the `roles` claim of each token issued.
+  TokenIssuer(const Options& options, std::string tenant_id, const AppAccess* access);
 
   // POST /{tenant}/oauth2/v2.0/token (form fields already in request.params).
   HttpResponse HandleTokenRequest(const HttpRequest& request, TimePoint now);
@@ -38,6 +64,7 @@ class TokenIssuer {
 
   const Options options_;
   const std::string tenant_id_;
+  const AppAccess* const access_;
   mutable std::mutex mu_;
   uint64_t issued_ = 0;                            // guarded by mu_
   std::unordered_map<std::string, Grant> tokens_;  // guarded by mu_

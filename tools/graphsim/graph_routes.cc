@@ -640,6 +640,20 @@ HttpResponse Impl::HandleGraph(const HttpRequest& request, const std::vector<std
     return WithJson(200, body);
   }
 
+  // The app's permission for the collection, then the mailbox's access policy; an unknown
+  // segment falls through to the routing's 400.
+  std::string collection = ToLower(rest[2]);
+  std::optional<EntityKind> kind;
+  if (collection == "messages" || collection == "mailfolders") {
+    kind = EntityKind::kMessage;
+  } else if (collection == "events" || collection == "calendar" || collection == "calendarview") {
+    kind = EntityKind::kEvent;
+  } else if (collection == "contacts" || collection == "contactfolders") {
+    kind = EntityKind::kContact;
+  }
+  if (kind) {
+    if (auto denied = AccessDenied(*user, *kind)) return ErrorResponse(*denied, now);
+  }
   if (options_.stale_mailbox_for_upn && user_segment != user->id && TakeStaleUpn()) {
     return ErrorResponse(503, "MailboxInfoStale", "Mailbox info is stale.", now);
   }

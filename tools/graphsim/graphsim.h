@@ -124,8 +124,14 @@ struct Options {
   // due batches are sent (seeded by `seed`).
   bool reorder_deliveries = false;
   // When a batch is dropped after the retry window, queue a `missed` lifecycle
-  // notification for each subscription that lost items.
+  // notification for each subscription that lost change notifications in it (if it is
+  // still live), to its lifecycleNotificationUrl or else its notificationUrl.
   bool missed_on_drop = false;
+  // A live subscription whose expiry comes within this much of the clock gets one
+  // `reauthorizationRequired` lifecycle notification by itself (checked on every pump, so
+  // also by the delivery thread). Once per expiry value: a renewal that moves the expiry
+  // re-arms it. Zero: never (EmitLifecycle still can).
+  std::chrono::minutes reauthorize_before_expiry{60};
   // Lifecycle items in the field-report shape: organizationId instead of tenantId,
   // resource "Subscriptions/{id}", changeType and resourceData null.
   bool lifecycle_field_report_shape = false;
@@ -269,6 +275,21 @@ class Simulator {
   void ClearFaults();
   void SetHandlerLatency(std::chrono::milliseconds latency);
 
+  // Application permissions of the one app (GRAPH.md section 8), all granted by default:
+  // "Mail.Read" (messages, mail folders), "Calendars.Read" (events, calendar,
+  // calendarView), "Contacts.Read" (contacts, contact folders); a ".ReadWrite" grant of
+  // the same family satisfies the need too. Without it, every Graph request on that
+  // collection of any mailbox answers 403 ErrorAccessDenied and a subscription create on
+  // it 403 ExtensionError. Checked at request time (Entra ID would bake the roles into the
+  // next token); tokens issued afterwards list the granted ones in their `roles` claim.
+  // Any other name is kept as a role and needed by nothing.
+  void SetPermission(const std::string& permission, bool granted);
+  // A per-mailbox denial, like an Exchange application access policy: every Graph request
+  // on the mailbox's messages, events and contacts (not the directory's GET /users/{u})
+  // answers 403 ErrorAccessDenied "Access to OData is disabled.", a subscription create
+  // on it 403 ExtensionError. `user`: object id or UPN; unknown users are ignored.
+  void SetMailboxAccess(const std::string& user, bool allowed);
+
   // Observations for tests.
   int MaxConcurrentObserved(const std::string& user) const;  // peak in-flight on the mailbox
   // Requests that arrived while the mailbox's Retry-After had not elapsed (by the clock),
@@ -310,6 +331,11 @@ class Simulator {
   // As Graph does on a password reset: queues `subscriptionRemoved`, deletes the
   // subscription. False if there is no such live subscription.
   bool RemoveSubscription(const std::string& subscription_id);
+  // A simulated password reset of `user` (object id or UPN): every live subscription on
+  // that user's messages, events or contacts gets `subscriptionRemoved` and is deleted
+  // (RemoveSubscription for each); other mailboxes' subscriptions are untouched. Tokens
+  // (app-only) stay valid. False if there is no such user.
+  bool ResetPassword(const std::string& user);
 
   // Serves one request (Graph API, token endpoint and /_sim/ control). Never throws.
   HttpResponse Handle(const HttpRequest& request);

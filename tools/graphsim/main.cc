@@ -118,6 +118,13 @@ int main(int argc, char** argv) {
   app.add_option("--delta-replay-every", options.delta_replay_every,
                  "every Nth delta continuation page repeats the previous page (0: never)")
       ->check(CLI::Range(0, 1000000));
+  int64_t reauthorize_minutes = options.reauthorize_before_expiry.count();
+  app.add_option("--reauthorize-before-expiry", reauthorize_minutes,
+                 "minutes before a subscription's expiry at which it gets one "
+                 "reauthorizationRequired (0: never)")
+      ->check(CLI::Range(int64_t{0}, int64_t{10000000}));
+  app.add_flag("--missed-on-drop", options.missed_on_drop,
+               "queue a missed lifecycle notification when a notification batch is dropped");
   app.add_flag("--https-only", https_only, "refuse http notification URLs, as Graph does");
   app.add_flag("-v,--verbose", verbose, "log every request");
   try {
@@ -145,6 +152,7 @@ int main(int argc, char** argv) {
   options.delivery_timeout = std::chrono::milliseconds(delivery_timeout_ms);
   options.validation_timeout = std::chrono::milliseconds(validation_timeout_ms);
   options.allow_http_notification_url = !https_only;
+  options.reauthorize_before_expiry = std::chrono::minutes(reauthorize_minutes);
   options.delta_token_lifetime = std::chrono::seconds(delta_lifetime);
   options.delta_expired_style =
       delta_expired == "syncstate" ? graphsim::DeltaExpiredStyle::kSyncStateNotFound400

@@ -209,6 +209,27 @@ bool Notifier::Remove(const std::string& id) {
   return true;
 }
 
+size_t Notifier::RemoveForUser(int user) {
+  size_t removed = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    TimePoint now = now_();
+    PurgeExpiredLocked(now);
+    for (auto it = subs_.begin(); it != subs_.end();) {
+      if (it->second.target.user != user) {
+        ++it;
+        continue;
+      }
+      QueueLifecycleLocked(it->second, "subscriptionRemoved", now);
+      seq_of_.erase(it->second.id);
+      it = subs_.erase(it);
+      ++removed;
+    }
+  }
+  if (removed > 0) wake_cv_.notify_all();
+  return removed;
+}
+
 // --- queueing ---------------------------------------------------------------------------
 
 std::string Notifier::ResourcePathLocked(const std::string& user_id, EntityKind kind,
@@ -288,6 +309,16 @@ void Notifier::QueueLifecycleLocked(const SubscriptionRecord& sub, const std::st
   j["lifecycleEvent"] = event;
   QueueLocked(sub.lifecycle_url.empty() ? sub.notification_url : sub.lifecycle_url,
               std::move(pending));
+}
+
+void Notifier::QueueReauthorizationsLocked(TimePoint now) {
+  auto window = std::chrono::duration_cast<TimePoint::duration>(options_.reauthorize_before_expiry);
+  if (window <= TimePoint::duration::zero()) return;
+  for (auto& [seq, sub] : subs_) {
+    if (sub.reauthorization_for == sub.expires || sub.expires - now > window) continue;
+    sub.reauthorization_for = sub.expires;
+    QueueLifecycleLocked(sub, "reauthorizationRequired", now);
+  }
 }
 
 void Notifier::OnChange(const ItemChange& change) {
@@ -390,6 +421,7 @@ size_t Notifier::Pump() {
     std::lock_guard<std::mutex> lock(mu_);
     TimePoint now = now_();
     PurgeExpiredLocked(now);
+    QueueReauthorizationsLocked(now);
     FormBatchesLocked(now);
     for (auto it = batches_.begin(); it != batches_.end();) {
       if (it->next_due <= now) {

@@ -4,8 +4,10 @@
 // Changes of items arrive through OnChange (called by the data model after it released its
 // data lock); each live subscription that watches the item's collection (or mail folder)
 // and asked for that change type gets a changeNotification queued for its notificationUrl.
-// Pump() turns the due queue into batches (at most Options::max_batch items per POST, items
-// of several subscriptions together), POSTs them and schedules failed batches for retry with
+// Pump() first queues a `reauthorizationRequired` for each subscription whose expiry came
+// within Options::reauthorize_before_expiry (once per expiry value), then turns the due
+// queue into batches (at most Options::max_batch items per POST, items of several
+// subscriptions together), POSTs them and schedules failed batches for retry with
 // exponential backoff in clock time, dropping them after the retry window.
 //
 // Thread-safety: safe to use from many threads. mu_ guards the subscriptions and the queue
@@ -57,6 +59,9 @@ struct SubscriptionRecord {
   std::string tls_version = "v1_2";
   std::optional<bool> include_resource_data;  // as sent (only false is supported)
   TimePoint expires;
+  // The expiry for which the automatic reauthorizationRequired was queued (epoch: none);
+  // a renewal to another expiry re-arms it.
+  TimePoint reauthorization_for{};
 };
 
 // "created,updated,deleted" for a set of ChangeBits, in that order.
@@ -103,6 +108,8 @@ class Notifier {
   bool Exists(const std::string& id);
   bool EmitLifecycle(const std::string& id, const std::string& event);
   bool Remove(const std::string& id);  // subscriptionRemoved, then delete
+  // Remove() for every live subscription on that mailbox (a password reset); returns how many.
+  size_t RemoveForUser(int user);
 
   // --- Notifications ---------------------------------------------------------------------
   void OnChange(const ItemChange& change);
@@ -141,6 +148,8 @@ class Notifier {
   void QueueChangeLocked(const SubscriptionRecord& sub, unsigned change, const ItemChange& item,
                          const std::string& item_id, TimePoint now);
   void QueueLifecycleLocked(const SubscriptionRecord& sub, const std::string& event, TimePoint now);
+  // reauthorizationRequired for each subscription that entered its reauthorization window.
+  void QueueReauthorizationsLocked(TimePoint now);
   void QueueLocked(const std::string& url, Pending pending);
   void FormBatchesLocked(TimePoint now);
   template <typename T>

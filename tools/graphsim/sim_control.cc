@@ -191,6 +191,35 @@ HttpResponse SimulatorCore::HandleControl(const HttpRequest& request,
       return NoContent();
     }
   }
+  // POST /_sim/permissions {"permission":"Mail.Read","granted":false}
+  if (route == "/permissions" && method == "POST") {
+    auto permission = body.find("permission");
+    auto granted = body.find("granted");
+    if (permission == body.end() || !permission->is_string() ||
+        permission->get<std::string>().empty() || granted == body.end() || !granted->is_boolean()) {
+      return bad("Expected {\"permission\": \"Mail.Read\", \"granted\": true|false}.");
+    }
+    access_.SetPermission(permission->get<std::string>(), granted->get<bool>());
+    return NoContent();
+  }
+  // POST /_sim/users/{user}/access {"allowed":false}; POST /_sim/users/{user}/password-reset.
+  if (segments.size() == 4 && segments[1] == "users" && method == "POST" &&
+      (segments[3] == "access" || segments[3] == "password-reset")) {
+    const UserRecord* user = FindUser(segments[2]);
+    if (!user) {
+      return ErrorResponse(404, "Request_ResourceNotFound", "No user " + segments[2] + ".", now);
+    }
+    if (segments[3] == "access") {
+      auto allowed = body.find("allowed");
+      if (allowed == body.end() || !allowed->is_boolean()) {
+        return bad("Expected {\"allowed\": true|false}.");
+      }
+      access_.SetMailboxAllowed(user->index, allowed->get<bool>());
+    } else {
+      ResetPassword(*user);
+    }
+    return NoContent();
+  }
   // GET /_sim/users/{user}/{collection}/ids: every current id, sorted.
   if (segments.size() == 5 && segments[1] == "users" && segments[4] == "ids" && method == "GET") {
     const UserRecord* user = FindUser(segments[2]);

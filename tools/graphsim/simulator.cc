@@ -119,7 +119,8 @@ SimulatorCore::SimulatorCore(Options options, graphmirror::Clock* clock)
     : options_(std::move(options)),
       clock_(clock ? clock : graphmirror::SystemClock::Default()),
       manual_(dynamic_cast<graphmirror::ManualClock*>(clock_)),
-      tokens_(options_, FormatGuid(HashCombine(options_.seed, 1), HashCombine(options_.seed, 2))),
+      tokens_(options_, FormatGuid(HashCombine(options_.seed, 1), HashCombine(options_.seed, 2)),
+              &access_),
       governor_(MailboxGovernor::Limits{
           std::max(1, options_.max_concurrent_per_mailbox),
           std::max(1, options_.requests_per_window), options_.window,
@@ -440,6 +441,30 @@ SimulatorCore::ListResult SimulatorCore::List(const UserRecord& user, EntityKind
   return result;
 }
 
+// --- access -------------------------------------------------------------------------
+
+const char* SimulatorCore::PermissionFor(EntityKind kind) {
+  switch (kind) {
+    case EntityKind::kMessage:
+      return "Mail.Read";
+    case EntityKind::kEvent:
+      return "Calendars.Read";
+    case EntityKind::kContact:
+      break;
+  }
+  return "Contacts.Read";
+}
+
+std::optional<ApiError> SimulatorCore::AccessDenied(const UserRecord& user, EntityKind kind) const {
+  if (!access_.Granted(PermissionFor(kind))) {
+    return ApiError{403, "ErrorAccessDenied", "Access is denied. Check credentials and try again."};
+  }
+  if (!access_.MailboxAllowed(user.index)) {
+    return ApiError{403, "ErrorAccessDenied", "Access to OData is disabled."};
+  }
+  return std::nullopt;
+}
+
 // --- faults -------------------------------------------------------------------------
 
 void SimulatorCore::InjectStatus(int status, int count, double retry_after) {
@@ -662,6 +687,15 @@ void Simulator::ExpireDeltaTokens() { impl_->ExpireDeltaTokens(); }
 
 void Simulator::ClearFaults() { impl_->ClearFaults(); }
 
+void Simulator::SetPermission(const std::string& permission, bool granted) {
+  impl_->access_.SetPermission(permission, granted);
+}
+
+void Simulator::SetMailboxAccess(const std::string& user, bool allowed) {
+  const UserRecord* u = impl_->FindUser(user);
+  if (u) impl_->access_.SetMailboxAllowed(u->index, allowed);
+}
+
 void Simulator::SetHandlerLatency(std::chrono::milliseconds latency) {
   impl_->latency_ms_ = latency.count();
 }
@@ -727,6 +761,13 @@ bool Simulator::EmitLifecycle(const std::string& subscription_id, const std::str
 
 bool Simulator::RemoveSubscription(const std::string& subscription_id) {
   return impl_->notifier_.Remove(subscription_id);
+}
+
+bool Simulator::ResetPassword(const std::string& user) {
+  const UserRecord* u = impl_->FindUser(user);
+  if (!u) return false;
+  impl_->ResetPassword(*u);
+  return true;
 }
 
 HttpResponse Simulator::Handle(const HttpRequest& request) {

@@ -3,9 +3,10 @@
 // (the /_sim/ control API).
 //
 // Thread-safety: data (users' collections) is guarded by data_mu_ (shared for reads,
-// exclusive for writes); tokens, throttling, faults and the Notifier (subscriptions and
-// deliveries) have their own locks. No two of these locks are ever held at once (except
-// time_mu_, a leaf lock that Now() takes briefly under any of them): a data operation
+// exclusive for writes); tokens, app access, throttling, faults and the Notifier
+// (subscriptions and deliveries) have their own locks. No two of these locks are ever held
+// at once (except the leaf locks time_mu_, which Now() takes briefly under any of them, and
+// AppAccess's, which the token issuer reads before taking its own): a data operation
 // hands its change to the Notifier after releasing data_mu_, and no lock but the
 // Notifier's pump lock is held while a notification or handshake request is in flight.
 
@@ -105,6 +106,15 @@ class SimulatorCore {
   HttpResponse HandleSubscriptions(const HttpRequest& request, const std::vector<std::string>& rest,
                                    TimePoint now);
 
+  // --- Access: application permissions and per-mailbox denials (auth.h) ------------------
+  // The permission a collection needs: "Mail.Read", "Calendars.Read" or "Contacts.Read".
+  static const char* PermissionFor(EntityKind kind);
+  // nullopt if the app may read that collection of that mailbox; else the 403
+  // ErrorAccessDenied a Graph request on it answers.
+  std::optional<ApiError> AccessDenied(const UserRecord& user, EntityKind kind) const;
+  // Password reset: subscriptionRemoved for every subscription on the user's mailbox.
+  size_t ResetPassword(const UserRecord& user) { return notifier_.RemoveForUser(user.index); }
+
   // --- Faults and observations ------------------------------------------------------------
   struct InjectedStatus {
     int status = 0;
@@ -120,6 +130,7 @@ class SimulatorCore {
   const Options options_;
   graphmirror::Clock* const clock_;
   graphmirror::ManualClock* const manual_;  // clock_ if it is a ManualClock
+  AppAccess access_;                        // before tokens_, which reads it
   TokenIssuer tokens_;
   MailboxGovernor governor_;
   std::atomic<uint64_t> request_count_{0};

@@ -318,6 +318,13 @@ HttpResponse Impl::HandleSubscriptions(const HttpRequest& request,
       }
       sub.tls_version = it->get<std::string>();
     }
+    // Without the permission for the collection, or on a mailbox the app may not access,
+    // Exchange refuses the subscription (before the 409 and quota checks and the handshake).
+    if (AccessDenied(*user, sub.target.kind)) {
+      return error(ApiError{403, "ExtensionError",
+                            "Operation: Create; Exception: [Status Code: Forbidden; Reason: Access "
+                            "is denied. Check credentials and try again.]"});
+    }
     if (auto err = notifier_.CheckCreate(sub)) return error(*err);
     // The handshake runs with no lock held: the endpoint may take its time.
     if (auto err = handshake(sub.notification_url)) return error(*err);
