@@ -96,7 +96,10 @@ void ReadGraph(Reader& r, const toml::table& t, GraphSettings* g) {
 void ReadSync(Reader& r, const toml::table& t, SyncSettings* s) {
   r.OnlyKeys(t, "sync.",
              {"page_size", "parallelism", "overlap_seconds", "log_retention_days",
-              "calendar_past_days", "calendar_future_days"});
+              "calendar_past_days", "calendar_future_days", "delta_interval_minutes"});
+  int64_t delta_minutes = s->delta_interval.count();
+  r.Integer(t, "delta_interval_minutes", "sync.delta_interval_minutes", 0, 525600, &delta_minutes);
+  s->delta_interval = std::chrono::minutes(delta_minutes);
   int64_t past = s->calendar_past_days, future = s->calendar_future_days;
   r.Integer(t, "calendar_past_days", "sync.calendar_past_days", 1, 36500, &past);
   r.Integer(t, "calendar_future_days", "sync.calendar_future_days", 1, 36500, &future);

@@ -36,6 +36,9 @@ struct SyncSettings {
   // and after now. Graph has no event delta without a window.
   int calendar_past_days = 365;
   int calendar_future_days = 730;
+  // The daemon runs a delta pass over every collection this often even without a reason
+  // (0: never): a safety net under notifications Graph lost without saying so.
+  std::chrono::minutes delta_interval{360};
 };
 
 // Where the daemon listens for Graph's notifications, and the public URLs Graph posts

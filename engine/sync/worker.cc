@@ -24,7 +24,12 @@ struct Group {
 
 SyncWorker::SyncWorker(const config::Config& config, CollectionSync* sync, store::Store* store,
                        Clock* clock)
-    : clock_(clock), store_(store), sync_(sync), log_retention_(config.sync.log_retention) {
+    : clock_(clock),
+      store_(store),
+      sync_(sync),
+      log_retention_(config.sync.log_retention),
+      delta_interval_(config.sync.delta_interval),
+      next_delta_(clock->Now() + config.sync.delta_interval) {
   for (const auto& mailbox : config.mailboxes) {
     for (Collection c : mailbox.resources) configured_.emplace(mailbox.user, c);
   }
@@ -48,8 +53,26 @@ void SyncWorker::PruneLogIfDue() {
   }
 }
 
+void SyncWorker::DeltaPassIfDue() {
+  const TimePoint now = clock_->Now();
+  if (delta_interval_.count() == 0 || now < next_delta_) return;
+  next_delta_ = now + delta_interval_;
+  for (const auto& [user, collection] : configured_) {
+    if (sync_->StoppedUntil(user, collection)) continue;
+    auto pass = sync_->Delta(user, collection);
+    if (!pass.ok()) {
+      spdlog::warn("sync: delta pass of {} {}: {}", user, CollectionName(collection),
+                   pass.status().message());
+    } else if (pass->removed > 0) {
+      spdlog::info("sync: delta pass of {} {} removed {} items nothing had reported", user,
+                   CollectionName(collection), pass->removed);
+    }
+  }
+}
+
 Result<int64_t> SyncWorker::RunOnce() {
   PruneLogIfDue();
+  DeltaPassIfDue();
   auto pending = store_->PendingNotifications(clock_->Now(), kBatchRows);
   if (!pending.ok()) return pending.status();
 

@@ -7,8 +7,9 @@
 // transaction that marks the group's rows applied. A group whose rounds fail is marked
 // failed with the reason and retried with exponential backoff; rows for a mailbox or
 // collection no longer configured are ignored with a reason, and those of a stopped
-// collection (see CollectionSync) wait until it is tried again. Everything is idempotent, so
-// a crash anywhere only means the same work is done again after the restart.
+// collection (see CollectionSync) wait until it is tried again. Every
+// `sync.delta_interval` a delta pass runs over every collection, as a safety net. Everything is
+// idempotent, so a crash anywhere only means the same work is done again after the restart.
 //
 // Thread-safety: RunOnce must not run concurrently with itself; Wake may be called from
 // any thread (the receiver calls it after each commit).
@@ -63,6 +64,7 @@ class SyncWorker {
  private:
   std::chrono::seconds RetryDelay(int attempts) const;
   void PruneLogIfDue();
+  void DeltaPassIfDue();
 
   Clock* clock_;
   store::Store* store_;
@@ -72,6 +74,8 @@ class SyncWorker {
   WorkerStats stats_;
   std::chrono::hours log_retention_;
   TimePoint next_prune_{};
+  std::chrono::minutes delta_interval_;
+  TimePoint next_delta_{};  // the next safety-net delta pass over every collection
 
   std::mutex mu_;
   std::condition_variable cv_;

@@ -4,6 +4,7 @@
 #ifndef GRAPHMIRROR_TESTS_INTEGRATION_LIVE_FIXTURE_H_
 #define GRAPHMIRROR_TESTS_INTEGRATION_LIVE_FIXTURE_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -17,7 +18,11 @@ inline std::string Subject(const std::string& s) { return "{\"subject\":\"" + s 
 
 class LiveFixture : public SimFixture {
  public:
-  explicit LiveFixture(graphsim::Options options) : SimFixture(options), port_(FreePort()) {
+  // `before_start` prepares the simulator before the engine first meets it.
+  explicit LiveFixture(graphsim::Options options,
+                       const std::function<void(graphsim::Simulator&)>& before_start = nullptr)
+      : SimFixture(options), port_(FreePort()) {
+    if (before_start) before_start(sim());
     config_ = Config(/*page_size=*/500);
     config_.webhook.listen = "127.0.0.1:" + std::to_string(port_);
     config_.webhook.notification_url = "http://127.0.0.1:" + std::to_string(port_) + "/notify";

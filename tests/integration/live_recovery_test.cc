@@ -87,3 +87,58 @@ TEST_CASE("Lifecycle events and syncs are recorded per collection for status", "
 
 }  // namespace
 }  // namespace graphmirror::test
+
+namespace graphmirror::test {
+namespace {
+
+TEST_CASE("A missing permission stops that collection with one clear line; others go on",
+          "[live][recovery]") {
+  graphsim::Options o = Small();
+  LiveFixture f(o, [](graphsim::Simulator& sim) { sim.SetPermission("Calendars.Read", false); });
+  f.Deliver();
+  const auto users = f.sim().UserIds();
+
+  auto all = f.store().SyncStatuses();
+  REQUIRE(all.ok());
+  for (const std::string& user : users) {
+    const store::SyncStatus* events = StatusOf(*all, user, Collection::kEvents);
+    REQUIRE(events != nullptr);
+    CHECK_THAT(events->stopped_reason,
+               Catch::Contains("Calendars.Read") && Catch::Contains("/users/" + user + "/events"));
+    CHECK(StatusOf(*all, user, Collection::kMessages)->stopped_reason.empty());
+    f.RequireExactMirror(user, Collection::kMessages);
+    f.RequireExactMirror(user, Collection::kContacts);
+  }
+  CHECK(f.sim().Subscriptions().size() == 4);  // no events subscriptions
+  CHECK(f.QueryInt("SELECT count(*) FROM events") == 0);
+
+  // The others keep going while events are stopped.
+  f.sim().CreateItem(users[0], "messages", Subject("while stopped"));
+  f.Deliver();
+  f.RequireExactMirror(users[0], Collection::kMessages);
+
+  // `graphmirror status` names the permission and the resource on one line.
+  std::string config = WriteFile(
+      f.dir(), "status.toml",
+      "database = \"mirror.db\"\n" + ConfigText(f.server().base_url(), "graphsim-secret", users)
+                                         .substr(std::string("database = \"m.db\"\n").size()));
+  Run status = RunCli("status --config " + config);
+  INFO(status.output);
+  REQUIRE(status.exit_code == 0);
+  CHECK_THAT(status.output, Catch::Contains("STOPPED") &&
+                                Catch::Contains("application permission Calendars.Read"));
+
+  // Granted again: after the retry delay the keeper subscribes and the events arrive.
+  f.sim().SetPermission("Calendars.Read", true);
+  f.clock().Advance(sync::kStopRetry + std::chrono::minutes(1));
+  REQUIRE(f.live().keeper().Maintain().ok());
+  f.Deliver();
+  CHECK(f.sim().Subscriptions().size() == 6);
+  f.RequireExactMirrorOfAll();
+  all = f.store().SyncStatuses();
+  REQUIRE(all.ok());
+  for (const auto& st : *all) CHECK(st.stopped_reason.empty());
+}
+
+}  // namespace
+}  // namespace graphmirror::test
