@@ -4,8 +4,10 @@
 
 #include <SQLiteCpp/SQLiteCpp.h>
 
+#include <atomic>
 #include <catch2/catch.hpp>
 #include <string>
+#include <thread>
 
 #include "engine/sync/collection_sync.h"
 #include "engine/sync/delta.h"
@@ -176,6 +178,60 @@ TEST_CASE("An event that left the calendar window is kept; a deleted one is remo
   f.RequireExactMirror(user, Collection::kEvents);
   CHECK(f.QueryInt("SELECT count(*) FROM events WHERE id = '" + ids[0] +
                    "' AND start_at LIKE '2040-01-01%'") == 1);
+}
+
+}  // namespace graphmirror::test
+
+namespace graphmirror::test {
+
+TEST_CASE("One mailbox at 429 does not slow another", "[recovery]") {
+  graphsim::Options o = SmallTenant();
+  o.throttle_retry_after_seconds = 1.0;
+  SimFixture f(o);
+  // Real time here: the point is how long each mailbox waits.
+  graph::GraphClient client(f.ClientOptions(), SystemClock::Default());
+  const std::string throttled = f.sim().UserIds()[0], other = f.sim().UserIds()[1];
+  f.sim().ForceThrottle(throttled, 3);
+
+  sync::ResyncOptions options;
+  options.page_size = 10;
+  sync::Resyncer resyncer(&client, &f.store(), options);
+  // graphsim's clock follows real time (a little ahead, never behind), so that its
+  // Retry-After has elapsed when the client's has.
+  std::atomic<bool> done{false};
+  std::thread ticking([&] {
+    auto last = std::chrono::steady_clock::now();
+    while (!done) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      auto now = std::chrono::steady_clock::now();
+      f.clock().Advance((now - last) * 11 / 10);
+      last = now;
+    }
+  });
+  using Clock = std::chrono::steady_clock;
+  Clock::duration throttled_took{}, other_took{};
+  Status throttled_result;
+  std::thread slow([&] {
+    auto start = Clock::now();
+    throttled_result = resyncer.ResyncCreated(throttled, Collection::kMessages).status();
+    throttled_took = Clock::now() - start;
+  });
+  auto start = Clock::now();
+  Status other_result = resyncer.ResyncCreated(other, Collection::kMessages).status();
+  other_took = Clock::now() - start;
+  slow.join();
+  done = true;
+  ticking.join();
+  REQUIRE(throttled_result.ok());
+  REQUIRE(other_result.ok());
+
+  CHECK(throttled_took >= std::chrono::milliseconds(2500));  // three Retry-After waits
+  CHECK(other_took < std::chrono::milliseconds(900));
+  CHECK(f.sim().ThrottledCount(throttled) == 3);
+  CHECK(f.sim().ThrottledCount(other) == 0);
+  CHECK(f.sim().EarlyRetries(throttled) == 0);
+  f.RequireExactMirror(throttled, Collection::kMessages);
+  f.RequireExactMirror(other, Collection::kMessages);
 }
 
 }  // namespace graphmirror::test
