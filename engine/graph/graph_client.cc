@@ -308,6 +308,7 @@ std::unique_ptr<httplib::Client> GraphClient::Impl::TakeConnection() {
   client->set_read_timeout(options.read_timeout);
   client->set_write_timeout(options.read_timeout);
   client->set_keep_alive(true);
+  client->set_tcp_nodelay(true);  // a request's headers and body are separate writes
   client->set_follow_location(false);  // a redirect would carry the token elsewhere
   client->set_url_encode(false);       // paths and nextLinks come encoded already
   client->enable_server_certificate_verification(true);

@@ -216,14 +216,15 @@ class Store {
                           const std::string& scope, bool sweep_rows);
   Result<std::vector<DeltaRemoval>> DeltaRemovals(const std::string& user_id,
                                                   Collection collection);
-  // Ends a pass over every scope of the collection: applies the queued removals. A
-  // message is removed only if it is still in the folder it was reported gone from, and
-  // no row changed after the reporting round began is removed (those removals wait for
-  // the next pass). `verified`, if given, replaces that rule: its upserts and deletes are
-  // written and every queued removal is done (events are checked one by one with Graph).
-  // Returns the number of rows removed.
-  Result<int64_t> ApplyDeltaRemovals(const std::string& user_id, Collection collection,
-                                     const PageWrite* verified);
+  // Ends a pass over every scope of the collection, in one transaction: writes `pages`
+  // (rounds that brought nothing but a new link, gathered so that a quiet pass costs one
+  // commit), then applies the queued removals. A message is removed only if it is still
+  // in the folder it was reported gone from, and no row changed after the reporting round
+  // began is removed (those removals wait for the next pass). `verified`, if given,
+  // replaces that rule: its upserts and deletes are written and every queued removal is
+  // done (events are checked one by one with Graph). Returns the number of rows removed.
+  Result<int64_t> EndDeltaPass(const std::string& user_id, Collection collection,
+                               const std::vector<DeltaPageWrite>& pages, const PageWrite* verified);
 
   // --- Sync status ---------------------------------------------------------------------------
   // Each records one fact for (user, collection) at the store clock's now.

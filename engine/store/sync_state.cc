@@ -126,7 +126,7 @@ void WriteDeltaPage(WriteContext& ctx, const DeltaPageWrite& page) {
   }
 }
 
-// The queued removals that may be done now (see Store::ApplyDeltaRemovals).
+// The queued removals that may be done now (see Store::EndDeltaPass).
 std::vector<std::string> DueRemovals(WriteContext& ctx, const std::string& user_id,
                                      Collection collection) {
   const std::string table = Name(collection);
@@ -213,10 +213,12 @@ Result<std::vector<DeltaRemoval>> Store::DeltaRemovals(const std::string& user_i
   return out;
 }
 
-Result<int64_t> Store::ApplyDeltaRemovals(const std::string& user_id, Collection collection,
-                                          const PageWrite* verified) {
+Result<int64_t> Store::EndDeltaPass(const std::string& user_id, Collection collection,
+                                    const std::vector<DeltaPageWrite>& pages,
+                                    const PageWrite* verified) {
   int64_t removed = 0;
   Status s = Write([&](WriteContext& ctx) {
+    for (const DeltaPageWrite& page : pages) WriteDeltaPage(ctx, page);
     const std::string table = Name(collection);
     if (verified != nullptr) {
       WritePage(ctx, *verified);

@@ -139,7 +139,8 @@ Result<std::vector<DeltaSyncer::Scope>> DeltaSyncer::Scopes(const std::string& u
 }
 
 Status DeltaSyncer::RunScope(const std::string& user_id, Collection collection, const Scope& scope,
-                             const store::DeltaScope* stored, DeltaStats* stats) {
+                             const store::DeltaScope* stored, DeltaStats* stats,
+                             std::vector<store::DeltaPageWrite>* quiet) {
   std::string url;
   bool fresh = false, first = true;
   if (stored != nullptr && !stored->next_link.empty()) {
@@ -202,6 +203,13 @@ Status DeltaSyncer::RunScope(const std::string& user_id, Collection collection, 
     stats->items += static_cast<int64_t>(page->items.size());
     write.upserts = std::move(page->items);
     write.removed_ids = std::move(page->removed_ids);
+    if (first && !fresh && write.upserts.empty() && write.removed_ids.empty() &&
+        !write.delta_link.empty()) {
+      // Nothing changed: the old link stays valid until the pass's end writes the new one.
+      quiet->push_back(std::move(write));
+      ++stats->pages;
+      return Status::Ok();
+    }
     if (Status s = store_->ApplyDeltaPage(std::move(write)); !s.ok()) return s;
     ++stats->pages;
     if (options_.after_page && !options_.after_page(static_cast<int>(stats->pages))) {
@@ -213,10 +221,11 @@ Status DeltaSyncer::RunScope(const std::string& user_id, Collection collection, 
   }
 }
 
-Result<int64_t> DeltaSyncer::RemoveEvents(const std::string& user_id) {
+Result<int64_t> DeltaSyncer::RemoveEvents(const std::string& user_id,
+                                          const std::vector<store::DeltaPageWrite>& quiet) {
   auto removals = store_->DeltaRemovals(user_id, Collection::kEvents);
   if (!removals.ok()) return removals.status();
-  if (removals->empty()) return int64_t{0};
+  if (removals->empty()) return store_->EndDeltaPass(user_id, Collection::kEvents, quiet, nullptr);
   std::set<std::string> ids;
   for (const auto& r : *removals) ids.insert(r.item_id);
   store::PageWrite verified;
@@ -239,7 +248,7 @@ Result<int64_t> DeltaSyncer::RemoveEvents(const std::string& user_id) {
     if (!item.ok()) return item.status();
     for (auto& i : item->items) verified.upserts.push_back(std::move(i));
   }
-  return store_->ApplyDeltaRemovals(user_id, Collection::kEvents, &verified);
+  return store_->EndDeltaPass(user_id, Collection::kEvents, quiet, &verified);
 }
 
 Result<DeltaStats> DeltaSyncer::Sync(const std::string& user_id, Collection collection) {
@@ -265,10 +274,11 @@ Result<DeltaStats> DeltaSyncer::Sync(const std::string& user_id, Collection coll
 
   DeltaStats stats;
   bool complete = true;
+  std::vector<store::DeltaPageWrite> quiet;
   for (const Scope& scope : *scopes) {
     auto it = by_scope.find(scope.scope);
-    Status s =
-        RunScope(user_id, collection, scope, it == by_scope.end() ? nullptr : it->second, &stats);
+    Status s = RunScope(user_id, collection, scope, it == by_scope.end() ? nullptr : it->second,
+                        &stats, &quiet);
     if (s.code() == Status::Code::kNotFound && scope.sweep_when_gone) {
       // The folder went away since it was listed: the next pass forgets it. Until then a
       // message moved into it would look removed, so no removal is applied this pass.
@@ -277,10 +287,15 @@ Result<DeltaStats> DeltaSyncer::Sync(const std::string& user_id, Collection coll
     }
     if (!s.ok()) return s;
   }
-  if (!complete) return stats;
+  if (!complete) {
+    for (auto& page : quiet) {
+      if (Status s = store_->ApplyDeltaPage(std::move(page)); !s.ok()) return s;
+    }
+    return stats;
+  }
   auto removed = collection == Collection::kEvents
-                     ? RemoveEvents(user_id)
-                     : store_->ApplyDeltaRemovals(user_id, collection, nullptr);
+                     ? RemoveEvents(user_id, quiet)
+                     : store_->EndDeltaPass(user_id, collection, quiet, nullptr);
   if (!removed.ok()) return removed.status();
   stats.removed = *removed;
   return stats;

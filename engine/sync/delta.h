@@ -12,7 +12,7 @@
 // and at its end queues what it did not list for removal.
 //
 // Removals are queued, not done at once, and applied when the rounds of every scope have
-// ended (see Store::ApplyDeltaRemovals): readers never see a collection emptied by a
+// ended (see Store::EndDeltaPass): readers never see a collection emptied by a
 // fresh round, and a message moved from folder A to folder B (gone from A's round,
 // present in B's, in either order) keeps its row with its folder updated. Events are
 // checked one by one (GET) before removal: one that merely left the window still exists.
@@ -81,9 +81,13 @@ class DeltaSyncer {
   Result<std::vector<Scope>> Scopes(const std::string& user_id, Collection collection);
   Result<std::vector<Scope>> MailFolderScopes(const std::string& user_id);
   Scope CalendarScope(const std::string& user_id) const;
+  // Runs the scope's round. A round that brought nothing but a new link is not written
+  // but added to `quiet`, for the pass's last transaction.
   Status RunScope(const std::string& user_id, Collection collection, const Scope& scope,
-                  const store::DeltaScope* stored, DeltaStats* stats);
-  Result<int64_t> RemoveEvents(const std::string& user_id);
+                  const store::DeltaScope* stored, DeltaStats* stats,
+                  std::vector<store::DeltaPageWrite>* quiet);
+  Result<int64_t> RemoveEvents(const std::string& user_id,
+                               const std::vector<store::DeltaPageWrite>& quiet);
   std::mutex& LockFor(const std::string& user_id, Collection collection);
 
   graph::GraphClient* client_;

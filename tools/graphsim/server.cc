@@ -87,6 +87,9 @@ class Server::Impl {
       int yes = 1;
       setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
     });
+    // Headers and body go out in separate writes: without this, Nagle holds the body
+    // until the client's delayed ACK (40 ms per response on loopback).
+    http_.set_tcp_nodelay(true);
     http_.set_keep_alive_timeout(std::max(1, options.keep_alive_seconds));
     http_.set_keep_alive_max_count(1000);
     http_.set_read_timeout(10, 0);
