@@ -69,6 +69,7 @@ WebhookResult PostWebhook(const WebhookUrl& url, const std::string& target,
     client.set_read_timeout(sec, usec);
     client.set_write_timeout(sec, usec);
     client.set_keep_alive(false);
+    client.set_tcp_nodelay(true);  // headers and body are separate writes
     client.set_url_encode(false);  // the target is already encoded; keep its bytes
     client.enable_server_certificate_verification(verify_certificates);
     httplib::Headers headers{{"User-Agent", "graphsim-notifications"}};
