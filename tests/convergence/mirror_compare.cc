@@ -1,0 +1,289 @@
+#include "tests/convergence/mirror_compare.h"
+
+#include <SQLiteCpp/SQLiteCpp.h>
+
+#include <algorithm>
+#include <cctype>
+#include <functional>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+
+namespace graphmirror::convergence {
+namespace {
+
+using Json = nlohmann::json;
+
+// A string field of a Graph item; "" when absent or null (the mirror stores NULL).
+std::string Text(const Json& j, const char* key) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return "";
+  return it->is_string() ? it->get<std::string>() : it->dump();
+}
+
+const Json& Member(const Json& j, const char* key) {
+  static const Json kNull;
+  auto it = j.find(key);
+  return it == j.end() ? kNull : *it;
+}
+
+std::string Time(const Json& j, const char* key) { return NormalTime(Text(j, key)); }
+
+// An event's start or end: a zone-less dateTime in the named zone.
+std::string EventTime(const Json& j, const char* key) {
+  const Json& dt = Member(j, key);
+  if (!dt.is_object()) return "";
+  std::string zone = Text(dt, "timeZone");
+  std::string text = Text(dt, "dateTime");
+  return zone.empty() || zone == "UTC" ? NormalTime(text) : text;
+}
+
+std::string Emails(const Json& j) {
+  std::string out;
+  const Json& list = Member(j, "emailAddresses");
+  if (!list.is_array()) return out;
+  for (const Json& e : list) {
+    std::string address = e.is_object() ? Text(e, "address") : "";
+    if (address.empty()) continue;
+    if (!out.empty()) out += ", ";
+    out += address;
+  }
+  return out;
+}
+
+struct Field {
+  const char* column;
+  std::function<std::string(const Json&)> graph;  // the value Graph's item implies
+  bool time = false;                              // normalize the mirror's text too
+};
+
+const std::vector<Field>& FieldsOf(const std::string& collection) {
+  static const std::vector<Field> kCommon = {
+      {"created_at", [](const Json& j) { return Time(j, "createdDateTime"); }, true},
+      {"modified_at", [](const Json& j) { return Time(j, "lastModifiedDateTime"); }, true},
+      {"change_key", [](const Json& j) { return Text(j, "changeKey"); }},
+  };
+  auto with = [](std::vector<Field> extra) {
+    std::vector<Field> all = kCommon;
+    all.insert(all.end(), extra.begin(), extra.end());
+    return all;
+  };
+  static const std::vector<Field> kMessages = with({
+      {"received_at", [](const Json& j) { return Time(j, "receivedDateTime"); }, true},
+      {"subject", [](const Json& j) { return Text(j, "subject"); }},
+      {"folder_id", [](const Json& j) { return Text(j, "parentFolderId"); }},
+      {"is_read",
+       [](const Json& j) {
+         const Json& r = Member(j, "isRead");
+         return std::string(r.is_boolean() && r.get<bool>() ? "1" : "0");
+       }},
+      {"from_address",
+       [](const Json& j) {
+         const Json& from = Member(j, "from");
+         return from.is_object() && Member(from, "emailAddress").is_object()
+                    ? Text(from["emailAddress"], "address")
+                    : std::string();
+       }},
+      {"body_preview", [](const Json& j) { return Text(j, "bodyPreview"); }},
+  });
+  static const std::vector<Field> kEvents = with({
+      {"subject", [](const Json& j) { return Text(j, "subject"); }},
+      {"start_at", [](const Json& j) { return EventTime(j, "start"); }, true},
+      {"end_at", [](const Json& j) { return EventTime(j, "end"); }, true},
+  });
+  static const std::vector<Field> kContacts = with({
+      {"display_name", [](const Json& j) { return Text(j, "displayName"); }},
+      {"emails", [](const Json& j) { return Emails(j); }},
+  });
+  if (collection == "messages") return kMessages;
+  if (collection == "events") return kEvents;
+  return kContacts;
+}
+
+// The item without its top-level annotations (@odata.etag, @odata.type, ...): how a page
+// and a delta round annotate an item differs, its content does not.
+Json WithoutAnnotations(Json j) {
+  if (!j.is_object()) return j;
+  for (auto it = j.begin(); it != j.end();) {
+    it = it.key().rfind("@", 0) == 0 ? j.erase(it) : std::next(it);
+  }
+  return j;
+}
+
+std::string Clip(std::string s, size_t n = 60) {
+  if (s.size() > n) s = s.substr(0, n) + "...";
+  return s;
+}
+
+std::string Quote(const std::string& s) { return "'" + Clip(s) + "'"; }
+
+// Names (and values) of the top-level keys on which two items differ.
+std::string JsonDiff(const Json& mirror, const Json& graph) {
+  std::set<std::string> keys;
+  for (auto it = mirror.begin(); it != mirror.end(); ++it) keys.insert(it.key());
+  for (auto it = graph.begin(); it != graph.end(); ++it) keys.insert(it.key());
+  std::string out;
+  int shown = 0;
+  for (const std::string& k : keys) {
+    const Json& a = Member(mirror, k.c_str());
+    const Json& b = Member(graph, k.c_str());
+    if (a == b) continue;
+    if (shown++ == 4) {
+      out += ", ...";
+      break;
+    }
+    if (!out.empty()) out += ", ";
+    out += k + " mirror=" + Clip(a.dump(), 40) + " graph=" + Clip(b.dump(), 40);
+  }
+  return out;
+}
+
+struct Row {
+  std::map<std::string, std::string> columns;  // NULL as ""
+  std::string json;
+};
+
+std::map<std::string, Row> ReadRows(SQLite::Database& db, const std::string& table,
+                                    const std::string& user) {
+  const auto& fields = FieldsOf(table);
+  std::string sql = "SELECT id, json";
+  for (const Field& f : fields) sql += std::string(", ") + f.column;
+  sql += " FROM " + table + " WHERE user_id = ?1";
+  SQLite::Statement q(db, sql);
+  q.bind(1, user);
+  std::map<std::string, Row> rows;
+  while (q.executeStep()) {
+    Row row;
+    row.json = q.getColumn(1).getString();
+    for (size_t i = 0; i < fields.size(); ++i) {
+      SQLite::Column c = q.getColumn(static_cast<int>(i + 2));
+      row.columns[fields[i].column] = c.isNull() ? "" : c.getString();
+    }
+    rows[q.getColumn(0).getString()] = std::move(row);
+  }
+  return rows;
+}
+
+}  // namespace
+
+std::string NormalTime(std::string_view t) {
+  auto digits = [&](size_t from, size_t n) {
+    for (size_t i = from; i < from + n; ++i) {
+      if (i >= t.size() || !std::isdigit(static_cast<unsigned char>(t[i]))) return false;
+    }
+    return true;
+  };
+  if (t.size() < 19 || !digits(0, 4) || t[4] != '-' || !digits(5, 2) || t[7] != '-' ||
+      !digits(8, 2) || t[10] != 'T' || !digits(11, 2) || t[13] != ':' || !digits(14, 2) ||
+      t[16] != ':' || !digits(17, 2)) {
+    return std::string(t);
+  }
+  size_t i = 19;
+  std::string fraction;
+  if (i < t.size() && t[i] == '.') {
+    for (++i; i < t.size() && std::isdigit(static_cast<unsigned char>(t[i])); ++i) {
+      fraction += t[i];
+    }
+  }
+  std::string_view zone = t.substr(i);
+  if (fraction.size() > 7 || !(zone.empty() || zone == "Z" || zone == "+00:00")) {
+    return std::string(t);
+  }
+  fraction.resize(7, '0');
+  return std::string(t.substr(0, 19)) + "." + fraction + "Z";
+}
+
+const char* KindName(Mismatch::Kind kind) {
+  switch (kind) {
+    case Mismatch::Kind::kMissing:
+      return "missing";
+    case Mismatch::Kind::kExtra:
+      return "extra";
+    case Mismatch::Kind::kContent:
+      return "content";
+    case Mismatch::Kind::kOther:
+      break;
+  }
+  return "other";
+}
+
+std::vector<Mismatch> CompareMirror(const graphsim::Simulator& sim, store::Store& store,
+                                    const std::string& db_path,
+                                    const std::vector<std::string>& users) {
+  std::vector<Mismatch> out;
+  try {
+    SQLite::Database db(db_path, SQLite::OPEN_READONLY);
+    for (const std::string& user : users) {
+      for (Collection c : kAllCollections) {
+        const std::string table(CollectionName(c));
+        std::vector<std::string> want = sim.ItemIds(user, table);
+        std::sort(want.begin(), want.end());
+        auto have = store.ItemIds(user, c);
+        if (!have.ok()) {
+          out.push_back({Mismatch::Kind::kOther, user, table, "",
+                         "Store::ItemIds failed: " + have.status().message()});
+          continue;
+        }
+        std::vector<std::string> missing, extra;
+        std::set_difference(want.begin(), want.end(), have->begin(), have->end(),
+                            std::back_inserter(missing));
+        std::set_difference(have->begin(), have->end(), want.begin(), want.end(),
+                            std::back_inserter(extra));
+        for (const std::string& id : missing) {
+          out.push_back({Mismatch::Kind::kMissing, user, table, id, "at Graph, not in the mirror"});
+        }
+        for (const std::string& id : extra) {
+          out.push_back({Mismatch::Kind::kExtra, user, table, id, "in the mirror, gone at Graph"});
+        }
+
+        std::map<std::string, Row> rows = ReadRows(db, table, user);
+        // The engine's own listing and a fresh connection must agree on what the mirror holds.
+        std::vector<std::string> read;
+        for (const auto& [id, row] : rows) read.push_back(id);
+        if (read != *have) {
+          std::vector<std::string> only_store, only_read;
+          std::set_difference(have->begin(), have->end(), read.begin(), read.end(),
+                              std::back_inserter(only_store));
+          std::set_difference(read.begin(), read.end(), have->begin(), have->end(),
+                              std::back_inserter(only_read));
+          out.push_back({Mismatch::Kind::kOther, user, table, "",
+                         "Store::ItemIds and a fresh connection disagree: " +
+                             std::to_string(only_store.size()) + " ids only from ItemIds (" +
+                             (only_store.empty() ? "" : only_store.front()) + "...), " +
+                             std::to_string(only_read.size()) + " only in the database (" +
+                             (only_read.empty() ? "" : only_read.front()) + "...)"});
+        }
+        for (const std::string& id : want) {
+          auto row = rows.find(id);
+          if (row == rows.end()) continue;  // not in the mirror: reported above
+          Json graph = Json::parse(sim.ItemJson(user, table, id), nullptr, false);
+          if (!graph.is_object()) continue;  // deleted since ItemIds: not a mirror problem
+          std::string detail;
+          for (const Field& f : FieldsOf(table)) {
+            std::string mirror_value = row->second.columns[f.column];
+            if (f.time) mirror_value = NormalTime(mirror_value);
+            std::string graph_value = f.graph(graph);
+            if (mirror_value == graph_value) continue;
+            if (!detail.empty()) detail += "; ";
+            detail += std::string(f.column) + " mirror=" + Quote(mirror_value) +
+                      " graph=" + Quote(graph_value);
+          }
+          Json stored = Json::parse(row->second.json, nullptr, false);
+          Json a = WithoutAnnotations(stored), b = WithoutAnnotations(graph);
+          if (stored.is_discarded()) {
+            detail += std::string(detail.empty() ? "" : "; ") + "json column is not JSON";
+          } else if (a != b) {
+            detail += std::string(detail.empty() ? "" : "; ") + "json: " + JsonDiff(a, b);
+          }
+          if (!detail.empty()) out.push_back({Mismatch::Kind::kContent, user, table, id, detail});
+        }
+      }
+    }
+  } catch (const std::exception& e) {
+    out.push_back(
+        {Mismatch::Kind::kOther, "", "", "", std::string("reading the mirror: ") + e.what()});
+  }
+  return out;
+}
+
+}  // namespace graphmirror::convergence

@@ -1,0 +1,48 @@
+// Row-by-row comparison of a mirror database with the simulator's tenant: the same ids
+// per (mailbox, collection), and for every item the same content (timestamps, subject,
+// folder, the indexed columns and the stored JSON).
+//
+// Written independently of the engine's parsing: timestamps are normalized here, and
+// the mirror is read with a fresh SQLite connection, as any user's sqlite3 would.
+
+#ifndef GRAPHMIRROR_TESTS_CONVERGENCE_MIRROR_COMPARE_H_
+#define GRAPHMIRROR_TESTS_CONVERGENCE_MIRROR_COMPARE_H_
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/store/store.h"
+#include "tools/graphsim/graphsim.h"
+
+namespace graphmirror::convergence {
+
+struct Mismatch {
+  enum class Kind {
+    kMissing,  // at Graph, not in the mirror
+    kExtra,    // in the mirror, gone at Graph
+    kContent,  // in both, with different content
+    kOther,    // not about one item (a read failure, a subscription missing)
+  };
+  Kind kind = Kind::kOther;
+  std::string user;
+  std::string collection;
+  std::string id;
+  std::string detail;  // one line: which fields differ, mirror value vs Graph value
+};
+
+// "2026-01-01T10:00:00Z", "2026-01-01T10:00:00.12Z", "2026-01-01T10:00:00.0000000" (a
+// zone-less UTC dateTime) -> "2026-01-01T10:00:00.0000000Z"; anything else unchanged.
+std::string NormalTime(std::string_view text);
+
+// Every difference between the mirror (ids through `store`, rows through a new read-only
+// connection to `db_path`) and `sim`, for the given users and all three collections.
+std::vector<Mismatch> CompareMirror(const graphsim::Simulator& sim, store::Store& store,
+                                    const std::string& db_path,
+                                    const std::vector<std::string>& users);
+
+const char* KindName(Mismatch::Kind kind);
+
+}  // namespace graphmirror::convergence
+
+#endif  // GRAPHMIRROR_TESTS_CONVERGENCE_MIRROR_COMPARE_H_

@@ -1,0 +1,996 @@
+#include "tests/convergence/schedule.h"
+
+#include <SQLiteCpp/SQLiteCpp.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <ctime>
+#include <filesystem>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <set>
+#include <stdexcept>
+#include <thread>
+
+#include "engine/config/config.h"
+#include "engine/graph/graph_client.h"
+#include "engine/store/store.h"
+#include "engine/sync/live_sync.h"
+#include "tests/convergence/mirror_compare.h"
+#include "tests/support/temp_dir.h"
+#include "tools/graphsim/graphsim.h"
+
+namespace graphmirror::convergence {
+
+void Tally::Add(const Tally& other) {
+  for (const auto& [k, v] : other.ops) ops[k] += v;
+  for (const auto& [k, v] : other.faults) faults[k] += v;
+  for (const auto& [k, v] : other.engine) engine[k] += v;
+}
+
+namespace {
+
+using Json = nlohmann::json;
+using std::chrono::hours;
+using std::chrono::milliseconds;
+using std::chrono::minutes;
+using std::chrono::seconds;
+
+constexpr const char* kCollections[] = {"messages", "events", "contacts"};
+constexpr const char* kFolders[] = {"inbox", "drafts", "sentitems", "deleteditems", "archive"};
+// Quiescence gives up after this many rounds (each: Maintain, pump, RunOnce).
+constexpr int kQuiesceRounds = 300;
+// Mismatches printed per failing schedule.
+constexpr size_t kShownMismatches = 8;
+
+// 2026-03-01T00:00:00Z: after all seeded data (which lies before 2026-01-01).
+TimePoint ScheduleStart() { return TimePoint(seconds(1772323200)); }
+
+// "2026-03-01T10:00:00.0000000": an event's zone-less dateTime.
+std::string LocalDateTime(TimePoint t) {
+  std::time_t tt = std::chrono::system_clock::to_time_t(t);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char buf[80];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.0000000", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+  return buf;
+}
+
+// The receiver's loopback port, held for the whole schedule by a bound socket that never
+// listens: connections to the port are refused while the engine is down (as Graph finds a
+// dead endpoint), no other socket of this process or another can take the port meanwhile
+// (schedules run in parallel), and the receiver, binding with SO_REUSEADDR as this socket
+// does, can bind it again at every restart.
+class PortReservation {
+ public:
+  PortReservation() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    int yes = 1;
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    if (fd_ < 0 || ::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes) != 0 ||
+        ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+      throw std::runtime_error("cannot reserve a loopback port");
+    }
+    port_ = ntohs(addr.sin_port);
+  }
+  ~PortReservation() { ::close(fd_); }
+  PortReservation(const PortReservation&) = delete;
+  PortReservation& operator=(const PortReservation&) = delete;
+
+  int port() const { return port_; }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+};
+
+enum class Step {
+  kCreate,
+  kUpdate,
+  kDelete,
+  kMove,
+  kMoveRoundTrip,
+  kPump,
+  kRunWorker,
+  kMaintain,
+  kAdvance,
+  kDeliver,
+  kFault,
+};
+
+class Schedule {
+ public:
+  Schedule(uint64_t seed, const Settings& settings)
+      : seed_(seed),
+        settings_(settings),
+        rng_(seed * 0x9E3779B97F4A7C15ULL + 0x51ED),
+        options_(ChooseOptions()),
+        clock_(ScheduleStart()),
+        sim_(options_, &clock_),
+        server_(&sim_),
+        db_path_(dir_.Path("mirror.db")) {
+    for (const std::string& kind : FaultKinds()) {
+      if (Enabled(kind) && !IsOptionFault(kind)) step_faults_.push_back(kind);
+    }
+  }
+
+  ScheduleResult Run() {
+    ScheduleResult result;
+    result.seed = seed_;
+    if (Status s = server_.Start("127.0.0.1", 0); !s.ok()) {
+      Fail("harness error", "graphsim server: " + s.message());
+    } else {
+      users_ = sim_.UserIds();
+      config_ = MakeConfig();
+      LearnFolders();
+      Log("options: " + DescribeOptions());
+      if (StartEngine()) {
+        for (step_ = 1; step_ <= settings_.steps; ++step_) {
+          if (!Up() && step_ >= down_until_) {
+            Log("engine restarts after downtime");
+            StopEngine(/*process_exit=*/true);
+            StartEngine();
+          }
+          RandomStep();
+        }
+        Check();
+      }
+    }
+    result.ok = errors_.empty();
+    result.verdict = verdict_;
+    if (!result.ok && !settings_.keep_dir.empty()) KeepMirror();
+    for (const std::string& e : errors_) result.failure += e + "\n";
+    result.tally = std::move(tally_);
+    result.log = std::move(log_);
+    return result;
+  }
+
+ private:
+  // Records a failure; the first one names the schedule's verdict.
+  void Fail(const std::string& verdict, const std::string& text) {
+    if (verdict_ == "converged") verdict_ = verdict;
+    errors_.push_back(verdict + ": " + text);
+  }
+
+  // --- set-up -------------------------------------------------------------------------
+
+  static bool IsOptionFault(const std::string& kind) {
+    return kind == "duplicate" || kind == "reorder" || kind == "delay" ||
+           kind == "resource_style" || kind == "delta_replay" || kind == "delta_expired_style";
+  }
+
+  bool Enabled(const std::string& kind) const { return settings_.faults.count(kind) > 0; }
+
+  graphsim::Options ChooseOptions() {
+    graphsim::Options o;
+    o.seed = seed_;
+    o.users = 2;
+    o.messages = 6 + static_cast<int>(Below(8));
+    o.events = 3 + static_cast<int>(Below(4));
+    o.contacts = 3 + static_cast<int>(Below(4));
+    o.missed_on_drop = true;
+    if (Enabled("duplicate") && Chance(40)) {
+      o.duplicate_every = 1 + static_cast<int>(Below(3));
+      Fault("duplicate");
+    }
+    if (Enabled("reorder") && Chance(40)) {
+      o.reorder_deliveries = true;
+      Fault("reorder");
+    }
+    if (Enabled("delay") && Chance(40)) {
+      static constexpr int kDelays[] = {5, 30, 90};
+      o.delivery_delay = seconds(kDelays[Below(3)]);
+      Fault("delay");
+    }
+    if (Enabled("resource_style") && Chance(50)) {
+      static constexpr graphsim::ResourcePathStyle kStyles[] = {
+          graphsim::ResourcePathStyle::kParen, graphsim::ResourcePathStyle::kMixed,
+          graphsim::ResourcePathStyle::kTenant};
+      o.resource_path_style = kStyles[Below(3)];
+      Fault("resource_style");
+    }
+    if (Enabled("delta_replay") && Chance(40)) {
+      o.delta_replay_every = 1 + static_cast<int>(Below(3));
+      Fault("delta_replay");
+    }
+    if (Enabled("delta_expired_style") && Chance(50)) {
+      o.delta_expired_style = Chance(50) ? graphsim::DeltaExpiredStyle::kSyncStateNotFound400
+                                         : graphsim::DeltaExpiredStyle::kResyncRequired;
+      Fault("delta_expired_style");
+    }
+    return o;
+  }
+
+  std::string DescribeOptions() const {
+    return "users=2 messages=" + std::to_string(options_.messages) +
+           " events=" + std::to_string(options_.events) +
+           " contacts=" + std::to_string(options_.contacts) +
+           " duplicate_every=" + std::to_string(options_.duplicate_every) +
+           " reorder=" + std::to_string(options_.reorder_deliveries) +
+           " delay_ms=" + std::to_string(options_.delivery_delay.count()) +
+           " resource_style=" + std::to_string(static_cast<int>(options_.resource_path_style)) +
+           " delta_replay_every=" + std::to_string(options_.delta_replay_every) +
+           " delta_expired_style=" +
+           std::to_string(static_cast<int>(options_.delta_expired_style)) +
+           " page_size=" + std::to_string(config_.sync.page_size) +
+           " lifecycle_url=" + (config_.webhook.lifecycle_url.empty() ? "no" : "yes");
+  }
+
+  graph::ClientOptions ClientOptions() const {
+    graph::ClientOptions o;
+    o.base_url = server_.base_url() + "/v1.0";
+    o.token_url = server_.base_url() + "/common/oauth2/v2.0/token";
+    o.client_id = "graphsim";
+    o.client_secret = "graphsim-secret";
+    return o;
+  }
+
+  config::Config MakeConfig() {
+    config::Config c;
+    c.database = db_path_;
+    c.graph.base_url = ClientOptions().base_url;
+    c.graph.token_url = ClientOptions().token_url;
+    c.graph.client_id = "graphsim";
+    c.graph.client_secret = "graphsim-secret";
+    static constexpr int kPageSizes[] = {3, 10, 500};
+    c.sync.page_size = kPageSizes[Below(3)];
+    c.sync.overlap = seconds(60);
+    const std::string base = "http://127.0.0.1:" + std::to_string(port_.port());
+    c.webhook.listen = "127.0.0.1:" + std::to_string(port_.port());
+    c.webhook.notification_url = base + "/notify";
+    // Mostly with a lifecycle URL; else lifecycle events come to the notification URL.
+    if (Chance(80)) c.webhook.lifecycle_url = base + "/lifecycle";
+    for (const std::string& user : users_) {
+      config::MailboxConfig m;
+      m.user = user;
+      m.resources.assign(std::begin(kAllCollections), std::end(kAllCollections));
+      c.mailboxes.push_back(m);
+    }
+    return c;
+  }
+
+  // The ids of every user's well-known mail folders, asked of graphsim's Graph API
+  // (GET /users/{id}/mailFolders/{name}) before the engine starts, so that moves can pick a
+  // folder other than the message's own.
+  void LearnFolders() {
+    graphsim::HttpRequest token;
+    token.method = "POST";
+    token.path = "/common/oauth2/v2.0/token";
+    token.base_url = server_.base_url();
+    token.headers = {{"Content-Type", "application/x-www-form-urlencoded"}};
+    token.body =
+        "grant_type=client_credentials&client_id=graphsim&client_secret=graphsim-secret&"
+        "scope=https%3A%2F%2Fgraph.microsoft.com%2F.default";
+    Json answer = Json::parse(sim_.Handle(token).body, nullptr, false);
+    if (!answer.is_object() || !answer.contains("access_token")) {
+      Fail("harness error", "no graphsim token to read the mail folders");
+      return;
+    }
+    const std::string bearer = "Bearer " + answer["access_token"].get<std::string>();
+    for (const std::string& user : users_) {
+      for (const char* name : kFolders) {
+        graphsim::HttpRequest get;
+        get.method = "GET";
+        get.path = "/v1.0/users/" + user + "/mailFolders/" + name;
+        get.base_url = server_.base_url();
+        get.headers = {{"Authorization", bearer}};
+        Json folder = Json::parse(sim_.Handle(get).body, nullptr, false);
+        if (folder.is_object() && folder.contains("id") && folder["id"].is_string()) {
+          folder_names_[folder["id"].get<std::string>()] = name;
+        } else {
+          Fail("harness error", "graphsim did not return mail folder " + std::string(name));
+        }
+      }
+    }
+  }
+
+  // --- randomness, tallies, log -----------------------------------------------------
+
+  uint64_t Below(uint64_t n) { return n == 0 ? 0 : rng_() % n; }
+  bool Chance(int percent) { return Below(100) < static_cast<uint64_t>(percent); }
+
+  void Op(const std::string& kind) { ++tally_.ops[kind]; }
+  void Fault(const std::string& kind) { ++tally_.faults[kind]; }
+  void Engine(const std::string& kind) { ++tally_.engine[kind]; }
+
+  bool Up() const { return live_ != nullptr; }
+  const char* State() const { return live_ ? "up" : store_ ? "receiver down" : "down"; }
+
+  void Log(const std::string& line) {
+    if (!settings_.verbose) return;
+    log_ += "  step " + std::to_string(step_) + " [" + State() + "] " + line + "\n";
+  }
+
+  void History(const std::string& id, const std::string& what) {
+    if (id.empty()) return;
+    std::string line = "step " + std::to_string(step_) + ": " + what;
+    if (!Up()) line += std::string(" (engine ") + State() + ")";
+    history_[id].push_back(line);
+  }
+
+  std::string UserLabel(const std::string& user) const {
+    for (size_t i = 0; i < users_.size(); ++i) {
+      if (users_[i] == user) return "u" + std::to_string(i);
+    }
+    return user;
+  }
+
+  std::string Tag() const {
+    return "s" + std::to_string(seed_) + "." + std::to_string(step_) + "." +
+           std::to_string(++serial_);
+  }
+
+  // --- the engine as a process ------------------------------------------------------
+
+  bool StartEngine() {
+    if (live_) return true;
+    if (!client_) client_ = std::make_unique<graph::GraphClient>(ClientOptions(), &clock_);
+    if (!store_) {
+      auto opened = store::Store::Open(db_path_, &clock_);
+      if (!opened.ok()) {
+        Fail("engine error", "Store::Open: " + opened.status().message());
+        return false;
+      }
+      store_ = std::move(opened).value();
+    }
+    Status last;
+    // The port is reserved (PortReservation); a retry only covers a slow release.
+    for (int attempt = 0; attempt < 10; ++attempt) {
+      auto live = std::make_unique<sync::LiveSync>(config_, client_.get(), store_.get(), &clock_);
+      sync::LiveSyncOptions options;
+      options.background = false;
+      last = live->Start(options);
+      if (last.ok()) {
+        live_ = std::move(live);
+        Engine("start");
+        return true;
+      }
+      std::this_thread::sleep_for(milliseconds(20));
+    }
+    Fail("engine error", "LiveSync::Start: " + last.message());
+    return false;
+  }
+
+  // The receiver (and keeper and worker) stop; with `process_exit` the Store and the
+  // GraphClient go too, as when the process ends.
+  void StopEngine(bool process_exit) {
+    if (live_) {
+      live_->Stop();
+      live_.reset();
+    }
+    if (process_exit) {
+      store_.reset();
+      client_.reset();
+    }
+  }
+
+  // Time passes; a running keeper renews what came due meanwhile, as its thread would.
+  void Advance(std::chrono::nanoseconds d) {
+    clock_.Advance(d);
+    if (live_ && live_->keeper().NextDue() <= clock_.Now()) {
+      (void)live_->keeper().Maintain();
+      Engine("keeper_due");
+    }
+  }
+
+  // --- steps --------------------------------------------------------------------------
+
+  void RandomStep() {
+    struct Weighted {
+      Step step;
+      int weight;
+    };
+    const int fault_weight = step_faults_.empty() ? 0 : 14;
+    const Weighted table[] = {
+        {Step::kCreate, 10},   {Step::kUpdate, 10},          {Step::kDelete, 6},
+        {Step::kMove, 6},      {Step::kMoveRoundTrip, 3},    {Step::kPump, 8},
+        {Step::kRunWorker, 7}, {Step::kMaintain, 2},         {Step::kAdvance, 5},
+        {Step::kDeliver, 8},   {Step::kFault, fault_weight},
+    };
+    int total = 0;
+    for (const Weighted& w : table) total += w.weight;
+    int pick = static_cast<int>(Below(static_cast<uint64_t>(total)));
+    Step step = Step::kPump;
+    for (const Weighted& w : table) {
+      if (pick < w.weight) {
+        step = w.step;
+        break;
+      }
+      pick -= w.weight;
+    }
+    switch (step) {
+      case Step::kCreate:
+        return Create();
+      case Step::kUpdate:
+        return Update();
+      case Step::kDelete:
+        return Delete();
+      case Step::kMove:
+        return Move();
+      case Step::kMoveRoundTrip:
+        return MoveRoundTrip();
+      case Step::kPump:
+        return Pump();
+      case Step::kRunWorker:
+        return RunWorker();
+      case Step::kMaintain:
+        return Maintain();
+      case Step::kAdvance:
+        Log("advance a little");
+        Engine("advance");
+        return Advance(seconds(1 + Below(90)));
+      case Step::kDeliver:
+        Pump();
+        return RunWorker();
+      case Step::kFault:
+        return InjectFault(step_faults_[Below(step_faults_.size())]);
+    }
+  }
+
+  // --- mailbox operations (graphsim's direct API) -------------------------------------
+
+  std::string RandomUser() { return users_[Below(users_.size())]; }
+
+  // An item of the collection: often one this schedule created (drafts are written and
+  // deleted all the time; such an item may never have been seen by a delta round), else any.
+  std::string RandomId(const std::string& user, const std::string& collection) {
+    auto ids = sim_.ItemIds(user, collection);
+    if (ids.empty()) return "";
+    std::vector<std::string> fresh;
+    for (const std::string& id : created_[{user, collection}]) {
+      if (std::binary_search(ids.begin(), ids.end(), id)) fresh.push_back(id);
+    }
+    if (!fresh.empty() && Chance(40)) return fresh[Below(fresh.size())];
+    return ids[Below(ids.size())];
+  }
+
+  std::string FolderOf(const std::string& user, const std::string& id) const {
+    Json item = Json::parse(sim_.ItemJson(user, "messages", id), nullptr, false);
+    return item.is_object() ? item.value("parentFolderId", "") : "";
+  }
+
+  std::string FolderName(const std::string& folder_id) const {
+    auto it = folder_names_.find(folder_id);
+    return it != folder_names_.end() ? it->second : "folder " + folder_id.substr(0, 12) + "..";
+  }
+
+  // A well-known folder other than the one with id `current`.
+  std::string OtherFolder(const std::string& current) {
+    const std::string current_name = FolderName(current);
+    std::vector<std::string> others;
+    for (const char* name : kFolders) {
+      if (name != current_name) others.push_back(name);
+    }
+    return others[Below(others.size())];
+  }
+
+  Json Fields(const std::string& collection, const std::string& text, bool created) {
+    Json f = Json::object();
+    if (collection == "messages") {
+      f["subject"] = text;
+      if (created || Chance(30)) f["isRead"] = Chance(50);
+    } else if (collection == "events") {
+      f["subject"] = text;
+      if (Chance(40)) {
+        // Mostly the coming two weeks; sometimes years away (past or future), as old
+        // meetings and far recurrences are, which a calendar window may not cover.
+        TimePoint start = std::chrono::floor<hours>(clock_.Now()) + hours(1 + Below(24 * 14));
+        if (Chance(15)) {
+          const auto years = hours(24 * (500 + Below(600)));
+          start = Chance(50) ? start - years : start + years;
+        }
+        TimePoint end = start + minutes(30 * (1 + Below(4)));
+        f["start"] = Json{{"dateTime", LocalDateTime(start)}, {"timeZone", "UTC"}};
+        f["end"] = Json{{"dateTime", LocalDateTime(end)}, {"timeZone", "UTC"}};
+      }
+    } else {
+      f["displayName"] = text;
+      if (created || Chance(40)) {
+        f["emailAddresses"] =
+            Json::array({Json{{"address", text + "@example.com"}, {"name", text}}});
+      }
+    }
+    return f;
+  }
+
+  // ", starts 2024-..." for an event, "" otherwise.
+  std::string EventStart(const std::string& user, const std::string& collection,
+                         const std::string& id) const {
+    if (collection != "events") return "";
+    Json item = Json::parse(sim_.ItemJson(user, collection, id), nullptr, false);
+    if (!item.is_object() || !item.contains("start") || !item["start"].is_object()) return "";
+    return ", starts " + item["start"].value("dateTime", "?").substr(0, 10);
+  }
+
+  void Create() {
+    const std::string user = RandomUser();
+    const std::string collection = kCollections[Below(3)];
+    const std::string folder = collection == "messages" ? kFolders[Below(5)] : "inbox";
+    const std::string text = "new " + Tag();
+    const std::string id =
+        sim_.CreateItem(user, collection, Fields(collection, text, true).dump(), folder);
+    if (id.empty()) {
+      Fail("harness error", "graphsim CreateItem failed at step " + std::to_string(step_));
+      return;
+    }
+    Op("create " + collection);
+    created_[{user, collection}].push_back(id);
+    const std::string where = collection == "messages" ? " in " + folder : "";
+    History(id, "created" + where + EventStart(user, collection, id));
+    Log("create " + collection + " " + UserLabel(user) + " " + id + where);
+  }
+
+  void Update() {
+    const std::string user = RandomUser();
+    const std::string collection = kCollections[Below(3)];
+    const std::string id = RandomId(user, collection);
+    if (id.empty()) return Create();
+    const std::string text = "upd " + Tag();
+    if (!sim_.UpdateItem(user, collection, id, Fields(collection, text, false).dump())) {
+      Fail("harness error", "graphsim UpdateItem failed at step " + std::to_string(step_));
+      return;
+    }
+    Op("update " + collection);
+    History(id, "updated (" + text + ")" + EventStart(user, collection, id));
+    Log("update " + collection + " " + UserLabel(user) + " " + id);
+  }
+
+  void Delete() {
+    const std::string user = RandomUser();
+    const std::string collection = kCollections[Below(3)];
+    const std::string id = RandomId(user, collection);
+    if (id.empty()) return Create();
+    if (!sim_.DeleteItem(user, collection, id)) {
+      Fail("harness error", "graphsim DeleteItem failed at step " + std::to_string(step_));
+      return;
+    }
+    Op("delete " + collection);
+    History(id, "deleted");
+    Log("delete " + collection + " " + UserLabel(user) + " " + id);
+  }
+
+  // Moves with immutable ids (the engine asks for them): the id survives the move.
+  bool MoveTo(const std::string& user, const std::string& id, const std::string& destination) {
+    std::string moved = sim_.MoveMessage(user, id, destination, /*immutable_ids=*/true);
+    if (moved != id) {
+      Fail("harness error", "graphsim MoveMessage returned '" + moved + "' for " + id +
+                                " at step " + std::to_string(step_));
+      return false;
+    }
+    return true;
+  }
+
+  void Move() {
+    const std::string user = RandomUser();
+    const std::string id = RandomId(user, "messages");
+    if (id.empty()) return Create();
+    const std::string from = FolderOf(user, id);
+    const std::string to = OtherFolder(from);
+    if (!MoveTo(user, id, to)) return;
+    Op("move messages");
+    History(id, "moved " + FolderName(from) + " -> " + to);
+    Log("move " + UserLabel(user) + " " + id + " " + FolderName(from) + " -> " + to);
+  }
+
+  // A -> B -> A: back where it was, with a new lastModifiedDateTime; sometimes the engine
+  // sees the first move before the second.
+  void MoveRoundTrip() {
+    const std::string user = RandomUser();
+    const std::string id = RandomId(user, "messages");
+    if (id.empty()) return Create();
+    const std::string from = FolderOf(user, id);
+    const std::string via = OtherFolder(from);
+    if (!MoveTo(user, id, via)) return;
+    std::string between;
+    switch (Below(3)) {
+      case 0:
+        break;
+      case 1:
+        between = ", a few seconds apart";
+        Advance(seconds(1 + Below(5)));
+        break;
+      case 2:
+        between = ", delivered in between";
+        sim_.PumpDeliveries();
+        if (live_) (void)live_->worker().RunOnce();
+        break;
+    }
+    if (!MoveTo(user, id, from)) return;  // by folder id
+    Op("move_round_trip messages");
+    History(id, "moved " + FolderName(from) + " -> " + via + " -> back" + between);
+    Log("move round trip " + UserLabel(user) + " " + id + " " + FolderName(from) + " -> " + via +
+        " -> back" + between);
+  }
+
+  // --- engine steps -------------------------------------------------------------------
+
+  void Pump() {
+    size_t posts = sim_.PumpDeliveries();
+    Engine("pump");
+    Log("pump: " + std::to_string(posts) + " POSTs");
+  }
+
+  void RunWorker() {
+    if (!live_) return Pump();
+    auto ended = live_->worker().RunOnce();
+    Engine("run_worker");
+    if (!ended.ok()) {
+      Fail("engine error", "SyncWorker::RunOnce at step " + std::to_string(step_) + ": " +
+                               ended.status().message());
+      return;
+    }
+    Log("worker: ended " + std::to_string(*ended) + " rows");
+  }
+
+  void Maintain() {
+    if (!live_) return Pump();
+    Status s = live_->keeper().Maintain();
+    Engine("maintain");
+    Log("keeper: " + (s.ok() ? std::string("ok") : s.message()));
+  }
+
+  // --- faults -------------------------------------------------------------------------
+
+  std::string RandomSubscription() {
+    auto subs = sim_.Subscriptions();
+    return subs.empty() ? "" : subs[Below(subs.size())].id;
+  }
+
+  void Lifecycle(const std::string& kind, const std::string& event) {
+    const std::string id = RandomSubscription();
+    if (id.empty() || !sim_.EmitLifecycle(id, event)) {
+      Log("no live subscription for " + event);
+      return;
+    }
+    Fault(kind);
+    Log("lifecycle " + event + " for " + id);
+  }
+
+  void InjectFault(const std::string& kind) {
+    if (kind == "drop") return Drop();
+    if (kind == "throttle_429") {
+      const std::string user = RandomUser();
+      const int n = 1 + static_cast<int>(Below(12));
+      sim_.ForceThrottle(user, n);
+      Fault(kind);
+      return Log("throttle " + UserLabel(user) + " for " + std::to_string(n) + " requests");
+    }
+    if (kind == "status_503") {
+      static constexpr double kRetryAfter[] = {-1, 0.5, 2, 30};
+      const int n = 1 + static_cast<int>(Below(12));
+      const double retry_after = kRetryAfter[Below(4)];
+      sim_.InjectStatus(503, n, retry_after);
+      Fault(kind);
+      return Log("503 for " + std::to_string(n) + " requests, Retry-After " +
+                 std::to_string(retry_after));
+    }
+    if (kind == "conn_reset") {
+      const int n = 1 + static_cast<int>(Below(4));
+      sim_.InjectConnectionResets(n);
+      Fault(kind);
+      return Log("connection resets for " + std::to_string(n) + " requests");
+    }
+    if (kind == "lifecycle_missed") return Lifecycle(kind, "missed");
+    if (kind == "lifecycle_reauth") return Lifecycle(kind, "reauthorizationRequired");
+    if (kind == "lifecycle_removed") return Lifecycle(kind, "subscriptionRemoved");
+    if (kind == "lifecycle_unknown") {
+      static constexpr const char* kEvents[] = {"somethingNew", "subscriptionPaused", "Missed"};
+      return Lifecycle(kind, kEvents[Below(3)]);
+    }
+    if (kind == "remove_subscription") {
+      const std::string id = RandomSubscription();
+      if (id.empty() || !sim_.RemoveSubscription(id)) return Log("no subscription to remove");
+      Fault(kind);
+      return Log("subscription " + id + " removed");
+    }
+    if (kind == "token_expiry") {
+      sim_.ExpireAllTokens();
+      Fault(kind);
+      return Log("all tokens expired");
+    }
+    if (kind == "delta_expiry") {
+      sim_.ExpireDeltaTokens();
+      Fault(kind);
+      return Log("all delta tokens expired");
+    }
+    if (kind == "restart") {
+      Fault(kind);
+      Log("restart");
+      StopEngine(/*process_exit=*/true);
+      StartEngine();
+      return;
+    }
+    if (kind == "downtime") {
+      StopEngine(/*process_exit=*/true);
+      down_until_ = std::max(down_until_, step_ + 2 + static_cast<int>(Below(6)));
+      Fault(kind);
+      return Log("process down until step " + std::to_string(down_until_));
+    }
+    if (kind == "clock_minutes") {
+      Fault(kind);
+      const auto d = minutes(1 + Below(59));
+      Log("clock +" + std::to_string(d.count()) + " min");
+      return Advance(d);
+    }
+    if (kind == "clock_hours") {
+      Fault(kind);
+      const auto d = hours(1 + Below(8));
+      Log("clock +" + std::to_string(d.count()) + " h");
+      return Advance(d);
+    }
+    if (kind == "clock_days") {
+      // Past every subscription's expiry (4230 minutes asked), with the process down.
+      StopEngine(/*process_exit=*/true);
+      down_until_ = std::max(down_until_, step_ + 1 + static_cast<int>(Below(3)));
+      const auto d = hours(24 * (3 + Below(6)));
+      Fault(kind);
+      Log("process down, clock +" + std::to_string(d.count() / 24) + " days");
+      clock_.Advance(d);
+      return;
+    }
+    Fail("harness error", "unknown fault kind " + kind);
+  }
+
+  // Nobody listens long enough for Graph to give up: its batches are dropped after the
+  // retry window, and (missed_on_drop) a `missed` lifecycle event is queued instead.
+  void Drop() {
+    if (live_) StopEngine(/*process_exit=*/false);
+    down_until_ = std::max(down_until_, step_ + 1 + static_cast<int>(Below(5)));
+    if (sim_.Deliveries().pending_items == 0) Update();  // something to lose
+    clock_.Advance(options_.delivery_delay + seconds(1));
+    sim_.PumpDeliveries();  // first attempts fail
+    const uint64_t dropped = sim_.Deliveries().dropped_items;
+    clock_.Advance(options_.delivery_retry_window + minutes(5));
+    sim_.PumpDeliveries();  // the next retry would fall past the window: dropped
+    const uint64_t lost = sim_.Deliveries().dropped_items - dropped;
+    if (lost > 0) Fault("drop");
+    Log("receiver down past the retry window: " + std::to_string(lost) +
+        " notifications dropped; down until step " + std::to_string(down_until_));
+  }
+
+  // Copies the mirror (WAL included) for inspection with sqlite3.
+  void KeepMirror() {
+    const std::string to =
+        settings_.keep_dir + "/convergence-seed-" + std::to_string(seed_) + ".db";
+    try {
+      std::filesystem::remove(to);
+      SQLite::Database db(db_path_, SQLite::OPEN_READONLY);
+      SQLite::Statement vacuum(db, "VACUUM INTO ?1");
+      vacuum.bind(1, to);
+      vacuum.exec();
+      errors_.push_back("mirror kept at " + to);  // a note: the verdict stands
+    } catch (const std::exception& e) {
+      errors_.push_back(std::string("could not keep the mirror: ") + e.what());
+    }
+  }
+
+  // --- quiescence and the comparison ----------------------------------------------------
+
+  int64_t PendingLogRows() {
+    SQLite::Database db(db_path_, SQLite::OPEN_READONLY);
+    return db
+        .execAndGet(
+            "SELECT count(*) FROM notification_log WHERE state IN ('received', "
+            "'failed')")
+        .getInt64();
+  }
+
+  std::string PendingLogSummary() {
+    std::string out;
+    SQLite::Database db(db_path_, SQLite::OPEN_READONLY);
+    SQLite::Statement q(db,
+                        "SELECT state, coalesce(change_type, lifecycle_event), "
+                        "coalesce(reason, ''), count(*) FROM notification_log WHERE state IN "
+                        "('received', 'failed') GROUP BY 1, 2, 3 ORDER BY 4 DESC LIMIT 5");
+    while (q.executeStep()) {
+      out += "    log: " + std::to_string(q.getColumn(3).getInt64()) + " rows " +
+             q.getColumn(0).getString() + " " + q.getColumn(1).getString() + " " +
+             q.getColumn(2).getString() + "\n";
+    }
+    return out;
+  }
+
+  // Faults cleared, the engine running, then rounds of Maintain, pump and RunOnce until
+  // nothing is pending at either side, the clock moving on so backoffs come due.
+  bool Quiesce(const std::string& phase) {
+    sim_.ClearFaults();
+    if (!live_) {
+      StopEngine(/*process_exit=*/true);
+      if (!StartEngine()) return false;
+    }
+    auto idle = seconds(5);
+    std::string last_keeper;
+    for (int round = 0; round < kQuiesceRounds; ++round) {
+      Status kept = live_->keeper().Maintain();
+      last_keeper = kept.ok() ? "" : kept.message();
+      const size_t posts = sim_.PumpDeliveries();
+      auto ended = live_->worker().RunOnce();
+      if (!ended.ok()) {
+        Fail("engine error", "SyncWorker::RunOnce in " + phase + ": " + ended.status().message());
+        return false;
+      }
+      const uint64_t sim_pending = sim_.Deliveries().pending_items;
+      const int64_t log_pending = PendingLogRows();
+      if (posts == 0 && *ended == 0) {
+        if (sim_pending == 0 && log_pending == 0 && kept.ok()) {
+          Log(phase + ": quiet after " + std::to_string(round + 1) + " rounds");
+          return true;
+        }
+        clock_.Advance(idle);
+        idle = std::min<seconds>(idle * 2, seconds(1800));
+      } else {
+        clock_.Advance(seconds(2));
+        idle = seconds(5);
+      }
+    }
+    std::string why = "in " + phase + " after " + std::to_string(kQuiesceRounds) +
+                      " rounds: graphsim pending " +
+                      std::to_string(sim_.Deliveries().pending_items) + " notifications, log " +
+                      std::to_string(PendingLogRows()) + " rows pending";
+    if (!last_keeper.empty()) why += ", keeper: " + last_keeper;
+    Fail("no quiescence", why + "\n" + PendingLogSummary());
+    return false;
+  }
+
+  // What Graph delivered about an item (acked change notifications, by subscription, and
+  // whether that subscription is the one the engine stores now) and what the engine's
+  // notification log holds for it.
+  std::string Trace(const Mismatch& m) const {
+    std::string out;
+    std::set<std::string> stored_subscriptions;
+    try {
+      SQLite::Database db(db_path_, SQLite::OPEN_READONLY);
+      SQLite::Statement subs(db, "SELECT id FROM subscriptions");
+      while (subs.executeStep()) stored_subscriptions.insert(subs.getColumn(0).getString());
+      SQLite::Statement q(db,
+                          "SELECT coalesce(change_type, ''), state, coalesce(reason, '') FROM "
+                          "notification_log WHERE item_id = ?1 ORDER BY seq");
+      q.bind(1, m.id);
+      std::string logged;
+      while (q.executeStep()) {
+        std::string reason = q.getColumn(2).getString();
+        logged += std::string(logged.empty() ? "" : ", ") + q.getColumn(0).getString() + " " +
+                  q.getColumn(1).getString() + (reason.empty() ? "" : " (" + reason + ")");
+      }
+      out += "      engine log: " + (logged.empty() ? "no row for this item" : logged) + "\n";
+    } catch (const std::exception& e) {
+      out += std::string("      engine log: unreadable: ") + e.what() + "\n";
+    }
+    std::string acked;
+    for (const graphsim::AckedNotification& a : sim_.AckedNotifications()) {
+      if (a.resource_id != m.id) continue;
+      acked += std::string(acked.empty() ? "" : ", ") + a.change_type + " via " +
+               a.subscription_id.substr(0, 8) +
+               (stored_subscriptions.count(a.subscription_id) ? " (stored)" : "");
+    }
+    out += "      graph delivered: " + (acked.empty() ? "nothing about this item" : acked) + "\n";
+    return out;
+  }
+
+  std::string Describe(const std::vector<Mismatch>& mismatches) const {
+    std::map<std::string, int> by_kind;
+    for (const Mismatch& m : mismatches) ++by_kind[KindName(m.kind)];
+    std::string out;
+    for (const auto& [k, n] : by_kind)
+      out += (out.empty() ? "" : ", ") + std::to_string(n) + " " + k;
+    out += "\n";
+    for (size_t i = 0; i < mismatches.size() && i < kShownMismatches; ++i) {
+      const Mismatch& m = mismatches[i];
+      out += "    " + std::string(KindName(m.kind)) + " " + m.collection + " " + UserLabel(m.user) +
+             " " + m.id + ": " + m.detail + "\n";
+      if (m.id.empty()) continue;
+      out += Trace(m);
+      auto h = history_.find(m.id);
+      if (h == history_.end()) {
+        out += "      history: seeded, untouched by the schedule\n";
+        continue;
+      }
+      out += "      history: ";
+      if (h->second.front().find(": created") == std::string::npos) out += "seeded; ";
+      for (size_t j = 0; j < h->second.size(); ++j) out += (j ? "; " : "") + h->second[j];
+      out += "\n";
+    }
+    if (mismatches.size() > kShownMismatches) {
+      out += "    ... and " + std::to_string(mismatches.size() - kShownMismatches) + " more\n";
+    }
+    return out;
+  }
+
+  void Check() {
+    if (!errors_.empty()) return;
+    step_ = settings_.steps + 1;
+    if (!Quiesce("quiescence")) return;
+    auto mismatches = CompareMirror(sim_, *store_, db_path_, users_);
+    if (!mismatches.empty()) {
+      // Strict: the engine is quiet, so the mirror must be right now. For the diagnosis,
+      // see whether the engine's own periodic safety net (a delta pass every
+      // sync.delta_interval) repairs it later, or whether the mirror never converges.
+      const std::string now = Describe(mismatches);
+      const auto interval = config_.sync.delta_interval;
+      Advance(interval + minutes(1));
+      if (!Quiesce("safety-net pass")) return;
+      auto later = CompareMirror(sim_, *store_, db_path_, users_);
+      if (later.empty()) {
+        Fail("stale until safety-net pass",
+             "mirror differs from Graph after quiescence (it converged only after the periodic "
+             "safety-net delta pass, " +
+                 std::to_string(interval.count()) + " min later): " + now);
+      } else {
+        Fail("diverged", "mirror differs from Graph after quiescence: " + now +
+                             "  and still after the periodic safety-net delta pass " +
+                             std::to_string(interval.count()) + " min later: " + Describe(later));
+      }
+      return;
+    }
+    // Liveness: a new item in every (mailbox, collection) must still reach the mirror,
+    // so the subscriptions the engine believes in really notify.
+    for (const std::string& user : users_) {
+      for (const char* collection : kCollections) {
+        const std::string id =
+            sim_.CreateItem(user, collection, Fields(collection, "probe " + Tag(), true).dump());
+        History(id, "created as a liveness probe after quiescence");
+      }
+    }
+    if (!Quiesce("liveness probe")) return;
+    mismatches = CompareMirror(sim_, *store_, db_path_, users_);
+    if (!mismatches.empty()) {
+      Fail("liveness",
+           "changes made after quiescence did not reach the mirror: " + Describe(mismatches));
+    }
+  }
+
+  const uint64_t seed_;
+  const Settings& settings_;
+  std::mt19937_64 rng_;
+  Tally tally_;
+  std::string log_;
+  std::vector<std::string> errors_;
+  std::string verdict_ = "converged";
+  std::map<std::string, std::vector<std::string>> history_;  // item id -> what happened
+  std::map<std::string, std::string> folder_names_;          // folder id -> well-known name
+  std::map<std::pair<std::string, std::string>, std::vector<std::string>> created_;
+  std::vector<std::string> step_faults_;
+  int step_ = 0;
+  int down_until_ = 0;
+  mutable int serial_ = 0;
+
+  graphsim::Options options_;
+  test::TempDir dir_;
+  ManualClock clock_;
+  graphsim::Simulator sim_;
+  graphsim::Server server_;
+  PortReservation port_;
+  std::string db_path_;
+  std::vector<std::string> users_;
+  config::Config config_;
+  std::unique_ptr<graph::GraphClient> client_;
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<sync::LiveSync> live_;
+};
+
+}  // namespace
+
+ScheduleResult RunSchedule(uint64_t seed, const Settings& settings) {
+  try {
+    Schedule schedule(seed, settings);
+    return schedule.Run();
+  } catch (const std::exception& e) {
+    ScheduleResult result;
+    result.seed = seed;
+    result.verdict = "harness error";
+    result.failure = std::string("harness error: exception: ") + e.what() + "\n";
+    return result;
+  }
+}
+
+}  // namespace graphmirror::convergence
