@@ -102,9 +102,10 @@ struct LogStats {
 // mail folder (scope: its id), the contacts folder ("contacts") or a calendar window.
 struct DeltaScope {
   std::string scope;
-  std::string delta_link;  // ended the last complete round; empty if none yet
-  std::string next_link;   // where a round in progress resumes; empty if none runs
-  bool fresh = false;      // the round in progress began without a token: it sweeps
+  std::string delta_link;        // ended the last complete round; empty if none yet
+  std::string next_link;         // where a round in progress resumes; empty if none runs
+  bool fresh = false;            // the round in progress began without a token: it sweeps
+  std::string round_started_at;  // Graph's clock when the latest round began; empty if none
 };
 
 // One page of a delta round. Its items, removals and the link it justifies are written
@@ -216,6 +217,11 @@ class Store {
                           const std::string& scope, bool sweep_rows);
   Result<std::vector<DeltaRemoval>> DeltaRemovals(const std::string& user_id,
                                                   Collection collection);
+  // Ids of the collection's rows created at or after `since` (Graph's createdDateTime),
+  // only those in mail folder `folder_id` if it is not empty.
+  Result<std::vector<std::string>> CreatedSince(const std::string& user_id, Collection collection,
+                                                const std::string& folder_id,
+                                                const std::string& since);
   // Ends a pass over every scope of the collection, in one transaction: writes `pages`
   // (rounds that brought nothing but a new link, gathered so that a quiet pass costs one
   // commit), then applies the queued removals. A message is removed only if it is still

@@ -159,8 +159,9 @@ Result<std::vector<DeltaScope>> Store::DeltaScopes(const std::string& user_id,
   std::vector<DeltaScope> out;
   Status s = Read("reading delta links", [&](SQLite::Database& db) {
     SQLite::Statement q(db,
-                        "SELECT scope, coalesce(delta_link, ''), coalesce(next_link, ''), fresh "
-                        "FROM delta_links WHERE user_id = ?1 AND collection = ?2 ORDER BY scope");
+                        "SELECT scope, coalesce(delta_link, ''), coalesce(next_link, ''), fresh, "
+                        "coalesce(round_started_at, '') FROM delta_links "
+                        "WHERE user_id = ?1 AND collection = ?2 ORDER BY scope");
     q.bind(1, user_id);
     q.bind(2, Name(collection));
     while (q.executeStep()) {
@@ -169,6 +170,7 @@ Result<std::vector<DeltaScope>> Store::DeltaScopes(const std::string& user_id,
       d.delta_link = q.getColumn(1).getString();
       d.next_link = q.getColumn(2).getString();
       d.fresh = q.getColumn(3).getInt() != 0;
+      d.round_started_at = q.getColumn(4).getString();
       out.push_back(std::move(d));
     }
   });
@@ -211,6 +213,24 @@ Result<std::vector<DeltaRemoval>> Store::DeltaRemovals(const std::string& user_i
   });
   if (!s.ok()) return s;
   return out;
+}
+
+Result<std::vector<std::string>> Store::CreatedSince(const std::string& user_id,
+                                                     Collection collection,
+                                                     const std::string& folder_id,
+                                                     const std::string& since) {
+  std::vector<std::string> ids;
+  Status s = Read("reading recent rows", [&](SQLite::Database& db) {
+    SQLite::Statement q(db, "SELECT id FROM " + Name(collection) +
+                                " WHERE user_id = ?1 AND created_at >= ?2" +
+                                (folder_id.empty() ? "" : " AND folder_id = ?3"));
+    q.bind(1, user_id);
+    q.bind(2, since);
+    if (!folder_id.empty()) q.bind(3, folder_id);
+    while (q.executeStep()) ids.push_back(q.getColumn(0).getString());
+  });
+  if (!s.ok()) return s;
+  return ids;
 }
 
 Result<int64_t> Store::EndDeltaPass(const std::string& user_id, Collection collection,

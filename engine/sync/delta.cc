@@ -140,7 +140,8 @@ Result<std::vector<DeltaSyncer::Scope>> DeltaSyncer::Scopes(const std::string& u
 
 Status DeltaSyncer::RunScope(const std::string& user_id, Collection collection, const Scope& scope,
                              const store::DeltaScope* stored, DeltaStats* stats,
-                             std::vector<store::DeltaPageWrite>* quiet) {
+                             std::vector<store::DeltaPageWrite>* quiet,
+                             std::set<std::string>* to_verify) {
   std::string url;
   bool fresh = false, first = true;
   if (stored != nullptr && !stored->next_link.empty()) {
@@ -155,6 +156,24 @@ Status DeltaSyncer::RunScope(const std::string& user_id, Collection collection, 
     ++stats->fresh_rounds;
   }
   ++stats->scopes;
+  // Rows created since the previous round began are listed by this round if they still
+  // exist in the scope; the ones it does not list are checked with Graph at the pass's
+  // end. (Their `deleted` notification may be lost, and a delta round never reports an
+  // item created and deleted since its token.)
+  const std::string previous_start =
+      stored != nullptr && stored->next_link.empty() ? stored->round_started_at : "";
+  std::set<std::string> listed;
+  auto round_ended = [&]() -> Status {
+    if (fresh || previous_start.empty()) return Status::Ok();  // a fresh round sweeps instead
+    auto recent = store_->CreatedSince(user_id, collection,
+                                       collection == Collection::kMessages ? scope.scope : "",
+                                       previous_start);
+    if (!recent.ok()) return recent.status();
+    for (std::string& id : *recent) {
+      if (!listed.count(id)) to_verify->insert(std::move(id));
+    }
+    return Status::Ok();
+  };
   int restarts = 0;
   for (;;) {
     graph::Request request;
@@ -203,12 +222,13 @@ Status DeltaSyncer::RunScope(const std::string& user_id, Collection collection, 
     stats->items += static_cast<int64_t>(page->items.size());
     write.upserts = std::move(page->items);
     write.removed_ids = std::move(page->removed_ids);
+    for (const MirrorItem& item : write.upserts) listed.insert(item.id);
     if (first && !fresh && write.upserts.empty() && write.removed_ids.empty() &&
         !write.delta_link.empty()) {
       // Nothing changed: the old link stays valid until the pass's end writes the new one.
       quiet->push_back(std::move(write));
       ++stats->pages;
-      return Status::Ok();
+      return round_ended();
     }
     if (Status s = store_->ApplyDeltaPage(std::move(write)); !s.ok()) return s;
     ++stats->pages;
@@ -216,39 +236,74 @@ Status DeltaSyncer::RunScope(const std::string& user_id, Collection collection, 
       return Status::Cancelled("delta pass stopped after page " + std::to_string(stats->pages));
     }
     first = false;
-    if (!page->delta_link.empty()) return Status::Ok();
+    if (!page->delta_link.empty()) return round_ended();
     url = page->next_link;
   }
 }
 
-Result<int64_t> DeltaSyncer::RemoveEvents(const std::string& user_id,
-                                          const std::vector<store::DeltaPageWrite>& quiet) {
-  auto removals = store_->DeltaRemovals(user_id, Collection::kEvents);
-  if (!removals.ok()) return removals.status();
-  if (removals->empty()) return store_->EndDeltaPass(user_id, Collection::kEvents, quiet, nullptr);
-  std::set<std::string> ids;
-  for (const auto& r : *removals) ids.insert(r.item_id);
+Status DeltaSyncer::UnlistedEvents(const std::string& user_id, std::set<std::string>* to_verify) {
+  constexpr int kIdPage = 1000;
+  std::set<std::string> listed;
+  std::string since = "1900-01-01T00:00:00Z";
+  auto query = [&] {
+    return graph::CreatedSincePath(user_id, Collection::kEvents, since, kIdPage) +
+           "&$select=id,createdDateTime";
+  };
+  std::string url = query();
+  for (;;) {
+    auto response = client_->Get(user_id, url);
+    if (!response.ok()) return response.status();
+    auto page = graph::ParsePage(Collection::kEvents, response->body);
+    if (!page.ok()) return page.status();
+    std::string oldest, newest;
+    for (const MirrorItem& item : page->items) {
+      listed.insert(item.id);
+      if (oldest.empty() || item.created_at < oldest) oldest = item.created_at;
+      newest = std::max(newest, item.created_at);
+    }
+    if (page->next_link.empty()) break;
+    // Keyset paging, as in resync: a delete during the listing cannot shift an id past us.
+    if (newest.empty() || newest == oldest) {
+      url = page->next_link;
+    } else {
+      since = newest;
+      url = query();
+    }
+  }
+  auto rows = store_->ItemIds(user_id, Collection::kEvents);
+  if (!rows.ok()) return rows.status();
+  for (std::string& id : *rows) {
+    if (!listed.count(id)) to_verify->insert(std::move(id));
+  }
+  return Status::Ok();
+}
+
+Result<store::PageWrite> DeltaSyncer::Verify(const std::string& user_id, Collection collection,
+                                             const std::set<std::string>& ids) {
   store::PageWrite verified;
   verified.user_id = user_id;
-  verified.collection = Collection::kEvents;
+  verified.collection = collection;
   for (const std::string& id : ids) {
     graph::Request request;
     request.mailbox = user_id;
-    request.path_or_url = UserPath(user_id) + "/events/" + graph::PercentEncode(id);
+    request.path_or_url = UserPath(user_id) + "/" + std::string(CollectionName(collection)) + "/" +
+                          graph::PercentEncode(id);
     request.return_client_errors = true;
     auto response = client_->Send(request);
     if (!response.ok()) return response.status();
     if (response->status == 404) {
-      verified.deletes.push_back(id);
+      verified.deletes.push_back(id);  // ids are immutable: gone for good
       continue;
     }
-    if (response->status >= 400) return ErrorStatus(*response, "event " + id);
-    // Still there (it left the window, or came back): keep it, current.
-    auto item = graph::ParsePage(Collection::kEvents, "{\"value\":[" + response->body + "]}");
+    if (response->status >= 400) {
+      return ErrorStatus(*response, std::string(CollectionName(collection)) + " " + id);
+    }
+    // Still there (moved, left the calendar window, changed since): keep it, current.
+    auto item = graph::ParsePage(collection, "{\"value\":[" + response->body + "]}");
     if (!item.ok()) return item.status();
     for (auto& i : item->items) verified.upserts.push_back(std::move(i));
   }
-  return store_->EndDeltaPass(user_id, Collection::kEvents, quiet, &verified);
+  return verified;
 }
 
 Result<DeltaStats> DeltaSyncer::Sync(const std::string& user_id, Collection collection) {
@@ -275,10 +330,11 @@ Result<DeltaStats> DeltaSyncer::Sync(const std::string& user_id, Collection coll
   DeltaStats stats;
   bool complete = true;
   std::vector<store::DeltaPageWrite> quiet;
+  std::set<std::string> to_verify;
   for (const Scope& scope : *scopes) {
     auto it = by_scope.find(scope.scope);
     Status s = RunScope(user_id, collection, scope, it == by_scope.end() ? nullptr : it->second,
-                        &stats, &quiet);
+                        &stats, &quiet, &to_verify);
     if (s.code() == Status::Code::kNotFound && scope.sweep_when_gone) {
       // The folder went away since it was listed: the next pass forgets it. Until then a
       // message moved into it would look removed, so no removal is applied this pass.
@@ -293,11 +349,28 @@ Result<DeltaStats> DeltaSyncer::Sync(const std::string& user_id, Collection coll
     }
     return stats;
   }
-  auto removed = collection == Collection::kEvents
-                     ? RemoveEvents(user_id, quiet)
-                     : store_->EndDeltaPass(user_id, collection, quiet, nullptr);
+  // Removals that are certain are done by the store's rule. Events are all checked with
+  // Graph (leaving the window is not being deleted), and so are the removals the rule
+  // held back (rows changed since their round began) and the unlisted recent rows.
+  if (collection != Collection::kEvents) {
+    auto removed = store_->EndDeltaPass(user_id, collection, quiet, nullptr);
+    if (!removed.ok()) return removed.status();
+    stats.removed = *removed;
+    quiet.clear();
+  }
+  if (collection == Collection::kEvents) {
+    if (Status s = UnlistedEvents(user_id, &to_verify); !s.ok()) return s;
+  }
+  auto held = store_->DeltaRemovals(user_id, collection);
+  if (!held.ok()) return held.status();
+  for (const auto& r : *held) to_verify.insert(r.item_id);
+  if (to_verify.empty() && quiet.empty()) return stats;
+  auto verified = Verify(user_id, collection, to_verify);
+  if (!verified.ok()) return verified.status();
+  stats.verified = static_cast<int64_t>(to_verify.size());
+  auto removed = store_->EndDeltaPass(user_id, collection, quiet, &*verified);
   if (!removed.ok()) return removed.status();
-  stats.removed = *removed;
+  stats.removed += *removed;
   return stats;
 }
 

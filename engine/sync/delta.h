@@ -14,8 +14,13 @@
 // Removals are queued, not done at once, and applied when the rounds of every scope have
 // ended (see Store::EndDeltaPass): readers never see a collection emptied by a
 // fresh round, and a message moved from folder A to folder B (gone from A's round,
-// present in B's, in either order) keeps its row with its folder updated. Events are
-// checked one by one (GET) before removal: one that merely left the window still exists.
+// present in B's, in either order) keeps its row with its folder updated. Some rows are
+// checked one by one with Graph (GET; 404 removes) instead: events (one that merely left
+// the window still exists), rows changed since the round that reported them gone began,
+// and rows created since the previous round that this round did not list (a delta round
+// never reports an item created and deleted since its token, so if the `deleted`
+// notification was lost, only this finds it). Events outside the window are covered by
+// listing the ids of all events once per pass (keyset-paged on createdDateTime).
 //
 // Thread-safety: safe from many threads; passes over the same (mailbox, collection) run
 // one at a time.
@@ -29,6 +34,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -60,6 +66,7 @@ struct DeltaStats {
   int64_t pages = 0;
   int64_t items = 0;           // present items received (replays included)
   int64_t removed = 0;         // mirror rows removed at the end of the pass
+  int64_t verified = 0;        // items checked one by one with Graph before removal
   int64_t fresh_rounds = 0;    // rounds started without a token
   int64_t expired_tokens = 0;  // tokens Graph no longer knew (each restarted a round fresh)
 };
@@ -83,11 +90,16 @@ class DeltaSyncer {
   Scope CalendarScope(const std::string& user_id) const;
   // Runs the scope's round. A round that brought nothing but a new link is not written
   // but added to `quiet`, for the pass's last transaction.
+  // Rows that need a word from Graph before they are removed go to `to_verify`.
   Status RunScope(const std::string& user_id, Collection collection, const Scope& scope,
                   const store::DeltaScope* stored, DeltaStats* stats,
-                  std::vector<store::DeltaPageWrite>* quiet);
-  Result<int64_t> RemoveEvents(const std::string& user_id,
-                               const std::vector<store::DeltaPageWrite>& quiet);
+                  std::vector<store::DeltaPageWrite>* quiet, std::set<std::string>* to_verify);
+  // Lists the ids of every event (calendarView delta sees only its window) and adds the
+  // mirror's events Graph did not list to `to_verify`.
+  Status UnlistedEvents(const std::string& user_id, std::set<std::string>* to_verify);
+  // GETs each item: 404 becomes a delete, anything else an upsert of its current state.
+  Result<store::PageWrite> Verify(const std::string& user_id, Collection collection,
+                                  const std::set<std::string>& ids);
   std::mutex& LockFor(const std::string& user_id, Collection collection);
 
   graph::GraphClient* client_;
