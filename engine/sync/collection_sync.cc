@@ -102,14 +102,44 @@ Result<ResyncStats> CollectionSync::Modified(const std::string& user_id, Collect
 Result<DeltaStats> CollectionSync::Delta(const std::string& user_id, Collection collection) {
   auto r = delta_.Sync(user_id, collection);
   Note(user_id, collection, "delta", r.status());
+  if (!r.ok()) Owe(user_id, collection);
   return r;
 }
 
 Status CollectionSync::Full(const std::string& user_id, Collection collection) {
-  if (auto r = Created(user_id, collection); !r.ok()) return r.status();
-  if (auto r = Modified(user_id, collection); !r.ok()) return r.status();
-  auto r = Delta(user_id, collection);
-  return r.status();
+  Status s = [&] {
+    if (auto r = Created(user_id, collection); !r.ok()) return r.status();
+    if (auto r = Modified(user_id, collection); !r.ok()) return r.status();
+    return Delta(user_id, collection).status();
+  }();
+  std::lock_guard<std::mutex> lock(mu_);
+  if (s.ok()) {
+    owed_.erase({user_id, collection});
+  } else {
+    owed_.try_emplace({user_id, collection}, Debt{clock_->Now(), 0});
+  }
+  return s;
+}
+
+void CollectionSync::Owe(const std::string& user_id, Collection collection) {
+  std::lock_guard<std::mutex> lock(mu_);
+  owed_.try_emplace({user_id, collection}, Debt{clock_->Now(), 0});
+}
+
+std::vector<std::pair<std::string, Collection>> CollectionSync::TakeDue() {
+  std::lock_guard<std::mutex> lock(mu_);
+  const TimePoint now = clock_->Now();
+  std::vector<std::pair<std::string, Collection>> due;
+  for (auto& [key, debt] : owed_) {
+    if (debt.due > now) continue;
+    due.push_back(key);
+    // 30 s, 1 min, 2 min, ... capped at 15 minutes, until a Full pass pays it.
+    debt.due =
+        now + std::min<std::chrono::seconds>(std::chrono::seconds(30 << std::min(debt.tries, 5)),
+                                             std::chrono::minutes(15));
+    ++debt.tries;
+  }
+  return due;
 }
 
 }  // namespace graphmirror::sync

@@ -22,6 +22,7 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "engine/config/config.h"
 #include "engine/sync/delta.h"
@@ -55,6 +56,13 @@ class CollectionSync {
   // "delta", "subscribe", ...): success resumes a stopped collection, a refusal stops it.
   void Note(const std::string& user_id, Collection collection, const std::string& kind,
             const Status& outcome);
+  // A collection whose catch-up failed (the initial sync, a delta pass) owes a full pass
+  // (Full): the worker runs it when due, backing off while it keeps failing. Nothing else
+  // would: notifications only cover what changes from now on.
+  void Owe(const std::string& user_id, Collection collection);
+  // The owed collections due by now, oldest debt first; each is marked as tried (its next
+  // try backs off) until a Full pass succeeds.
+  std::vector<std::pair<std::string, Collection>> TakeDue();
   // When a stopped collection may be tried again; nullopt if it is not stopped (or due).
   std::optional<TimePoint> StoppedUntil(const std::string& user_id, Collection collection);
   // The one-line reason a refusal stops a collection, or "" if `outcome` is no refusal.
@@ -69,8 +77,14 @@ class CollectionSync {
   Resyncer resyncer_;
   DeltaSyncer delta_;
 
+  struct Debt {
+    TimePoint due;
+    int tries = 0;
+  };
+
   std::mutex mu_;
   std::map<Key, TimePoint> stopped_;  // until when
+  std::map<Key, Debt> owed_;
 };
 
 }  // namespace graphmirror::sync

@@ -44,6 +44,8 @@ std::vector<CollectionReport> SyncAllOnce(
         r.delta_stats = *delta;
         return Status::Ok();
       }();
+      // What this pass could not read is read later by the daemon's worker.
+      if (!r.status.ok()) sync->Owe(r.user_id, r.collection);
       auto after = store->CountItems(r.user_id, r.collection);
       r.items_after = after.ok() ? *after : 0;
       if (on_done) {

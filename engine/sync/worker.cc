@@ -70,8 +70,19 @@ void SyncWorker::DeltaPassIfDue() {
   }
 }
 
+void SyncWorker::PayDebts() {
+  for (const auto& [user, collection] : sync_->TakeDue()) {
+    if (!configured_.count({user, collection}) || sync_->StoppedUntil(user, collection)) continue;
+    if (Status s = sync_->Full(user, collection); !s.ok()) {
+      spdlog::warn("sync: catching up {} {}: {} (retrying)", user, CollectionName(collection),
+                   s.message());
+    }
+  }
+}
+
 Result<int64_t> SyncWorker::RunOnce() {
   PruneLogIfDue();
+  PayDebts();
   DeltaPassIfDue();
   auto pending = store_->PendingNotifications(clock_->Now(), kBatchRows);
   if (!pending.ok()) return pending.status();

@@ -8,7 +8,8 @@
 // failed with the reason and retried with exponential backoff; rows for a mailbox or
 // collection no longer configured are ignored with a reason, and those of a stopped
 // collection (see CollectionSync) wait until it is tried again. Every
-// `sync.delta_interval` a delta pass runs over every collection, as a safety net. Everything is
+// `sync.delta_interval` a delta pass runs over every collection, as a safety net, and a
+// collection whose catch-up failed gets its full pass again, with backoff. Everything is
 // idempotent, so a crash anywhere only means the same work is done again after the restart.
 //
 // Thread-safety: RunOnce must not run concurrently with itself; Wake may be called from
@@ -65,6 +66,7 @@ class SyncWorker {
   std::chrono::seconds RetryDelay(int attempts) const;
   void PruneLogIfDue();
   void DeltaPassIfDue();
+  void PayDebts();  // the full passes CollectionSync says are owed
 
   Clock* clock_;
   store::Store* store_;

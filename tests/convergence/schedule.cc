@@ -693,6 +693,13 @@ class Schedule {
       Fault(kind);
       return Log("subscription " + id + " removed");
     }
+    if (kind == "password_reset") {
+      const auto users = sim_.UserIds();
+      const std::string& user = users[Below(users.size())];
+      if (!sim_.ResetPassword(user)) return Log("no such user");
+      Fault(kind);
+      return Log("password of " + user + " reset");
+    }
     if (kind == "token_expiry") {
       sim_.ExpireAllTokens();
       Fault(kind);

@@ -34,6 +34,7 @@ inline const std::vector<std::string>& FaultKinds() {
       "lifecycle_removed",    // EmitLifecycle(id, "subscriptionRemoved"), subscription kept
       "lifecycle_unknown",    // EmitLifecycle(id, <an unknown event>)
       "remove_subscription",  // sim.RemoveSubscription(id): subscriptionRemoved + deleted
+      "password_reset",       // sim.ResetPassword(user): all its subscriptions removed
       "token_expiry",         // sim.ExpireAllTokens()
       "restart",              // process restart: LiveSync, Store, GraphClient reopened
       "downtime",             // process down for a few steps (changes keep happening)

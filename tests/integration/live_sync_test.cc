@@ -148,6 +148,8 @@ TEST_CASE("Lifecycle events: reauthorize, removed subscription, missed, unknown"
   CHECK(f.PendingLog() == 0);
   CHECK(f.QueryInt("SELECT count(*) FROM notification_log WHERE lifecycle_event IS NOT NULL "
                    "AND state = 'applied'") == 4);
+  CHECK(f.live().keeper().stats().unknown_lifecycle == 1);
+  CHECK(f.live().keeper().stats().lifecycle_events == 4);
   f.RequireExactMirrorOfAll();
 }
 
