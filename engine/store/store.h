@@ -217,6 +217,11 @@ class Store {
                           const std::string& scope, bool sweep_rows);
   Result<std::vector<DeltaRemoval>> DeltaRemovals(const std::string& user_id,
                                                   Collection collection);
+  // Queues rows to be checked with Graph one by one at the end of a delta pass (scope ""
+  // in delta_removals): never removed on a round's word alone, and kept across passes
+  // until checked.
+  Status QueueForCheck(const std::string& user_id, Collection collection,
+                       const std::vector<std::string>& item_ids);
   // Ids of the collection's rows created at or after `since` (Graph's createdDateTime),
   // only those in mail folder `folder_id` if it is not empty.
   Result<std::vector<std::string>> CreatedSince(const std::string& user_id, Collection collection,

@@ -137,7 +137,7 @@ std::vector<std::string> DueRemovals(WriteContext& ctx, const std::string& user_
       "SELECT DISTINCT r.item_id FROM delta_removals r JOIN " + table +
       " t ON t.user_id = r.user_id AND t.id = r.item_id "
       "LEFT JOIN delta_links l ON l.user_id = r.user_id AND l.collection = r.collection AND "
-      "l.scope = r.scope WHERE r.user_id = ?1 AND r.collection = ?2" +
+      "l.scope = r.scope WHERE r.user_id = ?1 AND r.collection = ?2 AND r.scope <> ''" +
       same_folder +
       " AND (t.modified_at IS NULL OR l.round_started_at IS NULL OR "
       "t.modified_at < l.round_started_at)");
@@ -215,6 +215,23 @@ Result<std::vector<DeltaRemoval>> Store::DeltaRemovals(const std::string& user_i
   return out;
 }
 
+Status Store::QueueForCheck(const std::string& user_id, Collection collection,
+                            const std::vector<std::string>& item_ids) {
+  if (item_ids.empty()) return Status::Ok();
+  return Write([&](WriteContext& ctx) {
+    SQLite::Statement& q = ctx.Prepare(
+        "INSERT OR IGNORE INTO delta_removals (user_id, collection, item_id, scope) "
+        "VALUES (?1, ?2, ?3, '')");
+    for (const std::string& id : item_ids) {
+      q.reset();
+      q.bind(1, user_id);
+      q.bind(2, Name(collection));
+      q.bind(3, id);
+      q.exec();
+    }
+  });
+}
+
 Result<std::vector<std::string>> Store::CreatedSince(const std::string& user_id,
                                                      Collection collection,
                                                      const std::string& folder_id,
@@ -255,10 +272,12 @@ Result<int64_t> Store::EndDeltaPass(const std::string& user_id, Collection colle
       ++removed;
     }
     // What is left: rows gone already, messages now in another folder (moved, not
-    // removed: dropped), and rows changed since their round began (kept for the next pass).
-    const std::string same_folder = collection == Collection::kMessages
-                                        ? " AND (t.folder_id IS NULL OR t.folder_id = r.scope)"
-                                        : "";
+    // removed: dropped), rows changed since their round began and rows to check (both
+    // kept, for the caller to check with Graph).
+    const std::string same_folder =
+        collection == Collection::kMessages
+            ? " AND (r.scope = '' OR t.folder_id IS NULL OR t.folder_id = r.scope)"
+            : "";
     SQLite::Statement& settle = ctx.Prepare(
         "DELETE FROM delta_removals AS r WHERE r.user_id = ?1 AND r.collection = ?2 AND "
         "NOT EXISTS (SELECT 1 FROM " +

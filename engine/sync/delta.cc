@@ -169,9 +169,14 @@ Status DeltaSyncer::RunScope(const std::string& user_id, Collection collection, 
                                        collection == Collection::kMessages ? scope.scope : "",
                                        previous_start);
     if (!recent.ok()) return recent.status();
+    std::vector<std::string> unlisted;
     for (std::string& id : *recent) {
-      if (!listed.count(id)) to_verify->insert(std::move(id));
+      if (!listed.count(id)) unlisted.push_back(std::move(id));
     }
+    // Queued durably before the link that moves past them is: a pass that fails later
+    // must not forget them.
+    if (Status s = store_->QueueForCheck(user_id, collection, unlisted); !s.ok()) return s;
+    to_verify->insert(unlisted.begin(), unlisted.end());
     return Status::Ok();
   };
   int restarts = 0;
@@ -223,12 +228,15 @@ Status DeltaSyncer::RunScope(const std::string& user_id, Collection collection, 
     write.upserts = std::move(page->items);
     write.removed_ids = std::move(page->removed_ids);
     for (const MirrorItem& item : write.upserts) listed.insert(item.id);
+    if (!write.delta_link.empty()) {
+      if (Status s = round_ended(); !s.ok()) return s;
+    }
     if (first && !fresh && write.upserts.empty() && write.removed_ids.empty() &&
         !write.delta_link.empty()) {
       // Nothing changed: the old link stays valid until the pass's end writes the new one.
       quiet->push_back(std::move(write));
       ++stats->pages;
-      return round_ended();
+      return Status::Ok();
     }
     if (Status s = store_->ApplyDeltaPage(std::move(write)); !s.ok()) return s;
     ++stats->pages;
@@ -236,7 +244,7 @@ Status DeltaSyncer::RunScope(const std::string& user_id, Collection collection, 
       return Status::Cancelled("delta pass stopped after page " + std::to_string(stats->pages));
     }
     first = false;
-    if (!page->delta_link.empty()) return round_ended();
+    if (!page->delta_link.empty()) return Status::Ok();
     url = page->next_link;
   }
 }

@@ -99,6 +99,7 @@ Status SubscriptionKeeper::Reconcile() {
   std::lock_guard<std::recursive_mutex> lock(mu_);
   auto listed = api_.List();
   if (!listed.ok()) return listed.status();
+  last_reconciled_ = clock_->Now();
   std::set<std::string> at_graph;
   for (const auto& info : *listed) {
     if (info.notification_url != config_.webhook.notification_url) continue;  // not ours
@@ -137,14 +138,15 @@ Status SubscriptionKeeper::Reconcile() {
 }
 
 store::LogEntry SubscriptionKeeper::CatchUpEntry(const store::SubscriptionRecord& record) {
-  // A lastModifiedDateTime round sees what was created or changed while no subscription
-  // was notifying; as a log row it is durable with the subscription and done by the worker.
+  // A full pass (new, changed and deleted items) covers what happened while no
+  // subscription was notifying; as a log row it is durable with the subscription and done
+  // by the worker.
   store::LogEntry entry;
   entry.dedupe_key = "catch-up:" + record.id;
   entry.subscription_id = record.id;
   entry.user_id = record.user_id;
   entry.collection = record.collection;
-  entry.change_type = "updated";
+  entry.lifecycle_event = kCatchUpEvent;
   entry.resource = record.resource;
   return entry;
 }
@@ -247,6 +249,15 @@ Status SubscriptionKeeper::Maintain() {
   std::lock_guard<std::recursive_mutex> lock(mu_);
   Status first;
   const TimePoint now = clock_->Now();
+  // Graph may drop a subscription without a word reaching us (its subscriptionRemoved
+  // lost while the webhook was down): compare with Graph's list now and then, and at
+  // once if the last attempt failed.
+  if (last_reconciled_ == TimePoint{} || now - last_reconciled_ >= kReconcileEvery) {
+    if (Status s = Reconcile(); !s.ok()) {
+      spdlog::warn("keeper: reconciling with Graph: {}", s.message());
+      first = s;
+    }
+  }
   for (const auto& mailbox : config_.mailboxes) {
     for (Collection c : mailbox.resources) {
       Key key{mailbox.user, c};
@@ -271,7 +282,8 @@ Status SubscriptionKeeper::Maintain() {
 
 TimePoint SubscriptionKeeper::NextDue() {
   std::lock_guard<std::recursive_mutex> lock(mu_);
-  TimePoint next = TimePoint::max();
+  TimePoint next =
+      last_reconciled_ == TimePoint{} ? clock_->Now() : last_reconciled_ + kReconcileEvery;
   for (const auto& mailbox : config_.mailboxes) {
     for (Collection c : mailbox.resources) {
       if (auto until = sync_->StoppedUntil(mailbox.user, c)) {
@@ -293,6 +305,7 @@ TimePoint SubscriptionKeeper::NextDue() {
 
 Status SubscriptionKeeper::HandleLifecycle(const store::PendingNotification& row) {
   const Key key{row.user_id, row.collection};
+  if (row.lifecycle_event == kCatchUpEvent) return sync_->Full(row.user_id, row.collection);
   ++stats_.lifecycle_events;
   if (Status s = store_->RecordLifecycle(row.user_id, row.collection, row.lifecycle_event);
       !s.ok()) {

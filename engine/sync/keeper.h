@@ -30,6 +30,12 @@
 
 namespace graphmirror::sync {
 
+// The log rows the keeper queues with a new subscription (not a Graph event): a full pass
+// over what happened while nothing notified.
+inline constexpr const char* kCatchUpEvent = "graphmirror.catchUp";
+// How often Maintain compares the subscriptions with Graph's list.
+inline constexpr std::chrono::hours kReconcileEvery{1};
+
 struct KeeperStats {
   std::atomic<uint64_t> created{0};
   std::atomic<uint64_t> renewed{0};
@@ -53,8 +59,8 @@ class SubscriptionKeeper {
   // Compares the stored subscriptions with GET /subscriptions: adopts ours, deletes
   // orphans, forgets the ones Graph no longer has.
   Status Reconcile();
-  // Creates what is missing and renews what is due. Keeps going past a failing mailbox
-  // and returns the first failure.
+  // Reconciles when due (hourly, or after a failed attempt), creates what is missing and
+  // renews what is due. Keeps going past a failing mailbox and returns the first failure.
   Status Maintain();
   // When Maintain has work next (the earliest renewal), or now if something is missing.
   TimePoint NextDue();
@@ -92,6 +98,7 @@ class SubscriptionKeeper {
   std::recursive_mutex mu_;  // serializes the public calls
   std::map<Key, store::SubscriptionRecord> live_;
   std::chrono::minutes lifetime_;  // lowered when Graph says it is too long
+  TimePoint last_reconciled_{};    // never, until Reconcile succeeds
 
   std::mutex stop_mu_;
   std::condition_variable stop_cv_;
