@@ -37,6 +37,21 @@ TEST_CASE("ParseConfig reads a valid file", "[config]") {
   CHECK(c->mailboxes[0].resources ==
         std::vector<Collection>{Collection::kMessages, Collection::kEvents});
   CHECK(c->mailboxes[1].resources.size() == 3);
+  CHECK(c->sync.calendar_past_days == 365);
+  CHECK(c->sync.calendar_future_days == 730);
+  CHECK(c->sync.delta_interval == std::chrono::minutes(360));
+}
+
+TEST_CASE("ParseConfig reads the delta settings", "[config]") {
+  std::string text = kValid;
+  text.replace(text.find("page_size = 100"), 15,
+               "page_size = 100\ncalendar_past_days = 30\ncalendar_future_days = 90\n"
+               "delta_interval_minutes = 0");
+  auto c = ParseConfig(text, "g.toml", "", NoEnv);
+  REQUIRE(c.ok());
+  CHECK(c->sync.calendar_past_days == 30);
+  CHECK(c->sync.calendar_future_days == 90);
+  CHECK(c->sync.delta_interval.count() == 0);
 }
 
 TEST_CASE("GRAPHMIRROR_CLIENT_SECRET supplies the secret", "[config]") {
@@ -80,6 +95,8 @@ TEST_CASE("ParseConfig names the problem in one line", "[config]") {
   check(replaced("database = ", "database = = "), "g.toml:2");
   check(replaced("[graph]", "graph = 3\n[grap]"), "unknown key");
   check(replaced("\"mirror.db\"", "\":memory:\""), "must be a file path");
+  check(replaced("page_size = 100", "calendar_past_days = 0"), "sync.calendar_past_days");
+  check(replaced("page_size = 100", "delta_interval_minutes = -5"), "sync.delta_interval_minutes");
 }
 
 }  // namespace
