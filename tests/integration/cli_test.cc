@@ -1,5 +1,7 @@
 // The graphmirror command as a user meets it: exit codes and one clear line on failure.
 
+#include <sys/stat.h>
+
 #include "tests/integration/cli_run.h"
 #include "tests/integration/sim_fixture.h"
 
@@ -83,4 +85,25 @@ TEST_CASE("A bad config file ends with one line naming the problem", "[cli]") {
 }
 
 }  // namespace
+}  // namespace graphmirror::test
+
+namespace graphmirror::test {
+
+TEST_CASE("keygen writes a certificate and a 0600 key, and never overwrites them", "[cli]") {
+  TempDir dir;
+  const std::string cert = dir.Path("c.pem"), key = dir.Path("k.pem");
+  Run made = RunCli("keygen --cert " + cert + " --key " + key + " --days 30");
+  INFO(made.output);
+  REQUIRE(made.exit_code == 0);
+  CHECK(made.output.find("thumbprint (SHA-1): ") != std::string::npos);
+  struct stat st {};
+  REQUIRE(::stat(key.c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0600);
+
+  Run again = RunCli("keygen --cert " + dir.Path("c2.pem") + " --key " + key);
+  CHECK(again.exit_code == 1);
+  CHECK(Lines(again.output) == 1);
+  CHECK(again.output.find("refusing to overwrite") != std::string::npos);
+}
+
 }  // namespace graphmirror::test

@@ -4,6 +4,8 @@
 //   graphmirror run --config FILE           the daemon: subscriptions, webhook, live sync
 //   graphmirror status --config FILE        what the mirror holds, how current it is, and
 //                                           which collections are stopped and why
+//   graphmirror keygen --cert F --key F     a self-signed RSA 2048 certificate and its key
+//                                           (mode 0600) for rich notifications
 //
 // Every failure ends with one line on stderr naming the problem and a non-zero exit.
 
@@ -23,6 +25,7 @@
 
 #include "engine/config/config.h"
 #include "engine/graph/graph_client.h"
+#include "engine/rich/keygen.h"
 #include "engine/store/store.h"
 #include "engine/sync/live_sync.h"
 #include "engine/sync/sync_once.h"
@@ -188,6 +191,19 @@ int RunStatus(const std::string& config_path) {
   return 0;
 }
 
+int RunKeygen(const std::string& cert_path, const std::string& key_path,
+              const std::string& common_name, int days) {
+  auto generated = rich::GenerateCertificate(common_name, days);
+  if (!generated.ok()) return Fail(generated.status().message());
+  if (Status s = rich::WriteCertificateFiles(*generated, cert_path, key_path); !s.ok()) {
+    return Fail(s.message());
+  }
+  std::printf("wrote %s (certificate, valid %d days) and %s (private key, mode 0600)\n",
+              cert_path.c_str(), days, key_path.c_str());
+  std::printf("thumbprint (SHA-1): %s\n", generated->thumbprint.c_str());
+  return 0;
+}
+
 int Main(int argc, char** argv) {
   CLI::App app{"graphmirror: a local SQLite mirror of Microsoft 365 mailboxes"};
   app.require_subcommand(1);
@@ -208,6 +224,16 @@ int Main(int argc, char** argv) {
   CLI::App* status_cmd = app.add_subcommand("status", "Show what the mirror holds");
   status_cmd->add_option("--config", config_path, "TOML config file")->required();
 
+  std::string cert_path, key_path, common_name = "graphmirror";
+  int days = 365;
+  CLI::App* keygen_cmd = app.add_subcommand(
+      "keygen", "Write a new certificate and private key for rich notifications");
+  keygen_cmd->add_option("--cert", cert_path, "certificate file to create (PEM)")->required();
+  keygen_cmd->add_option("--key", key_path, "private key file to create (PEM, mode 0600)")
+      ->required();
+  keygen_cmd->add_option("--days", days, "validity in days (1..3650)")->check(CLI::Range(1, 3650));
+  keygen_cmd->add_option("--name", common_name, "the certificate's common name");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -227,6 +253,7 @@ int Main(int argc, char** argv) {
   }
   if (*run_cmd) return RunDaemon(config_path);
   if (*status_cmd) return RunStatus(config_path);
+  if (*keygen_cmd) return RunKeygen(cert_path, key_path, common_name, days);
   return kExitUsage;
 }
 

@@ -1,0 +1,125 @@
+#include "engine/rich/keygen.h"
+
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/rsa.h>
+#include <openssl/x509.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <memory>
+
+namespace graphmirror::rich {
+namespace {
+
+struct PkeyFree {
+  void operator()(EVP_PKEY* p) const { EVP_PKEY_free(p); }
+};
+struct X509Free {
+  void operator()(X509* x) const { X509_free(x); }
+};
+struct BioFree {
+  void operator()(BIO* b) const { BIO_free(b); }
+};
+
+std::string BioText(BIO* bio) {
+  char* data = nullptr;
+  long n = BIO_get_mem_data(bio, &data);
+  return n > 0 ? std::string(data, static_cast<size_t>(n)) : std::string();
+}
+
+// Creates `path` with `mode` (failing if it exists) and writes `text`.
+Status WriteNewFile(const std::string& path, const std::string& text, mode_t mode) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+  if (fd < 0) {
+    return Status::IOError(
+        "cannot create " + path + ": " + std::strerror(errno) +
+        (errno == EEXIST ? " (refusing to overwrite a key or certificate)" : ""));
+  }
+  ::fchmod(fd, mode);  // whatever the umask
+  size_t done = 0;
+  while (done < text.size()) {
+    ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      int saved = errno;
+      ::close(fd);
+      return Status::IOError("writing " + path + ": " + std::strerror(saved));
+    }
+    done += static_cast<size_t>(n);
+  }
+  if (::fsync(fd) != 0 || ::close(fd) != 0) {
+    return Status::IOError("writing " + path + ": " + std::strerror(errno));
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<GeneratedCertificate> GenerateCertificate(const std::string& common_name, int days) {
+  if (days < 1 || days > 3650) return Status::InvalidArgument("days must be 1..3650");
+  std::unique_ptr<EVP_PKEY, PkeyFree> key(EVP_RSA_gen(2048));
+  if (!key) return Status::Internal("generating an RSA 2048 key failed");
+
+  std::unique_ptr<X509, X509Free> cert(X509_new());
+  unsigned char serial[16];
+  if (!cert || RAND_bytes(serial, sizeof serial) != 1) {
+    return Status::Internal("creating the certificate failed");
+  }
+  serial[0] &= 0x7F;  // a positive serial number
+  std::unique_ptr<BIGNUM, decltype(&BN_free)> bn(BN_bin2bn(serial, sizeof serial, nullptr),
+                                                 BN_free);
+  X509_set_version(cert.get(), 2);
+  if (!bn || !BN_to_ASN1_INTEGER(bn.get(), X509_get_serialNumber(cert.get()))) {
+    return Status::Internal("setting the certificate serial failed");
+  }
+  X509_gmtime_adj(X509_getm_notBefore(cert.get()), 0);
+  X509_gmtime_adj(X509_getm_notAfter(cert.get()), static_cast<long>(days) * 24 * 3600);
+  X509_NAME* name = X509_get_subject_name(cert.get());
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
+                             reinterpret_cast<const unsigned char*>(common_name.c_str()), -1, -1,
+                             0);
+  X509_set_issuer_name(cert.get(), name);
+  if (X509_set_pubkey(cert.get(), key.get()) != 1 ||
+      X509_sign(cert.get(), key.get(), EVP_sha256()) <= 0) {
+    return Status::Internal("signing the certificate failed");
+  }
+
+  GeneratedCertificate out;
+  std::unique_ptr<BIO, BioFree> cert_bio(BIO_new(BIO_s_mem()));
+  std::unique_ptr<BIO, BioFree> key_bio(BIO_new(BIO_s_mem()));
+  if (!cert_bio || !key_bio || PEM_write_bio_X509(cert_bio.get(), cert.get()) != 1 ||
+      PEM_write_bio_PrivateKey(key_bio.get(), key.get(), nullptr, nullptr, 0, nullptr, nullptr) !=
+          1) {
+    return Status::Internal("writing the PEM text failed");
+  }
+  out.certificate_pem = BioText(cert_bio.get());
+  out.private_key_pem = BioText(key_bio.get());
+
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int digest_len = 0;
+  if (X509_digest(cert.get(), EVP_sha1(), digest, &digest_len) != 1) {
+    return Status::Internal("computing the thumbprint failed");
+  }
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  for (unsigned int i = 0; i < digest_len; ++i) {
+    out.thumbprint += kHex[digest[i] >> 4];
+    out.thumbprint += kHex[digest[i] & 0xF];
+  }
+  return out;
+}
+
+Status WriteCertificateFiles(const GeneratedCertificate& generated,
+                             const std::string& certificate_path, const std::string& key_path) {
+  // The key first: a certificate without its key would be useless.
+  if (Status s = WriteNewFile(key_path, generated.private_key_pem, 0600); !s.ok()) return s;
+  Status s = WriteNewFile(certificate_path, generated.certificate_pem, 0644);
+  if (!s.ok()) ::unlink(key_path.c_str());
+  return s;
+}
+
+}  // namespace graphmirror::rich
