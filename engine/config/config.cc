@@ -152,6 +152,39 @@ void ReadSubscriptions(Reader& r, const toml::table& t, SubscriptionSettings* s)
   s->renew_margin = std::chrono::minutes(margin);
 }
 
+void ReadRichKey(Reader& r, const toml::table& t, const std::string& prefix, RichKey* key) {
+  r.String(t, "certificate_id", prefix + "certificate_id", &key->certificate_id);
+  r.String(t, "private_key", prefix + "private_key", &key->private_key);
+  if (r.ok() && (key->certificate_id.empty() || key->private_key.empty())) {
+    r.Fail(&t, "'" + prefix + "certificate_id' and '" + prefix + "private_key' are required");
+  }
+}
+
+void ReadRich(Reader& r, const toml::table& t, RichSettings* rich) {
+  r.OnlyKeys(t, "rich.", {"certificate", "certificate_id", "private_key", "previous"});
+  r.String(t, "certificate", "rich.certificate", &rich->certificate);
+  if (r.ok() && rich->certificate.empty()) r.Fail(&t, "'rich.certificate' is required");
+  ReadRichKey(r, t, "rich.", &rich->current);
+  const toml::node* previous = t.get("previous");
+  if (previous == nullptr) return;
+  const toml::array* list = previous->as_array();
+  if (list == nullptr || !list->is_array_of_tables()) {
+    r.Fail(previous, "'rich.previous' must be an array of tables ([[rich.previous]])");
+    return;
+  }
+  std::set<std::string> ids{rich->current.certificate_id};
+  for (const toml::node& entry : *list) {
+    const toml::table& e = *entry.as_table();
+    r.OnlyKeys(e, "rich.previous.", {"certificate_id", "private_key"});
+    RichKey key;
+    ReadRichKey(r, e, "rich.previous.", &key);
+    if (r.ok() && !ids.insert(key.certificate_id).second) {
+      r.Fail(&entry, "certificate id '" + key.certificate_id + "' is configured twice");
+    }
+    rich->previous.push_back(std::move(key));
+  }
+}
+
 void ReadMailboxes(Reader& r, const toml::node& node, std::vector<MailboxConfig>* out) {
   const toml::array* list = node.as_array();
   if (list == nullptr || !list->is_array_of_tables()) {
@@ -161,9 +194,16 @@ void ReadMailboxes(Reader& r, const toml::node& node, std::vector<MailboxConfig>
   std::set<std::string> seen;
   for (const toml::node& entry : *list) {
     const toml::table& t = *entry.as_table();
-    r.OnlyKeys(t, "mailbox.", {"user", "resources"});
+    r.OnlyKeys(t, "mailbox.", {"user", "resources", "rich"});
     MailboxConfig m;
     r.String(t, "user", "mailbox.user", &m.user);
+    if (const toml::node* rich = t.get("rich")) {
+      if (auto v = rich->value_exact<bool>()) {
+        m.rich = *v;
+      } else {
+        r.Fail(rich, "'mailbox.rich' must be true or false");
+      }
+    }
     if (r.ok() && m.user.empty()) r.Fail(&entry, "a [[mailbox]] needs 'user'");
     if (r.ok() && !seen.insert(m.user).second) {
       r.Fail(&entry, "mailbox '" + m.user + "' is configured twice");
@@ -212,7 +252,8 @@ Result<Config> ParseConfig(const std::string& text, const std::string& source,
   }
   Reader r(source);
   Config config;
-  r.OnlyKeys(root, "", {"database", "graph", "sync", "webhook", "subscriptions", "mailbox"});
+  r.OnlyKeys(root, "",
+             {"database", "graph", "sync", "webhook", "subscriptions", "rich", "mailbox"});
   r.String(root, "database", "database", &config.database);
   if (const toml::table* graph = r.Table(root, "graph")) ReadGraph(r, *graph, &config.graph);
   if (const toml::table* sync = r.Table(root, "sync")) ReadSync(r, *sync, &config.sync);
@@ -222,10 +263,22 @@ Result<Config> ParseConfig(const std::string& text, const std::string& source,
   if (const toml::table* subs = r.Table(root, "subscriptions")) {
     ReadSubscriptions(r, *subs, &config.subscriptions);
   }
+  if (const toml::table* rich = r.Table(root, "rich")) {
+    config.rich.emplace();
+    ReadRich(r, *rich, &*config.rich);
+  }
   if (const toml::node* mailboxes = root.get("mailbox")) {
     ReadMailboxes(r, *mailboxes, &config.mailboxes);
   }
   if (!r.ok()) return r.status();
+  for (const MailboxConfig& m : config.mailboxes) {
+    if (m.rich && !config.rich) {
+      return Status::InvalidArgument(source + ": mailbox '" + m.user +
+                                     "' asks for rich notifications but there is no [rich] "
+                                     "section (certificate and key; `graphmirror keygen` makes "
+                                     "them)");
+    }
+  }
 
   if (auto secret = env("GRAPHMIRROR_CLIENT_SECRET"); secret && !secret->empty()) {
     config.graph.client_secret = *secret;
@@ -244,8 +297,16 @@ Result<Config> ParseConfig(const std::string& text, const std::string& source,
     // The receiver, the worker and every reader need the same database: a file.
     return Status::InvalidArgument(source + ": 'database' must be a file path");
   }
-  if (!base_dir.empty() && std::filesystem::path(config.database).is_relative()) {
-    config.database = (std::filesystem::path(base_dir) / config.database).lexically_normal();
+  auto resolve = [&](std::string* path) {
+    if (!base_dir.empty() && std::filesystem::path(*path).is_relative()) {
+      *path = (std::filesystem::path(base_dir) / *path).lexically_normal();
+    }
+  };
+  resolve(&config.database);
+  if (config.rich) {
+    resolve(&config.rich->certificate);
+    resolve(&config.rich->current.private_key);
+    for (RichKey& key : config.rich->previous) resolve(&key.private_key);
   }
   return config;
 }

@@ -59,9 +59,26 @@ struct SubscriptionSettings {
   std::chrono::minutes renew_margin{1440};
 };
 
+// A private key that decrypts rich notifications, and the encryptionCertificateId Graph
+// names it by.
+struct RichKey {
+  std::string certificate_id;
+  std::string private_key;  // PEM file path, resolved against the config file's directory
+};
+
+// Rich notifications (`includeResourceData`): the certificate Graph encrypts with, its key,
+// and earlier keys still accepted while Graph may use them (rotation). Absent: no mailbox
+// may ask for rich subscriptions.
+struct RichSettings {
+  std::string certificate;  // PEM file path of the current certificate
+  RichKey current;
+  std::vector<RichKey> previous;
+};
+
 struct MailboxConfig {
   std::string user;  // object id (preferred) or user principal name
   std::vector<Collection> resources;
+  bool rich = false;  // ask for rich subscriptions (needs [rich])
 };
 
 struct Config {
@@ -70,6 +87,7 @@ struct Config {
   SyncSettings sync;
   WebhookSettings webhook;
   SubscriptionSettings subscriptions;
+  std::optional<RichSettings> rich;
   std::vector<MailboxConfig> mailboxes;
 };
 
@@ -78,7 +96,8 @@ using EnvLookup = std::function<std::optional<std::string>(const std::string&)>;
 std::optional<std::string> ProcessEnv(const std::string& name);
 
 // Parses TOML text. `source` names it in errors ("graphmirror.toml:12:3: ..."). Relative
-// `database` paths are resolved against `base_dir` when it is non-empty. The environment
+// paths (`database`, the [rich] files) are resolved against `base_dir` when it is
+// non-empty. The environment
 // variable GRAPHMIRROR_CLIENT_SECRET, when set, supplies graph.client_secret. Unknown keys,
 // wrong types, missing required keys and bad values are errors naming the key.
 Result<Config> ParseConfig(const std::string& text, const std::string& source,

@@ -101,3 +101,56 @@ TEST_CASE("ParseConfig names the problem in one line", "[config]") {
 
 }  // namespace
 }  // namespace graphmirror::config
+
+namespace graphmirror::config {
+namespace {
+
+TEST_CASE("ParseConfig reads [rich] and mailbox.rich", "[config]") {
+  std::string text = std::string(kValid) + R"(
+[rich]
+certificate = "rich-cert.pem"
+certificate_id = "gm-2026"
+private_key = "/keys/rich-key.pem"
+[[rich.previous]]
+certificate_id = "gm-2025"
+private_key = "old-key.pem"
+)";
+  text.replace(text.find("user = \"u2\""), 11, "user = \"u2\"\nrich = true");
+  auto c = ParseConfig(text, "g.toml", "/srv/gm", NoEnv);
+  INFO(c.status().message());
+  REQUIRE(c.ok());
+  REQUIRE(c->rich.has_value());
+  CHECK(c->rich->certificate == "/srv/gm/rich-cert.pem");
+  CHECK(c->rich->current.certificate_id == "gm-2026");
+  CHECK(c->rich->current.private_key == "/keys/rich-key.pem");
+  REQUIRE(c->rich->previous.size() == 1);
+  CHECK(c->rich->previous[0].private_key == "/srv/gm/old-key.pem");
+  CHECK_FALSE(c->mailboxes[0].rich);
+  CHECK(c->mailboxes[1].rich);
+}
+
+TEST_CASE("ParseConfig refuses rich mailboxes without [rich], and incomplete keys", "[config]") {
+  std::string text = kValid;
+  text.replace(text.find("user = \"u2\""), 11, "user = \"u2\"\nrich = true");
+  auto no_section = ParseConfig(text, "g.toml", "", NoEnv);
+  REQUIRE_FALSE(no_section.ok());
+  CHECK(no_section.status().message().find("no [rich] section") != std::string::npos);
+
+  auto no_key = ParseConfig(std::string(kValid) +
+                                "[rich]\ncertificate = \"c.pem\"\n"
+                                "certificate_id = \"x\"\n",
+                            "g.toml", "", NoEnv);
+  REQUIRE_FALSE(no_key.ok());
+  CHECK(no_key.status().message().find("rich.private_key") != std::string::npos);
+
+  auto twice = ParseConfig(std::string(kValid) +
+                               "[rich]\ncertificate = \"c.pem\"\ncertificate_id = \"x\"\n"
+                               "private_key = \"k.pem\"\n[[rich.previous]]\n"
+                               "certificate_id = \"x\"\nprivate_key = \"o.pem\"\n",
+                           "g.toml", "", NoEnv);
+  REQUIRE_FALSE(twice.ok());
+  CHECK(twice.status().message().find("configured twice") != std::string::npos);
+}
+
+}  // namespace
+}  // namespace graphmirror::config
