@@ -6,7 +6,7 @@
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 
-#include <optional>
+#include "engine/rich/base64.h"
 
 namespace graphmirror::rich {
 namespace {
@@ -24,24 +24,6 @@ struct CipherCtxFree {
 struct BioFree {
   void operator()(BIO* bio) const { BIO_free(bio); }
 };
-
-// Strict base64 (RFC 4648 alphabet, padded, no whitespace); nullopt if malformed.
-std::optional<std::string> DecodeBase64(const std::string& text) {
-  if (text.empty() || text.size() % 4 != 0) return std::nullopt;
-  size_t padding = 0;
-  while (padding < 2 && text[text.size() - 1 - padding] == '=') ++padding;
-  std::string out(text.size() / 4 * 3, '\0');
-  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(text.data()),
-                          static_cast<int>(text.size()));
-  if (n < 0 || static_cast<size_t>(n) != out.size()) return std::nullopt;
-  // EVP_DecodeBlock accepts '=' only at the end, but also skips leading blanks: refuse them.
-  for (char c : text) {
-    if (c == ' ' || c == '\t' || c == '\r' || c == '\n') return std::nullopt;
-  }
-  out.resize(out.size() - padding);
-  return out;
-}
 
 Decrypted Refuse(Refusal refusal, std::string detail) {
   Decrypted d;
