@@ -1,0 +1,79 @@
+// TokenValidator: the `validationTokens` of a rich notification batch (GRAPH.md section
+// 5). A token is valid when it is an RS256 JWT whose signature checks against the
+// identity platform's published keys (JWKS, picked by `kid`; fetched at first use and
+// again, at most once a minute, when a token names a `kid` not in the cached set), it is
+// within `nbf`..`exp` (with leeway), `aud` is our client id, the caller is Graph's
+// change-tracking application (`appid` in v1 tokens, `azp` in v2), and the issuer is
+// `https://sts.windows.net/{tid}/` or `https://login.microsoftonline.com/{tid}/v2.0`.
+// Only RS256 is accepted: `alg: none` and HS256 (a public key used as an HMAC secret) are
+// refused before anything else.
+//
+// Thread-safety: Validate may be called from many threads at once.
+
+#ifndef GRAPHMIRROR_ENGINE_RICH_JWT_H_
+#define GRAPHMIRROR_ENGINE_RICH_JWT_H_
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+
+#include "graphmirror/clock.h"
+#include "graphmirror/status.h"
+
+namespace graphmirror::rich {
+
+// Graph's change-tracking application: the only caller whose tokens are accepted.
+inline constexpr const char* kGraphChangeTrackingAppId = "0bf30f3b-4a52-48df-9a82-234910c4a086";
+
+enum class TokenProblem {
+  kNone,
+  kMalformed,
+  kAlgorithm,
+  kUnknownKey,
+  kSignature,
+  kExpired,
+  kNotYetValid,
+  kAudience,
+  kCaller,
+  kIssuer,
+};
+// "none", "malformed", "algorithm", "unknown_key", "signature", "expired", ...
+const char* TokenProblemName(TokenProblem problem);
+
+struct TokenExpectations {
+  std::string client_id;  // our application id: the tokens' audience
+  std::string tenant_id;  // if set, the issuer must be of this tenant; else of the token's tid
+  std::chrono::seconds leeway{300};
+};
+
+class TokenValidator {
+ public:
+  // `fetch_jwks` returns the JWKS document ({"keys":[...]}) from the configured URL.
+  TokenValidator(TokenExpectations expectations, std::function<Result<std::string>()> fetch_jwks);
+  ~TokenValidator();
+
+  TokenProblem Validate(std::string_view token, TimePoint now);
+  int jwks_fetches() const;
+
+ private:
+  struct Key;
+  // The key for `kid`, refetching the set if it is unknown and the last fetch is old enough.
+  std::shared_ptr<Key> KeyFor(const std::string& kid, TimePoint now);
+  Status Refresh();
+
+  TokenExpectations expectations_;
+  std::function<Result<std::string>()> fetch_jwks_;
+  mutable std::mutex mu_;
+  std::map<std::string, std::shared_ptr<Key>> keys_;
+  TimePoint last_fetch_{};
+  bool fetched_ = false;
+  int fetches_ = 0;
+};
+
+}  // namespace graphmirror::rich
+
+#endif  // GRAPHMIRROR_ENGINE_RICH_JWT_H_
