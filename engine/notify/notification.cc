@@ -37,18 +37,33 @@ std::string FoldChangeType(std::string text) {
 
 class CollectionParser {
  public:
-  Result<std::vector<Notification>> Parse(std::string_view body) {
-    std::vector<Notification> items;
+  Result<NotificationCollection> Parse(std::string_view body) {
+    NotificationCollection out;
     Status walked = json::WalkCollection(
         body, Bad,
         [&](od::array& array) {
-          items.clear();
-          return ParseItems(array, &items);
+          out.items.clear();
+          return ParseItems(array, &out.items);
         },
-        // validationTokens (rich notifications) and anything Graph adds later.
-        [](std::string_view, od::value value) { return Validate(value); });
+        [&](std::string_view key, od::value value) -> error_code {
+          if (key != "validationTokens") return Validate(value);  // anything Graph adds later
+          out.validation_tokens.clear();
+          od::json_type type;
+          if (auto error = value.type().get(type)) return error;
+          if (type == od::json_type::null) return Validate(value);
+          od::array tokens;
+          if (auto error = value.get_array().get(tokens)) return error;
+          for (auto token : tokens) {
+            std::string text;
+            od::value v;
+            if (auto error = token.get(v)) return error;
+            if (auto error = ReadString(v, &text)) return error;
+            out.validation_tokens.push_back(std::move(text));
+          }
+          return simdjson::SUCCESS;
+        });
     if (!walked.ok()) return walked;
-    return items;
+    return out;
   }
 
  private:
@@ -104,8 +119,20 @@ class CollectionParser {
     }
     if (key == "encryptedContent") {
       bool present = false;
+      Notification::Encrypted& e = item->encrypted;
       error_code error = ForEachField(
-          value, [](std::string_view, od::value v) { return Validate(v); }, &present);
+          value,
+          [&e](std::string_view k, od::value v) {
+            if (k == "data") return ReadString(v, &e.data);
+            if (k == "dataKey") return ReadString(v, &e.data_key);
+            if (k == "dataSignature") return ReadString(v, &e.data_signature);
+            if (k == "encryptionCertificateId") return ReadString(v, &e.certificate_id);
+            if (k == "encryptionCertificateThumbprint") {
+              return ReadString(v, &e.certificate_thumbprint);
+            }
+            return Validate(v);
+          },
+          &present);
       if (present) item->has_encrypted_content = true;
       return error;
     }
@@ -193,7 +220,7 @@ bool IsPlausibleId(std::string_view id) {
 
 }  // namespace
 
-Result<std::vector<Notification>> ParseNotificationCollection(std::string_view body) {
+Result<NotificationCollection> ParseNotificationBody(std::string_view body) {
   // The error-code API does not throw, but allocation and simdjson's development checks
   // can: nothing escapes this room as an exception.
   try {
@@ -201,6 +228,12 @@ Result<std::vector<Notification>> ParseNotificationCollection(std::string_view b
   } catch (const std::exception& e) {
     return Bad(std::string("parser failure: ") + e.what());
   }
+}
+
+Result<std::vector<Notification>> ParseNotificationCollection(std::string_view body) {
+  auto parsed = ParseNotificationBody(body);
+  if (!parsed.ok()) return parsed.status();
+  return std::move(parsed->items);
 }
 
 std::optional<std::string> ResourceItemId(std::string_view resource) {

@@ -34,6 +34,21 @@ struct Notification {
   std::string etag;                    // resourceData.@odata.etag
   std::string tenant_id;               // tenantId, or organizationId on some lifecycle items
   bool has_encrypted_content = false;  // a rich notification: encryptedContent is set
+  // The fields of encryptedContent (base64 text), for the decryptor (engine/rich).
+  struct Encrypted {
+    std::string data;
+    std::string data_key;
+    std::string data_signature;
+    std::string certificate_id;
+    std::string certificate_thumbprint;
+  } encrypted;
+};
+
+// A whole body: its items and, for rich notifications, the validation tokens (JWTs)
+// that vouch for it.
+struct NotificationCollection {
+  std::vector<Notification> items;
+  std::vector<std::string> validation_tokens;
 };
 
 // Parses a changeNotificationCollection: {"value":[...], "validationTokens":[...], ...}.
@@ -43,6 +58,8 @@ struct Notification {
 // without changeType and lifecycleEvent, a read field of the wrong type. Unknown fields,
 // nulls, validationTokens and any time format are accepted.
 Result<std::vector<Notification>> ParseNotificationCollection(std::string_view body);
+// The same, keeping the validationTokens (an array of strings, else InvalidArgument).
+Result<NotificationCollection> ParseNotificationBody(std::string_view body);
 
 // The item id at the end of a notification resource path:
 //   Users/{uid}/Messages/{id}               users/{uid}@{tid}/messages/{id}

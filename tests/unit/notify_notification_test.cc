@@ -79,7 +79,8 @@ TEST_CASE("notification: lifecycle items, organizationId and nulls", "[notify]")
   CHECK((*parsed)[2].lifecycle_event == "someFutureEvent");
 }
 
-TEST_CASE("notification: rich items are flagged; validationTokens are ignored", "[notify]") {
+TEST_CASE("notification: rich items carry their encryptedContent and the body its tokens",
+          "[notify]") {
   const char body[] =
       R"({"validationTokens":["eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.e30.c2ln"],"value":[)"
       R"({"id":"lsgTZMr9KwAAA","subscriptionId":"s1","changeType":"Updated",)"
@@ -95,6 +96,22 @@ TEST_CASE("notification: rich items are flagged; validationTokens are ignored", 
   CHECK(n.change_type == "updated");  // folded
   CHECK(n.resource_id == "AAMk==");
   CHECK(n.has_encrypted_content);
+  CHECK(n.encrypted.data == "ZGF0YQ==");
+  CHECK(n.encrypted.data_key == "a2V5");
+  CHECK(n.encrypted.data_signature == "c2ln");
+  CHECK(n.encrypted.certificate_id == "cert-1");
+  CHECK(n.encrypted.certificate_thumbprint == "AB12");
+
+  auto whole = ParseNotificationBody(body);
+  REQUIRE(whole.ok());
+  CHECK(whole->items.size() == 1);
+  CHECK(whole->validation_tokens ==
+        std::vector<std::string>{"eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.e30.c2ln"});
+  auto not_strings = ParseNotificationBody(R"({"value":[],"validationTokens":[1]})");
+  CHECK_FALSE(not_strings.ok());
+  auto null_tokens = ParseNotificationBody(R"({"value":[],"validationTokens":null})");
+  REQUIRE(null_tokens.ok());
+  CHECK(null_tokens->validation_tokens.empty());
 }
 
 TEST_CASE("notification: empty collections and unknown top-level fields", "[notify]") {
