@@ -134,6 +134,20 @@ std::optional<TimePoint::duration> ParseRetryAfter(std::string_view value, TimeP
 
 bool IsRetryable(int status) { return status == 429 || status == 503 || status == 504; }
 
+// The Status of a final error answer other than 401; `detail` names code, message and request.
+Status StatusForHttp(int status, std::string detail) {
+  switch (status) {
+    case 400:
+      return Status::InvalidArgument(std::move(detail));
+    case 403:
+      return Status::PermissionDenied(std::move(detail));
+    case 404:
+      return Status::NotFound(std::move(detail));
+    default:
+      return Status::Unavailable(std::move(detail));
+  }
+}
+
 }  // namespace
 
 // Per-mailbox request budget: a counting semaphore for the in-flight limit and the
@@ -308,7 +322,7 @@ std::unique_ptr<httplib::Client> GraphClient::Impl::TakeConnection() {
   client->set_read_timeout(options.read_timeout);
   client->set_write_timeout(options.read_timeout);
   client->set_keep_alive(true);
-  client->set_tcp_nodelay(true);  // a request's headers and body are separate writes
+  client->set_tcp_nodelay(true);       // a request's headers and body are separate writes
   client->set_follow_location(false);  // a redirect would carry the token elsewhere
   client->set_url_encode(false);       // paths and nextLinks come encoded already
   client->enable_server_certificate_verification(true);
@@ -437,35 +451,35 @@ Result<Response> GraphClient::Impl::Send(const Request& call) {
       continue;
     }
 
-    const std::string where = " (HTTP " + std::to_string(status) + ", " + request + ")";
-    switch (status) {
-      case 400:
-        return Status::InvalidArgument(detail + where);
-      case 401: {
-        // Name the cause Graph gives in WWW-Authenticate (expired, wrong audience, ...).
-        std::string challenge;
-        if (result->has_header("WWW-Authenticate")) {
-          const std::string header = result->get_header_value("WWW-Authenticate");
-          const std::string code = AuthParam(header, "error");
-          const std::string description = AuthParam(header, "error_description");
-          if (!code.empty() || !description.empty()) {
-            challenge = " [" + OneLine(code, 60) +
-                        (description.empty() ? "" : ": " + OneLine(description, 200)) + "]";
-          }
-        }
-        return Status::Unauthenticated(detail + challenge + " (HTTP 401 after a token renewal, " +
-                                       request + ")");
-      }
-      case 403:
-        return Status::PermissionDenied(detail + where);
-      case 404:
-        return Status::NotFound(detail + where);
-      default:
-        return Status::Unavailable(detail + where);
+    if (status != 401) {
+      return StatusForHttp(status,
+                           detail + " (HTTP " + std::to_string(status) + ", " + request + ")");
     }
+    // 401 again after a renewal: name the cause Graph gives in WWW-Authenticate (expired,
+    // wrong audience, ...).
+    std::string challenge;
+    if (result->has_header("WWW-Authenticate")) {
+      const std::string header = result->get_header_value("WWW-Authenticate");
+      const std::string code = AuthParam(header, "error");
+      const std::string description = AuthParam(header, "error_description");
+      if (!code.empty() || !description.empty()) {
+        challenge = " [" + OneLine(code, 60) +
+                    (description.empty() ? "" : ": " + OneLine(description, 200)) + "]";
+      }
+    }
+    return Status::Unauthenticated(detail + challenge + " (HTTP 401 after a token renewal, " +
+                                   request + ")");
   }
   return Status::Unavailable("gave up after " + std::to_string(attempts) +
                              " attempts, last: " + last_problem + " (" + request + ")");
+}
+
+Status ClientErrorStatus(const Response& response, std::string_view what) {
+  std::string detail = response.error_code.empty()
+                           ? std::string("no Graph error body")
+                           : response.error_code + ": " + response.error_message;
+  return StatusForHttp(response.status, detail + " (HTTP " + std::to_string(response.status) +
+                                            ", " + std::string(what) + ")");
 }
 
 std::optional<TimePoint> ServerDate(const Response& response) {

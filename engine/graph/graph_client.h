@@ -73,6 +73,11 @@ struct ClientStats {
 // Graph's clock, not ours: a safe starting point for watermarks of things not yet seen.
 std::optional<TimePoint> ServerDate(const Response& response);
 
+// A client error that a request with `return_client_errors` got back as a Response, as
+// the Status Get would have returned for it (400 InvalidArgument, 403 PermissionDenied,
+// 404 NotFound, other Unavailable), naming `what` was asked.
+Status ClientErrorStatus(const Response& response, std::string_view what);
+
 class TokenProvider;
 
 class GraphClient {

@@ -7,6 +7,7 @@
 #include <openssl/rsa.h>
 
 #include "engine/rich/base64.h"
+#include "engine/rich/openssl_ptr.h"
 
 namespace graphmirror::rich {
 namespace {
@@ -14,16 +15,6 @@ namespace {
 constexpr size_t kKeyBytes = 32;
 constexpr size_t kIvBytes = 16;
 constexpr size_t kSignatureBytes = 32;  // SHA-256
-
-struct PkeyCtxFree {
-  void operator()(EVP_PKEY_CTX* ctx) const { EVP_PKEY_CTX_free(ctx); }
-};
-struct CipherCtxFree {
-  void operator()(EVP_CIPHER_CTX* ctx) const { EVP_CIPHER_CTX_free(ctx); }
-};
-struct BioFree {
-  void operator()(BIO* bio) const { BIO_free(bio); }
-};
 
 Decrypted Refuse(Refusal refusal, std::string detail) {
   Decrypted d;
@@ -63,8 +54,8 @@ Result<std::shared_ptr<const ContentDecryptor>> ContentDecryptor::Create(
     const std::vector<KeyPair>& keys) {
   std::shared_ptr<ContentDecryptor> decryptor(new ContentDecryptor());
   for (const KeyPair& pair : keys) {
-    std::unique_ptr<BIO, BioFree> bio(BIO_new_mem_buf(
-        pair.private_key_pem.data(), static_cast<int>(pair.private_key_pem.size())));
+    OpenSslPtr<BIO, BIO_free> bio(BIO_new_mem_buf(pair.private_key_pem.data(),
+                                                  static_cast<int>(pair.private_key_pem.size())));
     auto key = std::make_unique<Key>();
     if (bio) key->pkey = PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr);
     if (key->pkey == nullptr) {
@@ -99,7 +90,7 @@ Decrypted ContentDecryptor::Decrypt(const EncryptedContent& content) const {
   }
 
   // 1. Unwrap the item's key.
-  std::unique_ptr<EVP_PKEY_CTX, PkeyCtxFree> rsa(EVP_PKEY_CTX_new(it->second->pkey, nullptr));
+  OpenSslPtr<EVP_PKEY_CTX, EVP_PKEY_CTX_free> rsa(EVP_PKEY_CTX_new(it->second->pkey, nullptr));
   std::string key(EVP_PKEY_get_size(it->second->pkey), '\0');
   size_t key_len = key.size();
   if (!rsa || EVP_PKEY_decrypt_init(rsa.get()) <= 0 ||
@@ -133,7 +124,7 @@ Decrypted ContentDecryptor::Decrypt(const EncryptedContent& content) const {
   }
 
   // 3. Decrypt: AES-256-CBC, IV = the key's first 16 bytes, PKCS7 padding.
-  std::unique_ptr<EVP_CIPHER_CTX, CipherCtxFree> aes(EVP_CIPHER_CTX_new());
+  OpenSslPtr<EVP_CIPHER_CTX, EVP_CIPHER_CTX_free> aes(EVP_CIPHER_CTX_new());
   std::string plaintext(data->size() + kIvBytes, '\0');
   int written = 0, final_written = 0;
   const auto* key_bytes = reinterpret_cast<const unsigned char*>(key.data());

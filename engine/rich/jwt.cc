@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "engine/rich/base64.h"
+#include "engine/rich/openssl_ptr.h"
 
 namespace graphmirror::rich {
 namespace {
@@ -57,24 +58,24 @@ bool ReadClaims(const std::string& json, Claims* c) {
 }
 
 EVP_PKEY* RsaKey(const std::string& n, const std::string& e) {
-  BIGNUM* bn_n = BN_bin2bn(reinterpret_cast<const unsigned char*>(n.data()),
-                           static_cast<int>(n.size()), nullptr);
-  BIGNUM* bn_e = BN_bin2bn(reinterpret_cast<const unsigned char*>(e.data()),
-                           static_cast<int>(e.size()), nullptr);
-  OSSL_PARAM_BLD* build = OSSL_PARAM_BLD_new();
-  OSSL_PARAM* params = nullptr;
-  EVP_PKEY* key = nullptr;
-  EVP_PKEY_CTX* ctx = EVP_PKEY_CTX_new_from_name(nullptr, "RSA", nullptr);
-  if (bn_n && bn_e && build && ctx && OSSL_PARAM_BLD_push_BN(build, OSSL_PKEY_PARAM_RSA_N, bn_n) &&
-      OSSL_PARAM_BLD_push_BN(build, OSSL_PKEY_PARAM_RSA_E, bn_e) &&
-      (params = OSSL_PARAM_BLD_to_param(build)) != nullptr && EVP_PKEY_fromdata_init(ctx) > 0) {
-    if (EVP_PKEY_fromdata(ctx, &key, EVP_PKEY_PUBLIC_KEY, params) <= 0) key = nullptr;
+  OpenSslPtr<BIGNUM, BN_free> bn_n(BN_bin2bn(reinterpret_cast<const unsigned char*>(n.data()),
+                                             static_cast<int>(n.size()), nullptr));
+  OpenSslPtr<BIGNUM, BN_free> bn_e(BN_bin2bn(reinterpret_cast<const unsigned char*>(e.data()),
+                                             static_cast<int>(e.size()), nullptr));
+  OpenSslPtr<OSSL_PARAM_BLD, OSSL_PARAM_BLD_free> build(OSSL_PARAM_BLD_new());
+  OpenSslPtr<EVP_PKEY_CTX, EVP_PKEY_CTX_free> ctx(
+      EVP_PKEY_CTX_new_from_name(nullptr, "RSA", nullptr));
+  if (!bn_n || !bn_e || !build || !ctx ||
+      !OSSL_PARAM_BLD_push_BN(build.get(), OSSL_PKEY_PARAM_RSA_N, bn_n.get()) ||
+      !OSSL_PARAM_BLD_push_BN(build.get(), OSSL_PKEY_PARAM_RSA_E, bn_e.get())) {
+    return nullptr;
   }
-  EVP_PKEY_CTX_free(ctx);
-  OSSL_PARAM_free(params);
-  OSSL_PARAM_BLD_free(build);
-  BN_free(bn_n);
-  BN_free(bn_e);
+  OpenSslPtr<OSSL_PARAM, OSSL_PARAM_free> params(OSSL_PARAM_BLD_to_param(build.get()));
+  EVP_PKEY* key = nullptr;
+  if (!params || EVP_PKEY_fromdata_init(ctx.get()) <= 0 ||
+      EVP_PKEY_fromdata(ctx.get(), &key, EVP_PKEY_PUBLIC_KEY, params.get()) <= 0) {
+    return nullptr;
+  }
   return key;
 }
 
@@ -184,14 +185,13 @@ TokenProblem TokenValidator::Validate(std::string_view token, TimePoint now) {
 
   std::shared_ptr<Key> key = KeyFor(kid, now);
   if (!key) return TokenProblem::kUnknownKey;
-  EVP_MD_CTX* md = EVP_MD_CTX_new();
+  OpenSslPtr<EVP_MD_CTX, EVP_MD_CTX_free> md(EVP_MD_CTX_new());
   const std::string_view signed_part = token.substr(0, dot2);
   bool verified =
-      md != nullptr && EVP_DigestVerifyInit(md, nullptr, EVP_sha256(), nullptr, key->pkey) == 1 &&
+      md && EVP_DigestVerifyInit(md.get(), nullptr, EVP_sha256(), nullptr, key->pkey) == 1 &&
       EVP_DigestVerify(
-          md, reinterpret_cast<const unsigned char*>(signature->data()), signature->size(),
+          md.get(), reinterpret_cast<const unsigned char*>(signature->data()), signature->size(),
           reinterpret_cast<const unsigned char*>(signed_part.data()), signed_part.size()) == 1;
-  EVP_MD_CTX_free(md);
   if (!verified) return TokenProblem::kSignature;
 
   Claims claims;

@@ -13,18 +13,10 @@
 #include <cstring>
 #include <memory>
 
+#include "engine/rich/openssl_ptr.h"
+
 namespace graphmirror::rich {
 namespace {
-
-struct PkeyFree {
-  void operator()(EVP_PKEY* p) const { EVP_PKEY_free(p); }
-};
-struct X509Free {
-  void operator()(X509* x) const { X509_free(x); }
-};
-struct BioFree {
-  void operator()(BIO* b) const { BIO_free(b); }
-};
 
 std::string BioText(BIO* bio) {
   char* data = nullptr;
@@ -62,17 +54,16 @@ Status WriteNewFile(const std::string& path, const std::string& text, mode_t mod
 
 Result<GeneratedCertificate> GenerateCertificate(const std::string& common_name, int days) {
   if (days < 1 || days > 3650) return Status::InvalidArgument("days must be 1..3650");
-  std::unique_ptr<EVP_PKEY, PkeyFree> key(EVP_RSA_gen(2048));
+  OpenSslPtr<EVP_PKEY, EVP_PKEY_free> key(EVP_RSA_gen(2048));
   if (!key) return Status::Internal("generating an RSA 2048 key failed");
 
-  std::unique_ptr<X509, X509Free> cert(X509_new());
+  OpenSslPtr<X509, X509_free> cert(X509_new());
   unsigned char serial[16];
   if (!cert || RAND_bytes(serial, sizeof serial) != 1) {
     return Status::Internal("creating the certificate failed");
   }
   serial[0] &= 0x7F;  // a positive serial number
-  std::unique_ptr<BIGNUM, decltype(&BN_free)> bn(BN_bin2bn(serial, sizeof serial, nullptr),
-                                                 BN_free);
+  OpenSslPtr<BIGNUM, BN_free> bn(BN_bin2bn(serial, sizeof serial, nullptr));
   X509_set_version(cert.get(), 2);
   if (!bn || !BN_to_ASN1_INTEGER(bn.get(), X509_get_serialNumber(cert.get()))) {
     return Status::Internal("setting the certificate serial failed");
@@ -90,8 +81,8 @@ Result<GeneratedCertificate> GenerateCertificate(const std::string& common_name,
   }
 
   GeneratedCertificate out;
-  std::unique_ptr<BIO, BioFree> cert_bio(BIO_new(BIO_s_mem()));
-  std::unique_ptr<BIO, BioFree> key_bio(BIO_new(BIO_s_mem()));
+  OpenSslPtr<BIO, BIO_free> cert_bio(BIO_new(BIO_s_mem()));
+  OpenSslPtr<BIO, BIO_free> key_bio(BIO_new(BIO_s_mem()));
   if (!cert_bio || !key_bio || PEM_write_bio_X509(cert_bio.get(), cert.get()) != 1 ||
       PEM_write_bio_PrivateKey(key_bio.get(), key.get(), nullptr, nullptr, 0, nullptr, nullptr) !=
           1) {

@@ -126,13 +126,20 @@ void WriteDeltaPage(WriteContext& ctx, const DeltaPageWrite& page) {
   }
 }
 
+// SQL condition on row `t` and queued removal `r`: a message is still in the folder the
+// removal names (other collections have one scope). Rows queued for a check (scope '')
+// are always "still there" for this purpose.
+std::string StillInScope(Collection collection) {
+  return collection == Collection::kMessages
+             ? " AND (r.scope = '' OR t.folder_id IS NULL OR t.folder_id = r.scope)"
+             : "";
+}
+
 // The queued removals that may be done now (see Store::EndDeltaPass).
 std::vector<std::string> DueRemovals(WriteContext& ctx, const std::string& user_id,
                                      Collection collection) {
   const std::string table = Name(collection);
-  const std::string same_folder = collection == Collection::kMessages
-                                      ? " AND (t.folder_id IS NULL OR t.folder_id = r.scope)"
-                                      : "";
+  const std::string same_folder = StillInScope(collection);
   SQLite::Statement& q = ctx.Prepare(
       "SELECT DISTINCT r.item_id FROM delta_removals r JOIN " + table +
       " t ON t.user_id = r.user_id AND t.id = r.item_id "
@@ -146,6 +153,23 @@ std::vector<std::string> DueRemovals(WriteContext& ctx, const std::string& user_
   std::vector<std::string> ids;
   while (q.executeStep()) ids.push_back(q.getColumn(0).getString());
   return ids;
+}
+
+// Sets columns of the (user, collection) row of sync_status, creating the row if needed.
+// `set` is the SET clause with the values as ?3, ?4, ...
+void UpdateStatus(WriteContext& ctx, const std::string& user_id, Collection collection,
+                  const std::string& set, const std::vector<std::string>& values) {
+  SQLite::Statement& insert =
+      ctx.Prepare("INSERT OR IGNORE INTO sync_status (user_id, collection) VALUES (?1, ?2)");
+  insert.bind(1, user_id);
+  insert.bind(2, Name(collection));
+  insert.exec();
+  SQLite::Statement& update =
+      ctx.Prepare("UPDATE sync_status SET " + set + " WHERE user_id = ?1 AND collection = ?2");
+  update.bind(1, user_id);
+  update.bind(2, Name(collection));
+  for (size_t i = 0; i < values.size(); ++i) update.bind(static_cast<int>(i) + 3, values[i]);
+  update.exec();
 }
 
 std::string Text(SQLite::Statement& q, int column) {
@@ -274,10 +298,7 @@ Result<int64_t> Store::EndDeltaPass(const std::string& user_id, Collection colle
     // What is left: rows gone already, messages now in another folder (moved, not
     // removed: dropped), rows changed since their round began and rows to check (both
     // kept, for the caller to check with Graph).
-    const std::string same_folder =
-        collection == Collection::kMessages
-            ? " AND (r.scope = '' OR t.folder_id IS NULL OR t.folder_id = r.scope)"
-            : "";
+    const std::string same_folder = StillInScope(collection);
     SQLite::Statement& settle = ctx.Prepare(
         "DELETE FROM delta_removals AS r WHERE r.user_id = ?1 AND r.collection = ?2 AND "
         "NOT EXISTS (SELECT 1 FROM " +
@@ -294,64 +315,35 @@ Status Store::RecordSync(const std::string& user_id, Collection collection, cons
                          const Status& result) {
   return Write([&](WriteContext& ctx) {
     const std::string now = FormatUtc(ctx.clock()->Now());
-    SQLite::Statement& q = ctx.Prepare(
-        "INSERT INTO sync_status (user_id, collection, last_sync_at, last_sync_kind, "
-        "last_error, last_error_at) VALUES (?1, ?2, ?3, ?4, NULLIF(?5, ''), ?6) "
-        "ON CONFLICT (user_id, collection) DO UPDATE SET "
-        "last_sync_at = coalesce(excluded.last_sync_at, last_sync_at), "
-        "last_sync_kind = coalesce(excluded.last_sync_kind, last_sync_kind), "
-        "last_error = CASE WHEN excluded.last_error IS NULL THEN last_error "
-        "ELSE excluded.last_error END, "
-        "last_error_at = coalesce(excluded.last_error_at, last_error_at)");
-    q.bind(1, user_id);
-    q.bind(2, Name(collection));
     if (result.ok()) {
-      q.bind(3, now);
-      q.bind(4, kind);
-      q.bind(6);
+      UpdateStatus(ctx, user_id, collection, "last_sync_at = ?3, last_sync_kind = ?4", {now, kind});
     } else {
-      q.bind(3);
-      q.bind(4);
-      q.bind(6, now);
+      UpdateStatus(ctx, user_id, collection, "last_error = ?3, last_error_at = ?4",
+                   {kind + ": " + result.message(), now});
     }
-    q.bind(5, result.ok() ? std::string() : kind + ": " + result.message());
-    q.exec();
   });
 }
 
 Status Store::RecordLifecycle(const std::string& user_id, Collection collection,
                               const std::string& event) {
   return Write([&](WriteContext& ctx) {
-    SQLite::Statement& q = ctx.Prepare(
-        "INSERT INTO sync_status (user_id, collection, last_lifecycle_event, last_lifecycle_at) "
-        "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (user_id, collection) DO UPDATE SET "
-        "last_lifecycle_event = excluded.last_lifecycle_event, "
-        "last_lifecycle_at = excluded.last_lifecycle_at");
-    q.bind(1, user_id);
-    q.bind(2, Name(collection));
-    q.bind(3, event);
-    q.bind(4, FormatUtc(ctx.clock()->Now()));
-    q.exec();
+    UpdateStatus(ctx, user_id, collection, "last_lifecycle_event = ?3, last_lifecycle_at = ?4",
+                 {event, FormatUtc(ctx.clock()->Now())});
   });
 }
 
 Status Store::SetStopped(const std::string& user_id, Collection collection,
                          const std::string& reason, TimePoint retry_at) {
   return Write([&](WriteContext& ctx) {
-    SQLite::Statement& q = ctx.Prepare(
-        "INSERT INTO sync_status (user_id, collection, stopped_reason, stopped_at, retry_at) "
-        "VALUES (?1, ?2, NULLIF(?3, ''), NULLIF(?4, ''), NULLIF(?5, '')) "
-        "ON CONFLICT (user_id, collection) DO UPDATE SET "
-        "stopped_reason = excluded.stopped_reason, "
-        "stopped_at = CASE WHEN excluded.stopped_reason IS NULL THEN NULL "
-        "WHEN stopped_reason IS NULL THEN excluded.stopped_at ELSE stopped_at END, "
-        "retry_at = excluded.retry_at");
-    q.bind(1, user_id);
-    q.bind(2, Name(collection));
-    q.bind(3, reason);
-    q.bind(4, reason.empty() ? std::string() : FormatUtc(ctx.clock()->Now()));
-    q.bind(5, reason.empty() ? std::string() : FormatUtc(retry_at));
-    q.exec();
+    if (reason.empty()) {
+      UpdateStatus(ctx, user_id, collection,
+                   "stopped_reason = NULL, stopped_at = NULL, retry_at = NULL", {});
+    } else {
+      // stopped_at keeps the start of the stop across retries that fail again.
+      UpdateStatus(ctx, user_id, collection,
+                   "stopped_reason = ?3, stopped_at = coalesce(stopped_at, ?4), retry_at = ?5",
+                   {reason, FormatUtc(ctx.clock()->Now()), FormatUtc(retry_at)});
+    }
   });
 }
 

@@ -33,22 +33,6 @@ bool IsExpiredToken(const graph::Response& r) {
   return code == "syncstatenotfound" || code == "resyncrequired" || code == "syncstateinvalid";
 }
 
-Status ErrorStatus(const graph::Response& r, const std::string& what) {
-  std::string detail = (r.error_code.empty() ? std::string("no Graph error body")
-                                             : r.error_code + ": " + r.error_message) +
-                       " (HTTP " + std::to_string(r.status) + ", " + what + ")";
-  switch (r.status) {
-    case 400:
-      return Status::InvalidArgument(detail);
-    case 403:
-      return Status::PermissionDenied(detail);
-    case 404:
-      return Status::NotFound(detail);
-    default:
-      return Status::Unavailable(detail);
-  }
-}
-
 // "YYYY-MM-DDT00:00:00Z" of the day `days` after the epoch.
 std::string DayLiteral(int64_t days) {
   graph::Timestamp t{std::chrono::duration_cast<graph::Ticks>(std::chrono::hours(24 * days))};
@@ -203,8 +187,9 @@ Status DeltaSyncer::RunScope(const std::string& user_id, Collection collection, 
         first = true;
         continue;
       }
-      return ErrorStatus(*response, "delta of " + std::string(CollectionName(collection)) + " in " +
-                                        scope.scope + " for " + user_id);
+      return graph::ClientErrorStatus(*response, "delta of " +
+                                                     std::string(CollectionName(collection)) +
+                                                     " in " + scope.scope + " for " + user_id);
     }
     auto page = graph::ParsePage(collection, response->body);
     if (!page.ok()) {
@@ -304,7 +289,8 @@ Result<store::PageWrite> DeltaSyncer::Verify(const std::string& user_id, Collect
       continue;
     }
     if (response->status >= 400) {
-      return ErrorStatus(*response, std::string(CollectionName(collection)) + " " + id);
+      return graph::ClientErrorStatus(*response,
+                                      std::string(CollectionName(collection)) + " " + id);
     }
     // Still there (moved, left the calendar window, changed since): keep it, current.
     auto item = graph::ParsePage(collection, "{\"value\":[" + response->body + "]}");

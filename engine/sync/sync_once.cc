@@ -8,8 +8,8 @@ namespace graphmirror::sync {
 
 std::vector<CollectionReport> SyncAllOnce(
     const config::Config& config, graph::GraphClient* client, store::Store* store,
-    const std::function<void(const CollectionReport&)>& on_done) {
-  CollectionSync sync(config, client, store, SystemClock::Default());
+    const std::function<void(const CollectionReport&)>& on_done, Clock* clock) {
+  CollectionSync sync(config, client, store, clock);
   return SyncAllOnce(config, &sync, store, on_done);
 }
 

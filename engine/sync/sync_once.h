@@ -31,9 +31,11 @@ struct CollectionReport {
   int64_t items_after = 0;
 };
 
+// `clock` places the calendar window and times the bookkeeping (sync_status, stops).
 std::vector<CollectionReport> SyncAllOnce(
     const config::Config& config, graph::GraphClient* client, store::Store* store,
-    const std::function<void(const CollectionReport&)>& on_done = nullptr);
+    const std::function<void(const CollectionReport&)>& on_done = nullptr,
+    Clock* clock = SystemClock::Default());
 // The same with the caller's CollectionSync (the daemon shares it with its worker).
 std::vector<CollectionReport> SyncAllOnce(
     const config::Config& config, CollectionSync* sync, store::Store* store,

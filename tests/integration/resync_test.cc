@@ -30,7 +30,8 @@ std::string Fields(const std::string& subject) {
 
 TEST_CASE("A first sync mirrors every item of every mailbox exactly", "[resync]") {
   SimFixture f(Seeded(3, 1500, 400, 300));
-  auto reports = sync::SyncAllOnce(f.Config(/*page_size=*/250), &f.client(), &f.store());
+  auto reports =
+      sync::SyncAllOnce(f.Config(/*page_size=*/250), &f.client(), &f.store(), nullptr, &f.clock());
   REQUIRE(reports.size() == 9);
   for (const auto& r : reports) {
     INFO(r.user_id << " " << CollectionName(r.collection) << ": " << r.status.ToString());
@@ -59,7 +60,8 @@ TEST_CASE("A first sync mirrors every item of every mailbox exactly", "[resync]"
 TEST_CASE("A second sync fetches only the new items and the overlap it re-reads", "[resync]") {
   SimFixture f(Seeded(2, 600, 100, 100));
   const auto overlap = std::chrono::seconds(60);
-  auto first = sync::SyncAllOnce(f.Config(200, overlap), &f.client(), &f.store());
+  auto first =
+      sync::SyncAllOnce(f.Config(200, overlap), &f.client(), &f.store(), nullptr, &f.clock());
   for (const auto& r : first) REQUIRE(r.status.ok());
 
   // What a second pass must re-read: items at or after (watermark - overlap).
@@ -84,7 +86,8 @@ TEST_CASE("A second sync fetches only the new items and the overlap it re-reads"
   f.clock().Advance(std::chrono::seconds(5));
   f.sim().CreateItem(user, "contacts", "{\"displayName\":\"Zed\"}");
 
-  auto second = sync::SyncAllOnce(f.Config(200, overlap), &f.client(), &f.store());
+  auto second =
+      sync::SyncAllOnce(f.Config(200, overlap), &f.client(), &f.store(), nullptr, &f.clock());
   for (const auto& r : second) {
     INFO(r.user_id << " " << CollectionName(r.collection));
     REQUIRE(r.status.ok());
@@ -159,7 +162,7 @@ TEST_CASE("Under 429s the engine waits Retry-After, stays within 4 requests, con
   const TimePoint before = f.clock().Now();
   auto config = f.Config(50);
   config.sync.parallelism = 9;
-  auto reports = sync::SyncAllOnce(config, &f.client(), &f.store());
+  auto reports = sync::SyncAllOnce(config, &f.client(), &f.store(), nullptr, &f.clock());
   for (const auto& r : reports) REQUIRE(r.status.ok());
   f.RequireExactMirrorOfAll();
   for (const std::string& user : f.sim().UserIds()) {

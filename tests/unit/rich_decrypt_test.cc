@@ -5,10 +5,9 @@
 #include <simdjson.h>
 
 #include <catch2/catch.hpp>
-#include <fstream>
-#include <sstream>
 
 #include "engine/rich/decrypt.h"
+#include "tests/support/source_file.h"
 
 namespace graphmirror::rich {
 namespace {
@@ -23,12 +22,9 @@ struct Vectors {
 };
 
 Vectors Load() {
-  std::ifstream in(std::string(GRAPHMIRROR_SOURCE_DIR) + "/tests/unit/data/rich_vectors.json");
-  REQUIRE(in.good());
-  std::stringstream text;
-  text << in.rdbuf();
+  const std::string text = test::ReadSourceFile("tests/unit/data/rich_vectors.json");
   simdjson::dom::parser parser;
-  simdjson::dom::element doc = parser.parse(text.str());
+  simdjson::dom::element doc = parser.parse(text);
   Vectors v;
   for (simdjson::dom::element k : doc["keys"].get_array()) {
     v.keys.push_back({std::string(k["id"].get_string().value()),

@@ -4,10 +4,9 @@
 #include <simdjson.h>
 
 #include <catch2/catch.hpp>
-#include <fstream>
-#include <sstream>
 
 #include "engine/rich/jwt.h"
+#include "tests/support/source_file.h"
 
 namespace graphmirror::rich {
 namespace {
@@ -22,12 +21,9 @@ struct Vectors {
 };
 
 Vectors Load() {
-  std::ifstream in(std::string(GRAPHMIRROR_SOURCE_DIR) + "/tests/unit/data/jwt_vectors.json");
-  REQUIRE(in.good());
-  std::stringstream text;
-  text << in.rdbuf();
+  const std::string text = test::ReadSourceFile("tests/unit/data/jwt_vectors.json");
   simdjson::dom::parser parser;
-  simdjson::dom::element doc = parser.parse(text.str());
+  simdjson::dom::element doc = parser.parse(text);
   Vectors v;
   v.now = doc["now"].get_int64();
   v.client_id = std::string(doc["client_id"].get_string().value());
