@@ -161,8 +161,15 @@ void ReadRichKey(Reader& r, const toml::table& t, const std::string& prefix, Ric
 }
 
 void ReadRich(Reader& r, const toml::table& t, RichSettings* rich) {
-  r.OnlyKeys(t, "rich.", {"certificate", "certificate_id", "private_key", "previous"});
+  r.OnlyKeys(t, "rich.",
+             {"certificate", "certificate_id", "private_key", "previous", "jwks_url", "tenant_id"});
   r.String(t, "certificate", "rich.certificate", &rich->certificate);
+  r.String(t, "jwks_url", "rich.jwks_url", &rich->jwks_url);
+  r.String(t, "tenant_id", "rich.tenant_id", &rich->tenant_id);
+  if (r.ok() && rich->jwks_url.rfind("https://", 0) != 0 &&
+      rich->jwks_url.rfind("http://", 0) != 0) {
+    r.Fail(t.get("jwks_url"), "'rich.jwks_url' is not an http(s) URL");
+  }
   if (r.ok() && rich->certificate.empty()) r.Fail(&t, "'rich.certificate' is required");
   ReadRichKey(r, t, "rich.", &rich->current);
   const toml::node* previous = t.get("previous");

@@ -73,6 +73,11 @@ struct RichSettings {
   std::string certificate;  // PEM file path of the current certificate
   RichKey current;
   std::vector<RichKey> previous;
+  // Where the identity platform publishes the keys that sign validation tokens (JWKS).
+  std::string jwks_url = "https://login.microsoftonline.com/common/discovery/v2.0/keys";
+  // The tenant whose issuer validation tokens must name; empty: the tenant in
+  // graph.token_url if it is a tenant id, else the tenant the token itself names.
+  std::string tenant_id;
 };
 
 struct MailboxConfig {

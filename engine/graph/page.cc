@@ -58,9 +58,55 @@ std::string EventTime(const DateTimeTimeZone& dt) {
   return dt.date_time;
 }
 
+bool IsSpace(char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; }
+
+// Where one member ("key": value) of an object begins in the body, and whether it is kept.
+struct MemberStart {
+  const char* begin;
+  bool kept;
+};
+
+// The text of the object `raw` holding only the kept members. Each member ends where the
+// next begins (or the object closes), less the separator between them.
+std::string Project(std::string_view raw, const std::vector<MemberStart>& members) {
+  std::string out = "{";
+  const char* const close = raw.data() + raw.size() - 1;  // the '}'
+  for (size_t i = 0; i < members.size(); ++i) {
+    if (!members[i].kept) continue;
+    const char* end = i + 1 < members.size() ? members[i + 1].begin : close;
+    while (end > members[i].begin &&
+           (IsSpace(end[-1]) || (i + 1 < members.size() && end[-1] == ','))) {
+      --end;
+    }
+    if (out.size() > 1) out.push_back(',');
+    out.append(members[i].begin, static_cast<size_t>(end - members[i].begin));
+  }
+  out.push_back('}');
+  return out;
+}
+
 class PageParser {
  public:
-  explicit PageParser(Collection collection) : collection_(collection) {}
+  PageParser(Collection collection, const std::vector<std::string>* keep)
+      : collection_(collection), keep_(keep) {}
+
+  // One item document: exactly one object, nothing after it.
+  Result<MirrorItem> ParseOne(std::string_view json) {
+    thread_local od::parser parser;
+    const simdjson::padded_string padded(json);
+    od::document doc;
+    if (auto error = parser.iterate(padded).get(doc)) return BadJson("item: not JSON", error);
+    od::value value;
+    if (auto error = doc.get_value().get(value)) return BadJson("item: not JSON", error);
+    MirrorItem item;
+    bool removed = false;
+    if (Status s = ParseItem(value, 0, &item, &removed); !s.ok()) return s;
+    if (removed) return Bad("item: a removed entry, not an item");
+    if (doc.current_location().error() != simdjson::OUT_OF_BOUNDS) {
+      return Bad("item: trailing content after the JSON object");
+    }
+    return item;
+  }
 
   Result<Page> Parse(std::string_view body) {
     Page page;
@@ -122,12 +168,16 @@ class PageParser {
     bool has_id = false;
     std::string created, modified, received;
     DateTimeTimeZone start, end;
+    std::vector<MemberStart> members;
     if (has_fields) {
       for (auto field_result : object) {
         od::field field;
         if (auto error = std::move(field_result).get(field)) return BadJson(where, error);
+        // The raw key points just past its opening quote, into the body's buffer.
+        const char* member_begin = field.key().raw() - 1;
         std::string_view key;
         if (auto error = field.unescaped_key().get(key)) return BadJson(where, error);
+        if (keep_ != nullptr) members.push_back({member_begin, Kept(key)});
         // `key` lives in the parser's string buffer until the next iterate(): no copy.
         error_code error = ReadField(key, field.value(), item, &has_id, &created, &modified,
                                      &received, &start, &end, removed);
@@ -136,6 +186,7 @@ class PageParser {
     }
 
     if (!has_id || item->id.empty()) return Bad(where + " has no id");
+    if (keep_ != nullptr && has_fields) item->json = Project(raw, members);
     const std::string named = where + " (id " + Quote(item->id) + ")";
     // A removed entry of a delta round carries nothing but the id.
     if (*removed) return Status::Ok();
@@ -251,18 +302,37 @@ class PageParser {
     return simdjson::SUCCESS;
   }
 
+  bool Kept(std::string_view key) const {
+    if (key == "id" || key == "@odata.etag") return true;
+    for (const std::string& name : *keep_) {
+      if (name == key) return true;
+    }
+    return false;
+  }
+
   const Collection collection_;
+  const std::vector<std::string>* const keep_;
 };
 
 }  // namespace
 
-Result<Page> ParsePage(Collection collection, std::string_view body) {
+Result<Page> ParsePage(Collection collection, std::string_view body,
+                       const std::vector<std::string>* keep) {
   // The error-code API above does not throw, but allocation and simdjson's development
   // checks can: nothing escapes this room as an exception.
   try {
-    return PageParser(collection).Parse(body);
+    return PageParser(collection, keep).Parse(body);
   } catch (const std::exception& e) {
     return Status::Corruption(std::string("page: ") + e.what());
+  }
+}
+
+Result<MirrorItem> ParseItem(Collection collection, std::string_view json,
+                             const std::vector<std::string>* keep) {
+  try {
+    return PageParser(collection, keep).ParseOne(json);
+  } catch (const std::exception& e) {
+    return Status::Corruption(std::string("item: ") + e.what());
   }
 }
 

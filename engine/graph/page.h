@@ -33,7 +33,18 @@ struct Page {
 // lastModifiedDateTime or receivedDateTime is Corruption as well. Events' start/end are
 // normalized when their timeZone is "UTC" or absent, else kept as Graph wrote them.
 // Null and absent optional fields are empty strings (is_read: false).
-Result<Page> ParsePage(Collection collection, std::string_view body);
+//
+// `keep`, if given, projects each item's `json` onto those top-level properties (plus
+// `id` and `@odata.etag`), in the order the body has them: a rich mailbox stores the
+// same shape whichever way an item came (see select.h). The columns are read as always.
+Result<Page> ParsePage(Collection collection, std::string_view body,
+                       const std::vector<std::string>* keep = nullptr);
+
+// One item as a JSON document of its own (the decrypted content of a rich notification),
+// with the checks and projection of ParsePage. Corruption if it is not exactly one valid
+// item object.
+Result<MirrorItem> ParseItem(Collection collection, std::string_view json,
+                             const std::vector<std::string>* keep = nullptr);
 
 }  // namespace graphmirror::graph
 

@@ -23,22 +23,23 @@ std::string PercentEncode(std::string_view text) {
 namespace {
 
 std::string SincePath(const std::string& user_id, Collection collection,
-                      const std::string& property, const std::string& since, int page_size) {
+                      const std::string& property, const std::string& since, int page_size,
+                      const std::string& extra) {
   return "/users/" + PercentEncode(user_id) + "/" + std::string(CollectionName(collection)) +
          "?$filter=" + PercentEncode(property + " ge " + since) + "&$orderby=" + property +
-         "&$top=" + std::to_string(page_size);
+         "&$top=" + std::to_string(page_size) + (extra.empty() ? "" : "&" + extra);
 }
 
 }  // namespace
 
 std::string CreatedSincePath(const std::string& user_id, Collection collection,
-                             const std::string& since, int page_size) {
-  return SincePath(user_id, collection, "createdDateTime", since, page_size);
+                             const std::string& since, int page_size, const std::string& extra) {
+  return SincePath(user_id, collection, "createdDateTime", since, page_size, extra);
 }
 
 std::string ModifiedSincePath(const std::string& user_id, Collection collection,
-                              const std::string& since, int page_size) {
-  return SincePath(user_id, collection, "lastModifiedDateTime", since, page_size);
+                              const std::string& since, int page_size, const std::string& extra) {
+  return SincePath(user_id, collection, "lastModifiedDateTime", since, page_size, extra);
 }
 
 }  // namespace graphmirror::graph

@@ -18,12 +18,15 @@ std::string PercentEncode(std::string_view text);
 // "/users/{user}/{collection}?$filter=createdDateTime ge {since}&$orderby=createdDateTime
 // &$top={page_size}", encoded. `since` is a DateTimeOffset literal (unquoted, as OData
 // wants). The $orderby property leads the $filter, which Graph requires of messages
-// (else 400 InefficientFilter).
+// (else 400 InefficientFilter). `extra`, if not empty, is appended as one more query
+// option ("$select=id,createdDateTime").
 std::string CreatedSincePath(const std::string& user_id, Collection collection,
-                             const std::string& since, int page_size);
+                             const std::string& since, int page_size,
+                             const std::string& extra = "");
 // The same on lastModifiedDateTime: what changed (or was created) since `since`.
 std::string ModifiedSincePath(const std::string& user_id, Collection collection,
-                              const std::string& since, int page_size);
+                              const std::string& since, int page_size,
+                              const std::string& extra = "");
 
 }  // namespace graphmirror::graph
 

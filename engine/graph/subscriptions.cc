@@ -76,14 +76,23 @@ Result<SubscriptionOutcome> SubscriptionApi::Create(const SubscriptionSpec& spec
   if (!spec.lifecycle_url.empty()) {
     body += ",\"lifecycleNotificationUrl\":" + JsonString(spec.lifecycle_url);
   }
+  if (spec.include_resource_data) {
+    body += ",\"includeResourceData\":true,\"encryptionCertificate\":" +
+            JsonString(spec.encryption_certificate) +
+            ",\"encryptionCertificateId\":" + JsonString(spec.encryption_certificate_id);
+  }
   body += "}";
   return Call("POST", "/subscriptions", body);
 }
 
-Result<SubscriptionOutcome> SubscriptionApi::Renew(const std::string& id,
-                                                   const std::string& expiration) {
-  return Call("PATCH", "/subscriptions/" + PercentEncode(id),
-              "{\"expirationDateTime\":" + JsonString(expiration) + "}");
+Result<SubscriptionOutcome> SubscriptionApi::Renew(const std::string& id, const RenewSpec& spec) {
+  std::string body = "{\"expirationDateTime\":" + JsonString(spec.expiration);
+  if (!spec.encryption_certificate.empty()) {
+    body += ",\"encryptionCertificate\":" + JsonString(spec.encryption_certificate) +
+            ",\"encryptionCertificateId\":" + JsonString(spec.encryption_certificate_id);
+  }
+  body += "}";
+  return Call("PATCH", "/subscriptions/" + PercentEncode(id), body);
 }
 
 Result<SubscriptionOutcome> SubscriptionApi::Delete(const std::string& id) {

@@ -21,6 +21,18 @@ struct SubscriptionSpec {
   std::string resource;       // "/users/{id}/messages"
   std::string expiration;     // DateTimeOffset text
   std::string client_state;
+  // Rich subscriptions (includeResourceData): the certificate Graph encrypts with. The
+  // resource must then carry a $select.
+  bool include_resource_data = false;
+  std::string encryption_certificate;  // base64 of the certificate's DER
+  std::string encryption_certificate_id;
+};
+
+// A renewal: the new expiry and, after a key rotation, the new certificate.
+struct RenewSpec {
+  std::string expiration;
+  std::string encryption_certificate;  // empty: keep the one Graph has
+  std::string encryption_certificate_id;
 };
 
 struct SubscriptionInfo {
@@ -47,7 +59,7 @@ class SubscriptionApi {
   explicit SubscriptionApi(GraphClient* client) : client_(client) {}
 
   Result<SubscriptionOutcome> Create(const SubscriptionSpec& spec);
-  Result<SubscriptionOutcome> Renew(const std::string& id, const std::string& expiration);
+  Result<SubscriptionOutcome> Renew(const std::string& id, const RenewSpec& spec);
   Result<SubscriptionOutcome> Delete(const std::string& id);
   // Every subscription of the application, following @odata.nextLink.
   Result<std::vector<SubscriptionInfo>> List();

@@ -249,7 +249,7 @@ void Receiver::Impl::HandleNotifications(const httplib::Request& req, httplib::R
     SetText(res, 415, "expected Content-Type: application/json\n");
     return;
   }
-  auto parsed = ParseNotificationCollection(body);
+  auto parsed = ParseNotificationBody(body);
   if (!parsed.ok()) {
     stats->bad_requests.fetch_add(1);
     spdlog::warn("notify: refused a notification body on {}: {}", OneLine(req.path),
@@ -257,7 +257,7 @@ void Receiver::Impl::HandleNotifications(const httplib::Request& req, httplib::R
     SetText(res, 400, parsed.status().message() + "\n");
     return;
   }
-  std::vector<Notification>& items = parsed.value();
+  std::vector<Notification>& items = parsed->items;
   stats->notifications_received.fetch_add(items.size());
 
   std::vector<store::LogEntry> entries;
@@ -299,6 +299,15 @@ void Receiver::Impl::HandleNotifications(const httplib::Request& req, httplib::R
     entry.resource = std::move(item.resource);
     entry.item_id = std::move(item.resource_id);
     entry.notification_id = std::move(item.id);
+    if (item.has_encrypted_content) {
+      // Kept encrypted: the worker checks the body's tokens and decrypts (answer first,
+      // validate after, as Graph asks).
+      stats->rich_items.fetch_add(1);
+      entry.rich.data = std::move(item.encrypted.data);
+      entry.rich.data_key = std::move(item.encrypted.data_key);
+      entry.rich.signature = std::move(item.encrypted.data_signature);
+      entry.rich.certificate_id = std::move(item.encrypted.certificate_id);
+    }
     entries.push_back(std::move(entry));
   }
 
@@ -313,7 +322,8 @@ void Receiver::Impl::HandleNotifications(const httplib::Request& req, httplib::R
   // The store compares deadlines with the system clock: a real-time deadline, whatever
   // clock the engine runs on (a test's ManualClock does not move while a commit waits).
   const TimePoint deadline = std::chrono::system_clock::now() + options.commit_timeout;
-  Status status = store->AppendNotifications(std::move(entries), deadline);
+  Status status = store->AppendNotifications(std::move(entries), deadline,
+                                             std::move(parsed->validation_tokens));
   if (!status.ok()) {
     stats->unavailable.fetch_add(1);
     spdlog::warn("notify: answering 503 to {} notification(s): {}", count, status.ToString());

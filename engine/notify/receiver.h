@@ -2,7 +2,8 @@
 //
 // It answers the validation handshake, checks every item against the SubscriptionTable
 // (unknown subscription or wrong clientState: not from Graph, dropped), appends accepted
-// items to the store's notification log and answers 202 only once they are durable; if
+// items (rich ones still encrypted, with the body's validation tokens) to the store's
+// notification log and answers 202 only once they are durable; if
 // the store cannot commit in time it answers 503 so Graph delivers again. It never calls
 // Graph and never applies a change itself: the sync worker, woken by SetOnAccepted's
 // callback, does that from the log.
@@ -57,6 +58,7 @@ struct ReceiverStats {
   std::atomic<uint64_t> validations{0};             // handshakes answered with the token
   std::atomic<uint64_t> notifications_received{0};  // items in well-formed bodies
   std::atomic<uint64_t> accepted{0};                // items handed to the store and committed
+  std::atomic<uint64_t> rich_items{0};              // accepted items that carried encryptedContent
   std::atomic<uint64_t> rejected_unknown_subscription{0};
   std::atomic<uint64_t> rejected_bad_client_state{0};
   std::atomic<uint64_t> rejected_batches{0};  // non-empty bodies whose every item was rejected

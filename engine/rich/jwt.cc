@@ -108,6 +108,8 @@ const char* TokenProblemName(TokenProblem problem) {
       return "caller";
     case TokenProblem::kIssuer:
       return "issuer";
+    case TokenProblem::kKeysUnavailable:
+      return "keys_unavailable";
   }
   return "?";
 }
@@ -149,21 +151,34 @@ Status TokenValidator::Refresh() {
   return Status::Ok();
 }
 
-std::shared_ptr<TokenValidator::Key> TokenValidator::KeyFor(const std::string& kid, TimePoint now) {
+std::shared_ptr<TokenValidator::Key> TokenValidator::KeyFor(const std::string& kid,
+                                                            TimePoint arrived, TimePoint now,
+                                                            TokenProblem* problem) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = keys_.find(kid);
   if (it != keys_.end()) return it->second;
+  *problem = TokenProblem::kUnknownKey;
+  // A set fetched after the token came would have had its key.
+  if (fetched_ && last_fetch_ >= arrived) return nullptr;
   // Keys rotate: an unknown kid may be a new key. Refetch, but not more than once a
   // minute, so that forged kids cannot make us hammer the key endpoint.
-  if (fetched_ && now - last_fetch_ < kMinRefetchInterval) return nullptr;
+  if (attempted_ && now - last_attempt_ < kMinRefetchInterval) {
+    *problem = TokenProblem::kKeysUnavailable;
+    return nullptr;
+  }
+  attempted_ = true;
+  last_attempt_ = now;
+  if (!Refresh().ok()) {
+    *problem = TokenProblem::kKeysUnavailable;
+    return nullptr;
+  }
   fetched_ = true;
   last_fetch_ = now;
-  if (!Refresh().ok()) return nullptr;
   it = keys_.find(kid);
   return it == keys_.end() ? nullptr : it->second;
 }
 
-TokenProblem TokenValidator::Validate(std::string_view token, TimePoint now) {
+TokenProblem TokenValidator::Validate(std::string_view token, TimePoint arrived, TimePoint now) {
   const size_t dot1 = token.find('.');
   const size_t dot2 = dot1 == std::string_view::npos ? dot1 : token.find('.', dot1 + 1);
   if (dot2 == std::string_view::npos || token.find('.', dot2 + 1) != std::string_view::npos) {
@@ -183,8 +198,9 @@ TokenProblem TokenValidator::Validate(std::string_view token, TimePoint now) {
   auto signature = DecodeBase64Url(token.substr(dot2 + 1));
   if (!payload || !signature) return TokenProblem::kMalformed;
 
-  std::shared_ptr<Key> key = KeyFor(kid, now);
-  if (!key) return TokenProblem::kUnknownKey;
+  TokenProblem key_problem = TokenProblem::kNone;
+  std::shared_ptr<Key> key = KeyFor(kid, arrived, now, &key_problem);
+  if (!key) return key_problem;
   OpenSslPtr<EVP_MD_CTX, EVP_MD_CTX_free> md(EVP_MD_CTX_new());
   const std::string_view signed_part = token.substr(0, dot2);
   bool verified =
@@ -196,7 +212,7 @@ TokenProblem TokenValidator::Validate(std::string_view token, TimePoint now) {
 
   Claims claims;
   if (!ReadClaims(*payload, &claims) || !claims.exp) return TokenProblem::kMalformed;
-  const double t = std::chrono::duration<double>(now.time_since_epoch()).count();
+  const double t = std::chrono::duration<double>(arrived.time_since_epoch()).count();
   const double leeway = static_cast<double>(expectations_.leeway.count());
   if (t >= *claims.exp + leeway) return TokenProblem::kExpired;
   if (claims.nbf && t + leeway < *claims.nbf) return TokenProblem::kNotYetValid;

@@ -8,6 +8,12 @@
 // Only RS256 is accepted: `alg: none` and HS256 (a public key used as an HMAC secret) are
 // refused before anything else.
 //
+// A token is judged as of when it arrived: a batch applied late (after a restart) is not
+// refused because its tokens expired while it waited in the log. A `kid` counts as unknown
+// only if the key set was fetched after the token arrived; when the set cannot be fetched
+// now (the endpoint is down, or the last refetch was less than a minute ago) the answer
+// is kKeysUnavailable: try again later.
+//
 // Thread-safety: Validate may be called from many threads at once.
 
 #ifndef GRAPHMIRROR_ENGINE_RICH_JWT_H_
@@ -40,6 +46,7 @@ enum class TokenProblem {
   kAudience,
   kCaller,
   kIssuer,
+  kKeysUnavailable,  // not judged: the key set could not be (re)fetched now
 };
 // "none", "malformed", "algorithm", "unknown_key", "signature", "expired", ...
 const char* TokenProblemName(TokenProblem problem);
@@ -56,20 +63,27 @@ class TokenValidator {
   TokenValidator(TokenExpectations expectations, std::function<Result<std::string>()> fetch_jwks);
   ~TokenValidator();
 
-  TokenProblem Validate(std::string_view token, TimePoint now);
+  TokenProblem Validate(std::string_view token, TimePoint now) { return Validate(token, now, now); }
+  // `arrived`: when the token came (validity times are checked against it); `now`: the
+  // clock reading that paces refetches of the key set.
+  TokenProblem Validate(std::string_view token, TimePoint arrived, TimePoint now);
   int jwks_fetches() const;
 
  private:
   struct Key;
-  // The key for `kid`, refetching the set if it is unknown and the last fetch is old enough.
-  std::shared_ptr<Key> KeyFor(const std::string& kid, TimePoint now);
+  // The key for `kid`, refetching the set if it is unknown, no fetch happened since
+  // `arrived` and the last one is old enough. Null with *problem set if there is none.
+  std::shared_ptr<Key> KeyFor(const std::string& kid, TimePoint arrived, TimePoint now,
+                              TokenProblem* problem);
   Status Refresh();
 
   TokenExpectations expectations_;
   std::function<Result<std::string>()> fetch_jwks_;
   mutable std::mutex mu_;
   std::map<std::string, std::shared_ptr<Key>> keys_;
-  TimePoint last_fetch_{};
+  TimePoint last_attempt_{};  // the last fetch tried (paces refetches)
+  TimePoint last_fetch_{};    // the last fetch that succeeded
+  bool attempted_ = false;
   bool fetched_ = false;
   int fetches_ = 0;
 };

@@ -50,7 +50,46 @@ Status WriteNewFile(const std::string& path, const std::string& text, mode_t mod
   return Status::Ok();
 }
 
+std::string Thumbprint(X509* cert) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int digest_len = 0;
+  if (X509_digest(cert, EVP_sha1(), digest, &digest_len) != 1) return {};
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned int i = 0; i < digest_len; ++i) {
+    out += kHex[digest[i] >> 4];
+    out += kHex[digest[i] & 0xF];
+  }
+  return out;
+}
+
 }  // namespace
+
+Result<CertificateForGraph> ReadCertificateForGraph(const std::string& certificate_pem) {
+  OpenSslPtr<BIO, BIO_free> bio(
+      BIO_new_mem_buf(certificate_pem.data(), static_cast<int>(certificate_pem.size())));
+  OpenSslPtr<X509, X509_free> cert(bio ? PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)
+                                       : nullptr);
+  if (!cert) return Status::InvalidArgument("not a PEM certificate");
+  EVP_PKEY* key = X509_get0_pubkey(cert.get());
+  const int bits = key != nullptr ? EVP_PKEY_get_bits(key) : 0;
+  if (key == nullptr || EVP_PKEY_get_base_id(key) != EVP_PKEY_RSA || bits < 2048 || bits > 4096) {
+    return Status::InvalidArgument("the certificate's key must be RSA of 2048 to 4096 bits");
+  }
+  unsigned char* der = nullptr;
+  const int der_len = i2d_X509(cert.get(), &der);
+  if (der_len <= 0) return Status::Internal("encoding the certificate failed");
+  std::string base64(4 * ((static_cast<size_t>(der_len) + 2) / 3) + 1, '\0');
+  const int written =
+      EVP_EncodeBlock(reinterpret_cast<unsigned char*>(base64.data()), der, der_len);
+  OPENSSL_free(der);
+  base64.resize(static_cast<size_t>(written));
+  CertificateForGraph out;
+  out.der_base64 = std::move(base64);
+  out.thumbprint = Thumbprint(cert.get());
+  if (out.thumbprint.empty()) return Status::Internal("computing the thumbprint failed");
+  return out;
+}
 
 Result<GeneratedCertificate> GenerateCertificate(const std::string& common_name, int days) {
   if (days < 1 || days > 3650) return Status::InvalidArgument("days must be 1..3650");
@@ -91,16 +130,8 @@ Result<GeneratedCertificate> GenerateCertificate(const std::string& common_name,
   out.certificate_pem = BioText(cert_bio.get());
   out.private_key_pem = BioText(key_bio.get());
 
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int digest_len = 0;
-  if (X509_digest(cert.get(), EVP_sha1(), digest, &digest_len) != 1) {
-    return Status::Internal("computing the thumbprint failed");
-  }
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  for (unsigned int i = 0; i < digest_len; ++i) {
-    out.thumbprint += kHex[digest[i] >> 4];
-    out.thumbprint += kHex[digest[i] & 0xF];
-  }
+  out.thumbprint = Thumbprint(cert.get());
+  if (out.thumbprint.empty()) return Status::Internal("computing the thumbprint failed");
   return out;
 }
 

@@ -21,6 +21,16 @@ struct GeneratedCertificate {
 // A fresh RSA 2048 key and a certificate for it, valid from now for `days` days.
 Result<GeneratedCertificate> GenerateCertificate(const std::string& common_name, int days);
 
+// A certificate as a rich subscription sends it to Graph.
+struct CertificateForGraph {
+  std::string der_base64;  // encryptionCertificate: base64 of the DER
+  std::string thumbprint;  // hex SHA-1 of the DER
+};
+
+// Reads a PEM certificate; InvalidArgument unless it holds an RSA key of 2048 to 4096
+// bits (what Graph accepts).
+Result<CertificateForGraph> ReadCertificateForGraph(const std::string& certificate_pem);
+
 // Writes both files: the key with mode 0600, created anew (an existing file is refused,
 // never overwritten), the certificate with mode 0644.
 Status WriteCertificateFiles(const GeneratedCertificate& generated,

@@ -187,13 +187,32 @@ void AdvanceWatermarks(WriteContext& ctx, const std::string& user_id, Collection
   s.exec();
 }
 
-void AppendLogEntries(WriteContext& ctx, const std::vector<LogEntry>& entries) {
+int64_t InsertTokenBatch(WriteContext& ctx, const std::vector<std::string>& tokens) {
+  std::string joined;
+  for (const std::string& token : tokens) {
+    // A JWT is base64url with dots: a newline can only be in a forged one, which would
+    // fail to check anyway; dropping it keeps the list's separator unambiguous.
+    if (token.find('\n') != std::string::npos) continue;
+    joined.append(token).push_back('\n');
+  }
+  SQLite::Statement& s =
+      ctx.Prepare("INSERT INTO notification_tokens (tokens, received_at) VALUES (?1, ?2)");
+  s.bind(1, joined);
+  s.bind(2, FormatUtc(ctx.clock()->Now()));
+  s.exec();
+  return ctx.db().getLastInsertRowid();
+}
+
+void AppendLogEntries(WriteContext& ctx, const std::vector<LogEntry>& entries,
+                      int64_t token_batch) {
   std::string now = FormatUtc(ctx.clock()->Now());
   SQLite::Statement& s = ctx.Prepare(
       "INSERT OR IGNORE INTO notification_log (dedupe_key, received_at, subscription_id, "
-      "user_id, collection, change_type, lifecycle_event, resource, item_id, notification_id) "
+      "user_id, collection, change_type, lifecycle_event, resource, item_id, notification_id, "
+      "rich_data, rich_data_key, rich_signature, rich_certificate_id, token_batch) "
       "VALUES (?1, ?2, ?3, ?4, ?5, NULLIF(?6, ''), NULLIF(?7, ''), NULLIF(?8, ''), "
-      "NULLIF(?9, ''), NULLIF(?10, ''))");
+      "NULLIF(?9, ''), NULLIF(?10, ''), NULLIF(?11, ''), NULLIF(?12, ''), NULLIF(?13, ''), "
+      "NULLIF(?14, ''), NULLIF(?15, 0))");
   for (const LogEntry& e : entries) {
     s.reset();
     s.bind(1, e.dedupe_key);
@@ -206,6 +225,11 @@ void AppendLogEntries(WriteContext& ctx, const std::vector<LogEntry>& entries) {
     s.bind(8, e.resource);
     s.bind(9, e.item_id);
     s.bind(10, e.notification_id);
+    s.bind(11, e.rich.data);
+    s.bind(12, e.rich.data_key);
+    s.bind(13, e.rich.signature);
+    s.bind(14, e.rich.certificate_id);
+    s.bind(15, token_batch);
     s.exec();
   }
 }

@@ -27,8 +27,12 @@ void AdvanceWatermarks(WriteContext& ctx, const std::string& user_id, Collection
                        const std::string& created_after, const std::string& modified_after,
                        const std::string& now);
 
-// Inserts accepted notifications; a dedupe_key already logged is skipped.
-void AppendLogEntries(WriteContext& ctx, const std::vector<LogEntry>& entries);
+// Stores a body's validation tokens; returns the id log rows refer to them by.
+int64_t InsertTokenBatch(WriteContext& ctx, const std::vector<std::string>& tokens);
+// Inserts accepted notifications (referring to `token_batch` if it is not 0); a
+// dedupe_key already logged is skipped.
+void AppendLogEntries(WriteContext& ctx, const std::vector<LogEntry>& entries,
+                      int64_t token_batch = 0);
 // Sets the state of log rows (failed rows get retry_at as next_attempt_at).
 void MarkLogRows(WriteContext& ctx, const std::vector<int64_t>& seqs, LogState state,
                  const std::string& reason, TimePoint retry_at);

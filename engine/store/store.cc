@@ -154,11 +154,32 @@ Status Store::WriteBefore(std::function<void(WriteContext&)> job, TimePoint dead
   return Status::Unavailable("the database did not commit in time");
 }
 
-Status Store::AppendNotifications(std::vector<LogEntry> entries, TimePoint deadline) {
+Status Store::AppendNotifications(std::vector<LogEntry> entries, TimePoint deadline,
+                                  std::vector<std::string> validation_tokens) {
   if (entries.empty()) return Status::Ok();
   return WriteBefore(
-      [entries = std::move(entries)](WriteContext& ctx) { AppendLogEntries(ctx, entries); },
+      [entries = std::move(entries), tokens = std::move(validation_tokens)](WriteContext& ctx) {
+        AppendLogEntries(ctx, entries, tokens.empty() ? 0 : InsertTokenBatch(ctx, tokens));
+      },
       deadline);
+}
+
+Result<std::vector<std::string>> Store::NotificationTokens(int64_t token_batch) {
+  std::vector<std::string> out;
+  Status s = Read("reading validation tokens", [&](SQLite::Database& db) {
+    SQLite::Statement q(db, "SELECT tokens FROM notification_tokens WHERE id = ?1");
+    q.bind(1, token_batch);
+    if (!q.executeStep()) return;
+    const std::string tokens = q.getColumn(0).getString();
+    for (size_t start = 0; start < tokens.size();) {
+      size_t end = tokens.find('\n', start);
+      if (end == std::string::npos) end = tokens.size();
+      if (end > start) out.push_back(tokens.substr(start, end - start));
+      start = end + 1;
+    }
+  });
+  if (!s.ok()) return s;
+  return out;
 }
 
 Result<std::vector<PendingNotification>> Store::PendingNotifications(TimePoint now, int limit) {
@@ -167,7 +188,10 @@ Result<std::vector<PendingNotification>> Store::PendingNotifications(TimePoint n
     SQLite::Statement q(*impl_->read_db,
                         "SELECT seq, user_id, collection, coalesce(change_type, ''), "
                         "coalesce(lifecycle_event, ''), subscription_id, coalesce(item_id, ''), "
-                        "attempts FROM notification_log WHERE state IN ('received', 'failed') AND "
+                        "attempts, received_at, coalesce(rich_data, ''), "
+                        "coalesce(rich_data_key, ''), coalesce(rich_signature, ''), "
+                        "coalesce(rich_certificate_id, ''), coalesce(token_batch, 0) "
+                        "FROM notification_log WHERE state IN ('received', 'failed') AND "
                         "(state = 'received' OR next_attempt_at <= ?1) ORDER BY seq LIMIT ?2");
     q.bind(1, FormatUtc(now));
     q.bind(2, limit);
@@ -182,6 +206,12 @@ Result<std::vector<PendingNotification>> Store::PendingNotifications(TimePoint n
       p.subscription_id = q.getColumn(5).getString();
       p.item_id = q.getColumn(6).getString();
       p.attempts = q.getColumn(7).getInt();
+      p.received_at = q.getColumn(8).getString();
+      p.rich.data = q.getColumn(9).getString();
+      p.rich.data_key = q.getColumn(10).getString();
+      p.rich.signature = q.getColumn(11).getString();
+      p.rich.certificate_id = q.getColumn(12).getString();
+      p.token_batch = q.getColumn(13).getInt64();
       out.push_back(std::move(p));
     }
     return out;
@@ -196,11 +226,28 @@ Status Store::MarkNotifications(const std::vector<int64_t>& seqs, LogState state
   return Write([&](WriteContext& ctx) { MarkLogRows(ctx, seqs, state, reason, retry_at); });
 }
 
-Status Store::ApplyDeletions(const std::string& user_id, Collection collection,
-                             const std::vector<std::string>& item_ids,
-                             const std::vector<int64_t>& seqs) {
+Status Store::ApplyNotificationChanges(const std::string& user_id, Collection collection,
+                                       const std::vector<MirrorItem>& upserts,
+                                       const std::vector<std::string>& deleted_ids,
+                                       const std::vector<int64_t>& seqs) {
   return Write([&](WriteContext& ctx) {
-    for (const std::string& id : item_ids) DeleteItem(ctx, user_id, collection, id);
+    if (!upserts.empty()) {
+      const std::string now = FormatUtc(ctx.clock()->Now());
+      SQLite::Statement& deleted = ctx.Prepare(
+          "SELECT 1 FROM notification_log WHERE user_id = ?1 AND collection = ?2 AND "
+          "item_id = ?3 AND change_type = 'deleted' AND state != 'ignored' LIMIT 1");
+      for (const MirrorItem& item : upserts) {
+        deleted.reset();
+        deleted.bind(1, user_id);
+        deleted.bind(2, std::string(CollectionName(collection)));
+        deleted.bind(3, item.id);
+        const bool gone = deleted.executeStep();
+        deleted.reset();
+        if (gone) continue;
+        UpsertItem(ctx, user_id, collection, item, now);
+      }
+    }
+    for (const std::string& id : deleted_ids) DeleteItem(ctx, user_id, collection, id);
     MarkLogRows(ctx, seqs, LogState::kApplied, "", TimePoint{});
   });
 }
@@ -234,6 +281,10 @@ Result<int64_t> Store::PruneNotificationLog(TimePoint cutoff) {
         "DELETE FROM notification_log WHERE state IN ('applied', 'ignored') AND done_at < ?1");
     q.bind(1, FormatUtc(cutoff));
     deleted = q.exec();
+    ctx.Prepare(
+           "DELETE FROM notification_tokens WHERE id NOT IN (SELECT token_batch FROM "
+           "notification_log WHERE token_batch IS NOT NULL)")
+        .exec();
   });
   if (!s.ok()) return s;
   return deleted;
@@ -244,12 +295,13 @@ Status Store::PutSubscription(const SubscriptionRecord& r, const std::vector<Log
     AppendLogEntries(ctx, also_log);
     SQLite::Statement& s = ctx.Prepare(
         "INSERT INTO subscriptions (id, user_id, collection, resource, change_type, "
-        "client_state, expires_at, created_at, renewed_at) "
-        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, NULLIF(?9, '')) "
+        "client_state, expires_at, created_at, renewed_at, encryption_certificate_id) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, NULLIF(?9, ''), NULLIF(?10, '')) "
         "ON CONFLICT (user_id, collection) DO UPDATE SET id = excluded.id, "
         "resource = excluded.resource, change_type = excluded.change_type, "
         "client_state = excluded.client_state, expires_at = excluded.expires_at, "
-        "created_at = excluded.created_at, renewed_at = excluded.renewed_at");
+        "created_at = excluded.created_at, renewed_at = excluded.renewed_at, "
+        "encryption_certificate_id = excluded.encryption_certificate_id");
     s.bind(1, r.id);
     s.bind(2, r.user_id);
     s.bind(3, std::string(CollectionName(r.collection)));
@@ -259,6 +311,7 @@ Status Store::PutSubscription(const SubscriptionRecord& r, const std::vector<Log
     s.bind(7, r.expires_at);
     s.bind(8, r.created_at);
     s.bind(9, r.renewed_at);
+    s.bind(10, r.encryption_certificate_id);
     s.exec();
   });
 }
@@ -276,7 +329,8 @@ Result<std::vector<SubscriptionRecord>> Store::Subscriptions() {
   try {
     SQLite::Statement q(*impl_->read_db,
                         "SELECT id, user_id, collection, resource, change_type, client_state, "
-                        "expires_at, created_at, coalesce(renewed_at, '') FROM subscriptions "
+                        "expires_at, created_at, coalesce(renewed_at, ''), "
+                        "coalesce(encryption_certificate_id, '') FROM subscriptions "
                         "ORDER BY user_id, collection");
     std::vector<SubscriptionRecord> out;
     while (q.executeStep()) {
@@ -290,6 +344,7 @@ Result<std::vector<SubscriptionRecord>> Store::Subscriptions() {
       r.expires_at = q.getColumn(6).getString();
       r.created_at = q.getColumn(7).getString();
       r.renewed_at = q.getColumn(8).getString();
+      r.encryption_certificate_id = q.getColumn(9).getString();
       out.push_back(std::move(r));
     }
     return out;

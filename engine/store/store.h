@@ -53,6 +53,16 @@ struct CollectionCount {
   std::string modified_after;
 };
 
+// The encryptedContent of a rich notification item, as received (base64 text). It is
+// decrypted only by the sync worker, after the body's validation tokens checked.
+struct RichContent {
+  std::string data;
+  std::string data_key;
+  std::string signature;
+  std::string certificate_id;
+  bool empty() const { return data.empty() && data_key.empty() && signature.empty(); }
+};
+
 // A notification item as the receiver accepted it, ready for the log.
 struct LogEntry {
   std::string dedupe_key;
@@ -64,6 +74,7 @@ struct LogEntry {
   std::string resource;
   std::string item_id;
   std::string notification_id;
+  RichContent rich;  // empty unless the item carried encryptedContent
 };
 
 // A log row waiting for the sync worker.
@@ -76,6 +87,9 @@ struct PendingNotification {
   std::string subscription_id;
   std::string item_id;
   int attempts = 0;
+  std::string received_at;  // local clock, normalized UTC text
+  RichContent rich;
+  int64_t token_batch = 0;  // the body's validationTokens (NotificationTokens); 0: none
 };
 
 enum class LogState { kApplied, kIgnored, kFailed };
@@ -90,6 +104,7 @@ struct SubscriptionRecord {
   std::string expires_at;  // normalized UTC text
   std::string created_at;
   std::string renewed_at;
+  std::string encryption_certificate_id;  // rich subscriptions only
 };
 
 struct LogStats {
@@ -176,21 +191,30 @@ class Store {
   // Appends accepted notification items (duplicates of logged ones are dropped by
   // dedupe key) and returns once they are durable. If the commit has not started by
   // `deadline`, the entries are withdrawn and Unavailable returned: the receiver answers
-  // 503 and Graph delivers again.
-  Status AppendNotifications(std::vector<LogEntry> entries, TimePoint deadline);
+  // 503 and Graph delivers again. `validation_tokens` (a rich body's JWTs), if any, are
+  // stored once and every entry of the body refers to them (token_batch).
+  Status AppendNotifications(std::vector<LogEntry> entries, TimePoint deadline,
+                             std::vector<std::string> validation_tokens = {});
+  // The validation tokens stored for `token_batch`; empty if there is no such batch.
+  Result<std::vector<std::string>> NotificationTokens(int64_t token_batch);
 
   // Up to `limit` log rows in state received, or failed and due by `now`, oldest first.
   Result<std::vector<PendingNotification>> PendingNotifications(TimePoint now, int limit);
   // Ends rows: applied or ignored for good, or failed (retried at `retry_at`).
   Status MarkNotifications(const std::vector<int64_t>& seqs, LogState state,
                            const std::string& reason, TimePoint retry_at = {});
-  // Deletes items named by `deleted` notifications and marks those rows applied, in one
-  // transaction.
-  Status ApplyDeletions(const std::string& user_id, Collection collection,
-                        const std::vector<std::string>& item_ids, const std::vector<int64_t>& seqs);
+  // In one transaction: upserts the items that rich notifications carried (never moving a
+  // watermark, never replacing a newer version, and never bringing back an item a
+  // `deleted` notification named: Graph does not reuse ids), deletes the items named by
+  // `deleted` notifications, and marks the rows `seqs` applied.
+  Status ApplyNotificationChanges(const std::string& user_id, Collection collection,
+                                  const std::vector<MirrorItem>& upserts,
+                                  const std::vector<std::string>& deleted_ids,
+                                  const std::vector<int64_t>& seqs);
   Result<LogStats> NotificationStats(const std::string& user_id);
-  // Deletes applied and ignored rows that ended before `cutoff` (local time); returns
-  // how many. Redeliveries come within hours, so old rows no longer serve deduplication.
+  // Deletes applied and ignored rows that ended before `cutoff` (local time), and the
+  // validation tokens no row refers to any more; returns how many rows. Redeliveries come
+  // within hours, so old rows no longer serve deduplication.
   Result<int64_t> PruneNotificationLog(TimePoint cutoff);
 
   // Inserts or replaces by (user, collection); `also_log` is appended to the notification

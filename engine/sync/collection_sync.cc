@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <set>
+
 #include "engine/graph/query.h"
 
 namespace graphmirror::sync {
@@ -18,12 +20,22 @@ const char* PermissionFor(Collection collection) {
   return "?";
 }
 
+graph::Projection RichProjection(const config::Config& config) {
+  std::set<std::string> rich;
+  for (const auto& mailbox : config.mailboxes) {
+    if (mailbox.rich) rich.insert(mailbox.user);
+  }
+  return graph::Projection(std::move(rich));
+}
+
 CollectionSync::CollectionSync(const config::Config& config, graph::GraphClient* client,
                                store::Store* store, Clock* clock)
     : clock_(clock),
       store_(store),
-      resyncer_(client, store, ResyncOptions{config.sync.page_size, config.sync.overlap, nullptr}),
-      delta_(client, store, clock, DeltaOptions::From(config.sync)) {}
+      resyncer_(client, store,
+                ResyncOptions{config.sync.page_size, config.sync.overlap, nullptr,
+                              RichProjection(config)}),
+      delta_(client, store, clock, DeltaOptions::From(config.sync, RichProjection(config))) {}
 
 std::string CollectionSync::StopReason(const std::string& user_id, Collection collection,
                                        const Status& outcome) {

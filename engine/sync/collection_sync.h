@@ -36,6 +36,9 @@ inline constexpr std::chrono::hours kStopRetry{1};
 // The Graph application permission a collection needs ("Mail.Read", ...).
 const char* PermissionFor(Collection collection);
 
+// The mailboxes configured with `rich = true`, whose items keep the rich properties only.
+graph::Projection RichProjection(const config::Config& config);
+
 class CollectionSync {
  public:
   CollectionSync(const config::Config& config, graph::GraphClient* client, store::Store* store,

@@ -42,6 +42,7 @@
 #include "engine/base/item.h"
 #include "engine/config/config.h"
 #include "engine/graph/graph_client.h"
+#include "engine/graph/select.h"
 #include "engine/store/store.h"
 #include "graphmirror/clock.h"
 #include "graphmirror/status.h"
@@ -57,8 +58,10 @@ struct DeltaOptions {
   // Called after each committed page with the pages committed so far in this pass;
   // returning false stops the pass there (Cancelled), as if the process died.
   std::function<bool(int pages_committed)> after_page;
+  // Rich mailboxes read and keep only the properties their notifications carry.
+  graph::Projection projection;
 
-  static DeltaOptions From(const config::SyncSettings& sync);
+  static DeltaOptions From(const config::SyncSettings& sync, graph::Projection projection = {});
 };
 
 struct DeltaStats {
@@ -88,6 +91,8 @@ class DeltaSyncer {
   Result<std::vector<Scope>> Scopes(const std::string& user_id, Collection collection);
   Result<std::vector<Scope>> MailFolderScopes(const std::string& user_id);
   Scope CalendarScope(const std::string& user_id) const;
+  // "?$select=..." for a rich mailbox's delta requests, else "".
+  std::string SelectQuery(const std::string& user_id, Collection collection) const;
   // Runs the scope's round. A round that brought nothing but a new link is not written
   // but added to `quiet`, for the pass's last transaction.
   // Rows that need a word from Graph before they are removed go to `to_verify`.

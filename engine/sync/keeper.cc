@@ -7,6 +7,7 @@
 
 #include "engine/base/text.h"
 #include "engine/graph/query.h"
+#include "engine/graph/select.h"
 #include "engine/graph/timestamp.h"
 #include "engine/store/mirror_writes.h"
 
@@ -16,6 +17,8 @@ namespace {
 constexpr const char* kChangeTypes = "created,updated,deleted";
 // Graph raises anything shorter to 45 minutes; never ask for less.
 constexpr std::chrono::minutes kMinLifetime{45};
+// Graph's limit for subscriptions with resource data (Outlook resources).
+constexpr std::chrono::minutes kRichMaxLifetime{1440};
 constexpr int kMaxClampAttempts = 4;
 
 // "Subscription expiration can only be 10070 minutes in the future." -> 10070. Only a
@@ -58,29 +61,49 @@ SubscriptionKeeper::SubscriptionKeeper(const config::Config& config, graph::Grap
       table_(table),
       clock_(clock),
       sync_(sync),
-      lifetime_(config.subscriptions.lifetime) {}
-
-void SubscriptionKeeper::LowerLifetime(const graph::SubscriptionOutcome& too_far) {
-  auto hint = MinutesIn(too_far.error_message);
-  auto lowered = hint && *hint < lifetime_.count() ? std::chrono::minutes(*hint) : lifetime_ / 2;
-  lifetime_ = std::max(kMinLifetime, lowered - std::chrono::minutes(1));
-  spdlog::info("keeper: Graph refused the lifetime; asking for {} minutes now", lifetime_.count());
+      lifetime_(config.subscriptions.lifetime),
+      rich_lifetime_(std::min(config.subscriptions.lifetime, kRichMaxLifetime)) {
+  for (const auto& mailbox : config.mailboxes) {
+    if (mailbox.rich) rich_users_.insert(mailbox.user);
+  }
 }
 
-std::chrono::minutes SubscriptionKeeper::RenewMargin() const {
+void SubscriptionKeeper::SetRichCertificate(std::string der_base64, std::string certificate_id) {
+  std::lock_guard<std::recursive_mutex> lock(mu_);
+  rich_certificate_ = std::move(der_base64);
+  rich_certificate_id_ = std::move(certificate_id);
+}
+
+std::chrono::minutes SubscriptionKeeper::Lifetime(const Key& key) const {
+  return IsRich(key) ? rich_lifetime_ : lifetime_;
+}
+
+void SubscriptionKeeper::LowerLifetime(const Key& key, const graph::SubscriptionOutcome& too_far) {
+  std::chrono::minutes& lifetime = IsRich(key) ? rich_lifetime_ : lifetime_;
+  auto hint = MinutesIn(too_far.error_message);
+  auto lowered = hint && *hint < lifetime.count() ? std::chrono::minutes(*hint) : lifetime / 2;
+  lifetime = std::max(kMinLifetime, lowered - std::chrono::minutes(1));
+  spdlog::info("keeper: Graph refused the lifetime; asking for {} minutes now{}", lifetime.count(),
+               IsRich(key) ? " (rich subscriptions)" : "");
+}
+
+std::chrono::minutes SubscriptionKeeper::RenewMargin(const Key& key) const {
   // Never more than half the lifetime: after Graph lowered the lifetime below the
   // configured margin, every renewal would be due again at once.
-  return std::min(config_.subscriptions.renew_margin, lifetime_ / 2);
+  return std::min(config_.subscriptions.renew_margin, Lifetime(key) / 2);
 }
 
-std::string SubscriptionKeeper::Expiration() const {
+std::string SubscriptionKeeper::Expiration(const Key& key) const {
   return graph::FormatTimestamp(
-      std::chrono::time_point_cast<graph::Ticks>(clock_->Now() + lifetime_));
+      std::chrono::time_point_cast<graph::Ticks>(clock_->Now() + Lifetime(key)));
 }
 
 std::string SubscriptionKeeper::Resource(const Key& key) const {
-  return "/users/" + graph::PercentEncode(key.first) + "/" +
-         std::string(CollectionName(key.second));
+  std::string resource =
+      "/users/" + graph::PercentEncode(key.first) + "/" + std::string(CollectionName(key.second));
+  // Graph requires a $select with resource data; it is what the notification carries.
+  if (IsRich(key)) resource += "?$select=" + graph::RichSelect(key.second);
+  return resource;
 }
 
 Status SubscriptionKeeper::LoadStored() {
@@ -158,8 +181,17 @@ Status SubscriptionKeeper::Create(const Key& key) {
   spec.lifecycle_url = config_.webhook.lifecycle_url;
   spec.resource = Resource(key);
   spec.client_state = notify::NewClientState();
+  if (IsRich(key)) {
+    if (rich_certificate_.empty()) {
+      return Status::InvalidArgument("no certificate for the rich subscription to " +
+                                     spec.resource);
+    }
+    spec.include_resource_data = true;
+    spec.encryption_certificate = rich_certificate_;
+    spec.encryption_certificate_id = rich_certificate_id_;
+  }
   for (int attempt = 0;; ++attempt) {
-    spec.expiration = Expiration();
+    spec.expiration = Expiration(key);
     auto outcome = api_.Create(spec);
     if (!outcome.ok()) return outcome.status();
     if (outcome->ok()) {
@@ -172,6 +204,7 @@ Status SubscriptionKeeper::Create(const Key& key) {
       record.client_state = spec.client_state;
       record.expires_at = outcome->info.expiration;
       record.created_at = store::FormatUtc(clock_->Now());
+      record.encryption_certificate_id = spec.encryption_certificate_id;
       // Stored with its catch-up in one transaction: a crash between the two would leave
       // a subscription whose gap is never read.
       if (Status s = store_->PutSubscription(record, {CatchUpEntry(record)}); !s.ok()) return s;
@@ -183,7 +216,7 @@ Status SubscriptionKeeper::Create(const Key& key) {
       return Status::Ok();
     }
     if (TooFarAhead(*outcome) && attempt < kMaxClampAttempts) {
-      LowerLifetime(*outcome);
+      LowerLifetime(key, *outcome);
       continue;
     }
     if (outcome->http_status == 409 && attempt < kMaxClampAttempts) {
@@ -217,20 +250,46 @@ Status SubscriptionKeeper::Forget(const Key& key) {
   return s;
 }
 
+Status SubscriptionKeeper::Replace(const Key& key) {
+  auto it = live_.find(key);
+  if (it == live_.end()) return Status::Ok();
+  auto deleted = api_.Delete(it->second.id);
+  if (!deleted.ok()) return deleted.status();
+  if (!deleted->ok() && deleted->http_status != 404) {
+    return Status::Unavailable("deleting subscription " + it->second.id +
+                               " failed: " + Describe(*deleted));
+  }
+  spdlog::info("keeper: replacing subscription {} ({} is now {})", it->second.id,
+               it->second.resource, IsRich(key) ? "rich" : "plain");
+  return Forget(key);
+}
+
 Status SubscriptionKeeper::Renew(const Key& key) {
   store::SubscriptionRecord& record = live_.at(key);
+  graph::RenewSpec spec;
+  // After a key rotation the renewal moves the subscription to the new certificate; the
+  // old key stays configured for what Graph encrypted before.
+  if (IsRich(key) && !rich_certificate_.empty() &&
+      record.encryption_certificate_id != rich_certificate_id_) {
+    spec.encryption_certificate = rich_certificate_;
+    spec.encryption_certificate_id = rich_certificate_id_;
+  }
   for (int attempt = 0;; ++attempt) {
-    auto outcome = api_.Renew(record.id, Expiration());
+    spec.expiration = Expiration(key);
+    auto outcome = api_.Renew(record.id, spec);
     if (!outcome.ok()) return outcome.status();
     if (outcome->ok()) {
       record.expires_at =
-          outcome->info.expiration.empty() ? Expiration() : outcome->info.expiration;
+          outcome->info.expiration.empty() ? spec.expiration : outcome->info.expiration;
       record.renewed_at = store::FormatUtc(clock_->Now());
+      if (!spec.encryption_certificate_id.empty()) {
+        record.encryption_certificate_id = spec.encryption_certificate_id;
+      }
       ++stats_.renewed;
       return store_->PutSubscription(record);
     }
     if (TooFarAhead(*outcome) && attempt < kMaxClampAttempts) {
-      LowerLifetime(*outcome);
+      LowerLifetime(key, *outcome);
       continue;
     }
     if (outcome->http_status == 404) {
@@ -264,11 +323,19 @@ Status SubscriptionKeeper::Maintain() {
       if (sync_->StoppedUntil(mailbox.user, c)) continue;  // tried again when due
       Status s;
       auto it = live_.find(key);
-      if (it == live_.end()) {
+      if (it != live_.end() && !SameResource(it->second.resource, Resource(key))) {
+        s = Replace(key);  // switched to or from rich
+        it = live_.find(key);
+      }
+      if (!s.ok()) {
+        // reported below
+      } else if (it == live_.end()) {
         s = Create(key);
       } else {
         auto expires = graph::ParseTimestamp(it->second.expires_at);
-        if (!expires || *expires - RenewMargin() <= now) s = Renew(key);
+        const bool rotate = IsRich(key) && !rich_certificate_id_.empty() &&
+                            it->second.encryption_certificate_id != rich_certificate_id_;
+        if (!expires || *expires - RenewMargin(key) <= now || rotate) s = Renew(key);
       }
       if (!s.ok()) {
         spdlog::warn("keeper: {} {}: {}", mailbox.user, CollectionName(c), s.message());
@@ -290,14 +357,17 @@ TimePoint SubscriptionKeeper::NextDue() {
         next = std::min(next, *until);
         continue;
       }
-      auto it = live_.find({mailbox.user, c});
-      if (it == live_.end()) return clock_->Now();
+      const Key key{mailbox.user, c};
+      auto it = live_.find(key);
+      if (it == live_.end() || !SameResource(it->second.resource, Resource(key))) {
+        return clock_->Now();
+      }
       auto expires = graph::ParseTimestamp(it->second.expires_at);
       if (!expires) return clock_->Now();
       next = std::min(
           next,
           TimePoint(std::chrono::duration_cast<TimePoint::duration>(expires->time_since_epoch())) -
-              RenewMargin());
+              RenewMargin(key));
     }
   }
   return next;

@@ -10,6 +10,12 @@
 // (re)created, a catch-up is queued in the notification log in the same transaction,
 // because changes made while no subscription existed were never notified.
 //
+// Mailboxes configured `rich = true` get rich subscriptions: `includeResourceData` with
+// the configured certificate, a `$select` of the rich properties (graph/select.h) and a
+// lifetime of at most 1,440 minutes (Graph's limit with resource data). A renewal after
+// a key rotation sends the new certificate; a mailbox switched to or from rich gets its
+// subscription replaced.
+//
 // Thread-safety: all methods may be called from any thread; calls are serialized inside.
 
 #ifndef GRAPHMIRROR_ENGINE_SYNC_KEEPER_H_
@@ -19,6 +25,7 @@
 #include <condition_variable>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <utility>
 
@@ -52,6 +59,10 @@ class SubscriptionKeeper {
   SubscriptionKeeper(const config::Config& config, graph::GraphClient* client, store::Store* store,
                      notify::SubscriptionTable* table, Clock* clock, CollectionSync* sync);
 
+  // The certificate rich subscriptions are created with (see rich/keygen.h). Needed
+  // before Maintain when a mailbox is rich.
+  void SetRichCertificate(std::string der_base64, std::string certificate_id);
+
   // Loads the stored subscriptions into the table, so that the receiver accepts their
   // notifications from its first request on (Graph's retries arrive the moment it
   // listens). No Graph call.
@@ -80,11 +91,15 @@ class SubscriptionKeeper {
   Status Create(const Key& key);
   Status Renew(const Key& key);
   Status Forget(const Key& key);
+  // Deletes the subscription at Graph and here (a mailbox switched to or from rich).
+  Status Replace(const Key& key);
   static store::LogEntry CatchUpEntry(const store::SubscriptionRecord& record);
-  std::chrono::minutes RenewMargin() const;
+  bool IsRich(const Key& key) const { return rich_users_.count(key.first) > 0; }
+  std::chrono::minutes Lifetime(const Key& key) const;
+  std::chrono::minutes RenewMargin(const Key& key) const;
   // After ExtensionError / ErrorInvalidParameter: ask for less from now on.
-  void LowerLifetime(const graph::SubscriptionOutcome& too_far);
-  std::string Expiration() const;
+  void LowerLifetime(const Key& key, const graph::SubscriptionOutcome& too_far);
+  std::string Expiration(const Key& key) const;
   std::string Resource(const Key& key) const;
 
   config::Config config_;
@@ -97,8 +112,12 @@ class SubscriptionKeeper {
 
   std::recursive_mutex mu_;  // serializes the public calls
   std::map<Key, store::SubscriptionRecord> live_;
-  std::chrono::minutes lifetime_;  // lowered when Graph says it is too long
-  TimePoint last_reconciled_{};    // never, until Reconcile succeeds
+  std::set<std::string> rich_users_;
+  std::string rich_certificate_;  // base64 DER
+  std::string rich_certificate_id_;
+  std::chrono::minutes lifetime_;       // lowered when Graph says it is too long
+  std::chrono::minutes rich_lifetime_;  // the same for rich subscriptions
+  TimePoint last_reconciled_{};         // never, until Reconcile succeeds
 
   std::mutex stop_mu_;
   std::condition_variable stop_cv_;

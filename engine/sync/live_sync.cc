@@ -2,7 +2,12 @@
 
 #include <spdlog/spdlog.h>
 
+#include <fstream>
+#include <sstream>
+
+#include "engine/graph/public_fetch.h"
 #include "engine/graph/url.h"
+#include "engine/rich/keygen.h"
 
 namespace graphmirror::sync {
 
@@ -52,9 +57,36 @@ LiveSync::LiveSync(const config::Config& config, graph::GraphClient* client, sto
 
 LiveSync::~LiveSync() { Stop(); }
 
+Status LiveSync::SetUpRich(const LiveSyncOptions& options) {
+  if (!config_.rich) return Status::Ok();
+  std::ifstream in(config_.rich->certificate, std::ios::binary);
+  if (!in) {
+    return Status::InvalidArgument("cannot read the rich notification certificate " +
+                                   config_.rich->certificate);
+  }
+  std::ostringstream pem;
+  pem << in.rdbuf();
+  auto certificate = rich::ReadCertificateForGraph(pem.str());
+  if (!certificate.ok()) {
+    return Status::InvalidArgument(config_.rich->certificate + ": " +
+                                   certificate.status().message());
+  }
+  keeper_.SetRichCertificate(certificate->der_base64, config_.rich->current.certificate_id);
+  auto fetch = options.fetch_jwks;
+  if (!fetch) {
+    fetch = [url = config_.rich->jwks_url] { return graph::FetchPublicDocument(url); };
+  }
+  auto content = RichContent::Create(config_, clock_, store_, std::move(fetch));
+  if (!content.ok()) return content.status();
+  rich_ = std::move(content).value();
+  worker_.SetRichContent(rich_.get());
+  return Status::Ok();
+}
+
 Status LiveSync::Start(LiveSyncOptions options) {
   auto receiver_options = ReceiverOptionsFrom(config_.webhook);
   if (!receiver_options.ok()) return receiver_options.status();
+  if (Status s = SetUpRich(options); !s.ok()) return s;
   receiver_ = std::make_unique<notify::Receiver>(*receiver_options, &table_, store_, clock_);
   receiver_->SetOnAccepted([this] { worker_.Wake(); });
   if (Status s = keeper_.LoadStored(); !s.ok()) return s;

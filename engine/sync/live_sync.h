@@ -2,6 +2,9 @@
 // the webhook receiver (notifications into the log), the subscription keeper (Graph
 // keeps notifying), and the sync worker (the log into the mirror).
 //
+// With a [rich] section, the keys are read and the certificate loaded before anything
+// starts (a bad file fails Start), and the worker applies rich notifications.
+//
 // Start order matters for not missing anything: the receiver listens first (Graph
 // validates the notification URL while a subscription is created), then subscriptions
 // are reconciled and created, then every collection is resynced once (new and changed
@@ -32,6 +35,8 @@ struct LiveSyncOptions {
   bool background = true;
   // Reports of the initial resync, one per collection.
   std::function<void(const CollectionReport&)> on_initial_sync;
+  // Where the signing keys of validation tokens come from; unset: GET rich.jwks_url.
+  std::function<Result<std::string>()> fetch_jwks;
 };
 
 class LiveSync {
@@ -50,8 +55,12 @@ class LiveSync {
   SyncWorker& worker() { return worker_; }
   SubscriptionKeeper& keeper() { return keeper_; }
   notify::SubscriptionTable& subscriptions() { return table_; }
+  // Null unless the config has a [rich] section (and Start succeeded).
+  RichContent* rich() { return rich_.get(); }
 
  private:
+  Status SetUpRich(const LiveSyncOptions& options);
+
   config::Config config_;
   graph::GraphClient* client_;
   store::Store* store_;
@@ -61,6 +70,7 @@ class LiveSync {
   CollectionSync sync_;
   SubscriptionKeeper keeper_;
   SyncWorker worker_;
+  std::unique_ptr<RichContent> rich_;
   std::thread worker_thread_;
   std::thread keeper_thread_;
   bool started_ = false;

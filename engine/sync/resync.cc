@@ -43,9 +43,12 @@ Result<ResyncStats> Resyncer::Resync(const std::string& user_id, Collection coll
   // messages with $skip, and items that change or vanish while a round pages would shift
   // $skip past others, which the watermark would then pass for good. nextLink is followed
   // only through a page that is one run of equal timestamps (else the query would repeat).
+  const std::string select = options_.projection.SelectOption(user_id, collection);
+  const std::vector<std::string>* keep = options_.projection.Keep(user_id, collection);
   auto query = [&](const std::string& from) {
-    return created ? graph::CreatedSincePath(user_id, collection, from, options_.page_size)
-                   : graph::ModifiedSincePath(user_id, collection, from, options_.page_size);
+    return created
+               ? graph::CreatedSincePath(user_id, collection, from, options_.page_size, select)
+               : graph::ModifiedSincePath(user_id, collection, from, options_.page_size, select);
   };
   std::string query_start = since;
   std::string url = query(query_start);
@@ -55,7 +58,7 @@ Result<ResyncStats> Resyncer::Resync(const std::string& user_id, Collection coll
   for (;;) {
     auto response = client_->Get(user_id, url);
     if (!response.ok()) return response.status();
-    auto page = graph::ParsePage(collection, response->body);
+    auto page = graph::ParsePage(collection, response->body, keep);
     if (!page.ok()) {
       return Status::Corruption("page of " + std::string(CollectionName(collection)) + " for " +
                                 user_id + ": " + page.status().message());

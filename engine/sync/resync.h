@@ -24,6 +24,7 @@
 
 #include "engine/base/item.h"
 #include "engine/graph/graph_client.h"
+#include "engine/graph/select.h"
 #include "engine/store/store.h"
 #include "graphmirror/clock.h"
 #include "graphmirror/status.h"
@@ -36,6 +37,8 @@ struct ResyncOptions {
   // Called after each committed page with the number of pages committed so far; returning
   // false stops the round there (Cancelled), as if the process died after that commit.
   std::function<bool(int pages_committed)> after_page;
+  // Rich mailboxes read and keep only the properties their notifications carry.
+  graph::Projection projection;
 };
 
 struct ResyncStats {

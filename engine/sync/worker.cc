@@ -14,6 +14,7 @@ constexpr int kBatchRows = 20'000;
 struct Group {
   std::vector<int64_t> seqs;  // change notifications, ended together
   std::vector<std::string> deleted_ids;
+  std::vector<MirrorItem> rich_items;  // decrypted from rich notifications
   bool created = false;
   bool updated = false;
   std::vector<const store::PendingNotification*> lifecycle;
@@ -89,6 +90,8 @@ Result<int64_t> SyncWorker::RunOnce() {
 
   std::map<std::pair<std::string, Collection>, Group> groups;
   std::vector<int64_t> unknown;
+  std::map<std::string, std::vector<int64_t>> suspicious;  // by reason
+  std::vector<const store::PendingNotification*> not_yet;  // tokens not judged yet
   for (const auto& row : *pending) {
     auto key = std::make_pair(row.user_id, row.collection);
     if (!configured_.count(key)) {
@@ -99,6 +102,29 @@ Result<int64_t> SyncWorker::RunOnce() {
     if (!row.lifecycle_event.empty()) {
       g.lifecycle.push_back(&row);
       continue;
+    }
+    const bool changed = row.change_type == "created" || row.change_type == "updated";
+    if (rich_ != nullptr) {
+      std::string reason;
+      switch (rich_->CheckBody(row, &reason)) {
+        case RichContent::Verdict::kValid:
+          break;
+        case RichContent::Verdict::kSuspicious:
+          suspicious[reason].push_back(row.seq);
+          continue;
+        case RichContent::Verdict::kRetry:
+          not_yet.push_back(&row);
+          continue;
+      }
+      if (!row.rich.empty() && changed) {
+        auto item = rich_->Item(row);
+        if (item.ok()) {
+          g.seqs.push_back(row.seq);
+          g.rich_items.push_back(std::move(item).value());
+          continue;
+        }
+        // Refused content: the row is an ordinary hint, answered by a query.
+      }
     }
     g.seqs.push_back(row.seq);
     g.attempts = std::max(g.attempts, row.attempts);
@@ -116,6 +142,22 @@ Result<int64_t> SyncWorker::RunOnce() {
     if (!s.ok()) return s;
     ended += static_cast<int64_t>(unknown.size());
     stats_.ignored_rows += unknown.size();
+  }
+  for (const auto& [reason, seqs] : suspicious) {
+    if (Status s = store_->MarkNotifications(seqs, store::LogState::kIgnored, reason); !s.ok()) {
+      return s;
+    }
+    ended += static_cast<int64_t>(seqs.size());
+    stats_.ignored_rows += seqs.size();
+    stats_.suspicious_rows += seqs.size();
+  }
+  for (const store::PendingNotification* row : not_yet) {
+    Status s = store_->MarkNotifications({row->seq}, store::LogState::kFailed,
+                                         "validation token keys unavailable",
+                                         clock_->Now() + RetryDelay(row->attempts));
+    if (!s.ok()) return s;
+    ++ended;
+    ++stats_.failed_rows;
   }
 
   for (auto& [key, g] : groups) {
@@ -157,8 +199,11 @@ Result<int64_t> SyncWorker::RunOnce() {
     }
     Status s;
     if (round.ok()) {
-      s = store_->ApplyDeletions(user, collection, g.deleted_ids, g.seqs);
-      if (s.ok()) stats_.applied_rows += g.seqs.size();
+      s = store_->ApplyNotificationChanges(user, collection, g.rich_items, g.deleted_ids, g.seqs);
+      if (s.ok()) {
+        stats_.applied_rows += g.seqs.size();
+        stats_.rich_rows += g.rich_items.size();
+      }
     } else {
       spdlog::warn("sync: {} {}: {} (retrying)", user, CollectionName(collection), round.message());
       s = store_->MarkNotifications(g.seqs, store::LogState::kFailed, round.message(),

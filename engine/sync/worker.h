@@ -12,6 +12,12 @@
 // collection whose catch-up failed gets its full pass again, with backoff. Everything is
 // idempotent, so a crash anywhere only means the same work is done again after the restart.
 //
+// Rich notifications (SetRichContent): a `created` or `updated` row whose content
+// decrypts is upserted from it, in the transaction that marks the group's rows applied,
+// and costs no Graph request; it does not move a watermark. A row whose content is
+// refused is a plain hint. Rows of a body whose validation tokens fail are ignored as
+// suspicious; rows whose tokens cannot be judged yet are retried with backoff.
+//
 // Thread-safety: RunOnce must not run concurrently with itself; Wake may be called from
 // any thread (the receiver calls it after each commit).
 
@@ -30,6 +36,7 @@
 
 #include "engine/config/config.h"
 #include "engine/sync/collection_sync.h"
+#include "engine/sync/rich_content.h"
 
 namespace graphmirror::sync {
 
@@ -38,6 +45,8 @@ struct WorkerStats {
   std::atomic<uint64_t> applied_rows{0};
   std::atomic<uint64_t> ignored_rows{0};
   std::atomic<uint64_t> failed_rows{0};
+  std::atomic<uint64_t> rich_rows{0};        // applied from their decrypted content
+  std::atomic<uint64_t> suspicious_rows{0};  // ignored: their body's tokens failed
 };
 
 // Called for lifecycle rows; returns how the row ended. Wired to the subscription keeper.
@@ -49,6 +58,9 @@ class SyncWorker {
   SyncWorker(const config::Config& config, CollectionSync* sync, store::Store* store, Clock* clock);
 
   void SetLifecycleHandler(LifecycleHandler handler) { lifecycle_ = std::move(handler); }
+  // Enables rich notifications (borrowed; must outlive the worker). Without it, rich
+  // rows are plain hints.
+  void SetRichContent(RichContent* rich) { rich_ = rich; }
 
   // Applies everything pending now; returns the number of log rows it ended (applied,
   // ignored or failed).
@@ -73,6 +85,7 @@ class SyncWorker {
   CollectionSync* sync_;
   std::set<std::pair<std::string, Collection>> configured_;
   LifecycleHandler lifecycle_;
+  RichContent* rich_ = nullptr;
   WorkerStats stats_;
   std::chrono::hours log_retention_;
   TimePoint next_prune_{};

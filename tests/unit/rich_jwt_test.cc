@@ -77,14 +77,43 @@ TEST_CASE("jwt: unknown kids refetch the keys at most once a minute", "[rich]") 
     if (c.expect == "unknown_key") unknown = c.token;
   }
   REQUIRE(!unknown.empty());
-  for (int i = 0; i < 20; ++i) {
-    CHECK(validator.Validate(unknown, At(v.now + i)) == TokenProblem::kUnknownKey);
+  CHECK(validator.Validate(unknown, At(v.now)) == TokenProblem::kUnknownKey);
+  CHECK(fetches == 1);
+  for (int i = 1; i < 20; ++i) {
+    // Arrived before the fetch, which did not have its key: unknown for good.
+    CHECK(validator.Validate(unknown, At(v.now), At(v.now + i)) == TokenProblem::kUnknownKey);
+    // Arrived after it: the keys may have rotated since, but a refetch must wait.
+    CHECK(validator.Validate(unknown, At(v.now + i)) == TokenProblem::kKeysUnavailable);
   }
   CHECK(fetches == 1);
   CHECK(validator.Validate(unknown, At(v.now + 61)) == TokenProblem::kUnknownKey);
   CHECK(fetches == 2);
   // The tenant comes from the token's tid when none is configured: a v1 token is fine.
   CHECK(validator.Validate(v.cases[0].token, At(v.now)) == TokenProblem::kNone);
+}
+
+TEST_CASE("jwt: an unreachable key set leaves tokens unjudged, not refused", "[rich]") {
+  Vectors v = Load();
+  bool reachable = false;
+  TokenValidator validator({v.client_id, v.tenant_id, std::chrono::seconds(300)}, [&] {
+    if (!reachable) return Result<std::string>(Status::Unavailable("keys endpoint down"));
+    return Result<std::string>(v.jwks);
+  });
+  const std::string& valid = v.cases[0].token;
+  CHECK(validator.Validate(valid, At(v.now)) == TokenProblem::kKeysUnavailable);
+  reachable = true;
+  CHECK(validator.Validate(valid, At(v.now), At(v.now + 30)) == TokenProblem::kKeysUnavailable);
+  CHECK(validator.Validate(valid, At(v.now), At(v.now + 61)) == TokenProblem::kNone);
+}
+
+TEST_CASE("jwt: a token is judged as of its arrival, not of its late check", "[rich]") {
+  Vectors v = Load();
+  TokenValidator validator({v.client_id, v.tenant_id, std::chrono::seconds(300)},
+                           [&] { return Result<std::string>(v.jwks); });
+  const std::string& valid = v.cases[0].token;  // exp = now + 3600
+  // Logged at `now`, checked two days later (after an outage): still valid.
+  CHECK(validator.Validate(valid, At(v.now), At(v.now + 2 * 86400)) == TokenProblem::kNone);
+  CHECK(validator.Validate(valid, At(v.now + 2 * 86400)) == TokenProblem::kExpired);
 }
 
 TEST_CASE("jwt: leeway lets small clock skew pass", "[rich]") {
