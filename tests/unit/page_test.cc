@@ -184,4 +184,49 @@ TEST_CASE("page: every truncation of a valid body fails", "[page]") {
 }
 
 }  // namespace
+TEST_CASE("page: a projection keeps only the named properties, id and etag", "[page]") {
+  const std::vector<std::string> keep = {"subject", "from", "createdDateTime"};
+  const char body[] =
+      "{\"value\":[ {\"@odata.etag\" : \"W/\\\"e1\\\"\" ,\n \"id\":\"m1\", "
+      "\"body\":{\"content\":\"big\"},"
+      "\"subj\\u0065ct\":\"a, \\\"b\\\"\",\"from\":{\"emailAddress\":{\"address\":\"x@y\"}} ,"
+      "\"createdDateTime\":\"2026-01-01T00:00:00Z\",\"isRead\":true\t} ,"
+      "{\"id\":\"m2\",\"createdDateTime\":\"2026-01-01T00:00:00Z\"}]}";
+  auto page = ParsePage(Collection::kMessages, body, &keep);
+  REQUIRE(page.ok());
+  REQUIRE(page->items.size() == 2);
+  const MirrorItem& m = page->items[0];
+  // Members as the body wrote them (escapes kept), the others gone, valid JSON.
+  CHECK(m.json ==
+        "{\"@odata.etag\" : \"W/\\\"e1\\\"\",\"id\":\"m1\",\"subj\\u0065ct\":\"a, \\\"b\\\"\","
+        "\"from\":{\"emailAddress\":{\"address\":\"x@y\"}},\"createdDateTime\":\"2026-01-01T00:00:"
+        "00Z\"}");
+  // Columns are read from every property, kept or not.
+  CHECK(m.is_read);
+  CHECK(m.subject == "a, \"b\"");
+  CHECK(m.from_address == "x@y");
+  CHECK(page->items[1].json == "{\"id\":\"m2\",\"createdDateTime\":\"2026-01-01T00:00:00Z\"}");
+  auto again = ParseItem(Collection::kMessages, m.json, &keep);
+  REQUIRE(again.ok());
+  CHECK(again->json == m.json);  // projecting twice changes nothing
+}
+
+TEST_CASE("page: ParseItem reads one item document and nothing else", "[page]") {
+  auto item = ParseItem(Collection::kEvents,
+                        R"( {"id":"e1","createdDateTime":"2026-01-01T00:00:00Z",)"
+                        R"("start":{"dateTime":"2026-02-01T10:00:00.0000000","timeZone":"UTC"}} )");
+  REQUIRE(item.ok());
+  CHECK(item->id == "e1");
+  CHECK(item->start_at == "2026-02-01T10:00:00.0000000Z");
+  for (const char* bad : {"", "[]", R"({"id":"e1"})", R"({"id":"e1","createdDateTime":"x"})",
+                          R"({"id":"e1","createdDateTime":"2026-01-01T00:00:00Z"} {})",
+                          R"({"id":"e1","createdDateTime":"2026-01-01T00:00:00Z")",
+                          R"({"id":"e1","@removed":{"reason":"deleted"}})", "null"}) {
+    INFO(bad);
+    auto refused = ParseItem(Collection::kEvents, bad);
+    CHECK_FALSE(refused.ok());
+    CHECK(refused.status().code() == Status::Code::kCorruption);
+  }
+}
+
 }  // namespace graphmirror::graph

@@ -354,6 +354,42 @@ TEST_CASE("receiver: accepted items are durable before the 202", "[notify]") {
   CHECK_FALSE(q.executeStep());
 }
 
+TEST_CASE("receiver: rich items are logged encrypted, with their body's tokens", "[notify]") {
+  Fixture f;
+  auto cli = f.Client();
+  std::string rich = Item("sub-1", "cs-1", "m-rich", "CQ9", "updated");
+  rich.insert(rich.size() - 1,
+              R"(,"encryptedContent":{"data":"ZGF0YQ==","dataSignature":"c2ln","dataKey":"a2V5",)"
+              R"("encryptionCertificateId":"cert-1","encryptionCertificateThumbprint":"AB12"})");
+  std::string body = Body({rich, Item("sub-1", "cs-1", "m-plain", "CQ8", "deleted")});
+  body.insert(body.size() - 1, R"(,"validationTokens":["h.p.s1","h.p.s2"])");
+  auto res = cli.Post("/notifications", body, kJson);
+  REQUIRE(res);
+  CHECK(res->status == 202);
+  CHECK(f.receiver->stats().rich_items == 1);
+
+  SQLite::Database db(f.dir.Path("mirror.db"), SQLite::OPEN_READONLY);
+  SQLite::Statement q(db,
+                      "SELECT item_id, coalesce(rich_data, ''), coalesce(rich_data_key, ''), "
+                      "coalesce(rich_signature, ''), coalesce(rich_certificate_id, ''), "
+                      "l.token_batch, t.tokens FROM notification_log l "
+                      "JOIN notification_tokens t ON t.id = l.token_batch ORDER BY seq");
+  REQUIRE(q.executeStep());
+  CHECK(q.getColumn(0).getString() == "m-rich");
+  CHECK(q.getColumn(1).getString() == "ZGF0YQ==");
+  CHECK(q.getColumn(2).getString() == "a2V5");
+  CHECK(q.getColumn(3).getString() == "c2ln");
+  CHECK(q.getColumn(4).getString() == "cert-1");
+  CHECK(q.getColumn(6).getString() == "h.p.s1\nh.p.s2\n");
+  const int64_t batch = q.getColumn(5).getInt64();
+  // The plain item of the same body is vouched for by the same tokens.
+  REQUIRE(q.executeStep());
+  CHECK(q.getColumn(0).getString() == "m-plain");
+  CHECK(q.getColumn(1).getString().empty());
+  CHECK(q.getColumn(5).getInt64() == batch);
+  CHECK_FALSE(q.executeStep());
+}
+
 TEST_CASE("receiver: redeliveries collapse; etag-less lifecycle events do not", "[notify]") {
   Fixture f;
   auto cli = f.Client();

@@ -7,6 +7,7 @@
 #include <catch2/catch.hpp>
 #include <cstdio>
 #include <fstream>
+#include <sstream>
 
 #include "engine/rich/decrypt.h"
 #include "engine/rich/keygen.h"
@@ -54,6 +55,24 @@ TEST_CASE("keygen: a certificate and key that work, written 0600 and never overw
   std::getline(kept, first_line);
   CHECK(first_line.find("PRIVATE KEY") != std::string::npos);
   CHECK(GenerateCertificate("x", 0).status().code() == Status::Code::kInvalidArgument);
+}
+
+TEST_CASE("keygen: a certificate is read as Graph wants it, and the openssl command agrees",
+          "[rich]") {
+  auto generated = GenerateCertificate("graphmirror test", 30);
+  REQUIRE(generated.ok());
+  auto read = ReadCertificateForGraph(generated->certificate_pem);
+  REQUIRE(read.ok());
+  CHECK(read->thumbprint == generated->thumbprint);
+  // The base64 DER is the PEM's body without its armour and line breaks.
+  std::string body;
+  std::istringstream lines(generated->certificate_pem);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind("-----", 0) != 0) body += line;
+  }
+  CHECK(read->der_base64 == body);
+  CHECK_FALSE(ReadCertificateForGraph("not a certificate").ok());
+  CHECK_FALSE(ReadCertificateForGraph(generated->private_key_pem).ok());
 }
 
 }  // namespace graphmirror::rich

@@ -194,5 +194,82 @@ TEST_CASE("The notification log keeps pending rows and prunes old ended ones", "
   CHECK(store->NotificationStats("u")->pending == 2);
 }
 
+TEST_CASE("Rich log rows keep their content and share their body's tokens", "[store]") {
+  test::TempDir dir;
+  ManualClock clock(TimePoint{} + std::chrono::hours(24 * 365 * 56));
+  auto store = std::move(Store::Open(dir.Path("m.db"), &clock)).value();
+  LogEntry rich;
+  rich.dedupe_key = "n:1";
+  rich.subscription_id = "s";
+  rich.user_id = "u";
+  rich.change_type = "created";
+  rich.item_id = "m1";
+  rich.rich = {"ZGF0YQ==", "a2V5", "c2ln", "cert-1"};
+  LogEntry plain = rich;
+  plain.dedupe_key = "n:2";
+  plain.rich = {};
+  const TimePoint far = std::chrono::system_clock::now() + std::chrono::seconds(10);
+  REQUIRE(store->AppendNotifications({rich, plain}, far, {"t.o.k1", "t.o.k2"}).ok());
+  REQUIRE(store->AppendNotifications({plain}, far).ok());  // a redelivery keeps its batch
+  auto pending = store->PendingNotifications(clock.Now(), 10);
+  REQUIRE(pending.ok());
+  REQUIRE(pending->size() == 2);
+  const PendingNotification& a = (*pending)[0];
+  CHECK(a.rich.data == "ZGF0YQ==");
+  CHECK(a.rich.data_key == "a2V5");
+  CHECK(a.rich.signature == "c2ln");
+  CHECK(a.rich.certificate_id == "cert-1");
+  CHECK_FALSE(a.received_at.empty());
+  REQUIRE(a.token_batch != 0);
+  CHECK((*pending)[1].rich.empty());
+  CHECK((*pending)[1].token_batch == a.token_batch);
+  auto tokens = store->NotificationTokens(a.token_batch);
+  REQUIRE(tokens.ok());
+  CHECK(*tokens == std::vector<std::string>{"t.o.k1", "t.o.k2"});
+  CHECK(store->NotificationTokens(a.token_batch + 100)->empty());
+
+  // Once the rows are pruned, so are their tokens.
+  REQUIRE(store->MarkNotifications({a.seq, (*pending)[1].seq}, LogState::kApplied, "").ok());
+  clock.Advance(std::chrono::hours(24 * 8));
+  REQUIRE(store->PruneNotificationLog(clock.Now() - std::chrono::hours(24 * 7)).ok());
+  CHECK(store->NotificationTokens(a.token_batch)->empty());
+}
+
+TEST_CASE("Rich upserts never bring back an item a deleted notification removed", "[store]") {
+  test::TempDir dir;
+  ManualClock clock(TimePoint{} + std::chrono::hours(24 * 365 * 56));
+  auto store = std::move(Store::Open(dir.Path("m.db"), &clock)).value();
+  const TimePoint far = std::chrono::system_clock::now() + std::chrono::seconds(10);
+  LogEntry deleted;
+  deleted.dedupe_key = "n:d";
+  deleted.subscription_id = "s";
+  deleted.user_id = "u";
+  deleted.change_type = "deleted";
+  deleted.item_id = "gone";
+  REQUIRE(store->AppendNotifications({deleted}, far).ok());
+  auto pending = store->PendingNotifications(clock.Now(), 10);
+  REQUIRE(pending->size() == 1);
+  // The same transaction: the late rich `updated` of "gone" loses to its deletion.
+  REQUIRE(store
+              ->ApplyNotificationChanges(
+                  "u", Collection::kMessages,
+                  {Message("gone", "2026-01-01T00:00:00.0000000Z", "2026-01-02T00:00:00.0000000Z"),
+                   Message("kept", "2026-01-01T00:00:00.0000000Z", "2026-01-02T00:00:00.0000000Z")},
+                  {"gone"}, {(*pending)[0].seq})
+              .ok());
+  CHECK(*store->ItemIds("u", Collection::kMessages) == std::vector<std::string>{"kept"});
+  CHECK(store->NotificationStats("u")->pending == 0);
+  // And in a later one.
+  REQUIRE(store
+              ->ApplyNotificationChanges(
+                  "u", Collection::kMessages,
+                  {Message("gone", "2026-01-01T00:00:00.0000000Z", "2026-01-03T00:00:00.0000000Z")},
+                  {}, {})
+              .ok());
+  CHECK(*store->ItemIds("u", Collection::kMessages) == std::vector<std::string>{"kept"});
+  // The watermark is not moved by any of it.
+  CHECK(store->GetWatermark("u", Collection::kMessages)->created_after.empty());
+}
+
 }  // namespace
 }  // namespace graphmirror::store
