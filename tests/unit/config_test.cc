@@ -127,6 +127,24 @@ private_key = "old-key.pem"
   CHECK(c->rich->previous[0].private_key == "/srv/gm/old-key.pem");
   CHECK_FALSE(c->mailboxes[0].rich);
   CHECK(c->mailboxes[1].rich);
+  // The identity platform's published keys, unless configured otherwise.
+  CHECK(c->rich->jwks_url == "https://login.microsoftonline.com/common/discovery/v2.0/keys");
+  CHECK(c->rich->tenant_id.empty());
+
+  auto custom = ParseConfig(std::string(kValid) +
+                                "[rich]\ncertificate = \"c.pem\"\ncertificate_id = \"x\"\n"
+                                "private_key = \"k.pem\"\njwks_url = \"http://127.0.0.1:9/keys\"\n"
+                                "tenant_id = \"t-1\"\n",
+                            "g.toml", "", NoEnv);
+  REQUIRE(custom.ok());
+  CHECK(custom->rich->jwks_url == "http://127.0.0.1:9/keys");
+  CHECK(custom->rich->tenant_id == "t-1");
+  auto bad_url = ParseConfig(std::string(kValid) +
+                                 "[rich]\ncertificate = \"c.pem\"\ncertificate_id = \"x\"\n"
+                                 "private_key = \"k.pem\"\njwks_url = \"ftp://keys\"\n",
+                             "g.toml", "", NoEnv);
+  REQUIRE_FALSE(bad_url.ok());
+  CHECK(bad_url.status().message().find("rich.jwks_url") != std::string::npos);
 }
 
 TEST_CASE("ParseConfig refuses rich mailboxes without [rich], and incomplete keys", "[config]") {
