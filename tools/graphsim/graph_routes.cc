@@ -382,6 +382,7 @@ class MailboxRequest {
   }
 
   HttpResponse Get(const Target& t, const std::string& id) {
+    sim_.governor_.CountItemGet(user_.id);
     QueryOptions q;
     if (auto err =
             ParseQueryOptions(request_.params, graphsim::Entity(t.kind), QueryKind::kSingle, &q)) {

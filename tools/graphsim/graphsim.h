@@ -11,6 +11,12 @@
 // graphsim shares no Graph-protocol code with the engine on purpose: if both sides shared
 // one misunderstanding of Graph, the tests would pass and the real service would fail.
 //
+// Rich notifications (includeResourceData, GRAPH.md section 5) are Graph's in full: the
+// subscriber's certificate encrypts each created/updated item's $selected properties
+// (encryptedContent), every batch with such items carries validationTokens signed by the
+// simulated identity platform, whose keys its JWKS endpoints publish; RichFault spoils
+// either for tests.
+//
 // Thread-safety: Simulator and Server are safe to use from many threads.
 
 #ifndef GRAPHMIRROR_TOOLS_GRAPHSIM_GRAPHSIM_H_
@@ -48,6 +54,27 @@ enum class DeltaExpiredStyle {
   kSyncStateNotFound400,  // 400, code syncStateNotFound
   kResyncRequired,        // 400, code resyncRequired
 };
+
+// What InjectRichFault spoils. Content faults apply to the next N items that carry
+// encryptedContent, token faults to the next N notification POSTs that carry
+// validationTokens (or would: kTokenMissing). Several may be pending at once; they stack.
+enum class RichFault {
+  kFlipDataBit,         // one bit of the ciphertext flipped after signing (HMAC fails)
+  kBadSignature,        // dataSignature of other bytes
+  kTruncatedDataKey,    // dataKey cut short (still valid base64)
+  kWrongCertificateId,  // encryptionCertificateId of no known certificate
+  kBadPadding,          // no valid PKCS7 padding in the plaintext (HMAC over that ciphertext valid)
+  kMalformedBase64,     // data is not base64
+  kTokenBadSignature,   // token signature bytes altered
+  kTokenWrongAudience,  // aud another app id
+  kTokenWrongApp,       // appid/azp not Graph's change-tracking app
+  kTokenExpired,        // exp in the past (beyond any leeway: 2 hours ago)
+  kTokenNotYetValid,    // nbf 2 hours ahead
+  kTokenUnknownKid,     // signed with a key that is not in the JWKS, kid not published
+  kTokenAlgNone,        // alg "none", empty signature
+  kTokenMissing,        // no validationTokens at all
+};
+constexpr int kRichFaultCount = 14;
 
 struct Options {
   uint64_t seed = 1;
@@ -89,6 +116,9 @@ struct Options {
   // `expiry_too_far_code` ("ExtensionError"; some tenants answer "ErrorInvalidParameter").
   int subscription_max_minutes = 10080;
   std::string expiry_too_far_code = "ExtensionError";
+  // Longest lifetime of a subscription with resource data (Outlook: one day); beyond it the
+  // same 400 as above, naming this number.
+  int rich_subscription_max_minutes = 1440;
   // An expiry less than this far ahead is silently raised to it.
   int subscription_min_minutes = 45;
   // Subscriptions per mailbox (all apps) before 403.
@@ -135,6 +165,9 @@ struct Options {
   // Lifecycle items in the field-report shape: organizationId instead of tenantId,
   // resource "Subscriptions/{id}", changeType and resourceData null.
   bool lifecycle_field_report_shape = false;
+  // validationTokens of rich notifications: 1 (iss https://sts.windows.net/{tid}/, the
+  // caller in `appid`) or 2 (iss https://login.microsoftonline.com/{tid}/v2.0, in `azp`).
+  int validation_token_version = 2;
 
   // --- Delta queries (GRAPH.md section 6) --------------------------------------------------
   // A delta or skip token older than this (clock time since its round began) is expired.
@@ -192,6 +225,9 @@ struct MailboxStats {
   int early_retries = 0;
   int throttled = 0;
   uint64_t requests = 0;  // requests that reached the mailbox (admitted or not)
+  // GETs of one item (a message, event or contact by id) served, found or not: what a
+  // receiver of rich notifications should no longer need.
+  uint64_t item_gets = 0;
 };
 
 // Delivery counters, for tests and GET /_sim/deliveries.
@@ -203,6 +239,7 @@ struct DeliveryStats {
   uint64_t pending_items = 0;    // queued, in flight or waiting for a retry
   uint64_t duplicate_posts = 0;  // extra deliveries made by duplicate_every
   uint64_t orphaned_items = 0;   // discarded unsent: their subscription was deleted/expired
+  uint64_t rich_items = 0;       // delivered items that carried encryptedContent (first time)
 };
 
 // One notification item whose POST was answered 2xx.
@@ -224,6 +261,8 @@ struct SubscriptionView {
   std::string lifecycle_url;  // "" if none
   std::string client_state;   // "" if none
   graphmirror::TimePoint expires;
+  bool include_resource_data = false;
+  std::string encryption_certificate_id;  // "" if none; the current one after a rotation
 };
 
 class Simulator {
@@ -272,6 +311,7 @@ class Simulator {
   void ExpireAllTokens();
   // Every delta and skip token issued so far becomes expired (as after a long outage).
   void ExpireDeltaTokens();
+  // Cancels injected statuses, connection resets and rich faults.
   void ClearFaults();
   void SetHandlerLatency(std::chrono::milliseconds latency);
 
@@ -298,6 +338,7 @@ class Simulator {
   int ThrottledCount(const std::string& user) const;  // 429s sent on that mailbox
   MailboxStats Stats(const std::string& user) const;
   uint64_t RequestCount() const;  // Graph requests (/v1.0/...) received
+  uint64_t ItemGets() const;      // MailboxStats::item_gets summed over all mailboxes
 
   // Time. Now() is the clock plus any offset AdvanceClock kept for a non-manual clock.
   graphmirror::Clock* clock() const;
@@ -336,6 +377,16 @@ class Simulator {
   // (RemoveSubscription for each); other mailboxes' subscriptions are untouched. Tokens
   // (app-only) stay valid. False if there is no such user.
   bool ResetPassword(const std::string& user);
+
+  // --- Rich notifications (includeResourceData) --------------------------------------------
+  // The next `next_n` rich items (content faults) or POSTs with validationTokens (token
+  // faults) are spoilt as `fault` says; replaces what was pending for that fault.
+  void InjectRichFault(RichFault fault, int next_n);
+  // A new signing key becomes current (validationTokens from now on carry its kid); the
+  // JWKS keeps publishing the earlier ones too, as the identity platform does while keys roll.
+  void RotateSigningKey();
+  // Requests answered by the JWKS endpoints ({tenant}/discovery/keys and .../v2.0/keys).
+  uint64_t JwksRequests() const;
 
   // Serves one request (Graph API, token endpoint and /_sim/ control). Never throws.
   HttpResponse Handle(const HttpRequest& request);

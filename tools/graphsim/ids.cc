@@ -35,6 +35,48 @@ std::string Encode(const uint8_t* data, size_t size, const char* alphabet, bool 
   return out;
 }
 
+// One decoder for both alphabets. Standard base64 may end in '=' padding and have white
+// space anywhere (as .NET's Convert.FromBase64String, which Graph uses, accepts).
+bool Decode(std::string_view text, bool url, std::string* out) {
+  out->clear();
+  uint32_t buffer = 0;
+  int bits = 0;
+  size_t symbols = 0, padding = 0;
+  for (char c : text) {
+    int v;
+    if (!url && (c == ' ' || c == '\t' || c == '\r' || c == '\n')) continue;
+    if (!url && c == '=') {
+      ++padding;
+      continue;
+    }
+    if (padding > 0) return false;  // data after padding
+    if (c >= 'A' && c <= 'Z') {
+      v = c - 'A';
+    } else if (c >= 'a' && c <= 'z') {
+      v = c - 'a' + 26;
+    } else if (c >= '0' && c <= '9') {
+      v = c - '0' + 52;
+    } else if (c == (url ? '-' : '+')) {
+      v = 62;
+    } else if (c == (url ? '_' : '/')) {
+      v = 63;
+    } else {
+      return false;
+    }
+    ++symbols;
+    buffer = (buffer << 6) | static_cast<uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out->push_back(static_cast<char>((buffer >> bits) & 0xff));
+    }
+  }
+  if (url) return true;
+  // Padded or not, a lone trailing symbol is never a whole byte.
+  if (symbols % 4 == 1 || padding > 2) return false;
+  return padding == 0 || (symbols + padding) % 4 == 0;
+}
+
 }  // namespace
 
 uint64_t Mix64(uint64_t x) {
@@ -70,34 +112,9 @@ std::string Base64(const uint8_t* data, size_t size) { return Encode(data, size,
 
 std::string Base64Url(const uint8_t* data, size_t size) { return Encode(data, size, kUrl, false); }
 
-bool Base64UrlDecode(std::string_view text, std::string* out) {
-  out->clear();
-  uint32_t buffer = 0;
-  int bits = 0;
-  for (char c : text) {
-    int v;
-    if (c >= 'A' && c <= 'Z') {
-      v = c - 'A';
-    } else if (c >= 'a' && c <= 'z') {
-      v = c - 'a' + 26;
-    } else if (c >= '0' && c <= '9') {
-      v = c - '0' + 52;
-    } else if (c == '-') {
-      v = 62;
-    } else if (c == '_') {
-      v = 63;
-    } else {
-      return false;
-    }
-    buffer = (buffer << 6) | static_cast<uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out->push_back(static_cast<char>((buffer >> bits) & 0xff));
-    }
-  }
-  return true;
-}
+bool Base64UrlDecode(std::string_view text, std::string* out) { return Decode(text, true, out); }
+
+bool Base64Decode(std::string_view text, std::string* out) { return Decode(text, false, out); }
 
 void PutUint64(uint64_t value, uint8_t* out) {
   for (int i = 7; i >= 0; --i) {

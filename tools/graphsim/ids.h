@@ -38,6 +38,9 @@ std::string Base64(const uint8_t* data, size_t size);     // standard, padded
 std::string Base64Url(const uint8_t* data, size_t size);  // '-' '_' alphabet, no padding
 // Decodes base64url without padding; false on a character outside the alphabet.
 bool Base64UrlDecode(std::string_view text, std::string* out);
+// Decodes standard base64 ('=' padding optional, white space skipped); false on any other
+// character or a length no encoder makes.
+bool Base64Decode(std::string_view text, std::string* out);
 // The '|'-separated fields of a decoded paging or delta token ("a||b" has an empty middle).
 std::vector<std::string> SplitTokenFields(const std::string& plain);
 

@@ -123,6 +123,13 @@ int main(int argc, char** argv) {
                  "minutes before a subscription's expiry at which it gets one "
                  "reauthorizationRequired (0: never)")
       ->check(CLI::Range(int64_t{0}, int64_t{10000000}));
+  app.add_option("--rich-subscription-max-minutes", options.rich_subscription_max_minutes,
+                 "longest lifetime in minutes of a subscription with resource data")
+      ->check(CLI::Range(1, 10000000));
+  app.add_option("--validation-token-version", options.validation_token_version,
+                 "form of the validationTokens of rich notifications: 1 (sts.windows.net, appid) "
+                 "or 2 (login.microsoftonline.com/.../v2.0, azp)")
+      ->check(CLI::IsMember({1, 2}));
   app.add_flag("--missed-on-drop", options.missed_on_drop,
                "queue a missed lifecycle notification when a notification batch is dropped");
   app.add_flag("--https-only", https_only, "refuse http notification URLs, as Graph does");

@@ -50,6 +50,22 @@ ApiError QuotaExceeded() {
 
 ApiError NotFound() { return ApiError{404, "ResourceNotFound", "The object was not found."}; }
 
+// A rich item's plaintext: the item as GET .../{id}?$select= renders it (id and @odata.etag
+// always), after resourceData's @odata.type and @odata.id.
+std::string RichPlaintext(const Json& full, const std::vector<std::string>& select,
+                          const Json& resource_data) {
+  Json out{{"@odata.type", resource_data["@odata.type"]},
+           {"@odata.id", resource_data["@odata.id"]}};
+  for (auto it = full.begin(); it != full.end(); ++it) {
+    const std::string& key = it.key();
+    if (key == "@odata.etag" || key == "id" || select.empty() ||
+        std::find(select.begin(), select.end(), key) != select.end()) {
+      out[key] = it.value();
+    }
+  }
+  return DumpJson(out);
+}
+
 }  // namespace
 
 std::string ChangeTypeText(unsigned changes) {
@@ -60,10 +76,12 @@ std::string ChangeTypeText(unsigned changes) {
   return text;
 }
 
-Notifier::Notifier(const Options& options, std::string tenant_id, std::function<TimePoint()> now)
+Notifier::Notifier(const Options& options, std::string tenant_id, std::function<TimePoint()> now,
+                   TokenSigner* signer)
     : options_(options),
       tenant_id_(std::move(tenant_id)),
       now_(std::move(now)),
+      signer_(signer),
       ids_(HashCombine(options.seed, 0x5ab5)),
       shuffle_(HashCombine(options.seed, 0x5b0f)) {}
 
@@ -118,6 +136,7 @@ std::optional<ApiError> Notifier::Insert(SubscriptionRecord* record) {
   record->seq = ++next_seq_;
   seq_of_[record->id] = record->seq;
   subs_[record->seq] = *record;
+  if (IsRich(*record)) any_rich_ = true;
   return std::nullopt;
 }
 
@@ -167,6 +186,10 @@ std::optional<ApiError> Notifier::Update(const std::string& id, const Change& ch
     sub->notification_url = *change.notification_url;
   }
   if (change.expires) sub->expires = *change.expires;
+  if (change.certificate) {
+    sub->certificate = change.certificate;
+    sub->certificate_id = change.certificate_id;
+  }
   *out = *sub;
   return std::nullopt;
 }
@@ -273,9 +296,13 @@ Notifier::Pending Notifier::NewPendingLocked(const SubscriptionRecord& sub, Time
   return pending;
 }
 
-void Notifier::QueueChangeLocked(const SubscriptionRecord& sub, unsigned change,
+bool Notifier::QueueChangeLocked(const SubscriptionRecord& sub, unsigned change,
                                  const ItemChange& item, const std::string& item_id,
                                  TimePoint now) {
+  bool rich = IsRich(sub) && change != kChangeDeleted && sub.certificate;
+  // Without content the change was made before the subscription existed (WantsContent()
+  // was still false): it is not the subscription's to hear about.
+  if (rich && !item.content) return false;
   Pending pending = NewPendingLocked(
       sub, now + std::chrono::duration_cast<TimePoint::duration>(options_.delivery_delay));
   std::string path = ResourcePathLocked(item.user_id, item.kind, item_id);
@@ -288,7 +315,19 @@ void Notifier::QueueChangeLocked(const SubscriptionRecord& sub, unsigned change,
                            {"id", item_id}};
   j["clientState"] = sub.client_state ? Json(*sub.client_state) : Json();
   j["tenantId"] = tenant_id_;
+  if (rich) {
+    Json encrypted;
+    if (EncryptContent(RichPlaintext(*item.content, sub.select, j["resourceData"]),
+                       *sub.certificate, sub.certificate_id, TakeRichFaultsLocked(true),
+                       &encrypted)) {
+      j["encryptedContent"] = std::move(encrypted);
+      pending.rich = true;
+    } else {
+      spdlog::error("graphsim: could not encrypt a rich notification for subscription {}", sub.id);
+    }
+  }
   QueueLocked(sub.notification_url, std::move(pending));
+  return true;
 }
 
 void Notifier::QueueLifecycleLocked(const SubscriptionRecord& sub, const std::string& event,
@@ -331,8 +370,7 @@ void Notifier::OnChange(const ItemChange& change) {
       if (sub.target.user != change.user || sub.target.kind != change.kind) continue;
       auto emit = [&](unsigned bit, const std::string& id) {
         if (!(sub.changes & bit)) return;
-        QueueChangeLocked(sub, bit, change, id, now);
-        queued = true;
+        if (QueueChangeLocked(sub, bit, change, id, now)) queued = true;
       };
       int f = sub.target.folder;
       bool in_now = f < 0 || f == change.folder;
@@ -490,9 +528,48 @@ void Notifier::AckLocked(const Batch& batch) {
   }
 }
 
+RichFaults Notifier::TakeRichFaultsLocked(bool content) {
+  RichFaults faults = 0;
+  for (int i = 0; i < kRichFaultCount; ++i) {
+    auto fault = static_cast<RichFault>(i);
+    if (IsContentFault(fault) != content || rich_faults_[i] <= 0) continue;
+    --rich_faults_[i];
+    faults |= FaultBit(fault);
+  }
+  return faults;
+}
+
+void Notifier::InjectRichFault(RichFault fault, int count) {
+  auto index = static_cast<int>(fault);
+  if (index < 0 || index >= kRichFaultCount) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  rich_faults_[index] = std::max(0, count);
+}
+
+void Notifier::ClearRichFaults() {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::fill(std::begin(rich_faults_), std::end(rich_faults_), 0);
+}
+
 size_t Notifier::Deliver(Batch batch) {
   Json body{{"value", Json::array()}};
-  for (const Pending& p : batch.items) body["value"].push_back(p.item);
+  size_t rich = 0;
+  for (const Pending& p : batch.items) {
+    body["value"].push_back(p.item);
+    if (p.rich) ++rich;
+  }
+  if (rich > 0) {
+    RichFaults faults;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      faults = TakeRichFaultsLocked(/*content=*/false);
+    }
+    // One token per (app, tenant) with items in the batch: graphsim has one of each. Made
+    // per POST, so a retry carries a fresh one.
+    if (!HasFault(faults, RichFault::kTokenMissing)) {
+      body["validationTokens"] = Json::array({signer_->ValidationToken(now_(), faults)});
+    }
+  }
   std::string text = DumpJson(body);
   bool ok = Send(batch.url, text);
   std::optional<bool> duplicate_ok;
@@ -502,6 +579,7 @@ size_t Notifier::Deliver(Batch batch) {
   ++stats_.attempts;
   if (ok) {
     stats_.delivered_items += batch.items.size();
+    stats_.rich_items += rich;
     stats_.pending_items -= batch.items.size();
     AckLocked(batch);
     if (!duplicate_ok) return 1;

@@ -10,6 +10,11 @@
 // subscriptions together), POSTs them and schedules failed batches for retry with
 // exponential backoff in clock time, dropping them after the retry window.
 //
+// Rich subscriptions (includeResourceData): a created/updated item carries encryptedContent
+// made at queue time from the item as the change left it (ItemChange::content), filtered
+// to the subscription's $select; each POST with such items carries validationTokens from
+// the TokenSigner. Rich faults are counted down here.
+//
 // Thread-safety: safe to use from many threads. mu_ guards the subscriptions and the queue
 // and is never held during a POST; pump_mu_ serializes pumps (and is held during POSTs);
 // thread_mu_ guards the background thread's handle. Lock order: pump_mu_, then mu_.
@@ -17,11 +22,13 @@
 #ifndef GRAPHMIRROR_TOOLS_GRAPHSIM_NOTIFIER_H_
 #define GRAPHMIRROR_TOOLS_GRAPHSIM_NOTIFIER_H_
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <list>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -32,6 +39,7 @@
 #include "tools/graphsim/graphsim.h"
 #include "tools/graphsim/ids.h"
 #include "tools/graphsim/odata.h"
+#include "tools/graphsim/rich.h"
 #include "tools/graphsim/schema.h"
 
 namespace graphsim {
@@ -57,12 +65,22 @@ struct SubscriptionRecord {
   std::string lifecycle_url;  // "" if none
   std::optional<std::string> client_state;
   std::string tls_version = "v1_2";
-  std::optional<bool> include_resource_data;  // as sent (only false is supported)
+  std::optional<bool> include_resource_data;  // as sent
+  // The resource's $select, Graph's spelling and order; empty: none.
+  std::vector<std::string> select;
+  // encryptionCertificate as sent ("" if none), echoed by the create answer only.
+  std::string certificate_text;
+  std::string certificate_id;  // encryptionCertificateId ("" if none)
+  std::shared_ptr<const EncryptionCertificate> certificate;
   TimePoint expires;
   // The expiry for which the automatic reauthorizationRequired was queued (epoch: none);
   // a renewal to another expiry re-arms it.
   TimePoint reauthorization_for{};
 };
+
+inline bool IsRich(const SubscriptionRecord& sub) {
+  return sub.include_resource_data.value_or(false);
+}
 
 // "created,updated,deleted" for a set of ChangeBits, in that order.
 std::string ChangeTypeText(unsigned changes);
@@ -79,11 +97,16 @@ struct ItemChange {
   int folder = 0;      // messages: the folder after the change (before it, for a delete)
   std::string old_id;  // kMove: the id before the move
   int old_folder = 0;  // kMove: the folder before the move
+  // The item after the change, rendered in full (Render with no $select), for rich
+  // subscriptions; null when Notifier::WantsContent() was false or for a delete.
+  std::shared_ptr<const Json> content;
 };
 
 class Notifier {
  public:
-  Notifier(const Options& options, std::string tenant_id, std::function<TimePoint()> now);
+  // `signer` (borrowed) signs the validationTokens of rich notifications.
+  Notifier(const Options& options, std::string tenant_id, std::function<TimePoint()> now,
+           TokenSigner* signer);
   ~Notifier();  // stops the delivery thread
   Notifier(const Notifier&) = delete;
   Notifier& operator=(const Notifier&) = delete;
@@ -100,6 +123,9 @@ class Notifier {
   struct Change {
     std::optional<TimePoint> expires;
     std::optional<std::string> notification_url;
+    // A new encryption certificate (rotation): later rich items use it.
+    std::shared_ptr<const EncryptionCertificate> certificate;
+    std::string certificate_id;
   };
   // PATCH: nullopt and *out updated, or 404 / 409.
   std::optional<ApiError> Update(const std::string& id, const Change& change,
@@ -112,6 +138,9 @@ class Notifier {
   size_t RemoveForUser(int user);
 
   // --- Notifications ---------------------------------------------------------------------
+  // True once any rich subscription was created: changes should carry their content. (It
+  // stays true: rendering an item nobody needs only costs time.)
+  bool WantsContent() const { return any_rich_.load(std::memory_order_relaxed); }
   void OnChange(const ItemChange& change);
   size_t Pump();
   void StartThread(std::chrono::milliseconds poll);
@@ -119,11 +148,16 @@ class Notifier {
   DeliveryStats Stats() const;
   std::vector<AckedNotification> Acked() const;
 
+  // Rich faults (see RichFault): the next `count` rich items or token-carrying POSTs.
+  void InjectRichFault(RichFault fault, int count);
+  void ClearRichFaults();
+
  private:
   struct Pending {
     std::string notification_id;  // "" if ids are not included
     std::string subscription_id;
     bool change = true;  // a change notification: discarded if its subscription is gone
+    bool rich = false;   // carries encryptedContent (its POST needs validationTokens)
     Json item;
     TimePoint due;
   };
@@ -145,8 +179,12 @@ class Notifier {
                                  const std::string& item_id);
   // A queued item with the fields every notification carries (id, subscription, expiry).
   Pending NewPendingLocked(const SubscriptionRecord& sub, TimePoint due);
-  void QueueChangeLocked(const SubscriptionRecord& sub, unsigned change, const ItemChange& item,
+  // False if nothing was queued (a rich subscription and a change without content).
+  bool QueueChangeLocked(const SubscriptionRecord& sub, unsigned change, const ItemChange& item,
                          const std::string& item_id, TimePoint now);
+  // The faults that apply to the next item or token-carrying POST (counting them down):
+  // content faults for `content`, else token faults.
+  RichFaults TakeRichFaultsLocked(bool content);
   void QueueLifecycleLocked(const SubscriptionRecord& sub, const std::string& event, TimePoint now);
   // reauthorizationRequired for each subscription that entered its reauthorization window.
   void QueueReauthorizationsLocked(TimePoint now);
@@ -164,6 +202,8 @@ class Notifier {
   const Options& options_;
   const std::string tenant_id_;
   const std::function<TimePoint()> now_;
+  TokenSigner* const signer_;
+  std::atomic<bool> any_rich_{false};
 
   std::mutex pump_mu_;
 
@@ -179,6 +219,7 @@ class Notifier {
   std::list<Batch> batches_;                           // formed, not yet sent; mu_
   DeliveryStats stats_;                                // guarded by mu_
   std::vector<AckedNotification> acked_;               // guarded by mu_
+  int rich_faults_[kRichFaultCount] = {};              // pending counts; guarded by mu_
   bool wake_ = false;                                  // guarded by mu_
   bool stop_ = false;                                  // guarded by mu_
   std::condition_variable wake_cv_;

@@ -91,6 +91,29 @@ HttpResponse SimulatorCore::HandleControl(const HttpRequest& request,
     }
     return NoContent();
   }
+  // POST /_sim/rich/faults {"fault":"flip_data_bit","count":N} or {"clear":true}.
+  if (route == "/rich/faults" && method == "POST") {
+    if (body.value("clear", false)) {
+      notifier_.ClearRichFaults();
+      return NoContent();
+    }
+    auto fault = body.find("fault");
+    std::optional<RichFault> parsed;
+    if (fault != body.end() && fault->is_string())
+      parsed = ParseRichFault(fault->get<std::string>());
+    auto count = body.find("count");
+    if (!parsed || (count != body.end() && !count->is_number_integer())) {
+      return bad(
+          "Expected {\"fault\":\"flip_data_bit\"|\"token_expired\"|...,\"count\":N} or "
+          "{\"clear\":true}.");
+    }
+    notifier_.InjectRichFault(*parsed, count == body.end() ? 1 : count->get<int>());
+    return NoContent();
+  }
+  if (route == "/rich/rotate-signing-key" && method == "POST") {
+    signer_.Rotate();
+    return NoContent();
+  }
   if (route == "/latency" && method == "POST") {
     auto ms = body.find("ms");
     if (ms == body.end() || !ms->is_number_integer() || ms->get<int64_t>() < 0) {
@@ -118,11 +141,17 @@ HttpResponse SimulatorCore::HandleControl(const HttpRequest& request,
                                {"max_concurrent_observed", s.max_concurrent_observed},
                                {"throttled", s.throttled},
                                {"early_retries", s.early_retries},
+                               {"item_gets", s.item_gets},
                                {"messages", Count(user, EntityKind::kMessage)},
                                {"events", Count(user, EntityKind::kEvent)},
                                {"contacts", Count(user, EntityKind::kContact)}});
     }
-    return Reply(200, Json{{"requests", request_count_.load()}, {"mailboxes", mailboxes}});
+    uint64_t item_gets = 0;
+    for (const Json& m : mailboxes) item_gets += m["item_gets"].get<uint64_t>();
+    return Reply(200, Json{{"requests", request_count_.load()},
+                           {"item_gets", item_gets},
+                           {"jwks_requests", jwks_requests_.load()},
+                           {"mailboxes", mailboxes}});
   }
   if (route == "/users" && method == "GET") {
     Json users_json = Json::array();
@@ -139,7 +168,8 @@ HttpResponse SimulatorCore::HandleControl(const HttpRequest& request,
                 {"dropped_items", d.dropped_items},
                 {"pending_items", d.pending_items},
                 {"duplicate_posts", d.duplicate_posts},
-                {"orphaned_items", d.orphaned_items}};
+                {"orphaned_items", d.orphaned_items},
+                {"rich_items", d.rich_items}};
   };
   if (route == "/deliveries" && method == "GET") return Reply(200, deliveries_json());
   if (route == "/deliveries/pump" && method == "POST") {
@@ -167,7 +197,9 @@ HttpResponse SimulatorCore::HandleControl(const HttpRequest& request,
           {"notificationUrl", s.notification_url},
           {"lifecycleNotificationUrl", s.lifecycle_url.empty() ? Json() : Json(s.lifecycle_url)},
           {"clientState", s.client_state ? Json(*s.client_state) : Json()},
-          {"expirationDateTime", FormatTicksZ(s.expires)}});
+          {"expirationDateTime", FormatTicksZ(s.expires)},
+          {"includeResourceData", IsRich(s)},
+          {"encryptionCertificateId", s.certificate_id.empty() ? Json() : Json(s.certificate_id)}});
     }
     return Reply(200, Json{{"value", subs}});
   }

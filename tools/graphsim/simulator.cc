@@ -67,6 +67,15 @@ void SetEventSpan(const Json& content, Item* item) {
   item->end = read("end");
 }
 
+std::string TenantIdFor(uint64_t seed) {
+  return FormatGuid(HashCombine(seed, 1), HashCombine(seed, 2));
+}
+
+// The item in full for rich subscriptions, if any may want it (see Notifier::WantsContent).
+void AttachContent(const Notifier& notifier, const Json& rendered, ItemChange* change) {
+  if (notifier.WantsContent()) change->content = std::make_shared<const Json>(rendered);
+}
+
 ApiError ItemNotFound() {
   return ApiError{404, "ErrorItemNotFound", "The specified object was not found in the store."};
 }
@@ -119,17 +128,17 @@ SimulatorCore::SimulatorCore(Options options, graphmirror::Clock* clock)
     : options_(std::move(options)),
       clock_(clock ? clock : graphmirror::SystemClock::Default()),
       manual_(dynamic_cast<graphmirror::ManualClock*>(clock_)),
-      tokens_(options_, FormatGuid(HashCombine(options_.seed, 1), HashCombine(options_.seed, 2)),
-              &access_),
+      tokens_(options_, TenantIdFor(options_.seed), &access_),
       governor_(MailboxGovernor::Limits{
           std::max(1, options_.max_concurrent_per_mailbox),
           std::max(1, options_.requests_per_window), options_.window,
           std::chrono::duration_cast<std::chrono::nanoseconds>(
               std::chrono::duration<double>(options_.throttle_retry_after_seconds)),
           options_.early_retry_grace}),
-      notifier_(options_, FormatGuid(HashCombine(options_.seed, 1), HashCombine(options_.seed, 2)),
-                [this] { return Now(); }) {
-  tenant_id_ = FormatGuid(HashCombine(options_.seed, 1), HashCombine(options_.seed, 2));
+      signer_(options_.client_id, TenantIdFor(options_.seed), options_.validation_token_version),
+      notifier_(
+          options_, TenantIdFor(options_.seed), [this] { return Now(); }, &signer_) {
+  tenant_id_ = TenantIdFor(options_.seed);
   key_base_ = HashCombine(options_.seed, 0x1d);
   latency_ms_ = options_.handler_latency.count();
   SeedUsers();
@@ -307,6 +316,7 @@ std::optional<ApiError> SimulatorCore::CreateItem(const UserRecord& user, Entity
   out->id = stored->id;
   out->rendered = Render(kind, *stored, user, tenant_, {});
   ItemChange change = ChangeOf(ItemChange::Op::kCreate, user, kind, *stored);
+  AttachContent(notifier_, out->rendered, &change);
   lock.unlock();
   notifier_.OnChange(change);
   return std::nullopt;
@@ -331,8 +341,12 @@ std::optional<ApiError> SimulatorCore::UpdateItem(const UserRecord& user, Entity
   ++item->version;
   const Item* stored = collection.Insert(std::move(item));
   Journal(MailboxOf(user), kind, stored->id, before, PlaceOf(*stored));
-  if (rendered) *rendered = Render(kind, *stored, user, tenant_, {});
   ItemChange change = ChangeOf(ItemChange::Op::kUpdate, user, kind, *stored);
+  if (rendered || notifier_.WantsContent()) {
+    Json full = Render(kind, *stored, user, tenant_, {});
+    AttachContent(notifier_, full, &change);
+    if (rendered) *rendered = std::move(full);
+  }
   lock.unlock();
   notifier_.OnChange(change);
   return std::nullopt;
@@ -376,6 +390,7 @@ std::optional<ApiError> SimulatorCore::MoveMessage(const UserRecord& user, const
   out->id = stored->id;
   out->rendered = Render(EntityKind::kMessage, *stored, user, tenant_, {});
   ItemChange change = ChangeOf(ItemChange::Op::kMove, user, EntityKind::kMessage, *stored);
+  AttachContent(notifier_, out->rendered, &change);
   change.old_id = std::move(old_id);
   change.old_folder = old_folder;
   lock.unlock();
@@ -479,9 +494,12 @@ void SimulatorCore::InjectResets(int count) {
 }
 
 void SimulatorCore::ClearFaults() {
-  std::lock_guard<std::mutex> lock(faults_mu_);
-  injected_count_ = 0;
-  resets_ = 0;
+  {
+    std::lock_guard<std::mutex> lock(faults_mu_);
+    injected_count_ = 0;
+    resets_ = 0;
+  }
+  notifier_.ClearRichFaults();
 }
 
 std::optional<SimulatorCore::InjectedStatus> SimulatorCore::TakeInjectedStatus() {
@@ -518,6 +536,8 @@ HttpResponse SimulatorCore::Handle(const HttpRequest& request) {
     } else {
       response = tokens_.HandleTokenRequest(request, now);
     }
+  } else if (std::optional<HttpResponse> discovery = HandleDiscovery(request, segments, now)) {
+    response = std::move(*discovery);
   } else if (!segments.empty() && segments[0] == "v1.0") {
     response = HandleGraph(request, segments, now);
   } else {
@@ -715,6 +735,12 @@ int Simulator::ThrottledCount(const std::string& user) const { return Stats(user
 
 uint64_t Simulator::RequestCount() const { return impl_->request_count_.load(); }
 
+uint64_t Simulator::ItemGets() const {
+  uint64_t total = 0;
+  for (const UserRecord& u : impl_->users()) total += impl_->governor_.Stats(u.id).item_gets;
+  return total;
+}
+
 graphmirror::Clock* Simulator::clock() const { return impl_->clock_; }
 
 graphmirror::TimePoint Simulator::Now() const { return impl_->Now(); }
@@ -726,9 +752,9 @@ std::vector<SubscriptionView> Simulator::Subscriptions() const {
   bool more = false;
   for (const SubscriptionRecord& s :
        impl_->notifier_.List(0, std::numeric_limits<size_t>::max(), &more)) {
-    views.push_back(SubscriptionView{s.id, s.resource, ChangeTypeText(s.changes),
-                                     s.notification_url, s.lifecycle_url,
-                                     s.client_state.value_or(""), s.expires});
+    views.push_back(SubscriptionView{
+        s.id, s.resource, ChangeTypeText(s.changes), s.notification_url, s.lifecycle_url,
+        s.client_state.value_or(""), s.expires, IsRich(s), s.certificate_id});
   }
   return views;
 }
@@ -769,6 +795,14 @@ bool Simulator::ResetPassword(const std::string& user) {
   impl_->ResetPassword(*u);
   return true;
 }
+
+void Simulator::InjectRichFault(RichFault fault, int next_n) {
+  impl_->notifier_.InjectRichFault(fault, next_n);
+}
+
+void Simulator::RotateSigningKey() { impl_->signer_.Rotate(); }
+
+uint64_t Simulator::JwksRequests() const { return impl_->jwks_requests_.load(); }
 
 HttpResponse Simulator::Handle(const HttpRequest& request) {
   try {

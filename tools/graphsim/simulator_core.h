@@ -3,8 +3,8 @@
 // (the /_sim/ control API).
 //
 // Thread-safety: data (users' collections) is guarded by data_mu_ (shared for reads,
-// exclusive for writes); tokens, app access, throttling, faults and the Notifier
-// (subscriptions and deliveries) have their own locks. No two of these locks are ever held
+// exclusive for writes); tokens, app access, throttling, faults, the TokenSigner and the
+// Notifier (subscriptions and deliveries) have their own locks. No two of these locks are ever held
 // at once (except the leaf locks time_mu_, which Now() takes briefly under any of them, and
 // AppAccess's, which the token issuer reads before taking its own): a data operation
 // hands its change to the Notifier after releasing data_mu_, and no lock but the
@@ -27,6 +27,7 @@
 #include "tools/graphsim/graphsim.h"
 #include "tools/graphsim/item_store.h"
 #include "tools/graphsim/notifier.h"
+#include "tools/graphsim/rich.h"
 #include "tools/graphsim/schema.h"
 #include "tools/graphsim/throttle.h"
 
@@ -105,6 +106,12 @@ class SimulatorCore {
   // /v1.0/subscriptions[/...]: `rest` starts at "subscriptions" (subscription_routes.cc).
   HttpResponse HandleSubscriptions(const HttpRequest& request, const std::vector<std::string>& rest,
                                    TimePoint now);
+  // The identity platform's discovery documents: JWKS ({tenant}/discovery/keys,
+  // {tenant}/discovery/v2.0/keys) and OpenID configurations ({tenant}/.well-known/...,
+  // {tenant}/v2.0/.well-known/...). nullopt if `segments` names none of them.
+  std::optional<HttpResponse> HandleDiscovery(const HttpRequest& request,
+                                              const std::vector<std::string>& segments,
+                                              TimePoint now);
 
   // --- Access: application permissions and per-mailbox denials (auth.h) ------------------
   // The permission a collection needs: "Mail.Read", "Calendars.Read" or "Contacts.Read".
@@ -135,6 +142,8 @@ class SimulatorCore {
   MailboxGovernor governor_;
   std::atomic<uint64_t> request_count_{0};
   std::atomic<int64_t> latency_ms_{0};
+  std::atomic<uint64_t> jwks_requests_{0};
+  TokenSigner signer_;  // before notifier_, which signs with it
   Notifier notifier_;
 
  private:

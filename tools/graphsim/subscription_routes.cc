@@ -1,11 +1,13 @@
 // /v1.0/subscriptions: create (with the validation handshake), get, list, renew (PATCH),
-// delete and reauthorize, as GRAPH.md sections 1 and 2 describe them.
+// delete and reauthorize, as GRAPH.md sections 1 and 2 describe them, with or without
+// resource data (section 5: an encryption certificate, $select in the resource, one day).
 
 #include <algorithm>
 
 #include "tools/graphsim/errors.h"
 #include "tools/graphsim/ids.h"
 #include "tools/graphsim/simulator_core.h"
+#include "tools/graphsim/url_encoded.h"
 #include "tools/graphsim/webhook_client.h"
 
 namespace graphsim {
@@ -14,6 +16,7 @@ namespace {
 using Impl = SimulatorCore;
 
 constexpr size_t kMaxClientState = 128;
+constexpr size_t kMaxCertificateId = 128;
 
 ApiError Invalid(const std::string& message) { return ApiError{400, "ValidationError", message}; }
 
@@ -43,6 +46,68 @@ std::vector<std::string> ResourceSegments(const std::string& resource) {
   return out;
 }
 
+// "a, b,c" -> {"a", "b", "c"}: the parts of a comma-separated list, spaces trimmed.
+std::vector<std::string> SplitList(const std::string& text) {
+  std::vector<std::string> parts;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t comma = text.find(',', start);
+    std::string part = text.substr(start, comma == std::string::npos ? comma : comma - start);
+    part.erase(0, part.find_first_not_of(' '));
+    part.erase(part.find_last_not_of(' ') + 1);
+    parts.push_back(std::move(part));
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return parts;
+}
+
+// Exchange's answers (wrapped as it wraps them) to a resource query it does not take.
+ApiError ExchangeBadRequest(const std::string& reason) {
+  return ApiError{
+      400, "ExtensionError",
+      "Operation: Create; Exception: [Status Code: BadRequest; Reason: " + reason + "]"};
+}
+ApiError NotInResource() {
+  return ExchangeBadRequest(
+      "$top, $skip, $orderby, $select=body,uniqueBody and $expand other than "
+      "singleValueExtendedProperties,multiValueExtendedProperties are not supported in "
+      "subscription resource Url.");
+}
+
+// The query of a subscription resource ("$select=subject,from"): $select is checked as a
+// GET's is; $filter is Graph's but not graphsim's (501); what Graph refuses is 400.
+std::optional<ApiError> ParseResourceQuery(std::string_view query, EntityKind kind,
+                                           std::vector<std::string>* select) {
+  std::vector<std::pair<std::string, std::string>> options;
+  for (auto& [name, value] : ParseUrlEncoded(query)) {
+    std::string option = ToLower(name);
+    if (option == "$filter") {
+      return ApiError{501, "NotImplemented",
+                      "graphsim does not implement $filter in a subscription resource."};
+    }
+    if (option == "$top" || option == "$skip" || option == "$orderby") return NotInResource();
+    if (option == "$expand") {
+      std::string what = ToLower(value);
+      if (what.rfind("singlevalueextendedproperties", 0) == 0 ||
+          what.rfind("multivalueextendedproperties", 0) == 0) {
+        return ApiError{501, "NotImplemented", "graphsim does not implement extended properties."};
+      }
+      return NotInResource();
+    }
+    if (option == "$select") {
+      for (const std::string& property : SplitList(ToLower(value))) {
+        if (property == "body" || property == "uniquebody") return NotInResource();
+      }
+    }
+    options.emplace_back(std::move(name), std::move(value));
+  }
+  QueryOptions parsed;
+  if (auto err = ParseQueryOptions(options, Entity(kind), QueryKind::kSingle, &parsed)) return err;
+  *select = std::move(parsed.select);
+  return std::nullopt;
+}
+
 }  // namespace
 
 HttpResponse Impl::HandleSubscriptions(const HttpRequest& request,
@@ -58,28 +123,30 @@ HttpResponse Impl::HandleSubscriptions(const HttpRequest& request,
   const std::string creator_id =
       FormatGuid(HashCombine(options_.seed, 0xc4ea), HashCombine(options_.seed, 0xc4eb));
 
-  auto to_json = [&](const SubscriptionRecord& s, bool with_client_state) {
+  // Only the create answer echoes clientState and encryptionCertificate; later reads show null.
+  auto to_json = [&](const SubscriptionRecord& s, bool create_answer) {
+    auto or_null = [](const std::string& text) { return text.empty() ? Json() : Json(text); };
     Json j;
     j["id"] = s.id;
     j["resource"] = s.resource;
     j["applicationId"] = options_.client_id;
     j["changeType"] = ChangeTypeText(s.changes);
-    j["clientState"] = with_client_state && s.client_state ? Json(*s.client_state) : Json();
+    j["clientState"] = create_answer && s.client_state ? Json(*s.client_state) : Json();
     j["notificationUrl"] = s.notification_url;
     j["notificationQueryOptions"] = nullptr;
-    j["lifecycleNotificationUrl"] = s.lifecycle_url.empty() ? Json() : Json(s.lifecycle_url);
+    j["lifecycleNotificationUrl"] = or_null(s.lifecycle_url);
     j["expirationDateTime"] = FormatTicksZ(s.expires);
     j["creatorId"] = creator_id;
     j["includeResourceData"] = s.include_resource_data ? Json(*s.include_resource_data) : Json();
     j["latestSupportedTlsVersion"] = s.tls_version;
-    j["encryptionCertificate"] = nullptr;
-    j["encryptionCertificateId"] = nullptr;
+    j["encryptionCertificate"] = create_answer ? or_null(s.certificate_text) : Json();
+    j["encryptionCertificateId"] = or_null(s.certificate_id);
     j["notificationUrlAppId"] = nullptr;
     return j;
   };
-  auto entity = [&](int status, const SubscriptionRecord& s, bool with_client_state) {
+  auto entity = [&](int status, const SubscriptionRecord& s, bool create_answer) {
     Json body{{"@odata.context", base + "/$metadata#subscriptions/$entity"}};
-    body.update(to_json(s, with_client_state));
+    body.update(to_json(s, create_answer));
     return JsonResponse(status, DumpJson(body));
   };
 
@@ -130,9 +197,10 @@ HttpResponse Impl::HandleSubscriptions(const HttpRequest& request,
     return std::nullopt;
   };
 
-  // expirationDateTime: in the future, at most subscription_max_minutes ahead; less than
-  // subscription_min_minutes ahead is raised to it.
-  auto check_expiry = [&](const Json& value, TimePoint* out) -> std::optional<ApiError> {
+  // expirationDateTime: in the future, at most subscription_max_minutes ahead (with resource
+  // data: rich_subscription_max_minutes); less than subscription_min_minutes ahead is
+  // raised to it.
+  auto check_expiry = [&](const Json& value, bool rich, TimePoint* out) -> std::optional<ApiError> {
     std::optional<TimePoint> t;
     if (value.is_string()) t = ParseDateTimeOffset(value.get<std::string>());
     if (!t) {
@@ -141,15 +209,54 @@ HttpResponse Impl::HandleSubscriptions(const HttpRequest& request,
     if (*t <= now) {
       return Invalid("Subscription expiration date time must be in the future.");
     }
-    auto max_ahead = std::chrono::minutes(std::max(0, options_.subscription_max_minutes));
-    if (*t > now + max_ahead) {
+    int max_minutes = std::max(0, options_.subscription_max_minutes);
+    if (rich) {
+      max_minutes = std::min(max_minutes, std::max(0, options_.rich_subscription_max_minutes));
+    }
+    if (*t > now + std::chrono::minutes(max_minutes)) {
       return ApiError{400, options_.expiry_too_far_code,
-                      "Subscription expiration can only be " +
-                          std::to_string(options_.subscription_max_minutes) +
+                      "Subscription expiration can only be " + std::to_string(max_minutes) +
                           " minutes in the future."};
     }
     auto min_ahead = std::chrono::minutes(std::max(0, options_.subscription_min_minutes));
     *out = TruncateToTicks(std::max(*t, now + min_ahead));
+    return std::nullopt;
+  };
+
+  // encryptionCertificate and encryptionCertificateId (create, or a PATCH that rotates the
+  // certificate): both or neither, unless `required`; the id 1-128 characters; the
+  // certificate base64 of an X.509 DER one with an RSA key of 2048-4096 bits. Stored in *sub.
+  auto read_certificate = [&](const Json& body, bool required,
+                              SubscriptionRecord* sub) -> std::optional<ApiError> {
+    const char* const kFields[] = {"encryptionCertificate", "encryptionCertificateId"};
+    std::string values[2];
+    for (int i = 0; i < 2; ++i) {
+      auto it = body.find(kFields[i]);
+      if (it == body.end() || it->is_null()) continue;
+      if (!it->is_string()) {
+        return Invalid("The value of '" + std::string(kFields[i]) + "' must be a string.");
+      }
+      values[i] = it->get<std::string>();
+    }
+    if (values[0].empty() && values[1].empty() && !required) return std::nullopt;
+    for (int i = 0; i < 2; ++i) {
+      if (!values[i].empty()) continue;
+      return Invalid(required ? std::string(kFields[i]) +
+                                    " is a required property for subscription creation when "
+                                    "includeResourceData is true."
+                              : "encryptionCertificate and encryptionCertificateId must be "
+                                "given together.");
+    }
+    if (values[1].size() > kMaxCertificateId) {
+      return Invalid("encryptionCertificateId must not be longer than 128 characters.");
+    }
+    auto certificate = std::make_shared<EncryptionCertificate>();
+    if (auto message = ParseEncryptionCertificate(values[0], certificate.get())) {
+      return Invalid(*message);
+    }
+    sub->certificate_text = std::move(values[0]);
+    sub->certificate_id = std::move(values[1]);
+    sub->certificate = std::move(certificate);
     return std::nullopt;
   };
 
@@ -215,38 +322,30 @@ HttpResponse Impl::HandleSubscriptions(const HttpRequest& request,
       }
     }
     // changeType: a comma-separated set of created, updated, deleted.
-    std::string change_type = body["changeType"].get<std::string>();
-    {
-      size_t start = 0;
-      while (start <= change_type.size()) {
-        size_t comma = change_type.find(',', start);
-        std::string part =
-            change_type.substr(start, comma == std::string::npos ? comma : comma - start);
-        part.erase(0, part.find_first_not_of(' '));
-        part.erase(part.find_last_not_of(' ') + 1);
-        if (part == "created") {
-          sub.changes |= kChangeCreated;
-        } else if (part == "updated") {
-          sub.changes |= kChangeUpdated;
-        } else if (part == "deleted") {
-          sub.changes |= kChangeDeleted;
-        } else {
-          return error(Invalid("'" + part +
-                               "' is not a valid changeType: use created, updated or deleted, "
-                               "comma-separated."));
-        }
-        if (comma == std::string::npos) break;
-        start = comma + 1;
+    for (const std::string& part : SplitList(body["changeType"].get<std::string>())) {
+      if (part == "created") {
+        sub.changes |= kChangeCreated;
+      } else if (part == "updated") {
+        sub.changes |= kChangeUpdated;
+      } else if (part == "deleted") {
+        sub.changes |= kChangeDeleted;
+      } else {
+        return error(Invalid("'" + part +
+                             "' is not a valid changeType: use created, updated or deleted, "
+                             "comma-separated."));
       }
     }
-    // resource
-    sub.resource = body["resource"].get<std::string>();
-    if (sub.resource.find('?') != std::string::npos) {
-      return ErrorResponse(501, "NotImplemented",
-                           "graphsim does not implement query options in a subscription resource.",
-                           now);
+    if (auto it = body.find("includeResourceData"); it != body.end() && !it->is_null()) {
+      if (!it->is_boolean()) {
+        return error(Invalid("The value of 'includeResourceData' must be a boolean."));
+      }
+      sub.include_resource_data = it->get<bool>();
     }
-    std::vector<std::string> segments = ResourceSegments(sub.resource);
+    const bool rich = IsRich(sub);
+    // resource: a path, optionally with a query ($select); the path names what is watched.
+    sub.resource = body["resource"].get<std::string>();
+    size_t query_start = sub.resource.find('?');
+    std::vector<std::string> segments = ResourceSegments(sub.resource.substr(0, query_start));
     auto unsupported = [&] {
       return error(ApiError{
           400, "InvalidRequest",
@@ -290,7 +389,20 @@ HttpResponse Impl::HandleSubscriptions(const HttpRequest& request,
     } else {
       return unsupported();
     }
-    if (auto err = check_expiry(body["expirationDateTime"], &sub.expires)) return error(*err);
+    if (query_start != std::string::npos) {
+      if (auto err = ParseResourceQuery(std::string_view(sub.resource).substr(query_start + 1),
+                                        sub.target.kind, &sub.select)) {
+        return error(*err);
+      }
+    }
+    // Outlook sends resource data only of the properties the resource selects.
+    if (rich && sub.select.empty()) {
+      return error(ExchangeBadRequest(
+          "select clause should be present in query string to support rich notifications"));
+    }
+    if (auto err = check_expiry(body["expirationDateTime"], rich, &sub.expires)) {
+      return error(*err);
+    }
     if (auto it = body.find("clientState"); it != body.end() && !it->is_null()) {
       if (!it->is_string()) return error(Invalid("The value of 'clientState' must be a string."));
       if (it->get<std::string>().size() > kMaxClientState) {
@@ -298,18 +410,7 @@ HttpResponse Impl::HandleSubscriptions(const HttpRequest& request,
       }
       sub.client_state = it->get<std::string>();
     }
-    if (auto it = body.find("includeResourceData"); it != body.end() && !it->is_null()) {
-      if (!it->is_boolean()) {
-        return error(Invalid("The value of 'includeResourceData' must be a boolean."));
-      }
-      if (it->get<bool>()) {
-        return ErrorResponse(501, "NotImplemented",
-                             "graphsim does not implement rich notifications "
-                             "(includeResourceData).",
-                             now);
-      }
-      sub.include_resource_data = false;
-    }
+    if (auto err = read_certificate(body, /*required=*/rich, &sub)) return error(*err);
     if (auto it = body.find("latestSupportedTlsVersion"); it != body.end() && !it->is_null()) {
       static const char* const kVersions[] = {"v1_0", "v1_1", "v1_2", "v1_3"};
       if (!it->is_string() || std::find(std::begin(kVersions), std::end(kVersions),
@@ -332,7 +433,7 @@ HttpResponse Impl::HandleSubscriptions(const HttpRequest& request,
       if (auto err = handshake(sub.lifecycle_url)) return error(*err);
     }
     if (auto err = notifier_.Insert(&sub)) return error(*err);
-    return entity(201, sub, /*with_client_state=*/true);
+    return entity(201, sub, /*create_answer=*/true);
   };
 
   // --- GET /subscriptions -----------------------------------------------------------------
@@ -382,17 +483,28 @@ HttpResponse Impl::HandleSubscriptions(const HttpRequest& request,
     auto url = body.find("notificationUrl");
     bool has_expiry = expiry != body.end() && !expiry->is_null();
     bool has_url = url != body.end() && !url->is_null();
-    if (!has_expiry && !has_url) {
+    bool has_certificate = false;
+    for (const char* field : {"encryptionCertificate", "encryptionCertificateId"}) {
+      auto it = body.find(field);
+      has_certificate = has_certificate || (it != body.end() && !it->is_null());
+    }
+    if (!has_expiry && !has_url && !has_certificate) {
       return error(
           Invalid("Subscription must contain either the 'expirationDateTime' or 'notificationUrl' "
                   "property and its value."));
     }
-    if (!notifier_.Exists(id))
-      return error(ApiError{404, "ResourceNotFound", "The object was not found."});
+    std::optional<SubscriptionRecord> existing = notifier_.Find(id);
+    if (!existing) return error(ApiError{404, "ResourceNotFound", "The object was not found."});
     if (has_expiry) {
       TimePoint expires;
-      if (auto err = check_expiry(*expiry, &expires)) return error(*err);
+      if (auto err = check_expiry(*expiry, IsRich(*existing), &expires)) return error(*err);
       change.expires = expires;
+    }
+    if (has_certificate) {
+      SubscriptionRecord rotated;
+      if (auto err = read_certificate(body, /*required=*/false, &rotated)) return error(*err);
+      change.certificate = std::move(rotated.certificate);
+      change.certificate_id = std::move(rotated.certificate_id);
     }
     if (has_url) {
       if (!url->is_string())
@@ -403,7 +515,7 @@ HttpResponse Impl::HandleSubscriptions(const HttpRequest& request,
     }
     SubscriptionRecord updated;
     if (auto err = notifier_.Update(id, change, &updated)) return error(*err);
-    return entity(200, updated, /*with_client_state=*/false);
+    return entity(200, updated, /*create_answer=*/false);
   };
 
   auto not_found = [&] {
@@ -419,7 +531,7 @@ HttpResponse Impl::HandleSubscriptions(const HttpRequest& request,
   if (rest.size() == 2) {
     if (method == "GET") {
       std::optional<SubscriptionRecord> sub = notifier_.Find(id);
-      return sub ? entity(200, *sub, /*with_client_state=*/false) : not_found();
+      return sub ? entity(200, *sub, /*create_answer=*/false) : not_found();
     }
     if (method == "PATCH") return update(id);
     if (method == "DELETE") return notifier_.Delete(id) ? NoContent() : not_found();

@@ -56,6 +56,11 @@ void MailboxGovernor::Force(const std::string& mailbox, int next_n_requests) {
   mailboxes_[mailbox].forced = next_n_requests;
 }
 
+void MailboxGovernor::CountItemGet(const std::string& mailbox) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ++mailboxes_[mailbox].stats.item_gets;
+}
+
 MailboxStats MailboxGovernor::Stats(const std::string& mailbox) const {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = mailboxes_.find(mailbox);

@@ -48,6 +48,8 @@ class MailboxGovernor {
   Decision Admit(const std::string& mailbox, TimePoint now);
   void Release(const std::string& mailbox);
   void Force(const std::string& mailbox, int next_n_requests);
+  // A GET of one item of the mailbox was served (MailboxStats::item_gets).
+  void CountItemGet(const std::string& mailbox);
   MailboxStats Stats(const std::string& mailbox) const;
 
  private:
