@@ -58,14 +58,6 @@ std::vector<std::string> Events(const Webhook& hook) {
   return out;
 }
 
-void CheckError(const Reply& r, int status, const std::string& code,
-                const std::string& message = "") {
-  INFO(r.raw);
-  CHECK(r.status == status);
-  CHECK(r.body["error"]["code"] == code);
-  if (!message.empty()) CHECK(r.body["error"]["message"] == message);
-}
-
 Reply SimPost(SimFixture& f, const std::string& path, const std::string& body) {
   return SimFixture::ToReply(f.client().Post(path.c_str(), body, "application/json"));
 }

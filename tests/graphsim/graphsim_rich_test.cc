@@ -303,14 +303,6 @@ std::string Subscribe(SimFixture& f, const Json& body) {
   return r.body["id"];
 }
 
-void CheckError(const Reply& r, int status, const std::string& code,
-                const std::string& message = "") {
-  INFO(r.raw);
-  CHECK(r.status == status);
-  CHECK(r.body["error"]["code"] == code);
-  if (!message.empty()) CHECK(r.body["error"]["message"] == message);
-}
-
 std::string Selected(SimFixture& f, int user, const std::string& select = "subject,from") {
   return "/users/" + f.user(user) + "/messages?$select=" + select;
 }
@@ -322,6 +314,18 @@ Json OnePost(SimFixture& f, Webhook& hook) {
   auto posts = hook.notifications();
   REQUIRE(posts.size() == 1);
   return posts[0].json;
+}
+
+// The POST a new message of user 0 makes, for a subscription on it.
+Json NextPost(SimFixture& f, Webhook& hook) {
+  f.sim().CreateItem(f.user(0), "messages", R"({"subject":"x"})");
+  return OnePost(f, hook);
+}
+
+Token NextToken(SimFixture& f, Webhook& hook) {
+  Json body = NextPost(f, hook);
+  REQUIRE(body["validationTokens"].size() == 1);
+  return ParseToken(body["validationTokens"][0]);
 }
 
 TEST_CASE("rich: a subscription needs a certificate, its id, $select and at most 1440 minutes",
@@ -507,8 +511,7 @@ TEST_CASE("rich: validationTokens verify against the JWKS, in v1 and v2 form", "
     Webhook hook;
     Subscribe(f, RichBody(hook.url(), Selected(f, 0), Alice()));
     f.clock().Advance(minutes(7));
-    f.sim().CreateItem(f.user(0), "messages", R"({"subject":"x"})");
-    Json body = OnePost(f, hook);
+    Json body = NextPost(f, hook);
     REQUIRE(body["validationTokens"].size() == 1);
     Token token = ParseToken(body["validationTokens"][0]);
     CheckToken(f, token, version);
@@ -608,15 +611,8 @@ TEST_CASE("rich: each token fault spoils what it says, for the next N POSTs", "[
   SimFixture f(RichOptions());
   Webhook hook;
   Subscribe(f, RichBody(hook.url(), Selected(f, 0), Alice(), "alice-1", 600, "created"));
-  auto next_body = [&] {
-    f.sim().CreateItem(f.user(0), "messages", R"({"subject":"x"})");
-    return OnePost(f, hook);
-  };
-  auto next_token = [&] {
-    Json body = next_body();
-    REQUIRE(body["validationTokens"].size() == 1);
-    return ParseToken(body["validationTokens"][0]);
-  };
+  auto next_body = [&] { return NextPost(f, hook); };
+  auto next_token = [&] { return NextToken(f, hook); };
   int64_t now = Seconds(f.sim().Now());
 
   f.sim().InjectRichFault(RichFault::kTokenBadSignature, 1);
@@ -669,10 +665,7 @@ TEST_CASE("rich: a rotated signing key is published beside the earlier one", "[g
   SimFixture f(RichOptions());
   Webhook hook;
   Subscribe(f, RichBody(hook.url(), Selected(f, 0), Alice(), "alice-1", 600, "created"));
-  auto next_token = [&] {
-    f.sim().CreateItem(f.user(0), "messages", R"({"subject":"x"})");
-    return ParseToken(OnePost(f, hook)["validationTokens"][0]);
-  };
+  auto next_token = [&] { return NextToken(f, hook); };
   Token first = next_token();
   f.sim().RotateSigningKey();
   Token second = next_token();

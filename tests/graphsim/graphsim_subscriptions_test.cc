@@ -42,14 +42,6 @@ bool IsGuid(const std::string& s) {
   return true;
 }
 
-void CheckError(const Reply& r, int status, const std::string& code,
-                const std::string& message = "") {
-  INFO(r.raw);
-  CHECK(r.status == status);
-  CHECK(r.body["error"]["code"] == code);
-  if (!message.empty()) CHECK(r.body["error"]["message"] == message);
-}
-
 TEST_CASE("subscriptions: create answers 201 with Graph's shape after the handshake",
           "[graphsim][subscriptions]") {
   SimFixture f(SubOptions());

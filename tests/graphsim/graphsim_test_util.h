@@ -6,6 +6,7 @@
 
 #include <httplib.h>
 
+#include <catch2/catch.hpp>
 #include <chrono>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -45,6 +46,15 @@ struct Reply {
     return it == headers.end() ? "" : it->second;
   }
 };
+
+// A Graph error answer: the status, error.code and (if given) error.message.
+inline void CheckError(const Reply& r, int status, const std::string& code,
+                       const std::string& message = "") {
+  INFO(r.raw);
+  CHECK(r.status == status);
+  CHECK(r.body["error"]["code"] == code);
+  if (!message.empty()) CHECK(r.body["error"]["message"] == message);
+}
 
 class SimFixture {
  public:

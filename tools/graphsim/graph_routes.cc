@@ -535,12 +535,7 @@ Json UserJson(const UserRecord& u) {
 std::optional<ApiError> SelectUser(const std::string& select, Json* user) {
   if (select.empty()) return std::nullopt;
   Json out;
-  size_t start = 0;
-  while (start <= select.size()) {
-    size_t comma = select.find(',', start);
-    std::string name = select.substr(start, comma == std::string::npos ? comma : comma - start);
-    name.erase(0, name.find_first_not_of(' '));
-    name.erase(name.find_last_not_of(' ') + 1);
+  for (const std::string& name : SplitList(select)) {
     bool found = false;
     for (auto it = user->begin(); it != user->end(); ++it) {
       if (ToLower(it.key()) == ToLower(name)) {
@@ -553,8 +548,6 @@ std::optional<ApiError> SelectUser(const std::string& select, Json* user) {
           400, "Request_BadRequest",
           "Could not find a property named '" + name + "' on type 'microsoft.graph.user'."};
     }
-    if (comma == std::string::npos) break;
-    start = comma + 1;
   }
   *user = std::move(out);
   return std::nullopt;

@@ -208,6 +208,8 @@ class SimulatorCore {
 
 // Splits a path into its non-empty segments.
 std::vector<std::string> SplitPath(const std::string& path);
+// "a, b,c" -> {"a", "b", "c"}: the parts of a comma-separated list, spaces trimmed.
+std::vector<std::string> SplitList(const std::string& text);
 std::string ToLower(std::string_view s);
 
 }  // namespace graphsim

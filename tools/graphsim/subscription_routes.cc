@@ -46,22 +46,6 @@ std::vector<std::string> ResourceSegments(const std::string& resource) {
   return out;
 }
 
-// "a, b,c" -> {"a", "b", "c"}: the parts of a comma-separated list, spaces trimmed.
-std::vector<std::string> SplitList(const std::string& text) {
-  std::vector<std::string> parts;
-  size_t start = 0;
-  while (start <= text.size()) {
-    size_t comma = text.find(',', start);
-    std::string part = text.substr(start, comma == std::string::npos ? comma : comma - start);
-    part.erase(0, part.find_first_not_of(' '));
-    part.erase(part.find_last_not_of(' ') + 1);
-    parts.push_back(std::move(part));
-    if (comma == std::string::npos) break;
-    start = comma + 1;
-  }
-  return parts;
-}
-
 // Exchange's answers (wrapped as it wraps them) to a resource query it does not take.
 ApiError ExchangeBadRequest(const std::string& reason) {
   return ApiError{
