@@ -18,15 +18,25 @@ inline std::string Subject(const std::string& s) { return "{\"subject\":\"" + s 
 
 class LiveFixture : public SimFixture {
  public:
-  // `before_start` prepares the simulator before the engine first meets it.
+  // `before_start` prepares the simulator before the engine first meets it; `configure`
+  // changes the engine's config before it starts.
   explicit LiveFixture(graphsim::Options options,
-                       const std::function<void(graphsim::Simulator&)>& before_start = nullptr)
+                       const std::function<void(graphsim::Simulator&)>& before_start = nullptr,
+                       const std::function<void(config::Config&)>& configure = nullptr)
       : SimFixture(options), port_(FreePort()) {
     if (before_start) before_start(sim());
     config_ = Config(/*page_size=*/500);
     config_.webhook.listen = "127.0.0.1:" + std::to_string(port_);
     config_.webhook.notification_url = "http://127.0.0.1:" + std::to_string(port_) + "/notify";
     config_.webhook.lifecycle_url = "http://127.0.0.1:" + std::to_string(port_) + "/lifecycle";
+    if (configure) configure(config_);
+    StartLive();
+  }
+
+  // A restart with a changed config (the user edited the file).
+  void RestartWith(const std::function<void(config::Config&)>& configure) {
+    StopLive();
+    configure(config_);
     StartLive();
   }
 

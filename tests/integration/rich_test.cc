@@ -1,0 +1,248 @@
+// Rich notifications end to end: LiveSync with `rich = true` mailboxes against graphsim,
+// which encrypts each change with the subscription's certificate and signs the bodies'
+// validation tokens with its own published keys.
+
+#include <SQLiteCpp/SQLiteCpp.h>
+
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "engine/rich/keygen.h"
+#include "tests/integration/live_fixture.h"
+
+namespace graphmirror::test {
+namespace {
+
+// Writes a fresh key pair for rich notifications and names it in the config.
+config::RichKey WriteKeyPair(TempDir& dir, const std::string& id, std::string* certificate_path) {
+  auto generated = rich::GenerateCertificate("graphmirror " + id, 30);
+  REQUIRE(generated.ok());
+  *certificate_path = dir.Path(id + "-cert.pem");
+  const std::string key_path = dir.Path(id + "-key.pem");
+  REQUIRE(rich::WriteCertificateFiles(*generated, *certificate_path, key_path).ok());
+  return {id, key_path};
+}
+
+class RichFixture : public LiveFixture {
+ public:
+  explicit RichFixture(graphsim::Options options = Small())
+      : LiveFixture(options, nullptr, [this](config::Config& c) { MakeRich(c); }) {}
+
+  void MakeRich(config::Config& c) {
+    c.rich.emplace();
+    // The base's directory: members of this class do not exist yet while the base starts.
+    c.rich->current = WriteKeyPair(dir(), "cert-a", &c.rich->certificate);
+    c.rich->jwks_url = server().base_url() + "/common/discovery/v2.0/keys";
+    for (auto& mailbox : c.mailboxes) mailbox.rich = true;
+  }
+
+  // The mirror's json of every row of a collection, parsed, by id.
+  std::map<std::string, nlohmann::json> Rows(const std::string& db_path, const std::string& user,
+                                             Collection c) {
+    SQLite::Database db(db_path);
+    SQLite::Statement q(
+        db, "SELECT id, json FROM " + std::string(CollectionName(c)) + " WHERE user_id = ?");
+    q.bind(1, user);
+    std::map<std::string, nlohmann::json> out;
+    while (q.executeStep()) {
+      out[q.getColumn(0).getString()] = nlohmann::json::parse(q.getColumn(1).getString());
+    }
+    return out;
+  }
+};
+
+// What a fresh `sync --once` of the same mailboxes stores: the query path's version of
+// every item, to hold the notification path's rows against.
+std::map<std::string, nlohmann::json> QueryPathRows(RichFixture& f, const std::string& user,
+                                                    Collection c) {
+  const std::string path = f.dir().Path("fresh.db");
+  std::remove(path.c_str());
+  auto fresh = store::Store::Open(path, &f.clock());
+  REQUIRE(fresh.ok());
+  config::Config config = f.config();
+  config.database = path;
+  graph::GraphClient client(f.ClientOptions(), &f.clock());
+  for (const auto& report : sync::SyncAllOnce(config, &client, fresh->get(), nullptr, &f.clock())) {
+    REQUIRE(report.status.ok());
+  }
+  return f.Rows(path, user, c);
+}
+
+TEST_CASE("Rich mailboxes follow changes from notifications alone, with no Graph request",
+          "[live][rich]") {
+  RichFixture f;
+  // Rich subscriptions: resource data, our certificate, a $select, at most a day.
+  auto subs = f.sim().Subscriptions();
+  REQUIRE(subs.size() == 6);
+  for (const auto& s : subs) {
+    CHECK(s.include_resource_data);
+    CHECK(s.encryption_certificate_id == "cert-a");
+    CHECK(s.resource.find("?$select=createdDateTime,lastModifiedDateTime") != std::string::npos);
+    CHECK(s.expires <= f.clock().Now() + std::chrono::minutes(1440));
+  }
+  f.Deliver();
+  f.RequireExactMirrorOfAll();
+
+  const auto users = f.sim().UserIds();
+  const uint64_t requests_before = f.sim().RequestCount();
+  const uint64_t client_requests_before = f.client().stats().requests;
+  f.clock().Advance(std::chrono::minutes(5));
+  int changes = 0;
+  std::string created, changed, contact, event;
+  for (const std::string& user : users) {
+    created = f.sim().CreateItem(user, "messages", Subject("rich hello"));
+    contact = f.sim().CreateItem(user, "contacts", R"({"displayName":"Zoe Rich"})");
+    event = f.sim().CreateItem(user, "events", R"({"subject":"Standup"})");
+    changed = f.sim().ItemIds(user, "messages")[3];
+    f.clock().Advance(std::chrono::minutes(1));
+    REQUIRE(f.sim().UpdateItem(user, "messages", changed, Subject("rich changed")));
+    REQUIRE(f.sim().UpdateItem(user, "events", event, R"({"subject":"Standup moved"})"));
+    REQUIRE(f.sim().DeleteItem(user, "contacts", f.sim().ItemIds(user, "contacts")[0]));
+    changes += 5;  // created or updated, each with its content
+  }
+  f.Deliver();
+
+  f.RequireExactMirrorOfAll();
+  CHECK(f.PendingLog() == 0);
+  CHECK(f.sim().Deliveries().rich_items >= static_cast<uint64_t>(changes));
+  CHECK(f.live().worker().stats().rich_rows >= static_cast<uint64_t>(changes));
+  CHECK(f.live().worker().stats().suspicious_rows == 0);
+  // Not one request to Graph: no item GETs, no queries.
+  CHECK(f.sim().ItemGets() == 0);
+  CHECK(f.sim().RequestCount() == requests_before);
+  CHECK(f.client().stats().requests == client_requests_before);
+  CHECK(f.sim().JwksRequests() == 1);  // the key set, fetched once
+  CHECK(f.QueryInt("SELECT count(*) FROM messages WHERE id = '" + changed +
+                   "' AND subject = 'rich changed'") == 1);
+  CHECK(f.QueryInt("SELECT count(*) FROM events WHERE id = '" + event +
+                   "' AND subject = 'Standup moved'") == 1);
+
+  // An item reads the same whichever way it came: the notification path's rows equal a
+  // fresh query-path sync of the same mailbox, property by property.
+  for (Collection c : kAllCollections) {
+    const std::string& user = users.back();
+    auto live_rows = f.Rows(f.config().database, user, c);
+    auto query_rows = QueryPathRows(f, user, c);
+    REQUIRE(live_rows.size() == query_rows.size());
+    for (auto& [id, json] : live_rows) {
+      INFO(CollectionName(c) << " " << id);
+      CHECK(json == query_rows[id]);
+      CHECK_FALSE(json.contains("body"));  // the rich properties only
+    }
+  }
+}
+
+TEST_CASE("Refused rich content falls back to a query; forged tokens are not applied",
+          "[live][rich]") {
+  RichFixture f;
+  f.Deliver();
+  const std::string user = f.sim().UserIds()[0];
+
+  // A corrupted item is refused alone and read from Graph instead.
+  f.sim().InjectRichFault(graphsim::RichFault::kFlipDataBit, 1);
+  const std::string a = f.sim().CreateItem(user, "messages", Subject("flipped"));
+  const std::string b = f.sim().CreateItem(user, "messages", Subject("fine"));
+  f.Deliver();
+  f.RequireExactMirror(user, Collection::kMessages);
+  CHECK(f.live().rich()->stats().refused_content == 1);
+  CHECK(f.QueryInt("SELECT count(*) FROM messages WHERE id = '" + a +
+                   "' AND subject = 'flipped'") == 1);
+
+  // A body whose token names the wrong audience is suspicious: nothing of it is applied.
+  for (auto [fault, reason] :
+       {std::pair{graphsim::RichFault::kTokenWrongAudience, "audience"},
+        std::pair{graphsim::RichFault::kTokenWrongApp, "caller"},
+        std::pair{graphsim::RichFault::kTokenExpired, "expired"},
+        std::pair{graphsim::RichFault::kTokenBadSignature, "signature"},
+        std::pair{graphsim::RichFault::kTokenAlgNone, "algorithm"},
+        std::pair{graphsim::RichFault::kTokenUnknownKid, "unknown_key"},
+        std::pair{graphsim::RichFault::kTokenMissing, "without validation tokens"}}) {
+    INFO(reason);
+    f.clock().Advance(std::chrono::minutes(2));  // past the key refetch interval
+    f.sim().InjectRichFault(fault, 1);
+    const std::string forged = f.sim().CreateItem(user, "messages", Subject("forged"));
+    f.Deliver();
+    CHECK(f.QueryInt("SELECT count(*) FROM messages WHERE id = '" + forged + "'") == 0);
+    CHECK(f.QueryInt("SELECT count(*) FROM notification_log WHERE item_id = '" + forged +
+                     "' AND state = 'ignored' AND reason LIKE 'suspicious:%" + reason + "%'") == 1);
+  }
+  CHECK(f.live().worker().stats().suspicious_rows == 7);
+  // A `missed` (or the safety-net delta pass) reads Graph and brings in what was refused.
+  for (const auto& sub : f.sim().Subscriptions()) {
+    if (sub.resource.find(user + "/messages") != std::string::npos) {
+      REQUIRE(f.sim().EmitLifecycle(sub.id, "missed"));
+    }
+  }
+  f.Deliver();
+  f.RequireExactMirror(user, Collection::kMessages);
+}
+
+TEST_CASE("A rotated signing key is fetched when a token names it", "[live][rich]") {
+  RichFixture f;
+  f.Deliver();
+  const std::string user = f.sim().UserIds()[1];
+  f.sim().CreateItem(user, "contacts", R"({"displayName":"Before"})");
+  f.Deliver();
+  CHECK(f.sim().JwksRequests() == 1);
+  f.sim().RotateSigningKey();
+  f.clock().Advance(std::chrono::minutes(5));
+  const std::string after = f.sim().CreateItem(user, "contacts", R"({"displayName":"After"})");
+  f.Deliver();
+  CHECK(f.sim().JwksRequests() == 2);
+  CHECK(f.live().worker().stats().suspicious_rows == 0);
+  CHECK(f.QueryInt("SELECT count(*) FROM contacts WHERE id = '" + after + "'") == 1);
+  CHECK(f.sim().ItemGets() == 0);
+}
+
+TEST_CASE("A new certificate reaches Graph at the next start; the old key still reads",
+          "[live][rich]") {
+  RichFixture f;
+  f.Deliver();
+  const std::string user = f.sim().UserIds()[0];
+  // Encrypted with the old certificate, not yet delivered when the keys change.
+  const std::string in_flight = f.sim().CreateItem(user, "messages", Subject("old key"));
+  f.RestartWith([&](config::Config& c) {
+    c.rich->previous.push_back(c.rich->current);
+    c.rich->current = WriteKeyPair(f.dir(), "cert-b", &c.rich->certificate);
+  });
+  for (const auto& s : f.sim().Subscriptions()) CHECK(s.encryption_certificate_id == "cert-b");
+  const std::string after = f.sim().CreateItem(user, "messages", Subject("new key"));
+  f.Deliver();
+  f.RequireExactMirrorOfAll();
+  CHECK(f.live().rich()->stats().refused_content == 0);
+  CHECK(f.QueryInt("SELECT count(*) FROM messages WHERE id IN ('" + in_flight + "', '" + after +
+                   "')") == 2);
+}
+
+TEST_CASE("A mailbox switched to rich gets a rich subscription in place of its plain one",
+          "[live][rich]") {
+  LiveFixture f(Small());
+  f.Deliver();
+  auto plain = f.sim().Subscriptions();
+  REQUIRE(plain.size() == 6);
+  for (const auto& s : plain) CHECK_FALSE(s.include_resource_data);
+  TempDir keys;
+  f.RestartWith([&](config::Config& c) {
+    c.rich.emplace();
+    c.rich->current = WriteKeyPair(keys, "cert-a", &c.rich->certificate);
+    c.rich->jwks_url = f.server().base_url() + "/common/discovery/v2.0/keys";
+    c.mailboxes[0].rich = true;
+  });
+  auto now = f.sim().Subscriptions();
+  REQUIRE(now.size() == 6);
+  int rich = 0;
+  for (const auto& s : now) {
+    const bool of_rich_mailbox = s.resource.find(f.sim().UserIds()[0]) != std::string::npos;
+    CHECK(s.include_resource_data == of_rich_mailbox);
+    rich += s.include_resource_data;
+  }
+  CHECK(rich == 3);
+  const std::string item = f.sim().CreateItem(f.sim().UserIds()[0], "messages", Subject("x"));
+  f.Deliver();
+  f.RequireExactMirrorOfAll();
+  CHECK(f.live().worker().stats().rich_rows >= 1);
+}
+
+}  // namespace
+}  // namespace graphmirror::test
