@@ -81,8 +81,6 @@ RichContent::Verdict RichContent::CheckBody(const store::PendingNotification& ro
     // anyone who learnt a clientState could write into the mirror.
     *reason = "suspicious: rich notification without validation tokens";
     ++stats_.suspicious_batches;
-    spdlog::warn("rich: notification {} for subscription \"{}\" is not applied ({})", row.seq,
-                 OneLine(row.subscription_id), *reason);
     return Verdict::kSuspicious;
   }
   if (auto it = verdicts_.find(row.token_batch); it != verdicts_.end()) {

@@ -144,6 +144,7 @@ Result<int64_t> SyncWorker::RunOnce() {
     stats_.ignored_rows += unknown.size();
   }
   for (const auto& [reason, seqs] : suspicious) {
+    spdlog::warn("sync: {} notification(s) not applied ({})", seqs.size(), reason);
     if (Status s = store_->MarkNotifications(seqs, store::LogState::kIgnored, reason); !s.ok()) {
       return s;
     }
