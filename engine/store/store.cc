@@ -226,6 +226,30 @@ Status Store::MarkNotifications(const std::vector<int64_t>& seqs, LogState state
   return Write([&](WriteContext& ctx) { MarkLogRows(ctx, seqs, state, reason, retry_at); });
 }
 
+Result<std::vector<std::string>> Store::TiedVersions(const std::string& user_id,
+                                                     Collection collection,
+                                                     const std::vector<MirrorItem>& items) {
+  std::vector<std::string> tied;
+  if (items.empty()) return tied;
+  Status s = Read("reading item versions", [&](SQLite::Database& db) {
+    SQLite::Statement q(db, "SELECT coalesce(modified_at, ''), coalesce(change_key, '') FROM " +
+                                std::string(CollectionName(collection)) +
+                                " WHERE user_id = ?1 AND id = ?2");
+    for (const MirrorItem& item : items) {
+      q.reset();
+      q.bind(1, user_id);
+      q.bind(2, item.id);
+      if (!q.executeStep()) continue;
+      if (!item.modified_at.empty() && q.getColumn(0).getString() == item.modified_at &&
+          q.getColumn(1).getString() != item.change_key) {
+        tied.push_back(item.id);
+      }
+    }
+  });
+  if (!s.ok()) return s;
+  return tied;
+}
+
 Status Store::ApplyNotificationChanges(const std::string& user_id, Collection collection,
                                        const std::vector<MirrorItem>& upserts,
                                        const std::vector<std::string>& deleted_ids,

@@ -207,6 +207,11 @@ class Store {
   // watermark, never replacing a newer version, and never bringing back an item a
   // `deleted` notification named: Graph does not reuse ids), deletes the items named by
   // `deleted` notifications, and marks the rows `seqs` applied.
+  // The ids among `items` whose stored row has the same lastModifiedDateTime but another
+  // changeKey: two versions Graph stamped in one second (messages carry whole seconds),
+  // which a reordered delivery cannot tell apart. Only a query can say which is current.
+  Result<std::vector<std::string>> TiedVersions(const std::string& user_id, Collection collection,
+                                                const std::vector<MirrorItem>& items);
   Status ApplyNotificationChanges(const std::string& user_id, Collection collection,
                                   const std::vector<MirrorItem>& upserts,
                                   const std::vector<std::string>& deleted_ids,

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <map>
+#include <set>
 #include <vector>
 
 namespace graphmirror::sync {
@@ -187,6 +188,32 @@ Result<int64_t> SyncWorker::RunOnce() {
     }
     if (g.seqs.empty()) continue;
 
+    if (!g.rich_items.empty()) {
+      // Two versions stamped in the same second (in this group, or this one and the
+      // mirror's) cannot be ordered from their content: Graph decides, through a query.
+      std::set<std::string> tied;
+      std::map<std::string, const MirrorItem*> newest;
+      for (const MirrorItem& item : g.rich_items) {
+        auto [it, first] = newest.emplace(item.id, &item);
+        if (first) continue;
+        if (item.modified_at == it->second->modified_at &&
+            item.change_key != it->second->change_key) {
+          tied.insert(item.id);
+        } else if (item.modified_at > it->second->modified_at) {
+          it->second = &item;
+        }
+      }
+      std::vector<MirrorItem> unique;
+      for (const auto& [id, item] : newest) {
+        if (!tied.count(id)) unique.push_back(*item);
+      }
+      auto with_mirror = store_->TiedVersions(user, collection, unique);
+      if (!with_mirror.ok()) return with_mirror.status();
+      tied.insert(with_mirror->begin(), with_mirror->end());
+      std::erase_if(unique, [&](const MirrorItem& item) { return tied.count(item.id) > 0; });
+      g.rich_items = std::move(unique);
+      if (!tied.empty()) g.updated = true;
+    }
     Status round;
     if (g.created) {
       ++stats_.rounds;

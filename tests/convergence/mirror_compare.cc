@@ -9,6 +9,8 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "engine/graph/select.h"
+
 namespace graphmirror::convergence {
 namespace {
 
@@ -207,9 +209,22 @@ const char* KindName(Mismatch::Kind kind) {
   return "other";
 }
 
+// What a rich mailbox keeps of Graph's item: the rich properties (a list, not parsing).
+Json RichProjection(Json j, Collection c) {
+  if (!j.is_object()) return j;
+  const auto& keep = graph::RichProperties(c);
+  for (auto it = j.begin(); it != j.end();) {
+    const bool kept =
+        it.key() == "id" || std::find(keep.begin(), keep.end(), it.key()) != keep.end();
+    it = kept ? std::next(it) : j.erase(it);
+  }
+  return j;
+}
+
 std::vector<Mismatch> CompareMirror(const graphsim::Simulator& sim, store::Store& store,
                                     const std::string& db_path,
-                                    const std::vector<std::string>& users) {
+                                    const std::vector<std::string>& users,
+                                    const std::set<std::string>& rich_users) {
   std::vector<Mismatch> out;
   try {
     SQLite::Database db(db_path, SQLite::OPEN_READONLY);
@@ -270,6 +285,7 @@ std::vector<Mismatch> CompareMirror(const graphsim::Simulator& sim, store::Store
           }
           Json stored = Json::parse(row->second.json, nullptr, false);
           Json a = WithoutAnnotations(stored), b = WithoutAnnotations(graph);
+          if (rich_users.count(user)) b = RichProjection(std::move(b), c);
           if (stored.is_discarded()) {
             detail += std::string(detail.empty() ? "" : "; ") + "json column is not JSON";
           } else if (a != b) {

@@ -8,6 +8,7 @@
 #ifndef GRAPHMIRROR_TESTS_CONVERGENCE_MIRROR_COMPARE_H_
 #define GRAPHMIRROR_TESTS_CONVERGENCE_MIRROR_COMPARE_H_
 
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -37,9 +38,11 @@ std::string NormalTime(std::string_view text);
 
 // Every difference between the mirror (ids through `store`, rows through a new read-only
 // connection to `db_path`) and `sim`, for the given users and all three collections.
+// The JSON of items of `rich_users` is compared on the properties rich mailboxes keep.
 std::vector<Mismatch> CompareMirror(const graphsim::Simulator& sim, store::Store& store,
                                     const std::string& db_path,
-                                    const std::vector<std::string>& users);
+                                    const std::vector<std::string>& users,
+                                    const std::set<std::string>& rich_users = {});
 
 const char* KindName(Mismatch::Kind kind);
 

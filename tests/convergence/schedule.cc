@@ -19,6 +19,7 @@
 
 #include "engine/config/config.h"
 #include "engine/graph/graph_client.h"
+#include "engine/rich/keygen.h"
 #include "engine/store/store.h"
 #include "engine/sync/live_sync.h"
 #include "tests/convergence/mirror_compare.h"
@@ -166,7 +167,8 @@ class Schedule {
 
   static bool IsOptionFault(const std::string& kind) {
     return kind == "duplicate" || kind == "reorder" || kind == "delay" ||
-           kind == "resource_style" || kind == "delta_replay" || kind == "delta_expired_style";
+           kind == "resource_style" || kind == "delta_replay" || kind == "delta_expired_style" ||
+           kind == "rich";
   }
 
   bool Enabled(const std::string& kind) const { return settings_.faults.count(kind) > 0; }
@@ -223,7 +225,8 @@ class Schedule {
            " delta_expired_style=" +
            std::to_string(static_cast<int>(options_.delta_expired_style)) +
            " page_size=" + std::to_string(config_.sync.page_size) +
-           " lifecycle_url=" + (config_.webhook.lifecycle_url.empty() ? "no" : "yes");
+           " lifecycle_url=" + (config_.webhook.lifecycle_url.empty() ? "no" : "yes") +
+           " rich_mailboxes=" + std::to_string(rich_users_.size());
   }
 
   graph::ClientOptions ClientOptions() const {
@@ -256,7 +259,38 @@ class Schedule {
       m.resources.assign(std::begin(kAllCollections), std::end(kAllCollections));
       c.mailboxes.push_back(m);
     }
+    if (Enabled("rich") && Chance(50)) {
+      // One mailbox or both get rich subscriptions.
+      const bool both = Chance(50);
+      const size_t first = Below(c.mailboxes.size());
+      for (size_t i = 0; i < c.mailboxes.size(); ++i) {
+        if (both || i == first) {
+          c.mailboxes[i].rich = true;
+          rich_users_.insert(c.mailboxes[i].user);
+        }
+      }
+      c.rich.emplace();
+      c.rich->certificate = dir_.Path("rich-cert.pem");
+      c.rich->current = {"convergence", dir_.Path("rich-key.pem")};
+      c.rich->jwks_url = server_.base_url() + "/common/discovery/v2.0/keys";
+      const rich::GeneratedCertificate& pair = RichKeyPair();
+      if (!rich::WriteCertificateFiles(pair, c.rich->certificate, c.rich->current.private_key)
+               .ok()) {
+        Fail("harness error", "cannot write the rich key pair");
+      }
+      Fault("rich");
+    }
     return c;
+  }
+
+  // One key pair for every schedule: RSA key generation is slow, and no schedule depends
+  // on the key itself.
+  static const rich::GeneratedCertificate& RichKeyPair() {
+    static const rich::GeneratedCertificate pair = [] {
+      auto generated = rich::GenerateCertificate("graphmirror convergence", 365);
+      return generated.ok() ? std::move(generated).value() : rich::GeneratedCertificate{};
+    }();
+    return pair;
   }
 
   // The ids of every user's well-known mail folders, asked of graphsim's Graph API
@@ -658,6 +692,19 @@ class Schedule {
 
   void InjectFault(const std::string& kind) {
     if (kind == "drop") return Drop();
+    if (kind == "rich_content") {
+      if (rich_users_.empty()) return Log("rich_content: no rich mailbox in this schedule");
+      static constexpr graphsim::RichFault kContentFaults[] = {
+          graphsim::RichFault::kFlipDataBit,      graphsim::RichFault::kBadSignature,
+          graphsim::RichFault::kTruncatedDataKey, graphsim::RichFault::kWrongCertificateId,
+          graphsim::RichFault::kBadPadding,       graphsim::RichFault::kMalformedBase64};
+      const auto fault = kContentFaults[Below(std::size(kContentFaults))];
+      const int n = 1 + static_cast<int>(Below(3));
+      sim_.InjectRichFault(fault, n);
+      Fault(kind);
+      return Log("rich content fault " + std::to_string(static_cast<int>(fault)) + " for " +
+                 std::to_string(n) + " items");
+    }
     if (kind == "throttle_429") {
       const std::string user = RandomUser();
       const int n = 1 + static_cast<int>(Below(12));
@@ -917,7 +964,7 @@ class Schedule {
     if (!errors_.empty()) return;
     step_ = settings_.steps + 1;
     if (!Quiesce("quiescence")) return;
-    auto mismatches = CompareMirror(sim_, *store_, db_path_, users_);
+    auto mismatches = CompareMirror(sim_, *store_, db_path_, users_, rich_users_);
     if (!mismatches.empty()) {
       // Strict: the engine is quiet, so the mirror must be right now. For the diagnosis,
       // see whether the engine's own periodic safety net (a delta pass every
@@ -926,7 +973,7 @@ class Schedule {
       const auto interval = config_.sync.delta_interval;
       Advance(interval + minutes(1));
       if (!Quiesce("safety-net pass")) return;
-      auto later = CompareMirror(sim_, *store_, db_path_, users_);
+      auto later = CompareMirror(sim_, *store_, db_path_, users_, rich_users_);
       if (later.empty()) {
         Fail("stale until safety-net pass",
              "mirror differs from Graph after quiescence (it converged only after the periodic "
@@ -949,7 +996,7 @@ class Schedule {
       }
     }
     if (!Quiesce("liveness probe")) return;
-    mismatches = CompareMirror(sim_, *store_, db_path_, users_);
+    mismatches = CompareMirror(sim_, *store_, db_path_, users_, rich_users_);
     if (!mismatches.empty()) {
       Fail("liveness",
            "changes made after quiescence did not reach the mirror: " + Describe(mismatches));
@@ -973,6 +1020,7 @@ class Schedule {
 
   graphsim::Options options_;
   test::TempDir dir_;
+  std::set<std::string> rich_users_;
   ManualClock clock_;
   graphsim::Simulator sim_;
   graphsim::Server server_;

@@ -24,6 +24,7 @@ inline const std::vector<std::string>& FaultKinds() {
       "resource_style",       // resource paths spelled paren / mixed / tenant
       "delta_replay",         // delta_replay_every: delta pages repeated
       "delta_expired_style",  // expired delta tokens answered 400 instead of 410
+      "rich",                 // some mailboxes rich: changes applied from encrypted content
       // injected at a step
       "drop",                 // receiver down past the retry window: batches dropped, missed
       "throttle_429",         // sim.ForceThrottle(user, n)
@@ -42,6 +43,7 @@ inline const std::vector<std::string>& FaultKinds() {
       "clock_hours",          // the clock jumps hours
       "clock_days",           // days while the process is down: subscriptions expire
       "delta_expiry",         // sim.ExpireDeltaTokens()
+      "rich_content",         // sim.InjectRichFault(content fault, n): refused, read back
   };
   return kKinds;
 }
