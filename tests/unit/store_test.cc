@@ -271,5 +271,29 @@ TEST_CASE("Rich upserts never bring back an item a deleted notification removed"
   CHECK(store->GetWatermark("u", Collection::kMessages)->created_after.empty());
 }
 
+TEST_CASE("TiedVersions names rows stamped in the same second with another change key",
+          "[store]") {
+  test::TempDir dir;
+  ManualClock clock(TimePoint{});
+  auto store = std::move(Store::Open(dir.Path("m.db"), &clock)).value();
+  MirrorItem a = Message("a", "2026-01-01T00:00:00.0000000Z", "2026-01-02T00:00:00.0000000Z");
+  a.change_key = "k1";
+  PageWrite page;
+  page.user_id = "u";
+  page.upserts = {a};
+  REQUIRE(store->ApplyPage(page).ok());
+  MirrorItem same = a, other_version = a, newer = a, unknown = a;
+  other_version.change_key = "k2";
+  newer.modified_at = "2026-01-02T00:00:01.0000000Z";
+  newer.change_key = "k3";
+  unknown.id = "b";
+  auto tied = store->TiedVersions("u", Collection::kMessages, {same, newer, unknown});
+  REQUIRE(tied.ok());
+  CHECK(tied->empty());
+  tied = store->TiedVersions("u", Collection::kMessages, {other_version});
+  REQUIRE(tied.ok());
+  CHECK(*tied == std::vector<std::string>{"a"});
+}
+
 }  // namespace
 }  // namespace graphmirror::store
