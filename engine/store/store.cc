@@ -285,13 +285,16 @@ Result<LogStats> Store::NotificationStats(const std::string& user_id) {
                         "(SELECT count(*) FROM notification_log WHERE user_id = ?1 AND "
                         "state = 'failed'), "
                         "coalesce((SELECT max(received_at) FROM notification_log WHERE "
-                        "user_id = ?1), '')");
+                        "user_id = ?1), ''), "
+                        "(SELECT count(*) FROM notification_log WHERE user_id = ?1 AND "
+                        "state = 'ignored' AND reason LIKE 'suspicious:%')");
     q.bind(1, user_id);
     q.executeStep();
     LogStats stats;
     stats.pending = q.getColumn(0).getInt64();
     stats.failed = q.getColumn(1).getInt64();
     stats.last_received_at = q.getColumn(2).getString();
+    stats.suspicious = q.getColumn(3).getInt64();
     return stats;
   } catch (const std::exception& e) {
     return Status::IOError(std::string("reading the notification log: ") + e.what());

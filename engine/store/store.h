@@ -110,6 +110,7 @@ struct SubscriptionRecord {
 struct LogStats {
   int64_t pending = 0;  // received or failed, not yet done
   int64_t failed = 0;
+  int64_t suspicious = 0;        // ignored because their body's validation tokens failed
   std::string last_received_at;  // newest received_at, empty if none
 };
 

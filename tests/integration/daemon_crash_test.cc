@@ -14,6 +14,7 @@
 #include <sstream>
 #include <thread>
 
+#include "tests/integration/cli_run.h"
 #include "tests/integration/sim_fixture.h"
 #include "tests/support/free_port.h"
 #include "tests/support/process.h"
@@ -59,6 +60,10 @@ class RealTimeSim {
 };
 
 TEST_CASE("The daemon killed 20 times loses no acknowledged notification", "[crash][live]") {
+  // Plain and rich subscriptions: rich items wait in the log still encrypted, and a
+  // restarted daemon must still be able to check and decrypt them.
+  const bool rich = GENERATE(false, true);
+  INFO((rich ? "rich" : "plain") << " mailboxes");
   graphsim::Options o;
   o.seed = 5;
   o.users = 2;
@@ -82,8 +87,18 @@ TEST_CASE("The daemon killed 20 times loses no acknowledged notification", "[cra
         << "client_secret = \"graphsim-secret\"\n[sync]\npage_size = 100\n"
         << "[webhook]\nlisten = \"127.0.0.1:" << port << "\"\nnotification_url = \"" << hook
         << "/notify\"\nlifecycle_url = \"" << hook << "/lifecycle\"\n";
+    if (rich) {
+      // The key pair as a user makes it: with `graphmirror keygen`.
+      const Run keygen = RunCli("keygen --cert " + dir.Path("rich-cert.pem") + " --key " +
+                                dir.Path("rich-key.pem"));
+      REQUIRE(keygen.exit_code == 0);
+      out << "[rich]\ncertificate = \"rich-cert.pem\"\ncertificate_id = \"crash-test\"\n"
+          << "private_key = \"rich-key.pem\"\njwks_url = \"" << env.server().base_url()
+          << "/common/discovery/v2.0/keys\"\n";
+    }
     for (const std::string& user : sim.UserIds()) {
-      out << "[[mailbox]]\nuser = \"" << user << "\"\nresources = [\"messages\", \"contacts\"]\n";
+      out << "[[mailbox]]\nuser = \"" << user << "\"\nresources = [\"messages\", \"contacts\"]\n"
+          << (rich ? "rich = true\n" : "");
     }
   }
   const std::string db = dir.Path("mirror.db");
@@ -120,8 +135,8 @@ TEST_CASE("The daemon killed 20 times loses no acknowledged notification", "[cra
         case 0:
         case 1:
           sim.CreateItem(user, collection,
-                         "{\"subject\":\"s" + std::to_string(n) + "\",\"displayName\":\"c" +
-                             std::to_string(n) + "\"}");
+                         "{\"subject\":\"private-subject-" + std::to_string(n) +
+                             "\",\"displayName\":\"private-name-" + std::to_string(n) + "\"}");
           break;
         case 2:
           if (!ids.empty())
@@ -198,6 +213,16 @@ TEST_CASE("The daemon killed 20 times loses no acknowledged notification", "[cra
   CHECK(acked > 100);
   CHECK(missing == 0);
   CHECK(sim.Deliveries().dropped_items == 0);
+  if (rich) {
+    CHECK(sim.Deliveries().rich_items > 50);
+    CHECK(mirror
+              .execAndGet("SELECT count(*) FROM notification_log WHERE reason LIKE "
+                          "'suspicious:%'")
+              .getInt64() == 0);
+  }
+  // Mail content, decrypted or read, never reaches the log.
+  CHECK(CountInFile(log, "private-subject-") == 0);
+  CHECK(CountInFile(log, "private-name-") == 0);
 
   for (const std::string& user : sim.UserIds()) {
     for (const char* collection : {"messages", "contacts"}) {

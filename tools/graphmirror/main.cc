@@ -175,17 +175,23 @@ int RunStatus(const std::string& config_path) {
   if (!subscriptions.ok()) return Fail(subscriptions.status().message());
   std::printf("\nsubscriptions: %zu\n", subscriptions->size());
   for (const auto& sub : *subscriptions) {
-    std::printf("  %s  %-50s expires %s\n", sub.id.c_str(), sub.resource.c_str(),
-                sub.expires_at.c_str());
+    // A rich subscription's resource carries a long $select: show the path and "rich".
+    const std::string path = sub.resource.substr(0, sub.resource.find('?'));
+    std::printf("  %s  %-50s expires %s%s\n", sub.id.c_str(), path.c_str(), sub.expires_at.c_str(),
+                sub.encryption_certificate_id.empty()
+                    ? ""
+                    : ("  rich (" + sub.encryption_certificate_id + ")").c_str());
   }
 
-  std::printf("\n%-38s %9s %9s  %s\n", "mailbox", "backlog", "failed", "last notification");
+  std::printf("\n%-38s %9s %9s %10s  %s\n", "mailbox", "backlog", "failed", "suspicious",
+              "last notification");
   for (const auto& sub : *subscriptions) users.insert(sub.user_id);
   for (const std::string& user : users) {
     auto log = (*store)->NotificationStats(user);
     if (!log.ok()) return Fail(log.status().message());
-    std::printf("%-38s %9lld %9lld  %s\n", user.c_str(), static_cast<long long>(log->pending),
-                static_cast<long long>(log->failed),
+    std::printf("%-38s %9lld %9lld %10lld  %s\n", user.c_str(),
+                static_cast<long long>(log->pending), static_cast<long long>(log->failed),
+                static_cast<long long>(log->suspicious),
                 log->last_received_at.empty() ? "-" : log->last_received_at.c_str());
   }
   return 0;
