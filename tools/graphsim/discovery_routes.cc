@@ -27,9 +27,7 @@ std::optional<HttpResponse> SimulatorCore::HandleDiscovery(const HttpRequest& re
   bool jwks = rest == Path{"discovery", "keys"} || rest == Path{"discovery", "v2.0", "keys"};
   bool config_v1 = rest == Path{".well-known", "openid-configuration"};
   bool config_v2 = rest == Path{"v2.0", ".well-known", "openid-configuration"};
-  if (segments.empty() || segments[0] == "v1.0" || (!jwks && !config_v1 && !config_v2)) {
-    return std::nullopt;
-  }
+  if (segments.empty() || (!jwks && !config_v1 && !config_v2)) return std::nullopt;
   if (request.method != "GET") {
     return ErrorResponse(405, "BadRequest", "Discovery documents only answer GET.", now);
   }

@@ -63,7 +63,7 @@ enum class RichFault {
   kBadSignature,        // dataSignature of other bytes
   kTruncatedDataKey,    // dataKey cut short (still valid base64)
   kWrongCertificateId,  // encryptionCertificateId of no known certificate
-  kBadPadding,          // no valid PKCS7 padding in the plaintext (HMAC over that ciphertext valid)
+  kBadPadding,          // no valid PKCS7 padding (the HMAC over that ciphertext is valid)
   kMalformedBase64,     // data is not base64
   kTokenBadSignature,   // token signature bytes altered
   kTokenWrongAudience,  // aud another app id
@@ -388,7 +388,8 @@ class Simulator {
   // Requests answered by the JWKS endpoints ({tenant}/discovery/keys and .../v2.0/keys).
   uint64_t JwksRequests() const;
 
-  // Serves one request (Graph API, token endpoint and /_sim/ control). Never throws.
+  // Serves one request (Graph API, the identity platform's token, JWKS and OpenID
+  // configuration endpoints, and /_sim/ control). Never throws.
   HttpResponse Handle(const HttpRequest& request);
 
  private:

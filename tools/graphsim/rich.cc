@@ -277,6 +277,11 @@ Json TokenSigner::Jwks() {
   return Json{{"keys", keys}};
 }
 
+void TokenSigner::Prepare() {
+  std::lock_guard<std::mutex> lock(mu_);
+  CurrentLocked();
+}
+
 void TokenSigner::Rotate() {
   std::lock_guard<std::mutex> lock(mu_);
   CurrentLocked();

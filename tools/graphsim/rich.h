@@ -82,6 +82,9 @@ class TokenSigner {
   std::string ValidationToken(TimePoint now, RichFaults faults);
   // A new current key; the earlier ones stay published.
   void Rotate();
+  // Makes the first key now if there is none, so that the first rich delivery does not
+  // wait for RSA key generation.
+  void Prepare();
 
  private:
   struct Key;

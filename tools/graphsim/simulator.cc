@@ -551,10 +551,10 @@ HttpResponse SimulatorCore::Handle(const HttpRequest& request) {
     } else {
       response = tokens_.HandleTokenRequest(request, now);
     }
-  } else if (std::optional<HttpResponse> discovery = HandleDiscovery(request, segments, now)) {
-    response = std::move(*discovery);
   } else if (!segments.empty() && segments[0] == "v1.0") {
     response = HandleGraph(request, segments, now);
+  } else if (std::optional<HttpResponse> discovery = HandleDiscovery(request, segments, now)) {
+    response = std::move(*discovery);
   } else {
     response =
         ErrorResponse(400, "BadRequest",

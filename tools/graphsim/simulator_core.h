@@ -108,7 +108,8 @@ class SimulatorCore {
                                    TimePoint now);
   // The identity platform's discovery documents: JWKS ({tenant}/discovery/keys,
   // {tenant}/discovery/v2.0/keys) and OpenID configurations ({tenant}/.well-known/...,
-  // {tenant}/v2.0/.well-known/...). nullopt if `segments` names none of them.
+  // {tenant}/v2.0/.well-known/...). nullopt if `segments` names none of them. (Called after
+  // the /v1.0 and /_sim routes, so a tenant segment is never one of those.)
   std::optional<HttpResponse> HandleDiscovery(const HttpRequest& request,
                                               const std::vector<std::string>& segments,
                                               TimePoint now);

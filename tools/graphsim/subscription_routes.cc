@@ -411,6 +411,7 @@ HttpResponse Impl::HandleSubscriptions(const HttpRequest& request,
                             "is denied. Check credentials and try again.]"});
     }
     if (auto err = notifier_.CheckCreate(sub)) return error(*err);
+    if (rich) signer_.Prepare();
     // The handshake runs with no lock held: the endpoint may take its time.
     if (auto err = handshake(sub.notification_url)) return error(*err);
     if (!sub.lifecycle_url.empty()) {
