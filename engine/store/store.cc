@@ -257,17 +257,45 @@ Status Store::ApplyNotificationChanges(const std::string& user_id, Collection co
   return Write([&](WriteContext& ctx) {
     if (!upserts.empty()) {
       const std::string now = FormatUtc(ctx.clock()->Now());
+      const std::string name(CollectionName(collection));
       SQLite::Statement& deleted = ctx.Prepare(
           "SELECT 1 FROM notification_log WHERE user_id = ?1 AND collection = ?2 AND "
           "item_id = ?3 AND change_type = 'deleted' AND state != 'ignored' LIMIT 1");
+      SQLite::Statement& present =
+          ctx.Prepare("SELECT 1 FROM " + name + " WHERE user_id = ?1 AND id = ?2");
+      // When the last complete delta pass began (Graph's clock): every item that existed
+      // then and still existed when its round read it is in the mirror. Empty while a
+      // round is in progress or none ever completed: no such evidence.
+      SQLite::Statement& pass = ctx.Prepare(
+          "SELECT CASE WHEN count(*) = count(round_started_at) AND "
+          "count(next_link) = 0 THEN min(round_started_at) END FROM delta_links "
+          "WHERE user_id = ?1 AND collection = ?2");
+      pass.bind(1, user_id);
+      pass.bind(2, name);
+      std::string pass_start;
+      if (pass.executeStep() && !pass.getColumn(0).isNull())
+        pass_start = pass.getColumn(0).getString();
+      pass.reset();
       for (const MirrorItem& item : upserts) {
         deleted.reset();
         deleted.bind(1, user_id);
-        deleted.bind(2, std::string(CollectionName(collection)));
+        deleted.bind(2, name);
         deleted.bind(3, item.id);
         const bool gone = deleted.executeStep();
         deleted.reset();
         if (gone) continue;
+        // A version older than that pass, of an item the mirror does not have: the item
+        // was gone when the pass looked (its `deleted` notification lost), and this
+        // notification is late. Inserting it would bring back a deleted item for good.
+        const std::string& version = item.modified_at.empty() ? item.created_at : item.modified_at;
+        if (!pass_start.empty() && version < pass_start) {
+          present.reset();
+          present.bind(1, user_id);
+          present.bind(2, item.id);
+          const bool known = present.executeStep();
+          present.reset();
+          if (!known) continue;
+        }
         UpsertItem(ctx, user_id, collection, item, now);
       }
     }

@@ -205,9 +205,11 @@ class Store {
   Status MarkNotifications(const std::vector<int64_t>& seqs, LogState state,
                            const std::string& reason, TimePoint retry_at = {});
   // In one transaction: upserts the items that rich notifications carried (never moving a
-  // watermark, never replacing a newer version, and never bringing back an item a
-  // `deleted` notification named: Graph does not reuse ids), deletes the items named by
-  // `deleted` notifications, and marks the rows `seqs` applied.
+  // watermark, never replacing a newer version, never bringing back an item a `deleted`
+  // notification named, as Graph does not reuse ids, and never inserting a version older
+  // than the last complete delta pass, which would have listed the item were it still
+  // there), deletes the items named by `deleted` notifications, and marks the rows `seqs`
+  // applied.
   // The ids among `items` whose stored row has the same lastModifiedDateTime but another
   // changeKey: two versions Graph stamped in one second (messages carry whole seconds),
   // which a reordered delivery cannot tell apart. Only a query can say which is current.

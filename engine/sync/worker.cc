@@ -225,6 +225,14 @@ Result<int64_t> SyncWorker::RunOnce() {
       auto r = sync_->Modified(user, collection);
       if (!r.ok()) round = r.status();
     }
+    if (round.ok() && (g.created || g.updated) && !g.rich_items.empty()) {
+      // The rounds just wrote Graph's current state: a rich item stamped in the same
+      // second as what they wrote is not newer than it.
+      auto tied = store_->TiedVersions(user, collection, g.rich_items);
+      if (!tied.ok()) return tied.status();
+      std::set<std::string> ids(tied->begin(), tied->end());
+      std::erase_if(g.rich_items, [&](const MirrorItem& item) { return ids.count(item.id) > 0; });
+    }
     Status s;
     if (round.ok()) {
       s = store_->ApplyNotificationChanges(user, collection, g.rich_items, g.deleted_ids, g.seqs);

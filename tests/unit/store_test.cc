@@ -271,8 +271,7 @@ TEST_CASE("Rich upserts never bring back an item a deleted notification removed"
   CHECK(store->GetWatermark("u", Collection::kMessages)->created_after.empty());
 }
 
-TEST_CASE("TiedVersions names rows stamped in the same second with another change key",
-          "[store]") {
+TEST_CASE("TiedVersions names rows stamped in the same second with another change key", "[store]") {
   test::TempDir dir;
   ManualClock clock(TimePoint{});
   auto store = std::move(Store::Open(dir.Path("m.db"), &clock)).value();
@@ -293,6 +292,46 @@ TEST_CASE("TiedVersions names rows stamped in the same second with another chang
   tied = store->TiedVersions("u", Collection::kMessages, {other_version});
   REQUIRE(tied.ok());
   CHECK(*tied == std::vector<std::string>{"a"});
+}
+
+TEST_CASE("Rich upserts never insert a version older than the last complete delta pass",
+          "[store]") {
+  test::TempDir dir;
+  ManualClock clock(TimePoint{});
+  auto store = std::move(Store::Open(dir.Path("m.db"), &clock)).value();
+  const std::string before = "2026-01-04T00:00:00.0000000Z", after = "2026-01-06T00:00:00.0000000Z";
+  // Without a pass, nothing says the item is gone.
+  REQUIRE(store
+              ->ApplyNotificationChanges("u", Collection::kMessages,
+                                         {Message("early", before, before)}, {}, {})
+              .ok());
+  DeltaPageWrite round;
+  round.user_id = "u";
+  round.scope = "inbox";
+  round.first_page = true;
+  round.round_started_at = "2026-01-05T00:00:00.0000000Z";
+  round.delta_link = "https://graph/delta?$deltatoken=1";
+  round.upserts = {Message("kept", before, before)};
+  REQUIRE(store->ApplyDeltaPage(round).ok());
+  REQUIRE(store
+              ->ApplyNotificationChanges(
+                  "u", Collection::kMessages,
+                  {Message("late", before, before),        // gone when the pass looked
+                   Message("kept", before, after, "new"),  // in the mirror: updated
+                   Message("fresh", after, after)},        // newer than the pass
+                  {}, {})
+              .ok());
+  CHECK(*store->ItemIds("u", Collection::kMessages) ==
+        std::vector<std::string>{"early", "fresh", "kept"});
+  // A round in progress is no evidence.
+  round.delta_link.clear();
+  round.next_link = "https://graph/delta?$skiptoken=2";
+  REQUIRE(store->ApplyDeltaPage(round).ok());
+  REQUIRE(store
+              ->ApplyNotificationChanges("u", Collection::kMessages,
+                                         {Message("late", before, before)}, {}, {})
+              .ok());
+  CHECK(store->ItemIds("u", Collection::kMessages)->size() == 4);
 }
 
 }  // namespace
