@@ -2,9 +2,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include <fstream>
-#include <sstream>
-
 #include "engine/graph/public_fetch.h"
 #include "engine/graph/url.h"
 #include "engine/rich/keygen.h"
@@ -59,14 +56,9 @@ LiveSync::~LiveSync() { Stop(); }
 
 Status LiveSync::SetUpRich(const LiveSyncOptions& options) {
   if (!config_.rich) return Status::Ok();
-  std::ifstream in(config_.rich->certificate, std::ios::binary);
-  if (!in) {
-    return Status::InvalidArgument("cannot read the rich notification certificate " +
-                                   config_.rich->certificate);
-  }
-  std::ostringstream pem;
-  pem << in.rdbuf();
-  auto certificate = rich::ReadCertificateForGraph(pem.str());
+  auto pem = ReadRichFile(config_.rich->certificate, "certificate");
+  if (!pem.ok()) return pem.status();
+  auto certificate = rich::ReadCertificateForGraph(*pem);
   if (!certificate.ok()) {
     return Status::InvalidArgument(config_.rich->certificate + ": " +
                                    certificate.status().message());

@@ -15,14 +15,6 @@
 namespace graphmirror::sync {
 namespace {
 
-Result<std::string> ReadKeyFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::InvalidArgument("cannot read the rich notification key " + path);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 bool IsGuid(std::string_view text) {
   if (text.size() != 36) return false;
   for (size_t i = 0; i < text.size(); ++i) {
@@ -34,6 +26,14 @@ bool IsGuid(std::string_view text) {
 }
 
 }  // namespace
+
+Result<std::string> ReadRichFile(const std::string& path, const std::string& what) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::InvalidArgument("cannot read the rich notification " + what + " " + path);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
 
 std::string ExpectedTenant(const config::Config& config) {
   if (config.rich && !config.rich->tenant_id.empty()) return config.rich->tenant_id;
@@ -54,7 +54,7 @@ Result<std::unique_ptr<RichContent>> RichContent::Create(
   std::vector<const config::RichKey*> configured{&config.rich->current};
   for (const config::RichKey& key : config.rich->previous) configured.push_back(&key);
   for (const config::RichKey* key : configured) {
-    auto pem = ReadKeyFile(key->private_key);
+    auto pem = ReadRichFile(key->private_key, "key");
     if (!pem.ok()) return pem.status();
     keys.push_back({key->certificate_id, std::move(pem).value()});
   }

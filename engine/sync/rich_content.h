@@ -72,6 +72,10 @@ class RichContent {
   RichStats stats_;
 };
 
+// The whole of a [rich] file (a key or a certificate); InvalidArgument naming `what` and
+// the path if it cannot be read.
+Result<std::string> ReadRichFile(const std::string& path, const std::string& what);
+
 // The tenant validation tokens must be issued by: rich.tenant_id, else the tenant segment
 // of graph.token_url if it is a tenant id (a GUID), else "" (the token's own tenant).
 std::string ExpectedTenant(const config::Config& config);

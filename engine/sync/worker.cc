@@ -238,7 +238,7 @@ Result<int64_t> SyncWorker::RunOnce() {
       s = store_->ApplyNotificationChanges(user, collection, g.rich_items, g.deleted_ids, g.seqs);
       if (s.ok()) {
         stats_.applied_rows += g.seqs.size();
-        stats_.rich_rows += g.rich_items.size();
+        stats_.rich_items += g.rich_items.size();
       }
     } else {
       spdlog::warn("sync: {} {}: {} (retrying)", user, CollectionName(collection), round.message());

@@ -45,7 +45,7 @@ struct WorkerStats {
   std::atomic<uint64_t> applied_rows{0};
   std::atomic<uint64_t> ignored_rows{0};
   std::atomic<uint64_t> failed_rows{0};
-  std::atomic<uint64_t> rich_rows{0};        // applied from their decrypted content
+  std::atomic<uint64_t> rich_items{0};       // items upserted from decrypted content
   std::atomic<uint64_t> suspicious_rows{0};  // ignored: their body's tokens failed
 };
 
