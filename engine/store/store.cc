@@ -3,6 +3,7 @@
 #include <SQLiteCpp/SQLiteCpp.h>
 
 #include <atomic>
+#include <cctype>
 #include <condition_variable>
 #include <deque>
 #include <future>
@@ -502,6 +503,65 @@ Status Store::Read(const char* what, const std::function<void(SQLite::Database&)
   } catch (const std::exception& e) {
     return Status::IOError(std::string(what) + ": " + e.what());
   }
+}
+
+std::string FullTextQuery(const std::string& text) {
+  std::string query;
+  size_t i = 0;
+  while (i < text.size()) {
+    while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i]))) ++i;
+    size_t end = i;
+    while (end < text.size() && !std::isspace(static_cast<unsigned char>(text[end]))) ++end;
+    if (end == i) break;
+    std::string word = text.substr(i, end - i);
+    i = end;
+    const bool prefix = word.size() > 1 && word.back() == '*';
+    if (prefix) word.pop_back();
+    // A quoted string is a phrase of its tokens: FTS5 syntax inside it is plain text.
+    std::string quoted = "\"";
+    for (char c : word) {
+      if (c == '"') quoted += '"';
+      quoted += c;
+    }
+    quoted += '"';
+    if (prefix) quoted += '*';
+    if (!query.empty()) query += ' ';
+    query += quoted;
+  }
+  return query;
+}
+
+Result<std::vector<MessageHit>> Store::SearchMessages(const std::string& text,
+                                                      const std::string& user_id, int limit) {
+  const std::string query = FullTextQuery(text);
+  if (query.empty()) return Status::InvalidArgument("nothing to search for");
+  std::vector<MessageHit> hits;
+  Status s = Read("searching messages", [&](SQLite::Database& db) {
+    SQLite::Statement q(db,
+                        "SELECT m.user_id, m.id, coalesce(m.received_at, ''), "
+                        "coalesce(m.from_name, ''), coalesce(m.from_address, ''), "
+                        "coalesce(m.subject, ''), "
+                        "snippet(messages_fts, -1, '[', ']', '...', 12) "
+                        "FROM messages_fts JOIN messages m ON m.seq = messages_fts.rowid "
+                        "WHERE messages_fts MATCH ?1 AND (?2 = '' OR m.user_id = ?2) "
+                        "ORDER BY rank LIMIT ?3");
+    q.bind(1, query);
+    q.bind(2, user_id);
+    q.bind(3, limit);
+    while (q.executeStep()) {
+      MessageHit hit;
+      hit.user_id = q.getColumn(0).getString();
+      hit.id = q.getColumn(1).getString();
+      hit.received_at = q.getColumn(2).getString();
+      hit.from_name = q.getColumn(3).getString();
+      hit.from_address = q.getColumn(4).getString();
+      hit.subject = q.getColumn(5).getString();
+      hit.snippet = q.getColumn(6).getString();
+      hits.push_back(std::move(hit));
+    }
+  });
+  if (!s.ok()) return s;
+  return hits;
 }
 
 const std::string& Store::path() const { return impl_->path; }

@@ -164,6 +164,22 @@ struct SyncStatus {
   std::string retry_at;
 };
 
+// A message found by full-text search.
+struct MessageHit {
+  std::string user_id;
+  std::string id;
+  std::string received_at;
+  std::string from_name;
+  std::string from_address;
+  std::string subject;
+  std::string snippet;  // the best matching passage, matches in [brackets]
+};
+
+// Text a user typed, as an FTS5 query: each word must occur (in any column), a word ending
+// in '*' matches as a prefix, and nothing else is syntax (quotes, AND, NEAR, ... are words).
+// Empty if the text has no words.
+std::string FullTextQuery(const std::string& text);
+
 class WriteContext;
 
 class Store {
@@ -268,6 +284,12 @@ class Store {
   // done (events are checked one by one with Graph). Returns the number of rows removed.
   Result<int64_t> EndDeltaPass(const std::string& user_id, Collection collection,
                                const std::vector<DeltaPageWrite>& pages, const PageWrite* verified);
+
+  // --- Search ---------------------------------------------------------------------------------
+  // Messages matching `text` (see FullTextQuery) in subject, body preview or sender, best
+  // first; only `user_id`'s if it is not empty. InvalidArgument if the text has no words.
+  Result<std::vector<MessageHit>> SearchMessages(const std::string& text,
+                                                 const std::string& user_id, int limit);
 
   // --- Sync status ---------------------------------------------------------------------------
   // Each records one fact for (user, collection) at the store clock's now.

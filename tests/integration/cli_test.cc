@@ -30,6 +30,37 @@ TEST_CASE("sync --once mirrors a mailbox and prints a line per collection", "[cl
   CHECK(status.output.find(f.sim().UserIds()[0]) != std::string::npos);
 }
 
+TEST_CASE("search finds mirrored messages by subject and sender", "[cli][search]") {
+  graphsim::Options o;
+  o.users = 2;
+  o.messages = 20;
+  SimFixture f(o);
+  const std::string user = f.sim().UserIds()[1];
+  const std::string id = f.sim().CreateItem(
+      user, "messages",
+      R"({"subject":"Zanzibar offsite agenda","from":{"emailAddress":{"name":"Olga Q",)"
+      R"("address":"olga@contoso.example"}}})");
+  std::string config = WriteFile(
+      f.dir(), "g.toml", ConfigText(f.server().base_url(), "graphsim-secret", f.sim().UserIds()));
+  Run missing = RunCli("search --config " + config + " zanzibar");
+  CHECK(missing.exit_code != 0);
+  CHECK(missing.output.find("no mirror database") != std::string::npos);
+  REQUIRE(RunCli("sync --config " + config + " --once").exit_code == 0);
+
+  Run found = RunCli("search --config " + config + " zanzib*");
+  INFO(found.output);
+  REQUIRE(found.exit_code == 0);
+  CHECK(found.output.find("Zanzibar offsite agenda") != std::string::npos);
+  CHECK(found.output.find("olga@contoso.example") != std::string::npos);
+  CHECK(found.output.find(id) != std::string::npos);
+  CHECK(found.output.find("1 message\n") != std::string::npos);
+  Run by_sender = RunCli("search --config " + config + " --user " + user + " 'olga agenda'");
+  CHECK(by_sender.output.find("1 message\n") != std::string::npos);
+  Run other_user =
+      RunCli("search --config " + config + " --user " + f.sim().UserIds()[0] + " zanzibar");
+  CHECK(other_user.output.find("0 messages\n") != std::string::npos);
+}
+
 TEST_CASE("A rejected secret ends with one line naming it", "[cli]") {
   graphsim::Options o;
   o.users = 1;

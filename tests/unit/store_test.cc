@@ -334,5 +334,68 @@ TEST_CASE("Rich upserts never insert a version older than the last complete delt
   CHECK(store->ItemIds("u", Collection::kMessages)->size() == 4);
 }
 
+TEST_CASE("Full-text search follows every write of the mirror", "[store][search]") {
+  test::TempDir dir;
+  ManualClock clock(TimePoint{});
+  auto store = std::move(Store::Open(dir.Path("m.db"), &clock)).value();
+  const std::string t1 = "2026-01-01T00:00:00.0000000Z", t2 = "2026-01-02T00:00:00.0000000Z";
+  MirrorItem a = Message("a", t1, t1, "Quarterly résumé numbers");
+  a.from_name = "Ann Smith";
+  a.from_address = "ann@example.com";
+  a.body_preview = "Please find the figures attached";
+  MirrorItem b = Message("b", t1, t1, "Lunch?");
+  b.from_address = "bob@example.com";
+  PageWrite page;
+  page.user_id = "u";
+  page.upserts = {a, b};
+  REQUIRE(store->ApplyPage(page).ok());
+  page.user_id = "v";
+  page.upserts = {a};
+  REQUIRE(store->ApplyPage(page).ok());
+
+  auto ids = [&](const std::string& text, const std::string& user = "") {
+    auto hits = store->SearchMessages(text, user, 10);
+    REQUIRE(hits.ok());
+    std::vector<std::string> out;
+    for (const auto& h : *hits) out.push_back(h.user_id + "/" + h.id);
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  CHECK(ids("resume") == std::vector<std::string>{"u/a", "v/a"});  // diacritics folded
+  CHECK(ids("quarterly FIGURES") == std::vector<std::string>{"u/a", "v/a"});
+  CHECK(ids("ann smith", "v") == std::vector<std::string>{"v/a"});
+  CHECK(ids("bob@example.com") == std::vector<std::string>{"u/b"});
+  CHECK(ids("lun*") == std::vector<std::string>{"u/b"});
+  CHECK(ids("quarterly lunch").empty());  // every word must occur
+  // FTS5 syntax is just text.
+  CHECK(ids("\"quarterly") == std::vector<std::string>{"u/a", "v/a"});
+  CHECK(ids("NEAR( AND OR").empty());
+  CHECK_FALSE(store->SearchMessages("   ", "", 10).ok());
+  auto hit = store->SearchMessages("figures", "u", 10);
+  REQUIRE(hit->size() == 1);
+  CHECK((*hit)[0].snippet.find("[figures]") != std::string::npos);
+  CHECK((*hit)[0].from_address == "ann@example.com");
+
+  // An update replaces the indexed text; a delete removes it.
+  MirrorItem renamed = Message("b", t1, t2, "Dinner instead");
+  page.user_id = "u";
+  page.upserts = {renamed};
+  page.deletes = {"a"};
+  REQUIRE(store->ApplyPage(page).ok());
+  CHECK(ids("lunch").empty());
+  CHECK(ids("dinner") == std::vector<std::string>{"u/b"});
+  CHECK(ids("quarterly") == std::vector<std::string>{"v/a"});
+  // The index agrees with the table it indexes (FTS5 raises an error if not).
+  SQLite::Database db(dir.Path("m.db"), SQLite::OPEN_READWRITE);
+  CHECK_NOTHROW(
+      db.exec("INSERT INTO messages_fts(messages_fts, rank) VALUES('integrity-check', 1)"));
+}
+
+TEST_CASE("FullTextQuery quotes every word", "[store][search]") {
+  CHECK(FullTextQuery("  hello   wor*ld  ") == "\"hello\" \"wor*ld\"");
+  CHECK(FullTextQuery("pre* \"x") == "\"pre\"* \"\"\"x\"");
+  CHECK(FullTextQuery(" \t ").empty());
+}
+
 }  // namespace
 }  // namespace graphmirror::store

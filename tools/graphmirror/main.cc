@@ -4,6 +4,7 @@
 //   graphmirror run --config FILE           the daemon: subscriptions, webhook, live sync
 //   graphmirror status --config FILE        what the mirror holds, how current it is, and
 //                                           which collections are stopped and why
+//   graphmirror search --config FILE TEXT   full-text search over the mirrored messages
 //   graphmirror keygen --cert F --key F     a self-signed RSA 2048 certificate and its key
 //                                           (mode 0600) for rich notifications
 //
@@ -127,14 +128,36 @@ int RunDaemon(const std::string& config_path) {
   return 0;
 }
 
-int RunStatus(const std::string& config_path) {
+// The mirror database a config names, which must exist already (reading commands never
+// create an empty one).
+Result<std::unique_ptr<store::Store>> OpenExisting(const std::string& config_path) {
   auto config = config::LoadConfigFile(config_path);
-  if (!config.ok()) return Fail(config.status().message());
+  if (!config.ok()) return config.status();
   if (!std::filesystem::exists(config->database)) {
-    return Fail("no mirror database at " + config->database +
-                " yet (`graphmirror sync --once` or `graphmirror run` creates it)");
+    return Status::NotFound("no mirror database at " + config->database +
+                            " yet (`graphmirror sync --once` or `graphmirror run` creates it)");
   }
-  auto store = store::Store::Open(config->database, SystemClock::Default());
+  return store::Store::Open(config->database, SystemClock::Default());
+}
+
+int RunSearch(const std::string& config_path, const std::string& text, const std::string& user,
+              int limit) {
+  auto store = OpenExisting(config_path);
+  if (!store.ok()) return Fail(store.status().message());
+  auto hits = (*store)->SearchMessages(text, user, limit);
+  if (!hits.ok()) return Fail(hits.status().message());
+  for (const auto& hit : *hits) {
+    const std::string& from = hit.from_address.empty() ? hit.from_name : hit.from_address;
+    std::printf("%s  %-30s  %s\n    %s\n    user %s  id %s\n",
+                hit.received_at.substr(0, 16).c_str(), from.c_str(), hit.subject.c_str(),
+                hit.snippet.c_str(), hit.user_id.c_str(), hit.id.c_str());
+  }
+  std::printf("%zu message%s\n", hits->size(), hits->size() == 1 ? "" : "s");
+  return 0;
+}
+
+int RunStatus(const std::string& config_path) {
+  auto store = OpenExisting(config_path);
   if (!store.ok()) return Fail(store.status().message());
   auto counts = (*store)->Counts();
   if (!counts.ok()) return Fail(counts.status().message());
@@ -230,6 +253,17 @@ int Main(int argc, char** argv) {
   CLI::App* status_cmd = app.add_subcommand("status", "Show what the mirror holds");
   status_cmd->add_option("--config", config_path, "TOML config file")->required();
 
+  std::string search_text, search_user;
+  int search_limit = 20;
+  CLI::App* search_cmd =
+      app.add_subcommand("search", "Search the mirrored messages (subject, body preview, sender)");
+  search_cmd->add_option("--config", config_path, "TOML config file")->required();
+  search_cmd->add_option("text", search_text, "words to find; a word ending in * is a prefix")
+      ->required();
+  search_cmd->add_option("--user", search_user, "only this mailbox (its configured user)");
+  search_cmd->add_option("--limit", search_limit, "at most this many (1..1000)")
+      ->check(CLI::Range(1, 1000));
+
   std::string cert_path, key_path, common_name = "graphmirror";
   int days = 365;
   CLI::App* keygen_cmd = app.add_subcommand(
@@ -259,6 +293,7 @@ int Main(int argc, char** argv) {
   }
   if (*run_cmd) return RunDaemon(config_path);
   if (*status_cmd) return RunStatus(config_path);
+  if (*search_cmd) return RunSearch(config_path, search_text, search_user, search_limit);
   if (*keygen_cmd) return RunKeygen(cert_path, key_path, common_name, days);
   return kExitUsage;
 }
