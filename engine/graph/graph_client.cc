@@ -394,6 +394,8 @@ Result<Response> GraphClient::Impl::Send(const Request& call) {
     ReleaseSlot(mb);
     if (result) ReturnConnection(std::move(connection));  // else: a broken connection
 
+    stats.by_status_class[result ? std::clamp(result->status / 100, 1, 5) : 0].fetch_add(
+        1, std::memory_order_relaxed);
     if (!result) {
       last_problem = exception_text.empty()
                          ? "connection failed: " + httplib::to_string(result.error())

@@ -67,6 +67,8 @@ struct ClientStats {
   std::atomic<uint64_t> throttled{0};       // 429 answers
   std::atomic<uint64_t> retries{0};         // requests repeated after 429/5xx/network
   std::atomic<uint64_t> token_requests{0};  // calls to the token endpoint
+  // Answers by status class: [2] 2xx, [4] 4xx, [5] 5xx, ...; [0] no answer (network).
+  std::atomic<uint64_t> by_status_class[6]{};
 };
 
 // The server's clock reading from the response's Date header, if it sent a valid one.

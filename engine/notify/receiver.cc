@@ -147,6 +147,7 @@ struct Receiver::Impl {
   std::atomic<bool> listen_returned{false};
   bool started = false;
 
+  AdminHandler admin_handler;  // set before Start, read-only after
   std::mutex on_accepted_mu;
   std::shared_ptr<const std::function<void()>> on_accepted;
 
@@ -193,7 +194,17 @@ void Receiver::Impl::Handle(const httplib::Request& req, httplib::Response& res,
       }
     }
     if (req.path != options.notification_path && req.path != options.lifecycle_path) {
-      SetText(res, 404, "not found\n");
+      std::optional<AdminResponse> admin;
+      if (admin_handler && (req.method == "GET" || req.method == "HEAD")) {
+        admin = admin_handler(req.path);
+      }
+      if (!admin) {
+        SetText(res, 404, "not found\n");
+        return;
+      }
+      res.status = admin->status;
+      res.set_header("Cache-Control", "no-store");
+      res.set_content(std::move(admin->body), admin->content_type);
       return;
     }
     const bool is_get = req.method == "GET" || req.method == "HEAD";
@@ -386,6 +397,8 @@ void Receiver::SetOnAccepted(std::function<void()> on_accepted) {
   std::lock_guard lock(impl_->on_accepted_mu);
   impl_->on_accepted = std::move(shared);
 }
+
+void Receiver::SetAdminHandler(AdminHandler handler) { impl_->admin_handler = std::move(handler); }
 
 Status Receiver::Start() {
   Impl& impl = *impl_;

@@ -23,6 +23,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "engine/notify/subscription_table.h"
@@ -51,6 +52,15 @@ struct ReceiverOptions {
   // connections is not starved by idle ones.
   std::chrono::seconds keep_alive{2};
 };
+
+// An answer to a GET on a path other than the notification paths (the daemon serves
+// /healthz and /metrics this way); nullopt: 404.
+struct AdminResponse {
+  int status = 200;
+  std::string content_type;
+  std::string body;
+};
+using AdminHandler = std::function<std::optional<AdminResponse>(const std::string& path)>;
 
 // Counters since Start(). Each is read on its own; they are not a consistent snapshot.
 struct ReceiverStats {
@@ -93,6 +103,8 @@ class Receiver {
   // does not say which were new), on the request's thread before its 202 is sent. It
   // should only wake the sync worker: it delays the answer to Graph.
   void SetOnAccepted(std::function<void()> on_accepted);
+  // Answers GETs on other paths. Set before Start().
+  void SetAdminHandler(AdminHandler handler);
 
  private:
   struct Impl;

@@ -99,20 +99,33 @@ std::optional<TimePoint> CollectionSync::StoppedUntil(const std::string& user_id
   return it->second;
 }
 
+template <typename F>
+auto CollectionSync::Timed(int kind, F&& round) {
+  const auto started = std::chrono::steady_clock::now();
+  auto result = round();
+  const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
+                          std::chrono::steady_clock::now() - started)
+                          .count();
+  timings_.count[kind].fetch_add(1, std::memory_order_relaxed);
+  timings_.micros[kind].fetch_add(static_cast<uint64_t>(micros), std::memory_order_relaxed);
+  if (!result.ok()) timings_.failed[kind].fetch_add(1, std::memory_order_relaxed);
+  return result;
+}
+
 Result<ResyncStats> CollectionSync::Created(const std::string& user_id, Collection collection) {
-  auto r = resyncer_.ResyncCreated(user_id, collection);
+  auto r = Timed(0, [&] { return resyncer_.ResyncCreated(user_id, collection); });
   Note(user_id, collection, "created", r.status());
   return r;
 }
 
 Result<ResyncStats> CollectionSync::Modified(const std::string& user_id, Collection collection) {
-  auto r = resyncer_.ResyncModified(user_id, collection);
+  auto r = Timed(1, [&] { return resyncer_.ResyncModified(user_id, collection); });
   Note(user_id, collection, "modified", r.status());
   return r;
 }
 
 Result<DeltaStats> CollectionSync::Delta(const std::string& user_id, Collection collection) {
-  auto r = delta_.Sync(user_id, collection);
+  auto r = Timed(2, [&] { return delta_.Sync(user_id, collection); });
   Note(user_id, collection, "delta", r.status());
   if (!r.ok()) Owe(user_id, collection);
   return r;

@@ -16,6 +16,7 @@
 #ifndef GRAPHMIRROR_ENGINE_SYNC_COLLECTION_SYNC_H_
 #define GRAPHMIRROR_ENGINE_SYNC_COLLECTION_SYNC_H_
 
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <mutex>
@@ -38,6 +39,14 @@ const char* PermissionFor(Collection collection);
 
 // The mailboxes configured with `rich = true`, whose items keep the rich properties only.
 graph::Projection RichProjection(const config::Config& config);
+
+// How long rounds took (real time), by kind, for metrics. Monotonic.
+struct RoundTimings {
+  static constexpr const char* kKinds[] = {"created", "modified", "delta"};
+  std::atomic<uint64_t> count[3]{};
+  std::atomic<uint64_t> micros[3]{};
+  std::atomic<uint64_t> failed[3]{};
+};
 
 class CollectionSync {
  public:
@@ -68,6 +77,7 @@ class CollectionSync {
   std::vector<std::pair<std::string, Collection>> TakeDue();
   // When a stopped collection may be tried again; nullopt if it is not stopped (or due).
   std::optional<TimePoint> StoppedUntil(const std::string& user_id, Collection collection);
+  const RoundTimings& timings() const { return timings_; }
   // The one-line reason a refusal stops a collection, or "" if `outcome` is no refusal.
   static std::string StopReason(const std::string& user_id, Collection collection,
                                 const Status& outcome);
@@ -85,6 +95,11 @@ class CollectionSync {
     int tries = 0;
   };
 
+  // Runs `round`, timing it as round kind `kind` (an index of RoundTimings::kKinds).
+  template <typename F>
+  auto Timed(int kind, F&& round);
+
+  RoundTimings timings_;
   std::mutex mu_;
   std::map<Key, TimePoint> stopped_;  // until when
   std::map<Key, Debt> owed_;

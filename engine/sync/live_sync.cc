@@ -81,6 +81,7 @@ Status LiveSync::Start(LiveSyncOptions options) {
   if (Status s = SetUpRich(options); !s.ok()) return s;
   receiver_ = std::make_unique<notify::Receiver>(*receiver_options, &table_, store_, clock_);
   receiver_->SetOnAccepted([this] { worker_.Wake(); });
+  if (options.admin_handler) receiver_->SetAdminHandler(options.admin_handler);
   if (Status s = keeper_.LoadStored(); !s.ok()) return s;
   if (Status s = sync_.LoadStopped(); !s.ok()) return s;
   if (Status s = receiver_->Start(); !s.ok()) return s;
@@ -108,12 +109,14 @@ Status LiveSync::Start(LiveSyncOptions options) {
     worker_thread_ = std::thread([this] { worker_.Run(); });
     worker_.Wake();
   }
+  ready_.store(true);
   return Status::Ok();
 }
 
 void LiveSync::Stop() {
   if (!started_) return;
   started_ = false;
+  ready_.store(false);
   receiver_->Stop();
   worker_.Stop();
   keeper_.Stop();

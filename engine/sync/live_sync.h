@@ -17,6 +17,7 @@
 #ifndef GRAPHMIRROR_ENGINE_SYNC_LIVE_SYNC_H_
 #define GRAPHMIRROR_ENGINE_SYNC_LIVE_SYNC_H_
 
+#include <atomic>
 #include <memory>
 #include <thread>
 
@@ -37,6 +38,8 @@ struct LiveSyncOptions {
   std::function<void(const CollectionReport&)> on_initial_sync;
   // Where the signing keys of validation tokens come from; unset: GET rich.jwks_url.
   std::function<Result<std::string>()> fetch_jwks;
+  // Answers the receiver's other GET paths (engine/ops serves /healthz and /metrics).
+  notify::AdminHandler admin_handler;
 };
 
 class LiveSync {
@@ -57,6 +60,12 @@ class LiveSync {
   notify::SubscriptionTable& subscriptions() { return table_; }
   // Null unless the config has a [rich] section (and Start succeeded).
   RichContent* rich() { return rich_.get(); }
+  graph::GraphClient& client() { return *client_; }
+  store::Store& store() { return *store_; }
+  const CollectionSync& collections() const { return sync_; }
+  const config::Config& config() const { return config_; }
+  // True once Start has set the subscriptions and finished the first sync, until Stop.
+  bool ready() const { return ready_.load(); }
 
  private:
   Status SetUpRich(const LiveSyncOptions& options);
@@ -74,6 +83,7 @@ class LiveSync {
   std::thread worker_thread_;
   std::thread keeper_thread_;
   bool started_ = false;
+  std::atomic<bool> ready_{false};
 };
 
 // The receiver's listen address and paths from the config's [webhook] table.

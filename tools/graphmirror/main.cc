@@ -26,6 +26,7 @@
 
 #include "engine/config/config.h"
 #include "engine/graph/graph_client.h"
+#include "engine/ops/admin.h"
 #include "engine/rich/keygen.h"
 #include "engine/store/store.h"
 #include "engine/sync/live_sync.h"
@@ -115,6 +116,7 @@ int RunDaemon(const std::string& config_path) {
   sync::LiveSync live(*config, &client, store->get(), SystemClock::Default());
   sync::LiveSyncOptions options;
   options.on_initial_sync = PrintReport;
+  options.admin_handler = ops::MakeAdminHandler(&live);  // /healthz, /metrics
   if (Status s = live.Start(options); !s.ok()) return Fail(s.message());
   std::printf("listening on %s, notifications at %s\n", config->webhook.listen.c_str(),
               config->webhook.notification_url.c_str());

@@ -5,7 +5,7 @@ GRAPHMIRROR_PACKAGES=(
   cmake g++ ninja-build pkg-config ccache
   libsqlitecpp-dev libsqlite3-dev sqlite3
   libcpp-httplib-dev libssl-dev libsimdjson-dev libspdlog-dev libfmt-dev
-  catch2 libtomlplusplus-dev libcli11-dev nlohmann-json3-dev
+  catch2 libtomlplusplus-dev libcli11-dev nlohmann-json3-dev prometheus-cpp-dev
   curl python3
 )
 

@@ -1,0 +1,165 @@
+#include "engine/ops/metrics.h"
+
+#include <prometheus/metric_family.h>
+#include <prometheus/text_serializer.h>
+
+#include <atomic>
+#include <chrono>
+#include <exception>
+#include <initializer_list>
+#include <utility>
+
+#include "engine/graph/timestamp.h"
+
+namespace graphmirror::ops {
+namespace {
+
+using prometheus::ClientMetric;
+using prometheus::MetricFamily;
+using prometheus::MetricType;
+using Labels = std::vector<ClientMetric::Label>;
+
+double Read(const std::atomic<uint64_t>& counter) {
+  return static_cast<double>(counter.load(std::memory_order_relaxed));
+}
+
+class Families {
+ public:
+  // A family of counters, one per (labels, value).
+  void Counter(const std::string& name, const std::string& help,
+               std::initializer_list<std::pair<Labels, double>> samples) {
+    MetricFamily& f = Add(name, help, MetricType::Counter);
+    for (const auto& [labels, value] : samples) {
+      ClientMetric m;
+      m.label = labels;
+      m.counter.value = value;
+      f.metric.push_back(std::move(m));
+    }
+  }
+  MetricFamily& Gauges(const std::string& name, const std::string& help) {
+    return Add(name, help, MetricType::Gauge);
+  }
+  MetricFamily& Summaries(const std::string& name, const std::string& help) {
+    return Add(name, help, MetricType::Summary);
+  }
+  std::string Text() const { return prometheus::TextSerializer().Serialize(families_); }
+
+ private:
+  MetricFamily& Add(const std::string& name, const std::string& help, MetricType type) {
+    families_.push_back(MetricFamily{"graphmirror_" + name, help, type, {}});
+    return families_.back();
+  }
+  std::vector<MetricFamily> families_;
+};
+
+ClientMetric GaugeSample(Labels labels, double value) {
+  ClientMetric m;
+  m.label = std::move(labels);
+  m.gauge.value = value;
+  return m;
+}
+
+}  // namespace
+
+Result<std::string> RenderMetrics(const MetricsSources& src) {
+  Families out;
+  const notify::ReceiverStats& r = *src.receiver;
+  out.Counter("http_requests_total", "HTTP requests the webhook receiver answered.",
+              {{{}, Read(r.requests)}});
+  out.Counter("validations_total", "Validation handshakes answered with their token.",
+              {{{}, Read(r.validations)}});
+  out.Counter("notifications_received_total", "Notification items in well-formed bodies.",
+              {{{}, Read(r.notifications_received)}});
+  out.Counter("notifications_accepted_total",
+              "Notification items committed to the log before the 202.", {{{}, Read(r.accepted)}});
+  out.Counter("notifications_rich_total", "Accepted items that carried encrypted content.",
+              {{{}, Read(r.rich_items)}});
+  out.Counter("notifications_rejected_total", "Notification items refused, by reason.",
+              {{{{"reason", "unknown_subscription"}}, Read(r.rejected_unknown_subscription)},
+               {{{"reason", "bad_client_state"}}, Read(r.rejected_bad_client_state)},
+               {{{"reason", "suspicious_token"}}, Read(src.worker->suspicious_rows)}});
+  out.Counter("http_errors_total", "Requests answered with an error, by status.",
+              {{{{"status", "400"}}, Read(r.bad_requests)},
+               {{{"status", "413"}}, Read(r.too_large)},
+               {{{"status", "503"}}, Read(r.unavailable)}});
+
+  const sync::WorkerStats& w = *src.worker;
+  out.Counter("notifications_ended_total", "Log rows the sync worker ended, by outcome.",
+              {{{{"outcome", "applied"}}, Read(w.applied_rows)},
+               {{{"outcome", "ignored"}}, Read(w.ignored_rows)},
+               {{{"outcome", "failed"}}, Read(w.failed_rows)}});
+  out.Counter("rich_items_applied_total", "Items upserted from decrypted rich notifications.",
+              {{{}, Read(w.rich_items)}});
+  if (src.rich != nullptr) {
+    out.Counter("rich_content_refused_total",
+                "Rich items whose content was refused (read back from Graph instead).",
+                {{{}, Read(src.rich->refused_content)}});
+  }
+  out.Counter("resync_rounds_total", "Query rounds run for notifications.", {{{}, Read(w.rounds)}});
+
+  const sync::KeeperStats& k = *src.keeper;
+  out.Counter("subscription_operations_total", "Subscription calls that succeeded, by kind.",
+              {{{{"operation", "create"}}, Read(k.created)},
+               {{{"operation", "renew"}}, Read(k.renewed)},
+               {{{"operation", "recreate"}}, Read(k.recreated)},
+               {{{"operation", "delete_orphan"}}, Read(k.deleted_orphans)}});
+  out.Counter("subscription_failures_total", "Subscription calls that failed.",
+              {{{}, Read(k.failures)}});
+  out.Counter("lifecycle_events_total", "Lifecycle notifications handled.",
+              {{{}, Read(k.lifecycle_events)}});
+
+  const graph::ClientStats& c = *src.client;
+  out.Counter("graph_requests_total", "Requests sent to Graph (retries included), by answer.",
+              {{{{"status", "none"}}, Read(c.by_status_class[0])},
+               {{{"status", "1xx"}}, Read(c.by_status_class[1])},
+               {{{"status", "2xx"}}, Read(c.by_status_class[2])},
+               {{{"status", "3xx"}}, Read(c.by_status_class[3])},
+               {{{"status", "4xx"}}, Read(c.by_status_class[4])},
+               {{{"status", "5xx"}}, Read(c.by_status_class[5])}});
+  out.Counter("graph_throttled_total", "429 answers from Graph.", {{{}, Read(c.throttled)}});
+  out.Counter("graph_retries_total", "Graph requests repeated after 429, 5xx or a network error.",
+              {{{}, Read(c.retries)}});
+  out.Counter("token_requests_total", "Calls to the token endpoint.",
+              {{{}, Read(c.token_requests)}});
+
+  MetricFamily& rounds =
+      out.Summaries("round_duration_seconds", "Real time of resync and delta rounds, by kind.");
+  for (int kind = 0; kind < 3; ++kind) {
+    ClientMetric m;
+    m.label = {{"kind", sync::RoundTimings::kKinds[kind]}};
+    m.summary.sample_count = src.rounds->count[kind].load(std::memory_order_relaxed);
+    m.summary.sample_sum = Read(src.rounds->micros[kind]) / 1e6;
+    rounds.metric.push_back(std::move(m));
+  }
+
+  MetricFamily& backlog =
+      out.Gauges("log_backlog", "Notification log rows not yet applied, by mailbox and state.");
+  for (const std::string& user : src.users) {
+    auto stats = src.store->NotificationStats(user);
+    if (!stats.ok()) return stats.status();
+    backlog.metric.push_back(
+        GaugeSample({{"user", user}, {"state", "pending"}}, static_cast<double>(stats->pending)));
+    backlog.metric.push_back(
+        GaugeSample({{"user", user}, {"state", "failed"}}, static_cast<double>(stats->failed)));
+  }
+
+  MetricFamily& expiry = out.Gauges("subscription_expiry_timestamp_seconds",
+                                    "When each subscription expires (Unix time).");
+  auto subscriptions = src.store->Subscriptions();
+  if (!subscriptions.ok()) return subscriptions.status();
+  for (const auto& sub : *subscriptions) {
+    auto expires = graph::ParseTimestamp(sub.expires_at);
+    if (!expires) continue;
+    const double seconds = std::chrono::duration<double>(expires->time_since_epoch()).count();
+    expiry.metric.push_back(GaugeSample(
+        {{"user", sub.user_id}, {"collection", std::string(CollectionName(sub.collection))}},
+        seconds));
+  }
+  try {
+    return out.Text();
+  } catch (const std::exception& e) {
+    return Status::Internal(std::string("rendering metrics: ") + e.what());
+  }
+}
+
+}  // namespace graphmirror::ops
