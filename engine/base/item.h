@@ -9,15 +9,9 @@
 #include <string_view>
 #include <vector>
 
+#include "graphmirror/collection.h"
+
 namespace graphmirror {
-
-enum class Collection { kMessages, kEvents, kContacts };
-
-// "messages", "events", "contacts": the names used in config, tables and Graph paths.
-std::string_view CollectionName(Collection c);
-std::optional<Collection> ParseCollection(std::string_view name);
-inline constexpr Collection kAllCollections[] = {Collection::kMessages, Collection::kEvents,
-                                                 Collection::kContacts};
 
 // Timestamps are normalized UTC text, "YYYY-MM-DDTHH:MM:SS.fffffffZ" (always 7 fractional
 // digits), so that text order is time order and SQLite's date functions read them.

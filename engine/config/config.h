@@ -12,89 +12,20 @@
 #include <vector>
 
 #include "engine/base/item.h"
+#include "graphmirror/config.h"
 #include "graphmirror/status.h"
 
 namespace graphmirror::config {
 
-struct GraphSettings {
-  std::string base_url = "https://graph.microsoft.com/v1.0";
-  std::string token_url;
-  std::string client_id;
-  std::string client_secret;
-};
-
-struct SyncSettings {
-  int page_size = 500;  // $top of resync queries (1..1000)
-  int parallelism = 4;  // collections synced at once, across all mailboxes
-  // How far behind the watermark a resync starts again. Graph stamps createdDateTime when
-  // an item is created but may list it a little later; re-reading a short overlap (the
-  // upserts are idempotent) catches such late arrivals.
-  std::chrono::seconds overlap{60};
-  // Ended notification log rows are deleted after this long (0: kept forever).
-  std::chrono::hours log_retention{24 * 7};
-  // The window of calendarView delta rounds (how deleted events are seen), in days before
-  // and after now. Graph has no event delta without a window.
-  int calendar_past_days = 365;
-  int calendar_future_days = 730;
-  // The daemon runs a delta pass over every collection this often even without a reason
-  // (0: never): a safety net under notifications Graph lost without saying so.
-  std::chrono::minutes delta_interval{360};
-};
-
-// Where the daemon listens for Graph's notifications, and the public URLs Graph posts
-// to (a reverse proxy or tunnel maps them to `listen`). The receiver serves the paths
-// of the two URLs.
-struct WebhookSettings {
-  std::string listen = "127.0.0.1:8080";  // host:port
-  std::string notification_url;
-  std::string lifecycle_url;  // optional; Graph then sends lifecycle events to notification_url
-  size_t max_body_bytes = 1 << 20;
-};
-
-struct SubscriptionSettings {
-  // Asked for at create and renewal; Graph's limit for Outlook resources is 10,080 minutes
-  // (some tenants: a little less), and a too-long request is clamped and retried.
-  std::chrono::minutes lifetime{4230};
-  // Renew when less than this is left.
-  std::chrono::minutes renew_margin{1440};
-};
-
-// A private key that decrypts rich notifications, and the encryptionCertificateId Graph
-// names it by.
-struct RichKey {
-  std::string certificate_id;
-  std::string private_key;  // PEM file path, resolved against the config file's directory
-};
-
-// Rich notifications (`includeResourceData`): the certificate Graph encrypts with, its key,
-// and earlier keys still accepted while Graph may use them (rotation). Absent: no mailbox
-// may ask for rich subscriptions.
-struct RichSettings {
-  std::string certificate;  // PEM file path of the current certificate
-  RichKey current;
-  std::vector<RichKey> previous;
-  // Where the identity platform publishes the keys that sign validation tokens (JWKS).
-  std::string jwks_url = "https://login.microsoftonline.com/common/discovery/v2.0/keys";
-  // The tenant whose issuer validation tokens must name; empty: the tenant in
-  // graph.token_url if it is a tenant id, else the tenant the token itself names.
-  std::string tenant_id;
-};
-
-struct MailboxConfig {
-  std::string user;  // object id (preferred) or user principal name
-  std::vector<Collection> resources;
-  bool rich = false;  // ask for rich subscriptions (needs [rich])
-};
-
-struct Config {
-  std::string database = "graphmirror.db";
-  GraphSettings graph;
-  SyncSettings sync;
-  WebhookSettings webhook;
-  SubscriptionSettings subscriptions;
-  std::optional<RichSettings> rich;
-  std::vector<MailboxConfig> mailboxes;
-};
+// The structs are public (graphmirror/config.h); the engine names them here too.
+using graphmirror::Config;
+using graphmirror::GraphSettings;
+using graphmirror::MailboxConfig;
+using graphmirror::RichKey;
+using graphmirror::RichSettings;
+using graphmirror::SubscriptionSettings;
+using graphmirror::SyncSettings;
+using graphmirror::WebhookSettings;
 
 // Reads an environment variable; empty optional when unset.
 using EnvLookup = std::function<std::optional<std::string>(const std::string&)>;

@@ -129,6 +129,8 @@ struct Receiver::Impl {
                         const std::optional<std::string>& token);
   void HandleNotifications(const httplib::Request& req, httplib::Response& res,
                            const std::string& body);
+  NotificationAnswer Accept(std::string_view content_type, std::string_view body,
+                            std::string_view path);
   // For responses httplib made itself (413 by Content-Length, 400 for a malformed
   // request): count them and give them a plain-text body.
   httplib::Server::HandlerResponse HandleLibraryError(const httplib::Request& req,
@@ -256,17 +258,26 @@ void Receiver::Impl::HandleValidation(const httplib::Request& req, httplib::Resp
 
 void Receiver::Impl::HandleNotifications(const httplib::Request& req, httplib::Response& res,
                                          const std::string& body) {
-  if (!IsJsonContentType(req.get_header_value("Content-Type"))) {
-    SetText(res, 415, "expected Content-Type: application/json\n");
-    return;
+  NotificationAnswer answer = Accept(req.get_header_value("Content-Type"), body, req.path);
+  if (answer.status == 503) res.set_header("Retry-After", "1");
+  if (answer.body.empty()) {
+    res.status = answer.status;
+  } else {
+    SetText(res, answer.status, std::move(answer.body));
+  }
+}
+
+NotificationAnswer Receiver::Impl::Accept(std::string_view content_type, std::string_view body,
+                                          std::string_view path) {
+  if (!IsJsonContentType(content_type)) {
+    return {415, "expected Content-Type: application/json\n"};
   }
   auto parsed = ParseNotificationBody(body);
   if (!parsed.ok()) {
     stats->bad_requests.fetch_add(1);
-    spdlog::warn("notify: refused a notification body on {}: {}", OneLine(req.path),
+    spdlog::warn("notify: refused a notification body on {}: {}", OneLine(path),
                  parsed.status().message());
-    SetText(res, 400, parsed.status().message() + "\n");
-    return;
+    return {400, parsed.status().message() + "\n"};
   }
   std::vector<Notification>& items = parsed->items;
   stats->notifications_received.fetch_add(items.size());
@@ -325,8 +336,7 @@ void Receiver::Impl::HandleNotifications(const httplib::Request& req, httplib::R
   if (entries.empty()) {
     // Nothing to keep. Still 202: a forged or stale batch must not be retried for hours.
     if (!items.empty()) stats->rejected_batches.fetch_add(1);
-    res.status = 202;
-    return;
+    return {202, ""};
   }
 
   const size_t count = entries.size();
@@ -338,9 +348,7 @@ void Receiver::Impl::HandleNotifications(const httplib::Request& req, httplib::R
   if (!status.ok()) {
     stats->unavailable.fetch_add(1);
     spdlog::warn("notify: answering 503 to {} notification(s): {}", count, status.ToString());
-    res.set_header("Retry-After", "1");
-    SetText(res, 503, "not stored, retry\n");
-    return;
+    return {503, "not stored, retry\n"};
   }
   stats->accepted.fetch_add(count);
   std::shared_ptr<const std::function<void()>> on_accepted;
@@ -356,7 +364,7 @@ void Receiver::Impl::HandleNotifications(const httplib::Request& req, httplib::R
       spdlog::error("notify: the on-accepted callback failed: {}", e.what());
     }
   }
-  res.status = 202;
+  return {202, ""};
 }
 
 httplib::Server::HandlerResponse Receiver::Impl::HandleLibraryError(const httplib::Request&,
@@ -396,6 +404,16 @@ void Receiver::SetOnAccepted(std::function<void()> on_accepted) {
   auto shared = std::make_shared<const std::function<void()>>(std::move(on_accepted));
   std::lock_guard lock(impl_->on_accepted_mu);
   impl_->on_accepted = std::move(shared);
+}
+
+NotificationAnswer Receiver::Accept(std::string_view content_type, std::string_view body) {
+  stats_.requests.fetch_add(1);
+  try {
+    return impl_->Accept(content_type, body, impl_->options.notification_path);
+  } catch (const std::exception& e) {
+    spdlog::error("notify: accepting a notification body failed: {}", e.what());
+    return {500, "internal error\n"};
+  }
 }
 
 void Receiver::SetAdminHandler(AdminHandler handler) { impl_->admin_handler = std::move(handler); }

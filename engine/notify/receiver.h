@@ -25,6 +25,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "engine/notify/subscription_table.h"
 #include "graphmirror/clock.h"
@@ -51,6 +52,13 @@ struct ReceiverOptions {
   // An idle keep-alive connection holds a worker this long: short, so a burst of new
   // connections is not starved by idle ones.
   std::chrono::seconds keep_alive{2};
+};
+
+// What to answer a notification POST with: 202 (durable, or nothing to keep), 400, 415,
+// 503 (not stored: Graph must retry; send Retry-After). `body` is plain text, may be empty.
+struct NotificationAnswer {
+  int status = 202;
+  std::string body;
 };
 
 // An answer to a GET on a path other than the notification paths (the daemon serves
@@ -103,6 +111,10 @@ class Receiver {
   // does not say which were new), on the request's thread before its 202 is sent. It
   // should only wake the sync worker: it delays the answer to Graph.
   void SetOnAccepted(std::function<void()> on_accepted);
+  // The same checks, log append and answer as a POST to the notification URL gets, for a
+  // program that runs its own HTTP server (the Receiver need not be started).
+  NotificationAnswer Accept(std::string_view content_type, std::string_view body);
+
   // Answers GETs on other paths. Set before Start().
   void SetAdminHandler(AdminHandler handler);
 

@@ -154,7 +154,9 @@ void UpsertItem(WriteContext& ctx, const std::string& user_id, Collection collec
       break;
   }
   int changed = s.exec();
-  if (collection == Collection::kContacts && changed > 0) ReplaceContactEmails(ctx, user_id, item);
+  if (changed == 0) return;  // an older or the same version: nothing written
+  ctx.changes().push_back({user_id, collection, item.id, false});
+  if (collection == Collection::kContacts) ReplaceContactEmails(ctx, user_id, item);
 }
 
 void DeleteItem(WriteContext& ctx, const std::string& user_id, Collection collection,
@@ -163,7 +165,7 @@ void DeleteItem(WriteContext& ctx, const std::string& user_id, Collection collec
                                      " WHERE user_id = ?1 AND id = ?2");
   s.bind(1, user_id);
   s.bind(2, id);
-  s.exec();
+  if (s.exec() > 0) ctx.changes().push_back({user_id, collection, id, true});
 }
 
 void AdvanceWatermarks(WriteContext& ctx, const std::string& user_id, Collection collection,

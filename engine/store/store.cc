@@ -38,6 +38,9 @@ struct Store::Impl {
   std::mutex read_mu;
   std::unique_ptr<SQLite::Database> read_db;
 
+  std::mutex observer_mu;
+  std::shared_ptr<const ChangeObserver> observer;  // guarded by observer_mu
+
   std::mutex queue_mu;
   std::condition_variable queue_cv;
   std::deque<Job> queue;
@@ -70,7 +73,10 @@ void Store::Impl::CommitGroup(std::vector<Job>& group) {
   SQLite::Database& db = *write_db;
   try {
     SQLite::Transaction txn(db, SQLite::TransactionBehavior::IMMEDIATE);
+    std::vector<MirrorChange>& changes = write_ctx->changes();
+    changes.clear();
     for (size_t i = 0; i < group.size(); ++i) {
+      const size_t changes_before = changes.size();
       db.exec("SAVEPOINT job");
       try {
         group[i].fn(*write_ctx);
@@ -79,17 +85,35 @@ void Store::Impl::CommitGroup(std::vector<Job>& group) {
         results[i] = Status::IOError(e.what());
         db.exec("ROLLBACK TO job");
         db.exec("RELEASE job");
+        changes.resize(changes_before);
       } catch (...) {
         results[i] = Status::Internal("a write job threw a non-standard exception");
         db.exec("ROLLBACK TO job");
         db.exec("RELEASE job");
+        changes.resize(changes_before);
       }
     }
     txn.commit();
+    if (!changes.empty()) {
+      std::shared_ptr<const ChangeObserver> notify;
+      {
+        std::lock_guard<std::mutex> lock(observer_mu);
+        notify = observer;
+      }
+      if (notify && *notify) {
+        try {
+          (*notify)(changes);
+        } catch (...) {
+          // The commit stands whatever the observer does.
+        }
+      }
+      changes.clear();
+    }
   } catch (const std::exception& e) {
     // The transaction rolled back as a whole: nothing of this group is durable.
     Status failed = Status::IOError(std::string("commit failed: ") + e.what());
     for (Status& s : results) s = failed;
+    write_ctx->changes().clear();
   }
   for (size_t i = 0; i < group.size(); ++i) group[i].done.set_value(results[i]);
 }
@@ -562,6 +586,12 @@ Result<std::vector<MessageHit>> Store::SearchMessages(const std::string& text,
   });
   if (!s.ok()) return s;
   return hits;
+}
+
+void Store::SetChangeObserver(ChangeObserver observer) {
+  auto shared = std::make_shared<const ChangeObserver>(std::move(observer));
+  std::lock_guard<std::mutex> lock(impl_->observer_mu);
+  impl_->observer = std::move(shared);
 }
 
 const std::string& Store::path() const { return impl_->path; }

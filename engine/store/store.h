@@ -21,6 +21,7 @@
 
 #include "engine/base/item.h"
 #include "graphmirror/clock.h"
+#include "graphmirror/mirror.h"
 #include "graphmirror/status.h"
 
 namespace SQLite {
@@ -164,6 +165,17 @@ struct SyncStatus {
   std::string retry_at;
 };
 
+// A mirror row that a committed write inserted, changed or deleted.
+struct MirrorChange {
+  std::string user_id;
+  Collection collection = Collection::kMessages;
+  std::string id;
+  bool deleted = false;
+};
+// Called on the writer thread right after a commit, before its writers are told it is
+// durable. It must be quick and must not write to the store (it would wait for itself).
+using ChangeObserver = std::function<void(const std::vector<MirrorChange>&)>;
+
 // A message found by full-text search.
 struct MessageHit {
   std::string user_id;
@@ -291,6 +303,11 @@ class Store {
   Result<std::vector<MessageHit>> SearchMessages(const std::string& text,
                                                  const std::string& user_id, int limit);
 
+  // --- Typed reads (the embedding API's accessors) ----------------------------------------
+  Result<std::vector<Message>> Messages(const MessageQuery& query);
+  Result<std::vector<Event>> Events(const EventQuery& query);
+  Result<std::vector<Contact>> Contacts(const ContactQuery& query);
+
   // --- Sync status ---------------------------------------------------------------------------
   // Each records one fact for (user, collection) at the store clock's now.
   Status RecordSync(const std::string& user_id, Collection collection, const std::string& kind,
@@ -302,6 +319,9 @@ class Store {
   Status SetStopped(const std::string& user_id, Collection collection, const std::string& reason,
                     TimePoint retry_at = {});
   Result<std::vector<SyncStatus>> SyncStatuses();
+
+  // Replaces the observer of committed mirror changes (empty: none).
+  void SetChangeObserver(ChangeObserver observer);
 
   const std::string& path() const;
 

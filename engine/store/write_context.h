@@ -11,7 +11,9 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
+#include "engine/store/store.h"
 #include "graphmirror/clock.h"
 
 namespace graphmirror::store {
@@ -22,6 +24,10 @@ class WriteContext {
 
   SQLite::Database& db() { return *db_; }
   Clock* clock() { return clock_; }
+
+  // Mirror rows written by the jobs of the group being committed, for the change observer;
+  // the writer drops a failed job's share and hands the rest out after the commit.
+  std::vector<MirrorChange>& changes() { return changes_; }
 
   // A prepared statement for `sql`, reset and with bindings cleared, ready to bind.
   SQLite::Statement& Prepare(const std::string& sql) {
@@ -39,6 +45,7 @@ class WriteContext {
  private:
   SQLite::Database* db_;  // declared before the statements it outlives
   Clock* clock_;
+  std::vector<MirrorChange> changes_;
   std::unordered_map<std::string, std::unique_ptr<SQLite::Statement>> statements_;
 };
 

@@ -39,6 +39,15 @@ Result<notify::ReceiverOptions> ReceiverOptionsFrom(const config::WebhookSetting
   return options;
 }
 
+graph::ClientOptions ClientOptionsFrom(const config::Config& config) {
+  graph::ClientOptions o;
+  o.base_url = config.graph.base_url;
+  o.token_url = config.graph.token_url;
+  o.client_id = config.graph.client_id;
+  o.client_secret = config.graph.client_secret;
+  return o;
+}
+
 LiveSync::LiveSync(const config::Config& config, graph::GraphClient* client, store::Store* store,
                    Clock* clock)
     : config_(config),
@@ -84,7 +93,9 @@ Status LiveSync::Start(LiveSyncOptions options) {
   if (options.admin_handler) receiver_->SetAdminHandler(options.admin_handler);
   if (Status s = keeper_.LoadStored(); !s.ok()) return s;
   if (Status s = sync_.LoadStopped(); !s.ok()) return s;
-  if (Status s = receiver_->Start(); !s.ok()) return s;
+  if (options.serve_http) {
+    if (Status s = receiver_->Start(); !s.ok()) return s;
+  }
   started_ = true;
 
   if (Status s = keeper_.Reconcile(); !s.ok()) {

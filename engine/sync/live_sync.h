@@ -40,7 +40,13 @@ struct LiveSyncOptions {
   std::function<Result<std::string>()> fetch_jwks;
   // Answers the receiver's other GET paths (engine/ops serves /healthz and /metrics).
   notify::AdminHandler admin_handler;
+  // false: no HTTP listener; the embedding program receives Graph's POSTs itself and
+  // hands them to receiver().Accept (and answers the validation handshake itself).
+  bool serve_http = true;
 };
+
+// The Graph client's settings from the config's [graph] table.
+graph::ClientOptions ClientOptionsFrom(const config::Config& config);
 
 class LiveSync {
  public:
@@ -62,6 +68,7 @@ class LiveSync {
   RichContent* rich() { return rich_.get(); }
   graph::GraphClient& client() { return *client_; }
   store::Store& store() { return *store_; }
+  CollectionSync& collections() { return sync_; }
   const CollectionSync& collections() const { return sync_; }
   const config::Config& config() const { return config_; }
   // True once Start has set the subscriptions and finished the first sync, until Stop.

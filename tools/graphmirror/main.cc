@@ -43,15 +43,6 @@ int Fail(const std::string& what) {
   return kExitFailure;
 }
 
-graph::ClientOptions ClientOptionsFrom(const config::Config& config) {
-  graph::ClientOptions o;
-  o.base_url = config.graph.base_url;
-  o.token_url = config.graph.token_url;
-  o.client_id = config.graph.client_id;
-  o.client_secret = config.graph.client_secret;
-  return o;
-}
-
 double Seconds(std::chrono::steady_clock::duration d) {
   return std::chrono::duration<double>(d).count();
 }
@@ -80,7 +71,7 @@ int RunSync(const std::string& config_path) {
   if (config->mailboxes.empty()) return Fail(config_path + ": no [[mailbox]] configured");
   auto store = store::Store::Open(config->database, SystemClock::Default());
   if (!store.ok()) return Fail(store.status().message());
-  graph::GraphClient client(ClientOptionsFrom(*config), SystemClock::Default());
+  graph::GraphClient client(sync::ClientOptionsFrom(*config), SystemClock::Default());
   if (Status s = client.CheckCredentials(); !s.ok()) return Fail(s.message());
 
   auto started = std::chrono::steady_clock::now();
@@ -110,7 +101,7 @@ int RunDaemon(const std::string& config_path) {
   }
   auto store = store::Store::Open(config->database, SystemClock::Default());
   if (!store.ok()) return Fail(store.status().message());
-  graph::GraphClient client(ClientOptionsFrom(*config), SystemClock::Default());
+  graph::GraphClient client(sync::ClientOptionsFrom(*config), SystemClock::Default());
   if (Status s = client.CheckCredentials(); !s.ok()) return Fail(s.message());
 
   sync::LiveSync live(*config, &client, store->get(), SystemClock::Default());

@@ -1,0 +1,81 @@
+// The mirror's items as an embedding program reads them (Engine's typed accessors), and
+// the filters it reads them with. Times are UTC text "YYYY-MM-DDTHH:MM:SS.fffffffZ": text
+// order is time order. `json` is the item as Graph sent it.
+//
+// Thread-safety: values.
+
+#ifndef GRAPHMIRROR_MIRROR_H_
+#define GRAPHMIRROR_MIRROR_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "graphmirror/collection.h"
+
+namespace graphmirror {
+
+struct Message {
+  std::string user_id;
+  std::string id;
+  std::string received_at;
+  std::string from_name;
+  std::string from_address;
+  std::string subject;
+  std::string body_preview;
+  std::string folder_id;
+  bool is_read = false;
+  std::string json;
+};
+
+struct Event {
+  std::string user_id;
+  std::string id;
+  std::string subject;
+  std::string start_at;  // UTC when Graph gave UTC, else its wall-clock text
+  std::string end_at;
+  std::string json;
+};
+
+struct Contact {
+  std::string user_id;
+  std::string id;
+  std::string display_name;
+  std::vector<std::string> emails;
+  std::string json;
+};
+
+// Empty fields do not filter. Results are newest first (messages), by start (events), by
+// name (contacts), at most `limit`.
+struct MessageQuery {
+  std::string user_id;
+  std::string folder_id;
+  std::string received_from;    // received_at >= this
+  std::string received_before;  // received_at < this
+  int limit = 100;
+};
+
+struct EventQuery {
+  std::string user_id;
+  std::string from;   // events that end after this ...
+  std::string until;  // ... and start before this: overlap with [from, until)
+  int limit = 100;
+};
+
+struct ContactQuery {
+  std::string user_id;
+  std::string email;  // has this address (case-insensitive)
+  int limit = 100;
+};
+
+// A mirror row inserted, changed or deleted by a committed write.
+struct Change {
+  std::string user_id;
+  Collection collection = Collection::kMessages;
+  std::string id;
+  bool deleted = false;
+};
+
+}  // namespace graphmirror
+
+#endif  // GRAPHMIRROR_MIRROR_H_

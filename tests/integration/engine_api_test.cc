@@ -1,0 +1,151 @@
+// The public embedding API (include/graphmirror/engine.h) against graphsim, as a program
+// that links the library would use it: no internal header is included here.
+
+#include <httplib.h>
+
+#include <atomic>
+#include <catch2/catch.hpp>
+#include <mutex>
+#include <thread>
+
+#include "graphmirror/engine.h"
+#include "tests/integration/sim_fixture.h"
+#include "tests/support/free_port.h"
+
+namespace graphmirror::test {
+namespace {
+
+TEST_CASE("Engine: sync once, typed queries, search and the change observer", "[api]") {
+  graphsim::Options o;
+  o.users = 2;
+  o.messages = 30;
+  o.events = 10;
+  o.contacts = 10;
+  SimFixture f(o);
+  Config config = f.Config(100);
+  config.database = f.dir().Path("api.db");
+  auto engine = Engine::Open(config, &f.clock());
+  REQUIRE(engine.ok());
+  std::mutex mu;
+  std::vector<Change> seen;
+  (*engine)->SetObserver([&](const std::vector<Change>& changes) {
+    std::lock_guard<std::mutex> lock(mu);
+    seen.insert(seen.end(), changes.begin(), changes.end());
+  });
+  REQUIRE((*engine)->SyncOnce().ok());
+  CHECK(seen.size() == 2 * (30 + 10 + 10));
+
+  const std::string user = f.sim().UserIds()[0];
+  auto messages = (*engine)->Messages({user, "", "", "", 1000});
+  REQUIRE(messages.ok());
+  CHECK(messages->size() == 30);
+  for (size_t i = 1; i < messages->size(); ++i) {
+    CHECK((*messages)[i - 1].received_at >= (*messages)[i].received_at);  // newest first
+  }
+  const Message& newest = messages->front();
+  CHECK(newest.user_id == user);
+  CHECK_FALSE(newest.json.empty());
+  auto window =
+      (*engine)->Messages({user, "", (*messages)[9].received_at, newest.received_at, 100});
+  CHECK(window->size() == 9);  // [10th newest, newest)
+  auto in_folder = (*engine)->Messages({user, newest.folder_id, "", "", 1000});
+  for (const auto& m : *in_folder) CHECK(m.folder_id == newest.folder_id);
+
+  auto events = (*engine)->Events({user, "", "", 100});
+  REQUIRE(events->size() == 10);
+  auto overlapping = (*engine)->Events({user, (*events)[4].start_at, (*events)[5].end_at, 100});
+  for (const auto& e : *overlapping) {
+    CHECK(e.end_at > (*events)[4].start_at);
+    CHECK(e.start_at < (*events)[5].end_at);
+  }
+  CHECK_FALSE(overlapping->empty());
+
+  auto contacts = (*engine)->Contacts({user, "", 100});
+  REQUIRE(contacts->size() == 10);
+  REQUIRE_FALSE(contacts->front().emails.empty());
+  auto by_email = (*engine)->Contacts({"", contacts->front().emails[0], 100});
+  REQUIRE(by_email.ok());
+  CHECK(by_email->size() >= 1);
+
+  const std::string word = newest.subject.substr(0, newest.subject.find(' '));
+  auto found = (*engine)->Search(word, user, 50);
+  REQUIRE(found.ok());
+  CHECK_FALSE(found->empty());
+  CHECK_FALSE((*engine)->Search("   ").ok());
+
+  // A change in Graph, then a resync of that collection: the observer names the row.
+  seen.clear();
+  const std::string created = f.sim().CreateItem(user, "contacts", R"({"displayName":"Api"})");
+  REQUIRE((*engine)->Resync(user, Collection::kContacts).ok());
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    REQUIRE(seen.size() == 1);
+    CHECK(seen[0].id == created);
+    CHECK(seen[0].collection == Collection::kContacts);
+    CHECK_FALSE(seen[0].deleted);
+  }
+
+  auto status = (*engine)->GetStatus();
+  REQUIRE(status.ok());
+  CHECK_FALSE(status->running);
+  CHECK(status->collections.size() == 6);
+  for (const auto& c : status->collections) CHECK_FALSE(c.last_sync_at.empty());
+}
+
+TEST_CASE("Engine: a program with its own HTTP server feeds notifications in", "[api][live]") {
+  graphsim::Options o;
+  o.users = 1;
+  o.messages = 10;
+  SimFixture f(o);
+  const int port = FreePort();
+  Config config = f.Config(100);
+  config.database = f.dir().Path("api.db");
+  config.webhook.listen = "127.0.0.1:" + std::to_string(port);
+  config.webhook.notification_url = "http://127.0.0.1:" + std::to_string(port) + "/hook";
+  auto opened = Engine::Open(config, &f.clock());
+  REQUIRE(opened.ok());
+  Engine& engine = **opened;
+
+  // The program's own server: the handshake and the notifications go to the engine.
+  httplib::Server server;
+  server.Post("/hook", [&](const httplib::Request& req, httplib::Response& res) {
+    HttpAnswer answer =
+        req.has_param("validationToken")
+            ? Engine::HandleValidation(req.get_param_value("validationToken"))
+            : engine.HandleNotification(req.get_header_value("Content-Type"), req.body);
+    res.status = answer.status;
+    res.set_content(answer.body, answer.content_type.empty() ? "text/plain" : answer.content_type);
+  });
+  std::thread serving([&] { server.listen("127.0.0.1", port); });
+  while (!server.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+
+  REQUIRE(engine.Start({/*serve_http=*/false}).ok());
+  CHECK(f.sim().Subscriptions().size() == 3);
+  auto status = engine.GetStatus();
+  CHECK(status->running);
+  CHECK(status->ready);
+
+  const std::string user = f.sim().UserIds()[0];
+  const std::string id = f.sim().CreateItem(user, "messages", R"({"subject":"via my server"})");
+  f.sim().PumpDeliveries();
+  CHECK(f.sim().Deliveries().delivered_items >= 1);
+  // The worker runs in the background: wait for the row.
+  bool arrived = false;
+  for (int i = 0; i < 500 && !arrived; ++i) {
+    auto hits = engine.Search("via my server", user, 5);
+    arrived = hits.ok() && !hits->empty() && hits->front().id == id;
+    if (!arrived) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  CHECK(arrived);
+  CHECK(Engine::HandleValidation("bad\r\ntoken").status == 400);
+  CHECK(engine.HandleNotification("text/html", "{}").status == 415);
+
+  engine.Stop();
+  CHECK_FALSE(engine.GetStatus()->running);
+  CHECK(engine.HandleNotification("application/json", "{\"value\":[]}").status == 503);
+  server.stop();
+  serving.join();
+}
+
+}  // namespace
+}  // namespace graphmirror::test
