@@ -61,6 +61,68 @@ TEST_CASE("search finds mirrored messages by subject and sender", "[cli][search]
   CHECK(other_user.output.find("0 messages\n") != std::string::npos);
 }
 
+TEST_CASE("doctor checks a healthy setup and names what is missing", "[cli][doctor]") {
+  graphsim::Options o;
+  o.users = 1;
+  // graphsim on the real clock, as Graph is: the command runs on the system clock.
+  graphsim::Simulator sim(o, nullptr);
+  graphsim::Server server(&sim);
+  REQUIRE(server.Start("127.0.0.1", 0).ok());
+  TempDir dir;
+  std::string text = ConfigText(server.base_url(), "graphsim-secret", sim.UserIds());
+  text += "[webhook]\nnotification_url = \"http://127.0.0.1:9/notify\"\n";
+  const std::string config = WriteFile(dir, "g.toml", text);
+  Run healthy = RunCli("doctor --config " + config);
+  INFO(healthy.output);
+  CHECK(healthy.exit_code == 0);
+  CHECK(healthy.output.find("ok    token        audience https://graph.microsoft.com") !=
+        std::string::npos);
+  CHECK(healthy.output.find("Mail.Read granted") != std::string::npos);
+  CHECK(healthy.output.find("readable") != std::string::npos);
+  CHECK(healthy.output.find("ok    clock") != std::string::npos);
+  CHECK(healthy.output.find("warn  webhook      http://127.0.0.1:9/notify is not https") !=
+        std::string::npos);
+  CHECK(healthy.output.find("not reachable from here") != std::string::npos);
+
+  sim.SetPermission("Calendars.Read", false);
+  Run missing = RunCli("doctor --config " + config);
+  CHECK(missing.exit_code == 1);
+  CHECK(missing.output.find("FAIL  permissions  Calendars.Read missing") != std::string::npos);
+  CHECK(missing.output.find("events: 403: the app needs Calendars.Read") != std::string::npos);
+}
+
+TEST_CASE("doctor notices a clock far from Graph's", "[cli][doctor]") {
+  graphsim::Options o;
+  o.users = 1;
+  SimFixture f(o);  // graphsim's clock stands at 2026-03-01
+  const std::string config = WriteFile(
+      f.dir(), "g.toml", ConfigText(f.server().base_url(), "graphsim-secret", f.sim().UserIds()));
+  Run run = RunCli("doctor --config " + config);
+  INFO(run.output);
+  const bool ahead = std::chrono::system_clock::now() > SimStart();
+  CHECK(run.output.find(std::string("warn  clock        this machine is ")) != std::string::npos);
+  CHECK(run.output.find(ahead ? "ahead of Graph: fix the clock" : "behind Graph: fix the clock") !=
+        std::string::npos);
+}
+
+TEST_CASE("doctor names a Graph token sent to another API (seed 000)", "[cli][doctor]") {
+  graphsim::Options o;
+  o.users = 1;
+  SimFixture f(o);
+  // The seed's mistake: a token minted for Graph sent to outlook.office.com/api/v2.0.
+  std::string text = ConfigText(f.server().base_url(), "graphsim-secret", f.sim().UserIds());
+  text.replace(text.find("/v1.0\""), 6, "/api/v2.0\"");
+  const std::string config = WriteFile(f.dir(), "g.toml", text);
+  Run run = RunCli("doctor --config " + config);
+  INFO(run.output);
+  CHECK(run.exit_code == 1);
+  CHECK(run.output.find("401, a token for the wrong API") != std::string::npos);
+  CHECK(run.output.find("Exchange Online (Outlook REST") != std::string::npos);
+  CHECK(run.output.find("00000002-0000-0ff1-ce00-000000000000") != std::string::npos);
+  CHECK(run.output.find("minted for Microsoft Graph") != std::string::npos);
+  CHECK(run.output.find("graphsim-secret") == std::string::npos);  // no secret in the output
+}
+
 TEST_CASE("A rejected secret ends with one line naming it", "[cli]") {
   graphsim::Options o;
   o.users = 1;

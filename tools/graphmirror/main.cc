@@ -5,6 +5,8 @@
 //   graphmirror status --config FILE        what the mirror holds, how current it is, and
 //                                           which collections are stopped and why
 //   graphmirror search --config FILE TEXT   full-text search over the mirrored messages
+//   graphmirror doctor --config FILE        what is wrong with the app, permissions, clock,
+//                                           webhook, explained
 //   graphmirror keygen --cert F --key F     a self-signed RSA 2048 certificate and its key
 //                                           (mode 0600) for rich notifications
 //
@@ -27,6 +29,7 @@
 #include "engine/config/config.h"
 #include "engine/graph/graph_client.h"
 #include "engine/ops/admin.h"
+#include "engine/ops/doctor.h"
 #include "engine/rich/keygen.h"
 #include "engine/store/store.h"
 #include "engine/sync/live_sync.h"
@@ -149,6 +152,21 @@ int RunSearch(const std::string& config_path, const std::string& text, const std
   return 0;
 }
 
+int RunDoctor(const std::string& config_path) {
+  auto config = config::LoadConfigFile(config_path);
+  if (!config.ok()) return Fail(config.status().message());
+  int failures = 0;
+  for (const auto& f : ops::RunDoctor(*config, SystemClock::Default())) {
+    const char* mark = f.level == ops::Finding::Level::kOk     ? "ok  "
+                       : f.level == ops::Finding::Level::kWarn ? "warn"
+                                                               : "FAIL";
+    failures += f.level == ops::Finding::Level::kFail;
+    std::printf("%s  %-12s %s\n", mark, f.check.c_str(), f.text.c_str());
+  }
+  std::printf("%d problem%s found\n", failures, failures == 1 ? "" : "s");
+  return failures == 0 ? 0 : 1;
+}
+
 int RunStatus(const std::string& config_path) {
   auto store = OpenExisting(config_path);
   if (!store.ok()) return Fail(store.status().message());
@@ -246,6 +264,10 @@ int Main(int argc, char** argv) {
   CLI::App* status_cmd = app.add_subcommand("status", "Show what the mirror holds");
   status_cmd->add_option("--config", config_path, "TOML config file")->required();
 
+  CLI::App* doctor_cmd = app.add_subcommand(
+      "doctor", "Check credentials, permissions, the clock and the webhook against Graph");
+  doctor_cmd->add_option("--config", config_path, "TOML config file")->required();
+
   std::string search_text, search_user;
   int search_limit = 20;
   CLI::App* search_cmd =
@@ -286,6 +308,7 @@ int Main(int argc, char** argv) {
   }
   if (*run_cmd) return RunDaemon(config_path);
   if (*status_cmd) return RunStatus(config_path);
+  if (*doctor_cmd) return RunDoctor(config_path);
   if (*search_cmd) return RunSearch(config_path, search_text, search_user, search_limit);
   if (*keygen_cmd) return RunKeygen(cert_path, key_path, common_name, days);
   return kExitUsage;

@@ -538,6 +538,23 @@ bool SimulatorCore::TakeStaleUpn() {
 
 // --- HTTP entry point ---------------------------------------------------------------
 
+// Outlook REST (outlook.office.com/api/v2.0, retired in March 2024) as it answered a token
+// minted for Graph (seed 000): 401, and Exchange Online's WWW-Authenticate naming its own
+// app id. graphsim mints only Graph tokens, so every request here gets it.
+HttpResponse SimulatorCore::OutlookRestRefusal() {
+  HttpResponse response;
+  response.status = 401;
+  response.headers.emplace_back(
+      "WWW-Authenticate",
+      "Bearer client_id=\"00000002-0000-0ff1-ce00-000000000000\", "
+      "trusted_issuers=\"00000001-0000-0000-c000-000000000000@*\", "
+      "token_types=\"app_asserted_user_v1 service_asserted_app_v1\", "
+      "authorization_uri=\"https://login.windows.net/common/oauth2/authorize\", "
+      "error=\"invalid_token\",Basic Realm=\"\",Basic Realm=\"\",Basic Realm=\"\"");
+  response.headers.emplace_back("x-backendhttpstatus", "401, 401");
+  return response;
+}
+
 HttpResponse SimulatorCore::Handle(const HttpRequest& request) {
   TimePoint now = Now();
   std::vector<std::string> segments = SplitPath(request.path);
@@ -553,6 +570,8 @@ HttpResponse SimulatorCore::Handle(const HttpRequest& request) {
     }
   } else if (!segments.empty() && segments[0] == "v1.0") {
     response = HandleGraph(request, segments, now);
+  } else if (segments.size() >= 2 && ToLower(segments[0]) == "api") {
+    response = OutlookRestRefusal();
   } else if (std::optional<HttpResponse> discovery = HandleDiscovery(request, segments, now)) {
     response = std::move(*discovery);
   } else {

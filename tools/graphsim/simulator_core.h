@@ -99,6 +99,7 @@ class SimulatorCore {
 
   // --- HTTP -------------------------------------------------------------------------------
   HttpResponse Handle(const HttpRequest& request);
+  HttpResponse OutlookRestRefusal();
   HttpResponse HandleGraph(const HttpRequest& request, const std::vector<std::string>& segments,
                            TimePoint now);  // graph_routes.cc
   HttpResponse HandleControl(const HttpRequest& request,

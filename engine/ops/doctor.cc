@@ -1,0 +1,287 @@
+#include "engine/ops/doctor.h"
+
+#include <httplib.h>
+#include <simdjson.h>
+
+#include <chrono>
+#include <ctime>
+#include <exception>
+#include <set>
+
+#include "engine/base/text.h"
+#include "engine/graph/graph_client.h"
+#include "engine/graph/query.h"
+#include "engine/graph/token_provider.h"
+#include "engine/graph/url.h"
+#include "engine/rich/base64.h"
+#include "engine/sync/collection_sync.h"
+#include "engine/sync/live_sync.h"
+
+namespace graphmirror::ops {
+namespace {
+
+using Level = Finding::Level;
+
+// The application ids of Microsoft's APIs that a 401 names in WWW-Authenticate.
+struct KnownApi {
+  const char* app_id;
+  const char* name;
+  const char* audience;
+};
+constexpr KnownApi kApis[] = {
+    {"00000003-0000-0000-c000-000000000000", "Microsoft Graph", "https://graph.microsoft.com"},
+    {"00000002-0000-0ff1-ce00-000000000000", "Exchange Online (Outlook REST, outlook.office.com)",
+     "https://outlook.office.com"},
+    {"00000003-0000-0ff1-ce00-000000000000", "SharePoint Online",
+     "https://<tenant>.sharepoint.com"},
+};
+
+// One parameter of a WWW-Authenticate header: name="value".
+std::string AuthParam(std::string_view header, std::string_view name) {
+  const std::string lower = AsciiLower(header);
+  const std::string key = AsciiLower(name) + "=\"";
+  size_t at = lower.find(key);
+  while (at != std::string::npos && at > 0 && lower[at - 1] != ' ' && lower[at - 1] != ',') {
+    at = lower.find(key, at + 1);
+  }
+  if (at == std::string::npos) return "";
+  const size_t start = at + key.size();
+  const size_t end = header.find('"', start);
+  return std::string(header.substr(start, end == std::string::npos ? end : end - start));
+}
+
+bool IsGraphAudience(const std::string& aud) {
+  return aud == "https://graph.microsoft.com" || aud == "https://graph.microsoft.com/" ||
+         aud == "00000003-0000-0000-c000-000000000000";
+}
+
+std::string Fmt(int64_t unix_seconds) {
+  std::time_t t = static_cast<std::time_t>(unix_seconds);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+std::unique_ptr<httplib::Client> ClientFor(const graph::Url& url) {
+  auto client = std::make_unique<httplib::Client>(url.Origin());
+  client->enable_server_certificate_verification(true);
+  client->set_connection_timeout(10, 0);
+  client->set_read_timeout(15, 0);
+  return client;
+}
+
+}  // namespace
+
+std::optional<TokenClaims> DecodeTokenClaims(std::string_view token) {
+  const size_t dot1 = token.find('.');
+  const size_t dot2 = dot1 == std::string_view::npos ? dot1 : token.find('.', dot1 + 1);
+  if (dot2 == std::string_view::npos) return std::nullopt;
+  auto payload = rich::DecodeBase64Url(token.substr(dot1 + 1, dot2 - dot1 - 1));
+  if (!payload) return std::nullopt;
+  simdjson::dom::parser parser;
+  simdjson::dom::object claims;
+  if (parser.parse(*payload).get_object().get(claims)) return std::nullopt;
+  TokenClaims out;
+  std::string_view text;
+  if (claims["aud"].get_string().get(text) == simdjson::SUCCESS) out.audience = text;
+  if (claims["tid"].get_string().get(text) == simdjson::SUCCESS) out.tenant = text;
+  if (claims["appid"].get_string().get(text) == simdjson::SUCCESS) out.app_id = text;
+  if (claims["azp"].get_string().get(text) == simdjson::SUCCESS) out.app_id = text;
+  int64_t exp = 0;
+  if (claims["exp"].get_int64().get(exp) == simdjson::SUCCESS) out.expires = exp;
+  simdjson::dom::array roles;
+  if (claims["roles"].get_array().get(roles) == simdjson::SUCCESS) {
+    for (auto role : roles) {
+      if (role.get_string().get(text) == simdjson::SUCCESS) out.roles.emplace_back(text);
+    }
+  }
+  return out;
+}
+
+std::string ExplainUnauthorized(std::string_view www_authenticate,
+                                const std::string& token_audience) {
+  const std::string error = AuthParam(www_authenticate, "error");
+  const std::string description = AuthParam(www_authenticate, "error_description");
+  const std::string api_id = AuthParam(www_authenticate, "client_id");
+  const KnownApi* api = nullptr;
+  for (const KnownApi& known : kApis) {
+    if (api_id == known.app_id) api = &known;
+  }
+  const bool graph_token = IsGraphAudience(token_audience);
+  if (api != nullptr && std::string(api->app_id) != kApis[0].app_id && graph_token) {
+    return std::string("a token for the wrong API: the server that refused it is ") + api->name +
+           " (app " + api->app_id + "), but the token was minted for Microsoft Graph (aud " +
+           token_audience +
+           "). graphmirror speaks Graph: set graph.base_url to "
+           "https://graph.microsoft.com/v1.0 (Outlook REST v2.0 was retired in March 2024)";
+  }
+  if (!token_audience.empty() && !graph_token && (api == nullptr || api == &kApis[0])) {
+    return "a token for the wrong API: Graph refused a token minted for " + token_audience +
+           "; ask the token endpoint for scope https://graph.microsoft.com/.default";
+  }
+  if (error == "insufficient_claims") {
+    return "Graph wants more claims (conditional access or continuous access evaluation): " +
+           OneLine(description, 200);
+  }
+  if (error == "invalid_token") {
+    return "the token was refused (expired, revoked or signed for another tenant)" +
+           (description.empty() ? std::string() : ": " + OneLine(description, 200));
+  }
+  return "401 without an explanation" +
+         (www_authenticate.empty() ? std::string() : ": " + OneLine(www_authenticate, 200));
+}
+
+std::vector<Finding> RunDoctor(const config::Config& config, Clock* clock) {
+  std::vector<Finding> out;
+  auto add = [&](Level level, const char* check, std::string text) {
+    out.push_back({level, check, std::move(text)});
+  };
+
+  // The token and what it says about the app.
+  graph::TokenProvider tokens(sync::ClientOptionsFrom(config), clock);
+  auto token = tokens.GetToken();
+  if (!token.ok()) {
+    add(Level::kFail, "token", token.status().message());
+    return out;
+  }
+  std::optional<TokenClaims> claims = DecodeTokenClaims(*token);
+  std::string audience;
+  if (!claims) {
+    add(Level::kWarn, "token", "got a token, but it is not a JWT: its claims cannot be checked");
+  } else {
+    audience = claims->audience;
+    add(IsGraphAudience(audience) ? Level::kOk : Level::kFail, "token",
+        "audience " + (audience.empty() ? std::string("(none)") : audience) +
+            (IsGraphAudience(audience) ? "" : ": not Microsoft Graph") + ", tenant " +
+            (claims->tenant.empty() ? "?" : claims->tenant) + ", app " +
+            (claims->app_id.empty() ? "?" : claims->app_id));
+    if (claims->expires) {
+      const int64_t now =
+          std::chrono::duration_cast<std::chrono::seconds>(clock->Now().time_since_epoch()).count();
+      const int64_t left = *claims->expires - now;
+      add(left > 0 ? Level::kOk : Level::kFail, "token",
+          "expires " + Fmt(*claims->expires) + " (in " + std::to_string(left / 60) + " min)");
+    }
+    const std::set<std::string> roles(claims->roles.begin(), claims->roles.end());
+    std::set<std::string> needed;
+    for (const auto& mailbox : config.mailboxes) {
+      for (Collection c : mailbox.resources) needed.insert(sync::PermissionFor(c));
+    }
+    for (const std::string& permission : needed) {
+      const std::string write = permission.substr(0, permission.size() - 4) + "ReadWrite";
+      const bool granted = roles.count(permission) || roles.count(write);
+      add(granted ? Level::kOk : Level::kFail, "permissions",
+          permission + (granted ? " granted"
+                                : " missing: add it as an application permission "
+                                  "of the app and grant admin consent"));
+    }
+  }
+
+  // Each mailbox and collection, as the engine will read it.
+  auto base = graph::ParseUrl(config.graph.base_url);
+  if (!base.ok()) {
+    add(Level::kFail, "mailbox", base.status().message());
+    return out;
+  }
+  std::unique_ptr<httplib::Client> http = ClientFor(*base);
+  bool clock_checked = false;
+  std::string base_path(base->Path());
+  while (!base_path.empty() && base_path.back() == '/') base_path.pop_back();
+  for (const auto& mailbox : config.mailboxes) {
+    for (Collection c : mailbox.resources) {
+      const std::string what = mailbox.user + " " + std::string(CollectionName(c));
+      const std::string path = base_path + "/users/" + graph::PercentEncode(mailbox.user) + "/" +
+                               std::string(CollectionName(c)) + "?$top=1&$select=id";
+      httplib::Headers headers = {{"Authorization", "Bearer " + *token}};
+      httplib::Result res = [&] {
+        try {
+          return http->Get(path, headers);
+        } catch (const std::exception&) {
+          return httplib::Result(nullptr, httplib::Error::Unknown);
+        }
+      }();
+      if (!res) {
+        add(Level::kFail, "mailbox",
+            what + ": " + config.graph.base_url + " unreachable (" +
+                httplib::to_string(res.error()) + ")");
+        continue;
+      }
+      if (!clock_checked && res->has_header("Date")) {
+        clock_checked = true;
+        std::tm tm{};
+        const std::string date = res->get_header_value("Date");
+        if (strptime(date.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm) != nullptr) {
+          const auto server = std::chrono::system_clock::from_time_t(timegm(&tm));
+          const auto skew =
+              std::chrono::duration_cast<std::chrono::seconds>(clock->Now() - server).count();
+          add(std::abs(skew) <= 300 ? Level::kOk : Level::kWarn, "clock",
+              "this machine is " + std::to_string(std::abs(skew)) + " s " +
+                  (skew >= 0 ? "ahead of" : "behind") + " Graph" +
+                  (std::abs(skew) <= 300 ? ""
+                                         : ": fix the clock (tokens and expiries depend on it)"));
+        }
+      }
+      if (res->status == 200) {
+        add(Level::kOk, "mailbox", what + ": readable");
+      } else if (res->status == 401) {
+        add(Level::kFail, "mailbox",
+            what + ": 401, " +
+                ExplainUnauthorized(res->get_header_value("WWW-Authenticate"), audience));
+      } else if (res->status == 403) {
+        add(Level::kFail, "mailbox",
+            what + ": 403: the app needs " + sync::PermissionFor(c) +
+                " (application permission, admin consent), or an application access policy "
+                "excludes this mailbox");
+      } else if (res->status == 404) {
+        add(Level::kFail, "mailbox", what + ": 404: no such user or mailbox in this tenant");
+      } else {
+        add(Level::kWarn, "mailbox", what + ": HTTP " + std::to_string(res->status));
+      }
+    }
+  }
+
+  // The public notification URL: Graph must get the handshake answered through it.
+  if (config.webhook.notification_url.empty()) {
+    add(Level::kWarn, "webhook", "no webhook.notification_url: `graphmirror run` needs one");
+    return out;
+  }
+  auto hook = graph::ParseUrl(config.webhook.notification_url);
+  if (!hook.ok()) {
+    add(Level::kFail, "webhook", hook.status().message());
+    return out;
+  }
+  if (hook->scheme != "https") {
+    add(Level::kWarn, "webhook",
+        config.webhook.notification_url + " is not https: Graph posts only to https URLs");
+  }
+  const std::string probe =
+      "graphmirror-doctor-" + std::to_string(clock->Now().time_since_epoch().count());
+  std::unique_ptr<httplib::Client> hook_client = ClientFor(*hook);
+  const std::string target = hook->target +
+                             (hook->target.find('?') == std::string::npos ? "?" : "&") +
+                             "validationToken=" + graph::PercentEncode(probe);
+  httplib::Result res = [&] {
+    try {
+      return hook_client->Post(target, "", "text/plain");
+    } catch (const std::exception&) {
+      return httplib::Result(nullptr, httplib::Error::Unknown);
+    }
+  }();
+  if (!res) {
+    add(Level::kWarn, "webhook",
+        config.webhook.notification_url + " is not reachable from here (" +
+            httplib::to_string(res.error()) +
+            "): Graph must reach it from the internet while `graphmirror run` runs");
+  } else if (res->status == 200 && res->body == probe) {
+    add(Level::kOk, "webhook", config.webhook.notification_url + " answers the handshake");
+  } else {
+    add(Level::kFail, "webhook",
+        config.webhook.notification_url + " answered the handshake with HTTP " +
+            std::to_string(res->status) + ", not the token: is it routed to graphmirror?");
+  }
+  return out;
+}
+
+}  // namespace graphmirror::ops
