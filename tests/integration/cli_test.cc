@@ -2,6 +2,9 @@
 
 #include <sys/stat.h>
 
+#include <nlohmann/json.hpp>
+#include <sstream>
+
 #include "tests/integration/cli_run.h"
 #include "tests/integration/sim_fixture.h"
 
@@ -121,6 +124,31 @@ TEST_CASE("doctor names a Graph token sent to another API (seed 000)", "[cli][do
   CHECK(run.output.find("00000002-0000-0ff1-ce00-000000000000") != std::string::npos);
   CHECK(run.output.find("minted for Microsoft Graph") != std::string::npos);
   CHECK(run.output.find("graphsim-secret") == std::string::npos);  // no secret in the output
+}
+
+TEST_CASE("--log-format json writes one JSON object per log line", "[cli]") {
+  graphsim::Options o;
+  o.users = 1;
+  o.messages = 5;
+  SimFixture f(o);
+  std::string config = WriteFile(
+      f.dir(), "g.toml", ConfigText(f.server().base_url(), "graphsim-secret", f.sim().UserIds()));
+  Run run = RunCli("--log-format json --log-level debug sync --config " + config + " --once");
+  REQUIRE(run.exit_code == 0);
+  int logged = 0;
+  std::istringstream lines(run.output);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.empty() || line.front() != '{') continue;  // the report lines on stdout
+    INFO(line);
+    auto json = nlohmann::json::parse(line, nullptr, false);
+    REQUIRE(json.is_object());
+    CHECK(json["level"].is_string());
+    CHECK(json["time"].get<std::string>().back() == 'Z');
+    CHECK(json["message"].is_string());
+    ++logged;
+  }
+  CHECK(logged > 3);
+  CHECK(run.output.find("graphsim-secret") == std::string::npos);
 }
 
 TEST_CASE("A rejected secret ends with one line naming it", "[cli]") {
