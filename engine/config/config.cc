@@ -118,7 +118,14 @@ void ReadSync(Reader& r, const toml::table& t, SyncSettings* s) {
 }
 
 void ReadWebhook(Reader& r, const toml::table& t, WebhookSettings* w) {
-  r.OnlyKeys(t, "webhook.", {"listen", "notification_url", "lifecycle_url", "max_body_bytes"});
+  r.OnlyKeys(t, "webhook.",
+             {"listen", "notification_url", "lifecycle_url", "max_body_bytes", "tls_certificate",
+              "tls_private_key"});
+  r.String(t, "tls_certificate", "webhook.tls_certificate", &w->tls_certificate);
+  r.String(t, "tls_private_key", "webhook.tls_private_key", &w->tls_private_key);
+  if (r.ok() && w->tls_certificate.empty() != w->tls_private_key.empty()) {
+    r.Fail(&t, "'webhook.tls_certificate' and 'webhook.tls_private_key' go together");
+  }
   r.String(t, "listen", "webhook.listen", &w->listen);
   r.String(t, "notification_url", "webhook.notification_url", &w->notification_url);
   r.String(t, "lifecycle_url", "webhook.lifecycle_url", &w->lifecycle_url);
@@ -310,6 +317,10 @@ Result<Config> ParseConfig(const std::string& text, const std::string& source,
     }
   };
   resolve(&config.database);
+  if (!config.webhook.tls_certificate.empty()) {
+    resolve(&config.webhook.tls_certificate);
+    resolve(&config.webhook.tls_private_key);
+  }
   if (config.rich) {
     resolve(&config.rich->certificate);
     resolve(&config.rich->current.private_key);

@@ -143,7 +143,7 @@ struct Receiver::Impl {
   Clock* const clock;
   ReceiverStats* const stats;
 
-  httplib::Server server;
+  std::unique_ptr<httplib::Server> server;  // an SSLServer with TLS; made by Start()
   std::thread thread;
   std::atomic<int> listen_fd{-1};
   std::atomic<bool> listen_returned{false};
@@ -436,7 +436,23 @@ Status Receiver::Start() {
   }
   impl.started = true;
 
-  httplib::Server& server = impl.server;
+  if (o.tls_certificate.empty() != o.tls_private_key.empty()) {
+    return Status::InvalidArgument("receiver: TLS needs both a certificate and a private key");
+  }
+  if (o.tls_certificate.empty()) {
+    impl.server = std::make_unique<httplib::Server>();
+  } else {
+    auto tls =
+        std::make_unique<httplib::SSLServer>(o.tls_certificate.c_str(), o.tls_private_key.c_str());
+    // httplib's minimum is TLS 1.1; Graph speaks 1.2 and later.
+    if (!tls->is_valid() ||
+        SSL_CTX_set_min_proto_version(tls->ssl_context(), TLS1_2_VERSION) != 1) {
+      return Status::InvalidArgument("receiver: cannot use the TLS certificate " +
+                                     o.tls_certificate + " with its key " + o.tls_private_key);
+    }
+    impl.server = std::move(tls);
+  }
+  httplib::Server& server = *impl.server;
   const int threads = o.threads;
   server.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   server.set_keep_alive_timeout(o.keep_alive.count());
@@ -503,19 +519,20 @@ Status Receiver::Start() {
   if (int fd = impl.listen_fd.load(); fd >= 0) ::listen(fd, kListenBacklog);
 
   impl.thread = std::thread([&impl] {
-    if (!impl.server.listen_after_bind()) spdlog::error("notify: the receiver stopped listening");
+    if (!impl.server->listen_after_bind()) spdlog::error("notify: the receiver stopped listening");
     impl.listen_returned.store(true);
   });
-  while (!impl.server.is_running() && !impl.listen_returned.load()) {
+  while (!impl.server->is_running() && !impl.listen_returned.load()) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
-  if (!impl.server.is_running()) {
+  if (!impl.server->is_running()) {
     impl.thread.join();
     return Status::Unavailable("receiver: could not start serving on " + o.host + ":" +
                                std::to_string(port));
   }
   port_.store(port);
-  spdlog::info("notify: receiving on http://{}:{} ({}, {})", o.host, port, o.notification_path,
+  spdlog::info("notify: receiving on {}://{}:{} ({}, {})",
+               o.tls_certificate.empty() ? "http" : "https", o.host, port, o.notification_path,
                o.lifecycle_path);
   return Status::Ok();
 }
@@ -525,7 +542,7 @@ void Receiver::Stop() {
   if (!impl.thread.joinable()) return;
   // stop() on a server that is not running would leave a later listen() blocked: only a
   // running one is stopped; one whose listen loop already ended is just joined.
-  if (impl.server.is_running()) impl.server.stop();
+  if (impl.server->is_running()) impl.server->stop();
   impl.thread.join();
 }
 

@@ -8,8 +8,8 @@
 // Graph and never applies a change itself: the sync worker, woken by SetOnAccepted's
 // callback, does that from the log.
 //
-// Plain HTTP: TLS (Graph requires https) is terminated in front of it, by a reverse proxy
-// or tunnel.
+// HTTPS when ReceiverOptions names a certificate (TLS 1.2 at least); else plain HTTP, with
+// TLS (Graph requires https) terminated in front of it by a reverse proxy or tunnel.
 //
 // Thread-safety: Start() and Stop() are for the owning thread; stats(), port() and
 // SetOnAccepted() may be called from any thread. Handlers run on the receiver's own pool.
@@ -52,6 +52,9 @@ struct ReceiverOptions {
   // An idle keep-alive connection holds a worker this long: short, so a burst of new
   // connections is not starved by idle ones.
   std::chrono::seconds keep_alive{2};
+  // Both set: HTTPS with this certificate and key (PEM files), TLS 1.2 at least.
+  std::string tls_certificate;
+  std::string tls_private_key;
 };
 
 // What to answer a notification POST with: 202 (durable, or nothing to keep), 400, 415,

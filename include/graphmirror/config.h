@@ -50,6 +50,10 @@ struct WebhookSettings {
   std::string notification_url;
   std::string lifecycle_url;  // optional; Graph then sends lifecycle events to notification_url
   size_t max_body_bytes = 1 << 20;
+  // Both set: the receiver speaks HTTPS itself (TLS 1.2 at least) with this certificate
+  // and key (PEM files), for setups without a TLS-terminating proxy.
+  std::string tls_certificate;
+  std::string tls_private_key;
 };
 
 struct SubscriptionSettings {

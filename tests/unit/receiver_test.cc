@@ -6,6 +6,8 @@
 #include <arpa/inet.h>
 #include <httplib.h>
 #include <netinet/in.h>
+#include <openssl/bio.h>
+#include <openssl/ssl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -16,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "engine/rich/keygen.h"
 #include "engine/store/store.h"
 #include "graphmirror/clock.h"
 #include "tests/support/temp_dir.h"
@@ -549,6 +552,64 @@ TEST_CASE("receiver: options are checked", "[notify]") {
   options.host = "192.0.2.1";  // not an address of this machine
   Receiver bad_host(options, &table, store.get(), &clock);
   CHECK_FALSE(bad_host.Start().ok());
+}
+
+// Connects with TLS versions [min, max] and reports whether the handshake succeeded (the
+// client is made permissive, security level 0, so that a refusal is the server's).
+bool TlsHandshake(int port, int min_version, int max_version) {
+  std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> ctx(SSL_CTX_new(TLS_client_method()),
+                                                        SSL_CTX_free);
+  SSL_CTX_set_security_level(ctx.get(), 0);
+  SSL_CTX_set_min_proto_version(ctx.get(), min_version);
+  SSL_CTX_set_max_proto_version(ctx.get(), max_version);
+  std::unique_ptr<BIO, decltype(&BIO_free_all)> bio(BIO_new_ssl_connect(ctx.get()), BIO_free_all);
+  BIO_set_conn_hostname(bio.get(), ("127.0.0.1:" + std::to_string(port)).c_str());
+  return BIO_do_connect(bio.get()) == 1 && BIO_do_handshake(bio.get()) == 1;
+}
+
+TEST_CASE("receiver: HTTPS with a configured certificate, TLS 1.2 at least", "[notify]") {
+  test::TempDir keys;
+  auto generated = rich::GenerateCertificate("localhost", 2);
+  REQUIRE(generated.ok());
+  ReceiverOptions options;
+  options.tls_certificate = keys.Path("tls-cert.pem");
+  options.tls_private_key = keys.Path("tls-key.pem");
+  REQUIRE(rich::WriteCertificateFiles(*generated, options.tls_certificate, options.tls_private_key)
+              .ok());
+  Fixture f(options);
+  httplib::SSLClient client("127.0.0.1", f.receiver->port());
+  client.enable_server_certificate_verification(false);  // self-signed
+  auto res = client.Post("/notifications?validationToken=over-tls", "", "text/plain");
+  REQUIRE(res);
+  CHECK(res->status == 200);
+  CHECK(res->body == "over-tls");
+  res = client.Post("/notifications", Body({Item("sub-1", "cs-1", "m-tls", "CQ1")}), kJson);
+  REQUIRE(res);
+  CHECK(res->status == 202);
+  CHECK(f.Rows() == 1);
+  CHECK(TlsHandshake(f.receiver->port(), TLS1_2_VERSION, TLS1_3_VERSION));
+  CHECK_FALSE(TlsHandshake(f.receiver->port(), TLS1_VERSION, TLS1_1_VERSION));
+  // Plain HTTP on the TLS port gets nothing useful.
+  auto plain = f.Client().Post("/notifications?validationToken=x", "", "text/plain");
+  CHECK(!(plain && plain->status == 200 && plain->body == "x"));
+
+  // A key that does not match, or half a pair: the receiver refuses to start.
+  auto other = rich::GenerateCertificate("other", 2);
+  REQUIRE(other.ok());
+  ReceiverOptions mismatched = options;
+  mismatched.port = 0;
+  mismatched.tls_private_key = keys.Path("other-key.pem");
+  REQUIRE(
+      rich::WriteCertificateFiles(*other, keys.Path("other-cert.pem"), mismatched.tls_private_key)
+          .ok());
+  Receiver bad(mismatched, &f.table, f.store.get(), &f.clock);
+  Status started = bad.Start();
+  CHECK_FALSE(started.ok());
+  CHECK(started.message().find("TLS certificate") != std::string::npos);
+  ReceiverOptions half;
+  half.tls_certificate = options.tls_certificate;
+  Receiver halfway(half, &f.table, f.store.get(), &f.clock);
+  CHECK_FALSE(halfway.Start().ok());
 }
 
 }  // namespace
