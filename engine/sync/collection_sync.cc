@@ -34,8 +34,12 @@ CollectionSync::CollectionSync(const config::Config& config, graph::GraphClient*
       store_(store),
       resyncer_(client, store,
                 ResyncOptions{config.sync.page_size, config.sync.overlap, nullptr,
-                              RichProjection(config)}),
-      delta_(client, store, clock, DeltaOptions::From(config.sync, RichProjection(config))) {}
+                              RichProjection(config), &received_}),
+      delta_(client, store, clock, [&] {
+        DeltaOptions options = DeltaOptions::From(config.sync, RichProjection(config));
+        options.progress = &received_;
+        return options;
+      }()) {}
 
 std::string CollectionSync::StopReason(const std::string& user_id, Collection collection,
                                        const Status& outcome) {

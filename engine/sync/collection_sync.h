@@ -78,6 +78,8 @@ class CollectionSync {
   // When a stopped collection may be tried again; nullopt if it is not stopped (or due).
   std::optional<TimePoint> StoppedUntil(const std::string& user_id, Collection collection);
   const RoundTimings& timings() const { return timings_; }
+  // Items received from Graph by every round so far (for progress displays).
+  int64_t items_received() const { return received_.load(std::memory_order_relaxed); }
   // The one-line reason a refusal stops a collection, or "" if `outcome` is no refusal.
   static std::string StopReason(const std::string& user_id, Collection collection,
                                 const Status& outcome);
@@ -87,6 +89,7 @@ class CollectionSync {
 
   Clock* clock_;
   store::Store* store_;
+  std::atomic<int64_t> received_{0};  // before the syncers, which point at it
   Resyncer resyncer_;
   DeltaSyncer delta_;
 

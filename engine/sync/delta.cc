@@ -224,6 +224,7 @@ Status DeltaSyncer::RunScope(const std::string& user_id, Collection collection, 
     write.next_link = page->next_link;
     write.delta_link = page->delta_link;
     stats->items += static_cast<int64_t>(page->items.size());
+    if (options_.progress != nullptr) options_.progress->fetch_add(page->items.size());
     write.upserts = std::move(page->items);
     write.removed_ids = std::move(page->removed_ids);
     for (const MirrorItem& item : write.upserts) listed.insert(item.id);

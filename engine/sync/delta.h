@@ -28,6 +28,7 @@
 #ifndef GRAPHMIRROR_ENGINE_SYNC_DELTA_H_
 #define GRAPHMIRROR_ENGINE_SYNC_DELTA_H_
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -60,6 +61,8 @@ struct DeltaOptions {
   std::function<bool(int pages_committed)> after_page;
   // Rich mailboxes read and keep only the properties their notifications carry.
   graph::Projection projection;
+  // If set, items received are added to it as pages come (progress displays).
+  std::atomic<int64_t>* progress = nullptr;
 
   static DeltaOptions From(const config::SyncSettings& sync, graph::Projection projection = {});
 };

@@ -81,6 +81,7 @@ Result<ResyncStats> Resyncer::Resync(const std::string& user_id, Collection coll
       start_modified_cursor = false;
     }
     stats.fetched += static_cast<int64_t>(page->items.size());
+    if (options_.progress != nullptr) options_.progress->fetch_add(page->items.size());
     const std::string newest = moved;
     write.upserts = std::move(page->items);
     Status committed = store_->ApplyPage(std::move(write));

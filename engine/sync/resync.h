@@ -17,6 +17,7 @@
 #ifndef GRAPHMIRROR_ENGINE_SYNC_RESYNC_H_
 #define GRAPHMIRROR_ENGINE_SYNC_RESYNC_H_
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -39,6 +40,8 @@ struct ResyncOptions {
   std::function<bool(int pages_committed)> after_page;
   // Rich mailboxes read and keep only the properties their notifications carry.
   graph::Projection projection;
+  // If set, items received are added to it as pages come (progress displays).
+  std::atomic<int64_t>* progress = nullptr;
 };
 
 struct ResyncStats {

@@ -23,9 +23,13 @@ struct Run {
   std::string output;  // stdout and stderr together
 };
 
-inline Run RunCli(const std::string& args) {
+// `via_script`: on a pseudo-terminal (util-linux `script`), as a user's shell runs it.
+inline Run RunCli(const std::string& args, bool via_script = false) {
   Run run;
   std::string command = std::string(GRAPHMIRROR_CLI_PATH) + " " + args + " 2>&1";
+  if (via_script) {
+    command = "script -qec '" + std::string(GRAPHMIRROR_CLI_PATH) + " " + args + "' /dev/null";
+  }
   FILE* pipe = ::popen(command.c_str(), "r");
   REQUIRE(pipe != nullptr);
   std::array<char, 4096> buf;

@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <cstdlib>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -149,6 +150,27 @@ TEST_CASE("--log-format json writes one JSON object per log line", "[cli]") {
   }
   CHECK(logged > 3);
   CHECK(run.output.find("graphsim-secret") == std::string::npos);
+}
+
+TEST_CASE("sync --once shows progress on a terminal only", "[cli]") {
+  if (std::system("command -v script >/dev/null 2>&1") != 0) {
+    WARN("no `script` command to run graphmirror on a pseudo-terminal; skipped");
+    return;
+  }
+  graphsim::Options o;
+  o.users = 1;
+  o.messages = 3000;
+  SimFixture f(o);
+  f.sim().SetHandlerLatency(std::chrono::milliseconds(150));  // a sync long enough to watch
+  std::string config = WriteFile(
+      f.dir(), "g.toml", ConfigText(f.server().base_url(), "graphsim-secret", f.sim().UserIds()));
+  Run tty = RunCli("sync --config " + config + " --once", /*via_script=*/true);
+  INFO(tty.output);
+  REQUIRE(tty.exit_code == 0);
+  CHECK(tty.output.find("items received") != std::string::npos);
+  CHECK(tty.output.find("items/s") != std::string::npos);
+  Run piped = RunCli("sync --config " + config + " --once");  // not a terminal
+  CHECK(piped.output.find("items received") == std::string::npos);
 }
 
 TEST_CASE("A rejected secret ends with one line naming it", "[cli]") {

@@ -20,12 +20,17 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <condition_variable>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <iostream>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "engine/config/config.h"
 #include "engine/graph/graph_client.h"
@@ -69,6 +74,53 @@ void PrintReport(const sync::CollectionReport& r) {
   std::fflush(stdout);
 }
 
+// A one-line progress display on stderr while a long sync runs: items received and their
+// rate, redrawn twice a second; only when stderr is a terminal. Report lines printed in
+// between (Print) clear it first.
+class Progress {
+ public:
+  explicit Progress(const sync::CollectionSync* sync) : sync_(sync), shown_(::isatty(2) == 1) {
+    if (!shown_) return;
+    thread_ = std::thread([this] { Loop(); });
+  }
+  ~Progress() {
+    if (!shown_) return;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      done_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+    std::fputs("\r\033[K", stderr);
+  }
+  void Print(const std::function<void()>& print) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (shown_) std::fputs("\r\033[K", stderr);
+    print();
+    std::fflush(stdout);
+  }
+
+ private:
+  void Loop() {
+    const auto started = std::chrono::steady_clock::now();
+    std::unique_lock<std::mutex> lock(mu_);
+    while (!cv_.wait_for(lock, std::chrono::milliseconds(500), [this] { return done_; })) {
+      const double seconds = Seconds(std::chrono::steady_clock::now() - started);
+      const int64_t items = sync_->items_received();
+      std::fprintf(stderr, "\r\033[K  %lld items received, %.0f items/s",
+                   static_cast<long long>(items), seconds > 0 ? items / seconds : 0.0);
+      std::fflush(stderr);
+    }
+  }
+
+  const sync::CollectionSync* sync_;
+  const bool shown_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  std::thread thread_;
+};
+
 int RunSync(const std::string& config_path) {
   auto config = config::LoadConfigFile(config_path);
   if (!config.ok()) return Fail(config.status().message());
@@ -79,7 +131,14 @@ int RunSync(const std::string& config_path) {
   if (Status s = client.CheckCredentials(); !s.ok()) return Fail(s.message());
 
   auto started = std::chrono::steady_clock::now();
-  auto reports = sync::SyncAllOnce(*config, &client, store->get(), PrintReport);
+  sync::CollectionSync collections(*config, &client, store->get(), SystemClock::Default());
+  std::vector<sync::CollectionReport> reports;
+  {
+    Progress progress(&collections);
+    reports = sync::SyncAllOnce(
+        *config, &collections, store->get(),
+        [&](const sync::CollectionReport& r) { progress.Print([&] { PrintReport(r); }); });
+  }
   int failed = 0;
   for (const auto& r : reports) failed += r.status.ok() ? 0 : 1;
   std::printf("synced %zu collections in %.2f s%s\n", reports.size() - failed,
