@@ -144,21 +144,7 @@ Result<std::vector<Contact>> Engine::Contacts(const ContactQuery& query) {
 
 Result<std::vector<Message>> Engine::Search(const std::string& text, const std::string& user_id,
                                             int limit) {
-  auto hits = impl_->store->SearchMessages(text, user_id, limit);
-  if (!hits.ok()) return hits.status();
-  std::vector<Message> out;
-  for (auto& hit : *hits) {
-    Message m;
-    m.user_id = std::move(hit.user_id);
-    m.id = std::move(hit.id);
-    m.received_at = std::move(hit.received_at);
-    m.from_name = std::move(hit.from_name);
-    m.from_address = std::move(hit.from_address);
-    m.subject = std::move(hit.subject);
-    m.body_preview = std::move(hit.snippet);
-    out.push_back(std::move(m));
-  }
-  return out;
+  return impl_->store->SearchMessages(text, user_id, limit);
 }
 
 void Engine::SetObserver(std::function<void(const std::vector<Change>&)> observer) {

@@ -555,11 +555,11 @@ std::string FullTextQuery(const std::string& text) {
   return query;
 }
 
-Result<std::vector<MessageHit>> Store::SearchMessages(const std::string& text,
-                                                      const std::string& user_id, int limit) {
+Result<std::vector<Message>> Store::SearchMessages(const std::string& text,
+                                                   const std::string& user_id, int limit) {
   const std::string query = FullTextQuery(text);
   if (query.empty()) return Status::InvalidArgument("nothing to search for");
-  std::vector<MessageHit> hits;
+  std::vector<Message> hits;
   Status s = Read("searching messages", [&](SQLite::Database& db) {
     SQLite::Statement q(db,
                         "SELECT m.user_id, m.id, coalesce(m.received_at, ''), "
@@ -573,14 +573,14 @@ Result<std::vector<MessageHit>> Store::SearchMessages(const std::string& text,
     q.bind(2, user_id);
     q.bind(3, limit);
     while (q.executeStep()) {
-      MessageHit hit;
+      Message hit;
       hit.user_id = q.getColumn(0).getString();
       hit.id = q.getColumn(1).getString();
       hit.received_at = q.getColumn(2).getString();
       hit.from_name = q.getColumn(3).getString();
       hit.from_address = q.getColumn(4).getString();
       hit.subject = q.getColumn(5).getString();
-      hit.snippet = q.getColumn(6).getString();
+      hit.body_preview = q.getColumn(6).getString();
       hits.push_back(std::move(hit));
     }
   });

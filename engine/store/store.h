@@ -176,17 +176,6 @@ struct MirrorChange {
 // durable. It must be quick and must not write to the store (it would wait for itself).
 using ChangeObserver = std::function<void(const std::vector<MirrorChange>&)>;
 
-// A message found by full-text search.
-struct MessageHit {
-  std::string user_id;
-  std::string id;
-  std::string received_at;
-  std::string from_name;
-  std::string from_address;
-  std::string subject;
-  std::string snippet;  // the best matching passage, matches in [brackets]
-};
-
 // Text a user typed, as an FTS5 query: each word must occur (in any column), a word ending
 // in '*' matches as a prefix, and nothing else is syntax (quotes, AND, NEAR, ... are words).
 // Empty if the text has no words.
@@ -299,9 +288,11 @@ class Store {
 
   // --- Search ---------------------------------------------------------------------------------
   // Messages matching `text` (see FullTextQuery) in subject, body preview or sender, best
-  // first; only `user_id`'s if it is not empty. InvalidArgument if the text has no words.
-  Result<std::vector<MessageHit>> SearchMessages(const std::string& text,
-                                                 const std::string& user_id, int limit);
+  // first; only `user_id`'s if it is not empty. Each one's body_preview is the best
+  // matching passage (matches in [brackets]); json is left empty. InvalidArgument if the
+  // text has no words.
+  Result<std::vector<Message>> SearchMessages(const std::string& text, const std::string& user_id,
+                                              int limit);
 
   // --- Typed reads (the embedding API's accessors) ----------------------------------------
   Result<std::vector<Message>> Messages(const MessageQuery& query);

@@ -373,7 +373,7 @@ TEST_CASE("Full-text search follows every write of the mirror", "[store][search]
   CHECK_FALSE(store->SearchMessages("   ", "", 10).ok());
   auto hit = store->SearchMessages("figures", "u", 10);
   REQUIRE(hit->size() == 1);
-  CHECK((*hit)[0].snippet.find("[figures]") != std::string::npos);
+  CHECK((*hit)[0].body_preview.find("[figures]") != std::string::npos);
   CHECK((*hit)[0].from_address == "ann@example.com");
 
   // An update replaces the indexed text; a delete removes it.

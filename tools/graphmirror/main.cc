@@ -206,7 +206,7 @@ int RunSearch(const std::string& config_path, const std::string& text, const std
     const std::string& from = hit.from_address.empty() ? hit.from_name : hit.from_address;
     std::printf("%s  %-30s  %s\n    %s\n    user %s  id %s\n",
                 hit.received_at.substr(0, 16).c_str(), from.c_str(), hit.subject.c_str(),
-                hit.snippet.c_str(), hit.user_id.c_str(), hit.id.c_str());
+                hit.body_preview.c_str(), hit.user_id.c_str(), hit.id.c_str());
   }
   std::printf("%zu message%s\n", hits->size(), hits->size() == 1 ? "" : "s");
   return 0;
