@@ -2,9 +2,10 @@
 # The embedding story end to end: install graphmirror into a fresh prefix, build
 # examples/ against that prefix alone (find_package(graphmirror)), and run the example
 # against a graphsim binary on loopback.
-#   installed_example_test.sh BUILD_DIR SOURCE_DIR GRAPHSIM_BINARY
+#   installed_example_test.sh BUILD_DIR SOURCE_DIR GRAPHSIM_BINARY [CXX_FLAGS]
+# CXX_FLAGS: what the library was built with that its users need too (sanitizers).
 set -euo pipefail
-build=$1 src=$2 graphsim=$3
+build=$1 src=$2 graphsim=$3 flags=${4:-}
 work=$(mktemp -d)
 sim=
 cleanup() {
@@ -17,7 +18,7 @@ cmake --install "$build" --prefix "$work/prefix" >"$work/install.log"
 test -f "$work/prefix/include/graphmirror/engine.h"
 test -f "$work/prefix/lib/cmake/graphmirror/graphmirrorConfig.cmake"
 cmake -S "$src/examples" -B "$work/build" -G Ninja -DCMAKE_PREFIX_PATH="$work/prefix" \
-  >"$work/configure.log"
+  -DCMAKE_CXX_FLAGS="$flags" -DCMAKE_EXE_LINKER_FLAGS="$flags" >"$work/configure.log"
 cmake --build "$work/build" >"$work/build.log" || { cat "$work/build.log"; exit 1; }
 
 "$graphsim" --listen 127.0.0.1:0 --users 2 --messages 15 --events 4 --contacts 3 --seed 7 \
