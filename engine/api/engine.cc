@@ -21,7 +21,9 @@ struct Engine::Impl {
   std::unique_ptr<store::Store> store;
   std::unique_ptr<graph::GraphClient> client;
   std::mutex mu;  // guards live and idle_sync against Start/Stop
-  std::unique_ptr<sync::LiveSync> live;
+  // Shared so that a request in flight keeps it alive without holding `mu` (notifications
+  // must not queue behind one another: the store commits them in groups).
+  std::shared_ptr<sync::LiveSync> live;
   std::unique_ptr<sync::CollectionSync> idle_sync;  // Resync while not started
 };
 
@@ -53,7 +55,7 @@ Status Engine::SyncOnce() {
 Status Engine::Start(StartOptions options) {
   std::lock_guard<std::mutex> lock(impl_->mu);
   if (impl_->live) return Status::InvalidArgument("the engine is already started");
-  auto live = std::make_unique<sync::LiveSync>(impl_->config, impl_->client.get(),
+  auto live = std::make_shared<sync::LiveSync>(impl_->config, impl_->client.get(),
                                                impl_->store.get(), impl_->clock);
   sync::LiveSyncOptions live_options;
   live_options.serve_http = options.serve_http;
@@ -63,7 +65,7 @@ Status Engine::Start(StartOptions options) {
 }
 
 void Engine::Stop() {
-  std::unique_ptr<sync::LiveSync> live;
+  std::shared_ptr<sync::LiveSync> live;
   {
     std::lock_guard<std::mutex> lock(impl_->mu);
     live = std::move(impl_->live);
@@ -72,9 +74,13 @@ void Engine::Stop() {
 }
 
 HttpAnswer Engine::HandleNotification(std::string_view content_type, std::string_view body) {
-  std::lock_guard<std::mutex> lock(impl_->mu);
-  if (!impl_->live) return {503, "text/plain; charset=utf-8", "not started\n"};
-  notify::NotificationAnswer answer = impl_->live->receiver().Accept(content_type, body);
+  std::shared_ptr<sync::LiveSync> live;
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    live = impl_->live;
+  }
+  if (!live || !live->ready()) return {503, "text/plain; charset=utf-8", "not started\n"};
+  notify::NotificationAnswer answer = live->receiver().Accept(content_type, body);
   return {answer.status, answer.body.empty() ? "" : "text/plain; charset=utf-8",
           std::move(answer.body)};
 }
