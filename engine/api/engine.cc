@@ -86,12 +86,9 @@ HttpAnswer Engine::HandleNotification(std::string_view content_type, std::string
 }
 
 HttpAnswer Engine::HandleValidation(std::string_view token) {
-  bool malformed = token.empty() || token.size() > 1024;
-  for (char c : token) {
-    const auto u = static_cast<unsigned char>(c);
-    malformed = malformed || u < 0x20 || u == 0x7f;
+  if (!notify::IsWellFormedValidationToken(token)) {
+    return {400, "text/plain; charset=utf-8", "malformed validationToken\n"};
   }
-  if (malformed) return {400, "text/plain; charset=utf-8", "malformed validationToken\n"};
   return {200, "text/plain; charset=utf-8", std::string(token)};
 }
 

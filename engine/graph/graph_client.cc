@@ -425,7 +425,9 @@ Result<Response> GraphClient::Impl::Send(const Request& call) {
     if (status >= 200 && status < 300) return as_response();
 
     const std::optional<GraphError> error = ParseGraphError(result->body);
-    if (call.return_client_errors && status >= 400 && status < 500 && status != 401) {
+    const bool unauthorized_for_good = status == 401 && token_renewed;
+    if ((call.return_client_errors && status >= 400 && status < 500 && status != 401) ||
+        (call.return_unauthorized && unauthorized_for_good)) {
       Response response = as_response();
       if (error) {
         response.error_code = error->code;
@@ -510,10 +512,11 @@ Result<Response> GraphClient::Send(const Request& request) {
   }
 }
 
-Status GraphClient::CheckCredentials() {
+Status GraphClient::CheckCredentials() { return AccessToken().status(); }
+
+Result<std::string> GraphClient::AccessToken() {
   try {
-    auto token = impl_->tokens.GetToken();
-    return token.ok() ? Status::Ok() : token.status();
+    return impl_->tokens.GetToken();
   } catch (const std::exception& e) {
     return Status::Internal("graph client: " + OneLine(e.what()));
   }

@@ -57,6 +57,9 @@ struct Request {
   // Return 4xx answers (but 401) as a Response with error_code set, instead of mapping
   // them to a Status: for callers that act on the code (409, ExtensionError, 404).
   bool return_client_errors = false;
+  // Also return a 401 that persists after the one token renewal as a Response (headers
+  // included), instead of Unauthenticated: for diagnostics that read WWW-Authenticate.
+  bool return_unauthorized = false;
   // > 0: also sends `Prefer: odata.maxpagesize=N` (how delta rounds size their pages).
   int max_page_size = 0;
 };
@@ -117,6 +120,9 @@ class GraphClient {
 
   // Checks the credentials by fetching a token (used by the CLI to fail early and clearly).
   Status CheckCredentials();
+  // The token requests are sent with (fetched if needed), for diagnostics that read its
+  // claims (`graphmirror doctor`). Never log it.
+  Result<std::string> AccessToken();
 
   const ClientStats& stats() const;
 

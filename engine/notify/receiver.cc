@@ -113,6 +113,10 @@ std::string DedupeKey(const Notification& n, std::string_view delivery_nonce) {
 
 }  // namespace
 
+bool IsWellFormedValidationToken(std::string_view token) {
+  return !token.empty() && token.size() <= kMaxValidationToken && !HasControlCharacters(token);
+}
+
 struct Receiver::Impl {
   Impl(ReceiverOptions options, SubscriptionTable* subscriptions, store::Store* store, Clock* clock,
        ReceiverStats* stats)
@@ -243,8 +247,7 @@ void Receiver::Impl::Handle(const httplib::Request& req, httplib::Response& res,
 
 void Receiver::Impl::HandleValidation(const httplib::Request& req, httplib::Response& res,
                                       const std::optional<std::string>& token) {
-  if (!token || token->empty() || token->size() > kMaxValidationToken ||
-      HasControlCharacters(*token)) {
+  if (!token || !IsWellFormedValidationToken(*token)) {
     stats->bad_requests.fetch_add(1);
     spdlog::warn("notify: refused a validation request on {}: malformed token", OneLine(req.path));
     SetText(res, 400, "malformed validationToken\n");

@@ -64,6 +64,10 @@ struct NotificationAnswer {
   std::string body;
 };
 
+// A decoded validationToken the handshake may echo: 1..1024 bytes, no control characters
+// (it goes back as the whole body; a CR or LF would be a header-injection attempt).
+bool IsWellFormedValidationToken(std::string_view token);
+
 // An answer to a GET on a path other than the notification paths (the daemon serves
 // /healthz and /metrics this way); nullopt: 404.
 struct AdminResponse {

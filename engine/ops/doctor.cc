@@ -1,17 +1,17 @@
 #include "engine/ops/doctor.h"
 
-#include <httplib.h>
 #include <simdjson.h>
 
 #include <chrono>
-#include <ctime>
+#include <cstdlib>
 #include <exception>
 #include <set>
 
 #include "engine/base/text.h"
 #include "engine/graph/graph_client.h"
+#include "engine/graph/public_fetch.h"
 #include "engine/graph/query.h"
-#include "engine/graph/token_provider.h"
+#include "engine/graph/timestamp.h"
 #include "engine/graph/url.h"
 #include "engine/rich/base64.h"
 #include "engine/sync/collection_sync.h"
@@ -53,23 +53,6 @@ std::string AuthParam(std::string_view header, std::string_view name) {
 bool IsGraphAudience(const std::string& aud) {
   return aud == "https://graph.microsoft.com" || aud == "https://graph.microsoft.com/" ||
          aud == "00000003-0000-0000-c000-000000000000";
-}
-
-std::string Fmt(int64_t unix_seconds) {
-  std::time_t t = static_cast<std::time_t>(unix_seconds);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
-std::unique_ptr<httplib::Client> ClientFor(const graph::Url& url) {
-  auto client = std::make_unique<httplib::Client>(url.Origin());
-  client->enable_server_certificate_verification(true);
-  client->set_connection_timeout(10, 0);
-  client->set_read_timeout(15, 0);
-  return client;
 }
 
 }  // namespace
@@ -140,8 +123,10 @@ std::vector<Finding> RunDoctor(const config::Config& config, Clock* clock) {
   };
 
   // The token and what it says about the app.
-  graph::TokenProvider tokens(sync::ClientOptionsFrom(config), clock);
-  auto token = tokens.GetToken();
+  graph::ClientOptions options = sync::ClientOptionsFrom(config);
+  options.max_attempts = 2;  // a diagnosis, not a sync: say what is wrong soon
+  graph::GraphClient client(options, clock);
+  auto token = client.AccessToken();
   if (!token.ok()) {
     add(Level::kFail, "token", token.status().message());
     return out;
@@ -162,7 +147,10 @@ std::vector<Finding> RunDoctor(const config::Config& config, Clock* clock) {
           std::chrono::duration_cast<std::chrono::seconds>(clock->Now().time_since_epoch()).count();
       const int64_t left = *claims->expires - now;
       add(left > 0 ? Level::kOk : Level::kFail, "token",
-          "expires " + Fmt(*claims->expires) + " (in " + std::to_string(left / 60) + " min)");
+          "expires " +
+              graph::FormatTimestamp(std::chrono::time_point_cast<graph::Ticks>(
+                  TimePoint(std::chrono::seconds(*claims->expires)))) +
+              " (in " + std::to_string(left / 60) + " min)");
     }
     const std::set<std::string> roles(claims->roles.begin(), claims->roles.end());
     std::set<std::string> needed;
@@ -180,55 +168,40 @@ std::vector<Finding> RunDoctor(const config::Config& config, Clock* clock) {
   }
 
   // Each mailbox and collection, as the engine will read it.
-  auto base = graph::ParseUrl(config.graph.base_url);
-  if (!base.ok()) {
-    add(Level::kFail, "mailbox", base.status().message());
-    return out;
-  }
-  std::unique_ptr<httplib::Client> http = ClientFor(*base);
   bool clock_checked = false;
-  std::string base_path(base->Path());
-  while (!base_path.empty() && base_path.back() == '/') base_path.pop_back();
   for (const auto& mailbox : config.mailboxes) {
     for (Collection c : mailbox.resources) {
       const std::string what = mailbox.user + " " + std::string(CollectionName(c));
-      const std::string path = base_path + "/users/" + graph::PercentEncode(mailbox.user) + "/" +
-                               std::string(CollectionName(c)) + "?$top=1&$select=id";
-      httplib::Headers headers = {{"Authorization", "Bearer " + *token}};
-      httplib::Result res = [&] {
-        try {
-          return http->Get(path, headers);
-        } catch (const std::exception&) {
-          return httplib::Result(nullptr, httplib::Error::Unknown);
-        }
-      }();
-      if (!res) {
-        add(Level::kFail, "mailbox",
-            what + ": " + config.graph.base_url + " unreachable (" +
-                httplib::to_string(res.error()) + ")");
+      graph::Request request;
+      request.mailbox = mailbox.user;
+      request.path_or_url = "/users/" + graph::PercentEncode(mailbox.user) + "/" +
+                            std::string(CollectionName(c)) + "?$top=1&$select=id";
+      request.return_client_errors = true;
+      request.return_unauthorized = true;
+      auto res = client.Send(request);
+      if (!res.ok()) {
+        add(Level::kFail, "mailbox", what + ": " + res.status().message());
         continue;
       }
-      if (!clock_checked && res->has_header("Date")) {
+      if (auto server = graph::ServerDate(*res); server && !clock_checked) {
         clock_checked = true;
-        std::tm tm{};
-        const std::string date = res->get_header_value("Date");
-        if (strptime(date.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm) != nullptr) {
-          const auto server = std::chrono::system_clock::from_time_t(timegm(&tm));
-          const auto skew =
-              std::chrono::duration_cast<std::chrono::seconds>(clock->Now() - server).count();
-          add(std::abs(skew) <= 300 ? Level::kOk : Level::kWarn, "clock",
-              "this machine is " + std::to_string(std::abs(skew)) + " s " +
-                  (skew >= 0 ? "ahead of" : "behind") + " Graph" +
-                  (std::abs(skew) <= 300 ? ""
-                                         : ": fix the clock (tokens and expiries depend on it)"));
-        }
+        const auto skew =
+            std::chrono::duration_cast<std::chrono::seconds>(clock->Now() - *server).count();
+        add(std::abs(skew) <= 300 ? Level::kOk : Level::kWarn, "clock",
+            "this machine is " + std::to_string(std::abs(skew)) + " s " +
+                (skew >= 0 ? "ahead of" : "behind") + " Graph" +
+                (std::abs(skew) <= 300 ? ""
+                                       : ": fix the clock (tokens and expiries depend on it)"));
       }
+      auto header = [&](const char* name) {
+        auto it = res->headers.find(name);
+        return it == res->headers.end() ? std::string() : it->second;
+      };
       if (res->status == 200) {
         add(Level::kOk, "mailbox", what + ": readable");
       } else if (res->status == 401) {
         add(Level::kFail, "mailbox",
-            what + ": 401, " +
-                ExplainUnauthorized(res->get_header_value("WWW-Authenticate"), audience));
+            what + ": 401, " + ExplainUnauthorized(header("www-authenticate"), audience));
       } else if (res->status == 403) {
         add(Level::kFail, "mailbox",
             what + ": 403: the app needs " + sync::PermissionFor(c) +
@@ -258,21 +231,13 @@ std::vector<Finding> RunDoctor(const config::Config& config, Clock* clock) {
   }
   const std::string probe =
       "graphmirror-doctor-" + std::to_string(clock->Now().time_since_epoch().count());
-  std::unique_ptr<httplib::Client> hook_client = ClientFor(*hook);
-  const std::string target = hook->target +
-                             (hook->target.find('?') == std::string::npos ? "?" : "&") +
-                             "validationToken=" + graph::PercentEncode(probe);
-  httplib::Result res = [&] {
-    try {
-      return hook_client->Post(target, "", "text/plain");
-    } catch (const std::exception&) {
-      return httplib::Result(nullptr, httplib::Error::Unknown);
-    }
-  }();
-  if (!res) {
+  const std::string url = config.webhook.notification_url +
+                          (hook->target.find('?') == std::string::npos ? "?" : "&") +
+                          "validationToken=" + graph::PercentEncode(probe);
+  auto res = graph::PublicRequest("POST", url, "", "text/plain");
+  if (!res.ok()) {
     add(Level::kWarn, "webhook",
-        config.webhook.notification_url + " is not reachable from here (" +
-            httplib::to_string(res.error()) +
+        config.webhook.notification_url + " is not reachable from here (" + res.status().message() +
             "): Graph must reach it from the internet while `graphmirror run` runs");
   } else if (res->status == 200 && res->body == probe) {
     add(Level::kOk, "webhook", config.webhook.notification_url + " answers the handshake");

@@ -47,8 +47,13 @@ class RichContent {
       const config::Config& config, Clock* clock, store::Store* store,
       std::function<Result<std::string>()> fetch_jwks);
 
+  // Forgets the verdicts of earlier passes: the worker calls it before each pass over the
+  // log, so that the cache holds the bodies of one pass, not every body ever received.
+  void BeginPass() { verdicts_.clear(); }
+
   // The verdict on the body a row came in (row.token_batch; 0: a body without tokens,
-  // valid unless the row itself is rich). Cached per body. `reason` names the failure.
+  // valid unless the row itself is rich). Cached per body until BeginPass. `reason` names
+  // the failure.
   Verdict CheckBody(const store::PendingNotification& row, std::string* reason);
 
   // The item a rich row carries; the refusal's reason otherwise.
@@ -68,7 +73,7 @@ class RichContent {
   std::shared_ptr<const rich::ContentDecryptor> decryptor_;
   std::unique_ptr<rich::TokenValidator> validator_;
   graph::Projection projection_;
-  std::map<int64_t, BodyVerdict> verdicts_;  // by token_batch; kValid and kSuspicious only
+  std::map<int64_t, BodyVerdict> verdicts_;  // this pass's, by token_batch; never kRetry
   RichStats stats_;
 };
 

@@ -91,6 +91,7 @@ Result<int64_t> SyncWorker::RunOnce() {
 
   std::map<std::pair<std::string, Collection>, Group> groups;
   std::vector<int64_t> unknown;
+  if (rich_ != nullptr) rich_->BeginPass();
   std::map<std::string, std::vector<int64_t>> suspicious;  // by reason
   std::vector<const store::PendingNotification*> not_yet;  // tokens not judged yet
   for (const auto& row : *pending) {
