@@ -1,0 +1,319 @@
+#include "bench/bench_util.h"
+
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+namespace graphmirror::bench {
+namespace {
+
+std::string JsonString(const std::string& s) {
+  std::string out = "\"";
+  for (char c : s) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", c);
+          out += buf;
+        } else {
+          out += c;
+        }
+    }
+  }
+  return out + "\"";
+}
+
+std::string JsonNumber(double v) {
+  if (!std::isfinite(v)) return "null";
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.6g", v);
+  return buf;
+}
+
+}  // namespace
+
+Options ParseOptions(int argc, char** argv, const std::string& about) {
+  Options options;
+  CLI::App app(about);
+  app.add_flag("--smoke", options.smoke, "tiny sizes, targets not judged (the test suite)");
+  app.add_option("--seed", options.seed, "seed of generated data and schedules");
+  app.add_option("--work-dir", options.work_dir, "scratch directory (kept)");
+  app.add_option("--bin-dir", options.bin_dir, "build directory holding graphsim and graphmirror");
+  app.add_option("--only", options.only, "row numbers to run, comma separated");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    std::exit(app.exit(e));
+  }
+  std::cerr << argv[0] << ": seed " << options.seed << (options.smoke ? " (smoke)" : "") << "\n";
+  return options;
+}
+
+bool Wanted(const Options& options, int row) {
+  if (options.only.empty()) return true;
+  std::stringstream in(options.only);
+  std::string part;
+  while (std::getline(in, part, ',')) {
+    if (part == std::to_string(row)) return true;
+  }
+  return false;
+}
+
+void PrintRow(const Row& row) {
+  std::string line =
+      "{\"row\":" + std::to_string(row.number) + ",\"what\":" + JsonString(row.what) +
+      ",\"value\":" + JsonNumber(row.value) + ",\"unit\":" + JsonString(row.unit) +
+      ",\"baseline\":" + (row.baseline ? JsonNumber(*row.baseline) : "null") +
+      ",\"baseline_what\":" + JsonString(row.baseline_what) +
+      ",\"target\":" + JsonString(row.target) + ",\"met\":" + (row.met ? "true" : "false") +
+      ",\"detail\":" + JsonString(row.detail) + ",\"reproduce\":" + JsonString(row.reproduce) + "}";
+  std::cout << line << std::endl;
+  std::cerr << "row " << row.number << ": " << row.what << ": " << row.value << " " << row.unit;
+  if (row.baseline) std::cerr << " (baseline " << *row.baseline << ")";
+  std::cerr << " [" << row.detail << "]\n";
+}
+
+double Percentile(std::vector<double>& samples, double p) {
+  if (samples.empty()) return 0;
+  std::sort(samples.begin(), samples.end());
+  double rank = p / 100.0 * static_cast<double>(samples.size() - 1);
+  size_t lo = static_cast<size_t>(std::floor(rank));
+  size_t hi = std::min(samples.size() - 1, lo + 1);
+  double frac = rank - static_cast<double>(lo);
+  return samples[lo] + (samples[hi] - samples[lo]) * frac;
+}
+
+WorkDir::WorkDir(const Options& options, const std::string& name) {
+  if (!options.work_dir.empty()) {
+    path_ = std::filesystem::path(options.work_dir) / name;
+    std::filesystem::remove_all(path_);
+    std::filesystem::create_directories(path_);
+    remove_ = false;
+    return;
+  }
+  std::string pattern =
+      (std::filesystem::temp_directory_path() / ("graphmirror-bench-" + name + "-XXXXXX")).string();
+  if (::mkdtemp(pattern.data()) == nullptr) {
+    std::cerr << "bench: cannot create a temp dir\n";
+    std::exit(1);
+  }
+  path_ = pattern;
+}
+
+WorkDir::~WorkDir() {
+  if (!remove_) return;
+  std::error_code ignored;
+  std::filesystem::remove_all(path_, ignored);
+}
+
+pid_t Spawn(const std::vector<std::string>& args, const std::string& log) {
+  std::fflush(nullptr);
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    FILE* out = std::freopen(log.c_str(), "a", stdout);
+    (void)out;
+    ::dup2(::fileno(stdout), 2);
+    std::vector<char*> argv;
+    for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    ::execvp(argv[0], argv.data());
+    std::_Exit(127);
+  }
+  return pid;
+}
+
+int WaitExit(pid_t pid) {
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+void Kill(pid_t pid) {
+  if (pid <= 0) return;
+  ::kill(pid, SIGTERM);
+  WaitExit(pid);
+}
+
+std::optional<std::string> Capture(const std::vector<std::string>& args) {
+  int fds[2];
+  if (::pipe(fds) != 0) return std::nullopt;
+  std::fflush(nullptr);
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::dup2(fds[1], 1);
+    ::close(fds[0]);
+    ::close(fds[1]);
+    std::vector<char*> argv;
+    for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    ::execvp(argv[0], argv.data());
+    std::_Exit(127);
+  }
+  ::close(fds[1]);
+  std::string out;
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::read(fds[0], buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
+  ::close(fds[0]);
+  if (WaitExit(pid) != 0) return std::nullopt;
+  return out;
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+void WriteFile(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << text;
+}
+
+uint64_t RssBytes(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) {
+      return std::stoull(line.substr(6)) * 1024;  // kB
+    }
+  }
+  return 0;
+}
+
+RssSampler::RssSampler(pid_t pid, std::chrono::milliseconds period) : pid_(pid), period_(period) {
+  thread_ = std::thread([this] {
+    Stopwatch clock;
+    while (!stop_.load()) {
+      uint64_t rss = RssBytes(pid_);
+      if (rss > 0) {
+        samples_.emplace_back(clock.Seconds(), rss);
+        if (rss > peak_.load()) peak_.store(rss);
+      }
+      std::this_thread::sleep_for(period_);
+    }
+  });
+}
+
+RssSampler::~RssSampler() { Stop(); }
+
+void RssSampler::Stop() {
+  stop_.store(true);
+  if (thread_.joinable()) thread_.join();
+}
+
+std::vector<std::pair<double, uint64_t>> RssSampler::Samples() {
+  Stop();
+  return samples_;
+}
+
+std::string GraphmirrorPath(const Options& options) {
+  return options.bin_dir + "/tools/graphmirror/graphmirror";
+}
+
+std::optional<SimProcess> StartGraphsim(const Options& options,
+                                        const std::vector<std::string>& args,
+                                        const std::string& log) {
+  std::vector<std::string> argv = {options.bin_dir + "/tools/graphsim/graphsim", "--listen",
+                                   "127.0.0.1:0"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  std::filesystem::remove(log);
+  SimProcess sim;
+  sim.pid = Spawn(argv, log);
+  int users = 3;
+  for (size_t i = 0; i + 1 < args.size(); ++i) {
+    if (args[i] == "--users") users = std::stoi(args[i + 1]);
+  }
+  // It prints its base URL, then one "user ID UPN" line per user, once it serves.
+  auto text = WaitForFile(
+      log,
+      [&](const std::string& t) {
+        size_t n = 0;
+        for (size_t pos = t.find("\nuser "); pos != std::string::npos;
+             pos = t.find("\nuser ", pos + 1)) {
+          ++n;
+        }
+        return static_cast<int>(n) >= users;
+      },
+      std::chrono::minutes(10));
+  if (!text) {
+    std::cerr << "bench: graphsim did not start (see " << log << ")\n";
+    Kill(sim.pid);
+    return std::nullopt;
+  }
+  std::stringstream in(*text);
+  std::string line;
+  std::getline(in, sim.base_url);
+  while (std::getline(in, line)) {
+    if (line.rfind("user ", 0) != 0) continue;
+    std::stringstream fields(line.substr(5));
+    std::string id;
+    fields >> id;
+    sim.users.push_back(id);
+  }
+  return sim;
+}
+
+std::string MirrorConfig(const SimProcess& sim, const std::string& db_path,
+                         const std::string& resources, const std::string& extra) {
+  std::string text = "database = \"" + db_path + "\"\n[graph]\nbase_url = \"" + sim.base_url +
+                     "/v1.0\"\ntoken_url = \"" + sim.base_url +
+                     "/common/oauth2/v2.0/token\"\nclient_id = \"graphsim\"\n"
+                     "client_secret = \"graphsim-secret\"\n";
+  for (const std::string& user : sim.users) {
+    text += "[[mailbox]]\nuser = \"" + user + "\"\nresources = " + resources + "\n";
+  }
+  return text + extra;
+}
+
+int FreePort() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  socklen_t len = sizeof addr;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  int port = ntohs(addr.sin_port);
+  ::close(fd);
+  return port;
+}
+
+std::string Thousands(double value) {
+  auto n = static_cast<long long>(std::llround(value));
+  std::string digits = std::to_string(n < 0 ? -n : n);
+  std::string out;
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return n < 0 ? "-" + out : out;
+}
+
+}  // namespace graphmirror::bench

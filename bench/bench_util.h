@@ -1,0 +1,159 @@
+// What every benchmark program shares: its command line, the rows it reports, timing,
+// percentiles, child processes and their memory.
+//
+// A benchmark prints one JSON object per measured row on stdout (bench/report.py turns
+// them into the table of BENCHMARKS.md) and its progress on stderr. In smoke mode
+// (--smoke, what the test suite runs) sizes are tiny and targets are not judged: it
+// proves the program still works, not how fast it is.
+//
+// Thread-safety: free functions and value types; Stopwatch and RssSampler are for one thread
+// each (RssSampler samples on its own thread).
+
+#ifndef GRAPHMIRROR_BENCH_BENCH_UTIL_H_
+#define GRAPHMIRROR_BENCH_BENCH_UTIL_H_
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace graphmirror::bench {
+
+struct Options {
+  bool smoke = false;
+  uint64_t seed = 1;
+  std::string work_dir;  // scratch space; a fresh temp dir if empty
+  std::string bin_dir;   // the build directory (graphsim and graphmirror binaries)
+  std::string only;      // run only the rows whose number is listed ("1,2"); empty: all
+};
+
+// Parses the common flags (--smoke, --seed, --work-dir, --bin-dir, --only); exits with
+// a one-line error on a bad command line. `about` is the program's one-line description.
+Options ParseOptions(int argc, char** argv, const std::string& about);
+bool Wanted(const Options& options, int row);
+
+// One row of the table.
+struct Row {
+  int number = 0;
+  std::string what;  // "durable ingest, 1 item per POST"
+  double value = 0;
+  std::string unit;                // "POST/s", "items/s", "ms", "MiB", "s", "requests"
+  std::optional<double> baseline;  // measured in the same run, same unit
+  std::string baseline_what;       // what the baseline is
+  std::string target;              // as the issue states it
+  bool met = false;                // judged by the program (false in smoke mode)
+  std::string detail;              // further figures: percentiles, sizes, counts
+  std::string reproduce;           // the command that measures this row alone
+};
+// Prints the row as one JSON line on stdout (and flushes).
+void PrintRow(const Row& row);
+
+class Stopwatch {
+ public:
+  Stopwatch() : start_(std::chrono::steady_clock::now()) {}
+  double Seconds() const {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  }
+  void Reset() { start_ = std::chrono::steady_clock::now(); }
+
+ private:
+  std::chrono::steady_clock::time_point start_;
+};
+
+// The p-th percentile (0..100) of `samples` (sorted in place); 0 if empty.
+double Percentile(std::vector<double>& samples, double p);
+
+// A scratch directory removed at scope exit (kept if Options::work_dir named it).
+class WorkDir {
+ public:
+  explicit WorkDir(const Options& options, const std::string& name);
+  ~WorkDir();
+  WorkDir(const WorkDir&) = delete;
+  WorkDir& operator=(const WorkDir&) = delete;
+  std::string Path(const std::string& name) const { return (path_ / name).string(); }
+
+ private:
+  std::filesystem::path path_;
+  bool remove_ = true;
+};
+
+// Child processes. Spawn searches PATH for args[0]; stdout and stderr go to `log`.
+pid_t Spawn(const std::vector<std::string>& args, const std::string& log);
+int WaitExit(pid_t pid);  // exit code, or 128 + signal
+void Kill(pid_t pid);     // SIGTERM, then waits
+// Runs a command to completion and returns its stdout (stderr goes to ours); nullopt if
+// it could not run or exited non-zero.
+std::optional<std::string> Capture(const std::vector<std::string>& args);
+// Reads `path` until `pred(text)` holds or `timeout` passes; the text, or nullopt.
+template <typename Pred>
+std::optional<std::string> WaitForFile(const std::string& path, Pred pred,
+                                       std::chrono::milliseconds timeout);
+std::string ReadFile(const std::string& path);
+void WriteFile(const std::string& path, const std::string& text);
+
+// Resident set size of a process in bytes (VmRSS), 0 if it is gone.
+uint64_t RssBytes(pid_t pid);
+// Samples a process's RSS every `period` on its own thread until Stop().
+class RssSampler {
+ public:
+  RssSampler(pid_t pid, std::chrono::milliseconds period);
+  ~RssSampler();
+  void Stop();
+  uint64_t peak() const { return peak_.load(); }
+  // (seconds since start, bytes), one per sample.
+  std::vector<std::pair<double, uint64_t>> Samples();
+
+ private:
+  pid_t pid_;
+  std::chrono::milliseconds period_;
+  std::atomic<bool> stop_{false};
+  std::atomic<uint64_t> peak_{0};
+  std::vector<std::pair<double, uint64_t>> samples_;
+  std::thread thread_;
+};
+
+// The graphsim binary (Options::bin_dir) serving seeded mailboxes over loopback.
+struct SimProcess {
+  pid_t pid = 0;
+  std::string base_url;            // "http://127.0.0.1:PORT"
+  std::vector<std::string> users;  // object ids
+};
+// Starts it with `args` (--users, --messages, ...) and waits until it serves; its output
+// goes to `log`. nullopt (and a message on stderr) if it did not come up.
+std::optional<SimProcess> StartGraphsim(const Options& options,
+                                        const std::vector<std::string>& args,
+                                        const std::string& log);
+// A graphmirror config file's text for these mailboxes of `sim`: database `db_path`,
+// `resources` (TOML array text, e.g. "[\"messages\"]"), then `extra` verbatim.
+std::string MirrorConfig(const SimProcess& sim, const std::string& db_path,
+                         const std::string& resources, const std::string& extra = "");
+std::string GraphmirrorPath(const Options& options);
+
+// A free loopback TCP port.
+int FreePort();
+// "12,345" style for the detail text.
+std::string Thousands(double value);
+constexpr double kMiB = 1024.0 * 1024.0;
+
+// --- implementation of the template ---------------------------------------------------------
+template <typename Pred>
+std::optional<std::string> WaitForFile(const std::string& path, Pred pred,
+                                       std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::string text = ReadFile(path);
+    if (pred(text)) return text;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return std::nullopt;
+}
+
+}  // namespace graphmirror::bench
+
+#endif  // GRAPHMIRROR_BENCH_BENCH_UTIL_H_
