@@ -298,7 +298,8 @@ int ThroughputRow(const Options& options, const WorkDir& dir, int row, int items
     // The ack's latency at a set rate: each connection waits delay() before each request.
     const int target_rate = options.smoke ? 200 : 2000;
     std::string paced = dir.Path("paced.lua");
-    WriteFile(paced, WrkScript(1, connections * 1000 / target_rate));
+    // wrk waits delay() and then the answer, so the period is a little over the delay.
+    WriteFile(paced, WrkScript(1, connections * 1000 / target_rate - 2));
     auto durable2 = StartReceiver(dir.Path("ingest-paced.db"));
     if (!durable2) return 1;
     int64_t before2 = LogRows(*durable2->store);

@@ -48,7 +48,10 @@ struct ReceiverOptions {
   // How long a request waits for its items' commit to start before answering 503. Well
   // under Graph's 3 s, so a slow disk makes Graph retry rather than mark us "slow".
   std::chrono::milliseconds commit_timeout{2000};
-  int threads = 16;  // worker pool; every open connection holds one while it is served
+  // Worker pool. Every open connection holds a worker while it is kept alive, so the pool
+  // is sized for the connections Graph and a proxy keep open at once (a connection beyond
+  // it waits for a free worker); an idle worker costs only its stack.
+  int threads = 64;
   // An idle keep-alive connection holds a worker this long: short, so a burst of new
   // connections is not starved by idle ones.
   std::chrono::seconds keep_alive{2};
