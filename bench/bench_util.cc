@@ -2,6 +2,9 @@
 
 #include <netinet/in.h>
 #include <signal.h>
+#include <spdlog/cfg/env.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -10,6 +13,7 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cmath>
+#include <cstdarg>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -54,6 +58,33 @@ bool Wanted(const Options& options, int row) {
     if (part == std::to_string(row)) return true;
   }
   return false;
+}
+
+int BenchMain(int argc, char** argv, const std::string& name, const std::string& about,
+              const std::function<int(const Options&)>& body) {
+  Options options = ParseOptions(argc, argv, about);
+  spdlog::set_default_logger(spdlog::stderr_color_mt("graphmirror"));
+  spdlog::set_level(spdlog::level::warn);
+  spdlog::cfg::load_env_levels();
+  try {
+    return body(options);
+  } catch (const std::exception& e) {
+    std::cerr << name << ": " << e.what() << "\n";
+    return 1;
+  }
+}
+
+std::string Format(const char* format, ...) {
+  va_list args;
+  va_start(args, format);
+  va_list copy;
+  va_copy(copy, args);
+  int size = std::vsnprintf(nullptr, 0, format, copy);
+  va_end(copy);
+  std::string text(size > 0 ? size : 0, '\0');
+  if (size > 0) std::vsnprintf(text.data(), text.size() + 1, format, args);
+  va_end(args);
+  return text;
 }
 
 void PrintRow(const Row& row) {

@@ -18,6 +18,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <thread>
@@ -37,6 +38,13 @@ struct Options {
 // a one-line error on a bad command line. `about` is the program's one-line description.
 Options ParseOptions(int argc, char** argv, const std::string& about);
 bool Wanted(const Options& options, int row);
+
+// The whole main() of a benchmark program: parses the options, sends the engine's log to
+// stderr at warn level (stdout carries only the rows; SPDLOG_LEVEL=debug shows more), runs
+// `body` and returns its exit code. A setup failure thrown by `body` (a full disk, a
+// simulator refusing) ends the program with "NAME: what" on stderr and exit code 1.
+int BenchMain(int argc, char** argv, const std::string& name, const std::string& about,
+              const std::function<int(const Options&)>& body);
 
 // One row of the table.
 struct Row {
@@ -137,6 +145,8 @@ std::string GraphmirrorPath(const Options& options);
 
 // A free loopback TCP port.
 int FreePort();
+// printf into a string, for the detail text.
+std::string Format(const char* format, ...) __attribute__((format(printf, 1, 2)));
 // "12,345" style for the detail text.
 std::string Thousands(double value);
 constexpr double kMiB = 1024.0 * 1024.0;

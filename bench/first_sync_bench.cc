@@ -166,14 +166,11 @@ int FirstSyncRows(const Options& options, const WorkDir& dir) {
   r.baseline_what = "the same requests to graphsim, pages discarded";
   r.target = ">= 0.7 of baseline";
   r.met = !options.smoke && rate >= 0.7 * base_rate;
-  char detail[400];
-  std::snprintf(detail, sizeof detail,
-                "ratio %.2f; sync %.1f s, replay %.1f s; %llu requests, %.0f MiB of pages; peak "
-                "RSS %.1f MiB",
-                rate / base_rate, sync.seconds, replay.seconds,
-                static_cast<unsigned long long>(replay.requests), replay.bytes / kMiB,
-                sync.peak_rss / kMiB);
-  r.detail = detail;
+  r.detail = Format(
+      "ratio %.2f; sync %.1f s, replay %.1f s; %llu requests, %.0f MiB of pages; peak "
+      "RSS %.1f MiB",
+      rate / base_rate, sync.seconds, replay.seconds,
+      static_cast<unsigned long long>(replay.requests), replay.bytes / kMiB, sync.peak_rss / kMiB);
   r.reproduce = "bench/run --only 4";
   if (Wanted(options, 4)) PrintRow(r);  // row 6 needs the run either way
 
@@ -198,13 +195,12 @@ int FirstSyncRows(const Options& options, const WorkDir& dir) {
   m.unit = "MiB";
   m.target = "<= 64 MiB, flat as the mailbox grows";
   m.met = !options.smoke && peak <= 64 && flat;
-  std::snprintf(detail, sizeof detail,
-                "row 4 peak %.1f MiB; big mailbox: peak %.1f MiB, first half %.1f MiB, second "
-                "half %.1f MiB (%s); %.1f s, %.0f items/s",
-                sync.peak_rss / kMiB, big_sync.peak_rss / kMiB, big_sync.first_half_peak / kMiB,
-                big_sync.second_half_peak / kMiB, flat ? "flat" : "growing", big_sync.seconds,
-                big / big_sync.seconds);
-  m.detail = detail;
+  m.detail = Format(
+      "row 4 peak %.1f MiB; big mailbox: peak %.1f MiB, first half %.1f MiB, second "
+      "half %.1f MiB (%s); %.1f s, %.0f items/s",
+      sync.peak_rss / kMiB, big_sync.peak_rss / kMiB, big_sync.first_half_peak / kMiB,
+      big_sync.second_half_peak / kMiB, flat ? "flat" : "growing", big_sync.seconds,
+      big / big_sync.seconds);
   m.reproduce = "bench/run --only 6";
   PrintRow(m);
   return 0;
@@ -215,12 +211,14 @@ int FirstSyncRows(const Options& options, const WorkDir& dir) {
 
 int main(int argc, char** argv) {
   using namespace graphmirror::bench;
-  Options options = ParseOptions(argc, argv, "First sync end to end and its memory (rows 4, 6)");
-  if (options.bin_dir.empty()) {
-    std::cerr << "first_sync: --bin-dir (the build directory) is needed\n";
-    return 2;
-  }
-  if (!Wanted(options, 4) && !Wanted(options, 6)) return 0;
-  WorkDir dir(options, "first-sync");
-  return FirstSyncRows(options, dir);
+  return BenchMain(argc, argv, "first_sync", "First sync end to end and its memory (rows 4, 6)",
+                   [](const Options& options) {
+                     if (options.bin_dir.empty()) {
+                       std::cerr << "first_sync: --bin-dir (the build directory) is needed\n";
+                       return 2;
+                     }
+                     if (!Wanted(options, 4) && !Wanted(options, 6)) return 0;
+                     WorkDir dir(options, "first-sync");
+                     return FirstSyncRows(options, dir);
+                   });
 }

@@ -287,7 +287,6 @@ int ThroughputRow(const Options& options, const WorkDir& dir, int row, int items
   Row r;
   r.number = row;
   r.reproduce = "bench/run --only " + std::to_string(row);
-  char detail[512];
   if (items_per_post == 1) {
     NullServer null_server;
     WrkResult base = RunWrk("http://127.0.0.1:" + std::to_string(null_server.port()), script,
@@ -320,12 +319,12 @@ int ThroughputRow(const Options& options, const WorkDir& dir, int row, int items
     r.target = ">= 10,000 acked POST/s and >= 0.5 of baseline; p99 ack <= 50 ms at 2,000 POST/s";
     r.met = !options.smoke && posts_per_s >= 10000 && posts_per_s >= 0.5 * base_rate &&
             at_rate.p99_ms <= 50 && paced_rate >= 0.9 * target_rate;
-    std::snprintf(detail, sizeof detail,
-                  "ratio %.2f; %d connections, %d s; p50 %.2f ms, p99 %.2f ms at full load; at "
-                  "%.0f POST/s: p50 %.2f ms, p90 %.2f ms, p99 %.2f ms; 503s %.0f, socket errors "
-                  "%.0f; every acked item found in the log",
-                  posts_per_s / base_rate, connections, seconds, run.p50_ms, run.p99_ms, paced_rate,
-                  at_rate.p50_ms, at_rate.p90_ms, at_rate.p99_ms, unavailable, run.errors);
+    r.detail = Format(
+        "ratio %.2f; %d connections, %d s; p50 %.2f ms, p99 %.2f ms at full load; at "
+        "%.0f POST/s: p50 %.2f ms, p90 %.2f ms, p99 %.2f ms; 503s %.0f, socket errors "
+        "%.0f; every acked item found in the log",
+        posts_per_s / base_rate, connections, seconds, run.p50_ms, run.p99_ms, paced_rate,
+        at_rate.p50_ms, at_rate.p90_ms, at_rate.p99_ms, unavailable, run.errors);
   } else {
     const double items_per_s = posts_per_s * items_per_post;
     double base_rate = RawSqliteInserts(dir.Path("raw.db"), items_per_post, options.smoke);
@@ -337,13 +336,12 @@ int ThroughputRow(const Options& options, const WorkDir& dir, int row, int items
     r.baseline_what = "raw SQLite inserts, 50 per transaction, synchronous=FULL";
     r.target = ">= 60,000 items/s and >= 0.6 of baseline";
     r.met = !options.smoke && items_per_s >= 60000 && items_per_s >= 0.6 * base_rate;
-    std::snprintf(detail, sizeof detail,
-                  "ratio %.2f; %.0f POST/s, %d connections, %d s; p50 %.2f ms, p99 %.2f ms; 503s "
-                  "%.0f, socket errors %.0f; every acked item found in the log",
-                  items_per_s / base_rate, posts_per_s, connections, seconds, run.p50_ms,
-                  run.p99_ms, unavailable, run.errors);
+    r.detail = Format(
+        "ratio %.2f; %.0f POST/s, %d connections, %d s; p50 %.2f ms, p99 %.2f ms; 503s "
+        "%.0f, socket errors %.0f; every acked item found in the log",
+        items_per_s / base_rate, posts_per_s, connections, seconds, run.p50_ms, run.p99_ms,
+        unavailable, run.errors);
   }
-  r.detail = detail;
   PrintRow(r);
   return 0;
 }
@@ -353,11 +351,12 @@ int ThroughputRow(const Options& options, const WorkDir& dir, int row, int items
 
 int main(int argc, char** argv) {
   using namespace graphmirror::bench;
-  Options options = ParseOptions(argc, argv, "Durable ingest at the receiver (rows 1 and 2)");
-  spdlog::set_level(spdlog::level::warn);
-  WorkDir dir(options, "ingest");
-  int rc = 0;
-  if (Wanted(options, 1)) rc |= ThroughputRow(options, dir, 1, 1);
-  if (Wanted(options, 2)) rc |= ThroughputRow(options, dir, 2, 50);
-  return rc;
+  return BenchMain(argc, argv, "ingest", "Durable ingest at the receiver (rows 1 and 2)",
+                   [](const Options& options) {
+                     WorkDir dir(options, "ingest");
+                     int rc = 0;
+                     if (Wanted(options, 1)) rc |= ThroughputRow(options, dir, 1, 1);
+                     if (Wanted(options, 2)) rc |= ThroughputRow(options, dir, 2, 50);
+                     return rc;
+                   });
 }
