@@ -28,6 +28,7 @@
 
 #include "bench/bench_util.h"
 #include "engine/graph/page.h"
+#include "engine/store/connection.h"
 #include "engine/store/mirror_writes.h"
 #include "engine/store/store.h"
 #include "tools/graphsim/graphsim.h"
@@ -202,8 +203,8 @@ double RunBaseline(const Recording& rec, const std::string& db_path) {
     return -1.0;
   };
   if (sqlite3_open(db_path.c_str(), &db) != SQLITE_OK) return fail("open");
-  if (sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", nullptr, nullptr,
-                   nullptr) != SQLITE_OK) {
+  if (sqlite3_exec(db, "PRAGMA journal_mode=WAL", nullptr, nullptr, nullptr) != SQLITE_OK ||
+      sqlite3_exec(db, store::ConnectionPragmas(), nullptr, nullptr, nullptr) != SQLITE_OK) {
     return fail("pragma");
   }
   if (sqlite3_prepare_v2(db,

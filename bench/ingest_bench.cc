@@ -25,6 +25,7 @@
 #include "bench/bench_util.h"
 #include "engine/notify/receiver.h"
 #include "engine/notify/subscription_table.h"
+#include "engine/store/connection.h"
 #include "engine/store/store.h"
 
 namespace graphmirror::bench {
@@ -222,7 +223,8 @@ double RawSqliteInserts(const std::string& path, int per_transaction, bool smoke
   }
   sqlite3* db = nullptr;
   if (sqlite3_open(path.c_str(), &db) != SQLITE_OK) return 0;
-  sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", nullptr, nullptr, nullptr);
+  sqlite3_exec(db, "PRAGMA journal_mode=WAL", nullptr, nullptr, nullptr);
+  sqlite3_exec(db, store::ConnectionPragmas(), nullptr, nullptr, nullptr);
   sqlite3_stmt* insert = nullptr;
   sqlite3_prepare_v2(db,
                      "INSERT OR IGNORE INTO notification_log (dedupe_key, received_at, "

@@ -8,6 +8,10 @@ import subprocess
 import sys
 
 
+# The heading of BENCHMARKS.md's hand-written part, kept when the file is rewritten.
+ANALYSIS = "## Where the time goes"
+
+
 def machine():
     model = "unknown CPU"
     try:
@@ -52,11 +56,21 @@ def main():
                                 text=True).stdout.strip()
         details = "\n".join(f"- **{r['row']}** {r['detail']}. Reproduce: `{r['reproduce']}`."
                             for r in sorted(rows, key=lambda r: r["row"]))
+        # The hand-written analysis (profiles of the rows that miss their target) stays.
+        analysis = ""
+        try:
+            previous = open(sys.argv[3]).read()
+            at = previous.find(ANALYSIS)
+            if at >= 0:
+                analysis = "\n" + previous[at:]
+        except OSError:
+            pass
         with open(sys.argv[3], "w") as out:
             out.write("# Benchmarks\n\n"
                       f"Measured by `bench/run` on {datetime.date.today()} at commit {commit}, "
                       f"on {machine()}. Every ratio compares with a baseline measured in the same "
-                      "run on the same machine.\n\n" + text + "\n\n## Details\n\n" + details + "\n")
+                      "run on the same machine.\n\n" + text + "\n\n## Details\n\n" + details + "\n" +
+                      analysis)
 
 
 if __name__ == "__main__":

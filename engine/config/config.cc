@@ -94,9 +94,10 @@ void ReadGraph(Reader& r, const toml::table& t, GraphSettings* g) {
 }
 
 void ReadSync(Reader& r, const toml::table& t, SyncSettings* s) {
-  r.OnlyKeys(t, "sync.",
-             {"page_size", "parallelism", "overlap_seconds", "log_retention_days",
-              "calendar_past_days", "calendar_future_days", "delta_interval_minutes"});
+  r.OnlyKeys(
+      t, "sync.",
+      {"page_size", "parallelism", "overlap_seconds", "hint_overlap_seconds", "log_retention_days",
+       "calendar_past_days", "calendar_future_days", "delta_interval_minutes"});
   int64_t delta_minutes = s->delta_interval.count();
   r.Integer(t, "delta_interval_minutes", "sync.delta_interval_minutes", 0, 525600, &delta_minutes);
   s->delta_interval = std::chrono::minutes(delta_minutes);
@@ -115,6 +116,9 @@ void ReadSync(Reader& r, const toml::table& t, SyncSettings* s) {
   s->page_size = static_cast<int>(page_size);
   s->parallelism = static_cast<int>(parallelism);
   s->overlap = std::chrono::seconds(overlap);
+  int64_t hint_overlap = s->hint_overlap.count();
+  r.Integer(t, "hint_overlap_seconds", "sync.hint_overlap_seconds", 0, 86400, &hint_overlap);
+  s->hint_overlap = std::chrono::seconds(hint_overlap);
 }
 
 void ReadWebhook(Reader& r, const toml::table& t, WebhookSettings* w) {

@@ -96,6 +96,9 @@ Result<std::string> RenderMetrics(const MetricsSources& src) {
                 {{{}, Read(src.rich->refused_content)}});
   }
   out.Counter("resync_rounds_total", "Query rounds run for notifications.", {{{}, Read(w.rounds)}});
+  out.Counter("notified_items_fetched_total",
+              "Created items no round listed, read one by one by id.",
+              {{{}, Read(w.fetched_items)}});
 
   const sync::KeeperStats& k = *src.keeper;
   out.Counter("subscription_operations_total", "Subscription calls that succeeded, by kind.",

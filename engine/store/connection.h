@@ -16,7 +16,12 @@ namespace graphmirror::store {
 
 enum class Access { kReadWrite, kReadOnly };
 
-// WAL, synchronous=FULL, foreign keys on, busy timeout. A read-write open creates the
+// The per-connection settings after journal_mode=WAL, as one SQL text: synchronous=FULL,
+// foreign keys, in-memory statement journals, the page cache size. (Benchmarks give their
+// raw-SQLite baselines the same.)
+const char* ConnectionPragmas();
+
+// WAL, ConnectionPragmas(), busy timeout. A read-write open creates the
 // file with mode 0600: it holds mail.
 Result<std::unique_ptr<SQLite::Database>> OpenConnection(const std::string& path, Access access);
 

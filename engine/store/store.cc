@@ -471,6 +471,25 @@ Result<int64_t> Store::CountItems(const std::string& user_id, Collection collect
   }
 }
 
+Result<std::vector<std::string>> Store::MissingItems(const std::string& user_id,
+                                                     Collection collection,
+                                                     const std::vector<std::string>& ids) {
+  std::vector<std::string> missing;
+  if (ids.empty()) return missing;
+  Status s = Read("looking up items", [&](SQLite::Database& db) {
+    SQLite::Statement q(db, "SELECT 1 FROM " + std::string(CollectionName(collection)) +
+                                " WHERE user_id = ?1 AND id = ?2");
+    for (const std::string& id : ids) {
+      q.reset();
+      q.bind(1, user_id);
+      q.bind(2, id);
+      if (!q.executeStep()) missing.push_back(id);
+    }
+  });
+  if (!s.ok()) return s;
+  return missing;
+}
+
 Result<std::vector<std::string>> Store::ItemIds(const std::string& user_id, Collection collection) {
   std::lock_guard<std::mutex> lock(impl_->read_mu);
   try {

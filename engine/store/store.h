@@ -253,6 +253,9 @@ class Store {
   Result<int64_t> CountItems(const std::string& user_id, Collection collection);
   // Every (mailbox, collection) with items or a watermark, ordered by user then collection.
   Result<std::vector<CollectionCount>> Counts();
+  // Those of `ids` the collection does not hold for the mailbox, in the order given.
+  Result<std::vector<std::string>> MissingItems(const std::string& user_id, Collection collection,
+                                                const std::vector<std::string>& ids);
   // The ids of a collection's items for one mailbox, sorted (for convergence checks).
   Result<std::vector<std::string>> ItemIds(const std::string& user_id, Collection collection);
 

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "engine/graph/query.h"
+#include "engine/store/mirror_writes.h"
 
 namespace graphmirror::sync {
 
@@ -33,8 +34,8 @@ CollectionSync::CollectionSync(const config::Config& config, graph::GraphClient*
     : clock_(clock),
       store_(store),
       resyncer_(client, store,
-                ResyncOptions{config.sync.page_size, config.sync.overlap, nullptr,
-                              RichProjection(config), &received_}),
+                ResyncOptions{config.sync.page_size, config.sync.overlap, config.sync.hint_overlap,
+                              nullptr, RichProjection(config), &received_}),
       delta_(client, store, clock, [&] {
         DeltaOptions options = DeltaOptions::From(config.sync, RichProjection(config));
         options.progress = &received_;
@@ -116,16 +117,47 @@ auto CollectionSync::Timed(int kind, F&& round) {
   return result;
 }
 
-Result<ResyncStats> CollectionSync::Created(const std::string& user_id, Collection collection) {
-  auto r = Timed(0, [&] { return resyncer_.ResyncCreated(user_id, collection); });
-  Note(user_id, collection, "created", r.status());
+Result<ResyncStats> CollectionSync::Created(const std::string& user_id, Collection collection,
+                                            Reason reason) {
+  return Round(user_id, collection, Cursor::kCreated, reason);
+}
+
+Result<ResyncStats> CollectionSync::Modified(const std::string& user_id, Collection collection,
+                                             Reason reason) {
+  return Round(user_id, collection, Cursor::kModified, reason);
+}
+
+Result<ResyncStats> CollectionSync::Round(const std::string& user_id, Collection collection,
+                                          Cursor cursor, Reason reason) {
+  const bool created = cursor == Cursor::kCreated;
+  const std::string started = store::FormatUtc(clock_->Now());
+  auto r =
+      Timed(created ? 0 : 1, [&] { return resyncer_.Resync(user_id, collection, cursor, reason); });
+  Note(user_id, collection, created ? "created" : "modified", r.status());
+  if (r.ok()) {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::string& newest = round_started_[{user_id, collection}][created ? 0 : 1];
+    newest = std::max(newest, started);
+  }
   return r;
 }
 
-Result<ResyncStats> CollectionSync::Modified(const std::string& user_id, Collection collection) {
-  auto r = Timed(1, [&] { return resyncer_.ResyncModified(user_id, collection); });
-  Note(user_id, collection, "modified", r.status());
-  return r;
+std::string CollectionSync::RoundStartedAt(const std::string& user_id, Collection collection,
+                                           Cursor cursor) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = round_started_.find({user_id, collection});
+  return it == round_started_.end() ? "" : it->second[cursor == Cursor::kCreated ? 0 : 1];
+}
+
+Result<int64_t> CollectionSync::FetchMissing(const std::string& user_id, Collection collection,
+                                             const std::vector<std::string>& ids) {
+  auto missing = store_->MissingItems(user_id, collection, ids);
+  if (!missing.ok()) return missing.status();
+  if (missing->empty()) return 0;
+  auto fetched = delta_.Fetch(user_id, collection, {missing->begin(), missing->end()});
+  if (!fetched.ok()) return fetched.status();
+  if (Status s = store_->ApplyPage(std::move(fetched).value()); !s.ok()) return s;
+  return static_cast<int64_t>(missing->size());
 }
 
 Result<DeltaStats> CollectionSync::Delta(const std::string& user_id, Collection collection) {

@@ -16,6 +16,7 @@
 #ifndef GRAPHMIRROR_ENGINE_SYNC_COLLECTION_SYNC_H_
 #define GRAPHMIRROR_ENGINE_SYNC_COLLECTION_SYNC_H_
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <map>
@@ -58,8 +59,10 @@ class CollectionSync {
 
   // New items (createdDateTime round), changed items (lastModifiedDateTime round), and
   // deletions and moves (a delta pass). Each records its outcome (see Note).
-  Result<ResyncStats> Created(const std::string& user_id, Collection collection);
-  Result<ResyncStats> Modified(const std::string& user_id, Collection collection);
+  Result<ResyncStats> Created(const std::string& user_id, Collection collection,
+                              Reason reason = Reason::kCatchUp);
+  Result<ResyncStats> Modified(const std::string& user_id, Collection collection,
+                               Reason reason = Reason::kCatchUp);
   Result<DeltaStats> Delta(const std::string& user_id, Collection collection);
   // All three, in that order; stops at the first failure.
   Status Full(const std::string& user_id, Collection collection);
@@ -77,6 +80,15 @@ class CollectionSync {
   std::vector<std::pair<std::string, Collection>> TakeDue();
   // When a stopped collection may be tried again; nullopt if it is not stopped (or due).
   std::optional<TimePoint> StoppedUntil(const std::string& user_id, Collection collection);
+  // When the newest successful round on `cursor` began (local clock, store::FormatUtc
+  // text; "" if none yet): an item notified as created before then was committed before
+  // that round began, so the round listed it unless it is stamped before the overlap.
+  std::string RoundStartedAt(const std::string& user_id, Collection collection, Cursor cursor);
+  // Reads the items among `ids` the mirror does not hold one by one from Graph (an item
+  // gone by then is not added) and writes them; how many were read. For created items a
+  // round did not list: stamped before the watermark it re-read from, or listed late.
+  Result<int64_t> FetchMissing(const std::string& user_id, Collection collection,
+                               const std::vector<std::string>& ids);
   const RoundTimings& timings() const { return timings_; }
   // Items received from Graph by every round so far (for progress displays).
   int64_t items_received() const { return received_.load(std::memory_order_relaxed); }
@@ -98,6 +110,8 @@ class CollectionSync {
     int tries = 0;
   };
 
+  Result<ResyncStats> Round(const std::string& user_id, Collection collection, Cursor cursor,
+                            Reason reason);
   // Runs `round`, timing it as round kind `kind` (an index of RoundTimings::kKinds).
   template <typename F>
   auto Timed(int kind, F&& round);
@@ -106,6 +120,7 @@ class CollectionSync {
   std::mutex mu_;
   std::map<Key, TimePoint> stopped_;  // until when
   std::map<Key, Debt> owed_;
+  std::map<Key, std::array<std::string, 2>> round_started_;  // created, modified
 };
 
 }  // namespace graphmirror::sync

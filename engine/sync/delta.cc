@@ -286,8 +286,8 @@ Status DeltaSyncer::UnlistedEvents(const std::string& user_id, std::set<std::str
   return Status::Ok();
 }
 
-Result<store::PageWrite> DeltaSyncer::Verify(const std::string& user_id, Collection collection,
-                                             const std::set<std::string>& ids) {
+Result<store::PageWrite> DeltaSyncer::Fetch(const std::string& user_id, Collection collection,
+                                            const std::set<std::string>& ids) {
   store::PageWrite verified;
   verified.user_id = user_id;
   verified.collection = collection;
@@ -375,7 +375,7 @@ Result<DeltaStats> DeltaSyncer::Sync(const std::string& user_id, Collection coll
   if (!held.ok()) return held.status();
   for (const auto& r : *held) to_verify.insert(r.item_id);
   if (to_verify.empty() && quiet.empty()) return stats;
-  auto verified = Verify(user_id, collection, to_verify);
+  auto verified = Fetch(user_id, collection, to_verify);
   if (!verified.ok()) return verified.status();
   stats.verified = static_cast<int64_t>(to_verify.size());
   auto removed = store_->EndDeltaPass(user_id, collection, quiet, &*verified);

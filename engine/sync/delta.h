@@ -83,6 +83,10 @@ class DeltaSyncer {
 
   // One pass over every scope of the collection, then the queued removals.
   Result<DeltaStats> Sync(const std::string& user_id, Collection collection);
+  // GETs each item: 404 becomes a delete, anything else an upsert of its current state
+  // (the page has no watermark).
+  Result<store::PageWrite> Fetch(const std::string& user_id, Collection collection,
+                                 const std::set<std::string>& ids);
 
  private:
   struct Scope {
@@ -105,9 +109,6 @@ class DeltaSyncer {
   // Lists the ids of every event (calendarView delta sees only its window) and adds the
   // mirror's events Graph did not list to `to_verify`.
   Status UnlistedEvents(const std::string& user_id, std::set<std::string>* to_verify);
-  // GETs each item: 404 becomes a delete, anything else an upsert of its current state.
-  Result<store::PageWrite> Verify(const std::string& user_id, Collection collection,
-                                  const std::set<std::string>& ids);
   std::mutex& LockFor(const std::string& user_id, Collection collection);
 
   graph::GraphClient* client_;

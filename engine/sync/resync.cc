@@ -22,22 +22,25 @@ std::string QueryStart(const std::string& watermark, std::chrono::seconds overla
 Resyncer::Resyncer(graph::GraphClient* client, store::Store* store, ResyncOptions options)
     : client_(client), store_(store), options_(std::move(options)) {}
 
-Result<ResyncStats> Resyncer::ResyncCreated(const std::string& user_id, Collection collection) {
-  return Resync(user_id, collection, Cursor::kCreated);
+Result<ResyncStats> Resyncer::ResyncCreated(const std::string& user_id, Collection collection,
+                                            Reason reason) {
+  return Resync(user_id, collection, Cursor::kCreated, reason);
 }
 
-Result<ResyncStats> Resyncer::ResyncModified(const std::string& user_id, Collection collection) {
-  return Resync(user_id, collection, Cursor::kModified);
+Result<ResyncStats> Resyncer::ResyncModified(const std::string& user_id, Collection collection,
+                                             Reason reason) {
+  return Resync(user_id, collection, Cursor::kModified, reason);
 }
 
 Result<ResyncStats> Resyncer::Resync(const std::string& user_id, Collection collection,
-                                     Cursor cursor) {
+                                     Cursor cursor, Reason reason) {
   auto started = std::chrono::steady_clock::now();
   auto watermark = store_->GetWatermark(user_id, collection);
   if (!watermark.ok()) return watermark.status();
   const bool created = cursor == Cursor::kCreated;
   const std::string since =
-      QueryStart(created ? watermark->created_after : watermark->modified_after, options_.overlap);
+      QueryStart(created ? watermark->created_after : watermark->modified_after,
+                 reason == Reason::kNotified ? options_.hint_overlap : options_.overlap);
   // Keyset paging: after each page the next query starts again at the newest timestamp
   // committed, instead of following @odata.nextLink through the whole round. Graph pages
   // messages with $skip, and items that change or vanish while a round pages would shift

@@ -35,6 +35,8 @@ namespace graphmirror::sync {
 struct ResyncOptions {
   int page_size = 500;
   std::chrono::seconds overlap{60};
+  // The overlap of rounds notifications asked for (Reason::kNotified).
+  std::chrono::seconds hint_overlap{2};
   // Called after each committed page with the number of pages committed so far; returning
   // false stops the round there (Cancelled), as if the process died after that commit.
   std::function<bool(int pages_committed)> after_page;
@@ -52,6 +54,9 @@ struct ResyncStats {
 
 // Which property a round follows, and so which watermark it moves.
 enum class Cursor { kCreated, kModified };
+// Why a round runs: to catch up (a first sync, after downtime, a debt), re-reading the
+// overlap; or because notifications said something changed, re-reading the hint overlap.
+enum class Reason { kCatchUp, kNotified };
 
 class Resyncer {
  public:
@@ -61,10 +66,13 @@ class Resyncer {
   // lastModifiedDateTime watermark at Graph's clock reading (the Date of the first
   // answer, less the overlap): every later change is stamped after it, and everything
   // before it is read by this round.
-  Result<ResyncStats> ResyncCreated(const std::string& user_id, Collection collection);
+  Result<ResyncStats> ResyncCreated(const std::string& user_id, Collection collection,
+                                    Reason reason = Reason::kCatchUp);
   // A round on lastModifiedDateTime, from that watermark (from the beginning if none).
-  Result<ResyncStats> ResyncModified(const std::string& user_id, Collection collection);
-  Result<ResyncStats> Resync(const std::string& user_id, Collection collection, Cursor cursor);
+  Result<ResyncStats> ResyncModified(const std::string& user_id, Collection collection,
+                                     Reason reason = Reason::kCatchUp);
+  Result<ResyncStats> Resync(const std::string& user_id, Collection collection, Cursor cursor,
+                             Reason reason = Reason::kCatchUp);
 
  private:
   graph::GraphClient* client_;

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <map>
 #include <set>
 #include <vector>
@@ -18,6 +19,8 @@ struct Group {
   std::vector<MirrorItem> rich_items;  // decrypted from rich notifications
   bool created = false;
   bool updated = false;
+  std::vector<std::string> created_ids;
+  std::string created_received;  // the newest receipt time of them (store::FormatUtc)
   std::vector<const store::PendingNotification*> lifecycle;
   int attempts = 0;  // the most any change row of the group has had: sets the backoff
 };
@@ -130,7 +133,11 @@ Result<int64_t> SyncWorker::RunOnce() {
     }
     g.seqs.push_back(row.seq);
     g.attempts = std::max(g.attempts, row.attempts);
-    if (row.change_type == "created") g.created = true;
+    if (row.change_type == "created") {
+      g.created = true;
+      g.created_received = std::max(g.created_received, row.received_at);
+      if (!row.item_id.empty()) g.created_ids.push_back(row.item_id);
+    }
     if (row.change_type == "updated") g.updated = true;
     if (row.change_type == "deleted" && !row.item_id.empty()) {
       g.deleted_ids.push_back(row.item_id);
@@ -215,16 +222,40 @@ Result<int64_t> SyncWorker::RunOnce() {
       g.rich_items = std::move(unique);
       if (!tied.empty()) g.updated = true;
     }
+    // A createdDateTime round that began after a `created` row was received has listed
+    // its item already (the catch-up at start, an earlier pass's round), and an item it
+    // missed is read by id below: a backlog needs no round per pass. `updated` rows always
+    // get their round: a change can reach the mirror's view of Graph late (a move), and
+    // nothing would read it by id.
+    const bool created_round =
+        g.created &&
+        !(g.created_received < sync_->RoundStartedAt(user, collection, Cursor::kCreated));
+    const bool updated_round = g.updated;
     Status round;
-    if (g.created) {
+    if (created_round) {
       ++stats_.rounds;
-      auto r = sync_->Created(user, collection);
+      auto r = sync_->Created(user, collection, Reason::kNotified);
       if (!r.ok()) round = r.status();
     }
-    if (round.ok() && g.updated) {
+    if (round.ok() && updated_round) {
       ++stats_.rounds;
-      auto r = sync_->Modified(user, collection);
+      auto r = sync_->Modified(user, collection, Reason::kNotified);
       if (!r.ok()) round = r.status();
+    }
+    if (round.ok() && !g.created_ids.empty()) {
+      // What the rounds did not list (stamped before the overlap they re-read, or listed
+      // late) is read by id; an id deleted in the same group needs no read.
+      std::set<std::string> deleted(g.deleted_ids.begin(), g.deleted_ids.end());
+      std::erase_if(g.created_ids, [&](const std::string& id) { return deleted.count(id) > 0; });
+      std::sort(g.created_ids.begin(), g.created_ids.end());
+      g.created_ids.erase(std::unique(g.created_ids.begin(), g.created_ids.end()),
+                          g.created_ids.end());
+      auto fetched = sync_->FetchMissing(user, collection, g.created_ids);
+      if (!fetched.ok()) {
+        round = fetched.status();
+      } else {
+        stats_.fetched_items += static_cast<uint64_t>(*fetched);
+      }
     }
     if (round.ok() && (g.created || g.updated) && !g.rich_items.empty()) {
       // The rounds just wrote Graph's current state: a rich item stamped in the same

@@ -3,14 +3,17 @@
 // Notifications are hints. All pending rows of one (mailbox, collection) are coalesced
 // into at most one createdDateTime round (for `created`) and one lastModifiedDateTime
 // round (for `updated`), whatever their number: a burst of 1,000 notifications costs a
-// handful of Graph requests. `deleted` rows delete their item, after the rounds and in the
-// transaction that marks the group's rows applied. A group whose rounds fail is marked
-// failed with the reason and retried with exponential backoff; rows for a mailbox or
-// collection no longer configured are ignored with a reason, and those of a stopped
-// collection (see CollectionSync) wait until it is tried again. Every
-// `sync.delta_interval` a delta pass runs over every collection, as a safety net, and a
-// collection whose catch-up failed gets its full pass again, with backoff. Everything is
-// idempotent, so a crash anywhere only means the same work is done again after the restart.
+// handful of Graph requests. Such a round re-reads only `sync.hint_overlap`, and a created
+// item it did not list is read by id; `created` rows received before a createdDateTime
+// round that already succeeded began (a backlog at start) need no round at all. `deleted`
+// rows delete their item, after the rounds and in the transaction that marks the group's
+// rows applied. A group whose rounds fail is marked failed with the reason and retried
+// with exponential backoff; rows for a mailbox or collection no longer configured are
+// ignored with a reason, and those of a stopped collection (see CollectionSync) wait until
+// it is tried again. Every `sync.delta_interval` a delta pass runs over every collection,
+// as a safety net, and a collection whose catch-up failed gets its full pass again, with
+// backoff. Everything is idempotent, so a crash anywhere only means the same work is done
+// again after the restart.
 //
 // Rich notifications (SetRichContent): a `created` or `updated` row whose content
 // decrypts is upserted from it, in the transaction that marks the group's rows applied,
@@ -47,6 +50,7 @@ struct WorkerStats {
   std::atomic<uint64_t> failed_rows{0};
   std::atomic<uint64_t> rich_items{0};       // items upserted from decrypted content
   std::atomic<uint64_t> suspicious_rows{0};  // ignored: their body's tokens failed
+  std::atomic<uint64_t> fetched_items{0};    // created items no round listed, read by id
 };
 
 // Called for lifecycle rows; returns how the row ended. Wired to the subscription keeper.

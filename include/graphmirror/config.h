@@ -31,6 +31,11 @@ struct SyncSettings {
   // an item is created but may list it a little later; re-reading a short overlap (the
   // upserts are idempotent) catches such late arrivals.
   std::chrono::seconds overlap{60};
+  // The overlap of a round that notifications asked for. Their items were committed
+  // before Graph sent them, so only timestamps equal to the watermark need reading again;
+  // a round per burst re-reading a whole `overlap` would read every recent item again
+  // each time. A created item such a round still misses is fetched by id.
+  std::chrono::seconds hint_overlap{2};
   // Ended notification log rows are deleted after this long (0: kept forever).
   std::chrono::hours log_retention{24 * 7};
   // The window of calendarView delta rounds (how deleted events are seen), in days before

@@ -54,6 +54,24 @@ TEST_CASE("ParseConfig reads the delta settings", "[config]") {
   CHECK(c->sync.delta_interval.count() == 0);
 }
 
+TEST_CASE("ParseConfig reads both overlaps, the notified one 2 s unless set", "[config]") {
+  auto defaults = ParseConfig(kValid, "g.toml", "", NoEnv);
+  REQUIRE(defaults.ok());
+  CHECK(defaults->sync.overlap.count() == 60);
+  CHECK(defaults->sync.hint_overlap.count() == 2);
+  std::string text = kValid;
+  text.replace(text.find("page_size = 100"), 15,
+               "page_size = 100\noverlap_seconds = 120\nhint_overlap_seconds = 5");
+  auto c = ParseConfig(text, "g.toml", "", NoEnv);
+  REQUIRE(c.ok());
+  CHECK(c->sync.overlap.count() == 120);
+  CHECK(c->sync.hint_overlap.count() == 5);
+  text.replace(text.find("hint_overlap_seconds = 5"), 24, "hint_overlap_seconds = -1");
+  auto bad = ParseConfig(text, "g.toml", "", NoEnv);
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.status().message().find("sync.hint_overlap_seconds") != std::string::npos);
+}
+
 TEST_CASE("GRAPHMIRROR_CLIENT_SECRET supplies the secret", "[config]") {
   std::string text = kValid;
   text.erase(text.find("client_secret"), std::string("client_secret = \"s3cret\"\n").size());
