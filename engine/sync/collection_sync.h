@@ -81,8 +81,8 @@ class CollectionSync {
   // When a stopped collection may be tried again; nullopt if it is not stopped (or due).
   std::optional<TimePoint> StoppedUntil(const std::string& user_id, Collection collection);
   // When the newest successful round on `cursor` began (local clock, store::FormatUtc
-  // text; "" if none yet): an item notified as created before then was committed before
-  // that round began, so the round listed it unless it is stamped before the overlap.
+  // text; "" if none yet): a change notified before then was committed before that
+  // round began, so the round listed it unless it is stamped before the overlap.
   std::string RoundStartedAt(const std::string& user_id, Collection collection, Cursor cursor);
   // Reads the items among `ids` the mirror does not hold one by one from Graph (an item
   // gone by then is not added) and writes them; how many were read. For created items a

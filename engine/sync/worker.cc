@@ -12,6 +12,8 @@ namespace {
 
 // Log rows taken per RunOnce: bounds memory; the rest waits for the next pass.
 constexpr int kBatchRows = 20'000;
+// Sorts after every receipt time: a group that must have its round whatever ran before.
+constexpr const char* kNow = "~";
 
 struct Group {
   std::vector<int64_t> seqs;  // change notifications, ended together
@@ -20,7 +22,9 @@ struct Group {
   bool created = false;
   bool updated = false;
   std::vector<std::string> created_ids;
-  std::string created_received;  // the newest receipt time of them (store::FormatUtc)
+  // The newest receipt time of the created and of the updated rows (store::FormatUtc).
+  std::string created_received;
+  std::string updated_received;
   std::vector<const store::PendingNotification*> lifecycle;
   int attempts = 0;  // the most any change row of the group has had: sets the backoff
 };
@@ -138,7 +142,10 @@ Result<int64_t> SyncWorker::RunOnce() {
       g.created_received = std::max(g.created_received, row.received_at);
       if (!row.item_id.empty()) g.created_ids.push_back(row.item_id);
     }
-    if (row.change_type == "updated") g.updated = true;
+    if (row.change_type == "updated") {
+      g.updated = true;
+      g.updated_received = std::max(g.updated_received, row.received_at);
+    }
     if (row.change_type == "deleted" && !row.item_id.empty()) {
       g.deleted_ids.push_back(row.item_id);
     }
@@ -220,17 +227,19 @@ Result<int64_t> SyncWorker::RunOnce() {
       tied.insert(with_mirror->begin(), with_mirror->end());
       std::erase_if(unique, [&](const MirrorItem& item) { return tied.count(item.id) > 0; });
       g.rich_items = std::move(unique);
-      if (!tied.empty()) g.updated = true;
+      if (!tied.empty()) {
+        g.updated = true;
+        g.updated_received = kNow;  // Graph decides through a round of its own
+      }
     }
-    // A createdDateTime round that began after a `created` row was received has listed
-    // its item already (the catch-up at start, an earlier pass's round), and an item it
-    // missed is read by id below: a backlog needs no round per pass. `updated` rows always
-    // get their round: a change can reach the mirror's view of Graph late (a move), and
-    // nothing would read it by id.
-    const bool created_round =
-        g.created &&
-        !(g.created_received < sync_->RoundStartedAt(user, collection, Cursor::kCreated));
-    const bool updated_round = g.updated;
+    // A round that began after a row was received has read its change already (the
+    // catch-up at start, an earlier pass's round): a backlog needs no round per pass. A
+    // created item such a round did not list is read by id below.
+    auto covered = [&](const std::string& received, Cursor cursor) {
+      return !received.empty() && received < sync_->RoundStartedAt(user, collection, cursor);
+    };
+    const bool created_round = g.created && !covered(g.created_received, Cursor::kCreated);
+    const bool updated_round = g.updated && !covered(g.updated_received, Cursor::kModified);
     Status round;
     if (created_round) {
       ++stats_.rounds;

@@ -4,8 +4,8 @@
 // into at most one createdDateTime round (for `created`) and one lastModifiedDateTime
 // round (for `updated`), whatever their number: a burst of 1,000 notifications costs a
 // handful of Graph requests. Such a round re-reads only `sync.hint_overlap`, and a created
-// item it did not list is read by id; `created` rows received before a createdDateTime
-// round that already succeeded began (a backlog at start) need no round at all. `deleted`
+// item it did not list is read by id; rows received before a round of their kind that
+// already succeeded began (a backlog at start) need no round at all. `deleted`
 // rows delete their item, after the rounds and in the transaction that marks the group's
 // rows applied. A group whose rounds fail is marked failed with the reason and retried
 // with exponential backoff; rows for a mailbox or collection no longer configured are

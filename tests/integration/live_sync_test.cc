@@ -90,17 +90,20 @@ TEST_CASE("A backlog received before a successful round needs no round of its ow
   const std::string user = f.sim().UserIds()[0];
   f.clock().Advance(std::chrono::minutes(1));
   for (int i = 0; i < 20; ++i) f.sim().CreateItem(user, "messages", Subject("backlog"));
+  const std::string changed = f.sim().ItemIds(user, "messages")[0];
+  REQUIRE(f.sim().UpdateItem(user, "messages", changed, Subject("changed in the backlog")));
   while (f.sim().PumpDeliveries() > 0) {
   }
-  REQUIRE(f.PendingLog() == 20);
+  REQUIRE(f.PendingLog() == 21);
   f.clock().Advance(std::chrono::seconds(1));
-  // A round that began after the rows arrived (as the catch-up at start does).
+  // Rounds that began after the rows arrived (as the catch-up at start does).
   REQUIRE(f.live().collections().Created(user, Collection::kMessages).ok());
+  REQUIRE(f.live().collections().Modified(user, Collection::kMessages).ok());
   const uint64_t rounds = f.live().worker().stats().rounds;
   const uint64_t before = f.client().stats().requests;
   REQUIRE(f.live().worker().RunOnce().ok());
   CHECK(f.live().worker().stats().rounds == rounds);
-  CHECK(f.client().stats().requests == before);  // all 20 are in the mirror already
+  CHECK(f.client().stats().requests == before);  // all 21 changes are in the mirror already
   CHECK(f.PendingLog() == 0);
   f.RequireExactMirror(user, Collection::kMessages);
 
@@ -111,6 +114,13 @@ TEST_CASE("A backlog received before a successful round needs no round of its ow
   }
   REQUIRE(f.live().worker().RunOnce().ok());
   CHECK(f.live().worker().stats().rounds == rounds + 1);
+  f.RequireExactMirror(user, Collection::kMessages);
+  f.clock().Advance(std::chrono::seconds(1));
+  REQUIRE(f.sim().UpdateItem(user, "messages", changed, Subject("changed after")));
+  while (f.sim().PumpDeliveries() > 0) {
+  }
+  REQUIRE(f.live().worker().RunOnce().ok());
+  CHECK(f.live().worker().stats().rounds == rounds + 2);
   f.RequireExactMirror(user, Collection::kMessages);
 }
 
