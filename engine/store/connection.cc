@@ -26,12 +26,11 @@ Status CreatePrivateFile(const std::string& path) {
 }  // namespace
 
 const char* ConnectionPragmas() {
-  // Statement journals (every trigger-firing upsert and every savepoint opens one) stay in
-  // memory instead of in temporary files written and unlinked per statement: they were
-  // most of the bytes written when applying a page. 8 MiB of page cache per connection
-  // (the daemon has two) holds a page of 1,000 items with its index and full-text entries.
-  return "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY; "
-         "PRAGMA cache_size = -8192;";
+  // Statement journals and savepoint journals stay SQLite's default: in memory up to a
+  // small size, then in a temporary file. In memory without bound (temp_store = MEMORY),
+  // the journal of a statement over a whole scope (a sweep, a forgotten folder) grows
+  // with the mailbox.
+  return "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;";
 }
 
 Result<std::unique_ptr<SQLite::Database>> OpenConnection(const std::string& path, Access access) {

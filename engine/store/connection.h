@@ -16,9 +16,8 @@ namespace graphmirror::store {
 
 enum class Access { kReadWrite, kReadOnly };
 
-// The per-connection settings after journal_mode=WAL, as one SQL text: synchronous=FULL,
-// foreign keys, in-memory statement journals, the page cache size. (Benchmarks give their
-// raw-SQLite baselines the same.)
+// The per-connection settings after journal_mode=WAL, as one SQL text: synchronous=FULL
+// and foreign keys. (Benchmarks give their raw-SQLite baselines the same.)
 const char* ConnectionPragmas();
 
 // WAL, ConnectionPragmas(), busy timeout. A read-write open creates the

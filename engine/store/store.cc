@@ -75,22 +75,36 @@ void Store::Impl::CommitGroup(std::vector<Job>& group) {
     SQLite::Transaction txn(db, SQLite::TransactionBehavior::IMMEDIATE);
     std::vector<MirrorChange>& changes = write_ctx->changes();
     changes.clear();
-    for (size_t i = 0; i < group.size(); ++i) {
-      const size_t changes_before = changes.size();
-      db.exec("SAVEPOINT job");
+    auto run = [&](Job& job) -> Status {
       try {
-        group[i].fn(*write_ctx);
-        db.exec("RELEASE job");
+        job.fn(*write_ctx);
+        return Status::Ok();
       } catch (const std::exception& e) {
-        results[i] = Status::IOError(e.what());
-        db.exec("ROLLBACK TO job");
-        db.exec("RELEASE job");
-        changes.resize(changes_before);
+        return Status::IOError(e.what());
       } catch (...) {
-        results[i] = Status::Internal("a write job threw a non-standard exception");
-        db.exec("ROLLBACK TO job");
+        return Status::Internal("a write job threw a non-standard exception");
+      }
+    };
+    if (group.size() == 1) {
+      // Alone in its transaction, a job needs no savepoint: if it fails, the transaction
+      // rolls back, which is all of it. (A savepoint journals the original of every page
+      // the job changes: megabytes for a page of items.)
+      results[0] = run(group[0]);
+      if (!results[0].ok()) {
+        changes.clear();
+        group[0].done.set_value(results[0]);
+        return;  // txn rolls back as it goes out of scope
+      }
+    } else {
+      for (size_t i = 0; i < group.size(); ++i) {
+        const size_t changes_before = changes.size();
+        db.exec("SAVEPOINT job");
+        results[i] = run(group[i]);
+        if (!results[i].ok()) {
+          db.exec("ROLLBACK TO job");
+          changes.resize(changes_before);
+        }
         db.exec("RELEASE job");
-        changes.resize(changes_before);
       }
     }
     txn.commit();

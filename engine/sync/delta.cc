@@ -227,7 +227,11 @@ Status DeltaSyncer::RunScope(const std::string& user_id, Collection collection, 
     if (options_.progress != nullptr) options_.progress->fetch_add(page->items.size());
     write.upserts = std::move(page->items);
     write.removed_ids = std::move(page->removed_ids);
-    for (const MirrorItem& item : write.upserts) listed.insert(item.id);
+    // Kept only where round_ended needs it: a fresh round lists the whole scope, and a
+    // set of every id would grow with the mailbox.
+    if (!fresh && !previous_start.empty()) {
+      for (const MirrorItem& item : write.upserts) listed.insert(item.id);
+    }
     if (!write.delta_link.empty()) {
       if (Status s = round_ended(); !s.ok()) return s;
     }

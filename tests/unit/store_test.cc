@@ -161,6 +161,30 @@ TEST_CASE("A failing write job is rolled back alone within a group commit", "[st
   CHECK(db.execAndGet("SELECT count(*) FROM watermarks").getInt() == kWriters - failed);
 }
 
+TEST_CASE("A failing write job alone in its transaction leaves nothing behind", "[store]") {
+  test::TempDir dir;
+  ManualClock clock(TimePoint{});
+  auto store = std::move(Store::Open(dir.Path("m.db"), &clock)).value();
+  auto insert = [](WriteContext& ctx, const std::string& user) {
+    SQLite::Statement& s = ctx.Prepare(
+        "INSERT INTO watermarks (user_id, collection, created_after, updated_at) "
+        "VALUES (?1, 'messages', 'x', 'y')");
+    s.reset();
+    s.bind(1, user);
+    s.exec();
+  };
+  Status failed = store->Write([&](WriteContext& ctx) {
+    insert(ctx, "written, then rolled back");
+    throw std::runtime_error("job fails on purpose");
+  });
+  CHECK(failed.code() == Status::Code::kIOError);
+  CHECK(failed.message() == "job fails on purpose");
+  // The next job commits on its own, without the failed one's row.
+  REQUIRE(store->Write([&](WriteContext& ctx) { insert(ctx, "kept"); }).ok());
+  SQLite::Database db(dir.Path("m.db"));
+  CHECK(db.execAndGet("SELECT group_concat(user_id) FROM watermarks").getString() == "kept");
+}
+
 TEST_CASE("The notification log keeps pending rows and prunes old ended ones", "[store]") {
   test::TempDir dir;
   ManualClock clock(TimePoint{} + std::chrono::hours(24 * 365 * 56));
