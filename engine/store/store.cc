@@ -96,15 +96,17 @@ void Store::Impl::CommitGroup(std::vector<Job>& group) {
         return;  // txn rolls back as it goes out of scope
       }
     } else {
+      // Prepared once: parsing them for every job was a measurable part of the writer's
+      // time per notification POST.
       for (size_t i = 0; i < group.size(); ++i) {
         const size_t changes_before = changes.size();
-        db.exec("SAVEPOINT job");
+        write_ctx->Prepare("SAVEPOINT job").exec();
         results[i] = run(group[i]);
         if (!results[i].ok()) {
-          db.exec("ROLLBACK TO job");
+          write_ctx->Prepare("ROLLBACK TO job").exec();
           changes.resize(changes_before);
         }
-        db.exec("RELEASE job");
+        write_ctx->Prepare("RELEASE job").exec();
       }
     }
     txn.commit();
