@@ -3,10 +3,13 @@
 // validation tokens with its own published keys.
 
 #include <SQLiteCpp/SQLiteCpp.h>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
 
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "engine/rich/keygen.h"
 #include "tests/integration/live_fixture.h"
@@ -268,6 +271,56 @@ TEST_CASE("A rich config whose files cannot be read fails the start, naming the 
     CHECK(f.sim().Subscriptions().empty());  // nothing was subscribed
     *broken = kept;
   }
+}
+
+// Every log line of a run at the most verbose level, checked for the secrets it handled.
+TEST_CASE("Secrets never reach the log: client secret, tokens, clientState, content",
+          "[live][rich]") {
+  std::ostringstream captured;
+  auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(captured);
+  auto logger = spdlog::default_logger();
+  const auto level = logger->level();
+  logger->sinks().push_back(sink);
+  logger->set_level(spdlog::level::trace);
+  std::string access_token;
+  std::vector<std::string> client_states;
+  const std::string subject = "Quarterly numbers 7f3a9c";  // decrypted content, never logged
+  const std::string preview = "the figures are 81b2e4";
+  {
+    RichFixture f;
+    f.Deliver();
+    const std::string user = f.sim().UserIds()[0];
+    f.clock().Advance(std::chrono::minutes(1));
+    const std::string id = f.sim().CreateItem(
+        user, "messages", "{\"subject\":\"" + subject + "\",\"bodyPreview\":\"" + preview + "\"}");
+    REQUIRE(!id.empty());
+    f.Deliver();
+    REQUIRE(f.sim().UpdateItem(user, "messages", id, "{\"subject\":\"" + subject + " v2\"}"));
+    f.Deliver();
+    CHECK(f.QueryInt("SELECT count(*) FROM messages WHERE subject = '" + subject + " v2'") == 1);
+    auto token = f.client().AccessToken();
+    REQUIRE(token.ok());
+    access_token = *token;
+    SQLite::Database db(f.dir().Path("mirror.db"));
+    SQLite::Statement q(db, "SELECT client_state FROM subscriptions");
+    while (q.executeStep()) client_states.push_back(q.getColumn(0).getString());
+  }
+  logger->sinks().pop_back();
+  logger->set_level(level);
+  const std::string log = captured.str();
+  REQUIRE(log.size() > 1000);  // the run did log, verbosely
+  REQUIRE(!client_states.empty());
+  CHECK(log.find("graphsim-secret") == std::string::npos);
+  REQUIRE(access_token.size() > 20);
+  CHECK(log.find(access_token) == std::string::npos);
+  // A token's signature part alone would do as much harm as the whole token.
+  CHECK(log.find(access_token.substr(access_token.rfind('.') + 1)) == std::string::npos);
+  for (const std::string& state : client_states) {
+    REQUIRE(state.size() >= 16);
+    CHECK(log.find(state) == std::string::npos);
+  }
+  CHECK(log.find(subject) == std::string::npos);
+  CHECK(log.find(preview) == std::string::npos);
 }
 
 }  // namespace
