@@ -1,8 +1,14 @@
 #include "engine/json/ondemand.h"
 
 namespace graphmirror::json {
+namespace {
 
-error_code Validate(od::value value) {
+// Deeper than any Graph payload by far, and as deep as simdjson's own parsers go: the
+// recursion below must stop long before a thread's stack does, whatever a body nests.
+constexpr int kMaxDepth = static_cast<int>(simdjson::DEFAULT_MAX_DEPTH);
+
+error_code ValidateAt(od::value value, int depth) {
+  if (depth > kMaxDepth) return simdjson::DEPTH_ERROR;
   od::json_type type;
   if (auto error = value.type().get(type)) return error;
   switch (type) {
@@ -14,7 +20,7 @@ error_code Validate(od::value value) {
         if (auto error = std::move(field_result).get(field)) return error;
         std::string_view key;
         if (auto error = field.unescaped_key().get(key)) return error;
-        if (auto error = Validate(field.value())) return error;
+        if (auto error = ValidateAt(field.value(), depth + 1)) return error;
       }
       return simdjson::SUCCESS;
     }
@@ -24,7 +30,7 @@ error_code Validate(od::value value) {
       for (auto element_result : array) {
         od::value element;
         if (auto error = std::move(element_result).get(element)) return error;
-        if (auto error = Validate(element)) return error;
+        if (auto error = ValidateAt(element, depth + 1)) return error;
       }
       return simdjson::SUCCESS;
     }
@@ -42,6 +48,10 @@ error_code Validate(od::value value) {
   }
   return simdjson::INCORRECT_TYPE;
 }
+
+}  // namespace
+
+error_code Validate(od::value value) { return ValidateAt(value, 1); }
 
 error_code ReadString(od::value value, std::string* out) {
   od::json_type type;

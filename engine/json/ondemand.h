@@ -24,7 +24,8 @@ namespace graphmirror::json {
 namespace od = simdjson::ondemand;
 using simdjson::error_code;
 
-// Walks `value` whole, checking it is well-formed.
+// Walks `value` whole, checking it is well-formed; DEPTH_ERROR if it nests deeper than
+// simdjson::DEFAULT_MAX_DEPTH (the walk recurses).
 error_code Validate(od::value value);
 
 // A string, or "" for null. Copies: the parser's strings die at the next iterate().

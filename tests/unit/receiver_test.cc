@@ -230,6 +230,80 @@ TEST_CASE("receiver: body limits, content types and bad JSON", "[notify]") {
   CHECK(f.receiver->stats().accepted == 2);
 }
 
+TEST_CASE("receiver: hostile bodies: deep nesting, huge arrays, invalid UTF-8", "[notify]") {
+  ReceiverOptions options;
+  options.max_body_bytes = 8 << 20;
+  Fixture f(options);
+  auto cli = f.Client();
+  auto post = [&](const std::string& body) {
+    auto res = cli.Post("/notifications", body, kJson);
+    REQUIRE(res);
+    return res->status;
+  };
+
+  // Nesting far deeper than any parser stack: a clear 400, no crash.
+  const int depth = 100000;
+  CHECK(post(R"({"value":[)" + std::string(depth, '[') + std::string(depth, ']') + "]}") == 400);
+  const std::string good = Item("sub-1", "cs-1", "m1", "e1");
+  CHECK(post(R"({"value":[)" + good + R"(],"x":)" + std::string(depth, '[') +
+             std::string(depth, ']') + "}") == 400);
+  // Invalid UTF-8 in a string (a lone continuation byte, an overlong encoding).
+  for (const std::string& bad : {std::string("\x80"), std::string("\xc0\xaf")}) {
+    std::string item = good;
+    item.replace(item.find("tenant-1"), 8, "tenant" + bad);
+    CHECK(post(Body({item})) == 400);
+  }
+  CHECK(f.receiver->stats().bad_requests == 4);
+  CHECK(f.Rows() == 0);
+
+  // 20,000 items of an unknown subscription in one body: answered (202, nothing kept: a
+  // forgery must not make Graph retry), each counted, quickly.
+  std::vector<std::string> forged;
+  for (int i = 0; i < 20000; ++i) {
+    forged.push_back(Item("sub-unknown", "cs-1", "m" + std::to_string(i), "e"));
+  }
+  const std::string huge = Body(forged);
+  REQUIRE(huge.size() < options.max_body_bytes);
+  const auto started = std::chrono::steady_clock::now();
+  CHECK(post(huge) == 202);
+  CHECK(std::chrono::steady_clock::now() - started < 3s);
+  CHECK(f.receiver->stats().rejected_unknown_subscription == 20000);
+  CHECK(f.Rows() == 0);
+  // And a value array of 20,000 non-objects is one 400.
+  CHECK(post(R"({"value":[)" + [] {
+          std::string numbers;
+          for (int i = 0; i < 20000; ++i) numbers += (i ? ",1" : "1");
+          return numbers;
+        }() + "]}") == 400);
+  CHECK(f.Rows() == 0);
+
+  // 10 MB against the default limit (1 MiB): 413, and the receiver still answers.
+  Fixture defaults;
+  auto default_cli = defaults.Client();
+  auto res = default_cli.Post("/notifications", std::string(10'000'000, ' '), kJson);
+  REQUIRE(res);
+  CHECK(res->status == 413);
+  res = default_cli.Post("/notifications", Body({good}), kJson);
+  REQUIRE(res);
+  CHECK(res->status == 202);
+}
+
+TEST_CASE("receiver: CR and LF in a validation token never become headers", "[notify]") {
+  Fixture f;
+  auto cli = f.Client();
+  for (const char* attack : {"abc%0D%0AX-Injected:%201", "abc%0AX-Injected:%201",
+                             "abc%0D%0A%0D%0A<html>", "abc\r\nX-Injected: 1"}) {
+    INFO(attack);
+    auto res = cli.Post(std::string("/notifications?validationToken=") + attack, "", "text/plain");
+    if (!res) continue;  // refused at the HTTP layer: nothing was injected either
+    CHECK(res->status == 400);
+    CHECK(!res->has_header("X-Injected"));
+    CHECK(res->body.find("<html>") == std::string::npos);
+  }
+  CHECK(f.receiver->stats().validations == 0);
+  CHECK(f.Rows() == 0);
+}
+
 TEST_CASE("receiver: an endless chunked body is cut off at the limit", "[notify]") {
   ReceiverOptions options;
   options.max_body_bytes = 4096;
