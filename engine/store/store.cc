@@ -1,6 +1,9 @@
 #include "engine/store/store.h"
 
 #include <SQLiteCpp/SQLiteCpp.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cctype>
@@ -40,6 +43,9 @@ struct Store::Impl {
 
   std::mutex observer_mu;
   std::shared_ptr<const ChangeObserver> observer;  // guarded by observer_mu
+
+  std::mutex live_lock_mu;
+  int live_lock_fd = -1;  // guarded by live_lock_mu
 
   std::mutex queue_mu;
   std::condition_variable queue_cv;
@@ -137,12 +143,36 @@ void Store::Impl::CommitGroup(std::vector<Job>& group) {
 Store::Store(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 Store::~Store() {
+  ReleaseLiveLock();
   {
     std::lock_guard<std::mutex> lock(impl_->queue_mu);
     impl_->stopping = true;
   }
   impl_->queue_cv.notify_all();
   if (impl_->writer.joinable()) impl_->writer.join();
+}
+
+Status Store::HoldLiveLock() {
+  std::lock_guard<std::mutex> lock(impl_->live_lock_mu);
+  if (impl_->live_lock_fd >= 0 || impl_->path == ":memory:") return Status::Ok();
+  // flock, not SQLite's fcntl locks: independent of them, and per open file, so a second
+  // live user in this same process is refused too.
+  int fd = ::open(impl_->path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Status::IOError("cannot open " + impl_->path + " to lock it");
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    ::close(fd);
+    return Status::Unavailable("another graphmirror is running live on " + impl_->path +
+                               " (a daemon, or an embedding program's started engine)");
+  }
+  impl_->live_lock_fd = fd;
+  return Status::Ok();
+}
+
+void Store::ReleaseLiveLock() {
+  std::lock_guard<std::mutex> lock(impl_->live_lock_mu);
+  if (impl_->live_lock_fd < 0) return;
+  ::close(impl_->live_lock_fd);  // releases the flock
+  impl_->live_lock_fd = -1;
 }
 
 Result<std::unique_ptr<Store>> Store::Open(const std::string& path, Clock* clock) {

@@ -191,6 +191,14 @@ class Store {
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
 
+  // Marks this process as the database's one live user (a daemon or a started Engine:
+  // subscriptions, webhook, worker) with an exclusive lock on the file, held until
+  // ReleaseLiveLock or the Store's end (or the process's: a killed daemon leaves none).
+  // Unavailable naming the file if another holds it; one-shot commands (sync
+  // --once, search, status) do not take it and run beside a daemon.
+  Status HoldLiveLock();
+  void ReleaseLiveLock();
+
   // Writes a page: upserts (an older version never replaces a newer one, by
   // lastModifiedDateTime), deletes, and the watermark, atomically. Idempotent.
   Status ApplyPage(PageWrite page);

@@ -89,14 +89,20 @@ Status LiveSync::SetUpRich(const LiveSyncOptions& options) {
 Status LiveSync::Start(LiveSyncOptions options) {
   auto receiver_options = ReceiverOptionsFrom(config_.webhook);
   if (!receiver_options.ok()) return receiver_options.status();
-  if (Status s = SetUpRich(options); !s.ok()) return s;
-  receiver_ = std::make_unique<notify::Receiver>(*receiver_options, &table_, store_, clock_);
-  receiver_->SetOnAccepted([this] { worker_.Wake(); });
-  if (options.admin_handler) receiver_->SetAdminHandler(options.admin_handler);
-  if (Status s = keeper_.LoadStored(); !s.ok()) return s;
-  if (Status s = sync_.LoadStopped(); !s.ok()) return s;
-  if (options.serve_http) {
-    if (Status s = receiver_->Start(); !s.ok()) return s;
+  if (Status s = store_->HoldLiveLock(); !s.ok()) return s;
+  Status prepared = [&] {
+    if (Status s = SetUpRich(options); !s.ok()) return s;
+    receiver_ = std::make_unique<notify::Receiver>(*receiver_options, &table_, store_, clock_);
+    receiver_->SetOnAccepted([this] { worker_.Wake(); });
+    if (options.admin_handler) receiver_->SetAdminHandler(options.admin_handler);
+    if (Status s = keeper_.LoadStored(); !s.ok()) return s;
+    if (Status s = sync_.LoadStopped(); !s.ok()) return s;
+    if (options.serve_http) return receiver_->Start();
+    return Status::Ok();
+  }();
+  if (!prepared.ok()) {
+    store_->ReleaseLiveLock();  // a start that failed leaves the database to others
+    return prepared;
   }
   started_ = true;
 
@@ -135,6 +141,7 @@ void LiveSync::Stop() {
   keeper_.Stop();
   if (worker_thread_.joinable()) worker_thread_.join();
   if (keeper_thread_.joinable()) keeper_thread_.join();
+  store_->ReleaseLiveLock();
 }
 
 }  // namespace graphmirror::sync

@@ -124,6 +124,23 @@ TEST_CASE("A backlog received before a successful round needs no round of its ow
   f.RequireExactMirror(user, Collection::kMessages);
 }
 
+TEST_CASE("A second live sync on the same database refuses to start", "[live]") {
+  LiveFixture f(Small());
+  config::Config other = f.config();
+  other.webhook.listen = "127.0.0.1:" + std::to_string(FreePort());  // not the port
+  // Another Store on the same file, as a second daemon would open.
+  auto other_store = store::Store::Open(f.dir().Path("mirror.db"), &f.clock());
+  REQUIRE(other_store.ok());
+  sync::LiveSync third(other, &f.client(), other_store->get(), &f.clock());
+  Status refused = third.Start();
+  CHECK(refused.code() == Status::Code::kUnavailable);
+  CHECK(refused.message().find("another graphmirror is running live on") != std::string::npos);
+  CHECK(f.sim().Subscriptions().size() == 6);  // nothing subscribed twice
+  f.StopLive();
+  REQUIRE(third.Start().ok());  // the first one stopped: the database is free
+  third.Stop();
+}
+
 TEST_CASE("30 simulated days: subscriptions renewed, alive, nothing missed", "[live]") {
   LiveFixture f(Small());
   f.Deliver();

@@ -185,6 +185,24 @@ TEST_CASE("A failing write job alone in its transaction leaves nothing behind", 
   CHECK(db.execAndGet("SELECT group_concat(user_id) FROM watermarks").getString() == "kept");
 }
 
+TEST_CASE("One live user at a time: the live lock is refused to a second store", "[store]") {
+  test::TempDir dir;
+  ManualClock clock(TimePoint{});
+  auto first = std::move(Store::Open(dir.Path("m.db"), &clock)).value();
+  auto second = std::move(Store::Open(dir.Path("m.db"), &clock)).value();
+  REQUIRE(first->HoldLiveLock().ok());
+  REQUIRE(first->HoldLiveLock().ok());  // holding it again is a no-op
+  Status refused = second->HoldLiveLock();
+  CHECK(refused.code() == Status::Code::kUnavailable);
+  CHECK(refused.message().find(dir.Path("m.db")) != std::string::npos);
+  // Both still read and write: the lock is only about being live.
+  CHECK(second->CountItems("u", Collection::kMessages).ok());
+  first->ReleaseLiveLock();
+  CHECK(second->HoldLiveLock().ok());
+  second.reset();  // the Store's end releases it
+  CHECK(first->HoldLiveLock().ok());
+}
+
 TEST_CASE("The notification log keeps pending rows and prunes old ended ones", "[store]") {
   test::TempDir dir;
   ManualClock clock(TimePoint{} + std::chrono::hours(24 * 365 * 56));
