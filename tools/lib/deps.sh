@@ -34,9 +34,11 @@ configure_and_build() {
   local args=() targets=()
   while [ $# -gt 0 ] && [ "$1" != "--" ]; do args+=("$1"); shift; done
   [ "${1:-}" = "--" ] && shift && targets=("$@")
-  # Paths under the checkout hash as relative ones, so that clones in other directories
-  # (CI's clean clone) hit the same cache entries.
+  # Paths under the checkout hash as relative ones, and the build directory is left out of
+  # the hash (debug info then names the first build's directory), so that clones in other
+  # directories (CI's clean clone) hit the same cache entries.
   export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$PWD}"
+  export CCACHE_NOHASHDIR="${CCACHE_NOHASHDIR:-1}"
   cmake -S . -B "$dir" -G Ninja -DCMAKE_CXX_COMPILER_LAUNCHER=ccache "${args[@]}" >/dev/null
   if [ ${#targets[@]} -gt 0 ]; then
     cmake --build "$dir" -j"$(nproc)" --target "${targets[@]}"
