@@ -29,7 +29,6 @@
 #include "bench/bench_util.h"
 #include "engine/graph/page.h"
 #include "engine/store/connection.h"
-#include "engine/store/mirror_writes.h"
 #include "engine/store/store.h"
 #include "tools/graphsim/graphsim.h"
 

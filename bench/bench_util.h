@@ -24,6 +24,8 @@
 #include <thread>
 #include <vector>
 
+#include "tests/support/process.h"
+
 namespace graphmirror::bench {
 
 struct Options {
@@ -91,10 +93,10 @@ class WorkDir {
   bool remove_ = true;
 };
 
-// Child processes. Spawn searches PATH for args[0]; stdout and stderr go to `log`.
-pid_t Spawn(const std::vector<std::string>& args, const std::string& log);
-int WaitExit(pid_t pid);  // exit code, or 128 + signal
-void Kill(pid_t pid);     // SIGTERM, then waits
+// Child processes: Spawn (PATH searched, output to a log) and WaitExit are the tests'.
+using test::Spawn;
+using test::WaitExit;
+void Kill(pid_t pid);  // SIGTERM, then waits
 // Runs a command to completion and returns its stdout (stderr goes to ours); nullopt if
 // it could not run or exited non-zero.
 std::optional<std::string> Capture(const std::vector<std::string>& args);

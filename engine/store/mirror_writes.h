@@ -37,9 +37,6 @@ void AppendLogEntries(WriteContext& ctx, const std::vector<LogEntry>& entries,
 void MarkLogRows(WriteContext& ctx, const std::vector<int64_t>& seqs, LogState state,
                  const std::string& reason, TimePoint retry_at);
 
-// "YYYY-MM-DDTHH:MM:SS.fffffffZ" of a local clock reading (for bookkeeping columns).
-std::string FormatUtc(TimePoint t);
-
 }  // namespace graphmirror::store
 
 #endif  // GRAPHMIRROR_ENGINE_STORE_MIRROR_WRITES_H_

@@ -79,6 +79,10 @@ struct LogEntry {
 };
 
 // A log row waiting for the sync worker.
+// "YYYY-MM-DDTHH:MM:SS.fffffffZ" of a local clock reading: the text of the database's
+// bookkeeping times (received_at, synced_at, ...), ordered as the times are.
+std::string FormatUtc(TimePoint t);
+
 struct PendingNotification {
   int64_t seq = 0;
   std::string user_id;

@@ -5,7 +5,6 @@
 #include <set>
 
 #include "engine/graph/query.h"
-#include "engine/store/mirror_writes.h"
 
 namespace graphmirror::sync {
 

@@ -12,8 +12,6 @@ namespace {
 
 // Log rows taken per RunOnce: bounds memory; the rest waits for the next pass.
 constexpr int kBatchRows = 20'000;
-// Sorts after every receipt time: a group that must have its round whatever ran before.
-constexpr const char* kNow = "~";
 
 struct Group {
   std::vector<int64_t> seqs;  // change notifications, ended together
@@ -25,6 +23,7 @@ struct Group {
   // The newest receipt time of the created and of the updated rows (store::FormatUtc).
   std::string created_received;
   std::string updated_received;
+  bool tied_versions = false;  // rich versions only Graph can order: its round must run
   std::vector<const store::PendingNotification*> lifecycle;
   int attempts = 0;  // the most any change row of the group has had: sets the backoff
 };
@@ -229,7 +228,7 @@ Result<int64_t> SyncWorker::RunOnce() {
       g.rich_items = std::move(unique);
       if (!tied.empty()) {
         g.updated = true;
-        g.updated_received = kNow;  // Graph decides through a round of its own
+        g.tied_versions = true;
       }
     }
     // A round that began after a row was received has read its change already (the
@@ -239,7 +238,8 @@ Result<int64_t> SyncWorker::RunOnce() {
       return !received.empty() && received < sync_->RoundStartedAt(user, collection, cursor);
     };
     const bool created_round = g.created && !covered(g.created_received, Cursor::kCreated);
-    const bool updated_round = g.updated && !covered(g.updated_received, Cursor::kModified);
+    const bool updated_round =
+        g.updated && (g.tied_versions || !covered(g.updated_received, Cursor::kModified));
     Status round;
     if (created_round) {
       ++stats_.rounds;

@@ -1,4 +1,5 @@
-// Running the graphmirror command as a child process, for tests that kill it.
+// Running a program as a child process: the graphmirror command for tests that kill it,
+// graphsim and wrk for the benchmarks.
 
 #ifndef GRAPHMIRROR_TESTS_SUPPORT_PROCESS_H_
 #define GRAPHMIRROR_TESTS_SUPPORT_PROCESS_H_
@@ -13,7 +14,8 @@
 
 namespace graphmirror::test {
 
-// Starts `args` (args[0] is the program) with stdout and stderr appended to `log`.
+// Starts `args` (args[0] is the program, searched in PATH if it has no slash) with stdout
+// and stderr appended to `log`.
 inline pid_t Spawn(const std::vector<std::string>& args, const std::string& log) {
   std::fflush(nullptr);  // else the child flushes a copy of our buffered output
   pid_t pid = ::fork();
@@ -24,7 +26,7 @@ inline pid_t Spawn(const std::vector<std::string>& args, const std::string& log)
     std::vector<char*> argv;
     for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
-    ::execv(argv[0], argv.data());
+    ::execvp(argv[0], argv.data());
     std::_Exit(127);
   }
   return pid;
