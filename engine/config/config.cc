@@ -8,6 +8,8 @@
 #include <set>
 #include <sstream>
 
+#include "engine/base/text.h"
+
 namespace graphmirror::config {
 namespace {
 
@@ -26,7 +28,8 @@ class Reader {
       loc += ":" + std::to_string(where->source().begin.line) + ":" +
              std::to_string(where->source().begin.column);
     }
-    status_ = Status::InvalidArgument(loc + ": " + what);
+    // `what` may quote the file (a key, a value): one line whatever the file holds.
+    status_ = Status::InvalidArgument(loc + ": " + OneLine(what));
   }
 
   // Rejects keys of `table` not in `known`: a typo must not silently fall back to a default.
@@ -123,8 +126,8 @@ void ReadSync(Reader& r, const toml::table& t, SyncSettings* s) {
 
 void ReadWebhook(Reader& r, const toml::table& t, WebhookSettings* w) {
   r.OnlyKeys(t, "webhook.",
-             {"listen", "notification_url", "lifecycle_url", "max_body_bytes", "tls_certificate",
-              "tls_private_key"});
+             {"listen", "notification_url", "lifecycle_url", "max_body_bytes", "max_connections",
+              "request_timeout_seconds", "tls_certificate", "tls_private_key"});
   r.String(t, "tls_certificate", "webhook.tls_certificate", &w->tls_certificate);
   r.String(t, "tls_private_key", "webhook.tls_private_key", &w->tls_private_key);
   if (r.ok() && w->tls_certificate.empty() != w->tls_private_key.empty()) {
@@ -136,6 +139,13 @@ void ReadWebhook(Reader& r, const toml::table& t, WebhookSettings* w) {
   int64_t max_body = static_cast<int64_t>(w->max_body_bytes);
   r.Integer(t, "max_body_bytes", "webhook.max_body_bytes", 1024, 64 << 20, &max_body);
   w->max_body_bytes = static_cast<size_t>(max_body);
+  int64_t max_connections = w->max_connections;
+  r.Integer(t, "max_connections", "webhook.max_connections", 64, 16384, &max_connections);
+  w->max_connections = static_cast<int>(max_connections);
+  int64_t request_timeout = w->request_timeout.count();
+  r.Integer(t, "request_timeout_seconds", "webhook.request_timeout_seconds", 1, 300,
+            &request_timeout);
+  w->request_timeout = std::chrono::seconds(request_timeout);
   size_t colon = w->listen.rfind(':');
   if (r.ok() && (colon == std::string::npos || colon == 0 ||
                  w->listen.find_first_not_of("0123456789", colon + 1) != std::string::npos ||
@@ -265,8 +275,7 @@ Result<Config> ParseConfig(const std::string& text, const std::string& source,
   } catch (const toml::parse_error& e) {
     const auto& where = e.source().begin;
     return Status::InvalidArgument(source + ":" + std::to_string(where.line) + ":" +
-                                   std::to_string(where.column) + ": " +
-                                   std::string(e.description()));
+                                   std::to_string(where.column) + ": " + OneLine(e.description()));
   }
   Reader r(source);
   Config config;

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "engine/base/text.h"
+#include "engine/notify/guarded_server.h"
 #include "engine/notify/notification.h"
 #include "engine/notify/text.h"
 #include "engine/store/store.h"
@@ -31,8 +32,6 @@ constexpr size_t kMaxValidationToken = 1024;
 constexpr int kListenBacklog = 512;
 // Graph reuses connections; httplib's default closes one after 5 requests.
 constexpr size_t kKeepAliveMaxCount = 1000;
-constexpr time_t kReadTimeoutSeconds = 5;
-constexpr time_t kWriteTimeoutSeconds = 5;
 
 constexpr char kTextPlain[] = "text/plain; charset=utf-8";
 
@@ -147,7 +146,8 @@ struct Receiver::Impl {
   Clock* const clock;
   ReceiverStats* const stats;
 
-  std::unique_ptr<httplib::Server> server;  // an SSLServer with TLS; made by Start()
+  std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> tls_context{nullptr, SSL_CTX_free};
+  std::unique_ptr<GuardedServer> server;  // made by Start()
   std::thread thread;
   std::atomic<int> listen_fd{-1};
   std::atomic<bool> listen_returned{false};
@@ -432,38 +432,35 @@ Status Receiver::Start() {
       o.lifecycle_path.empty() || o.lifecycle_path.front() != '/') {
     return Status::InvalidArgument("receiver: paths must start with '/'");
   }
-  if (o.threads < 1 || o.max_body_bytes == 0 || o.commit_timeout.count() <= 0 ||
-      o.keep_alive.count() < 0) {
+  if (o.threads < 1 || o.max_connections < o.threads || o.max_body_bytes == 0 ||
+      o.commit_timeout.count() <= 0 || o.request_timeout.count() <= 0 || o.keep_alive.count() < 0) {
     return Status::InvalidArgument(
-        "receiver: threads, max_body_bytes and commit_timeout must be positive");
+        "receiver: threads, max_body_bytes, commit_timeout and request_timeout must be "
+        "positive, and max_connections at least threads");
   }
   impl.started = true;
 
   if (o.tls_certificate.empty() != o.tls_private_key.empty()) {
     return Status::InvalidArgument("receiver: TLS needs both a certificate and a private key");
   }
-  if (o.tls_certificate.empty()) {
-    impl.server = std::make_unique<httplib::Server>();
-  } else {
-    auto tls =
-        std::make_unique<httplib::SSLServer>(o.tls_certificate.c_str(), o.tls_private_key.c_str());
-    // httplib's minimum is TLS 1.1; Graph speaks 1.2 and later.
-    if (!tls->is_valid() ||
-        SSL_CTX_set_min_proto_version(tls->ssl_context(), TLS1_2_VERSION) != 1) {
+  if (!o.tls_certificate.empty()) {
+    impl.tls_context.reset(NewServerTlsContext(o.tls_certificate, o.tls_private_key));
+    if (impl.tls_context == nullptr) {
       return Status::InvalidArgument("receiver: cannot use the TLS certificate " +
                                      o.tls_certificate + " with its key " + o.tls_private_key);
     }
-    impl.server = std::move(tls);
   }
+  GuardedServerOptions connections;
+  connections.threads = o.threads;
+  connections.max_connections = o.max_connections;
+  connections.request_timeout = o.request_timeout;
+  connections.keep_alive = o.keep_alive;
+  connections.keep_alive_max_count = kKeepAliveMaxCount;
+  impl.server = std::make_unique<GuardedServer>(
+      connections, GuardedServerCounters{&impl.stats->refused, &impl.stats->timed_out},
+      impl.tls_context.get());
   httplib::Server& server = *impl.server;
-  const int threads = o.threads;
-  server.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
-  server.set_keep_alive_timeout(o.keep_alive.count());
-  server.set_keep_alive_max_count(kKeepAliveMaxCount);
-  server.set_read_timeout(kReadTimeoutSeconds, 0);
-  server.set_write_timeout(kWriteTimeoutSeconds, 0);
   server.set_payload_max_length(o.max_body_bytes);
-  server.set_tcp_nodelay(true);
   server.set_socket_options([&impl](socket_t sock) {
     // SO_REUSEADDR (restart while old connections sit in TIME_WAIT) but not httplib's
     // default SO_REUSEPORT, with which a second daemon on this port would bind silently
@@ -546,6 +543,7 @@ void Receiver::Stop() {
   // stop() on a server that is not running would leave a later listen() blocked: only a
   // running one is stopped; one whose listen loop already ended is just joined.
   if (impl.server->is_running()) impl.server->stop();
+  impl.server->CloseConnections();
   impl.thread.join();
 }
 

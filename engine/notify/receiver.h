@@ -48,12 +48,19 @@ struct ReceiverOptions {
   // How long a request waits for its items' commit to start before answering 503. Well
   // under Graph's 3 s, so a slow disk makes Graph retry rather than mark us "slow".
   std::chrono::milliseconds commit_timeout{2000};
-  // Worker pool. Every open connection holds a worker while it is kept alive, so the pool
-  // is sized for the connections Graph and a proxy keep open at once (a connection beyond
-  // it waits for a free worker); an idle worker costs only its stack.
+  // Worker pool. Every open connection holds a worker while it is open, so `threads`
+  // workers start at once (the connections Graph and a proxy keep open) and more start
+  // as connections arrive, up to `max_connections`; past that a new connection is
+  // answered 503 with Retry-After at once (Graph retries), not queued. An idle worker
+  // costs only its stack.
   int threads = 64;
-  // An idle keep-alive connection holds a worker this long: short, so a burst of new
-  // connections is not starved by idle ones.
+  int max_connections = 512;
+  // A request must arrive whole (headers, body; TLS handshake for a new connection)
+  // within this time of its first byte, and its answer leave within it: a slower peer
+  // (slowloris) is disconnected, so it cannot hold workers.
+  std::chrono::milliseconds request_timeout{10000};
+  // An idle keep-alive connection holds a worker this long: short, so idle connections
+  // do not fill the pool.
   std::chrono::seconds keep_alive{2};
   // Both set: HTTPS with this certificate and key (PEM files), TLS 1.2 at least.
   std::string tls_certificate;
@@ -93,6 +100,8 @@ struct ReceiverStats {
   std::atomic<uint64_t> bad_requests{0};      // 400
   std::atomic<uint64_t> too_large{0};         // 413
   std::atomic<uint64_t> unavailable{0};       // 503: the store did not commit in time
+  std::atomic<uint64_t> refused{0};           // connections answered 503: max_connections open
+  std::atomic<uint64_t> timed_out{0};  // connections closed: a request slower than request_timeout
 };
 
 class Receiver {
@@ -111,8 +120,8 @@ class Receiver {
   Status Start();
   // The bound port (useful with port 0); 0 before Start().
   int port() const { return port_.load(); }
-  // Stops accepting, lets in-flight requests finish (including their commits), and waits
-  // out idle keep-alive connections (at most `keep_alive`). Safe to call more than once.
+  // Stops accepting, closes idle keep-alive connections, and lets in-flight requests
+  // finish (including their commits and answers). Safe to call more than once.
   void Stop();
 
   const ReceiverStats& stats() const { return stats_; }

@@ -82,6 +82,13 @@ Result<std::string> RenderMetrics(const MetricsSources& src) {
               {{{{"status", "400"}}, Read(r.bad_requests)},
                {{{"status", "413"}}, Read(r.too_large)},
                {{{"status", "503"}}, Read(r.unavailable)}});
+  out.Counter("connections_refused_total",
+              "Connections answered 503 at once: webhook.max_connections were open.",
+              {{{}, Read(r.refused)}});
+  out.Counter("connections_timed_out_total",
+              "Connections closed: a request arrived (or its answer left) slower than "
+              "webhook.request_timeout_seconds.",
+              {{{}, Read(r.timed_out)}});
 
   const sync::WorkerStats& w = *src.worker;
   out.Counter("notifications_ended_total", "Log rows the sync worker ended, by outcome.",

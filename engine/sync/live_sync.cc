@@ -36,6 +36,8 @@ Result<notify::ReceiverOptions> ReceiverOptionsFrom(const config::WebhookSetting
     options.lifecycle_path = std::string(lifecycle->Path());
   }
   options.max_body_bytes = webhook.max_body_bytes;
+  options.max_connections = webhook.max_connections;
+  options.request_timeout = webhook.request_timeout;
   options.tls_certificate = webhook.tls_certificate;
   options.tls_private_key = webhook.tls_private_key;
   return options;

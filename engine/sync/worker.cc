@@ -234,7 +234,8 @@ Result<int64_t> SyncWorker::RunOnce() {
     // A round that began after a row was received has read its change already (the
     // catch-up at start, an earlier pass's round): a backlog needs no round per pass. A
     // created item such a round did not list is read by id below.
-    auto covered = [&](const std::string& received, Cursor cursor) {
+    auto covered = [&, &user = user, &collection = collection](const std::string& received,
+                                                               Cursor cursor) {
       return !received.empty() && received < sync_->RoundStartedAt(user, collection, cursor);
     };
     const bool created_round = g.created && !covered(g.created_received, Cursor::kCreated);

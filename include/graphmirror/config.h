@@ -55,6 +55,11 @@ struct WebhookSettings {
   std::string notification_url;
   std::string lifecycle_url;  // optional; Graph then sends lifecycle events to notification_url
   size_t max_body_bytes = 1 << 20;
+  // Connections served at once; a connection beyond gets 503 (Graph retries) at once.
+  int max_connections = 512;
+  // A request (and its answer) slower than this is cut off: a slowloris cannot hold the
+  // receiver's workers.
+  std::chrono::seconds request_timeout{10};
   // Both set: the receiver speaks HTTPS itself (TLS 1.2 at least) with this certificate
   // and key (PEM files), for setups without a TLS-terminating proxy.
   std::string tls_certificate;

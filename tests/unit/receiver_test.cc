@@ -22,65 +22,12 @@
 #include "engine/store/store.h"
 #include "graphmirror/clock.h"
 #include "tests/support/temp_dir.h"
+#include "tests/unit/receiver_fixture.h"
 
 namespace graphmirror::notify {
 namespace {
 
 using namespace std::chrono_literals;
-
-constexpr char kJson[] = "application/json; charset=utf-8";
-
-// A Store in a temp dir, a subscription table with two subscriptions, and a started
-// Receiver; the clock is manual so that nothing depends on it moving.
-struct Fixture {
-  explicit Fixture(ReceiverOptions options = {}) : clock(TimePoint{} + 1000h) {
-    store = std::move(store::Store::Open(dir.Path("mirror.db"), &clock)).value();
-    table.Put({"sub-1", "user-1", Collection::kMessages, "cs-1"});
-    table.Put({"sub-2", "user-2", Collection::kContacts, "cs-2"});
-    receiver = std::make_unique<Receiver>(std::move(options), &table, store.get(), &clock);
-    Status started = receiver->Start();
-    REQUIRE(started.ok());
-    REQUIRE(receiver->port() > 0);
-  }
-
-  httplib::Client Client() const {
-    httplib::Client cli("127.0.0.1", receiver->port());
-    cli.set_url_encode(false);  // targets are sent exactly as the tests write them
-    cli.set_connection_timeout(5, 0);
-    cli.set_read_timeout(10, 0);
-    return cli;
-  }
-
-  // Rows of notification_log, read through a read-only connection of our own.
-  int64_t Rows(const std::string& where = "1") const {
-    SQLite::Database db(dir.Path("mirror.db"), SQLite::OPEN_READONLY);
-    return db.execAndGet("SELECT count(*) FROM notification_log WHERE " + where).getInt64();
-  }
-
-  test::TempDir dir;
-  ManualClock clock;
-  std::unique_ptr<store::Store> store;
-  SubscriptionTable table;
-  std::unique_ptr<Receiver> receiver;
-};
-
-std::string Item(const std::string& subscription, const std::string& client_state,
-                 const std::string& message_id, const std::string& etag,
-                 const std::string& change_type = "created") {
-  return R"({"subscriptionId":")" + subscription +
-         R"(","subscriptionExpirationDateTime":"2026-01-02T03:12:18.2257768+05:30",)"
-         R"("changeType":")" +
-         change_type + R"(","resource":"Users/spoofed-user/Messages/)" + message_id +
-         R"(","resourceData":{"@odata.type":"#Microsoft.Graph.Message","@odata.etag":"W/\")" +
-         etag + R"(\"","id":")" + message_id + R"("},"clientState":")" + client_state +
-         R"(","tenantId":"tenant-1"})";
-}
-
-std::string Body(const std::vector<std::string>& items) {
-  std::string body = R"({"value":[)";
-  for (size_t i = 0; i < items.size(); ++i) body += (i ? "," : "") + items[i];
-  return body + "]}";
-}
 
 TEST_CASE("receiver: the validation handshake echoes the token as plain text", "[notify]") {
   Fixture f;
@@ -308,13 +255,8 @@ TEST_CASE("receiver: an endless chunked body is cut off at the limit", "[notify]
   ReceiverOptions options;
   options.max_body_bytes = 4096;
   Fixture f(options);
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  const int fd = ConnectRaw(f.receiver->port());
   REQUIRE(fd >= 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(f.receiver->port()));
-  ::inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
-  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
   timeval timeout{3, 0};
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
   std::string request =

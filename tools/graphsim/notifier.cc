@@ -368,7 +368,7 @@ void Notifier::OnChange(const ItemChange& change) {
     PurgeExpiredLocked(now);
     for (const auto& [seq, sub] : subs_) {
       if (sub.target.user != change.user || sub.target.kind != change.kind) continue;
-      auto emit = [&](unsigned bit, const std::string& id) {
+      auto emit = [&, &sub = sub](unsigned bit, const std::string& id) {
         if (!(sub.changes & bit)) return;
         if (QueueChangeLocked(sub, bit, change, id, now)) queued = true;
       };

@@ -58,7 +58,14 @@ std::optional<Parsed> ParseDateTimePart(std::string_view s) {
       pos += n;
     }
   }
-  TimePoint t = sys_days{ymd} + hours{h} + minutes{mi} + seconds{sec};
+  // TimePoint counts nanoseconds (years 1678 to 2261); Graph takes years up to 9999, as
+  // in "lt 9999-12-31T00:00:00Z" for "everything". Such dates saturate, a day inside.
+  constexpr auto kLastDay = floor<days>(TimePoint::max()) - days{1};
+  constexpr auto kFirstDay = ceil<days>(TimePoint::min()) + days{1};
+  const sys_days day{ymd};
+  if (day > kLastDay) return Parsed{kLastDay, pos};
+  if (day < kFirstDay) return Parsed{kFirstDay, pos};
+  TimePoint t = day + hours{h} + minutes{mi} + seconds{sec};
   t += duration_cast<TimePoint::duration>(Ticks{fraction_ticks});
   return Parsed{t, pos};
 }
