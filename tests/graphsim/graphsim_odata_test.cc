@@ -84,6 +84,19 @@ TEST_CASE("$filter on timestamps", "[graphsim][odata]") {
     CHECK(r.status == 400);
     CHECK(r.body["error"]["code"] == "BadRequest");
   }
+  // Graph's OData layer refuses more than 100 nodes (parentheses count here).
+  std::string clauses = "createdDateTime ge 2026-01-01T00:00:00Z";
+  for (int i = 0; i < 99; ++i) clauses += " and createdDateTime ge 2026-01-01T00:00:00Z";
+  CHECK(f.Get(base + "?$filter=" + clauses).status == 200);
+  Reply too_many =
+      f.Get(base + "?$filter=" + clauses + " and createdDateTime ge 2026-01-01T00:00:00Z");
+  CHECK(too_many.status == 400);
+  CHECK(too_many.body["error"]["message"].get<std::string>().find("node count limit") !=
+        std::string::npos);
+  CHECK(f.Get(base + "?$filter=" + std::string(5000, '(')).status == 400);
+  // Dates past what graphsim's nanosecond clock holds saturate instead of overflowing.
+  CHECK(ReadAll(f, base + "?$filter=createdDateTime lt 9999-12-31T00:00:00Z").size() == 30);
+  CHECK(ReadAll(f, base + "?$filter=createdDateTime gt 0001-01-01T00:00:00Z").size() == 30);
   Reply unsupported = f.Get(base + "?$filter=subject eq 'x'");
   CHECK(unsupported.status == 400);
   CHECK(unsupported.body["error"]["code"] == "ErrorInvalidUrlQueryFilter");

@@ -15,49 +15,13 @@
 #include <thread>
 
 #include "tests/integration/cli_run.h"
+#include "tests/integration/daemon_process.h"
 #include "tests/integration/sim_fixture.h"
 #include "tests/support/free_port.h"
 #include "tests/support/process.h"
 
 namespace graphmirror::test {
 namespace {
-
-pid_t SpawnDaemon(const std::string& config, const std::string& log) {
-  return Spawn({GRAPHMIRROR_CLI_PATH, "--log-level", "info", "run", "--config", config}, log);
-}
-
-size_t CountInFile(const std::string& path, const std::string& needle) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  size_t n = 0;
-  for (size_t pos = 0; (pos = text.str().find(needle, pos)) != std::string::npos; ++pos) ++n;
-  return n;
-}
-
-int64_t Query(const std::string& db_path, const std::string& sql) {
-  try {
-    SQLite::Database db(db_path);
-    return db.execAndGet(sql).getInt64();
-  } catch (const std::exception&) {
-    return -1;
-  }
-}
-
-// The simulator on the real clock: the daemon is another process with its own clock.
-class RealTimeSim {
- public:
-  explicit RealTimeSim(graphsim::Options options) : sim_(options, nullptr), server_(&sim_) {
-    REQUIRE(server_.Start("127.0.0.1", 0).ok());
-    sim_.StartDeliveryThread();
-  }
-  graphsim::Simulator& sim() { return sim_; }
-  graphsim::Server& server() { return server_; }
-
- private:
-  graphsim::Simulator sim_;
-  graphsim::Server server_;
-};
 
 TEST_CASE("The daemon killed 20 times loses no acknowledged notification", "[crash][live]") {
   // Plain and rich subscriptions: rich items wait in the log still encrypted, and a
@@ -77,16 +41,10 @@ TEST_CASE("The daemon killed 20 times loses no acknowledged notification", "[cra
   graphsim::Simulator& sim = env.sim();
   TempDir dir;
   const int port = FreePort();
-  const std::string hook = "http://127.0.0.1:" + std::to_string(port);
   const std::string config = dir.Path("graphmirror.toml");
   {
     std::ofstream out(config);
-    out << "database = \"mirror.db\"\n[graph]\nbase_url = \"" << env.server().base_url()
-        << "/v1.0\"\ntoken_url = \"" << env.server().base_url()
-        << "/common/oauth2/v2.0/token\"\nclient_id = \"graphsim\"\n"
-        << "client_secret = \"graphsim-secret\"\n[sync]\npage_size = 100\n"
-        << "[webhook]\nlisten = \"127.0.0.1:" << port << "\"\nnotification_url = \"" << hook
-        << "/notify\"\nlifecycle_url = \"" << hook << "/lifecycle\"\n";
+    out << DaemonConfigText(env, "mirror.db", port);
     if (rich) {
       // The key pair as a user makes it: with `graphmirror keygen`.
       const Run keygen = RunCli("keygen --cert " + dir.Path("rich-cert.pem") + " --key " +

@@ -21,6 +21,7 @@
 
 #include <CLI/CLI.hpp>
 #include <condition_variable>
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <functional>
@@ -155,6 +156,9 @@ int RunDaemon(const std::string& config_path) {
   sigaddset(&stop_signals, SIGTERM);
   sigaddset(&stop_signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  // A file size limit (ulimit -f) must fail a write with EFBIG, which the store answers
+  // like any I/O error (503, retry later), not kill the daemon.
+  std::signal(SIGXFSZ, SIG_IGN);
 
   auto config = config::LoadConfigFile(config_path);
   if (!config.ok()) return Fail(config.status().message());

@@ -115,7 +115,8 @@ std::optional<ApiError> Tokenize(std::string_view s, std::vector<Token>* out) {
 }
 
 // Recursive descent over: expr := and ('or' and)*; and := primary ('and' primary)*;
-// primary := '(' expr ')' | property op literal.
+// primary := '(' expr ')' | property op literal. Graph's OData layer refuses a filter of
+// more than 100 nodes; parentheses count here too, which also bounds the recursion.
 class FilterParser {
  public:
   FilterParser(const std::vector<Token>& tokens, const EntityInfo& entity,
@@ -132,6 +133,14 @@ class FilterParser {
   }
 
  private:
+  static constexpr int kMaxNodes = 100;
+
+  std::optional<ApiError> CountNode() {
+    if (++nodes_ <= kMaxNodes) return std::nullopt;
+    return BadRequest("The query specified in the URI is not valid. The node count limit of '" +
+                      std::to_string(kMaxNodes) + "' has been exceeded.");
+  }
+
   bool AtWord(const char* word) const {
     return pos_ < tokens_.size() && tokens_[pos_].kind == Token::Kind::kWord &&
            tokens_[pos_].text == word;
@@ -163,6 +172,7 @@ class FilterParser {
     if (pos_ >= tokens_.size()) {
       return BadRequest("Invalid filter clause: the expression ends unexpectedly.");
     }
+    if (auto err = CountNode()) return err;
     if (tokens_[pos_].kind == Token::Kind::kOpen) {
       ++pos_;
       if (auto err = ParseOr(out)) return err;
@@ -221,6 +231,7 @@ class FilterParser {
   const EntityInfo& entity_;
   std::vector<TimeField>* fields_;
   size_t pos_ = 0;
+  int nodes_ = 0;
 };
 
 std::optional<ApiError> ParseOrderBy(std::string_view text, const EntityInfo& entity,
