@@ -205,6 +205,7 @@ void Receiver::Impl::Handle(const httplib::Request& req, httplib::Response& res,
         admin = admin_handler(req.path);
       }
       if (!admin) {
+        stats->not_found.fetch_add(1);
         SetText(res, 404, "not found\n");
         return;
       }
@@ -217,6 +218,7 @@ void Receiver::Impl::Handle(const httplib::Request& req, httplib::Response& res,
     const bool is_post = req.method == "POST";
     if (!is_get && !is_post) {
       res.set_header("Allow", "GET, POST");
+      stats->method_not_allowed.fetch_add(1);
       SetText(res, 405, "method not allowed\n");
       return;
     }
@@ -230,6 +232,7 @@ void Receiver::Impl::Handle(const httplib::Request& req, httplib::Response& res,
     if (is_get) {
       // GET exists only for the handshake.
       res.set_header("Allow", "POST");
+      stats->method_not_allowed.fetch_add(1);
       SetText(res, 405, "method not allowed without validationToken\n");
       return;
     }
@@ -273,6 +276,7 @@ void Receiver::Impl::HandleNotifications(const httplib::Request& req, httplib::R
 NotificationAnswer Receiver::Impl::Accept(std::string_view content_type, std::string_view body,
                                           std::string_view path) {
   if (!IsJsonContentType(content_type)) {
+    stats->unsupported_media_type.fetch_add(1);
     return {415, "expected Content-Type: application/json\n"};
   }
   auto parsed = ParseNotificationBody(body);
@@ -387,6 +391,7 @@ httplib::Server::HandlerResponse Receiver::Impl::HandleLibraryError(const httpli
       text = "bad request\n";
       break;
     case 404:
+      stats->not_found.fetch_add(1);
       text = "not found\n";
       break;
     default:

@@ -96,11 +96,14 @@ struct ReceiverStats {
   std::atomic<uint64_t> rich_items{0};              // accepted items that carried encryptedContent
   std::atomic<uint64_t> rejected_unknown_subscription{0};
   std::atomic<uint64_t> rejected_bad_client_state{0};
-  std::atomic<uint64_t> rejected_batches{0};  // non-empty bodies whose every item was rejected
-  std::atomic<uint64_t> bad_requests{0};      // 400
-  std::atomic<uint64_t> too_large{0};         // 413
-  std::atomic<uint64_t> unavailable{0};       // 503: the store did not commit in time
-  std::atomic<uint64_t> refused{0};           // connections answered 503: max_connections open
+  std::atomic<uint64_t> rejected_batches{0};    // non-empty bodies whose every item was rejected
+  std::atomic<uint64_t> bad_requests{0};        // 400
+  std::atomic<uint64_t> not_found{0};           // 404
+  std::atomic<uint64_t> method_not_allowed{0};  // 405
+  std::atomic<uint64_t> unsupported_media_type{0};  // 415
+  std::atomic<uint64_t> too_large{0};               // 413
+  std::atomic<uint64_t> unavailable{0};             // 503: the store did not commit in time
+  std::atomic<uint64_t> refused{0};    // connections answered 503: max_connections open
   std::atomic<uint64_t> timed_out{0};  // connections closed: a request slower than request_timeout
 };
 

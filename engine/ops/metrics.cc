@@ -80,7 +80,10 @@ Result<std::string> RenderMetrics(const MetricsSources& src) {
                {{{"reason", "suspicious_token"}}, Read(src.worker->suspicious_rows)}});
   out.Counter("http_errors_total", "Requests answered with an error, by status.",
               {{{{"status", "400"}}, Read(r.bad_requests)},
+               {{{"status", "404"}}, Read(r.not_found)},
+               {{{"status", "405"}}, Read(r.method_not_allowed)},
                {{{"status", "413"}}, Read(r.too_large)},
+               {{{"status", "415"}}, Read(r.unsupported_media_type)},
                {{{"status", "503"}}, Read(r.unavailable)}});
   out.Counter("connections_refused_total",
               "Connections answered 503 at once: webhook.max_connections were open.",

@@ -72,6 +72,23 @@ TEST_CASE("ParseConfig reads both overlaps, the notified one 2 s unless set", "[
   CHECK(bad.status().message().find("sync.hint_overlap_seconds") != std::string::npos);
 }
 
+TEST_CASE("ParseConfig reads the webhook's connection limits", "[config]") {
+  auto defaults = ParseConfig(kValid, "g.toml", "", NoEnv);
+  REQUIRE(defaults.ok());
+  CHECK(defaults->webhook.max_connections == 512);
+  CHECK(defaults->webhook.request_timeout == std::chrono::seconds(10));
+  const std::string text =
+      std::string(kValid) + "[webhook]\nmax_connections = 2000\nrequest_timeout_seconds = 30\n";
+  auto c = ParseConfig(text, "g.toml", "", NoEnv);
+  REQUIRE(c.ok());
+  CHECK(c->webhook.max_connections == 2000);
+  CHECK(c->webhook.request_timeout == std::chrono::seconds(30));
+  auto bad =
+      ParseConfig(std::string(kValid) + "[webhook]\nmax_connections = 10\n", "g.toml", "", NoEnv);
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.status().message().find("webhook.max_connections") != std::string::npos);
+}
+
 TEST_CASE("GRAPHMIRROR_CLIENT_SECRET supplies the secret", "[config]") {
   std::string text = kValid;
   text.erase(text.find("client_secret"), std::string("client_secret = \"s3cret\"\n").size());

@@ -115,6 +115,9 @@ TEST_CASE("receiver: other paths are 404, other methods 405", "[notify]") {
   REQUIRE(res);
   CHECK(res->status == 405);
   CHECK(f.receiver->stats().requests == 5);
+  CHECK(f.receiver->stats().not_found == 2);
+  CHECK(f.receiver->stats().method_not_allowed == 3);
+  CHECK(f.Rows() == 0);
 }
 
 TEST_CASE("receiver: body limits, content types and bad JSON", "[notify]") {
@@ -139,6 +142,8 @@ TEST_CASE("receiver: body limits, content types and bad JSON", "[notify]") {
     REQUIRE(res);
     CHECK(res->status == 415);
   }
+  CHECK(f.receiver->stats().unsupported_media_type == 4);
+  CHECK(f.Rows() == 0);
 
   for (const std::string& body :
        {std::string("not json"), std::string("[]"),
