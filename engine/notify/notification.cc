@@ -28,11 +28,19 @@ Status BadJson(std::string_view where, error_code error) {
 
 std::string Quote(std::string_view text) { return "\"" + OneLine(text) + "\""; }
 
-// Graph writes change types in lower case; other senders have been seen to capitalize.
+// Graph writes change types in lower case; Outlook REST v2.0 capitalizes them.
 std::string FoldChangeType(std::string text) {
   std::string lower = AsciiLower(text);
   if (lower == "created" || lower == "updated" || lower == "deleted") return lower;
   return text;
+}
+
+// Graph's camelCase field name for Graph's or Outlook REST v2.0's spelling ("ChangeType").
+std::string_view CamelKey(std::string_view key, std::string& buffer) {
+  if (key.empty() || key.front() < 'A' || key.front() > 'Z') return key;
+  buffer.assign(key);
+  buffer.front() = static_cast<char>(buffer.front() - 'A' + 'a');
+  return buffer;
 }
 
 class CollectionParser {
@@ -78,12 +86,13 @@ class CollectionParser {
         return BadJson(where + " is not an object", error);
       }
       Notification item;
+      std::string key_buffer;
       for (auto field_result : object) {
         od::field field;
         if (auto error = std::move(field_result).get(field)) return BadJson(where, error);
         std::string_view key;
         if (auto error = field.unescaped_key().get(key)) return BadJson(where, error);
-        if (auto error = ReadField(key, field.value(), &item)) {
+        if (auto error = ReadField(CamelKey(key, key_buffer), field.value(), &item)) {
           return BadJson(where + " field " + Quote(key), error);
         }
       }
@@ -92,6 +101,11 @@ class CollectionParser {
         return Bad(where + " has neither changeType nor lifecycleEvent");
       }
       item.change_type = FoldChangeType(std::move(item.change_type));
+      if (item.lifecycle_event.empty() && AsciiLower(item.change_type) == "missed") {
+        // v2.0 says it lost notifications as a change type; Graph as a lifecycle event.
+        item.change_type.clear();
+        item.lifecycle_event = "missed";
+      }
       if (item.resource_id.empty()) {
         if (auto id = ResourceItemId(item.resource)) item.resource_id = std::move(*id);
       }
@@ -110,8 +124,11 @@ class CollectionParser {
     if (key == "resource") return ReadString(value, &item->resource);
     if (key == "tenantId") return ReadTenant(value, item);
     if (key == "organizationId") return ReadTenant(value, item);
+    if (key == "sequenceNumber") return ReadSequenceNumber(value, item);
     if (key == "resourceData") {
-      return ForEachField(value, [&](std::string_view k, od::value v) {
+      std::string buffer;
+      return ForEachField(value, [&](std::string_view raw, od::value v) {
+        const std::string_view k = CamelKey(raw, buffer);
         if (k == "id") return ReadString(v, &item->resource_id);
         if (k == "@odata.etag") return ReadString(v, &item->etag);
         return Validate(v);
@@ -137,6 +154,16 @@ class CollectionParser {
       return error;
     }
     return Validate(value);
+  }
+
+  static error_code ReadSequenceNumber(od::value value, Notification* item) {
+    od::json_type type;
+    if (auto error = value.type().get(type)) return error;
+    if (type == od::json_type::null) return Validate(value);
+    int64_t number = 0;
+    if (auto error = value.get_int64().get(number)) return error;
+    item->sequence_number = number;
+    return simdjson::SUCCESS;
   }
 
   // tenantId and organizationId name the same thing; whichever is non-null wins, so a
@@ -239,6 +266,14 @@ Result<std::vector<Notification>> ParseNotificationCollection(std::string_view b
 std::optional<std::string> ResourceItemId(std::string_view resource) {
   // A rich subscription's resource may carry $select: the path ends before the query.
   if (size_t q = resource.find('?'); q != std::string_view::npos) resource = resource.substr(0, q);
+  // Outlook REST v2.0 writes an absolute URL: https://outlook.office.com/api/v2.0/Users(...
+  for (std::string_view scheme : {"https://", "http://"}) {
+    if (resource.size() >= scheme.size() &&
+        AsciiLower(resource.substr(0, scheme.size())) == scheme) {
+      const size_t path = resource.find('/', scheme.size());
+      resource = path == std::string_view::npos ? std::string_view() : resource.substr(path);
+    }
+  }
   if (!resource.empty() && resource.front() == '/') resource.remove_prefix(1);
   if (resource.empty()) return std::nullopt;
   auto segments = SplitResource(resource);

@@ -1,12 +1,15 @@
 // Graph change notifications as they arrive at the webhook: the parsed form of a
 // changeNotificationCollection body (GRAPH.md sections 3 and 4), and the item id carried
-// in a notification's resource path.
+// in a notification's resource path. The Outlook REST API v2.0 dialect (section 10:
+// PascalCase fields, `#Microsoft.OutlookServices.Notification` items with a
+// SequenceNumber, `ChangeType: Missed`) is understood too.
 //
 // Thread-safety: free functions without shared state; safe from any thread.
 
 #ifndef GRAPHMIRROR_ENGINE_NOTIFY_NOTIFICATION_H_
 #define GRAPHMIRROR_ENGINE_NOTIFY_NOTIFICATION_H_
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -31,8 +34,11 @@ struct Notification {
   // resourceData.id, else the id at the end of `resource` (ResourceItemId), else empty
   // (lifecycle items name a subscription, not an item).
   std::string resource_id;
-  std::string etag;                    // resourceData.@odata.etag
-  std::string tenant_id;               // tenantId, or organizationId on some lifecycle items
+  std::string etag;       // resourceData.@odata.etag
+  std::string tenant_id;  // tenantId, or organizationId on some lifecycle items
+  // Outlook REST v2.0: the subscription's running count of notifications (a gap means
+  // some were lost); nullopt in Graph's dialect.
+  std::optional<int64_t> sequence_number;
   bool has_encrypted_content = false;  // a rich notification: encryptedContent is set
   // The fields of encryptedContent (base64 text), for the decryptor (engine/rich).
   struct Encrypted {
@@ -56,7 +62,9 @@ struct NotificationCollection {
 // InvalidArgument, with a one-line reason, for: not JSON, not an object, trailing content,
 // no "value" array, an item that is not an object, an item without subscriptionId or
 // without changeType and lifecycleEvent, a read field of the wrong type. Unknown fields,
-// nulls, validationTokens and any time format are accepted.
+// nulls, validationTokens and any time format are accepted. Field names match with their
+// first letter in either case (`subscriptionId`, v2.0's `SubscriptionId`); v2.0's
+// `ChangeType: Missed` becomes the lifecycle event "missed".
 Result<std::vector<Notification>> ParseNotificationCollection(std::string_view body);
 // The same, keeping the validationTokens (an array of strings, else InvalidArgument).
 Result<NotificationCollection> ParseNotificationBody(std::string_view body);
@@ -64,6 +72,7 @@ Result<NotificationCollection> ParseNotificationBody(std::string_view body);
 // The item id at the end of a notification resource path:
 //   Users/{uid}/Messages/{id}               users/{uid}@{tid}/messages/{id}
 //   Users('{uid}')/messages('{id}')         /users/{uid}/mailFolders('x')/messages('{id}')
+//   https://outlook.office.com/api/v2.0/Users('{uid}')/Messages('{id}')   (v2.0: a URL)
 // and the same for events and contacts. Segment names match in any case; the id is
 // returned exactly (case kept), percent-decoded, with OData's doubled quotes undone.
 // nullopt if the path does not end in an item of a mail, calendar or contact collection

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <exception>
@@ -132,8 +133,14 @@ struct Receiver::Impl {
                         const std::optional<std::string>& token);
   void HandleNotifications(const httplib::Request& req, httplib::Response& res,
                            const std::string& body);
+  // `client_state_header`: Outlook REST v2.0 sends clientState as a header, not per item.
   NotificationAnswer Accept(std::string_view content_type, std::string_view body,
-                            std::string_view path);
+                            std::string_view path, std::string_view client_state_header = {});
+  // A log row saying the subscription lost notifications: v2.0's SequenceNumber skipped
+  // past `expected` to `received`.
+  static store::LogEntry SequenceGapEntry(const std::string& subscription_id,
+                                          const KnownSubscription& known, int64_t expected,
+                                          int64_t received);
   // For responses httplib made itself (413 by Content-Length, 400 for a malformed
   // request): count them and give them a plain-text body.
   httplib::Server::HandlerResponse HandleLibraryError(const httplib::Request& req,
@@ -158,6 +165,11 @@ struct Receiver::Impl {
   std::shared_ptr<const std::function<void()>> on_accepted;
 
   std::atomic<uint64_t> deliveries{0};
+
+  // Outlook REST v2.0: the highest SequenceNumber committed per subscription, since start
+  // (a restart's catch-up sync covers what came before).
+  std::mutex sequence_mu;
+  std::map<std::string, int64_t> last_sequence;
 };
 
 std::string Receiver::Impl::NextDeliveryNonce() {
@@ -264,7 +276,8 @@ void Receiver::Impl::HandleValidation(const httplib::Request& req, httplib::Resp
 
 void Receiver::Impl::HandleNotifications(const httplib::Request& req, httplib::Response& res,
                                          const std::string& body) {
-  NotificationAnswer answer = Accept(req.get_header_value("Content-Type"), body, req.path);
+  NotificationAnswer answer = Accept(req.get_header_value("Content-Type"), body, req.path,
+                                     req.get_header_value("ClientState"));
   if (answer.status == 503) res.set_header("Retry-After", "1");
   if (answer.body.empty()) {
     res.status = answer.status;
@@ -273,8 +286,23 @@ void Receiver::Impl::HandleNotifications(const httplib::Request& req, httplib::R
   }
 }
 
+store::LogEntry Receiver::Impl::SequenceGapEntry(const std::string& subscription_id,
+                                                 const KnownSubscription& known, int64_t expected,
+                                                 int64_t received) {
+  store::LogEntry entry;
+  // The same gap seen again (a redelivered body) collapses into one row.
+  entry.dedupe_key =
+      "gap:" + subscription_id + "|" + std::to_string(expected) + "-" + std::to_string(received);
+  entry.subscription_id = subscription_id;
+  entry.user_id = known.user_id;
+  entry.collection = known.collection;
+  entry.lifecycle_event = "missed";
+  return entry;
+}
+
 NotificationAnswer Receiver::Impl::Accept(std::string_view content_type, std::string_view body,
-                                          std::string_view path) {
+                                          std::string_view path,
+                                          std::string_view client_state_header) {
   if (!IsJsonContentType(content_type)) {
     stats->unsupported_media_type.fetch_add(1);
     return {415, "expected Content-Type: application/json\n"};
@@ -295,7 +323,11 @@ NotificationAnswer Receiver::Impl::Accept(std::string_view content_type, std::st
   // would otherwise flood the log.
   std::set<std::pair<std::string_view, std::string>> warned;
   const std::string nonce = NextDeliveryNonce();
+  // v2.0 sequence numbers of this body per subscription: the highest, for the gap check.
+  std::map<std::string, int64_t> sequences;
+  size_t gap_rows = 0;
   for (Notification& item : items) {
+    if (item.client_state.empty()) item.client_state = std::string(client_state_header);
     std::optional<KnownSubscription> known = subscriptions->Find(item.subscription_id);
     std::string_view reason;
     if (!known) {
@@ -315,6 +347,28 @@ NotificationAnswer Receiver::Impl::Accept(std::string_view content_type, std::st
                      OneLine(item.subscription_id));
       }
       continue;
+    }
+    if (item.sequence_number) {
+      const int64_t received = *item.sequence_number;
+      std::optional<int64_t> last;
+      if (auto in_body = sequences.find(item.subscription_id); in_body != sequences.end()) {
+        last = in_body->second;
+      } else {
+        std::lock_guard lock(sequence_mu);
+        if (auto seen = last_sequence.find(item.subscription_id); seen != last_sequence.end()) {
+          last = seen->second;
+        }
+      }
+      if (last && received > *last + 1) {
+        spdlog::warn(
+            "notify: subscription \"{}\" skipped sequence numbers {} to {}: "
+            "resyncing it",
+            OneLine(item.subscription_id), *last + 1, received - 1);
+        entries.push_back(SequenceGapEntry(item.subscription_id, *known, *last + 1, received));
+        ++gap_rows;
+      }
+      int64_t& highest = sequences.try_emplace(item.subscription_id, received).first->second;
+      highest = std::max(highest, received);
     }
     store::LogEntry entry;
     entry.dedupe_key = DedupeKey(item, nonce);
@@ -357,7 +411,16 @@ NotificationAnswer Receiver::Impl::Accept(std::string_view content_type, std::st
     spdlog::warn("notify: answering 503 to {} notification(s): {}", count, status.ToString());
     return {503, "not stored, retry\n"};
   }
-  stats->accepted.fetch_add(count);
+  stats->accepted.fetch_add(count - gap_rows);
+  stats->sequence_gaps.fetch_add(gap_rows);
+  if (!sequences.empty()) {
+    // Only now: a body answered 503 comes again, and its gap must be seen again.
+    std::lock_guard lock(sequence_mu);
+    for (const auto& [subscription, highest] : sequences) {
+      int64_t& last = last_sequence.try_emplace(subscription, highest).first->second;
+      last = std::max(last, highest);
+    }
+  }
   std::shared_ptr<const std::function<void()>> on_accepted;
   {
     std::lock_guard lock(on_accepted_mu);

@@ -96,6 +96,7 @@ struct ReceiverStats {
   std::atomic<uint64_t> rich_items{0};              // accepted items that carried encryptedContent
   std::atomic<uint64_t> rejected_unknown_subscription{0};
   std::atomic<uint64_t> rejected_bad_client_state{0};
+  std::atomic<uint64_t> sequence_gaps{0};       // v2.0 SequenceNumber gaps, each logged as `missed`
   std::atomic<uint64_t> rejected_batches{0};    // non-empty bodies whose every item was rejected
   std::atomic<uint64_t> bad_requests{0};        // 400
   std::atomic<uint64_t> not_found{0};           // 404

@@ -78,6 +78,9 @@ Result<std::string> RenderMetrics(const MetricsSources& src) {
               {{{{"reason", "unknown_subscription"}}, Read(r.rejected_unknown_subscription)},
                {{{"reason", "bad_client_state"}}, Read(r.rejected_bad_client_state)},
                {{{"reason", "suspicious_token"}}, Read(src.worker->suspicious_rows)}});
+  out.Counter("notification_sequence_gaps_total",
+              "Outlook REST v2.0 SequenceNumber gaps, each resynced like a missed event.",
+              {{{}, Read(r.sequence_gaps)}});
   out.Counter("http_errors_total", "Requests answered with an error, by status.",
               {{{{"status", "400"}}, Read(r.bad_requests)},
                {{{"status", "404"}}, Read(r.not_found)},

@@ -49,6 +49,60 @@ TEST_CASE("notification: Graph's change notification shapes", "[notify]") {
   CHECK(b.client_state == "cs2");
 }
 
+// Outlook REST API v2.0 (GRAPH.md section 10): PascalCase, an absolute resource URL, a
+// null Id, SequenceNumber; ClientState comes as an HTTP header, not in the body.
+const char kOutlookV2Body[] =
+    R"js({"value":[{"@odata.type":"#Microsoft.OutlookServices.Notification","Id":null,)js"
+    R"js("SubscriptionId":"Mjk3QNERDQQ==","SubscriptionExpirationDateTime":)js"
+    R"js("2015-04-23T22:46:13.8805047Z","SequenceNumber":3,"ChangeType":"Created",)js"
+    R"js("Resource":"https://outlook.office.com/api/v2.0/Users('ddfcd489-628b@1717622f')/)js"
+    R"js(Messages('AAMkADNkNmAA=')","ResourceData":{)js"
+    R"js("@odata.type":"#Microsoft.OutlookServices.Message",)js"
+    R"js("@odata.id":"https://outlook.office.com/api/v2.0/Users('ddfcd489-628b@1717622f')/)js"
+    R"js(Messages('AAMkADNkNmAA=')",)js"
+    R"js("@odata.etag":"W/\"CQAAABYAAADkrWGo7bouTKlsgTZMr9KwAAAUWRHf\"","Id":"AAMkADNkNmAA="}},)js"
+    R"js({"@odata.type":"#Microsoft.OutlookServices.Notification","Id":null,)js"
+    R"js("SubscriptionId":"Mjk3QNERDQQ==","SequenceNumber":4,"ChangeType":"Missed",)js"
+    R"js("Resource":"https://outlook.office.com/api/v2.0/Users('ddfcd489-628b@1717622f')/)js"
+    R"js(Messages"}]})js";
+
+TEST_CASE("notification: the Outlook REST v2.0 dialect", "[notify]") {
+  auto parsed = ParseNotificationCollection(kOutlookV2Body);
+  REQUIRE(parsed.ok());
+  REQUIRE(parsed->size() == 2);
+  const Notification& created = (*parsed)[0];
+  CHECK(created.id.empty());
+  CHECK(created.subscription_id == "Mjk3QNERDQQ==");
+  CHECK(created.change_type == "created");
+  CHECK(created.lifecycle_event.empty());
+  CHECK(created.resource_id == "AAMkADNkNmAA=");
+  CHECK(created.etag == "W/\"CQAAABYAAADkrWGo7bouTKlsgTZMr9KwAAAUWRHf\"");
+  CHECK(created.sequence_number == 3);
+  CHECK(created.client_state.empty());
+  // "Missed" is v2.0's lifecycle event, spelled as a change type.
+  const Notification& missed = (*parsed)[1];
+  CHECK(missed.change_type.empty());
+  CHECK(missed.lifecycle_event == "missed");
+  CHECK(missed.sequence_number == 4);
+  CHECK(missed.resource_id.empty());
+  // Graph's dialect has no sequence numbers; a malformed one is refused.
+  auto graph = ParseNotificationCollection(kGraphBody);
+  REQUIRE(graph.ok());
+  CHECK_FALSE((*graph)[0].sequence_number.has_value());
+  CHECK_FALSE(
+      ParseNotificationCollection(
+          R"({"value":[{"SubscriptionId":"s","ChangeType":"Updated","SequenceNumber":"x"}]})")
+          .ok());
+  auto updated = ParseNotificationCollection(
+      R"js({"value":[{"SubscriptionId":"s","ChangeType":"Updated","SequenceNumber":null,)js"
+      R"js("ClientState":"in-body","Resource":"Users('u')/Events('e1')"}]})js");
+  REQUIRE(updated.ok());
+  CHECK((*updated)[0].change_type == "updated");
+  CHECK((*updated)[0].client_state == "in-body");
+  CHECK((*updated)[0].resource_id == "e1");
+  CHECK_FALSE((*updated)[0].sequence_number.has_value());
+}
+
 TEST_CASE("notification: lifecycle items, organizationId and nulls", "[notify]") {
   const char body[] =
       R"({"value":[)"
@@ -220,6 +274,11 @@ TEST_CASE("notification: ResourceItemId reads every documented spelling", "[noti
   CHECK(ResourceItemId("Users('u')/messages('it''s')") == "it's");
   CHECK(ResourceItemId("Users('u')/messages('a/b')") == std::nullopt);  // not an id
   CHECK(ResourceItemId("Users/u/Messages/m1?$select=subject") == "m1");
+  CHECK(ResourceItemId("https://outlook.office.com/api/v2.0/Users('u@t')/Messages('AAMk=')") ==
+        "AAMk=");
+  CHECK(ResourceItemId("HTTPS://outlook.office.com/api/v2.0/Users('u')/Events('e1')") == "e1");
+  CHECK(ResourceItemId("https://outlook.office.com") == std::nullopt);
+  CHECK(ResourceItemId("https://outlook.office.com/api/v2.0/Users('u')/Messages") == std::nullopt);
 
   CHECK(ResourceItemId("") == std::nullopt);
   CHECK(ResourceItemId("/") == std::nullopt);

@@ -279,6 +279,78 @@ TEST_CASE("receiver: an endless chunked body is cut off at the limit", "[notify]
   CHECK(f.receiver->stats().too_large == 1);
 }
 
+// An Outlook REST v2.0 notification item (GRAPH.md section 10) for sub-1.
+std::string V2Item(int sequence, const std::string& change_type, const std::string& id) {
+  return R"js({"@odata.type":"#Microsoft.OutlookServices.Notification","Id":null,)js"
+         R"js("SubscriptionId":"sub-1","SequenceNumber":)js" +
+         std::to_string(sequence) + R"js(,"ChangeType":")js" + change_type +
+         R"js(","Resource":"https://outlook.office.com/api/v2.0/Users('u')/Messages(')js" + id +
+         R"js(')","ResourceData":{"@odata.type":"#Microsoft.OutlookServices.Message",)js"
+         R"js("@odata.etag":"W/\"v)js" +
+         std::to_string(sequence) + R"js(\"","Id":")js" + id + R"js("}})js";
+}
+
+TEST_CASE("receiver: Outlook REST v2.0: ClientState header, Missed, sequence gaps", "[notify]") {
+  Fixture f;
+  auto cli = f.Client();
+  auto post = [&](const std::vector<std::string>& items, const std::string& client_state) {
+    httplib::Headers headers;
+    if (!client_state.empty()) headers.emplace("ClientState", client_state);
+    return cli.Post("/notifications", headers, Body(items), kJson);
+  };
+  // clientState comes as a header; without it, or wrong, the items are forged.
+  auto res = post({V2Item(1, "Created", "m1")}, "cs-1");
+  REQUIRE(res);
+  CHECK(res->status == 202);
+  CHECK(f.Rows("subscription_id = 'sub-1' AND change_type = 'created' AND item_id = 'm1'") == 1);
+  res = post({V2Item(2, "Updated", "m1")}, "");
+  REQUIRE(res);
+  CHECK(res->status == 202);
+  res = post({V2Item(2, "Updated", "m1")}, "wrong");
+  REQUIRE(res);
+  CHECK(res->status == 202);
+  CHECK(f.receiver->stats().rejected_bad_client_state == 2);
+  CHECK(f.Rows() == 1);
+
+  // Consecutive numbers in one body and across bodies: no gap.
+  res = post({V2Item(2, "Updated", "m1"), V2Item(3, "Deleted", "m1")}, "cs-1");
+  REQUIRE(res);
+  CHECK(res->status == 202);
+  CHECK(f.Rows("lifecycle_event = 'missed'") == 0);
+
+  // 4 and 5 never came: the subscription is resynced, as for Graph's `missed`.
+  res = post({V2Item(6, "Created", "m2")}, "cs-1");
+  REQUIRE(res);
+  CHECK(res->status == 202);
+  CHECK(f.Rows("lifecycle_event = 'missed' AND subscription_id = 'sub-1'") == 1);
+  CHECK(f.receiver->stats().sequence_gaps == 1);
+  // The same body again (Graph retried it) adds no second gap.
+  res = post({V2Item(6, "Created", "m2")}, "cs-1");
+  REQUIRE(res);
+  CHECK(f.Rows("lifecycle_event = 'missed'") == 1);
+
+  // A gap in a body answered 503 is seen again when the body comes back.
+  {
+    SQLite::Database blocker(f.dir.Path("mirror.db"), SQLite::OPEN_READWRITE);
+    blocker.exec("BEGIN EXCLUSIVE");
+    res = post({V2Item(9, "Created", "m3")}, "cs-1");
+    REQUIRE(res);
+    CHECK(res->status == 503);
+    blocker.exec("ROLLBACK");
+  }
+  res = post({V2Item(9, "Created", "m3")}, "cs-1");
+  REQUIRE(res);
+  CHECK(res->status == 202);
+  CHECK(f.Rows("lifecycle_event = 'missed'") == 2);
+
+  // v2.0's ChangeType "Missed" is the lifecycle event itself.
+  res = post({V2Item(10, "Missed", "m3")}, "cs-1");
+  REQUIRE(res);
+  CHECK(res->status == 202);
+  CHECK(f.Rows("lifecycle_event = 'missed'") == 3);
+  CHECK(f.receiver->stats().sequence_gaps == 2);
+}
+
 TEST_CASE("receiver: forged items are dropped, counted, and still acknowledged", "[notify]") {
   Fixture f;
   auto cli = f.Client();
