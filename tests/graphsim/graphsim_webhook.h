@@ -134,8 +134,10 @@ class Webhook {
     r.content_type = req.get_header_value("Content-Type");
     r.body = req.body;
     std::unique_lock<std::mutex> lock(mu_);
-    if (req.has_param("validationToken")) {
-      r.token = req.get_param_value("validationToken");
+    // Graph spells it validationToken, SharePoint validationtoken.
+    const char* param = req.has_param("validationtoken") ? "validationtoken" : "validationToken";
+    if (req.has_param(param)) {
+      r.token = req.get_param_value(param);
       validations_.push_back(r);
       switch (validation_) {
         case Validation::kEcho:

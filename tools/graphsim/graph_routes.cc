@@ -555,17 +555,10 @@ std::optional<ApiError> SelectUser(const std::string& select, Json* user) {
 
 }  // namespace
 
-HttpResponse Impl::HandleGraph(const HttpRequest& request, const std::vector<std::string>& segments,
-                               TimePoint now) {
-  ++request_count_;
-  if (TakeReset()) {
-    HttpResponse response;
-    response.reset_connection = true;
-    return response;
-  }
+std::optional<HttpResponse> Impl::CheckBearer(const HttpRequest& request, TimePoint now) const {
   switch (tokens_.Check(request.Header("Authorization"), now)) {
     case TokenIssuer::Verdict::kValid:
-      break;
+      return std::nullopt;
     case TokenIssuer::Verdict::kMissing:
       return Unauthorized("Access token is empty.", "", now);
     case TokenIssuer::Verdict::kMalformed:
@@ -578,6 +571,18 @@ HttpResponse Impl::HandleGraph(const HttpRequest& request, const std::vector<std
       return Unauthorized("Lifetime validation failed, the token is expired.",
                           "Lifetime validation failed, the token is expired.", now);
   }
+  return std::nullopt;
+}
+
+HttpResponse Impl::HandleGraph(const HttpRequest& request, const std::vector<std::string>& segments,
+                               TimePoint now) {
+  ++request_count_;
+  if (TakeReset()) {
+    HttpResponse response;
+    response.reset_connection = true;
+    return response;
+  }
+  if (std::optional<HttpResponse> refused = CheckBearer(request, now)) return std::move(*refused);
   if (auto injected = TakeInjectedStatus()) {
     return Injected(*injected, options_.throttle_retry_after_seconds, now);
   }

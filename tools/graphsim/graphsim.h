@@ -242,6 +242,25 @@ struct DeliveryStats {
   uint64_t rich_items = 0;       // delivered items that carried encryptedContent (first time)
 };
 
+// A SharePoint list subscription (GRAPH.md section 9).
+struct SharePointSubscriptionView {
+  std::string id;
+  std::string list_id;
+  std::string notification_url;
+  std::string client_state;  // "" if none
+  graphmirror::TimePoint expires;
+};
+
+// SharePoint notification counters. A notification says only "this list changed".
+struct SharePointDeliveryStats {
+  uint64_t attempts = 0;         // POSTs
+  uint64_t delivered = 0;        // answered 2xx
+  uint64_t failed_attempts = 0;  // answered otherwise, timed out or refused
+  uint64_t dropped = 0;          // given up after 5 tries
+  uint64_t lost = 0;             // discarded unsent by DropNextListNotifications
+  uint64_t pending = 0;          // waiting for a first try or a retry
+};
+
 // One notification item whose POST was answered 2xx.
 struct AckedNotification {
   std::string id;  // the item's `id` ("" if Options::include_notification_id is false)
@@ -377,6 +396,26 @@ class Simulator {
   // (RemoveSubscription for each); other mailboxes' subscriptions are untouched. Tokens
   // (app-only) stay valid. False if there is no such user.
   bool ResetPassword(const std::string& user);
+
+  // --- SharePoint lists (GRAPH.md section 9) ----------------------------------------------
+  // Served under the site's path: {base_url}{site}/_api/web/lists('{id}')/... with the
+  // same bearer tokens as Graph. PumpDeliveries and the delivery thread post their
+  // notifications too. Sites are paths like "/sites/team"; list ids lower-case GUIDs.
+  std::string AddSharePointList(const std::string& site, const std::string& title);
+  // Item changes as a user makes them; `fields_json` is an object ({"Title":"x"}).
+  // CreateListItem returns the new item id, 0 if the list is unknown or the JSON bad.
+  int CreateListItem(const std::string& list_id, const std::string& fields_json);
+  bool UpdateListItem(const std::string& list_id, int item_id, const std::string& fields_json);
+  bool DeleteListItem(const std::string& list_id, int item_id);
+  std::vector<int> ListItemIds(const std::string& list_id) const;  // sorted
+  // The item as the REST API renders it, "" if there is none.
+  std::string ListItemJson(const std::string& list_id, int item_id) const;
+  // As after the change log's retention: every change token issued so far is too old.
+  void ExpireListChangeTokens(const std::string& list_id);
+  // The next `n` list notifications are lost on the way (a dropped delivery).
+  void DropNextListNotifications(int n);
+  std::vector<SharePointSubscriptionView> ListSubscriptions() const;
+  SharePointDeliveryStats ListDeliveries() const;
 
   // --- Rich notifications (includeResourceData) --------------------------------------------
   // The next `next_n` rich items (content faults) or POSTs with validationTokens (token

@@ -620,7 +620,7 @@ size_t Notifier::Deliver(Batch batch) {
   return 1;
 }
 
-void Notifier::StartThread(std::chrono::milliseconds poll) {
+void Notifier::StartThread(std::chrono::milliseconds poll, std::function<void()> also) {
   std::lock_guard<std::mutex> thread_lock(thread_mu_);
   if (thread_.joinable()) return;
   {
@@ -628,10 +628,11 @@ void Notifier::StartThread(std::chrono::milliseconds poll) {
     stop_ = false;
   }
   if (poll <= std::chrono::milliseconds::zero()) poll = std::chrono::milliseconds(1);
-  thread_ = std::thread([this, poll] {
+  thread_ = std::thread([this, poll, also = std::move(also)] {
     while (true) {
       try {
         Pump();
+        if (also) also();
       } catch (const std::exception& e) {
         spdlog::error("graphsim: delivery pump failed: {}", e.what());
       }

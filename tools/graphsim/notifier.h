@@ -143,7 +143,8 @@ class Notifier {
   bool WantsContent() const { return any_rich_.load(std::memory_order_relaxed); }
   void OnChange(const ItemChange& change);
   size_t Pump();
-  void StartThread(std::chrono::milliseconds poll);
+  // `also` runs after each pump on the thread (other deliveries: SharePoint's).
+  void StartThread(std::chrono::milliseconds poll, std::function<void()> also = nullptr);
   void StopThread();
   DeliveryStats Stats() const;
   std::vector<AckedNotification> Acked() const;

@@ -152,7 +152,8 @@ SimulatorCore::SimulatorCore(Options options, graphmirror::Clock* clock)
           options_.early_retry_grace}),
       signer_(options_.client_id, TenantIdFor(options_.seed), options_.validation_token_version),
       notifier_(
-          options_, TenantIdFor(options_.seed), [this] { return Now(); }, &signer_) {
+          options_, TenantIdFor(options_.seed), [this] { return Now(); }, &signer_),
+      sharepoint_([this] { return Now(); }, TenantIdFor(options_.seed), options_.seed) {
   tenant_id_ = TenantIdFor(options_.seed);
   key_base_ = HashCombine(options_.seed, 0x1d);
   latency_ms_ = options_.handler_latency.count();
@@ -572,6 +573,15 @@ HttpResponse SimulatorCore::Handle(const HttpRequest& request) {
     response = HandleGraph(request, segments, now);
   } else if (segments.size() >= 2 && ToLower(segments[0]) == "api") {
     response = OutlookRestRefusal();
+  } else if (segments.size() >= 3 && ToLower(segments[0]) == "sites") {
+    // SharePoint: /sites/{name}/_api/web/lists('{id}')/...
+    if (std::optional<HttpResponse> refused = CheckBearer(request, now)) {
+      response = std::move(*refused);
+    } else if (std::optional<HttpResponse> answer = sharepoint_.Handle(request, now)) {
+      response = std::move(*answer);
+    } else {
+      response = ErrorResponse(404, "NotFound", "No SharePoint API at " + request.path + ".", now);
+    }
   } else if (std::optional<HttpResponse> discovery = HandleDiscovery(request, segments, now)) {
     response = std::move(*discovery);
   } else {
@@ -793,11 +803,49 @@ std::vector<SubscriptionView> Simulator::Subscriptions() const {
   return views;
 }
 
-size_t Simulator::PumpDeliveries() { return impl_->notifier_.Pump(); }
+size_t Simulator::PumpDeliveries() { return impl_->notifier_.Pump() + impl_->sharepoint_.Pump(); }
 
 void Simulator::StartDeliveryThread(std::chrono::milliseconds poll) {
-  impl_->notifier_.StartThread(poll);
+  impl_->notifier_.StartThread(poll, [this] { impl_->sharepoint_.Pump(); });
 }
+
+std::string Simulator::AddSharePointList(const std::string& site, const std::string& title) {
+  return impl_->sharepoint_.AddList(site, title);
+}
+
+int Simulator::CreateListItem(const std::string& list_id, const std::string& fields_json) {
+  return impl_->sharepoint_.CreateItem(list_id, ParseFields(fields_json));
+}
+
+bool Simulator::UpdateListItem(const std::string& list_id, int item_id,
+                               const std::string& fields_json) {
+  return impl_->sharepoint_.UpdateItem(list_id, item_id, ParseFields(fields_json));
+}
+
+bool Simulator::DeleteListItem(const std::string& list_id, int item_id) {
+  return impl_->sharepoint_.DeleteItem(list_id, item_id);
+}
+
+std::vector<int> Simulator::ListItemIds(const std::string& list_id) const {
+  return impl_->sharepoint_.ItemIds(list_id);
+}
+
+std::string Simulator::ListItemJson(const std::string& list_id, int item_id) const {
+  auto item = impl_->sharepoint_.Item(list_id, item_id);
+  return item ? DumpJson(*item) : "";
+}
+
+void Simulator::ExpireListChangeTokens(const std::string& list_id) {
+  impl_->sharepoint_.ExpireChangeTokens(list_id);
+}
+
+void Simulator::DropNextListNotifications(int n) { impl_->sharepoint_.DropNextNotifications(n); }
+
+std::vector<SharePointSubscriptionView> Simulator::ListSubscriptions() const {
+  return impl_->sharepoint_.Subscriptions();
+}
+
+SharePointDeliveryStats Simulator::ListDeliveries() const { return impl_->sharepoint_.Stats(); }
 
 void Simulator::StopDeliveryThread() { impl_->notifier_.StopThread(); }
 

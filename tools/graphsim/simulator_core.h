@@ -29,6 +29,7 @@
 #include "tools/graphsim/notifier.h"
 #include "tools/graphsim/rich.h"
 #include "tools/graphsim/schema.h"
+#include "tools/graphsim/sharepoint.h"
 #include "tools/graphsim/throttle.h"
 
 namespace graphsim {
@@ -100,6 +101,8 @@ class SimulatorCore {
   // --- HTTP -------------------------------------------------------------------------------
   HttpResponse Handle(const HttpRequest& request);
   HttpResponse OutlookRestRefusal();
+  // The 401 a request without a valid bearer token gets; nullopt if the token is good.
+  std::optional<HttpResponse> CheckBearer(const HttpRequest& request, TimePoint now) const;
   HttpResponse HandleGraph(const HttpRequest& request, const std::vector<std::string>& segments,
                            TimePoint now);  // graph_routes.cc
   HttpResponse HandleControl(const HttpRequest& request,
@@ -147,6 +150,7 @@ class SimulatorCore {
   std::atomic<uint64_t> jwks_requests_{0};
   TokenSigner signer_;  // before notifier_, which signs with it
   Notifier notifier_;
+  SharePointSim sharepoint_;
 
  private:
   // Where an item was (or is) as far as delta scopes care.

@@ -1,0 +1,186 @@
+// graphsim's SharePoint lists (GRAPH.md section 9): item CRUD, GetChanges with change
+// tokens, list subscriptions with their validation, and notifications with SharePoint's
+// retry policy, over real HTTP.
+
+#include <catch2/catch.hpp>
+
+#include "tests/graphsim/graphsim_test_util.h"
+#include "tests/graphsim/graphsim_webhook.h"
+
+namespace graphsim_test {
+namespace {
+
+constexpr char kSite[] = "/sites/team";
+
+struct ListFixture : SimFixture {
+  ListFixture() { list = sim().AddSharePointList(kSite, "Tasks"); }
+  std::string Api(const std::string& rest = "") const {
+    return std::string(kSite) + "/_api/web/lists('" + list + "')" + rest;
+  }
+  Reply Changes(const std::string& token, int row_limit = 0) {
+    Json query = {{"Add", true}, {"Update", true}, {"DeleteObject", true}, {"Item", true}};
+    if (!token.empty()) query["ChangeTokenStart"] = {{"StringValue", token}};
+    if (row_limit > 0) query["RowLimit"] = row_limit;
+    return Post(Api("/GetChanges"), Json{{"query", query}});
+  }
+  Reply Subscribe(const std::string& url, const std::string& expires,
+                  const std::string& client_state = "spcs") {
+    return Post(Api("/subscriptions"), Json{{"resource", "https://contoso.sharepoint.com" + Api()},
+                                            {"notificationUrl", url},
+                                            {"expirationDateTime", expires},
+                                            {"clientState", client_state}});
+  }
+  std::string list;
+};
+
+TEST_CASE("sharepoint: items, GetChanges and change tokens", "[graphsim][sharepoint]") {
+  ListFixture f;
+  Reply info = f.Get(f.Api());
+  REQUIRE(info.status == 200);
+  CHECK(info.body["Title"] == "Tasks");
+  const std::string start = info.body["CurrentChangeToken"]["StringValue"];
+  CHECK(start.rfind("1;3;" + f.list + ";", 0) == 0);
+
+  // Without a bearer token: 401, like Graph.
+  auto anonymous = f.NewClient()->Get(f.Api());
+  REQUIRE(anonymous);
+  CHECK(anonymous->status == 401);
+
+  Reply created = f.Post(f.Api("/items"), Json{{"Title", "one"}});
+  REQUIRE(created.status == 201);
+  const int one = created.body["Id"];
+  const int two = f.sim().CreateListItem(f.list, R"({"Title":"two"})");
+  REQUIRE(f.Patch(f.Api("/items(" + std::to_string(one) + ")"), Json{{"Title", "uno"}}).status ==
+          204);
+  CHECK(f.Get(f.Api("/items(" + std::to_string(one) + ")")).body["Title"] == "uno");
+  REQUIRE(f.Delete(f.Api("/items(" + std::to_string(two) + ")")).status == 204);
+  CHECK(f.Get(f.Api("/items(" + std::to_string(two) + ")")).status == 404);
+
+  Reply changes = f.Changes(start);
+  REQUIRE(changes.status == 200);
+  REQUIRE(changes.body["value"].size() == 4);
+  std::vector<int> types;
+  for (const Json& c : changes.body["value"]) types.push_back(c["ChangeType"]);
+  CHECK(types == std::vector<int>{1, 1, 2, 3});
+  CHECK(changes.body["value"][3]["ItemId"] == two);
+  // From the token of the second change on: the last two.
+  const std::string second = changes.body["value"][1]["ChangeToken"]["StringValue"];
+  CHECK(f.Changes(second).body["value"].size() == 2);
+  // RowLimit pages the changes.
+  CHECK(f.Changes(start, 3).body["value"].size() == 3);
+  // Only what the query asks for.
+  Reply adds = f.Post(
+      f.Api("/GetChanges"),
+      Json{{"query",
+            {{"Add", true}, {"Item", true}, {"ChangeTokenStart", {{"StringValue", start}}}}}});
+  CHECK(adds.body["value"].size() == 2);
+  CHECK(f.Changes("garbage").status == 400);
+
+  // After the log's retention, old tokens are refused; the current one still works.
+  f.sim().ExpireListChangeTokens(f.list);
+  Reply too_early = f.Changes(second);
+  CHECK(too_early.status == 400);
+  CHECK(too_early.body["odata.error"]["message"]["value"].get<std::string>().find(
+            "before the start of the current change log") != std::string::npos);
+  const std::string now = f.Get(f.Api()).body["CurrentChangeToken"]["StringValue"];
+  CHECK(f.Changes(now).status == 200);
+  CHECK(f.Changes(now).body["value"].empty());
+
+  // Paged item reads.
+  for (int i = 0; i < 5; ++i) f.sim().CreateListItem(f.list, R"({"Title":"p"})");
+  Reply page = f.Get(f.Api("/items?$top=2"));
+  REQUIRE(page.status == 200);
+  CHECK(page.body["value"].size() == 2);
+  size_t seen = page.body["value"].size();
+  while (page.body.contains("odata.nextLink")) {
+    page = f.GetLink(page.body["odata.nextLink"]);
+    REQUIRE(page.status == 200);
+    seen += page.body["value"].size();
+  }
+  CHECK(seen == f.sim().ListItemIds(f.list).size());
+  CHECK(f.Get(std::string(kSite) + "/_api/web/lists('00000000-0000-0000-0000-000000000000')")
+            .status == 404);
+}
+
+TEST_CASE("sharepoint: subscriptions are validated, renewed and deleted",
+          "[graphsim][sharepoint]") {
+  ListFixture f;
+  Webhook hook;
+  const auto now = f.clock().Now();
+  Reply created = f.Subscribe(hook.url(), IsoTime(now + std::chrono::hours(24 * 90)));
+  REQUIRE(created.status == 201);
+  CHECK(created.body["resource"] == f.list);
+  REQUIRE(hook.validations().size() == 1);
+  CHECK(!hook.validations()[0].token.empty());
+  CHECK(hook.validations()[0].target.find("validationtoken=") != std::string::npos);
+  const std::string id = created.body["id"];
+
+  // More than 180 days, or in the past: refused.
+  CHECK(f.Subscribe(hook.url(), IsoTime(now + std::chrono::hours(24 * 181))).status == 400);
+  CHECK(f.Subscribe(hook.url(), IsoTime(now - std::chrono::hours(1))).status == 400);
+  // An endpoint that does not echo the token gets no subscription.
+  hook.set_validation(Webhook::Validation::kWrongBody);
+  CHECK(f.Subscribe(hook.url(), IsoTime(now + std::chrono::hours(24))).status == 400);
+  CHECK(f.sim().ListSubscriptions().size() == 1);
+
+  const std::string path = f.Api("/subscriptions('" + id + "')");
+  CHECK(f.Patch(path, Json{{"expirationDateTime", IsoTime(now + std::chrono::hours(24 * 170))}})
+            .status == 204);
+  CHECK(f.Get(path).body["expirationDateTime"] == IsoTime(now + std::chrono::hours(24 * 170)));
+  CHECK(f.Get(f.Api("/subscriptions")).body["value"].size() == 1);
+  CHECK(f.Delete(path).status == 204);
+  CHECK(f.Get(path).status == 404);
+  CHECK(f.sim().ListSubscriptions().empty());
+}
+
+TEST_CASE("sharepoint: notifications carry no details, and are retried 5 times 5 minutes apart",
+          "[graphsim][sharepoint]") {
+  ListFixture f;
+  Webhook hook;
+  const auto now = f.clock().Now();
+  REQUIRE(f.Subscribe(hook.url(), IsoTime(now + std::chrono::hours(24 * 30))).status == 201);
+  const std::string subscription = f.sim().ListSubscriptions()[0].id;
+
+  // A burst of changes: one notification.
+  f.sim().CreateListItem(f.list, R"({"Title":"a"})");
+  f.sim().CreateListItem(f.list, R"({"Title":"b"})");
+  CHECK(f.sim().PumpDeliveries() == 1);
+  REQUIRE(hook.items().size() == 1);
+  const Json item = hook.items()[0];
+  CHECK(item["subscriptionId"] == subscription);
+  CHECK(item["clientState"] == "spcs");
+  CHECK(item["resource"] == f.list);
+  CHECK(item["siteUrl"] == kSite);
+  CHECK(item.contains("tenantId"));
+  CHECK(item.contains("webId"));
+  CHECK_FALSE(item.contains("changeType"));
+  CHECK(f.sim().ListDeliveries().delivered == 1);
+
+  // Refused: tried again only after 5 minutes, 5 tries in all, then dropped.
+  hook.set_notification_status(500);
+  f.sim().UpdateListItem(f.list, 1, R"({"Title":"a2"})");
+  CHECK(f.sim().PumpDeliveries() == 1);
+  CHECK(f.sim().PumpDeliveries() == 0);
+  for (int i = 0; i < 4; ++i) {
+    f.clock().Advance(std::chrono::minutes(5));
+    CHECK(f.sim().PumpDeliveries() == 1);
+  }
+  f.clock().Advance(std::chrono::minutes(5));
+  CHECK(f.sim().PumpDeliveries() == 0);
+  auto stats = f.sim().ListDeliveries();
+  CHECK(stats.failed_attempts == 5);
+  CHECK(stats.dropped == 1);
+  CHECK(stats.pending == 0);
+
+  // A lost notification is never posted.
+  hook.set_notification_status(200);
+  f.sim().DropNextListNotifications(1);
+  f.sim().DeleteListItem(f.list, 2);
+  CHECK(f.sim().PumpDeliveries() == 0);
+  CHECK(f.sim().ListDeliveries().lost == 1);
+  f.sim().CreateListItem(f.list, R"({"Title":"c"})");
+  CHECK(f.sim().PumpDeliveries() == 1);
+}
+
+}  // namespace
+}  // namespace graphsim_test

@@ -1,0 +1,127 @@
+// SharePointSim: SharePoint Online lists and their webhooks as GRAPH.md section 9 and the
+// seed document describe them, served under the site's path
+// (`/sites/{name}/_api/web/lists('{id}')/...`):
+//   - lists of items (integer ids, fields as JSON, Created/Modified), with item CRUD;
+//   - each list's change log: every add, update and delete gets a change number, and
+//     `GetChanges` returns the changes after a change token ("1;3;{list};{ticks};{n}"),
+//     at most RowLimit (1000 by default) at a time, each with its own token; a token
+//     older than the log (after ExpireChangeTokens) is refused with SharePoint's "The
+//     changeToken refers to a time before the start of the current change log.";
+//   - list subscriptions: created only after the notification URL echoed a
+//     `validationtoken` within 5 s, expiring at most 180 days ahead, renewed by PATCH,
+//     removed by DELETE;
+//   - notifications without change details, one per subscription for a burst of changes,
+//     retried 5 times 5 minutes apart (by the clock), then dropped.
+//
+// Thread-safety: safe from many threads. mu_ guards everything and is never held during a
+// webhook request; pump_mu_ serializes pumps.
+
+#ifndef GRAPHMIRROR_TOOLS_GRAPHSIM_SHAREPOINT_H_
+#define GRAPHMIRROR_TOOLS_GRAPHSIM_SHAREPOINT_H_
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "tools/graphsim/graphsim.h"
+#include "tools/graphsim/time_format.h"
+
+namespace graphsim {
+
+class SharePointSim {
+ public:
+  using Json = nlohmann::ordered_json;
+
+  SharePointSim(std::function<TimePoint()> now, std::string tenant_id, uint64_t seed);
+
+  // Direct API. Sites are paths ("/sites/team"); list ids are lower-case GUID text.
+  std::string AddList(const std::string& site, const std::string& title);
+  // The new item's id; 0 if the list does not exist or `fields` is not an object.
+  int CreateItem(const std::string& list, const Json& fields);
+  bool UpdateItem(const std::string& list, int id, const Json& fields);
+  bool DeleteItem(const std::string& list, int id);
+  std::vector<int> ItemIds(const std::string& list) const;  // sorted
+  std::optional<Json> Item(const std::string& list, int id) const;
+  // Forgets the change log so far: every token issued until now is too old.
+  void ExpireChangeTokens(const std::string& list);
+  // The next `n` notifications are lost on the way (never posted, never retried).
+  void DropNextNotifications(int n);
+  std::vector<SharePointSubscriptionView> Subscriptions() const;
+  SharePointDeliveryStats Stats() const;
+
+  // The REST API: a request whose path starts with a site's path and "/_api/"; nullopt
+  // for any other path. The caller checked the bearer token.
+  std::optional<HttpResponse> Handle(const HttpRequest& request, TimePoint now);
+
+  // Posts every notification due by the clock; returns the number of POSTs attempted.
+  size_t Pump();
+
+ private:
+  struct ListItem {
+    Json fields;  // the item's own fields (Title, ...)
+    TimePoint created, modified;
+    int version = 1;
+  };
+  struct Change {
+    uint64_t number = 0;
+    int type = 0;  // SPChangeType: 1 Add, 2 Update, 3 DeleteObject
+    int item = 0;
+    TimePoint time;
+  };
+  struct List {
+    std::string id;
+    std::string site;
+    std::string title;
+    std::map<int, ListItem> items;
+    int next_item = 1;
+    std::vector<Change> changes;
+    uint64_t floor = 0;  // changes numbered up to this are forgotten
+  };
+  struct Subscription {
+    std::string id;
+    std::string list;
+    std::string notification_url;
+    std::string client_state;
+    TimePoint expires;
+  };
+  struct Pending {
+    std::string subscription;
+    int attempts = 0;
+    TimePoint due;
+  };
+
+  // Requires mu_ held.
+  HttpResponse HandleList(const HttpRequest& request, List& list, const std::string& rest,
+                          TimePoint now);
+  HttpResponse GetChanges(const HttpRequest& request, const List& list, TimePoint now) const;
+  HttpResponse CreateSubscription(const HttpRequest& request, const List& list, TimePoint now);
+  Json ItemJson(const List& list, int id, const ListItem& item) const;
+  Json SubscriptionJson(const Subscription& s) const;
+  std::string Token(const List& list, uint64_t number, TimePoint time) const;
+  void RecordLocked(List& list, int type, int item, TimePoint now);
+  List* FindLocked(const std::string& list);
+  const List* FindLocked(const std::string& list) const;
+
+  const std::function<TimePoint()> now_;
+  const std::string tenant_id_;
+  const std::string site_guid_, web_guid_;
+
+  mutable std::mutex mu_;
+  std::map<std::string, List> lists_;  // by id
+  std::map<std::string, Subscription> subscriptions_;
+  std::vector<Pending> pending_;
+  uint64_t change_number_ = 0;
+  uint64_t guid_counter_;
+  int drop_next_ = 0;
+  SharePointDeliveryStats stats_;
+  std::mutex pump_mu_;
+};
+
+}  // namespace graphsim
+
+#endif  // GRAPHMIRROR_TOOLS_GRAPHSIM_SHAREPOINT_H_
