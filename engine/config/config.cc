@@ -2,6 +2,8 @@
 
 #include <toml++/toml.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -213,6 +215,50 @@ void ReadRich(Reader& r, const toml::table& t, RichSettings* rich) {
   }
 }
 
+void ReadSharePoint(Reader& r, const toml::node& node, std::vector<SharePointConfig>* out) {
+  const toml::array* sites = node.as_array();
+  if (sites == nullptr || !sites->is_array_of_tables()) {
+    r.Fail(&node, "'sharepoint' must be an array of tables ([[sharepoint]])");
+    return;
+  }
+  std::set<std::string> seen;
+  for (const toml::node& entry : *sites) {
+    const toml::table& t = *entry.as_table();
+    r.OnlyKeys(t, "sharepoint.", {"site", "lists"});
+    SharePointConfig sp;
+    r.String(t, "site", "sharepoint.site", &sp.site);
+    while (!sp.site.empty() && sp.site.back() == '/') sp.site.pop_back();
+    if (r.ok() && sp.site.rfind("https://", 0) != 0 && sp.site.rfind("http://", 0) != 0) {
+      r.Fail(&entry,
+             "'sharepoint.site' must be the site's URL, like "
+             "\"https://contoso.sharepoint.com/sites/team\"");
+    }
+    const toml::array* lists = t.get("lists") ? t.get("lists")->as_array() : nullptr;
+    if (r.ok() && (lists == nullptr || lists->empty())) {
+      r.Fail(&entry, "'sharepoint.lists' must be a non-empty array of list ids");
+    }
+    if (lists != nullptr) {
+      for (const toml::node& item : *lists) {
+        auto id = item.value<std::string>();
+        const bool guid =
+            id && id->size() == 36 && std::all_of(id->begin(), id->end(), [](char ch) {
+              return std::isxdigit(static_cast<unsigned char>(ch)) || ch == '-';
+            });
+        if (!guid) {
+          r.Fail(&item, "'sharepoint.lists' entries must be list ids (GUIDs)");
+          continue;
+        }
+        std::string lower = AsciiLower(*id);
+        if (!seen.insert(sp.site + "|" + lower).second) {
+          r.Fail(&item, "list " + lower + " of " + sp.site + " is configured twice");
+        }
+        sp.lists.push_back(std::move(lower));
+      }
+    }
+    out->push_back(std::move(sp));
+  }
+}
+
 void ReadMailboxes(Reader& r, const toml::node& node, std::vector<MailboxConfig>* out) {
   const toml::array* list = node.as_array();
   if (list == nullptr || !list->is_array_of_tables()) {
@@ -279,8 +325,9 @@ Result<Config> ParseConfig(const std::string& text, const std::string& source,
   }
   Reader r(source);
   Config config;
-  r.OnlyKeys(root, "",
-             {"database", "graph", "sync", "webhook", "subscriptions", "rich", "mailbox"});
+  r.OnlyKeys(
+      root, "",
+      {"database", "graph", "sync", "webhook", "subscriptions", "rich", "mailbox", "sharepoint"});
   r.String(root, "database", "database", &config.database);
   if (const toml::table* graph = r.Table(root, "graph")) ReadGraph(r, *graph, &config.graph);
   if (const toml::table* sync = r.Table(root, "sync")) ReadSync(r, *sync, &config.sync);
@@ -296,6 +343,9 @@ Result<Config> ParseConfig(const std::string& text, const std::string& source,
   }
   if (const toml::node* mailboxes = root.get("mailbox")) {
     ReadMailboxes(r, *mailboxes, &config.mailboxes);
+  }
+  if (const toml::node* sharepoint = root.get("sharepoint")) {
+    ReadSharePoint(r, *sharepoint, &config.sharepoint);
   }
   if (!r.ok()) return r.status();
   for (const MailboxConfig& m : config.mailboxes) {

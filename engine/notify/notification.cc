@@ -97,7 +97,7 @@ class CollectionParser {
         }
       }
       if (item.subscription_id.empty()) return Bad(where + " has no subscriptionId");
-      if (item.change_type.empty() && item.lifecycle_event.empty()) {
+      if (item.change_type.empty() && item.lifecycle_event.empty() && item.site_url.empty()) {
         return Bad(where + " has neither changeType nor lifecycleEvent");
       }
       item.change_type = FoldChangeType(std::move(item.change_type));
@@ -125,6 +125,7 @@ class CollectionParser {
     if (key == "tenantId") return ReadTenant(value, item);
     if (key == "organizationId") return ReadTenant(value, item);
     if (key == "sequenceNumber") return ReadSequenceNumber(value, item);
+    if (key == "siteUrl") return ReadString(value, &item->site_url);
     if (key == "resourceData") {
       std::string buffer;
       return ForEachField(value, [&](std::string_view raw, od::value v) {

@@ -36,6 +36,9 @@ struct Notification {
   std::string resource_id;
   std::string etag;       // resourceData.@odata.etag
   std::string tenant_id;  // tenantId, or organizationId on some lifecycle items
+  // SharePoint list webhooks: siteUrl (the site's path). Their items carry no change type
+  // (they only say "this list changed"); `resource` is the list id.
+  std::string site_url;
   // Outlook REST v2.0: the subscription's running count of notifications (a gap means
   // some were lost); nullopt in Graph's dialect.
   std::optional<int64_t> sequence_number;
@@ -64,7 +67,8 @@ struct NotificationCollection {
 // without changeType and lifecycleEvent, a read field of the wrong type. Unknown fields,
 // nulls, validationTokens and any time format are accepted. Field names match with their
 // first letter in either case (`subscriptionId`, v2.0's `SubscriptionId`); v2.0's
-// `ChangeType: Missed` becomes the lifecycle event "missed".
+// `ChangeType: Missed` becomes the lifecycle event "missed". A SharePoint item (with
+// siteUrl) needs no changeType.
 Result<std::vector<Notification>> ParseNotificationCollection(std::string_view body);
 // The same, keeping the validationTokens (an array of strings, else InvalidArgument).
 Result<NotificationCollection> ParseNotificationBody(std::string_view body);

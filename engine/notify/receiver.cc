@@ -325,6 +325,8 @@ NotificationAnswer Receiver::Impl::Accept(std::string_view content_type, std::st
   const std::string nonce = NextDeliveryNonce();
   // v2.0 sequence numbers of this body per subscription: the highest, for the gap check.
   std::map<std::string, int64_t> sequences;
+  std::set<std::pair<std::string, std::string>> lists;  // SharePoint (site, list) notified
+  size_t list_items = 0;
   size_t gap_rows = 0;
   for (Notification& item : items) {
     if (item.client_state.empty()) item.client_state = std::string(client_state_header);
@@ -346,6 +348,18 @@ NotificationAnswer Receiver::Impl::Accept(std::string_view content_type, std::st
         spdlog::warn("notify: rejected a notification ({}) for subscription \"{}\"", reason,
                      OneLine(item.subscription_id));
       }
+      continue;
+    }
+    if (!known->list_id.empty()) {
+      // SharePoint: "this list changed", nothing more. Counted durably; the list worker
+      // asks GetChanges.
+      lists.insert({known->list_site, known->list_id});
+      ++list_items;
+      continue;
+    }
+    if (item.change_type.empty() && item.lifecycle_event.empty()) {
+      // A SharePoint-shaped item for a Graph subscription: not from SharePoint.
+      stats->rejected_unknown_subscription.fetch_add(1);
       continue;
     }
     if (item.sequence_number) {
@@ -394,18 +408,25 @@ NotificationAnswer Receiver::Impl::Accept(std::string_view content_type, std::st
     entries.push_back(std::move(entry));
   }
 
-  if (entries.empty()) {
+  if (entries.empty() && lists.empty()) {
     // Nothing to keep. Still 202: a forged or stale batch must not be retried for hours.
     if (!items.empty()) stats->rejected_batches.fetch_add(1);
     return {202, ""};
   }
 
-  const size_t count = entries.size();
+  const size_t count = entries.size() + list_items;
   // The store compares deadlines with the system clock: a real-time deadline, whatever
   // clock the engine runs on (a test's ManualClock does not move while a commit waits).
   const TimePoint deadline = std::chrono::system_clock::now() + options.commit_timeout;
-  Status status = store->AppendNotifications(std::move(entries), deadline,
-                                             std::move(parsed->validation_tokens));
+  Status status = Status::Ok();
+  if (!lists.empty()) {
+    status = store->NoteListsNotified(
+        std::vector<std::pair<std::string, std::string>>(lists.begin(), lists.end()), deadline);
+  }
+  if (status.ok() && !entries.empty()) {
+    status = store->AppendNotifications(std::move(entries), deadline,
+                                        std::move(parsed->validation_tokens));
+  }
   if (!status.ok()) {
     stats->unavailable.fetch_add(1);
     spdlog::warn("notify: answering 503 to {} notification(s): {}", count, status.ToString());

@@ -26,6 +26,10 @@ struct KnownSubscription {
   // The secret sent at create; notifications must echo it. Never empty: the receiver
   // refuses every item of an entry without one.
   std::string client_state;
+  // A SharePoint list subscription: the configured site URL and the list id (both
+  // non-empty); user_id and collection are then unused.
+  std::string list_site;
+  std::string list_id;
 };
 
 class SubscriptionTable {

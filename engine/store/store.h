@@ -185,6 +185,47 @@ using ChangeObserver = std::function<void(const std::vector<MirrorChange>&)>;
 // Empty if the text has no words.
 std::string FullTextQuery(const std::string& text);
 
+// --- SharePoint lists (schema/006_sharepoint.sql) ---------------------------------------
+struct ListItemRow {
+  int64_t item_id = 0;
+  std::string json;
+  std::string created_at;  // as SharePoint wrote Created / Modified
+  std::string modified_at;
+};
+
+// One sync of a list, written in one transaction: the rows and the change token they
+// bring the list to.
+struct ListChanges {
+  std::string site;
+  std::string list_id;
+  std::vector<ListItemRow> upserts;
+  std::vector<int64_t> deletes;
+  // A whole-list read: every row not in `upserts` is deleted too.
+  bool replace_all = false;
+  std::string change_token;  // required: the new watermark
+  // ListState::notified as the sync began: notifications that came later keep the list due.
+  int64_t notified_before = 0;
+};
+
+struct ListState {
+  std::string site;
+  std::string list_id;
+  std::string change_token;  // empty: never synced, or the token expired
+  int64_t notified = 0;      // notifications received
+  int64_t synced = 0;        // `notified` as the last successful sync began
+  int64_t full_reads = 0;
+  bool due() const { return notified > synced || change_token.empty(); }
+};
+
+struct ListSubscriptionRecord {
+  std::string id;
+  std::string site;
+  std::string list_id;
+  std::string client_state;
+  std::string notification_url;
+  std::string expires_at;  // normalized UTC text
+};
+
 class WriteContext;
 
 class Store {
@@ -325,6 +366,24 @@ class Store {
   Status SetStopped(const std::string& user_id, Collection collection, const std::string& reason,
                     TimePoint retry_at = {});
   Result<std::vector<SyncStatus>> SyncStatuses();
+
+  // --- SharePoint lists -------------------------------------------------------------------
+  // Writes one sync of a list and its new change token atomically. Idempotent: upserts
+  // replace rows, deletes of absent rows do nothing.
+  Status ApplyListChanges(const ListChanges& changes);
+  // Forgets the list's change token (it expired): the next sync reads the list whole.
+  Status ClearListToken(const std::string& site, const std::string& list_id);
+  // Counts a notification for each list, durably, before `deadline` (as
+  // AppendNotifications: Unavailable means "maybe written"; the receiver answers 503).
+  Status NoteListsNotified(const std::vector<std::pair<std::string, std::string>>& lists,
+                           TimePoint deadline);
+  // The state of (site, list); zeros and no token if the list was never seen.
+  Result<ListState> GetListState(const std::string& site, const std::string& list_id);
+  // The items of a list, by id.
+  Result<std::vector<ListItemRow>> ListItems(const std::string& site, const std::string& list_id);
+  Status PutListSubscription(const ListSubscriptionRecord& record);
+  Status DeleteListSubscription(const std::string& id);
+  Result<std::vector<ListSubscriptionRecord>> ListSubscriptions();
 
   // Replaces the observer of committed mirror changes (empty: none).
   void SetChangeObserver(ChangeObserver observer);

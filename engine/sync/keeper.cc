@@ -113,7 +113,7 @@ Status SubscriptionKeeper::LoadStored() {
   live_.clear();
   for (const auto& record : *stored) {
     live_[{record.user_id, record.collection}] = record;
-    table_->Put({record.id, record.user_id, record.collection, record.client_state});
+    table_->Put({record.id, record.user_id, record.collection, record.client_state, {}, {}});
   }
   return Status::Ok();
 }
@@ -147,7 +147,8 @@ Status SubscriptionKeeper::Reconcile() {
   }
   for (auto it = live_.begin(); it != live_.end();) {
     if (at_graph.count(it->second.id)) {
-      table_->Put({it->second.id, it->first.first, it->first.second, it->second.client_state});
+      table_->Put(
+          {it->second.id, it->first.first, it->first.second, it->second.client_state, {}, {}});
       if (Status s = store_->PutSubscription(it->second); !s.ok()) return s;
       ++it;
     } else {
@@ -208,7 +209,7 @@ Status SubscriptionKeeper::Create(const Key& key) {
       // Stored with its catch-up in one transaction: a crash between the two would leave
       // a subscription whose gap is never read.
       if (Status s = store_->PutSubscription(record, {CatchUpEntry(record)}); !s.ok()) return s;
-      table_->Put({record.id, key.first, key.second, record.client_state});
+      table_->Put({record.id, key.first, key.second, record.client_state, {}, {}});
       live_[key] = record;
       ++stats_.created;
       spdlog::info("keeper: subscribed to {} ({}), expires {}", spec.resource, record.id,

@@ -63,6 +63,10 @@ LiveSync::LiveSync(const config::Config& config, graph::GraphClient* client, sto
       worker_(config, &sync_, store, clock) {
   worker_.SetLifecycleHandler(
       [this](const store::PendingNotification& row) { return keeper_.HandleLifecycle(row); });
+  if (!config.sharepoint.empty()) {
+    sharepoint_ = std::make_unique<sharepoint::SharePointMirror>(config, ClientOptionsFrom(config),
+                                                                 store, &table_, clock);
+  }
 }
 
 LiveSync::~LiveSync() { Stop(); }
@@ -95,9 +99,15 @@ Status LiveSync::Start(LiveSyncOptions options) {
   Status prepared = [&] {
     if (Status s = SetUpRich(options); !s.ok()) return s;
     receiver_ = std::make_unique<notify::Receiver>(*receiver_options, &table_, store_, clock_);
-    receiver_->SetOnAccepted([this] { worker_.Wake(); });
+    receiver_->SetOnAccepted([this] {
+      worker_.Wake();
+      if (sharepoint_) sharepoint_->Wake();
+    });
     if (options.admin_handler) receiver_->SetAdminHandler(options.admin_handler);
     if (Status s = keeper_.LoadStored(); !s.ok()) return s;
+    if (sharepoint_) {
+      if (Status s = sharepoint_->LoadStored(); !s.ok()) return s;
+    }
     if (Status s = sync_.LoadStopped(); !s.ok()) return s;
     if (options.serve_http) return receiver_->Start();
     return Status::Ok();
@@ -126,9 +136,18 @@ Status LiveSync::Start(LiveSyncOptions options) {
                    r.status.message());
     }
   }
+  if (sharepoint_) {
+    // After the receiver listens (SharePoint validates the URL while subscribing), and
+    // before the first sync, so that no change falls between the two.
+    if (Status s = sharepoint_->Maintain(); !s.ok()) spdlog::warn("sharepoint: {}", s.message());
+    if (auto synced = sharepoint_->RunOnce(/*all=*/true); !synced.ok()) {
+      spdlog::warn("sharepoint: initial sync: {}", synced.status().message());
+    }
+  }
   if (options.background) {
     worker_thread_ = std::thread([this] { worker_.Run(); });
     worker_.Wake();
+    if (sharepoint_) sharepoint_thread_ = std::thread([this] { sharepoint_->Run(); });
   }
   ready_.store(true);
   return Status::Ok();
@@ -141,7 +160,9 @@ void LiveSync::Stop() {
   receiver_->Stop();
   worker_.Stop();
   keeper_.Stop();
+  if (sharepoint_) sharepoint_->Stop();
   if (worker_thread_.joinable()) worker_thread_.join();
+  if (sharepoint_thread_.joinable()) sharepoint_thread_.join();
   if (keeper_thread_.joinable()) keeper_thread_.join();
   store_->ReleaseLiveLock();
 }

@@ -24,6 +24,7 @@
 #include "engine/config/config.h"
 #include "engine/notify/receiver.h"
 #include "engine/notify/subscription_table.h"
+#include "engine/sharepoint/sharepoint_mirror.h"
 #include "engine/sync/keeper.h"
 #include "engine/sync/sync_once.h"
 #include "engine/sync/worker.h"
@@ -66,6 +67,8 @@ class LiveSync {
   notify::SubscriptionTable& subscriptions() { return table_; }
   // Null unless the config has a [rich] section (and Start succeeded).
   RichContent* rich() { return rich_.get(); }
+  // Null unless the config has [[sharepoint]] lists.
+  sharepoint::SharePointMirror* sharepoint() { return sharepoint_.get(); }
   graph::GraphClient& client() { return *client_; }
   store::Store& store() { return *store_; }
   CollectionSync& collections() { return sync_; }
@@ -87,7 +90,9 @@ class LiveSync {
   SubscriptionKeeper keeper_;
   SyncWorker worker_;
   std::unique_ptr<RichContent> rich_;
+  std::unique_ptr<sharepoint::SharePointMirror> sharepoint_;
   std::thread worker_thread_;
+  std::thread sharepoint_thread_;
   std::thread keeper_thread_;
   bool started_ = false;
   std::atomic<bool> ready_{false};

@@ -101,6 +101,13 @@ struct MailboxConfig {
   bool rich = false;  // ask for rich subscriptions (needs [rich])
 };
 
+// A SharePoint site and the lists of it to mirror (GRAPH.md section 9): each list gets a
+// list subscription, and its items land in the list_items table.
+struct SharePointConfig {
+  std::string site;                // "https://contoso.sharepoint.com/sites/team"
+  std::vector<std::string> lists;  // list ids (GUIDs), lower-cased
+};
+
 struct Config {
   std::string database = "graphmirror.db";
   GraphSettings graph;
@@ -109,6 +116,7 @@ struct Config {
   SubscriptionSettings subscriptions;
   std::optional<RichSettings> rich;
   std::vector<MailboxConfig> mailboxes;
+  std::vector<SharePointConfig> sharepoint;
 };
 
 }  // namespace graphmirror

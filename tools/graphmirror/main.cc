@@ -162,7 +162,9 @@ int RunDaemon(const std::string& config_path) {
 
   auto config = config::LoadConfigFile(config_path);
   if (!config.ok()) return Fail(config.status().message());
-  if (config->mailboxes.empty()) return Fail(config_path + ": no [[mailbox]] configured");
+  if (config->mailboxes.empty() && config->sharepoint.empty()) {
+    return Fail(config_path + ": no [[mailbox]] or [[sharepoint]] configured");
+  }
   if (config->webhook.notification_url.empty()) {
     return Fail(config_path + ": 'webhook.notification_url' is required to run");
   }

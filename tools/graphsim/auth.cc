@@ -182,7 +182,15 @@ HttpResponse TokenIssuer::HandleTokenRequest(const HttpRequest& request, TimePoi
                     now);
   }
   std::string resource = scope->substr(0, scope->size() - kSuffix.size());
-  if (resource != kGraphResource && resource != kGraphResource + std::string("/") &&
+  // SharePoint: the site's host is the resource (https://contoso.sharepoint.com), and
+  // graphsim itself serves SharePoint sites, so its own origin is one too.
+  auto ends_with = [&](std::string_view suffix) {
+    return resource.size() >= suffix.size() &&
+           resource.compare(resource.size() - suffix.size(), suffix.size(), suffix) == 0;
+  };
+  const bool sharepoint = resource == request.base_url ||
+                          (resource.rfind("https://", 0) == 0 && ends_with(".sharepoint.com"));
+  if (!sharepoint && resource != kGraphResource && resource != kGraphResource + std::string("/") &&
       resource != kGraphAppId) {
     // AAD would mint a token for that other resource; Graph would then reject it as having
     // the wrong audience. graphsim refuses at once with the error AAD gives for unknown

@@ -181,7 +181,8 @@ std::optional<Json> SharePointSim::Item(const std::string& list_id, int id) cons
 void SharePointSim::ExpireChangeTokens(const std::string& list_id) {
   std::lock_guard<std::mutex> lock(mu_);
   if (List* list = FindLocked(list_id)) {
-    list->floor = change_number_;
+    // The log now starts at a fresh number: every token issued so far lies before it.
+    list->floor = ++change_number_;
     list->changes.clear();
   }
 }

@@ -80,7 +80,7 @@ class SharePointSim {
     std::map<int, ListItem> items;
     int next_item = 1;
     std::vector<Change> changes;
-    uint64_t floor = 0;  // changes numbered up to this are forgotten
+    uint64_t floor = 0;  // the log's first number: tokens before it are too old
   };
   struct Subscription {
     std::string id;

@@ -1,0 +1,181 @@
+#include "engine/sharepoint/list_sync.h"
+
+#include <simdjson.h>
+#include <spdlog/spdlog.h>
+
+#include <map>
+#include <utility>
+#include <vector>
+
+#include "engine/base/text.h"
+
+namespace graphmirror::sharepoint {
+
+namespace {
+
+constexpr int kRowLimit = 1000;  // SharePoint's largest GetChanges batch
+constexpr int kPageSize = 500;   // items per page of a whole-list read
+constexpr char kTooEarly[] = "before the start of the current change log";
+
+// SPChangeType values GetChanges reports for items.
+constexpr int64_t kAdd = 1;
+constexpr int64_t kUpdate = 2;
+constexpr int64_t kDeleteObject = 3;
+
+Status Malformed(const std::string& what, const std::string& detail) {
+  return Status::Unavailable("sharepoint: " + what + ": unexpected answer (" + OneLine(detail) +
+                             ")");
+}
+
+// An item of the REST API as a row: its Id, Created, Modified and exact JSON.
+Result<store::ListItemRow> RowOf(simdjson::dom::element item) {
+  store::ListItemRow row;
+  int64_t id = 0;
+  if (item["Id"].get(id) != simdjson::SUCCESS || id <= 0) {
+    return Status::InvalidArgument("an item without an Id");
+  }
+  row.item_id = id;
+  std::string_view text;
+  if (item["Created"].get(text) == simdjson::SUCCESS) row.created_at = std::string(text);
+  if (item["Modified"].get(text) == simdjson::SUCCESS) row.modified_at = std::string(text);
+  row.json = simdjson::minify(item);
+  return row;
+}
+
+}  // namespace
+
+ListSync::ListSync(graph::GraphClient* site, store::Store* store, std::string site_url,
+                   std::string list_id)
+    : site_(site), store_(store), site_url_(std::move(site_url)), list_id_(std::move(list_id)) {}
+
+std::string ListSync::ListPath() const { return "/_api/web/lists('" + list_id_ + "')"; }
+
+Status ListSync::Sync() {
+  ++stats_.syncs;
+  auto state = store_->GetListState(site_url_, list_id_);
+  if (!state.ok()) return state.status();
+  const int64_t notified_before = state->notified;
+  if (state->change_token.empty()) return FullRead(notified_before);
+
+  std::string token = state->change_token;
+  simdjson::dom::parser parser;
+  for (;;) {
+    graph::Request request;
+    request.mailbox = site_url_;
+    request.method = "POST";
+    request.path_or_url = ListPath() + "/GetChanges";
+    request.body = R"({"query":{"Add":true,"Update":true,"DeleteObject":true,"Item":true,)"
+                   R"("RowLimit":)" +
+                   std::to_string(kRowLimit) + R"(,"ChangeTokenStart":{"StringValue":)" +
+                   JsonString(token) + "}}}";
+    request.return_client_errors = true;
+    auto response = site_->Send(request);
+    if (!response.ok()) return response.status();
+    if (response->status >= 400) {
+      if (response->body.find(kTooEarly) != std::string::npos) {
+        // The change log no longer reaches back to our token: only a whole read is exact.
+        spdlog::info("sharepoint: {} list {}: the change token expired; reading the list whole",
+                     site_url_, list_id_);
+        if (Status s = store_->ClearListToken(site_url_, list_id_); !s.ok()) return s;
+        return FullRead(notified_before);
+      }
+      return graph::ClientErrorStatus(*response, "GetChanges of list " + list_id_);
+    }
+    simdjson::dom::element body;
+    simdjson::dom::array changes;
+    if (parser.parse(response->body).get(body) != simdjson::SUCCESS ||
+        body["value"].get(changes) != simdjson::SUCCESS) {
+      return Malformed("GetChanges of list " + list_id_, response->body);
+    }
+    // The last change of each item decides: gone, or read as it is now.
+    std::map<int64_t, int64_t> last_change;
+    std::string next_token = token;
+    size_t count = 0;
+    for (simdjson::dom::element change : changes) {
+      ++count;
+      int64_t type = 0, item = 0;
+      std::string_view change_token;
+      if (change["ChangeToken"]["StringValue"].get(change_token) != simdjson::SUCCESS) {
+        return Malformed("a change of list " + list_id_, simdjson::minify(change));
+      }
+      next_token = std::string(change_token);
+      if (change["ChangeType"].get(type) != simdjson::SUCCESS ||
+          change["ItemId"].get(item) != simdjson::SUCCESS) {
+        continue;  // not an item change
+      }
+      if (type == kAdd || type == kUpdate || type == kDeleteObject) last_change[item] = type;
+    }
+    stats_.changes += count;
+
+    store::ListChanges write;
+    write.site = site_url_;
+    write.list_id = list_id_;
+    write.change_token = next_token;
+    write.notified_before = notified_before;
+    for (const auto& [item, type] : last_change) {
+      if (type == kDeleteObject) {
+        write.deletes.push_back(item);
+        continue;
+      }
+      ++stats_.item_reads;
+      auto read = site_->Get(site_url_, ListPath() + "/items(" + std::to_string(item) + ")");
+      if (!read.ok() && read.status().code() == Status::Code::kNotFound) {
+        write.deletes.push_back(item);  // deleted after this change
+        continue;
+      }
+      if (!read.ok()) return read.status();
+      simdjson::dom::element element;
+      if (parser.parse(read->body).get(element) != simdjson::SUCCESS) {
+        return Malformed("item " + std::to_string(item) + " of list " + list_id_, read->body);
+      }
+      auto row = RowOf(element);
+      if (!row.ok()) return Malformed("item of list " + list_id_, row.status().message());
+      write.upserts.push_back(std::move(row).value());
+    }
+    if (Status s = store_->ApplyListChanges(write); !s.ok()) return s;
+    token = next_token;
+    if (count < static_cast<size_t>(kRowLimit)) return Status::Ok();
+  }
+}
+
+Status ListSync::FullRead(int64_t notified_before) {
+  ++stats_.full_reads;
+  simdjson::dom::parser parser;
+  auto list = site_->Get(site_url_, ListPath());
+  if (!list.ok()) return list.status();
+  simdjson::dom::element info;
+  std::string_view current;
+  if (parser.parse(list->body).get(info) != simdjson::SUCCESS ||
+      info["CurrentChangeToken"]["StringValue"].get(current) != simdjson::SUCCESS) {
+    return Malformed("list " + list_id_, list->body);
+  }
+  store::ListChanges write;
+  write.site = site_url_;
+  write.list_id = list_id_;
+  write.replace_all = true;
+  write.change_token = std::string(current);
+  write.notified_before = notified_before;
+  std::string next = ListPath() + "/items?$top=" + std::to_string(kPageSize);
+  while (!next.empty()) {
+    auto page = site_->Get(site_url_, next);
+    if (!page.ok()) return page.status();
+    simdjson::dom::element body;
+    simdjson::dom::array items;
+    if (parser.parse(page->body).get(body) != simdjson::SUCCESS ||
+        body["value"].get(items) != simdjson::SUCCESS) {
+      return Malformed("the items of list " + list_id_, page->body);
+    }
+    for (simdjson::dom::element item : items) {
+      auto row = RowOf(item);
+      if (!row.ok()) return Malformed("item of list " + list_id_, row.status().message());
+      write.upserts.push_back(std::move(row).value());
+    }
+    std::string_view link;
+    next = body["odata.nextLink"].get(link) == simdjson::SUCCESS ? std::string(link) : "";
+  }
+  spdlog::info("sharepoint: {} list {}: read whole, {} items", site_url_, list_id_,
+               write.upserts.size());
+  return store_->ApplyListChanges(write);
+}
+
+}  // namespace graphmirror::sharepoint

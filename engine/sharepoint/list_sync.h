@@ -1,0 +1,59 @@
+// ListSync: one SharePoint list mirrored into list_items (GRAPH.md section 9).
+//
+// The notification is a hint, the change query is truth, the token is the watermark:
+// Sync() asks `GetChanges` for the changes after the stored change token, reads the items
+// that were added or updated (an item gone by then counts as deleted), and writes the
+// rows with the token of the last change in one transaction, a batch of at most 1000
+// changes at a time. Without a token (first sync), or when SharePoint says the token is
+// older than its change log, it reads the list whole instead, taking the list's current
+// token before the read (changes made during the read come again with the next sync;
+// applying them twice is harmless).
+//
+// Thread-safety: one Sync() at a time per ListSync; different lists may sync at once.
+
+#ifndef GRAPHMIRROR_ENGINE_SHAREPOINT_LIST_SYNC_H_
+#define GRAPHMIRROR_ENGINE_SHAREPOINT_LIST_SYNC_H_
+
+#include <cstdint>
+#include <string>
+
+#include "engine/graph/graph_client.h"
+#include "engine/store/store.h"
+#include "graphmirror/status.h"
+
+namespace graphmirror::sharepoint {
+
+struct ListSyncStats {
+  uint64_t syncs = 0;
+  uint64_t changes = 0;     // change records read from GetChanges
+  uint64_t full_reads = 0;  // whole-list reads (first sync, expired token)
+  uint64_t item_reads = 0;  // items read one by one after their change
+};
+
+class ListSync {
+ public:
+  // `site` is a GraphClient whose base_url is the site URL; `site_url` names the site in
+  // the store (as configured). Both must outlive the ListSync.
+  ListSync(graph::GraphClient* site, store::Store* store, std::string site_url,
+           std::string list_id);
+
+  Status Sync();
+
+  const std::string& site_url() const { return site_url_; }
+  const std::string& list_id() const { return list_id_; }
+  const ListSyncStats& stats() const { return stats_; }
+
+ private:
+  Status FullRead(int64_t notified_before);
+  std::string ListPath() const;
+
+  graph::GraphClient* const site_;
+  store::Store* const store_;
+  const std::string site_url_;
+  const std::string list_id_;
+  ListSyncStats stats_;
+};
+
+}  // namespace graphmirror::sharepoint
+
+#endif  // GRAPHMIRROR_ENGINE_SHAREPOINT_LIST_SYNC_H_
