@@ -44,6 +44,12 @@ std::vector<Mismatch> CompareMirror(const graphsim::Simulator& sim, store::Store
                                     const std::vector<std::string>& users,
                                     const std::set<std::string>& rich_users = {});
 
+// Every difference between a mirrored SharePoint list (Store::ListItems of `site`) and
+// graphsim's: items missing or extra, and items whose JSON differs. `user` of each
+// mismatch is the site, `collection` "list_items".
+std::vector<Mismatch> CompareList(const graphsim::Simulator& sim, store::Store& store,
+                                  const std::string& site, const std::string& list_id);
+
 const char* KindName(Mismatch::Kind kind);
 
 }  // namespace graphmirror::convergence

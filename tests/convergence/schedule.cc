@@ -44,6 +44,8 @@ using std::chrono::seconds;
 
 constexpr const char* kCollections[] = {"messages", "events", "contacts"};
 constexpr const char* kFolders[] = {"inbox", "drafts", "sentitems", "deleteditems", "archive"};
+constexpr char kListSite[] = "/sites/convergence";
+
 // Quiescence gives up after this many rounds (each: Maintain, pump, RunOnce).
 constexpr int kQuiesceRounds = 300;
 // Mismatches printed per failing schedule.
@@ -106,6 +108,7 @@ enum class Step {
   kMaintain,
   kAdvance,
   kDeliver,
+  kList,
   kFault,
 };
 
@@ -132,6 +135,10 @@ class Schedule {
       Fail("harness error", "graphsim server: " + s.message());
     } else {
       users_ = sim_.UserIds();
+      // A SharePoint list beside the mailboxes, mirrored through its own webhook.
+      list_id_ = sim_.AddSharePointList(kListSite, "Tasks");
+      list_site_ = server_.base_url() + kListSite;
+      for (int i = 0; i < 3; ++i) ListCreate();
       config_ = MakeConfig();
       LearnFolders();
       Log("options: " + DescribeOptions());
@@ -259,6 +266,7 @@ class Schedule {
       m.resources.assign(std::begin(kAllCollections), std::end(kAllCollections));
       c.mailboxes.push_back(m);
     }
+    c.sharepoint.push_back({list_site_, {list_id_}});
     if (Enabled("rich") && Chance(50)) {
       // One mailbox or both get rich subscriptions.
       const bool both = Chance(50);
@@ -426,10 +434,10 @@ class Schedule {
     };
     const int fault_weight = step_faults_.empty() ? 0 : 14;
     const Weighted table[] = {
-        {Step::kCreate, 10},   {Step::kUpdate, 10},          {Step::kDelete, 6},
-        {Step::kMove, 6},      {Step::kMoveRoundTrip, 3},    {Step::kPump, 8},
-        {Step::kRunWorker, 7}, {Step::kMaintain, 2},         {Step::kAdvance, 5},
-        {Step::kDeliver, 8},   {Step::kFault, fault_weight},
+        {Step::kCreate, 10},   {Step::kUpdate, 10},       {Step::kDelete, 6},
+        {Step::kMove, 6},      {Step::kMoveRoundTrip, 3}, {Step::kPump, 8},
+        {Step::kRunWorker, 7}, {Step::kMaintain, 2},      {Step::kAdvance, 5},
+        {Step::kDeliver, 8},   {Step::kList, 6},          {Step::kFault, fault_weight},
     };
     int total = 0;
     for (const Weighted& w : table) total += w.weight;
@@ -466,6 +474,8 @@ class Schedule {
       case Step::kDeliver:
         Pump();
         return RunWorker();
+      case Step::kList:
+        return ListChange();
       case Step::kFault:
         return InjectFault(step_faults_[Below(step_faults_.size())]);
     }
@@ -646,6 +656,46 @@ class Schedule {
         " -> back" + between);
   }
 
+  // --- SharePoint list operations ----------------------------------------------------
+
+  void ListCreate() {
+    const int id = sim_.CreateListItem(list_id_, nlohmann::json{{"Title", "item " + Tag()}}.dump());
+    Op("create list_items");
+    Log("list: created item " + std::to_string(id));
+  }
+
+  void ListChange() {
+    const std::vector<int> ids = sim_.ListItemIds(list_id_);
+    const uint64_t pick = Below(3);
+    if (ids.empty() || pick == 0) return ListCreate();
+    const int id = ids[Below(ids.size())];
+    if (pick == 1) {
+      sim_.UpdateListItem(list_id_, id, nlohmann::json{{"Title", "renamed " + Tag()}}.dump());
+      Op("update list_items");
+      return Log("list: updated item " + std::to_string(id));
+    }
+    sim_.DeleteListItem(list_id_, id);
+    Op("delete list_items");
+    Log("list: deleted item " + std::to_string(id));
+  }
+
+  // Syncs the lists the receiver was notified about; false (and a failure) on an error
+  // that is not a sync the mirror retries.
+  bool RunLists(const std::string& phase) {
+    auto synced = live_->sharepoint()->RunOnce();
+    if (!synced.ok()) {
+      Fail("engine error",
+           "SharePointMirror::RunOnce in " + phase + ": " + synced.status().message());
+      return false;
+    }
+    return true;
+  }
+
+  bool ListQuiet() {
+    auto state = store_->GetListState(list_site_, list_id_);
+    return state.ok() && !state->due() && sim_.ListDeliveries().pending == 0;
+  }
+
   // --- engine steps -------------------------------------------------------------------
 
   void Pump() {
@@ -664,6 +714,7 @@ class Schedule {
       return;
     }
     Log("worker: ended " + std::to_string(*ended) + " rows");
+    RunLists("step " + std::to_string(step_));
   }
 
   void Maintain() {
@@ -875,8 +926,9 @@ class Schedule {
       }
       const uint64_t sim_pending = sim_.Deliveries().pending_items;
       const int64_t log_pending = PendingLogRows();
+      if (!RunLists(phase)) return false;
       if (posts == 0 && *ended == 0) {
-        if (sim_pending == 0 && log_pending == 0 && kept.ok()) {
+        if (sim_pending == 0 && log_pending == 0 && kept.ok() && ListQuiet()) {
           Log(phase + ": quiet after " + std::to_string(round + 1) + " rounds");
           return true;
         }
@@ -960,11 +1012,19 @@ class Schedule {
     return out;
   }
 
+  std::vector<Mismatch> CompareAll() {
+    auto mismatches = CompareMirror(sim_, *store_, db_path_, users_, rich_users_);
+    for (Mismatch& m : CompareList(sim_, *store_, list_site_, list_id_)) {
+      mismatches.push_back(std::move(m));
+    }
+    return mismatches;
+  }
+
   void Check() {
     if (!errors_.empty()) return;
     step_ = settings_.steps + 1;
     if (!Quiesce("quiescence")) return;
-    auto mismatches = CompareMirror(sim_, *store_, db_path_, users_, rich_users_);
+    auto mismatches = CompareAll();
     if (!mismatches.empty()) {
       // Strict: the engine is quiet, so the mirror must be right now. For the diagnosis,
       // see whether the engine's own periodic safety net (a delta pass every
@@ -973,7 +1033,7 @@ class Schedule {
       const auto interval = config_.sync.delta_interval;
       Advance(interval + minutes(1));
       if (!Quiesce("safety-net pass")) return;
-      auto later = CompareMirror(sim_, *store_, db_path_, users_, rich_users_);
+      auto later = CompareAll();
       if (later.empty()) {
         Fail("stale until safety-net pass",
              "mirror differs from Graph after quiescence (it converged only after the periodic "
@@ -995,8 +1055,9 @@ class Schedule {
         History(id, "created as a liveness probe after quiescence");
       }
     }
+    ListCreate();  // the list subscription must still notify too
     if (!Quiesce("liveness probe")) return;
-    mismatches = CompareMirror(sim_, *store_, db_path_, users_, rich_users_);
+    mismatches = CompareAll();
     if (!mismatches.empty()) {
       Fail("liveness",
            "changes made after quiescence did not reach the mirror: " + Describe(mismatches));
@@ -1027,6 +1088,8 @@ class Schedule {
   PortReservation port_;
   std::string db_path_;
   std::vector<std::string> users_;
+  std::string list_id_;    // the SharePoint list
+  std::string list_site_;  // its site URL, as configured
   config::Config config_;
   std::unique_ptr<graph::GraphClient> client_;
   std::unique_ptr<store::Store> store_;
