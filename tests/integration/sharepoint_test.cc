@@ -139,6 +139,46 @@ TEST_CASE("An expired SharePoint change token makes the list be read whole", "[l
   CHECK(state->full_reads == 2);
 }
 
+TEST_CASE("List subscriptions are renewed ahead of their end, and made anew if lost",
+          "[live][sharepoint]") {
+  ListFixture t;
+  auto first = t.f.sim().ListSubscriptions();
+  REQUIRE(first.size() == 1);
+  const auto expires = first[0].expires;
+  // Well inside its 179 days: nothing to do.
+  t.f.clock().Advance(std::chrono::hours(24 * 100));
+  REQUIRE(t.f.live().sharepoint()->Maintain().ok());
+  CHECK(t.f.sim().ListSubscriptions().at(0).expires == expires);
+  // Less than 30 days left: renewed (the same subscription, a later end).
+  t.f.clock().Advance(std::chrono::hours(24 * 55));
+  REQUIRE(t.f.live().sharepoint()->Maintain().ok());
+  auto renewed = t.f.sim().ListSubscriptions();
+  REQUIRE(renewed.size() == 1);
+  CHECK(renewed[0].id == first[0].id);
+  CHECK(renewed[0].expires > expires + std::chrono::hours(24 * 100));
+  auto stored = t.f.store().ListSubscriptions();
+  REQUIRE(stored.ok());
+  REQUIRE(stored->size() == 1);
+  CHECK(stored->at(0).expires_at >
+        store::FormatUtc(t.f.clock().Now() + std::chrono::hours(24 * 170)));
+
+  // Past its end while the daemon was down: SharePoint dropped it; a new one is made, and
+  // changes notified through it arrive.
+  t.f.StopLive();
+  t.f.clock().Advance(std::chrono::hours(24 * 200));
+  t.f.StartLive();
+  auto now = t.f.sim().ListSubscriptions();
+  REQUIRE(now.size() == 1);
+  CHECK(now[0].id != first[0].id);
+  stored = t.f.store().ListSubscriptions();
+  REQUIRE(stored.ok());
+  CHECK(stored->size() == 1);
+  const int added = t.f.sim().CreateListItem(t.list, R"({"Title":"through the new one"})");
+  t.DeliverAndSync();
+  CHECK(t.Mirrored().count(added) == 1);
+  CHECK(t.Mirrored() == t.Truth());
+}
+
 TEST_CASE("A forged SharePoint notification changes nothing", "[live][sharepoint]") {
   ListFixture t;
   const auto before = t.f.store().GetListState(t.site, t.list);
