@@ -118,9 +118,9 @@ void SharePointSim::RecordLocked(List& list, int type, int item, TimePoint now) 
   // one waiting (not yet tried) gets no second.
   for (const auto& [id, subscription] : subscriptions_) {
     if (subscription.list != list.id || subscription.expires <= now) continue;
-    const bool waiting = std::any_of(pending_.begin(), pending_.end(), [&](const Pending& p) {
-      return p.subscription == id && p.attempts == 0;
-    });
+    const bool waiting = std::any_of(
+        pending_.begin(), pending_.end(),
+        [&id = id](const Pending& p) { return p.subscription == id && p.attempts == 0; });
     if (!waiting) pending_.push_back(Pending{id, 0, now});
   }
 }
