@@ -81,9 +81,11 @@ class GuardedServer::Pool : public httplib::TaskQueue {
   void enqueue(std::function<void()> fn) override {
     {
       std::unique_lock<std::mutex> lock(mu_);
-      if (!shutdown_ && (idle_ > jobs_.size() || threads_.size() < max_threads_)) {
+      // Room while the connections being served and waiting stay under the limit. A
+      // worker still starting counts as free: it takes the next job once it runs.
+      if (!shutdown_ && busy_ + jobs_.size() < max_threads_) {
         jobs_.push_back(std::move(fn));
-        if (idle_ < jobs_.size()) threads_.emplace_back([this] { Work(); });
+        if (threads_.size() < busy_ + jobs_.size()) threads_.emplace_back([this] { Work(); });
         lock.unlock();
         ready_.notify_one();
         return;
@@ -109,15 +111,15 @@ class GuardedServer::Pool : public httplib::TaskQueue {
   void Work() {
     std::unique_lock<std::mutex> lock(mu_);
     for (;;) {
-      ++idle_;
       ready_.wait(lock, [this] { return !jobs_.empty() || shutdown_; });
-      --idle_;
       if (jobs_.empty()) return;
       std::function<void()> fn = std::move(jobs_.front());
       jobs_.pop_front();
+      ++busy_;
       lock.unlock();
       fn();
       lock.lock();
+      --busy_;
     }
   }
 
@@ -126,7 +128,7 @@ class GuardedServer::Pool : public httplib::TaskQueue {
   std::condition_variable ready_;
   std::deque<std::function<void()>> jobs_;
   std::vector<std::thread> threads_;
-  size_t idle_ = 0;
+  size_t busy_ = 0;  // workers serving a connection
   bool shutdown_ = false;
 };
 
