@@ -48,7 +48,7 @@ ListSync::ListSync(graph::GraphClient* site, store::Store* store, std::string si
                    std::string list_id)
     : site_(site), store_(store), site_url_(std::move(site_url)), list_id_(std::move(list_id)) {}
 
-std::string ListSync::ListPath() const { return "/_api/web/lists('" + list_id_ + "')"; }
+std::string ListApiPath(const std::string& list_id) { return "/_api/web/lists('" + list_id + "')"; }
 
 Status ListSync::Sync() {
   ++stats_.syncs;
@@ -63,7 +63,7 @@ Status ListSync::Sync() {
     graph::Request request;
     request.mailbox = site_url_;
     request.method = "POST";
-    request.path_or_url = ListPath() + "/GetChanges";
+    request.path_or_url = ListApiPath(list_id_) + "/GetChanges";
     request.body = R"({"query":{"Add":true,"Update":true,"DeleteObject":true,"Item":true,)"
                    R"("RowLimit":)" +
                    std::to_string(kRowLimit) + R"(,"ChangeTokenStart":{"StringValue":)" +
@@ -118,7 +118,8 @@ Status ListSync::Sync() {
         continue;
       }
       ++stats_.item_reads;
-      auto read = site_->Get(site_url_, ListPath() + "/items(" + std::to_string(item) + ")");
+      auto read =
+          site_->Get(site_url_, ListApiPath(list_id_) + "/items(" + std::to_string(item) + ")");
       if (!read.ok() && read.status().code() == Status::Code::kNotFound) {
         write.deletes.push_back(item);  // deleted after this change
         continue;
@@ -141,7 +142,7 @@ Status ListSync::Sync() {
 Status ListSync::FullRead(int64_t notified_before) {
   ++stats_.full_reads;
   simdjson::dom::parser parser;
-  auto list = site_->Get(site_url_, ListPath());
+  auto list = site_->Get(site_url_, ListApiPath(list_id_));
   if (!list.ok()) return list.status();
   simdjson::dom::element info;
   std::string_view current;
@@ -155,7 +156,7 @@ Status ListSync::FullRead(int64_t notified_before) {
   write.replace_all = true;
   write.change_token = std::string(current);
   write.notified_before = notified_before;
-  std::string next = ListPath() + "/items?$top=" + std::to_string(kPageSize);
+  std::string next = ListApiPath(list_id_) + "/items?$top=" + std::to_string(kPageSize);
   while (!next.empty()) {
     auto page = site_->Get(site_url_, next);
     if (!page.ok()) return page.status();

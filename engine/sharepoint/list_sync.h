@@ -30,6 +30,9 @@ struct ListSyncStats {
   uint64_t item_reads = 0;  // items read one by one after their change
 };
 
+// The REST path of a list, relative to its site: "/_api/web/lists('{id}')".
+std::string ListApiPath(const std::string& list_id);
+
 class ListSync {
  public:
   // `site` is a GraphClient whose base_url is the site URL; `site_url` names the site in
@@ -45,7 +48,6 @@ class ListSync {
 
  private:
   Status FullRead(int64_t notified_before);
-  std::string ListPath() const;
 
   graph::GraphClient* const site_;
   store::Store* const store_;

@@ -19,7 +19,10 @@ constexpr auto kRenewMargin = std::chrono::hours(24 * 30);
 constexpr auto kMaintainEvery = std::chrono::hours(1);
 constexpr auto kMaxRetryDelay = std::chrono::minutes(5);
 
-std::string ListPath(const std::string& list_id) { return "/_api/web/lists('" + list_id + "')"; }
+// What the receiver needs to accept the subscription's notifications.
+notify::KnownSubscription Known(const store::ListSubscriptionRecord& r) {
+  return {r.id, "", Collection::kMessages, r.client_state, r.site, r.list_id};
+}
 
 }  // namespace
 
@@ -52,7 +55,7 @@ Status SharePointMirror::LoadStored() {
   auto stored = store_->ListSubscriptions();
   if (!stored.ok()) return stored.status();
   for (const store::ListSubscriptionRecord& r : *stored) {
-    table_->Put({r.id, "", Collection::kMessages, r.client_state, r.site, r.list_id});
+    table_->Put(Known(r));
   }
   return Status::Ok();
 }
@@ -85,12 +88,12 @@ Status SharePointMirror::MaintainList(const std::string& site, const std::string
       if (Status s = store_->DeleteListSubscription(r.id); !s.ok()) return s;
       continue;
     }
-    table_->Put({r.id, "", Collection::kMessages, r.client_state, r.site, r.list_id});
+    table_->Put(Known(r));
     if (r.expires_at > store::FormatUtc(now + kRenewMargin)) return Status::Ok();
     graph::Request renew;
     renew.mailbox = site;
     renew.method = "PATCH";
-    renew.path_or_url = ListPath(list_id) + "/subscriptions('" + r.id + "')";
+    renew.path_or_url = ListApiPath(list_id) + "/subscriptions('" + r.id + "')";
     renew.body = "{\"expirationDateTime\":" + JsonString(expires) + "}";
     renew.return_client_errors = true;
     auto answer = client->Send(renew);
@@ -118,8 +121,8 @@ Status SharePointMirror::MaintainList(const std::string& site, const std::string
   graph::Request create;
   create.mailbox = site;
   create.method = "POST";
-  create.path_or_url = ListPath(list_id) + "/subscriptions";
-  create.body = "{\"resource\":" + JsonString(site + ListPath(list_id)) +
+  create.path_or_url = ListApiPath(list_id) + "/subscriptions";
+  create.body = "{\"resource\":" + JsonString(site + ListApiPath(list_id)) +
                 ",\"notificationUrl\":" + JsonString(record.notification_url) +
                 ",\"expirationDateTime\":" + JsonString(expires) +
                 ",\"clientState\":" + JsonString(record.client_state) + "}";
@@ -135,7 +138,7 @@ Status SharePointMirror::MaintainList(const std::string& site, const std::string
   }
   record.id = std::string(id);
   // In the table first: SharePoint may notify at once.
-  table_->Put({record.id, "", Collection::kMessages, record.client_state, site, list_id});
+  table_->Put(Known(record));
   spdlog::info("sharepoint: subscribed to list {} of {} ({}), expires {}", list_id, site, record.id,
                expires);
   return store_->PutListSubscription(record);

@@ -10,6 +10,7 @@
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -80,6 +81,31 @@ inline std::string DaemonConfigText(RealTimeSim& env, const std::string& databas
          "[webhook]\nlisten = \"127.0.0.1:" +
          std::to_string(port) + "\"\nnotification_url = \"" + hook +
          "/notify\"\nlifecycle_url = \"" + hook + "/lifecycle\"\n";
+}
+
+// What graphsim got a 2xx for, against the daemon's notification log: how many
+// notifications were acknowledged (for a subscription the database stores, if
+// `stored_subscriptions_only`) and how many of those the log lacks.
+struct AckedVersusLog {
+  size_t acked = 0;
+  size_t missing = 0;
+};
+inline AckedVersusLog CompareAckedWithLog(graphsim::Simulator& sim, SQLite::Database& mirror,
+                                          bool stored_subscriptions_only) {
+  std::set<std::string> logged, subscriptions;
+  SQLite::Statement log(mirror,
+                        "SELECT notification_id FROM notification_log "
+                        "WHERE notification_id IS NOT NULL");
+  while (log.executeStep()) logged.insert(log.getColumn(0).getString());
+  SQLite::Statement subs(mirror, "SELECT id FROM subscriptions");
+  while (subs.executeStep()) subscriptions.insert(subs.getColumn(0).getString());
+  AckedVersusLog out;
+  for (const auto& n : sim.AckedNotifications()) {
+    if (stored_subscriptions_only && !subscriptions.count(n.subscription_id)) continue;
+    ++out.acked;
+    if (!logged.count(n.id)) ++out.missing;
+  }
+  return out;
 }
 
 // True once the mirror holds exactly graphsim's items of `collection` for every user.

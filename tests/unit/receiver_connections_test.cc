@@ -121,7 +121,7 @@ TEST_CASE("receiver: slowloris connections neither starve deliveries nor stay op
   options.request_timeout = 1500ms;
   Fixture f(options);
   const auto started = SteadyClock::now();
-  // More slow connections than workers at start (and than the old fixed pool of 64).
+  // Far more slow connections than workers at start.
   Slowloris slow(f.receiver->port(), 70, 200ms);
   std::this_thread::sleep_for(300ms);
 

@@ -326,7 +326,7 @@ HttpResponse SharePointSim::HandleList(const HttpRequest& request, List& list,
   const std::string head = ToLower(parts[0]);
   if (head == "getchanges" && parts.size() == 1) {
     if (method != "POST") return SpMethodNotAllowed();
-    return GetChanges(request, list, now);
+    return GetChanges(request, list);
   }
   if (head == "items" && parts.size() == 1) {
     if (method == "POST") {
@@ -438,9 +438,7 @@ HttpResponse SharePointSim::HandleList(const HttpRequest& request, List& list,
   return SpBadRequest("Resource not found for the segment '" + parts[0] + "'.");
 }
 
-HttpResponse SharePointSim::GetChanges(const HttpRequest& request, const List& list,
-                                       TimePoint now) const {
-  (void)now;
+HttpResponse SharePointSim::GetChanges(const HttpRequest& request, const List& list) const {
   Json body = Json::parse(request.body.empty() ? "{}" : request.body, nullptr, false);
   if (body.is_discarded() || !body.is_object()) return SpBadRequest("Invalid JSON.");
   const Json query = body.value("query", Json::object());

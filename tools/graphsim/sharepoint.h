@@ -98,7 +98,7 @@ class SharePointSim {
   // Requires mu_ held.
   HttpResponse HandleList(const HttpRequest& request, List& list, const std::string& rest,
                           TimePoint now);
-  HttpResponse GetChanges(const HttpRequest& request, const List& list, TimePoint now) const;
+  HttpResponse GetChanges(const HttpRequest& request, const List& list) const;
   HttpResponse CreateSubscription(const HttpRequest& request, const List& list, TimePoint now);
   Json ItemJson(const List& list, int id, const ListItem& item) const;
   Json SubscriptionJson(const Subscription& s) const;
