@@ -2,6 +2,7 @@
 // users, mail folder, message, event and contact resources.
 
 #include <algorithm>
+#include <set>
 #include <thread>
 
 #include "tools/graphsim/errors.h"
@@ -74,6 +75,17 @@ bool IdLooksValid(const std::string& id) {
 
 HttpResponse BadSegment(const std::string& segment, TimePoint now) {
   return ErrorResponse(400, "BadRequest", "Resource not found for the segment '" + segment + "'.",
+                       now);
+}
+
+// Graph's answer to a delta function on a collection that has none in v1.0: message delta
+// is per mail folder ("message: delta"), event delta per calendarView ("event: delta").
+// Text as Graph answers it (msgraph-metadata issues 607 and 608).
+HttpResponse ChangeTrackingNotSupported(const std::string& type, TimePoint now) {
+  return ErrorResponse(400, "BadRequest",
+                       "Unsupported request: Change tracking is not supported against "
+                       "'microsoft.graph." +
+                           type + "'.",
                        now);
 }
 
@@ -255,14 +267,9 @@ class MailboxRequest {
     }
     if (t.rest.size() == 1 && ToLower(t.rest[0]) == "delta") {
       if (request_.method != "GET") return Disallowed();
-      if (t.kind == EntityKind::kEvent) {
-        return NotImplemented("delta on events (use calendarView/delta)");
-      }
+      if (t.kind == EntityKind::kEvent) return ChangeTrackingNotSupported("event", now_);
       if (t.kind == EntityKind::kMessage && t.folder < 0) {
-        return ErrorResponse(400, "BadRequest",
-                             "Change tracking of messages is per folder: use "
-                             "/mailFolders/{id}/messages/delta.",
-                             now_);
+        return ChangeTrackingNotSupported("message", now_);
       }
       Impl::DeltaTarget d;
       d.kind = t.kind;
@@ -530,6 +537,27 @@ Json UserJson(const UserRecord& u) {
               {"id", u.id}};
 }
 
+// The query options of GET /users and GET /users/{id}: graphsim serves $select; the others
+// Graph documents for users ("List users", "Get user") are 501, not silently ignored, and
+// an option Graph does not know is 400.
+std::optional<ApiError> DirectoryOptions(const HttpRequest& request, std::string* select) {
+  static const std::set<std::string> kDocumented = {"$top",     "$filter", "$count",    "$orderby",
+                                                    "$search",  "$expand", "$skiptoken"};
+  for (const auto& [name, value] : request.params) {
+    std::string option = ToLower(name);
+    if (option.empty() || option[0] != '$') continue;
+    if (option == "$select") {
+      *select = value;
+    } else if (kDocumented.count(option)) {
+      return ApiError{501, "NotImplemented",
+                      "graphsim does not implement the query option '" + name + "' on users."};
+    } else {
+      return ApiError{400, "BadRequest", "The query parameter '" + name + "' is not supported."};
+    }
+  }
+  return std::nullopt;
+}
+
 // $select on a directory object: only the named properties (the directory does not add
 // id by itself). Unknown names are 400, as Graph answers.
 std::optional<ApiError> SelectUser(const std::string& select, Json* user) {
@@ -602,9 +630,7 @@ HttpResponse Impl::HandleGraph(const HttpRequest& request, const std::vector<std
     Json body{{"@odata.context", request.base_url + "/v1.0/$metadata#users"},
               {"value", Json::array()}};
     std::string select;
-    for (const auto& [name, value] : request.params) {
-      if (ToLower(name) == "$select") select = value;
-    }
+    if (auto err = DirectoryOptions(request, &select)) return ErrorResponse(*err, now);
     for (const UserRecord& u : users()) {
       Json user = UserJson(u);
       if (auto err = SelectUser(select, &user)) return ErrorResponse(*err, now);
@@ -631,9 +657,7 @@ HttpResponse Impl::HandleGraph(const HttpRequest& request, const std::vector<std
     Json body{{"@odata.context", request.base_url + "/v1.0/$metadata#users/$entity"}};
     Json user_json = UserJson(*user);
     std::string select;
-    for (const auto& [name, value] : request.params) {
-      if (ToLower(name) == "$select") select = value;
-    }
+    if (auto err = DirectoryOptions(request, &select)) return ErrorResponse(*err, now);
     if (auto err = SelectUser(select, &user_json)) return ErrorResponse(*err, now);
     body.update(user_json);
     return WithJson(200, body);

@@ -1,0 +1,49 @@
+// Rows of tools/graphsim/CONFORMANCE.md that no other test file holds: routes and options
+// that Graph refuses (graphsim answers them the way Graph does) and documented options
+// graphsim does not implement (501, never silently ignored).
+
+#include <catch2/catch.hpp>
+
+#include "tests/graphsim/graphsim_test_util.h"
+
+namespace graphsim_test {
+namespace {
+
+std::string NoChangeTracking(const std::string& type) {
+  return "Unsupported request: Change tracking is not supported against 'microsoft.graph." + type +
+         "'.";
+}
+
+TEST_CASE("conformance: delta on a whole mailbox's messages or events is refused as Graph does",
+          "[graphsim][conformance]") {
+  SimFixture f;
+  const std::string base = "/v1.0/users/" + f.user(0);
+  // "message: delta" is per mail folder; "event: delta" is per calendarView (v1.0).
+  CheckError(f.Get(base + "/messages/delta"), 400, "BadRequest", NoChangeTracking("message"));
+  CheckError(f.Get(base + "/events/delta"), 400, "BadRequest", NoChangeTracking("event"));
+  CheckError(f.Get(base + "/calendar/events/delta"), 400, "BadRequest", NoChangeTracking("event"));
+  // The documented routes still serve.
+  CHECK(f.Get(base + "/mailFolders/inbox/messages/delta").status == 200);
+  CHECK(f.Get(base + "/calendarView/delta?startDateTime=2025-01-01T00:00:00Z&endDateTime=2027-01-"
+                     "01T00:00:00Z")
+            .status == 200);
+}
+
+TEST_CASE("conformance: directory query options graphsim does not serve are 501, not ignored",
+          "[graphsim][conformance]") {
+  SimFixture f;
+  // "List users" documents $top, $filter, $count, $orderby, $search, $expand; graphsim
+  // serves only $select, so the others must not come back as a full, unpaged listing.
+  CheckError(f.Get("/v1.0/users?$top=1"), 501, "NotImplemented");
+  CheckError(f.Get("/v1.0/users?$filter=userPrincipalName%20eq%20'x'"), 501, "NotImplemented");
+  CheckError(f.Get("/v1.0/users/" + f.user(0) + "?$expand=manager"), 501, "NotImplemented");
+  CheckError(f.Get("/v1.0/users?$nosuch=1"), 400, "BadRequest");
+  Reply selected = f.Get("/v1.0/users?$select=id");
+  REQUIRE(selected.status == 200);
+  CHECK(selected.body["value"].size() == 2);
+  CHECK(selected.body["value"][0].size() == 1);
+  CHECK(f.Get("/v1.0/users/" + f.user(1) + "?$select=id,displayName").status == 200);
+}
+
+}  // namespace
+}  // namespace graphsim_test
