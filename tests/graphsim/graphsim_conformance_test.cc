@@ -45,5 +45,21 @@ TEST_CASE("conformance: directory query options graphsim does not serve are 501,
   CHECK(f.Get("/v1.0/users/" + f.user(1) + "?$select=id,displayName").status == 200);
 }
 
+TEST_CASE("conformance: $search and $expand on mailbox items are 501, not a client error",
+          "[graphsim][conformance]") {
+  SimFixture f;
+  const std::string base = "/v1.0/users/" + f.user(0);
+  // "Use query parameters to customize responses" documents both for Outlook items;
+  // graphsim does not implement them.
+  CheckError(f.Get(base + "/messages?$search=%22hello%22"), 501, "NotImplemented");
+  CheckError(f.Get(base + "/events?$expand=attachments"), 501, "NotImplemented");
+  Reply one = f.Get(base + "/messages?$top=1");
+  REQUIRE(one.status == 200);
+  const std::string id = one.body["value"][0]["id"];
+  CheckError(f.Get(base + "/messages/" + id + "?$expand=attachments"), 501, "NotImplemented");
+  // An option Graph does not have stays a client error.
+  CheckError(f.Get(base + "/messages?$levels=2"), 400, "BadRequest");
+}
+
 }  // namespace
 }  // namespace graphsim_test

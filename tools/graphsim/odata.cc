@@ -362,8 +362,15 @@ std::optional<ApiError> ParseQueryOptions(
     }
     static const std::set<std::string> kKnown = {"$filter",    "$orderby", "$top",  "$skip",
                                                  "$skiptoken", "$select",  "$count"};
-    static const std::set<std::string> kUnsupported = {
-        "$search", "$expand", "$format", "$levels", "$compute", "$apply", "$deltatoken"};
+    // Options Graph serves on Outlook items that graphsim does not: 501, so that a client
+    // cannot take a simulator gap for a malformed request of its own.
+    static const std::set<std::string> kNotImplemented = {"$search", "$expand"};
+    static const std::set<std::string> kUnsupported = {"$format", "$levels", "$compute", "$apply",
+                                                       "$deltatoken"};
+    if (kNotImplemented.count(name)) {
+      return ApiError{501, "NotImplemented",
+                      "graphsim does not implement the query option '" + raw_name + "'."};
+    }
     if (kUnsupported.count(name)) {
       return BadRequest("graphsim does not implement the query option '" + raw_name + "'.");
     }
