@@ -541,8 +541,8 @@ Json UserJson(const UserRecord& u) {
 // Graph documents for users ("List users", "Get user") are 501, not silently ignored, and
 // an option Graph does not know is 400.
 std::optional<ApiError> DirectoryOptions(const HttpRequest& request, std::string* select) {
-  static const std::set<std::string> kDocumented = {"$top",     "$filter", "$count",    "$orderby",
-                                                    "$search",  "$expand", "$skiptoken"};
+  static const std::set<std::string> kDocumented = {"$top",    "$filter", "$count",    "$orderby",
+                                                    "$search", "$expand", "$skiptoken"};
   for (const auto& [name, value] : request.params) {
     std::string option = ToLower(name);
     if (option.empty() || option[0] != '$') continue;
