@@ -61,5 +61,45 @@ TEST_CASE("conformance: $search and $expand on mailbox items are 501, not a clie
   CheckError(f.Get(base + "/messages?$levels=2"), 400, "BadRequest");
 }
 
+TEST_CASE("conformance: routing errors have Graph's status, code and body",
+          "[graphsim][conformance]") {
+  SimFixture f;
+  const std::string base = "/v1.0/users/" + f.user(0);
+  // App-only tokens have no signed-in user.
+  CheckError(f.Get("/v1.0/me/messages"), 400, "BadRequest",
+             "/me request is only valid with delegated authentication flow.");
+  CheckError(f.Get(base + "/nosuch"), 400, "BadRequest",
+             "Resource not found for the segment 'nosuch'.");
+  Reply wrong_method = f.Patch(base + "/messages", Json::object());
+  CHECK(wrong_method.status == 405);
+  CHECK(wrong_method.body["error"].contains("code"));
+  // Every answer, success or error, carries a request-id; a client-request-id comes back.
+  Reply ok = f.Get(base + "/messages?$top=1", {{"client-request-id", "abc-123"}});
+  CHECK(ok.status == 200);
+  CHECK_FALSE(ok.Header("request-id").empty());
+  CHECK(ok.Header("client-request-id") == "abc-123");
+  Reply missing = f.Get(base + "/messages/AAMkNoSuchItem=");
+  CheckError(missing, 404, "ErrorItemNotFound");
+  CHECK(missing.Header("request-id") == missing.body["error"]["innerError"]["request-id"]);
+}
+
+TEST_CASE("conformance: a subscription resource with $filter is 501 (Graph serves it)",
+          "[graphsim][conformance]") {
+  SimFixture f;
+  Json body{{"changeType", "created"},
+            {"notificationUrl", "https://127.0.0.1:1/notify"},
+            {"resource", "users/" + f.user(0) + "/messages?$filter=isRead eq false"},
+            {"expirationDateTime", "2026-01-02T12:00:00Z"}};
+  // Refused before the handshake: the unreachable URL is never called.
+  CheckError(f.Post("/v1.0/subscriptions", body), 501, "NotImplemented");
+}
+
+TEST_CASE("conformance: Outlook REST v2.0 refuses a Graph token", "[graphsim][conformance]") {
+  SimFixture f;
+  Reply r = f.Get("/api/v2.0/me/messages");
+  CHECK(r.status == 401);
+  CHECK(r.Header("WWW-Authenticate").find("error=\"invalid_token\"") != std::string::npos);
+}
+
 }  // namespace
 }  // namespace graphsim_test
