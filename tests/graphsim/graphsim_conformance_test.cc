@@ -61,6 +61,27 @@ TEST_CASE("conformance: $search and $expand on mailbox items are 501, not a clie
   CheckError(f.Get(base + "/messages?$levels=2"), 400, "BadRequest");
 }
 
+TEST_CASE("conformance: documented properties graphsim does not model are 501, unknown ones 400",
+          "[graphsim][conformance]") {
+  SimFixture f;
+  const std::string base = "/v1.0/users/" + f.user(0);
+  // "message resource type" documents webLink and uniqueBody; "event resource type"
+  // seriesMasterId; "contact resource type" nickName. graphsim models none of them.
+  CheckError(f.Get(base + "/messages?$select=subject,webLink"), 501, "NotImplemented");
+  CheckError(f.Get(base + "/mailFolders/inbox/messages/delta?$select=uniqueBody"), 501,
+             "NotImplemented");
+  CheckError(f.Get(base + "/events?$select=seriesMasterId"), 501, "NotImplemented");
+  CheckError(f.Get(base + "/contacts?$select=nickName"), 501, "NotImplemented");
+  // Filtering or sorting on a documented property other than the timestamps: 501.
+  CheckError(f.Get(base + "/messages?$filter=isRead eq false"), 501, "NotImplemented");
+  CheckError(f.Get(base + "/events?$orderby=subject"), 501, "NotImplemented");
+  // A property no resource type has is the client's error, as Graph answers it.
+  CheckError(f.Get(base + "/messages?$select=nosuch"), 400, "BadRequest",
+             "Could not find a property named 'nosuch' on type 'microsoft.graph.message'.");
+  CheckError(f.Get(base + "/contacts?$filter=nosuch eq 1"), 400, "BadRequest");
+  CHECK(f.Get(base + "/messages?$select=subject,from").status == 200);
+}
+
 TEST_CASE("conformance: routing errors have Graph's status, code and body",
           "[graphsim][conformance]") {
   SimFixture f;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <map>
 #include <set>
 
 #include "tools/graphsim/ids.h"
@@ -42,6 +43,40 @@ const char* OperatorKindName(CompareOp op) {
   return "";
 }
 
+// Properties of the v1.0 resource types ("message resource type", "event resource type",
+// "contact resource type", section Properties), lower-case. graphsim models a subset; a
+// request naming one it does not model is valid in Graph, so it is answered 501, not 400.
+bool Documented(const EntityInfo& entity, const std::string& lower) {
+  // Space-separated, with a space at both ends.
+  static const std::map<std::string, std::string> kDocumented = {
+      {"microsoft.graph.message",
+       " bccrecipients body bodypreview categories ccrecipients changekey "
+       "conversationid conversationindex createddatetime flag from hasattachments id "
+       "importance inferenceclassification internetmessageheaders internetmessageid "
+       "isdeliveryreceiptrequested isdraft isread isreadreceiptrequested "
+       "lastmodifieddatetime parentfolderid receiveddatetime replyto sender "
+       "sentdatetime subject torecipients uniquebody weblink "},
+      {"microsoft.graph.event",
+       " allownewtimeproposals attendees body bodypreview categories changekey "
+       "createddatetime end hasattachments hideattendees icaluid id importance "
+       "isallday iscancelled isdraft isonlinemeeting isorganizer isreminderon "
+       "lastmodifieddatetime location locations onlinemeeting onlinemeetingprovider "
+       "onlinemeetingurl organizer originalendtimezone originalstart "
+       "originalstarttimezone recurrence reminderminutesbeforestart responserequested "
+       "responsestatus sensitivity seriesmasterid showas start subject transactionid "
+       "type weblink "},
+      {"microsoft.graph.contact",
+       " assistantname birthday businessaddress businesshomepage businessphones "
+       "categories changekey children companyname createddatetime department "
+       "displayname emailaddresses fileas generation givenname homeaddress homephones "
+       "id imaddresses initials jobtitle lastmodifieddatetime manager middlename "
+       "mobilephone nickname officelocation otheraddress parentfolderid personalnotes "
+       "profession spousename surname title yomicompanyname yomigivenname yomisurname "}};
+  if (lower.empty() || lower.find(' ') != std::string::npos) return false;
+  auto it = kDocumented.find(entity.type_name);
+  return it != kDocumented.end() && it->second.find(" " + lower + " ") != std::string::npos;
+}
+
 // Resolves a property name (case-insensitively, as Graph does) to a TimeField, or
 // explains why it cannot be used in $filter/$orderby.
 std::optional<ApiError> ResolveTimeField(std::string_view name, const EntityInfo& entity,
@@ -55,14 +90,14 @@ std::optional<ApiError> ResolveTimeField(std::string_view name, const EntityInfo
       return std::nullopt;
     }
   }
-  for (const std::string& p : entity.properties) {
-    if (Lower(p) == lower) {
-      return ApiError{400, "ErrorInvalidUrlQueryFilter",
-                      "graphsim supports " + std::string(option) +
-                          " only on createdDateTime, lastModifiedDateTime" +
-                          (entity.has_received ? ", receivedDateTime" : "") + "; not on '" + p +
-                          "'."};
-    }
+  bool modelled = false;
+  for (const std::string& p : entity.properties) modelled = modelled || Lower(p) == lower;
+  if (modelled || Documented(entity, lower)) {
+    return ApiError{501, "NotImplemented",
+                    "graphsim supports " + std::string(option) +
+                        " only on createdDateTime, lastModifiedDateTime" +
+                        (entity.has_received ? ", receivedDateTime" : "") + "; not on '" +
+                        std::string(name) + "'."};
   }
   return BadRequest("Could not find a property named '" + std::string(name) + "' on type '" +
                     entity.type_name + "'.");
@@ -421,6 +456,11 @@ std::optional<ApiError> ParseQueryOptions(
         const std::string* found = nullptr;
         for (const std::string& p : entity.properties) {
           if (Lower(p) == lower) found = &p;
+        }
+        if (!found && Documented(entity, lower)) {
+          return ApiError{501, "NotImplemented",
+                          "graphsim does not model the property '" + std::string(part) + "' of " +
+                              entity.type_name + "."};
         }
         if (!found) {
           return BadRequest("Could not find a property named '" + std::string(part) +
