@@ -82,6 +82,26 @@ TEST_CASE("conformance: documented properties graphsim does not model are 501, u
   CHECK(f.Get(base + "/messages?$select=subject,from").status == 200);
 }
 
+TEST_CASE("conformance: documented routes graphsim does not serve are 501",
+          "[graphsim][conformance]") {
+  SimFixture f;
+  const std::string base = "/v1.0/users/" + f.user(0);
+  const std::string event = f.sim().ItemIds(f.user(0), "events").at(0);
+  const std::string message = f.sim().ItemIds(f.user(0), "messages").at(0);
+  // "List instances", "List attachments", "List calendarView": valid requests.
+  CheckError(f.Get(base + "/events/" + event +
+                   "/instances?startDateTime=2025-01-01T00:00:00Z&"
+                   "endDateTime=2027-01-01T00:00:00Z"),
+             501, "NotImplemented");
+  CheckError(f.Get(base + "/messages/" + message + "/attachments"), 501, "NotImplemented");
+  CheckError(f.Get(base + "/calendarView?startDateTime=2025-01-01T00:00:00Z&endDateTime=2027-"
+                          "01-01T00:00:00Z"),
+             501, "NotImplemented");
+  // A segment no Outlook item has stays the client's error.
+  CheckError(f.Get(base + "/messages/" + message + "/nosuch"), 400, "BadRequest",
+             "Resource not found for the segment 'nosuch'.");
+}
+
 TEST_CASE("conformance: routing errors have Graph's status, code and body",
           "[graphsim][conformance]") {
   SimFixture f;

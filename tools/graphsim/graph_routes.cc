@@ -89,6 +89,29 @@ HttpResponse ChangeTrackingNotSupported(const std::string& type, TimePoint now) 
                        now);
 }
 
+// Relationships and actions Graph documents on one message, event or contact (their
+// resource type pages, "Methods" and "Relationships") that graphsim does not serve: a
+// request for one is valid, so it is answered 501, not 400.
+bool DocumentedItemSegment(EntityKind kind, const std::string& segment) {
+  static const std::set<std::string> kMessage = {
+      "attachments", "extensions",  "copy",           "send",          "reply",          "replyall",
+      "forward",     "createreply", "createreplyall", "createforward", "permanentdelete"};
+  static const std::set<std::string> kEvent = {
+      "attachments",     "extensions",        "instances",      "accept",
+      "decline",         "tentativelyaccept", "cancel",         "forward",
+      "dismissreminder", "snoozereminder",    "permanentdelete"};
+  static const std::set<std::string> kContact = {"photo", "extensions", "permanentdelete"};
+  switch (kind) {
+    case EntityKind::kMessage:
+      return kMessage.count(segment) > 0;
+    case EntityKind::kEvent:
+      return kEvent.count(segment) > 0;
+    case EntityKind::kContact:
+      break;
+  }
+  return kContact.count(segment) > 0;
+}
+
 HttpResponse MethodNotAllowed(const HttpRequest& request, TimePoint now) {
   return ErrorResponse(
       405, "BadRequest",
@@ -288,6 +311,9 @@ class MailboxRequest {
     }
     if (t.rest.size() == 2 && t.kind == EntityKind::kMessage && ToLower(t.rest[1]) == "move") {
       return request_.method == "POST" ? Move(id) : Disallowed();
+    }
+    if (t.rest.size() == 2 && DocumentedItemSegment(t.kind, ToLower(t.rest[1]))) {
+      return NotImplemented("/" + t.rest[1] + " of an item");
     }
     return BadSegment(t.rest.back(), now_);
   }
