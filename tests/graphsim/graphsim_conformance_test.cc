@@ -43,6 +43,8 @@ TEST_CASE("conformance: directory query options graphsim does not serve are 501,
   CHECK(selected.body["value"].size() == 2);
   CHECK(selected.body["value"][0].size() == 1);
   CHECK(f.Get("/v1.0/users/" + f.user(1) + "?$select=id,displayName").status == 200);
+  CheckError(f.Get("/v1.0/users?$select=nosuch"), 400, "Request_BadRequest",
+             "Could not find a property named 'nosuch' on type 'microsoft.graph.user'.");
 }
 
 TEST_CASE("conformance: $search and $expand on mailbox items are 501, not a client error",
