@@ -137,6 +137,24 @@ TEST_CASE("conformance: a subscription resource with $filter is 501 (Graph serve
   CheckError(f.Post("/v1.0/subscriptions", body), 501, "NotImplemented");
 }
 
+TEST_CASE("conformance: token endpoint answers for a missing secret and another resource",
+          "[graphsim][conformance]") {
+  SimFixture f;
+  httplib::Params no_secret{{"client_id", "graphsim"},
+                            {"scope", "https://graph.microsoft.com/.default"},
+                            {"grant_type", "client_credentials"}};
+  Reply missing = SimFixture::ToReply(f.client().Post("/common/oauth2/v2.0/token", no_secret));
+  CHECK(missing.status == 401);
+  CHECK(missing.body["error"] == "invalid_client");
+  CHECK(missing.body["error_codes"][0] == 7000218);
+  Reply other = f.RequestToken("graphsim-secret", "graphsim", "common",
+                               "https://outlook.office.com/.default");
+  CHECK(other.status == 400);
+  CHECK(other.body["error"] == "invalid_resource");
+  CHECK(other.body["error_codes"][0] == 500011);
+  CHECK(other.Header("Cache-Control") == "no-store, no-cache");
+}
+
 TEST_CASE("conformance: Outlook REST v2.0 refuses a Graph token", "[graphsim][conformance]") {
   SimFixture f;
   Reply r = f.Get("/api/v2.0/me/messages");
