@@ -347,6 +347,25 @@ Status Store::ApplyNotificationChanges(const std::string& user_id, Collection co
       if (pass.executeStep() && !pass.getColumn(0).isNull())
         pass_start = pass.getColumn(0).getString();
       pass.reset();
+      // An event's pass is a calendarView delta round: it lists only the events in its
+      // window, so it is evidence only for those. Compared a day inside the window's edges,
+      // as an event in a named zone keeps its wall-clock text (up to 14 hours off UTC); an
+      // event without times is not covered.
+      SQLite::Statement& in_window = ctx.Prepare(
+          "SELECT 1 FROM delta_links WHERE user_id = ?1 AND collection = ?2 AND "
+          "julianday(substr(?3, 1, 19)) < julianday(substr(scope, instr(scope, '/') + 1, 19)) - 1 "
+          "AND julianday(substr(?4, 1, 19)) > julianday(substr(scope, 1, 19)) + 1 LIMIT 1");
+      auto covered = [&](const MirrorItem& item) {
+        if (collection != Collection::kEvents) return true;
+        in_window.reset();
+        in_window.bind(1, user_id);
+        in_window.bind(2, name);
+        in_window.bind(3, item.start_at);
+        in_window.bind(4, item.end_at);
+        const bool inside = in_window.executeStep();
+        in_window.reset();
+        return inside;
+      };
       for (const MirrorItem& item : upserts) {
         deleted.reset();
         deleted.bind(1, user_id);
@@ -359,7 +378,7 @@ Status Store::ApplyNotificationChanges(const std::string& user_id, Collection co
         // was gone when the pass looked (its `deleted` notification lost), and this
         // notification is late. Inserting it would bring back a deleted item for good.
         const std::string& version = item.modified_at.empty() ? item.created_at : item.modified_at;
-        if (!pass_start.empty() && version < pass_start) {
+        if (!pass_start.empty() && version < pass_start && covered(item)) {
           present.reset();
           present.bind(1, user_id);
           present.bind(2, item.id);

@@ -278,8 +278,9 @@ class Store {
   // watermark, never replacing a newer version, never bringing back an item a `deleted`
   // notification named, as Graph does not reuse ids, and never inserting a version older
   // than the last complete delta pass, which would have listed the item were it still
-  // there), deletes the items named by `deleted` notifications, and marks the rows `seqs`
-  // applied.
+  // there; for events only if it lies inside that pass's calendar window, as the pass
+  // lists no other), deletes the items named by `deleted` notifications, and marks the
+  // rows `seqs` applied.
   // The ids among `items` whose stored row has the same lastModifiedDateTime but another
   // changeKey: two versions Graph stamped in one second (messages carry whole seconds),
   // which a reordered delivery cannot tell apart. Only a query can say which is current.

@@ -284,8 +284,14 @@ Status DeltaSyncer::UnlistedEvents(const std::string& user_id, std::set<std::str
   }
   auto rows = store_->ItemIds(user_id, Collection::kEvents);
   if (!rows.ok()) return rows.status();
-  for (std::string& id : *rows) {
-    if (!listed.count(id)) to_verify->insert(std::move(id));
+  const std::set<std::string> mirrored(rows->begin(), rows->end());
+  for (const std::string& id : mirrored) {
+    if (!listed.count(id)) to_verify->insert(id);
+  }
+  // An event outside the window that the mirror lacks (its notification lost) is in no
+  // fresh round: only this brings it.
+  for (const std::string& id : listed) {
+    if (!mirrored.count(id)) to_verify->insert(id);
   }
   return Status::Ok();
 }
@@ -364,8 +370,9 @@ Result<DeltaStats> DeltaSyncer::Sync(const std::string& user_id, Collection coll
     return stats;
   }
   // Removals that are certain are done by the store's rule. Events are all checked with
-  // Graph (leaving the window is not being deleted), and so are the removals the rule
-  // held back (rows changed since their round began) and the unlisted recent rows.
+  // Graph (leaving the window is not being deleted, and calendarView delta reports every
+  // change outside its window as `@removed`), and so are the removals the rule held back
+  // (rows changed since their round began) and the unlisted recent rows.
   if (collection != Collection::kEvents) {
     auto removed = store_->EndDeltaPass(user_id, collection, quiet, nullptr);
     if (!removed.ok()) return removed.status();

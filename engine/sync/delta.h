@@ -20,7 +20,9 @@
 // and rows created since the previous round that this round did not list (a delta round
 // never reports an item created and deleted since its token, so if the `deleted`
 // notification was lost, only this finds it). Events outside the window are covered by
-// listing the ids of all events once per pass (keyset-paged on createdDateTime).
+// listing the ids of all events once per pass (keyset-paged on createdDateTime): a row
+// Graph does not list is checked, and an event Graph lists that the mirror lacks is read
+// by id (one outside the window whose notification was lost; no round lists it).
 //
 // Thread-safety: safe from many threads; passes over the same (mailbox, collection) run
 // one at a time.
@@ -106,8 +108,9 @@ class DeltaSyncer {
   Status RunScope(const std::string& user_id, Collection collection, const Scope& scope,
                   const store::DeltaScope* stored, DeltaStats* stats,
                   std::vector<store::DeltaPageWrite>* quiet, std::set<std::string>* to_verify);
-  // Lists the ids of every event (calendarView delta sees only its window) and adds the
-  // mirror's events Graph did not list to `to_verify`.
+  // Lists the ids of every event (calendarView delta sees only its window) and adds to
+  // `to_verify` the mirror's events Graph did not list and the listed events the mirror
+  // lacks.
   Status UnlistedEvents(const std::string& user_id, std::set<std::string>* to_verify);
   std::mutex& LockFor(const std::string& user_id, Collection collection);
 

@@ -13,11 +13,15 @@
 // ("stale until safety-net pass") or not ("diverged").
 //
 //   convergence_check [--schedules N] [--seed S] [--steps K] [--faults a,b|all|none]
-//                     [--jobs J] [--keep DIR] [--verbose]
+//                     [--jobs J] [--keep DIR] [--require-all-faults] [--verbose]
 //
 // Schedule i uses seed S + i. A failing schedule prints its seed, the first mismatches with
 // each item's history (what the schedule did to it, what graphsim delivered about it, what
 // the engine logged), and the command that replays it alone; the exit status is then 1.
+// The fault table counts faults that happened (see Tally::faults), beside those injected;
+// the enabled kinds that never happened are named, and in the long mode (--schedules of
+// kLongModeSchedules or more, or --require-all-faults) they fail the run (exit status 1):
+// a run that never met a fault proves nothing about it.
 // --verbose prints every step of every schedule; --keep copies failing mirrors for sqlite3.
 
 #include <spdlog/spdlog.h>
@@ -41,6 +45,8 @@ namespace graphmirror::convergence {
 namespace {
 
 constexpr int kDefaultSteps = 40;
+// From this many schedules on, every enabled fault kind must have happened.
+constexpr int kLongModeSchedules = 1000;
 
 struct Flags {
   int schedules = 200;
@@ -51,13 +57,19 @@ struct Flags {
   // waits (loopback round trips, durable SQLite commits) with another's work. 0: 4 per
   // core, at most 8.
   int jobs = 0;
+  bool require_all_faults = false;  // also implied by --schedules >= kLongModeSchedules
 };
 
 int Usage(const std::string& error) {
   if (!error.empty()) std::cerr << "convergence_check: " << error << "\n";
   std::cerr << "usage: convergence_check [--schedules N] [--seed S] [--steps K] "
-               "[--faults KIND,...|all|none] [--jobs J] [--keep DIR] [--verbose]\n"
+               "[--faults KIND,...|all|none] [--jobs J] [--keep DIR] [--require-all-faults] "
+               "[--verbose]\n"
                "  --keep DIR  copy the mirror database of each failing schedule into DIR\n"
+               "  --require-all-faults  fail if an enabled fault kind never happened (the "
+               "default from "
+            << kLongModeSchedules
+            << " schedules on)\n"
                "fault kinds:";
   for (const std::string& k : FaultKinds()) std::cerr << " " << k;
   std::cerr << "\n";
@@ -104,17 +116,22 @@ std::string ReplayCommand(const Flags& flags, uint64_t seed) {
   return cmd;
 }
 
+// With `injected`, a column of how many were injected (occurrences: how many happened).
 void PrintTable(const std::string& title, const std::map<std::string, int64_t>& counts,
                 const std::map<std::string, int64_t>& schedules,
-                const std::map<std::string, int64_t>& failing) {
-  std::printf("%-28s %12s %10s %9s\n", title.c_str(), "occurrences", "schedules", "failing");
+                const std::map<std::string, int64_t>& failing,
+                const std::map<std::string, int64_t>* injected = nullptr) {
+  std::printf("%-28s %12s %10s %9s%s\n", title.c_str(), "occurrences", "schedules", "failing",
+              injected ? "  injected" : "");
   for (const auto& [kind, n] : counts) {
     auto get = [&](const std::map<std::string, int64_t>& m) {
       auto it = m.find(kind);
       return it == m.end() ? int64_t{0} : it->second;
     };
-    std::printf("  %-26s %12lld %10lld %9lld\n", kind.c_str(), static_cast<long long>(n),
+    std::printf("  %-26s %12lld %10lld %9lld", kind.c_str(), static_cast<long long>(n),
                 static_cast<long long>(get(schedules)), static_cast<long long>(get(failing)));
+    if (injected) std::printf(" %9lld", static_cast<long long>(get(*injected)));
+    std::printf("\n");
   }
 }
 
@@ -147,6 +164,8 @@ int Main(int argc, char** argv) {
     } else if (arg == "--jobs") {
       if (!value(&v) || !ParseInt(v, 1, &n)) return Usage("--jobs needs a number >= 1");
       flags.jobs = static_cast<int>(n);
+    } else if (arg == "--require-all-faults") {
+      flags.require_all_faults = true;
     } else if (arg == "--keep") {
       if (!value(&flags.settings.keep_dir)) return Usage("--keep needs a directory");
     } else if (arg == "--faults") {
@@ -222,14 +241,16 @@ int Main(int argc, char** argv) {
   PrintTable("operations", total.ops, schedules_with, failing_with);
   std::map<std::string, int64_t> faults = total.faults;
   for (const std::string& kind : flags.settings.faults) faults.emplace(kind, 0);  // show zeros
-  PrintTable("faults", faults, schedules_with, failing_with);
+  PrintTable("faults (happened)", faults, schedules_with, failing_with, &total.injected);
   PrintTable("engine steps", total.engine, schedules_with, failing_with);
   std::vector<std::string> never;
   for (const std::string& kind : flags.settings.faults) {
     if (faults[kind] == 0) never.push_back(kind);
   }
-  if (!never.empty() && flags.schedules >= 100) {
-    std::printf("fault kinds that never occurred:");
+  const bool require_all = flags.require_all_faults || flags.schedules >= kLongModeSchedules;
+  if (!never.empty()) {
+    std::printf("fault kinds that never occurred%s:",
+                require_all ? " (FAIL: every enabled kind must happen in the long mode)" : "");
     for (const std::string& k : never) std::printf(" %s", k.c_str());
     std::printf("\n");
   }
@@ -248,7 +269,7 @@ int Main(int argc, char** argv) {
   }
   std::fflush(stdout);
   spdlog::shutdown();
-  return failed.empty() ? 0 : 1;
+  return failed.empty() && (never.empty() || !require_all) ? 0 : 1;
 }
 
 }  // namespace

@@ -31,6 +31,7 @@ namespace graphmirror::convergence {
 void Tally::Add(const Tally& other) {
   for (const auto& [k, v] : other.ops) ops[k] += v;
   for (const auto& [k, v] : other.faults) faults[k] += v;
+  for (const auto& [k, v] : other.injected) injected[k] += v;
   for (const auto& [k, v] : other.engine) engine[k] += v;
 }
 
@@ -154,6 +155,7 @@ class Schedule {
         Check();
       }
     }
+    CountObservedFaults();
     result.ok = errors_.empty();
     result.verdict = verdict_;
     if (!result.ok && !settings_.keep_dir.empty()) KeepMirror();
@@ -190,7 +192,7 @@ class Schedule {
     o.missed_on_drop = true;
     if (Enabled("duplicate") && Chance(40)) {
       o.duplicate_every = 1 + static_cast<int>(Below(3));
-      Fault("duplicate");
+      ++tally_.injected["duplicate"];  // happened once a batch went twice
     }
     if (Enabled("reorder") && Chance(40)) {
       o.reorder_deliveries = true;
@@ -286,7 +288,7 @@ class Schedule {
                .ok()) {
         Fail("harness error", "cannot write the rich key pair");
       }
-      Fault("rich");
+      ++tally_.injected["rich"];  // happened once rich items were delivered
     }
     return c;
   }
@@ -342,8 +344,89 @@ class Schedule {
   bool Chance(int percent) { return Below(100) < static_cast<uint64_t>(percent); }
 
   void Op(const std::string& kind) { ++tally_.ops[kind]; }
-  void Fault(const std::string& kind) { ++tally_.faults[kind]; }
+  // A fault that happens as it is made.
+  void Fault(const std::string& kind) {
+    ++tally_.injected[kind];
+    ++tally_.faults[kind];
+  }
   void Engine(const std::string& kind) { ++tally_.engine[kind]; }
+
+  // --- faults that happen later, if at all ------------------------------------------------
+
+  // A fault whose effect shows as a counter rising: it happened if the counter rose
+  // before the next injection of the same kind (or the schedule's end). Quiescence
+  // clears injected statuses and resets the engine never met.
+  void Injected(const std::string& kind) {
+    ++tally_.injected[kind];
+    injections_[kind].push_back(FaultCounter(kind));
+  }
+
+  // The counter that shows `kind` happened.
+  uint64_t FaultCounter(const std::string& kind) const {
+    if (kind == "throttle_429") {
+      uint64_t n = 0;
+      for (const std::string& user : users_) n += static_cast<uint64_t>(sim_.ThrottledCount(user));
+      return n;
+    }
+    EngineCounters c = engine_counters_;
+    AddLiveCounters(&c);
+    if (kind == "status_503") return c.answers_5xx;
+    if (kind == "conn_reset") return c.no_answer;
+    if (kind == "rich_content") return c.refused_content;
+    return 0;
+  }
+
+  // The engine's own counters, summed over its restarts.
+  struct EngineCounters {
+    uint64_t answers_5xx = 0;
+    uint64_t no_answer = 0;  // requests that got no answer (a reset connection)
+    uint64_t refused_content = 0;
+  };
+  void AddLiveCounters(EngineCounters* c) const {
+    if (client_) {
+      c->answers_5xx += client_->stats().by_status_class[5].load();
+      c->no_answer += client_->stats().by_status_class[0].load();
+    }
+    if (live_ && live_->rich() != nullptr) {
+      c->refused_content += live_->rich()->stats().refused_content.load();
+    }
+  }
+
+  // A lifecycle event queued by the schedule: it happened if Graph's POST of it was
+  // answered 2xx.
+  void EmittedLifecycle(const std::string& kind, const std::string& subscription_id,
+                        const std::string& event) {
+    ++tally_.injected[kind];
+    lifecycle_emitted_.push_back({kind, subscription_id, event});
+  }
+
+  void CountObservedFaults() {
+    for (const auto& [kind, baselines] : injections_) {
+      const uint64_t end = FaultCounter(kind);
+      for (size_t i = 0; i < baselines.size(); ++i) {
+        const uint64_t until = i + 1 < baselines.size() ? baselines[i + 1] : end;
+        if (until > baselines[i]) ++tally_.faults[kind];
+      }
+    }
+    if (!lifecycle_emitted_.empty()) {
+      std::multiset<std::pair<std::string, std::string>> delivered;
+      for (const graphsim::AckedNotification& a : sim_.AckedNotifications()) {
+        if (!a.lifecycle_event.empty()) delivered.insert({a.subscription_id, a.lifecycle_event});
+      }
+      for (const LifecycleEmitted& e : lifecycle_emitted_) {
+        auto it = delivered.find({e.subscription_id, e.event});
+        if (it == delivered.end()) continue;
+        delivered.erase(it);
+        ++tally_.faults[e.kind];
+      }
+    }
+    // Graphsim options: chosen, and seen at work.
+    const graphsim::DeliveryStats deliveries = sim_.Deliveries();
+    if (tally_.injected.count("duplicate") && deliveries.duplicate_posts > 0) {
+      ++tally_.faults["duplicate"];
+    }
+    if (tally_.injected.count("rich") && deliveries.rich_items > 0) ++tally_.faults["rich"];
+  }
 
   bool Up() const { return live_ != nullptr; }
   const char* State() const { return live_ ? "up" : store_ ? "receiver down" : "down"; }
@@ -408,10 +491,17 @@ class Schedule {
   void StopEngine(bool process_exit) {
     if (live_) {
       live_->Stop();
+      if (live_->rich() != nullptr) {
+        engine_counters_.refused_content += live_->rich()->stats().refused_content.load();
+      }
       live_.reset();
     }
     if (process_exit) {
       store_.reset();
+      if (client_) {
+        engine_counters_.answers_5xx += client_->stats().by_status_class[5].load();
+        engine_counters_.no_answer += client_->stats().by_status_class[0].load();
+      }
       client_.reset();
     }
   }
@@ -737,7 +827,7 @@ class Schedule {
       Log("no live subscription for " + event);
       return;
     }
-    Fault(kind);
+    EmittedLifecycle(kind, id, event);
     Log("lifecycle " + event + " for " + id);
   }
 
@@ -752,7 +842,7 @@ class Schedule {
       const auto fault = kContentFaults[Below(std::size(kContentFaults))];
       const int n = 1 + static_cast<int>(Below(3));
       sim_.InjectRichFault(fault, n);
-      Fault(kind);
+      Injected(kind);
       return Log("rich content fault " + std::to_string(static_cast<int>(fault)) + " for " +
                  std::to_string(n) + " items");
     }
@@ -760,7 +850,7 @@ class Schedule {
       const std::string user = RandomUser();
       const int n = 1 + static_cast<int>(Below(12));
       sim_.ForceThrottle(user, n);
-      Fault(kind);
+      Injected(kind);
       return Log("throttle " + UserLabel(user) + " for " + std::to_string(n) + " requests");
     }
     if (kind == "status_503") {
@@ -768,14 +858,14 @@ class Schedule {
       const int n = 1 + static_cast<int>(Below(12));
       const double retry_after = kRetryAfter[Below(4)];
       sim_.InjectStatus(503, n, retry_after);
-      Fault(kind);
+      Injected(kind);
       return Log("503 for " + std::to_string(n) + " requests, Retry-After " +
                  std::to_string(retry_after));
     }
     if (kind == "conn_reset") {
       const int n = 1 + static_cast<int>(Below(4));
       sim_.InjectConnectionResets(n);
-      Fault(kind);
+      Injected(kind);
       return Log("connection resets for " + std::to_string(n) + " requests");
     }
     if (kind == "lifecycle_missed") return Lifecycle(kind, "missed");
@@ -1075,6 +1165,13 @@ class Schedule {
   std::map<std::string, std::string> folder_names_;          // folder id -> well-known name
   std::map<std::pair<std::string, std::string>, std::vector<std::string>> created_;
   std::vector<std::string> step_faults_;
+  // Faults seen later (see Injected): the counter's value at each injection, by kind.
+  std::map<std::string, std::vector<uint64_t>> injections_;
+  struct LifecycleEmitted {
+    std::string kind, subscription_id, event;
+  };
+  std::vector<LifecycleEmitted> lifecycle_emitted_;
+  EngineCounters engine_counters_;  // of the engine's earlier lives (before restarts)
   int step_ = 0;
   int down_until_ = 0;
   mutable int serial_ = 0;

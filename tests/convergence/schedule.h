@@ -58,7 +58,13 @@ struct Settings {
 // What happened in a schedule, by kind: "create messages", "drop", "pump", ...
 struct Tally {
   std::map<std::string, int64_t> ops;
+  // Faults that happened: where it is cheap to observe, one whose effect was seen (a 429
+  // or 503 answered, a connection reset met by the engine, a lifecycle event delivered,
+  // rich content refused, a batch delivered twice, rich items delivered), not one merely
+  // scheduled. The others happen as they are made (a restart, a clock jump, a graphsim
+  // option chosen).
   std::map<std::string, int64_t> faults;
+  std::map<std::string, int64_t> injected;  // faults scheduled, whether or not they happened
   std::map<std::string, int64_t> engine;
   void Add(const Tally& other);
 };

@@ -269,13 +269,17 @@ TEST_CASE("delta: calendarView window", "[graphsim][delta]") {
               .status == 200);
   Reply c = f.Post(base + "/events",
                    EventAt("C", "2026-03-01T08:00:00.0000000", "2026-03-01T09:00:00.0000000"));
-  f.Post(base + "/events",
-         EventAt("D", "2026-06-01T08:00:00.0000000", "2026-06-01T09:00:00.0000000"));
+  Reply d = f.Post(base + "/events",
+                   EventAt("D", "2026-06-01T08:00:00.0000000", "2026-06-01T09:00:00.0000000"));
   REQUIRE(f.Delete(base + "/events/" + edge_id).status == 204);
   Round w1 = RunRound(f, w0.delta_link);  // the window travels in the token
   CHECK(Ids(w1.items, false) == std::set<std::string>{b_id, c.body["id"].get<std::string>()});
-  CHECK(Ids(w1.items, true) == std::set<std::string>{a_id, edge_id});
+  // "event: delta", Response: events outside the window that were added, updated or
+  // deleted since the token come as @removed too (D was never in the window).
+  const std::string d_id = d.body["id"];
+  CHECK(Ids(w1.items, true) == std::set<std::string>{a_id, edge_id, d_id});
   CHECK((*FindItem(w1.items, a_id))["@removed"]["reason"] == "deleted");
+  CHECK((*FindItem(w1.items, d_id))["@removed"]["reason"] == "deleted");
   CHECK(f.Get(view + "?startDateTime=2026-03-01T00:00:00Z&endDateTime=2026-03-02T00:00:00Z&"
                      "$select=subject")
             .status == 400);

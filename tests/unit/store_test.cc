@@ -376,6 +376,43 @@ TEST_CASE("Rich upserts never insert a version older than the last complete delt
   CHECK(store->ItemIds("u", Collection::kMessages)->size() == 4);
 }
 
+TEST_CASE("Rich events outside the last pass's calendar window are inserted however old",
+          "[store]") {
+  test::TempDir dir;
+  ManualClock clock(TimePoint{});
+  auto store = std::move(Store::Open(dir.Path("m.db"), &clock)).value();
+  const std::string before = "2026-01-04T00:00:00.0000000Z";
+  DeltaPageWrite round;
+  round.user_id = "u";
+  round.collection = Collection::kEvents;
+  round.scope = "2025-01-01T00:00:00Z/2028-01-01T00:00:00Z";  // the window
+  round.first_page = true;
+  round.round_started_at = "2026-01-05T00:00:00.0000000Z";
+  round.delta_link = "https://graph/delta?$deltatoken=1";
+  REQUIRE(store->ApplyDeltaPage(round).ok());
+  auto event = [&](const std::string& id, const std::string& start, const std::string& end) {
+    MirrorItem e = Message(id, before, before);
+    e.start_at = start;
+    e.end_at = end;
+    return e;
+  };
+  REQUIRE(store
+              ->ApplyNotificationChanges(
+                  "u", Collection::kEvents,
+                  {// Inside the window: the pass would have listed it, so it is gone.
+                   event("inside", "2026-06-01T10:00:00.0000000Z", "2026-06-01T11:00:00.0000000Z"),
+                   // The pass lists no event outside its window: no evidence either way.
+                   event("ahead", "2028-04-25T05:00:00.0000000Z", "2028-04-25T06:00:00.0000000Z"),
+                   event("past", "2024-03-01T05:00:00.0000000Z", "2024-03-01T06:00:00.0000000Z"),
+                   // Within a day of an edge (a named zone keeps its wall-clock text).
+                   event("edge", "2027-12-31T12:00:00.0000000", "2027-12-31T13:00:00.0000000"),
+                   event("no times", "", "")},
+                  {}, {})
+              .ok());
+  CHECK(*store->ItemIds("u", Collection::kEvents) ==
+        std::vector<std::string>{"ahead", "edge", "no times", "past"});
+}
+
 TEST_CASE("Full-text search follows every write of the mirror", "[store][search]") {
   test::TempDir dir;
   ManualClock clock(TimePoint{});

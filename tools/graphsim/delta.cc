@@ -7,8 +7,9 @@
 // sequence number: a round without a token lists the state at the sequence where it began;
 // a round from a delta token reports, for every item the journal touched in (token, now]
 // within the scope, its current state if it is in the scope now, else `@removed` if it was
-// in the scope at the token. Tokens are opaque (base64url) but self-contained: no state is
-// kept per token, so expiring them all is an epoch bump.
+// in the scope at the token (calendarView: every touched event outside the window is
+// `@removed`, as Microsoft's "event: delta" page says). Tokens are opaque (base64url) but
+// self-contained: no state is kept per token, so expiring them all is an epoch bump.
 
 #include <algorithm>
 #include <charconv>
@@ -331,9 +332,13 @@ HttpResponse SimulatorCore::Delta(const HttpRequest& request, const UserRecord& 
         slot->second.in_scope =
             slot->second.in_scope || in_scope(it->before) || in_scope(it->after);
       }
+      // calendarView ("event: delta", Response): events outside the window that were
+      // added, updated or deleted since the token come as `@removed` too, for the client
+      // to filter by its own range.
+      const bool every_touched = target.kind == EntityKind::kEvent;
       std::vector<const std::string*> relevant;
       for (const std::string& id : order) {
-        if (touched[id].in_scope) relevant.push_back(&id);
+        if (every_touched || touched[id].in_scope) relevant.push_back(&id);
       }
       size_t offset = 0;
       if (!ParseNumber(start, &offset) || offset > relevant.size()) {
@@ -345,7 +350,7 @@ HttpResponse SimulatorCore::Delta(const HttpRequest& request, const UserRecord& 
         const Item* item = collection.Find(id);
         if (item && in_scope(PlaceOf(*item))) {
           render(*item);
-        } else if (in_scope(touched[id].at_base)) {
+        } else if (every_touched || in_scope(touched[id].at_base)) {
           value.push_back(
               Json{{"@odata.type", type}, {"id", id}, {"@removed", Json{{"reason", "deleted"}}}});
         }
