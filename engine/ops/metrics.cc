@@ -138,6 +138,10 @@ Result<std::string> RenderMetrics(const MetricsSources& src) {
   out.Counter("token_requests_total", "Calls to the token endpoint.",
               {{{}, Read(c.token_requests)}});
 
+  out.Counter("store_commits_total",
+              "Transactions the store committed (concurrent writes share one).",
+              {{{}, Read(src.store->stats().commits)}});
+
   MetricFamily& rounds =
       out.Summaries("round_duration_seconds", "Real time of resync and delta rounds, by kind.");
   for (int kind = 0; kind < 3; ++kind) {

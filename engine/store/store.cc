@@ -52,6 +52,7 @@ struct Store::Impl {
   std::deque<Job> queue;
   bool stopping = false;
   std::thread writer;
+  StoreStats stats;
 
   void WriterLoop();
   void CommitGroup(std::vector<Job>& group);
@@ -116,6 +117,7 @@ void Store::Impl::CommitGroup(std::vector<Job>& group) {
       }
     }
     txn.commit();
+    stats.commits.fetch_add(1, std::memory_order_relaxed);
     if (!changes.empty()) {
       std::shared_ptr<const ChangeObserver> notify;
       {
@@ -679,5 +681,7 @@ void Store::SetChangeObserver(ChangeObserver observer) {
 }
 
 const std::string& Store::path() const { return impl_->path; }
+
+const StoreStats& Store::stats() const { return impl_->stats; }
 
 }  // namespace graphmirror::store

@@ -12,6 +12,7 @@
 #ifndef GRAPHMIRROR_ENGINE_STORE_STORE_H_
 #define GRAPHMIRROR_ENGINE_STORE_STORE_H_
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -226,6 +227,13 @@ struct ListSubscriptionRecord {
   std::string expires_at;  // normalized UTC text
 };
 
+// Counters since Open(), each read on its own.
+struct StoreStats {
+  // Transactions the writer committed. Concurrent writes share one (group commit), so
+  // under load this grows slower than the number of Write() calls.
+  std::atomic<uint64_t> commits{0};
+};
+
 class WriteContext;
 
 class Store {
@@ -388,6 +396,8 @@ class Store {
 
   // Replaces the observer of committed mirror changes (empty: none).
   void SetChangeObserver(ChangeObserver observer);
+
+  const StoreStats& stats() const;
 
   const std::string& path() const;
 
