@@ -5,8 +5,9 @@
 //
 // Two GETs are served at once on two of the receiver's workers; the admin handler (run by
 // Receiver's request handler, called from httplib's request parser) increments a plain
-// int and then waits, so the second increment comes while the first request is still
-// inside: nothing orders the two writes.
+// int, then waits until both requests are inside it. They meet through a relaxed atomic,
+// which orders nothing, so the two writes are unordered however the threads are
+// scheduled (a report delaying one worker cannot let the other finish first).
 
 #include <httplib.h>
 
@@ -25,11 +26,16 @@
 namespace {
 
 int planted_counter = 0;  // the race: written by two workers without a lock
+std::atomic<int> inside{0};
 
 // Not inlined, so that TSan's report names it.
 __attribute__((noinline)) void PlantedRaceInHandler() {
   ++planted_counter;
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  inside.fetch_add(1, std::memory_order_relaxed);
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (inside.load(std::memory_order_relaxed) < 2 && std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
 }
 
 }  // namespace
@@ -62,7 +68,6 @@ int main(int argc, char** argv) {
     if (auto res = cli.Get("/planted"); res && res->status == 200) answered.fetch_add(1);
   };
   std::thread first(get);
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
   std::thread second(get);
   first.join();
   second.join();
