@@ -22,7 +22,7 @@
 #include "engine/rich/keygen.h"
 #include "engine/store/store.h"
 #include "engine/sync/live_sync.h"
-#include "tests/convergence/mirror_compare.h"
+#include "tests/support/mirror_compare.h"
 #include "tests/support/temp_dir.h"
 #include "tools/graphsim/graphsim.h"
 

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <fstream>
 #include <random>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -17,6 +18,7 @@
 #include "tests/integration/daemon_process.h"
 #include "tests/integration/sim_fixture.h"
 #include "tests/support/free_port.h"
+#include "tests/support/mirror_compare.h"
 #include "tests/support/process.h"
 
 namespace graphmirror::test {
@@ -164,19 +166,19 @@ TEST_CASE("The daemon killed 20 times loses no acknowledged notification", "[cra
   CHECK(CountInFile(log, "private-subject-") == 0);
   CHECK(CountInFile(log, "private-name-") == 0);
 
-  for (const std::string& user : sim.UserIds()) {
-    for (const char* collection : {"messages", "contacts"}) {
-      std::vector<std::string> want = sim.ItemIds(user, collection);
-      std::sort(want.begin(), want.end());
-      SQLite::Statement q(
-          mirror, std::string("SELECT id FROM ") + collection + " WHERE user_id = ? ORDER BY id");
-      q.bind(1, user);
-      std::vector<std::string> have;
-      while (q.executeStep()) have.push_back(q.getColumn(0).getString());
-      INFO(user << " " << collection);
-      CHECK(have == want);
-    }
-  }
+  // The mirror equals graphsim's mailboxes: the same items, each with every mirrored
+  // field (subject, body preview, sender, times, changeKey, ... and the stored JSON; for
+  // rich mailboxes the properties they keep).
+  SystemClock clock;
+  auto store = store::Store::Open(db, &clock);
+  REQUIRE(store.ok());
+  const std::vector<std::string> users = sim.UserIds();
+  const std::vector<convergence::Mismatch> mismatches = convergence::CompareMirror(
+      sim, **store, db, users,
+      rich ? std::set<std::string>(users.begin(), users.end()) : std::set<std::string>(),
+      {Collection::kMessages, Collection::kContacts});
+  INFO(convergence::Describe(mismatches));
+  CHECK(mismatches.empty());
 }
 
 }  // namespace

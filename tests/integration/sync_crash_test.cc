@@ -9,6 +9,7 @@
 #include <random>
 
 #include "tests/integration/sim_fixture.h"
+#include "tests/support/mirror_compare.h"
 #include "tests/support/process.h"
 
 namespace graphmirror::test {
@@ -70,19 +71,16 @@ TEST_CASE("sync --once killed mid-sync and run again leaves an exact, intact mir
   REQUIRE(WaitExit(Spawn(args, log)) == 0);
   SQLite::Database mirror(db);
   CHECK(mirror.execAndGet("PRAGMA integrity_check").getString() == "ok");
-  for (const std::string& user : f.sim().UserIds()) {
-    for (Collection c : {Collection::kMessages, Collection::kContacts}) {
-      std::vector<std::string> want = f.sim().ItemIds(user, std::string(CollectionName(c)));
-      std::sort(want.begin(), want.end());
-      SQLite::Statement q(mirror, "SELECT id FROM " + std::string(CollectionName(c)) +
-                                      " WHERE user_id = ? ORDER BY id");
-      q.bind(1, user);
-      std::vector<std::string> have;
-      while (q.executeStep()) have.push_back(q.getColumn(0).getString());
-      INFO(user << " " << CollectionName(c));
-      CHECK(have == want);
-    }
-  }
+  // Nothing lost or doubled, and every mirrored field (subject, body preview, sender,
+  // times, changeKey, ... and the stored JSON) equals graphsim's.
+  SystemClock clock;
+  auto store = store::Store::Open(db, &clock);
+  REQUIRE(store.ok());
+  const std::vector<convergence::Mismatch> mismatches =
+      convergence::CompareMirror(f.sim(), **store, db, f.sim().UserIds(), {},
+                                 {Collection::kMessages, Collection::kContacts});
+  INFO(convergence::Describe(mismatches));
+  CHECK(mismatches.empty());
 }
 
 }  // namespace

@@ -1,4 +1,4 @@
-#include "tests/convergence/mirror_compare.h"
+#include "tests/support/mirror_compare.h"
 
 #include <SQLiteCpp/SQLiteCpp.h>
 
@@ -258,12 +258,13 @@ std::vector<Mismatch> CompareList(const graphsim::Simulator& sim, store::Store& 
 std::vector<Mismatch> CompareMirror(const graphsim::Simulator& sim, store::Store& store,
                                     const std::string& db_path,
                                     const std::vector<std::string>& users,
-                                    const std::set<std::string>& rich_users) {
+                                    const std::set<std::string>& rich_users,
+                                    const std::vector<Collection>& collections) {
   std::vector<Mismatch> out;
   try {
     SQLite::Database db(db_path, SQLite::OPEN_READONLY);
     for (const std::string& user : users) {
-      for (Collection c : kAllCollections) {
+      for (Collection c : collections) {
         const std::string table(CollectionName(c));
         std::vector<std::string> want = sim.ItemIds(user, table);
         std::sort(want.begin(), want.end());
@@ -332,6 +333,19 @@ std::vector<Mismatch> CompareMirror(const graphsim::Simulator& sim, store::Store
   } catch (const std::exception& e) {
     out.push_back(
         {Mismatch::Kind::kOther, "", "", "", std::string("reading the mirror: ") + e.what()});
+  }
+  return out;
+}
+
+std::string Describe(const std::vector<Mismatch>& mismatches, size_t at_most) {
+  std::string out;
+  for (size_t i = 0; i < mismatches.size() && i < at_most; ++i) {
+    const Mismatch& m = mismatches[i];
+    out += std::string(KindName(m.kind)) + " " + m.user + "/" + m.collection + "/" + m.id + ": " +
+           m.detail + "\n";
+  }
+  if (mismatches.size() > at_most) {
+    out += "... and " + std::to_string(mismatches.size() - at_most) + " more\n";
   }
   return out;
 }

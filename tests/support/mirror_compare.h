@@ -3,11 +3,16 @@
 // folder, the indexed columns and the stored JSON).
 //
 // Written independently of the engine's parsing: timestamps are normalized here, and
-// the mirror is read with a fresh SQLite connection, as any user's sqlite3 would.
+// the mirror is read with a fresh SQLite connection, as any user's sqlite3 would. Shared
+// by the convergence checker and the crash tests (library mirror_compare).
+//
+// Thread-safety: reads `sim` and the database; call it once the engine stopped writing or
+// accept that a concurrent write shows as a mismatch.
 
-#ifndef GRAPHMIRROR_TESTS_CONVERGENCE_MIRROR_COMPARE_H_
-#define GRAPHMIRROR_TESTS_CONVERGENCE_MIRROR_COMPARE_H_
+#ifndef GRAPHMIRROR_TESTS_SUPPORT_MIRROR_COMPARE_H_
+#define GRAPHMIRROR_TESTS_SUPPORT_MIRROR_COMPARE_H_
 
+#include <iterator>
 #include <set>
 #include <string>
 #include <string_view>
@@ -37,12 +42,17 @@ struct Mismatch {
 std::string NormalTime(std::string_view text);
 
 // Every difference between the mirror (ids through `store`, rows through a new read-only
-// connection to `db_path`) and `sim`, for the given users and all three collections.
-// The JSON of items of `rich_users` is compared on the properties rich mailboxes keep.
-std::vector<Mismatch> CompareMirror(const graphsim::Simulator& sim, store::Store& store,
-                                    const std::string& db_path,
-                                    const std::vector<std::string>& users,
-                                    const std::set<std::string>& rich_users = {});
+// connection to `db_path`) and `sim`, for the given users and `collections` (all three
+// unless given). The JSON of items of `rich_users` is compared on the properties rich
+// mailboxes keep.
+std::vector<Mismatch> CompareMirror(
+    const graphsim::Simulator& sim, store::Store& store, const std::string& db_path,
+    const std::vector<std::string>& users, const std::set<std::string>& rich_users = {},
+    const std::vector<Collection>& collections = {std::begin(kAllCollections),
+                                                  std::end(kAllCollections)});
+
+// One line per mismatch ("content user/messages/id: detail"), for test output.
+std::string Describe(const std::vector<Mismatch>& mismatches, size_t at_most = 20);
 
 // Every difference between a mirrored SharePoint list (Store::ListItems of `site`) and
 // graphsim's: items missing or extra, and items whose JSON differs. `user` of each
@@ -54,4 +64,4 @@ const char* KindName(Mismatch::Kind kind);
 
 }  // namespace graphmirror::convergence
 
-#endif  // GRAPHMIRROR_TESTS_CONVERGENCE_MIRROR_COMPARE_H_
+#endif  // GRAPHMIRROR_TESTS_SUPPORT_MIRROR_COMPARE_H_
