@@ -76,11 +76,24 @@ TEST_CASE("sync --once killed mid-sync and run again leaves an exact, intact mir
   SystemClock clock;
   auto store = store::Store::Open(db, &clock);
   REQUIRE(store.ok());
-  const std::vector<convergence::Mismatch> mismatches =
-      convergence::CompareMirror(f.sim(), **store, db, f.sim().UserIds(), {},
-                                 {Collection::kMessages, Collection::kContacts});
+  const std::vector<convergence::Mismatch> mismatches = convergence::CompareMirror(
+      f.sim(), **store, db, f.sim().UserIds(), {}, {Collection::kMessages, Collection::kContacts});
   INFO(convergence::Describe(mismatches));
   CHECK(mismatches.empty());
+
+  // The comparison sees one changed field of one item: change one, compare again.
+  {
+    SQLite::Database writable(db, SQLite::OPEN_READWRITE);
+    writable.exec(
+        "UPDATE messages SET change_key = change_key || '-corrupt' "
+        "WHERE rowid = (SELECT min(rowid) FROM messages)");
+  }
+  const std::vector<convergence::Mismatch> corrupted = convergence::CompareMirror(
+      f.sim(), **store, db, f.sim().UserIds(), {}, {Collection::kMessages, Collection::kContacts});
+  INFO(convergence::Describe(corrupted));
+  REQUIRE(corrupted.size() == 1);
+  CHECK(corrupted[0].kind == convergence::Mismatch::Kind::kContent);
+  CHECK(corrupted[0].detail.find("change_key") != std::string::npos);
 }
 
 }  // namespace

@@ -45,11 +45,12 @@ std::string NormalTime(std::string_view text);
 // connection to `db_path`) and `sim`, for the given users and `collections` (all three
 // unless given). The JSON of items of `rich_users` is compared on the properties rich
 // mailboxes keep.
-std::vector<Mismatch> CompareMirror(
-    const graphsim::Simulator& sim, store::Store& store, const std::string& db_path,
-    const std::vector<std::string>& users, const std::set<std::string>& rich_users = {},
-    const std::vector<Collection>& collections = {std::begin(kAllCollections),
-                                                  std::end(kAllCollections)});
+std::vector<Mismatch> CompareMirror(const graphsim::Simulator& sim, store::Store& store,
+                                    const std::string& db_path,
+                                    const std::vector<std::string>& users,
+                                    const std::set<std::string>& rich_users = {},
+                                    const std::vector<Collection>& collections = {
+                                        std::begin(kAllCollections), std::end(kAllCollections)});
 
 // One line per mismatch ("content user/messages/id: detail"), for test output.
 std::string Describe(const std::vector<Mismatch>& mismatches, size_t at_most = 20);
