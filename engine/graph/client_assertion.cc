@@ -30,8 +30,8 @@ namespace {
 
 std::string Base64Url(const unsigned char* data, size_t size) {
   std::string out(4 * ((size + 2) / 3) + 1, '\0');
-  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data,
-                                static_cast<int>(size));
+  const int n =
+      EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data, static_cast<int>(size));
   out.resize(static_cast<size_t>(n));
   while (!out.empty() && out.back() == '=') out.pop_back();
   for (char& c : out) {
@@ -82,8 +82,9 @@ Result<std::shared_ptr<const ClientCertificate>> ClientCertificate::Load(
   if ((st.st_mode & 077) != 0) {
     char mode[8];
     std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
-    return Status::InvalidArgument("private key " + key_path + " is readable by group or others (mode " +
-                                   mode + "); run chmod 600 on it");
+    return Status::InvalidArgument("private key " + key_path +
+                                   " is readable by group or others (mode " + mode +
+                                   "); run chmod 600 on it");
   }
   auto cert = ReadFile(certificate_path, "certificate");
   if (!cert.ok()) return cert.status();
@@ -108,10 +109,10 @@ Result<std::shared_ptr<const ClientCertificate>> ClientCertificate::FromPem(
       BIO_new_mem_buf(key_pem.data(), static_cast<int>(key_pem.size())));
   auto keys = std::make_unique<Keys>();
   // A null passphrase callback: an encrypted key fails here instead of prompting.
-  keys->key.reset(key_bio ? PEM_read_bio_PrivateKey(key_bio.get(), nullptr,
-                                                    [](char*, int, int, void*) { return 0; },
-                                                    nullptr)
-                          : nullptr);
+  keys->key.reset(
+      key_bio ? PEM_read_bio_PrivateKey(
+                    key_bio.get(), nullptr, [](char*, int, int, void*) { return 0; }, nullptr)
+              : nullptr);
   if (!keys->key) return Status::InvalidArgument("not an unencrypted PEM private key");
   if (EVP_PKEY_get_base_id(keys->key.get()) != EVP_PKEY_RSA ||
       EVP_PKEY_get_bits(keys->key.get()) < 2048) {
@@ -148,11 +149,11 @@ Result<std::string> ClientCertificate::MakeAssertion(const std::string& client_i
       nbf + std::chrono::duration_cast<std::chrono::seconds>(kClientAssertionLifetime).count();
   const std::string header = "{\"alg\":\"PS256\",\"typ\":\"JWT\",\"x5t\":" + JsonString(x5t_) +
                              ",\"x5t#S256\":" + JsonString(x5t_s256_) + "}";
-  const std::string claims = "{\"aud\":" + JsonString(audience) + ",\"iss\":" +
-                             JsonString(client_id) + ",\"sub\":" + JsonString(client_id) +
-                             ",\"jti\":" + JsonString(*jti) + ",\"nbf\":" + std::to_string(nbf) +
-                             ",\"iat\":" + std::to_string(nbf) + ",\"exp\":" + std::to_string(exp) +
-                             "}";
+  const std::string claims = "{\"aud\":" + JsonString(audience) +
+                             ",\"iss\":" + JsonString(client_id) +
+                             ",\"sub\":" + JsonString(client_id) + ",\"jti\":" + JsonString(*jti) +
+                             ",\"nbf\":" + std::to_string(nbf) + ",\"iat\":" + std::to_string(nbf) +
+                             ",\"exp\":" + std::to_string(exp) + "}";
   const std::string signing_input = Base64Url(header) + "." + Base64Url(claims);
 
   // PS256 (RFC 7518 section 3.5): RSASSA-PSS with SHA-256, MGF1 with SHA-256, and a salt
@@ -160,8 +161,7 @@ Result<std::string> ClientCertificate::MakeAssertion(const std::string& client_i
   OpenSslPtr<EVP_MD_CTX, EVP_MD_CTX_free> ctx(EVP_MD_CTX_new());
   EVP_PKEY_CTX* pctx = nullptr;  // owned by ctx
   size_t sig_len = 0;
-  if (!ctx ||
-      EVP_DigestSignInit(ctx.get(), &pctx, EVP_sha256(), nullptr, keys_->key.get()) != 1 ||
+  if (!ctx || EVP_DigestSignInit(ctx.get(), &pctx, EVP_sha256(), nullptr, keys_->key.get()) != 1 ||
       EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
       EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) != 1 ||
       EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, EVP_sha256()) != 1 ||

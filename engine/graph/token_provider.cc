@@ -119,9 +119,11 @@ Status TokenProvider::Impl::AddCredential(httplib::Params* form) {
     form->emplace("client_secret", options.client_secret);
     return Status::Ok();
   }
-  auto certificate = ClientCertificate::Load(options.client_certificate, options.client_private_key);
+  auto certificate =
+      ClientCertificate::Load(options.client_certificate, options.client_private_key);
   if (!certificate.ok()) return certificate.status();
-  auto assertion = (*certificate)->MakeAssertion(options.client_id, options.token_url, clock->Now());
+  auto assertion =
+      (*certificate)->MakeAssertion(options.client_id, options.token_url, clock->Now());
   if (!assertion.ok()) return assertion.status();
   form->emplace("client_assertion_type", kClientAssertionType);
   form->emplace("client_assertion", std::move(assertion).value());

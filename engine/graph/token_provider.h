@@ -25,7 +25,8 @@ namespace graphmirror::graph {
 class TokenProvider {
  public:
   // Uses token_url, client_id, the credential (client_certificate and client_private_key
-  // if set, else client_secret), scope, token_renew_ahead and the timeouts of `options`. `request_counter`, if given, counts POSTs to the token endpoint.
+  // if set, else client_secret), scope, token_renew_ahead and the timeouts of `options`.
+  // `request_counter`, if given, counts POSTs to the token endpoint.
   TokenProvider(const ClientOptions& options, Clock* clock,
                 std::atomic<uint64_t>* request_counter = nullptr);
   ~TokenProvider();

@@ -67,8 +67,8 @@ std::string Sign(const nlohmann::json& header, const nlohmann::json& claims, EVP
     EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, 32);
   }
   size_t n = 0;
-  REQUIRE(EVP_DigestSign(ctx.get(), nullptr, &n, reinterpret_cast<const unsigned char*>(input.data()),
-                         input.size()) == 1);
+  REQUIRE(EVP_DigestSign(ctx.get(), nullptr, &n,
+                         reinterpret_cast<const unsigned char*>(input.data()), input.size()) == 1);
   std::string sig(n, '\0');
   REQUIRE(EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(sig.data()), &n,
                          reinterpret_cast<const unsigned char*>(input.data()), input.size()) == 1);
@@ -98,8 +98,8 @@ struct AssertionFixture {
     return {{"alg", alg}, {"typ", "JWT"}, {"x5t#S256", c.Thumbprint(EVP_sha256())}};
   }
   nlohmann::json Claims() {
-    return {{"aud", Audience()},  {"iss", "graphsim"},   {"sub", "graphsim"},
-            {"jti", "a-unique-id"}, {"nbf", Now()},       {"exp", Now() + 600}};
+    return {{"aud", Audience()},    {"iss", "graphsim"}, {"sub", "graphsim"},
+            {"jti", "a-unique-id"}, {"nbf", Now()},      {"exp", Now() + 600}};
   }
   Reply Post(const std::string& assertion, const std::string& type = kJwtBearer) {
     httplib::Params form{{"client_id", "graphsim"},
@@ -117,7 +117,7 @@ void CheckRefused(const Reply& r, int code) {
   CHECK(r.body["error"] == "invalid_client");
   CHECK(r.body["error_codes"][0] == code);
   CHECK(r.body["error_description"].get<std::string>().rfind("AADSTS" + std::to_string(code) + ":",
-                                                              0) == 0);
+                                                             0) == 0);
 }
 
 TEST_CASE("conformance: a client assertion signed with the registered certificate gets a token",
@@ -128,8 +128,8 @@ TEST_CASE("conformance: a client assertion signed with the registered certificat
   CHECK(ps256.status == 200);
   CHECK(ps256.body["token_type"] == "Bearer");
   // RS256 with the SHA-1 x5t, as the page documented it before PS256.
-  nlohmann::json rs256 = {{"alg", "RS256"}, {"typ", "JWT"},
-                          {"x5t", a.registered.Thumbprint(EVP_sha1())}};
+  nlohmann::json rs256 = {
+      {"alg", "RS256"}, {"typ", "JWT"}, {"x5t", a.registered.Thumbprint(EVP_sha1())}};
   CHECK(a.Post(Sign(rs256, a.Claims(), a.registered.key.get())).status == 200);
 }
 

@@ -21,7 +21,8 @@
 namespace graphmirror::graph {
 namespace {
 
-constexpr char kAudience[] = "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token";
+constexpr char kAudience[] =
+    "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token";
 
 struct Parts {
   std::string header, claims, signature, signing_input;
@@ -66,7 +67,8 @@ bool VerifyPs256(const std::string& certificate_pem, const std::string& input,
       PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr), X509_free);
   std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
   EVP_PKEY_CTX* pctx = nullptr;
-  if (EVP_DigestVerifyInit(ctx.get(), &pctx, EVP_sha256(), nullptr, X509_get0_pubkey(cert.get())) != 1 ||
+  if (EVP_DigestVerifyInit(ctx.get(), &pctx, EVP_sha256(), nullptr, X509_get0_pubkey(cert.get())) !=
+          1 ||
       EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
       EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, EVP_sha256()) != 1 ||
       EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, 32) != 1) {
@@ -101,7 +103,8 @@ int64_t Number(simdjson::dom::element e, const char* key) {
 TEST_CASE("client assertion: PS256 over the documented header and claims", "[graph][assertion]") {
   auto generated = rich::GenerateCertificate("graphmirror app", 30);
   REQUIRE(generated.ok());
-  auto certificate = ClientCertificate::FromPem(generated->certificate_pem, generated->private_key_pem);
+  auto certificate =
+      ClientCertificate::FromPem(generated->certificate_pem, generated->private_key_pem);
   REQUIRE(certificate.ok());
   const TimePoint now(std::chrono::seconds(1772323200));
   auto jwt = (*certificate)->MakeAssertion("11111111-2222-3333-4444-555555555555", kAudience, now);
@@ -134,7 +137,8 @@ TEST_CASE("client assertion: PS256 over the documented header and claims", "[gra
   CHECK(Number(claims, "exp") == 1772323200 + 600);
   const std::string jti = Field(claims, "jti");
   CHECK(jti.size() == 36);
-  auto again = (*certificate)->MakeAssertion("11111111-2222-3333-4444-555555555555", kAudience, now);
+  auto again =
+      (*certificate)->MakeAssertion("11111111-2222-3333-4444-555555555555", kAudience, now);
   REQUIRE(again.ok());
   simdjson::dom::parser ap;
   simdjson::dom::element again_claims;

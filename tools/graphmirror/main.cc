@@ -385,8 +385,9 @@ int Main(int argc, char** argv) {
   int days = 365;
   bool app_credential = false;
   CLI::App* keygen_cmd = app.add_subcommand(
-      "keygen", "Write a new certificate and private key (rich notifications, or with --app the "
-                "app's credential)");
+      "keygen",
+      "Write a new certificate and private key (rich notifications, or with --app the "
+      "app's credential)");
   keygen_cmd->add_flag("--app", app_credential,
                        "for the app registration: graph.certificate and graph.private_key");
   keygen_cmd->add_option("--cert", cert_path, "certificate file to create (PEM)")->required();

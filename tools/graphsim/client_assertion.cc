@@ -91,8 +91,9 @@ std::optional<AssertionRefusal> CheckClientAssertion(const std::string& assertio
   }
   const std::string x5t_s256 = text(header, "x5t#S256");
   const std::string x5t = text(header, "x5t");
-  const bool known = cert && ((!x5t_s256.empty() && x5t_s256 == Thumbprint(cert.get(), EVP_sha256())) ||
-                              (!x5t.empty() && x5t == Thumbprint(cert.get(), EVP_sha1())));
+  const bool known =
+      cert && ((!x5t_s256.empty() && x5t_s256 == Thumbprint(cert.get(), EVP_sha256())) ||
+               (!x5t.empty() && x5t == Thumbprint(cert.get(), EVP_sha1())));
   if (!known) {
     return Refuse(700027, std::string(kSignatureText) +
                               " [Reason - The key was not found., Thumbprint of key used by "
@@ -116,15 +117,17 @@ std::optional<AssertionRefusal> CheckClientAssertion(const std::string& assertio
     }
   }
   if (text(claims, "iss") != expect.client_id || text(claims, "sub") != expect.client_id) {
-    return Refuse(700021, "Client assertion application identifier doesn't match 'client_id' "
-                          "parameter. Review the documentation at "
-                          "https://learn.microsoft.com/entra/identity-platform/"
-                          "certificate-credentials .");
+    return Refuse(700021,
+                  "Client assertion application identifier doesn't match 'client_id' "
+                  "parameter. Review the documentation at "
+                  "https://learn.microsoft.com/entra/identity-platform/"
+                  "certificate-credentials .");
   }
   if (text(claims, "aud") != expect.audience) {
-    return Refuse(700023, "Client assertion audience claim does not match Realm issuer. Review "
-                          "the documentation at https://learn.microsoft.com/entra/"
-                          "identity-platform/certificate-credentials .");
+    return Refuse(700023,
+                  "Client assertion audience claim does not match Realm issuer. Review "
+                  "the documentation at https://learn.microsoft.com/entra/"
+                  "identity-platform/certificate-credentials .");
   }
   if (!claims["nbf"].is_number_integer() || !claims["exp"].is_number_integer()) {
     return Refuse(50027, "Invalid JWT token. The token is not in a valid format.");
@@ -134,10 +137,11 @@ std::optional<AssertionRefusal> CheckClientAssertion(const std::string& assertio
   const int64_t nbf = claims["nbf"].get<int64_t>();
   const int64_t exp = claims["exp"].get<int64_t>();
   if (t + expect.leeway.count() < nbf || t - expect.leeway.count() >= exp) {
-    return Refuse(50027, "Invalid JWT token. Token is not within its valid time range. Current "
-                         "time: " +
-                             std::to_string(t) + ", nbf: " + std::to_string(nbf) +
-                             ", exp: " + std::to_string(exp) + ".");
+    return Refuse(50027,
+                  "Invalid JWT token. Token is not within its valid time range. Current "
+                  "time: " +
+                      std::to_string(t) + ", nbf: " + std::to_string(nbf) +
+                      ", exp: " + std::to_string(exp) + ".");
   }
   return std::nullopt;
 }

@@ -154,8 +154,8 @@ int main(int argc, char** argv) {
     std::stringstream pem;
     pem << in.rdbuf();
     options.client_certificate_pem = pem.str();
-    if (!in || options.client_certificate_pem.find("-----BEGIN CERTIFICATE-----") ==
-                   std::string::npos) {
+    if (!in ||
+        options.client_certificate_pem.find("-----BEGIN CERTIFICATE-----") == std::string::npos) {
       return Fail("--client-certificate: " + client_certificate + " is not a PEM certificate");
     }
   }
