@@ -10,13 +10,16 @@
 #include <openssl/x509.h>
 #include <simdjson.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <memory>
 
+#include "engine/graph/token_provider.h"
 #include "engine/rich/base64.h"
 #include "engine/rich/keygen.h"
 #include "tests/support/temp_dir.h"
+#include "tests/unit/graph_test_server.h"
 
 namespace graphmirror::graph {
 namespace {
@@ -176,6 +179,49 @@ TEST_CASE("client certificate: a key of another certificate is refused", "[graph
   auto mixed = ClientCertificate::FromPem(one->certificate_pem, two->private_key_pem);
   REQUIRE_FALSE(mixed.ok());
   CHECK(mixed.status().message().find("does not belong to the certificate") != std::string::npos);
+}
+
+TEST_CASE("token: with a certificate, the form carries a client assertion and no secret",
+          "[token][assertion]") {
+  ManualClock clock(TimePoint(std::chrono::seconds(1772323200)));
+  testing::FakeGraph graph(&clock);
+  test::TempDir dir;
+  const std::string cert = dir.Path("app-cert.pem"), key = dir.Path("app-key.pem");
+  auto first = rich::GenerateCertificate("first", 30);
+  REQUIRE(first.ok());
+  REQUIRE(rich::WriteCertificateFiles(*first, cert, key).ok());
+  ClientOptions options = graph.Options();
+  options.client_secret.clear();
+  options.client_certificate = cert;
+  options.client_private_key = key;
+  TokenProvider tokens(options, &clock);
+  auto token = tokens.GetToken();
+  REQUIRE(token.ok());
+
+  auto form = graph.last_token_form();
+  CHECK(form.count("client_secret") == 0);
+  CHECK(form["client_id"] == "app-id");
+  CHECK(form["grant_type"] == "client_credentials");
+  CHECK(form["client_assertion_type"] == "urn:ietf:params:oauth:client-assertion-type:jwt-bearer");
+  Parts p = Split(form["client_assertion"]);
+  CHECK(VerifyPs256(first->certificate_pem, p.signing_input, p.signature));
+  simdjson::dom::parser cp;
+  simdjson::dom::element claims;
+  REQUIRE(cp.parse(p.claims).get(claims) == simdjson::SUCCESS);
+  CHECK(Field(claims, "aud") == graph.token_url());
+  CHECK(Field(claims, "iss") == "app-id");
+  CHECK(Number(claims, "nbf") == 1772323200);
+
+  // The files are read for every token: a replaced pair is used from the next one on.
+  auto second = rich::GenerateCertificate("second", 30);
+  REQUIRE(second.ok());
+  REQUIRE(::unlink(cert.c_str()) == 0);
+  REQUIRE(::unlink(key.c_str()) == 0);
+  REQUIRE(rich::WriteCertificateFiles(*second, cert, key).ok());
+  tokens.Invalidate(*token);
+  REQUIRE(tokens.GetToken().ok());
+  Parts q = Split(graph.last_token_form()["client_assertion"]);
+  CHECK(VerifyPs256(second->certificate_pem, q.signing_input, q.signature));
 }
 
 }  // namespace
