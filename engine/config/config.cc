@@ -84,11 +84,17 @@ class Reader {
 };
 
 void ReadGraph(Reader& r, const toml::table& t, GraphSettings* g) {
-  r.OnlyKeys(t, "graph.", {"base_url", "token_url", "client_id", "client_secret"});
+  r.OnlyKeys(t, "graph.",
+             {"base_url", "token_url", "client_id", "client_secret", "certificate", "private_key"});
   r.String(t, "base_url", "graph.base_url", &g->base_url);
   r.String(t, "token_url", "graph.token_url", &g->token_url);
   r.String(t, "client_id", "graph.client_id", &g->client_id);
   r.String(t, "client_secret", "graph.client_secret", &g->client_secret);
+  r.String(t, "certificate", "graph.certificate", &g->certificate);
+  r.String(t, "private_key", "graph.private_key", &g->private_key);
+  if (r.ok() && g->certificate.empty() != g->private_key.empty()) {
+    r.Fail(&t, "'graph.certificate' and 'graph.private_key' go together");
+  }
   for (const auto* url : {&g->base_url, &g->token_url}) {
     if (r.ok() && !url->empty() && url->rfind("https://", 0) != 0 &&
         url->rfind("http://", 0) != 0) {
@@ -364,10 +370,11 @@ Result<Config> ParseConfig(const std::string& text, const std::string& source,
     return Status::InvalidArgument(source + ": 'graph.token_url' is required");
   if (config.graph.client_id.empty())
     return Status::InvalidArgument(source + ": 'graph.client_id' is required");
-  if (config.graph.client_secret.empty()) {
+  if (config.graph.client_secret.empty() && config.graph.certificate.empty()) {
     return Status::InvalidArgument(source +
-                                   ": 'graph.client_secret' is required (or set "
-                                   "GRAPHMIRROR_CLIENT_SECRET)");
+                                   ": 'graph.certificate' and 'graph.private_key' (or "
+                                   "'graph.client_secret', or GRAPHMIRROR_CLIENT_SECRET) are "
+                                   "required");
   }
   if (config.database.empty()) return Status::InvalidArgument(source + ": 'database' is empty");
   if (config.database == ":memory:" || config.database.rfind("file:", 0) == 0) {
@@ -380,6 +387,10 @@ Result<Config> ParseConfig(const std::string& text, const std::string& source,
     }
   };
   resolve(&config.database);
+  if (!config.graph.certificate.empty()) {
+    resolve(&config.graph.certificate);
+    resolve(&config.graph.private_key);
+  }
   if (!config.webhook.tls_certificate.empty()) {
     resolve(&config.webhook.tls_certificate);
     resolve(&config.webhook.tls_private_key);

@@ -32,9 +32,9 @@ using EnvLookup = std::function<std::optional<std::string>(const std::string&)>;
 std::optional<std::string> ProcessEnv(const std::string& name);
 
 // Parses TOML text. `source` names it in errors ("graphmirror.toml:12:3: ..."). Relative
-// paths (`database`, the [rich] files) are resolved against `base_dir` when it is
-// non-empty. The environment
-// variable GRAPHMIRROR_CLIENT_SECRET, when set, supplies graph.client_secret. Unknown keys,
+// paths (`database`, graph.certificate and graph.private_key, the [rich] files) are
+// resolved against `base_dir` when it is non-empty. The environment variable
+// GRAPHMIRROR_CLIENT_SECRET, when set, supplies graph.client_secret. Unknown keys,
 // wrong types, missing required keys and bad values are errors naming the key.
 Result<Config> ParseConfig(const std::string& text, const std::string& source,
                            const std::string& base_dir, const EnvLookup& env = ProcessEnv);

@@ -31,6 +31,9 @@ struct ClientOptions {
   std::string token_url;  // e.g. "https://login.microsoftonline.com/TENANT/oauth2/v2.0/token"
   std::string client_id;
   std::string client_secret;
+  // Certificate credentials (PEM files), used instead of client_secret when set.
+  std::string client_certificate;
+  std::string client_private_key;
   std::string scope = "https://graph.microsoft.com/.default";
   int max_in_flight_per_mailbox = 4;  // Graph's Outlook limit
   int max_attempts = 10;              // per request, over 429/503/504/network errors

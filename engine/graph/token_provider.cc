@@ -10,6 +10,7 @@
 #include <mutex>
 
 #include "engine/base/text.h"
+#include "engine/graph/client_assertion.h"
 #include "engine/graph/url.h"
 
 namespace graphmirror::graph {
@@ -81,6 +82,7 @@ struct TokenProvider::Impl {
   }
 
   Result<std::string> Fetch();
+  Status AddCredential(httplib::Params* form);
   httplib::Client* HttpClient();
 
   const ClientOptions options;
@@ -110,12 +112,30 @@ httplib::Client* TokenProvider::Impl::HttpClient() {
   return http.get();
 }
 
+// The certificate and key are read again for every token, so that replacing the files
+// rotates the credential without a restart.
+Status TokenProvider::Impl::AddCredential(httplib::Params* form) {
+  if (options.client_certificate.empty()) {
+    form->emplace("client_secret", options.client_secret);
+    return Status::Ok();
+  }
+  auto certificate =
+      ClientCertificate::Load(options.client_certificate, options.client_private_key);
+  if (!certificate.ok()) return certificate.status();
+  auto assertion =
+      (*certificate)->MakeAssertion(options.client_id, options.token_url, clock->Now());
+  if (!assertion.ok()) return assertion.status();
+  form->emplace("client_assertion_type", kClientAssertionType);
+  form->emplace("client_assertion", std::move(assertion).value());
+  return Status::Ok();
+}
+
 Result<std::string> TokenProvider::Impl::Fetch() {
   const std::string& url = options.token_url;
   httplib::Params form{{"client_id", options.client_id},
-                       {"client_secret", options.client_secret},
                        {"scope", options.scope},
                        {"grant_type", "client_credentials"}};
+  if (Status s = AddCredential(&form); !s.ok()) return s;
   httplib::Headers headers{{"Accept", "application/json"}};
   if (request_counter) request_counter->fetch_add(1, std::memory_order_relaxed);
   std::string exception_text;

@@ -24,8 +24,9 @@ namespace graphmirror::graph {
 
 class TokenProvider {
  public:
-  // Uses token_url, client_id, client_secret, scope, token_renew_ahead and the timeouts
-  // of `options`. `request_counter`, if given, counts POSTs to the token endpoint.
+  // Uses token_url, client_id, the credential (client_certificate and client_private_key
+  // if set, else client_secret), scope, token_renew_ahead and the timeouts of `options`.
+  // `request_counter`, if given, counts POSTs to the token endpoint.
   TokenProvider(const ClientOptions& options, Clock* clock,
                 std::atomic<uint64_t>* request_counter = nullptr);
   ~TokenProvider();
@@ -39,7 +40,8 @@ class TokenProvider {
   // Errors: the endpoint refused the credentials (400/401/403) -> Unauthenticated naming
   // the AADSTS code and description; the endpoint is unreachable, throttles or fails
   // (429/5xx), or answers without a token -> Unavailable naming the URL; a malformed
-  // token_url -> InvalidArgument. Never puts the secret or a token in a message or a log.
+  // token_url, or a certificate or key file that cannot be used (ClientCertificate::Load)
+  // -> InvalidArgument. Never puts the secret or a token in a message or a log.
   Result<std::string> GetToken();
 
   // Graph refused `bad_token` (401): drop it so the next GetToken() fetches a new one.

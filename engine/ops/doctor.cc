@@ -8,6 +8,7 @@
 #include <set>
 
 #include "engine/base/text.h"
+#include "engine/graph/client_assertion.h"
 #include "engine/graph/graph_client.h"
 #include "engine/graph/public_fetch.h"
 #include "engine/graph/query.h"
@@ -121,6 +122,23 @@ std::vector<Finding> RunDoctor(const config::Config& config, Clock* clock) {
   auto add = [&](Level level, const char* check, std::string text) {
     out.push_back({level, check, std::move(text)});
   };
+
+  // Which credential the token is asked for with.
+  if (!config.graph.certificate.empty()) {
+    auto certificate =
+        graph::ClientCertificate::Load(config.graph.certificate, config.graph.private_key);
+    if (!certificate.ok()) {
+      add(Level::kFail, "credential", certificate.status().message());
+      return out;
+    }
+    add(Level::kOk, "credential",
+        "certificate " + config.graph.certificate + " (thumbprint " +
+            (*certificate)->thumbprint_hex() + "), signed client assertion");
+  } else {
+    add(Level::kWarn, "credential",
+        "client secret: for trying out; in production use a certificate (graphmirror keygen "
+        "--app, then graph.certificate and graph.private_key)");
+  }
 
   // The token and what it says about the app.
   graph::ClientOptions options = sync::ClientOptionsFrom(config);

@@ -23,7 +23,7 @@ namespace graphmirror::ops {
 struct Finding {
   enum class Level { kOk, kWarn, kFail };
   Level level = Level::kOk;
-  std::string check;  // "token", "permissions", "mailbox", "clock", "webhook"
+  std::string check;  // "credential", "token", "permissions", "mailbox", "clock", "webhook"
   std::string text;   // one line, never a secret or a token
 };
 

@@ -52,7 +52,8 @@ std::string CollectionSync::StopReason(const std::string& user_id, Collection co
              outcome.message() + "]";
     case Status::Code::kUnauthenticated:
       return "Graph rejects the app's credentials for " + resource +
-             " (client secret wrong, expired or revoked) [" + outcome.message() + "]";
+             " (client secret or certificate wrong, expired or revoked) [" + outcome.message() +
+             "]";
     default:
       return "";
   }

@@ -49,6 +49,8 @@ graph::ClientOptions ClientOptionsFrom(const config::Config& config) {
   o.token_url = config.graph.token_url;
   o.client_id = config.graph.client_id;
   o.client_secret = config.graph.client_secret;
+  o.client_certificate = config.graph.certificate;
+  o.client_private_key = config.graph.private_key;
   return o;
 }
 

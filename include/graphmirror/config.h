@@ -22,6 +22,10 @@ struct GraphSettings {
   std::string token_url;
   std::string client_id;
   std::string client_secret;
+  // Certificate credentials (PEM files; the key readable by its owner only), used instead
+  // of client_secret when set. `graphmirror keygen --app` makes a pair.
+  std::string certificate;
+  std::string private_key;
 };
 
 struct SyncSettings {

@@ -104,6 +104,25 @@ TEST_CASE("GRAPHMIRROR_CLIENT_SECRET supplies the secret", "[config]") {
   CHECK(c->graph.client_secret == "from-env");
 }
 
+TEST_CASE("graph.certificate and graph.private_key stand in for the secret", "[config]") {
+  std::string text = kValid;
+  text.replace(text.find("client_secret = \"s3cret\""),
+               std::string("client_secret = \"s3cret\"").size(),
+               "certificate = \"app-cert.pem\"\nprivate_key = \"keys/app-key.pem\"");
+  auto c = ParseConfig(text, "g.toml", "/srv/gm", NoEnv);
+  REQUIRE(c.ok());
+  CHECK(c->graph.client_secret.empty());
+  CHECK(c->graph.certificate == "/srv/gm/app-cert.pem");
+  CHECK(c->graph.private_key == "/srv/gm/keys/app-key.pem");
+
+  std::string half = text;
+  half.erase(half.find("private_key"), std::string("private_key = \"keys/app-key.pem\"").size());
+  auto bad = ParseConfig(half, "g.toml", "", NoEnv);
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.status().message().find("'graph.certificate' and 'graph.private_key' go together") !=
+        std::string::npos);
+}
+
 TEST_CASE("ParseConfig names the problem in one line", "[config]") {
   struct Case {
     std::string edit_from, edit_to, expect;

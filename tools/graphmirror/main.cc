@@ -9,6 +9,8 @@
 //                                           webhook, explained
 //   graphmirror keygen --cert F --key F     a self-signed RSA 2048 certificate and its key
 //                                           (mode 0600) for rich notifications
+//   graphmirror keygen --app --cert F --key F   the same, as the app's credential for the
+//                                           token (graph.certificate, graph.private_key)
 //
 // Every failure ends with one line on stderr naming the problem and a non-zero exit.
 
@@ -298,7 +300,7 @@ int RunStatus(const std::string& config_path) {
 }
 
 int RunKeygen(const std::string& cert_path, const std::string& key_path,
-              const std::string& common_name, int days) {
+              const std::string& common_name, int days, bool app_credential) {
   auto generated = rich::GenerateCertificate(common_name, days);
   if (!generated.ok()) return Fail(generated.status().message());
   if (Status s = rich::WriteCertificateFiles(*generated, cert_path, key_path); !s.ok()) {
@@ -307,6 +309,13 @@ int RunKeygen(const std::string& cert_path, const std::string& key_path,
   std::printf("wrote %s (certificate, valid %d days) and %s (private key, mode 0600)\n",
               cert_path.c_str(), days, key_path.c_str());
   std::printf("thumbprint (SHA-1): %s\n", generated->thumbprint.c_str());
+  if (app_credential) {
+    std::printf(
+        "upload %s to the app registration (Entra admin center: App registrations > your app "
+        "> Certificates & secrets > Certificates > Upload certificate), then set in [graph]:\n"
+        "  certificate = \"%s\"\n  private_key = \"%s\"\n",
+        cert_path.c_str(), cert_path.c_str(), key_path.c_str());
+  }
   return 0;
 }
 
@@ -374,8 +383,13 @@ int Main(int argc, char** argv) {
 
   std::string cert_path, key_path, common_name = "graphmirror";
   int days = 365;
+  bool app_credential = false;
   CLI::App* keygen_cmd = app.add_subcommand(
-      "keygen", "Write a new certificate and private key for rich notifications");
+      "keygen",
+      "Write a new certificate and private key (rich notifications, or with --app the "
+      "app's credential)");
+  keygen_cmd->add_flag("--app", app_credential,
+                       "for the app registration: graph.certificate and graph.private_key");
   keygen_cmd->add_option("--cert", cert_path, "certificate file to create (PEM)")->required();
   keygen_cmd->add_option("--key", key_path, "private key file to create (PEM, mode 0600)")
       ->required();
@@ -410,7 +424,7 @@ int Main(int argc, char** argv) {
   if (*status_cmd) return RunStatus(config_path);
   if (*doctor_cmd) return RunDoctor(config_path);
   if (*search_cmd) return RunSearch(config_path, search_text, search_user, search_limit);
-  if (*keygen_cmd) return RunKeygen(cert_path, key_path, common_name, days);
+  if (*keygen_cmd) return RunKeygen(cert_path, key_path, common_name, days, app_credential);
   return kExitUsage;
 }
 

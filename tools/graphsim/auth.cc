@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <vector>
 
+#include "tools/graphsim/client_assertion.h"
 #include "tools/graphsim/errors.h"
 #include "tools/graphsim/ids.h"
 #include "tools/graphsim/url_encoded.h"
@@ -152,6 +153,23 @@ HttpResponse TokenIssuer::HandleTokenRequest(const HttpRequest& request, TimePoi
                         "You may have sent your authentication request to the wrong tenant.",
                     now);
   }
+  if (const std::string* assertion = field("client_assertion")) {
+    const std::string* type = field("client_assertion_type");
+    if (!type || *type != "urn:ietf:params:oauth:client-assertion-type:jwt-bearer") {
+      return AadError(400, "invalid_request", 900144,
+                      "The request body must contain the following parameter: "
+                      "'client_assertion_type'.",
+                      now);
+    }
+    AssertionExpectations expect;
+    expect.client_id = client_id;
+    expect.audience = request.base_url + request.path;
+    expect.certificate_pem = options_.client_certificate_pem;
+    if (auto refusal = CheckClientAssertion(*assertion, expect, now)) {
+      return AadError(401, "invalid_client", refusal->code, refusal->text, now);
+    }
+    return IssueToken(request, field("scope"), now);
+  }
   const std::string* secret = field("client_secret");
   if (!secret) {
     return AadError(401, "invalid_client", 7000218,
@@ -167,7 +185,11 @@ HttpResponse TokenIssuer::HandleTokenRequest(const HttpRequest& request, TimePoi
                         client_id + "'.",
                     now);
   }
-  const std::string* scope = field("scope");
+  return IssueToken(request, field("scope"), now);
+}
+
+HttpResponse TokenIssuer::IssueToken(const HttpRequest& request, const std::string* scope,
+                                     TimePoint now) {
   if (!scope) {
     return AadError(400, "invalid_request", 900144,
                     "The request body must contain the following parameter: 'scope'.", now);

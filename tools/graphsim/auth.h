@@ -46,7 +46,9 @@ class TokenIssuer {
   // `access` (borrowed) gives the `roles` claim of each token issued.
   TokenIssuer(const Options& options, std::string tenant_id, const AppAccess* access);
 
-  // POST /{tenant}/oauth2/v2.0/token (form fields already in request.params).
+  // POST /{tenant}/oauth2/v2.0/token (form fields already in request.params). The client
+  // authenticates with its secret or with a certificate credential (client_assertion,
+  // checked by CheckClientAssertion against Options::client_certificate_pem).
   HttpResponse HandleTokenRequest(const HttpRequest& request, TimePoint now);
 
   enum class Verdict { kValid, kMissing, kMalformed, kUnknown, kExpired };
@@ -60,6 +62,8 @@ class TokenIssuer {
     TimePoint expires;
     bool revoked = false;
   };
+  // The client is authenticated: checks the scope and answers with a token.
+  HttpResponse IssueToken(const HttpRequest& request, const std::string* scope, TimePoint now);
   std::string MintToken(TimePoint now, TimePoint expires);
 
   const Options options_;

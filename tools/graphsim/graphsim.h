@@ -87,6 +87,9 @@ struct Options {
   // The one application that may ask for tokens.
   std::string client_id = "graphsim";
   std::string client_secret = "graphsim-secret";
+  // The certificate (PEM) registered for the app: client assertions signed with its key
+  // are accepted. Empty: none registered, every assertion is refused (AADSTS700027).
+  std::string client_certificate_pem;
   std::chrono::seconds token_lifetime{3599};
 
   // Outlook's per app and mailbox limits (GRAPH.md section 7). Over either: 429.

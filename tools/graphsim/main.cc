@@ -9,7 +9,9 @@
 #include <CLI/CLI.hpp>
 #include <csignal>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
+#include <sstream>
 #include <string>
 
 #include "tools/graphsim/graphsim.h"
@@ -66,6 +68,11 @@ int main(int argc, char** argv) {
   app.add_option("--seed", options.seed, "seed of the generated data");
   app.add_option("--client-id", options.client_id, "the application allowed to get tokens");
   app.add_option("--client-secret", options.client_secret, "its client secret");
+  std::string client_certificate;
+  app.add_option("--client-certificate", client_certificate,
+                 "PEM certificate registered for it: client assertions signed with its key are "
+                 "accepted")
+      ->check(CLI::ExistingFile);
   app.add_option("--token-lifetime", token_lifetime, "token lifetime in seconds")
       ->check(CLI::Range(int64_t{1}, int64_t{86400 * 365}));
   app.add_option("--max-concurrent", options.max_concurrent_per_mailbox,
@@ -141,6 +148,16 @@ int main(int argc, char** argv) {
     return 0;
   } catch (const CLI::ParseError& e) {
     return Fail(e.what());
+  }
+  if (!client_certificate.empty()) {
+    std::ifstream in(client_certificate);
+    std::stringstream pem;
+    pem << in.rdbuf();
+    options.client_certificate_pem = pem.str();
+    if (!in ||
+        options.client_certificate_pem.find("-----BEGIN CERTIFICATE-----") == std::string::npos) {
+      return Fail("--client-certificate: " + client_certificate + " is not a PEM certificate");
+    }
   }
   std::string host;
   int port = 0;
