@@ -134,9 +134,11 @@ class SimulatorCore {
   };
   void InjectStatus(int status, int count, double retry_after);
   void InjectResets(int count);
+  void InjectLostCreateAnswers(int count);
   void ClearFaults();
   std::optional<InjectedStatus> TakeInjectedStatus();
   bool TakeReset();
+  bool TakeLostCreateAnswer();  // true if this successful create goes unanswered
   bool TakeStaleUpn();  // true if this UPN-addressed request should be "stale"
 
   const Options options_;
@@ -209,6 +211,7 @@ class SimulatorCore {
   int injected_count_ = 0;     // guarded by faults_mu_
   InjectedStatus injected_;    // guarded by faults_mu_
   int resets_ = 0;             // guarded by faults_mu_
+  int lost_create_answers_ = 0;  // guarded by faults_mu_
   uint64_t upn_requests_ = 0;  // guarded by faults_mu_
 };
 
