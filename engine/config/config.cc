@@ -140,8 +140,7 @@ bool IsLoopbackUrl(std::string_view url) {
     host = AsciiLower(authority.substr(0, authority.find(':')));
   }
   if (host == "localhost" || host == "[::1]") return true;
-  return host.rfind("127.", 0) == 0 &&
-         host.find_first_not_of("0123456789.") == std::string::npos;
+  return host.rfind("127.", 0) == 0 && host.find_first_not_of("0123456789.") == std::string::npos;
 }
 
 void ReadWebhook(Reader& r, const toml::table& t, WebhookSettings* w) {
@@ -174,8 +173,7 @@ void ReadWebhook(Reader& r, const toml::table& t, WebhookSettings* w) {
   }
   for (const char* key : {"notification_url", "lifecycle_url"}) {
     const std::string& url = key[0] == 'n' ? w->notification_url : w->lifecycle_url;
-    if (r.ok() && !url.empty() && url.rfind("https://", 0) != 0 &&
-        url.rfind("http://", 0) != 0) {
+    if (r.ok() && !url.empty() && url.rfind("https://", 0) != 0 && url.rfind("http://", 0) != 0) {
       r.Fail(t.get(key), "'" + url + "' is not an http(s) URL");
     }
     // Graph posts only to https URLs (subscription resource type: notificationUrl and

@@ -53,8 +53,7 @@ bool QuotaReached(const graph::SubscriptionOutcome& o) {
   if (o.http_status != 403) return false;
   const std::string message = AsciiLower(o.error_message);
   return message.find("maximum number") != std::string::npos ||
-         message.find("quota") != std::string::npos ||
-         message.find("limit") != std::string::npos;
+         message.find("quota") != std::string::npos || message.find("limit") != std::string::npos;
 }
 
 std::string Describe(const graph::SubscriptionOutcome& o) {
@@ -190,9 +189,10 @@ Status SubscriptionKeeper::ReplaceOutdated(const Key& key) {
   auto it = live_.find(key);
   if (it == live_.end()) return Status::Ok();
   const store::SubscriptionRecord old = it->second;
-  spdlog::info("keeper: replacing subscription {} ({}): its notification or lifecycle URL is "
-               "not the configured one",
-               old.id, old.resource);
+  spdlog::info(
+      "keeper: replacing subscription {} ({}): its notification or lifecycle URL is "
+      "not the configured one",
+      old.id, old.resource);
   // The new one first, so that notifications never stop; when only the lifecycle URL
   // differs Graph answers 409 and Create deletes the old one before it retries.
   if (Status s = Create(key); !s.ok()) return s;
@@ -259,8 +259,9 @@ Status SubscriptionKeeper::Create(const Key& key) {
     table_->Put({record.id, key.first, key.second, record.client_state, {}, {}});
     live_[key] = record;
     ++(adopted ? stats_.adopted : stats_.created);
-    spdlog::info("keeper: {} {} ({}), expires {}", adopted ? "adopted the subscription to" :
-                 "subscribed to", spec.resource, record.id, record.expires_at);
+    spdlog::info("keeper: {} {} ({}), expires {}",
+                 adopted ? "adopted the subscription to" : "subscribed to", spec.resource,
+                 record.id, record.expires_at);
     return Status::Ok();
   };
   for (int attempt = 0;; ++attempt) {
@@ -296,8 +297,7 @@ Status SubscriptionKeeper::Create(const Key& key) {
         }
         auto deleted = api_.Delete(info.id);
         if (deleted.ok() && (deleted->ok() || deleted->http_status == 404)) {
-          spdlog::info("keeper: deleted conflicting subscription {} ({})", info.id,
-                       info.resource);
+          spdlog::info("keeper: deleted conflicting subscription {} ({})", info.id, info.resource);
         }
       }
       continue;

@@ -9,9 +9,9 @@
 // deletes subscriptions to our notification URL it has no secret for (orphans,
 // duplicates), forgets stored ones Graph no longer has, and replaces ours whose
 // notification or lifecycle URL is not the configured one. A create answered 409 after
-// its first attempt got no answer adopts the subscription that attempt made. Whenever a subscription is
-// (re)created, a catch-up is queued in the notification log in the same transaction,
-// because changes made while no subscription existed were never notified.
+// its first attempt got no answer adopts the subscription that attempt made. Whenever a
+// subscription is (re)created, a catch-up is queued in the notification log in the same
+// transaction, because changes made while no subscription existed were never notified.
 //
 // Mailboxes configured `rich = true` get rich subscriptions: `includeResourceData` with
 // the configured certificate, a `$select` of the rich properties (graph/select.h) and a

@@ -90,7 +90,8 @@ HttpResponse SimulatorCore::HandleControl(const HttpRequest& request,
     }
     if (!handled) {
       return bad(
-          "Expected {\"status\":S,\"count\":N[,\"retry_after\":X]}, {\"reset_connections\":N}, {\"lose_create_answers\":N}, "
+          "Expected {\"status\":S,\"count\":N[,\"retry_after\":X]}, {\"reset_connections\":N}, "
+          "{\"lose_create_answers\":N}, "
           "{\"throttle_user\":U,\"count\":N} or {\"clear\":true}.");
     }
     return NoContent();

@@ -759,7 +759,9 @@ void Simulator::InjectConnectionResets(int next_n_requests) {
   impl_->InjectResets(next_n_requests);
 }
 
-void Simulator::LoseSubscriptionCreateAnswers(int next_n) { impl_->InjectLostCreateAnswers(next_n); }
+void Simulator::LoseSubscriptionCreateAnswers(int next_n) {
+  impl_->InjectLostCreateAnswers(next_n);
+}
 
 void Simulator::ExpireAllTokens() { impl_->tokens_.ExpireAll(); }
 void Simulator::ExpireDeltaTokens() { impl_->ExpireDeltaTokens(); }
