@@ -132,6 +132,23 @@ void ReadSync(Reader& r, const toml::table& t, SyncSettings* s) {
   s->hint_overlap = std::chrono::seconds(hint_overlap);
 }
 
+// True for http(s)://localhost, 127.x.x.x and [::1] (a test on this machine).
+bool IsLoopbackUrl(std::string_view url) {
+  const size_t start = url.find("://");
+  if (start == std::string_view::npos) return false;
+  std::string_view authority = url.substr(start + 3);
+  authority = authority.substr(0, authority.find_first_of("/?#"));
+  if (authority.find('@') != std::string_view::npos) return false;
+  std::string host;
+  if (!authority.empty() && authority.front() == '[') {
+    host = AsciiLower(authority.substr(0, authority.find(']') + 1));
+  } else {
+    host = AsciiLower(authority.substr(0, authority.find(':')));
+  }
+  if (host == "localhost" || host == "[::1]") return true;
+  return host.rfind("127.", 0) == 0 && host.find_first_not_of("0123456789.") == std::string::npos;
+}
+
 void ReadWebhook(Reader& r, const toml::table& t, WebhookSettings* w) {
   r.OnlyKeys(t, "webhook.",
              {"listen", "notification_url", "lifecycle_url", "max_body_bytes", "max_connections",
@@ -160,12 +177,23 @@ void ReadWebhook(Reader& r, const toml::table& t, WebhookSettings* w) {
                  colon + 1 == w->listen.size())) {
     r.Fail(t.get("listen"), "'webhook.listen' must be host:port, like \"127.0.0.1:8080\"");
   }
-  for (const std::string* url : {&w->notification_url, &w->lifecycle_url}) {
-    if (r.ok() && !url->empty() && url->rfind("https://", 0) != 0 &&
-        url->rfind("http://", 0) != 0) {
-      r.Fail(nullptr, "'" + *url + "' is not an http(s) URL");
+  for (const char* key : {"notification_url", "lifecycle_url"}) {
+    const std::string& url = key[0] == 'n' ? w->notification_url : w->lifecycle_url;
+    if (r.ok() && !url.empty() && url.rfind("https://", 0) != 0 && url.rfind("http://", 0) != 0) {
+      r.Fail(t.get(key), "'" + url + "' is not an http(s) URL");
+    }
+    // Graph posts only to https URLs (subscription resource type: notificationUrl and
+    // lifecycleNotificationUrl "must make use of the HTTPS protocol"); plain http is
+    // for a simulator on this machine.
+    if (r.ok() && url.rfind("http://", 0) == 0 && !IsLoopbackUrl(url)) {
+      r.Fail(t.get(key), "'webhook." + std::string(key) + "' = '" + url +
+                             "': Graph posts only to https URLs (http is accepted only for "
+                             "localhost, 127.0.0.1 or [::1])");
     }
   }
+  // Graph sends lifecycle events only to a lifecycleNotificationUrl given at create; the
+  // receiver tells them from change notifications by their content.
+  if (w->lifecycle_url.empty()) w->lifecycle_url = w->notification_url;
 }
 
 void ReadSubscriptions(Reader& r, const toml::table& t, SubscriptionSettings* s) {

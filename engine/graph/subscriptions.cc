@@ -26,6 +26,7 @@ Result<SubscriptionInfo> FromObject(simdjson::dom::object& object) {
   info.resource = StringField(object, "resource");
   info.change_type = StringField(object, "changeType");
   info.notification_url = StringField(object, "notificationUrl");
+  info.lifecycle_url = StringField(object, "lifecycleNotificationUrl");
   auto expiration = NormalizeTimestamp(StringField(object, "expirationDateTime"));
   if (!expiration) return Status::Corruption("subscription " + info.id + " without a valid expiry");
   info.expiration = *expiration;

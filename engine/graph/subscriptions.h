@@ -17,7 +17,7 @@ namespace graphmirror::graph {
 struct SubscriptionSpec {
   std::string change_type;  // "created,updated,deleted"
   std::string notification_url;
-  std::string lifecycle_url;  // may be empty
+  std::string lifecycle_url;  // Graph sends lifecycle events only if set (at create)
   std::string resource;       // "/users/{id}/messages"
   std::string expiration;     // DateTimeOffset text
   std::string client_state;
@@ -40,7 +40,8 @@ struct SubscriptionInfo {
   std::string resource;
   std::string change_type;
   std::string notification_url;
-  std::string expiration;  // normalized UTC text
+  std::string lifecycle_url;  // "" if the subscription has none (null)
+  std::string expiration;     // normalized UTC text
 };
 
 // The answer of a subscription call: 2xx with `info`, or a client error with Graph's

@@ -46,6 +46,16 @@ bool SameResource(std::string_view a, std::string_view b) {
   return AsciiLower(a) == AsciiLower(b);
 }
 
+// Graph answers every exceeded subscription limit with 403 and names the limit in the
+// message ("Set up notifications for changes in resource data", subscription limits);
+// a missing permission is a 403 too, saying access is denied.
+bool QuotaReached(const graph::SubscriptionOutcome& o) {
+  if (o.http_status != 403) return false;
+  const std::string message = AsciiLower(o.error_message);
+  return message.find("maximum number") != std::string::npos ||
+         message.find("quota") != std::string::npos || message.find("limit") != std::string::npos;
+}
+
 std::string Describe(const graph::SubscriptionOutcome& o) {
   return "HTTP " + std::to_string(o.http_status) + " " + o.error_code + ": " + o.error_message;
 }
@@ -61,6 +71,8 @@ SubscriptionKeeper::SubscriptionKeeper(const config::Config& config, graph::Grap
       table_(table),
       clock_(clock),
       sync_(sync),
+      lifecycle_url_(config.webhook.lifecycle_url.empty() ? config.webhook.notification_url
+                                                          : config.webhook.lifecycle_url),
       lifetime_(config.subscriptions.lifetime),
       rich_lifetime_(std::min(config.subscriptions.lifetime, kRichMaxLifetime)) {
   for (const auto& mailbox : config.mailboxes) {
@@ -124,18 +136,26 @@ Status SubscriptionKeeper::Reconcile() {
   if (!listed.ok()) return listed.status();
   last_reconciled_ = clock_->Now();
   std::set<std::string> at_graph;
+  std::vector<Key> outdated;
   for (const auto& info : *listed) {
-    if (info.notification_url != config_.webhook.notification_url) continue;  // not ours
     bool known = false;
     for (auto& [key, record] : live_) {
       if (record.id != info.id) continue;
       known = true;
       record.expires_at = info.expiration;
+      // Graph sends lifecycle events only to a lifecycleNotificationUrl set at create, and
+      // the URLs cannot be changed to it: a subscription with other URLs than the
+      // configured ones is replaced.
+      if (info.notification_url != config_.webhook.notification_url ||
+          info.lifecycle_url != lifecycle_url_) {
+        outdated.push_back(key);
+      }
     }
     if (known) {
       at_graph.insert(info.id);
       continue;
     }
+    if (info.notification_url != config_.webhook.notification_url) continue;  // not ours
     // Ours by URL, but without its clientState we could not check its notifications.
     auto deleted = api_.Delete(info.id);
     if (deleted.ok() && (deleted->ok() || deleted->http_status == 404)) {
@@ -158,6 +178,32 @@ Status SubscriptionKeeper::Reconcile() {
       it = live_.erase(it);
     }
   }
+  Status first;
+  for (const Key& key : outdated) {
+    if (Status s = ReplaceOutdated(key); !s.ok() && first.ok()) first = s;
+  }
+  return first;
+}
+
+Status SubscriptionKeeper::ReplaceOutdated(const Key& key) {
+  auto it = live_.find(key);
+  if (it == live_.end()) return Status::Ok();
+  const store::SubscriptionRecord old = it->second;
+  spdlog::info(
+      "keeper: replacing subscription {} ({}): its notification or lifecycle URL is "
+      "not the configured one",
+      old.id, old.resource);
+  // The new one first, so that notifications never stop; when only the lifecycle URL
+  // differs Graph answers 409 and Create deletes the old one before it retries.
+  if (Status s = Create(key); !s.ok()) return s;
+  ++stats_.replaced;
+  table_->Remove(old.id);
+  auto deleted = api_.Delete(old.id);
+  if (!deleted.ok()) return deleted.status();
+  if (!deleted->ok() && deleted->http_status != 404) {
+    return Status::Unavailable("deleting replaced subscription " + old.id +
+                               " failed: " + Describe(*deleted));
+  }
   return Status::Ok();
 }
 
@@ -179,9 +225,13 @@ Status SubscriptionKeeper::Create(const Key& key) {
   graph::SubscriptionSpec spec;
   spec.change_type = kChangeTypes;
   spec.notification_url = config_.webhook.notification_url;
-  spec.lifecycle_url = config_.webhook.lifecycle_url;
+  spec.lifecycle_url = lifecycle_url_;
   spec.resource = Resource(key);
-  spec.client_state = notify::NewClientState();
+  // A create whose answer was lost may have made the subscription: asking again with the
+  // same clientState lets the 409 that follows adopt it.
+  auto unanswered = unanswered_client_state_.find(key);
+  spec.client_state =
+      unanswered != unanswered_client_state_.end() ? unanswered->second : notify::NewClientState();
   if (IsRich(key)) {
     if (rich_certificate_.empty()) {
       return Status::InvalidArgument("no certificate for the rich subscription to " +
@@ -191,44 +241,63 @@ Status SubscriptionKeeper::Create(const Key& key) {
     spec.encryption_certificate = rich_certificate_;
     spec.encryption_certificate_id = rich_certificate_id_;
   }
+  auto store_new = [&](const graph::SubscriptionInfo& info, bool adopted) -> Status {
+    store::SubscriptionRecord record;
+    record.id = info.id;
+    record.user_id = key.first;
+    record.collection = key.second;
+    record.resource = spec.resource;
+    record.change_type = spec.change_type;
+    record.client_state = spec.client_state;
+    record.expires_at = info.expiration;
+    record.created_at = store::FormatUtc(clock_->Now());
+    record.encryption_certificate_id = spec.encryption_certificate_id;
+    // Stored with its catch-up in one transaction: a crash between the two would leave
+    // a subscription whose gap is never read.
+    if (Status s = store_->PutSubscription(record, {CatchUpEntry(record)}); !s.ok()) return s;
+    unanswered_client_state_.erase(key);
+    table_->Put({record.id, key.first, key.second, record.client_state, {}, {}});
+    live_[key] = record;
+    ++(adopted ? stats_.adopted : stats_.created);
+    spdlog::info("keeper: {} {} ({}), expires {}",
+                 adopted ? "adopted the subscription to" : "subscribed to", spec.resource,
+                 record.id, record.expires_at);
+    return Status::Ok();
+  };
   for (int attempt = 0;; ++attempt) {
     spec.expiration = Expiration(key);
     auto outcome = api_.Create(spec);
-    if (!outcome.ok()) return outcome.status();
-    if (outcome->ok()) {
-      store::SubscriptionRecord record;
-      record.id = outcome->info.id;
-      record.user_id = key.first;
-      record.collection = key.second;
-      record.resource = spec.resource;
-      record.change_type = spec.change_type;
-      record.client_state = spec.client_state;
-      record.expires_at = outcome->info.expiration;
-      record.created_at = store::FormatUtc(clock_->Now());
-      record.encryption_certificate_id = spec.encryption_certificate_id;
-      // Stored with its catch-up in one transaction: a crash between the two would leave
-      // a subscription whose gap is never read.
-      if (Status s = store_->PutSubscription(record, {CatchUpEntry(record)}); !s.ok()) return s;
-      table_->Put({record.id, key.first, key.second, record.client_state, {}, {}});
-      live_[key] = record;
-      ++stats_.created;
-      spdlog::info("keeper: subscribed to {} ({}), expires {}", spec.resource, record.id,
-                   record.expires_at);
-      return Status::Ok();
+    if (!outcome.ok()) {
+      // No answer: Graph may have made it all the same.
+      unanswered_client_state_[key] = spec.client_state;
+      return outcome.status();
     }
+    if (outcome->ok()) return store_new(outcome->info, /*adopted=*/false);
     if (TooFarAhead(*outcome) && attempt < kMaxClampAttempts) {
       LowerLifetime(key, *outcome);
       continue;
     }
     if (outcome->http_status == 409 && attempt < kMaxClampAttempts) {
-      // Graph already has this subscription, and we do not have its secret (else it would
-      // have been adopted at reconcile): replace it.
+      // Graph already has a subscription with this changeType, resource and URL. Ours
+      // whose create answer was lost (the retry of the same request, same clientState)
+      // is adopted; any other (older, other lifecycle URL) is deleted and the create
+      // asked again.
       auto listed = api_.List();
       if (!listed.ok()) return listed.status();
+      const bool ours_unanswered = unanswered != unanswered_client_state_.end() || attempt == 0;
       for (const auto& info : *listed) {
-        if (info.notification_url == spec.notification_url &&
-            SameResource(info.resource, spec.resource)) {
-          (void)api_.Delete(info.id);
+        if (info.notification_url != spec.notification_url ||
+            !SameResource(info.resource, spec.resource) || info.change_type != spec.change_type) {
+          continue;
+        }
+        bool known = false;
+        for (const auto& [k, record] : live_) known = known || record.id == info.id;
+        if (ours_unanswered && !known && info.lifecycle_url == spec.lifecycle_url) {
+          return store_new(info, /*adopted=*/true);
+        }
+        auto deleted = api_.Delete(info.id);
+        if (deleted.ok() && (deleted->ok() || deleted->http_status == 404)) {
+          spdlog::info("keeper: deleted conflicting subscription {} ({})", info.id, info.resource);
         }
       }
       continue;
@@ -236,6 +305,11 @@ Status SubscriptionKeeper::Create(const Key& key) {
     ++stats_.failures;
     std::string what =
         "creating the subscription to " + spec.resource + " failed: " + Describe(*outcome);
+    if (QuotaReached(*outcome)) {
+      return Status::Unavailable(what +
+                                 " (the subscription quota is reached: Graph allows 1,000 "
+                                 "subscriptions per mailbox for all applications together)");
+    }
     // 403: the app may not read the resource (permission, access policy).
     if (outcome->http_status == 403) return Status::PermissionDenied(what);
     return Status::Unavailable(what);

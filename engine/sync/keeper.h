@@ -1,14 +1,17 @@
 // SubscriptionKeeper: keeps one live Graph subscription per configured (mailbox,
 // collection), so that notifications keep coming.
 //
-// It creates subscriptions (with a lifecycle URL and a fresh random clientState each),
+// It creates subscriptions (always with a lifecycle URL, by default the notification URL,
+// since Graph sends lifecycle events to no other; and a fresh random clientState each),
 // stores them, renews them `renew_margin` before expiry (clamping the requested lifetime
 // when Graph answers ExtensionError / ErrorInvalidParameter), recreates them when Graph
 // answers 404, and at start reconciles with Graph's own list: adopts what it knows,
 // deletes subscriptions to our notification URL it has no secret for (orphans,
-// duplicates), and forgets stored ones Graph no longer has. Whenever a subscription is
-// (re)created, a catch-up is queued in the notification log in the same transaction,
-// because changes made while no subscription existed were never notified.
+// duplicates), forgets stored ones Graph no longer has, and replaces ours whose
+// notification or lifecycle URL is not the configured one. A create answered 409 after
+// its first attempt got no answer adopts the subscription that attempt made. Whenever a
+// subscription is (re)created, a catch-up is queued in the notification log in the same
+// transaction, because changes made while no subscription existed were never notified.
 //
 // Mailboxes configured `rich = true` get rich subscriptions: `includeResourceData` with
 // the configured certificate, a `$select` of the rich properties (graph/select.h) and a
@@ -48,6 +51,9 @@ struct KeeperStats {
   std::atomic<uint64_t> renewed{0};
   std::atomic<uint64_t> recreated{0};
   std::atomic<uint64_t> deleted_orphans{0};
+  std::atomic<uint64_t> adopted{0};   // found at Graph after a create's answer was lost
+  std::atomic<uint64_t> replaced{0};  // had other notification or lifecycle URLs
+
   std::atomic<uint64_t> failures{0};
   std::atomic<uint64_t> lifecycle_events{0};   // handled, unknown ones included
   std::atomic<uint64_t> unknown_lifecycle{0};  // acknowledged, logged and ignored
@@ -93,6 +99,8 @@ class SubscriptionKeeper {
   Status Forget(const Key& key);
   // Deletes the subscription at Graph and here (a mailbox switched to or from rich).
   Status Replace(const Key& key);
+  // Creates a subscription with the configured URLs, then deletes the old one.
+  Status ReplaceOutdated(const Key& key);
   static store::LogEntry CatchUpEntry(const store::SubscriptionRecord& record);
   bool IsRich(const Key& key) const { return rich_users_.count(key.first) > 0; }
   std::chrono::minutes Lifetime(const Key& key) const;
@@ -112,6 +120,9 @@ class SubscriptionKeeper {
 
   std::recursive_mutex mu_;  // serializes the public calls
   std::map<Key, store::SubscriptionRecord> live_;
+  // The clientState of a create that got no answer (Graph may have made it), asked again.
+  std::map<Key, std::string> unanswered_client_state_;
+  std::string lifecycle_url_;  // webhook.lifecycle_url, else the notification URL
   std::set<std::string> rich_users_;
   std::string rich_certificate_;  // base64 DER
   std::string rich_certificate_id_;

@@ -43,6 +43,18 @@ Result<notify::ReceiverOptions> ReceiverOptionsFrom(const config::WebhookSetting
   return options;
 }
 
+std::string GraphTokenScope(const std::string& base_url) {
+  auto url = graph::ParseUrl(base_url);
+  if (!url.ok()) return graph::ClientOptions().scope;
+  // The .default scope carries the Graph host of the cloud (graph.microsoft.us,
+  // microsoftgraph.chinacloudapi.cn, ...: "Microsoft Graph national cloud deployments"),
+  // with no explicit default port.
+  const bool default_port =
+      (url->scheme == "https" && url->port == 443) || (url->scheme == "http" && url->port == 80);
+  return url->scheme + "://" + url->host + (default_port ? "" : ":" + std::to_string(url->port)) +
+         "/.default";
+}
+
 graph::ClientOptions ClientOptionsFrom(const config::Config& config) {
   graph::ClientOptions o;
   o.base_url = config.graph.base_url;
@@ -51,6 +63,7 @@ graph::ClientOptions ClientOptionsFrom(const config::Config& config) {
   o.client_secret = config.graph.client_secret;
   o.client_certificate = config.graph.certificate;
   o.client_private_key = config.graph.private_key;
+  if (!config.graph.base_url.empty()) o.scope = GraphTokenScope(config.graph.base_url);
   return o;
 }
 

@@ -48,6 +48,9 @@ struct LiveSyncOptions {
 
 // The Graph client's settings from the config's [graph] table.
 graph::ClientOptions ClientOptionsFrom(const config::Config& config);
+// The client-credentials scope for the Graph at `base_url`: its origin plus "/.default"
+// ("https://graph.microsoft.us/.default" for the US Government cloud).
+std::string GraphTokenScope(const std::string& base_url);
 
 class LiveSync {
  public:

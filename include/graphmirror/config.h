@@ -57,7 +57,10 @@ struct SyncSettings {
 struct WebhookSettings {
   std::string listen = "127.0.0.1:8080";  // host:port
   std::string notification_url;
-  std::string lifecycle_url;  // optional; Graph then sends lifecycle events to notification_url
+  // Where Graph sends lifecycle events (reauthorizationRequired, subscriptionRemoved,
+  // missed); empty: the notification URL. Always sent: Graph sends none to a subscription
+  // created without it.
+  std::string lifecycle_url;
   size_t max_body_bytes = 1 << 20;
   // Connections served at once; a connection beyond gets 503 (Graph retries) at once.
   int max_connections = 512;

@@ -454,9 +454,10 @@ TEST_CASE("delivery: lifecycle notifications", "[graphsim][delivery]") {
   std::string without = Subscribe(f, hook.url(), Messages(f, 1), "created");
 
   CHECK(f.sim().EmitLifecycle(with_lifecycle, "missed"));
-  CHECK(f.sim().EmitLifecycle(without, "reauthorizationRequired"));
+  // Created without lifecycleNotificationUrl: Graph sends it no lifecycle notifications.
+  CHECK_FALSE(f.sim().EmitLifecycle(without, "reauthorizationRequired"));
   CHECK_FALSE(f.sim().EmitLifecycle("no-such-id", "missed"));
-  CHECK(f.sim().PumpDeliveries() == 2);
+  CHECK(f.sim().PumpDeliveries() == 1);
   auto lc = lifecycle.items();
   REQUIRE(lc.size() == 1);
   CHECK(lifecycle.notifications()[0].path == "/lc");
@@ -466,10 +467,7 @@ TEST_CASE("delivery: lifecycle notifications", "[graphsim][delivery]") {
   CHECK(lc[0]["tenantId"] == f.sim().TenantId());
   CHECK(lc[0]["subscriptionExpirationDateTime"] == "2026-01-04T12:00:00.0000000+00:00");
   CHECK_FALSE(lc[0].contains("changeType"));
-  auto items = hook.items();
-  REQUIRE(items.size() == 1);  // no lifecycle URL: to the notification URL
-  CHECK(items[0]["lifecycleEvent"] == "reauthorizationRequired");
-  CHECK(items[0]["clientState"].is_null());
+  CHECK(hook.items().empty());  // nothing to the notification URL
 
   // A removed subscription (a password reset): subscriptionRemoved, then it is gone.
   CHECK(f.sim().RemoveSubscription(with_lifecycle));
@@ -511,8 +509,9 @@ TEST_CASE("delivery: lifecycle items in the field-report shape", "[graphsim][del
   options.include_notification_id = false;
   SimFixture f(options);
   Webhook hook;
-  std::string id = Subscribe(f, hook.url(), Messages(f, 0));
-  f.sim().EmitLifecycle(id, "reauthorizationRequired");
+  std::string id = Subscribe(f, hook.url(), Messages(f, 0), "created,updated,deleted",
+                             Json{{"lifecycleNotificationUrl", hook.url()}});
+  REQUIRE(f.sim().EmitLifecycle(id, "reauthorizationRequired"));
   f.sim().CreateItem(f.user(0), "messages", "{}");
   f.sim().PumpDeliveries();
   auto items = hook.items();

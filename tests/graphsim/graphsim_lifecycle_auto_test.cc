@@ -33,8 +33,11 @@ graphsim::Options LifecycleOptions() {
 
 Json SubscriptionBody(SimFixture& f, const std::string& url, const std::string& resource,
                       graphmirror::TimePoint expires, Json extra = Json::object()) {
+  // Lifecycle notifications go only to a lifecycleNotificationUrl: the same URL unless
+  // `extra` says otherwise (null: none).
   Json body{{"changeType", "created,updated,deleted"},
             {"notificationUrl", url},
+            {"lifecycleNotificationUrl", url},
             {"resource", resource},
             {"expirationDateTime", IsoTime(expires)}};
   body.update(extra);
@@ -151,7 +154,19 @@ TEST_CASE("lifecycle auto: reauthorizationRequired once as the expiry approaches
 
 TEST_CASE("lifecycle auto: without a lifecycle URL, inside the window at once, or disabled",
           "[graphsim][lifecycle]") {
-  SECTION("to the notification URL, with the change notifications") {
+  SECTION("without a lifecycle URL: none at all") {
+    SimFixture f(LifecycleOptions());
+    Webhook hook;
+    std::string id =
+        Subscribe(f, hook.url(), "/users/" + f.user(0) + "/events", f.sim().Now() + minutes(50),
+                  Json{{"lifecycleNotificationUrl", nullptr}});
+    f.sim().CreateItem(f.user(0), "events", "{}");
+    CHECK(f.sim().PumpDeliveries() == 1);  // the change only
+    CHECK(Events(hook) == std::vector<std::string>{""});
+    CHECK_FALSE(f.sim().EmitLifecycle(id, "missed"));
+    CHECK(f.sim().PumpDeliveries() == 0);
+  }
+  SECTION("to a lifecycle URL that is the notification URL, with the change notifications") {
     SimFixture f(LifecycleOptions());
     Webhook hook;
     // 50 minutes ahead: inside the 60-minute window from the start.

@@ -299,6 +299,26 @@ TEST_CASE("subscriptions: duplicates 409, quota 403", "[graphsim][subscriptions]
   CHECK(f.Post("/v1.0/subscriptions", SubBody(hook.url(), messages, 60, "deleted")).status == 201);
 }
 
+TEST_CASE("subscriptions: a lost create answer leaves the subscription made",
+          "[graphsim][subscriptions]") {
+  SimFixture f(SubOptions());
+  Webhook hook;
+  std::string messages = "/users/" + f.user(0) + "/messages";
+  f.sim().LoseSubscriptionCreateAnswers(1);
+  // A refused create is answered as usual and does not use up the fault.
+  CheckError(f.Post("/v1.0/subscriptions", SubBody(hook.url(), "/users/nobody/messages")), 404,
+             "ErrorInvalidUser");
+  Reply lost = f.Post("/v1.0/subscriptions", SubBody(hook.url(), messages));
+  CHECK(lost.status == 0);  // the connection closed without an answer
+  auto subs = f.sim().Subscriptions();
+  REQUIRE(subs.size() == 1);
+  CHECK(subs[0].client_state == "secret-state");
+  // Asked again, Graph has it already.
+  CheckError(f.Post("/v1.0/subscriptions", SubBody(hook.url(), messages)), 409, "ExtensionError");
+  // The fault is spent.
+  CHECK(f.Post("/v1.0/subscriptions", SubBody(hook.url(), messages, 60, "created")).status == 201);
+}
+
 TEST_CASE("subscriptions: expiry limits, the 45-minute raise, ErrorInvalidParameter variant",
           "[graphsim][subscriptions]") {
   SECTION("ExtensionError") {

@@ -4,6 +4,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "engine/sync/live_sync.h"
+
 namespace graphmirror::config {
 namespace {
 
@@ -222,6 +224,76 @@ TEST_CASE("ParseConfig refuses rich mailboxes without [rich], and incomplete key
                            "g.toml", "", NoEnv);
   REQUIRE_FALSE(twice.ok());
   CHECK(twice.status().message().find("configured twice") != std::string::npos);
+}
+
+}  // namespace
+}  // namespace graphmirror::config
+
+namespace graphmirror::config {
+namespace {
+
+std::string WithWebhook(const std::string& notification, const std::string& lifecycle) {
+  std::string text =
+      std::string(kValid) + "[webhook]\nnotification_url = \"" + notification + "\"\n";
+  if (!lifecycle.empty()) text += "lifecycle_url = \"" + lifecycle + "\"\n";
+  return text;
+}
+
+TEST_CASE("ParseConfig refuses http webhook URLs that are not loopback", "[config]") {
+  // Graph posts only to https URLs (subscription resource type, notificationUrl and
+  // lifecycleNotificationUrl); http is for a simulator on this machine.
+  for (const char* url : {"http://hooks.example.com/notify", "http://10.0.0.5:8080/n",
+                          "http://127.0.0.1.example.com/n", "http://localhost@evil.example/n"}) {
+    auto c = ParseConfig(WithWebhook(url, ""), "g.toml", "", NoEnv);
+    REQUIRE_FALSE(c.ok());
+    INFO(c.status().message());
+    CHECK(c.status().message().find("webhook.notification_url") != std::string::npos);
+    CHECK(c.status().message().find("https") != std::string::npos);
+    CHECK(c.status().message().find('\n') == std::string::npos);
+  }
+  auto lifecycle =
+      ParseConfig(WithWebhook("https://hooks.example.com/n", "http://hooks.example.com/l"),
+                  "g.toml", "", NoEnv);
+  REQUIRE_FALSE(lifecycle.ok());
+  CHECK(lifecycle.status().message().find("webhook.lifecycle_url") != std::string::npos);
+  for (const char* url : {"https://hooks.example.com/n", "http://127.0.0.1:8080/n",
+                          "http://localhost:9/n", "http://[::1]:9/n"}) {
+    auto c = ParseConfig(WithWebhook(url, ""), "g.toml", "", NoEnv);
+    INFO(url);
+    CHECK(c.ok());
+  }
+}
+
+TEST_CASE("ParseConfig: lifecycle_url defaults to the notification URL", "[config]") {
+  auto c = ParseConfig(WithWebhook("https://hooks.example.com/n", ""), "g.toml", "", NoEnv);
+  REQUIRE(c.ok());
+  CHECK(c->webhook.lifecycle_url == "https://hooks.example.com/n");
+  auto own = ParseConfig(WithWebhook("https://hooks.example.com/n", "https://hooks.example.com/l"),
+                         "g.toml", "", NoEnv);
+  REQUIRE(own.ok());
+  CHECK(own->webhook.lifecycle_url == "https://hooks.example.com/l");
+}
+
+TEST_CASE("The token scope follows the configured Graph host (national clouds)", "[config]") {
+  // "Microsoft Graph national cloud deployments": the .default scope carries the cloud's
+  // Graph host, with no explicit default port.
+  struct Case {
+    const char* base_url;
+    const char* scope;
+  };
+  for (const Case& c :
+       {Case{"https://graph.microsoft.com/v1.0", "https://graph.microsoft.com/.default"},
+        Case{"https://graph.microsoft.us/v1.0", "https://graph.microsoft.us/.default"},
+        Case{"https://dod-graph.microsoft.us/v1.0", "https://dod-graph.microsoft.us/.default"},
+        Case{"https://microsoftgraph.chinacloudapi.cn/v1.0",
+             "https://microsoftgraph.chinacloudapi.cn/.default"},
+        Case{"https://GRAPH.microsoft.us:443/v1.0", "https://graph.microsoft.us/.default"},
+        Case{"http://127.0.0.1:8123/v1.0", "http://127.0.0.1:8123/.default"}}) {
+    Config config;
+    config.graph.base_url = c.base_url;
+    INFO(c.base_url);
+    CHECK(sync::ClientOptionsFrom(config).scope == c.scope);
+  }
 }
 
 }  // namespace

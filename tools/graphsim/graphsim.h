@@ -158,7 +158,7 @@ struct Options {
   bool reorder_deliveries = false;
   // When a batch is dropped after the retry window, queue a `missed` lifecycle
   // notification for each subscription that lost change notifications in it (if it is
-  // still live), to its lifecycleNotificationUrl or else its notificationUrl.
+  // still live and has a lifecycleNotificationUrl).
   bool missed_on_drop = false;
   // A live subscription whose expiry comes within this much of the clock gets one
   // `reauthorizationRequired` lifecycle notification by itself (checked on every pump, so
@@ -330,6 +330,9 @@ class Simulator {
   void InjectStatus(int status, int next_n_requests, double retry_after_seconds = -1);
   // The next N Graph requests get their connection closed without an answer.
   void InjectConnectionResets(int next_n_requests);
+  // The next `next_n` subscription creates that succeed are answered with a dropped
+  // connection: the subscription exists, the client never learns its id.
+  void LoseSubscriptionCreateAnswers(int next_n);
   void ExpireAllTokens();
   // Every delta and skip token issued so far becomes expired (as after a long outage).
   void ExpireDeltaTokens();
@@ -388,8 +391,9 @@ class Simulator {
   // The same items in full (items without an id included).
   std::vector<AckedNotification> AckedNotifications() const;
   // Queues a lifecycle notification (`reauthorizationRequired`, `subscriptionRemoved`,
-  // `missed` or any text) for the subscription, to its lifecycleNotificationUrl or else
-  // its notificationUrl. False if there is no such live subscription.
+  // `missed` or any text) for the subscription, to its lifecycleNotificationUrl. False if
+  // there is no such live subscription or it was created without that URL: Graph sends
+  // lifecycle notifications only to a lifecycleNotificationUrl set at create.
   bool EmitLifecycle(const std::string& subscription_id, const std::string& event);
   // As Graph does on a password reset: queues `subscriptionRemoved`, deletes the
   // subscription. False if there is no such live subscription.

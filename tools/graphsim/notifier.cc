@@ -210,8 +210,7 @@ bool Notifier::EmitLifecycle(const std::string& id, const std::string& event) {
     TimePoint now = now_();
     PurgeExpiredLocked(now);
     const SubscriptionRecord* sub = FindLocked(id);
-    if (!sub) return false;
-    QueueLifecycleLocked(*sub, event, now);
+    if (!sub || !QueueLifecycleLocked(*sub, event, now)) return false;
   }
   wake_cv_.notify_all();
   return true;
@@ -330,8 +329,10 @@ bool Notifier::QueueChangeLocked(const SubscriptionRecord& sub, unsigned change,
   return true;
 }
 
-void Notifier::QueueLifecycleLocked(const SubscriptionRecord& sub, const std::string& event,
+bool Notifier::QueueLifecycleLocked(const SubscriptionRecord& sub, const std::string& event,
                                     TimePoint now) {
+  // Graph sends lifecycle notifications only to a lifecycleNotificationUrl given at create.
+  if (sub.lifecycle_url.empty()) return false;
   Pending pending = NewPendingLocked(sub, now);
   pending.change = false;  // delivered even after the subscription is gone
   Json& j = pending.item;
@@ -346,8 +347,8 @@ void Notifier::QueueLifecycleLocked(const SubscriptionRecord& sub, const std::st
     j["clientState"] = sub.client_state ? Json(*sub.client_state) : Json();
   }
   j["lifecycleEvent"] = event;
-  QueueLocked(sub.lifecycle_url.empty() ? sub.notification_url : sub.lifecycle_url,
-              std::move(pending));
+  QueueLocked(sub.lifecycle_url, std::move(pending));
+  return true;
 }
 
 void Notifier::QueueReauthorizationsLocked(TimePoint now) {

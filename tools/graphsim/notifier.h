@@ -186,7 +186,8 @@ class Notifier {
   // The faults that apply to the next item or token-carrying POST (counting them down):
   // content faults for `content`, else token faults.
   RichFaults TakeRichFaultsLocked(bool content);
-  void QueueLifecycleLocked(const SubscriptionRecord& sub, const std::string& event, TimePoint now);
+  // To the subscription's lifecycleNotificationUrl; false (nothing queued) without one.
+  bool QueueLifecycleLocked(const SubscriptionRecord& sub, const std::string& event, TimePoint now);
   // reauthorizationRequired for each subscription that entered its reauthorization window.
   void QueueReauthorizationsLocked(TimePoint now);
   void QueueLocked(const std::string& url, Pending pending);

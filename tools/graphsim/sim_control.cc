@@ -78,6 +78,10 @@ HttpResponse SimulatorCore::HandleControl(const HttpRequest& request,
       InjectResets(*n);
       handled = true;
     }
+    if (auto n = count_of("lose_create_answers")) {
+      InjectLostCreateAnswers(*n);
+      handled = true;
+    }
     if (auto it = body.find("throttle_user"); it != body.end()) {
       const UserRecord* user = it->is_string() ? FindUser(it->get<std::string>()) : nullptr;
       if (!user) return bad("'throttle_user' must name a user (object id or UPN).");
@@ -87,6 +91,7 @@ HttpResponse SimulatorCore::HandleControl(const HttpRequest& request,
     if (!handled) {
       return bad(
           "Expected {\"status\":S,\"count\":N[,\"retry_after\":X]}, {\"reset_connections\":N}, "
+          "{\"lose_create_answers\":N}, "
           "{\"throttle_user\":U,\"count\":N} or {\"clear\":true}.");
     }
     return NoContent();

@@ -509,11 +509,17 @@ void SimulatorCore::InjectResets(int count) {
   resets_ = std::max(0, count);
 }
 
+void SimulatorCore::InjectLostCreateAnswers(int count) {
+  std::lock_guard<std::mutex> lock(faults_mu_);
+  lost_create_answers_ = std::max(0, count);
+}
+
 void SimulatorCore::ClearFaults() {
   {
     std::lock_guard<std::mutex> lock(faults_mu_);
     injected_count_ = 0;
     resets_ = 0;
+    lost_create_answers_ = 0;
   }
   notifier_.ClearRichFaults();
 }
@@ -529,6 +535,13 @@ bool SimulatorCore::TakeReset() {
   std::lock_guard<std::mutex> lock(faults_mu_);
   if (resets_ <= 0) return false;
   --resets_;
+  return true;
+}
+
+bool SimulatorCore::TakeLostCreateAnswer() {
+  std::lock_guard<std::mutex> lock(faults_mu_);
+  if (lost_create_answers_ <= 0) return false;
+  --lost_create_answers_;
   return true;
 }
 
@@ -744,6 +757,10 @@ void Simulator::InjectStatus(int status, int next_n_requests, double retry_after
 
 void Simulator::InjectConnectionResets(int next_n_requests) {
   impl_->InjectResets(next_n_requests);
+}
+
+void Simulator::LoseSubscriptionCreateAnswers(int next_n) {
+  impl_->InjectLostCreateAnswers(next_n);
 }
 
 void Simulator::ExpireAllTokens() { impl_->tokens_.ExpireAll(); }

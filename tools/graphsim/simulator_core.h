@@ -134,10 +134,12 @@ class SimulatorCore {
   };
   void InjectStatus(int status, int count, double retry_after);
   void InjectResets(int count);
+  void InjectLostCreateAnswers(int count);
   void ClearFaults();
   std::optional<InjectedStatus> TakeInjectedStatus();
   bool TakeReset();
-  bool TakeStaleUpn();  // true if this UPN-addressed request should be "stale"
+  bool TakeLostCreateAnswer();  // true if this successful create goes unanswered
+  bool TakeStaleUpn();          // true if this UPN-addressed request should be "stale"
 
   const Options options_;
   graphmirror::Clock* const clock_;
@@ -206,10 +208,11 @@ class SimulatorCore {
   std::chrono::nanoseconds offset_{0};  // guarded by time_mu_ (non-manual clocks only)
 
   std::mutex faults_mu_;
-  int injected_count_ = 0;     // guarded by faults_mu_
-  InjectedStatus injected_;    // guarded by faults_mu_
-  int resets_ = 0;             // guarded by faults_mu_
-  uint64_t upn_requests_ = 0;  // guarded by faults_mu_
+  int injected_count_ = 0;       // guarded by faults_mu_
+  InjectedStatus injected_;      // guarded by faults_mu_
+  int resets_ = 0;               // guarded by faults_mu_
+  int lost_create_answers_ = 0;  // guarded by faults_mu_
+  uint64_t upn_requests_ = 0;    // guarded by faults_mu_
 };
 
 // Splits a path into its non-empty segments.

@@ -418,6 +418,12 @@ HttpResponse Impl::HandleSubscriptions(const HttpRequest& request,
       if (auto err = handshake(sub.lifecycle_url)) return error(*err);
     }
     if (auto err = notifier_.Insert(&sub)) return error(*err);
+    if (TakeLostCreateAnswer()) {
+      // Fault injection: created, but the answer never reaches the client.
+      HttpResponse lost;
+      lost.reset_connection = true;
+      return lost;
+    }
     return entity(201, sub, /*create_answer=*/true);
   };
 
