@@ -49,6 +49,7 @@ graph::ClientOptions ClientOptionsFrom(const config::Config& config) {
   o.token_url = config.graph.token_url;
   o.client_id = config.graph.client_id;
   o.client_secret = config.graph.client_secret;
+  o.max_retry_wait = config.sync.max_retry_wait;
   return o;
 }
 
