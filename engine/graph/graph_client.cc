@@ -7,7 +7,9 @@
 #include <algorithm>
 #include <cctype>
 #include <condition_variable>
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <exception>
 #include <mutex>
 #include <optional>
@@ -134,6 +136,69 @@ std::optional<TimePoint::duration> ParseRetryAfter(std::string_view value, TimeP
 
 bool IsRetryable(int status) { return status == 429 || status == 503 || status == 504; }
 
+// What a request waiting after `status` (0: no answer) waits for, as progress lines show it.
+const char* WaitReason(int status) {
+  switch (status) {
+    case 429:
+      return "throttled";
+    case 503:
+      return "service unavailable";
+    case 504:
+      return "gateway timeout";
+    default:
+      return "connection failed";
+  }
+}
+
+// The decoded string value of each `"@odata.nextLink"` / `"@odata.deltaLink"` member in a
+// JSON body, passed to `f` until it returns false. A JSON text cannot hold either key
+// inside a string value (the closing quote would be escaped), so a match is a member. Only
+// the escapes a URL can carry are decoded; others leave a character that fails the check.
+template <typename F>
+void ForEachLink(std::string_view body, F&& f) {
+  for (std::string_view key :
+       {std::string_view("@odata.nextLink\""), std::string_view("@odata.deltaLink\"")}) {
+    size_t from = 0;
+    while (from < body.size()) {
+      const void* hit = ::memmem(body.data() + from, body.size() - from, key.data(), key.size());
+      if (hit == nullptr) break;
+      size_t pos = static_cast<const char*>(hit) - body.data();
+      from = pos + key.size();
+      if (pos == 0 || body[pos - 1] != '"') continue;
+      size_t i = from;
+      auto skip_space = [&] {
+        while (i < body.size() &&
+               (body[i] == ' ' || body[i] == '\t' || body[i] == '\n' || body[i] == '\r')) {
+          ++i;
+        }
+      };
+      skip_space();
+      if (i >= body.size() || body[i] != ':') continue;
+      ++i;
+      skip_space();
+      if (i >= body.size() || body[i] != '"') continue;
+      std::string value;
+      for (++i; i < body.size() && body[i] != '"'; ++i) {
+        if (body[i] != '\\') {
+          value += body[i];
+          continue;
+        }
+        if (++i >= body.size()) break;
+        const char c = body[i];
+        if (c == 'u' && i + 4 < body.size()) {
+          const unsigned code =
+              std::strtoul(std::string(body.substr(i + 1, 4)).c_str(), nullptr, 16);
+          value += code > 0 && code < 0x80 ? static_cast<char>(code) : '\x01';
+          i += 4;
+        } else {
+          value += c == '/' || c == '\\' || c == '"' ? c : '\x01';
+        }
+      }
+      if (!f(value)) return;
+    }
+  }
+}
+
 // The Status of a final error answer other than 401; `detail` names code, message and request.
 Status StatusForHttp(int status, std::string detail) {
   switch (status) {
@@ -157,6 +222,7 @@ struct Mailbox {
   std::condition_variable cv;
   int in_flight = 0;
   TimePoint fence{};
+  int fence_status = 0;  // the answer that put the fence up
 };
 
 struct GraphClient::Impl {
@@ -166,7 +232,8 @@ struct GraphClient::Impl {
         tokens(options, clock, &stats.token_requests),
         rng(std::random_device{}()) {
     options.max_in_flight_per_mailbox = std::max(1, options.max_in_flight_per_mailbox);
-    options.max_attempts = std::max(1, options.max_attempts);
+    options.max_attempts = std::max(0, options.max_attempts);
+    options.max_retry_wait = std::max(std::chrono::milliseconds(0), options.max_retry_wait);
     auto url = ParseUrl(options.base_url);
     if (!url.ok()) {
       config_error = Status::InvalidArgument("base_url: " + url.status().message());
@@ -185,8 +252,14 @@ struct GraphClient::Impl {
   Mailbox& MailboxFor(std::string_view mailbox);
   void AcquireSlot(Mailbox& mb);
   void ReleaseSlot(Mailbox& mb);
-  void WaitForFence(Mailbox& mb);
-  void Backoff(int retry);
+  // Waits until the mailbox's fence has passed. False (without waiting) if the fence lies
+  // beyond `deadline`.
+  bool WaitForFence(Mailbox& mb, TimePoint deadline);
+  std::chrono::milliseconds BackoffDelay(int retry);
+  // Sleeps until `until`, shown by Waiting() with `reason` meanwhile.
+  void WaitUntil(TimePoint until, const char* reason);
+  // Counts and logs a link off the Graph origin that was refused.
+  Status RefuseLink(const std::string& link_origin, const std::string& where);
   std::unique_ptr<httplib::Client> TakeConnection();
   void ReturnConnection(std::unique_ptr<httplib::Client> client);
   Result<Response> Send(const Request& request);
@@ -211,6 +284,14 @@ struct GraphClient::Impl {
 
   std::mutex rng_mu;
   std::mt19937_64 rng;
+
+  struct Wait {
+    TimePoint until;
+    const char* reason;
+  };
+  mutable std::mutex waits_mu;
+  std::map<uint64_t, Wait> waits;  // guarded by waits_mu
+  uint64_t next_wait = 0;          // guarded by waits_mu
 };
 
 Result<std::string> GraphClient::Impl::ResolveTarget(std::string_view path_or_url) const {
@@ -279,20 +360,23 @@ void GraphClient::Impl::ReleaseSlot(Mailbox& mb) {
   mb.cv.notify_one();
 }
 
-void GraphClient::Impl::WaitForFence(Mailbox& mb) {
+bool GraphClient::Impl::WaitForFence(Mailbox& mb, TimePoint deadline) {
   for (;;) {
     TimePoint fence;
+    int status;
     {
       std::lock_guard<std::mutex> lock(mb.mu);
       fence = mb.fence;
+      status = mb.fence_status;
     }
-    if (clock->Now() >= fence) return;
+    if (clock->Now() >= fence) return true;
+    if (fence > deadline) return false;
     // Another request may push the fence further while this one sleeps: check again.
-    clock->SleepUntil(fence);
+    WaitUntil(fence, WaitReason(status));
   }
 }
 
-void GraphClient::Impl::Backoff(int retry) {
+std::chrono::milliseconds GraphClient::Impl::BackoffDelay(int retry) {
   // initial * 2^(retry-1), capped; then "equal jitter": half fixed, half random, so that
   // requests throttled together do not come back together.
   auto delay = options.initial_backoff;
@@ -305,7 +389,35 @@ void GraphClient::Impl::Backoff(int retry) {
     jitter =
         std::chrono::milliseconds{std::uniform_int_distribution<int64_t>(0, half.count())(rng)};
   }
-  clock->SleepFor(delay - half + jitter);
+  return delay - half + jitter;
+}
+
+void GraphClient::Impl::WaitUntil(TimePoint until, const char* reason) {
+  const TimePoint from = clock->Now();
+  if (until <= from) return;
+  uint64_t id;
+  {
+    std::lock_guard<std::mutex> lock(waits_mu);
+    id = next_wait++;
+    waits.emplace(id, Wait{until, reason});
+  }
+  clock->SleepUntil(until);
+  {
+    std::lock_guard<std::mutex> lock(waits_mu);
+    waits.erase(id);
+  }
+  stats.retry_wait_micros.fetch_add(
+      static_cast<uint64_t>(
+          std::chrono::duration_cast<std::chrono::microseconds>(until - from).count()),
+      std::memory_order_relaxed);
+}
+
+Status GraphClient::Impl::RefuseLink(const std::string& link_origin, const std::string& where) {
+  stats.foreign_links_refused.fetch_add(1, std::memory_order_relaxed);
+  spdlog::error("graph: refused a link to {} ({}): the token goes only to the Graph host {}",
+                OneLine(link_origin, 200), where, shown_prefix);
+  return Status::InvalidArgument("refusing to send the token to " + OneLine(link_origin, 200) +
+                                 ", not the Graph host " + origin + " (" + where + ")");
 }
 
 std::unique_ptr<httplib::Client> GraphClient::Impl::TakeConnection() {
@@ -337,7 +449,14 @@ void GraphClient::Impl::ReturnConnection(std::unique_ptr<httplib::Client> client
 Result<Response> GraphClient::Impl::Send(const Request& call) {
   if (!config_error.ok()) return config_error;
   auto resolved = ResolveTarget(call.path_or_url);
-  if (!resolved.ok()) return resolved.status();
+  if (!resolved.ok()) {
+    if (auto url = ParseUrl(call.path_or_url);
+        url.ok() &&
+        (url->scheme != base.scheme || url->host != base.host || url->port != base.port)) {
+      return RefuseLink(url->Origin(), "a link to follow, for " + std::string(call.mailbox));
+    }
+    return resolved.status();
+  }
   const std::string& target = resolved.value();
   const std::string request = call.method + " " + OneLine(shown_prefix + target, 200);
   const std::string_view mailbox = call.mailbox;
@@ -348,14 +467,33 @@ Result<Response> GraphClient::Impl::Send(const Request& call) {
   bool token_renewed = false;
   int attempts = 0;  // sends and token fetches that failed transiently count
   std::string last_problem;
+  // The retry bound runs from the request's first transient failure; until then, a fence
+  // another request put up may be waited out as long as it is within the bound from now.
+  std::optional<TimePoint> first_failure;
+  auto deadline = [&] {
+    return (first_failure ? *first_failure : clock->Now()) + options.max_retry_wait;
+  };
+  bool out_of_time = false;
+  // After a transient failure: false if the request must give up now, else waits
+  // (`resume`: when the next attempt may go; the fence also holds it back).
+  auto may_retry = [&](std::optional<TimePoint> resume, int status) {
+    if (!first_failure) first_failure = clock->Now();
+    if (options.max_attempts > 0 && attempts >= options.max_attempts) return false;
+    if (resume && *resume > deadline()) {
+      out_of_time = true;
+      return false;
+    }
+    stats.retries.fetch_add(1, std::memory_order_relaxed);
+    if (resume) WaitUntil(*resume, WaitReason(status));
+    return true;
+  };
   for (;;) {
     ++attempts;
     Result<std::string> token = tokens.GetToken();
     if (!token.ok()) {
       if (token.status().code() != Status::Code::kUnavailable) return token.status();
       last_problem = token.status().message();
-      if (attempts >= options.max_attempts) break;
-      Backoff(attempts);
+      if (!may_retry(clock->Now() + BackoffDelay(attempts), 0)) break;
       continue;
     }
 
@@ -366,7 +504,12 @@ Result<Response> GraphClient::Impl::Send(const Request& call) {
     std::string exception_text;
     std::optional<TimePoint::duration> retry_after;
     AcquireSlot(mb);
-    WaitForFence(mb);
+    if (!WaitForFence(mb, deadline())) {
+      ReleaseSlot(mb);
+      out_of_time = true;
+      if (last_problem.empty()) last_problem = "the mailbox is fenced by a Retry-After";
+      break;
+    }
     auto connection = TakeConnection();
     stats.requests.fetch_add(1, std::memory_order_relaxed);
     httplib::Result result = [&] {
@@ -388,7 +531,11 @@ Result<Response> GraphClient::Impl::Send(const Request& call) {
         // Set before the slot is given back, so that no request of this mailbox slips
         // out between this answer and the fence.
         std::lock_guard<std::mutex> lock(mb.mu);
-        mb.fence = std::max(mb.fence, clock->Now() + *retry_after);
+        const TimePoint fence = clock->Now() + *retry_after;
+        if (fence > mb.fence) {
+          mb.fence = fence;
+          mb.fence_status = result->status;
+        }
       }
     }
     ReleaseSlot(mb);
@@ -405,9 +552,7 @@ Result<Response> GraphClient::Impl::Send(const Request& call) {
         return Status::Unavailable("TLS certificate of " + base.host + " not trusted (" + request +
                                    ")");
       }
-      if (attempts >= options.max_attempts) break;
-      stats.retries.fetch_add(1, std::memory_order_relaxed);
-      Backoff(attempts);
+      if (!may_retry(clock->Now() + BackoffDelay(attempts), 0)) break;
       continue;
     }
 
@@ -422,11 +567,32 @@ Result<Response> GraphClient::Impl::Send(const Request& call) {
       }
       return response;
     };
-    if (status >= 200 && status < 300) return as_response();
+    if (status >= 200 && status < 300) {
+      // A page whose links lead off the Graph host is refused whole: following them would
+      // hand the token over, and a page that cannot be followed is no complete answer.
+      std::string foreign;
+      ForEachLink(result->body, [&](const std::string& link) {
+        // A relative link stays on this origin (following it resolves it against base_url).
+        const size_t colon = link.find(':');
+        const bool has_scheme =
+            colon != std::string::npos && colon > 0 && colon < link.find_first_of("/?#");
+        if (!has_scheme && link.substr(0, 2) != "//") return true;
+        auto url = ParseUrl(link);
+        if (url.ok() && url->scheme == base.scheme && url->host == base.host &&
+            url->port == base.port) {
+          return true;
+        }
+        foreign = url.ok() ? url->Origin() : "\"" + OneLine(link, 100) + "\"";
+        return false;
+      });
+      if (!foreign.empty()) return RefuseLink(foreign, "in the answer to " + request);
+      return as_response();
+    }
 
     const std::optional<GraphError> error = ParseGraphError(result->body);
     const bool unauthorized_for_good = status == 401 && token_renewed;
-    if ((call.return_client_errors && status >= 400 && status < 500 && status != 401) ||
+    if ((call.return_client_errors && status >= 400 && status < 500 && status != 401 &&
+         !IsRetryable(status)) ||
         (call.return_unauthorized && unauthorized_for_good)) {
       Response response = as_response();
       if (error) {
@@ -448,10 +614,12 @@ Result<Response> GraphClient::Impl::Send(const Request& call) {
     if (IsRetryable(status)) {
       if (status == 429) stats.throttled.fetch_add(1, std::memory_order_relaxed);
       last_problem = "HTTP " + std::to_string(status) + " " + detail;
-      if (attempts >= options.max_attempts) break;
-      stats.retries.fetch_add(1, std::memory_order_relaxed);
-      // With Retry-After the fence set above makes the next attempt wait.
-      if (!retry_after) Backoff(attempts);
+      // With Retry-After the fence set above holds the next attempt back.
+      if (!may_retry(
+              retry_after ? clock->Now() + *retry_after : clock->Now() + BackoffDelay(attempts),
+              status)) {
+        break;
+      }
       continue;
     }
 
@@ -474,8 +642,17 @@ Result<Response> GraphClient::Impl::Send(const Request& call) {
     return Status::Unauthenticated(detail + challenge + " (HTTP 401 after a token renewal, " +
                                    request + ")");
   }
-  return Status::Unavailable("gave up after " + std::to_string(attempts) +
-                             " attempts, last: " + last_problem + " (" + request + ")");
+  std::string why;
+  if (out_of_time) {
+    const double waited =
+        first_failure ? std::chrono::duration<double>(clock->Now() - *first_failure).count() : 0;
+    char text[160];
+    std::snprintf(text, sizeof text, " over %.1f s (no answer within the retry bound of %.0f s)",
+                  waited, std::chrono::duration<double>(options.max_retry_wait).count());
+    why = text;
+  }
+  return Status::Unavailable("gave up after " + std::to_string(attempts) + " attempts" + why +
+                             ", last: " + last_problem + " (" + request + ")");
 }
 
 Status ClientErrorStatus(const Response& response, std::string_view what) {
@@ -523,5 +700,20 @@ Result<std::string> GraphClient::AccessToken() {
 }
 
 const ClientStats& GraphClient::stats() const { return impl_->stats; }
+
+WaitState GraphClient::Waiting() const {
+  WaitState state;
+  const TimePoint now = impl_->clock->Now();
+  std::lock_guard<std::mutex> lock(impl_->waits_mu);
+  for (const auto& [id, wait] : impl_->waits) {
+    ++state.requests;
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(wait.until - now);
+    if (state.reason.empty() || left > state.longest_left) {
+      state.longest_left = std::max(left, std::chrono::milliseconds(0));
+      state.reason = wait.reason;
+    }
+  }
+  return state;
+}
 
 }  // namespace graphmirror::graph

@@ -7,6 +7,15 @@
 // request that got it), exponential backoff with jitter when no Retry-After comes, and a
 // refusal to send the token to any host but the configured Graph host.
 //
+// Throttling is waited out, not counted against the request: Microsoft's guidance
+// ("Microsoft Graph throttling guidance", "Best practices to handle throttling") is to
+// wait the Retry-After and "retry the request until it succeeds", with exponential
+// backoff when no Retry-After comes; 503 and 504 are as transient ("Microsoft Graph error
+// responses", "HTTP status codes"). So a request that gets 429, 503, 504 or a broken
+// connection is sent again for as long as its waiting stays within `max_retry_wait`
+// (counted from its first failure): only a mailbox that makes no progress for that long
+// fails the request.
+//
 // Thread-safety: safe to call from many threads at once.
 
 #ifndef GRAPHMIRROR_ENGINE_GRAPH_GRAPH_CLIENT_H_
@@ -36,7 +45,10 @@ struct ClientOptions {
   std::string client_private_key;
   std::string scope = "https://graph.microsoft.com/.default";
   int max_in_flight_per_mailbox = 4;  // Graph's Outlook limit
-  int max_attempts = 10;              // per request, over 429/503/504/network errors
+  // The longest a request keeps waiting and retrying after its first 429, 503, 504 or
+  // connection failure before it fails (a Retry-After beyond it fails at once).
+  std::chrono::milliseconds max_retry_wait{600'000};
+  int max_attempts = 0;  // > 0: also at most this many sends per request; 0: no limit
   std::chrono::milliseconds initial_backoff{500};
   std::chrono::milliseconds max_backoff{60'000};
   std::chrono::milliseconds connect_timeout{10'000};
@@ -73,8 +85,19 @@ struct ClientStats {
   std::atomic<uint64_t> throttled{0};       // 429 answers
   std::atomic<uint64_t> retries{0};         // requests repeated after 429/5xx/network
   std::atomic<uint64_t> token_requests{0};  // calls to the token endpoint
+  // Answers whose @odata.nextLink or @odata.deltaLink pointed off the Graph host, and
+  // absolute links to another host refused before sending: the token never went there.
+  std::atomic<uint64_t> foreign_links_refused{0};
+  std::atomic<uint64_t> retry_wait_micros{0};  // time requests spent waiting to retry
   // Answers by status class: [2] 2xx, [4] 4xx, [5] 5xx, ...; [0] no answer (network).
   std::atomic<uint64_t> by_status_class[6]{};
+};
+
+// What requests are waiting for before they are sent again, now (for progress displays).
+struct WaitState {
+  int requests = 0;                          // requests waiting out a 429, 5xx or failure
+  std::chrono::milliseconds longest_left{};  // the longest remaining wait among them
+  std::string reason;  // of that wait: "throttled", "service unavailable", ...
 };
 
 // The server's clock reading from the response's Date header, if it sent a valid one.
@@ -100,8 +123,11 @@ class GraphClient {
   // the base_url's scheme, host and port (else InvalidArgument, and nothing is sent).
   // `mailbox` keys the concurrency limit and the Retry-After fence.
   //
-  // Retries 429, 503, 504 and connection failures up to max_attempts. Maps the final
-  // answer: 2xx -> Response; 400 -> InvalidArgument("<graph error code>: <message>");
+  // Retries 429, 503, 504 and connection failures while within max_retry_wait (and
+  // max_attempts, if set). Maps the final answer: 2xx -> Response, unless its
+  // @odata.nextLink or @odata.deltaLink points off the Graph origin (InvalidArgument naming
+  // that origin: nothing of such a page is to be used); 400 ->
+  // InvalidArgument("<graph error code>: <message>");
   // 401 (after one token renewal) -> Unauthenticated; 403 -> PermissionDenied;
   // 404 -> NotFound; other -> Unavailable. Messages are one line and name the request.
   //
@@ -116,6 +142,9 @@ class GraphClient {
   //   Unavailable (token endpoint down) is retried like a failed request.
   // - A Retry-After on a 429/503/504 fences the whole mailbox for that long, even when
   //   this request has no attempts left.
+  // - A 429 is always retried, `return_client_errors` or not.
+  // - A refused link (absolute URL or link in an answer off the Graph origin) is logged as
+  //   an error naming the origin and counted in stats().foreign_links_refused.
   Result<Response> Get(std::string_view mailbox, std::string_view path_or_url);
 
   // Any request, with the same policy as Get (retries, fence, token renewal).
@@ -128,6 +157,7 @@ class GraphClient {
   Result<std::string> AccessToken();
 
   const ClientStats& stats() const;
+  WaitState Waiting() const;
 
  private:
   struct Impl;

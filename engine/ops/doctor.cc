@@ -143,6 +143,7 @@ std::vector<Finding> RunDoctor(const config::Config& config, Clock* clock) {
   // The token and what it says about the app.
   graph::ClientOptions options = sync::ClientOptionsFrom(config);
   options.max_attempts = 2;  // a diagnosis, not a sync: say what is wrong soon
+  options.max_retry_wait = std::chrono::seconds(30);
   graph::GraphClient client(options, clock);
   auto token = client.AccessToken();
   if (!token.ok()) {

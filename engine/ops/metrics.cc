@@ -135,6 +135,13 @@ Result<std::string> RenderMetrics(const MetricsSources& src) {
   out.Counter("graph_throttled_total", "429 answers from Graph.", {{{}, Read(c.throttled)}});
   out.Counter("graph_retries_total", "Graph requests repeated after 429, 5xx or a network error.",
               {{{}, Read(c.retries)}});
+  out.Counter("graph_retry_wait_seconds_total",
+              "Time Graph requests spent waiting out Retry-After, 5xx and network failures.",
+              {{{}, Read(c.retry_wait_micros) / 1e6}});
+  out.Counter("graph_foreign_links_refused_total",
+              "Graph answers or links refused because a link pointed off the Graph host (the "
+              "token was not sent there; the collection failed).",
+              {{{}, Read(c.foreign_links_refused)}});
   out.Counter("token_requests_total", "Calls to the token endpoint.",
               {{{}, Read(c.token_requests)}});
 

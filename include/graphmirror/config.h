@@ -49,6 +49,10 @@ struct SyncSettings {
   // The daemon runs a delta pass over every collection this often even without a reason
   // (0: never): a safety net under notifications Graph lost without saying so.
   std::chrono::minutes delta_interval{360};
+  // How long a Graph request keeps waiting out 429 (Retry-After), 503, 504 and broken
+  // connections, counted from its first failure, before its collection fails: the longest
+  // a mailbox may make no progress. 0: fail at the first such answer.
+  std::chrono::seconds max_retry_wait{600};
 };
 
 // Where the daemon listens for Graph's notifications, and the public URLs Graph posts

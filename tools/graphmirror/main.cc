@@ -78,11 +78,13 @@ void PrintReport(const sync::CollectionReport& r) {
 }
 
 // A one-line progress display on stderr while a long sync runs: items received and their
-// rate, redrawn twice a second; only when stderr is a terminal. Report lines printed in
-// between (Print) clear it first.
+// rate, and whether requests are waiting out throttling or a failure ("waiting 1.5 s
+// (throttled)"), redrawn twice a second; only when stderr is a terminal. Report lines
+// printed in between (Print) clear it first.
 class Progress {
  public:
-  explicit Progress(const sync::CollectionSync* sync) : sync_(sync), shown_(::isatty(2) == 1) {
+  Progress(const sync::CollectionSync* sync, const graph::GraphClient* client)
+      : sync_(sync), client_(client), shown_(::isatty(2) == 1) {
     if (!shown_) return;
     thread_ = std::thread([this] { Loop(); });
   }
@@ -110,13 +112,23 @@ class Progress {
     while (!cv_.wait_for(lock, std::chrono::milliseconds(500), [this] { return done_; })) {
       const double seconds = Seconds(std::chrono::steady_clock::now() - started);
       const int64_t items = sync_->items_received();
-      std::fprintf(stderr, "\r\033[K  %lld items received, %.0f items/s",
-                   static_cast<long long>(items), seconds > 0 ? items / seconds : 0.0);
+      std::string waiting;
+      if (const graph::WaitState wait = client_->Waiting(); wait.requests > 0) {
+        char text[96];
+        std::snprintf(text, sizeof text, ", waiting %.1f s (%s)",
+                      std::chrono::duration<double>(wait.longest_left).count(),
+                      wait.reason.c_str());
+        waiting = text;
+      }
+      std::fprintf(stderr, "\r\033[K  %lld items received, %.0f items/s%s",
+                   static_cast<long long>(items), seconds > 0 ? items / seconds : 0.0,
+                   waiting.c_str());
       std::fflush(stderr);
     }
   }
 
   const sync::CollectionSync* sync_;
+  const graph::GraphClient* client_;
   const bool shown_;
   std::mutex mu_;
   std::condition_variable cv_;
@@ -137,7 +149,7 @@ int RunSync(const std::string& config_path) {
   sync::CollectionSync collections(*config, &client, store->get(), SystemClock::Default());
   std::vector<sync::CollectionReport> reports;
   {
-    Progress progress(&collections);
+    Progress progress(&collections, &client);
     reports = sync::SyncAllOnce(
         *config, &collections, store->get(),
         [&](const sync::CollectionReport& r) { progress.Print([&] { PrintReport(r); }); });
@@ -268,7 +280,8 @@ int RunStatus(const std::string& config_path) {
         std::printf("  STOPPED since %s (next try %s): %s\n", st.stopped_at.c_str(),
                     st.retry_at.c_str(), st.stopped_reason.c_str());
       } else if (!st.last_error.empty() && st.last_error_at > st.last_sync_at) {
-        std::printf("  last error at %s: %s\n", st.last_error_at.c_str(), st.last_error.c_str());
+        // No success since: the collection is behind Graph until a sync succeeds.
+        std::printf("  FAILED at %s: %s\n", st.last_error_at.c_str(), st.last_error.c_str());
       }
     }
   }

@@ -706,7 +706,24 @@ HttpResponse Impl::HandleGraph(const HttpRequest& request, const std::vector<std
   if (options_.stale_mailbox_for_upn && user_segment != user->id && TakeStaleUpn()) {
     return ErrorResponse(503, "MailboxInfoStale", "Mailbox info is stale.", now);
   }
-  MailboxGovernor::Decision decision = governor_.Admit(user->id, now);
+  // Random faults (a test control) strike before the mailbox serves the request.
+  const RandomFault fault = DrawRandomFault();
+  switch (fault) {
+    case RandomFault::kUnavailable:
+      return ErrorResponse(503, "serviceNotAvailable", "Service Unavailable", now);
+    case RandomFault::kGatewayTimeout:
+      return ErrorResponse(504, "UnknownError", "Gateway Timeout", now);
+    case RandomFault::kReset: {
+      HttpResponse response;
+      response.reset_connection = true;
+      return response;
+    }
+    case RandomFault::kThrottle:
+    case RandomFault::kNone:
+      break;
+  }
+  MailboxGovernor::Decision decision =
+      governor_.Admit(user->id, now, fault == RandomFault::kThrottle);
   if (decision.verdict != MailboxGovernor::Verdict::kAdmit) {
     return Throttled(decision.cause, options_.throttle_retry_after_seconds, now);
   }
@@ -720,7 +737,9 @@ HttpResponse Impl::HandleGraph(const HttpRequest& request, const std::vector<std
   }
   MailboxRequest mailbox_request(*this, request, *user, user_segment,
                                  std::vector<std::string>(rest.begin() + 2, rest.end()), now);
-  return mailbox_request.Serve();
+  HttpResponse response = mailbox_request.Serve();
+  RewriteForeignLinks(request, &response);
+  return response;
 }
 
 }  // namespace graphsim

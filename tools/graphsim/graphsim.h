@@ -76,6 +76,27 @@ enum class RichFault {
 };
 constexpr int kRichFaultCount = 14;
 
+// Random faults on mailbox requests, a test control (Graph throttles under load, which a
+// test cannot call up on demand): each request on a mailbox draws once, seeded, and is
+// answered with these probabilities 429 (through the mailbox's Retry-After fence, so a
+// request sent before Retry-After elapsed is refused too), 503, 504, or a closed
+// connection; otherwise it is served as usual.
+struct RandomFaults {
+  double throttle = 0;         // 429 TooManyRequests, Retry-After: throttle_retry_after_seconds
+  double unavailable = 0;      // 503 serviceNotAvailable, no Retry-After
+  double gateway_timeout = 0;  // 504 without Retry-After
+  double reset = 0;            // the connection closed without an answer
+  uint64_t seed = 1;
+};
+
+// How many random faults were served, by kind.
+struct RandomFaultCounts {
+  uint64_t throttled = 0;
+  uint64_t unavailable = 0;
+  uint64_t gateway_timeout = 0;
+  uint64_t resets = 0;
+};
+
 struct Options {
   uint64_t seed = 1;
   // Seeded data: `users` users, each with this many messages, events and contacts.
@@ -98,6 +119,9 @@ struct Options {
   std::chrono::seconds window{600};
   // The Retry-After sent with every 429 (Graph sends fractional values like this one).
   double throttle_retry_after_seconds = 2.128;
+
+  // Random faults from the start (see RandomFaults; SetRandomFaults changes them).
+  RandomFaults random_faults;
 
   // If true, a UPN in the path answers 503 MailboxInfoStale on the 1st, 4th, 7th, ...
   // UPN-addressed request (GRAPH.md: prefer the object id).
@@ -336,7 +360,15 @@ class Simulator {
   void ExpireAllTokens();
   // Every delta and skip token issued so far becomes expired (as after a long outage).
   void ExpireDeltaTokens();
-  // Cancels injected statuses, connection resets and rich faults.
+  // From now on, mailbox requests fail at random as `faults` says (all zero: never).
+  void SetRandomFaults(const RandomFaults& faults);
+  RandomFaultCounts RandomFaultsServed() const;
+  // A test control: the next `count` mailbox answers that carry the link `link` names
+  // ("next": @odata.nextLink, "delta": @odata.deltaLink, "any": either) point it at
+  // `base` (scheme://host[:port]) instead of this server, path and query unchanged.
+  void InjectForeignLinks(const std::string& base, int count, const std::string& link = "next");
+  // Cancels injected statuses, connection resets, random faults, foreign links and rich
+  // faults.
   void ClearFaults();
   void SetHandlerLatency(std::chrono::milliseconds latency);
 

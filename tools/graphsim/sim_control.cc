@@ -88,11 +88,48 @@ HttpResponse SimulatorCore::HandleControl(const HttpRequest& request,
       governor_.Force(user->id, count_of("count").value_or(1));
       handled = true;
     }
+    if (auto it = body.find("random"); it != body.end()) {
+      // {"random":{"throttle":0.3,"unavailable":0.03,"gateway_timeout":0,"reset":0,"seed":7}}
+      if (!it->is_object()) return bad("'random' must be an object of probabilities.");
+      RandomFaults faults;
+      double total = 0;
+      for (auto [key, field] : {std::pair{"throttle", &faults.throttle},
+                                {"unavailable", &faults.unavailable},
+                                {"gateway_timeout", &faults.gateway_timeout},
+                                {"reset", &faults.reset}}) {
+        auto p = it->find(key);
+        if (p == it->end()) continue;
+        if (!p->is_number() || p->get<double>() < 0 || p->get<double>() > 1) {
+          return bad(std::string("'random.") + key + "' must be a probability (0..1).");
+        }
+        *field = p->get<double>();
+        total += *field;
+      }
+      if (total > 1) return bad("The probabilities of 'random' add up to more than 1.");
+      if (auto seed = it->find("seed"); seed != it->end() && seed->is_number_unsigned()) {
+        faults.seed = seed->get<uint64_t>();
+      }
+      SetRandomFaults(faults);
+      handled = true;
+    }
+    if (auto n = count_of("foreign_links")) {
+      // {"foreign_links":N,"base":"https://elsewhere.example","link":"next"|"delta"|"any"}
+      const std::string base = body.value("base", std::string());
+      const std::string link = body.value("link", std::string("next"));
+      if (base.rfind("http://", 0) != 0 && base.rfind("https://", 0) != 0) {
+        return bad("'base' must be an http(s) origin for 'foreign_links'.");
+      }
+      if (link != "next" && link != "delta" && link != "any") {
+        return bad("'link' must be \"next\", \"delta\" or \"any\".");
+      }
+      InjectForeignLinks(base, *n, link);
+      handled = true;
+    }
     if (!handled) {
       return bad(
           "Expected {\"status\":S,\"count\":N[,\"retry_after\":X]}, {\"reset_connections\":N}, "
-          "{\"lose_create_answers\":N}, "
-          "{\"throttle_user\":U,\"count\":N} or {\"clear\":true}.");
+          "{\"lose_create_answers\":N}, {\"throttle_user\":U,\"count\":N}, {\"random\":{...}}, "
+          "{\"foreign_links\":N,\"base\":B} or {\"clear\":true}.");
     }
     return NoContent();
   }

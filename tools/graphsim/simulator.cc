@@ -157,6 +157,7 @@ SimulatorCore::SimulatorCore(Options options, graphmirror::Clock* clock)
   tenant_id_ = TenantIdFor(options_.seed);
   key_base_ = HashCombine(options_.seed, 0x1d);
   latency_ms_ = options_.handler_latency.count();
+  SetRandomFaults(options_.random_faults);
   SeedUsers();
   tenant_ = TenantView{options_.seed, &users_};
   SeedItems();
@@ -514,12 +515,82 @@ void SimulatorCore::InjectLostCreateAnswers(int count) {
   lost_create_answers_ = std::max(0, count);
 }
 
+void SimulatorCore::SetRandomFaults(const RandomFaults& faults) {
+  std::lock_guard<std::mutex> lock(faults_mu_);
+  random_ = faults;
+  random_rng_.seed(faults.seed);
+}
+
+SimulatorCore::RandomFault SimulatorCore::DrawRandomFault() {
+  std::lock_guard<std::mutex> lock(faults_mu_);
+  const double total =
+      random_.throttle + random_.unavailable + random_.gateway_timeout + random_.reset;
+  if (total <= 0) return RandomFault::kNone;
+  double draw = std::uniform_real_distribution<double>(0, 1)(random_rng_);
+  if ((draw -= random_.throttle) < 0) {
+    ++random_counts_.throttled;
+    return RandomFault::kThrottle;
+  }
+  if ((draw -= random_.unavailable) < 0) {
+    ++random_counts_.unavailable;
+    return RandomFault::kUnavailable;
+  }
+  if ((draw -= random_.gateway_timeout) < 0) {
+    ++random_counts_.gateway_timeout;
+    return RandomFault::kGatewayTimeout;
+  }
+  if ((draw -= random_.reset) < 0) {
+    ++random_counts_.resets;
+    return RandomFault::kReset;
+  }
+  return RandomFault::kNone;
+}
+
+RandomFaultCounts SimulatorCore::RandomFaultsServed() {
+  std::lock_guard<std::mutex> lock(faults_mu_);
+  return random_counts_;
+}
+
+void SimulatorCore::InjectForeignLinks(const std::string& base, int count,
+                                       const std::string& link) {
+  std::lock_guard<std::mutex> lock(faults_mu_);
+  foreign_base_ = base;
+  while (!foreign_base_.empty() && foreign_base_.back() == '/') foreign_base_.pop_back();
+  foreign_link_ = link;
+  foreign_count_ = std::max(0, count);
+}
+
+void SimulatorCore::RewriteForeignLinks(const HttpRequest& request, HttpResponse* response) {
+  if (foreign_count_.load() <= 0 || response->status / 100 != 2) return;
+  Json body = Json::parse(response->body, nullptr, /*allow_exceptions=*/false);
+  if (body.is_discarded() || !body.is_object()) return;
+  std::lock_guard<std::mutex> lock(faults_mu_);
+  if (foreign_count_ <= 0) return;
+  bool rewritten = false;
+  for (const char* key : {"@odata.nextLink", "@odata.deltaLink"}) {
+    const bool wanted = foreign_link_ == "any" ||
+                        (foreign_link_ == "next" && key == std::string("@odata.nextLink")) ||
+                        (foreign_link_ == "delta" && key == std::string("@odata.deltaLink"));
+    auto it = body.find(key);
+    if (!wanted || it == body.end() || !it->is_string()) continue;
+    std::string link = it->get<std::string>();
+    if (link.rfind(request.base_url, 0) != 0) continue;
+    *it = foreign_base_ + link.substr(request.base_url.size());
+    rewritten = true;
+  }
+  if (!rewritten) return;
+  --foreign_count_;
+  response->body = DumpJson(body);
+}
+
 void SimulatorCore::ClearFaults() {
   {
     std::lock_guard<std::mutex> lock(faults_mu_);
     injected_count_ = 0;
     resets_ = 0;
     lost_create_answers_ = 0;
+    random_ = RandomFaults{};
+    foreign_count_ = 0;
   }
   notifier_.ClearRichFaults();
 }
@@ -767,6 +838,14 @@ void Simulator::ExpireAllTokens() { impl_->tokens_.ExpireAll(); }
 void Simulator::ExpireDeltaTokens() { impl_->ExpireDeltaTokens(); }
 
 void Simulator::ClearFaults() { impl_->ClearFaults(); }
+
+void Simulator::SetRandomFaults(const RandomFaults& faults) { impl_->SetRandomFaults(faults); }
+
+RandomFaultCounts Simulator::RandomFaultsServed() const { return impl_->RandomFaultsServed(); }
+
+void Simulator::InjectForeignLinks(const std::string& base, int count, const std::string& link) {
+  impl_->InjectForeignLinks(base, count, link);
+}
 
 void Simulator::SetPermission(const std::string& permission, bool granted) {
   impl_->access_.SetPermission(permission, granted);

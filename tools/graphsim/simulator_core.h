@@ -18,6 +18,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <random>
 #include <shared_mutex>
 #include <string>
 #include <unordered_map>
@@ -135,6 +136,13 @@ class SimulatorCore {
   void InjectStatus(int status, int count, double retry_after);
   void InjectResets(int count);
   void InjectLostCreateAnswers(int count);
+  void SetRandomFaults(const RandomFaults& faults);
+  enum class RandomFault { kNone, kThrottle, kUnavailable, kGatewayTimeout, kReset };
+  RandomFault DrawRandomFault();  // counts what it draws
+  RandomFaultCounts RandomFaultsServed();
+  void InjectForeignLinks(const std::string& base, int count, const std::string& link);
+  // Points the links of `response` at the injected foreign base if one is pending.
+  void RewriteForeignLinks(const HttpRequest& request, HttpResponse* response);
   void ClearFaults();
   std::optional<InjectedStatus> TakeInjectedStatus();
   bool TakeReset();
@@ -213,6 +221,12 @@ class SimulatorCore {
   int resets_ = 0;               // guarded by faults_mu_
   int lost_create_answers_ = 0;  // guarded by faults_mu_
   uint64_t upn_requests_ = 0;    // guarded by faults_mu_
+  RandomFaults random_;              // guarded by faults_mu_
+  std::mt19937_64 random_rng_;       // guarded by faults_mu_
+  RandomFaultCounts random_counts_;  // guarded by faults_mu_
+  std::string foreign_base_;         // guarded by faults_mu_
+  std::string foreign_link_;         // "next", "delta" or "any"; guarded by faults_mu_
+  std::atomic<int> foreign_count_{0};
 };
 
 // Splits a path into its non-empty segments.

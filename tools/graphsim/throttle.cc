@@ -4,7 +4,8 @@ namespace graphsim {
 
 MailboxGovernor::MailboxGovernor(const Limits& limits) : limits_(limits) {}
 
-MailboxGovernor::Decision MailboxGovernor::Admit(const std::string& mailbox, TimePoint now) {
+MailboxGovernor::Decision MailboxGovernor::Admit(const std::string& mailbox, TimePoint now,
+                                                 bool throttle) {
   std::lock_guard<std::mutex> lock(mu_);
   State& s = mailboxes_[mailbox];
   ++s.stats.requests;
@@ -30,6 +31,7 @@ MailboxGovernor::Decision MailboxGovernor::Admit(const std::string& mailbox, Tim
     }
     return Decision{Verdict::kEarlyRetry, s.fence_cause};
   }
+  if (throttle) return refuse(Verdict::kForced);
   if (s.forced > 0) {
     --s.forced;
     return refuse(Verdict::kForced);

@@ -45,7 +45,8 @@ class MailboxGovernor {
   // Every verdict but kAdmit is a 429; all but kEarlyRetry put up a fence of
   // `retry_after` from `now` (an early retry does not extend it, so a client's requests
   // that crossed the 429 in flight cost it nothing more than the 429s they get).
-  Decision Admit(const std::string& mailbox, TimePoint now);
+  // `throttle`: refuse it as kForced unless it is an early retry (a random 429).
+  Decision Admit(const std::string& mailbox, TimePoint now, bool throttle = false);
   void Release(const std::string& mailbox);
   void Force(const std::string& mailbox, int next_n_requests);
   // A GET of one item of the mailbox was served (MailboxStats::item_gets).
