@@ -1,5 +1,6 @@
 #include "engine/graph/folders.h"
 
+#include "engine/base/text.h"
 #include "engine/json/ondemand.h"
 
 namespace graphmirror::graph {
@@ -8,9 +9,7 @@ Result<FolderPage> ParseFolderPage(std::string_view body) {
   using json::error_code;
   using json::od::value;
   FolderPage page;
-  auto bad = [](const std::string& what) {
-    return Status::Corruption("mail folder list: " + what);
-  };
+  auto bad = [](const std::string& what) { return Status::Corruption("folder list: " + what); };
   Status walked = json::WalkCollection(
       body, bad,
       [&](json::od::array array) -> Status {
@@ -22,6 +21,13 @@ Result<FolderPage> ParseFolderPage(std::string_view body) {
           auto read = [&](std::string_view key, value field) -> error_code {
             if (key == "id") return json::ReadString(field, &folder.id);
             if (key == "displayName") return json::ReadString(field, &folder.display_name);
+            if (key == "parentFolderId") return json::ReadString(field, &folder.parent_folder_id);
+            if (key == "@odata.type") {
+              std::string type;
+              if (auto error = json::ReadString(field, &type)) return error;
+              folder.search_folder = AsciiLower(type) == "#microsoft.graph.mailsearchfolder";
+              return error_code{};
+            }
             if (key == "childFolderCount") {
               json::od::json_type type;
               if (auto error = field.type().get(type)) return error;

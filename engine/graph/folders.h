@@ -1,5 +1,5 @@
-// Parsing of mail folder lists (GET /users/{id}/mailFolders, .../childFolders): the
-// folders whose messages delta rounds follow one by one.
+// Parsing of folder lists (GET /users/{id}/mailFolders, /contactFolders, their
+// .../childFolders): the folders whose messages or contacts delta rounds follow one by one.
 //
 // Thread-safety: free functions, no shared state.
 
@@ -18,7 +18,11 @@ namespace graphmirror::graph {
 struct MailFolder {
   std::string id;
   std::string display_name;
-  int64_t child_folder_count = 0;
+  std::string parent_folder_id;
+  int64_t child_folder_count = 0;  // mail folders only (contact folders do not say)
+  // A mailSearchFolder (@odata.type "#microsoft.graph.mailSearchFolder"): a saved query
+  // over other folders, not a place messages are in.
+  bool search_folder = false;
 };
 
 struct FolderPage {

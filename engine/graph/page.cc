@@ -276,6 +276,7 @@ class PageParser {
         break;
       case Collection::kContacts:
         if (key == "displayName") return ReadString(value, &item->display_name);
+        if (key == "parentFolderId") return ReadString(value, &item->folder_id);
         if (key == "emailAddresses") return ReadEmails(value, &item->emails);
         break;
     }

@@ -43,12 +43,15 @@ const std::string& UpsertSql(Collection c) {
       NewerOnly("events");
   static const std::string kContacts =
       "INSERT INTO contacts (user_id, id, created_at, modified_at, change_key, display_name, "
-      "emails, json, synced_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) "
+      "emails, json, synced_at, folder_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) "
       "ON CONFLICT (user_id, id) DO UPDATE SET created_at = excluded.created_at, "
       "modified_at = excluded.modified_at, change_key = excluded.change_key, "
       "display_name = excluded.display_name, emails = excluded.emails, json = excluded.json, "
-      "synced_at = excluded.synced_at" +
-      NewerOnly("contacts");
+      "synced_at = excluded.synced_at, "
+      "folder_id = coalesce(excluded.folder_id, contacts.folder_id)" +
+      NewerOnly("contacts") +
+      // A row stored before contacts had folders learns its folder from the same version.
+      " OR (contacts.folder_id IS NULL AND excluded.folder_id IS NOT NULL)";
   switch (c) {
     case Collection::kMessages:
       return kMessages;
@@ -151,6 +154,7 @@ void UpsertItem(WriteContext& ctx, const std::string& user_id, Collection collec
       BindText(s, 7, JoinEmails(item.emails));
       s.bind(8, item.json);
       s.bind(9, synced_at);
+      BindText(s, 10, item.folder_id);
       break;
   }
   int changed = s.exec();

@@ -121,7 +121,7 @@ struct LogStats {
 };
 
 // Where the delta rounds of one scope of a collection stand (schema/003_recovery.sql): a
-// mail folder (scope: its id), the contacts folder ("contacts") or a calendar window.
+// mail folder or a contact folder (scope: its id) or a calendar window.
 struct DeltaScope {
   std::string scope;
   std::string delta_link;        // ended the last complete round; empty if none yet
@@ -324,9 +324,9 @@ class Store {
   // --- Delta rounds (see schema/003_recovery.sql) -----------------------------------------
   Result<std::vector<DeltaScope>> DeltaScopes(const std::string& user_id, Collection collection);
   Status ApplyDeltaPage(DeltaPageWrite page);
-  // Drops a scope no longer in use (a deleted mail folder, a calendar window that moved
-  // on). With `sweep_rows`, the mirror rows still in it (messages of a deleted folder) are
-  // queued for removal.
+  // Drops a scope no longer in use (a deleted mail or contact folder, a calendar window
+  // that moved on). With `sweep_rows`, the mirror rows still in it (messages or contacts
+  // of a deleted folder) are queued for removal.
   Status ForgetDeltaScope(const std::string& user_id, Collection collection,
                           const std::string& scope, bool sweep_rows);
   Result<std::vector<DeltaRemoval>> DeltaRemovals(const std::string& user_id,
@@ -337,7 +337,7 @@ class Store {
   Status QueueForCheck(const std::string& user_id, Collection collection,
                        const std::vector<std::string>& item_ids);
   // Ids of the collection's rows created at or after `since` (Graph's createdDateTime),
-  // only those in mail folder `folder_id` if it is not empty.
+  // only those in folder `folder_id` (mail or contact folder) if it is not empty.
   Result<std::vector<std::string>> CreatedSince(const std::string& user_id, Collection collection,
                                                 const std::string& folder_id,
                                                 const std::string& since);

@@ -28,7 +28,10 @@ void QueueUnlisted(WriteContext& ctx, const std::string& user_id, Collection col
           " AND (t.end_at IS NULL OR t.end_at > substr(?3, 1, instr(?3, '/') - 1))";
       break;
     case Collection::kContacts:
-      break;  // one scope: the contacts folder
+      // scope is the contact folder's id. A row without a folder (stored before contacts
+      // had folders) is in the first folder whose fresh round does not list it.
+      in_scope = " AND (t.folder_id = ?3 OR t.folder_id IS NULL)";
+      break;
   }
   SQLite::Statement& q = ctx.Prepare(
       "INSERT OR IGNORE INTO delta_removals (user_id, collection, item_id, scope) "
@@ -126,11 +129,11 @@ void WriteDeltaPage(WriteContext& ctx, const DeltaPageWrite& page) {
   }
 }
 
-// SQL condition on row `t` and queued removal `r`: a message is still in the folder the
-// removal names (other collections have one scope). Rows queued for a check (scope '')
+// SQL condition on row `t` and queued removal `r`: a message or contact is still in the
+// folder the removal names (events have one scope). Rows queued for a check (scope '')
 // are always "still there" for this purpose.
 std::string StillInScope(Collection collection) {
-  return collection == Collection::kMessages
+  return collection != Collection::kEvents
              ? " AND (r.scope = '' OR t.folder_id IS NULL OR t.folder_id = r.scope)"
              : "";
 }

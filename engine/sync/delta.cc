@@ -78,7 +78,10 @@ std::mutex& DeltaSyncer::LockFor(const std::string& user_id, Collection collecti
 Result<std::vector<DeltaSyncer::Scope>> DeltaSyncer::MailFolderScopes(const std::string& user_id) {
   std::vector<Scope> scopes;
   std::set<std::string> seen;
-  std::deque<std::string> lists{UserPath(user_id) + "/mailFolders"};
+  // Hidden folders are listed only when asked for ("List mailFolders"), and
+  // /users/{id}/messages holds their messages too: without them those are in no scope.
+  constexpr const char* kIncludeHidden = "?includeHiddenFolders=true";
+  std::deque<std::string> lists{UserPath(user_id) + "/mailFolders" + kIncludeHidden};
   while (!lists.empty()) {
     std::string url = lists.front();
     lists.pop_front();
@@ -88,6 +91,9 @@ Result<std::vector<DeltaSyncer::Scope>> DeltaSyncer::MailFolderScopes(const std:
       auto page = graph::ParseFolderPage(response->body);
       if (!page.ok()) return page.status();
       for (const graph::MailFolder& f : page->folders) {
+        // A search folder is a saved query over other folders: its messages are in their
+        // own folders' scopes.
+        if (f.search_folder) continue;
         if (!seen.insert(f.id).second) continue;
         if (seen.size() > kMaxFolders) {
           return Status::Unavailable("more than " + std::to_string(kMaxFolders) +
@@ -98,10 +104,85 @@ Result<std::vector<DeltaSyncer::Scope>> DeltaSyncer::MailFolderScopes(const std:
         scopes.push_back(
             {f.id, folder_path + "/messages/delta" + SelectQuery(user_id, Collection::kMessages),
              true});
-        if (f.child_folder_count > 0) lists.push_back(folder_path + "/childFolders");
+        if (f.child_folder_count > 0) {
+          lists.push_back(folder_path + "/childFolders" + kIncludeHidden);
+        }
       }
       url = page->next_link;
     }
+  }
+  return scopes;
+}
+
+Result<std::string> DeltaSyncer::DefaultContactFolder(const std::string& user_id,
+                                                      const std::string& from_listing) {
+  std::string id = from_listing;
+  if (id.empty()) {
+    std::lock_guard<std::mutex> lock(locks_mu_);
+    id = default_contact_folders_[user_id];  // the default folder's id never changes
+  }
+  if (id.empty()) {
+    // No child folder says what its parent is: a contact of the default folder does (Graph
+    // documents no well-known name for it). An empty default folder has nothing to mirror.
+    auto response = client_->Get(
+        user_id, UserPath(user_id) + "/contacts?$top=1&$select=createdDateTime,parentFolderId");
+    if (!response.ok()) return response.status();
+    auto page = graph::ParsePage(Collection::kContacts, response->body);
+    if (!page.ok()) return page.status();
+    for (const MirrorItem& item : page->items) {
+      if (!item.folder_id.empty()) id = item.folder_id;
+    }
+    if (id.empty()) return id;
+  }
+  std::lock_guard<std::mutex> lock(locks_mu_);
+  default_contact_folders_[user_id] = id;
+  return id;
+}
+
+Result<std::vector<DeltaSyncer::Scope>> DeltaSyncer::ContactFolderScopes(
+    const std::string& user_id) {
+  // GET /contactFolders lists the folders under the default Contacts folder; each folder's
+  // childFolders lists its own. A contact folder does not count its children, so every
+  // folder's childFolders is asked.
+  std::vector<std::string> folders;
+  std::set<std::string> seen;
+  std::string default_folder;
+  std::deque<std::string> lists{UserPath(user_id) + "/contactFolders"};
+  bool top_level = true;
+  for (; !lists.empty(); top_level = false) {
+    std::string url = lists.front();
+    lists.pop_front();
+    while (!url.empty()) {
+      auto response = client_->Get(user_id, url);
+      if (!response.ok()) return response.status();
+      auto page = graph::ParseFolderPage(response->body);
+      if (!page.ok()) return page.status();
+      for (const graph::MailFolder& f : page->folders) {
+        if (top_level && default_folder.empty()) default_folder = f.parent_folder_id;
+        if (!seen.insert(f.id).second) continue;
+        if (seen.size() > kMaxFolders) {
+          return Status::Unavailable("more than " + std::to_string(kMaxFolders) +
+                                     " contact folders in " + user_id);
+        }
+        folders.push_back(f.id);
+        lists.push_back(UserPath(user_id) + "/contactFolders/" + graph::PercentEncode(f.id) +
+                        "/childFolders");
+      }
+      url = page->next_link;
+    }
+  }
+  auto default_id = DefaultContactFolder(user_id, default_folder);
+  if (!default_id.ok()) return default_id.status();
+  // The default folder first: its fresh round gives rows stored without a folder theirs.
+  if (!default_id->empty() && !seen.count(*default_id)) {
+    folders.insert(folders.begin(), *default_id);
+  }
+  std::vector<Scope> scopes;
+  for (const std::string& id : folders) {
+    scopes.push_back({id,
+                      UserPath(user_id) + "/contactFolders/" + graph::PercentEncode(id) +
+                          "/contacts/delta" + SelectQuery(user_id, Collection::kContacts),
+                      true});
   }
   return scopes;
 }
@@ -125,10 +206,7 @@ Result<std::vector<DeltaSyncer::Scope>> DeltaSyncer::Scopes(const std::string& u
     case Collection::kMessages:
       return MailFolderScopes(user_id);
     case Collection::kContacts:
-      return std::vector<Scope>{
-          {"contacts",
-           UserPath(user_id) + "/contacts/delta" + SelectQuery(user_id, Collection::kContacts),
-           false}};
+      return ContactFolderScopes(user_id);
     case Collection::kEvents:
       return std::vector<Scope>{CalendarScope(user_id)};
   }
@@ -162,9 +240,8 @@ Status DeltaSyncer::RunScope(const std::string& user_id, Collection collection, 
   std::set<std::string> listed;
   auto round_ended = [&]() -> Status {
     if (fresh || previous_start.empty()) return Status::Ok();  // a fresh round sweeps instead
-    auto recent = store_->CreatedSince(user_id, collection,
-                                       collection == Collection::kMessages ? scope.scope : "",
-                                       previous_start);
+    auto recent = store_->CreatedSince(
+        user_id, collection, collection != Collection::kEvents ? scope.scope : "", previous_start);
     if (!recent.ok()) return recent.status();
     std::vector<std::string> unlisted;
     for (std::string& id : *recent) {
@@ -339,9 +416,10 @@ Result<DeltaStats> DeltaSyncer::Sync(const std::string& user_id, Collection coll
     bool current = false;
     for (const Scope& s : *scopes) current = current || s.scope == d.scope;
     if (current) continue;
-    // A folder that is gone (its messages with it), or a calendar window moved on.
+    // A folder that is gone (its messages or contacts with it), or a calendar window
+    // moved on.
     if (Status s = store_->ForgetDeltaScope(user_id, collection, d.scope,
-                                            collection == Collection::kMessages);
+                                            collection != Collection::kEvents);
         !s.ok()) {
       return s;
     }

@@ -2,8 +2,10 @@
 // lastModifiedDateTime queries cannot show.
 //
 // A pass over a (mailbox, collection) runs a Graph delta round in each of its scopes:
-// messages per mail folder (`/mailFolders/{id}/messages/delta`), contacts in the contacts
-// folder (`/contacts/delta`, the folder `/contacts` lists), events through
+// messages per mail folder (`/mailFolders/{id}/messages/delta`, hidden folders included,
+// search folders skipped), contacts per contact folder
+// (`/contactFolders/{id}/contacts/delta`: the default folder and every folder under it;
+// Graph has no mailbox-wide contact delta), events through
 // `/calendarView/delta` over a window around now (`sync.calendar_past_days` and
 // `calendar_future_days`, moved on every 30 days). A round resumes from the stored
 // nextLink, else continues from the stored deltaLink, else starts fresh; every page is
@@ -94,11 +96,16 @@ class DeltaSyncer {
   struct Scope {
     std::string scope;      // as stored in delta_links
     std::string fresh_url;  // the first request of a fresh round
-    bool sweep_when_gone;   // a mail folder: its rows go with it
+    bool sweep_when_gone;   // a mail or contact folder: its rows go with it
   };
 
   Result<std::vector<Scope>> Scopes(const std::string& user_id, Collection collection);
   Result<std::vector<Scope>> MailFolderScopes(const std::string& user_id);
+  Result<std::vector<Scope>> ContactFolderScopes(const std::string& user_id);
+  // The default contact folder's id: `from_listing` (the parent of a listed folder) if
+  // known, else a contact's parentFolderId; "" if neither says (no folder, no contact).
+  Result<std::string> DefaultContactFolder(const std::string& user_id,
+                                           const std::string& from_listing);
   Scope CalendarScope(const std::string& user_id) const;
   // "?$select=..." for a rich mailbox's delta requests, else "".
   std::string SelectQuery(const std::string& user_id, Collection collection) const;
@@ -119,8 +126,9 @@ class DeltaSyncer {
   Clock* clock_;
   DeltaOptions options_;
 
-  std::mutex locks_mu_;
+  std::mutex locks_mu_;  // guards locks_ and default_contact_folders_
   std::map<std::pair<std::string, Collection>, std::unique_ptr<std::mutex>> locks_;
+  std::map<std::string, std::string> default_contact_folders_;  // by mailbox, once known
 };
 
 }  // namespace graphmirror::sync
