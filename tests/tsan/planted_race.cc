@@ -65,7 +65,15 @@ int main(int argc, char** argv) {
   std::atomic<int> answered{0};
   auto get = [&] {
     httplib::Client cli("127.0.0.1", receiver.port());
-    if (auto res = cli.Get("/planted"); res && res->status == 200) answered.fetch_add(1);
+    cli.set_read_timeout(300, 0);  // TSan on a loaded machine is slow
+    auto res = cli.Get("/planted");
+    if (res && res->status == 200) {
+      answered.fetch_add(1);
+    } else {
+      std::fprintf(
+          stderr, "planted_race: GET failed: %s\n",
+          res ? std::to_string(res->status).c_str() : httplib::to_string(res.error()).c_str());
+    }
   };
   std::thread first(get);
   std::thread second(get);

@@ -150,7 +150,7 @@ TEST_CASE("receiver: slowloris connections neither starve deliveries nor stay op
     // Deliveries from Graph meanwhile: each answered while every slow connection is open.
     for (int i = 0; i < 10; ++i) {
       auto cli = f.Client();
-      cli.set_read_timeout(60, 0);  // far below request_timeout: an answer that waited fails
+      cli.set_read_timeout(300, 0);  // far below request_timeout: an answer that waited fails
       auto res = cli.Post("/notifications",
                           Body({Item("sub-1", "cs-1", "m" + std::to_string(i), "e1")}), kJson);
       REQUIRE(res);

@@ -43,8 +43,11 @@ struct Fixture {
   httplib::Client Client() const {
     httplib::Client cli("127.0.0.1", receiver->port());
     cli.set_url_encode(false);  // targets are sent exactly as the tests write them
-    cli.set_connection_timeout(5, 0);
-    cli.set_read_timeout(10, 0);
+    // Generous: under a sanitizer on a loaded machine an answer can take many seconds,
+    // and no test here measures speed with them.
+    cli.set_connection_timeout(60, 0);
+    cli.set_read_timeout(300, 0);
+    cli.set_write_timeout(300, 0);
     return cli;
   }
 
