@@ -507,7 +507,11 @@ Result<Response> GraphClient::Impl::Send(const Request& call) {
     if (!WaitForFence(mb, deadline())) {
       ReleaseSlot(mb);
       out_of_time = true;
-      if (last_problem.empty()) last_problem = "the mailbox is fenced by a Retry-After";
+      if (last_problem.empty()) {
+        std::lock_guard<std::mutex> lock(mb.mu);
+        last_problem = "the mailbox waits out a Retry-After of an HTTP " +
+                       std::to_string(mb.fence_status) + " (" + WaitReason(mb.fence_status) + ")";
+      }
       break;
     }
     auto connection = TakeConnection();
