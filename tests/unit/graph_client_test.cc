@@ -449,5 +449,75 @@ TEST_CASE("client: a malformed base_url fails every request", "[client]") {
   CHECK(client.Get("a", "/users/a/messages").status().code() == Status::Code::kInvalidArgument);
 }
 
+TEST_CASE("client: an answer whose nextLink or deltaLink leaves the Graph origin is refused",
+          "[client]") {
+  ManualClock clock(Start());
+  FakeGraph graph(&clock);
+  const std::string own = "http:\\/\\/127.0.0.1:" + std::to_string(graph.port());
+  graph.SetGraphHandler([&](const httplib::Request& req, httplib::Response& res) {
+    std::string link;
+    if (req.target.find("escaped") != std::string::npos) {
+      link = R"("@odata.nextLink" : "https:\/\/evil.example.com\/v1.0\/users\/a\/x")";
+    } else if (req.target.find("delta") != std::string::npos) {
+      link = R"("@odata.deltaLink":"http://127.0.0.1:1/v1.0/users/a/messages/delta")";
+    } else if (req.target.find("quoted") != std::string::npos) {
+      // The key's text inside a string value is no member.
+      link = R"("subject":"\"@odata.nextLink\": \"https://evil.example.com\"")";
+    } else {
+      link = "\"@odata.nextLink\":\"" + own + "\\/v1.0\\/users\\/a\\/messages?$skiptoken=1\"";
+    }
+    res.set_content("{\"value\":[]," + link + "}", "application/json");
+  });
+  GraphClient client(graph.Options(), &clock);
+  auto escaped = client.Get("a", "/users/a/escaped");
+  REQUIRE_FALSE(escaped.ok());
+  CHECK(escaped.status().code() == Status::Code::kInvalidArgument);
+  CHECK(escaped.status().message().find("https://evil.example.com:443") != std::string::npos);
+  auto delta = client.Get("a", "/users/a/delta");
+  REQUIRE_FALSE(delta.ok());
+  CHECK(delta.status().message().find("http://127.0.0.1:1") != std::string::npos);
+  CHECK(client.Get("a", "/users/a/quoted").ok());
+  CHECK(client.Get("a", "/users/a/own").ok());
+  CHECK(client.stats().foreign_links_refused == 2);
+}
+
+TEST_CASE("client: a 429 is retried even for callers that take client errors", "[client]") {
+  ManualClock clock(Start());
+  FakeGraph graph(&clock);
+  Script script{{{429, "1.5"}, {429, "1.5"}}};
+  graph.SetGraphHandler(script.Handler());
+  GraphClient client(graph.Options(), &clock);
+  Request request;
+  request.mailbox = "a";
+  request.path_or_url = "/users/a/messages/delta";
+  request.return_client_errors = true;
+  auto r = client.Send(request);
+  REQUIRE(r.ok());
+  CHECK(r->status == 200);
+  CHECK(client.stats().throttled == 2);
+  CHECK(client.Waiting().requests == 0);
+}
+
+TEST_CASE("client: retries stop when the next wait would pass max_retry_wait", "[client]") {
+  ManualClock clock(Start());
+  FakeGraph graph(&clock);
+  graph.SetGraphHandler([](const httplib::Request&, httplib::Response& res) {
+    GraphError(res, 429, "TooManyRequests", "try later");
+    res.set_header("Retry-After", "1.5");
+  });
+  ClientOptions options = graph.Options();
+  options.max_retry_wait = milliseconds(4000);
+  GraphClient client(options, &clock);
+  const TimePoint before = clock.Now();
+  auto r = client.Get("a", "/users/a/messages");
+  REQUIRE_FALSE(r.ok());
+  INFO(r.status().message());
+  CHECK(r.status().code() == Status::Code::kUnavailable);
+  CHECK(graph.arrivals().size() == 3);  // at 0, 1.5 and 3 s; a 4th would be at 4.5 s
+  CHECK(clock.Now() - before == milliseconds(3000));
+  CHECK(r.status().message().find("retry bound of 4 s") != std::string::npos);
+  CHECK(r.status().message().find("TooManyRequests") != std::string::npos);
+}
+
 }  // namespace
 }  // namespace graphmirror::graph
