@@ -179,10 +179,14 @@ TEST_CASE("folders: contact folders under the default one, each with its own del
 
   // Changes in a child folder show in its round only.
   REQUIRE(f.sim().UpdateItem(user, "contacts", in_work, R"({"givenName":"W2"})"));
-  std::string unused;
   std::vector<Json> work_changes = DeltaRound(f, work_link, &work_link);
   CHECK(PresentIds(work_changes) == std::set<std::string>{in_work});
   CHECK(DeltaRound(f, default_link, &default_link).empty());
+  const std::string default_contact = *defaults.begin();
+  REQUIRE(f.sim().DeleteItem(user, "contacts", default_contact));
+  CHECK(RemovedIds(DeltaRound(f, default_link, &default_link)) ==
+        std::set<std::string>{default_contact});
+  CHECK(DeltaRound(f, work_link, &work_link).empty());
 
   // Deleting a folder deletes the folders under it and their contacts.
   REQUIRE(f.sim().DeleteContactFolder(user, work));
@@ -190,7 +194,7 @@ TEST_CASE("folders: contact folders under the default one, each with its own del
   CheckError(f.Get(base + "/contactFolders/" + team), 404, "ErrorItemNotFound");
   CheckError(f.Get(base + "/contactFolders/" + work + "/contacts/delta"), 404, "ErrorItemNotFound");
   CheckError(f.Get(base + "/contacts/" + in_team), 404, "ErrorItemNotFound");
-  CHECK(f.sim().Count(user, "contacts") == 10);
+  CHECK(f.sim().Count(user, "contacts") == 9);
   CHECK(!f.sim().DeleteContactFolder(user, default_folder));
 }
 
