@@ -99,6 +99,7 @@ class PortReservation {
 };
 
 enum class Step {
+  kContactFolder,
   kCreate,
   kUpdate,
   kDelete,
@@ -335,7 +336,74 @@ class Schedule {
           Fail("harness error", "graphsim did not return mail folder " + std::string(name));
         }
       }
+      // The hidden folder: listed only with includeHiddenFolders=true.
+      graphsim::HttpRequest list;
+      list.method = "GET";
+      list.path = "/v1.0/users/" + user + "/mailFolders";
+      list.params = {{"includeHiddenFolders", "true"}};
+      list.base_url = server_.base_url();
+      list.headers = {{"Authorization", bearer}};
+      Json folders = Json::parse(sim_.Handle(list).body, nullptr, false);
+      if (folders.is_object() && folders["value"].is_array()) {
+        for (const Json& folder : folders["value"]) {
+          if (folder.value("isHidden", false)) {
+            hidden_folder_[user] = folder["id"].get<std::string>();
+            folder_names_[hidden_folder_[user]] = "hidden";
+          }
+        }
+      }
+      if (hidden_folder_[user].empty()) Fail("harness error", "graphsim listed no hidden folder");
+      // Contact folders under the default one, nested, each with a contact.
+      const std::string work = sim_.CreateContactFolder(user, "", "Work");
+      const std::string team = sim_.CreateContactFolder(user, work, "Team");
+      if (work.empty() || team.empty()) Fail("harness error", "graphsim made no contact folder");
+      contact_folders_[user] = {{work, ""}, {team, work}};
+      for (const std::string& folder : {work, team}) {
+        const Json contact{{"displayName", "seed " + folder.substr(folder.size() - 8)}};
+        if (sim_.CreateItem(user, "contacts", contact.dump(), folder).empty()) {
+          Fail("harness error", "graphsim made no contact in a contact folder");
+        }
+      }
     }
+  }
+
+  // A contact folder is made (under the default folder or another one) or deleted with the
+  // folders under it, and with them their contacts.
+  void ChangeContactFolder() {
+    const std::string user = RandomUser();
+    auto& folders = contact_folders_[user];
+    if (!folders.empty() && Chance(40)) {
+      const std::string gone = folders[Below(folders.size())].first;
+      if (!sim_.DeleteContactFolder(user, gone)) {
+        Fail("harness error",
+             "graphsim DeleteContactFolder failed at step " + std::to_string(step_));
+        return;
+      }
+      std::set<std::string> removed{gone};
+      for (bool more = true; more;) {  // and every folder under it
+        more = false;
+        for (const auto& [id, parent] : folders) {
+          if (removed.count(parent) && removed.insert(id).second) more = true;
+        }
+      }
+      std::erase_if(folders, [&](const auto& f) { return removed.count(f.first) > 0; });
+      Op("delete contact_folders");
+      Log("delete contact folder " + UserLabel(user) + " " + gone + " (" +
+          std::to_string(removed.size()) + " folders)");
+      return;
+    }
+    const std::string parent =
+        folders.empty() || Chance(50) ? "" : folders[Below(folders.size())].first;
+    const std::string id =
+        sim_.CreateContactFolder(user, parent, "Folder " + std::to_string(step_));
+    if (id.empty()) {
+      Fail("harness error", "graphsim CreateContactFolder failed at step " + std::to_string(step_));
+      return;
+    }
+    folders.emplace_back(id, parent);
+    Op("create contact_folders");
+    Log("create contact folder " + UserLabel(user) + " " + id +
+        (parent.empty() ? "" : " under " + parent));
   }
 
   // --- randomness, tallies, log -----------------------------------------------------
@@ -524,10 +592,11 @@ class Schedule {
     };
     const int fault_weight = step_faults_.empty() ? 0 : 14;
     const Weighted table[] = {
-        {Step::kCreate, 10},   {Step::kUpdate, 10},       {Step::kDelete, 6},
-        {Step::kMove, 6},      {Step::kMoveRoundTrip, 3}, {Step::kPump, 8},
-        {Step::kRunWorker, 7}, {Step::kMaintain, 2},      {Step::kAdvance, 5},
-        {Step::kDeliver, 8},   {Step::kList, 6},          {Step::kFault, fault_weight},
+        {Step::kCreate, 10},       {Step::kUpdate, 10},       {Step::kDelete, 6},
+        {Step::kMove, 6},          {Step::kMoveRoundTrip, 3}, {Step::kPump, 8},
+        {Step::kRunWorker, 7},     {Step::kMaintain, 2},      {Step::kAdvance, 5},
+        {Step::kDeliver, 8},       {Step::kList, 6},          {Step::kFault, fault_weight},
+        {Step::kContactFolder, 2},
     };
     int total = 0;
     for (const Weighted& w : table) total += w.weight;
@@ -568,6 +637,8 @@ class Schedule {
         return ListChange();
       case Step::kFault:
         return InjectFault(step_faults_[Below(step_faults_.size())]);
+      case Step::kContactFolder:
+        return ChangeContactFolder();
     }
   }
 
@@ -649,7 +720,14 @@ class Schedule {
   void Create() {
     const std::string user = RandomUser();
     const std::string collection = kCollections[Below(3)];
-    const std::string folder = collection == "messages" ? kFolders[Below(5)] : "inbox";
+    std::string folder = "inbox";
+    if (collection == "messages") {
+      folder = Chance(15) ? hidden_folder_[user] : kFolders[Below(5)];
+    } else if (collection == "contacts") {
+      const auto& folders = contact_folders_[user];
+      const uint64_t pick = Below(folders.size() + 1);  // 0: the default folder
+      if (pick > 0) folder = folders[pick - 1].first;
+    }
     const std::string text = "new " + Tag();
     const std::string id =
         sim_.CreateItem(user, collection, Fields(collection, text, true).dump(), folder);
@@ -659,7 +737,9 @@ class Schedule {
     }
     Op("create " + collection);
     created_[{user, collection}].push_back(id);
-    const std::string where = collection == "messages" ? " in " + folder : "";
+    std::string where;
+    if (collection == "messages") where = " in " + FolderName(FolderOf(user, id));
+    if (collection == "contacts" && folder != "inbox") where = " in contact folder " + folder;
     History(id, "created" + where + EventStart(user, collection, id));
     Log("create " + collection + " " + UserLabel(user) + " " + id + where);
   }
@@ -1163,6 +1243,9 @@ class Schedule {
   std::string verdict_ = "converged";
   std::map<std::string, std::vector<std::string>> history_;  // item id -> what happened
   std::map<std::string, std::string> folder_names_;          // folder id -> well-known name
+  std::map<std::string, std::string> hidden_folder_;         // user -> hidden mail folder id
+  // user -> live contact folders under the default one: (id, parent id or "" for default)
+  std::map<std::string, std::vector<std::pair<std::string, std::string>>> contact_folders_;
   std::map<std::pair<std::string, std::string>, std::vector<std::string>> created_;
   std::vector<std::string> step_faults_;
   // Faults seen later (see Injected): the counter's value at each injection, by kind.

@@ -242,9 +242,7 @@ TEST_CASE("lifecycle auto: a password reset removes that user's subscriptions",
       Subscribe(f, hook.url(), "/users/" + u0 + "/events", expires, Json{{"clientState", "ev"}});
   std::string contacts = Subscribe(
       f, hook.url(),
-      "users('" + upn0 + "')/contactFolders('" +
-          f.Get("/v1.0/users/" + u0 + "/contactFolders").body["value"][0]["id"].get<std::string>() +
-          "')/contacts",
+      "users('" + upn0 + "')/contactFolders('" + DefaultContactFolder(f, u0) + "')/contacts",
       expires);
   std::string kept = Subscribe(f, other.url(), "/users/" + u1 + "/messages", expires);
   REQUIRE(f.sim().Subscriptions().size() == 4);
@@ -343,8 +341,7 @@ TEST_CASE("access: a missing application permission answers 403 ErrorAccessDenie
   std::string message = f.sim().ItemIds(f.user(0), "messages").at(0);
   std::string event = f.sim().ItemIds(f.user(0), "events").at(0);
   std::string contact = f.sim().ItemIds(f.user(0), "contacts").at(0);
-  std::string contact_folder =
-      f.Get(u + "/contactFolders").body["value"][0]["id"].get<std::string>();
+  std::string contact_folder = DefaultContactFolder(f, f.user(0));
   const std::string window = "?startDateTime=2025-01-01T00:00:00Z&endDateTime=2027-01-01T00:00:00Z";
   const std::vector<std::string> mail_paths = {u + "/messages",
                                                u + "/messages/" + message,
@@ -356,8 +353,9 @@ TEST_CASE("access: a missing application permission answers 403 ErrorAccessDenie
                                                    u + "/calendar", u + "/calendar/events",
                                                    u + "/calendarView/delta" + window};
   const std::vector<std::string> contact_paths = {
-      u + "/contacts", u + "/contacts/" + contact, u + "/contacts/delta", u + "/contactFolders",
-      u + "/contactFolders/" + contact_folder + "/contacts"};
+      u + "/contacts", u + "/contacts/" + contact, u + "/contactFolders",
+      u + "/contactFolders/" + contact_folder + "/contacts",
+      u + "/contactFolders/" + contact_folder + "/contacts/delta"};
   auto check_paths = [&](const std::vector<std::string>& paths, bool allowed) {
     for (const std::string& path : paths) {
       INFO(path);

@@ -110,8 +110,7 @@ TEST_CASE("subscriptions: resource spellings", "[graphsim][subscriptions]") {
     Reply inbox = f.Get("/v1.0/users/" + f.user(0) + "/mailFolders/inbox");
     inbox_id = inbox.body["id"];
   }
-  std::string contacts_folder =
-      f.Get("/v1.0/users/" + f.user(0) + "/contactFolders").body["value"][0]["id"];
+  std::string contacts_folder = DefaultContactFolder(f, f.user(0));
   const std::vector<std::string> ok = {
       "/users/" + f.user(0) + "/messages",
       "users/" + upn + "/events",

@@ -143,6 +143,14 @@ class SimFixture {
   std::string token_;
 };
 
+// The id of the user's default Contacts folder: a contact's parentFolderId (GET
+// /contactFolders lists the folders under it, not the folder itself).
+inline std::string DefaultContactFolder(SimFixture& f, const std::string& user) {
+  Reply r = f.Get("/v1.0/users/" + user + "/contacts?$top=1&$select=parentFolderId");
+  if (r.status != 200 || r.body["value"].empty()) throw std::runtime_error("no contact: " + r.raw);
+  return r.body["value"][0]["parentFolderId"].get<std::string>();
+}
+
 }  // namespace graphsim_test
 
 #endif  // GRAPHMIRROR_TESTS_GRAPHSIM_GRAPHSIM_TEST_UTIL_H_

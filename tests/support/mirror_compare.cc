@@ -96,6 +96,7 @@ const std::vector<Field>& FieldsOf(const std::string& collection) {
   static const std::vector<Field> kContacts = with({
       {"display_name", [](const Json& j) { return Text(j, "displayName"); }},
       {"emails", [](const Json& j) { return Emails(j); }},
+      {"folder_id", [](const Json& j) { return Text(j, "parentFolderId"); }},
   });
   if (collection == "messages") return kMessages;
   if (collection == "events") return kEvents;

@@ -1,6 +1,6 @@
-// Delta queries (GRAPH.md section 6): mail folder messages, contacts and calendarView, with
-// Graph's rounds (nextLink pages ending in a deltaLink), removed items, expired tokens and
-// replayed pages.
+// Delta queries (GRAPH.md section 6): mail folder messages, contact folder contacts and
+// calendarView, with Graph's rounds (nextLink pages ending in a deltaLink), removed items,
+// expired tokens and replayed pages.
 //
 // Every change of an item is journaled per mailbox with a sequence number and where the
 // item was before and after it (folder; for events, start and end). A token holds a
@@ -158,7 +158,7 @@ HttpResponse SimulatorCore::Delta(const HttpRequest& request, const UserRecord& 
   if (have_token) {
     std::optional<Token> decoded = DecodeToken(delta_text ? *delta_text : *skip_text, !delta_text);
     if (!decoded || decoded->user != user.index || decoded->kind != static_cast<int>(target.kind) ||
-        (target.kind == EntityKind::kMessage && decoded->folder != target.folder)) {
+        (target.kind != EntityKind::kEvent && decoded->folder != target.folder)) {
       return ErrorResponse(400, "BadRequest", "The delta or skip token is not valid here.", now);
     }
     tok = *decoded;
@@ -241,7 +241,7 @@ HttpResponse SimulatorCore::Delta(const HttpRequest& request, const UserRecord& 
       case EntityKind::kEvent:
         return p.start < window_end && p.end > window_start;
       case EntityKind::kContact:
-        break;
+        return p.folder == tok.folder;  // one contact folder ("contact: delta")
     }
     return true;
   };
@@ -286,7 +286,7 @@ HttpResponse SimulatorCore::Delta(const HttpRequest& request, const UserRecord& 
 
     if (tok.mode == 'i' && target.kind != EntityKind::kEvent) {
       Collection::Query query;
-      query.folder = target.kind == EntityKind::kMessage ? tok.folder : -1;
+      query.folder = tok.folder;
       query.top = page_size;
       if (!start.empty()) {
         query.after = DecodeSkipToken(start, 1);

@@ -238,10 +238,13 @@ class MailboxRequest {
     size_t base = 1;
     std::string root = Name(0);
     if (root == "mailfolders") {
-      if (n == 1) return request_.method == "GET" ? ListMailFolders() : Disallowed();
+      if (n == 1) return request_.method == "GET" ? ListMailFolders(-1) : Disallowed();
       t.folder = Impl::FindMailFolder(user_, path_[1]);
       if (t.folder < 0) return NotFound();
       if (n == 2) return request_.method == "GET" ? GetMailFolder(t.folder) : Disallowed();
+      if (Name(2) == "childfolders" && n == 3) {
+        return request_.method == "GET" ? ListMailFolders(t.folder) : Disallowed();
+      }
       if (Name(2) != "messages") return BadSegment(path_[2], now_);
       t.kind = EntityKind::kMessage;
       t.context_path = "mailFolders('" + path_[1] + "')/messages";
@@ -261,10 +264,27 @@ class MailboxRequest {
     } else if (root == "contacts") {
       t.kind = EntityKind::kContact;
       t.context_path = "contacts";
+      t.folder = 0;  // lists and creates in the default Contacts folder ("List contacts")
     } else if (root == "contactfolders") {
-      if (n == 1) return request_.method == "GET" ? ListContactFolders() : Disallowed();
-      if (path_[1] != user_.contacts_folder.id) return NotFound();
-      if (n == 2) return request_.method == "GET" ? GetContactFolder() : Disallowed();
+      if (n == 1) {
+        if (request_.method == "GET") return ListContactFolders(0);
+        if (request_.method == "POST") return NotImplemented("creating contact folders");
+        return Disallowed();
+      }
+      t.folder = sim_.FindContactFolder(user_, path_[1]);
+      if (t.folder < 0) return NotFound();
+      if (n == 2) {
+        if (request_.method == "GET") return GetContactFolder(t.folder);
+        if (request_.method == "PATCH" || request_.method == "DELETE") {
+          return NotImplemented("changing contact folders");
+        }
+        return Disallowed();
+      }
+      if (Name(2) == "childfolders" && n == 3) {
+        if (request_.method == "GET") return ListContactFolders(t.folder);
+        if (request_.method == "POST") return NotImplemented("creating contact folders");
+        return Disallowed();
+      }
       if (Name(2) != "contacts") return BadSegment(path_[2], now_);
       t.kind = EntityKind::kContact;
       t.context_path = "contactFolders('" + path_[1] + "')/contacts";
@@ -294,9 +314,17 @@ class MailboxRequest {
       if (t.kind == EntityKind::kMessage && t.folder < 0) {
         return ChangeTrackingNotSupported("message", now_);
       }
+      // Contact delta is per contact folder ("contact: delta"); /contacts/delta is not.
+      if (t.kind == EntityKind::kContact && path_.size() == 2) {
+        return ChangeTrackingNotSupported("contact", now_);
+      }
+      if (t.kind == EntityKind::kMessage && user_.mail_folders[t.folder].search) {
+        return ErrorResponse(400, "ErrorInvalidOperation",
+                             "Change tracking is not supported against a search folder.", now_);
+      }
       Impl::DeltaTarget d;
       d.kind = t.kind;
-      d.folder = t.kind == EntityKind::kMessage ? t.folder : -1;
+      d.folder = t.folder;
       return Delta(&d);
     }
     const std::string& id = t.rest[0];
@@ -433,6 +461,7 @@ class MailboxRequest {
     if (fields.is_discarded()) return BadPayload(now_);
     int folder = 0;
     if (t.kind == EntityKind::kMessage) folder = t.folder >= 0 ? t.folder : kDrafts;
+    if (t.kind == EntityKind::kContact) folder = t.folder;
     Impl::Created created;
     // Graph creates every message as a draft, whichever folder it is created in.
     if (auto err = sim_.CreateItem(user_, t.kind, fields, folder, /*draft=*/true, &created)) {
@@ -482,24 +511,56 @@ class MailboxRequest {
     return WithJson(201, Entity("messages", moved.rendered));
   }
 
-  Json FolderJson(int folder, size_t total, size_t unread) const {
+  Json FolderJson(int folder, size_t total, size_t unread, size_t children) const {
     const Folder& f = user_.mail_folders[static_cast<size_t>(folder)];
-    return Json{{"id", f.id},
-                {"displayName", f.display_name},
-                {"parentFolderId", "AAMkAD" + user_.id_part + "-AAuAAAAAA_root"},
-                {"childFolderCount", 0},
-                {"unreadItemCount", unread},
-                {"totalItemCount", total},
-                {"sizeInBytes", total * 4096},
-                {"isHidden", false}};
+    Json out;
+    // A search folder is listed with its derived type ("mailSearchFolder resource type").
+    if (f.search) out["@odata.type"] = "#microsoft.graph.mailSearchFolder";
+    out["id"] = f.id;
+    out["displayName"] = f.display_name;
+    out["parentFolderId"] = f.parent < 0 ? "AAMkAD" + user_.id_part + "-AAuAAAAAA_root"
+                                         : user_.mail_folders[static_cast<size_t>(f.parent)].id;
+    out["childFolderCount"] = children;
+    out["unreadItemCount"] = unread;
+    out["totalItemCount"] = total;
+    out["sizeInBytes"] = total * 4096;
+    out["isHidden"] = f.hidden;
+    if (f.search) {
+      out["isSupported"] = true;
+      out["includeNestedFolders"] = false;
+      out["sourceFolderIds"] = Json::array({user_.mail_folders[kInbox].id});
+      out["filterQuery"] = "isRead eq false";
+    }
+    return out;
   }
 
-  HttpResponse ListMailFolders() {
+  size_t ChildCount(int folder) const {
+    size_t n = 0;
+    for (const Folder& f : user_.mail_folders) n += f.parent == folder ? 1 : 0;
+    return n;
+  }
+
+  // includeHiddenFolders=true lists hidden folders too ("List mailFolders", "List
+  // childFolders"); without it they are left out.
+  bool IncludeHidden() const {
+    for (const auto& [name, value] : request_.params) {
+      if (name == "includeHiddenFolders" && ToLower(value) == "true") return true;
+    }
+    return false;
+  }
+
+  // The folders directly under `parent` (-1: the root, GET /mailFolders).
+  HttpResponse ListMailFolders(int parent) {
     std::vector<size_t> total, unread;
     sim_.FolderCounts(user_, &total, &unread);
-    Json body{{"@odata.context", ContextBase() + "mailFolders"}, {"value", Json::array()}};
+    const bool hidden = IncludeHidden();
+    std::string context = ContextBase() + "mailFolders";
+    if (parent >= 0) context += "('" + path_[1] + "')/childFolders";
+    Json body{{"@odata.context", context}, {"value", Json::array()}};
     for (int f = 0; f < kMailFolderCount; ++f) {
-      body["value"].push_back(FolderJson(f, total[f], unread[f]));
+      const Folder& folder = user_.mail_folders[static_cast<size_t>(f)];
+      if (folder.parent != parent || (folder.hidden && !hidden)) continue;
+      body["value"].push_back(FolderJson(f, total[f], unread[f], ChildCount(f)));
     }
     return WithJson(200, body);
   }
@@ -508,25 +569,31 @@ class MailboxRequest {
     std::vector<size_t> total, unread;
     sim_.FolderCounts(user_, &total, &unread);
     Json body{{"@odata.context", ContextBase() + "mailFolders/$entity"}};
-    body.update(FolderJson(folder, total[folder], unread[folder]));
+    body.update(FolderJson(folder, total[folder], unread[folder], ChildCount(folder)));
     return WithJson(200, body);
   }
 
-  Json ContactFolderJson() const {
-    return Json{{"id", user_.contacts_folder.id},
-                {"displayName", user_.contacts_folder.display_name},
-                {"parentFolderId", "AAMkAD" + user_.id_part + "-AAuAAAAAA_root"}};
+  static Json ContactFolderJson(const Impl::ContactFolderView& f) {
+    return Json{{"id", f.id}, {"displayName", f.display_name}, {"parentFolderId", f.parent_id}};
   }
 
-  HttpResponse ListContactFolders() {
-    Json body{{"@odata.context", ContextBase() + "contactFolders"},
-              {"value", Json::array({ContactFolderJson()})}};
+  // GET /contactFolders lists the folders in the default Contacts folder ("List
+  // contactFolders"); .../childFolders the folders under another one.
+  HttpResponse ListContactFolders(int parent) {
+    std::string context = ContextBase() + "contactFolders";
+    if (parent != 0 || path_.size() > 1) context += "('" + path_[1] + "')/childFolders";
+    Json body{{"@odata.context", context}, {"value", Json::array()}};
+    for (const auto& f : sim_.ContactFolderChildren(user_, parent)) {
+      body["value"].push_back(ContactFolderJson(f));
+    }
     return WithJson(200, body);
   }
 
-  HttpResponse GetContactFolder() {
+  HttpResponse GetContactFolder(int folder) {
+    auto info = sim_.ContactFolderInfo(user_, folder);
+    if (!info) return NotFound();
     Json body{{"@odata.context", ContextBase() + "contactFolders/$entity"}};
-    body.update(ContactFolderJson());
+    body.update(ContactFolderJson(*info));
     return WithJson(200, body);
   }
 

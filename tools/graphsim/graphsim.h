@@ -333,6 +333,15 @@ class Simulator {
   bool UpdateItem(const std::string& user, const std::string& collection, const std::string& id,
                   const std::string& fields_json);
   bool DeleteItem(const std::string& user, const std::string& collection, const std::string& id);
+  // Contact folders: the default Contacts folder and folders under it, nested. Creates a
+  // folder under `parent_id` ("" for the default folder) and returns its id ("" on
+  // failure). A contact is created in a folder by passing the folder's id as `folder` to
+  // CreateItem ("" or the default "inbox": the default folder; an unknown id fails). Deleting a
+  // folder deletes the folders under it and their contacts (as deletes: delta rounds and
+  // notifications see them); the default folder cannot be deleted.
+  std::string CreateContactFolder(const std::string& user, const std::string& parent_id,
+                                  const std::string& display_name);
+  bool DeleteContactFolder(const std::string& user, const std::string& folder_id);
   // Returns the message's id after the move ("" on failure): a new one unless
   // `immutable_ids`, as Graph does without / with Prefer: IdType="ImmutableId".
   std::string MoveMessage(const std::string& user, const std::string& id,

@@ -46,11 +46,12 @@ namespace graphsim {
 
 enum ChangeBits : unsigned { kChangeCreated = 1, kChangeUpdated = 2, kChangeDeleted = 4 };
 
-// What a subscription watches: one collection of one mailbox, or one mail folder's messages.
+// What a subscription watches: one collection of one mailbox, or one mail folder's messages,
+// or one contact folder's contacts.
 struct WatchTarget {
   int user = -1;  // UserRecord::index
   EntityKind kind = EntityKind::kMessage;
-  int folder = -1;  // mail folder index; -1: the whole collection
+  int folder = -1;  // mail or contact folder index; -1: the whole collection
   bool operator==(const WatchTarget&) const = default;
 };
 
@@ -94,7 +95,7 @@ struct ItemChange {
   EntityKind kind = EntityKind::kMessage;
   std::string id;  // after the change (before it, for a delete)
   std::string etag;
-  int folder = 0;      // messages: the folder after the change (before it, for a delete)
+  int folder = 0;      // messages, contacts: the folder after the change (before it, for a delete)
   std::string old_id;  // kMove: the id before the move
   int old_folder = 0;  // kMove: the folder before the move
   // The item after the change, rendered in full (Render with no $select), for rich

@@ -193,6 +193,11 @@ std::string FolderIdOf(const UserRecord& owner, int folder) {
 
 }  // namespace
 
+std::string ContactFolderId(const UserRecord& owner, int index) {
+  if (index == 0) return owner.contacts_folder.id;
+  return "AAMkAD" + owner.id_part + "-AAuAAAAAA_CF" + std::to_string(index) + "AAA=";
+}
+
 std::optional<EntityKind> KindFromCollection(std::string_view collection) {
   if (collection == "messages") return EntityKind::kMessage;
   if (collection == "events") return EntityKind::kEvent;
@@ -565,8 +570,8 @@ Json Render(EntityKind kind, const Item& item, const UserRecord& owner, const Te
     } else if (name == "receivedDateTime" || name == "sentDateTime") {
       out[p.name] = FormatItemTime(kind, item.time(TimeField::kReceived));
     } else if (name == "parentFolderId") {
-      out[p.name] =
-          kind == EntityKind::kContact ? owner.contacts_folder.id : FolderIdOf(owner, item.folder);
+      out[p.name] = kind == EntityKind::kContact ? ContactFolderId(owner, item.folder)
+                                                 : FolderIdOf(owner, item.folder);
     }
   }
   return out;

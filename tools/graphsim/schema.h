@@ -33,10 +33,23 @@ struct Folder {
   std::string well_known;  // "inbox"; "" for none
   std::string display_name;
   std::string id;
+  int parent = -1;      // mail folders: index of the parent folder; -1: the root
+  bool hidden = false;  // isHidden: listed only with includeHiddenFolders=true
+  bool search = false;  // a mailSearchFolder: a saved query, holds no message of its own
 };
 
-// The well-known mail folders every simulated mailbox has, in this order.
-enum MailFolder { kInbox = 0, kDrafts, kSentItems, kDeletedItems, kArchive, kMailFolderCount };
+// The mail folders every simulated mailbox has, in this order: the well-known ones, a
+// hidden folder under the root, and a search folder under the Inbox.
+enum MailFolder {
+  kInbox = 0,
+  kDrafts,
+  kSentItems,
+  kDeletedItems,
+  kArchive,
+  kHiddenFolder,
+  kSearchFolder,
+  kMailFolderCount
+};
 
 struct UserRecord {
   int index = 0;
@@ -57,6 +70,10 @@ struct TenantView {
   uint64_t seed = 0;
   const std::vector<UserRecord>* users = nullptr;
 };
+
+// The id of contact folder `index` of the owner: 0 is the default Contacts folder, others
+// are folders created under it (a function of the index, so rendering needs no table).
+std::string ContactFolderId(const UserRecord& owner, int index);
 
 // The change key of an item at a version: Exchange-like standard base64.
 std::string ChangeKey(uint64_t key, uint32_t version);

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <set>
 #include <thread>
 
 #include "tools/graphsim/errors.h"
@@ -80,6 +81,13 @@ ApiError ItemNotFound() {
   return ApiError{404, "ErrorItemNotFound", "The specified object was not found in the store."};
 }
 
+// A message created in or moved to a mailSearchFolder: the documentation is silent; a
+// search folder is a saved query, so graphsim refuses (CONFORMANCE.md).
+ApiError SearchFolderHoldsNoItems() {
+  return ApiError{400, "ErrorInvalidOperation",
+                  "A search folder holds no items of its own; use one of its source folders."};
+}
+
 }  // namespace
 
 std::vector<std::string> SplitPath(const std::string& path) {
@@ -121,7 +129,8 @@ std::string ToLower(std::string_view s) {
 SimulatorCore::Mailbox::Mailbox()
     : messages(TimeField::kReceived, /*default_descending=*/true),
       events(TimeField::kCreated, false),
-      contacts(TimeField::kCreated, false) {}
+      contacts(TimeField::kCreated, false),
+      contact_folders{ContactFolderRecord{"Contacts", -1, false}} {}
 
 Collection& SimulatorCore::Mailbox::Of(EntityKind kind) {
   switch (kind) {
@@ -199,9 +208,16 @@ void SimulatorCore::SeedUsers() {
                                              "archive"};
     static const char* const kNames[] = {"Inbox", "Drafts", "Sent Items", "Deleted Items",
                                          "Archive"};
-    for (int f = 0; f < kMailFolderCount; ++f) {
+    for (int f = 0; f < kHiddenFolder; ++f) {
       u.mail_folders.push_back(Folder{kWellKnown[f], kNames[f], folder_id(10 + f)});
     }
+    Folder hidden{"", "Hidden Folder", folder_id(10 + kHiddenFolder)};
+    hidden.hidden = true;
+    u.mail_folders.push_back(hidden);
+    Folder search{"", "Unread Mail", folder_id(10 + kSearchFolder)};
+    search.parent = kInbox;
+    search.search = true;
+    u.mail_folders.push_back(search);
     u.contacts_folder = Folder{"", "Contacts", folder_id(30)};
     u.calendar = Folder{"calendar", "Calendar", folder_id(40)};
     user_index_[u.id] = i;
@@ -316,6 +332,9 @@ int SimulatorCore::FindMailFolder(const UserRecord& user, const std::string& nam
 std::optional<ApiError> SimulatorCore::CreateItem(const UserRecord& user, EntityKind kind,
                                                   const Json& fields, int folder, bool draft,
                                                   Created* out) {
+  if (kind == EntityKind::kMessage && user.mail_folders[static_cast<size_t>(folder)].search) {
+    return SearchFolderHoldsNoItems();
+  }
   TimePoint now = ItemPrecision(kind, Now());
   std::unique_lock<std::shared_mutex> lock(data_mu_);
   auto item = std::make_unique<Item>();
@@ -326,7 +345,7 @@ std::optional<ApiError> SimulatorCore::CreateItem(const UserRecord& user, Entity
   item->content = content.dump();
   item->unread = kind == EntityKind::kMessage && !content.value("isRead", true);
   for (TimePoint& t : item->times) t = now;
-  item->folder = kind == EntityKind::kMessage ? folder : 0;
+  item->folder = kind == EntityKind::kEvent ? 0 : folder;
   if (kind == EntityKind::kEvent) SetEventSpan(content, item.get());
   const Item* stored = MailboxOf(user).Of(kind).Insert(std::move(item));
   Journal(MailboxOf(user), kind, stored->id, Place{}, PlaceOf(*stored));
@@ -336,6 +355,90 @@ std::optional<ApiError> SimulatorCore::CreateItem(const UserRecord& user, Entity
   AttachContent(notifier_, out->rendered, &change);
   lock.unlock();
   notifier_.OnChange(change);
+  return std::nullopt;
+}
+
+int SimulatorCore::FindContactFolder(const UserRecord& user, const std::string& id) const {
+  std::shared_lock<std::shared_mutex> lock(data_mu_);
+  const auto& folders = MailboxOf(user).contact_folders;
+  for (size_t i = 0; i < folders.size(); ++i) {
+    if (!folders[i].deleted && ContactFolderId(user, static_cast<int>(i)) == id) {
+      return static_cast<int>(i);
+    }
+  }
+  return -1;
+}
+
+std::optional<SimulatorCore::ContactFolderView> SimulatorCore::ContactFolderInfo(
+    const UserRecord& user, int index) const {
+  std::shared_lock<std::shared_mutex> lock(data_mu_);
+  const auto& folders = MailboxOf(user).contact_folders;
+  if (index < 0 || static_cast<size_t>(index) >= folders.size()) return std::nullopt;
+  const ContactFolderRecord& f = folders[static_cast<size_t>(index)];
+  if (f.deleted) return std::nullopt;
+  return ContactFolderView{
+      index, ContactFolderId(user, index), f.display_name,
+      f.parent < 0 ? "AAMkAD" + user.id_part + "-AAuAAAAAA_root" : ContactFolderId(user, f.parent)};
+}
+
+std::vector<SimulatorCore::ContactFolderView> SimulatorCore::ContactFolderChildren(
+    const UserRecord& user, int parent) const {
+  std::vector<ContactFolderView> out;
+  std::shared_lock<std::shared_mutex> lock(data_mu_);
+  const auto& folders = MailboxOf(user).contact_folders;
+  for (size_t i = 1; i < folders.size(); ++i) {
+    if (folders[i].deleted || folders[i].parent != parent) continue;
+    out.push_back(ContactFolderView{static_cast<int>(i), ContactFolderId(user, static_cast<int>(i)),
+                                    folders[i].display_name, ContactFolderId(user, parent)});
+  }
+  return out;
+}
+
+std::optional<ApiError> SimulatorCore::CreateContactFolder(const UserRecord& user, int parent,
+                                                           const std::string& display_name,
+                                                           std::string* id) {
+  std::unique_lock<std::shared_mutex> lock(data_mu_);
+  auto& folders = MailboxOf(user).contact_folders;
+  if (parent < 0 || static_cast<size_t>(parent) >= folders.size() ||
+      folders[static_cast<size_t>(parent)].deleted) {
+    return ItemNotFound();
+  }
+  folders.push_back(ContactFolderRecord{display_name, parent, false});
+  *id = ContactFolderId(user, static_cast<int>(folders.size() - 1));
+  return std::nullopt;
+}
+
+std::optional<ApiError> SimulatorCore::DeleteContactFolder(const UserRecord& user, int folder) {
+  if (folder == 0) {
+    return ApiError{400, "ErrorDeleteDistinguishedFolder",
+                    "Distinguished folders cannot be deleted."};
+  }
+  std::vector<ItemChange> changes;
+  {
+    std::unique_lock<std::shared_mutex> lock(data_mu_);
+    Mailbox& mailbox = MailboxOf(user);
+    auto& folders = mailbox.contact_folders;
+    if (folder < 0 || static_cast<size_t>(folder) >= folders.size() ||
+        folders[static_cast<size_t>(folder)].deleted) {
+      return ItemNotFound();
+    }
+    // The folder and every folder under it (children always come after their parent).
+    std::set<int> gone{folder};
+    for (size_t i = static_cast<size_t>(folder) + 1; i < folders.size(); ++i) {
+      if (!folders[i].deleted && gone.count(folders[i].parent)) gone.insert(static_cast<int>(i));
+    }
+    for (int f : gone) folders[static_cast<size_t>(f)].deleted = true;
+    std::vector<std::string> ids;
+    mailbox.contacts.ForEach([&](const Item& item) {
+      if (gone.count(item.folder)) ids.push_back(item.id);
+    });
+    for (const std::string& id : ids) {
+      std::unique_ptr<Item> removed = mailbox.contacts.Remove(id);
+      Journal(mailbox, EntityKind::kContact, removed->id, PlaceOf(*removed), Place{});
+      changes.push_back(ChangeOf(ItemChange::Op::kDelete, user, EntityKind::kContact, *removed));
+    }
+  }
+  for (const ItemChange& change : changes) notifier_.OnChange(change);
   return std::nullopt;
 }
 
@@ -383,6 +486,7 @@ std::optional<ApiError> SimulatorCore::DeleteItem(const UserRecord& user, Entity
 
 std::optional<ApiError> SimulatorCore::MoveMessage(const UserRecord& user, const std::string& id,
                                                    int folder, bool immutable_ids, Created* out) {
+  if (user.mail_folders[static_cast<size_t>(folder)].search) return SearchFolderHoldsNoItems();
   TimePoint now = ItemPrecision(EntityKind::kMessage, Now());
   std::unique_lock<std::shared_mutex> lock(data_mu_);
   Collection& messages = MailboxOf(user).messages;
@@ -722,6 +826,24 @@ std::vector<UserInfo> Simulator::Users() const {
 
 std::string Simulator::TenantId() const { return impl_->tenant_id(); }
 
+std::string Simulator::CreateContactFolder(const std::string& user, const std::string& parent_id,
+                                           const std::string& display_name) {
+  const UserRecord* u = impl_->FindUser(user);
+  if (!u) return "";
+  int parent = parent_id.empty() ? 0 : impl_->FindContactFolder(*u, parent_id);
+  if (parent < 0) return "";
+  std::string id;
+  if (impl_->CreateContactFolder(*u, parent, display_name, &id)) return "";
+  return id;
+}
+
+bool Simulator::DeleteContactFolder(const std::string& user, const std::string& folder_id) {
+  const UserRecord* u = impl_->FindUser(user);
+  if (!u) return false;
+  int folder = impl_->FindContactFolder(*u, folder_id);
+  return folder > 0 && !impl_->DeleteContactFolder(*u, folder);
+}
+
 std::string Simulator::CreateItem(const std::string& user, const std::string& collection,
                                   const std::string& fields_json, const std::string& folder) {
   try {
@@ -733,9 +855,13 @@ std::string Simulator::CreateItem(const std::string& user, const std::string& co
     if (*kind == EntityKind::kMessage) {
       folder_index = SimulatorCore::FindMailFolder(*u, folder);
       if (folder_index < 0) return "";
+    } else if (*kind == EntityKind::kContact && !folder.empty() && folder != "inbox") {
+      folder_index = impl_->FindContactFolder(*u, folder);
+      if (folder_index < 0) return "";
     }
+    const bool draft = *kind == EntityKind::kMessage && folder_index == kDrafts;
     SimulatorCore::Created created;
-    if (impl_->CreateItem(*u, *kind, fields, folder_index, folder_index == kDrafts, &created)) {
+    if (impl_->CreateItem(*u, *kind, fields, folder_index, draft, &created)) {
       return "";
     }
     return created.id;

@@ -75,6 +75,25 @@ class SimulatorCore {
   void FolderCounts(const UserRecord& user, std::vector<size_t>* total,
                     std::vector<size_t>* unread) const;
 
+  // --- Contact folders: the default one (index 0, Item::folder of a contact) and the
+  // folders created under it, nested. Each takes the data lock itself. -------------------
+  struct ContactFolderView {
+    int index = 0;
+    std::string id;
+    std::string display_name;
+    std::string parent_id;  // the default folder's parent: the mailbox root
+  };
+  // Index of the live contact folder with that id; -1 if none.
+  int FindContactFolder(const UserRecord& user, const std::string& id) const;
+  std::optional<ContactFolderView> ContactFolderInfo(const UserRecord& user, int index) const;
+  // The live folders directly under folder `parent`, oldest first.
+  std::vector<ContactFolderView> ContactFolderChildren(const UserRecord& user, int parent) const;
+  std::optional<ApiError> CreateContactFolder(const UserRecord& user, int parent,
+                                              const std::string& display_name, std::string* id);
+  // Deletes the folder, the folders under it and their contacts (each contact as a
+  // delete: journal and notifications). The default folder cannot be deleted.
+  std::optional<ApiError> DeleteContactFolder(const UserRecord& user, int folder);
+
   // A page of a list query plus what building the nextLink needs.
   struct ListResult {
     std::vector<Json> items;
@@ -178,11 +197,17 @@ class SimulatorCore {
     std::string id;
     Place before, after;
   };
+  struct ContactFolderRecord {
+    std::string display_name;
+    int parent = -1;  // -1: the default folder's (the mailbox root)
+    bool deleted = false;
+  };
   struct Mailbox {
     Mailbox();
     Collection messages;
     Collection events;
     Collection contacts;
+    std::vector<ContactFolderRecord> contact_folders;  // [0]: the default Contacts folder
     std::deque<JournalEntry> journal;
     uint64_t journal_seq = 0;    // last sequence number handed out
     uint64_t journal_floor = 0;  // entries up to this one were dropped

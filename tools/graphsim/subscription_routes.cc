@@ -365,7 +365,8 @@ HttpResponse Impl::HandleSubscriptions(const HttpRequest& request,
     } else if (tail == std::vector<std::string>{"contacts"}) {
       sub.target.kind = EntityKind::kContact;
     } else if (tail.size() == 3 && tail[0] == "contactfolders" && tail[2] == "contacts") {
-      if (segments[3] != user->contacts_folder.id) {
+      sub.target.folder = FindContactFolder(*user, segments[3]);
+      if (sub.target.folder < 0) {
         return error(
             ApiError{404, "ErrorItemNotFound", "The specified object was not found in the store."});
       }
