@@ -219,6 +219,18 @@ class Schedule {
                                          : graphsim::DeltaExpiredStyle::kResyncRequired;
       Fault("delta_expired_style");
     }
+    if (Enabled("listing_lag")) {
+      // Drawn apart from rng_, so that a seed's changes and faults stay those it had
+      // before the lag was drawn.
+      uint64_t draw = (seed_ ^ 0x6c61675f6c6167ULL) * 0x9E3779B97F4A7C15ULL;
+      draw ^= draw >> 29;
+      static constexpr int kLags[] = {0, 0, 10, 45, 90, 180};
+      int lag = settings_.listing_lag >= 0 ? settings_.listing_lag : kLags[draw % 6];
+      if (lag > 0) {
+        o.listing_lag = seconds(lag);
+        Fault("listing_lag");
+      }
+    }
     return o;
   }
 
@@ -235,7 +247,8 @@ class Schedule {
            std::to_string(static_cast<int>(options_.delta_expired_style)) +
            " page_size=" + std::to_string(config_.sync.page_size) +
            " lifecycle_url=" + (config_.webhook.lifecycle_url.empty() ? "no" : "yes") +
-           " rich_mailboxes=" + std::to_string(rich_users_.size());
+           " rich_mailboxes=" + std::to_string(rich_users_.size()) +
+           " listing_lag=" + std::to_string(options_.listing_lag.count());
   }
 
   graph::ClientOptions ClientOptions() const {
