@@ -177,7 +177,7 @@ class Schedule {
   static bool IsOptionFault(const std::string& kind) {
     return kind == "duplicate" || kind == "reorder" || kind == "delay" ||
            kind == "resource_style" || kind == "delta_replay" || kind == "delta_expired_style" ||
-           kind == "rich";
+           kind == "rich" || kind == "listing_lag";
   }
 
   bool Enabled(const std::string& kind) const { return settings_.faults.count(kind) > 0; }
