@@ -177,7 +177,7 @@ class Schedule {
   static bool IsOptionFault(const std::string& kind) {
     return kind == "duplicate" || kind == "reorder" || kind == "delay" ||
            kind == "resource_style" || kind == "delta_replay" || kind == "delta_expired_style" ||
-           kind == "rich" || kind == "listing_lag";
+           kind == "rich";
   }
 
   bool Enabled(const std::string& kind) const { return settings_.faults.count(kind) > 0; }
@@ -219,18 +219,8 @@ class Schedule {
                                          : graphsim::DeltaExpiredStyle::kResyncRequired;
       Fault("delta_expired_style");
     }
-    if (Enabled("listing_lag")) {
-      // Drawn apart from rng_, so that a seed's changes and faults stay those it had
-      // before the lag was drawn.
-      uint64_t draw = (seed_ ^ 0x6c61675f6c6167ULL) * 0x9E3779B97F4A7C15ULL;
-      draw ^= draw >> 29;
-      static constexpr int kLags[] = {0, 0, 10, 45, 90, 180};
-      int lag = settings_.listing_lag >= 0 ? settings_.listing_lag : kLags[draw % 6];
-      if (lag > 0) {
-        o.listing_lag = seconds(lag);
-        Fault("listing_lag");
-      }
-    }
+    // Set apart from rng_, so that a seed's changes and faults are the same with a lag.
+    o.listing_lag = seconds(settings_.listing_lag);
     return o;
   }
 
