@@ -396,6 +396,7 @@ NotificationAnswer Receiver::Impl::Accept(std::string_view content_type, std::st
     entry.resource = std::move(item.resource);
     entry.item_id = std::move(item.resource_id);
     entry.notification_id = std::move(item.id);
+    entry.etag = item.etag;
     if (item.has_encrypted_content) {
       // Kept encrypted: the worker checks the body's tokens and decrypts (answer first,
       // validate after, as Graph asks).

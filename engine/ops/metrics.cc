@@ -110,7 +110,7 @@ Result<std::string> RenderMetrics(const MetricsSources& src) {
   }
   out.Counter("resync_rounds_total", "Query rounds run for notifications.", {{{}, Read(w.rounds)}});
   out.Counter("notified_items_fetched_total",
-              "Created items no round listed, read one by one by id.",
+              "Notified items no round showed at the notified version, read one by one by id.",
               {{{}, Read(w.fetched_items)}});
 
   const sync::KeeperStats& k = *src.keeper;

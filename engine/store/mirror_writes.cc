@@ -215,10 +215,10 @@ void AppendLogEntries(WriteContext& ctx, const std::vector<LogEntry>& entries,
   SQLite::Statement& s = ctx.Prepare(
       "INSERT OR IGNORE INTO notification_log (dedupe_key, received_at, subscription_id, "
       "user_id, collection, change_type, lifecycle_event, resource, item_id, notification_id, "
-      "rich_data, rich_data_key, rich_signature, rich_certificate_id, token_batch) "
+      "rich_data, rich_data_key, rich_signature, rich_certificate_id, token_batch, etag) "
       "VALUES (?1, ?2, ?3, ?4, ?5, NULLIF(?6, ''), NULLIF(?7, ''), NULLIF(?8, ''), "
       "NULLIF(?9, ''), NULLIF(?10, ''), NULLIF(?11, ''), NULLIF(?12, ''), NULLIF(?13, ''), "
-      "NULLIF(?14, ''), NULLIF(?15, 0))");
+      "NULLIF(?14, ''), NULLIF(?15, 0), NULLIF(?16, ''))");
   for (const LogEntry& e : entries) {
     s.reset();
     s.bind(1, e.dedupe_key);
@@ -236,6 +236,7 @@ void AppendLogEntries(WriteContext& ctx, const std::vector<LogEntry>& entries,
     s.bind(13, e.rich.signature);
     s.bind(14, e.rich.certificate_id);
     s.bind(15, token_batch);
+    s.bind(16, e.etag);
     s.exec();
   }
 }

@@ -258,14 +258,15 @@ Result<std::vector<std::string>> Store::NotificationTokens(int64_t token_batch) 
 Result<std::vector<PendingNotification>> Store::PendingNotifications(TimePoint now, int limit) {
   std::lock_guard<std::mutex> lock(impl_->read_mu);
   try {
-    SQLite::Statement q(*impl_->read_db,
-                        "SELECT seq, user_id, collection, coalesce(change_type, ''), "
-                        "coalesce(lifecycle_event, ''), subscription_id, coalesce(item_id, ''), "
-                        "attempts, received_at, coalesce(rich_data, ''), "
-                        "coalesce(rich_data_key, ''), coalesce(rich_signature, ''), "
-                        "coalesce(rich_certificate_id, ''), coalesce(token_batch, 0) "
-                        "FROM notification_log WHERE state IN ('received', 'failed') AND "
-                        "(state = 'received' OR next_attempt_at <= ?1) ORDER BY seq LIMIT ?2");
+    SQLite::Statement q(
+        *impl_->read_db,
+        "SELECT seq, user_id, collection, coalesce(change_type, ''), "
+        "coalesce(lifecycle_event, ''), subscription_id, coalesce(item_id, ''), "
+        "attempts, received_at, coalesce(rich_data, ''), "
+        "coalesce(rich_data_key, ''), coalesce(rich_signature, ''), "
+        "coalesce(rich_certificate_id, ''), coalesce(token_batch, 0), "
+        "coalesce(etag, '') FROM notification_log WHERE state IN ('received', 'failed') AND "
+        "(state = 'received' OR next_attempt_at <= ?1) ORDER BY seq LIMIT ?2");
     q.bind(1, FormatUtc(now));
     q.bind(2, limit);
     std::vector<PendingNotification> out;
@@ -285,6 +286,7 @@ Result<std::vector<PendingNotification>> Store::PendingNotifications(TimePoint n
       p.rich.signature = q.getColumn(11).getString();
       p.rich.certificate_id = q.getColumn(12).getString();
       p.token_batch = q.getColumn(13).getInt64();
+      p.etag = q.getColumn(14).getString();
       out.push_back(std::move(p));
     }
     return out;
@@ -555,6 +557,28 @@ Result<std::vector<std::string>> Store::MissingItems(const std::string& user_id,
   });
   if (!s.ok()) return s;
   return missing;
+}
+
+Result<std::vector<std::string>> Store::NotHeldAt(
+    const std::string& user_id, Collection collection,
+    const std::vector<std::pair<std::string, std::string>>& notified) {
+  std::vector<std::string> stale;
+  if (notified.empty()) return stale;
+  Status s = Read("looking up item versions", [&](SQLite::Database& db) {
+    SQLite::Statement q(db, "SELECT coalesce(change_key, '') FROM " +
+                                std::string(CollectionName(collection)) +
+                                " WHERE user_id = ?1 AND id = ?2");
+    for (const auto& [id, change_key] : notified) {
+      q.reset();
+      q.bind(1, user_id);
+      q.bind(2, id);
+      if (!q.executeStep() || (!change_key.empty() && q.getColumn(0).getString() != change_key)) {
+        stale.push_back(id);
+      }
+    }
+  });
+  if (!s.ok()) return s;
+  return stale;
 }
 
 Result<std::vector<std::string>> Store::ItemIds(const std::string& user_id, Collection collection) {

@@ -76,6 +76,7 @@ struct LogEntry {
   std::string resource;
   std::string item_id;
   std::string notification_id;
+  std::string etag;  // resourceData.@odata.etag, as sent
   RichContent rich;  // empty unless the item carried encryptedContent
 };
 
@@ -92,6 +93,7 @@ struct PendingNotification {
   std::string lifecycle_event;
   std::string subscription_id;
   std::string item_id;
+  std::string etag;  // the notified version (resourceData.@odata.etag), "" if none
   int attempts = 0;
   std::string received_at;  // local clock, normalized UTC text
   RichContent rich;
@@ -315,6 +317,12 @@ class Store {
   Result<int64_t> CountItems(const std::string& user_id, Collection collection);
   // Every (mailbox, collection) with items or a watermark, ordered by user then collection.
   Result<std::vector<CollectionCount>> Counts();
+  // Those of `notified` (id, changeKey) the collection does not hold for the mailbox at
+  // that version: no row, or a row with another changeKey. An empty changeKey asks only
+  // for the row. In the order given.
+  Result<std::vector<std::string>> NotHeldAt(
+      const std::string& user_id, Collection collection,
+      const std::vector<std::pair<std::string, std::string>>& notified);
   // Those of `ids` the collection does not hold for the mailbox, in the order given.
   Result<std::vector<std::string>> MissingItems(const std::string& user_id, Collection collection,
                                                 const std::vector<std::string>& ids);

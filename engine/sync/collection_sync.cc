@@ -160,6 +160,40 @@ Result<int64_t> CollectionSync::FetchMissing(const std::string& user_id, Collect
   return static_cast<int64_t>(missing->size());
 }
 
+Result<CollectionSync::LateFetch> CollectionSync::FetchNotified(
+    const std::string& user_id, Collection collection,
+    const std::vector<std::pair<std::string, std::string>>& notified) {
+  LateFetch result;
+  auto stale = store_->NotHeldAt(user_id, collection, notified);
+  if (!stale.ok()) return stale.status();
+  if (stale->empty()) return result;
+  // An item is late only if the mirror holds none of the versions notified for it (two
+  // updates notified together: the mirror holding the newer one is current).
+  std::map<std::string, std::set<std::string>> versions;
+  std::map<std::string, size_t> pairs, stale_pairs;
+  for (const auto& [id, change_key] : notified) {
+    ++pairs[id];
+    if (!change_key.empty()) versions[id].insert(change_key);
+  }
+  for (const std::string& id : *stale) ++stale_pairs[id];
+  std::set<std::string> late;
+  for (const auto& [id, n] : stale_pairs) {
+    if (n >= pairs[id]) late.insert(id);
+  }
+  if (late.empty()) return result;
+  auto fetched = delta_.Fetch(user_id, collection, late);
+  if (!fetched.ok()) return fetched.status();
+  result.fetched = static_cast<int64_t>(late.size());
+  for (const MirrorItem& item : fetched->upserts) {
+    auto it = versions.find(item.id);
+    if (it != versions.end() && !item.change_key.empty() && !it->second.count(item.change_key)) {
+      ++result.behind;
+    }
+  }
+  if (Status s = store_->ApplyPage(std::move(fetched).value()); !s.ok()) return s;
+  return result;
+}
+
 Result<DeltaStats> CollectionSync::Delta(const std::string& user_id, Collection collection) {
   auto r = Timed(2, [&] { return delta_.Sync(user_id, collection); });
   Note(user_id, collection, "delta", r.status());

@@ -89,6 +89,16 @@ class CollectionSync {
   // round did not list: stamped before the watermark it re-read from, or listed late.
   Result<int64_t> FetchMissing(const std::string& user_id, Collection collection,
                                const std::vector<std::string>& ids);
+  // Notified versions the rounds did not show: Graph may notify a change before its list
+  // and delta queries show it. Reads by id each item among `notified` (id, changeKey; an
+  // empty changeKey asks only for the item) that the mirror does not hold at any version
+  // notified for it, and writes Graph's current state (404 removes the row).
+  struct LateFetch {
+    int64_t fetched = 0;  // items read by id
+    int64_t behind = 0;   // read, but still at none of the notified versions
+  };
+  Result<LateFetch> FetchNotified(const std::string& user_id, Collection collection,
+                                  const std::vector<std::pair<std::string, std::string>>& notified);
   const RoundTimings& timings() const { return timings_; }
   // Items received from Graph by every round so far (for progress displays).
   int64_t items_received() const { return received_.load(std::memory_order_relaxed); }

@@ -24,7 +24,9 @@
 // notification was lost, only this finds it). Events outside the window are covered by
 // listing the ids of all events once per pass (keyset-paged on createdDateTime): a row
 // Graph does not list is checked, and an event Graph lists that the mirror lacks is read
-// by id (one outside the window whose notification was lost; no round lists it).
+// by id (one outside the window whose notification was lost; no round lists it). That
+// listing runs only after a fresh round of the window: a round from a token reports every
+// event changed outside the window as `@removed`, and each is checked by id.
 //
 // Thread-safety: safe from many threads; passes over the same (mailbox, collection) run
 // one at a time.
@@ -78,6 +80,7 @@ struct DeltaStats {
   int64_t removed = 0;         // mirror rows removed at the end of the pass
   int64_t verified = 0;        // items checked one by one with Graph before removal
   int64_t fresh_rounds = 0;    // rounds started without a token
+  int64_t fresh_ended = 0;     // rounds without a token that reached their deltaLink
   int64_t expired_tokens = 0;  // tokens Graph no longer knew (each restarted a round fresh)
 };
 

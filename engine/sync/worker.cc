@@ -12,6 +12,18 @@ namespace {
 
 // Log rows taken per RunOnce: bounds memory; the rest waits for the next pass.
 constexpr int kBatchRows = 20'000;
+// Passes that retry a group whose notified versions Graph did not show even by id, before
+// its rows are applied anyway (the delta pass remains the safety net).
+constexpr int kLateVersionRetries = 3;
+
+// The changeKey an etag names: W/"CQAAABYAAAB..." -> CQAAABYAAAB...
+std::string ChangeKeyOfEtag(std::string etag) {
+  if (etag.rfind("W/", 0) == 0) etag.erase(0, 2);
+  if (etag.size() >= 2 && etag.front() == '"' && etag.back() == '"') {
+    etag = etag.substr(1, etag.size() - 2);
+  }
+  return etag;
+}
 
 struct Group {
   std::vector<int64_t> seqs;  // change notifications, ended together
@@ -19,7 +31,8 @@ struct Group {
   std::vector<MirrorItem> rich_items;  // decrypted from rich notifications
   bool created = false;
   bool updated = false;
-  std::vector<std::string> created_ids;
+  // (id, changeKey) of the created and updated rows that name an item ("" if no etag).
+  std::vector<std::pair<std::string, std::string>> notified;
   // The newest receipt time of the created and of the updated rows (store::FormatUtc).
   std::string created_received;
   std::string updated_received;
@@ -136,10 +149,12 @@ Result<int64_t> SyncWorker::RunOnce() {
     }
     g.seqs.push_back(row.seq);
     g.attempts = std::max(g.attempts, row.attempts);
+    if (changed && !row.item_id.empty() && (row.change_type == "created" || !row.etag.empty())) {
+      g.notified.emplace_back(row.item_id, ChangeKeyOfEtag(row.etag));
+    }
     if (row.change_type == "created") {
       g.created = true;
       g.created_received = std::max(g.created_received, row.received_at);
-      if (!row.item_id.empty()) g.created_ids.push_back(row.item_id);
     }
     if (row.change_type == "updated") {
       g.updated = true;
@@ -252,19 +267,22 @@ Result<int64_t> SyncWorker::RunOnce() {
       auto r = sync_->Modified(user, collection, Reason::kNotified);
       if (!r.ok()) round = r.status();
     }
-    if (round.ok() && !g.created_ids.empty()) {
-      // What the rounds did not list (stamped before the overlap they re-read, or listed
-      // late) is read by id; an id deleted in the same group needs no read.
+    if (round.ok() && !g.notified.empty()) {
+      // What the rounds did not show at the notified version (stamped before the overlap
+      // they re-read, or not yet in Graph's lists: a notification can come first) is read
+      // by id; an id deleted in the same group needs no read. Whether or not a round ran.
       std::set<std::string> deleted(g.deleted_ids.begin(), g.deleted_ids.end());
-      std::erase_if(g.created_ids, [&](const std::string& id) { return deleted.count(id) > 0; });
-      std::sort(g.created_ids.begin(), g.created_ids.end());
-      g.created_ids.erase(std::unique(g.created_ids.begin(), g.created_ids.end()),
-                          g.created_ids.end());
-      auto fetched = sync_->FetchMissing(user, collection, g.created_ids);
-      if (!fetched.ok()) {
-        round = fetched.status();
+      std::erase_if(g.notified, [&](const auto& n) { return deleted.count(n.first) > 0; });
+      auto late = sync_->FetchNotified(user, collection, g.notified);
+      if (!late.ok()) {
+        round = late.status();
       } else {
-        stats_.fetched_items += static_cast<uint64_t>(*fetched);
+        stats_.fetched_items += static_cast<uint64_t>(late->fetched);
+        if (late->behind > 0 && g.attempts < kLateVersionRetries) {
+          // Not even a GET shows the notified version yet: again after the backoff.
+          round = Status::Unavailable(std::to_string(late->behind) +
+                                      " notified item version(s) not visible yet");
+        }
       }
     }
     if (round.ok() && (g.created || g.updated) && !g.rich_items.empty()) {

@@ -3,9 +3,13 @@
 // Notifications are hints. All pending rows of one (mailbox, collection) are coalesced
 // into at most one createdDateTime round (for `created`) and one lastModifiedDateTime
 // round (for `updated`), whatever their number: a burst of 1,000 notifications costs a
-// handful of Graph requests. Such a round re-reads only `sync.hint_overlap`, and a created
-// item it did not list is read by id; rows received before a round of their kind that
-// already succeeded began (a backlog at start) need no round at all. `deleted`
+// handful of Graph requests. Such a round re-reads only `sync.hint_overlap`; rows
+// received before a round of their kind that already succeeded began (a backlog at start)
+// need no round at all. An item the mirror then does not hold at the version a row
+// notified (its `@odata.etag`) is read by id: Graph may notify a change before its list
+// and delta queries show it, or the change was stamped before the overlap. If even the
+// read by id shows another version, the group is retried with backoff, at most a few
+// times. `deleted`
 // rows delete their item, after the rounds and in the transaction that marks the group's
 // rows applied. A group whose rounds fail is marked failed with the reason and retried
 // with exponential backoff; rows for a mailbox or collection no longer configured are
@@ -50,7 +54,7 @@ struct WorkerStats {
   std::atomic<uint64_t> failed_rows{0};
   std::atomic<uint64_t> rich_items{0};       // items upserted from decrypted content
   std::atomic<uint64_t> suspicious_rows{0};  // ignored: their body's tokens failed
-  std::atomic<uint64_t> fetched_items{0};    // created items no round listed, read by id
+  std::atomic<uint64_t> fetched_items{0};    // notified items no round showed, read by id
 };
 
 // Called for lifecycle rows; returns how the row ended. Wired to the subscription keeper.

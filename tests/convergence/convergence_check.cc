@@ -13,7 +13,8 @@
 // ("stale until safety-net pass") or not ("diverged").
 //
 //   convergence_check [--schedules N] [--seed S] [--steps K] [--faults a,b|all|none]
-//                     [--jobs J] [--keep DIR] [--require-all-faults] [--verbose]
+//                     [--jobs J] [--keep DIR] [--require-all-faults] [--listing-lag S]
+//                     [--verbose]
 //
 // Schedule i uses seed S + i. A failing schedule prints its seed, the first mismatches with
 // each item's history (what the schedule did to it, what graphsim delivered about it, what
@@ -64,7 +65,9 @@ int Usage(const std::string& error) {
   if (!error.empty()) std::cerr << "convergence_check: " << error << "\n";
   std::cerr << "usage: convergence_check [--schedules N] [--seed S] [--steps K] "
                "[--faults KIND,...|all|none] [--jobs J] [--keep DIR] [--require-all-faults] "
-               "[--verbose]\n"
+               "[--listing-lag SECONDS] [--verbose]\n"
+               "  --listing-lag SECONDS  graphsim shows changes to lists and delta rounds this "
+               "long after they happen, in every schedule (default: 0)\n"
                "  --keep DIR  copy the mirror database of each failing schedule into DIR\n"
                "  --require-all-faults  fail if an enabled fault kind never happened (the "
                "default from "
@@ -113,6 +116,8 @@ std::string ReplayCommand(const Flags& flags, uint64_t seed) {
   if (flags.settings.steps != kDefaultSteps)
     cmd += " --steps " + std::to_string(flags.settings.steps);
   if (flags.faults_text != "all") cmd += " --faults " + flags.faults_text;
+  if (flags.settings.listing_lag > 0)
+    cmd += " --listing-lag " + std::to_string(flags.settings.listing_lag);
   return cmd;
 }
 
@@ -166,6 +171,11 @@ int Main(int argc, char** argv) {
       flags.jobs = static_cast<int>(n);
     } else if (arg == "--require-all-faults") {
       flags.require_all_faults = true;
+    } else if (arg == "--listing-lag") {
+      if (!value(&v) || !ParseInt(v, 0, &n) || n > 24 * 3600) {
+        return Usage("--listing-lag needs seconds (0 to 86400)");
+      }
+      flags.settings.listing_lag = static_cast<int>(n);
     } else if (arg == "--keep") {
       if (!value(&flags.settings.keep_dir)) return Usage("--keep needs a directory");
     } else if (arg == "--faults") {

@@ -220,6 +220,8 @@ class Schedule {
                                          : graphsim::DeltaExpiredStyle::kResyncRequired;
       Fault("delta_expired_style");
     }
+    // Set apart from rng_, so that a seed's changes and faults are the same with a lag.
+    o.listing_lag = seconds(settings_.listing_lag);
     return o;
   }
 
@@ -236,7 +238,8 @@ class Schedule {
            std::to_string(static_cast<int>(options_.delta_expired_style)) +
            " page_size=" + std::to_string(config_.sync.page_size) +
            " lifecycle_url=" + (config_.webhook.lifecycle_url.empty() ? "no" : "yes") +
-           " rich_mailboxes=" + std::to_string(rich_users_.size());
+           " rich_mailboxes=" + std::to_string(rich_users_.size()) +
+           " listing_lag=" + std::to_string(options_.listing_lag.count());
   }
 
   graph::ClientOptions ClientOptions() const {

@@ -53,6 +53,11 @@ struct Settings {
   std::set<std::string> faults;  // enabled fault kinds
   bool verbose = false;          // keep the step log
   std::string keep_dir;          // non-empty: a failing schedule's mirror is copied here
+  // graphsim's listing lag in seconds (lists and delta rounds show a change this long
+  // after it happens, its notification and a GET by id at once), for every schedule; 0:
+  // none. Not in the default schedules yet: under a lag the engine can resurrect an item
+  // a lagging round still lists after its deletion was applied.
+  int listing_lag = 0;
 };
 
 // What happened in a schedule, by kind: "create messages", "drop", "pump", ...

@@ -421,5 +421,100 @@ TEST_CASE("delta: a message moved A -> B -> A within one window", "[graphsim][de
   CHECK(Ids(inbox2.items, false) == std::set<std::string>{n3});
 }
 
+
+TEST_CASE("delta: a server page cap and empty pages before nextLinks", "[graphsim][delta]") {
+  graphsim::Options options = DeltaOptions();
+  options.max_page_size = 4;
+  options.delta_empty_page_every = 2;
+  SimFixture f(options);
+  std::set<std::string> inbox;  // listed in pages of 4 under the cap
+  std::string page = "/v1.0/users/" + f.user(0) + "/mailFolders/inbox/messages?$top=1000";
+  for (int guard = 0; guard < 100 && !page.empty(); ++guard) {
+    Reply r = page.rfind("http", 0) == 0 ? GetAbsolute(f, page) : f.Get(page);
+    REQUIRE(r.status == 200);
+    CHECK(r.body["value"].size() <= 4);
+    for (const Json& m : r.body["value"]) inbox.insert(m["id"].get<std::string>());
+    page = r.body.value("@odata.nextLink", "");
+  }
+  REQUIRE(inbox.size() > 12);
+  const graphsim::ItemsServed before = f.sim().Served();
+
+  httplib::Headers prefer{{"Prefer", "odata.maxpagesize=50"}};
+  std::string link = "/v1.0/users/" + f.user(0) + "/mailFolders/inbox/messages/delta";
+  std::vector<std::string> ids;
+  int empty_pages = 0, pages = 0;
+  for (int guard = 0; guard < 1000; ++guard) {
+    Reply r = link.rfind("http", 0) == 0 ? GetAbsolute(f, link, prefer) : f.Get(link, prefer);
+    REQUIRE(r.status == 200);
+    CHECK(r.Header("Preference-Applied") == "odata.maxpagesize=4");
+    CHECK(r.body["value"].size() <= 4);
+    ++pages;
+    for (const Json& item : r.body["value"]) ids.push_back(item["id"]);
+    if (r.body.contains("@odata.deltaLink")) break;
+    REQUIRE(r.body.contains("@odata.nextLink"));
+    if (r.body["value"].empty()) ++empty_pages;
+    link = r.body["@odata.nextLink"];
+  }
+  // Every second page with a nextLink was an empty one first; nothing is lost or repeated.
+  CHECK(empty_pages >= 2);
+  CHECK(ids.size() == inbox.size());
+  CHECK(std::set<std::string>(ids.begin(), ids.end()) == inbox);
+  const graphsim::ItemsServed after = f.sim().Served();
+  CHECK(after.delta - before.delta == inbox.size());
+  CHECK(after.listed == before.listed);
+
+  // Lists are capped too; a GET by id counts as one item served.
+  Reply list = f.Get("/v1.0/users/" + f.user(0) + "/messages?$top=100");
+  REQUIRE(list.status == 200);
+  CHECK(list.body["value"].size() == 4);
+  CHECK(list.body.contains("@odata.nextLink"));
+  Reply one = f.Get("/v1.0/users/" + f.user(0) + "/messages/" + ids[0]);
+  REQUIRE(one.status == 200);
+  CHECK(f.sim().Served().listed == after.listed + 4);
+  CHECK(f.sim().Served().by_id == after.by_id + 1);
+}
+
+TEST_CASE("delta: listing lag hides changes from lists and delta, not from GET by id",
+          "[graphsim][delta]") {
+  graphsim::Options options = DeltaOptions();
+  options.listing_lag = std::chrono::seconds(60);
+  SimFixture f(options);
+  const std::string user = f.user(0);
+  const std::string base = "/v1.0/users/" + user;
+  Round first = RunRound(f, base + "/mailFolders/inbox/messages/delta");
+  std::set<std::string> inbox = FolderIds(f, "inbox");
+  const std::string changed = *inbox.begin();
+  const std::string doomed = *inbox.rbegin();
+
+  f.clock().Advance(std::chrono::seconds(5));
+  const std::string created = f.sim().CreateItem(user, "messages", R"({"subject":"new"})", "inbox");
+  REQUIRE(f.sim().UpdateItem(user, "messages", changed, R"({"subject":"changed"})"));
+  REQUIRE(f.sim().DeleteItem(user, "messages", doomed));
+
+  // GET by id sees every change at once.
+  CHECK(f.Get(base + "/messages/" + created).status == 200);
+  CHECK(f.Get(base + "/messages/" + changed).body["subject"] == "changed");
+  CHECK(f.Get(base + "/messages/" + doomed).status == 404);
+  // Lists and delta rounds do not, until the lag has passed.
+  f.clock().Advance(std::chrono::seconds(50));
+  CHECK(FolderIds(f, "inbox") == inbox);
+  Reply listed = f.Get(base + "/messages?$filter=lastModifiedDateTime%20ge%202026-01-01T06:00:00Z");
+  REQUIRE(listed.status == 200);
+  CHECK(listed.body["value"].empty());
+  Round early = RunRound(f, first.delta_link);
+  CHECK(early.items.empty());
+
+  f.clock().Advance(std::chrono::seconds(10));
+  std::set<std::string> now_listed = FolderIds(f, "inbox");
+  CHECK(now_listed.count(created) == 1);
+  CHECK(now_listed.count(doomed) == 0);
+  Round late = RunRound(f, early.delta_link);
+  CHECK(Ids(late.items, false) == std::set<std::string>{created, changed});
+  CHECK(Ids(late.items, true) == std::set<std::string>{doomed});
+  const Json* item = FindItem(late.items, changed);
+  REQUIRE(item != nullptr);
+  CHECK((*item)["subject"] == "changed");
+}
+
 }  // namespace
 }  // namespace graphsim_test

@@ -256,18 +256,20 @@ HttpResponse SimulatorCore::Delta(const HttpRequest& request, const UserRecord& 
   {
     std::shared_lock<std::shared_mutex> lock(data_mu_);
     const Mailbox& mailbox = MailboxOf(user);
-    const Collection& collection = mailbox.Of(target.kind);
+    // With a listing lag, rounds see the listed view and the journal up to its sequence.
+    const Collection& collection = mailbox.Listed(target.kind);
+    const uint64_t visible_seq = mailbox.ListedSeq();
     if (have_token && tok.base < mailbox.journal_floor) return expired();
     if (!have_token) {  // a new listing round: the state now
       tok.mode = 'i';
-      tok.base = mailbox.journal_seq;
+      tok.base = visible_seq;
     } else if (delta_text) {  // a new change round: the changes since the token
       tok.mode = 'c';
-      tok.end = mailbox.journal_seq;
+      tok.end = std::max(tok.base, visible_seq);
       tok.issued = ToTicks(now);
       tok.pos = tok.prev = "0";
     }
-    if (tok.end > mailbox.journal_seq) {
+    if (tok.end > mailbox.journal_seq || tok.base > mailbox.journal_seq) {
       return ErrorResponse(400, "BadRequest", "The delta or skip token is not valid here.", now);
     }
     bool replay = false;
@@ -361,6 +363,13 @@ HttpResponse SimulatorCore::Delta(const HttpRequest& request, const UserRecord& 
     }
   }
 
+  if (more && options_.delta_empty_page_every > 1 &&
+      ++delta_next_links_ % static_cast<uint64_t>(options_.delta_empty_page_every) == 0) {
+    // An empty page first; its nextLink asks for this page again.
+    value.clear();
+    next_pos = tok.prev;
+  }
+  served_delta_ += value.size();
   if (more) {
     Token next = tok;
     next.skip = true;

@@ -351,9 +351,16 @@ class MailboxRequest {
   HttpResponse Delta(Impl::DeltaTarget* d) {
     d->link_path = "/v1.0/users/" + PercentEncode(user_segment_, false);
     for (const std::string& segment : path_) d->link_path += "/" + PercentEncode(segment, false);
-    d->max_page_size = MaxPageSize(request_);
+    const int requested = MaxPageSize(request_);
+    d->max_page_size = requested;
+    if (sim_.options_.max_page_size > 0) {
+      d->max_page_size = d->max_page_size > 0
+                             ? std::min(d->max_page_size, sim_.options_.max_page_size)
+                             : sim_.options_.max_page_size;
+    }
+    sim_.CatchUpListing(user_, now_);
     HttpResponse response = sim_.Delta(request_, user_, *d, now_);
-    if (d->max_page_size > 0 && response.status == 200) {
+    if (requested > 0 && response.status == 200) {
       response.headers.emplace_back("Preference-Applied",
                                     "odata.maxpagesize=" + std::to_string(d->max_page_size));
     }
@@ -392,6 +399,10 @@ class MailboxRequest {
     int page_size = q.top.value_or(10);
     int preferred = q.top ? 0 : MaxPageSize(request_);
     if (preferred > 0) page_size = preferred;
+    if (sim_.options_.max_page_size > 0) {
+      page_size = std::min(page_size, sim_.options_.max_page_size);
+      if (preferred > 0) preferred = page_size;
+    }
     query.top = static_cast<size_t>(page_size);
     query.skip = q.skip.value_or(0);
     query.count = q.count;
@@ -402,7 +413,9 @@ class MailboxRequest {
         return ErrorResponse(400, "BadRequest", "The $skiptoken value is not valid.", now_);
       }
     }
+    sim_.CatchUpListing(user_, now_);
     Impl::ListResult result = sim_.List(user_, t.kind, query, q.select);
+    sim_.served_listed_ += result.items.size();
 
     Json body;
     std::string context = ContextBase() + t.context_path;
@@ -453,6 +466,7 @@ class MailboxRequest {
     if (auto err = sim_.GetItem(user_, t.kind, id, q.select, &rendered)) {
       return ErrorResponse(*err, now_);
     }
+    ++sim_.served_by_id_;
     return WithJson(200, Entity(CollectionName(t.kind), rendered));
   }
 

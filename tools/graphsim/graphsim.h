@@ -205,6 +205,20 @@ struct Options {
   // 0: never; N: every Nth continuation page ($skiptoken request) of a delta round
   // returns the previous page again (Graph documents duplicates and replays).
   int delta_replay_every = 0;
+  // 0: never; N >= 2: every Nth delta page that would carry an @odata.nextLink is answered
+  // first by an empty page whose nextLink resumes at the same place (Graph documents that
+  // a round may return empty pages before its deltaLink).
+  int delta_empty_page_every = 0;
+
+  // --- Paging and visibility ----------------------------------------------------------------
+  // Server-side page size cap of lists and delta rounds: at most this many items per page
+  // whatever $top or Prefer: odata.maxpagesize ask for (Graph pages at its own size and the
+  // client follows nextLink). 0: no cap beyond the documented ones.
+  int max_page_size = 0;
+  // Changes become visible to list queries and delta rounds this long (clock time) after
+  // they happen; a GET of the item by id and change notifications see them at once. Models
+  // the eventual consistency of Graph's query results.
+  std::chrono::seconds listing_lag{0};
 
   // HTTP serving (Server only).
   int http_threads = 32;
@@ -255,6 +269,14 @@ struct MailboxStats {
   // GETs of one item (a message, event or contact by id) served, found or not: what a
   // receiver of rich notifications should no longer need.
   uint64_t item_gets = 0;
+};
+
+// Items served to clients by route kind, over all mailboxes (tests count what a sync costs).
+struct ItemsServed {
+  uint64_t listed = 0;  // items in pages of list queries (/messages, /events, ...)
+  uint64_t delta = 0;   // items in delta pages (@removed entries included)
+  uint64_t by_id = 0;   // items returned by a GET of one item (found)
+  uint64_t total() const { return listed + delta + by_id; }
 };
 
 // Delivery counters, for tests and GET /_sim/deliveries.
@@ -405,6 +427,7 @@ class Simulator {
   MailboxStats Stats(const std::string& user) const;
   uint64_t RequestCount() const;  // Graph requests (/v1.0/...) received
   uint64_t ItemGets() const;      // MailboxStats::item_gets summed over all mailboxes
+  ItemsServed Served() const;
 
   // Time. Now() is the clock plus any offset AdvanceClock kept for a non-manual clock.
   graphmirror::Clock* clock() const;

@@ -125,6 +125,17 @@ int main(int argc, char** argv) {
   app.add_option("--delta-replay-every", options.delta_replay_every,
                  "every Nth delta continuation page repeats the previous page (0: never)")
       ->check(CLI::Range(0, 1000000));
+  app.add_option("--delta-empty-page-every", options.delta_empty_page_every,
+                 "every Nth delta page with a nextLink is preceded by an empty page (0: never)")
+      ->check(CLI::Range(0, 1000000));
+  app.add_option("--max-page-size", options.max_page_size,
+                 "server-side cap on items per page of lists and delta rounds (0: none)")
+      ->check(CLI::Range(0, 1000));
+  int64_t listing_lag = 0;
+  app.add_option("--listing-lag", listing_lag,
+                 "seconds before a change is visible to list and delta queries (GET by id and "
+                 "notifications see it at once)")
+      ->check(CLI::Range(int64_t{0}, int64_t{24 * 3600}));
   int64_t reauthorize_minutes = options.reauthorize_before_expiry.count();
   app.add_option("--reauthorize-before-expiry", reauthorize_minutes,
                  "minutes before a subscription's expiry at which it gets one "
@@ -166,6 +177,7 @@ int main(int argc, char** argv) {
   }
   options.token_lifetime = std::chrono::seconds(token_lifetime);
   options.window = std::chrono::seconds(window);
+  options.listing_lag = std::chrono::seconds(listing_lag);
   options.stale_mailbox_for_upn = stale_upn;
   options.resource_path_style = resource_style == "paren"    ? graphsim::ResourcePathStyle::kParen
                                 : resource_style == "mixed"  ? graphsim::ResourcePathStyle::kMixed

@@ -126,13 +126,13 @@ std::string ToLower(std::string_view s) {
 
 // --- construction and seeding -------------------------------------------------------
 
-SimulatorCore::Mailbox::Mailbox()
+SimulatorCore::Collections::Collections()
     : messages(TimeField::kReceived, /*default_descending=*/true),
       events(TimeField::kCreated, false),
       contacts(TimeField::kCreated, false),
       contact_folders{ContactFolderRecord{"Contacts", -1, false}} {}
 
-Collection& SimulatorCore::Mailbox::Of(EntityKind kind) {
+Collection& SimulatorCore::Collections::Of(EntityKind kind) {
   switch (kind) {
     case EntityKind::kMessage:
       return messages;
@@ -144,8 +144,8 @@ Collection& SimulatorCore::Mailbox::Of(EntityKind kind) {
   return contacts;
 }
 
-const Collection& SimulatorCore::Mailbox::Of(EntityKind kind) const {
-  return const_cast<Mailbox*>(this)->Of(kind);
+const Collection& SimulatorCore::Collections::Of(EntityKind kind) const {
+  return const_cast<Collections*>(this)->Of(kind);
 }
 
 SimulatorCore::SimulatorCore(Options options, graphmirror::Clock* clock)
@@ -227,8 +227,13 @@ void SimulatorCore::SeedUsers() {
 }
 
 void SimulatorCore::Journal(Mailbox& mailbox, EntityKind kind, const std::string& id, Place before,
-                            Place after) {
+                            Place after, const Item* after_item) {
   mailbox.journal.push_back(JournalEntry{++mailbox.journal_seq, kind, id, before, after});
+  if (mailbox.listed) {
+    mailbox.pending.push_back(
+        PendingListing{mailbox.journal_seq, Now(), kind, id,
+                       after_item ? std::make_unique<Item>(*after_item) : nullptr});
+  }
   size_t cap = std::max<size_t>(1, options_.delta_journal_max_entries);
   while (mailbox.journal.size() > cap) {
     mailbox.journal_floor = mailbox.journal.front().seq;
@@ -247,11 +252,36 @@ std::string SimulatorCore::ItemId(const UserRecord& user, EntityKind kind, uint6
          Base64Url(bytes, sizeof(bytes)) + "AAA=";
 }
 
+void SimulatorCore::CatchUpListing(const UserRecord& user, TimePoint now) {
+  if (options_.listing_lag.count() <= 0) return;
+  const TimePoint visible_until = now - options_.listing_lag;
+  auto due = [&](const Mailbox& m) {
+    return !m.pending.empty() && m.pending.front().at <= visible_until;
+  };
+  {
+    std::shared_lock<std::shared_mutex> lock(data_mu_);
+    if (!due(MailboxOf(user))) return;
+  }
+  std::unique_lock<std::shared_mutex> lock(data_mu_);
+  Mailbox& mailbox = MailboxOf(user);
+  while (due(mailbox)) {
+    PendingListing& change = mailbox.pending.front();
+    Collection& listed = mailbox.listed->Of(change.kind);
+    listed.Remove(change.id);
+    if (change.after) listed.Insert(std::move(change.after));
+    mailbox.listed_seq = change.seq;
+    mailbox.pending.pop_front();
+  }
+}
+
 void SimulatorCore::SeedItems() {
   std::unique_lock<std::shared_mutex> lock(data_mu_);
   const int counts[] = {options_.messages, options_.events, options_.contacts};
   for (const UserRecord& user : users_) {
     mailboxes_.push_back(std::make_unique<Mailbox>());
+    if (options_.listing_lag.count() > 0) {
+      mailboxes_.back()->listed = std::make_unique<Collections>();
+    }
     for (int k = 0; k < kEntityKindCount; ++k) {
       auto kind = static_cast<EntityKind>(k);
       Collection& collection = mailboxes_.back()->Of(kind);
@@ -287,6 +317,9 @@ void SimulatorCore::SeedItems() {
         }
         if (kind == EntityKind::kEvent) {
           SetEventSpan(ContentOf(kind, *item, user, tenant_), item.get());
+        }
+        if (mailboxes_.back()->listed) {
+          mailboxes_.back()->listed->Of(kind).Insert(std::make_unique<Item>(*item));
         }
         collection.Insert(std::move(item));
       }
@@ -348,7 +381,7 @@ std::optional<ApiError> SimulatorCore::CreateItem(const UserRecord& user, Entity
   item->folder = kind == EntityKind::kEvent ? 0 : folder;
   if (kind == EntityKind::kEvent) SetEventSpan(content, item.get());
   const Item* stored = MailboxOf(user).Of(kind).Insert(std::move(item));
-  Journal(MailboxOf(user), kind, stored->id, Place{}, PlaceOf(*stored));
+  Journal(MailboxOf(user), kind, stored->id, Place{}, PlaceOf(*stored), stored);
   out->id = stored->id;
   out->rendered = Render(kind, *stored, user, tenant_, {});
   ItemChange change = ChangeOf(ItemChange::Op::kCreate, user, kind, *stored);
@@ -460,7 +493,7 @@ std::optional<ApiError> SimulatorCore::UpdateItem(const UserRecord& user, Entity
   if (kind == EntityKind::kEvent) SetEventSpan(content, item.get());
   ++item->version;
   const Item* stored = collection.Insert(std::move(item));
-  Journal(MailboxOf(user), kind, stored->id, before, PlaceOf(*stored));
+  Journal(MailboxOf(user), kind, stored->id, before, PlaceOf(*stored), stored);
   ItemChange change = ChangeOf(ItemChange::Op::kUpdate, user, kind, *stored);
   if (rendered || notifier_.WantsContent()) {
     Json full = Render(kind, *stored, user, tenant_, {});
@@ -477,7 +510,7 @@ std::optional<ApiError> SimulatorCore::DeleteItem(const UserRecord& user, Entity
   std::unique_lock<std::shared_mutex> lock(data_mu_);
   std::unique_ptr<Item> removed = MailboxOf(user).Of(kind).Remove(id);
   if (!removed) return ItemNotFound();
-  Journal(MailboxOf(user), kind, removed->id, PlaceOf(*removed), Place{});
+  Journal(MailboxOf(user), kind, removed->id, PlaceOf(*removed), Place{}, nullptr);
   ItemChange change = ChangeOf(ItemChange::Op::kDelete, user, kind, *removed);
   lock.unlock();
   notifier_.OnChange(change);
@@ -503,10 +536,10 @@ std::optional<ApiError> SimulatorCore::MoveMessage(const UserRecord& user, const
   if (!immutable_ids) item->id = ItemId(user, EntityKind::kMessage, NextKey());
   const Item* stored = messages.Insert(std::move(item));
   if (stored->id == old_id) {
-    Journal(MailboxOf(user), EntityKind::kMessage, old_id, before, PlaceOf(*stored));
+    Journal(MailboxOf(user), EntityKind::kMessage, old_id, before, PlaceOf(*stored), stored);
   } else {  // a new id: the old item is gone, a new one appears
-    Journal(MailboxOf(user), EntityKind::kMessage, old_id, before, Place{});
-    Journal(MailboxOf(user), EntityKind::kMessage, stored->id, Place{}, PlaceOf(*stored));
+    Journal(MailboxOf(user), EntityKind::kMessage, old_id, before, Place{}, nullptr);
+    Journal(MailboxOf(user), EntityKind::kMessage, stored->id, Place{}, PlaceOf(*stored), stored);
   }
   out->id = stored->id;
   out->rendered = Render(EntityKind::kMessage, *stored, user, tenant_, {});
@@ -563,7 +596,7 @@ SimulatorCore::ListResult SimulatorCore::List(const UserRecord& user, EntityKind
                                               const Collection::Query& query,
                                               const std::vector<std::string>& select) const {
   std::shared_lock<std::shared_mutex> lock(data_mu_);
-  const Collection& collection = MailboxOf(user).Of(kind);
+  const Collection& collection = MailboxOf(user).Listed(kind);
   Collection::Page page = collection.Run(query);
   ListResult result;
   result.more = page.more;
@@ -1000,6 +1033,11 @@ int Simulator::EarlyRetries(const std::string& user) const { return Stats(user).
 int Simulator::ThrottledCount(const std::string& user) const { return Stats(user).throttled; }
 
 uint64_t Simulator::RequestCount() const { return impl_->request_count_.load(); }
+
+ItemsServed Simulator::Served() const {
+  return ItemsServed{impl_->served_listed_.load(), impl_->served_delta_.load(),
+                     impl_->served_by_id_.load()};
+}
 
 uint64_t Simulator::ItemGets() const {
   uint64_t total = 0;

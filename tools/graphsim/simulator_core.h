@@ -117,6 +117,9 @@ class SimulatorCore {
   HttpResponse Delta(const HttpRequest& request, const UserRecord& user, const DeltaTarget& target,
                      TimePoint now);
   void ExpireDeltaTokens() { ++delta_epoch_; }
+  // Brings the mailbox's view for list queries and delta rounds up to the changes older
+  // than Options::listing_lag (a no-op without a lag). Takes data_mu_ itself.
+  void CatchUpListing(const UserRecord& user, TimePoint now);
 
   // --- HTTP -------------------------------------------------------------------------------
   HttpResponse Handle(const HttpRequest& request);
@@ -177,6 +180,10 @@ class SimulatorCore {
   std::atomic<uint64_t> request_count_{0};
   std::atomic<int64_t> latency_ms_{0};
   std::atomic<uint64_t> jwks_requests_{0};
+  // Items served (ItemsServed), by route kind.
+  std::atomic<uint64_t> served_listed_{0};
+  std::atomic<uint64_t> served_delta_{0};
+  std::atomic<uint64_t> served_by_id_{0};
   TokenSigner signer_;  // before notifier_, which signs with it
   Notifier notifier_;
   SharePointSim sharepoint_;
@@ -202,21 +209,42 @@ class SimulatorCore {
     int parent = -1;  // -1: the default folder's (the mailbox root)
     bool deleted = false;
   };
-  struct Mailbox {
-    Mailbox();
+  struct Collections {
+    Collections();
     Collection messages;
     Collection events;
     Collection contacts;
     std::vector<ContactFolderRecord> contact_folders;  // [0]: the default Contacts folder
-    std::deque<JournalEntry> journal;
-    uint64_t journal_seq = 0;    // last sequence number handed out
-    uint64_t journal_floor = 0;  // entries up to this one were dropped
     Collection& Of(EntityKind kind);
     const Collection& Of(EntityKind kind) const;
   };
+  // A change not yet visible to queries (Options::listing_lag): the item as the change left
+  // it, or none if the change removed it.
+  struct PendingListing {
+    uint64_t seq = 0;
+    TimePoint at{};
+    EntityKind kind = EntityKind::kMessage;
+    std::string id;
+    std::unique_ptr<Item> after;
+  };
+  struct Mailbox : Collections {
+    std::deque<JournalEntry> journal;
+    uint64_t journal_seq = 0;    // last sequence number handed out
+    uint64_t journal_floor = 0;  // entries up to this one were dropped
+    // With a listing lag: what list queries and delta rounds see (the state at
+    // `listed_seq`) and the changes still to reach it, oldest first.
+    std::unique_ptr<Collections> listed;
+    uint64_t listed_seq = 0;
+    std::deque<PendingListing> pending;
+    // The collection queries see, and the journal sequence it reflects.
+    const Collection& Listed(EntityKind kind) const { return listed ? listed->Of(kind) : Of(kind); }
+    uint64_t ListedSeq() const { return listed ? listed_seq : journal_seq; }
+  };
 
-  // Requires data_mu_ held exclusively.
-  void Journal(Mailbox& mailbox, EntityKind kind, const std::string& id, Place before, Place after);
+  // Requires data_mu_ held exclusively. `after_item` is the item as the change left it
+  // (nullptr if the change removed it from the collection).
+  void Journal(Mailbox& mailbox, EntityKind kind, const std::string& id, Place before, Place after,
+               const Item* after_item);
   void SeedUsers();
   void SeedItems();
   uint64_t NextKey();  // requires data_mu_ held exclusively
@@ -236,6 +264,7 @@ class SimulatorCore {
 
   std::atomic<uint64_t> delta_epoch_{0};          // bumped by ExpireDeltaTokens
   std::atomic<uint64_t> delta_continuations_{0};  // $skiptoken pages served (replays)
+  std::atomic<uint64_t> delta_next_links_{0};     // delta pages with a nextLink (empty pages)
 
   mutable std::mutex time_mu_;
   std::chrono::nanoseconds offset_{0};  // guarded by time_mu_ (non-manual clocks only)
