@@ -307,6 +307,9 @@ class Store {
   Result<int64_t> CountItems(const std::string& user_id, Collection collection);
   // Every (mailbox, collection) with items or a watermark, ordered by user then collection.
   Result<std::vector<CollectionCount>> Counts();
+  // The stored createdDateTime of an item; "" if the collection does not hold it.
+  Result<std::string> CreatedAt(const std::string& user_id, Collection collection,
+                                const std::string& id);
   // Those of `ids` the collection does not hold for the mailbox, in the order given.
   Result<std::vector<std::string>> MissingItems(const std::string& user_id, Collection collection,
                                                 const std::vector<std::string>& ids);
