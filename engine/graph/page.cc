@@ -85,10 +85,148 @@ std::string Project(std::string_view raw, const std::vector<MemberStart>& member
   return out;
 }
 
+// --- Rich content's JSON without its annotations --------------------------------------------
+// These walk text that simdjson has validated whole already: they only find where each
+// token ends (and stay inside the text whatever it holds).
+
+size_t SkipSpace(std::string_view raw, size_t i) {
+  while (i < raw.size() && IsSpace(raw[i])) ++i;
+  return i;
+}
+
+// raw[i] is a string's opening quote: the index past its closing quote.
+size_t StringEnd(std::string_view raw, size_t i) {
+  for (++i; i < raw.size(); ++i) {
+    if (raw[i] == '\\') {
+      ++i;
+    } else if (raw[i] == '"') {
+      return i + 1;
+    }
+  }
+  return raw.size();
+}
+
+// Property names are OData identifiers; every key with an '@' is an annotation
+// (`@odata.type`, `receivedDateTime@odata.type`, `@odata.etag`).
+bool IsAnnotation(std::string_view key) { return key.find('@') != std::string_view::npos; }
+
+size_t CopyValue(std::string_view raw, size_t i, std::string* out);
+
+// Appends the members of the object whose '{' is raw[i] to *out (nullptr: skips them)
+// without its annotations; returns the index past the '}'.
+size_t CopyMembers(std::string_view raw, size_t i, std::string* out) {
+  bool first = true;
+  for (++i;;) {
+    i = SkipSpace(raw, i);
+    if (i >= raw.size() || raw[i] == '}') return i + 1;
+    if (raw[i] == ',') {
+      ++i;
+      continue;
+    }
+    const size_t key_begin = i;
+    const size_t key_end = StringEnd(raw, i);
+    const std::string_view key = raw.substr(key_begin, key_end - key_begin);
+    i = SkipSpace(raw, SkipSpace(raw, key_end) + 1);  // past the ':'
+    if (out == nullptr || IsAnnotation(key)) {
+      i = CopyValue(raw, i, nullptr);
+      continue;
+    }
+    if (!first) out->push_back(',');
+    first = false;
+    out->append(key);
+    out->push_back(':');
+    i = CopyValue(raw, i, out);
+  }
+}
+
+// Appends the value at raw[i] to *out (nullptr: skips it), dropping the annotations of
+// every object in it; returns the index past it.
+size_t CopyValue(std::string_view raw, size_t i, std::string* out) {
+  if (i >= raw.size()) return i;
+  if (raw[i] == '{') {
+    if (out != nullptr) out->push_back('{');
+    i = CopyMembers(raw, i, out);
+    if (out != nullptr) out->push_back('}');
+    return i;
+  }
+  if (raw[i] == '[') {
+    if (out != nullptr) out->push_back('[');
+    bool first = true;
+    for (++i;;) {
+      i = SkipSpace(raw, i);
+      if (i >= raw.size() || raw[i] == ']') {
+        ++i;
+        break;
+      }
+      if (raw[i] == ',') {
+        ++i;
+        continue;
+      }
+      if (out != nullptr && !first) out->push_back(',');
+      first = false;
+      i = CopyValue(raw, i, out);
+    }
+    if (out != nullptr) out->push_back(']');
+    return i;
+  }
+  const size_t begin = i;
+  if (raw[i] == '"') {
+    i = StringEnd(raw, i);
+  } else {
+    while (i < raw.size() && raw[i] != ',' && raw[i] != ']' && raw[i] != '}' && !IsSpace(raw[i])) {
+      ++i;
+    }
+  }
+  if (out != nullptr) out->append(raw.substr(begin, i - begin));
+  return i;
+}
+
+std::string JsonQuote(std::string_view text) {
+  std::string out = "\"";
+  for (char c : text) {
+    const unsigned char u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out.push_back('\\');
+      out.push_back(c);
+    } else if (u < 0x20) {
+      static constexpr char kHex[] = "0123456789abcdef";
+      out += "\\u00";
+      out.push_back(kHex[u >> 4]);
+      out.push_back(kHex[u & 0xf]);
+    } else {
+      out.push_back(c);
+    }
+  }
+  out.push_back('"');
+  return out;
+}
+
+// The stored JSON of rich content `raw` (an object; `members` its top-level members) for
+// item `id`: the id first, then the kept members without annotations at any depth.
+std::string RichJson(std::string_view raw, const std::string& id,
+                     const std::vector<MemberStart>& members) {
+  std::string out;
+  out.reserve(raw.size() + id.size() + 8);
+  out = "{\"id\":" + JsonQuote(id);
+  for (const MemberStart& member : members) {
+    if (!member.kept) continue;
+    const size_t key_begin = static_cast<size_t>(member.begin - raw.data());
+    const size_t key_end = StringEnd(raw, key_begin);
+    out.push_back(',');
+    out.append(raw.substr(key_begin, key_end - key_begin));
+    out.push_back(':');
+    CopyValue(raw, SkipSpace(raw, SkipSpace(raw, key_end) + 1), &out);
+  }
+  out.push_back('}');
+  return out;
+}
+
 class PageParser {
  public:
-  PageParser(Collection collection, const std::vector<std::string>* keep)
-      : collection_(collection), keep_(keep) {}
+  // `rich_id`, if given: the items are rich content of that item (see ParseRichContent).
+  PageParser(Collection collection, const std::vector<std::string>* keep,
+             const std::string* rich_id = nullptr)
+      : collection_(collection), keep_(keep), rich_id_(rich_id) {}
 
   // One item document: exactly one object, nothing after it.
   Result<MirrorItem> ParseOne(std::string_view json) {
@@ -177,7 +315,13 @@ class PageParser {
         const char* member_begin = field.key().raw() - 1;
         std::string_view key;
         if (auto error = field.unescaped_key().get(key)) return BadJson(where, error);
-        if (keep_ != nullptr) members.push_back({member_begin, Kept(key)});
+        if (rich_id_ != nullptr) {
+          // The notification's id goes first; annotations never.
+          members.push_back(
+              {member_begin, key != "id" && !IsAnnotation(key) && (keep_ == nullptr || Kept(key))});
+        } else if (keep_ != nullptr) {
+          members.push_back({member_begin, Kept(key)});
+        }
         // `key` lives in the parser's string buffer until the next iterate(): no copy.
         error_code error = ReadField(key, field.value(), item, &has_id, &created, &modified,
                                      &received, &start, &end, removed);
@@ -185,19 +329,28 @@ class PageParser {
       }
     }
 
+    if (rich_id_ != nullptr) {
+      // Graph encrypts the selected properties only: the id is the notification's.
+      if (has_id && item->id != *rich_id_) return Bad(where + " names another item");
+      item->id = *rich_id_;
+      has_id = true;
+      item->json = RichJson(raw, item->id, members);
+    }
     if (!has_id || item->id.empty()) return Bad(where + " has no id");
-    if (keep_ != nullptr && has_fields) item->json = Project(raw, members);
+    if (keep_ != nullptr && has_fields && rich_id_ == nullptr) item->json = Project(raw, members);
     const std::string named = where + " (id " + Quote(item->id) + ")";
     // A removed entry of a delta round carries nothing but the id.
     if (*removed) return Status::Ok();
 
-    auto created_at = NormalizeTimestamp(created);
-    if (!created_at) {
+    if (rich_id_ != nullptr && created.empty()) {
+      // Rich content holds createdDateTime only if it was selected: created_at stays empty.
+    } else if (auto created_at = NormalizeTimestamp(created)) {
+      item->created_at = std::move(*created_at);
+    } else {
       return Bad(named + (created.empty()
                               ? " has no createdDateTime"
                               : " has createdDateTime " + Quote(created) + ", not a timestamp"));
     }
-    item->created_at = std::move(*created_at);
     // The other server timestamps may be absent, but if present they feed watermarks and
     // must be real timestamps.
     if (Status s = NormalizeOptional(named, "lastModifiedDateTime", modified, &item->modified_at);
@@ -313,6 +466,7 @@ class PageParser {
 
   const Collection collection_;
   const std::vector<std::string>* const keep_;
+  const std::string* const rich_id_;
 };
 
 }  // namespace
@@ -332,6 +486,16 @@ Result<MirrorItem> ParseItem(Collection collection, std::string_view json,
                              const std::vector<std::string>* keep) {
   try {
     return PageParser(collection, keep).ParseOne(json);
+  } catch (const std::exception& e) {
+    return Status::Corruption(std::string("item: ") + e.what());
+  }
+}
+
+Result<MirrorItem> ParseRichContent(Collection collection, std::string_view json,
+                                    const std::string& id, const std::vector<std::string>* keep) {
+  if (id.empty()) return Status::Corruption("item: no id for rich content");
+  try {
+    return PageParser(collection, keep, &id).ParseOne(json);
   } catch (const std::exception& e) {
     return Status::Corruption(std::string("item: ") + e.what());
   }

@@ -46,6 +46,18 @@ Result<Page> ParsePage(Collection collection, std::string_view body,
 Result<MirrorItem> ParseItem(Collection collection, std::string_view json,
                              const std::vector<std::string>* keep = nullptr);
 
+// The decrypted content of a rich notification for item `id` (its resourceData.id). Graph
+// encrypts the `$select`ed properties only ("Change notifications for Outlook resources",
+// the decrypted payload): no `id`, and createdDateTime only if selected (created_at is then
+// empty), with OData annotations on values (`receivedDateTime@odata.type`, `@odata.type`
+// inside complex values). The item's json is `{"id":...}` followed by the content's
+// properties (projected onto `keep`, if given) with every annotation dropped at any depth,
+// so that it reads as a query's copy. The checks of ParseItem otherwise; Corruption also if
+// the content names another id.
+Result<MirrorItem> ParseRichContent(Collection collection, std::string_view json,
+                                    const std::string& id,
+                                    const std::vector<std::string>* keep = nullptr);
+
 }  // namespace graphmirror::graph
 
 #endif  // GRAPHMIRROR_ENGINE_GRAPH_PAGE_H_

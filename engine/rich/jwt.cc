@@ -14,7 +14,10 @@
 namespace graphmirror::rich {
 namespace {
 
-constexpr std::chrono::seconds kMinRefetchInterval{60};
+// Signing keys rotate daily and a new key signs tokens as soon as it is published: a
+// refetch on an unknown kid must come soon enough for a rich notification to be applied
+// within seconds, and seldom enough that forged kids cannot make us hammer the endpoint.
+constexpr std::chrono::seconds kMinRefetchInterval{10};
 
 struct Claims {
   std::string aud_single;
@@ -160,8 +163,8 @@ std::shared_ptr<TokenValidator::Key> TokenValidator::KeyFor(const std::string& k
   *problem = TokenProblem::kUnknownKey;
   // A set fetched after the token came would have had its key.
   if (fetched_ && last_fetch_ >= arrived) return nullptr;
-  // Keys rotate: an unknown kid may be a new key. Refetch, but not more than once a
-  // minute, so that forged kids cannot make us hammer the key endpoint.
+  // Keys rotate: an unknown kid may be a new key. Refetch, but not more often than
+  // kMinRefetchInterval.
   if (attempted_ && now - last_attempt_ < kMinRefetchInterval) {
     *problem = TokenProblem::kKeysUnavailable;
     return nullptr;

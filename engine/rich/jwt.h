@@ -1,7 +1,8 @@
 // TokenValidator: the `validationTokens` of a rich notification batch (GRAPH.md section
 // 5). A token is valid when it is an RS256 JWT whose signature checks against the
 // identity platform's published keys (JWKS, picked by `kid`; fetched at first use and
-// again, at most once a minute, when a token names a `kid` not in the cached set), it is
+// again, at most once every 10 seconds, when a token names a `kid` not in the cached set:
+// the keys rotate daily and a new key signs as soon as it is published), it is
 // within `nbf`..`exp` (with leeway), `aud` is our client id, the caller is Graph's
 // change-tracking application (`appid` in v1 tokens, `azp` in v2), and the issuer is
 // `https://sts.windows.net/{tid}/` or `https://login.microsoftonline.com/{tid}/v2.0`.
@@ -11,7 +12,7 @@
 // A token is judged as of when it arrived: a batch applied late (after a restart) is not
 // refused because its tokens expired while it waited in the log. A `kid` counts as unknown
 // only if the key set was fetched after the token arrived; when the set cannot be fetched
-// now (the endpoint is down, or the last refetch was less than a minute ago) the answer
+// now (the endpoint is down, or the last refetch was less than 10 seconds ago) the answer
 // is kKeysUnavailable: try again later.
 //
 // Thread-safety: Validate may be called from many threads at once.

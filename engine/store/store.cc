@@ -540,6 +540,20 @@ Result<int64_t> Store::CountItems(const std::string& user_id, Collection collect
   }
 }
 
+Result<std::string> Store::CreatedAt(const std::string& user_id, Collection collection,
+                                     const std::string& id) {
+  std::string created;
+  Status s = Read("looking up an item", [&](SQLite::Database& db) {
+    SQLite::Statement q(db, "SELECT created_at FROM " + std::string(CollectionName(collection)) +
+                                " WHERE user_id = ?1 AND id = ?2");
+    q.bind(1, user_id);
+    q.bind(2, id);
+    if (q.executeStep()) created = q.getColumn(0).getString();
+  });
+  if (!s.ok()) return s;
+  return created;
+}
+
 Result<std::vector<std::string>> Store::MissingItems(const std::string& user_id,
                                                      Collection collection,
                                                      const std::vector<std::string>& ids) {

@@ -323,6 +323,9 @@ class Store {
   Result<std::vector<std::string>> NotHeldAt(
       const std::string& user_id, Collection collection,
       const std::vector<std::pair<std::string, std::string>>& notified);
+  // The stored createdDateTime of an item; "" if the collection does not hold it.
+  Result<std::string> CreatedAt(const std::string& user_id, Collection collection,
+                                const std::string& id);
   // Those of `ids` the collection does not hold for the mailbox, in the order given.
   Result<std::vector<std::string>> MissingItems(const std::string& user_id, Collection collection,
                                                 const std::vector<std::string>& ids);

@@ -131,9 +131,12 @@ Result<MirrorItem> RichContent::Item(const store::PendingNotification& row) {
   if (!decrypted.ok()) {
     refused = Status::Corruption(std::string("content refused (") +
                                  rich::RefusalName(decrypted.refusal) + "): " + decrypted.detail);
+  } else if (row.item_id.empty()) {
+    // Graph encrypts the selected properties only: the id must come from resourceData.
+    refused = Status::Corruption("content refused (the notification names no item)");
   } else {
-    auto item = graph::ParseItem(row.collection, decrypted.plaintext,
-                                 projection_.Keep(row.user_id, row.collection));
+    auto item = graph::ParseRichContent(row.collection, decrypted.plaintext, row.item_id,
+                                        projection_.Keep(row.user_id, row.collection));
     if (item.ok()) {
       ++stats_.decrypted;
       return item;

@@ -56,7 +56,10 @@ class RichContent {
   // the failure.
   Verdict CheckBody(const store::PendingNotification& row, std::string* reason);
 
-  // The item a rich row carries; the refusal's reason otherwise.
+  // The item a rich row carries: its id is the notification's (resourceData.id, else the
+  // resource path's), its properties the decrypted content's without OData annotations;
+  // created_at is empty if the content has no createdDateTime. The refusal's reason
+  // otherwise.
   Result<MirrorItem> Item(const store::PendingNotification& row);
 
   const RichStats& stats() const { return stats_; }

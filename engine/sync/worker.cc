@@ -139,6 +139,17 @@ Result<int64_t> SyncWorker::RunOnce() {
       }
       if (!row.rich.empty() && changed) {
         auto item = rich_->Item(row);
+        if (item.ok() && item->created_at.empty()) {
+          // Content without createdDateTime (not selected): the mirror's own creation
+          // time stands; an item the mirror lacks is read by a query instead.
+          auto created = store_->CreatedAt(row.user_id, row.collection, item->id);
+          if (!created.ok()) return created.status();
+          if (created->empty()) {
+            item = Status::NotFound("rich content without createdDateTime of a new item");
+          } else {
+            item->created_at = std::move(created).value();
+          }
+        }
         if (item.ok()) {
           g.seqs.push_back(row.seq);
           g.rich_items.push_back(std::move(item).value());

@@ -22,8 +22,10 @@
 // Rich notifications (SetRichContent): a `created` or `updated` row whose content
 // decrypts is upserted from it, in the transaction that marks the group's rows applied,
 // and costs no Graph request; it does not move a watermark. A row whose content is
-// refused is a plain hint. Rows of a body whose validation tokens fail are ignored as
-// suspicious; rows whose tokens cannot be judged yet are retried with backoff.
+// refused is a plain hint, and so is one whose content lacks createdDateTime for an item
+// the mirror does not hold yet (for one it holds, the stored creation time stands). Rows of a body
+// whose validation tokens fail are ignored as suspicious; rows whose tokens cannot be judged yet
+// are retried with backoff.
 //
 // Thread-safety: RunOnce must not run concurrently with itself; Wake may be called from
 // any thread (the receiver calls it after each commit).

@@ -3,11 +3,14 @@
 // newlines; (odd) the rest of the input as an item's plaintext, encrypted for the key as
 // Graph would (graphsim::EncryptContent), then one byte of one field changed where the
 // input says, so the HMAC, padding and key checks are reached, not only base64.
-// A decryption that succeeds must give back exactly what was encrypted, untouched.
+// A decryption that succeeds must give back exactly what was encrypted, untouched; what
+// it gives is then read as rich content (graph::ParseRichContent), which, if it accepts
+// it, must accept its own output again and give the same item.
 
 #include <memory>
 #include <string>
 
+#include "engine/graph/page.h"
 #include "engine/rich/decrypt.h"
 #include "engine/rich/keygen.h"
 #include "tests/fuzz/fuzz_target.h"
@@ -86,6 +89,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!spoil) {
     Require(decrypted.ok(), "an untouched encryption decrypts");
     Require(decrypted.plaintext == plaintext, "and gives back the plaintext");
+    using graphmirror::Collection;
+    auto item = graphmirror::graph::ParseRichContent(Collection::kMessages, plaintext, "i\"d");
+    if (item.ok()) {
+      auto again = graphmirror::graph::ParseRichContent(Collection::kMessages, item->json, "i\"d");
+      Require(again.ok(), "rich content's stored JSON is rich content again");
+      Require(again->json == item->json && again->subject == item->subject &&
+                  again->created_at == item->created_at && again->modified_at == item->modified_at,
+              "and reads the same");
+    }
   } else if (decrypted.ok()) {
     // A changed base64 character can leave the bytes equal only where it is padding.
     Require(decrypted.plaintext == plaintext, "a spoiled content never decrypts to other data");

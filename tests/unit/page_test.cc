@@ -229,4 +229,56 @@ TEST_CASE("page: ParseItem reads one item document and nothing else", "[page]") 
   }
 }
 
+TEST_CASE("page: rich content takes the notification's id and sheds annotations at any depth",
+          "[page]") {
+  // The shape Graph encrypts: no id, annotated values, escapes and '@' inside values.
+  const std::string content =
+      " {\"receivedDateTime@odata.type\":\"#DateTimeOffset\",\"receivedDateTime\":\"2021-12-30T"
+      "10:53:35Z\", \"subject\" : \"a@b \\\"@odata.type\\\"\",\"body\":{\"content\":\"big\"},"
+      "\"importance@odata.type\":\"#microsoft.graph.importance\",\"importance\":\"normal\","
+      "\"toRecipients@odata.type\":\"#Collection(microsoft.graph.recipient)\",\"toRecipients\":["
+      "{\"@odata.type\":\"#microsoft.graph.recipient\",\"emailAddress\":{\"@odata.type\":"
+      "\"#microsoft.graph.emailAddress\",\"address\":\"x@y\"}}, [1, {\"@odata.type\":\"t\"}], "
+      "null],\"from\":{\"@odata.type\":\"#microsoft.graph.recipient\",\"emailAddress\":{"
+      "\"@odata.type\":\"#microsoft.graph.emailAddress\",\"name\":\"M\",\"address\":\"m@x\"}},"
+      "\"flag\":{},\"categories\":[],\"isRead\":false} ";
+  const std::vector<std::string> keep = {"receivedDateTime", "subject", "importance",
+                                         "toRecipients",     "from",    "flag",
+                                         "categories",       "isRead"};
+  for (const std::vector<std::string>* projection :
+       {&keep, static_cast<decltype(&keep)>(nullptr)}) {
+    auto item = ParseRichContent(Collection::kMessages, content, "AAMk\"1", projection);
+    REQUIRE(item.ok());
+    CHECK(item->id == "AAMk\"1");
+    CHECK(item->created_at.empty());
+    CHECK(item->received_at == "2021-12-30T10:53:35.0000000Z");
+    CHECK(item->subject == "a@b \"@odata.type\"");
+    CHECK(item->from_address == "m@x");
+    const std::string body = projection != nullptr ? "" : "\"body\":{\"content\":\"big\"},";
+    CHECK(item->json ==
+          "{\"id\":\"AAMk\\\"1\",\"receivedDateTime\":\"2021-12-30T10:53:35Z\",\"subject\":"
+          "\"a@b \\\"@odata.type\\\"\"," +
+              body +
+              "\"importance\":\"normal\",\"toRecipients\":[{\"emailAddress\":{\"address\":"
+              "\"x@y\"}},[1,{}],null],\"from\":{\"emailAddress\":{\"name\":\"M\",\"address\":"
+              "\"m@x\"}},\"flag\":{},\"categories\":[],\"isRead\":false}");
+  }
+  // createdDateTime, when there, is read and checked as on every path.
+  auto created = ParseRichContent(Collection::kContacts,
+                                  R"({"createdDateTime":"2026-01-01T00:00:00Z","id":"c1"})", "c1");
+  REQUIRE(created.ok());
+  CHECK(created->created_at == "2026-01-01T00:00:00.0000000Z");
+  CHECK(created->json == R"({"id":"c1","createdDateTime":"2026-01-01T00:00:00Z"})");
+  for (const char* bad :
+       {R"({"id":"other"})", R"({"createdDateTime":"yesterday"})",
+        R"({"lastModifiedDateTime":"soon"})", R"({"id":"c1"} {})", "[]", "", R"({"subject":"x")"}) {
+    INFO(bad);
+    auto refused = ParseRichContent(Collection::kContacts, bad, "c1");
+    CHECK_FALSE(refused.ok());
+    CHECK(refused.status().code() == Status::Code::kCorruption);
+  }
+  CHECK_FALSE(ParseRichContent(Collection::kContacts, "{}", "").ok());
+  CHECK(ParseRichContent(Collection::kContacts, "{}", "c1")->json == R"({"id":"c1"})");
+}
+
 }  // namespace graphmirror::graph

@@ -64,8 +64,12 @@ struct Fixture {
   }
 
   // Logs one body and returns its rows as the worker sees them.
+  // resourceData.id of every item: Graph's content does not carry it.
+  static constexpr const char* kItemId = "AAMkAGUwNjQ4ZjIxAAA=";
+
   std::vector<store::PendingNotification> Log(const std::vector<store::RichContent>& items,
-                                              const std::vector<std::string>& body_tokens) {
+                                              const std::vector<std::string>& body_tokens,
+                                              const std::string& item_id = kItemId) {
     std::vector<store::LogEntry> entries;
     for (const auto& content : items) {
       store::LogEntry e;
@@ -73,7 +77,7 @@ struct Fixture {
       e.subscription_id = "s";
       e.user_id = "u";
       e.change_type = "created";
-      e.item_id = "i";
+      e.item_id = item_id;
       e.rich = content;
       entries.push_back(e);
     }
@@ -120,12 +124,46 @@ TEST_CASE("rich content: a valid body's items decrypt to projected mirror items"
     CHECK(item->id == "AAMkAGUwNjQ4ZjIxAAA=");
     CHECK(item->subject == "Quarterly numbers \xc3\xa9t\xc3\xa9 \xe2\x9c\x93");
     CHECK(item->created_at == "2026-03-01T10:00:00.0000000Z");
-    // The rich mailbox keeps its properties; annotations such as @odata.type go.
-    CHECK(item->json.find("@odata.type") == std::string::npos);
-    CHECK(item->json.find("\"subject\"") != std::string::npos);
+    CHECK(item->modified_at == "2026-03-01T10:05:00.0000000Z");
+    CHECK(item->from_address == "Megan.Brown@microsoft.com");
+    // As a query's copy reads: the id first, the rich properties, no annotations at any
+    // depth.
+    CHECK(item->json ==
+          "{\"id\":\"AAMkAGUwNjQ4ZjIxAAA=\",\"createdDateTime\":\"2026-03-01T10:00:00Z\","
+          "\"lastModifiedDateTime\":\"2026-03-01T10:05:00Z\",\"subject\":\"Quarterly numbers "
+          "\xc3\xa9t\xc3\xa9 \xe2\x9c\x93\",\"importance\":\"normal\",\"from\":{\"emailAddress\":"
+          "{\"name\":\"Megan Brown\",\"address\":\"Megan.Brown@microsoft.com\"}}}");
   }
   CHECK(f.fetches == 1);  // one key set for the whole body, judged once
   CHECK(f.rich->stats().decrypted == 2);
+}
+
+TEST_CASE("rich content: Microsoft's example content, which has no id and no createdDateTime",
+          "[rich]") {
+  Fixture f;
+  auto rows = f.Log({f.payloads["valid, Microsoft's example content (no createdDateTime)"]},
+                    {f.tokens["valid v2"]}, "AAMkAGUwNjQ4ZjIxLTQ3Y2Y8AAA=");
+  REQUIRE(rows.size() == 1);
+  CHECK(f.Check(rows[0]) == RichContent::Verdict::kValid);
+  auto item = f.rich->Item(rows[0]);
+  REQUIRE(item.ok());
+  CHECK(item->id == "AAMkAGUwNjQ4ZjIxLTQ3Y2Y8AAA=");  // resourceData's
+  CHECK(item->created_at.empty());                    // not selected: the worker decides
+  CHECK(item->received_at == "2021-12-30T10:53:35.0000000Z");
+  CHECK(item->subject == "TEST MESSAGE FOR RICH NOTIFICATIONS");
+  CHECK(item->from_name == "Megan Brown");
+  CHECK(item->json.rfind("{\"id\":\"AAMkAGUwNjQ4ZjIxLTQ3Y2Y8AAA=\",\"receivedDateTime\":", 0) == 0);
+  CHECK(item->json.find("@odata") == std::string::npos);
+  CHECK(f.rich->stats().decrypted == 1);
+}
+
+TEST_CASE("rich content: a notification naming no item is refused, not guessed", "[rich]") {
+  Fixture f;
+  auto rows = f.Log({f.payloads["valid"]}, {f.tokens["valid v2"]}, "");
+  auto item = f.rich->Item(rows[0]);
+  REQUIRE_FALSE(item.ok());
+  CHECK(item.status().message().find("content refused") != std::string::npos);
+  CHECK(f.rich->stats().refused_content == 1);
 }
 
 TEST_CASE("rich content: each refused payload is refused alone, never its body", "[rich]") {

@@ -50,22 +50,6 @@ ApiError QuotaExceeded() {
 
 ApiError NotFound() { return ApiError{404, "ResourceNotFound", "The object was not found."}; }
 
-// A rich item's plaintext: the item as GET .../{id}?$select= renders it (id and @odata.etag
-// always), after resourceData's @odata.type and @odata.id.
-std::string RichPlaintext(const Json& full, const std::vector<std::string>& select,
-                          const Json& resource_data) {
-  Json out{{"@odata.type", resource_data["@odata.type"]},
-           {"@odata.id", resource_data["@odata.id"]}};
-  for (auto it = full.begin(); it != full.end(); ++it) {
-    const std::string& key = it.key();
-    if (key == "@odata.etag" || key == "id" || select.empty() ||
-        std::find(select.begin(), select.end(), key) != select.end()) {
-      out[key] = it.value();
-    }
-  }
-  return DumpJson(out);
-}
-
 }  // namespace
 
 std::string ChangeTypeText(unsigned changes) {
@@ -316,7 +300,7 @@ bool Notifier::QueueChangeLocked(const SubscriptionRecord& sub, unsigned change,
   j["tenantId"] = tenant_id_;
   if (rich) {
     Json encrypted;
-    if (EncryptContent(RichPlaintext(*item.content, sub.select, j["resourceData"]),
+    if (EncryptContent(DumpJson(RichContent(item.kind, *item.content, sub.select)),
                        *sub.certificate, sub.certificate_id, TakeRichFaultsLocked(true),
                        &encrypted)) {
       j["encryptedContent"] = std::move(encrypted);

@@ -11,9 +11,9 @@
 // exponential backoff in clock time, dropping them after the retry window.
 //
 // Rich subscriptions (includeResourceData): a created/updated item carries encryptedContent
-// made at queue time from the item as the change left it (ItemChange::content), filtered
-// to the subscription's $select; each POST with such items carries validationTokens from
-// the TokenSigner. Rich faults are counted down here.
+// made at queue time from the item as the change left it (ItemChange::content), in
+// Outlook's shape (RichContent in schema.h: the subscription's $select, annotated); each POST with
+// such items carries validationTokens from the TokenSigner. Rich faults are counted down here.
 //
 // Thread-safety: safe to use from many threads. mu_ guards the subscriptions and the queue
 // and is never held during a POST; pump_mu_ serializes pumps (and is held during POSTs);

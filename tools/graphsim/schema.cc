@@ -1,5 +1,6 @@
 #include "tools/graphsim/schema.h"
 
+#include <algorithm>
 #include <cctype>
 
 #include "tools/graphsim/ids.h"
@@ -189,6 +190,118 @@ const char* const kExternalDomains[] = {"fabrikam.com", "litware.com", "northwin
 
 std::string FolderIdOf(const UserRecord& owner, int folder) {
   return owner.mail_folders[static_cast<size_t>(folder)].id;
+}
+
+// --- OData type annotations of rich notification content -------------------------------
+
+// How a value is annotated in rich content (see RichContent in schema.h).
+enum class Annotated {
+  kNone,        // strings, booleans, collections of strings: JSON says enough
+  kPrimitive,   // `name@odata.type: "#DateTimeOffset"`
+  kEnum,        // `name@odata.type: "#microsoft.graph.importance"`
+  kComplex,     // `"@odata.type": "#microsoft.graph.recipient"` inside the value
+  kCollection,  // `name@odata.type: "#Collection(microsoft.graph.recipient)"`, each element
+                // annotated as kComplex
+};
+
+struct MemberType {
+  const char* owner;  // "message", "event", "contact" or a complex type's name
+  const char* member;
+  Annotated annotated;
+  const char* type;  // without '#' and, for complex types, without "microsoft.graph."
+};
+
+// The types of the properties graphsim models, from the resource type pages ("message",
+// "event", "contact", and the complex types they hold).
+const std::vector<MemberType>& MemberTypes() {
+  using A = Annotated;
+  static const std::vector<MemberType> kTypes = {
+      {"message", "createdDateTime", A::kPrimitive, "DateTimeOffset"},
+      {"message", "lastModifiedDateTime", A::kPrimitive, "DateTimeOffset"},
+      {"message", "receivedDateTime", A::kPrimitive, "DateTimeOffset"},
+      {"message", "sentDateTime", A::kPrimitive, "DateTimeOffset"},
+      {"message", "importance", A::kEnum, "importance"},
+      {"message", "inferenceClassification", A::kEnum, "inferenceClassificationType"},
+      {"message", "body", A::kComplex, "itemBody"},
+      {"message", "sender", A::kComplex, "recipient"},
+      {"message", "from", A::kComplex, "recipient"},
+      {"message", "toRecipients", A::kCollection, "recipient"},
+      {"message", "ccRecipients", A::kCollection, "recipient"},
+      {"message", "bccRecipients", A::kCollection, "recipient"},
+      {"message", "replyTo", A::kCollection, "recipient"},
+      {"message", "flag", A::kComplex, "followupFlag"},
+      {"event", "createdDateTime", A::kPrimitive, "DateTimeOffset"},
+      {"event", "lastModifiedDateTime", A::kPrimitive, "DateTimeOffset"},
+      {"event", "importance", A::kEnum, "importance"},
+      {"event", "showAs", A::kEnum, "freeBusyStatus"},
+      {"event", "type", A::kEnum, "eventType"},
+      {"event", "body", A::kComplex, "itemBody"},
+      {"event", "start", A::kComplex, "dateTimeTimeZone"},
+      {"event", "end", A::kComplex, "dateTimeTimeZone"},
+      {"event", "location", A::kComplex, "location"},
+      {"event", "attendees", A::kCollection, "attendee"},
+      {"event", "organizer", A::kComplex, "recipient"},
+      {"contact", "createdDateTime", A::kPrimitive, "DateTimeOffset"},
+      {"contact", "lastModifiedDateTime", A::kPrimitive, "DateTimeOffset"},
+      {"contact", "emailAddresses", A::kCollection, "emailAddress"},
+      {"itemBody", "contentType", A::kEnum, "bodyType"},
+      {"recipient", "emailAddress", A::kComplex, "emailAddress"},
+      {"attendee", "emailAddress", A::kComplex, "emailAddress"},
+      {"attendee", "status", A::kComplex, "responseStatus"},
+      {"attendee", "type", A::kEnum, "attendeeType"},
+      {"responseStatus", "response", A::kEnum, "responseType"},
+      {"responseStatus", "time", A::kPrimitive, "DateTimeOffset"},
+      {"followupFlag", "flagStatus", A::kEnum, "followupFlagStatus"},
+      {"followupFlag", "completedDateTime", A::kComplex, "dateTimeTimeZone"},
+      {"followupFlag", "dueDateTime", A::kComplex, "dateTimeTimeZone"},
+      {"followupFlag", "startDateTime", A::kComplex, "dateTimeTimeZone"},
+      {"location", "address", A::kComplex, "physicalAddress"},
+      {"location", "coordinates", A::kComplex, "outlookGeoCoordinates"},
+      {"location", "locationType", A::kEnum, "locationType"},
+      {"location", "uniqueIdType", A::kEnum, "locationUniqueIdType"},
+  };
+  return kTypes;
+}
+
+const MemberType* FindMemberType(std::string_view owner, std::string_view member) {
+  for (const MemberType& t : MemberTypes()) {
+    if (owner == t.owner && member == t.member) return &t;
+  }
+  return nullptr;
+}
+
+// `value` with the annotations of `type`'s members (and, for a complex value, its own).
+Json AnnotateValue(const Json& value, const MemberType* type);
+
+// Sets `key` of `out` to `value`, preceded by its property annotation if its type has one.
+void PutAnnotated(Json* out, const std::string& key, const Json& value, const MemberType* type) {
+  if (type != nullptr && !value.is_null()) {
+    const std::string name = type->annotated == Annotated::kEnum
+                                 ? std::string("#microsoft.graph.") + type->type
+                                 : std::string("#") + type->type;
+    if (type->annotated == Annotated::kPrimitive || type->annotated == Annotated::kEnum) {
+      (*out)[key + "@odata.type"] = name;
+    } else if (type->annotated == Annotated::kCollection) {
+      (*out)[key + "@odata.type"] = std::string("#Collection(microsoft.graph.") + type->type + ")";
+    }
+  }
+  (*out)[key] = AnnotateValue(value, type);
+}
+
+Json AnnotateValue(const Json& value, const MemberType* type) {
+  if (type == nullptr) return value;
+  if (type->annotated == Annotated::kCollection && value.is_array()) {
+    const MemberType element{"", "", Annotated::kComplex, type->type};
+    Json out = Json::array();
+    for (const Json& v : value) out.push_back(AnnotateValue(v, &element));
+    return out;
+  }
+  if (type->annotated != Annotated::kComplex || !value.is_object()) return value;
+  Json out{{"@odata.type", std::string("#microsoft.graph.") + type->type}};
+  for (auto it = value.begin(); it != value.end(); ++it) {
+    PutAnnotated(&out, it.key(), it.value(), FindMemberType(type->type, it.key()));
+  }
+  return out;
 }
 
 }  // namespace
@@ -573,6 +686,18 @@ Json Render(EntityKind kind, const Item& item, const UserRecord& owner, const Te
       out[p.name] = kind == EntityKind::kContact ? ContactFolderId(owner, item.folder)
                                                  : FolderIdOf(owner, item.folder);
     }
+  }
+  return out;
+}
+
+Json RichContent(EntityKind kind, const Json& rendered, const std::vector<std::string>& select) {
+  const std::string owner = Entity(kind).type_name.substr(std::string("microsoft.graph.").size());
+  Json out = Json::object();
+  for (auto it = rendered.begin(); it != rendered.end(); ++it) {
+    const std::string& key = it.key();
+    if (key == "id" || key.rfind('@', 0) == 0) continue;
+    if (!select.empty() && std::find(select.begin(), select.end(), key) == select.end()) continue;
+    PutAnnotated(&out, key, it.value(), FindMemberType(owner, key));
   }
   return out;
 }

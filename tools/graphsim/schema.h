@@ -92,6 +92,16 @@ Json ContentOf(EntityKind kind, const Item& item, const UserRecord& owner,
 Json Render(EntityKind kind, const Item& item, const UserRecord& owner, const TenantView& tenant,
             const std::vector<std::string>& select);
 
+// What Outlook encrypts into a rich notification's encryptedContent ("Change
+// notifications for Outlook resources in Microsoft Graph", the decrypted payload): of the
+// item `rendered` in full, the `select`ed properties only (never `id`, the item's
+// @odata.etag, @odata.type or @odata.id: those are in resourceData), in schema order, with
+// OData type annotations: `name@odata.type` before a DateTimeOffset ("#DateTimeOffset"),
+// an enum ("#microsoft.graph.importance") or a collection of complex values
+// ("#Collection(microsoft.graph.recipient)"), and "@odata.type" first inside each complex
+// value ("#microsoft.graph.recipient"), at any depth. `select` empty: every property.
+Json RichContent(EntityKind kind, const Json& rendered, const std::vector<std::string>& select);
+
 // Content of a new item before the client's fields apply. `draft` applies to messages.
 Json DefaultContent(EntityKind kind, const UserRecord& owner, uint64_t key, bool draft,
                     TimePoint now);

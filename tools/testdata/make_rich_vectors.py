@@ -69,13 +69,46 @@ def main():
     current = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     previous = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     stranger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    # The decrypted content has the shape of Microsoft's example ("Change notifications for
+    # Outlook resources in Microsoft Graph", decrypted payload): the $selected properties
+    # only (no id: that is resourceData's), with OData type annotations.
     message = json.dumps(
         {
-            "@odata.type": "#Microsoft.Graph.Message",
-            "id": "AAMkAGUwNjQ4ZjIxAAA=",
-            "subject": "Quarterly numbers \u00e9t\u00e9 \u2713",
+            "createdDateTime@odata.type": "#DateTimeOffset",
             "createdDateTime": "2026-03-01T10:00:00Z",
+            "lastModifiedDateTime@odata.type": "#DateTimeOffset",
             "lastModifiedDateTime": "2026-03-01T10:05:00Z",
+            "subject": "Quarterly numbers \u00e9t\u00e9 \u2713",
+            "importance@odata.type": "#microsoft.graph.importance",
+            "importance": "normal",
+            "from": {
+                "@odata.type": "#microsoft.graph.recipient",
+                "emailAddress": {
+                    "@odata.type": "#microsoft.graph.emailAddress",
+                    "name": "Megan Brown",
+                    "address": "Megan.Brown@microsoft.com",
+                },
+            },
+        },
+        ensure_ascii=False,
+    ).encode()
+    # Microsoft's example verbatim: no createdDateTime either (it was not selected).
+    example = json.dumps(
+        {
+            "receivedDateTime@odata.type": "#DateTimeOffset",
+            "receivedDateTime": "2021-12-30T10:53:35Z",
+            "subject": "TEST MESSAGE FOR RICH NOTIFICATIONS",
+            "bodyPreview": "Hello,\r\n\r\nWhat\u2019s up?\r\n\r\nThanks\r\nMegan",
+            "importance@odata.type": "#microsoft.graph.importance",
+            "importance": "normal",
+            "from": {
+                "@odata.type": "#microsoft.graph.recipient",
+                "emailAddress": {
+                    "@odata.type": "#microsoft.graph.emailAddress",
+                    "name": "Megan Brown",
+                    "address": "Megan.Brown@microsoft.com",
+                },
+            },
         },
         ensure_ascii=False,
     ).encode()
@@ -90,6 +123,8 @@ def main():
     case("valid", encrypted(current.public_key(), "cert-2026", message), "ok", message)
     case("valid, key from the previous certificate (rotation)",
          encrypted(previous.public_key(), "cert-2025", message), "ok", message)
+    case("valid, Microsoft's example content (no createdDateTime)",
+         encrypted(current.public_key(), "cert-2026", example), "ok", example)
     case("valid, 1-byte plaintext", encrypted(current.public_key(), "cert-2026", b"{"), "ok", b"{")
     case("valid, 16-byte plaintext (a whole padding block)",
          encrypted(current.public_key(), "cert-2026", b'{"id":"0123456"}'), "ok",
