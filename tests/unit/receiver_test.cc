@@ -8,7 +8,7 @@
 #include <netinet/in.h>
 #include <openssl/bio.h>
 #include <openssl/ssl.h>
-#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/sinks/base_sink.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -18,7 +18,7 @@
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <future>
-#include <sstream>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -190,29 +190,43 @@ TEST_CASE("receiver: body limits, content types and bad JSON", "[notify]") {
 
 // Copies what the default logger writes while it lives. Made before the receiver under
 // test and destroyed after it: its threads start after the sink is added and are joined
-// before it is removed.
+// before it is removed. The text is read under the sink's own mutex, which the writing
+// threads hold too.
 class LogCapture {
  public:
-  LogCapture()
-      : sink_(std::make_shared<spdlog::sinks::ostream_sink_mt>(text_)),
-        logger_(spdlog::default_logger()) {
+  LogCapture() : sink_(std::make_shared<Sink>()), logger_(spdlog::default_logger()) {
     logger_->sinks().push_back(sink_);
   }
   ~LogCapture() {
     auto& sinks = logger_->sinks();
     sinks.erase(std::remove(sinks.begin(), sinks.end(), sink_), sinks.end());
   }
-  size_t Count(const std::string& needle) {
-    sink_->flush();
-    const std::string all = text_.str();
-    size_t n = 0;
-    for (size_t at = all.find(needle); at != std::string::npos; at = all.find(needle, at + 1)) ++n;
-    return n;
-  }
+  size_t Count(const std::string& needle) { return sink_->Count(needle); }
 
  private:
-  std::ostringstream text_;
-  std::shared_ptr<spdlog::sinks::ostream_sink_mt> sink_;
+  class Sink : public spdlog::sinks::base_sink<std::mutex> {
+   public:
+    size_t Count(const std::string& needle) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      size_t n = 0;
+      for (size_t at = text_.find(needle); at != std::string::npos;
+           at = text_.find(needle, at + 1)) {
+        ++n;
+      }
+      return n;
+    }
+
+   protected:
+    void sink_it_(const spdlog::details::log_msg& msg) override {
+      text_.append(msg.payload.data(), msg.payload.size()).push_back('\n');
+    }
+    void flush_() override {}
+
+   private:
+    std::string text_;
+  };
+
+  std::shared_ptr<Sink> sink_;
   std::shared_ptr<spdlog::logger> logger_;
 };
 
