@@ -467,7 +467,7 @@ std::optional<ApiError> SimulatorCore::DeleteContactFolder(const UserRecord& use
     });
     for (const std::string& id : ids) {
       std::unique_ptr<Item> removed = mailbox.contacts.Remove(id);
-      Journal(mailbox, EntityKind::kContact, removed->id, PlaceOf(*removed), Place{});
+      Journal(mailbox, EntityKind::kContact, removed->id, PlaceOf(*removed), Place{}, nullptr);
       changes.push_back(ChangeOf(ItemChange::Op::kDelete, user, EntityKind::kContact, *removed));
     }
   }
