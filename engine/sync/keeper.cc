@@ -290,7 +290,9 @@ Status SubscriptionKeeper::Create(const Key& key) {
             !SameResource(info.resource, spec.resource) || info.change_type != spec.change_type) {
           continue;
         }
-        bool known = false;
+        // One we held or gave up (its clientState is not the one just sent) is never
+        // adopted: notifications under it would be refused.
+        bool known = given_up_.count(info.id) > 0;
         for (const auto& [k, record] : live_) known = known || record.id == info.id;
         if (ours_unanswered && !known && info.lifecycle_url == spec.lifecycle_url) {
           return store_new(info, /*adopted=*/true);
@@ -320,6 +322,7 @@ Status SubscriptionKeeper::Forget(const Key& key) {
   auto it = live_.find(key);
   if (it == live_.end()) return Status::Ok();
   table_->Remove(it->second.id);
+  given_up_.insert(it->second.id);
   Status s = store_->DeleteSubscription(it->second.id);
   live_.erase(it);
   return s;

@@ -112,10 +112,12 @@ TEST_CASE("Messages of hidden mail folders are mirrored; a search folder is no d
   config::Config config = f.Config(/*page_size=*/5);
   const std::string user = f.sim().UserIds()[0];
   std::string hidden_id, search_id;
-  for (const Json& folder : GetJson(f, user, "/mailFolders?includeHiddenFolders=true")["value"]) {
+  const Json top = GetJson(f, user, "/mailFolders?includeHiddenFolders=true");
+  for (const Json& folder : top["value"]) {
     if (folder["isHidden"] == true) hidden_id = folder["id"];
   }
-  for (const Json& folder : GetJson(f, user, "/mailFolders/inbox/childFolders")["value"]) {
+  const Json inbox_children = GetJson(f, user, "/mailFolders/inbox/childFolders");
+  for (const Json& folder : inbox_children["value"]) {
     if (folder.value("@odata.type", "") == "#microsoft.graph.mailSearchFolder") {
       search_id = folder["id"];
     }
