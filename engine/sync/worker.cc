@@ -268,12 +268,18 @@ Result<int64_t> SyncWorker::RunOnce() {
     const bool updated_round =
         g.updated && (g.tied_versions || !covered(g.updated_received, Cursor::kModified));
     Status round;
-    if (created_round) {
+    if (collection == Collection::kContacts && (created_round || updated_round)) {
+      // Graph's contact lists cover the default folder only; the per-folder delta rounds
+      // see every contact folder.
+      ++stats_.rounds;
+      auto r = sync_->Delta(user, collection);
+      if (!r.ok()) round = r.status();
+    } else if (created_round) {
       ++stats_.rounds;
       auto r = sync_->Created(user, collection, Reason::kNotified);
       if (!r.ok()) round = r.status();
     }
-    if (round.ok() && updated_round) {
+    if (round.ok() && updated_round && collection != Collection::kContacts) {
       ++stats_.rounds;
       auto r = sync_->Modified(user, collection, Reason::kNotified);
       if (!r.ok()) round = r.status();
