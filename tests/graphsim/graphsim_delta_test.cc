@@ -421,7 +421,6 @@ TEST_CASE("delta: a message moved A -> B -> A within one window", "[graphsim][de
   CHECK(Ids(inbox2.items, false) == std::set<std::string>{n3});
 }
 
-
 TEST_CASE("delta: a server page cap and empty pages before nextLinks", "[graphsim][delta]") {
   graphsim::Options options = DeltaOptions();
   options.max_page_size = 4;

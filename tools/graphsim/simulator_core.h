@@ -270,11 +270,11 @@ class SimulatorCore {
   std::chrono::nanoseconds offset_{0};  // guarded by time_mu_ (non-manual clocks only)
 
   std::mutex faults_mu_;
-  int injected_count_ = 0;       // guarded by faults_mu_
-  InjectedStatus injected_;      // guarded by faults_mu_
-  int resets_ = 0;               // guarded by faults_mu_
-  int lost_create_answers_ = 0;  // guarded by faults_mu_
-  uint64_t upn_requests_ = 0;    // guarded by faults_mu_
+  int injected_count_ = 0;           // guarded by faults_mu_
+  InjectedStatus injected_;          // guarded by faults_mu_
+  int resets_ = 0;                   // guarded by faults_mu_
+  int lost_create_answers_ = 0;      // guarded by faults_mu_
+  uint64_t upn_requests_ = 0;        // guarded by faults_mu_
   RandomFaults random_;              // guarded by faults_mu_
   std::mt19937_64 random_rng_;       // guarded by faults_mu_
   RandomFaultCounts random_counts_;  // guarded by faults_mu_
