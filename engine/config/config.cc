@@ -108,7 +108,7 @@ void ReadSync(Reader& r, const toml::table& t, SyncSettings* s) {
   r.OnlyKeys(t, "sync.",
              {"page_size", "parallelism", "overlap_seconds", "hint_overlap_seconds",
               "log_retention_days", "calendar_past_days", "calendar_future_days",
-              "delta_interval_minutes", "max_retry_wait_seconds"});
+              "delta_interval_minutes", "max_retry_wait_seconds", "catch_up_recheck_seconds"});
   int64_t delta_minutes = s->delta_interval.count();
   r.Integer(t, "delta_interval_minutes", "sync.delta_interval_minutes", 0, 525600, &delta_minutes);
   s->delta_interval = std::chrono::minutes(delta_minutes);
@@ -133,6 +133,9 @@ void ReadSync(Reader& r, const toml::table& t, SyncSettings* s) {
   int64_t retry_wait = s->max_retry_wait.count();
   r.Integer(t, "max_retry_wait_seconds", "sync.max_retry_wait_seconds", 0, 86400, &retry_wait);
   s->max_retry_wait = std::chrono::seconds(retry_wait);
+  int64_t recheck = s->catch_up_recheck.count();
+  r.Integer(t, "catch_up_recheck_seconds", "sync.catch_up_recheck_seconds", 0, 86400, &recheck);
+  s->catch_up_recheck = std::chrono::seconds(recheck);
 }
 
 // True for http(s)://localhost, 127.x.x.x and [::1] (a test on this machine).

@@ -21,12 +21,25 @@ std::string NewerOnly(const std::string& table) {
   return clause;
 }
 
+// The values ?1..?n, unless a `deleted` notification named the item: Graph never reuses an
+// id, and its lists and delta rounds may still show an item for a while after the
+// notification of its deletion came (and rich content may come late), so nothing may bring
+// the item back. The partial index notification_log_deleted answers this.
+std::string UnlessNotifiedDeleted(const std::string& table, int n) {
+  std::string values;
+  for (int i = 1; i <= n; ++i) values += (i > 1 ? ", ?" : "?") + std::to_string(i);
+  return " SELECT " + values +
+         " WHERE NOT EXISTS (SELECT 1 FROM notification_log WHERE user_id = ?1 AND "
+         "collection = '" +
+         table + "' AND item_id = ?2 AND change_type = 'deleted' AND state != 'ignored')";
+}
+
 const std::string& UpsertSql(Collection c) {
   static const std::string kMessages =
       "INSERT INTO messages (user_id, id, created_at, modified_at, change_key, received_at, "
-      "subject, from_address, from_name, folder_id, body_preview, is_read, json, synced_at) "
-      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) "
-      "ON CONFLICT (user_id, id) DO UPDATE SET created_at = excluded.created_at, "
+      "subject, from_address, from_name, folder_id, body_preview, is_read, json, synced_at)" +
+      UnlessNotifiedDeleted("messages", 14) +
+      " ON CONFLICT (user_id, id) DO UPDATE SET created_at = excluded.created_at, "
       "modified_at = excluded.modified_at, change_key = excluded.change_key, "
       "received_at = excluded.received_at, subject = excluded.subject, "
       "from_address = excluded.from_address, from_name = excluded.from_name, "
@@ -35,16 +48,18 @@ const std::string& UpsertSql(Collection c) {
       NewerOnly("messages");
   static const std::string kEvents =
       "INSERT INTO events (user_id, id, created_at, modified_at, change_key, subject, start_at, "
-      "end_at, json, synced_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) "
-      "ON CONFLICT (user_id, id) DO UPDATE SET created_at = excluded.created_at, "
+      "end_at, json, synced_at)" +
+      UnlessNotifiedDeleted("events", 10) +
+      " ON CONFLICT (user_id, id) DO UPDATE SET created_at = excluded.created_at, "
       "modified_at = excluded.modified_at, change_key = excluded.change_key, "
       "subject = excluded.subject, start_at = excluded.start_at, end_at = excluded.end_at, "
       "json = excluded.json, synced_at = excluded.synced_at" +
       NewerOnly("events");
   static const std::string kContacts =
       "INSERT INTO contacts (user_id, id, created_at, modified_at, change_key, display_name, "
-      "emails, json, synced_at, folder_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) "
-      "ON CONFLICT (user_id, id) DO UPDATE SET created_at = excluded.created_at, "
+      "emails, json, synced_at, folder_id)" +
+      UnlessNotifiedDeleted("contacts", 10) +
+      " ON CONFLICT (user_id, id) DO UPDATE SET created_at = excluded.created_at, "
       "modified_at = excluded.modified_at, change_key = excluded.change_key, "
       "display_name = excluded.display_name, emails = excluded.emails, json = excluded.json, "
       "synced_at = excluded.synced_at, "

@@ -17,6 +17,8 @@ namespace graphmirror::store {
 // writer turns that into a Status and rolls the page back).
 void WritePage(WriteContext& ctx, const PageWrite& page);
 
+// Writes `item` unless the row holds a newer version or a `deleted` notification named
+// the item (Graph never reuses an id; its lists may show a deleted item for a while).
 void UpsertItem(WriteContext& ctx, const std::string& user_id, Collection collection,
                 const MirrorItem& item, const std::string& synced_at);
 void DeleteItem(WriteContext& ctx, const std::string& user_id, Collection collection,

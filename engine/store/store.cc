@@ -325,74 +325,60 @@ Result<std::vector<std::string>> Store::TiedVersions(const std::string& user_id,
   return tied;
 }
 
-Status Store::ApplyNotificationChanges(const std::string& user_id, Collection collection,
-                                       const std::vector<MirrorItem>& upserts,
-                                       const std::vector<std::string>& deleted_ids,
-                                       const std::vector<int64_t>& seqs) {
-  return Write([&](WriteContext& ctx) {
-    if (!upserts.empty()) {
-      const std::string now = FormatUtc(ctx.clock()->Now());
-      const std::string name(CollectionName(collection));
-      SQLite::Statement& deleted = ctx.Prepare(
-          "SELECT 1 FROM notification_log WHERE user_id = ?1 AND collection = ?2 AND "
-          "item_id = ?3 AND change_type = 'deleted' AND state != 'ignored' LIMIT 1");
-      SQLite::Statement& present =
-          ctx.Prepare("SELECT 1 FROM " + name + " WHERE user_id = ?1 AND id = ?2");
-      // When the last complete delta pass began (Graph's clock): every item that existed
-      // then and still existed when its round read it is in the mirror. Empty while a
-      // round is in progress or none ever completed: no such evidence.
-      SQLite::Statement& pass = ctx.Prepare(
-          "SELECT CASE WHEN count(*) = count(round_started_at) AND "
-          "count(next_link) = 0 THEN min(round_started_at) END FROM delta_links "
-          "WHERE user_id = ?1 AND collection = ?2");
-      pass.bind(1, user_id);
-      pass.bind(2, name);
-      std::string pass_start;
-      if (pass.executeStep() && !pass.getColumn(0).isNull())
-        pass_start = pass.getColumn(0).getString();
-      pass.reset();
-      // An event's pass is a calendarView delta round: it lists only the events in its
-      // window, so it is evidence only for those. Compared a day inside the window's edges,
-      // as an event in a named zone keeps its wall-clock text (up to 14 hours off UTC); an
-      // event without times is not covered.
-      SQLite::Statement& in_window = ctx.Prepare(
-          "SELECT 1 FROM delta_links WHERE user_id = ?1 AND collection = ?2 AND "
-          "julianday(substr(?3, 1, 19)) < julianday(substr(scope, instr(scope, '/') + 1, 19)) - 1 "
-          "AND julianday(substr(?4, 1, 19)) > julianday(substr(scope, 1, 19)) + 1 LIMIT 1");
-      auto covered = [&](const MirrorItem& item) {
-        if (collection != Collection::kEvents) return true;
+Result<std::vector<std::string>> Store::PassedOver(const std::string& user_id,
+                                                   Collection collection,
+                                                   const std::vector<MirrorItem>& items) {
+  std::vector<std::string> passed;
+  if (items.empty()) return passed;
+  Status s = Read("reading the last delta pass", [&](SQLite::Database& db) {
+    const std::string name(CollectionName(collection));
+    // When the last complete delta pass began (Graph's clock). Empty while a round is in
+    // progress or none ever completed: no such evidence.
+    SQLite::Statement pass(db,
+                           "SELECT CASE WHEN count(*) = count(round_started_at) AND "
+                           "count(next_link) = 0 THEN min(round_started_at) END FROM delta_links "
+                           "WHERE user_id = ?1 AND collection = ?2");
+    pass.bind(1, user_id);
+    pass.bind(2, name);
+    if (!pass.executeStep() || pass.getColumn(0).isNull()) return;
+    const std::string pass_start = pass.getColumn(0).getString();
+    SQLite::Statement present(db, "SELECT 1 FROM " + name + " WHERE user_id = ?1 AND id = ?2");
+    // An event's pass is a calendarView delta round: compared a day inside the window's
+    // edges, as an event in a named zone keeps its wall-clock text (up to 14 hours off
+    // UTC); an event without times is not covered.
+    SQLite::Statement in_window(
+        db,
+        "SELECT 1 FROM delta_links WHERE user_id = ?1 AND collection = ?2 AND "
+        "julianday(substr(?3, 1, 19)) < julianday(substr(scope, instr(scope, '/') + 1, 19)) - 1 "
+        "AND julianday(substr(?4, 1, 19)) > julianday(substr(scope, 1, 19)) + 1 LIMIT 1");
+    for (const MirrorItem& item : items) {
+      const std::string& version = item.modified_at.empty() ? item.created_at : item.modified_at;
+      if (version >= pass_start) continue;
+      if (collection == Collection::kEvents) {
         in_window.reset();
         in_window.bind(1, user_id);
         in_window.bind(2, name);
         in_window.bind(3, item.start_at);
         in_window.bind(4, item.end_at);
-        const bool inside = in_window.executeStep();
-        in_window.reset();
-        return inside;
-      };
-      for (const MirrorItem& item : upserts) {
-        deleted.reset();
-        deleted.bind(1, user_id);
-        deleted.bind(2, name);
-        deleted.bind(3, item.id);
-        const bool gone = deleted.executeStep();
-        deleted.reset();
-        if (gone) continue;
-        // A version older than that pass, of an item the mirror does not have: the item
-        // was gone when the pass looked (its `deleted` notification lost), and this
-        // notification is late. Inserting it would bring back a deleted item for good.
-        const std::string& version = item.modified_at.empty() ? item.created_at : item.modified_at;
-        if (!pass_start.empty() && version < pass_start && covered(item)) {
-          present.reset();
-          present.bind(1, user_id);
-          present.bind(2, item.id);
-          const bool known = present.executeStep();
-          present.reset();
-          if (!known) continue;
-        }
-        UpsertItem(ctx, user_id, collection, item, now);
+        if (!in_window.executeStep()) continue;
       }
+      present.reset();
+      present.bind(1, user_id);
+      present.bind(2, item.id);
+      if (!present.executeStep()) passed.push_back(item.id);
     }
+  });
+  if (!s.ok()) return s;
+  return passed;
+}
+
+Status Store::ApplyNotificationChanges(const std::string& user_id, Collection collection,
+                                       const std::vector<MirrorItem>& upserts,
+                                       const std::vector<std::string>& deleted_ids,
+                                       const std::vector<int64_t>& seqs) {
+  return Write([&](WriteContext& ctx) {
+    const std::string now = FormatUtc(ctx.clock()->Now());
+    for (const MirrorItem& item : upserts) UpsertItem(ctx, user_id, collection, item, now);
     for (const std::string& id : deleted_ids) DeleteItem(ctx, user_id, collection, id);
     MarkLogRows(ctx, seqs, LogState::kApplied, "", TimePoint{});
   });

@@ -286,16 +286,20 @@ class Store {
                            const std::string& reason, TimePoint retry_at = {});
   // In one transaction: upserts the items that rich notifications carried (never moving a
   // watermark, never replacing a newer version, never bringing back an item a `deleted`
-  // notification named, as Graph does not reuse ids, and never inserting a version older
-  // than the last complete delta pass, which would have listed the item were it still
-  // there; for events only if it lies inside that pass's calendar window, as the pass
-  // lists no other), deletes the items named by `deleted` notifications, and marks the
-  // rows `seqs` applied.
+  // notification named, as Graph does not reuse ids), deletes the items named by `deleted`
+  // notifications, and marks the rows `seqs` applied.
   // The ids among `items` whose stored row has the same lastModifiedDateTime but another
   // changeKey: two versions Graph stamped in one second (messages carry whole seconds),
   // which a reordered delivery cannot tell apart. Only a query can say which is current.
   Result<std::vector<std::string>> TiedVersions(const std::string& user_id, Collection collection,
                                                 const std::vector<MirrorItem>& items);
+  // The ids among `items` (rich content) the mirror does not hold although their version
+  // is older than the start of the last complete delta pass (for events: inside its
+  // calendar window, as the pass lists no other). Either the item was gone when the pass
+  // looked (its `deleted` notification lost, this one late) or the pass's lists did not
+  // show it yet (Graph's lists can lag): only a read by id can tell.
+  Result<std::vector<std::string>> PassedOver(const std::string& user_id, Collection collection,
+                                              const std::vector<MirrorItem>& items);
   Status ApplyNotificationChanges(const std::string& user_id, Collection collection,
                                   const std::vector<MirrorItem>& upserts,
                                   const std::vector<std::string>& deleted_ids,
@@ -355,8 +359,9 @@ class Store {
   // Ends a pass over every scope of the collection, in one transaction: writes `pages`
   // (rounds that brought nothing but a new link, gathered so that a quiet pass costs one
   // commit), then applies the queued removals. A message is removed only if it is still
-  // in the folder it was reported gone from, and no row changed after the reporting round
-  // began is removed (those removals wait for the next pass). `verified`, if given,
+  // in the folder it was reported gone from, and no row changed later than an hour before
+  // the reporting round began is removed (Graph's lists may not show it yet: the caller
+  // checks those with Graph). `verified`, if given,
   // replaces that rule: its upserts and deletes are written and every queued removal is
   // done (events are checked one by one with Graph). Returns the number of rows removed.
   Result<int64_t> EndDeltaPass(const std::string& user_id, Collection collection,

@@ -138,7 +138,10 @@ std::string StillInScope(Collection collection) {
              : "";
 }
 
-// The queued removals that may be done now (see Store::EndDeltaPass).
+// The queued removals that may be done now (see Store::EndDeltaPass). A row changed in
+// the hour before its round began may be unlisted only because Graph's lists did not show
+// it yet (they can lag its notification, which may have written the row): it is left for
+// the caller to check by id.
 std::vector<std::string> DueRemovals(WriteContext& ctx, const std::string& user_id,
                                      Collection collection) {
   const std::string table = Name(collection);
@@ -150,7 +153,8 @@ std::vector<std::string> DueRemovals(WriteContext& ctx, const std::string& user_
       "l.scope = r.scope WHERE r.user_id = ?1 AND r.collection = ?2 AND r.scope <> ''" +
       same_folder +
       " AND (t.modified_at IS NULL OR l.round_started_at IS NULL OR "
-      "t.modified_at < l.round_started_at)");
+      "julianday(substr(t.modified_at, 1, 19)) < "
+      "julianday(substr(l.round_started_at, 1, 19)) - 1.0 / 24)");
   q.bind(1, user_id);
   q.bind(2, table);
   std::vector<std::string> ids;

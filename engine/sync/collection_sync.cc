@@ -35,11 +35,13 @@ CollectionSync::CollectionSync(const config::Config& config, graph::GraphClient*
       resyncer_(client, store,
                 ResyncOptions{config.sync.page_size, config.sync.overlap, config.sync.hint_overlap,
                               nullptr, RichProjection(config), &received_}),
-      delta_(client, store, clock, [&] {
-        DeltaOptions options = DeltaOptions::From(config.sync, RichProjection(config));
-        options.progress = &received_;
-        return options;
-      }()) {}
+      delta_(client, store, clock,
+             [&] {
+               DeltaOptions options = DeltaOptions::From(config.sync, RichProjection(config));
+               options.progress = &received_;
+               return options;
+             }()),
+      recheck_after_(config.sync.catch_up_recheck) {}
 
 std::string CollectionSync::StopReason(const std::string& user_id, Collection collection,
                                        const Status& outcome) {
@@ -167,19 +169,14 @@ Result<CollectionSync::LateFetch> CollectionSync::FetchNotified(
   auto stale = store_->NotHeldAt(user_id, collection, notified);
   if (!stale.ok()) return stale.status();
   if (stale->empty()) return result;
-  // An item is late only if the mirror holds none of the versions notified for it (two
-  // updates notified together: the mirror holding the newer one is current).
+  // An item notified at versions the mirror does not all hold is read: notifications come
+  // in any order, so the version held may be the older of two (a round listing late shows
+  // the older one).
   std::map<std::string, std::set<std::string>> versions;
-  std::map<std::string, size_t> pairs, stale_pairs;
   for (const auto& [id, change_key] : notified) {
-    ++pairs[id];
     if (!change_key.empty()) versions[id].insert(change_key);
   }
-  for (const std::string& id : *stale) ++stale_pairs[id];
-  std::set<std::string> late;
-  for (const auto& [id, n] : stale_pairs) {
-    if (n >= pairs[id]) late.insert(id);
-  }
+  const std::set<std::string> late(stale->begin(), stale->end());
   if (late.empty()) return result;
   auto fetched = delta_.Fetch(user_id, collection, late);
   if (!fetched.ok()) return fetched.status();
@@ -209,7 +206,10 @@ Status CollectionSync::Full(const std::string& user_id, Collection collection) {
   }();
   std::lock_guard<std::mutex> lock(mu_);
   if (s.ok()) {
-    owed_.erase({user_id, collection});
+    // A debt paid is a catch-up too (what happened while the collection failed).
+    if (owed_.erase({user_id, collection}) > 0 && recheck_after_.count() > 0) {
+      recheck_[{user_id, collection}] = clock_->Now() + recheck_after_;
+    }
   } else {
     owed_.try_emplace({user_id, collection}, Debt{clock_->Now(), 0});
   }
@@ -234,7 +234,28 @@ std::vector<std::pair<std::string, Collection>> CollectionSync::TakeDue() {
                                              std::chrono::minutes(15));
     ++debt.tries;
   }
+  for (auto it = recheck_.begin(); it != recheck_.end();) {
+    if (it->second > now) {
+      ++it;
+      continue;
+    }
+    if (!owed_.count(it->first)) due.push_back(it->first);  // an owed pass does it as well
+    it = recheck_.erase(it);
+  }
   return due;
+}
+
+void CollectionSync::Recheck(const std::string& user_id, Collection collection) {
+  if (recheck_after_.count() == 0) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  recheck_[{user_id, collection}] = clock_->Now() + recheck_after_;
+}
+
+std::optional<TimePoint> CollectionSync::NextRecheck() {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::optional<TimePoint> next;
+  for (const auto& [key, due] : recheck_) next = next ? std::min(*next, due) : due;
+  return next;
 }
 
 }  // namespace graphmirror::sync

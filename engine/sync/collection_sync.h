@@ -78,6 +78,14 @@ class CollectionSync {
   // The owed collections due by now, oldest debt first; each is marked as tried (its next
   // try backs off) until a Full pass succeeds.
   std::vector<std::pair<std::string, Collection>> TakeDue();
+  // After a catch-up pass that succeeded: one more Full pass `sync.catch_up_recheck`
+  // later (TakeDue hands it out), for the changes made just before the catch-up that
+  // Graph's lists did not show yet. Nothing else would bring them: their notifications
+  // were lost with the gap the catch-up covered. A Full pass that pays a debt schedules
+  // its recheck itself.
+  void Recheck(const std::string& user_id, Collection collection);
+  // When the earliest recheck is due; nullopt if none is waiting.
+  std::optional<TimePoint> NextRecheck();
   // When a stopped collection may be tried again; nullopt if it is not stopped (or due).
   std::optional<TimePoint> StoppedUntil(const std::string& user_id, Collection collection);
   // When the newest successful round on `cursor` began (local clock, store::FormatUtc
@@ -91,8 +99,9 @@ class CollectionSync {
                                const std::vector<std::string>& ids);
   // Notified versions the rounds did not show: Graph may notify a change before its list
   // and delta queries show it. Reads by id each item among `notified` (id, changeKey; an
-  // empty changeKey asks only for the item) that the mirror does not hold at any version
-  // notified for it, and writes Graph's current state (404 removes the row).
+  // empty changeKey asks only for the item) that the mirror does not hold at every version
+  // notified for it (so an item notified at two versions is read), and writes Graph's
+  // current state (404 removes the row).
   struct LateFetch {
     int64_t fetched = 0;  // items read by id
     int64_t behind = 0;   // read, but still at none of the notified versions
@@ -130,6 +139,8 @@ class CollectionSync {
   std::mutex mu_;
   std::map<Key, TimePoint> stopped_;  // until when
   std::map<Key, Debt> owed_;
+  std::map<Key, TimePoint> recheck_;  // when
+  const std::chrono::seconds recheck_after_;
   std::map<Key, std::array<std::string, 2>> round_started_;  // created, modified
 };
 

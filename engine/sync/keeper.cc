@@ -451,9 +451,15 @@ TimePoint SubscriptionKeeper::NextDue() {
   return next;
 }
 
+Status SubscriptionKeeper::CatchUp(const Key& key) {
+  Status s = sync_->Full(key.first, key.second);
+  if (s.ok()) sync_->Recheck(key.first, key.second);
+  return s;
+}
+
 Status SubscriptionKeeper::HandleLifecycle(const store::PendingNotification& row) {
   const Key key{row.user_id, row.collection};
-  if (row.lifecycle_event == kCatchUpEvent) return sync_->Full(row.user_id, row.collection);
+  if (row.lifecycle_event == kCatchUpEvent) return CatchUp(key);
   ++stats_.lifecycle_events;
   if (Status s = store_->RecordLifecycle(row.user_id, row.collection, row.lifecycle_event);
       !s.ok()) {
@@ -478,9 +484,9 @@ Status SubscriptionKeeper::HandleLifecycle(const store::PendingNotification& row
       }
     }
     // Whatever happened while no subscription notified: new, changed and deleted items.
-    return sync_->Full(row.user_id, row.collection);
+    return CatchUp(key);
   }
-  if (row.lifecycle_event == "missed") return sync_->Full(row.user_id, row.collection);
+  if (row.lifecycle_event == "missed") return CatchUp(key);
   ++stats_.unknown_lifecycle;
   spdlog::info("keeper: ignoring unknown lifecycle event '{}' for {}",
                OneLine(row.lifecycle_event, 80), row.subscription_id);

@@ -96,6 +96,8 @@ class SubscriptionKeeper {
 
   Status Create(const Key& key);
   Status Renew(const Key& key);
+  // A full pass over what happened while nothing notified, and its recheck.
+  Status CatchUp(const Key& key);
   Status Forget(const Key& key);
   // Deletes the subscription at Graph and here (a mailbox switched to or from rich).
   Status Replace(const Key& key);

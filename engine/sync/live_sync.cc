@@ -147,7 +147,9 @@ Status LiveSync::Start(LiveSyncOptions options) {
   if (options.background) keeper_thread_ = std::thread([this] { keeper_.Run(); });
   auto reports = SyncAllOnce(config_, &sync_, store_, options.on_initial_sync);
   for (const auto& r : reports) {
-    if (!r.status.ok()) {
+    if (r.status.ok()) {
+      sync_.Recheck(r.user_id, r.collection);  // the catch-up after downtime
+    } else {
       spdlog::warn("initial sync of {} {}: {}", r.user_id, CollectionName(r.collection),
                    r.status.message());
     }

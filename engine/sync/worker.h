@@ -15,9 +15,10 @@
 // with exponential backoff; rows for a mailbox or collection no longer configured are
 // ignored with a reason, and those of a stopped collection (see CollectionSync) wait until
 // it is tried again. Every `sync.delta_interval` a delta pass runs over every collection,
-// as a safety net, and a collection whose catch-up failed gets its full pass again, with
-// backoff. Everything is idempotent, so a crash anywhere only means the same work is done
-// again after the restart.
+// as a safety net, a collection whose catch-up failed gets its full pass again, with
+// backoff, and one whose catch-up succeeded gets it once more `sync.catch_up_recheck`
+// later (CollectionSync::Recheck). Everything is idempotent, so a crash anywhere only means the
+// same work is done again after the restart.
 //
 // Rich notifications (SetRichContent): a `created` or `updated` row whose content
 // decrypts is upserted from it, in the transaction that marks the group's rows applied,

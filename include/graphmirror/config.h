@@ -53,6 +53,11 @@ struct SyncSettings {
   // connections, counted from its first failure, before its collection fails: the longest
   // a mailbox may make no progress. 0: fail at the first such answer.
   std::chrono::seconds max_retry_wait{600};
+  // A catch-up pass (at start, after a subscription was made again, after `missed`) runs
+  // once more this long after it succeeded: Graph's lists and delta rounds may show a
+  // change some time after it happened, and a change made just before the catch-up has
+  // no notification to bring it later. 0: no second pass.
+  std::chrono::seconds catch_up_recheck{300};
 };
 
 // Where the daemon listens for Graph's notifications, and the public URLs Graph posts

@@ -63,17 +63,19 @@ struct Flags {
 
 int Usage(const std::string& error) {
   if (!error.empty()) std::cerr << "convergence_check: " << error << "\n";
-  std::cerr << "usage: convergence_check [--schedules N] [--seed S] [--steps K] "
-               "[--faults KIND,...|all|none] [--jobs J] [--keep DIR] [--require-all-faults] "
-               "[--listing-lag SECONDS] [--verbose]\n"
-               "  --listing-lag SECONDS  graphsim shows changes to lists and delta rounds this "
-               "long after they happen, in every schedule (default: 0)\n"
-               "  --keep DIR  copy the mirror database of each failing schedule into DIR\n"
-               "  --require-all-faults  fail if an enabled fault kind never happened (the "
-               "default from "
-            << kLongModeSchedules
-            << " schedules on)\n"
-               "fault kinds:";
+  std::cerr
+      << "usage: convergence_check [--schedules N] [--seed S] [--steps K] "
+         "[--faults KIND,...|all|none] [--jobs J] [--keep DIR] [--require-all-faults] "
+         "[--listing-lag SECONDS] [--verbose]\n"
+         "  --listing-lag SECONDS  graphsim shows changes to lists and delta rounds this "
+         "long after they happen, in every schedule (default: chosen per schedule, fault kind "
+         "listing_lag)\n"
+         "  --keep DIR  copy the mirror database of each failing schedule into DIR\n"
+         "  --require-all-faults  fail if an enabled fault kind never happened (the "
+         "default from "
+      << kLongModeSchedules
+      << " schedules on)\n"
+         "fault kinds:";
   for (const std::string& k : FaultKinds()) std::cerr << " " << k;
   std::cerr << "\n";
   return 2;
@@ -116,7 +118,7 @@ std::string ReplayCommand(const Flags& flags, uint64_t seed) {
   if (flags.settings.steps != kDefaultSteps)
     cmd += " --steps " + std::to_string(flags.settings.steps);
   if (flags.faults_text != "all") cmd += " --faults " + flags.faults_text;
-  if (flags.settings.listing_lag > 0)
+  if (flags.settings.listing_lag >= 0)
     cmd += " --listing-lag " + std::to_string(flags.settings.listing_lag);
   return cmd;
 }

@@ -143,6 +143,8 @@ class Schedule {
       for (int i = 0; i < 3; ++i) ListCreate();
       config_ = MakeConfig();
       LearnFolders();
+      // The mailbox as the engine first finds it is older than any listing lag.
+      if (options_.listing_lag.count() > 0) clock_.Advance(options_.listing_lag + seconds(1));
       Log("options: " + DescribeOptions());
       if (StartEngine()) {
         for (step_ = 1; step_ <= settings_.steps; ++step_) {
@@ -178,7 +180,7 @@ class Schedule {
   static bool IsOptionFault(const std::string& kind) {
     return kind == "duplicate" || kind == "reorder" || kind == "delay" ||
            kind == "resource_style" || kind == "delta_replay" || kind == "delta_expired_style" ||
-           kind == "rich";
+           kind == "rich" || kind == "listing_lag";
   }
 
   bool Enabled(const std::string& kind) const { return settings_.faults.count(kind) > 0; }
@@ -220,8 +222,14 @@ class Schedule {
                                          : graphsim::DeltaExpiredStyle::kResyncRequired;
       Fault("delta_expired_style");
     }
-    // Set apart from rng_, so that a seed's changes and faults are the same with a lag.
-    o.listing_lag = seconds(settings_.listing_lag);
+    o.listing_lag = seconds(std::max(settings_.listing_lag, 0));
+    if (settings_.listing_lag < 0 && Enabled("listing_lag")) {
+      // Apart from rng_: a seed's changes and faults are the same whatever its lag.
+      std::mt19937_64 lag_rng(seed_ ^ 0x1A66ED115ULL);
+      static constexpr int kLags[] = {0, 0, 0, 5, 30, 120};
+      o.listing_lag = seconds(kLags[lag_rng() % 6]);
+    }
+    if (o.listing_lag.count() > 0) Fault("listing_lag");
     return o;
   }
 
@@ -1101,7 +1109,9 @@ class Schedule {
       const int64_t log_pending = PendingLogRows();
       if (!RunLists(phase)) return false;
       if (posts == 0 && *ended == 0) {
-        if (sim_pending == 0 && log_pending == 0 && kept.ok() && ListQuiet()) {
+        // A catch-up's recheck still to come is work pending too.
+        if (sim_pending == 0 && log_pending == 0 && kept.ok() && ListQuiet() &&
+            !live_->collections().NextRecheck()) {
           Log(phase + ": quiet after " + std::to_string(round + 1) + " rounds");
           return true;
         }

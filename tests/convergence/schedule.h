@@ -25,6 +25,7 @@ inline const std::vector<std::string>& FaultKinds() {
       "delta_replay",         // delta_replay_every: delta pages repeated
       "delta_expired_style",  // expired delta tokens answered 400 instead of 410
       "rich",                 // some mailboxes rich: changes applied from encrypted content
+      "listing_lag",          // lists and delta rounds show a change seconds after it happens
       // injected at a step
       "drop",                 // receiver down past the retry window: batches dropped, missed
       "throttle_429",         // sim.ForceThrottle(user, n)
@@ -54,10 +55,11 @@ struct Settings {
   bool verbose = false;          // keep the step log
   std::string keep_dir;          // non-empty: a failing schedule's mirror is copied here
   // graphsim's listing lag in seconds (lists and delta rounds show a change this long
-  // after it happens, its notification and a GET by id at once), for every schedule; 0:
-  // none. Not in the default schedules yet: under a lag the engine can resurrect an item
-  // a lagging round still lists after its deletion was applied.
-  int listing_lag = 0;
+  // after it happens, its notification and a GET by id at once), for every schedule.
+  // Negative: chosen per schedule (fault kind "listing_lag": half of the schedules, 5 s to
+  // 2 min), from a generator of its own, so that a seed's changes and faults are the same
+  // whatever its lag.
+  int listing_lag = -1;
 };
 
 // What happened in a schedule, by kind: "create messages", "drop", "pump", ...

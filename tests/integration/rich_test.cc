@@ -111,6 +111,8 @@ TEST_CASE("Rich mailboxes follow changes from notifications alone, with no Graph
   }
   f.Deliver();
   f.RequireExactMirrorOfAll();
+  f.clock().Advance(std::chrono::minutes(6));
+  f.Deliver();  // the initial sync's recheck (sync.catch_up_recheck) reads Graph; then quiet
 
   const auto users = f.sim().UserIds();
   const uint64_t requests_before = f.sim().RequestCount();
@@ -169,6 +171,8 @@ TEST_CASE("Refused rich content falls back to a query; forged tokens are not app
           "[live][rich]") {
   RichFixture f;
   f.Deliver();
+  f.clock().Advance(std::chrono::minutes(6));
+  f.Deliver();  // past the initial sync's recheck, which would read the forged items
   const std::string user = f.sim().UserIds()[0];
 
   // A corrupted item is refused alone and read from Graph instead.

@@ -42,18 +42,20 @@ TEST_CASE("ParseConfig reads a valid file", "[config]") {
   CHECK(c->sync.calendar_past_days == 365);
   CHECK(c->sync.calendar_future_days == 730);
   CHECK(c->sync.delta_interval == std::chrono::minutes(360));
+  CHECK(c->sync.catch_up_recheck == std::chrono::seconds(300));
 }
 
 TEST_CASE("ParseConfig reads the delta settings", "[config]") {
   std::string text = kValid;
   text.replace(text.find("page_size = 100"), 15,
                "page_size = 100\ncalendar_past_days = 30\ncalendar_future_days = 90\n"
-               "delta_interval_minutes = 0");
+               "delta_interval_minutes = 0\ncatch_up_recheck_seconds = 0");
   auto c = ParseConfig(text, "g.toml", "", NoEnv);
   REQUIRE(c.ok());
   CHECK(c->sync.calendar_past_days == 30);
   CHECK(c->sync.calendar_future_days == 90);
   CHECK(c->sync.delta_interval.count() == 0);
+  CHECK(c->sync.catch_up_recheck.count() == 0);
 }
 
 TEST_CASE("ParseConfig reads both overlaps, the notified one 2 s unless set", "[config]") {
@@ -153,6 +155,8 @@ TEST_CASE("ParseConfig names the problem in one line", "[config]") {
   check(replaced("\"mirror.db\"", "\":memory:\""), "must be a file path");
   check(replaced("page_size = 100", "calendar_past_days = 0"), "sync.calendar_past_days");
   check(replaced("page_size = 100", "delta_interval_minutes = -5"), "sync.delta_interval_minutes");
+  check(replaced("page_size = 100", "catch_up_recheck_seconds = -1"),
+        "sync.catch_up_recheck_seconds");
 }
 
 }  // namespace

@@ -336,17 +336,16 @@ TEST_CASE("TiedVersions names rows stamped in the same second with another chang
   CHECK(*tied == std::vector<std::string>{"a"});
 }
 
-TEST_CASE("Rich upserts never insert a version older than the last complete delta pass",
-          "[store]") {
+TEST_CASE(
+    "Rich content older than the last complete delta pass, of an item not held, is "
+    "passed over",
+    "[store]") {
   test::TempDir dir;
   ManualClock clock(TimePoint{});
   auto store = std::move(Store::Open(dir.Path("m.db"), &clock)).value();
   const std::string before = "2026-01-04T00:00:00.0000000Z", after = "2026-01-06T00:00:00.0000000Z";
-  // Without a pass, nothing says the item is gone.
-  REQUIRE(store
-              ->ApplyNotificationChanges("u", Collection::kMessages,
-                                         {Message("early", before, before)}, {}, {})
-              .ok());
+  // Without a pass, nothing says the item was passed over.
+  CHECK(store->PassedOver("u", Collection::kMessages, {Message("early", before, before)})->empty());
   DeltaPageWrite round;
   round.user_id = "u";
   round.scope = "inbox";
@@ -355,29 +354,20 @@ TEST_CASE("Rich upserts never insert a version older than the last complete delt
   round.delta_link = "https://graph/delta?$deltatoken=1";
   round.upserts = {Message("kept", before, before)};
   REQUIRE(store->ApplyDeltaPage(round).ok());
-  REQUIRE(store
-              ->ApplyNotificationChanges(
-                  "u", Collection::kMessages,
-                  {Message("late", before, before),        // gone when the pass looked
-                   Message("kept", before, after, "new"),  // in the mirror: updated
-                   Message("fresh", after, after)},        // newer than the pass
-                  {}, {})
-              .ok());
-  CHECK(*store->ItemIds("u", Collection::kMessages) ==
-        std::vector<std::string>{"early", "fresh", "kept"});
+  const std::vector<MirrorItem> content = {
+      Message("late", before, before),        // not listed by the pass: read by id
+      Message("kept", before, after, "new"),  // in the mirror
+      Message("fresh", after, after)};        // newer than the pass
+  CHECK(*store->PassedOver("u", Collection::kMessages, content) ==
+        std::vector<std::string>{"late"});
   // A round in progress is no evidence.
   round.delta_link.clear();
   round.next_link = "https://graph/delta?$skiptoken=2";
   REQUIRE(store->ApplyDeltaPage(round).ok());
-  REQUIRE(store
-              ->ApplyNotificationChanges("u", Collection::kMessages,
-                                         {Message("late", before, before)}, {}, {})
-              .ok());
-  CHECK(store->ItemIds("u", Collection::kMessages)->size() == 4);
+  CHECK(store->PassedOver("u", Collection::kMessages, content)->empty());
 }
 
-TEST_CASE("Rich events outside the last pass's calendar window are inserted however old",
-          "[store]") {
+TEST_CASE("Rich events outside the last pass's calendar window are not passed over", "[store]") {
   test::TempDir dir;
   ManualClock clock(TimePoint{});
   auto store = std::move(Store::Open(dir.Path("m.db"), &clock)).value();
@@ -396,21 +386,18 @@ TEST_CASE("Rich events outside the last pass's calendar window are inserted howe
     e.end_at = end;
     return e;
   };
-  REQUIRE(store
-              ->ApplyNotificationChanges(
-                  "u", Collection::kEvents,
-                  {// Inside the window: the pass would have listed it, so it is gone.
-                   event("inside", "2026-06-01T10:00:00.0000000Z", "2026-06-01T11:00:00.0000000Z"),
-                   // The pass lists no event outside its window: no evidence either way.
-                   event("ahead", "2028-04-25T05:00:00.0000000Z", "2028-04-25T06:00:00.0000000Z"),
-                   event("past", "2024-03-01T05:00:00.0000000Z", "2024-03-01T06:00:00.0000000Z"),
-                   // Within a day of an edge (a named zone keeps its wall-clock text).
-                   event("edge", "2027-12-31T12:00:00.0000000", "2027-12-31T13:00:00.0000000"),
-                   event("no times", "", "")},
-                  {}, {})
-              .ok());
-  CHECK(*store->ItemIds("u", Collection::kEvents) ==
-        std::vector<std::string>{"ahead", "edge", "no times", "past"});
+  auto passed = store->PassedOver(
+      "u", Collection::kEvents,
+      {// Inside the window: the pass would have listed it.
+       event("inside", "2026-06-01T10:00:00.0000000Z", "2026-06-01T11:00:00.0000000Z"),
+       // The pass lists no event outside its window: no evidence either way.
+       event("ahead", "2028-04-25T05:00:00.0000000Z", "2028-04-25T06:00:00.0000000Z"),
+       event("past", "2024-03-01T05:00:00.0000000Z", "2024-03-01T06:00:00.0000000Z"),
+       // Within a day of an edge (a named zone keeps its wall-clock text).
+       event("edge", "2027-12-31T12:00:00.0000000", "2027-12-31T13:00:00.0000000"),
+       event("no times", "", "")});
+  REQUIRE(passed.ok());
+  CHECK(*passed == std::vector<std::string>{"inside"});
 }
 
 TEST_CASE("Full-text search follows every write of the mirror", "[store][search]") {
