@@ -16,6 +16,7 @@
 #include <random>
 #include <vector>
 
+#include "engine/base/backoff.h"
 #include "engine/base/text.h"
 #include "engine/graph/token_provider.h"
 #include "engine/graph/url.h"
@@ -378,19 +379,12 @@ bool GraphClient::Impl::WaitForFence(Mailbox& mb, TimePoint deadline) {
 }
 
 std::chrono::milliseconds GraphClient::Impl::BackoffDelay(int retry) {
-  // initial * 2^(retry-1), capped; then "equal jitter": half fixed, half random, so that
-  // requests throttled together do not come back together.
-  auto delay = options.initial_backoff;
-  for (int i = 1; i < retry && delay < options.max_backoff; ++i) delay *= 2;
-  delay = std::min(delay, options.max_backoff);
-  const auto half = delay / 2;
-  std::chrono::milliseconds jitter{0};
-  if (half.count() > 0) {
+  double unit;
+  {
     std::lock_guard<std::mutex> lock(rng_mu);
-    jitter =
-        std::chrono::milliseconds{std::uniform_int_distribution<int64_t>(0, half.count())(rng)};
+    unit = std::uniform_real_distribution<double>(0.0, 1.0)(rng);
   }
-  return delay - half + jitter;
+  return Backoff{options.initial_backoff, options.max_backoff}.Jittered(retry, unit);
 }
 
 void GraphClient::Impl::WaitUntil(TimePoint until, const char* reason) {

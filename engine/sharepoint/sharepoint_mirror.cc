@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "engine/base/backoff.h"
 #include "engine/base/text.h"
 #include "engine/graph/url.h"
 
@@ -161,9 +162,7 @@ Result<int> SharePointMirror::RunOnce(bool all) {
       continue;
     }
     ++retry.failures;
-    const auto delay = std::min<std::chrono::nanoseconds>(
-        std::chrono::seconds(1) * (1 << std::min(retry.failures, 10)), kMaxRetryDelay);
-    retry.next = now + delay;
+    retry.next = now + Backoff{std::chrono::seconds(2), kMaxRetryDelay}.Delay(retry.failures);
     spdlog::warn("sharepoint: {} list {}: sync failed, retrying: {}", list->site_url(),
                  list->list_id(), s.message());
   }

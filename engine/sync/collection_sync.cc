@@ -4,6 +4,7 @@
 
 #include <set>
 
+#include "engine/base/backoff.h"
 #include "engine/graph/query.h"
 
 namespace graphmirror::sync {
@@ -229,10 +230,8 @@ std::vector<std::pair<std::string, Collection>> CollectionSync::TakeDue() {
     if (debt.due > now) continue;
     due.push_back(key);
     // 30 s, 1 min, 2 min, ... capped at 15 minutes, until a Full pass pays it.
-    debt.due =
-        now + std::min<std::chrono::seconds>(std::chrono::seconds(30 << std::min(debt.tries, 5)),
-                                             std::chrono::minutes(15));
     ++debt.tries;
+    debt.due = now + Backoff{std::chrono::seconds(30), std::chrono::minutes(15)}.Delay(debt.tries);
   }
   for (auto it = recheck_.begin(); it != recheck_.end();) {
     if (it->second > now) {

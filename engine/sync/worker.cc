@@ -7,6 +7,8 @@
 #include <set>
 #include <vector>
 
+#include "engine/base/backoff.h"
+
 namespace graphmirror::sync {
 namespace {
 
@@ -58,8 +60,8 @@ SyncWorker::SyncWorker(const config::Config& config, CollectionSync* sync, store
 
 std::chrono::seconds SyncWorker::RetryDelay(int attempts) const {
   // 2 s, 4 s, 8 s, ... capped at 15 minutes.
-  int64_t seconds = int64_t{1} << std::min(attempts + 1, 10);
-  return std::chrono::seconds(std::min<int64_t>(seconds, 900));
+  return std::chrono::duration_cast<std::chrono::seconds>(
+      Backoff{std::chrono::seconds(2), std::chrono::minutes(15)}.Delay(attempts + 1));
 }
 
 void SyncWorker::PruneLogIfDue() {
