@@ -3,10 +3,14 @@
 #include <spdlog/spdlog.h>
 
 #include <exception>
+#include <filesystem>
+#include <map>
 #include <mutex>
+#include <set>
 
 #include "engine/config/config.h"
 #include "engine/graph/graph_client.h"
+#include "engine/ops/admin.h"
 #include "engine/store/store.h"
 #include "engine/sync/live_sync.h"
 #include "engine/sync/sync_once.h"
@@ -20,36 +24,98 @@ struct Engine::Impl {
   Clock* clock = nullptr;
   std::unique_ptr<store::Store> store;
   std::unique_ptr<graph::GraphClient> client;
-  std::mutex mu;  // guards live and idle_sync against Start/Stop
+  std::mutex mu;  // guards live against Start/Stop
   // Shared so that a request in flight keeps it alive without holding `mu` (notifications
   // must not queue behind one another: the store commits them in groups).
   std::shared_ptr<sync::LiveSync> live;
-  std::unique_ptr<sync::CollectionSync> idle_sync;  // Resync while not started
+  // SyncOnce, and Resync while not started; set in Open, never replaced.
+  std::unique_ptr<sync::CollectionSync> idle_sync;
+
+  std::shared_ptr<sync::LiveSync> Live() {
+    std::lock_guard<std::mutex> lock(mu);
+    return live;
+  }
 };
+
+namespace {
+
+SyncReport ToReport(const sync::CollectionReport& r) {
+  SyncReport out;
+  out.user_id = r.user_id;
+  out.collection = r.collection;
+  out.status = r.status;
+  out.fetched = r.stats.fetched + r.changed_stats.fetched;
+  out.removed = r.delta_stats.removed;
+  out.added = r.items_after - r.items_before + r.delta_stats.removed;
+  out.items = r.items_after;
+  out.seconds = std::chrono::duration<double>(r.stats.elapsed + r.changed_stats.elapsed).count();
+  return out;
+}
+
+}  // namespace
 
 Engine::Engine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 Engine::~Engine() { Stop(); }
 
 Result<std::unique_ptr<Engine>> Engine::Open(const Config& config, Clock* clock) {
+  OpenOptions options;
+  options.clock = clock;
+  return Open(config, options);
+}
+
+Result<std::unique_ptr<Engine>> Engine::Open(const Config& config, const OpenOptions& options) {
   if (config.database.empty()) return Status::InvalidArgument("config: 'database' is empty");
+  if (!options.create_if_missing && !std::filesystem::exists(config.database)) {
+    return Status::NotFound("no mirror database at " + config.database +
+                            " yet (a sync creates it)");
+  }
   auto impl = std::make_unique<Impl>();
   impl->config = config;
-  impl->clock = clock != nullptr ? clock : SystemClock::Default();
+  impl->clock = options.clock != nullptr ? options.clock : SystemClock::Default();
   auto store = store::Store::Open(config.database, impl->clock);
   if (!store.ok()) return store.status();
   impl->store = std::move(store).value();
   impl->client = std::make_unique<graph::GraphClient>(sync::ClientOptionsFrom(config), impl->clock);
+  impl->idle_sync = std::make_unique<sync::CollectionSync>(impl->config, impl->client.get(),
+                                                           impl->store.get(), impl->clock);
   return std::unique_ptr<Engine>(new Engine(std::move(impl)));
 }
 
+Status Engine::CheckCredentials() { return impl_->client->CheckCredentials(); }
+
 Status Engine::SyncOnce() {
   Status first;
-  for (const auto& report : sync::SyncAllOnce(impl_->config, impl_->client.get(),
-                                              impl_->store.get(), nullptr, impl_->clock)) {
+  for (const auto& report : SyncOnceReports()) {
     if (!report.status.ok() && first.ok()) first = report.status;
   }
   return first;
+}
+
+std::vector<SyncReport> Engine::SyncOnceReports(
+    const std::function<void(const SyncReport&)>& on_report) {
+  std::vector<SyncReport> out;
+  for (const auto& r : sync::SyncAllOnce(impl_->config, impl_->idle_sync.get(), impl_->store.get(),
+                                         [&](const sync::CollectionReport& r) {
+                                           if (on_report) on_report(ToReport(r));
+                                         })) {
+    out.push_back(ToReport(r));
+  }
+  return out;
+}
+
+SyncProgress Engine::Progress() const {
+  SyncProgress progress;
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    progress.items_received += impl_->idle_sync->items_received();
+    if (impl_->live) progress.items_received += impl_->live->collections().items_received();
+  }
+  const graph::WaitState wait = impl_->client->Waiting();
+  progress.waiting_requests = wait.requests;
+  progress.longest_wait_seconds = std::chrono::duration<double>(wait.longest_left).count();
+  progress.wait_reason = wait.reason;
+  return progress;
 }
 
 Status Engine::Start(StartOptions options) {
@@ -59,6 +125,11 @@ Status Engine::Start(StartOptions options) {
                                                impl_->store.get(), impl_->clock);
   sync::LiveSyncOptions live_options;
   live_options.serve_http = options.serve_http;
+  if (options.serve_admin) live_options.admin_handler = ops::MakeAdminHandler(live.get());
+  if (options.on_initial_sync) {
+    live_options.on_initial_sync = [report = options.on_initial_sync](
+                                       const sync::CollectionReport& r) { report(ToReport(r)); };
+  }
   if (Status s = live->Start(live_options); !s.ok()) return s;
   impl_->live = std::move(live);
   return Status::Ok();
@@ -93,13 +164,19 @@ HttpAnswer Engine::HandleValidation(std::string_view token) {
 }
 
 Status Engine::Resync(const std::string& user_id, Collection collection) {
+  if (auto live = impl_->Live()) return live->collections().Full(user_id, collection);
+  return impl_->idle_sync.get()->Full(user_id, collection);
+}
+
+bool Engine::Healthy() const {
   std::lock_guard<std::mutex> lock(impl_->mu);
-  if (impl_->live) return impl_->live->collections().Full(user_id, collection);
-  if (!impl_->idle_sync) {
-    impl_->idle_sync = std::make_unique<sync::CollectionSync>(impl_->config, impl_->client.get(),
-                                                              impl_->store.get(), impl_->clock);
-  }
-  return impl_->idle_sync->Full(user_id, collection);
+  return impl_->live != nullptr && impl_->live->ready();
+}
+
+Result<std::string> Engine::Metrics() {
+  auto live = impl_->Live();
+  if (!live) return Status::InvalidArgument("metrics need a started engine");
+  return ops::RenderLiveMetrics(live.get());
 }
 
 Result<EngineStatus> Engine::GetStatus() {
@@ -113,22 +190,59 @@ Result<EngineStatus> Engine::GetStatus() {
   if (!counts.ok()) return counts.status();
   auto syncs = impl_->store->SyncStatuses();
   if (!syncs.ok()) return syncs.status();
-  for (const auto& mailbox : impl_->config.mailboxes) {
-    for (Collection c : mailbox.resources) {
-      CollectionState state{mailbox.user, c, 0, "", ""};
-      for (const auto& count : *counts) {
-        if (count.user_id == mailbox.user && count.collection == c) state.items = count.items;
-      }
-      for (const auto& s : *syncs) {
-        if (s.user_id != mailbox.user || s.collection != c) continue;
-        state.last_sync_at = s.last_sync_at;
-        state.stopped_reason = s.stopped_reason;
-      }
+  auto subscriptions = impl_->store->Subscriptions();
+  if (!subscriptions.ok()) return subscriptions.status();
+
+  // Configured collections first, in config order; then whatever else the database holds.
+  std::map<std::pair<std::string, Collection>, size_t> index;
+  auto state_of = [&](const std::string& user, Collection c, bool configured) {
+    auto [it, added] = index.emplace(std::make_pair(user, c), status.collections.size());
+    if (added) {
+      CollectionState state;
+      state.user_id = user;
+      state.collection = c;
+      state.configured = configured;
       status.collections.push_back(std::move(state));
     }
-    auto log = impl_->store->NotificationStats(mailbox.user);
+    return &status.collections[it->second];
+  };
+  std::set<std::string> configured_users;
+  for (const auto& mailbox : impl_->config.mailboxes) {
+    configured_users.insert(mailbox.user);
+    for (Collection c : mailbox.resources) state_of(mailbox.user, c, true);
+  }
+  for (const auto& count : *counts) {
+    CollectionState* state = state_of(count.user_id, count.collection, false);
+    state->items = count.items;
+    state->created_up_to = count.created_after;
+    state->modified_up_to = count.modified_after;
+  }
+  for (const auto& s : *syncs) {
+    CollectionState* state = state_of(s.user_id, s.collection, false);
+    state->last_sync_at = s.last_sync_at;
+    state->last_sync_kind = s.last_sync_kind;
+    state->last_error = s.last_error;
+    state->last_error_at = s.last_error_at;
+    state->last_lifecycle_event = s.last_lifecycle_event;
+    state->last_lifecycle_at = s.last_lifecycle_at;
+    state->stopped_reason = s.stopped_reason;
+    state->stopped_at = s.stopped_at;
+    state->retry_at = s.retry_at;
+  }
+
+  std::set<std::string> users;
+  for (const auto& state : status.collections) users.insert(state.user_id);
+  for (const auto& sub : *subscriptions) {
+    users.insert(sub.user_id);
+    status.subscriptions.push_back({sub.id, sub.user_id, sub.collection, sub.resource,
+                                    sub.expires_at, sub.encryption_certificate_id});
+  }
+  for (const std::string& user : users) {
+    auto log = impl_->store->NotificationStats(user);
     if (!log.ok()) return log.status();
-    status.log_backlog += log->pending;
+    status.logs.push_back(
+        {user, log->pending, log->failed, log->suspicious, log->last_received_at});
+    if (configured_users.count(user) != 0) status.log_backlog += log->pending;
   }
   return status;
 }

@@ -4,6 +4,19 @@
 
 namespace graphmirror::ops {
 
+Result<std::string> RenderLiveMetrics(sync::LiveSync* live) {
+  MetricsSources sources;
+  sources.receiver = &live->receiver().stats();
+  sources.worker = &live->worker().stats();
+  sources.keeper = &live->keeper().stats();
+  sources.client = &live->client().stats();
+  sources.rich = live->rich() != nullptr ? &live->rich()->stats() : nullptr;
+  sources.rounds = &live->collections().timings();
+  sources.store = &live->store();
+  for (const auto& mailbox : live->config().mailboxes) sources.users.push_back(mailbox.user);
+  return RenderMetrics(sources);
+}
+
 notify::AdminHandler MakeAdminHandler(sync::LiveSync* live) {
   return [live](const std::string& path) -> std::optional<notify::AdminResponse> {
     if (path == "/healthz") {
@@ -13,16 +26,7 @@ notify::AdminHandler MakeAdminHandler(sync::LiveSync* live) {
           ready ? "{\"status\":\"ready\"}\n" : "{\"status\":\"starting\"}\n"};
     }
     if (path == "/metrics") {
-      MetricsSources sources;
-      sources.receiver = &live->receiver().stats();
-      sources.worker = &live->worker().stats();
-      sources.keeper = &live->keeper().stats();
-      sources.client = &live->client().stats();
-      sources.rich = live->rich() != nullptr ? &live->rich()->stats() : nullptr;
-      sources.rounds = &live->collections().timings();
-      sources.store = &live->store();
-      for (const auto& mailbox : live->config().mailboxes) sources.users.push_back(mailbox.user);
-      auto text = RenderMetrics(sources);
+      auto text = RenderLiveMetrics(live);
       if (!text.ok()) {
         return notify::AdminResponse{503, "text/plain; charset=utf-8",
                                      "metrics unavailable: " + text.status().message() + "\n"};

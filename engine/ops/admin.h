@@ -16,6 +16,9 @@ namespace graphmirror::ops {
 // `live` is borrowed and must outlive the handler; give it to LiveSyncOptions.
 notify::AdminHandler MakeAdminHandler(sync::LiveSync* live);
 
+// The /metrics text of a started LiveSync, or why the store could not be read.
+Result<std::string> RenderLiveMetrics(sync::LiveSync* live);
+
 }  // namespace graphmirror::ops
 
 #endif  // GRAPHMIRROR_ENGINE_OPS_ADMIN_H_

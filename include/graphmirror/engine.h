@@ -43,15 +43,66 @@ struct CollectionState {
   std::string user_id;
   Collection collection = Collection::kMessages;
   int64_t items = 0;
+  std::string created_up_to;   // the createdDateTime watermark (Graph's time); empty if none
+  std::string modified_up_to;  // the lastModifiedDateTime watermark; empty if none
   std::string last_sync_at;    // local clock; empty if never
+  std::string last_sync_kind;  // "full", "delta", ...; empty if never
+  std::string last_error;      // the latest failure, and when; empty if none
+  std::string last_error_at;
+  std::string last_lifecycle_event;  // "missed", "subscriptionRemoved", ...; empty if none
+  std::string last_lifecycle_at;
   std::string stopped_reason;  // why Graph refuses it (permission, credentials); empty if not
+  std::string stopped_at;
+  std::string retry_at;    // when a stopped collection is tried again
+  bool configured = true;  // false: rows of a mailbox or collection no longer configured
+};
+
+struct SubscriptionState {
+  std::string id;
+  std::string user_id;
+  Collection collection = Collection::kMessages;
+  std::string resource;
+  std::string expires_at;
+  std::string encryption_certificate_id;  // rich subscriptions only
+};
+
+// The notification log of one mailbox.
+struct MailboxLogState {
+  std::string user_id;
+  int64_t pending = 0;     // received, not yet applied
+  int64_t failed = 0;      // failed at least once, still being retried
+  int64_t suspicious = 0;  // ignored: their body's validation tokens did not check
+  std::string last_received_at;
 };
 
 struct EngineStatus {
   bool running = false;  // Start()ed and not Stop()ped
   bool ready = false;    // subscriptions set and the first sync done
+  // Every configured collection, then any other the database holds rows or state of.
   std::vector<CollectionState> collections;
-  int64_t log_backlog = 0;  // notifications received and not yet applied
+  std::vector<SubscriptionState> subscriptions;
+  std::vector<MailboxLogState> logs;  // every mailbox of `collections` and `subscriptions`
+  int64_t log_backlog = 0;            // notifications received and not yet applied
+};
+
+// One collection's outcome of a sync pass (SyncOnce, or the initial sync of Start).
+struct SyncReport {
+  std::string user_id;
+  Collection collection = Collection::kMessages;
+  Status status;
+  int64_t fetched = 0;  // items read from Graph
+  int64_t added = 0;    // rows new in the mirror
+  int64_t removed = 0;  // rows deleted, or moved out of the mailbox's scope
+  int64_t items = 0;    // rows in the mirror after the pass
+  double seconds = 0;   // spent reading
+};
+
+// What a sync is doing right now, for a progress display.
+struct SyncProgress {
+  int64_t items_received = 0;  // by the passes of this engine so far
+  int waiting_requests = 0;    // Graph requests waiting out a 429, a 5xx or a broken connection
+  double longest_wait_seconds = 0;
+  std::string wait_reason;  // of the longest wait: "throttled", "service unavailable", ...
 };
 
 // What to answer an HTTP request from Graph with.
@@ -66,16 +117,35 @@ class Engine {
   // Opens (creating and migrating if needed) the database of `config`. `clock` (borrowed)
   // is for tests; null means the system clock.
   static Result<std::unique_ptr<Engine>> Open(const Config& config, Clock* clock = nullptr);
+  struct OpenOptions {
+    Clock* clock = nullptr;  // borrowed; null: the system clock
+    // false: a missing database is NotFound (programs that only read never create one).
+    bool create_if_missing = true;
+  };
+  static Result<std::unique_ptr<Engine>> Open(const Config& config, const OpenOptions& options);
   ~Engine();  // Stop()s
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
 
+  // Gets a token now: wrong credentials are one clear error before any sync starts.
+  Status CheckCredentials();
+
   // One pass over every configured mailbox and collection: new, changed and deleted items.
   // The first failure of any collection, after trying all of them.
   Status SyncOnce();
+  // The same, with one report per collection, also given to `on_report` as each finishes
+  // (from the sync's threads, one call at a time).
+  std::vector<SyncReport> SyncOnceReports(
+      const std::function<void(const SyncReport&)>& on_report = nullptr);
+  // Any thread, any time (a progress display polls it while SyncOnce runs).
+  SyncProgress Progress() const;
 
   struct StartOptions {
     bool serve_http = true;  // listen on config.webhook.listen
+    // Also answer GET /healthz and /metrics on that listener (see Health and Metrics).
+    bool serve_admin = true;
+    // Reports of the initial sync, one per collection (from its threads, one at a time).
+    std::function<void(const SyncReport&)> on_initial_sync = nullptr;
   };
   // Live: subscriptions kept with Graph, notifications received and applied, renewals,
   // lifecycle events and the safety-net delta passes, on background threads.
@@ -94,6 +164,12 @@ class Engine {
   Status Resync(const std::string& user_id, Collection collection);
 
   Result<EngineStatus> GetStatus();
+
+  // What GET /healthz answers: true once started, subscriptions set and the first sync done.
+  bool Healthy() const;
+  // What GET /metrics answers: the engine's counters in Prometheus text format (0.0.4).
+  // Needs Start().
+  Result<std::string> Metrics();
 
   Result<std::vector<Message>> Messages(const MessageQuery& query);
   Result<std::vector<Event>> Events(const EventQuery& query);

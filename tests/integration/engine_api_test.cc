@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <catch2/catch.hpp>
+#include <filesystem>
 #include <mutex>
 #include <thread>
 
@@ -92,6 +93,79 @@ TEST_CASE("Engine: sync once, typed queries, search and the change observer", "[
   for (const auto& c : status->collections) CHECK_FALSE(c.last_sync_at.empty());
 }
 
+TEST_CASE("Engine: per-collection reports, progress, the whole status, read-only opening",
+          "[api]") {
+  graphsim::Options o;
+  o.users = 2;
+  o.messages = 12;
+  o.events = 4;
+  o.contacts = 3;
+  SimFixture f(o);
+  Config config = f.Config(100);
+  config.database = f.dir().Path("reports.db");
+
+  // A reader never creates the database.
+  Engine::OpenOptions read_only;
+  read_only.clock = &f.clock();
+  read_only.create_if_missing = false;
+  auto missing = Engine::Open(config, read_only);
+  REQUIRE_FALSE(missing.ok());
+  CHECK(missing.status().code() == Status::Code::kNotFound);
+  CHECK(missing.status().message().find("reports.db") != std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(config.database));
+
+  auto engine = Engine::Open(config, &f.clock());
+  REQUIRE(engine.ok());
+  REQUIRE((*engine)->CheckCredentials().ok());
+  std::mutex mu;
+  std::vector<SyncReport> streamed;
+  auto reports = (*engine)->SyncOnceReports([&](const SyncReport& r) {
+    std::lock_guard<std::mutex> lock(mu);
+    streamed.push_back(r);
+  });
+  REQUIRE(reports.size() == 6);
+  CHECK(streamed.size() == 6);
+  int64_t fetched = 0;
+  for (const auto& r : reports) {
+    INFO(r.user_id << " " << CollectionName(r.collection) << " " << r.status.ToString());
+    CHECK(r.status.ok());
+    const int64_t expected = r.collection == Collection::kMessages ? 12
+                             : r.collection == Collection::kEvents ? 4
+                                                                   : 3;
+    CHECK(r.items == expected);
+    CHECK(r.added == expected);
+    CHECK(r.removed == 0);
+    fetched += r.fetched;
+  }
+  CHECK(fetched >= 2 * (12 + 4 + 3));
+  CHECK((*engine)->Progress().items_received >= 2 * (12 + 4 + 3));
+  CHECK((*engine)->Progress().waiting_requests == 0);
+  CHECK_FALSE((*engine)->Healthy());
+  CHECK_FALSE((*engine)->Metrics().ok());  // not started
+
+  // A collection the config no longer names still shows, marked as such.
+  Config fewer = config;
+  fewer.mailboxes.resize(1);
+  auto reader = Engine::Open(fewer, read_only);
+  REQUIRE(reader.ok());
+  auto status = (*reader)->GetStatus();
+  REQUIRE(status.ok());
+  REQUIRE(status->collections.size() == 6);
+  int unconfigured = 0;
+  for (const auto& c : status->collections) {
+    CHECK(c.items > 0);
+    CHECK_FALSE(c.created_up_to.empty());
+    CHECK_FALSE(c.last_sync_at.empty());
+    CHECK_FALSE(c.last_sync_kind.empty());
+    unconfigured += c.configured ? 0 : 1;
+    if (c.configured) CHECK(c.user_id == fewer.mailboxes[0].user);
+  }
+  CHECK(unconfigured == 3);
+  CHECK(status->collections.front().configured);
+  CHECK(status->logs.size() == 2);
+  CHECK(status->subscriptions.empty());
+}
+
 TEST_CASE("Engine: a program with its own HTTP server feeds notifications in", "[api][live]") {
   graphsim::Options o;
   o.users = 1;
@@ -119,11 +193,16 @@ TEST_CASE("Engine: a program with its own HTTP server feeds notifications in", "
   std::thread serving([&] { server.listen("127.0.0.1", port); });
   while (!server.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
 
-  REQUIRE(engine.Start({/*serve_http=*/false}).ok());
+  REQUIRE(engine.Start({.serve_http = false}).ok());
   CHECK(f.sim().Subscriptions().size() == 3);
   auto status = engine.GetStatus();
   CHECK(status->running);
   CHECK(status->ready);
+  CHECK(status->subscriptions.size() == 3);
+  CHECK(engine.Healthy());
+  auto metrics = engine.Metrics();
+  REQUIRE(metrics.ok());
+  CHECK(metrics->find("graphmirror_") != std::string::npos);
 
   const std::string user = f.sim().UserIds()[0];
   const std::string id = f.sim().CreateItem(user, "messages", R"({"subject":"via my server"})");

@@ -35,14 +35,8 @@
 #include <thread>
 #include <vector>
 
-#include "engine/config/config.h"
-#include "engine/graph/graph_client.h"
-#include "engine/ops/admin.h"
-#include "engine/ops/doctor.h"
-#include "engine/rich/keygen.h"
-#include "engine/store/store.h"
-#include "engine/sync/live_sync.h"
-#include "engine/sync/sync_once.h"
+#include "graphmirror/engine.h"
+#include "graphmirror/setup.h"
 
 namespace graphmirror {
 namespace {
@@ -60,16 +54,13 @@ double Seconds(std::chrono::steady_clock::duration d) {
 }
 
 // One line per collection synced: what came, what was new, what the mirror holds.
-void PrintReport(const sync::CollectionReport& r) {
+void PrintReport(const SyncReport& r) {
   std::string name(CollectionName(r.collection));
   if (r.status.ok()) {
     std::printf("%s %-8s fetched %lld, %lld new, %lld removed, %lld in mirror (%.2f s)\n",
-                r.user_id.c_str(), name.c_str(),
-                static_cast<long long>(r.stats.fetched + r.changed_stats.fetched),
-                static_cast<long long>(r.items_after - r.items_before + r.delta_stats.removed),
-                static_cast<long long>(r.delta_stats.removed),
-                static_cast<long long>(r.items_after),
-                Seconds(r.stats.elapsed + r.changed_stats.elapsed));
+                r.user_id.c_str(), name.c_str(), static_cast<long long>(r.fetched),
+                static_cast<long long>(r.added), static_cast<long long>(r.removed),
+                static_cast<long long>(r.items), r.seconds);
   } else {
     std::printf("%s %-8s FAILED: %s\n", r.user_id.c_str(), name.c_str(),
                 r.status.ToString().c_str());
@@ -83,8 +74,7 @@ void PrintReport(const sync::CollectionReport& r) {
 // printed in between (Print) clear it first.
 class Progress {
  public:
-  Progress(const sync::CollectionSync* sync, const graph::GraphClient* client)
-      : sync_(sync), client_(client), shown_(::isatty(2) == 1) {
+  explicit Progress(const Engine* engine) : engine_(engine), shown_(::isatty(2) == 1) {
     if (!shown_) return;
     thread_ = std::thread([this] { Loop(); });
   }
@@ -111,13 +101,13 @@ class Progress {
     std::unique_lock<std::mutex> lock(mu_);
     while (!cv_.wait_for(lock, std::chrono::milliseconds(500), [this] { return done_; })) {
       const double seconds = Seconds(std::chrono::steady_clock::now() - started);
-      const int64_t items = sync_->items_received();
+      const SyncProgress now = engine_->Progress();
+      const int64_t items = now.items_received;
       std::string waiting;
-      if (const graph::WaitState wait = client_->Waiting(); wait.requests > 0) {
+      if (now.waiting_requests > 0) {
         char text[96];
-        std::snprintf(text, sizeof text, ", waiting %.1f s (%s)",
-                      std::chrono::duration<double>(wait.longest_left).count(),
-                      wait.reason.c_str());
+        std::snprintf(text, sizeof text, ", waiting %.1f s (%s)", now.longest_wait_seconds,
+                      now.wait_reason.c_str());
         waiting = text;
       }
       std::fprintf(stderr, "\r\033[K  %lld items received, %.0f items/s%s",
@@ -127,8 +117,7 @@ class Progress {
     }
   }
 
-  const sync::CollectionSync* sync_;
-  const graph::GraphClient* client_;
+  const Engine* engine_;
   const bool shown_;
   std::mutex mu_;
   std::condition_variable cv_;
@@ -137,22 +126,19 @@ class Progress {
 };
 
 int RunSync(const std::string& config_path) {
-  auto config = config::LoadConfigFile(config_path);
+  auto config = LoadConfig(config_path);
   if (!config.ok()) return Fail(config.status().message());
   if (config->mailboxes.empty()) return Fail(config_path + ": no [[mailbox]] configured");
-  auto store = store::Store::Open(config->database, SystemClock::Default());
-  if (!store.ok()) return Fail(store.status().message());
-  graph::GraphClient client(sync::ClientOptionsFrom(*config), SystemClock::Default());
-  if (Status s = client.CheckCredentials(); !s.ok()) return Fail(s.message());
+  auto engine = Engine::Open(*config);
+  if (!engine.ok()) return Fail(engine.status().message());
+  if (Status s = (*engine)->CheckCredentials(); !s.ok()) return Fail(s.message());
 
   auto started = std::chrono::steady_clock::now();
-  sync::CollectionSync collections(*config, &client, store->get(), SystemClock::Default());
-  std::vector<sync::CollectionReport> reports;
+  std::vector<SyncReport> reports;
   {
-    Progress progress(&collections, &client);
-    reports = sync::SyncAllOnce(
-        *config, &collections, store->get(),
-        [&](const sync::CollectionReport& r) { progress.Print([&] { PrintReport(r); }); });
+    Progress progress(engine->get());
+    reports = (*engine)->SyncOnceReports(
+        [&](const SyncReport& r) { progress.Print([&] { PrintReport(r); }); });
   }
   int failed = 0;
   for (const auto& r : reports) failed += r.status.ok() ? 0 : 1;
@@ -174,7 +160,7 @@ int RunDaemon(const std::string& config_path) {
   // like any I/O error (503, retry later), not kill the daemon.
   std::signal(SIGXFSZ, SIG_IGN);
 
-  auto config = config::LoadConfigFile(config_path);
+  auto config = LoadConfig(config_path);
   if (!config.ok()) return Fail(config.status().message());
   if (config->mailboxes.empty() && config->sharepoint.empty()) {
     return Fail(config_path + ": no [[mailbox]] or [[sharepoint]] configured");
@@ -182,16 +168,13 @@ int RunDaemon(const std::string& config_path) {
   if (config->webhook.notification_url.empty()) {
     return Fail(config_path + ": 'webhook.notification_url' is required to run");
   }
-  auto store = store::Store::Open(config->database, SystemClock::Default());
-  if (!store.ok()) return Fail(store.status().message());
-  graph::GraphClient client(sync::ClientOptionsFrom(*config), SystemClock::Default());
-  if (Status s = client.CheckCredentials(); !s.ok()) return Fail(s.message());
+  auto engine = Engine::Open(*config);
+  if (!engine.ok()) return Fail(engine.status().message());
+  if (Status s = (*engine)->CheckCredentials(); !s.ok()) return Fail(s.message());
 
-  sync::LiveSync live(*config, &client, store->get(), SystemClock::Default());
-  sync::LiveSyncOptions options;
+  Engine::StartOptions options;  // with /healthz and /metrics on the listener
   options.on_initial_sync = PrintReport;
-  options.admin_handler = ops::MakeAdminHandler(&live);  // /healthz, /metrics
-  if (Status s = live.Start(options); !s.ok()) return Fail(s.message());
+  if (Status s = (*engine)->Start(options); !s.ok()) return Fail(s.message());
   std::printf("listening on %s, notifications at %s\n", config->webhook.listen.c_str(),
               config->webhook.notification_url.c_str());
   std::fflush(stdout);
@@ -200,27 +183,30 @@ int RunDaemon(const std::string& config_path) {
   sigwait(&stop_signals, &signal);
   std::printf("stopping (%s)\n", signal == SIGTERM ? "SIGTERM" : "SIGINT");
   std::fflush(stdout);
-  live.Stop();
+  (*engine)->Stop();
   return 0;
 }
 
-// The mirror database a config names, which must exist already (reading commands never
-// create an empty one).
-Result<std::unique_ptr<store::Store>> OpenExisting(const std::string& config_path) {
-  auto config = config::LoadConfigFile(config_path);
+// The engine over the mirror database a config names, which must exist already (reading
+// commands never create an empty one).
+Result<std::unique_ptr<Engine>> OpenExisting(const std::string& config_path) {
+  auto config = LoadConfig(config_path);
   if (!config.ok()) return config.status();
-  if (!std::filesystem::exists(config->database)) {
-    return Status::NotFound("no mirror database at " + config->database +
-                            " yet (`graphmirror sync --once` or `graphmirror run` creates it)");
+  Engine::OpenOptions options;
+  options.create_if_missing = false;
+  auto engine = Engine::Open(*config, options);
+  if (!engine.ok() && engine.status().code() == Status::Code::kNotFound) {
+    return Status::NotFound(engine.status().message() +
+                            " (`graphmirror sync --once` or `graphmirror run` creates it)");
   }
-  return store::Store::Open(config->database, SystemClock::Default());
+  return engine;
 }
 
 int RunSearch(const std::string& config_path, const std::string& text, const std::string& user,
               int limit) {
-  auto store = OpenExisting(config_path);
-  if (!store.ok()) return Fail(store.status().message());
-  auto hits = (*store)->SearchMessages(text, user, limit);
+  auto engine = OpenExisting(config_path);
+  if (!engine.ok()) return Fail(engine.status().message());
+  auto hits = (*engine)->Search(text, user, limit);
   if (!hits.ok()) return Fail(hits.status().message());
   for (const auto& hit : *hits) {
     const std::string& from = hit.from_address.empty() ? hit.from_name : hit.from_address;
@@ -233,14 +219,14 @@ int RunSearch(const std::string& config_path, const std::string& text, const std
 }
 
 int RunDoctor(const std::string& config_path) {
-  auto config = config::LoadConfigFile(config_path);
+  auto config = LoadConfig(config_path);
   if (!config.ok()) return Fail(config.status().message());
   int failures = 0;
-  for (const auto& f : ops::RunDoctor(*config, SystemClock::Default())) {
-    const char* mark = f.level == ops::Finding::Level::kOk     ? "ok  "
-                       : f.level == ops::Finding::Level::kWarn ? "warn"
-                                                               : "FAIL";
-    failures += f.level == ops::Finding::Level::kFail;
+  for (const auto& f : Doctor(*config)) {
+    const char* mark = f.level == DoctorFinding::Level::kOk     ? "ok  "
+                       : f.level == DoctorFinding::Level::kWarn ? "warn"
+                                                                : "FAIL";
+    failures += f.level == DoctorFinding::Level::kFail;
     std::printf("%s  %-12s %s\n", mark, f.check.c_str(), f.text.c_str());
   }
   std::printf("%d problem%s found\n", failures, failures == 1 ? "" : "s");
@@ -248,48 +234,41 @@ int RunDoctor(const std::string& config_path) {
 }
 
 int RunStatus(const std::string& config_path) {
-  auto store = OpenExisting(config_path);
-  if (!store.ok()) return Fail(store.status().message());
-  auto counts = (*store)->Counts();
-  if (!counts.ok()) return Fail(counts.status().message());
+  auto engine = OpenExisting(config_path);
+  if (!engine.ok()) return Fail(engine.status().message());
+  auto status = (*engine)->GetStatus();
+  if (!status.ok()) return Fail(status.status().message());
   std::printf("%-38s %-9s %9s  %-28s  %s\n", "mailbox", "collection", "items", "created up to",
               "modified up to");
-  std::set<std::string> users;
-  for (const auto& c : *counts) {
-    users.insert(c.user_id);
-    std::printf("%-38s %-9s %9lld  %-28s  %s\n", c.user_id.c_str(),
+  for (const auto& c : status->collections) {
+    std::printf("%-38s %-9s %9lld  %-28s  %s%s\n", c.user_id.c_str(),
                 std::string(CollectionName(c.collection)).c_str(), static_cast<long long>(c.items),
-                c.created_after.empty() ? "-" : c.created_after.c_str(),
-                c.modified_after.empty() ? "-" : c.modified_after.c_str());
+                c.created_up_to.empty() ? "-" : c.created_up_to.c_str(),
+                c.modified_up_to.empty() ? "-" : c.modified_up_to.c_str(),
+                c.configured ? "" : "  (not configured)");
   }
 
-  auto statuses = (*store)->SyncStatuses();
-  if (!statuses.ok()) return Fail(statuses.status().message());
-  if (!statuses->empty()) {
-    std::printf("\n%-38s %-9s %-28s %-10s  %s\n", "mailbox", "collection", "last sync", "kind",
-                "last lifecycle event");
-    for (const auto& st : *statuses) {
-      std::string lifecycle = st.last_lifecycle_event.empty()
-                                  ? "-"
-                                  : st.last_lifecycle_event + " at " + st.last_lifecycle_at;
-      std::printf("%-38s %-9s %-28s %-10s  %s\n", st.user_id.c_str(),
-                  std::string(CollectionName(st.collection)).c_str(),
-                  st.last_sync_at.empty() ? "never" : st.last_sync_at.c_str(),
-                  st.last_sync_kind.empty() ? "-" : st.last_sync_kind.c_str(), lifecycle.c_str());
-      if (!st.stopped_reason.empty()) {
-        std::printf("  STOPPED since %s (next try %s): %s\n", st.stopped_at.c_str(),
-                    st.retry_at.c_str(), st.stopped_reason.c_str());
-      } else if (!st.last_error.empty() && st.last_error_at > st.last_sync_at) {
-        // No success since: the collection is behind Graph until a sync succeeds.
-        std::printf("  FAILED at %s: %s\n", st.last_error_at.c_str(), st.last_error.c_str());
-      }
+  std::printf("\n%-38s %-9s %-28s %-10s  %s\n", "mailbox", "collection", "last sync", "kind",
+              "last lifecycle event");
+  for (const auto& st : status->collections) {
+    std::string lifecycle = st.last_lifecycle_event.empty()
+                                ? "-"
+                                : st.last_lifecycle_event + " at " + st.last_lifecycle_at;
+    std::printf("%-38s %-9s %-28s %-10s  %s\n", st.user_id.c_str(),
+                std::string(CollectionName(st.collection)).c_str(),
+                st.last_sync_at.empty() ? "never" : st.last_sync_at.c_str(),
+                st.last_sync_kind.empty() ? "-" : st.last_sync_kind.c_str(), lifecycle.c_str());
+    if (!st.stopped_reason.empty()) {
+      std::printf("  STOPPED since %s (next try %s): %s\n", st.stopped_at.c_str(),
+                  st.retry_at.c_str(), st.stopped_reason.c_str());
+    } else if (!st.last_error.empty() && st.last_error_at > st.last_sync_at) {
+      // No success since: the collection is behind Graph until a sync succeeds.
+      std::printf("  FAILED at %s: %s\n", st.last_error_at.c_str(), st.last_error.c_str());
     }
   }
 
-  auto subscriptions = (*store)->Subscriptions();
-  if (!subscriptions.ok()) return Fail(subscriptions.status().message());
-  std::printf("\nsubscriptions: %zu\n", subscriptions->size());
-  for (const auto& sub : *subscriptions) {
+  std::printf("\nsubscriptions: %zu\n", status->subscriptions.size());
+  for (const auto& sub : status->subscriptions) {
     // A rich subscription's resource carries a long $select: show the path and "rich".
     const std::string path = sub.resource.substr(0, sub.resource.find('?'));
     std::printf("  %s  %-50s expires %s%s\n", sub.id.c_str(), path.c_str(), sub.expires_at.c_str(),
@@ -300,28 +279,22 @@ int RunStatus(const std::string& config_path) {
 
   std::printf("\n%-38s %9s %9s %10s  %s\n", "mailbox", "backlog", "failed", "suspicious",
               "last notification");
-  for (const auto& sub : *subscriptions) users.insert(sub.user_id);
-  for (const std::string& user : users) {
-    auto log = (*store)->NotificationStats(user);
-    if (!log.ok()) return Fail(log.status().message());
-    std::printf("%-38s %9lld %9lld %10lld  %s\n", user.c_str(),
-                static_cast<long long>(log->pending), static_cast<long long>(log->failed),
-                static_cast<long long>(log->suspicious),
-                log->last_received_at.empty() ? "-" : log->last_received_at.c_str());
+  for (const auto& log : status->logs) {
+    std::printf("%-38s %9lld %9lld %10lld  %s\n", log.user_id.c_str(),
+                static_cast<long long>(log.pending), static_cast<long long>(log.failed),
+                static_cast<long long>(log.suspicious),
+                log.last_received_at.empty() ? "-" : log.last_received_at.c_str());
   }
   return 0;
 }
 
 int RunKeygen(const std::string& cert_path, const std::string& key_path,
               const std::string& common_name, int days, bool app_credential) {
-  auto generated = rich::GenerateCertificate(common_name, days);
-  if (!generated.ok()) return Fail(generated.status().message());
-  if (Status s = rich::WriteCertificateFiles(*generated, cert_path, key_path); !s.ok()) {
-    return Fail(s.message());
-  }
+  auto thumbprint = WriteKeyPair(common_name, days, cert_path, key_path);
+  if (!thumbprint.ok()) return Fail(thumbprint.status().message());
   std::printf("wrote %s (certificate, valid %d days) and %s (private key, mode 0600)\n",
               cert_path.c_str(), days, key_path.c_str());
-  std::printf("thumbprint (SHA-1): %s\n", generated->thumbprint.c_str());
+  std::printf("thumbprint (SHA-1): %s\n", thumbprint->c_str());
   if (app_credential) {
     std::printf(
         "upload %s to the app registration (Entra admin center: App registrations > your app "
