@@ -1,5 +1,7 @@
 #include "engine/graph/select.h"
 
+#include "engine/base/resource.h"
+
 namespace graphmirror::graph {
 namespace {
 
@@ -12,48 +14,7 @@ std::string Join(const std::vector<std::string>& names) {
 }  // namespace
 
 const std::vector<std::string>& RichProperties(Collection collection) {
-  static const std::vector<std::string> kMessages = {"createdDateTime", "lastModifiedDateTime",
-                                                     "changeKey",       "receivedDateTime",
-                                                     "sentDateTime",    "subject",
-                                                     "bodyPreview",     "from",
-                                                     "sender",          "toRecipients",
-                                                     "ccRecipients",    "parentFolderId",
-                                                     "conversationId",  "internetMessageId",
-                                                     "isRead",          "isDraft",
-                                                     "importance",      "hasAttachments",
-                                                     "categories",      "flag"};
-  static const std::vector<std::string> kEvents = {"createdDateTime",
-                                                   "lastModifiedDateTime",
-                                                   "changeKey",
-                                                   "subject",
-                                                   "bodyPreview",
-                                                   "start",
-                                                   "end",
-                                                   "location",
-                                                   "organizer",
-                                                   "attendees",
-                                                   "isAllDay",
-                                                   "isCancelled",
-                                                   "showAs",
-                                                   "importance",
-                                                   "type",
-                                                   "categories"};
-  static const std::vector<std::string> kContacts = {"createdDateTime", "lastModifiedDateTime",
-                                                     "changeKey",       "parentFolderId",
-                                                     "displayName",     "givenName",
-                                                     "surname",         "emailAddresses",
-                                                     "companyName",     "jobTitle",
-                                                     "businessPhones",  "mobilePhone",
-                                                     "homePhones",      "categories"};
-  switch (collection) {
-    case Collection::kMessages:
-      return kMessages;
-    case Collection::kEvents:
-      return kEvents;
-    case Collection::kContacts:
-      break;
-  }
-  return kContacts;
+  return Describe(collection).rich_properties;
 }
 
 const std::string& RichSelect(Collection collection) {

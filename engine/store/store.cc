@@ -13,6 +13,7 @@
 #include <mutex>
 #include <thread>
 
+#include "engine/base/resource.h"
 #include "engine/store/connection.h"
 #include "engine/store/migrations.h"
 #include "engine/store/mirror_writes.h"
@@ -354,7 +355,7 @@ Result<std::vector<std::string>> Store::PassedOver(const std::string& user_id,
     for (const MirrorItem& item : items) {
       const std::string& version = item.modified_at.empty() ? item.created_at : item.modified_at;
       if (version >= pass_start) continue;
-      if (collection == Collection::kEvents) {
+      if (!Describe(collection).scoped_by_folder()) {
         in_window.reset();
         in_window.bind(1, user_id);
         in_window.bind(2, name);

@@ -3,6 +3,7 @@
 
 #include <SQLiteCpp/SQLiteCpp.h>
 
+#include "engine/base/resource.h"
 #include "engine/store/mirror_writes.h"
 #include "engine/store/store.h"
 #include "engine/store/write_context.h"
@@ -16,23 +17,7 @@ std::string Name(Collection c) { return std::string(CollectionName(c)); }
 void QueueUnlisted(WriteContext& ctx, const std::string& user_id, Collection collection,
                    const std::string& scope) {
   const std::string table = Name(collection);
-  std::string in_scope;
-  switch (collection) {
-    case Collection::kMessages:
-      in_scope = " AND t.folder_id = ?3";
-      break;
-    case Collection::kEvents:
-      // scope is "{start}/{end}": the rows overlapping the window (rows without times too).
-      in_scope =
-          " AND (t.start_at IS NULL OR t.start_at < substr(?3, instr(?3, '/') + 1))"
-          " AND (t.end_at IS NULL OR t.end_at > substr(?3, 1, instr(?3, '/') - 1))";
-      break;
-    case Collection::kContacts:
-      // scope is the contact folder's id. A row without a folder (stored before contacts
-      // had folders) is in the first folder whose fresh round does not list it.
-      in_scope = " AND (t.folder_id = ?3 OR t.folder_id IS NULL)";
-      break;
-  }
+  const std::string in_scope(Describe(collection).scope_condition);
   SQLite::Statement& q = ctx.Prepare(
       "INSERT OR IGNORE INTO delta_removals (user_id, collection, item_id, scope) "
       "SELECT ?1, ?2, t.id, ?3 FROM " +
@@ -133,7 +118,7 @@ void WriteDeltaPage(WriteContext& ctx, const DeltaPageWrite& page) {
 // folder the removal names (events have one scope). Rows queued for a check (scope '')
 // are always "still there" for this purpose.
 std::string StillInScope(Collection collection) {
-  return collection != Collection::kEvents
+  return Describe(collection).scoped_by_folder()
              ? " AND (r.scope = '' OR t.folder_id IS NULL OR t.folder_id = r.scope)"
              : "";
 }

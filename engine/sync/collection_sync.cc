@@ -5,20 +5,13 @@
 #include <set>
 
 #include "engine/base/backoff.h"
+#include "engine/base/resource.h"
 #include "engine/graph/query.h"
 
 namespace graphmirror::sync {
 
 const char* PermissionFor(Collection collection) {
-  switch (collection) {
-    case Collection::kMessages:
-      return "Mail.Read";
-    case Collection::kEvents:
-      return "Calendars.Read";
-    case Collection::kContacts:
-      return "Contacts.Read";
-  }
-  return "?";
+  return Describe(collection).permission.data();
 }
 
 graph::Projection RichProjection(const config::Config& config) {

@@ -5,6 +5,7 @@
 #include <deque>
 #include <set>
 
+#include "engine/base/resource.h"
 #include "engine/base/text.h"
 #include "engine/graph/folders.h"
 #include "engine/graph/page.h"
@@ -202,12 +203,12 @@ DeltaSyncer::Scope DeltaSyncer::CalendarScope(const std::string& user_id) const 
 
 Result<std::vector<DeltaSyncer::Scope>> DeltaSyncer::Scopes(const std::string& user_id,
                                                             Collection collection) {
-  switch (collection) {
-    case Collection::kMessages:
+  switch (Describe(collection).delta_scope) {
+    case DeltaScopeKind::kMailFolders:
       return MailFolderScopes(user_id);
-    case Collection::kContacts:
+    case DeltaScopeKind::kContactFolders:
       return ContactFolderScopes(user_id);
-    case Collection::kEvents:
+    case DeltaScopeKind::kCalendarWindow:
       return std::vector<Scope>{CalendarScope(user_id)};
   }
   return Status::InvalidArgument("unknown collection");
@@ -241,7 +242,8 @@ Status DeltaSyncer::RunScope(const std::string& user_id, Collection collection, 
   auto round_ended = [&]() -> Status {
     if (fresh || previous_start.empty()) return Status::Ok();  // a fresh round sweeps instead
     auto recent = store_->CreatedSince(
-        user_id, collection, collection != Collection::kEvents ? scope.scope : "", previous_start);
+        user_id, collection, Describe(collection).scoped_by_folder() ? scope.scope : "",
+        previous_start);
     if (!recent.ok()) return recent.status();
     std::vector<std::string> unlisted;
     for (std::string& id : *recent) {
@@ -422,7 +424,7 @@ Result<DeltaStats> DeltaSyncer::Sync(const std::string& user_id, Collection coll
     // A folder that is gone (its messages or contacts with it), or a calendar window
     // moved on.
     if (Status s = store_->ForgetDeltaScope(user_id, collection, d.scope,
-                                            collection != Collection::kEvents);
+                                            Describe(collection).scoped_by_folder());
         !s.ok()) {
       return s;
     }
@@ -454,13 +456,14 @@ Result<DeltaStats> DeltaSyncer::Sync(const std::string& user_id, Collection coll
   // Graph (leaving the window is not being deleted, and calendarView delta reports every
   // change outside its window as `@removed`), and so are the removals the rule held back
   // (rows changed since their round began) and the unlisted recent rows.
-  if (collection != Collection::kEvents) {
+  const bool windowed = !Describe(collection).scoped_by_folder();
+  if (!windowed) {
     auto removed = store_->EndDeltaPass(user_id, collection, quiet, nullptr);
     if (!removed.ok()) return removed.status();
     stats.removed = *removed;
     quiet.clear();
   }
-  if (collection == Collection::kEvents && stats.fresh_ended > 0) {
+  if (windowed && stats.fresh_ended > 0) {
     // A round from a token reports every event changed outside its window as `@removed`
     // ("event: delta"), which is checked by id below; a fresh round knows nothing of what
     // happened outside the window meanwhile.

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "engine/base/backoff.h"
+#include "engine/base/resource.h"
 
 namespace graphmirror::sync {
 namespace {
@@ -285,9 +286,10 @@ Result<int64_t> SyncWorker::RunOnce() {
     const bool updated_round =
         g.updated && (g.tied_versions || !covered(g.updated_received, Cursor::kModified));
     Status round;
-    if (collection == Collection::kContacts && (created_round || updated_round)) {
-      // Graph's contact lists cover the default folder only; the per-folder delta rounds
-      // see every contact folder.
+    const bool list_covers_all = Describe(collection).list_covers_all;
+    if (!list_covers_all && (created_round || updated_round)) {
+      // The collection's list does not cover all of it (contacts: the default folder
+      // only); its delta rounds see every scope.
       ++stats_.rounds;
       auto r = sync_->Delta(user, collection);
       if (!r.ok()) round = r.status();
@@ -296,7 +298,7 @@ Result<int64_t> SyncWorker::RunOnce() {
       auto r = sync_->Created(user, collection, Reason::kNotified);
       if (!r.ok()) round = r.status();
     }
-    if (round.ok() && updated_round && collection != Collection::kContacts) {
+    if (round.ok() && updated_round && list_covers_all) {
       ++stats_.rounds;
       auto r = sync_->Modified(user, collection, Reason::kNotified);
       if (!r.ok()) round = r.status();
