@@ -10,9 +10,7 @@
 
 namespace graphmirror::sync {
 
-const char* PermissionFor(Collection collection) {
-  return Describe(collection).permission.data();
-}
+const char* PermissionFor(Collection collection) { return Describe(collection).permission.data(); }
 
 graph::Projection RichProjection(const config::Config& config) {
   std::set<std::string> rich;

@@ -241,9 +241,9 @@ Status DeltaSyncer::RunScope(const std::string& user_id, Collection collection, 
   std::set<std::string> listed;
   auto round_ended = [&]() -> Status {
     if (fresh || previous_start.empty()) return Status::Ok();  // a fresh round sweeps instead
-    auto recent = store_->CreatedSince(
-        user_id, collection, Describe(collection).scoped_by_folder() ? scope.scope : "",
-        previous_start);
+    auto recent = store_->CreatedSince(user_id, collection,
+                                       Describe(collection).scoped_by_folder() ? scope.scope : "",
+                                       previous_start);
     if (!recent.ok()) return recent.status();
     std::vector<std::string> unlisted;
     for (std::string& id : *recent) {
