@@ -152,7 +152,7 @@ EngineRun RunEngine(const Recording& rec, const std::string& db_path) {
       write.created_after = std::max(write.created_after, item.created_at);
     }
     write.upserts = std::move(page->items);
-    Status applied = (*store)->ApplyPage(std::move(write));
+    Status applied = (*store)->mirror().ApplyPage(std::move(write));
     run.apply_seconds += step.Seconds();
     if (!applied.ok()) {
       std::cerr << "apply: " << applied.ToString() << "\n";
@@ -161,7 +161,7 @@ EngineRun RunEngine(const Recording& rec, const std::string& db_path) {
   }
   run.seconds = total.Seconds();
   // Every item must be a row, else the rate means nothing.
-  auto count = (*store)->CountItems(rec.user_id, Collection::kMessages);
+  auto count = (*store)->mirror().CountItems(rec.user_id, Collection::kMessages);
   if (!count.ok() || *count != static_cast<int64_t>(rec.items)) {
     std::cerr << "apply: the mirror holds "
               << (count.ok() ? std::to_string(*count) : count.status().ToString()) << " of "

@@ -193,7 +193,7 @@ class NullServer {
 };
 
 int64_t LogRows(store::Store& store) {
-  auto stats = store.NotificationStats(kUserId);
+  auto stats = store.log().Stats(kUserId);
   return stats.ok() ? stats->pending : -1;
 }
 

@@ -69,7 +69,7 @@ bool WriteLog(const std::string& db_path, const std::string& user,
     std::cerr << "replay: Store::Open: " << store.status().message() << "\n";
     return false;
   }
-  auto subscriptions = (*store)->Subscriptions();
+  auto subscriptions = (*store)->subscriptions().All();
   if (!subscriptions.ok()) {
     std::cerr << "replay: reading subscriptions: " << subscriptions.status().message() << "\n";
     return false;
@@ -86,8 +86,8 @@ bool WriteLog(const std::string& db_path, const std::string& user,
   entries.reserve(batch);
   auto flush = [&]() -> bool {
     if (entries.empty()) return true;
-    Status s = (*store)->AppendNotifications(
-        std::move(entries), SystemClock::Default()->Now() + std::chrono::minutes(1));
+    Status s = (*store)->log().Append(std::move(entries),
+                                      SystemClock::Default()->Now() + std::chrono::minutes(1));
     entries.clear();
     if (!s.ok()) std::cerr << "replay: AppendNotifications: " << s.message() << "\n";
     return s.ok();

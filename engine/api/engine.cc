@@ -186,11 +186,11 @@ Result<EngineStatus> Engine::GetStatus() {
     status.running = impl_->live != nullptr;
     status.ready = impl_->live != nullptr && impl_->live->ready();
   }
-  auto counts = impl_->store->Counts();
+  auto counts = impl_->store->mirror().Counts();
   if (!counts.ok()) return counts.status();
-  auto syncs = impl_->store->SyncStatuses();
+  auto syncs = impl_->store->sync_state().SyncStatuses();
   if (!syncs.ok()) return syncs.status();
-  auto subscriptions = impl_->store->Subscriptions();
+  auto subscriptions = impl_->store->subscriptions().All();
   if (!subscriptions.ok()) return subscriptions.status();
 
   // Configured collections first, in config order; then whatever else the database holds.
@@ -238,7 +238,7 @@ Result<EngineStatus> Engine::GetStatus() {
                                     sub.expires_at, sub.encryption_certificate_id});
   }
   for (const std::string& user : users) {
-    auto log = impl_->store->NotificationStats(user);
+    auto log = impl_->store->log().Stats(user);
     if (!log.ok()) return log.status();
     status.logs.push_back(
         {user, log->pending, log->failed, log->suspicious, log->last_received_at});
@@ -248,20 +248,20 @@ Result<EngineStatus> Engine::GetStatus() {
 }
 
 Result<std::vector<Message>> Engine::Messages(const MessageQuery& query) {
-  return impl_->store->Messages(query);
+  return impl_->store->mirror().Messages(query);
 }
 
 Result<std::vector<Event>> Engine::Events(const EventQuery& query) {
-  return impl_->store->Events(query);
+  return impl_->store->mirror().Events(query);
 }
 
 Result<std::vector<Contact>> Engine::Contacts(const ContactQuery& query) {
-  return impl_->store->Contacts(query);
+  return impl_->store->mirror().Contacts(query);
 }
 
 Result<std::vector<Message>> Engine::Search(const std::string& text, const std::string& user_id,
                                             int limit) {
-  return impl_->store->SearchMessages(text, user_id, limit);
+  return impl_->store->mirror().SearchMessages(text, user_id, limit);
 }
 
 void Engine::SetObserver(std::function<void(const std::vector<Change>&)> observer) {

@@ -421,12 +421,12 @@ NotificationAnswer Receiver::Impl::Accept(std::string_view content_type, std::st
   const TimePoint deadline = std::chrono::system_clock::now() + options.commit_timeout;
   Status status = Status::Ok();
   if (!lists.empty()) {
-    status = store->NoteListsNotified(
+    status = store->lists().NoteNotified(
         std::vector<std::pair<std::string, std::string>>(lists.begin(), lists.end()), deadline);
   }
   if (status.ok() && !entries.empty()) {
-    status = store->AppendNotifications(std::move(entries), deadline,
-                                        std::move(parsed->validation_tokens));
+    status =
+        store->log().Append(std::move(entries), deadline, std::move(parsed->validation_tokens));
   }
   if (!status.ok()) {
     stats->unavailable.fetch_add(1);

@@ -162,7 +162,7 @@ Result<std::string> RenderMetrics(const MetricsSources& src) {
   MetricFamily& backlog =
       out.Gauges("log_backlog", "Notification log rows not yet applied, by mailbox and state.");
   for (const std::string& user : src.users) {
-    auto stats = src.store->NotificationStats(user);
+    auto stats = src.store->log().Stats(user);
     if (!stats.ok()) return stats.status();
     backlog.metric.push_back(
         GaugeSample({{"user", user}, {"state", "pending"}}, static_cast<double>(stats->pending)));
@@ -172,7 +172,7 @@ Result<std::string> RenderMetrics(const MetricsSources& src) {
 
   MetricFamily& expiry = out.Gauges("subscription_expiry_timestamp_seconds",
                                     "When each subscription expires (Unix time).");
-  auto subscriptions = src.store->Subscriptions();
+  auto subscriptions = src.store->subscriptions().All();
   if (!subscriptions.ok()) return subscriptions.status();
   for (const auto& sub : *subscriptions) {
     auto expires = graph::ParseTimestamp(sub.expires_at);

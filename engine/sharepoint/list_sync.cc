@@ -52,7 +52,7 @@ std::string ListApiPath(const std::string& list_id) { return "/_api/web/lists('"
 
 Status ListSync::Sync() {
   ++stats_.syncs;
-  auto state = store_->GetListState(site_url_, list_id_);
+  auto state = store_->lists().State(site_url_, list_id_);
   if (!state.ok()) return state.status();
   const int64_t notified_before = state->notified;
   if (state->change_token.empty()) return FullRead(notified_before);
@@ -76,7 +76,7 @@ Status ListSync::Sync() {
         // The change log no longer reaches back to our token: only a whole read is exact.
         spdlog::info("sharepoint: {} list {}: the change token expired; reading the list whole",
                      site_url_, list_id_);
-        if (Status s = store_->ClearListToken(site_url_, list_id_); !s.ok()) return s;
+        if (Status s = store_->lists().ClearToken(site_url_, list_id_); !s.ok()) return s;
         return FullRead(notified_before);
       }
       return graph::ClientErrorStatus(*response, "GetChanges of list " + list_id_);
@@ -133,7 +133,7 @@ Status ListSync::Sync() {
       if (!row.ok()) return Malformed("item of list " + list_id_, row.status().message());
       write.upserts.push_back(std::move(row).value());
     }
-    if (Status s = store_->ApplyListChanges(write); !s.ok()) return s;
+    if (Status s = store_->lists().ApplyChanges(write); !s.ok()) return s;
     token = next_token;
     if (count < static_cast<size_t>(kRowLimit)) return Status::Ok();
   }
@@ -176,7 +176,7 @@ Status ListSync::FullRead(int64_t notified_before) {
   }
   spdlog::info("sharepoint: {} list {}: read whole, {} items", site_url_, list_id_,
                write.upserts.size());
-  return store_->ApplyListChanges(write);
+  return store_->lists().ApplyChanges(write);
 }
 
 }  // namespace graphmirror::sharepoint

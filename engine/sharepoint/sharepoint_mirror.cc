@@ -53,7 +53,7 @@ graph::GraphClient* SharePointMirror::ClientFor(const std::string& site) {
 }
 
 Status SharePointMirror::LoadStored() {
-  auto stored = store_->ListSubscriptions();
+  auto stored = store_->lists().Subscriptions();
   if (!stored.ok()) return stored.status();
   for (const store::ListSubscriptionRecord& r : *stored) {
     table_->Put(Known(r));
@@ -62,7 +62,7 @@ Status SharePointMirror::LoadStored() {
 }
 
 Status SharePointMirror::Maintain() {
-  auto stored = store_->ListSubscriptions();
+  auto stored = store_->lists().Subscriptions();
   if (!stored.ok()) return stored.status();
   Status first = Status::Ok();
   for (const auto& list : lists_) {
@@ -86,7 +86,7 @@ Status SharePointMirror::MaintainList(const std::string& site, const std::string
     if (r.expires_at <= now_text) {
       // Ended: SharePoint dropped it. Forget it; a new one follows.
       table_->Remove(r.id);
-      if (Status s = store_->DeleteListSubscription(r.id); !s.ok()) return s;
+      if (Status s = store_->lists().DeleteSubscription(r.id); !s.ok()) return s;
       continue;
     }
     table_->Put(Known(r));
@@ -103,14 +103,14 @@ Status SharePointMirror::MaintainList(const std::string& site, const std::string
       store::ListSubscriptionRecord renewed = r;
       renewed.expires_at = expires;
       spdlog::info("sharepoint: renewed the subscription of list {} until {}", list_id, expires);
-      return store_->PutListSubscription(renewed);
+      return store_->lists().PutSubscription(renewed);
     }
     if (answer->status != 404) {
       return graph::ClientErrorStatus(*answer, "renewing the subscription of list " + list_id);
     }
     // SharePoint no longer knows it: make a new one.
     table_->Remove(r.id);
-    if (Status s = store_->DeleteListSubscription(r.id); !s.ok()) return s;
+    if (Status s = store_->lists().DeleteSubscription(r.id); !s.ok()) return s;
   }
 
   store::ListSubscriptionRecord record;
@@ -142,7 +142,7 @@ Status SharePointMirror::MaintainList(const std::string& site, const std::string
   table_->Put(Known(record));
   spdlog::info("sharepoint: subscribed to list {} of {} ({}), expires {}", list_id, site, record.id,
                expires);
-  return store_->PutListSubscription(record);
+  return store_->lists().PutSubscription(record);
 }
 
 Result<int> SharePointMirror::RunOnce(bool all) {
@@ -150,7 +150,7 @@ Result<int> SharePointMirror::RunOnce(bool all) {
   const TimePoint now = clock_->Now();
   for (const auto& list : lists_) {
     Retry& retry = retries_[list.get()];
-    auto state = store_->GetListState(list->site_url(), list->list_id());
+    auto state = store_->lists().State(list->site_url(), list->list_id());
     if (!state.ok()) return state.status();
     const bool waiting = retry.failures > 0;
     if (!all && !state->due() && !waiting) continue;

@@ -14,9 +14,9 @@ std::string Text(SQLite::Statement& q, int column) {
 
 }  // namespace
 
-Result<std::vector<Message>> Store::Messages(const MessageQuery& query) {
+Result<std::vector<Message>> MirrorTables::Messages(const MessageQuery& query) {
   std::vector<Message> out;
-  Status s = Read("reading messages", [&](SQLite::Database& db) {
+  Status s = store_->Read("reading messages", [&](SQLite::Database& db) {
     SQLite::Statement q(db,
                         "SELECT user_id, id, received_at, from_name, from_address, subject, "
                         "body_preview, folder_id, is_read, json FROM messages "
@@ -37,9 +37,9 @@ Result<std::vector<Message>> Store::Messages(const MessageQuery& query) {
   return out;
 }
 
-Result<std::vector<Event>> Store::Events(const EventQuery& query) {
+Result<std::vector<Event>> MirrorTables::Events(const EventQuery& query) {
   std::vector<Event> out;
-  Status s = Read("reading events", [&](SQLite::Database& db) {
+  Status s = store_->Read("reading events", [&](SQLite::Database& db) {
     SQLite::Statement q(db,
                         "SELECT user_id, id, subject, start_at, end_at, json FROM events "
                         "WHERE (?1 = '' OR user_id = ?1) AND (?2 = '' OR end_at > ?2) "
@@ -56,9 +56,9 @@ Result<std::vector<Event>> Store::Events(const EventQuery& query) {
   return out;
 }
 
-Result<std::vector<Contact>> Store::Contacts(const ContactQuery& query) {
+Result<std::vector<Contact>> MirrorTables::Contacts(const ContactQuery& query) {
   std::vector<Contact> out;
-  Status s = Read("reading contacts", [&](SQLite::Database& db) {
+  Status s = store_->Read("reading contacts", [&](SQLite::Database& db) {
     SQLite::Statement q(db,
                         "SELECT c.user_id, c.id, c.display_name, c.json FROM contacts c "
                         "WHERE (?1 = '' OR c.user_id = ?1) AND (?2 = '' OR EXISTS (SELECT 1 "

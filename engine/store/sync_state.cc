@@ -170,10 +170,10 @@ std::string Text(SQLite::Statement& q, int column) {
 
 }  // namespace
 
-Result<std::vector<DeltaScope>> Store::DeltaScopes(const std::string& user_id,
-                                                   Collection collection) {
+Result<std::vector<DeltaScope>> SyncState::DeltaScopes(const std::string& user_id,
+                                                       Collection collection) {
   std::vector<DeltaScope> out;
-  Status s = Read("reading delta links", [&](SQLite::Database& db) {
+  Status s = store_->Read("reading delta links", [&](SQLite::Database& db) {
     SQLite::Statement q(db,
                         "SELECT scope, coalesce(delta_link, ''), coalesce(next_link, ''), fresh, "
                         "coalesce(round_started_at, '') FROM delta_links "
@@ -194,13 +194,13 @@ Result<std::vector<DeltaScope>> Store::DeltaScopes(const std::string& user_id,
   return out;
 }
 
-Status Store::ApplyDeltaPage(DeltaPageWrite page) {
-  return Write([page = std::move(page)](WriteContext& ctx) { WriteDeltaPage(ctx, page); });
+Status SyncState::ApplyDeltaPage(DeltaPageWrite page) {
+  return store_->Write([page = std::move(page)](WriteContext& ctx) { WriteDeltaPage(ctx, page); });
 }
 
-Status Store::ForgetDeltaScope(const std::string& user_id, Collection collection,
-                               const std::string& scope, bool sweep_rows) {
-  return Write([&](WriteContext& ctx) {
+Status SyncState::ForgetDeltaScope(const std::string& user_id, Collection collection,
+                                   const std::string& scope, bool sweep_rows) {
+  return store_->Write([&](WriteContext& ctx) {
     if (sweep_rows) {
       // Nothing of the scope was seen: every row in it is queued.
       ForgetSeen(ctx, user_id, collection, scope);
@@ -216,10 +216,10 @@ Status Store::ForgetDeltaScope(const std::string& user_id, Collection collection
   });
 }
 
-Result<std::vector<DeltaRemoval>> Store::DeltaRemovals(const std::string& user_id,
-                                                       Collection collection) {
+Result<std::vector<DeltaRemoval>> SyncState::DeltaRemovals(const std::string& user_id,
+                                                           Collection collection) {
   std::vector<DeltaRemoval> out;
-  Status s = Read("reading delta removals", [&](SQLite::Database& db) {
+  Status s = store_->Read("reading delta removals", [&](SQLite::Database& db) {
     SQLite::Statement q(db,
                         "SELECT item_id, scope FROM delta_removals WHERE user_id = ?1 AND "
                         "collection = ?2 ORDER BY item_id, scope");
@@ -231,10 +231,10 @@ Result<std::vector<DeltaRemoval>> Store::DeltaRemovals(const std::string& user_i
   return out;
 }
 
-Status Store::QueueForCheck(const std::string& user_id, Collection collection,
-                            const std::vector<std::string>& item_ids) {
+Status SyncState::QueueForCheck(const std::string& user_id, Collection collection,
+                                const std::vector<std::string>& item_ids) {
   if (item_ids.empty()) return Status::Ok();
-  return Write([&](WriteContext& ctx) {
+  return store_->Write([&](WriteContext& ctx) {
     SQLite::Statement& q = ctx.Prepare(
         "INSERT OR IGNORE INTO delta_removals (user_id, collection, item_id, scope) "
         "VALUES (?1, ?2, ?3, '')");
@@ -248,12 +248,12 @@ Status Store::QueueForCheck(const std::string& user_id, Collection collection,
   });
 }
 
-Result<std::vector<std::string>> Store::CreatedSince(const std::string& user_id,
-                                                     Collection collection,
-                                                     const std::string& folder_id,
-                                                     const std::string& since) {
+Result<std::vector<std::string>> MirrorTables::CreatedSince(const std::string& user_id,
+                                                            Collection collection,
+                                                            const std::string& folder_id,
+                                                            const std::string& since) {
   std::vector<std::string> ids;
-  Status s = Read("reading recent rows", [&](SQLite::Database& db) {
+  Status s = store_->Read("reading recent rows", [&](SQLite::Database& db) {
     SQLite::Statement q(db, "SELECT id FROM " + Name(collection) +
                                 " WHERE user_id = ?1 AND created_at >= ?2" +
                                 (folder_id.empty() ? "" : " AND folder_id = ?3"));
@@ -266,11 +266,11 @@ Result<std::vector<std::string>> Store::CreatedSince(const std::string& user_id,
   return ids;
 }
 
-Result<int64_t> Store::EndDeltaPass(const std::string& user_id, Collection collection,
-                                    const std::vector<DeltaPageWrite>& pages,
-                                    const PageWrite* verified) {
+Result<int64_t> SyncState::EndDeltaPass(const std::string& user_id, Collection collection,
+                                        const std::vector<DeltaPageWrite>& pages,
+                                        const PageWrite* verified) {
   int64_t removed = 0;
-  Status s = Write([&](WriteContext& ctx) {
+  Status s = store_->Write([&](WriteContext& ctx) {
     for (const DeltaPageWrite& page : pages) WriteDeltaPage(ctx, page);
     const std::string table = Name(collection);
     if (verified != nullptr) {
@@ -303,9 +303,9 @@ Result<int64_t> Store::EndDeltaPass(const std::string& user_id, Collection colle
   return removed;
 }
 
-Status Store::RecordSync(const std::string& user_id, Collection collection, const std::string& kind,
-                         const Status& result) {
-  return Write([&](WriteContext& ctx) {
+Status SyncState::RecordSync(const std::string& user_id, Collection collection,
+                             const std::string& kind, const Status& result) {
+  return store_->Write([&](WriteContext& ctx) {
     const std::string now = FormatUtc(ctx.clock()->Now());
     if (result.ok()) {
       UpdateStatus(ctx, user_id, collection, "last_sync_at = ?3, last_sync_kind = ?4", {now, kind});
@@ -316,17 +316,17 @@ Status Store::RecordSync(const std::string& user_id, Collection collection, cons
   });
 }
 
-Status Store::RecordLifecycle(const std::string& user_id, Collection collection,
-                              const std::string& event) {
-  return Write([&](WriteContext& ctx) {
+Status SyncState::RecordLifecycle(const std::string& user_id, Collection collection,
+                                  const std::string& event) {
+  return store_->Write([&](WriteContext& ctx) {
     UpdateStatus(ctx, user_id, collection, "last_lifecycle_event = ?3, last_lifecycle_at = ?4",
                  {event, FormatUtc(ctx.clock()->Now())});
   });
 }
 
-Status Store::SetStopped(const std::string& user_id, Collection collection,
-                         const std::string& reason, TimePoint retry_at) {
-  return Write([&](WriteContext& ctx) {
+Status SyncState::SetStopped(const std::string& user_id, Collection collection,
+                             const std::string& reason, TimePoint retry_at) {
+  return store_->Write([&](WriteContext& ctx) {
     if (reason.empty()) {
       UpdateStatus(ctx, user_id, collection,
                    "stopped_reason = NULL, stopped_at = NULL, retry_at = NULL", {});
@@ -339,9 +339,9 @@ Status Store::SetStopped(const std::string& user_id, Collection collection,
   });
 }
 
-Result<std::vector<SyncStatus>> Store::SyncStatuses() {
+Result<std::vector<SyncStatus>> SyncState::SyncStatuses() {
   std::vector<SyncStatus> out;
-  Status s = Read("reading sync status", [&](SQLite::Database& db) {
+  Status s = store_->Read("reading sync status", [&](SQLite::Database& db) {
     SQLite::Statement q(db,
                         "SELECT user_id, collection, last_sync_at, last_sync_kind, last_error, "
                         "last_error_at, last_lifecycle_event, last_lifecycle_at, "

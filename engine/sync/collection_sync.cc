@@ -67,20 +67,22 @@ void CollectionSync::Note(const std::string& user_id, Collection collection,
       stopped_.erase(key);
     }
   }
-  Status s = store_->RecordSync(user_id, collection, kind, outcome);
+  Status s = store_->sync_state().RecordSync(user_id, collection, kind, outcome);
   if (!reason.empty()) {
     if (!was_stopped)
       spdlog::error("sync: {} {} stopped: {}", user_id, CollectionName(collection), reason);
-    s.Update(store_->SetStopped(user_id, collection, reason, clock_->Now() + kStopRetry));
+    s.Update(
+        store_->sync_state().SetStopped(user_id, collection, reason, clock_->Now() + kStopRetry));
   } else if (outcome.ok() && was_stopped) {
     spdlog::info("sync: {} {} resumed", user_id, CollectionName(collection));
   }
-  if (outcome.ok() && was_stopped) s.Update(store_->SetStopped(user_id, collection, ""));
+  if (outcome.ok() && was_stopped)
+    s.Update(store_->sync_state().SetStopped(user_id, collection, ""));
   if (!s.ok()) spdlog::warn("sync: recording the status of {}: {}", user_id, s.message());
 }
 
 Status CollectionSync::LoadStopped() {
-  auto statuses = store_->SyncStatuses();
+  auto statuses = store_->sync_state().SyncStatuses();
   if (!statuses.ok()) return statuses.status();
   std::lock_guard<std::mutex> lock(mu_);
   for (const auto& st : *statuses) {
@@ -145,12 +147,12 @@ std::string CollectionSync::RoundStartedAt(const std::string& user_id, Collectio
 
 Result<int64_t> CollectionSync::FetchMissing(const std::string& user_id, Collection collection,
                                              const std::vector<std::string>& ids) {
-  auto missing = store_->MissingItems(user_id, collection, ids);
+  auto missing = store_->mirror().MissingItems(user_id, collection, ids);
   if (!missing.ok()) return missing.status();
   if (missing->empty()) return 0;
   auto fetched = delta_.Fetch(user_id, collection, {missing->begin(), missing->end()});
   if (!fetched.ok()) return fetched.status();
-  if (Status s = store_->ApplyPage(std::move(fetched).value()); !s.ok()) return s;
+  if (Status s = store_->mirror().ApplyPage(std::move(fetched).value()); !s.ok()) return s;
   return static_cast<int64_t>(missing->size());
 }
 
@@ -158,7 +160,7 @@ Result<CollectionSync::LateFetch> CollectionSync::FetchNotified(
     const std::string& user_id, Collection collection,
     const std::vector<std::pair<std::string, std::string>>& notified) {
   LateFetch result;
-  auto stale = store_->NotHeldAt(user_id, collection, notified);
+  auto stale = store_->mirror().NotHeldAt(user_id, collection, notified);
   if (!stale.ok()) return stale.status();
   if (stale->empty()) return result;
   // An item notified at versions the mirror does not all hold is read: notifications come
@@ -179,7 +181,7 @@ Result<CollectionSync::LateFetch> CollectionSync::FetchNotified(
       ++result.behind;
     }
   }
-  if (Status s = store_->ApplyPage(std::move(fetched).value()); !s.ok()) return s;
+  if (Status s = store_->mirror().ApplyPage(std::move(fetched).value()); !s.ok()) return s;
   return result;
 }
 

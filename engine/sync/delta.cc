@@ -241,9 +241,9 @@ Status DeltaSyncer::RunScope(const std::string& user_id, Collection collection, 
   std::set<std::string> listed;
   auto round_ended = [&]() -> Status {
     if (fresh || previous_start.empty()) return Status::Ok();  // a fresh round sweeps instead
-    auto recent = store_->CreatedSince(user_id, collection,
-                                       Describe(collection).scoped_by_folder() ? scope.scope : "",
-                                       previous_start);
+    auto recent = store_->mirror().CreatedSince(
+        user_id, collection, Describe(collection).scoped_by_folder() ? scope.scope : "",
+        previous_start);
     if (!recent.ok()) return recent.status();
     std::vector<std::string> unlisted;
     for (std::string& id : *recent) {
@@ -251,7 +251,8 @@ Status DeltaSyncer::RunScope(const std::string& user_id, Collection collection, 
     }
     // Queued durably before the link that moves past them is: a pass that fails later
     // must not forget them.
-    if (Status s = store_->QueueForCheck(user_id, collection, unlisted); !s.ok()) return s;
+    if (Status s = store_->sync_state().QueueForCheck(user_id, collection, unlisted); !s.ok())
+      return s;
     to_verify->insert(unlisted.begin(), unlisted.end());
     return Status::Ok();
   };
@@ -321,7 +322,7 @@ Status DeltaSyncer::RunScope(const std::string& user_id, Collection collection, 
       ++stats->pages;
       return Status::Ok();
     }
-    if (Status s = store_->ApplyDeltaPage(std::move(write)); !s.ok()) return s;
+    if (Status s = store_->sync_state().ApplyDeltaPage(std::move(write)); !s.ok()) return s;
     ++stats->pages;
     if (options_.after_page && !options_.after_page(static_cast<int>(stats->pages))) {
       return Status::Cancelled("delta pass stopped after page " + std::to_string(stats->pages));
@@ -364,7 +365,7 @@ Status DeltaSyncer::UnlistedEvents(const std::string& user_id, std::set<std::str
       url = query();
     }
   }
-  auto rows = store_->ItemIds(user_id, Collection::kEvents);
+  auto rows = store_->mirror().ItemIds(user_id, Collection::kEvents);
   if (!rows.ok()) return rows.status();
   const std::set<std::string> mirrored(rows->begin(), rows->end());
   for (const std::string& id : mirrored) {
@@ -412,7 +413,7 @@ Result<DeltaStats> DeltaSyncer::Sync(const std::string& user_id, Collection coll
   std::lock_guard<std::mutex> lock(LockFor(user_id, collection));
   auto scopes = Scopes(user_id, collection);
   if (!scopes.ok()) return scopes.status();
-  auto stored = store_->DeltaScopes(user_id, collection);
+  auto stored = store_->sync_state().DeltaScopes(user_id, collection);
   if (!stored.ok()) return stored.status();
 
   std::map<std::string, const store::DeltaScope*> by_scope;
@@ -423,8 +424,8 @@ Result<DeltaStats> DeltaSyncer::Sync(const std::string& user_id, Collection coll
     if (current) continue;
     // A folder that is gone (its messages or contacts with it), or a calendar window
     // moved on.
-    if (Status s = store_->ForgetDeltaScope(user_id, collection, d.scope,
-                                            Describe(collection).scoped_by_folder());
+    if (Status s = store_->sync_state().ForgetDeltaScope(user_id, collection, d.scope,
+                                                         Describe(collection).scoped_by_folder());
         !s.ok()) {
       return s;
     }
@@ -448,7 +449,7 @@ Result<DeltaStats> DeltaSyncer::Sync(const std::string& user_id, Collection coll
   }
   if (!complete) {
     for (auto& page : quiet) {
-      if (Status s = store_->ApplyDeltaPage(std::move(page)); !s.ok()) return s;
+      if (Status s = store_->sync_state().ApplyDeltaPage(std::move(page)); !s.ok()) return s;
     }
     return stats;
   }
@@ -458,7 +459,7 @@ Result<DeltaStats> DeltaSyncer::Sync(const std::string& user_id, Collection coll
   // (rows changed since their round began) and the unlisted recent rows.
   const bool windowed = !Describe(collection).scoped_by_folder();
   if (!windowed) {
-    auto removed = store_->EndDeltaPass(user_id, collection, quiet, nullptr);
+    auto removed = store_->sync_state().EndDeltaPass(user_id, collection, quiet, nullptr);
     if (!removed.ok()) return removed.status();
     stats.removed = *removed;
     quiet.clear();
@@ -469,14 +470,14 @@ Result<DeltaStats> DeltaSyncer::Sync(const std::string& user_id, Collection coll
     // happened outside the window meanwhile.
     if (Status s = UnlistedEvents(user_id, &to_verify); !s.ok()) return s;
   }
-  auto held = store_->DeltaRemovals(user_id, collection);
+  auto held = store_->sync_state().DeltaRemovals(user_id, collection);
   if (!held.ok()) return held.status();
   for (const auto& r : *held) to_verify.insert(r.item_id);
   if (to_verify.empty() && quiet.empty()) return stats;
   auto verified = Fetch(user_id, collection, to_verify);
   if (!verified.ok()) return verified.status();
   stats.verified = static_cast<int64_t>(to_verify.size());
-  auto removed = store_->EndDeltaPass(user_id, collection, quiet, &*verified);
+  auto removed = store_->sync_state().EndDeltaPass(user_id, collection, quiet, &*verified);
   if (!removed.ok()) return removed.status();
   stats.removed += *removed;
   return stats;

@@ -120,7 +120,7 @@ std::string SubscriptionKeeper::Resource(const Key& key) const {
 
 Status SubscriptionKeeper::LoadStored() {
   std::lock_guard<std::recursive_mutex> lock(mu_);
-  auto stored = store_->Subscriptions();
+  auto stored = store_->subscriptions().All();
   if (!stored.ok()) return stored.status();
   live_.clear();
   for (const auto& record : *stored) {
@@ -169,12 +169,12 @@ Status SubscriptionKeeper::Reconcile() {
     if (at_graph.count(it->second.id)) {
       table_->Put(
           {it->second.id, it->first.first, it->first.second, it->second.client_state, {}, {}});
-      if (Status s = store_->PutSubscription(it->second); !s.ok()) return s;
+      if (Status s = store_->subscriptions().Put(it->second); !s.ok()) return s;
       ++it;
     } else {
       spdlog::info("keeper: subscription {} is gone at Graph", it->second.id);
       table_->Remove(it->second.id);
-      if (Status s = store_->DeleteSubscription(it->second.id); !s.ok()) return s;
+      if (Status s = store_->subscriptions().Delete(it->second.id); !s.ok()) return s;
       it = live_.erase(it);
     }
   }
@@ -254,7 +254,7 @@ Status SubscriptionKeeper::Create(const Key& key) {
     record.encryption_certificate_id = spec.encryption_certificate_id;
     // Stored with its catch-up in one transaction: a crash between the two would leave
     // a subscription whose gap is never read.
-    if (Status s = store_->PutSubscription(record, {CatchUpEntry(record)}); !s.ok()) return s;
+    if (Status s = store_->subscriptions().Put(record, {CatchUpEntry(record)}); !s.ok()) return s;
     unanswered_client_state_.erase(key);
     table_->Put({record.id, key.first, key.second, record.client_state, {}, {}});
     live_[key] = record;
@@ -323,7 +323,7 @@ Status SubscriptionKeeper::Forget(const Key& key) {
   if (it == live_.end()) return Status::Ok();
   table_->Remove(it->second.id);
   given_up_.insert(it->second.id);
-  Status s = store_->DeleteSubscription(it->second.id);
+  Status s = store_->subscriptions().Delete(it->second.id);
   live_.erase(it);
   return s;
 }
@@ -364,7 +364,7 @@ Status SubscriptionKeeper::Renew(const Key& key) {
         record.encryption_certificate_id = spec.encryption_certificate_id;
       }
       ++stats_.renewed;
-      return store_->PutSubscription(record);
+      return store_->subscriptions().Put(record);
     }
     if (TooFarAhead(*outcome) && attempt < kMaxClampAttempts) {
       LowerLifetime(key, *outcome);
@@ -461,7 +461,8 @@ Status SubscriptionKeeper::HandleLifecycle(const store::PendingNotification& row
   const Key key{row.user_id, row.collection};
   if (row.lifecycle_event == kCatchUpEvent) return CatchUp(key);
   ++stats_.lifecycle_events;
-  if (Status s = store_->RecordLifecycle(row.user_id, row.collection, row.lifecycle_event);
+  if (Status s =
+          store_->sync_state().RecordLifecycle(row.user_id, row.collection, row.lifecycle_event);
       !s.ok()) {
     return s;
   }

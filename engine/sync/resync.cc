@@ -35,7 +35,7 @@ Result<ResyncStats> Resyncer::ResyncModified(const std::string& user_id, Collect
 Result<ResyncStats> Resyncer::Resync(const std::string& user_id, Collection collection,
                                      Cursor cursor, Reason reason) {
   auto started = std::chrono::steady_clock::now();
-  auto watermark = store_->GetWatermark(user_id, collection);
+  auto watermark = store_->mirror().GetWatermark(user_id, collection);
   if (!watermark.ok()) return watermark.status();
   const bool created = cursor == Cursor::kCreated;
   const std::string since =
@@ -87,7 +87,7 @@ Result<ResyncStats> Resyncer::Resync(const std::string& user_id, Collection coll
     if (options_.progress != nullptr) options_.progress->fetch_add(page->items.size());
     const std::string newest = moved;
     write.upserts = std::move(page->items);
-    Status committed = store_->ApplyPage(std::move(write));
+    Status committed = store_->mirror().ApplyPage(std::move(write));
     if (!committed.ok()) return committed;
     ++stats.pages;
     if (options_.after_page && !options_.after_page(static_cast<int>(stats.pages))) {

@@ -87,7 +87,7 @@ RichContent::Verdict RichContent::CheckBody(const store::PendingNotification& ro
     *reason = it->second.reason;
     return it->second.verdict;
   }
-  auto tokens = store_->NotificationTokens(row.token_batch);
+  auto tokens = store_->log().Tokens(row.token_batch);
   if (!tokens.ok()) {
     *reason = tokens.status().message();
     return Verdict::kRetry;

@@ -30,7 +30,7 @@ std::vector<CollectionReport> SyncAllOnce(
   auto work = [&] {
     for (size_t i; (i = next.fetch_add(1)) < reports.size();) {
       CollectionReport& r = reports[i];
-      auto before = store->CountItems(r.user_id, r.collection);
+      auto before = store->mirror().CountItems(r.user_id, r.collection);
       r.items_before = before.ok() ? *before : 0;
       r.status = [&] {
         auto created = sync->Created(r.user_id, r.collection);
@@ -46,7 +46,7 @@ std::vector<CollectionReport> SyncAllOnce(
       }();
       // What this pass could not read is read later by the daemon's worker.
       if (!r.status.ok()) sync->Owe(r.user_id, r.collection);
-      auto after = store->CountItems(r.user_id, r.collection);
+      auto after = store->mirror().CountItems(r.user_id, r.collection);
       r.items_after = after.ok() ? *after : 0;
       if (on_done) {
         std::lock_guard<std::mutex> lock(report_mu);

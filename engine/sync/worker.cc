@@ -69,7 +69,7 @@ void SyncWorker::PruneLogIfDue() {
   const TimePoint now = clock_->Now();
   if (log_retention_.count() == 0 || now < next_prune_) return;
   next_prune_ = now + std::chrono::hours(1);
-  auto pruned = store_->PruneNotificationLog(now - log_retention_);
+  auto pruned = store_->log().Prune(now - log_retention_);
   if (!pruned.ok()) {
     spdlog::warn("sync: pruning the notification log: {}", pruned.status().message());
   } else if (*pruned > 0) {
@@ -108,7 +108,7 @@ Result<int64_t> SyncWorker::RunOnce() {
   PruneLogIfDue();
   PayDebts();
   DeltaPassIfDue();
-  auto pending = store_->PendingNotifications(clock_->Now(), kBatchRows);
+  auto pending = store_->log().Pending(clock_->Now(), kBatchRows);
   if (!pending.ok()) return pending.status();
 
   std::map<std::pair<std::string, Collection>, Group> groups;
@@ -147,7 +147,7 @@ Result<int64_t> SyncWorker::RunOnce() {
       if (item.ok() && item->created_at.empty()) {
         // Content without createdDateTime (not selected): the mirror's own creation
         // time stands; an item the mirror lacks is read by a query instead.
-        auto created = store_->CreatedAt(row.user_id, row.collection, item->id);
+        auto created = store_->mirror().CreatedAt(row.user_id, row.collection, item->id);
         if (!created.ok()) return created.status();
         if (created->empty()) {
           item = Status::NotFound("rich content without createdDateTime of a new item");
@@ -181,15 +181,15 @@ Result<int64_t> SyncWorker::RunOnce() {
 
   int64_t ended = 0;
   if (!unknown.empty()) {
-    Status s = store_->MarkNotifications(unknown, store::LogState::kIgnored,
-                                         "mailbox or collection not configured");
+    Status s = store_->log().Mark(unknown, store::LogState::kIgnored,
+                                  "mailbox or collection not configured");
     if (!s.ok()) return s;
     ended += static_cast<int64_t>(unknown.size());
     stats_.ignored_rows += unknown.size();
   }
   for (const auto& [reason, seqs] : suspicious) {
     spdlog::warn("sync: {} notification(s) not applied ({})", seqs.size(), reason);
-    if (Status s = store_->MarkNotifications(seqs, store::LogState::kIgnored, reason); !s.ok()) {
+    if (Status s = store_->log().Mark(seqs, store::LogState::kIgnored, reason); !s.ok()) {
       return s;
     }
     ended += static_cast<int64_t>(seqs.size());
@@ -197,9 +197,9 @@ Result<int64_t> SyncWorker::RunOnce() {
     stats_.suspicious_rows += seqs.size();
   }
   for (const store::PendingNotification* row : not_yet) {
-    Status s = store_->MarkNotifications({row->seq}, store::LogState::kFailed,
-                                         "validation token keys unavailable",
-                                         clock_->Now() + RetryDelay(row->attempts));
+    Status s = store_->log().Mark({row->seq}, store::LogState::kFailed,
+                                  "validation token keys unavailable",
+                                  clock_->Now() + RetryDelay(row->attempts));
     if (!s.ok()) return s;
     ++ended;
     ++stats_.failed_rows;
@@ -211,8 +211,7 @@ Result<int64_t> SyncWorker::RunOnce() {
       // Stopped: the rows wait until the collection is tried again.
       std::vector<int64_t> seqs = g.seqs;
       for (const store::PendingNotification* row : g.lifecycle) seqs.push_back(row->seq);
-      Status s =
-          store_->MarkNotifications(seqs, store::LogState::kFailed, "collection stopped", *until);
+      Status s = store_->log().Mark(seqs, store::LogState::kFailed, "collection stopped", *until);
       if (!s.ok()) return s;
       ended += static_cast<int64_t>(seqs.size());
       continue;
@@ -221,11 +220,11 @@ Result<int64_t> SyncWorker::RunOnce() {
       Status handled = lifecycle_ ? lifecycle_(*row) : Status::Ok();
       std::vector<int64_t> seq{row->seq};
       Status s = handled.ok()
-                     ? store_->MarkNotifications(
+                     ? store_->log().Mark(
                            seq, lifecycle_ ? store::LogState::kApplied : store::LogState::kIgnored,
                            lifecycle_ ? "" : "no lifecycle handler")
-                     : store_->MarkNotifications(seq, store::LogState::kFailed, handled.message(),
-                                                 clock_->Now() + RetryDelay(row->attempts));
+                     : store_->log().Mark(seq, store::LogState::kFailed, handled.message(),
+                                          clock_->Now() + RetryDelay(row->attempts));
       if (!s.ok()) return s;
       ++ended;
     }
@@ -250,7 +249,7 @@ Result<int64_t> SyncWorker::RunOnce() {
       for (const auto& [id, item] : newest) {
         if (!tied.count(id)) unique.push_back(*item);
       }
-      auto with_mirror = store_->TiedVersions(user, collection, unique);
+      auto with_mirror = store_->mirror().TiedVersions(user, collection, unique);
       if (!with_mirror.ok()) return with_mirror.status();
       tied.insert(with_mirror->begin(), with_mirror->end());
       std::erase_if(unique, [&](const MirrorItem& item) { return tied.count(item.id) > 0; });
@@ -261,7 +260,7 @@ Result<int64_t> SyncWorker::RunOnce() {
       }
       // Content of an item the mirror lacks, older than the last delta pass: deleted since
       // (a lost `deleted`) or not listed by that pass yet. Read by id, never assumed.
-      auto passed = store_->PassedOver(user, collection, unique);
+      auto passed = store_->mirror().PassedOver(user, collection, unique);
       if (!passed.ok()) return passed.status();
       const std::set<std::string> passed_ids(passed->begin(), passed->end());
       std::erase_if(unique, [&](const MirrorItem& item) {
@@ -324,7 +323,7 @@ Result<int64_t> SyncWorker::RunOnce() {
     if (round.ok() && (g.created || g.updated) && !g.rich_items.empty()) {
       // The rounds just wrote Graph's current state: a rich item stamped in the same
       // second as what they wrote is not newer than it.
-      auto tied = store_->TiedVersions(user, collection, g.rich_items);
+      auto tied = store_->mirror().TiedVersions(user, collection, g.rich_items);
       if (!tied.ok()) return tied.status();
       std::set<std::string> ids(tied->begin(), tied->end());
       std::vector<std::pair<std::string, std::string>> unsure;
@@ -344,15 +343,15 @@ Result<int64_t> SyncWorker::RunOnce() {
     }
     Status s;
     if (round.ok()) {
-      s = store_->ApplyNotificationChanges(user, collection, g.rich_items, g.deleted_ids, g.seqs);
+      s = store_->log().ApplyChanges(user, collection, g.rich_items, g.deleted_ids, g.seqs);
       if (s.ok()) {
         stats_.applied_rows += g.seqs.size();
         stats_.rich_items += g.rich_items.size();
       }
     } else {
       spdlog::warn("sync: {} {}: {} (retrying)", user, CollectionName(collection), round.message());
-      s = store_->MarkNotifications(g.seqs, store::LogState::kFailed, round.message(),
-                                    clock_->Now() + RetryDelay(g.attempts));
+      s = store_->log().Mark(g.seqs, store::LogState::kFailed, round.message(),
+                             clock_->Now() + RetryDelay(g.attempts));
       if (s.ok()) stats_.failed_rows += g.seqs.size();
     }
     if (!s.ok()) return s;

@@ -873,7 +873,7 @@ class Schedule {
   }
 
   bool ListQuiet() {
-    auto state = store_->GetListState(list_site_, list_id_);
+    auto state = store_->lists().State(list_site_, list_id_);
     return state.ok() && !state->due() && sim_.ListDeliveries().pending == 0;
   }
 

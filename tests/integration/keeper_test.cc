@@ -65,11 +65,11 @@ TEST_CASE("keeper: orphans and duplicates at Graph are deleted at start", "[live
   REQUIRE(f.sim().Subscriptions().size() == 3);
   const std::string user = f.sim().UserIds()[0];
   // An orphan: a subscription of ours whose secret the mirror lost.
-  auto stored = f.store().Subscriptions();
+  auto stored = f.store().subscriptions().All();
   REQUIRE(stored.ok());
   REQUIRE(!stored->empty());
   const std::string orphan = stored->front().id;
-  REQUIRE(f.store().DeleteSubscription(orphan).ok());
+  REQUIRE(f.store().subscriptions().Delete(orphan).ok());
   // A duplicate: another subscription to a watched resource, to our notification URL.
   graph::SubscriptionApi api(&f.client());
   graph::SubscriptionSpec spec;
@@ -171,7 +171,7 @@ TEST_CASE("keeper: a subscription without the configured lifecycle URL is replac
   SECTION("none at all") {
     LiveFixture f(OneMailbox());
     const std::string user = f.sim().UserIds()[0];
-    auto stored = f.store().Subscriptions();
+    auto stored = f.store().subscriptions().All();
     REQUIRE(stored.ok());
     auto events = std::find_if(stored->begin(), stored->end(),
                                [](const auto& r) { return r.collection == Collection::kEvents; });
@@ -194,7 +194,7 @@ TEST_CASE("keeper: a subscription without the configured lifecycle URL is replac
     record.id = old->info.id;
     record.client_state = spec.client_state;
     record.expires_at = old->info.expiration;
-    REQUIRE(f.store().PutSubscription(record).ok());
+    REQUIRE(f.store().subscriptions().Put(record).ok());
     CHECK_FALSE(f.sim().EmitLifecycle(old->info.id, "missed"));  // Graph: none without the URL
 
     f.RestartWith([](config::Config&) {});

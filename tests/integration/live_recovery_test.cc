@@ -71,7 +71,7 @@ TEST_CASE("Lifecycle events and syncs are recorded per collection for status", "
   REQUIRE(!events_sub.empty());
   REQUIRE(f.sim().EmitLifecycle(events_sub, "missed"));
   f.Deliver();
-  auto all = f.store().SyncStatuses();
+  auto all = f.store().sync_state().SyncStatuses();
   REQUIRE(all.ok());
   CHECK(all->size() == 6);
   const store::SyncStatus* events = StatusOf(*all, user, Collection::kEvents);
@@ -98,7 +98,7 @@ TEST_CASE("A missing permission stops that collection with one clear line; other
   f.Deliver();
   const auto users = f.sim().UserIds();
 
-  auto all = f.store().SyncStatuses();
+  auto all = f.store().sync_state().SyncStatuses();
   REQUIRE(all.ok());
   for (const std::string& user : users) {
     const store::SyncStatus* events = StatusOf(*all, user, Collection::kEvents);
@@ -135,7 +135,7 @@ TEST_CASE("A missing permission stops that collection with one clear line; other
   f.Deliver();
   CHECK(f.sim().Subscriptions().size() == 6);
   f.RequireExactMirrorOfAll();
-  all = f.store().SyncStatuses();
+  all = f.store().sync_state().SyncStatuses();
   REQUIRE(all.ok());
   for (const auto& st : *all) CHECK(st.stopped_reason.empty());
 }

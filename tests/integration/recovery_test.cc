@@ -122,23 +122,23 @@ TEST_CASE("An expired delta token starts a fresh round that sweeps, never emptyi
   auto contacts = f.sim().ItemIds(user, "contacts");
   REQUIRE(f.sim().DeleteItem(user, "contacts", contacts[0]));
   f.sim().ExpireDeltaTokens();
-  const int64_t before = *f.store().CountItems(user, Collection::kMessages);
+  const int64_t before = *f.store().mirror().CountItems(user, Collection::kMessages);
 
   // Stopped after two pages of the fresh rounds: nothing removed yet.
   sync::DeltaOptions options = sync::DeltaOptions::From(config.sync);
   int64_t lowest = before;
   options.after_page = [&](int pages) {
-    lowest = std::min(lowest, *f.store().CountItems(user, Collection::kMessages));
+    lowest = std::min(lowest, *f.store().mirror().CountItems(user, Collection::kMessages));
     return pages < 2;
   };
   sync::DeltaSyncer stopping(&f.client(), &f.store(), &f.clock(), options);
   auto cut = stopping.Sync(user, Collection::kMessages);
   REQUIRE(cut.status().code() == Status::Code::kCancelled);
-  CHECK(*f.store().CountItems(user, Collection::kMessages) == before);
+  CHECK(*f.store().mirror().CountItems(user, Collection::kMessages) == before);
 
   // Resumed: the fresh rounds finish, then the sweep removes exactly the deleted six.
   options.after_page = [&](int) {
-    lowest = std::min(lowest, *f.store().CountItems(user, Collection::kMessages));
+    lowest = std::min(lowest, *f.store().mirror().CountItems(user, Collection::kMessages));
     return true;
   };
   sync::DeltaSyncer resumed(&f.client(), &f.store(), &f.clock(), options);

@@ -67,8 +67,8 @@ TEST_CASE("A second sync fetches only the new items and the overlap it re-reads"
   // What a second pass must re-read: items at or after (watermark - overlap).
   std::map<std::pair<std::string, Collection>, int64_t> repeats;
   for (const auto& r : first) {
-    auto watermark =
-        graph::ParseTimestamp(f.store().GetWatermark(r.user_id, r.collection)->created_after);
+    auto watermark = graph::ParseTimestamp(
+        f.store().mirror().GetWatermark(r.user_id, r.collection)->created_after);
     REQUIRE(watermark);
     SQLite::Database db(f.dir().Path("mirror.db"));
     SQLite::Statement q(db, "SELECT count(*) FROM " + std::string(CollectionName(r.collection)) +
@@ -110,7 +110,7 @@ TEST_CASE("A resync stopped between pages resumes without loss or duplicates", "
       stopping.after_page = [stop_after](int pages) { return pages < stop_after; };
       auto cut = f.MakeResyncer(stopping).ResyncCreated(user, Collection::kMessages);
       REQUIRE(cut.status().code() == Status::Code::kCancelled);
-      int64_t committed = *f.store().CountItems(user, Collection::kMessages);
+      int64_t committed = *f.store().mirror().CountItems(user, Collection::kMessages);
       // Full pages, less the boundary items each page re-reads from the one before.
       CHECK(committed <= 100 * stop_after);
       CHECK(committed > 90 * stop_after);
@@ -142,7 +142,7 @@ TEST_CASE("300 items with one createdDateTime all arrive across page boundaries"
   stopping.after_page = [](int pages) { return pages < 20; };
   auto cut = f.MakeResyncer(stopping).ResyncCreated(user, Collection::kMessages);
   REQUIRE(cut.status().code() == Status::Code::kCancelled);
-  CHECK(*f.store().CountItems(user, Collection::kMessages) == 140);
+  CHECK(*f.store().mirror().CountItems(user, Collection::kMessages) == 140);
 
   sync::ResyncOptions plain;
   plain.page_size = 7;

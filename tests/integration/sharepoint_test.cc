@@ -34,7 +34,7 @@ struct ListFixture {
 
   // item id -> Title, as mirrored.
   std::map<int64_t, std::string> Mirrored() {
-    auto rows = f.store().ListItems(site, list);
+    auto rows = f.store().lists().Items(site, list);
     REQUIRE(rows.ok());
     std::map<int64_t, std::string> out;
     simdjson::dom::parser parser;
@@ -85,7 +85,7 @@ TEST_CASE("A SharePoint list converges in the mirror through its webhook", "[liv
   CHECK(mirrored.count(added) == 1);
   CHECK(mirrored.count(2) == 0);
   CHECK(mirrored[1] == "renamed");
-  auto state = t.f.store().GetListState(t.site, t.list);
+  auto state = t.f.store().lists().State(t.site, t.list);
   REQUIRE(state.ok());
   CHECK(state->full_reads == 1);
   CHECK_FALSE(state->due());
@@ -123,7 +123,7 @@ TEST_CASE("An expired SharePoint change token makes the list be read whole", "[l
   REQUIRE(t.f.sim().DeleteListItem(t.list, 3));
   const int added = t.f.sim().CreateListItem(t.list, R"({"Title":"after expiry"})");
   t.DeliverAndSync();
-  auto state = t.f.store().GetListState(t.site, t.list);
+  auto state = t.f.store().lists().State(t.site, t.list);
   REQUIRE(state.ok());
   CHECK(state->full_reads == 2);
   auto mirrored = t.Mirrored();
@@ -134,7 +134,7 @@ TEST_CASE("An expired SharePoint change token makes the list be read whole", "[l
   REQUIRE(t.f.sim().UpdateListItem(t.list, added, R"({"Title":"incremental"})"));
   t.DeliverAndSync();
   CHECK(t.Mirrored()[added] == "incremental");
-  state = t.f.store().GetListState(t.site, t.list);
+  state = t.f.store().lists().State(t.site, t.list);
   REQUIRE(state.ok());
   CHECK(state->full_reads == 2);
 }
@@ -156,7 +156,7 @@ TEST_CASE("List subscriptions are renewed ahead of their end, and made anew if l
   REQUIRE(renewed.size() == 1);
   CHECK(renewed[0].id == first[0].id);
   CHECK(renewed[0].expires > expires + std::chrono::hours(24 * 100));
-  auto stored = t.f.store().ListSubscriptions();
+  auto stored = t.f.store().lists().Subscriptions();
   REQUIRE(stored.ok());
   REQUIRE(stored->size() == 1);
   CHECK(stored->at(0).expires_at >
@@ -170,7 +170,7 @@ TEST_CASE("List subscriptions are renewed ahead of their end, and made anew if l
   auto now = t.f.sim().ListSubscriptions();
   REQUIRE(now.size() == 1);
   CHECK(now[0].id != first[0].id);
-  stored = t.f.store().ListSubscriptions();
+  stored = t.f.store().lists().Subscriptions();
   REQUIRE(stored.ok());
   CHECK(stored->size() == 1);
   const int added = t.f.sim().CreateListItem(t.list, R"({"Title":"through the new one"})");
@@ -181,7 +181,7 @@ TEST_CASE("List subscriptions are renewed ahead of their end, and made anew if l
 
 TEST_CASE("A forged SharePoint notification changes nothing", "[live][sharepoint]") {
   ListFixture t;
-  const auto before = t.f.store().GetListState(t.site, t.list);
+  const auto before = t.f.store().lists().State(t.site, t.list);
   REQUIRE(before.ok());
   const auto sub = t.f.sim().ListSubscriptions().at(0);
   httplib::Client http("127.0.0.1", t.f.port());
@@ -193,7 +193,7 @@ TEST_CASE("A forged SharePoint notification changes nothing", "[live][sharepoint
   auto res = http.Post("/notify", body, "application/json");
   REQUIRE(res);
   CHECK(res->status == 202);
-  const auto after = t.f.store().GetListState(t.site, t.list);
+  const auto after = t.f.store().lists().State(t.site, t.list);
   REQUIRE(after.ok());
   CHECK(after->notified == before->notified);
   CHECK(t.f.live().receiver().stats().rejected_bad_client_state == 1);
@@ -204,7 +204,7 @@ TEST_CASE("A forged SharePoint notification changes nothing", "[live][sharepoint
   res = http.Post("/notify", real, "application/json");
   REQUIRE(res);
   CHECK(res->status == 202);
-  CHECK(t.f.store().GetListState(t.site, t.list)->notified == before->notified + 1);
+  CHECK(t.f.store().lists().State(t.site, t.list)->notified == before->notified + 1);
 }
 
 }  // namespace

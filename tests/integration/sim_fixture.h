@@ -72,7 +72,7 @@ class SimFixture {
   void RequireExactMirror(const std::string& user, Collection c) {
     std::vector<std::string> want = sim_.ItemIds(user, std::string(CollectionName(c)));
     std::sort(want.begin(), want.end());
-    auto have = store_->ItemIds(user, c);
+    auto have = store_->mirror().ItemIds(user, c);
     REQUIRE(have.ok());
     INFO("user " << user << " collection " << CollectionName(c));
     REQUIRE(have->size() == want.size());

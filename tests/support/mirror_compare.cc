@@ -225,7 +225,7 @@ Json RichProjection(Json j, Collection c) {
 std::vector<Mismatch> CompareList(const graphsim::Simulator& sim, store::Store& store,
                                   const std::string& site, const std::string& list_id) {
   std::vector<Mismatch> out;
-  auto rows = store.ListItems(site, list_id);
+  auto rows = store.lists().Items(site, list_id);
   if (!rows.ok()) {
     out.push_back({Mismatch::Kind::kOther, site, "list_items", "",
                    "Store::ListItems failed: " + rows.status().message()});
@@ -269,7 +269,7 @@ std::vector<Mismatch> CompareMirror(const graphsim::Simulator& sim, store::Store
         const std::string table(CollectionName(c));
         std::vector<std::string> want = sim.ItemIds(user, table);
         std::sort(want.begin(), want.end());
-        auto have = store.ItemIds(user, c);
+        auto have = store.mirror().ItemIds(user, c);
         if (!have.ok()) {
           out.push_back({Mismatch::Kind::kOther, user, table, "",
                          "Store::ItemIds failed: " + have.status().message()});

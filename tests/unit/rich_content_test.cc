@@ -82,8 +82,8 @@ struct Fixture {
       entries.push_back(e);
     }
     const TimePoint far = std::chrono::system_clock::now() + std::chrono::seconds(10);
-    REQUIRE(store->AppendNotifications(entries, far, body_tokens).ok());
-    auto pending = store->PendingNotifications(clock.Now(), 1000);
+    REQUIRE(store->log().Append(entries, far, body_tokens).ok());
+    auto pending = store->log().Pending(clock.Now(), 1000);
     REQUIRE(pending.ok());
     std::vector<store::PendingNotification> out(pending->end() - items.size(), pending->end());
     return out;

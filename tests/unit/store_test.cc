@@ -63,12 +63,12 @@ TEST_CASE("ApplyPage writes items and watermark together, and is idempotent", "[
   page.upserts = {Message("a", "2026-01-01T00:00:00.0000000Z", "2026-01-01T00:00:00.0000000Z"),
                   Message("b", "2026-01-01T00:00:01.0000000Z", "2026-01-01T00:00:01.0000000Z")};
   page.created_after = "2026-01-01T00:00:01.0000000Z";
-  REQUIRE(store->ApplyPage(page).ok());
-  REQUIRE(store->ApplyPage(page).ok());
-  CHECK(*store->CountItems("u1", Collection::kMessages) == 2);
-  CHECK(store->GetWatermark("u1", Collection::kMessages)->created_after ==
+  REQUIRE(store->mirror().ApplyPage(page).ok());
+  REQUIRE(store->mirror().ApplyPage(page).ok());
+  CHECK(*store->mirror().CountItems("u1", Collection::kMessages) == 2);
+  CHECK(store->mirror().GetWatermark("u1", Collection::kMessages)->created_after ==
         "2026-01-01T00:00:01.0000000Z");
-  CHECK(*store->CountItems("u2", Collection::kMessages) == 0);
+  CHECK(*store->mirror().CountItems("u2", Collection::kMessages) == 0);
 }
 
 TEST_CASE("The watermark never moves backward", "[store]") {
@@ -79,10 +79,10 @@ TEST_CASE("The watermark never moves backward", "[store]") {
   page.user_id = "u1";
   page.collection = Collection::kEvents;
   page.created_after = "2026-02-01T00:00:00.0000000Z";
-  REQUIRE(store->ApplyPage(page).ok());
+  REQUIRE(store->mirror().ApplyPage(page).ok());
   page.created_after = "2026-01-01T00:00:00.0000000Z";
-  REQUIRE(store->ApplyPage(page).ok());
-  CHECK(store->GetWatermark("u1", Collection::kEvents)->created_after ==
+  REQUIRE(store->mirror().ApplyPage(page).ok());
+  CHECK(store->mirror().GetWatermark("u1", Collection::kEvents)->created_after ==
         "2026-02-01T00:00:00.0000000Z");
 }
 
@@ -94,11 +94,11 @@ TEST_CASE("An older version of an item never replaces a newer one", "[store]") {
   newer.user_id = "u1";
   newer.upserts = {
       Message("a", "2026-01-01T00:00:00.0000000Z", "2026-01-03T00:00:00.0000000Z", "new")};
-  REQUIRE(store->ApplyPage(newer).ok());
+  REQUIRE(store->mirror().ApplyPage(newer).ok());
   PageWrite older = newer;
   older.upserts = {
       Message("a", "2026-01-01T00:00:00.0000000Z", "2026-01-02T00:00:00.0000000Z", "old")};
-  REQUIRE(store->ApplyPage(older).ok());
+  REQUIRE(store->mirror().ApplyPage(older).ok());
   SQLite::Database db(dir.Path("m.db"));
   CHECK(db.execAndGet("SELECT subject FROM messages WHERE id = 'a'").getString() == "new");
 }
@@ -118,17 +118,17 @@ TEST_CASE("Contacts keep one indexed row per email address", "[store]") {
   page.user_id = "u1";
   page.collection = Collection::kContacts;
   page.upserts = {c};
-  REQUIRE(store->ApplyPage(page).ok());
+  REQUIRE(store->mirror().ApplyPage(page).ok());
   c.modified_at = "2026-01-02T00:00:00.0000000Z";
   c.emails = {"alice@example.com"};
   page.upserts = {c};
-  REQUIRE(store->ApplyPage(page).ok());
+  REQUIRE(store->mirror().ApplyPage(page).ok());
   SQLite::Database db(dir.Path("m.db"));
   CHECK(db.execAndGet("SELECT count(*) FROM contact_emails").getInt() == 1);
   CHECK(db.execAndGet("SELECT emails FROM contacts").getString() == "alice@example.com");
   page.upserts.clear();
   page.deletes = {"c1"};
-  REQUIRE(store->ApplyPage(page).ok());
+  REQUIRE(store->mirror().ApplyPage(page).ok());
   CHECK(db.execAndGet("SELECT count(*) FROM contact_emails").getInt() == 0);
 }
 
@@ -196,7 +196,7 @@ TEST_CASE("One live user at a time: the live lock is refused to a second store",
   CHECK(refused.code() == Status::Code::kUnavailable);
   CHECK(refused.message().find(dir.Path("m.db")) != std::string::npos);
   // Both still read and write: the lock is only about being live.
-  CHECK(second->CountItems("u", Collection::kMessages).ok());
+  CHECK(second->mirror().CountItems("u", Collection::kMessages).ok());
   first->ReleaseLiveLock();
   CHECK(second->HoldLiveLock().ok());
   second.reset();  // the Store's end releases it
@@ -216,24 +216,24 @@ TEST_CASE("The notification log keeps pending rows and prunes old ended ones", "
     return e;
   };
   const TimePoint far = std::chrono::system_clock::now() + std::chrono::seconds(10);
-  REQUIRE(store->AppendNotifications({entry("a"), entry("b"), entry("c")}, far).ok());
-  REQUIRE(store->AppendNotifications({entry("a")}, far).ok());  // a redelivery collapses
-  auto pending = store->PendingNotifications(clock.Now(), 100);
+  REQUIRE(store->log().Append({entry("a"), entry("b"), entry("c")}, far).ok());
+  REQUIRE(store->log().Append({entry("a")}, far).ok());  // a redelivery collapses
+  auto pending = store->log().Pending(clock.Now(), 100);
   REQUIRE(pending.ok());
   REQUIRE(pending->size() == 3);
-  REQUIRE(store->MarkNotifications({(*pending)[0].seq}, LogState::kApplied, "").ok());
-  REQUIRE(store
-              ->MarkNotifications({(*pending)[1].seq}, LogState::kFailed, "boom",
-                                  clock.Now() + std::chrono::minutes(5))
+  REQUIRE(store->log().Mark({(*pending)[0].seq}, LogState::kApplied, "").ok());
+  REQUIRE(store->log()
+              .Mark({(*pending)[1].seq}, LogState::kFailed, "boom",
+                    clock.Now() + std::chrono::minutes(5))
               .ok());
-  CHECK(store->PendingNotifications(clock.Now(), 100)->size() == 1);  // b waits for its retry
-  CHECK(store->PendingNotifications(clock.Now() + std::chrono::minutes(5), 100)->size() == 2);
+  CHECK(store->log().Pending(clock.Now(), 100)->size() == 1);  // b waits for its retry
+  CHECK(store->log().Pending(clock.Now() + std::chrono::minutes(5), 100)->size() == 2);
 
   clock.Advance(std::chrono::hours(24 * 8));
-  auto pruned = store->PruneNotificationLog(clock.Now() - std::chrono::hours(24 * 7));
+  auto pruned = store->log().Prune(clock.Now() - std::chrono::hours(24 * 7));
   REQUIRE(pruned.ok());
   CHECK(*pruned == 1);  // only the applied row; failed and received rows stay
-  CHECK(store->NotificationStats("u")->pending == 2);
+  CHECK(store->log().Stats("u")->pending == 2);
 }
 
 TEST_CASE("Rich log rows keep their content and share their body's tokens", "[store]") {
@@ -251,9 +251,9 @@ TEST_CASE("Rich log rows keep their content and share their body's tokens", "[st
   plain.dedupe_key = "n:2";
   plain.rich = {};
   const TimePoint far = std::chrono::system_clock::now() + std::chrono::seconds(10);
-  REQUIRE(store->AppendNotifications({rich, plain}, far, {"t.o.k1", "t.o.k2"}).ok());
-  REQUIRE(store->AppendNotifications({plain}, far).ok());  // a redelivery keeps its batch
-  auto pending = store->PendingNotifications(clock.Now(), 10);
+  REQUIRE(store->log().Append({rich, plain}, far, {"t.o.k1", "t.o.k2"}).ok());
+  REQUIRE(store->log().Append({plain}, far).ok());  // a redelivery keeps its batch
+  auto pending = store->log().Pending(clock.Now(), 10);
   REQUIRE(pending.ok());
   REQUIRE(pending->size() == 2);
   const PendingNotification& a = (*pending)[0];
@@ -265,16 +265,16 @@ TEST_CASE("Rich log rows keep their content and share their body's tokens", "[st
   REQUIRE(a.token_batch != 0);
   CHECK((*pending)[1].rich.empty());
   CHECK((*pending)[1].token_batch == a.token_batch);
-  auto tokens = store->NotificationTokens(a.token_batch);
+  auto tokens = store->log().Tokens(a.token_batch);
   REQUIRE(tokens.ok());
   CHECK(*tokens == std::vector<std::string>{"t.o.k1", "t.o.k2"});
-  CHECK(store->NotificationTokens(a.token_batch + 100)->empty());
+  CHECK(store->log().Tokens(a.token_batch + 100)->empty());
 
   // Once the rows are pruned, so are their tokens.
-  REQUIRE(store->MarkNotifications({a.seq, (*pending)[1].seq}, LogState::kApplied, "").ok());
+  REQUIRE(store->log().Mark({a.seq, (*pending)[1].seq}, LogState::kApplied, "").ok());
   clock.Advance(std::chrono::hours(24 * 8));
-  REQUIRE(store->PruneNotificationLog(clock.Now() - std::chrono::hours(24 * 7)).ok());
-  CHECK(store->NotificationTokens(a.token_batch)->empty());
+  REQUIRE(store->log().Prune(clock.Now() - std::chrono::hours(24 * 7)).ok());
+  CHECK(store->log().Tokens(a.token_batch)->empty());
 }
 
 TEST_CASE("Rich upserts never bring back an item a deleted notification removed", "[store]") {
@@ -288,29 +288,29 @@ TEST_CASE("Rich upserts never bring back an item a deleted notification removed"
   deleted.user_id = "u";
   deleted.change_type = "deleted";
   deleted.item_id = "gone";
-  REQUIRE(store->AppendNotifications({deleted}, far).ok());
-  auto pending = store->PendingNotifications(clock.Now(), 10);
+  REQUIRE(store->log().Append({deleted}, far).ok());
+  auto pending = store->log().Pending(clock.Now(), 10);
   REQUIRE(pending->size() == 1);
   // The same transaction: the late rich `updated` of "gone" loses to its deletion.
-  REQUIRE(store
-              ->ApplyNotificationChanges(
+  REQUIRE(store->log()
+              .ApplyChanges(
                   "u", Collection::kMessages,
                   {Message("gone", "2026-01-01T00:00:00.0000000Z", "2026-01-02T00:00:00.0000000Z"),
                    Message("kept", "2026-01-01T00:00:00.0000000Z", "2026-01-02T00:00:00.0000000Z")},
                   {"gone"}, {(*pending)[0].seq})
               .ok());
-  CHECK(*store->ItemIds("u", Collection::kMessages) == std::vector<std::string>{"kept"});
-  CHECK(store->NotificationStats("u")->pending == 0);
+  CHECK(*store->mirror().ItemIds("u", Collection::kMessages) == std::vector<std::string>{"kept"});
+  CHECK(store->log().Stats("u")->pending == 0);
   // And in a later one.
-  REQUIRE(store
-              ->ApplyNotificationChanges(
+  REQUIRE(store->log()
+              .ApplyChanges(
                   "u", Collection::kMessages,
                   {Message("gone", "2026-01-01T00:00:00.0000000Z", "2026-01-03T00:00:00.0000000Z")},
                   {}, {})
               .ok());
-  CHECK(*store->ItemIds("u", Collection::kMessages) == std::vector<std::string>{"kept"});
+  CHECK(*store->mirror().ItemIds("u", Collection::kMessages) == std::vector<std::string>{"kept"});
   // The watermark is not moved by any of it.
-  CHECK(store->GetWatermark("u", Collection::kMessages)->created_after.empty());
+  CHECK(store->mirror().GetWatermark("u", Collection::kMessages)->created_after.empty());
 }
 
 TEST_CASE("TiedVersions names rows stamped in the same second with another change key", "[store]") {
@@ -322,16 +322,16 @@ TEST_CASE("TiedVersions names rows stamped in the same second with another chang
   PageWrite page;
   page.user_id = "u";
   page.upserts = {a};
-  REQUIRE(store->ApplyPage(page).ok());
+  REQUIRE(store->mirror().ApplyPage(page).ok());
   MirrorItem same = a, other_version = a, newer = a, unknown = a;
   other_version.change_key = "k2";
   newer.modified_at = "2026-01-02T00:00:01.0000000Z";
   newer.change_key = "k3";
   unknown.id = "b";
-  auto tied = store->TiedVersions("u", Collection::kMessages, {same, newer, unknown});
+  auto tied = store->mirror().TiedVersions("u", Collection::kMessages, {same, newer, unknown});
   REQUIRE(tied.ok());
   CHECK(tied->empty());
-  tied = store->TiedVersions("u", Collection::kMessages, {other_version});
+  tied = store->mirror().TiedVersions("u", Collection::kMessages, {other_version});
   REQUIRE(tied.ok());
   CHECK(*tied == std::vector<std::string>{"a"});
 }
@@ -345,7 +345,9 @@ TEST_CASE(
   auto store = std::move(Store::Open(dir.Path("m.db"), &clock)).value();
   const std::string before = "2026-01-04T00:00:00.0000000Z", after = "2026-01-06T00:00:00.0000000Z";
   // Without a pass, nothing says the item was passed over.
-  CHECK(store->PassedOver("u", Collection::kMessages, {Message("early", before, before)})->empty());
+  CHECK(store->mirror()
+            .PassedOver("u", Collection::kMessages, {Message("early", before, before)})
+            ->empty());
   DeltaPageWrite round;
   round.user_id = "u";
   round.scope = "inbox";
@@ -353,18 +355,18 @@ TEST_CASE(
   round.round_started_at = "2026-01-05T00:00:00.0000000Z";
   round.delta_link = "https://graph/delta?$deltatoken=1";
   round.upserts = {Message("kept", before, before)};
-  REQUIRE(store->ApplyDeltaPage(round).ok());
+  REQUIRE(store->sync_state().ApplyDeltaPage(round).ok());
   const std::vector<MirrorItem> content = {
       Message("late", before, before),        // not listed by the pass: read by id
       Message("kept", before, after, "new"),  // in the mirror
       Message("fresh", after, after)};        // newer than the pass
-  CHECK(*store->PassedOver("u", Collection::kMessages, content) ==
+  CHECK(*store->mirror().PassedOver("u", Collection::kMessages, content) ==
         std::vector<std::string>{"late"});
   // A round in progress is no evidence.
   round.delta_link.clear();
   round.next_link = "https://graph/delta?$skiptoken=2";
-  REQUIRE(store->ApplyDeltaPage(round).ok());
-  CHECK(store->PassedOver("u", Collection::kMessages, content)->empty());
+  REQUIRE(store->sync_state().ApplyDeltaPage(round).ok());
+  CHECK(store->mirror().PassedOver("u", Collection::kMessages, content)->empty());
 }
 
 TEST_CASE("Rich events outside the last pass's calendar window are not passed over", "[store]") {
@@ -379,14 +381,14 @@ TEST_CASE("Rich events outside the last pass's calendar window are not passed ov
   round.first_page = true;
   round.round_started_at = "2026-01-05T00:00:00.0000000Z";
   round.delta_link = "https://graph/delta?$deltatoken=1";
-  REQUIRE(store->ApplyDeltaPage(round).ok());
+  REQUIRE(store->sync_state().ApplyDeltaPage(round).ok());
   auto event = [&](const std::string& id, const std::string& start, const std::string& end) {
     MirrorItem e = Message(id, before, before);
     e.start_at = start;
     e.end_at = end;
     return e;
   };
-  auto passed = store->PassedOver(
+  auto passed = store->mirror().PassedOver(
       "u", Collection::kEvents,
       {// Inside the window: the pass would have listed it.
        event("inside", "2026-06-01T10:00:00.0000000Z", "2026-06-01T11:00:00.0000000Z"),
@@ -414,13 +416,13 @@ TEST_CASE("Full-text search follows every write of the mirror", "[store][search]
   PageWrite page;
   page.user_id = "u";
   page.upserts = {a, b};
-  REQUIRE(store->ApplyPage(page).ok());
+  REQUIRE(store->mirror().ApplyPage(page).ok());
   page.user_id = "v";
   page.upserts = {a};
-  REQUIRE(store->ApplyPage(page).ok());
+  REQUIRE(store->mirror().ApplyPage(page).ok());
 
   auto ids = [&](const std::string& text, const std::string& user = "") {
-    auto hits = store->SearchMessages(text, user, 10);
+    auto hits = store->mirror().SearchMessages(text, user, 10);
     REQUIRE(hits.ok());
     std::vector<std::string> out;
     for (const auto& h : *hits) out.push_back(h.user_id + "/" + h.id);
@@ -436,8 +438,8 @@ TEST_CASE("Full-text search follows every write of the mirror", "[store][search]
   // FTS5 syntax is just text.
   CHECK(ids("\"quarterly") == std::vector<std::string>{"u/a", "v/a"});
   CHECK(ids("NEAR( AND OR").empty());
-  CHECK_FALSE(store->SearchMessages("   ", "", 10).ok());
-  auto hit = store->SearchMessages("figures", "u", 10);
+  CHECK_FALSE(store->mirror().SearchMessages("   ", "", 10).ok());
+  auto hit = store->mirror().SearchMessages("figures", "u", 10);
   REQUIRE(hit->size() == 1);
   CHECK((*hit)[0].body_preview.find("[figures]") != std::string::npos);
   CHECK((*hit)[0].from_address == "ann@example.com");
@@ -447,7 +449,7 @@ TEST_CASE("Full-text search follows every write of the mirror", "[store][search]
   page.user_id = "u";
   page.upserts = {renamed};
   page.deletes = {"a"};
-  REQUIRE(store->ApplyPage(page).ok());
+  REQUIRE(store->mirror().ApplyPage(page).ok());
   CHECK(ids("lunch").empty());
   CHECK(ids("dinner") == std::vector<std::string>{"u/b"});
   CHECK(ids("quarterly") == std::vector<std::string>{"v/a"});

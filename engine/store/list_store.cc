@@ -25,11 +25,11 @@ void EnsureListState(WriteContext& ctx, const std::string& site, const std::stri
 
 }  // namespace
 
-Status Store::ApplyListChanges(const ListChanges& c) {
+Status ListStore::ApplyChanges(const ListChanges& c) {
   if (c.change_token.empty()) {
     return Status::InvalidArgument("store: a list sync must end at a change token");
   }
-  return Write([&](WriteContext& ctx) {
+  return store_->Write([&](WriteContext& ctx) {
     const std::string now = FormatUtc(ctx.clock()->Now());
     if (c.replace_all) {
       // Rows the whole read did not return are gone; marked first, swept after upserts.
@@ -80,17 +80,17 @@ Status Store::ApplyListChanges(const ListChanges& c) {
   });
 }
 
-Status Store::ClearListToken(const std::string& site, const std::string& list_id) {
-  return Write([&](WriteContext& ctx) {
+Status ListStore::ClearToken(const std::string& site, const std::string& list_id) {
+  return store_->Write([&](WriteContext& ctx) {
     EnsureListState(ctx, site, list_id);
     ExecForList(ctx, "UPDATE list_state SET change_token = NULL WHERE site = ?1 AND list_id = ?2",
                 site, list_id);
   });
 }
 
-Status Store::NoteListsNotified(const std::vector<std::pair<std::string, std::string>>& lists,
-                                TimePoint deadline) {
-  return WriteBefore(
+Status ListStore::NoteNotified(const std::vector<std::pair<std::string, std::string>>& lists,
+                               TimePoint deadline) {
+  return store_->WriteBefore(
       [&](WriteContext& ctx) {
         for (const auto& [site, list_id] : lists) {
           EnsureListState(ctx, site, list_id);
@@ -103,11 +103,11 @@ Status Store::NoteListsNotified(const std::vector<std::pair<std::string, std::st
       deadline);
 }
 
-Result<ListState> Store::GetListState(const std::string& site, const std::string& list_id) {
+Result<ListState> ListStore::State(const std::string& site, const std::string& list_id) {
   ListState state;
   state.site = site;
   state.list_id = list_id;
-  Status read = Read("reading list state", [&](SQLite::Database& db) {
+  Status read = store_->Read("reading list state", [&](SQLite::Database& db) {
     SQLite::Statement q(db,
                         "SELECT coalesce(change_token, ''), notified, synced, full_reads "
                         "FROM list_state WHERE site = ?1 AND list_id = ?2");
@@ -124,10 +124,10 @@ Result<ListState> Store::GetListState(const std::string& site, const std::string
   return state;
 }
 
-Result<std::vector<ListItemRow>> Store::ListItems(const std::string& site,
+Result<std::vector<ListItemRow>> ListStore::Items(const std::string& site,
                                                   const std::string& list_id) {
   std::vector<ListItemRow> rows;
-  Status read = Read("reading list items", [&](SQLite::Database& db) {
+  Status read = store_->Read("reading list items", [&](SQLite::Database& db) {
     SQLite::Statement q(db,
                         "SELECT item_id, json, coalesce(created_at, ''), coalesce(modified_at, '') "
                         "FROM list_items WHERE site = ?1 AND list_id = ?2 ORDER BY item_id");
@@ -142,8 +142,8 @@ Result<std::vector<ListItemRow>> Store::ListItems(const std::string& site,
   return rows;
 }
 
-Status Store::PutListSubscription(const ListSubscriptionRecord& r) {
-  return Write([&](WriteContext& ctx) {
+Status ListStore::PutSubscription(const ListSubscriptionRecord& r) {
+  return store_->Write([&](WriteContext& ctx) {
     SQLite::Statement& s = ctx.Prepare(
         "INSERT INTO list_subscriptions (id, site, list_id, client_state, notification_url, "
         "expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (id) DO UPDATE SET "
@@ -159,17 +159,17 @@ Status Store::PutListSubscription(const ListSubscriptionRecord& r) {
   });
 }
 
-Status Store::DeleteListSubscription(const std::string& id) {
-  return Write([&](WriteContext& ctx) {
+Status ListStore::DeleteSubscription(const std::string& id) {
+  return store_->Write([&](WriteContext& ctx) {
     SQLite::Statement& s = ctx.Prepare("DELETE FROM list_subscriptions WHERE id = ?1");
     s.bind(1, id);
     s.exec();
   });
 }
 
-Result<std::vector<ListSubscriptionRecord>> Store::ListSubscriptions() {
+Result<std::vector<ListSubscriptionRecord>> ListStore::Subscriptions() {
   std::vector<ListSubscriptionRecord> out;
-  Status read = Read("reading list subscriptions", [&](SQLite::Database& db) {
+  Status read = store_->Read("reading list subscriptions", [&](SQLite::Database& db) {
     SQLite::Statement q(db,
                         "SELECT id, site, list_id, client_state, notification_url, expires_at "
                         "FROM list_subscriptions ORDER BY site, list_id, expires_at");

@@ -1,0 +1,87 @@
+// MirrorTables: the mirrored items (messages, events, contacts) and their
+// watermarks: pages written atomically with the watermark they justify, the reads the
+// sync rooms ask before fetching, full-text search and the typed reads of the API.
+// A facet of Store (store.h), which owns the connections and the writer thread; reached
+// as store.mirror().
+//
+// Thread-safety: all methods are safe to call from many threads at once.
+
+#ifndef GRAPHMIRROR_ENGINE_STORE_MIRROR_TABLES_H_
+#define GRAPHMIRROR_ENGINE_STORE_MIRROR_TABLES_H_
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "engine/store/records.h"
+
+namespace graphmirror::store {
+
+class Store;
+
+class MirrorTables {
+ public:
+  explicit MirrorTables(Store* store) : store_(store) {}
+  MirrorTables(const MirrorTables&) = delete;
+  MirrorTables& operator=(const MirrorTables&) = delete;
+
+  // Writes a page: upserts (an older version never replaces a newer one, by
+  // lastModifiedDateTime), deletes, and the watermark, atomically. Idempotent.
+  Status ApplyPage(PageWrite page);
+  // The ids among `items` whose stored row has the same lastModifiedDateTime but another
+  // changeKey: two versions Graph stamped in one second (messages carry whole seconds),
+  // which a reordered delivery cannot tell apart. Only a query can say which is current.
+  Result<std::vector<std::string>> TiedVersions(const std::string& user_id, Collection collection,
+                                                const std::vector<MirrorItem>& items);
+  // The ids among `items` (rich content) the mirror does not hold although their version
+  // is older than the start of the last complete delta pass (for events: inside its
+  // calendar window, as the pass lists no other). Either the item was gone when the pass
+  // looked (its `deleted` notification lost, this one late) or the pass's lists did not
+  // show it yet (Graph's lists can lag): only a read by id can tell.
+  Result<std::vector<std::string>> PassedOver(const std::string& user_id, Collection collection,
+                                              const std::vector<MirrorItem>& items);
+
+  Result<Watermark> GetWatermark(const std::string& user_id, Collection collection);
+  Result<int64_t> CountItems(const std::string& user_id, Collection collection);
+  // Every (mailbox, collection) with items or a watermark, ordered by user then collection.
+  Result<std::vector<CollectionCount>> Counts();
+  // Those of `notified` (id, changeKey) the collection does not hold for the mailbox at
+  // that version: no row, or a row with another changeKey. An empty changeKey asks only
+  // for the row. In the order given.
+  Result<std::vector<std::string>> NotHeldAt(
+      const std::string& user_id, Collection collection,
+      const std::vector<std::pair<std::string, std::string>>& notified);
+  // The stored createdDateTime of an item; "" if the collection does not hold it.
+  Result<std::string> CreatedAt(const std::string& user_id, Collection collection,
+                                const std::string& id);
+  // Those of `ids` the collection does not hold for the mailbox, in the order given.
+  Result<std::vector<std::string>> MissingItems(const std::string& user_id, Collection collection,
+                                                const std::vector<std::string>& ids);
+  // The ids of a collection's items for one mailbox, sorted (for convergence checks).
+  Result<std::vector<std::string>> ItemIds(const std::string& user_id, Collection collection);
+  // Ids of the collection's rows created at or after `since` (Graph's createdDateTime),
+  // only those in folder `folder_id` (mail or contact folder) if it is not empty.
+  Result<std::vector<std::string>> CreatedSince(const std::string& user_id, Collection collection,
+                                                const std::string& folder_id,
+                                                const std::string& since);
+
+  // --- Search ---------------------------------------------------------------------------------
+  // Messages matching `text` (see FullTextQuery) in subject, body preview or sender, best
+  // first; only `user_id`'s if it is not empty. Each one's body_preview is the best
+  // matching passage (matches in [brackets]); json is left empty. InvalidArgument if the
+  // text has no words.
+  Result<std::vector<Message>> SearchMessages(const std::string& text, const std::string& user_id,
+                                              int limit);
+
+  // --- Typed reads (the embedding API's accessors) ----------------------------------------
+  Result<std::vector<Message>> Messages(const MessageQuery& query);
+  Result<std::vector<Event>> Events(const EventQuery& query);
+  Result<std::vector<Contact>> Contacts(const ContactQuery& query);
+
+ private:
+  Store* store_;
+};
+
+}  // namespace graphmirror::store
+
+#endif  // GRAPHMIRROR_ENGINE_STORE_MIRROR_TABLES_H_
