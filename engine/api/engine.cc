@@ -106,11 +106,8 @@ std::vector<SyncReport> Engine::SyncOnceReports(
 
 SyncProgress Engine::Progress() const {
   SyncProgress progress;
-  {
-    std::lock_guard<std::mutex> lock(impl_->mu);
-    progress.items_received += impl_->idle_sync->items_received();
-    if (impl_->live) progress.items_received += impl_->live->collections().items_received();
-  }
+  progress.items_received = impl_->idle_sync->items_received();
+  if (auto live = impl_->Live()) progress.items_received += live->collections().items_received();
   const graph::WaitState wait = impl_->client->Waiting();
   progress.waiting_requests = wait.requests;
   progress.longest_wait_seconds = std::chrono::duration<double>(wait.longest_left).count();
@@ -165,12 +162,12 @@ HttpAnswer Engine::HandleValidation(std::string_view token) {
 
 Status Engine::Resync(const std::string& user_id, Collection collection) {
   if (auto live = impl_->Live()) return live->collections().Full(user_id, collection);
-  return impl_->idle_sync.get()->Full(user_id, collection);
+  return impl_->idle_sync->Full(user_id, collection);
 }
 
 bool Engine::Healthy() const {
-  std::lock_guard<std::mutex> lock(impl_->mu);
-  return impl_->live != nullptr && impl_->live->ready();
+  auto live = impl_->Live();
+  return live != nullptr && live->ready();
 }
 
 Result<std::string> Engine::Metrics() {
@@ -181,11 +178,8 @@ Result<std::string> Engine::Metrics() {
 
 Result<EngineStatus> Engine::GetStatus() {
   EngineStatus status;
-  {
-    std::lock_guard<std::mutex> lock(impl_->mu);
-    status.running = impl_->live != nullptr;
-    status.ready = impl_->live != nullptr && impl_->live->ready();
-  }
+  status.running = impl_->Live() != nullptr;
+  status.ready = Healthy();
   auto counts = impl_->store->mirror().Counts();
   if (!counts.ok()) return counts.status();
   auto syncs = impl_->store->sync_state().SyncStatuses();

@@ -11,7 +11,6 @@ const ResourceDescription& Describe(Collection collection) {
        "Mail.Read",
        DeltaScopeKind::kMailFolders,
        /*list_covers_all=*/true,
-       " AND t.folder_id = ?3",
        {"createdDateTime", "lastModifiedDateTime",
         "changeKey",       "receivedDateTime",
         "sentDateTime",    "subject",
@@ -27,9 +26,6 @@ const ResourceDescription& Describe(Collection collection) {
        "Calendars.Read",
        DeltaScopeKind::kCalendarWindow,
        /*list_covers_all=*/true,
-       // The rows overlapping the window "{start}/{end}" (rows without times too).
-       " AND (t.start_at IS NULL OR t.start_at < substr(?3, instr(?3, '/') + 1))"
-       " AND (t.end_at IS NULL OR t.end_at > substr(?3, 1, instr(?3, '/') - 1))",
        {"createdDateTime", "lastModifiedDateTime", "changeKey", "subject", "bodyPreview", "start",
         "end", "location", "organizer", "attendees", "isAllDay", "isCancelled", "showAs",
         "importance", "type", "categories"}},
@@ -38,9 +34,6 @@ const ResourceDescription& Describe(Collection collection) {
        "Contacts.Read",
        DeltaScopeKind::kContactFolders,
        /*list_covers_all=*/false,
-       // A row without a folder (stored before contacts had folders) is in the first folder
-       // whose fresh round does not list it.
-       " AND (t.folder_id = ?3 OR t.folder_id IS NULL)",
        {"createdDateTime", "lastModifiedDateTime", "changeKey", "parentFolderId", "displayName",
         "givenName", "surname", "emailAddresses", "companyName", "jobTitle", "businessPhones",
         "mobilePhone", "homePhones", "categories"}},

@@ -34,9 +34,6 @@ struct ResourceDescription {
   // by createdDateTime and lastModifiedDateTime see all of it. Contacts: only those of the
   // default folder, so what notifications announce is read by delta rounds instead.
   bool list_covers_all;
-  // SQL condition: row `t` of the mirror table lies in delta scope ?3 (a folder id, or a
-  // calendar window "start/end"), as a fresh round that ended there would have listed it.
-  std::string_view scope_condition;
   // The properties a rich subscription selects (Graph encrypts only those), and all that
   // is kept of a rich mailbox's items.
   std::vector<std::string> rich_properties;

@@ -7,6 +7,7 @@
 #include <exception>
 #include <set>
 
+#include "engine/base/resource.h"
 #include "engine/base/text.h"
 #include "engine/graph/client_assertion.h"
 #include "engine/graph/graph_client.h"
@@ -174,7 +175,7 @@ std::vector<Finding> RunDoctor(const config::Config& config, Clock* clock) {
     const std::set<std::string> roles(claims->roles.begin(), claims->roles.end());
     std::set<std::string> needed;
     for (const auto& mailbox : config.mailboxes) {
-      for (Collection c : mailbox.resources) needed.insert(sync::PermissionFor(c));
+      for (Collection c : mailbox.resources) needed.emplace(Describe(c).permission);
     }
     for (const std::string& permission : needed) {
       const std::string write = permission.substr(0, permission.size() - 4) + "ReadWrite";
@@ -223,7 +224,7 @@ std::vector<Finding> RunDoctor(const config::Config& config, Clock* clock) {
             what + ": 401, " + ExplainUnauthorized(header("www-authenticate"), audience));
       } else if (res->status == 403) {
         add(Level::kFail, "mailbox",
-            what + ": 403: the app needs " + sync::PermissionFor(c) +
+            what + ": 403: the app needs " + std::string(Describe(c).permission) +
                 " (application permission, admin consent), or an application access policy "
                 "excludes this mailbox");
       } else if (res->status == 404) {

@@ -13,11 +13,31 @@ namespace {
 
 std::string Name(Collection c) { return std::string(CollectionName(c)); }
 
+}  // namespace
+
+std::string_view DeltaScopeCondition(DeltaScopeKind kind) {
+  switch (kind) {
+    case DeltaScopeKind::kMailFolders:
+      return " AND t.folder_id = ?3";
+    case DeltaScopeKind::kContactFolders:
+      // A row without a folder (stored before contacts had folders) is in the first folder
+      // whose fresh round does not list it.
+      return " AND (t.folder_id = ?3 OR t.folder_id IS NULL)";
+    case DeltaScopeKind::kCalendarWindow:
+      // The rows overlapping the window "{start}/{end}" (rows without times too).
+      return " AND (t.start_at IS NULL OR t.start_at < substr(?3, instr(?3, '/') + 1))"
+             " AND (t.end_at IS NULL OR t.end_at > substr(?3, 1, instr(?3, '/') - 1))";
+  }
+  return " AND 0";
+}
+
+namespace {
+
 // Queues for removal every row of the scope that the fresh round ending now did not list.
 void QueueUnlisted(WriteContext& ctx, const std::string& user_id, Collection collection,
                    const std::string& scope) {
   const std::string table = Name(collection);
-  const std::string in_scope(Describe(collection).scope_condition);
+  const std::string in_scope(DeltaScopeCondition(Describe(collection).delta_scope));
   SQLite::Statement& q = ctx.Prepare(
       "INSERT OR IGNORE INTO delta_removals (user_id, collection, item_id, scope) "
       "SELECT ?1, ?2, t.id, ?3 FROM " +

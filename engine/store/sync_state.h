@@ -13,11 +13,17 @@
 #include <utility>
 #include <vector>
 
+#include "engine/base/resource.h"
 #include "engine/store/records.h"
 
 namespace graphmirror::store {
 
 class Store;
+
+// SQL condition: row `t` of a mirror table lies in delta scope ?3 (a folder id, or a
+// calendar window "start/end") of the given kind, as a fresh round ending there would
+// have listed it.
+std::string_view DeltaScopeCondition(DeltaScopeKind kind);
 
 class SyncState {
  public:

@@ -10,8 +10,6 @@
 
 namespace graphmirror::sync {
 
-const char* PermissionFor(Collection collection) { return Describe(collection).permission.data(); }
-
 graph::Projection RichProjection(const config::Config& config) {
   std::set<std::string> rich;
   for (const auto& mailbox : config.mailboxes) {
@@ -41,7 +39,7 @@ std::string CollectionSync::StopReason(const std::string& user_id, Collection co
   switch (outcome.code()) {
     case Status::Code::kPermissionDenied:
       return "Graph denies " + resource + ": the app needs the application permission " +
-             PermissionFor(collection) +
+             std::string(Describe(collection).permission) +
              " (admin consent), or an application access policy excludes this mailbox [" +
              outcome.message() + "]";
     case Status::Code::kUnauthenticated:

@@ -35,9 +35,6 @@ namespace graphmirror::sync {
 // How long a stopped collection waits before it is tried again.
 inline constexpr std::chrono::hours kStopRetry{1};
 
-// The Graph application permission a collection needs ("Mail.Read", ...).
-const char* PermissionFor(Collection collection);
-
 // The mailboxes configured with `rich = true`, whose items keep the rich properties only.
 graph::Projection RichProjection(const config::Config& config);
 

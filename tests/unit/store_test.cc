@@ -467,3 +467,19 @@ TEST_CASE("FullTextQuery quotes every word", "[store][search]") {
 
 }  // namespace
 }  // namespace graphmirror::store
+
+namespace graphmirror::store {
+namespace {
+
+TEST_CASE("every collection's delta scope kind has a scope condition on ?3", "[store]") {
+  for (Collection c : kAllCollections) {
+    const std::string_view condition = DeltaScopeCondition(Describe(c).delta_scope);
+    INFO(CollectionName(c));
+    CHECK(condition.find("?3") != std::string_view::npos);
+  }
+  CHECK(DeltaScopeCondition(DeltaScopeKind::kMailFolders) !=
+        DeltaScopeCondition(DeltaScopeKind::kCalendarWindow));
+}
+
+}  // namespace
+}  // namespace graphmirror::store
