@@ -224,6 +224,13 @@ Result<EngineStatus> Engine::GetStatus() {
     state->retry_at = s.retry_at;
   }
 
+  auto containers = impl_->store->containers().States();
+  if (!containers.ok()) return containers.status();
+  for (auto& c : *containers) {
+    status.containers.push_back(
+        {std::move(c.user_id), std::move(c.container), c.rows, std::move(c.synced_at)});
+  }
+
   std::set<std::string> users;
   for (const auto& state : status.collections) users.insert(state.user_id);
   for (const auto& sub : *subscriptions) {

@@ -42,6 +42,37 @@ const ResourceDescription& Describe(Collection collection) {
   return kDescriptions[static_cast<size_t>(collection)];
 }
 
+std::span<const ContainerDescription> AllContainers() {
+  // "mailFolder resource type", "contactFolder resource type", "calendar resource type"
+  // (v1.0 properties); "mailFolder: delta", "contactFolder: delta", "List calendars".
+  static const ContainerDescription kContainers[] = {
+      {"mail_folders",
+       Collection::kMessages,
+       "/mailFolders/delta",
+       /*delta=*/true,
+       /*select=*/true,
+       {{"parent_id", "parentFolderId"},
+        {"display_name", "displayName"},
+        {"is_hidden", "isHidden", ColumnType::kBool},
+        {"is_search_folder", "@odata.type", ColumnType::kBool, "#microsoft.graph.mailSearchFolder"},
+        {"child_folder_count", "childFolderCount", ColumnType::kInteger},
+        {"unread_count", "unreadItemCount", ColumnType::kInteger},
+        {"total_count", "totalItemCount", ColumnType::kInteger},
+        {"well_known_name", ""}},
+       "/mailFolders/{name}",
+       {"inbox", "drafts", "sentitems", "deleteditems", "junkemail", "archive", "outbox"},
+       "well_known_name"},
+  };
+  return kContainers;
+}
+
+const ContainerDescription* FindContainer(std::string_view name) {
+  for (const ContainerDescription& d : AllContainers()) {
+    if (d.name == name) return &d;
+  }
+  return nullptr;
+}
+
 std::string_view CollectionName(Collection c) { return Describe(c).name; }
 
 std::optional<Collection> ParseCollection(std::string_view name) {

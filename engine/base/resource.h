@@ -9,6 +9,8 @@
 #ifndef GRAPHMIRROR_ENGINE_BASE_RESOURCE_H_
 #define GRAPHMIRROR_ENGINE_BASE_RESOURCE_H_
 
+#include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -44,6 +46,62 @@ struct ResourceDescription {
 
 // The description of `collection`: a static object, valid for the program's life.
 const ResourceDescription& Describe(Collection collection);
+
+// --- Containers: the folders and calendars that hold the items ----------------------------
+// A container resource is kept whole per mailbox by one Graph collection: a delta function
+// (rounds continue from the stored deltaLink; `@removed` entries leave) or a plain list
+// (read whole each time; rows it no longer lists leave). It has no notifications and no
+// timestamps: it is refreshed at the start of every delta pass of the collection whose
+// items it holds, with that collection's permission. Its table (created by its migration)
+// has the columns `user_id`, `id`, the described ones, `json` (the entity as Graph sent
+// it) and `synced_at`, keyed by (user_id, id).
+
+enum class ColumnType {
+  kText,     // a string (null: NULL)
+  kInteger,  // a JSON number, stored as INTEGER
+  kBool,     // true/false, stored as 1/0
+};
+
+// One column of a container's table and the Graph property it is read from.
+struct ColumnDescription {
+  std::string_view column;
+  // A top-level property ("displayName"), one object down ("owner/address"), or an
+  // annotation ("@odata.type"). Empty: the column is not read from the entity (see
+  // ContainerDescription::well_known_names).
+  std::string_view property;
+  ColumnType type = ColumnType::kText;
+  // If set, the column is a flag: 1 when the property's text equals this, else 0.
+  std::string_view equals = {};
+};
+
+struct ContainerDescription {
+  std::string_view name;  // "mail_folders": its table, and its name in status and logs
+  Collection collection;  // the items it holds; refreshed with that collection's delta pass
+  std::string_view path;  // under /users/{id}: "/mailFolders/delta"
+  bool delta;             // `path` is a delta function, else a plain list read whole
+  bool select;            // requests `$select` the columns' properties
+  std::vector<ColumnDescription> columns;
+  // Graph gives some containers' well-known names only by address: each name is asked of
+  // `well_known_path` ("{name}" replaced) when the table is read whole, and the row that
+  // answers gets it in the column `well_known_column`. A 404 means the mailbox has none.
+  std::string_view well_known_path = {};
+  std::vector<std::string_view> well_known_names = {};
+  std::string_view well_known_column = {};
+};
+
+// One entity of a container as graph/ reads it and store/ writes it.
+struct ContainerRow {
+  std::string id;
+  // One per column of the description, in its order: text as read, integers in decimal,
+  // flags and booleans "1"/"0"; nullopt for null, absent, or a column read from no property.
+  std::vector<std::optional<std::string>> values;
+  std::string json;  // the entity's JSON exactly as received
+};
+
+// Every container resource, in the order of their migrations.
+std::span<const ContainerDescription> AllContainers();
+// The one named `name`, or nullptr.
+const ContainerDescription* FindContainer(std::string_view name);
 
 }  // namespace graphmirror
 

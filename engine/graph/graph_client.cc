@@ -654,6 +654,13 @@ Result<Response> GraphClient::Impl::Send(const Request& call) {
                              ", last: " + last_problem + " (" + request + ")");
 }
 
+bool IsExpiredDeltaToken(const Response& r) {
+  if (r.status == 410) return true;
+  if (r.status != 400) return false;
+  const std::string code = AsciiLower(r.error_code);
+  return code == "syncstatenotfound" || code == "resyncrequired" || code == "syncstateinvalid";
+}
+
 Status ClientErrorStatus(const Response& response, std::string_view what) {
   std::string detail = response.error_code.empty()
                            ? std::string("no Graph error body")

@@ -109,6 +109,10 @@ std::optional<TimePoint> ServerDate(const Response& response);
 // 404 NotFound, other Unavailable), naming `what` was asked.
 Status ClientErrorStatus(const Response& response, std::string_view what);
 
+// Graph's answers to a delta token it no longer honours (GRAPH.md section 6): 410 Gone, or
+// 400 syncStateNotFound, resyncRequired or SyncStateInvalid. The round starts over fresh.
+bool IsExpiredDeltaToken(const Response& response);
+
 class TokenProvider;
 
 class GraphClient {

@@ -10,7 +10,8 @@
 // What is stored is reached through one facet per concern, each in its own header:
 // log() the notification log, subscriptions() Graph subscriptions, mirror() the mirrored
 // items, watermarks, search and typed reads, sync_state() delta rounds and sync status,
-// lists() SharePoint lists. All of them write through this Store's one writer.
+// lists() SharePoint lists, containers() mail folders, contact folders and calendars. All of them
+// write through this Store's one writer.
 //
 // Thread-safety: all methods are safe to call from many threads at once.
 
@@ -22,6 +23,7 @@
 #include <mutex>
 #include <string>
 
+#include "engine/store/container_tables.h"
 #include "engine/store/list_store.h"
 #include "engine/store/mirror_tables.h"
 #include "engine/store/notification_log.h"
@@ -76,6 +78,7 @@ class Store {
   MirrorTables& mirror() { return mirror_; }
   SyncState& sync_state() { return sync_state_; }
   ListStore& lists() { return lists_; }
+  ContainerTables& containers() { return containers_; }
 
  private:
   friend class NotificationLog;
@@ -83,6 +86,7 @@ class Store {
   friend class MirrorTables;
   friend class SyncState;
   friend class ListStore;
+  friend class ContainerTables;
   struct Impl;
   explicit Store(std::unique_ptr<Impl> impl);
   // Runs `fn` on the shared read connection; an exception becomes IOError("<what>: ...").
@@ -96,6 +100,7 @@ class Store {
   MirrorTables mirror_{this};
   SyncState sync_state_{this};
   ListStore lists_{this};
+  ContainerTables containers_{this};
 };
 
 }  // namespace graphmirror::store

@@ -26,14 +26,6 @@ std::string UserPath(const std::string& user_id) {
   return "/users/" + graph::PercentEncode(user_id);
 }
 
-// Graph's answers to a delta token it no longer honours (GRAPH.md section 6).
-bool IsExpiredToken(const graph::Response& r) {
-  if (r.status == 410) return true;
-  if (r.status != 400) return false;
-  const std::string code = AsciiLower(r.error_code);
-  return code == "syncstatenotfound" || code == "resyncrequired" || code == "syncstateinvalid";
-}
-
 // "YYYY-MM-DDT00:00:00Z" of the day `days` after the epoch.
 std::string DayLiteral(int64_t days) {
   graph::Timestamp t{std::chrono::duration_cast<graph::Ticks>(std::chrono::hours(24 * days))};
@@ -60,7 +52,11 @@ DeltaOptions DeltaOptions::From(const config::SyncSettings& sync, graph::Project
 
 DeltaSyncer::DeltaSyncer(graph::GraphClient* client, store::Store* store, Clock* clock,
                          DeltaOptions options)
-    : client_(client), store_(store), clock_(clock), options_(options) {}
+    : client_(client),
+      store_(store),
+      clock_(clock),
+      options_(options),
+      containers_(client, store, options.page_size) {}
 
 std::string DeltaSyncer::SelectQuery(const std::string& user_id, Collection collection) const {
   // Message and contact delta rounds and item GETs take it; calendarView delta does not
@@ -266,7 +262,7 @@ Status DeltaSyncer::RunScope(const std::string& user_id, Collection collection, 
     auto response = client_->Send(request);
     if (!response.ok()) return response.status();
     if (response->status >= 400) {
-      if (IsExpiredToken(*response) && restarts < kMaxRestarts) {
+      if (graph::IsExpiredDeltaToken(*response) && restarts < kMaxRestarts) {
         // Start over without a token; the fresh round's sweep removes what went unseen.
         spdlog::info(
             "delta: {} {} {}: token expired ({}); starting a fresh round", user_id,
@@ -411,6 +407,16 @@ Result<store::PageWrite> DeltaSyncer::Fetch(const std::string& user_id, Collecti
 
 Result<DeltaStats> DeltaSyncer::Sync(const std::string& user_id, Collection collection) {
   std::lock_guard<std::mutex> lock(LockFor(user_id, collection));
+  DeltaStats stats;
+  // The containers of these items first: a folder new since the last pass is in the
+  // mirror before any item in it is.
+  for (const ContainerDescription& container : AllContainers()) {
+    if (container.collection != collection) continue;
+    auto round = containers_.Sync(user_id, container);
+    if (!round.ok()) return round.status();
+    stats.container_rows += round->upserted;
+    stats.container_removed += round->removed;
+  }
   auto scopes = Scopes(user_id, collection);
   if (!scopes.ok()) return scopes.status();
   auto stored = store_->sync_state().DeltaScopes(user_id, collection);
@@ -431,7 +437,6 @@ Result<DeltaStats> DeltaSyncer::Sync(const std::string& user_id, Collection coll
     }
   }
 
-  DeltaStats stats;
   bool complete = true;
   std::vector<store::DeltaPageWrite> quiet;
   std::set<std::string> to_verify;

@@ -28,6 +28,9 @@
 // listing runs only after a fresh round of the window: a round from a token reports every
 // event changed outside the window as `@removed`, and each is checked by id.
 //
+// A pass first brings the containers of the collection up to date (ContainerSyncer: the
+// mail folders for messages, ...).
+//
 // Thread-safety: safe from many threads; passes over the same (mailbox, collection) run
 // one at a time.
 
@@ -51,6 +54,7 @@
 #include "engine/graph/graph_client.h"
 #include "engine/graph/select.h"
 #include "engine/store/store.h"
+#include "engine/sync/container_sync.h"
 #include "graphmirror/clock.h"
 #include "graphmirror/status.h"
 
@@ -82,6 +86,8 @@ struct DeltaStats {
   int64_t fresh_rounds = 0;    // rounds started without a token
   int64_t fresh_ended = 0;     // rounds without a token that reached their deltaLink
   int64_t expired_tokens = 0;  // tokens Graph no longer knew (each restarted a round fresh)
+  int64_t container_rows = 0;     // container rows written (folders, calendars)
+  int64_t container_removed = 0;  // container rows deleted
 };
 
 class DeltaSyncer {
@@ -129,6 +135,7 @@ class DeltaSyncer {
   Clock* clock_;
   DeltaOptions options_;
 
+  ContainerSyncer containers_;
   std::mutex locks_mu_;  // guards locks_ and default_contact_folders_
   std::map<std::pair<std::string, Collection>, std::unique_ptr<std::mutex>> locks_;
   std::map<std::string, std::string> default_contact_folders_;  // by mailbox, once known

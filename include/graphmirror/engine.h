@@ -75,11 +75,20 @@ struct MailboxLogState {
   std::string last_received_at;
 };
 
+// A mirrored container of a mailbox: its mail folders, contact folders or calendars.
+struct ContainerState {
+  std::string user_id;
+  std::string name;  // its table: "mail_folders", ...
+  int64_t rows = 0;
+  std::string synced_at;  // local clock; empty if never
+};
+
 struct EngineStatus {
   bool running = false;  // Start()ed and not Stop()ped
   bool ready = false;    // subscriptions set and the first sync done
   // Every configured collection, then any other the database holds rows or state of.
   std::vector<CollectionState> collections;
+  std::vector<ContainerState> containers;  // by container, then mailbox
   std::vector<SubscriptionState> subscriptions;
   std::vector<MailboxLogState> logs;  // every mailbox of `collections` and `subscriptions`
   int64_t log_backlog = 0;            // notifications received and not yet applied

@@ -256,6 +256,115 @@ std::vector<Mismatch> CompareList(const graphsim::Simulator& sim, store::Store& 
   return out;
 }
 
+namespace {
+
+// (id -> "column=value|column=value...") of the table's rows of `user`, for `columns`.
+std::map<std::string, std::map<std::string, std::string>> ReadContainer(
+    SQLite::Database& db, const std::string& table, const std::string& user,
+    const std::vector<std::string>& columns) {
+  std::string sql = "SELECT id";
+  for (const std::string& c : columns) sql += ", COALESCE(CAST(" + c + " AS TEXT), 'NULL')";
+  sql += " FROM " + table + " WHERE user_id = ?";
+  SQLite::Statement s(db, sql);
+  s.bind(1, user);
+  std::map<std::string, std::map<std::string, std::string>> rows;
+  while (s.executeStep()) {
+    auto& row = rows[s.getColumn(0).getString()];
+    for (size_t i = 0; i < columns.size(); ++i) {
+      row[columns[i]] = s.getColumn(static_cast<int>(i) + 1).getString();
+    }
+  }
+  return rows;
+}
+
+void CompareRows(const std::string& user, const std::string& table,
+                 const std::map<std::string, std::map<std::string, std::string>>& want,
+                 const std::map<std::string, std::map<std::string, std::string>>& have,
+                 std::vector<Mismatch>* out) {
+  for (const auto& [id, columns] : want) {
+    auto row = have.find(id);
+    if (row == have.end()) {
+      out->push_back({Mismatch::Kind::kMissing, user, table, id, "at Graph, not in the mirror"});
+      continue;
+    }
+    std::string detail;
+    for (const auto& [column, value] : columns) {
+      const std::string& mirror_value = row->second.at(column);
+      if (mirror_value == value) continue;
+      if (!detail.empty()) detail += "; ";
+      detail += column + " mirror=" + Quote(mirror_value) + " graph=" + Quote(value);
+    }
+    if (!detail.empty()) out->push_back({Mismatch::Kind::kContent, user, table, id, detail});
+  }
+  for (const auto& [id, columns] : have) {
+    if (!want.count(id)) {
+      out->push_back({Mismatch::Kind::kExtra, user, table, id, "in the mirror, gone at Graph"});
+    }
+  }
+}
+
+std::string Flag(bool b) { return b ? "1" : "0"; }
+
+}  // namespace
+
+std::vector<Mismatch> CompareContainers(const graphsim::Simulator& sim, const std::string& db_path,
+                                        const std::vector<std::string>& users,
+                                        const std::vector<std::string>& tables) {
+  static const std::set<std::string> kAskedNames = {
+      "inbox", "drafts", "sentitems", "deleteditems", "junkemail", "archive", "outbox"};
+  std::vector<Mismatch> out;
+  try {
+    SQLite::Database db(db_path, SQLite::OPEN_READONLY);
+    for (const std::string& user : users) {
+      for (const std::string& table : tables) {
+        std::map<std::string, std::map<std::string, std::string>> want;
+        std::vector<std::string> columns;
+        if (table == "mail_folders") {
+          columns = {"parent_id",        "display_name",       "well_known_name", "is_hidden",
+                     "is_search_folder", "child_folder_count", "unread_count",    "total_count"};
+          for (const auto& f : sim.MailFolders(user)) {
+            want[f.id] = {{"parent_id", f.parent_folder_id},
+                          {"display_name", f.display_name},
+                          {"well_known_name",
+                           kAskedNames.count(f.well_known_name) ? f.well_known_name : "NULL"},
+                          {"is_hidden", Flag(f.is_hidden)},
+                          {"is_search_folder", Flag(f.is_search_folder)},
+                          {"child_folder_count", std::to_string(f.child_folder_count)},
+                          {"unread_count", std::to_string(f.unread_item_count)},
+                          {"total_count", std::to_string(f.total_item_count)}};
+          }
+        } else if (table == "contact_folders") {
+          columns = {"parent_id", "display_name"};
+          for (const auto& f : sim.ContactFolders(user)) {
+            if (f.is_default) continue;  // Graph lists the folders under it, not it
+            want[f.id] = {{"parent_id", f.parent_folder_id}, {"display_name", f.display_name}};
+          }
+        } else if (table == "calendars") {
+          columns = {"name",       "color",         "is_default", "can_edit",
+                     "owner_name", "owner_address", "change_key"};
+          for (const auto& c : sim.Calendars(user)) {
+            want[c.id] = {{"name", c.name},
+                          {"color", c.color},
+                          {"is_default", Flag(c.is_default_calendar)},
+                          {"can_edit", Flag(c.can_edit)},
+                          {"owner_name", c.owner_name},
+                          {"owner_address", c.owner_address},
+                          {"change_key", c.change_key}};
+          }
+        } else {
+          out.push_back({Mismatch::Kind::kOther, user, table, "", "no comparison for this table"});
+          continue;
+        }
+        CompareRows(user, table, want, ReadContainer(db, table, user, columns), &out);
+      }
+    }
+  } catch (const std::exception& e) {
+    out.push_back(
+        {Mismatch::Kind::kOther, "", "", "", std::string("reading the mirror: ") + e.what()});
+  }
+  return out;
+}
+
 std::vector<Mismatch> CompareMirror(const graphsim::Simulator& sim, store::Store& store,
                                     const std::string& db_path,
                                     const std::vector<std::string>& users,

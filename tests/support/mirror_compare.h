@@ -52,6 +52,15 @@ std::vector<Mismatch> CompareMirror(const graphsim::Simulator& sim, store::Store
                                     const std::vector<Collection>& collections = {
                                         std::begin(kAllCollections), std::end(kAllCollections)});
 
+// Every difference between the mirror's container tables (those of `tables`, read through
+// a new read-only connection to `db_path`: "mail_folders", ...) and graphsim's folders and
+// calendars, row by row and column by column. The mail folders' well-known names are
+// compared for the names the engine asks Graph for (inbox, drafts, sentitems,
+// deleteditems, junkemail, archive, outbox). `collection` of each mismatch is the table.
+std::vector<Mismatch> CompareContainers(const graphsim::Simulator& sim, const std::string& db_path,
+                                        const std::vector<std::string>& users,
+                                        const std::vector<std::string>& tables);
+
 // One line per mismatch ("content user/messages/id: detail"), for test output.
 std::string Describe(const std::vector<Mismatch>& mismatches, size_t at_most = 20);
 

@@ -267,6 +267,15 @@ int RunStatus(const std::string& config_path) {
     }
   }
 
+  if (!status->containers.empty()) {
+    std::printf("\n%-38s %-14s %9s  %s\n", "mailbox", "container", "rows", "synced at");
+    for (const auto& c : status->containers) {
+      std::printf("%-38s %-14s %9lld  %s\n", c.user_id.c_str(), c.name.c_str(),
+                  static_cast<long long>(c.rows),
+                  c.synced_at.empty() ? "never" : c.synced_at.c_str());
+    }
+  }
+
   std::printf("\nsubscriptions: %zu\n", status->subscriptions.size());
   for (const auto& sub : status->subscriptions) {
     // A rich subscription's resource carries a long $select: show the path and "rich".

@@ -1,6 +1,7 @@
-// Delta queries (GRAPH.md section 6): mail folder messages, contact folder contacts and
-// calendarView, with Graph's rounds (nextLink pages ending in a deltaLink), removed items,
-// expired tokens and replayed pages.
+// Delta queries (GRAPH.md section 6): mail folder messages, contact folder contacts,
+// calendarView, and the mail and contact folders themselves (mailFolders/delta,
+// contactFolders/delta), with Graph's rounds (nextLink pages ending in a deltaLink),
+// removed items, expired tokens and replayed pages.
 //
 // Every change of an item is journaled per mailbox with a sequence number and where the
 // item was before and after it (folder; for events, start and end). A token holds a
@@ -8,11 +9,15 @@
 // a round from a delta token reports, for every item the journal touched in (token, now]
 // within the scope, its current state if it is in the scope now, else `@removed` if it was
 // in the scope at the token (calendarView: every touched event outside the window is
-// `@removed`, as Microsoft's "event: delta" page says). Tokens are opaque (base64url) but
-// self-contained: no state is kept per token, so expiring them all is an epoch bump.
+// `@removed`, as Microsoft's "event: delta" page says). Folders are journaled too (their
+// creation, rename, deletion, a change of their child folders); a folder round reports
+// the folders those entries, and message changes that moved a folder's counts, touched.
+// Tokens are opaque (base64url) but self-contained: no state is kept per token, so
+// expiring them all is an epoch bump.
 
 #include <algorithm>
 #include <charconv>
+#include <map>
 #include <unordered_map>
 
 #include "tools/graphsim/errors.h"
@@ -107,6 +112,46 @@ const char* TypeName(EntityKind kind) {
   return "contact";
 }
 
+// The answer to an expired (or too old) token, per Options::delta_expired_style;
+// `location`: the fresh first-request URL a 410 points at.
+HttpResponse ExpiredAnswer(DeltaExpiredStyle style, const std::string& location, TimePoint now) {
+  const std::string message =
+      "The sync state generation is not found or has expired. Restart the synchronization "
+      "without a delta token.";
+  switch (style) {
+    case DeltaExpiredStyle::kSyncStateNotFound400:
+      return ErrorResponse(400, "syncStateNotFound", message, now);
+    case DeltaExpiredStyle::kResyncRequired:
+      return ErrorResponse(400, "resyncRequired",
+                           "Resync required. Replace any local cached data with the data from "
+                           "a new delta query without a delta token.",
+                           now);
+    case DeltaExpiredStyle::kGone410:
+      break;
+  }
+  HttpResponse response = ErrorResponse(410, "syncStateNotFound", message, now);
+  response.headers.emplace_back("Location", location);
+  return response;
+}
+
+HttpResponse BadToken(TimePoint now) {
+  return ErrorResponse(400, "BadRequest", "The delta or skip token is not valid here.", now);
+}
+
+// The properties of a folder round's items ("mailFolder resource type", "contactFolder
+// resource type", v1.0), for $select.
+const std::vector<std::string>& FolderProperties(int folders) {
+  static const std::vector<std::string> kMail = {"id",
+                                                 "displayName",
+                                                 "parentFolderId",
+                                                 "childFolderCount",
+                                                 "unreadItemCount",
+                                                 "totalItemCount",
+                                                 "isHidden"};
+  static const std::vector<std::string> kContact = {"id", "displayName", "parentFolderId"};
+  return folders == SimulatorCore::kMailFolderRounds ? kMail : kContact;
+}
+
 std::optional<TimePoint> ParseWindowTime(const std::string& text) {
   if (auto t = ParseDateTimeOffset(text)) return t;
   return ParseLocalDateTime(text);  // no offset: UTC
@@ -116,6 +161,7 @@ std::optional<TimePoint> ParseWindowTime(const std::string& text) {
 
 HttpResponse SimulatorCore::Delta(const HttpRequest& request, const UserRecord& user,
                                   const DeltaTarget& target, TimePoint now) {
+  if (target.folders != 0) return FolderDelta(request, user, target, now);
   std::optional<std::string> delta_text, skip_text, start_text, end_text;
   std::vector<std::pair<std::string, std::string>> select_params;
   for (const auto& [name, value] : request.params) {
@@ -200,29 +246,13 @@ HttpResponse SimulatorCore::Delta(const HttpRequest& request, const UserRecord& 
   }
 
   auto expired = [&]() {
-    const std::string message =
-        "The sync state generation is not found or has expired. Restart the synchronization "
-        "without a delta token.";
-    switch (options_.delta_expired_style) {
-      case DeltaExpiredStyle::kSyncStateNotFound400:
-        return ErrorResponse(400, "syncStateNotFound", message, now);
-      case DeltaExpiredStyle::kResyncRequired:
-        return ErrorResponse(400, "resyncRequired",
-                             "Resync required. Replace any local cached data with the data from "
-                             "a new delta query without a delta token.",
-                             now);
-      case DeltaExpiredStyle::kGone410:
-        break;
-    }
-    HttpResponse response = ErrorResponse(410, "syncStateNotFound", message, now);
     std::string location = request.base_url + target.link_path;
     if (target.calendar_view) {
       location +=
           "?startDateTime=" + PercentEncode(FormatTicksZ(FromTicks(tok.window_start)), false) +
           "&endDateTime=" + PercentEncode(FormatTicksZ(FromTicks(tok.window_end)), false);
     }
-    response.headers.emplace_back("Location", location);
-    return response;
+    return ExpiredAnswer(options_.delta_expired_style, location, now);
   };
   if (have_token &&
       (tok.epoch != epoch || now - FromTicks(tok.issued) > options_.delta_token_lifetime)) {
@@ -325,7 +355,7 @@ HttpResponse SimulatorCore::Delta(const HttpRequest& request, const UserRecord& 
       auto first = std::partition_point(mailbox.journal.begin(), mailbox.journal.end(),
                                         [&](const JournalEntry& e) { return e.seq <= tok.base; });
       for (auto it = first; it != mailbox.journal.end() && it->seq <= tok.end; ++it) {
-        if (it->kind != target.kind) continue;
+        if (it->space != Space::kItem || it->kind != target.kind) continue;
         auto [slot, inserted] = touched.try_emplace(it->id);
         if (inserted) {
           slot->second.at_base = it->before;
@@ -366,6 +396,246 @@ HttpResponse SimulatorCore::Delta(const HttpRequest& request, const UserRecord& 
   if (more && options_.delta_empty_page_every > 1 &&
       ++delta_next_links_ % static_cast<uint64_t>(options_.delta_empty_page_every) == 0) {
     // An empty page first; its nextLink asks for this page again.
+    value.clear();
+    next_pos = tok.prev;
+  }
+  served_delta_ += value.size();
+  if (more) {
+    Token next = tok;
+    next.skip = true;
+    next.pos = next_pos;
+    body["@odata.nextLink"] = request.base_url + target.link_path +
+                              "?$skiptoken=" + PercentEncode(EncodeToken(next), false);
+  } else {
+    Token delta = tok;
+    delta.skip = false;
+    delta.issued = ToTicks(now);
+    delta.base = tok.mode == 'i' ? tok.base : tok.end;
+    delta.end = 0;
+    delta.mode = 'i';
+    delta.pos = delta.prev = "";
+    delta.replayed = false;
+    body["@odata.deltaLink"] = request.base_url + target.link_path +
+                               "?$deltatoken=" + PercentEncode(EncodeToken(delta), false);
+  }
+  return JsonResponse(200, DumpJson(body));
+}
+
+}  // namespace graphsim
+
+namespace graphsim {
+
+// Folder rounds follow item rounds' rules (tokens, pages, expiry, replays, empty pages);
+// what differs is the scope (every live folder of the mailbox, one flat list) and what
+// makes a folder changed: its own journal entries (created, renamed, its child folders
+// changed, deleted) and, for mail folders, every message change that moved one of its
+// counts (a message created, deleted or moved in or out, or read state changed).
+HttpResponse SimulatorCore::FolderDelta(const HttpRequest& request, const UserRecord& user,
+                                        const DeltaTarget& target, TimePoint now) {
+  const bool mail = target.folders == kMailFolderRounds;
+  const char* type_name = mail ? "mailFolder" : "contactFolder";
+  std::optional<std::string> delta_text, skip_text;
+  std::optional<std::string> select_text;
+  for (const auto& [name, value] : request.params) {
+    std::string lower = ToLower(name);
+    if (lower == "$deltatoken") {
+      delta_text = value;
+    } else if (lower == "$skiptoken") {
+      skip_text = value;
+    } else if (lower == "$select") {
+      if (select_text) {
+        return ErrorResponse(400, "BadRequest",
+                             "Query option '" + name +
+                                 "' was specified more than once, but it must be specified at "
+                                 "most once.",
+                             now);
+      }
+      select_text = value;
+    } else if (!name.empty() && name[0] == '$') {
+      return ErrorResponse(400, "BadRequest",
+                           "graphsim does not implement the query option '" + name +
+                               "' on delta queries (page size: Prefer: odata.maxpagesize).",
+                           now);
+    }
+  }
+  if (delta_text && skip_text) {
+    return ErrorResponse(400, "BadRequest",
+                         "The query options '$deltatoken' and '$skiptoken' cannot be used "
+                         "together.",
+                         now);
+  }
+  std::vector<std::string> select;
+  if (select_text) {
+    for (const std::string& part : SplitList(*select_text)) {
+      const std::string* found = nullptr;
+      for (const std::string& p : FolderProperties(target.folders)) {
+        if (ToLower(p) == ToLower(part)) found = &p;
+      }
+      if (!found) {
+        return ErrorResponse(400, "BadRequest",
+                             "Could not find a property named '" + part +
+                                 "' on type 'microsoft.graph." + type_name + "'.",
+                             now);
+      }
+      if (std::find(select.begin(), select.end(), *found) == select.end()) {
+        select.push_back(*found);
+      }
+    }
+  }
+
+  const uint64_t epoch = delta_epoch_.load();
+  Token tok;
+  const bool have_token = delta_text || skip_text;
+  if (have_token) {
+    std::optional<Token> decoded = DecodeToken(delta_text ? *delta_text : *skip_text, !delta_text);
+    if (!decoded || decoded->user != user.index || decoded->kind != target.folders) {
+      return BadToken(now);
+    }
+    tok = *decoded;
+    select.clear();
+    for (const std::string& part : SplitList(tok.select)) {
+      if (!part.empty()) select.push_back(part);
+    }
+  } else {
+    tok.epoch = epoch;
+    tok.issued = ToTicks(now);
+    tok.user = user.index;
+    tok.kind = target.folders;
+    tok.folder = -1;
+    for (size_t i = 0; i < select.size(); ++i) tok.select += (i ? "," : "") + select[i];
+  }
+  auto expired = [&]() {
+    return ExpiredAnswer(options_.delta_expired_style, request.base_url + target.link_path, now);
+  };
+  if (have_token &&
+      (tok.epoch != epoch || now - FromTicks(tok.issued) > options_.delta_token_lifetime)) {
+    return expired();
+  }
+
+  const size_t page_size =
+      static_cast<size_t>(target.max_page_size > 0 ? target.max_page_size : kDefaultDeltaPageSize);
+  Json body{{"@odata.context", request.base_url + "/v1.0/$metadata#Collection(" + type_name + ")"},
+            {"value", Json::array()}};
+  Json& value = body["value"];
+  bool more = false;
+  std::string next_pos;
+  {
+    std::shared_lock<std::shared_mutex> lock(data_mu_);
+    const Mailbox& mailbox = MailboxOf(user);
+    if (have_token && tok.base < mailbox.journal_floor) return expired();
+    if (!have_token) {  // a listing round: every folder now
+      tok.mode = 'i';
+      tok.base = mailbox.journal_seq;
+    } else if (delta_text) {  // a change round: the folders changed since the token
+      tok.mode = 'c';
+      tok.end = std::max(tok.base, mailbox.journal_seq);
+      tok.issued = ToTicks(now);
+      tok.pos = tok.prev = "0";
+    }
+    if (tok.end > mailbox.journal_seq || tok.base > mailbox.journal_seq) return BadToken(now);
+    bool replay = false;
+    if (skip_text && options_.delta_replay_every > 0 && !tok.replayed &&
+        ++delta_continuations_ % static_cast<uint64_t>(options_.delta_replay_every) == 0) {
+      replay = true;
+    }
+    const std::string start = replay ? tok.prev : tok.pos;
+    tok.prev = start;
+    tok.replayed = replay;
+
+    // The live folders now, by index, as the listing routes render them.
+    std::map<int, Json> live;
+    if (mail) {
+      for (const MailFolderView& v : MailFolderViewsLocked(user, mailbox)) {
+        live.emplace(v.index, MailFolderJson(v, user));
+      }
+    } else {
+      const auto& folders = mailbox.contact_folders;
+      for (size_t i = 1; i < folders.size(); ++i) {  // not the default folder
+        if (folders[i].deleted) continue;
+        const int parent = folders[i].parent;
+        live.emplace(static_cast<int>(i),
+                     Json{{"id", ContactFolderId(user, static_cast<int>(i))},
+                          {"displayName", folders[i].display_name},
+                          {"parentFolderId",
+                           parent < 0 ? RootFolderId(user) : ContactFolderId(user, parent)}});
+      }
+    }
+    auto render = [&](const Json& folder) {
+      if (select.empty()) {
+        value.push_back(folder);
+        return;
+      }
+      Json out;
+      for (auto it = folder.begin(); it != folder.end(); ++it) {
+        const std::string& key = it.key();
+        if (key == "@odata.type" || key == "id" ||
+            std::find(select.begin(), select.end(), key) != select.end()) {
+          out[key] = it.value();
+        }
+      }
+      value.push_back(std::move(out));
+    };
+    auto folder_id = [&](int index) {
+      return mail ? MailFolderId(user, index) : ContactFolderId(user, index);
+    };
+
+    if (tok.mode == 'i') {
+      int after = -1;
+      if (!start.empty() && !ParseNumber(start, &after)) return BadToken(now);
+      auto it = live.upper_bound(after);
+      size_t taken = 0;
+      for (; it != live.end() && taken < page_size; ++it, ++taken) {
+        render(it->second);
+        next_pos = std::to_string(it->first);
+      }
+      more = it != live.end();
+    } else {
+      const Space space = mail ? Space::kMailFolder : Space::kContactFolder;
+      std::vector<int> order;
+      std::map<int, bool> existed_at_base;  // touched folders
+      auto touch = [&](int index, bool existed) {
+        if (existed_at_base.emplace(index, existed).second) order.push_back(index);
+      };
+      auto first = std::partition_point(mailbox.journal.begin(), mailbox.journal.end(),
+                                        [&](const JournalEntry& e) { return e.seq <= tok.base; });
+      for (auto it = first; it != mailbox.journal.end() && it->seq <= tok.end; ++it) {
+        if (it->space == space) {
+          touch(it->before.folder, it->before.exists);
+        } else if (mail && it->space == Space::kItem && it->kind == EntityKind::kMessage) {
+          // A folder whose counts this change moved (it held the message before or after).
+          const Place& b = it->before;
+          const Place& a = it->after;
+          if (b.exists && (!a.exists || a.folder != b.folder || a.unread != b.unread)) {
+            touch(b.folder, true);
+          }
+          if (a.exists && (!b.exists || a.folder != b.folder || a.unread != b.unread)) {
+            touch(a.folder, true);
+          }
+        }
+      }
+      // Pages cut the touched folders by position (stable while the round is paged); a
+      // page can come out short.
+      size_t offset = 0;
+      if (!ParseNumber(start, &offset) || offset > order.size()) return BadToken(now);
+      const size_t stop = std::min(order.size(), offset + page_size);
+      for (size_t i = offset; i < stop; ++i) {
+        const int index = order[i];
+        auto found = live.find(index);
+        if (found != live.end()) {
+          render(found->second);
+        } else if (existed_at_base[index]) {
+          value.push_back(
+              Json{{"id", folder_id(index)}, {"@removed", Json{{"reason", "deleted"}}}});
+        }
+        // else: created and deleted since the token; the client never saw it.
+      }
+      more = stop < order.size();
+      next_pos = std::to_string(stop);
+    }
+  }
+
+  if (more && options_.delta_empty_page_every > 1 &&
+      ++delta_next_links_ % static_cast<uint64_t>(options_.delta_empty_page_every) == 0) {
     value.clear();
     next_pos = tok.prev;
   }

@@ -51,6 +51,18 @@ bool WantsImmutableIds(const HttpRequest& request) {
   return false;
 }
 
+// Prefer: outlook.body-content-type="text" or "html" ("Get message", "List messages",
+// "Request headers"); nullopt if absent or another value.
+std::optional<BodyType> BodyContentType(const HttpRequest& request) {
+  for (const auto& [name, value] : Preferences(request)) {
+    if (name != "outlook.body-content-type") continue;
+    const std::string type = ToLower(value);
+    if (type == "text") return BodyType::kText;
+    if (type == "html") return BodyType::kHtml;
+  }
+  return std::nullopt;
+}
+
 // Prefer: odata.maxpagesize=N (used when there is no $top); 0 if absent or invalid.
 int MaxPageSize(const HttpRequest& request) {
   for (const auto& [name, value] : Preferences(request)) {
@@ -238,12 +250,30 @@ class MailboxRequest {
     size_t base = 1;
     std::string root = Name(0);
     if (root == "mailfolders") {
-      if (n == 1) return request_.method == "GET" ? ListMailFolders(-1) : Disallowed();
-      t.folder = Impl::FindMailFolder(user_, path_[1]);
+      if (n == 1) {
+        if (request_.method == "GET") return ListMailFolders(-1);
+        if (request_.method == "POST") return NotImplemented("creating mail folders");
+        return Disallowed();
+      }
+      if (n == 2 && Name(1) == "delta") {  // "mailFolder: delta"
+        if (request_.method != "GET") return Disallowed();
+        Impl::DeltaTarget d;
+        d.folders = Impl::kMailFolderRounds;
+        return Delta(&d);
+      }
+      t.folder = sim_.FindMailFolder(user_, path_[1]);
       if (t.folder < 0) return NotFound();
-      if (n == 2) return request_.method == "GET" ? GetMailFolder(t.folder) : Disallowed();
+      if (n == 2) {
+        if (request_.method == "GET") return GetMailFolder(t.folder);
+        if (request_.method == "PATCH" || request_.method == "DELETE") {
+          return NotImplemented("changing mail folders");
+        }
+        return Disallowed();
+      }
       if (Name(2) == "childfolders" && n == 3) {
-        return request_.method == "GET" ? ListMailFolders(t.folder) : Disallowed();
+        if (request_.method == "GET") return ListMailFolders(t.folder);
+        if (request_.method == "POST") return NotImplemented("creating mail folders");
+        return Disallowed();
       }
       if (Name(2) != "messages") return BadSegment(path_[2], now_);
       t.kind = EntityKind::kMessage;
@@ -255,8 +285,33 @@ class MailboxRequest {
     } else if (root == "events") {
       t.kind = EntityKind::kEvent;
       t.context_path = "events";
+    } else if (root == "calendars") {
+      // "List calendars", "Get calendar". No delta function is documented for calendars:
+      // `calendars/delta` is an unknown segment.
+      if (n == 1) {
+        if (request_.method == "GET") return ListCalendars();
+        if (request_.method == "POST") return NotImplemented("creating calendars");
+        return Disallowed();
+      }
+      if (Name(1) == "delta") return BadSegment(path_[1], now_);
+      if (!IdLooksValid(path_[1])) {
+        return ErrorResponse(400, "ErrorInvalidIdMalformed", "Id is malformed.", now_);
+      }
+      const int calendar = sim_.FindCalendar(user_, path_[1]);
+      if (calendar < 0) return NotFound();
+      if (n == 2) {
+        if (request_.method == "GET") return GetCalendar(calendar);
+        if (request_.method == "PATCH" || request_.method == "DELETE") {
+          return NotImplemented("changing calendars");
+        }
+        return Disallowed();
+      }
+      if (n == 3 && (Name(2) == "events" || Name(2) == "calendarview")) {
+        return NotImplemented("/" + path_[2] + " of a calendar");
+      }
+      return BadSegment(path_[2], now_);
     } else if (root == "calendar") {
-      if (n == 1) return request_.method == "GET" ? GetCalendar() : Disallowed();
+      if (n == 1) return request_.method == "GET" ? GetCalendar(0) : Disallowed();
       if (Name(1) != "events") return BadSegment(path_[1], now_);
       t.kind = EntityKind::kEvent;
       t.context_path = "calendar/events";
@@ -270,6 +325,12 @@ class MailboxRequest {
         if (request_.method == "GET") return ListContactFolders(0);
         if (request_.method == "POST") return NotImplemented("creating contact folders");
         return Disallowed();
+      }
+      if (n == 2 && Name(1) == "delta") {  // "contactFolder: delta"
+        if (request_.method != "GET") return Disallowed();
+        Impl::DeltaTarget d;
+        d.folders = Impl::kContactFolderRounds;
+        return Delta(&d);
       }
       t.folder = sim_.FindContactFolder(user_, path_[1]);
       if (t.folder < 0) return NotFound();
@@ -318,7 +379,7 @@ class MailboxRequest {
       if (t.kind == EntityKind::kContact && path_.size() == 2) {
         return ChangeTrackingNotSupported("contact", now_);
       }
-      if (t.kind == EntityKind::kMessage && user_.mail_folders[t.folder].search) {
+      if (t.kind == EntityKind::kMessage && IsSearchFolder(t.folder)) {
         return ErrorResponse(400, "ErrorInvalidOperation",
                              "Change tracking is not supported against a search folder.", now_);
       }
@@ -414,7 +475,9 @@ class MailboxRequest {
       }
     }
     sim_.CatchUpListing(user_, now_);
-    Impl::ListResult result = sim_.List(user_, t.kind, query, q.select);
+    const std::optional<BodyType> body_type = MessageBodyType(t);
+    Impl::ListResult result =
+        sim_.List(user_, t.kind, query, q.select, body_type.value_or(BodyType::kHtml));
     sim_.served_listed_ += result.items.size();
 
     Json body;
@@ -447,10 +510,29 @@ class MailboxRequest {
       }
       body["@odata.nextLink"] = link + "?" + query_text;
     }
-    HttpResponse response = WithJson(200, body);
+    HttpResponse response = WithBodyPreference(WithJson(200, body), body_type);
     if (preferred > 0) {
       response.headers.emplace_back("Preference-Applied",
                                     "odata.maxpagesize=" + std::to_string(preferred));
+    }
+    return response;
+  }
+
+  // The body format a GET of messages asked for with Prefer: outlook.body-content-type
+  // ("Get message", "List messages": "Request headers"); nullopt for other kinds and
+  // without the preference (HTML, the documented default).
+  std::optional<BodyType> MessageBodyType(const Target& t) const {
+    if (t.kind != EntityKind::kMessage) return std::nullopt;
+    return BodyContentType(request_);
+  }
+
+  // "A Preference-Applied header is returned as confirmation if this Prefer header is
+  // specified" ("Get message", "Request headers").
+  static HttpResponse WithBodyPreference(HttpResponse response, std::optional<BodyType> type) {
+    if (type) {
+      response.headers.emplace_back("Preference-Applied",
+                                    std::string("outlook.body-content-type=\"") +
+                                        (*type == BodyType::kText ? "text" : "html") + "\"");
     }
     return response;
   }
@@ -463,11 +545,13 @@ class MailboxRequest {
       return ErrorResponse(*err, now_);
     }
     Json rendered;
-    if (auto err = sim_.GetItem(user_, t.kind, id, q.select, &rendered)) {
+    const std::optional<BodyType> body_type = MessageBodyType(t);
+    if (auto err = sim_.GetItem(user_, t.kind, id, q.select, &rendered,
+                                body_type.value_or(BodyType::kHtml))) {
       return ErrorResponse(*err, now_);
     }
     ++sim_.served_by_id_;
-    return WithJson(200, Entity(CollectionName(t.kind), rendered));
+    return WithBodyPreference(WithJson(200, Entity(CollectionName(t.kind), rendered)), body_type);
   }
 
   HttpResponse Create(const Target& t) {
@@ -511,7 +595,7 @@ class MailboxRequest {
                            now_);
     }
     std::string name = destination->get<std::string>();
-    int folder = Impl::FindMailFolder(user_, name);
+    int folder = sim_.FindMailFolder(user_, name);
     if (folder < 0) {
       if (!IdLooksValid(name)) {
         return ErrorResponse(400, "ErrorInvalidIdMalformed", "Id is malformed.", now_);
@@ -525,33 +609,9 @@ class MailboxRequest {
     return WithJson(201, Entity("messages", moved.rendered));
   }
 
-  Json FolderJson(int folder, size_t total, size_t unread, size_t children) const {
-    const Folder& f = user_.mail_folders[static_cast<size_t>(folder)];
-    Json out;
-    // A search folder is listed with its derived type ("mailSearchFolder resource type").
-    if (f.search) out["@odata.type"] = "#microsoft.graph.mailSearchFolder";
-    out["id"] = f.id;
-    out["displayName"] = f.display_name;
-    out["parentFolderId"] = f.parent < 0 ? "AAMkAD" + user_.id_part + "-AAuAAAAAA_root"
-                                         : user_.mail_folders[static_cast<size_t>(f.parent)].id;
-    out["childFolderCount"] = children;
-    out["unreadItemCount"] = unread;
-    out["totalItemCount"] = total;
-    out["sizeInBytes"] = total * 4096;
-    out["isHidden"] = f.hidden;
-    if (f.search) {
-      out["isSupported"] = true;
-      out["includeNestedFolders"] = false;
-      out["sourceFolderIds"] = Json::array({user_.mail_folders[kInbox].id});
-      out["filterQuery"] = "isRead eq false";
-    }
-    return out;
-  }
-
-  size_t ChildCount(int folder) const {
-    size_t n = 0;
-    for (const Folder& f : user_.mail_folders) n += f.parent == folder ? 1 : 0;
-    return n;
+  bool IsSearchFolder(int folder) const {
+    auto info = sim_.MailFolderInfo(user_, folder);
+    return info && info->is_search_folder;
   }
 
   // includeHiddenFolders=true lists hidden folders too ("List mailFolders", "List
@@ -565,25 +625,22 @@ class MailboxRequest {
 
   // The folders directly under `parent` (-1: the root, GET /mailFolders).
   HttpResponse ListMailFolders(int parent) {
-    std::vector<size_t> total, unread;
-    sim_.FolderCounts(user_, &total, &unread);
     const bool hidden = IncludeHidden();
     std::string context = ContextBase() + "mailFolders";
     if (parent >= 0) context += "('" + path_[1] + "')/childFolders";
     Json body{{"@odata.context", context}, {"value", Json::array()}};
-    for (int f = 0; f < kMailFolderCount; ++f) {
-      const Folder& folder = user_.mail_folders[static_cast<size_t>(f)];
-      if (folder.parent != parent || (folder.hidden && !hidden)) continue;
-      body["value"].push_back(FolderJson(f, total[f], unread[f], ChildCount(f)));
+    for (const Impl::MailFolderView& folder : sim_.MailFolderViews(user_)) {
+      if (folder.parent != parent || (folder.is_hidden && !hidden)) continue;
+      body["value"].push_back(MailFolderJson(folder, user_));
     }
     return WithJson(200, body);
   }
 
   HttpResponse GetMailFolder(int folder) {
-    std::vector<size_t> total, unread;
-    sim_.FolderCounts(user_, &total, &unread);
+    auto info = sim_.MailFolderInfo(user_, folder);
+    if (!info) return NotFound();
     Json body{{"@odata.context", ContextBase() + "mailFolders/$entity"}};
-    body.update(FolderJson(folder, total[folder], unread[folder], ChildCount(folder)));
+    body.update(MailFolderJson(*info, user_));
     return WithJson(200, body);
   }
 
@@ -611,15 +668,145 @@ class MailboxRequest {
     return WithJson(200, body);
   }
 
-  HttpResponse GetCalendar() {
-    Json body{{"@odata.context", ContextBase() + "calendar/$entity"},
-              {"id", user_.calendar.id},
-              {"name", user_.calendar.display_name},
-              {"color", "auto"},
-              {"isDefaultCalendar", true},
-              {"canEdit", true},
-              {"owner", Json{{"name", user_.display_name}, {"address", user_.upn}}}};
-    return WithJson(200, body);
+  // GET /calendar (index 0) and GET /calendars/{id} ("Get calendar").
+  HttpResponse GetCalendar(int index) {
+    std::string select;
+    if (auto err = CalendarOptions(/*collection=*/false, &select, nullptr, nullptr)) {
+      return ErrorResponse(*err, now_);
+    }
+    for (const Impl::CalendarView& c : sim_.CalendarViews(user_)) {
+      if (c.index != index) continue;
+      Json body{{"@odata.context",
+                 ContextBase() + (index == 0 && Name(0) == "calendar" ? "calendar" : "calendars") +
+                     "/$entity"}};
+      body.update(SelectCalendar(CalendarJson(c), select));
+      return WithJson(200, body);
+    }
+    return NotFound();
+  }
+
+  // The query options of calendar requests: $select (and on the list $top and $skiptoken,
+  // graphsim's paging cursor); the other options [Query] documents are 501, unknown ones
+  // 400.
+  std::optional<ApiError> CalendarOptions(bool collection, std::string* select, int* top,
+                                          std::optional<int>* after) const {
+    static const std::set<std::string> kDocumented = {"$filter", "$orderby", "$count",
+                                                      "$skip",   "$search",  "$expand"};
+    std::set<std::string> seen;
+    for (const auto& [name, value] : request_.params) {
+      const std::string option = ToLower(name);
+      if (option.empty() || option[0] != '$') continue;
+      if (!seen.insert(option).second) {
+        return ApiError{400, "BadRequest",
+                        "Query option '" + name +
+                            "' was specified more than once, but it must be specified at most "
+                            "once."};
+      }
+      if (option == "$select") {
+        *select = value;
+        for (const std::string& part : SplitList(value)) {
+          static const std::set<std::string> kModelled = {
+              "id",       "name",    "color", "isdefaultcalendar",   "changekey",
+              "canshare", "canedit", "owner", "canviewprivateitems", "isremovable"};
+          static const std::set<std::string> kUnmodelled = {"allowedonlinemeetingproviders",
+                                                            "defaultonlinemeetingprovider",
+                                                            "hexcolor", "istallyingresponses"};
+          const std::string lower = ToLower(part);
+          if (kModelled.count(lower)) continue;
+          if (kUnmodelled.count(lower)) {
+            return ApiError{
+                501, "NotImplemented",
+                "graphsim does not model the property '" + part + "' of microsoft.graph.calendar."};
+          }
+          return ApiError{
+              400, "BadRequest",
+              "Could not find a property named '" + part + "' on type 'microsoft.graph.calendar'."};
+        }
+      } else if (collection && option == "$top") {
+        if (value.empty() || value.size() > 4 ||
+            value.find_first_not_of("0123456789") != std::string::npos || std::stoi(value) < 1 ||
+            std::stoi(value) > 1000) {
+          return ApiError{400, "BadRequest",
+                          "Invalid value '" + value + "' for query option '$top'."};
+        }
+        *top = std::stoi(value);
+      } else if (collection && option == "$skiptoken") {
+        std::optional<Cursor> cursor = DecodeSkipToken(value, 1);
+        if (!cursor || cursor->keys.empty()) {
+          return ApiError{400, "BadRequest", "The $skiptoken value is not valid."};
+        }
+        *after = static_cast<int>(cursor->keys[0]);
+      } else if (kDocumented.count(option) || (!collection && option == "$top")) {
+        return ApiError{
+            501, "NotImplemented",
+            "graphsim does not implement the query option '" + name + "' on calendars."};
+      } else {
+        return ApiError{400, "BadRequest", "The query parameter '" + name + "' is not supported."};
+      }
+    }
+    return std::nullopt;
+  }
+
+  // $select on a calendar: the named properties (case-insensitively) and id.
+  static Json SelectCalendar(const Json& calendar, const std::string& select) {
+    if (select.empty()) return calendar;
+    std::set<std::string> wanted;
+    for (const std::string& part : SplitList(select)) wanted.insert(ToLower(part));
+    Json out;
+    for (auto it = calendar.begin(); it != calendar.end(); ++it) {
+      if (it.key() == "id" || wanted.count(ToLower(it.key()))) out[it.key()] = it.value();
+    }
+    return out;
+  }
+
+  // GET /calendars ("List calendars"): the default calendar first, then by creation. The
+  // page names no default page size: 10, as the other lists (choice); $top 1-1000 or
+  // Prefer: odata.maxpagesize sets it; `@odata.nextLink` carries a $skiptoken cursor.
+  HttpResponse ListCalendars() {
+    std::string select;
+    int top = 0;
+    std::optional<int> after;
+    if (auto err = CalendarOptions(/*collection=*/true, &select, &top, &after)) {
+      return ErrorResponse(*err, now_);
+    }
+    int page_size = top > 0 ? top : 10;
+    int preferred = top > 0 ? 0 : MaxPageSize(request_);
+    if (preferred > 0) page_size = preferred;
+    if (sim_.options_.max_page_size > 0) {
+      page_size = std::min(page_size, sim_.options_.max_page_size);
+      if (preferred > 0) preferred = page_size;
+    }
+    std::string context = ContextBase() + "calendars";
+    if (!select.empty()) context += "(" + select + ")";
+    Json body{{"@odata.context", context}, {"value", Json::array()}};
+    int last = -1;
+    std::string last_id;
+    bool more = false;
+    for (const Impl::CalendarView& c : sim_.CalendarViews(user_)) {
+      if (after && c.index <= *after) continue;
+      if (static_cast<int>(body["value"].size()) >= page_size) {
+        more = true;
+        break;
+      }
+      body["value"].push_back(SelectCalendar(CalendarJson(c), select));
+      last = c.index;
+      last_id = c.id;
+    }
+    sim_.served_listed_ += body["value"].size();
+    if (more) {
+      std::string link = request_.base_url + "/v1.0/users/" + PercentEncode(user_segment_, false) +
+                         "/" + PercentEncode(path_[0], false) + "?";
+      if (!select.empty()) link += "$select=" + PercentEncode(select, false) + "&";
+      if (top > 0) link += "$top=" + std::to_string(top) + "&";
+      link += "$skiptoken=" + PercentEncode(EncodeSkipToken(Cursor{{last}, last_id}), false);
+      body["@odata.nextLink"] = link;
+    }
+    HttpResponse response = WithJson(200, body);
+    if (preferred > 0) {
+      response.headers.emplace_back("Preference-Applied",
+                                    "odata.maxpagesize=" + std::to_string(preferred));
+    }
+    return response;
   }
 
   Impl& sim_;
@@ -773,6 +960,13 @@ HttpResponse Impl::HandleGraph(const HttpRequest& request, const std::vector<std
   // The app's permission for the collection, then the mailbox's access policy; an unknown
   // segment falls through to the routing's 400.
   std::string collection = ToLower(rest[2]);
+  if (collection == "calendars") {
+    // "List calendars", "Permissions": Calendars.ReadBasic least privileged, then
+    // Calendars.Read (and ReadWrite).
+    if (auto denied = AccessDenied(*user, {"Calendars.ReadBasic", "Calendars.Read"})) {
+      return ErrorResponse(*denied, now);
+    }
+  }
   std::optional<EntityKind> kind;
   if (collection == "messages" || collection == "mailfolders") {
     kind = EntityKind::kMessage;

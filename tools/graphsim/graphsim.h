@@ -333,6 +333,45 @@ struct SubscriptionView {
   std::string encryption_certificate_id;  // "" if none; the current one after a rotation
 };
 
+// A mail folder as the routes serve it (GET .../mailFolders, childFolders, mailFolders/{id},
+// mailFolders/delta). Truth for convergence checks.
+struct MailFolderState {
+  std::string id;
+  std::string display_name;
+  std::string parent_folder_id;  // the mailbox root's id for a top-level folder
+  int child_folder_count = 0;    // folders directly under it, hidden ones included
+  int unread_item_count = 0;
+  int total_item_count = 0;
+  bool is_hidden = false;
+  // A mailSearchFolder: served with "@odata.type": "#microsoft.graph.mailSearchFolder"
+  // (and its isSupported, includeNestedFolders, sourceFolderIds, filterQuery).
+  bool is_search_folder = false;
+  std::string well_known_name;  // "inbox", ...; "" for none (a key graphsim accepts, not served)
+};
+
+// A contact folder as the routes serve it (id, displayName, parentFolderId).
+struct ContactFolderState {
+  std::string id;
+  std::string display_name;
+  std::string parent_folder_id;  // the default folder's: the mailbox root's id
+  bool is_default = false;       // the default Contacts folder (not in GET /contactFolders)
+};
+
+// A calendar as GET .../calendars serves it.
+struct CalendarState {
+  std::string id;
+  std::string name;
+  std::string color = "auto";
+  bool is_default_calendar = false;
+  std::string change_key;  // changes when the calendar changes (a rename)
+  bool can_share = true;
+  bool can_view_private_items = true;
+  bool can_edit = true;
+  bool is_removable = false;  // every calendar but the default one
+  std::string owner_name;     // owner: the mailbox's user
+  std::string owner_address;
+};
+
 class Simulator {
  public:
   // `clock` is borrowed and must outlive the Simulator; nullptr means the system clock.
@@ -364,6 +403,31 @@ class Simulator {
   std::string CreateContactFolder(const std::string& user, const std::string& parent_id,
                                   const std::string& display_name);
   bool DeleteContactFolder(const std::string& user, const std::string& folder_id);
+  bool RenameContactFolder(const std::string& user, const std::string& folder_id,
+                           const std::string& display_name);
+  // Mail folders: the seeded ones (the well-known folders, a hidden folder under the root,
+  // a search folder under the Inbox) and folders created here, nested at any depth.
+  // CreateMailFolder makes a folder under `parent` (a well-known name or a folder id; ""
+  // for the root) and returns its id; "" on failure: no such parent, a search folder as
+  // parent, an empty name, or a folder of the same name (case-insensitive) under the same
+  // parent. `hidden` is its isHidden, which only a create sets. Messages can be created in
+  // it (CreateItem's `folder`) and moved to it (MoveMessage). A folder (not a well-known
+  // one) can be renamed (no same-named sibling) and deleted: deleting it deletes the
+  // folders under it and their messages, each message a delete for delta rounds and
+  // notifications. `folder`: a folder id (or well-known name, which both refuse).
+  std::string CreateMailFolder(const std::string& user, const std::string& parent,
+                               const std::string& display_name, bool hidden = false);
+  bool RenameMailFolder(const std::string& user, const std::string& folder,
+                        const std::string& display_name);
+  bool DeleteMailFolder(const std::string& user, const std::string& folder);
+  // Calendars: the default one (GET /calendar) and calendars created here, which hold no
+  // events (events are the default calendar's). CreateCalendar returns the new id ("" if
+  // the name is empty or another calendar has it, case-insensitively). Renaming changes
+  // the calendar's changeKey; the default calendar cannot be deleted.
+  std::string CreateCalendar(const std::string& user, const std::string& name);
+  bool RenameCalendar(const std::string& user, const std::string& calendar_id,
+                      const std::string& name);
+  bool DeleteCalendar(const std::string& user, const std::string& calendar_id);
   // Returns the message's id after the move ("" on failure): a new one unless
   // `immutable_ids`, as Graph does without / with Prefer: IdType="ImmutableId".
   std::string MoveMessage(const std::string& user, const std::string& id,
@@ -375,6 +439,17 @@ class Simulator {
   // Full Graph JSON of the item, "" if there is none.
   std::string ItemJson(const std::string& user, const std::string& collection,
                        const std::string& id) const;
+  // Truth, exactly as the routes serve it. Every live mail folder (hidden and search
+  // folders included, as GET .../mailFolders/delta lists them), seeded ones first, then by
+  // creation; every contact folder, the default one first; every calendar, the default
+  // one first (the order of GET .../calendars). Empty for an unknown user.
+  std::vector<MailFolderState> MailFolders(const std::string& user) const;
+  std::vector<ContactFolderState> ContactFolders(const std::string& user) const;
+  std::vector<CalendarState> Calendars(const std::string& user) const;
+  // A message's body content as GET serves it: HTML by default (`text` false), or as
+  // with Prefer: outlook.body-content-type="text" (`text` true). "" if there is no such
+  // message.
+  std::string MessageBody(const std::string& user, const std::string& id, bool text) const;
 
   // Fault injection.
   // The next N requests on that mailbox answer 429 with Retry-After.
@@ -405,12 +480,14 @@ class Simulator {
 
   // Application permissions of the one app (GRAPH.md section 8), all granted by default:
   // "Mail.Read" (messages, mail folders), "Calendars.Read" (events, calendar,
-  // calendarView), "Contacts.Read" (contacts, contact folders); a ".ReadWrite" grant of
-  // the same family satisfies the need too. Without it, every Graph request on that
-  // collection of any mailbox answers 403 ErrorAccessDenied and a subscription create on
-  // it 403 ExtensionError. Checked at request time (Entra ID would bake the roles into the
-  // next token); tokens issued afterwards list the granted ones in their `roles` claim.
-  // Any other name is kept as a role and needed by nothing.
+  // calendarView, calendars), "Contacts.Read" (contacts, contact folders); a ".ReadWrite"
+  // grant of the same family satisfies the need too, and GET .../calendars is also served
+  // with "Calendars.ReadBasic" (its least privileged permission, not granted by default).
+  // Without it, every Graph request on that collection of any mailbox answers 403
+  // ErrorAccessDenied and a subscription create on it 403 ExtensionError. Checked at
+  // request time (Entra ID would bake the roles into the next token); tokens issued
+  // afterwards list the granted ones in their `roles` claim. Any other name is kept as a
+  // role and needed by nothing.
   void SetPermission(const std::string& permission, bool granted);
   // A per-mailbox denial, like an Exchange application access policy: every Graph request
   // on the mailbox's messages, events and contacts (not the directory's GET /users/{u})

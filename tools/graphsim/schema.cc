@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstring>
 
 #include "tools/graphsim/ids.h"
 
@@ -188,10 +189,6 @@ const char* const kLocations[] = {
 const char* const kExternalDomains[] = {"fabrikam.com", "litware.com", "northwind.example",
                                         "tailspintoys.example"};
 
-std::string FolderIdOf(const UserRecord& owner, int folder) {
-  return owner.mail_folders[static_cast<size_t>(folder)].id;
-}
-
 // --- OData type annotations of rich notification content -------------------------------
 
 // How a value is annotated in rich content (see RichContent in schema.h).
@@ -305,6 +302,22 @@ Json AnnotateValue(const Json& value, const MemberType* type) {
 }
 
 }  // namespace
+
+std::string MailFolderId(const UserRecord& owner, int index) {
+  if (index >= 0 && static_cast<size_t>(index) < owner.mail_folders.size()) {
+    return owner.mail_folders[static_cast<size_t>(index)].id;
+  }
+  return "AAMkAD" + owner.id_part + "-AAuAAAAAA_MF" + std::to_string(index) + "AAA=";
+}
+
+std::string CalendarId(const UserRecord& owner, int index) {
+  if (index == 0) return owner.calendar.id;
+  return "AAMkAD" + owner.id_part + "-AAuAAAAAA_CA" + std::to_string(index) + "AAA=";
+}
+
+std::string RootFolderId(const UserRecord& owner) {
+  return "AAMkAD" + owner.id_part + "-AAuAAAAAA_root";
+}
 
 std::string ContactFolderId(const UserRecord& owner, int index) {
   if (index == 0) return owner.contacts_folder.id;
@@ -544,10 +557,8 @@ Json SeedContent(EntityKind kind, uint64_t key, const UserRecord& owner, const T
         if (i) text += ' ';
         text += Pick(kSentences, rng.Next());
       }
-      bool html = rng.OneIn(2);
-      Json body = html ? Json{{"contentType", "html"},
-                              {"content", "<html><body><p>" + text + "</p></body></html>"}}
-                       : Json{{"contentType", "text"}, {"content", text}};
+      rng.OneIn(2);  // drawn (it once chose text or HTML) so that later draws keep their values
+      Json body{{"contentType", "html"}, {"content", TextToHtml(text)}};
       content["bodyPreview"] = BodyPreview(body);
       content["body"] = body;
       Json owner_address = EmailAddress(owner.display_name, Mail(owner));
@@ -655,7 +666,7 @@ Json ContentOf(EntityKind kind, const Item& item, const UserRecord& owner,
 }
 
 Json Render(EntityKind kind, const Item& item, const UserRecord& owner, const TenantView& tenant,
-            const std::vector<std::string>& select) {
+            const std::vector<std::string>& select, BodyType body_type) {
   Json content = ContentOf(kind, item, owner, tenant);
   std::string change_key = ChangeKey(item.key, item.version);
   Json out;
@@ -670,6 +681,9 @@ Json Render(EntityKind kind, const Item& item, const UserRecord& owner, const Te
     if (p.source == Source::kContent) {
       auto it = content.find(p.name);
       out[p.name] = it == content.end() ? Json() : *it;
+      if (kind == EntityKind::kMessage && name == "body") {
+        out[p.name] = ServedBody(out[p.name], body_type);
+      }
       continue;
     }
     if (name == "id") {
@@ -684,10 +698,141 @@ Json Render(EntityKind kind, const Item& item, const UserRecord& owner, const Te
       out[p.name] = FormatItemTime(kind, item.time(TimeField::kReceived));
     } else if (name == "parentFolderId") {
       out[p.name] = kind == EntityKind::kContact ? ContactFolderId(owner, item.folder)
-                                                 : FolderIdOf(owner, item.folder);
+                                                 : MailFolderId(owner, item.folder);
     }
   }
   return out;
+}
+
+std::string TextToHtml(std::string_view text) {
+  if (text.empty()) return "";
+  std::string out = "<html><body><p>";
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\r':
+        if (i + 1 < text.size() && text[i + 1] == '\n') ++i;
+        out += "<br>";
+        break;
+      case '\n':
+        out += "<br>";
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out + "</p></body></html>";
+}
+
+std::string HtmlToText(std::string_view html) {
+  static const char* const kBlocks[] = {"p", "div", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6"};
+  static const char* const kHidden[] = {"head", "style", "script", "title"};
+  static const std::pair<const char*, const char*> kEntities[] = {
+      {"&amp;", "&"}, {"&lt;", "<"},   {"&gt;", ">"},  {"&quot;", "\""},
+      {"&#39;", "'"}, {"&apos;", "'"}, {"&nbsp;", " "}};
+  std::string out;
+  bool space = false;  // white space seen since the last character written
+  std::string hidden;  // inside this element: its text is not shown
+  auto line_break = [&] {
+    while (!out.empty() && out.back() == ' ') out.pop_back();
+    if (!out.empty()) out += "\r\n";
+    space = false;
+  };
+  size_t i = 0;
+  while (i < html.size()) {
+    const char c = html[i];
+    if (c == '<') {
+      size_t close = html.find('>', i);
+      if (close == std::string_view::npos) close = html.size();
+      std::string_view tag = html.substr(i + 1, close - i - 1);
+      i = close + 1;
+      const bool closing = !tag.empty() && tag[0] == '/';
+      if (closing) tag.remove_prefix(1);
+      size_t end = 0;
+      while (end < tag.size() && std::isalnum(static_cast<unsigned char>(tag[end]))) ++end;
+      std::string name(tag.substr(0, end));
+      for (char& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      if (!hidden.empty()) {
+        if (closing && name == hidden) hidden.clear();
+        continue;
+      }
+      if (!closing &&
+          std::find(std::begin(kHidden), std::end(kHidden), name) != std::end(kHidden) &&
+          (tag.empty() || tag.back() != '/')) {
+        hidden = name;
+        continue;
+      }
+      if (name == "br") {
+        line_break();
+      } else if (closing &&
+                 std::find(std::begin(kBlocks), std::end(kBlocks), name) != std::end(kBlocks)) {
+        // The end of a block: a line break, unless one was just written.
+        if (out.size() < 2 || out.compare(out.size() - 2, 2, "\r\n") != 0) line_break();
+      }
+      continue;
+    }
+    if (!hidden.empty()) {
+      ++i;
+      continue;
+    }
+    if (std::isspace(static_cast<unsigned char>(c))) {
+      space = true;
+      ++i;
+      continue;
+    }
+    std::string piece(1, c);
+    size_t used = 1;
+    if (c == '&') {
+      for (const auto& [entity, text] : kEntities) {
+        if (html.substr(i, std::strlen(entity)) == entity) {
+          piece = text;
+          used = std::strlen(entity);
+          break;
+        }
+      }
+    }
+    i += used;
+    if (piece == " ") {
+      space = true;  // &nbsp;: a space, collapsed with its neighbours
+      continue;
+    }
+    if (space && !out.empty() && out.back() != '\n') out += ' ';
+    space = false;
+    out += piece;
+  }
+  while (!out.empty() && (out.back() == ' ' || out.back() == '\r' || out.back() == '\n')) {
+    out.pop_back();
+  }
+  return out;
+}
+
+Json ServedBody(const Json& body, BodyType type) {
+  if (!body.is_object()) return body;
+  std::string stored = "text";
+  auto content_type = body.find("contentType");
+  if (content_type != body.end() && content_type->is_string()) {
+    stored = content_type->get<std::string>();
+    for (char& c : stored) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  const bool want_html = type == BodyType::kHtml;
+  if ((stored == "html") == want_html) return body;
+  auto content = body.find("content");
+  std::string text =
+      content != body.end() && content->is_string() ? content->get<std::string>() : std::string();
+  return Json{{"contentType", want_html ? "html" : "text"},
+              {"content", want_html ? TextToHtml(text) : HtmlToText(text)}};
 }
 
 Json RichContent(EntityKind kind, const Json& rendered, const std::vector<std::string>& select) {

@@ -29,6 +29,8 @@ std::optional<EntityKind> KindFromCollection(std::string_view collection);  // "
 const char* CollectionName(EntityKind kind);
 const EntityInfo& Entity(EntityKind kind);
 
+// A seeded folder (UserRecord); what may change later (names, folders created and deleted)
+// lives in the simulator's per-mailbox state.
 struct Folder {
   std::string well_known;  // "inbox"; "" for none
   std::string display_name;
@@ -38,8 +40,10 @@ struct Folder {
   bool search = false;  // a mailSearchFolder: a saved query, holds no message of its own
 };
 
-// The mail folders every simulated mailbox has, in this order: the well-known ones, a
-// hidden folder under the root, and a search folder under the Inbox.
+// The mail folders every simulated mailbox is seeded with, in this order: the well-known
+// ones, a hidden folder under the root, and a search folder under the Inbox. Folders
+// created later (Simulator::CreateMailFolder) take the next indexes; an index is never
+// reused, so Item::folder stays meaningful after a folder is deleted.
 enum MailFolder {
   kInbox = 0,
   kDrafts,
@@ -59,8 +63,8 @@ struct UserRecord {
   std::string display_name;
   std::string given_name;
   std::string surname;
-  std::string id_part;  // the mailbox's part of every item id (base64url)
-  std::vector<Folder> mail_folders;
+  std::string id_part;               // the mailbox's part of every item id (base64url)
+  std::vector<Folder> mail_folders;  // the seeded ones (kMailFolderCount)
   Folder contacts_folder;
   Folder calendar;
 };
@@ -75,6 +79,15 @@ struct TenantView {
 // are folders created under it (a function of the index, so rendering needs no table).
 std::string ContactFolderId(const UserRecord& owner, int index);
 
+// The id of mail folder `index` of the owner: a seeded folder's, else a function of the
+// index (so rendering a message needs no folder table).
+std::string MailFolderId(const UserRecord& owner, int index);
+// The id of calendar `index` of the owner: 0 is the default calendar (UserRecord::calendar).
+std::string CalendarId(const UserRecord& owner, int index);
+// The id of the mailbox's root folder (msgfolderroot), the parentFolderId of top-level
+// mail folders and of the default Contacts folder.
+std::string RootFolderId(const UserRecord& owner);
+
 // The change key of an item at a version: Exchange-like standard base64.
 std::string ChangeKey(uint64_t key, uint32_t version);
 
@@ -87,10 +100,28 @@ TimePoint ItemPrecision(EntityKind kind, TimePoint t);
 Json ContentOf(EntityKind kind, const Item& item, const UserRecord& owner,
                const TenantView& tenant);
 
+// The format a message body is served in: HTML unless the client asked for text with
+// `Prefer: outlook.body-content-type="text"` ("Get message", "Request headers").
+enum class BodyType { kHtml, kText };
+
 // Graph JSON of the item. `select` empty: every property; else those plus id and
-// @odata.etag.
+// @odata.etag. A message's body is served in `body_type`, converted if stored otherwise
+// (ServedBody).
 Json Render(EntityKind kind, const Item& item, const UserRecord& owner, const TenantView& tenant,
-            const std::vector<std::string>& select);
+            const std::vector<std::string>& select, BodyType body_type = BodyType::kHtml);
+
+// An itemBody as served in `type`: unchanged if stored in that type, else converted
+// (TextToHtml, HtmlToText). Not an object: returned as is.
+Json ServedBody(const Json& body, BodyType type);
+// graphsim's text-to-HTML conversion: "" stays ""; else
+// `<html><body><p>` + the text with `&`, `<`, `>`, `"` escaped and each line break (CRLF,
+// LF or CR) as `<br>` + `</p></body></html>`.
+std::string TextToHtml(std::string_view text);
+// graphsim's HTML-to-text conversion: tags dropped (with the contents of head, style,
+// script and title), `<br>` and the end of a p, div, li, tr or heading element a line
+// break (CRLF), other runs of white space one space, the entities &amp; &lt; &gt; &quot;
+// &#39; &apos; &nbsp; decoded, white space trimmed around line breaks and at both ends.
+std::string HtmlToText(std::string_view html);
 
 // What Outlook encrypts into a rich notification's encryptedContent ("Change
 // notifications for Outlook resources in Microsoft Graph", the decrypted payload): of the

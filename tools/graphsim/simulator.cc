@@ -81,6 +81,24 @@ ApiError ItemNotFound() {
   return ApiError{404, "ErrorItemNotFound", "The specified object was not found in the store."};
 }
 
+// A folder or calendar created or renamed without a name.
+ApiError FolderNameMissing() {
+  return ApiError{400, "ErrorInvalidParameter", "The folder name cannot be empty."};
+}
+
+// A folder or calendar named as a sibling already is (Exchange keeps sibling names unique).
+ApiError FolderExists() {
+  return ApiError{409, "ErrorFolderExists", "A folder with the specified name already exists."};
+}
+
+// A well-known folder (or the default calendar or Contacts folder) cannot be renamed or
+// deleted.
+ApiError DistinguishedFolder(const std::string& what) {
+  return ApiError{400,
+                  what == "deleted" ? "ErrorDeleteDistinguishedFolder" : "ErrorInvalidOperation",
+                  "Distinguished folders cannot be " + what + "."};
+}
+
 // A message created in or moved to a mailSearchFolder: the documentation is silent; a
 // search folder is a saved query, so graphsim refuses (CONFORMANCE.md).
 ApiError SearchFolderHoldsNoItems() {
@@ -234,6 +252,21 @@ void SimulatorCore::Journal(Mailbox& mailbox, EntityKind kind, const std::string
         PendingListing{mailbox.journal_seq, Now(), kind, id,
                        after_item ? std::make_unique<Item>(*after_item) : nullptr});
   }
+  TrimJournal(mailbox);
+}
+
+void SimulatorCore::JournalFolder(Mailbox& mailbox, Space space, int index, bool before,
+                                  bool after) {
+  JournalEntry entry;
+  entry.seq = ++mailbox.journal_seq;
+  entry.before = Place{before, index};
+  entry.after = Place{after, index};
+  entry.space = space;
+  mailbox.journal.push_back(std::move(entry));
+  TrimJournal(mailbox);
+}
+
+void SimulatorCore::TrimJournal(Mailbox& mailbox) {
   size_t cap = std::max<size_t>(1, options_.delta_journal_max_entries);
   while (mailbox.journal.size() > cap) {
     mailbox.journal_floor = mailbox.journal.front().seq;
@@ -279,6 +312,11 @@ void SimulatorCore::SeedItems() {
   const int counts[] = {options_.messages, options_.events, options_.contacts};
   for (const UserRecord& user : users_) {
     mailboxes_.push_back(std::make_unique<Mailbox>());
+    for (const Folder& f : user.mail_folders) {
+      mailboxes_.back()->mail_folders.push_back(
+          MailFolderRecord{f.display_name, f.well_known, f.parent, f.hidden, f.search, false});
+    }
+    mailboxes_.back()->calendars.push_back(CalendarRecord{user.calendar.display_name, 0, false});
     if (options_.listing_lag.count() > 0) {
       mailboxes_.back()->listed = std::make_unique<Collections>();
     }
@@ -351,13 +389,36 @@ const UserRecord* SimulatorCore::FindUser(const std::string& key) const {
   return it == user_index_.end() ? nullptr : &users_[static_cast<size_t>(it->second)];
 }
 
-int SimulatorCore::FindMailFolder(const UserRecord& user, const std::string& name_or_id) {
-  std::string lower = ToLower(name_or_id);
-  for (size_t i = 0; i < user.mail_folders.size(); ++i) {
-    const Folder& f = user.mail_folders[i];
-    if (f.id == name_or_id || f.well_known == lower) return static_cast<int>(i);
+int SimulatorCore::FindMailFolder(const UserRecord& user, const std::string& name_or_id) const {
+  std::shared_lock<std::shared_mutex> lock(data_mu_);
+  return FindMailFolderLocked(user, MailboxOf(user), name_or_id);
+}
+
+int SimulatorCore::FindMailFolderLocked(const UserRecord& user, const Mailbox& mailbox,
+                                        const std::string& name_or_id) const {
+  const std::string lower = ToLower(name_or_id);
+  for (size_t i = 0; i < mailbox.mail_folders.size(); ++i) {
+    const MailFolderRecord& f = mailbox.mail_folders[i];
+    if (f.deleted) continue;
+    if ((!f.well_known.empty() && f.well_known == lower) ||
+        MailFolderId(user, static_cast<int>(i)) == name_or_id) {
+      return static_cast<int>(i);
+    }
   }
   return -1;
+}
+
+template <typename Records>
+bool SimulatorCore::SiblingNamed(const Records& folders, int parent, const std::string& name,
+                                 int except) {
+  const std::string lower = ToLower(name);
+  for (size_t i = 0; i < folders.size(); ++i) {
+    if (static_cast<int>(i) == except || folders[i].deleted || folders[i].parent != parent) {
+      continue;
+    }
+    if (ToLower(folders[i].display_name) == lower) return true;
+  }
+  return false;
 }
 
 // --- data operations ----------------------------------------------------------------
@@ -365,11 +426,16 @@ int SimulatorCore::FindMailFolder(const UserRecord& user, const std::string& nam
 std::optional<ApiError> SimulatorCore::CreateItem(const UserRecord& user, EntityKind kind,
                                                   const Json& fields, int folder, bool draft,
                                                   Created* out) {
-  if (kind == EntityKind::kMessage && user.mail_folders[static_cast<size_t>(folder)].search) {
-    return SearchFolderHoldsNoItems();
-  }
   TimePoint now = ItemPrecision(kind, Now());
   std::unique_lock<std::shared_mutex> lock(data_mu_);
+  if (kind == EntityKind::kMessage) {
+    const auto& folders = MailboxOf(user).mail_folders;
+    if (folder < 0 || static_cast<size_t>(folder) >= folders.size() ||
+        folders[static_cast<size_t>(folder)].deleted) {
+      return ItemNotFound();  // deleted meanwhile
+    }
+    if (folders[static_cast<size_t>(folder)].search) return SearchFolderHoldsNoItems();
+  }
   auto item = std::make_unique<Item>();
   item->key = NextKey();
   item->id = ItemId(user, kind, item->key);
@@ -436,8 +502,30 @@ std::optional<ApiError> SimulatorCore::CreateContactFolder(const UserRecord& use
       folders[static_cast<size_t>(parent)].deleted) {
     return ItemNotFound();
   }
+  if (display_name.empty()) return FolderNameMissing();
+  if (SiblingNamed(folders, parent, display_name, -1)) return FolderExists();
   folders.push_back(ContactFolderRecord{display_name, parent, false});
-  *id = ContactFolderId(user, static_cast<int>(folders.size() - 1));
+  const int index = static_cast<int>(folders.size() - 1);
+  JournalFolder(MailboxOf(user), Space::kContactFolder, index, false, true);
+  *id = ContactFolderId(user, index);
+  return std::nullopt;
+}
+
+std::optional<ApiError> SimulatorCore::RenameContactFolder(const UserRecord& user, int folder,
+                                                           const std::string& display_name) {
+  if (folder == 0) return DistinguishedFolder("renamed");
+  if (display_name.empty()) return FolderNameMissing();
+  std::unique_lock<std::shared_mutex> lock(data_mu_);
+  auto& folders = MailboxOf(user).contact_folders;
+  if (folder < 0 || static_cast<size_t>(folder) >= folders.size() ||
+      folders[static_cast<size_t>(folder)].deleted) {
+    return ItemNotFound();
+  }
+  ContactFolderRecord& f = folders[static_cast<size_t>(folder)];
+  if (f.display_name == display_name) return std::nullopt;
+  if (SiblingNamed(folders, f.parent, display_name, folder)) return FolderExists();
+  f.display_name = display_name;
+  JournalFolder(MailboxOf(user), Space::kContactFolder, folder, true, true);
   return std::nullopt;
 }
 
@@ -460,7 +548,10 @@ std::optional<ApiError> SimulatorCore::DeleteContactFolder(const UserRecord& use
     for (size_t i = static_cast<size_t>(folder) + 1; i < folders.size(); ++i) {
       if (!folders[i].deleted && gone.count(folders[i].parent)) gone.insert(static_cast<int>(i));
     }
-    for (int f : gone) folders[static_cast<size_t>(f)].deleted = true;
+    for (int f : gone) {
+      folders[static_cast<size_t>(f)].deleted = true;
+      JournalFolder(mailbox, Space::kContactFolder, f, true, false);
+    }
     std::vector<std::string> ids;
     mailbox.contacts.ForEach([&](const Item& item) {
       if (gone.count(item.folder)) ids.push_back(item.id);
@@ -519,9 +610,14 @@ std::optional<ApiError> SimulatorCore::DeleteItem(const UserRecord& user, Entity
 
 std::optional<ApiError> SimulatorCore::MoveMessage(const UserRecord& user, const std::string& id,
                                                    int folder, bool immutable_ids, Created* out) {
-  if (user.mail_folders[static_cast<size_t>(folder)].search) return SearchFolderHoldsNoItems();
   TimePoint now = ItemPrecision(EntityKind::kMessage, Now());
   std::unique_lock<std::shared_mutex> lock(data_mu_);
+  const auto& folders = MailboxOf(user).mail_folders;
+  if (folder < 0 || static_cast<size_t>(folder) >= folders.size() ||
+      folders[static_cast<size_t>(folder)].deleted) {
+    return ItemNotFound();  // deleted meanwhile
+  }
+  if (folders[static_cast<size_t>(folder)].search) return SearchFolderHoldsNoItems();
   Collection& messages = MailboxOf(user).messages;
   std::unique_ptr<Item> item = messages.Remove(id);
   if (!item) return ItemNotFound();
@@ -555,11 +651,11 @@ std::optional<ApiError> SimulatorCore::MoveMessage(const UserRecord& user, const
 std::optional<ApiError> SimulatorCore::GetItem(const UserRecord& user, EntityKind kind,
                                                const std::string& id,
                                                const std::vector<std::string>& select,
-                                               Json* rendered) const {
+                                               Json* rendered, BodyType body_type) const {
   std::shared_lock<std::shared_mutex> lock(data_mu_);
   const Item* item = MailboxOf(user).Of(kind).Find(id);
   if (!item) return ItemNotFound();
-  *rendered = Render(kind, *item, user, tenant_, select);
+  *rendered = Render(kind, *item, user, tenant_, select, body_type);
   return std::nullopt;
 }
 
@@ -573,16 +669,271 @@ std::vector<std::string> SimulatorCore::Ids(const UserRecord& user, EntityKind k
   return MailboxOf(user).Of(kind).Ids();
 }
 
-void SimulatorCore::FolderCounts(const UserRecord& user, std::vector<size_t>* total,
-                                 std::vector<size_t>* unread) const {
-  total->assign(kMailFolderCount, 0);
-  unread->assign(kMailFolderCount, 0);
-  std::shared_lock<std::shared_mutex> lock(data_mu_);
-  MailboxOf(user).messages.ForEach([&](const Item& item) {
+// --- mail folders ---------------------------------------------------------------------
+
+std::vector<SimulatorCore::MailFolderView> SimulatorCore::MailFolderViewsLocked(
+    const UserRecord& user, const Mailbox& mailbox) const {
+  const auto& folders = mailbox.mail_folders;
+  std::vector<int> total(folders.size(), 0), unread(folders.size(), 0), children(folders.size(), 0);
+  mailbox.messages.ForEach([&](const Item& item) {
     auto f = static_cast<size_t>(item.folder);
-    ++(*total)[f];
-    if (item.unread) ++(*unread)[f];
+    if (f >= folders.size()) return;
+    ++total[f];
+    if (item.unread) ++unread[f];
   });
+  for (const MailFolderRecord& f : folders) {
+    if (!f.deleted && f.parent >= 0) ++children[static_cast<size_t>(f.parent)];
+  }
+  std::vector<MailFolderView> views;
+  for (size_t i = 0; i < folders.size(); ++i) {
+    const MailFolderRecord& f = folders[i];
+    if (f.deleted) continue;
+    MailFolderView v;
+    v.index = static_cast<int>(i);
+    v.parent = f.parent;
+    v.id = MailFolderId(user, v.index);
+    v.display_name = f.display_name;
+    v.parent_folder_id = f.parent < 0 ? RootFolderId(user) : MailFolderId(user, f.parent);
+    v.child_folder_count = children[i];
+    v.unread_item_count = unread[i];
+    v.total_item_count = total[i];
+    v.is_hidden = f.hidden;
+    v.is_search_folder = f.search;
+    v.well_known_name = f.well_known;
+    views.push_back(std::move(v));
+  }
+  return views;
+}
+
+std::vector<SimulatorCore::MailFolderView> SimulatorCore::MailFolderViews(
+    const UserRecord& user) const {
+  std::shared_lock<std::shared_mutex> lock(data_mu_);
+  return MailFolderViewsLocked(user, MailboxOf(user));
+}
+
+std::optional<SimulatorCore::MailFolderView> SimulatorCore::MailFolderInfo(const UserRecord& user,
+                                                                           int index) const {
+  for (MailFolderView& v : MailFolderViews(user)) {
+    if (v.index == index) return std::move(v);
+  }
+  return std::nullopt;
+}
+
+std::optional<ApiError> SimulatorCore::CreateMailFolder(const UserRecord& user, int parent,
+                                                        const std::string& display_name,
+                                                        bool hidden, std::string* id) {
+  if (display_name.empty()) return FolderNameMissing();
+  std::unique_lock<std::shared_mutex> lock(data_mu_);
+  Mailbox& mailbox = MailboxOf(user);
+  auto& folders = mailbox.mail_folders;
+  if (parent >= 0) {
+    if (static_cast<size_t>(parent) >= folders.size() ||
+        folders[static_cast<size_t>(parent)].deleted) {
+      return ItemNotFound();
+    }
+    if (folders[static_cast<size_t>(parent)].search) return SearchFolderHoldsNoItems();
+  }
+  if (SiblingNamed(folders, parent, display_name, -1)) return FolderExists();
+  folders.push_back(MailFolderRecord{display_name, "", parent, hidden, false, false});
+  const int index = static_cast<int>(folders.size() - 1);
+  JournalFolder(mailbox, Space::kMailFolder, index, false, true);
+  // The parent's childFolderCount changed: a change of the parent too.
+  if (parent >= 0) JournalFolder(mailbox, Space::kMailFolder, parent, true, true);
+  *id = MailFolderId(user, index);
+  return std::nullopt;
+}
+
+std::optional<ApiError> SimulatorCore::RenameMailFolder(const UserRecord& user, int folder,
+                                                        const std::string& display_name) {
+  if (display_name.empty()) return FolderNameMissing();
+  std::unique_lock<std::shared_mutex> lock(data_mu_);
+  Mailbox& mailbox = MailboxOf(user);
+  auto& folders = mailbox.mail_folders;
+  if (folder < 0 || static_cast<size_t>(folder) >= folders.size() ||
+      folders[static_cast<size_t>(folder)].deleted) {
+    return ItemNotFound();
+  }
+  MailFolderRecord& f = folders[static_cast<size_t>(folder)];
+  if (!f.well_known.empty()) return DistinguishedFolder("renamed");
+  if (f.display_name == display_name) return std::nullopt;
+  if (SiblingNamed(folders, f.parent, display_name, folder)) return FolderExists();
+  f.display_name = display_name;
+  JournalFolder(mailbox, Space::kMailFolder, folder, true, true);
+  return std::nullopt;
+}
+
+std::optional<ApiError> SimulatorCore::DeleteMailFolder(const UserRecord& user, int folder) {
+  std::vector<ItemChange> changes;
+  {
+    std::unique_lock<std::shared_mutex> lock(data_mu_);
+    Mailbox& mailbox = MailboxOf(user);
+    auto& folders = mailbox.mail_folders;
+    if (folder < 0 || static_cast<size_t>(folder) >= folders.size() ||
+        folders[static_cast<size_t>(folder)].deleted) {
+      return ItemNotFound();
+    }
+    if (!folders[static_cast<size_t>(folder)].well_known.empty()) {
+      return DistinguishedFolder("deleted");
+    }
+    // The folder and every folder under it (children always come after their parent).
+    std::set<int> gone{folder};
+    for (size_t i = static_cast<size_t>(folder) + 1; i < folders.size(); ++i) {
+      if (!folders[i].deleted && gone.count(folders[i].parent)) gone.insert(static_cast<int>(i));
+    }
+    std::vector<std::string> ids;
+    mailbox.messages.ForEach([&](const Item& item) {
+      if (gone.count(item.folder)) ids.push_back(item.id);
+    });
+    std::sort(ids.begin(), ids.end());
+    for (const std::string& id : ids) {
+      std::unique_ptr<Item> removed = mailbox.messages.Remove(id);
+      Journal(mailbox, EntityKind::kMessage, removed->id, PlaceOf(*removed), Place{}, nullptr);
+      changes.push_back(ChangeOf(ItemChange::Op::kDelete, user, EntityKind::kMessage, *removed));
+    }
+    for (int f : gone) {
+      folders[static_cast<size_t>(f)].deleted = true;
+      JournalFolder(mailbox, Space::kMailFolder, f, true, false);
+    }
+    const int parent = folders[static_cast<size_t>(folder)].parent;
+    if (parent >= 0) JournalFolder(mailbox, Space::kMailFolder, parent, true, true);
+  }
+  for (const ItemChange& change : changes) notifier_.OnChange(change);
+  return std::nullopt;
+}
+
+// --- calendars ------------------------------------------------------------------------
+
+SimulatorCore::CalendarView SimulatorCore::CalendarViewLocked(const UserRecord& user,
+                                                              const Mailbox& mailbox,
+                                                              int index) const {
+  const CalendarRecord& c = mailbox.calendars[static_cast<size_t>(index)];
+  CalendarView v;
+  v.index = index;
+  v.id = CalendarId(user, index);
+  v.name = c.name;
+  v.is_default_calendar = index == 0;
+  v.change_key = ChangeKey(
+      HashCombine(HashCombine(options_.seed, 0xca1e + user.index), static_cast<uint64_t>(index)),
+      c.version);
+  v.is_removable = index != 0;
+  v.owner_name = user.display_name;
+  v.owner_address = user.upn;
+  return v;
+}
+
+std::vector<SimulatorCore::CalendarView> SimulatorCore::CalendarViews(
+    const UserRecord& user) const {
+  std::shared_lock<std::shared_mutex> lock(data_mu_);
+  const Mailbox& mailbox = MailboxOf(user);
+  std::vector<CalendarView> views;
+  for (size_t i = 0; i < mailbox.calendars.size(); ++i) {
+    if (!mailbox.calendars[i].deleted) {
+      views.push_back(CalendarViewLocked(user, mailbox, static_cast<int>(i)));
+    }
+  }
+  return views;
+}
+
+int SimulatorCore::FindCalendar(const UserRecord& user, const std::string& id) const {
+  std::shared_lock<std::shared_mutex> lock(data_mu_);
+  const auto& calendars = MailboxOf(user).calendars;
+  for (size_t i = 0; i < calendars.size(); ++i) {
+    if (!calendars[i].deleted && CalendarId(user, static_cast<int>(i)) == id) {
+      return static_cast<int>(i);
+    }
+  }
+  return -1;
+}
+
+namespace {
+// Calendars are not nested: every one is a sibling of every other.
+bool CalendarNamed(const std::vector<std::string>& names, const std::string& name) {
+  for (const std::string& n : names) {
+    if (ToLower(n) == ToLower(name)) return true;
+  }
+  return false;
+}
+}  // namespace
+
+std::optional<ApiError> SimulatorCore::CreateCalendar(const UserRecord& user,
+                                                      const std::string& name, std::string* id) {
+  if (name.empty()) return FolderNameMissing();
+  std::unique_lock<std::shared_mutex> lock(data_mu_);
+  auto& calendars = MailboxOf(user).calendars;
+  std::vector<std::string> names;
+  for (const CalendarRecord& c : calendars) {
+    if (!c.deleted) names.push_back(c.name);
+  }
+  if (CalendarNamed(names, name)) return FolderExists();
+  calendars.push_back(CalendarRecord{name, 0, false});
+  *id = CalendarId(user, static_cast<int>(calendars.size() - 1));
+  return std::nullopt;
+}
+
+std::optional<ApiError> SimulatorCore::RenameCalendar(const UserRecord& user, int index,
+                                                      const std::string& name) {
+  if (name.empty()) return FolderNameMissing();
+  std::unique_lock<std::shared_mutex> lock(data_mu_);
+  auto& calendars = MailboxOf(user).calendars;
+  if (index < 0 || static_cast<size_t>(index) >= calendars.size() ||
+      calendars[static_cast<size_t>(index)].deleted) {
+    return ItemNotFound();
+  }
+  CalendarRecord& c = calendars[static_cast<size_t>(index)];
+  if (c.name == name) return std::nullopt;
+  std::vector<std::string> names;
+  for (size_t i = 0; i < calendars.size(); ++i) {
+    if (!calendars[i].deleted && static_cast<int>(i) != index) names.push_back(calendars[i].name);
+  }
+  if (CalendarNamed(names, name)) return FolderExists();
+  c.name = name;
+  ++c.version;
+  return std::nullopt;
+}
+
+std::optional<ApiError> SimulatorCore::DeleteCalendar(const UserRecord& user, int index) {
+  if (index == 0) return DistinguishedFolder("deleted");
+  std::unique_lock<std::shared_mutex> lock(data_mu_);
+  auto& calendars = MailboxOf(user).calendars;
+  if (index < 0 || static_cast<size_t>(index) >= calendars.size() ||
+      calendars[static_cast<size_t>(index)].deleted) {
+    return ItemNotFound();
+  }
+  calendars[static_cast<size_t>(index)].deleted = true;
+  return std::nullopt;
+}
+
+Json MailFolderJson(const MailFolderState& f, const UserRecord& owner) {
+  Json out;
+  // A search folder is listed with its derived type ("mailSearchFolder resource type").
+  if (f.is_search_folder) out["@odata.type"] = "#microsoft.graph.mailSearchFolder";
+  out["id"] = f.id;
+  out["displayName"] = f.display_name;
+  out["parentFolderId"] = f.parent_folder_id;
+  out["childFolderCount"] = f.child_folder_count;
+  out["unreadItemCount"] = f.unread_item_count;
+  out["totalItemCount"] = f.total_item_count;
+  out["isHidden"] = f.is_hidden;
+  if (f.is_search_folder) {
+    out["isSupported"] = true;
+    out["includeNestedFolders"] = false;
+    out["sourceFolderIds"] = Json::array({MailFolderId(owner, kInbox)});
+    out["filterQuery"] = "isRead eq false";
+  }
+  return out;
+}
+
+Json CalendarJson(const CalendarState& c) {
+  return Json{{"id", c.id},
+              {"name", c.name},
+              {"color", c.color},
+              {"isDefaultCalendar", c.is_default_calendar},
+              {"changeKey", c.change_key},
+              {"canShare", c.can_share},
+              {"canViewPrivateItems", c.can_view_private_items},
+              {"canEdit", c.can_edit},
+              {"isRemovable", c.is_removable},
+              {"owner", Json{{"name", c.owner_name}, {"address", c.owner_address}}}};
 }
 
 std::vector<OrderKey> SimulatorCore::EffectiveOrder(EntityKind kind,
@@ -594,7 +945,8 @@ std::vector<OrderKey> SimulatorCore::EffectiveOrder(EntityKind kind,
 
 SimulatorCore::ListResult SimulatorCore::List(const UserRecord& user, EntityKind kind,
                                               const Collection::Query& query,
-                                              const std::vector<std::string>& select) const {
+                                              const std::vector<std::string>& select,
+                                              BodyType body_type) const {
   std::shared_lock<std::shared_mutex> lock(data_mu_);
   const Collection& collection = MailboxOf(user).Listed(kind);
   Collection::Page page = collection.Run(query);
@@ -603,7 +955,7 @@ SimulatorCore::ListResult SimulatorCore::List(const UserRecord& user, EntityKind
   result.total = page.total;
   result.items.reserve(page.items.size());
   for (const Item* item : page.items)
-    result.items.push_back(Render(kind, *item, user, tenant_, select));
+    result.items.push_back(Render(kind, *item, user, tenant_, select, body_type));
   if (!page.items.empty()) {
     result.next = Collection::CursorOf(*page.items.back(), collection.EffectiveOrder(query.order));
   }
@@ -625,7 +977,14 @@ const char* SimulatorCore::PermissionFor(EntityKind kind) {
 }
 
 std::optional<ApiError> SimulatorCore::AccessDenied(const UserRecord& user, EntityKind kind) const {
-  if (!access_.Granted(PermissionFor(kind))) {
+  return AccessDenied(user, std::vector<const char*>{PermissionFor(kind)});
+}
+
+std::optional<ApiError> SimulatorCore::AccessDenied(
+    const UserRecord& user, const std::vector<const char*>& permissions) const {
+  bool granted = false;
+  for (const char* permission : permissions) granted = granted || access_.Granted(permission);
+  if (!granted) {
     return ApiError{403, "ErrorAccessDenied", "Access is denied. Check credentials and try again."};
   }
   if (!access_.MailboxAllowed(user.index)) {
@@ -877,6 +1236,122 @@ bool Simulator::DeleteContactFolder(const std::string& user, const std::string& 
   return folder > 0 && !impl_->DeleteContactFolder(*u, folder);
 }
 
+bool Simulator::RenameContactFolder(const std::string& user, const std::string& folder_id,
+                                    const std::string& display_name) {
+  const UserRecord* u = impl_->FindUser(user);
+  if (!u) return false;
+  int folder = impl_->FindContactFolder(*u, folder_id);
+  return folder > 0 && !impl_->RenameContactFolder(*u, folder, display_name);
+}
+
+std::string Simulator::CreateMailFolder(const std::string& user, const std::string& parent,
+                                        const std::string& display_name, bool hidden) {
+  const UserRecord* u = impl_->FindUser(user);
+  if (!u) return "";
+  int parent_index = parent.empty() ? -1 : impl_->FindMailFolder(*u, parent);
+  if (!parent.empty() && parent_index < 0) return "";
+  std::string id;
+  if (impl_->CreateMailFolder(*u, parent_index, display_name, hidden, &id)) return "";
+  return id;
+}
+
+bool Simulator::RenameMailFolder(const std::string& user, const std::string& folder,
+                                 const std::string& display_name) {
+  const UserRecord* u = impl_->FindUser(user);
+  if (!u) return false;
+  int index = impl_->FindMailFolder(*u, folder);
+  return index >= 0 && !impl_->RenameMailFolder(*u, index, display_name);
+}
+
+bool Simulator::DeleteMailFolder(const std::string& user, const std::string& folder) {
+  const UserRecord* u = impl_->FindUser(user);
+  if (!u) return false;
+  int index = impl_->FindMailFolder(*u, folder);
+  return index >= 0 && !impl_->DeleteMailFolder(*u, index);
+}
+
+std::string Simulator::CreateCalendar(const std::string& user, const std::string& name) {
+  const UserRecord* u = impl_->FindUser(user);
+  if (!u) return "";
+  std::string id;
+  if (impl_->CreateCalendar(*u, name, &id)) return "";
+  return id;
+}
+
+bool Simulator::RenameCalendar(const std::string& user, const std::string& calendar_id,
+                               const std::string& name) {
+  const UserRecord* u = impl_->FindUser(user);
+  if (!u) return false;
+  int index = impl_->FindCalendar(*u, calendar_id);
+  return index >= 0 && !impl_->RenameCalendar(*u, index, name);
+}
+
+bool Simulator::DeleteCalendar(const std::string& user, const std::string& calendar_id) {
+  const UserRecord* u = impl_->FindUser(user);
+  if (!u) return false;
+  int index = impl_->FindCalendar(*u, calendar_id);
+  return index >= 0 && !impl_->DeleteCalendar(*u, index);
+}
+
+std::vector<MailFolderState> Simulator::MailFolders(const std::string& user) const {
+  const UserRecord* u = impl_->FindUser(user);
+  if (!u) return {};
+  std::vector<MailFolderState> out;
+  for (SimulatorCore::MailFolderView& v : impl_->MailFolderViews(*u)) {
+    out.push_back(static_cast<MailFolderState&&>(std::move(v)));
+  }
+  return out;
+}
+
+std::vector<ContactFolderState> Simulator::ContactFolders(const std::string& user) const {
+  const UserRecord* u = impl_->FindUser(user);
+  if (!u) return {};
+  std::vector<ContactFolderState> out;
+  std::vector<SimulatorCore::ContactFolderView> pending;
+  if (auto root = impl_->ContactFolderInfo(*u, 0)) pending.push_back(*root);
+  // Depth-first from the default folder; then sorted by index (creation order).
+  std::vector<SimulatorCore::ContactFolderView> all;
+  while (!pending.empty()) {
+    SimulatorCore::ContactFolderView v = std::move(pending.back());
+    pending.pop_back();
+    for (auto& child : impl_->ContactFolderChildren(*u, v.index)) pending.push_back(child);
+    all.push_back(std::move(v));
+  }
+  std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a.index < b.index; });
+  for (const auto& v : all) {
+    out.push_back(ContactFolderState{v.id, v.display_name, v.parent_id, v.index == 0});
+  }
+  return out;
+}
+
+std::vector<CalendarState> Simulator::Calendars(const std::string& user) const {
+  const UserRecord* u = impl_->FindUser(user);
+  if (!u) return {};
+  std::vector<CalendarState> out;
+  for (SimulatorCore::CalendarView& v : impl_->CalendarViews(*u)) {
+    out.push_back(static_cast<CalendarState&&>(std::move(v)));
+  }
+  return out;
+}
+
+std::string Simulator::MessageBody(const std::string& user, const std::string& id,
+                                   bool text) const {
+  try {
+    const UserRecord* u = impl_->FindUser(user);
+    if (!u) return "";
+    Json rendered;
+    if (impl_->GetItem(*u, EntityKind::kMessage, id, {"body"}, &rendered,
+                       text ? BodyType::kText : BodyType::kHtml)) {
+      return "";
+    }
+    const Json& body = rendered["body"];
+    return body.is_object() ? body.value("content", "") : "";
+  } catch (const std::exception& e) {
+    spdlog::error("graphsim MessageBody: {}", e.what());
+    return "";
+  }
+}
+
 std::string Simulator::CreateItem(const std::string& user, const std::string& collection,
                                   const std::string& fields_json, const std::string& folder) {
   try {
@@ -886,7 +1361,7 @@ std::string Simulator::CreateItem(const std::string& user, const std::string& co
     if (!u || !kind || !fields.is_object()) return "";
     int folder_index = 0;
     if (*kind == EntityKind::kMessage) {
-      folder_index = SimulatorCore::FindMailFolder(*u, folder);
+      folder_index = impl_->FindMailFolder(*u, folder);
       if (folder_index < 0) return "";
     } else if (*kind == EntityKind::kContact && !folder.empty() && folder != "inbox") {
       folder_index = impl_->FindContactFolder(*u, folder);
@@ -936,7 +1411,7 @@ std::string Simulator::MoveMessage(const std::string& user, const std::string& i
   try {
     const UserRecord* u = impl_->FindUser(user);
     if (!u) return "";
-    int folder = SimulatorCore::FindMailFolder(*u, destination_folder);
+    int folder = impl_->FindMailFolder(*u, destination_folder);
     if (folder < 0) return "";
     SimulatorCore::Created moved;
     if (impl_->MoveMessage(*u, id, folder, immutable_ids, &moved)) return "";

@@ -50,8 +50,9 @@ class SimulatorCore {
   const UserRecord* FindUser(const std::string& key) const;
   const std::vector<UserRecord>& users() const { return users_; }
   const std::string& tenant_id() const { return tenant_id_; }
-  // A mail folder by well-known name (case-insensitive) or id; -1 if none.
-  static int FindMailFolder(const UserRecord& user, const std::string& name_or_id);
+  // A live mail folder by well-known name (case-insensitive) or id; -1 if none. Takes the
+  // data lock itself.
+  int FindMailFolder(const UserRecord& user, const std::string& name_or_id) const;
 
   // --- Data operations, shared by the HTTP API and the direct C++ API ---------------------
   // Each takes the data lock itself. Errors are Graph errors.
@@ -68,12 +69,43 @@ class SimulatorCore {
   std::optional<ApiError> MoveMessage(const UserRecord& user, const std::string& id, int folder,
                                       bool immutable_ids, Created* out);
   std::optional<ApiError> GetItem(const UserRecord& user, EntityKind kind, const std::string& id,
-                                  const std::vector<std::string>& select, Json* rendered) const;
+                                  const std::vector<std::string>& select, Json* rendered,
+                                  BodyType body_type = BodyType::kHtml) const;
   size_t Count(const UserRecord& user, EntityKind kind) const;
   std::vector<std::string> Ids(const UserRecord& user, EntityKind kind) const;
-  // Folder listing data: total and unread messages per folder.
-  void FolderCounts(const UserRecord& user, std::vector<size_t>* total,
-                    std::vector<size_t>* unread) const;
+
+  // --- Mail folders: the seeded ones and folders created later (indexes never reused).
+  // Each takes the data lock itself. ------------------------------------------------------
+  struct MailFolderView : MailFolderState {
+    int index = 0;
+    int parent = -1;  // -1: the root
+  };
+  // Every live folder, by index.
+  std::vector<MailFolderView> MailFolderViews(const UserRecord& user) const;
+  std::optional<MailFolderView> MailFolderInfo(const UserRecord& user, int index) const;
+  // `parent` -1: the root. `hidden`: isHidden. Errors: no such parent (404), a search
+  // folder as parent (400), an empty name (400), a same-named sibling (409).
+  std::optional<ApiError> CreateMailFolder(const UserRecord& user, int parent,
+                                           const std::string& display_name, bool hidden,
+                                           std::string* id);
+  // Not a well-known folder (400); no same-named sibling (409).
+  std::optional<ApiError> RenameMailFolder(const UserRecord& user, int folder,
+                                           const std::string& display_name);
+  // The folder, the folders under it and their messages (each message a delete: journal
+  // and notifications). Not a well-known folder (400).
+  std::optional<ApiError> DeleteMailFolder(const UserRecord& user, int folder);
+
+  // --- Calendars: [0] the default one (UserRecord::calendar), then created ones. -------
+  struct CalendarView : CalendarState {
+    int index = 0;
+  };
+  std::vector<CalendarView> CalendarViews(const UserRecord& user) const;  // live, by index
+  int FindCalendar(const UserRecord& user, const std::string& id) const;  // live; -1 if none
+  std::optional<ApiError> CreateCalendar(const UserRecord& user, const std::string& name,
+                                         std::string* id);
+  std::optional<ApiError> RenameCalendar(const UserRecord& user, int index,
+                                         const std::string& name);
+  std::optional<ApiError> DeleteCalendar(const UserRecord& user, int index);
 
   // --- Contact folders: the default one (index 0, Item::folder of a contact) and the
   // folders created under it, nested. Each takes the data lock itself. -------------------
@@ -93,6 +125,9 @@ class SimulatorCore {
   // Deletes the folder, the folders under it and their contacts (each contact as a
   // delete: journal and notifications). The default folder cannot be deleted.
   std::optional<ApiError> DeleteContactFolder(const UserRecord& user, int folder);
+  // The default folder cannot be renamed (400); no same-named sibling (409).
+  std::optional<ApiError> RenameContactFolder(const UserRecord& user, int folder,
+                                              const std::string& display_name);
 
   // A page of a list query plus what building the nextLink needs.
   struct ListResult {
@@ -102,12 +137,18 @@ class SimulatorCore {
     std::optional<Cursor> next;  // position after the last item (skiptoken paging)
   };
   ListResult List(const UserRecord& user, EntityKind kind, const Collection::Query& query,
-                  const std::vector<std::string>& select) const;
+                  const std::vector<std::string>& select,
+                  BodyType body_type = BodyType::kHtml) const;
   std::vector<OrderKey> EffectiveOrder(EntityKind kind, const std::vector<OrderKey>& order) const;
 
   // --- Delta queries (delta.cc) -----------------------------------------------------------
   // What a delta URL names. The route fills it; the token (if any) must agree with it.
+  // Token kinds of folder rounds (mailFolders/delta, contactFolders/delta), beside the
+  // EntityKind values of item rounds.
+  static constexpr int kMailFolderRounds = 10;
+  static constexpr int kContactFolderRounds = 11;
   struct DeltaTarget {
+    int folders = 0;  // kMailFolderRounds or kContactFolderRounds: a folder round (not `kind`)
     EntityKind kind = EntityKind::kMessage;
     int folder = -1;             // messages: the mail folder
     bool calendar_view = false;  // events: the window comes from the query or the token
@@ -116,6 +157,10 @@ class SimulatorCore {
   };
   HttpResponse Delta(const HttpRequest& request, const UserRecord& user, const DeltaTarget& target,
                      TimePoint now);
+  // mailFolders/delta and contactFolders/delta (target.folders): every folder in one flat
+  // round, then the folders changed since the token.
+  HttpResponse FolderDelta(const HttpRequest& request, const UserRecord& user,
+                           const DeltaTarget& target, TimePoint now);
   void ExpireDeltaTokens() { ++delta_epoch_; }
   // Brings the mailbox's view for list queries and delta rounds up to the changes older
   // than Options::listing_lag (a no-op without a lag). Takes data_mu_ itself.
@@ -147,6 +192,9 @@ class SimulatorCore {
   // nullopt if the app may read that collection of that mailbox; else the 403
   // ErrorAccessDenied a Graph request on it answers.
   std::optional<ApiError> AccessDenied(const UserRecord& user, EntityKind kind) const;
+  // The same for a collection that any of `permissions` opens (or its ReadWrite sibling).
+  std::optional<ApiError> AccessDenied(const UserRecord& user,
+                                       const std::vector<const char*>& permissions) const;
   // Password reset: subscriptionRemoved for every subscription on the user's mailbox.
   size_t ResetPassword(const UserRecord& user) { return notifier_.RemoveForUser(user.index); }
 
@@ -192,21 +240,42 @@ class SimulatorCore {
   // Where an item was (or is) as far as delta scopes care.
   struct Place {
     bool exists = false;
-    int folder = 0;
+    int folder = 0;            // an item's folder; a folder entry's folder index
     TimePoint start{}, end{};  // events
+    bool unread = false;       // messages: folder counts change with it
   };
-  static Place PlaceOf(const Item& item) { return Place{true, item.folder, item.start, item.end}; }
-  // One change of one item: the delta journal. Sequence numbers start at 1 per mailbox;
-  // the seeded data is the state at sequence 0.
+  static Place PlaceOf(const Item& item) {
+    return Place{true, item.folder, item.start, item.end, item.unread};
+  }
+  // What a journal entry is about: an item (`kind`, `id`) or a folder (`before.folder`).
+  enum class Space : uint8_t { kItem, kMailFolder, kContactFolder };
+  // One change of one item or folder: the delta journal. Sequence numbers start at 1 per
+  // mailbox; the seeded data is the state at sequence 0. A folder entry says whether the
+  // folder existed before and after (a create, a rename or a change of its child folders,
+  // a delete).
   struct JournalEntry {
     uint64_t seq = 0;
     EntityKind kind = EntityKind::kMessage;
     std::string id;
     Place before, after;
+    Space space = Space::kItem;
   };
   struct ContactFolderRecord {
     std::string display_name;
     int parent = -1;  // -1: the default folder's (the mailbox root)
+    bool deleted = false;
+  };
+  struct MailFolderRecord {
+    std::string display_name;
+    std::string well_known;  // seeded well-known folders only
+    int parent = -1;         // -1: the root
+    bool hidden = false;
+    bool search = false;
+    bool deleted = false;
+  };
+  struct CalendarRecord {
+    std::string name;
+    uint32_t version = 0;  // bumped by a rename: the changeKey changes
     bool deleted = false;
   };
   struct Collections {
@@ -228,6 +297,8 @@ class SimulatorCore {
     std::unique_ptr<Item> after;
   };
   struct Mailbox : Collections {
+    std::vector<MailFolderRecord> mail_folders;  // [0, kMailFolderCount): the seeded ones
+    std::vector<CalendarRecord> calendars;       // [0]: the default calendar
     std::deque<JournalEntry> journal;
     uint64_t journal_seq = 0;    // last sequence number handed out
     uint64_t journal_floor = 0;  // entries up to this one were dropped
@@ -245,6 +316,19 @@ class SimulatorCore {
   // (nullptr if the change removed it from the collection).
   void Journal(Mailbox& mailbox, EntityKind kind, const std::string& id, Place before, Place after,
                const Item* after_item);
+  // A folder's entry (requires data_mu_ held exclusively): it existed before / after.
+  void JournalFolder(Mailbox& mailbox, Space space, int index, bool before, bool after);
+  void TrimJournal(Mailbox& mailbox);  // to Options::delta_journal_max_entries
+  // Requires data_mu_ held (shared is enough).
+  int FindMailFolderLocked(const UserRecord& user, const Mailbox& mailbox,
+                           const std::string& name_or_id) const;
+  std::vector<MailFolderView> MailFolderViewsLocked(const UserRecord& user,
+                                                    const Mailbox& mailbox) const;
+  CalendarView CalendarViewLocked(const UserRecord& user, const Mailbox& mailbox, int index) const;
+  // A live folder of `folders` under `parent`, other than `except`, named `name`
+  // (case-insensitively).
+  template <typename Records>
+  static bool SiblingNamed(const Records& folders, int parent, const std::string& name, int except);
   void SeedUsers();
   void SeedItems();
   uint64_t NextKey();  // requires data_mu_ held exclusively
@@ -282,6 +366,14 @@ class SimulatorCore {
   std::string foreign_link_;         // "next", "delta" or "any"; guarded by faults_mu_
   std::atomic<int> foreign_count_{0};
 };
+
+// Graph JSON of a mail folder ("mailFolder resource type": id, displayName,
+// parentFolderId, childFolderCount, unreadItemCount, totalItemCount, isHidden; a search
+// folder first carries "@odata.type": "#microsoft.graph.mailSearchFolder" and, last, the
+// properties of "mailSearchFolder resource type"), and of a calendar ("calendar resource
+// type", the properties graphsim models).
+Json MailFolderJson(const MailFolderState& folder, const UserRecord& owner);
+Json CalendarJson(const CalendarState& calendar);
 
 // Splits a path into its non-empty segments.
 std::vector<std::string> SplitPath(const std::string& path);
