@@ -100,6 +100,7 @@ class PortReservation {
 
 enum class Step {
   kContactFolder,
+  kMailFolder,
   kCreate,
   kUpdate,
   kDelete,
@@ -417,6 +418,57 @@ class Schedule {
         (parent.empty() ? "" : " under " + parent));
   }
 
+  // A mail folder is made (under the root, the Inbox or a folder made before; sometimes
+  // hidden), renamed, or deleted with the folders under it and their messages.
+  void ChangeMailFolder() {
+    const std::string user = RandomUser();
+    auto& folders = mail_folders_[user];
+    const uint64_t pick = Below(100);
+    if (!folders.empty() && pick < 35) {
+      const std::string gone = folders[Below(folders.size())].first;
+      if (!sim_.DeleteMailFolder(user, gone)) {
+        Fail("harness error", "graphsim DeleteMailFolder failed at step " + std::to_string(step_));
+        return;
+      }
+      std::set<std::string> removed{gone};
+      for (bool more = true; more;) {
+        more = false;
+        for (const auto& [id, parent] : folders) {
+          if (removed.count(parent) && removed.insert(id).second) more = true;
+        }
+      }
+      std::erase_if(folders, [&](const auto& f) { return removed.count(f.first) > 0; });
+      Op("delete mail_folders");
+      Log("delete mail folder " + UserLabel(user) + " " + gone + " (" +
+          std::to_string(removed.size()) + " folders)");
+      return;
+    }
+    if (!folders.empty() && pick < 70) {
+      const std::string renamed = folders[Below(folders.size())].first;
+      if (!sim_.RenameMailFolder(user, renamed, "Renamed " + std::to_string(step_))) {
+        Fail("harness error", "graphsim RenameMailFolder failed at step " + std::to_string(step_));
+        return;
+      }
+      Op("rename mail_folders");
+      Log("rename mail folder " + UserLabel(user) + " " + renamed);
+      return;
+    }
+    std::string parent = Chance(50) ? "" : "inbox";
+    if (!folders.empty() && Chance(40)) parent = folders[Below(folders.size())].first;
+    const bool hidden = Chance(10);
+    const std::string id =
+        sim_.CreateMailFolder(user, parent, "Mail " + std::to_string(step_), hidden);
+    if (id.empty()) {
+      Fail("harness error", "graphsim CreateMailFolder failed at step " + std::to_string(step_));
+      return;
+    }
+    folders.emplace_back(id, parent);
+    folder_names_[id] = "mail folder " + std::to_string(step_);
+    Op("create mail_folders");
+    Log("create mail folder " + UserLabel(user) + " " + id + (hidden ? " hidden" : "") +
+        (parent.empty() ? "" : " under " + parent));
+  }
+
   // --- randomness, tallies, log -----------------------------------------------------
 
   uint64_t Below(uint64_t n) { return n == 0 ? 0 : rng_() % n; }
@@ -607,7 +659,7 @@ class Schedule {
         {Step::kMove, 6},          {Step::kMoveRoundTrip, 3}, {Step::kPump, 8},
         {Step::kRunWorker, 7},     {Step::kMaintain, 2},      {Step::kAdvance, 5},
         {Step::kDeliver, 8},       {Step::kList, 6},          {Step::kFault, fault_weight},
-        {Step::kContactFolder, 2},
+        {Step::kContactFolder, 2}, {Step::kMailFolder, 4},
     };
     int total = 0;
     for (const Weighted& w : table) total += w.weight;
@@ -650,6 +702,8 @@ class Schedule {
         return InjectFault(step_faults_[Below(step_faults_.size())]);
       case Step::kContactFolder:
         return ChangeContactFolder();
+      case Step::kMailFolder:
+        return ChangeMailFolder();
     }
   }
 
@@ -734,6 +788,8 @@ class Schedule {
     std::string folder = "inbox";
     if (collection == "messages") {
       folder = Chance(15) ? hidden_folder_[user] : kFolders[Below(5)];
+      const auto& made = mail_folders_[user];
+      if (!made.empty() && Chance(20)) folder = made[Below(made.size())].first;
     } else if (collection == "contacts") {
       const auto& folders = contact_folders_[user];
       const uint64_t pick = Below(folders.size() + 1);  // 0: the default folder
@@ -1200,6 +1256,24 @@ class Schedule {
     for (Mismatch& m : CompareList(sim_, *store_, list_site_, list_id_)) {
       mismatches.push_back(std::move(m));
     }
+    // Containers are as current as the last delta pass of the items they hold (folder
+    // counts change with every message, and no notification carries them): after the items
+    // are compared, one pass per mailbox, as the engine's periodic one, then the tables.
+    std::vector<std::string> tables;
+    for (const ContainerDescription& d : AllContainers()) {
+      tables.emplace_back(d.name);
+      for (const std::string& user : users_) {
+        auto pass = live_->collections().Delta(user, d.collection);
+        if (!pass.ok()) {
+          mismatches.push_back(
+              {Mismatch::Kind::kOther, user, std::string(d.name), "",
+               "the delta pass before comparing failed: " + pass.status().message()});
+        }
+      }
+    }
+    for (Mismatch& m : CompareContainers(sim_, db_path_, users_, tables)) {
+      mismatches.push_back(std::move(m));
+    }
     return mismatches;
   }
 
@@ -1259,6 +1333,8 @@ class Schedule {
   std::map<std::string, std::string> hidden_folder_;         // user -> hidden mail folder id
   // user -> live contact folders under the default one: (id, parent id or "" for default)
   std::map<std::string, std::vector<std::pair<std::string, std::string>>> contact_folders_;
+  // Mail folders the schedule made, by mailbox: (id, parent id or "" / "inbox").
+  std::map<std::string, std::vector<std::pair<std::string, std::string>>> mail_folders_;
   std::map<std::pair<std::string, std::string>, std::vector<std::string>> created_;
   std::vector<std::string> step_faults_;
   // Faults seen later (see Injected): the counter's value at each injection, by kind.
