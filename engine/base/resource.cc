@@ -62,6 +62,12 @@ std::span<const ContainerDescription> AllContainers() {
        "/mailFolders/{name}",
        {"inbox", "drafts", "sentitems", "deleteditems", "junkemail", "archive", "outbox"},
        "well_known_name"},
+      {"contact_folders",
+       Collection::kContacts,
+       "/contactFolders/delta",
+       /*delta=*/true,
+       /*select=*/true,
+       {{"parent_id", "parentFolderId"}, {"display_name", "displayName"}}},
   };
   return kContainers;
 }

@@ -379,8 +379,8 @@ class Schedule {
     }
   }
 
-  // A contact folder is made (under the default folder or another one) or deleted with the
-  // folders under it, and with them their contacts.
+  // A contact folder is made (under the default folder or another one), renamed, or deleted
+  // with the folders under it, and with them their contacts.
   void ChangeContactFolder() {
     const std::string user = RandomUser();
     auto& folders = contact_folders_[user];
@@ -402,6 +402,17 @@ class Schedule {
       Op("delete contact_folders");
       Log("delete contact folder " + UserLabel(user) + " " + gone + " (" +
           std::to_string(removed.size()) + " folders)");
+      return;
+    }
+    if (!folders.empty() && Chance(30)) {
+      const std::string renamed = folders[Below(folders.size())].first;
+      if (!sim_.RenameContactFolder(user, renamed, "Renamed " + std::to_string(step_))) {
+        Fail("harness error",
+             "graphsim RenameContactFolder failed at step " + std::to_string(step_));
+        return;
+      }
+      Op("rename contact_folders");
+      Log("rename contact folder " + UserLabel(user) + " " + renamed);
       return;
     }
     const std::string parent =

@@ -113,4 +113,33 @@ TEST_CASE("Mail folders: a refused folder round fails the pass and writes nothin
   CHECK(Column(f, "SELECT count(*) FROM mail_folders WHERE user_id = ?", user) == "0");
 }
 
+TEST_CASE("Contact folders: mirrored whole, then kept by contactFolders/delta", "[containers]") {
+  SimFixture f(SmallTenant());
+  config::Config config = f.Config(/*page_size=*/2);
+  const std::string user = f.sim().UserIds()[0];
+  const std::string work = f.sim().CreateContactFolder(user, "", "Work");
+  const std::string team = f.sim().CreateContactFolder(user, work, "Team");
+  const std::string old = f.sim().CreateContactFolder(user, "", "Old");
+  REQUIRE(!old.empty());
+  for (const auto& r : sync::SyncAllOnce(config, &f.client(), &f.store(), nullptr, &f.clock())) {
+    INFO(r.user_id << " " << CollectionName(r.collection) << ": " << r.status.ToString());
+    REQUIRE(r.status.ok());
+  }
+  RequireSameContainers(f, {"contact_folders"});
+  CHECK(Column(f, "SELECT count(*) FROM contact_folders WHERE user_id = ?", user) == "3");
+
+  REQUIRE(f.sim().RenameContactFolder(user, team, "Team 2026"));
+  REQUIRE(f.sim().DeleteContactFolder(user, old));
+  const std::string added = f.sim().CreateContactFolder(user, team, "Partners");
+  REQUIRE(!added.empty());
+  sync::DeltaStats stats = DeltaPass(f, config, user, Collection::kContacts);
+  CHECK(stats.container_removed == 1);
+  CHECK(stats.container_rows == 2);  // the renamed folder and the new one
+  RequireSameContainers(f, {"contact_folders"});
+  CHECK(Column(f,
+               "SELECT parent_id FROM contact_folders WHERE user_id = ? AND "
+               "display_name = 'Partners'",
+               user) == team);
+}
+
 }  // namespace graphmirror::test
