@@ -68,6 +68,18 @@ std::span<const ContainerDescription> AllContainers() {
        /*delta=*/true,
        /*select=*/true,
        {{"parent_id", "parentFolderId"}, {"display_name", "displayName"}}},
+      {"calendars",
+       Collection::kEvents,
+       "/calendars",
+       /*delta=*/false,
+       /*select=*/false,
+       {{"name", "name"},
+        {"color", "color"},
+        {"is_default", "isDefaultCalendar", ColumnType::kBool},
+        {"can_edit", "canEdit", ColumnType::kBool},
+        {"owner_name", "owner/name"},
+        {"owner_address", "owner/address"},
+        {"change_key", "changeKey"}}},
   };
   return kContainers;
 }

@@ -101,6 +101,7 @@ class PortReservation {
 enum class Step {
   kContactFolder,
   kMailFolder,
+  kCalendar,
   kCreate,
   kUpdate,
   kDelete,
@@ -480,6 +481,43 @@ class Schedule {
         (parent.empty() ? "" : " under " + parent));
   }
 
+  // A calendar is made, renamed (its changeKey changes) or deleted.
+  void ChangeCalendar() {
+    const std::string user = RandomUser();
+    auto& calendars = calendars_[user];
+    const uint64_t pick = Below(100);
+    const std::string name = "Calendar " + std::to_string(step_);
+    if (!calendars.empty() && pick < 35) {
+      const size_t at = Below(calendars.size());
+      if (!sim_.DeleteCalendar(user, calendars[at])) {
+        Fail("harness error", "graphsim DeleteCalendar failed at step " + std::to_string(step_));
+        return;
+      }
+      Op("delete calendars");
+      Log("delete calendar " + UserLabel(user) + " " + calendars[at]);
+      calendars.erase(calendars.begin() + static_cast<std::ptrdiff_t>(at));
+      return;
+    }
+    if (!calendars.empty() && pick < 70) {
+      const std::string renamed = calendars[Below(calendars.size())];
+      if (!sim_.RenameCalendar(user, renamed, name)) {
+        Fail("harness error", "graphsim RenameCalendar failed at step " + std::to_string(step_));
+        return;
+      }
+      Op("rename calendars");
+      Log("rename calendar " + UserLabel(user) + " " + renamed);
+      return;
+    }
+    const std::string id = sim_.CreateCalendar(user, name);
+    if (id.empty()) {
+      Fail("harness error", "graphsim CreateCalendar failed at step " + std::to_string(step_));
+      return;
+    }
+    calendars.push_back(id);
+    Op("create calendars");
+    Log("create calendar " + UserLabel(user) + " " + id);
+  }
+
   // --- randomness, tallies, log -----------------------------------------------------
 
   uint64_t Below(uint64_t n) { return n == 0 ? 0 : rng_() % n; }
@@ -670,7 +708,7 @@ class Schedule {
         {Step::kMove, 6},          {Step::kMoveRoundTrip, 3}, {Step::kPump, 8},
         {Step::kRunWorker, 7},     {Step::kMaintain, 2},      {Step::kAdvance, 5},
         {Step::kDeliver, 8},       {Step::kList, 6},          {Step::kFault, fault_weight},
-        {Step::kContactFolder, 2}, {Step::kMailFolder, 4},
+        {Step::kContactFolder, 2}, {Step::kMailFolder, 4},    {Step::kCalendar, 2},
     };
     int total = 0;
     for (const Weighted& w : table) total += w.weight;
@@ -715,6 +753,8 @@ class Schedule {
         return ChangeContactFolder();
       case Step::kMailFolder:
         return ChangeMailFolder();
+      case Step::kCalendar:
+        return ChangeCalendar();
     }
   }
 
@@ -1346,6 +1386,7 @@ class Schedule {
   std::map<std::string, std::vector<std::pair<std::string, std::string>>> contact_folders_;
   // Mail folders the schedule made, by mailbox: (id, parent id or "" / "inbox").
   std::map<std::string, std::vector<std::pair<std::string, std::string>>> mail_folders_;
+  std::map<std::string, std::vector<std::string>> calendars_;  // made by the schedule
   std::map<std::pair<std::string, std::string>, std::vector<std::string>> created_;
   std::vector<std::string> step_faults_;
   // Faults seen later (see Injected): the counter's value at each injection, by kind.

@@ -142,4 +142,32 @@ TEST_CASE("Contact folders: mirrored whole, then kept by contactFolders/delta", 
                user) == team);
 }
 
+TEST_CASE("Calendars: read whole at every events pass; gone ones leave", "[containers]") {
+  SimFixture f(SmallTenant());
+  config::Config config = f.Config(/*page_size=*/50);
+  const std::string user = f.sim().UserIds()[0];
+  // More calendars than graphsim puts on a page: the list is followed to its end.
+  std::vector<std::string> made;
+  for (int i = 0; i < 12; ++i) {
+    made.push_back(f.sim().CreateCalendar(user, "Team " + std::to_string(i)));
+    REQUIRE(!made.back().empty());
+  }
+  for (const auto& r : sync::SyncAllOnce(config, &f.client(), &f.store(), nullptr, &f.clock())) {
+    INFO(r.user_id << " " << CollectionName(r.collection) << ": " << r.status.ToString());
+    REQUIRE(r.status.ok());
+  }
+  RequireSameContainers(f, {"calendars"});
+  CHECK(Column(f, "SELECT count(*) FROM calendars WHERE user_id = ?", user) == "13");
+  CHECK(Column(f, "SELECT name FROM calendars WHERE user_id = ? AND is_default = 1", user) ==
+        f.sim().Calendars(user).front().name);
+
+  REQUIRE(f.sim().RenameCalendar(user, made[0], "Renamed"));
+  REQUIRE(f.sim().DeleteCalendar(user, made[1]));
+  sync::DeltaStats stats = DeltaPass(f, config, user, Collection::kEvents);
+  CHECK(stats.container_removed == 1);
+  RequireSameContainers(f, {"calendars"});
+  CHECK(Column(f, "SELECT change_key FROM calendars WHERE user_id = ? AND name = 'Renamed'",
+               user) == f.sim().Calendars(user)[1].change_key);
+}
+
 }  // namespace graphmirror::test
