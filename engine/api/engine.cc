@@ -76,6 +76,7 @@ Result<std::unique_ptr<Engine>> Engine::Open(const Config& config, const OpenOpt
   auto store = store::Store::Open(config.database, impl->clock);
   if (!store.ok()) return store.status();
   impl->store = std::move(store).value();
+  impl->store->SetKeepBodies(config.sync.bodies != "none");
   impl->client = std::make_unique<graph::GraphClient>(sync::ClientOptionsFrom(config), impl->clock);
   impl->idle_sync = std::make_unique<sync::CollectionSync>(impl->config, impl->client.get(),
                                                            impl->store.get(), impl->clock);
@@ -230,6 +231,10 @@ Result<EngineStatus> Engine::GetStatus() {
     status.containers.push_back(
         {std::move(c.user_id), std::move(c.container), c.rows, std::move(c.synced_at)});
   }
+
+  auto bodies = impl_->store->mirror().BodyCounts();
+  if (!bodies.ok()) return bodies.status();
+  for (auto& b : *bodies) status.bodies.push_back({std::move(b.user_id), b.bodies, b.bytes});
 
   std::set<std::string> users;
   for (const auto& state : status.collections) users.insert(state.user_id);

@@ -31,6 +31,9 @@ struct MirrorItem {
   std::string folder_id;  // parentFolderId
   std::string body_preview;
   bool is_read = false;
+  // The message's body, if the page carried one (kept in message_bodies, not in `json`).
+  std::optional<std::string> body;
+  std::string body_type;  // its contentType: "text" or "html"
 
   // events
   std::string start_at;

@@ -105,10 +105,16 @@ void ReadGraph(Reader& r, const toml::table& t, GraphSettings* g) {
 }
 
 void ReadSync(Reader& r, const toml::table& t, SyncSettings* s) {
-  r.OnlyKeys(t, "sync.",
-             {"page_size", "parallelism", "overlap_seconds", "hint_overlap_seconds",
-              "log_retention_days", "calendar_past_days", "calendar_future_days",
-              "delta_interval_minutes", "max_retry_wait_seconds", "catch_up_recheck_seconds"});
+  r.OnlyKeys(
+      t, "sync.",
+      {"page_size", "parallelism", "overlap_seconds", "hint_overlap_seconds", "log_retention_days",
+       "calendar_past_days", "calendar_future_days", "delta_interval_minutes",
+       "max_retry_wait_seconds", "catch_up_recheck_seconds", "bodies"});
+  r.String(t, "bodies", "sync.bodies", &s->bodies);
+  if (r.ok() && s->bodies != "text" && s->bodies != "html" && s->bodies != "none") {
+    r.Fail(nullptr,
+           "'sync.bodies' must be \"text\", \"html\" or \"none\", not \"" + s->bodies + "\"");
+  }
   int64_t delta_minutes = s->delta_interval.count();
   r.Integer(t, "delta_interval_minutes", "sync.delta_interval_minutes", 0, 525600, &delta_minutes);
   s->delta_interval = std::chrono::minutes(delta_minutes);

@@ -459,6 +459,9 @@ Result<Response> GraphClient::Impl::Send(const Request& call) {
 
   std::string prefer = "IdType=\"ImmutableId\"";
   if (call.max_page_size > 0) prefer += ", odata.maxpagesize=" + std::to_string(call.max_page_size);
+  if (!options.body_content_type.empty()) {
+    prefer += ", outlook.body-content-type=\"" + options.body_content_type + "\"";
+  }
   bool token_renewed = false;
   int attempts = 0;  // sends and token fetches that failed transiently count
   std::string last_problem;

@@ -321,6 +321,9 @@ class PageParser {
               {member_begin, key != "id" && !IsAnnotation(key) && (keep_ == nullptr || Kept(key))});
         } else if (keep_ != nullptr) {
           members.push_back({member_begin, Kept(key)});
+        } else if (collection_ == Collection::kMessages) {
+          // A message's body goes to its own table: the row's json holds the rest.
+          members.push_back({member_begin, key != "body"});
         }
         // `key` lives in the parser's string buffer until the next iterate(): no copy.
         error_code error = ReadField(key, field.value(), item, &has_id, &created, &modified,
@@ -338,6 +341,7 @@ class PageParser {
     }
     if (!has_id || item->id.empty()) return Bad(where + " has no id");
     if (keep_ != nullptr && has_fields && rich_id_ == nullptr) item->json = Project(raw, members);
+    if (keep_ == nullptr && rich_id_ == nullptr && item->body) item->json = Project(raw, members);
     const std::string named = where + " (id " + Quote(item->id) + ")";
     // A removed entry of a delta round carries nothing but the id.
     if (*removed) return Status::Ok();
@@ -402,6 +406,20 @@ class PageParser {
         if (key == "receivedDateTime") return ReadString(value, received);
         if (key == "parentFolderId") return ReadString(value, &item->folder_id);
         if (key == "bodyPreview") return ReadString(value, &item->body_preview);
+        if (key == "body") {
+          bool present = false;
+          std::string content;
+          auto error = ForEachField(
+              value,
+              [&](std::string_view k, od::value v) {
+                if (k == "content") return ReadString(v, &content);
+                if (k == "contentType") return ReadString(v, &item->body_type);
+                return Validate(v);
+              },
+              &present);
+          if (!error && present) item->body = std::move(content);
+          return error;
+        }
         if (key == "isRead") {
           od::json_type type;
           if (auto error = value.type().get(type)) return error;

@@ -32,7 +32,8 @@ struct Page {
 // shorter page. Timestamps are normalized (see timestamp.h); a present but unparseable
 // lastModifiedDateTime or receivedDateTime is Corruption as well. Events' start/end are
 // normalized when their timeZone is "UTC" or absent, else kept as Graph wrote them.
-// Null and absent optional fields are empty strings (is_read: false).
+// Null and absent optional fields are empty strings (is_read: false). A message's `body`
+// is read into `body` and `body_type` and left out of its `json` (bodies are kept apart).
 //
 // `keep`, if given, projects each item's `json` onto those top-level properties (plus
 // `id` and `@odata.etag`), in the order the body has them: a rich mailbox stores the

@@ -251,20 +251,45 @@ Result<std::vector<CollectionCount>> MirrorTables::Counts() {
   }
 }
 
+Result<std::vector<BodyCount>> MirrorTables::BodyCounts() {
+  std::vector<BodyCount> counts;
+  Status s = store_->Read("counting bodies", [&](SQLite::Database& db) {
+    SQLite::Statement q(db,
+                        "SELECT user_id, count(*), coalesce(sum(length(CAST(content AS BLOB))), 0) "
+                        "FROM message_bodies GROUP BY user_id ORDER BY user_id");
+    while (q.executeStep()) {
+      counts.push_back(
+          {q.getColumn(0).getString(), q.getColumn(1).getInt64(), q.getColumn(2).getInt64()});
+    }
+  });
+  if (!s.ok()) return s;
+  return counts;
+}
+
 Result<std::vector<Message>> MirrorTables::SearchMessages(const std::string& text,
                                                           const std::string& user_id, int limit) {
   const std::string query = FullTextQuery(text);
   if (query.empty()) return Status::InvalidArgument("nothing to search for");
   std::vector<Message> hits;
   Status s = store_->Read("searching messages", [&](SQLite::Database& db) {
-    SQLite::Statement q(db,
-                        "SELECT m.user_id, m.id, coalesce(m.received_at, ''), "
-                        "coalesce(m.from_name, ''), coalesce(m.from_address, ''), "
-                        "coalesce(m.subject, ''), "
-                        "snippet(messages_fts, -1, '[', ']', '...', 12) "
-                        "FROM messages_fts JOIN messages m ON m.seq = messages_fts.rowid "
-                        "WHERE messages_fts MATCH ?1 AND (?2 = '' OR m.user_id = ?2) "
-                        "ORDER BY rank LIMIT ?3");
+    // Matches in the subject, sender and preview, or in the body; a message matched both
+    // ways shows its better one (SQLite takes the bare column from the min() row).
+    SQLite::Statement q(
+        db,
+        "WITH hits AS ("
+        " SELECT messages_fts.rowid AS seq, rank AS r,"
+        "  snippet(messages_fts, -1, '[', ']', '...', 12) AS snip"
+        " FROM messages_fts WHERE messages_fts MATCH ?1"
+        " UNION ALL"
+        " SELECT m.seq, rank, snippet(message_bodies_fts, 0, '[', ']', '...', 12)"
+        " FROM message_bodies_fts JOIN message_bodies b ON b.rowid = message_bodies_fts.rowid"
+        " JOIN messages m ON m.user_id = b.user_id AND m.id = b.id"
+        " WHERE message_bodies_fts MATCH ?1),"
+        " best AS (SELECT seq, min(r) AS r, snip FROM hits GROUP BY seq)"
+        "SELECT m.user_id, m.id, coalesce(m.received_at, ''), coalesce(m.from_name, ''),"
+        " coalesce(m.from_address, ''), coalesce(m.subject, ''), best.snip "
+        "FROM best JOIN messages m ON m.seq = best.seq "
+        "WHERE ?2 = '' OR m.user_id = ?2 ORDER BY best.r LIMIT ?3");
     q.bind(1, query);
     q.bind(2, user_id);
     q.bind(3, limit);

@@ -45,6 +45,8 @@ class MirrorTables {
   Result<int64_t> CountItems(const std::string& user_id, Collection collection);
   // Every (mailbox, collection) with items or a watermark, ordered by user then collection.
   Result<std::vector<CollectionCount>> Counts();
+  // Bodies kept per mailbox and their size, by mailbox.
+  Result<std::vector<BodyCount>> BodyCounts();
   // Those of `notified` (id, changeKey) the collection does not hold for the mailbox at
   // that version: no row, or a row with another changeKey. An empty changeKey asks only
   // for the row. In the order given.

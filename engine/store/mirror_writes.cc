@@ -137,6 +137,26 @@ std::string FormatUtc(TimePoint t) {
   return buf;
 }
 
+// The body of a message the mirror holds, unless the stored one is of a newer version
+// (a delta round writes a message without its body, a list read of the same version
+// brings it).
+void WriteBody(WriteContext& ctx, const std::string& user_id, const MirrorItem& item) {
+  SQLite::Statement& s = ctx.Prepare(
+      "INSERT INTO message_bodies (user_id, id, content_type, content, modified_at) "
+      "SELECT ?1, ?2, ?3, ?4, NULLIF(?5, '') WHERE EXISTS "
+      "(SELECT 1 FROM messages WHERE user_id = ?1 AND id = ?2) "
+      "ON CONFLICT (user_id, id) DO UPDATE SET content_type = excluded.content_type, "
+      "content = excluded.content, modified_at = excluded.modified_at "
+      "WHERE message_bodies.modified_at IS NULL OR excluded.modified_at IS NULL OR "
+      "excluded.modified_at >= message_bodies.modified_at");
+  s.bind(1, user_id);
+  s.bind(2, item.id);
+  s.bind(3, item.body_type);
+  s.bind(4, *item.body);
+  s.bind(5, item.modified_at);
+  s.exec();
+}
+
 void UpsertItem(WriteContext& ctx, const std::string& user_id, Collection collection,
                 const MirrorItem& item, const std::string& synced_at) {
   SQLite::Statement& s = ctx.Prepare(UpsertSql(collection));
@@ -173,6 +193,7 @@ void UpsertItem(WriteContext& ctx, const std::string& user_id, Collection collec
       break;
   }
   int changed = s.exec();
+  if (item.body && ctx.keep_bodies()) WriteBody(ctx, user_id, item);
   if (changed == 0) return;  // an older or the same version: nothing written
   ctx.changes().push_back({user_id, collection, item.id, false});
   if (collection == Collection::kContacts) ReplaceContactEmails(ctx, user_id, item);

@@ -45,6 +45,13 @@ struct CollectionCount {
   std::string modified_after;
 };
 
+// The message bodies a mailbox keeps (message_bodies).
+struct BodyCount {
+  std::string user_id;
+  int64_t bodies = 0;
+  int64_t bytes = 0;  // of their content
+};
+
 // The encryptedContent of a rich notification item, as received (base64 text). It is
 // decrypted only by the sync worker, after the body's validation tokens checked.
 struct RichContent {

@@ -38,6 +38,7 @@ struct Store::Impl {
   // Declared before the context whose statements refer to it.
   std::unique_ptr<SQLite::Database> write_db;
   std::unique_ptr<WriteContext> write_ctx;
+  std::atomic<bool> keep_bodies{true};
 
   std::mutex read_mu;
   std::unique_ptr<SQLite::Database> read_db;
@@ -191,6 +192,7 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path, Clock* clock
   if (!read_db.ok()) return read_db.status();
   impl->read_db = std::move(read_db).value();
   impl->write_ctx = std::make_unique<WriteContext>(impl->write_db.get(), clock);
+  impl->write_ctx->set_keep_bodies_flag(&impl->keep_bodies);
   impl->writer = std::thread([raw = impl.get()] { raw->WriterLoop(); });
   return std::unique_ptr<Store>(new Store(std::move(impl)));
 }
@@ -237,6 +239,8 @@ Status Store::Read(const char* what, const std::function<void(SQLite::Database&)
     return Status::IOError(std::string(what) + ": " + e.what());
   }
 }
+
+void Store::SetKeepBodies(bool keep) { impl_->keep_bodies.store(keep); }
 
 void Store::SetChangeObserver(ChangeObserver observer) {
   auto shared = std::make_shared<const ChangeObserver>(std::move(observer));

@@ -66,6 +66,11 @@ class Store {
   // notification log dedupes, so a redelivery is harmless).
   Status WriteBefore(std::function<void(WriteContext&)> job, TimePoint deadline);
 
+  // Whether message bodies that pages carry are written to message_bodies (default
+  // true; false for sync.bodies = "none"). Bodies written before stay until their message
+  // goes.
+  void SetKeepBodies(bool keep);
+
   // Replaces the observer of committed mirror changes (empty: none).
   void SetChangeObserver(ChangeObserver observer);
 

@@ -8,6 +8,7 @@
 
 #include <SQLiteCpp/SQLiteCpp.h>
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -24,6 +25,10 @@ class WriteContext {
 
   SQLite::Database& db() { return *db_; }
   Clock* clock() { return clock_; }
+
+  // Whether message bodies are written (Store::SetKeepBodies); read by the writer only.
+  bool keep_bodies() const { return keep_bodies_->load(std::memory_order_relaxed); }
+  void set_keep_bodies_flag(const std::atomic<bool>* flag) { keep_bodies_ = flag; }
 
   // Mirror rows written by the jobs of the group being committed, for the change observer;
   // the writer drops a failed job's share and hands the rest out after the commit.
@@ -45,6 +50,8 @@ class WriteContext {
  private:
   SQLite::Database* db_;  // declared before the statements it outlives
   Clock* clock_;
+  const std::atomic<bool>* keep_bodies_ = &kKeep;
+  static constexpr std::atomic<bool> kKeep{true};
   std::vector<MirrorChange> changes_;
   std::unordered_map<std::string, std::unique_ptr<SQLite::Statement>> statements_;
 };

@@ -286,6 +286,10 @@ Status DeltaSyncer::RunScope(const std::string& user_id, Collection collection, 
       return Status::Corruption("delta page of " + std::string(CollectionName(collection)) +
                                 " for " + user_id + ": " + page.status().message());
     }
+    // Delta rounds do not apply Prefer: outlook.body-content-type ("message: delta" names no
+    // such header): their bodies may be in another form than the configured one. Bodies
+    // come from lists and GETs, which do.
+    for (MirrorItem& item : page->items) item.body.reset();
     if (page->next_link.empty() && page->delta_link.empty()) {
       return Status::Corruption("delta page of " + std::string(CollectionName(collection)) +
                                 " for " + user_id + " has neither nextLink nor deltaLink");

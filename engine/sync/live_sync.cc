@@ -65,6 +65,7 @@ graph::ClientOptions ClientOptionsFrom(const config::Config& config) {
   o.client_private_key = config.graph.private_key;
   if (!config.graph.base_url.empty()) o.scope = GraphTokenScope(config.graph.base_url);
   o.max_retry_wait = config.sync.max_retry_wait;
+  o.body_content_type = config.sync.bodies == "none" ? "" : config.sync.bodies;
   return o;
 }
 

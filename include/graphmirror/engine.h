@@ -83,12 +83,20 @@ struct ContainerState {
   std::string synced_at;  // local clock; empty if never
 };
 
+// The message bodies a mailbox keeps (sync.bodies), and what they take.
+struct BodyState {
+  std::string user_id;
+  int64_t bodies = 0;  // messages with a body kept
+  int64_t bytes = 0;   // their content, UTF-8
+};
+
 struct EngineStatus {
   bool running = false;  // Start()ed and not Stop()ped
   bool ready = false;    // subscriptions set and the first sync done
   // Every configured collection, then any other the database holds rows or state of.
   std::vector<CollectionState> collections;
   std::vector<ContainerState> containers;  // by container, then mailbox
+  std::vector<BodyState> bodies;           // by mailbox
   std::vector<SubscriptionState> subscriptions;
   std::vector<MailboxLogState> logs;  // every mailbox of `collections` and `subscriptions`
   int64_t log_backlog = 0;            // notifications received and not yet applied

@@ -431,6 +431,27 @@ std::vector<Mismatch> CompareMirror(const graphsim::Simulator& sim, store::Store
           Json stored = Json::parse(row->second.json, nullptr, false);
           Json a = WithoutAnnotations(stored), b = WithoutAnnotations(graph);
           if (rich_users.count(user)) b = RichProjection(std::move(b), c);
+          if (c == Collection::kMessages) {
+            // A message's body is kept in message_bodies, not in its row's json.
+            b.erase("body");
+            if (!rich_users.count(user)) {
+              const std::string want_body = sim.MessageBody(user, id, /*text=*/true);
+              std::string have_body = "(none)";
+              SQLite::Statement q(db,
+                                  "SELECT content_type, content FROM message_bodies "
+                                  "WHERE user_id = ? AND id = ?");
+              q.bind(1, user);
+              q.bind(2, id);
+              if (q.executeStep()) {
+                have_body = q.getColumn(1).getString();
+                if (q.getColumn(0).getString() != "text") have_body = "(not text) " + have_body;
+              }
+              if (have_body != want_body) {
+                detail += std::string(detail.empty() ? "" : "; ") +
+                          "body mirror=" + Quote(have_body) + " graph=" + Quote(want_body);
+              }
+            }
+          }
           if (stored.is_discarded()) {
             detail += std::string(detail.empty() ? "" : "; ") + "json column is not JSON";
           } else if (a != b) {

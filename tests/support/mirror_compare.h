@@ -44,7 +44,8 @@ std::string NormalTime(std::string_view text);
 // Every difference between the mirror (ids through `store`, rows through a new read-only
 // connection to `db_path`) and `sim`, for the given users and `collections` (all three
 // unless given). The JSON of items of `rich_users` is compared on the properties rich
-// mailboxes keep.
+// mailboxes keep. A message's json is compared without `body`, and its body (other
+// users' messages) with message_bodies as text (sync.bodies = "text", the default).
 std::vector<Mismatch> CompareMirror(const graphsim::Simulator& sim, store::Store& store,
                                     const std::string& db_path,
                                     const std::vector<std::string>& users,

@@ -58,6 +58,27 @@ TEST_CASE("ParseConfig reads the delta settings", "[config]") {
   CHECK(c->sync.catch_up_recheck.count() == 0);
 }
 
+TEST_CASE("ParseConfig reads sync.bodies: text by default, html or none, nothing else",
+          "[config]") {
+  auto plain = ParseConfig(kValid, "g.toml", "", NoEnv);
+  REQUIRE(plain.ok());
+  CHECK(plain->sync.bodies == "text");
+  for (const char* mode : {"html", "none", "text"}) {
+    std::string text = kValid;
+    text.replace(text.find("page_size = 100"), 15,
+                 std::string("page_size = 100\nbodies = \"") + mode + "\"");
+    auto c = ParseConfig(text, "g.toml", "", NoEnv);
+    REQUIRE(c.ok());
+    CHECK(c->sync.bodies == mode);
+  }
+  std::string text = kValid;
+  text.replace(text.find("page_size = 100"), 15, "page_size = 100\nbodies = \"pdf\"");
+  auto bad = ParseConfig(text, "g.toml", "", NoEnv);
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.status().message().find("sync.bodies") != std::string::npos);
+  CHECK(bad.status().message().find('\n') == std::string::npos);
+}
+
 TEST_CASE("ParseConfig reads both overlaps, the notified one 2 s unless set", "[config]") {
   auto defaults = ParseConfig(kValid, "g.toml", "", NoEnv);
   REQUIRE(defaults.ok());

@@ -108,9 +108,15 @@ TEST_CASE("client: every request carries the token, Prefer and Accept headers", 
   CHECK(arrivals[2].target == "/v1.0/users/a/contacts");
   for (const Arrival& a : arrivals) {
     CHECK(a.authorization == "Bearer tok-1");
-    CHECK(a.prefer == "IdType=\"ImmutableId\"");
+    // Bodies as text, the default of ClientOptions (sync.bodies).
+    CHECK(a.prefer == "IdType=\"ImmutableId\", outlook.body-content-type=\"text\"");
     CHECK(a.accept == "application/json");
   }
+  ClientOptions html = graph.Options();
+  html.body_content_type = "";
+  GraphClient plain(html, &clock);
+  REQUIRE(plain.Get("a", "/users/a/contacts").ok());
+  CHECK(graph.arrivals().back().prefer == "IdType=\"ImmutableId\"");
   CHECK(client.stats().requests == 3);
   CHECK(client.stats().token_requests == 1);
   CHECK(client.stats().retries == 0);

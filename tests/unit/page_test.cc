@@ -282,3 +282,42 @@ TEST_CASE("page: rich content takes the notification's id and sheds annotations 
 }
 
 }  // namespace graphmirror::graph
+
+namespace graphmirror::graph {
+namespace {
+
+TEST_CASE("page: a message's body is read apart, and left out of its json", "[page]") {
+  const char* body =
+      R"({"value":[{"id":"m1","createdDateTime":"2026-01-02T03:04:05Z","subject":"s",)"
+      R"("body":{"contentType":"text","content":"Hello\nthere"},"isRead":false},)"
+      R"({"id":"m2","createdDateTime":"2026-01-02T03:04:05Z","body":null,"subject":"t"},)"
+      R"({"id":"m3","createdDateTime":"2026-01-02T03:04:05Z","subject":"u"}]})";
+  auto page = ParsePage(Collection::kMessages, body);
+  REQUIRE(page.ok());
+  REQUIRE(page->items.size() == 3);
+  CHECK(page->items[0].body == "Hello\nthere");
+  CHECK(page->items[0].body_type == "text");
+  CHECK(page->items[0].json ==
+        R"({"id":"m1","createdDateTime":"2026-01-02T03:04:05Z","subject":"s","isRead":false})");
+  CHECK_FALSE(page->items[1].body.has_value());  // null: no body to keep
+  CHECK_FALSE(page->items[2].body.has_value());
+  CHECK(page->items[2].json ==
+        R"({"id":"m3","createdDateTime":"2026-01-02T03:04:05Z","subject":"u"})");
+
+  // Events keep their body in their json.
+  auto events = ParsePage(
+      Collection::kEvents,
+      R"({"value":[{"id":"e","createdDateTime":"2026-01-02T03:04:05Z","body":{"content":"x"}}]})");
+  REQUIRE(events.ok());
+  CHECK(events->items[0].json.find("\"body\"") != std::string::npos);
+  CHECK_FALSE(events->items[0].body.has_value());
+
+  // A body of the wrong shape fails the page.
+  CHECK_FALSE(ParsePage(Collection::kMessages,
+                        R"({"value":[{"id":"m","createdDateTime":"2026-01-02T03:04:05Z",)"
+                        R"("body":{"content":7}}]})")
+                  .ok());
+}
+
+}  // namespace
+}  // namespace graphmirror::graph

@@ -276,6 +276,15 @@ int RunStatus(const std::string& config_path) {
     }
   }
 
+  if (!status->bodies.empty()) {
+    std::printf("\n%-38s %9s %12s  %s\n", "mailbox", "bodies", "bytes", "per message");
+    for (const auto& b : status->bodies) {
+      std::printf("%-38s %9lld %12lld  %lld\n", b.user_id.c_str(), static_cast<long long>(b.bodies),
+                  static_cast<long long>(b.bytes),
+                  static_cast<long long>(b.bodies > 0 ? b.bytes / b.bodies : 0));
+    }
+  }
+
   std::printf("\nsubscriptions: %zu\n", status->subscriptions.size());
   for (const auto& sub : status->subscriptions) {
     // A rich subscription's resource carries a long $select: show the path and "rich".
