@@ -124,11 +124,7 @@ class ContainerParser {
       return BadJson(where + " is not an object", error);
     }
     std::string_view raw;
-    if (auto error = object.raw_json().get(raw)) return BadJson(where, error);
-    while (!raw.empty() &&
-           (raw.back() == ' ' || raw.back() == '\n' || raw.back() == '\r' || raw.back() == '\t')) {
-      raw.remove_suffix(1);
-    }
+    if (auto error = json::RawObject(object, &raw)) return BadJson(where, error);
     ContainerRow row;
     row.json.assign(raw);
     row.values.resize(d_.columns.size());

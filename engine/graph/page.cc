@@ -293,12 +293,7 @@ class PageParser {
     }
     // The exact text as received, then back to the start for the fields.
     std::string_view raw;
-    if (auto error = object.raw_json().get(raw)) return BadJson(where, error);
-    // raw_json() ends at the next token, so whitespace before ',' or ']' is included.
-    while (!raw.empty() &&
-           (raw.back() == ' ' || raw.back() == '\n' || raw.back() == '\r' || raw.back() == '\t')) {
-      raw.remove_suffix(1);
-    }
+    if (auto error = json::RawObject(object, &raw)) return BadJson(where, error);
     item->json.assign(raw);
     bool has_fields = false;
     if (auto error = object.reset().get(has_fields)) return BadJson(where, error);

@@ -53,6 +53,15 @@ error_code ValidateAt(od::value value, int depth) {
 
 error_code Validate(od::value value) { return ValidateAt(value, 1); }
 
+error_code RawObject(od::object& object, std::string_view* raw) {
+  if (auto error = object.raw_json().get(*raw)) return error;
+  while (!raw->empty() && (raw->back() == ' ' || raw->back() == '\n' || raw->back() == '\r' ||
+                           raw->back() == '\t')) {
+    raw->remove_suffix(1);
+  }
+  return simdjson::SUCCESS;
+}
+
 error_code ReadString(od::value value, std::string* out) {
   od::json_type type;
   if (auto error = value.type().get(type)) return error;

@@ -31,6 +31,10 @@ error_code Validate(od::value value);
 // A string, or "" for null. Copies: the parser's strings die at the next iterate().
 error_code ReadString(od::value value, std::string* out);
 
+// The exact text of `object` as received (the caller resets the object to read its fields).
+// (raw_json() ends at the next token, so the whitespace before ',' or ']' is cut off.)
+error_code RawObject(od::object& object, std::string_view* raw);
+
 // Calls `on_field(key, value)` for each field of an object value (each value must be
 // consumed: read or Validate()d); null counts as an empty object (Graph writes
 // "from": null). Sets `*present`, if given, when the value was a real object.

@@ -31,16 +31,6 @@ void RequireSameContainers(SimFixture& f, const std::vector<std::string>& tables
   REQUIRE(mismatches.empty());
 }
 
-sync::DeltaStats DeltaPass(SimFixture& f, const config::Config& config, const std::string& user,
-                           Collection collection) {
-  sync::DeltaSyncer delta(&f.client(), &f.store(), &f.clock(),
-                          sync::DeltaOptions::From(config.sync));
-  auto pass = delta.Sync(user, collection);
-  INFO(pass.status().ToString());
-  REQUIRE(pass.ok());
-  return *pass;
-}
-
 std::string Column(SimFixture& f, const std::string& sql, const std::string& user) {
   SQLite::Database db(f.dir().Path("mirror.db"));
   SQLite::Statement q(db, sql);
@@ -78,7 +68,7 @@ TEST_CASE("Mail folders: mirrored whole, then kept by mailFolders/delta", "[cont
   REQUIRE(f.sim().RenameMailFolder(user, projects, "Projects 2026"));
   REQUIRE(!f.sim().CreateItem(user, "messages", R"({"subject":"hello"})", clients).empty());
   REQUIRE(f.sim().DeleteMailFolder(user, old));
-  sync::DeltaStats stats = DeltaPass(f, config, user, Collection::kMessages);
+  sync::DeltaStats stats = f.DeltaPass(config, user, Collection::kMessages);
   CHECK(stats.container_removed == 1);
   CHECK(stats.container_rows >= 2);  // the new folder and the renamed one, at least
   RequireSameContainers(f, {"mail_folders"});
@@ -89,7 +79,7 @@ TEST_CASE("Mail folders: mirrored whole, then kept by mailFolders/delta", "[cont
   // An expired token: the folders are read whole again, and what went meanwhile leaves.
   f.sim().ExpireDeltaTokens();
   REQUIRE(f.sim().DeleteMailFolder(user, clients));
-  stats = DeltaPass(f, config, user, Collection::kMessages);
+  stats = f.DeltaPass(config, user, Collection::kMessages);
   CHECK(stats.container_removed == 1);
   RequireSameContainers(f, {"mail_folders"});
   CHECK(Column(f,
@@ -132,7 +122,7 @@ TEST_CASE("Contact folders: mirrored whole, then kept by contactFolders/delta", 
   REQUIRE(f.sim().DeleteContactFolder(user, old));
   const std::string added = f.sim().CreateContactFolder(user, team, "Partners");
   REQUIRE(!added.empty());
-  sync::DeltaStats stats = DeltaPass(f, config, user, Collection::kContacts);
+  sync::DeltaStats stats = f.DeltaPass(config, user, Collection::kContacts);
   CHECK(stats.container_removed == 1);
   CHECK(stats.container_rows == 2);  // the renamed folder and the new one
   RequireSameContainers(f, {"contact_folders"});
@@ -163,7 +153,7 @@ TEST_CASE("Calendars: read whole at every events pass; gone ones leave", "[conta
 
   REQUIRE(f.sim().RenameCalendar(user, made[0], "Renamed"));
   REQUIRE(f.sim().DeleteCalendar(user, made[1]));
-  sync::DeltaStats stats = DeltaPass(f, config, user, Collection::kEvents);
+  sync::DeltaStats stats = f.DeltaPass(config, user, Collection::kEvents);
   CHECK(stats.container_removed == 1);
   RequireSameContainers(f, {"calendars"});
   CHECK(Column(f, "SELECT change_key FROM calendars WHERE user_id = ? AND name = 'Renamed'",

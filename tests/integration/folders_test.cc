@@ -34,17 +34,6 @@ void SyncAll(SimFixture& f, const config::Config& config) {
   }
 }
 
-// One delta pass over the collection: the only way the mirror sees deletions.
-sync::DeltaStats DeltaPass(SimFixture& f, const config::Config& config, const std::string& user,
-                           Collection collection) {
-  sync::DeltaSyncer delta(&f.client(), &f.store(), &f.clock(),
-                          sync::DeltaOptions::From(config.sync));
-  auto pass = delta.Sync(user, collection);
-  INFO(pass.status().ToString());
-  REQUIRE(pass.ok());
-  return *pass;
-}
-
 std::string ContactFolderOf(SimFixture& f, const std::string& user, const std::string& id) {
   SQLite::Database db(f.dir().Path("mirror.db"));
   SQLite::Statement q(db,
@@ -88,7 +77,7 @@ TEST_CASE("Contacts of every contact folder are mirrored, changes and deletions 
   REQUIRE(f.sim().DeleteItem(user, "contacts", default_contact));
   const std::string late = f.sim().CreateItem(user, "contacts", R"({"givenName":"L"})", team);
   f.clock().Advance(std::chrono::minutes(5));
-  sync::DeltaStats stats = DeltaPass(f, config, user, Collection::kContacts);
+  sync::DeltaStats stats = f.DeltaPass(config, user, Collection::kContacts);
   CHECK(stats.scopes == 3);
   CHECK(stats.removed == 2);
   f.RequireExactMirror(user, Collection::kContacts);
@@ -99,7 +88,7 @@ TEST_CASE("Contacts of every contact folder are mirrored, changes and deletions 
   f.clock().Advance(std::chrono::minutes(5));
   REQUIRE(f.sim().DeleteContactFolder(user, work));
   f.clock().Advance(std::chrono::minutes(5));
-  DeltaPass(f, config, user, Collection::kContacts);
+  f.DeltaPass(config, user, Collection::kContacts);
   f.RequireExactMirror(user, Collection::kContacts);
   CHECK(ContactFolderOf(f, user, in_team) == "(no row)");
   CHECK(f.QueryInt("SELECT count(*) FROM delta_links WHERE collection = 'contacts' AND scope = '" +
@@ -141,7 +130,7 @@ TEST_CASE("Messages of hidden mail folders are mirrored; a search folder is no d
   const std::string added =
       f.sim().CreateItem(user, "messages", R"({"subject":"added hidden"})", hidden_id);
   f.clock().Advance(std::chrono::minutes(5));
-  sync::DeltaStats stats = DeltaPass(f, config, user, Collection::kMessages);
+  sync::DeltaStats stats = f.DeltaPass(config, user, Collection::kMessages);
   CHECK(stats.removed == 1);
   f.RequireExactMirror(user, Collection::kMessages);
   CHECK(!kept.empty());

@@ -15,6 +15,7 @@
 #include "engine/config/config.h"
 #include "engine/graph/graph_client.h"
 #include "engine/store/store.h"
+#include "engine/sync/delta.h"
 #include "engine/sync/resync.h"
 #include "engine/sync/sync_once.h"
 #include "tests/support/temp_dir.h"
@@ -62,6 +63,17 @@ class SimFixture {
       c.mailboxes.push_back(m);
     }
     return c;
+  }
+
+  // One delta pass over the user's collection (its containers first); REQUIREs success.
+  sync::DeltaStats DeltaPass(const config::Config& config, const std::string& user,
+                             Collection collection) {
+    sync::DeltaSyncer delta(client_.get(), store_.get(), &clock_,
+                            sync::DeltaOptions::From(config.sync));
+    auto pass = delta.Sync(user, collection);
+    INFO(pass.status().ToString());
+    REQUIRE(pass.ok());
+    return *pass;
   }
 
   sync::Resyncer MakeResyncer(sync::ResyncOptions options) {
