@@ -74,8 +74,11 @@ TEST_CASE("conformance: documented properties graphsim does not model are 501, u
              "NotImplemented");
   CheckError(f.Get(base + "/events?$select=seriesMasterId"), 501, "NotImplemented");
   CheckError(f.Get(base + "/contacts?$select=nickName"), 501, "NotImplemented");
-  // Filtering or sorting on a documented property other than the timestamps: 501.
-  CheckError(f.Get(base + "/messages?$filter=isRead eq false"), 501, "NotImplemented");
+  // Filtering on a documented property graphsim does not model or compare, or sorting on
+  // one other than the timestamps: 501.
+  CheckError(f.Get(base + "/messages?$filter=webLink eq 'x'"), 501, "NotImplemented");
+  CheckError(f.Get(base + "/messages?$filter=sentDateTime ge 2026-01-01T00:00:00Z"), 501,
+             "NotImplemented");
   CheckError(f.Get(base + "/events?$orderby=subject"), 501, "NotImplemented");
   // A property no resource type has is the client's error, as Graph answers it.
   CheckError(f.Get(base + "/messages?$select=nosuch"), 400, "BadRequest",
@@ -126,15 +129,29 @@ TEST_CASE("conformance: routing errors have Graph's status, code and body",
   CHECK(missing.Header("request-id") == missing.body["error"]["innerError"]["request-id"]);
 }
 
-TEST_CASE("conformance: a subscription resource with $filter is 501 (Graph serves it)",
+TEST_CASE("conformance: a subscription resource's $filter is checked before the handshake",
           "[graphsim][conformance]") {
   SimFixture f;
-  Json body{{"changeType", "created"},
-            {"notificationUrl", "https://127.0.0.1:1/notify"},
-            {"resource", "users/" + f.user(0) + "/messages?$filter=isRead eq false"},
-            {"expirationDateTime", "2026-01-02T12:00:00Z"}};
-  // Refused before the handshake: the unreachable URL is never called.
-  CheckError(f.Post("/v1.0/subscriptions", body), 501, "NotImplemented");
+  auto body = [&](const std::string& query) {
+    return Json{{"changeType", "created"},
+                {"notificationUrl", "https://127.0.0.1:1/notify"},
+                {"resource", "users/" + f.user(0) + "/messages?" + query},
+                {"expirationDateTime", "2026-01-02T12:00:00Z"}};
+  };
+  // Refused before the handshake: the unreachable URL is never called. What Graph serves
+  // and graphsim does not is 501; a malformed filter 400.
+  CheckError(f.Post("/v1.0/subscriptions", body("$filter=startswith(subject,'a')")), 501,
+             "NotImplemented");
+  CheckError(f.Post("/v1.0/subscriptions", body("$filter=webLink eq 'x'")), 501, "NotImplemented");
+  CheckError(f.Post("/v1.0/subscriptions", body("$filter=isRead eq 'x'")), 400, "BadRequest");
+  CheckError(f.Post("/v1.0/subscriptions", body("$filter=nosuch eq true")), 400, "BadRequest");
+  CheckError(f.Post("/v1.0/subscriptions", body("$filter=isRead eq&$select=subject")), 400,
+             "BadRequest");
+  CheckError(f.Post("/v1.0/subscriptions", body("$filter=isRead eq true&$filter=isRead eq false")),
+             400, "BadRequest");
+  // A good filter reaches the handshake, which fails on the unreachable URL.
+  CheckError(f.Post("/v1.0/subscriptions", body("$filter=isRead eq false")), 400,
+             "ValidationError");
 }
 
 TEST_CASE("conformance: token endpoint answers for a missing secret and another resource",

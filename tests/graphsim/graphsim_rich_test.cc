@@ -507,6 +507,38 @@ TEST_CASE("rich: created and updated items carry their $selected properties, enc
   CHECK_FALSE(e.plaintext.contains("end"));
 }
 
+// Outlook-CN Example 3: `$select` and `$filter` together (in its spelling, `AND` and
+// `'High'`). An item that comes to match carries its content as a created one does.
+TEST_CASE("rich: a $filter subscription carries content for items entering the match",
+          "[graphsim][rich]") {
+  SimFixture f(RichOptions());
+  Webhook hook;
+  const Subscriber& alice = Alice();
+  const std::string uid = f.user(0);
+  Subscribe(f, RichBody(hook.url("/rich"),
+                        "/users/" + uid +
+                            "/mailFolders('Drafts')/messages?$select=Subject,bodyPreview"
+                            "&$filter=hasAttachments eq false AND importance eq 'High'",
+                        alice));
+  std::string id = f.sim().CreateItem(uid, "messages", R"({"subject":"plan"})", "drafts");
+  REQUIRE_FALSE(id.empty());
+  CHECK(f.sim().PumpDeliveries() == 0);  // normal importance: not watched
+  REQUIRE(f.sim().UpdateItem(uid, "messages", id, R"({"importance":"high"})"));
+  Json entered = OnePost(f, hook);
+  REQUIRE(entered["value"].size() == 1);
+  CHECK(entered["value"][0]["changeType"] == "created");
+  CHECK(entered["value"][0]["resourceData"]["id"] == id);
+  Opened opened = Open(entered["value"][0]["encryptedContent"], alice.key.get());
+  REQUIRE(opened.padding_valid);
+  CHECK(opened.plaintext == Json{{"subject", "plan"}, {"bodyPreview", ""}});
+  CHECK(entered["validationTokens"].size() == 1);
+  REQUIRE(f.sim().UpdateItem(uid, "messages", id, R"({"importance":"low"})"));
+  Json left = OnePost(f, hook);
+  REQUIRE(left["value"].size() == 1);
+  CHECK(left["value"][0]["changeType"] == "deleted");
+  CHECK_FALSE(left["value"][0].contains("encryptedContent"));
+}
+
 // Microsoft's example: a subscription to
 // `messages?$select=Subject,bodyPreview,importance,receivedDateTime,from` and its
 // decrypted payload, property by property.

@@ -141,8 +141,8 @@ TEST_CASE("subscriptions: resource spellings", "[graphsim][subscriptions]") {
   CheckError(f.Post("/v1.0/subscriptions",
                     SubBody(hook.url(), "/users/" + f.user(0) + "/mailFolders/nope/messages")),
              404, "ErrorItemNotFound");
-  // A query in the resource: $select is taken (and checked as a GET's), $filter is Graph's
-  // but not graphsim's, what Graph refuses is its 400.
+  // A query in the resource: $select is taken (and checked as a GET's), $filter as a
+  // list's (a property it cannot compare 501), what Graph refuses is its 400.
   std::string messages = "/users/" + f.user(0) + "/messages";
   Reply selected = f.Post("/v1.0/subscriptions",
                           SubBody(hook.url("/select"), messages + "?$select=Subject,from"));
@@ -150,9 +150,13 @@ TEST_CASE("subscriptions: resource spellings", "[graphsim][subscriptions]") {
   CHECK(selected.body["resource"] == messages + "?$select=Subject,from");
   CheckError(f.Post("/v1.0/subscriptions", SubBody(hook.url(), messages + "?$select=nosuch")), 400,
              "BadRequest");
+  Reply filtered = f.Post("/v1.0/subscriptions",
+                          SubBody(hook.url("/filter"), messages + "?$filter=isRead eq false"));
+  CHECK(filtered.status == 201);
+  CHECK(filtered.body["resource"] == messages + "?$filter=isRead eq false");
   CheckError(
-      f.Post("/v1.0/subscriptions", SubBody(hook.url(), messages + "?$filter=isRead eq false")),
-      501, "NotImplemented");
+      f.Post("/v1.0/subscriptions", SubBody(hook.url(), messages + "?$filter=webLink eq 'x'")), 501,
+      "NotImplemented");
   for (const char* query :
        {"?$top=5", "?$orderby=subject", "?$select=subject,body", "?$expand=attachments"}) {
     INFO(query);
@@ -480,6 +484,155 @@ TEST_CASE("subscriptions: authentication is required", "[graphsim][subscriptions
   auto r = f.client().Get("/v1.0/subscriptions");
   REQUIRE(r);
   CHECK(r->status == 401);
+}
+
+// (changeType, resourceData.id) of every item a hook received since its last clear().
+std::vector<std::pair<std::string, std::string>> Heard(const Webhook& hook) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const Json& item : hook.items()) {
+    out.emplace_back(item.value("changeType", ""), item["resourceData"].value("id", ""));
+  }
+  return out;
+}
+using Heards = std::vector<std::pair<std::string, std::string>>;
+
+// Outlook-CN "Refine the conditions for a notification": with `$filter=isRead eq false` on
+// a folder, a message added or marked unread is `created`, one read is `deleted`, a change
+// to another property of a matching one `updated`; without a $filter every change of a
+// message in the folder is `updated`.
+TEST_CASE("subscriptions: $filter turns entering and leaving the match into created and deleted",
+          "[graphsim][subscriptions]") {
+  SimFixture f(SubOptions());
+  Webhook unread, high, plain;
+  const std::string uid = f.user(0);
+  const std::string messages = "/v1.0/users/" + uid + "/messages/";
+  auto subscribe = [&](Webhook& hook, const std::string& resource) {
+    Reply r = f.Post("/v1.0/subscriptions", SubBody(hook.url(), resource, 600));
+    INFO(r.raw);
+    REQUIRE(r.status == 201);
+    CHECK(r.body["resource"] == resource);  // as sent, $filter included
+    return r.body["id"].get<std::string>();
+  };
+  // A folder subscription with a filter, and one without on the same folder and URL: not
+  // duplicates, their resources differ.
+  subscribe(unread, "/users/" + uid + "/mailFolders('inbox')/messages?$filter=isRead eq false");
+  subscribe(plain, "/users/" + uid + "/mailFolders('inbox')/messages");
+  Reply also_plain =
+      f.Post("/v1.0/subscriptions",
+             SubBody(unread.url(), "/users/" + uid + "/mailFolders('inbox')/messages"));
+  CHECK(also_plain.status == 201);
+  CheckError(f.Post("/v1.0/subscriptions",
+                    SubBody(unread.url(), "/users/" + uid +
+                                              "/mailFolders('inbox')/messages?$filter=isRead eq "
+                                              "false")),
+             409, "ExtensionError");
+  REQUIRE(f.Delete("/v1.0/subscriptions/" + also_plain.body["id"].get<std::string>()).status ==
+          204);
+  // A whole-mailbox one, $select with it as a rich resource would have.
+  subscribe(high,
+            "/users/" + uid + "/messages?$select=subject,importance&$filter=importance eq 'high'");
+  auto pump = [&] {
+    unread.clear();
+    high.clear();
+    plain.clear();
+    f.sim().PumpDeliveries();
+  };
+
+  // Arrives unread in the Inbox: enters the unread set.
+  std::string id = f.sim().CreateItem(uid, "messages", R"({"subject":"new"})", "inbox");
+  pump();
+  CHECK(Heard(unread) == Heards{{"created", id}});
+  CHECK(Heard(plain) == Heards{{"created", id}});
+  CHECK(Heard(high).empty());
+  // Another property changes while it matches: updated.
+  REQUIRE(f.Patch(messages + id, Json{{"categories", {"Blue category"}}}).status == 200);
+  pump();
+  CHECK(Heard(unread) == Heards{{"updated", id}});
+  // Read: it leaves the set (deleted); without a filter it is an update.
+  REQUIRE(f.Patch(messages + id, Json{{"isRead", true}}).status == 200);
+  pump();
+  CHECK(Heard(unread) == Heards{{"deleted", id}});
+  CHECK(Heard(plain) == Heards{{"updated", id}});
+  // Changed while outside the set: nothing for the filtered subscription.
+  REQUIRE(f.Patch(messages + id, Json{{"flag", {{"flagStatus", "flagged"}}}}).status == 200);
+  pump();
+  CHECK(Heard(unread).empty());
+  CHECK(Heard(plain) == Heards{{"updated", id}});
+  // Marked unread: created again.
+  REQUIRE(f.Patch(messages + id, Json{{"isRead", false}}).status == 200);
+  pump();
+  CHECK(Heard(unread) == Heards{{"created", id}});
+  // High importance: still unread (updated), and it enters the mailbox-wide high set.
+  REQUIRE(f.Patch(messages + id, Json{{"importance", "high"}}).status == 200);
+  pump();
+  CHECK(Heard(unread) == Heards{{"updated", id}});
+  CHECK(Heard(high) == Heards{{"created", id}});
+  // Moved out of the Inbox (a new id): it leaves the folder's set; mailbox-wide the old id
+  // is gone and the new one appears, both matching.
+  Reply moved = f.Post(messages + id + "/move", Json{{"destinationId", "archive"}});
+  REQUIRE(moved.status == 201);
+  const std::string moved_id = moved.body["id"];
+  pump();
+  CHECK(Heard(unread) == Heards{{"deleted", id}});
+  CHECK(Heard(high) == Heards{{"deleted", id}, {"created", moved_id}});
+  // Importance back to normal: it leaves the high set.
+  REQUIRE(f.Patch(messages + moved_id, Json{{"importance", "normal"}}).status == 200);
+  pump();
+  CHECK(Heard(high) == Heards{{"deleted", moved_id}});
+  CHECK(Heard(unread).empty());
+  // A matching message deleted: deleted; a non-matching one: nothing.
+  std::string doomed = f.sim().CreateItem(uid, "messages", R"({"importance":"high"})", "inbox");
+  REQUIRE(f.Delete(messages + doomed).status == 204);
+  REQUIRE(f.Delete(messages + moved_id).status == 204);
+  pump();
+  CHECK(Heard(unread) == Heards{{"created", doomed}, {"deleted", doomed}});
+  CHECK(Heard(high) == Heards{{"created", doomed}, {"deleted", doomed}});
+  // Seeded messages count too: an unread one read leaves, a read one read again is nothing.
+  Reply seeded_unread =
+      f.Get("/v1.0/users/" + uid + "/mailFolders/inbox/messages?$filter=isRead eq false&$top=1");
+  Reply seeded_read =
+      f.Get("/v1.0/users/" + uid + "/mailFolders/inbox/messages?$filter=isRead eq true&$top=1");
+  REQUIRE(seeded_unread.body["value"].size() == 1);
+  REQUIRE(seeded_read.body["value"].size() == 1);
+  const std::string was_unread = seeded_unread.body["value"][0]["id"];
+  const std::string was_read = seeded_read.body["value"][0]["id"];
+  REQUIRE(f.Patch(messages + was_unread, Json{{"isRead", true}}).status == 200);
+  REQUIRE(f.Patch(messages + was_read, Json{{"isRead", true}}).status == 200);
+  pump();
+  CHECK(Heard(unread) == Heards{{"deleted", was_unread}});
+  CHECK(Heard(plain) == Heards{{"updated", was_unread}, {"updated", was_read}});
+}
+
+TEST_CASE("subscriptions: $filter on events and contact folders", "[graphsim][subscriptions]") {
+  SimFixture f(SubOptions());
+  Webhook events, suppliers;
+  const std::string uid = f.user(0);
+  REQUIRE(f.Post("/v1.0/subscriptions",
+                 SubBody(events.url(), "/users/" + uid + "/events?$filter=isAllDay eq true"))
+              .status == 201);
+  const std::string folder =
+      f.sim().CreateContactFolder(uid, DefaultContactFolder(f, uid), "Suppliers");
+  REQUIRE(f.Post("/v1.0/subscriptions",
+                 SubBody(suppliers.url(), "/users/" + uid + "/contactFolders/" + folder +
+                                              "/contacts?$filter=companyName eq 'fabrikam'"))
+              .status == 201);
+
+  std::string meeting = f.sim().CreateItem(uid, "events", R"({"subject":"sync"})");
+  std::string holiday = f.sim().CreateItem(uid, "events", R"({"isAllDay":true})");
+  REQUIRE(f.Patch("/v1.0/users/" + uid + "/events/" + meeting, Json{{"isAllDay", true}}).status ==
+          200);
+  REQUIRE(f.Patch("/v1.0/users/" + uid + "/events/" + holiday, Json{{"isAllDay", false}}).status ==
+          200);
+  Reply vendor = f.Post("/v1.0/users/" + uid + "/contactFolders/" + folder + "/contacts",
+                        Json{{"displayName", "Vendor"}, {"companyName", "Fabrikam"}});
+  REQUIRE(vendor.status == 201);
+  const std::string vendor_id = vendor.body["id"];
+  f.sim().CreateItem(uid, "contacts", R"({"companyName":"Fabrikam"})");  // another folder
+  REQUIRE(f.Patch("/v1.0/users/" + uid + "/contacts/" + vendor_id, Json{{"companyName", "Contoso"}})
+              .status == 200);
+  f.sim().PumpDeliveries();
+  CHECK(Heard(events) == Heards{{"created", holiday}, {"created", meeting}, {"deleted", holiday}});
+  CHECK(Heard(suppliers) == Heards{{"created", vendor_id}, {"deleted", vendor_id}});
 }
 
 TEST_CASE("every response carries a Date header from the simulator clock", "[graphsim]") {

@@ -52,9 +52,26 @@ Cursor Collection::CursorOf(const Item& item, const std::vector<OrderKey>& order
   return cursor;
 }
 
+namespace {
+
+// An item's timestamps: all a time-only filter reads.
+class TimesSubject : public FilterSubject {
+ public:
+  explicit TimesSubject(const Item& item) : item_(item) {}
+  TimePoint Time(TimeField field) const override { return item_.time(field); }
+  FilterValue Value(const std::string&) const override { return FilterValue{}; }
+
+ private:
+  const Item& item_;
+};
+
+}  // namespace
+
 bool Collection::Matches(const Item& item, const Query& query) const {
   if (query.folder >= 0 && item.folder != query.folder) return false;
-  return !query.filter || query.filter->Matches(item.times);
+  if (!query.filter) return true;
+  if (query.matches) return query.matches(item);
+  return query.filter->Matches(TimesSubject(item));
 }
 
 template <typename Fn>

@@ -7,6 +7,7 @@
 #define GRAPHMIRROR_TOOLS_GRAPHSIM_ITEM_STORE_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <set>
@@ -57,7 +58,11 @@ class Collection {
   }
 
   struct Query {
+    // Bounds the index walk by its timestamps and decides which items match.
     const FilterExpr* filter = nullptr;
+    // Evaluates `filter` on an item when it reads more than timestamps: content needs the
+    // owner and tenant, which a Collection does not know. Unset: the item's times alone.
+    std::function<bool(const Item&)> matches;
     std::vector<OrderKey> order;  // empty: the default order
     std::optional<Cursor> after;  // resume after this position
     int folder = -1;              // -1: any folder

@@ -95,8 +95,8 @@ std::optional<ApiError> Notifier::CheckLocked(const SubscriptionRecord& candidat
   int on_mailbox = 0;
   for (const auto& [seq, sub] : subs_) {
     if (sub.id == candidate.id) continue;
-    if (sub.target == candidate.target && sub.changes == candidate.changes &&
-        sub.notification_url == candidate.notification_url) {
+    if (sub.target == candidate.target && sub.filter_text == candidate.filter_text &&
+        sub.changes == candidate.changes && sub.notification_url == candidate.notification_url) {
       return Conflict();
     }
     if (sub.target.user == candidate.target.user) ++on_mailbox;
@@ -120,7 +120,7 @@ std::optional<ApiError> Notifier::Insert(SubscriptionRecord* record) {
   record->seq = ++next_seq_;
   seq_of_[record->id] = record->seq;
   subs_[record->seq] = *record;
-  if (IsRich(*record)) any_rich_ = true;
+  if (IsRich(*record) || record->filter) any_rich_ = true;
   return std::nullopt;
 }
 
@@ -160,7 +160,7 @@ std::optional<ApiError> Notifier::Update(const std::string& id, const Change& ch
     candidate.notification_url = *change.notification_url;
     for (const auto& [seq, other] : subs_) {
       if (other.id != id && other.target == candidate.target &&
-          other.changes == candidate.changes &&
+          other.filter_text == candidate.filter_text && other.changes == candidate.changes &&
           other.notification_url == candidate.notification_url) {
         ApiError err = Conflict();
         err.message.replace(err.message.find("Create"), 6, "Update");
@@ -351,34 +351,31 @@ void Notifier::OnChange(const ItemChange& change) {
     std::lock_guard<std::mutex> lock(mu_);
     TimePoint now = now_();
     PurgeExpiredLocked(now);
+    const bool existed = change.op != ItemChange::Op::kCreate;
+    const bool exists = change.op != ItemChange::Op::kDelete;
+    const bool moved = change.op == ItemChange::Op::kMove;
+    const std::string& old_id = moved ? change.old_id : change.id;
+    const int old_folder = moved ? change.old_folder : change.folder;
     for (const auto& [seq, sub] : subs_) {
       if (sub.target.user != change.user || sub.target.kind != change.kind) continue;
+      // Without the item's states the change was made before the subscription existed
+      // (WantsContent() was still false): it is not the subscription's to hear about.
+      if (sub.filter && ((existed && !change.before) || (exists && !change.content))) continue;
+      auto matches = [&](const std::shared_ptr<const Json>& state) {
+        return !sub.filter || sub.filter->Matches(RenderedFilterSubject(*state));
+      };
+      const int f = sub.target.folder;
+      const bool was_in = existed && (f < 0 || f == old_folder) && matches(change.before);
+      const bool is_in = exists && (f < 0 || f == change.folder) && matches(change.content);
       auto emit = [&, &sub = sub](unsigned bit, const std::string& id) {
         if (!(sub.changes & bit)) return;
         if (QueueChangeLocked(sub, bit, change, id, now)) queued = true;
       };
-      int f = sub.target.folder;
-      bool in_now = f < 0 || f == change.folder;
-      switch (change.op) {
-        case ItemChange::Op::kCreate:
-          if (in_now) emit(kChangeCreated, change.id);
-          break;
-        case ItemChange::Op::kUpdate:
-          if (in_now) emit(kChangeUpdated, change.id);
-          break;
-        case ItemChange::Op::kDelete:
-          if (in_now) emit(kChangeDeleted, change.id);
-          break;
-        case ItemChange::Op::kMove: {
-          bool was_in = f < 0 || f == change.old_folder;
-          if (was_in && in_now && change.id == change.old_id) {
-            emit(kChangeUpdated, change.id);
-          } else {
-            if (was_in) emit(kChangeDeleted, change.old_id);
-            if (in_now) emit(kChangeCreated, change.id);
-          }
-          break;
-        }
+      if (was_in && is_in && old_id == change.id) {
+        emit(kChangeUpdated, change.id);
+      } else {
+        if (was_in) emit(kChangeDeleted, old_id);
+        if (is_in) emit(kChangeCreated, change.id);
       }
     }
   }

@@ -4,6 +4,9 @@
 // Changes of items arrive through OnChange (called by the data model after it released its
 // data lock); each live subscription that watches the item's collection (or mail folder)
 // and asked for that change type gets a changeNotification queued for its notificationUrl.
+// A subscription sees an item that is in its folder and matches its $filter: one that
+// starts to be (created, moved in, changed to match) is `created`, one that stops
+// (deleted, moved out, changed not to match) is `deleted`, one that stays is `updated`.
 // Pump() first queues a `reauthorizationRequired` for each subscription whose expiry came
 // within Options::reauthorize_before_expiry (once per expiry value), then turns the due
 // queue into batches (at most Options::max_batch items per POST, items of several
@@ -69,6 +72,11 @@ struct SubscriptionRecord {
   std::optional<bool> include_resource_data;  // as sent
   // The resource's $select, Graph's spelling and order; empty: none.
   std::vector<std::string> select;
+  // The resource's $filter ("Refine the conditions for a notification"): only items that
+  // match it are watched; an item entering or leaving the match is created or deleted.
+  std::shared_ptr<const FilterExpr> filter;
+  std::string filter_text;  // as sent (decoded); part of the 409 identity
+
   // encryptionCertificate as sent ("" if none), echoed by the create answer only.
   std::string certificate_text;
   std::string certificate_id;  // encryptionCertificateId ("" if none)
@@ -99,8 +107,11 @@ struct ItemChange {
   std::string old_id;  // kMove: the id before the move
   int old_folder = 0;  // kMove: the folder before the move
   // The item after the change, rendered in full (Render with no $select), for rich
-  // subscriptions; null when Notifier::WantsContent() was false or for a delete.
+  // subscriptions and $filter; null when Notifier::WantsContent() was false or for a delete.
   std::shared_ptr<const Json> content;
+  // The item before the change, rendered likewise, for $filter; null when
+  // Notifier::WantsContent() was false or for a create.
+  std::shared_ptr<const Json> before;
 };
 
 class Notifier {
@@ -139,8 +150,9 @@ class Notifier {
   size_t RemoveForUser(int user);
 
   // --- Notifications ---------------------------------------------------------------------
-  // True once any rich subscription was created: changes should carry their content. (It
-  // stays true: rendering an item nobody needs only costs time.)
+  // True once any rich subscription or one with a $filter was created: changes should
+  // carry the item's rendered states (ItemChange::content, ::before). (It stays true:
+  // rendering an item nobody needs only costs time.)
   bool WantsContent() const { return any_rich_.load(std::memory_order_relaxed); }
   void OnChange(const ItemChange& change);
   size_t Pump();

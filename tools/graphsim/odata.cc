@@ -103,6 +103,95 @@ std::optional<ApiError> ResolveTimeField(std::string_view name, const EntityInfo
                     entity.type_name + "'.");
 }
 
+// Resolves a property name in $filter (case-insensitively, as Graph does) to one graphsim
+// can compare, or explains why it cannot be used.
+std::optional<ApiError> ResolveFilterProperty(std::string_view name, const EntityInfo& entity,
+                                              const FilterableProperty** property) {
+  std::string lower = Lower(name);
+  // A property path (`from/emailAddress/address`, [Query]'s example): valid in Graph if it
+  // starts at a property of the type, but not compared by graphsim.
+  if (size_t slash = lower.find('/'); slash != std::string::npos) {
+    std::string head = lower.substr(0, slash);
+    bool known = Documented(entity, head);
+    for (const std::string& p : entity.properties) known = known || Lower(p) == head;
+    if (known) {
+      return ApiError{
+          501, "NotImplemented",
+          "graphsim does not implement $filter on property paths ('" + std::string(name) + "')."};
+    }
+    return BadRequest("Could not find a property named '" + std::string(name.substr(0, slash)) +
+                      "' on type '" + entity.type_name + "'.");
+  }
+  for (const FilterableProperty& p : entity.filterable) {
+    if (Lower(p.name) == lower) {
+      *property = &p;
+      return std::nullopt;
+    }
+  }
+  bool modelled = false;
+  for (const std::string& p : entity.properties) modelled = modelled || Lower(p) == lower;
+  if (modelled || Documented(entity, lower)) {
+    return ApiError{501, "NotImplemented",
+                    "graphsim supports $filter on timestamps and on the Boolean, String and enum "
+                    "properties it models; not on '" +
+                        std::string(name) + "'."};
+  }
+  return BadRequest("Could not find a property named '" + std::string(name) + "' on type '" +
+                    entity.type_name + "'.");
+}
+
+std::string TypeName(const FilterableProperty& property) {
+  switch (property.type) {
+    case PropertyType::kDateTimeOffset:
+      return "Edm.DateTimeOffset";
+    case PropertyType::kBoolean:
+      return "Edm.Boolean";
+    case PropertyType::kString:
+      return "Edm.String";
+    case PropertyType::kEnum:
+      break;
+  }
+  return property.enum_type;
+}
+
+// Graph's answer to comparing a property with a literal of another type ("field": Graph
+// says it for a quoted date; the same OData layer says it for every pair).
+ApiError IncompatibleTypes(const FilterableProperty& property, const std::string& literal_type,
+                           CompareOp op) {
+  return BadRequest(
+      "A binary operator with incompatible types was detected. Found operand types '" +
+      TypeName(property) + "' and '" + literal_type + "' for operator kind '" +
+      OperatorKindName(op) + "'.");
+}
+
+// The OData type of an unquoted literal that is none of null, true, false or a
+// DateTimeOffset, for the incompatible-types answer; "" if it is no literal at all.
+std::string NumberType(const std::string& text) {
+  size_t i = (!text.empty() && (text[0] == '-' || text[0] == '+')) ? 1 : 0;
+  if (i >= text.size()) return "";
+  bool digits = true, number = true;
+  for (size_t j = i; j < text.size(); ++j) {
+    char c = text[j];
+    if (!std::isdigit(static_cast<unsigned char>(c))) digits = false;
+    if (!std::isdigit(static_cast<unsigned char>(c)) && c != '.' && c != 'e' && c != 'E' &&
+        c != '-' && c != '+') {
+      number = false;
+    }
+  }
+  if (digits) return text.size() - i <= 9 ? "Edm.Int32" : "Edm.Int64";
+  return number && std::isdigit(static_cast<unsigned char>(text[i])) ? "Edm.Double" : "";
+}
+
+// The position of an enum member (case-insensitive, as the documented
+// `importance eq 'High'` needs); -1 if it is none.
+int MemberIndex(const FilterableProperty& property, const std::string& text) {
+  std::string lower = Lower(text);
+  for (size_t i = 0; i < property.members.size(); ++i) {
+    if (Lower(property.members[i]) == lower) return static_cast<int>(i);
+  }
+  return -1;
+}
+
 // Tokens of a $filter expression: words, quoted strings and parentheses.
 struct Token {
   enum class Kind { kWord, kString, kOpen, kClose } kind;
@@ -149,13 +238,15 @@ std::optional<ApiError> Tokenize(std::string_view s, std::vector<Token>* out) {
   return std::nullopt;
 }
 
-// Recursive descent over: expr := and ('or' and)*; and := primary ('and' primary)*;
-// primary := '(' expr ')' | property op literal. Graph's OData layer refuses a filter of
-// more than 100 nodes; parentheses count here too, which also bounds the recursion.
+// Recursive descent over: or := and ('or' and)*; and := unary ('and' unary)*;
+// unary := 'not' unary | primary; primary := '(' or ')' | property op literal | a Boolean
+// property alone. Keywords, operators and true/false/null in any case (the documented
+// examples write `AND` and `NOT`). Graph's OData layer refuses a filter of more than 100
+// nodes; parentheses and `not` count here too, which also bounds the recursion.
 class FilterParser {
  public:
   FilterParser(const std::vector<Token>& tokens, const EntityInfo& entity,
-               std::vector<TimeField>* fields)
+               std::vector<std::string>* fields)
       : tokens_(tokens), entity_(entity), fields_(fields) {}
 
   std::optional<ApiError> Parse(std::unique_ptr<FilterExpr>* out) {
@@ -176,10 +267,11 @@ class FilterParser {
                       std::to_string(kMaxNodes) + "' has been exceeded.");
   }
 
-  bool AtWord(const char* word) const {
-    return pos_ < tokens_.size() && tokens_[pos_].kind == Token::Kind::kWord &&
-           tokens_[pos_].text == word;
+  bool WordAt(size_t pos, const char* word) const {
+    return pos < tokens_.size() && tokens_[pos].kind == Token::Kind::kWord &&
+           Lower(tokens_[pos].text) == word;
   }
+  bool AtWord(const char* word) const { return WordAt(pos_, word); }
 
   std::optional<ApiError> ParseOr(std::unique_ptr<FilterExpr>* out) {
     if (auto err = ParseAnd(out)) return err;
@@ -193,13 +285,23 @@ class FilterParser {
   }
 
   std::optional<ApiError> ParseAnd(std::unique_ptr<FilterExpr>* out) {
-    if (auto err = ParsePrimary(out)) return err;
+    if (auto err = ParseUnary(out)) return err;
     while (AtWord("and")) {
       ++pos_;
       std::unique_ptr<FilterExpr> right;
-      if (auto err = ParsePrimary(&right)) return err;
+      if (auto err = ParseUnary(&right)) return err;
       *out = FilterExpr::Join(FilterExpr::Kind::kAnd, std::move(*out), std::move(right));
     }
+    return std::nullopt;
+  }
+
+  std::optional<ApiError> ParseUnary(std::unique_ptr<FilterExpr>* out) {
+    if (!AtWord("not")) return ParsePrimary(out);
+    ++pos_;
+    if (auto err = CountNode()) return err;
+    std::unique_ptr<FilterExpr> operand;
+    if (auto err = ParseUnary(&operand)) return err;
+    *out = FilterExpr::Not(std::move(operand));
     return std::nullopt;
   }
 
@@ -221,7 +323,32 @@ class FilterParser {
       return BadRequest("Invalid filter clause: syntax error at '" + tokens_[pos_].text + "'.");
     }
     const std::string& name = tokens_[pos_++].text;
-    if (pos_ >= tokens_.size() || tokens_[pos_].kind != Token::Kind::kWord) {
+    if (pos_ < tokens_.size() && tokens_[pos_].kind == Token::Kind::kOpen) {
+      // A function or lambda: [Query] documents startswith, endswith, contains and any.
+      const std::string lower = Lower(name);
+      const size_t slash = lower.rfind('/');
+      if (lower == "startswith" || lower == "endswith" || lower == "contains" ||
+          (slash != std::string::npos && lower.substr(slash) == "/any")) {
+        return ApiError{501, "NotImplemented",
+                        "graphsim does not implement '" + name + "' in $filter."};
+      }
+      return BadRequest("Invalid filter clause: unknown function '" + name + "'.");
+    }
+    // A Boolean property alone is a predicate (OData's boolean member expression).
+    const bool alone = pos_ >= tokens_.size() || tokens_[pos_].kind == Token::Kind::kClose ||
+                       AtWord("and") || AtWord("or");
+    if (alone) {
+      const FilterableProperty* property = nullptr;
+      if (auto err = ResolveFilterProperty(name, entity_, &property)) return err;
+      if (property->type != PropertyType::kBoolean) {
+        return BadRequest("Invalid filter clause: operator expected after '" + name + "'.");
+      }
+      Note(*property);
+      *out = FilterExpr::Compare(property, CompareOp::kEq,
+                                 FilterValue{FilterValue::Type::kBool, true, ""}, TimePoint{});
+      return std::nullopt;
+    }
+    if (tokens_[pos_].kind != Token::Kind::kWord) {
       return BadRequest("Invalid filter clause: operator expected after '" + name + "'.");
     }
     static const std::pair<const char*, CompareOp> kOps[] = {
@@ -229,7 +356,15 @@ class FilterParser {
         {"ge", CompareOp::kGe}, {"lt", CompareOp::kLt}, {"le", CompareOp::kLe}};
     std::optional<CompareOp> op;
     for (const auto& [text, value] : kOps) {
-      if (tokens_[pos_].text == text) op = value;
+      if (AtWord(text)) op = value;
+    }
+    if (!op && (AtWord("in") || AtWord("has"))) {
+      // Documented by [Query] ("Equality operators"); graphsim compares with eq and ne only.
+      const FilterableProperty* property = nullptr;
+      if (auto err = ResolveFilterProperty(name, entity_, &property)) return err;
+      return ApiError{
+          501, "NotImplemented",
+          "graphsim does not implement the operator '" + tokens_[pos_].text + "' in $filter."};
     }
     if (!op) {
       return BadRequest("Invalid filter clause: unknown operator '" + tokens_[pos_].text + "'.");
@@ -238,33 +373,76 @@ class FilterParser {
     if (pos_ >= tokens_.size()) {
       return BadRequest("Invalid filter clause: a value is expected after the operator.");
     }
-    TimeField field;
-    if (auto err = ResolveTimeField(name, entity_, "$filter", &field)) return err;
+    const FilterableProperty* property = nullptr;
+    if (auto err = ResolveFilterProperty(name, entity_, &property)) return err;
     const Token& literal = tokens_[pos_++];
+    std::optional<FilterValue> value;
+    TimePoint time{};
+    if (auto err = ParseLiteral(*property, *op, literal, &value, &time)) return err;
+    Note(*property);
+    *out = FilterExpr::Compare(property, *op, std::move(value), time);
+    return std::nullopt;
+  }
+
+  // The literal compared with `property`: *value stays nullopt for `null`.
+  std::optional<ApiError> ParseLiteral(const FilterableProperty& property, CompareOp op,
+                                       const Token& literal, std::optional<FilterValue>* value,
+                                       TimePoint* time) {
     if (literal.kind == Token::Kind::kString) {
-      return BadRequest(
-          "A binary operator with incompatible types was detected. Found operand types "
-          "'Edm.DateTimeOffset' and 'Edm.String' for operator kind '" +
-          std::string(OperatorKindName(*op)) + "'.");
+      switch (property.type) {
+        case PropertyType::kString:
+          *value = FilterValue{FilterValue::Type::kString, false, literal.text};
+          return std::nullopt;
+        case PropertyType::kEnum:
+          if (MemberIndex(property, literal.text) < 0) {
+            return BadRequest("The string '" + literal.text +
+                              "' is not a valid enumeration type constant.");
+          }
+          *value = FilterValue{FilterValue::Type::kString, false, literal.text};
+          return std::nullopt;
+        case PropertyType::kDateTimeOffset:
+        case PropertyType::kBoolean:
+          break;
+      }
+      return IncompatibleTypes(property, "Edm.String", op);
     }
     if (literal.kind != Token::Kind::kWord) {
       return BadRequest("Invalid filter clause: a value is expected after the operator.");
     }
-    auto value = ParseDateTimeOffset(literal.text);
-    if (!value) {
-      return BadRequest("Invalid filter clause: '" + literal.text +
-                        "' is not a valid DateTimeOffset literal.");
+    const std::string lower = Lower(literal.text);
+    if (lower == "null") return std::nullopt;  // OData's null: comparable with any type
+    if (lower == "true" || lower == "false") {
+      if (property.type != PropertyType::kBoolean) {
+        return IncompatibleTypes(property, "Edm.Boolean", op);
+      }
+      *value = FilterValue{FilterValue::Type::kBool, lower == "true", ""};
+      return std::nullopt;
     }
-    if (std::find(fields_->begin(), fields_->end(), field) == fields_->end()) {
-      fields_->push_back(field);
+    std::optional<TimePoint> t = ParseDateTimeOffset(literal.text);
+    if (property.type == PropertyType::kDateTimeOffset) {
+      if (!t) {
+        return BadRequest("Invalid filter clause: '" + literal.text +
+                          "' is not a valid DateTimeOffset literal.");
+      }
+      *value = FilterValue{};
+      *time = *t;
+      return std::nullopt;
     }
-    *out = FilterExpr::Compare(field, *op, *value);
-    return std::nullopt;
+    if (t) return IncompatibleTypes(property, "Edm.DateTimeOffset", op);
+    std::string number = NumberType(literal.text);
+    if (!number.empty()) return IncompatibleTypes(property, number, op);
+    return BadRequest("Invalid filter clause: '" + literal.text + "' is not a valid literal.");
+  }
+
+  void Note(const FilterableProperty& property) {
+    if (std::find(fields_->begin(), fields_->end(), property.name) == fields_->end()) {
+      fields_->push_back(property.name);
+    }
   }
 
   const std::vector<Token>& tokens_;
   const EntityInfo& entity_;
-  std::vector<TimeField>* fields_;
+  std::vector<std::string>* fields_;
   size_t pos_ = 0;
   int nodes_ = 0;
 };
@@ -289,7 +467,7 @@ std::optional<ApiError> ParseOrderBy(std::string_view text, const EntityInfo& en
                           "', found '" + std::string(direction) + "'.");
       }
     }
-    TimeField field;
+    TimeField field = TimeField::kCreated;
     if (auto err = ResolveTimeField(name, entity, "$orderby", &field)) return err;
     for (const OrderKey& key : *out) {
       if (key.field == field) {
@@ -325,12 +503,17 @@ const char* TimeFieldName(TimeField field) {
   return "";
 }
 
-std::unique_ptr<FilterExpr> FilterExpr::Compare(TimeField field, CompareOp op, TimePoint value) {
+std::unique_ptr<FilterExpr> FilterExpr::Compare(const FilterableProperty* property, CompareOp op,
+                                                std::optional<FilterValue> literal,
+                                                TimePoint time) {
   auto e = std::make_unique<FilterExpr>();
   e->kind_ = Kind::kCompare;
-  e->field_ = field;
+  e->property_ = property;
   e->op_ = op;
-  e->value_ = value;
+  e->null_literal_ = !literal.has_value();
+  if (literal) e->literal_ = std::move(*literal);
+  if (e->literal_.type == FilterValue::Type::kString) e->literal_.text = Lower(e->literal_.text);
+  e->time_ = time;
   return e;
 }
 
@@ -343,29 +526,91 @@ std::unique_ptr<FilterExpr> FilterExpr::Join(Kind kind, std::unique_ptr<FilterEx
   return e;
 }
 
-bool FilterExpr::Matches(const TimePoint* times) const {
+std::unique_ptr<FilterExpr> FilterExpr::Not(std::unique_ptr<FilterExpr> operand) {
+  auto e = std::make_unique<FilterExpr>();
+  e->kind_ = Kind::kNot;
+  e->left_ = std::move(operand);
+  return e;
+}
+
+bool FilterExpr::Matches(const FilterSubject& subject) const {
   switch (kind_) {
     case Kind::kAnd:
-      return left_->Matches(times) && right_->Matches(times);
+      return left_->Matches(subject) && right_->Matches(subject);
     case Kind::kOr:
-      return left_->Matches(times) || right_->Matches(times);
+      return left_->Matches(subject) || right_->Matches(subject);
+    case Kind::kNot:
+      return !left_->Matches(subject);
     case Kind::kCompare:
       break;
   }
-  TimePoint t = times[static_cast<int>(field_)];
+  return CompareMatches(subject);
+}
+
+bool FilterExpr::TimesOnly() const {
+  switch (kind_) {
+    case Kind::kAnd:
+    case Kind::kOr:
+      return left_->TimesOnly() && right_->TimesOnly();
+    case Kind::kNot:
+      return left_->TimesOnly();
+    case Kind::kCompare:
+      break;
+  }
+  return property_->type == PropertyType::kDateTimeOffset;
+}
+
+// Null as OData's lifted operators treat it ([MS-ODATA] 2.2.3.6.1.1.5): eq and ne see
+// two nulls equal and null unequal to anything else; relational operators are false.
+// Strings and enum members compare without regard to ASCII case (Graph's documented
+// `importance eq 'High'`), enum members by their order, false before true.
+bool FilterExpr::CompareMatches(const FilterSubject& subject) const {
+  int order = 0;  // <0, 0, >0 as the item's value sorts before, with, after the literal
+  if (property_->type == PropertyType::kDateTimeOffset) {
+    if (null_literal_) return op_ == CompareOp::kNe;
+    TimePoint t = subject.Time(static_cast<TimeField>(property_->time));
+    order = t < time_ ? -1 : t > time_ ? 1 : 0;
+  } else {
+    FilterValue value = subject.Value(property_->name);
+    const bool expected = property_->type == PropertyType::kBoolean
+                              ? value.type == FilterValue::Type::kBool
+                              : value.type == FilterValue::Type::kString;
+    const bool value_null = !expected;  // a value of another JSON type reads as null
+    if (value_null || null_literal_) {
+      const bool equal = value_null && null_literal_;
+      if (op_ == CompareOp::kEq) return equal;
+      if (op_ == CompareOp::kNe) return !equal;
+      return false;
+    }
+    switch (property_->type) {
+      case PropertyType::kBoolean:
+        order = static_cast<int>(value.boolean) - static_cast<int>(literal_.boolean);
+        break;
+      case PropertyType::kEnum: {
+        int a = MemberIndex(*property_, value.text);
+        int b = MemberIndex(*property_, literal_.text);
+        order = (a >= 0 && b >= 0) ? a - b : Lower(value.text).compare(literal_.text);
+        break;
+      }
+      case PropertyType::kString:
+      case PropertyType::kDateTimeOffset:
+        order = Lower(value.text).compare(literal_.text);
+        break;
+    }
+  }
   switch (op_) {
     case CompareOp::kEq:
-      return t == value_;
+      return order == 0;
     case CompareOp::kNe:
-      return t != value_;
+      return order != 0;
     case CompareOp::kGt:
-      return t > value_;
+      return order > 0;
     case CompareOp::kGe:
-      return t >= value_;
+      return order >= 0;
     case CompareOp::kLt:
-      return t < value_;
+      return order < 0;
     case CompareOp::kLe:
-      return t <= value_;
+      return order <= 0;
   }
   return false;
 }
@@ -377,11 +622,23 @@ void FilterExpr::Bounds(TimeField field, std::optional<TimePoint>* low,
     right_->Bounds(field, low, high);
     return;
   }
-  if (kind_ != Kind::kCompare || field_ != field) return;
+  if (kind_ != Kind::kCompare || property_->type != PropertyType::kDateTimeOffset ||
+      property_->time != static_cast<int>(field) || null_literal_) {
+    return;
+  }
   bool sets_low = op_ == CompareOp::kEq || op_ == CompareOp::kGt || op_ == CompareOp::kGe;
   bool sets_high = op_ == CompareOp::kEq || op_ == CompareOp::kLt || op_ == CompareOp::kLe;
-  if (sets_low && (!*low || value_ > **low)) *low = value_;
-  if (sets_high && (!*high || value_ < **high)) *high = value_;
+  if (sets_low && (!*low || time_ > **low)) *low = time_;
+  if (sets_high && (!*high || time_ < **high)) *high = time_;
+}
+
+std::optional<ApiError> ParseFilter(std::string_view text, const EntityInfo& entity,
+                                    std::unique_ptr<FilterExpr>* out,
+                                    std::vector<std::string>* fields) {
+  std::vector<Token> tokens;
+  if (auto err = Tokenize(text, &tokens)) return err;
+  FilterParser parser(tokens, entity, fields);
+  return parser.Parse(out);
 }
 
 std::optional<ApiError> ParseQueryOptions(
@@ -418,11 +675,8 @@ std::optional<ApiError> ParseQueryOptions(
     if (name != "$skip" && name != "$skiptoken") out->carried.emplace_back(raw_name, value);
 
     if (name == "$filter") {
-      std::vector<Token> tokens;
-      if (auto err = Tokenize(value, &tokens)) return err;
       std::unique_ptr<FilterExpr> expr;
-      FilterParser parser(tokens, entity, &out->filter_fields);
-      if (auto err = parser.Parse(&expr)) return err;
+      if (auto err = ParseFilter(value, entity, &expr, &out->filter_fields)) return err;
       out->filter = std::move(expr);
     } else if (name == "$orderby") {
       if (auto err = ParseOrderBy(value, entity, &out->orderby)) return err;
@@ -490,7 +744,7 @@ bool IsInefficientFilter(const QueryOptions& options) {
   if (!options.filter || options.orderby.empty()) return false;
   if (options.orderby.size() > options.filter_fields.size()) return true;
   for (size_t i = 0; i < options.orderby.size(); ++i) {
-    if (options.orderby[i].field != options.filter_fields[i]) return true;
+    if (TimeFieldName(options.orderby[i].field) != options.filter_fields[i]) return true;
   }
   return false;
 }

@@ -1,6 +1,7 @@
 // OData system query options as Graph's Outlook endpoints accept them: $filter (comparisons
-// of DateTimeOffset properties joined by and/or), $orderby, $top, $skip, $skiptoken,
-// $select and $count; with Graph's error codes for everything else.
+// of the DateTimeOffset, Boolean, String and enum properties graphsim models, joined by
+// and/or/not), $orderby, $top, $skip, $skiptoken, $select and $count; with Graph's error
+// codes for everything else.
 //
 // Thread-safety: parsed values are immutable; free functions have no shared state.
 
@@ -10,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -17,7 +19,7 @@
 
 namespace graphsim {
 
-// The properties graphsim can filter and sort on: the ones a sync engine needs.
+// The properties graphsim can sort on (and seek by): the ones a sync engine needs.
 enum class TimeField { kCreated = 0, kModified = 1, kReceived = 2 };
 constexpr int kTimeFieldCount = 3;
 const char* TimeFieldName(TimeField field);  // "createdDateTime", ...
@@ -31,35 +33,79 @@ struct ApiError {
   std::string message;
 };
 
+// The type of a property $filter can compare.
+enum class PropertyType { kDateTimeOffset, kBoolean, kString, kEnum };
+
+struct FilterableProperty {
+  std::string name;  // Graph's spelling
+  PropertyType type = PropertyType::kString;
+  int time = -1;                     // kDateTimeOffset: its TimeField
+  std::string enum_type;             // kEnum: "microsoft.graph.importance"
+  std::vector<std::string> members;  // kEnum: the members in value order, Graph's spelling
+};
+
 // The entity a query runs against, for name resolution and error texts.
 struct EntityInfo {
-  std::string type_name;                // "microsoft.graph.message"
-  std::vector<std::string> properties;  // every property name, Graph's spelling
-  bool has_received = false;            // receivedDateTime exists (messages only)
+  std::string type_name;                       // "microsoft.graph.message"
+  std::vector<std::string> properties;         // every property name, Graph's spelling
+  bool has_received = false;                   // receivedDateTime exists (messages only)
+  std::vector<FilterableProperty> filterable;  // what $filter compares
+};
+
+// A value a filter reads from an item: null, a boolean or a string (enums are strings).
+struct FilterValue {
+  enum class Type { kNull, kBool, kString };
+  Type type = Type::kNull;
+  bool boolean = false;
+  std::string text;
+};
+
+// What a filter reads of an item.
+class FilterSubject {
+ public:
+  virtual ~FilterSubject() = default;
+  virtual TimePoint Time(TimeField field) const = 0;
+  // A property that is not a timestamp, by its FilterableProperty::name.
+  virtual FilterValue Value(const std::string& property) const = 0;
 };
 
 class FilterExpr {
  public:
-  enum class Kind { kCompare, kAnd, kOr };
+  enum class Kind { kCompare, kAnd, kOr, kNot };
 
-  static std::unique_ptr<FilterExpr> Compare(TimeField field, CompareOp op, TimePoint value);
+  // `property` must outlive the expression (EntityInfo's are static). A null `literal`
+  // (no value) compares as OData's null; `time` is the literal of a DateTimeOffset.
+  static std::unique_ptr<FilterExpr> Compare(const FilterableProperty* property, CompareOp op,
+                                             std::optional<FilterValue> literal, TimePoint time);
   static std::unique_ptr<FilterExpr> Join(Kind kind, std::unique_ptr<FilterExpr> left,
                                           std::unique_ptr<FilterExpr> right);
+  static std::unique_ptr<FilterExpr> Not(std::unique_ptr<FilterExpr> operand);
 
-  // `times` is indexed by TimeField.
-  bool Matches(const TimePoint* times) const;
+  bool Matches(const FilterSubject& subject) const;
+  // True if the expression reads no property but timestamps.
+  bool TimesOnly() const;
 
   // Bounds on `field` implied by the top-level conjunction (a row outside them cannot
   // match), so a query can seek an index instead of scanning it. Inclusive.
   void Bounds(TimeField field, std::optional<TimePoint>* low, std::optional<TimePoint>* high) const;
 
  private:
+  bool CompareMatches(const FilterSubject& subject) const;
+
   Kind kind_ = Kind::kCompare;
-  TimeField field_ = TimeField::kCreated;
+  const FilterableProperty* property_ = nullptr;
   CompareOp op_ = CompareOp::kEq;
-  TimePoint value_{};
-  std::unique_ptr<FilterExpr> left_, right_;
+  bool null_literal_ = true;
+  FilterValue literal_;
+  TimePoint time_{};
+  std::unique_ptr<FilterExpr> left_, right_;  // kNot: left_ only
 };
+
+// Parses a $filter expression for `entity`; `fields` gets the properties it names, Graph's
+// spelling, by first appearance (for the InefficientFilter rule).
+std::optional<ApiError> ParseFilter(std::string_view text, const EntityInfo& entity,
+                                    std::unique_ptr<FilterExpr>* out,
+                                    std::vector<std::string>* fields);
 
 struct OrderKey {
   TimeField field;
@@ -68,7 +114,7 @@ struct OrderKey {
 
 struct QueryOptions {
   std::shared_ptr<const FilterExpr> filter;
-  std::vector<TimeField> filter_fields;  // properties in $filter, by first appearance
+  std::vector<std::string> filter_fields;  // properties in $filter, by first appearance
   std::vector<OrderKey> orderby;
   std::optional<int> top;
   std::optional<size_t> skip;

@@ -105,14 +105,6 @@ const std::vector<PropertySpec>& Properties(EntityKind kind) {
   return kContact;
 }
 
-EntityInfo MakeEntity(EntityKind kind, const char* type_name) {
-  EntityInfo info;
-  info.type_name = type_name;
-  for (const PropertySpec& p : Properties(kind)) info.properties.push_back(p.name);
-  info.has_received = kind == EntityKind::kMessage;
-  return info;
-}
-
 const char* ShapeName(Shape shape) {
   switch (shape) {
     case Shape::kString:
@@ -265,6 +257,59 @@ const MemberType* FindMemberType(std::string_view owner, std::string_view member
     if (owner == t.owner && member == t.member) return &t;
   }
   return nullptr;
+}
+
+std::string Lowered(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+// The members of the enum types graphsim models, in the order the resource type pages
+// ("message", "event") list them.
+std::vector<std::string> EnumMembers(std::string_view type) {
+  if (type == "importance") return {"low", "normal", "high"};
+  if (type == "inferenceClassificationType") return {"focused", "other"};
+  if (type == "freeBusyStatus") {
+    return {"free", "tentative", "busy", "oof", "workingElsewhere", "unknown"};
+  }
+  if (type == "eventType") return {"singleInstance", "occurrence", "exception", "seriesMaster"};
+  return {};
+}
+
+// What $filter compares: the timestamps, and the Boolean, String and enum properties of the
+// item's content (bookkeeping ones like id and parentFolderId are left out: ids compare
+// case-sensitively, and graphsim compares strings without case).
+EntityInfo MakeEntity(EntityKind kind, const char* type_name) {
+  EntityInfo info;
+  info.type_name = type_name;
+  for (const PropertySpec& p : Properties(kind)) info.properties.push_back(p.name);
+  info.has_received = kind == EntityKind::kMessage;
+  for (int i = 0; i < kTimeFieldCount; ++i) {
+    auto field = static_cast<TimeField>(i);
+    if (field == TimeField::kReceived && !info.has_received) continue;
+    FilterableProperty f;
+    f.name = TimeFieldName(field);
+    f.type = PropertyType::kDateTimeOffset;
+    f.time = i;
+    info.filterable.push_back(std::move(f));
+  }
+  const std::string owner = info.type_name.substr(std::string("microsoft.graph.").size());
+  for (const PropertySpec& p : Properties(kind)) {
+    if (p.source != Source::kContent || (p.shape != Shape::kString && p.shape != Shape::kBool)) {
+      continue;
+    }
+    FilterableProperty f;
+    f.name = p.name;
+    f.type = p.shape == Shape::kBool ? PropertyType::kBoolean : PropertyType::kString;
+    const MemberType* type = FindMemberType(owner, p.name);
+    if (type != nullptr && type->annotated == Annotated::kEnum) {
+      f.type = PropertyType::kEnum;
+      f.enum_type = std::string("microsoft.graph.") + type->type;
+      f.members = EnumMembers(type->type);
+    }
+    info.filterable.push_back(std::move(f));
+  }
+  return info;
 }
 
 // `value` with the annotations of `type`'s members (and, for a complex value, its own).
@@ -482,6 +527,7 @@ std::optional<ApiError> ApplyFields(EntityKind kind, const Json& fields, Json* c
     return ApiError{400, "BadRequest", "Empty Payload. JSON content expected."};
   }
   const EntityInfo& entity = Entity(kind);
+  const std::string owner = entity.type_name.substr(std::string("microsoft.graph.").size());
   for (auto it = fields.begin(); it != fields.end(); ++it) {
     const std::string& name = it.key();
     if (name.rfind("@odata.", 0) == 0) continue;  // annotations: @odata.type, @odata.etag
@@ -503,6 +549,15 @@ std::optional<ApiError> ApplyFields(EntityKind kind, const Json& fields, Json* c
                           name + "'."};
     }
     (*content)[name] = it.value();
+    // Enum members are written in any case ("Update message" spells `Low`, `Normal`,
+    // `High`) and served in Graph's.
+    const MemberType* type = FindMemberType(owner, name);
+    if (type != nullptr && type->annotated == Annotated::kEnum && it.value().is_string()) {
+      const std::string lower = Lowered(it.value().get<std::string>());
+      for (const std::string& member : EnumMembers(type->type)) {
+        if (Lowered(member) == lower) (*content)[name] = member;
+      }
+    }
   }
   if (kind != EntityKind::kContact) {
     (*content)["bodyPreview"] = BodyPreview(content->value("body", Json()));
@@ -702,6 +757,26 @@ Json Render(EntityKind kind, const Item& item, const UserRecord& owner, const Te
     }
   }
   return out;
+}
+
+FilterValue JsonFilterValue(const Json& object, const std::string& property) {
+  auto it = object.find(property);
+  if (it == object.end()) return FilterValue{};
+  if (it->is_boolean()) return FilterValue{FilterValue::Type::kBool, it->get<bool>(), ""};
+  if (it->is_string())
+    return FilterValue{FilterValue::Type::kString, false, it->get<std::string>()};
+  return FilterValue{};
+}
+
+FilterValue ItemFilterSubject::Value(const std::string& property) const {
+  if (!content_) content_ = ContentOf(kind_, item_, owner_, tenant_);
+  return JsonFilterValue(*content_, property);
+}
+
+TimePoint RenderedFilterSubject::Time(TimeField field) const {
+  auto it = rendered_.find(TimeFieldName(field));
+  if (it == rendered_.end() || !it->is_string()) return TimePoint{};
+  return ParseDateTimeOffset(it->get<std::string>()).value_or(TimePoint{});
 }
 
 std::string TextToHtml(std::string_view text) {

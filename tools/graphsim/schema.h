@@ -100,6 +100,42 @@ TimePoint ItemPrecision(EntityKind kind, TimePoint t);
 Json ContentOf(EntityKind kind, const Item& item, const UserRecord& owner,
                const TenantView& tenant);
 
+// The value a filter reads of `property` in an item's content or rendered JSON: a string
+// or a boolean; anything else (absent, null, an object) is null.
+FilterValue JsonFilterValue(const Json& object, const std::string& property);
+
+// A stored item as $filter sees it in a list query: timestamps from the item, other
+// properties from its content, made (seeded items) or parsed once, on first use.
+class ItemFilterSubject : public FilterSubject {
+ public:
+  ItemFilterSubject(EntityKind kind, const Item& item, const UserRecord& owner,
+                    const TenantView& tenant)
+      : kind_(kind), item_(item), owner_(owner), tenant_(tenant) {}
+  TimePoint Time(TimeField field) const override { return item_.time(field); }
+  FilterValue Value(const std::string& property) const override;
+
+ private:
+  const EntityKind kind_;
+  const Item& item_;
+  const UserRecord& owner_;
+  const TenantView& tenant_;
+  mutable std::optional<Json> content_;
+};
+
+// An item rendered in full (Render with no $select) as $filter sees it: notifications
+// judge the item before and after a change this way.
+class RenderedFilterSubject : public FilterSubject {
+ public:
+  explicit RenderedFilterSubject(const Json& rendered) : rendered_(rendered) {}
+  TimePoint Time(TimeField field) const override;
+  FilterValue Value(const std::string& property) const override {
+    return JsonFilterValue(rendered_, property);
+  }
+
+ private:
+  const Json& rendered_;
+};
+
 // The format a message body is served in: HTML unless the client asked for text with
 // `Prefer: outlook.body-content-type="text"` ("Get message", "Request headers").
 enum class BodyType { kHtml, kText };

@@ -77,6 +77,14 @@ void AttachContent(const Notifier& notifier, const Json& rendered, ItemChange* c
   if (notifier.WantsContent()) change->content = std::make_shared<const Json>(rendered);
 }
 
+// The item as it was before the change, for subscriptions with a $filter (rendered only
+// if any may want it).
+std::shared_ptr<const Json> StateBefore(const Notifier& notifier, EntityKind kind, const Item& item,
+                                        const UserRecord& owner, const TenantView& tenant) {
+  if (!notifier.WantsContent()) return nullptr;
+  return std::make_shared<const Json>(Render(kind, item, owner, tenant, {}));
+}
+
 ApiError ItemNotFound() {
   return ApiError{404, "ErrorItemNotFound", "The specified object was not found in the store."};
 }
@@ -560,6 +568,7 @@ std::optional<ApiError> SimulatorCore::DeleteContactFolder(const UserRecord& use
       std::unique_ptr<Item> removed = mailbox.contacts.Remove(id);
       Journal(mailbox, EntityKind::kContact, removed->id, PlaceOf(*removed), Place{}, nullptr);
       changes.push_back(ChangeOf(ItemChange::Op::kDelete, user, EntityKind::kContact, *removed));
+      changes.back().before = StateBefore(notifier_, EntityKind::kContact, *removed, user, tenant_);
     }
   }
   for (const ItemChange& change : changes) notifier_.OnChange(change);
@@ -576,6 +585,7 @@ std::optional<ApiError> SimulatorCore::UpdateItem(const UserRecord& user, Entity
   if (!existing) return ItemNotFound();
   Json content = ContentOf(kind, *existing, user, tenant_);
   if (auto err = ApplyFields(kind, fields, &content)) return err;
+  std::shared_ptr<const Json> state_before = StateBefore(notifier_, kind, *existing, user, tenant_);
   std::unique_ptr<Item> item = collection.Remove(id);
   Place before = PlaceOf(*item);
   item->content = content.dump();
@@ -586,6 +596,7 @@ std::optional<ApiError> SimulatorCore::UpdateItem(const UserRecord& user, Entity
   const Item* stored = collection.Insert(std::move(item));
   Journal(MailboxOf(user), kind, stored->id, before, PlaceOf(*stored), stored);
   ItemChange change = ChangeOf(ItemChange::Op::kUpdate, user, kind, *stored);
+  change.before = std::move(state_before);
   if (rendered || notifier_.WantsContent()) {
     Json full = Render(kind, *stored, user, tenant_, {});
     AttachContent(notifier_, full, &change);
@@ -603,6 +614,7 @@ std::optional<ApiError> SimulatorCore::DeleteItem(const UserRecord& user, Entity
   if (!removed) return ItemNotFound();
   Journal(MailboxOf(user), kind, removed->id, PlaceOf(*removed), Place{}, nullptr);
   ItemChange change = ChangeOf(ItemChange::Op::kDelete, user, kind, *removed);
+  change.before = StateBefore(notifier_, kind, *removed, user, tenant_);
   lock.unlock();
   notifier_.OnChange(change);
   return std::nullopt;
@@ -624,6 +636,8 @@ std::optional<ApiError> SimulatorCore::MoveMessage(const UserRecord& user, const
   std::string old_id = item->id;
   int old_folder = item->folder;
   Place before = PlaceOf(*item);
+  std::shared_ptr<const Json> state_before =
+      StateBefore(notifier_, EntityKind::kMessage, *item, user, tenant_);
   item->folder = folder;
   item->times[static_cast<int>(TimeField::kModified)] = now;
   ++item->version;
@@ -643,6 +657,7 @@ std::optional<ApiError> SimulatorCore::MoveMessage(const UserRecord& user, const
   AttachContent(notifier_, out->rendered, &change);
   change.old_id = std::move(old_id);
   change.old_folder = old_folder;
+  change.before = std::move(state_before);
   lock.unlock();
   notifier_.OnChange(change);
   return std::nullopt;
@@ -789,6 +804,7 @@ std::optional<ApiError> SimulatorCore::DeleteMailFolder(const UserRecord& user, 
       std::unique_ptr<Item> removed = mailbox.messages.Remove(id);
       Journal(mailbox, EntityKind::kMessage, removed->id, PlaceOf(*removed), Place{}, nullptr);
       changes.push_back(ChangeOf(ItemChange::Op::kDelete, user, EntityKind::kMessage, *removed));
+      changes.back().before = StateBefore(notifier_, EntityKind::kMessage, *removed, user, tenant_);
     }
     for (int f : gone) {
       folders[static_cast<size_t>(f)].deleted = true;
@@ -949,7 +965,13 @@ SimulatorCore::ListResult SimulatorCore::List(const UserRecord& user, EntityKind
                                               BodyType body_type) const {
   std::shared_lock<std::shared_mutex> lock(data_mu_);
   const Collection& collection = MailboxOf(user).Listed(kind);
-  Collection::Page page = collection.Run(query);
+  Collection::Query run = query;
+  if (run.filter && !run.filter->TimesOnly()) {
+    run.matches = [&](const Item& item) {
+      return run.filter->Matches(ItemFilterSubject(kind, item, user, tenant_));
+    };
+  }
+  Collection::Page page = collection.Run(run);
   ListResult result;
   result.more = page.more;
   result.total = page.total;

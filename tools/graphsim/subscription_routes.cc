@@ -59,16 +59,26 @@ ApiError NotInResource() {
       "subscription resource Url.");
 }
 
-// The query of a subscription resource ("$select=subject,from"): $select is checked as a
-// GET's is; $filter is Graph's but not graphsim's (501); what Graph refuses is 400.
+// The query of a subscription resource ("$select=subject,from&$filter=isRead eq false"):
+// $select is checked as a GET's is, $filter as a list's; what Graph refuses is 400.
 std::optional<ApiError> ParseResourceQuery(std::string_view query, EntityKind kind,
-                                           std::vector<std::string>* select) {
+                                           SubscriptionRecord* sub) {
   std::vector<std::pair<std::string, std::string>> options;
   for (auto& [name, value] : ParseUrlEncoded(query)) {
     std::string option = ToLower(name);
     if (option == "$filter") {
-      return ApiError{501, "NotImplemented",
-                      "graphsim does not implement $filter in a subscription resource."};
+      if (sub->filter) {
+        return ApiError{400, "BadRequest",
+                        "Query option '" + name +
+                            "' was specified more than once, but it must be specified at most "
+                            "once."};
+      }
+      std::unique_ptr<FilterExpr> filter;
+      std::vector<std::string> fields;
+      if (auto err = ParseFilter(value, Entity(kind), &filter, &fields)) return err;
+      sub->filter = std::move(filter);
+      sub->filter_text = value;
+      continue;
     }
     if (option == "$top" || option == "$skip" || option == "$orderby") return NotInResource();
     if (option == "$expand") {
@@ -88,7 +98,7 @@ std::optional<ApiError> ParseResourceQuery(std::string_view query, EntityKind ki
   }
   QueryOptions parsed;
   if (auto err = ParseQueryOptions(options, Entity(kind), QueryKind::kSingle, &parsed)) return err;
-  *select = std::move(parsed.select);
+  sub->select = std::move(parsed.select);
   return std::nullopt;
 }
 
@@ -376,7 +386,7 @@ HttpResponse Impl::HandleSubscriptions(const HttpRequest& request,
     }
     if (query_start != std::string::npos) {
       if (auto err = ParseResourceQuery(std::string_view(sub.resource).substr(query_start + 1),
-                                        sub.target.kind, &sub.select)) {
+                                        sub.target.kind, &sub)) {
         return error(*err);
       }
     }
