@@ -169,7 +169,7 @@ bool StartLive(const Options& options, const WorkDir& dir, const std::string& na
   config.webhook.notification_url = hook + "/notify";
   config.webhook.lifecycle_url = hook + "/lifecycle";
   for (const std::string& user : live->users) {
-    config.mailboxes.push_back({user, {Collection::kMessages}, false});
+    config.mailboxes.push_back({user, {Collection::kMessages}, false, {}, {}});
   }
   auto engine = Engine::Open(config);
   if (!engine.ok()) {

@@ -54,7 +54,7 @@ Config MirrorConfigFor(const graphsim::Server& server, const std::string& user,
   config.graph.client_secret = "graphsim-secret";
   config.webhook.listen = "127.0.0.1:" + std::to_string(port);
   config.webhook.notification_url = "http://127.0.0.1:" + std::to_string(port) + "/notify";
-  config.mailboxes.push_back({user, {Collection::kMessages}, false});
+  config.mailboxes.push_back({user, {Collection::kMessages}, false, {}, {}});
   return config;
 }
 

@@ -305,6 +305,73 @@ void ReadSharePoint(Reader& r, const toml::node& node, std::vector<SharePointCon
   }
 }
 
+// True if `text` holds no control character (a filter or folder name goes into URLs and
+// one-line messages).
+bool Printable(const std::string& text) {
+  return std::none_of(text.begin(), text.end(),
+                      [](char ch) { return static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f; });
+}
+
+// `folders` and `filter` of a [[mailbox]]: what Graph can keep scoped (subscription
+// resources "/users/{id}/mailFolders/{id}/messages" and "...?$filter=", "Change
+// notifications for Outlook resources").
+void ReadScope(Reader& r, const toml::table& t, MailboxConfig* m) {
+  auto has = [&](Collection c) {
+    return std::find(m->resources.begin(), m->resources.end(), c) != m->resources.end();
+  };
+  if (const toml::node* folders = t.get("folders")) {
+    const toml::array* arr = folders->as_array();
+    if (arr == nullptr) {
+      r.Fail(folders, "'mailbox.folders' must be an array of folder ids or well-known names");
+      return;
+    }
+    std::set<std::string> seen;
+    for (const toml::node& item : *arr) {
+      auto name = item.value<std::string>();
+      if (!name || name->empty() || !Printable(*name) || name->find('/') != std::string::npos) {
+        r.Fail(&item, "'mailbox.folders' entries must be folder ids or well-known names");
+        return;
+      }
+      if (seen.insert(AsciiLower(*name)).second) m->folders.push_back(*name);
+    }
+    if (m->folders.empty()) {
+      r.Fail(folders, "'mailbox.folders' is empty (leave it out to mirror every folder)");
+    } else if (!has(Collection::kMessages)) {
+      r.Fail(folders,
+             "'mailbox.folders' scopes messages, which mailbox '" + m->user + "' does not mirror");
+    }
+  }
+  const toml::node* filter = t.get("filter");
+  if (filter == nullptr) return;
+  const toml::table* table = filter->as_table();
+  if (table == nullptr) {
+    r.Fail(filter, "'mailbox.filter' must be a table of resource = \"$filter\"");
+    return;
+  }
+  for (const auto& [key, node] : *table) {
+    const std::string name(key.str());
+    auto collection = ParseCollection(name);
+    auto text = node.value<std::string>();
+    if (!collection) {
+      r.Fail(&node, "unknown key 'mailbox.filter." + name + "' (\"messages\" or \"events\")");
+    } else if (*collection == Collection::kContacts) {
+      // Graph lists contacts folder by folder and keeps their delta per folder, neither
+      // filtered: a filtered contacts mirror could not see what left the filter.
+      r.Fail(&node, "'mailbox.filter.contacts' is not supported (messages and events are)");
+    } else if (!has(*collection)) {
+      r.Fail(&node,
+             "'mailbox.filter." + name + "': mailbox '" + m->user + "' does not mirror " + name);
+    } else if (!text || text->empty() || !Printable(*text)) {
+      r.Fail(&node, "'mailbox.filter." + name + "' must be a non-empty OData $filter");
+    } else if (*collection == Collection::kMessages && !m->folders.empty()) {
+      // Folders are kept by message delta rounds, which take no $filter ("message: delta").
+      r.Fail(&node, "'mailbox.filter.messages' cannot be combined with 'mailbox.folders'");
+    } else {
+      m->filters[*collection] = *text;
+    }
+  }
+}
+
 void ReadMailboxes(Reader& r, const toml::node& node, std::vector<MailboxConfig>* out) {
   const toml::array* list = node.as_array();
   if (list == nullptr || !list->is_array_of_tables()) {
@@ -314,7 +381,7 @@ void ReadMailboxes(Reader& r, const toml::node& node, std::vector<MailboxConfig>
   std::set<std::string> seen;
   for (const toml::node& entry : *list) {
     const toml::table& t = *entry.as_table();
-    r.OnlyKeys(t, "mailbox.", {"user", "resources", "rich"});
+    r.OnlyKeys(t, "mailbox.", {"user", "resources", "rich", "folders", "filter"});
     MailboxConfig m;
     r.String(t, "user", "mailbox.user", &m.user);
     if (const toml::node* rich = t.get("rich")) {
@@ -347,11 +414,38 @@ void ReadMailboxes(Reader& r, const toml::node& node, std::vector<MailboxConfig>
     } else {
       r.Fail(resources, "'mailbox.resources' must be an array of strings");
     }
+    ReadScope(r, t, &m);
     out->push_back(std::move(m));
   }
 }
 
 }  // namespace
+
+std::string MirrorScope::Signature() const {
+  std::string out;
+  // Folder names as configured: "Inbox" and "inbox" name one folder, but a rename in the
+  // file restarting the collection is harmless.
+  for (const std::string& f : folders) out += "folder:" + f + "\n";
+  if (!filter.empty()) out += "filter:" + filter;
+  return out;
+}
+
+Scopes::Scopes(const Config& config) {
+  for (const MailboxConfig& m : config.mailboxes) {
+    for (Collection c : m.resources) {
+      MirrorScope scope;
+      if (c == Collection::kMessages) scope.folders = m.folders;
+      if (auto it = m.filters.find(c); it != m.filters.end()) scope.filter = it->second;
+      if (!scope.whole()) scoped_[{m.user, c}] = std::move(scope);
+    }
+  }
+}
+
+const MirrorScope& Scopes::Of(const std::string& user_id, Collection collection) const {
+  static const MirrorScope kWhole;
+  auto it = scoped_.find({user_id, collection});
+  return it == scoped_.end() ? kWhole : it->second;
+}
 
 std::optional<std::string> ProcessEnv(const std::string& name) {
   const char* v = std::getenv(name.c_str());

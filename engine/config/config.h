@@ -7,8 +7,10 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "engine/base/item.h"
@@ -26,6 +28,32 @@ using graphmirror::RichSettings;
 using graphmirror::SubscriptionSettings;
 using graphmirror::SyncSettings;
 using graphmirror::WebhookSettings;
+
+// What of one (mailbox, collection) the mirror holds: everything, the messages of some
+// mail folders, or the items a $filter matches (MailboxConfig.folders and .filters).
+struct MirrorScope {
+  std::vector<std::string> folders;  // ids or well-known names; empty: every folder
+  std::string filter;                // OData $filter; empty: every item
+
+  bool whole() const { return folders.empty() && filter.empty(); }
+  // Kept folder by folder (delta rounds per folder) rather than by list queries.
+  bool by_folder() const { return !folders.empty(); }
+  // One line that changes whenever the scope does ("" for the whole collection): stored
+  // with the mirror, so that a changed scope starts the collection again.
+  std::string Signature() const;
+};
+
+// The scopes a config gives its (mailbox, collection) pairs.
+class Scopes {
+ public:
+  Scopes() = default;
+  explicit Scopes(const Config& config);
+  // The scope of `user_id`'s `collection` (whole if nothing scopes it).
+  const MirrorScope& Of(const std::string& user_id, Collection collection) const;
+
+ private:
+  std::map<std::pair<std::string, Collection>, MirrorScope> scoped_;  // the non-whole ones
+};
 
 // Reads an environment variable; empty optional when unset.
 using EnvLookup = std::function<std::optional<std::string>(const std::string&)>;

@@ -397,6 +397,7 @@ NotificationAnswer Receiver::Impl::Accept(std::string_view content_type, std::st
     entry.item_id = std::move(item.resource_id);
     entry.notification_id = std::move(item.id);
     entry.etag = item.etag;
+    entry.scoped = known->scoped;
     if (item.has_encrypted_content) {
       // Kept encrypted: the worker checks the body's tokens and decrypts (answer first,
       // validate after, as Graph asks).

@@ -30,6 +30,9 @@ struct KnownSubscription {
   // non-empty); user_id and collection are then unused.
   std::string list_site;
   std::string list_id;
+  // A scoped mirror's subscription (a mail folder's, or one with a $filter): its `deleted`
+  // may mean "left the scope", so it never marks an item as gone for good.
+  bool scoped = false;
 };
 
 class SubscriptionTable {

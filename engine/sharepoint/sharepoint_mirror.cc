@@ -22,7 +22,7 @@ constexpr auto kMaxRetryDelay = std::chrono::minutes(5);
 
 // What the receiver needs to accept the subscription's notifications.
 notify::KnownSubscription Known(const store::ListSubscriptionRecord& r) {
-  return {r.id, "", Collection::kMessages, r.client_state, r.site, r.list_id};
+  return {r.id, "", Collection::kMessages, r.client_state, r.site, r.list_id, false};
 }
 
 }  // namespace

@@ -67,6 +67,14 @@ class MirrorTables {
                                                 const std::string& folder_id,
                                                 const std::string& since);
 
+  // Ids of `user_id`'s messages whose body the mirror lacks at their version (none while
+  // bodies are not kept).
+  Result<std::vector<std::string>> MessagesWithoutBody(const std::string& user_id);
+  // Ids of the collection's rows whose version (Graph's lastModifiedDateTime) is `since`
+  // or later.
+  Result<std::vector<std::string>> ModifiedSince(const std::string& user_id, Collection collection,
+                                                 const std::string& since);
+
   // --- Search ---------------------------------------------------------------------------------
   // Messages matching `text` (see FullTextQuery) in subject, body preview or sender, best
   // first; only `user_id`'s if it is not empty. Each one's body_preview is the best

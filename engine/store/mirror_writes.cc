@@ -24,14 +24,18 @@ std::string NewerOnly(const std::string& table) {
 // The values ?1..?n, unless a `deleted` notification named the item: Graph never reuses an
 // id, and its lists and delta rounds may still show an item for a while after the
 // notification of its deletion came (and rich content may come late), so nothing may bring
-// the item back. The partial index notification_log_deleted answers this.
+// the item back. The partial index notification_log_deleted answers this. A scoped
+// subscription's `deleted` is not such a word: the item may only have left the scope, and
+// come back into it.
 std::string UnlessNotifiedDeleted(const std::string& table, int n) {
   std::string values;
   for (int i = 1; i <= n; ++i) values += (i > 1 ? ", ?" : "?") + std::to_string(i);
   return " SELECT " + values +
          " WHERE NOT EXISTS (SELECT 1 FROM notification_log WHERE user_id = ?1 AND "
          "collection = '" +
-         table + "' AND item_id = ?2 AND change_type = 'deleted' AND state != 'ignored')";
+         table +
+         "' AND item_id = ?2 AND change_type = 'deleted' AND state != 'ignored' AND "
+         "scoped = 0)";
 }
 
 const std::string& UpsertSql(Collection c) {
@@ -251,10 +255,10 @@ void AppendLogEntries(WriteContext& ctx, const std::vector<LogEntry>& entries,
   SQLite::Statement& s = ctx.Prepare(
       "INSERT OR IGNORE INTO notification_log (dedupe_key, received_at, subscription_id, "
       "user_id, collection, change_type, lifecycle_event, resource, item_id, notification_id, "
-      "rich_data, rich_data_key, rich_signature, rich_certificate_id, token_batch, etag) "
+      "rich_data, rich_data_key, rich_signature, rich_certificate_id, token_batch, etag, scoped) "
       "VALUES (?1, ?2, ?3, ?4, ?5, NULLIF(?6, ''), NULLIF(?7, ''), NULLIF(?8, ''), "
       "NULLIF(?9, ''), NULLIF(?10, ''), NULLIF(?11, ''), NULLIF(?12, ''), NULLIF(?13, ''), "
-      "NULLIF(?14, ''), NULLIF(?15, 0), NULLIF(?16, ''))");
+      "NULLIF(?14, ''), NULLIF(?15, 0), NULLIF(?16, ''), ?17)");
   for (const LogEntry& e : entries) {
     s.reset();
     s.bind(1, e.dedupe_key);
@@ -273,6 +277,7 @@ void AppendLogEntries(WriteContext& ctx, const std::vector<LogEntry>& entries,
     s.bind(14, e.rich.certificate_id);
     s.bind(15, token_batch);
     s.bind(16, e.etag);
+    s.bind(17, e.scoped ? 1 : 0);
     s.exec();
   }
 }

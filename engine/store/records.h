@@ -73,8 +73,9 @@ struct LogEntry {
   std::string resource;
   std::string item_id;
   std::string notification_id;
-  std::string etag;  // resourceData.@odata.etag, as sent
-  RichContent rich;  // empty unless the item carried encryptedContent
+  std::string etag;     // resourceData.@odata.etag, as sent
+  RichContent rich;     // empty unless the item carried encryptedContent
+  bool scoped = false;  // from a scoped mirror's subscription (KnownSubscription::scoped)
 };
 
 // A log row waiting for the sync worker.
@@ -103,6 +104,7 @@ struct SubscriptionRecord {
   std::string id;
   std::string user_id;
   Collection collection = Collection::kMessages;
+  std::string scope;  // the mail folder of a folder-scoped collection, else ""
   std::string resource;
   std::string change_type;
   std::string client_state;

@@ -241,6 +241,7 @@ Status Store::Read(const char* what, const std::function<void(SQLite::Database&)
 }
 
 void Store::SetKeepBodies(bool keep) { impl_->keep_bodies.store(keep); }
+bool Store::KeepBodies() const { return impl_->keep_bodies.load(); }
 
 void Store::SetChangeObserver(ChangeObserver observer) {
   auto shared = std::make_shared<const ChangeObserver>(std::move(observer));

@@ -70,6 +70,7 @@ class Store {
   // true; false for sync.bodies = "none"). Bodies written before stay until their message
   // goes.
   void SetKeepBodies(bool keep);
+  bool KeepBodies() const;
 
   // Replaces the observer of committed mirror changes (empty: none).
   void SetChangeObserver(ChangeObserver observer);

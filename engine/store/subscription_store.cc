@@ -17,9 +17,9 @@ Status SubscriptionStore::Put(const SubscriptionRecord& r, const std::vector<Log
     AppendLogEntries(ctx, also_log);
     SQLite::Statement& s = ctx.Prepare(
         "INSERT INTO subscriptions (id, user_id, collection, resource, change_type, "
-        "client_state, expires_at, created_at, renewed_at, encryption_certificate_id) "
-        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, NULLIF(?9, ''), NULLIF(?10, '')) "
-        "ON CONFLICT (user_id, collection) DO UPDATE SET id = excluded.id, "
+        "client_state, expires_at, created_at, renewed_at, encryption_certificate_id, scope) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, NULLIF(?9, ''), NULLIF(?10, ''), ?11) "
+        "ON CONFLICT (user_id, collection, scope) DO UPDATE SET id = excluded.id, "
         "resource = excluded.resource, change_type = excluded.change_type, "
         "client_state = excluded.client_state, expires_at = excluded.expires_at, "
         "created_at = excluded.created_at, renewed_at = excluded.renewed_at, "
@@ -34,6 +34,7 @@ Status SubscriptionStore::Put(const SubscriptionRecord& r, const std::vector<Log
     s.bind(8, r.created_at);
     s.bind(9, r.renewed_at);
     s.bind(10, r.encryption_certificate_id);
+    s.bind(11, r.scope);
     s.exec();
   });
 }
@@ -52,8 +53,8 @@ Result<std::vector<SubscriptionRecord>> SubscriptionStore::All() {
     SQLite::Statement q(store_->read_db(),
                         "SELECT id, user_id, collection, resource, change_type, client_state, "
                         "expires_at, created_at, coalesce(renewed_at, ''), "
-                        "coalesce(encryption_certificate_id, '') FROM subscriptions "
-                        "ORDER BY user_id, collection");
+                        "coalesce(encryption_certificate_id, ''), scope FROM subscriptions "
+                        "ORDER BY user_id, collection, scope");
     std::vector<SubscriptionRecord> out;
     while (q.executeStep()) {
       SubscriptionRecord r;
@@ -67,6 +68,7 @@ Result<std::vector<SubscriptionRecord>> SubscriptionStore::All() {
       r.created_at = q.getColumn(7).getString();
       r.renewed_at = q.getColumn(8).getString();
       r.encryption_certificate_id = q.getColumn(9).getString();
+      r.scope = q.getColumn(10).getString();
       out.push_back(std::move(r));
     }
     return out;

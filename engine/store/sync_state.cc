@@ -286,6 +286,75 @@ Result<std::vector<std::string>> MirrorTables::CreatedSince(const std::string& u
   return ids;
 }
 
+Result<std::vector<std::string>> MirrorTables::ModifiedSince(const std::string& user_id,
+                                                             Collection collection,
+                                                             const std::string& since) {
+  std::vector<std::string> ids;
+  Status s = store_->Read("reading changed rows", [&](SQLite::Database& db) {
+    SQLite::Statement q(
+        db, "SELECT id FROM " + Name(collection) + " WHERE user_id = ?1 AND modified_at >= ?2");
+    q.bind(1, user_id);
+    q.bind(2, since);
+    while (q.executeStep()) ids.push_back(q.getColumn(0).getString());
+  });
+  if (!s.ok()) return s;
+  return ids;
+}
+
+Result<std::vector<std::string>> MirrorTables::MessagesWithoutBody(const std::string& user_id) {
+  std::vector<std::string> ids;
+  if (!store_->KeepBodies()) return ids;
+  Status s = store_->Read("reading messages without a body", [&](SQLite::Database& db) {
+    SQLite::Statement q(db,
+                        "SELECT m.id FROM messages m LEFT JOIN message_bodies b "
+                        "ON b.user_id = m.user_id AND b.id = m.id WHERE m.user_id = ?1 AND "
+                        "(b.id IS NULL OR b.modified_at IS NOT m.modified_at)");
+    q.bind(1, user_id);
+    while (q.executeStep()) ids.push_back(q.getColumn(0).getString());
+  });
+  if (!s.ok()) return s;
+  return ids;
+}
+
+Result<bool> SyncState::ApplyScope(const std::string& user_id, Collection collection,
+                                   const std::string& signature) {
+  bool reset = false;
+  Status s = store_->Write([&](WriteContext& ctx) {
+    SQLite::Statement& stored =
+        ctx.Prepare("SELECT scope FROM mirror_scopes WHERE user_id = ?1 AND collection = ?2");
+    stored.bind(1, user_id);
+    stored.bind(2, Name(collection));
+    const bool had = stored.executeStep();
+    const std::string previous = had ? stored.getColumn(0).getString() : "";
+    stored.reset();
+    if (previous == signature) return;
+    // Bodies and contact addresses go with their rows (triggers, foreign keys).
+    int dropped_rows = 0;
+    for (const char* table : {"", "watermarks", "delta_links", "delta_seen", "delta_removals"}) {
+      const bool items = *table == '\0';
+      SQLite::Statement& drop =
+          ctx.Prepare("DELETE FROM " + (items ? Name(collection) : std::string(table)) +
+                      " WHERE user_id = ?1" + (items ? "" : " AND collection = ?2"));
+      drop.bind(1, user_id);
+      if (!items) drop.bind(2, Name(collection));
+      const int changed = drop.exec();
+      if (items) dropped_rows = changed;
+      drop.reset();
+    }
+    // A first scoped start of a new mirror drops nothing and is no change of scope.
+    reset = had || dropped_rows > 0;
+    SQLite::Statement& put = ctx.Prepare(
+        "INSERT INTO mirror_scopes (user_id, collection, scope) VALUES (?1, ?2, ?3) "
+        "ON CONFLICT (user_id, collection) DO UPDATE SET scope = excluded.scope");
+    put.bind(1, user_id);
+    put.bind(2, Name(collection));
+    put.bind(3, signature);
+    put.exec();
+  });
+  if (!s.ok()) return s;
+  return reset;
+}
+
 Result<int64_t> SyncState::EndDeltaPass(const std::string& user_id, Collection collection,
                                         const std::vector<DeltaPageWrite>& pages,
                                         const PageWrite* verified) {

@@ -57,6 +57,14 @@ class SyncState {
   Result<int64_t> EndDeltaPass(const std::string& user_id, Collection collection,
                                const std::vector<DeltaPageWrite>& pages, const PageWrite* verified);
 
+  // --- Scopes (schema/014_scopes.sql) ---------------------------------------------------------
+  // Records that (user, collection) is mirrored under `signature` (config::MirrorScope;
+  // "" for the whole collection). If it was read under another, first drops in the same
+  // transaction its rows (and their bodies), watermarks and delta state, so that it is
+  // read again under the new scope; returns true then.
+  Result<bool> ApplyScope(const std::string& user_id, Collection collection,
+                          const std::string& signature);
+
   // --- Sync status ---------------------------------------------------------------------------
   // Each records one fact for (user, collection) at the store clock's now.
   Status RecordSync(const std::string& user_id, Collection collection, const std::string& kind,

@@ -18,17 +18,35 @@ graph::Projection RichProjection(const config::Config& config) {
   return graph::Projection(std::move(rich));
 }
 
+Status ApplyScopes(const config::Config& config, store::Store* store) {
+  const config::Scopes scopes(config);
+  for (const auto& mailbox : config.mailboxes) {
+    for (Collection c : mailbox.resources) {
+      auto reset =
+          store->sync_state().ApplyScope(mailbox.user, c, scopes.Of(mailbox.user, c).Signature());
+      if (!reset.ok()) return reset.status();
+      if (*reset) {
+        spdlog::info("sync: {} {}: the configured scope changed; reading it again", mailbox.user,
+                     CollectionName(c));
+      }
+    }
+  }
+  return Status::Ok();
+}
+
 CollectionSync::CollectionSync(const config::Config& config, graph::GraphClient* client,
                                store::Store* store, Clock* clock)
     : clock_(clock),
       store_(store),
+      scopes_(config),
       resyncer_(client, store,
                 ResyncOptions{config.sync.page_size, config.sync.overlap, config.sync.hint_overlap,
-                              nullptr, RichProjection(config), &received_}),
+                              nullptr, RichProjection(config), &received_, scopes_}),
       delta_(client, store, clock,
              [&] {
                DeltaOptions options = DeltaOptions::From(config.sync, RichProjection(config));
                options.progress = &received_;
+               options.scopes = scopes_;
                return options;
              }()),
       recheck_after_(config.sync.catch_up_recheck) {}
@@ -121,8 +139,15 @@ Result<ResyncStats> CollectionSync::Modified(const std::string& user_id, Collect
   return Round(user_id, collection, Cursor::kModified, reason);
 }
 
+bool CollectionSync::RoundsByDelta(const std::string& user_id, Collection collection) const {
+  return !Describe(collection).list_covers_all || scopes_.Of(user_id, collection).by_folder();
+}
+
 Result<ResyncStats> CollectionSync::Round(const std::string& user_id, Collection collection,
                                           Cursor cursor, Reason reason) {
+  // The mailbox-wide list would bring the messages of every folder: the delta rounds of
+  // the scoped folders (Delta, which every pass runs) read them instead.
+  if (scopes_.Of(user_id, collection).by_folder()) return ResyncStats{};
   const bool created = cursor == Cursor::kCreated;
   const std::string started = store::FormatUtc(clock_->Now());
   auto r =
@@ -184,7 +209,15 @@ Result<CollectionSync::LateFetch> CollectionSync::FetchNotified(
 }
 
 Result<DeltaStats> CollectionSync::Delta(const std::string& user_id, Collection collection) {
-  auto r = Timed(2, [&] { return delta_.Sync(user_id, collection); });
+  auto r = Timed(2, [&]() -> Result<DeltaStats> {
+    auto pass = delta_.Sync(user_id, collection);
+    if (!pass.ok() || !scopes_.Of(user_id, collection).by_folder()) return pass;
+    // The delta rounds brought the messages without their bodies.
+    auto bodies = delta_.ReadMissingBodies(user_id);
+    if (!bodies.ok()) return bodies.status();
+    pass->verified += *bodies;
+    return pass;
+  });
   Note(user_id, collection, "delta", r.status());
   if (!r.ok()) Owe(user_id, collection);
   return r;

@@ -46,6 +46,11 @@ struct RoundTimings {
   std::atomic<uint64_t> failed[3]{};
 };
 
+// Records each configured collection's scope (MailboxConfig.folders and .filters) with
+// the mirror; a collection whose scope changed since its rows were read is emptied and
+// read again from the start (logged). Run before any round of a process.
+Status ApplyScopes(const config::Config& config, store::Store* store);
+
 class CollectionSync {
  public:
   CollectionSync(const config::Config& config, graph::GraphClient* client, store::Store* store,
@@ -61,8 +66,15 @@ class CollectionSync {
   Result<ResyncStats> Modified(const std::string& user_id, Collection collection,
                                Reason reason = Reason::kCatchUp);
   Result<DeltaStats> Delta(const std::string& user_id, Collection collection);
-  // All three, in that order; stops at the first failure.
+  // All three, in that order; stops at the first failure. A collection scoped by mail
+  // folders has no created and modified rounds (they list every folder): its delta rounds,
+  // over the scoped folders only, are all its rounds.
   Status Full(const std::string& user_id, Collection collection);
+  // True if notifications are answered by a delta pass rather than by created and
+  // modified rounds: the collection's list does not cover it (contacts: the default
+  // folder only), or it is scoped by mail folders.
+  bool RoundsByDelta(const std::string& user_id, Collection collection) const;
+  const config::Scopes& scopes() const { return scopes_; }
 
   // Records the outcome of Graph work on the collection (`kind` names it: "created",
   // "delta", "subscribe", ...): success resumes a stopped collection, a refusal stops it.
@@ -118,6 +130,7 @@ class CollectionSync {
   Clock* clock_;
   store::Store* store_;
   std::atomic<int64_t> received_{0};  // before the syncers, which point at it
+  const config::Scopes scopes_;       // likewise
   Resyncer resyncer_;
   DeltaSyncer delta_;
 

@@ -31,6 +31,16 @@
 // A pass first brings the containers of the collection up to date (ContainerSyncer: the
 // mail folders for messages, ...).
 //
+// Scoped mirrors (config::MirrorScope). Messages scoped by folder run the rounds of the
+// configured folders only (each resolved by `GET /mailFolders/{id or well-known name}`),
+// and an item read by id that is in no scoped folder leaves the mirror. A filtered
+// collection has no delta round that keeps to its filter (Graph's message and event
+// delta take no such $filter): its pass sweeps instead. It lists the ids and changeKeys
+// of every item the filter matches (keyset-paged on createdDateTime), reads by id what
+// the mirror lacks or holds at another version, and removes the rows Graph did not list
+// (a row changed less than an hour before the listing began is read by id instead, as
+// Graph's lists can lag: 404 removes it).
+//
 // Thread-safety: safe from many threads; passes over the same (mailbox, collection) run
 // one at a time.
 
@@ -73,6 +83,8 @@ struct DeltaOptions {
   graph::Projection projection;
   // If set, items received are added to it as pages come (progress displays).
   std::atomic<int64_t>* progress = nullptr;
+  // Scoped mirrors: the mail folders whose rounds run, or the $filter a pass sweeps by.
+  config::Scopes scopes;
 
   static DeltaOptions From(const config::SyncSettings& sync, graph::Projection projection = {});
 };
@@ -80,12 +92,12 @@ struct DeltaOptions {
 struct DeltaStats {
   int64_t scopes = 0;
   int64_t pages = 0;
-  int64_t items = 0;           // present items received (replays included)
-  int64_t removed = 0;         // mirror rows removed at the end of the pass
-  int64_t verified = 0;        // items checked one by one with Graph before removal
-  int64_t fresh_rounds = 0;    // rounds started without a token
-  int64_t fresh_ended = 0;     // rounds without a token that reached their deltaLink
-  int64_t expired_tokens = 0;  // tokens Graph no longer knew (each restarted a round fresh)
+  int64_t items = 0;              // present items received (replays included)
+  int64_t removed = 0;            // mirror rows removed at the end of the pass
+  int64_t verified = 0;           // items checked one by one with Graph before removal
+  int64_t fresh_rounds = 0;       // rounds started without a token
+  int64_t fresh_ended = 0;        // rounds without a token that reached their deltaLink
+  int64_t expired_tokens = 0;     // tokens Graph no longer knew (each restarted a round fresh)
   int64_t container_rows = 0;     // container rows written (folders, calendars)
   int64_t container_removed = 0;  // container rows deleted
 };
@@ -96,6 +108,10 @@ class DeltaSyncer {
 
   // One pass over every scope of the collection, then the queued removals.
   Result<DeltaStats> Sync(const std::string& user_id, Collection collection);
+  // Reads by id the bodies the mirror lacks of `user_id`'s messages (none if bodies are not
+  // kept): a mailbox scoped by folder gets its messages from delta rounds, which take no
+  // body preference. Returns how many were read.
+  Result<int64_t> ReadMissingBodies(const std::string& user_id);
   // GETs each item: 404 becomes a delete, anything else an upsert of its current state
   // (the page has no watermark).
   Result<store::PageWrite> Fetch(const std::string& user_id, Collection collection,
@@ -110,6 +126,17 @@ class DeltaSyncer {
 
   Result<std::vector<Scope>> Scopes(const std::string& user_id, Collection collection);
   Result<std::vector<Scope>> MailFolderScopes(const std::string& user_id);
+  // The ids of the configured folders of a folder-scoped mailbox (resolved once).
+  Result<std::set<std::string>> ScopedFolderIds(const std::string& user_id);
+  // Lists the ids (and changeKeys, if `change_keys`) of every item of the collection,
+  // or of those `filter` matches, keyset-paged on createdDateTime.
+  Result<std::map<std::string, std::string>> ListIds(const std::string& user_id,
+                                                     Collection collection,
+                                                     const std::string& filter, bool change_keys,
+                                                     std::string* listing_began);
+  // The pass of a filtered collection (see above).
+  Status Sweep(const std::string& user_id, Collection collection, const std::string& filter,
+               DeltaStats* stats);
   Result<std::vector<Scope>> ContactFolderScopes(const std::string& user_id);
   // The default contact folder's id: `from_listing` (the parent of a listed folder) if
   // known, else a contact's parentFolderId; "" if neither says (no folder, no contact).
@@ -136,7 +163,8 @@ class DeltaSyncer {
   DeltaOptions options_;
 
   ContainerSyncer containers_;
-  std::mutex locks_mu_;  // guards locks_ and default_contact_folders_
+  std::mutex locks_mu_;  // guards locks_, default_contact_folders_ and scoped_folder_ids_
+  std::map<std::string, std::set<std::string>> scoped_folder_ids_;
   std::map<std::pair<std::string, Collection>, std::unique_ptr<std::mutex>> locks_;
   std::map<std::string, std::string> default_contact_folders_;  // by mailbox, once known
 };

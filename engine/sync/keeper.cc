@@ -66,6 +66,7 @@ SubscriptionKeeper::SubscriptionKeeper(const config::Config& config, graph::Grap
                                        store::Store* store, notify::SubscriptionTable* table,
                                        Clock* clock, CollectionSync* sync)
     : config_(config),
+      scopes_(config),
       api_(client),
       store_(store),
       table_(table),
@@ -110,11 +111,36 @@ std::string SubscriptionKeeper::Expiration(const Key& key) const {
       std::chrono::time_point_cast<graph::Ticks>(clock_->Now() + Lifetime(key)));
 }
 
+notify::KnownSubscription SubscriptionKeeper::Known(const store::SubscriptionRecord& record) const {
+  const bool scoped =
+      !record.scope.empty() || !scopes_.Of(record.user_id, record.collection).filter.empty();
+  return {record.id, record.user_id, record.collection, record.client_state, {}, {}, scoped};
+}
+
+std::vector<SubscriptionKeeper::Key> SubscriptionKeeper::KeysOf(const std::string& user,
+                                                                Collection collection) const {
+  const config::MirrorScope& scope = scopes_.Of(user, collection);
+  if (!scope.by_folder()) return {Key{user, collection, ""}};
+  std::vector<Key> keys;
+  for (const std::string& folder : scope.folders) keys.push_back(Key{user, collection, folder});
+  return keys;
+}
+
 std::string SubscriptionKeeper::Resource(const Key& key) const {
+  const std::string user = "/users/" + graph::PercentEncode(key.user);
+  // "Change notifications for Outlook resources", supported resource paths: a mail folder's
+  // messages, by id or well-known name.
   std::string resource =
-      "/users/" + graph::PercentEncode(key.first) + "/" + std::string(CollectionName(key.second));
+      key.scope.empty() ? user + "/" + std::string(CollectionName(key.collection))
+                        : user + "/mailFolders/" + graph::PercentEncode(key.scope) + "/messages";
+  std::vector<std::string> options;
   // Graph requires a $select with resource data; it is what the notification carries.
-  if (IsRich(key)) resource += "?$select=" + graph::RichSelect(key.second);
+  if (IsRich(key)) options.push_back("$select=" + graph::RichSelect(key.collection));
+  const std::string& filter = scopes_.Of(key.user, key.collection).filter;
+  // Written as Graph's own examples write it (spaces and quotes as they are); only what
+  // would end the option or the URL is escaped.
+  if (!filter.empty()) options.push_back("$filter=" + graph::EscapeQueryValue(filter));
+  for (size_t i = 0; i < options.size(); ++i) resource += (i == 0 ? "?" : "&") + options[i];
   return resource;
 }
 
@@ -124,8 +150,8 @@ Status SubscriptionKeeper::LoadStored() {
   if (!stored.ok()) return stored.status();
   live_.clear();
   for (const auto& record : *stored) {
-    live_[{record.user_id, record.collection}] = record;
-    table_->Put({record.id, record.user_id, record.collection, record.client_state, {}, {}});
+    live_[KeyOf(record)] = record;
+    table_->Put(Known(record));
   }
   return Status::Ok();
 }
@@ -167,8 +193,7 @@ Status SubscriptionKeeper::Reconcile() {
   }
   for (auto it = live_.begin(); it != live_.end();) {
     if (at_graph.count(it->second.id)) {
-      table_->Put(
-          {it->second.id, it->first.first, it->first.second, it->second.client_state, {}, {}});
+      table_->Put(Known(it->second));
       if (Status s = store_->subscriptions().Put(it->second); !s.ok()) return s;
       ++it;
     } else {
@@ -244,8 +269,9 @@ Status SubscriptionKeeper::Create(const Key& key) {
   auto store_new = [&](const graph::SubscriptionInfo& info, bool adopted) -> Status {
     store::SubscriptionRecord record;
     record.id = info.id;
-    record.user_id = key.first;
-    record.collection = key.second;
+    record.user_id = key.user;
+    record.collection = key.collection;
+    record.scope = key.scope;
     record.resource = spec.resource;
     record.change_type = spec.change_type;
     record.client_state = spec.client_state;
@@ -256,7 +282,7 @@ Status SubscriptionKeeper::Create(const Key& key) {
     // a subscription whose gap is never read.
     if (Status s = store_->subscriptions().Put(record, {CatchUpEntry(record)}); !s.ok()) return s;
     unanswered_client_state_.erase(key);
-    table_->Put({record.id, key.first, key.second, record.client_state, {}, {}});
+    table_->Put(Known(record));
     live_[key] = record;
     ++(adopted ? stats_.adopted : stats_.created);
     spdlog::info("keeper: {} {} ({}), expires {}",
@@ -328,7 +354,7 @@ Status SubscriptionKeeper::Forget(const Key& key) {
   return s;
 }
 
-Status SubscriptionKeeper::Replace(const Key& key) {
+Status SubscriptionKeeper::Replace(const Key& key, const std::string& why) {
   auto it = live_.find(key);
   if (it == live_.end()) return Status::Ok();
   auto deleted = api_.Delete(it->second.id);
@@ -337,8 +363,7 @@ Status SubscriptionKeeper::Replace(const Key& key) {
     return Status::Unavailable("deleting subscription " + it->second.id +
                                " failed: " + Describe(*deleted));
   }
-  spdlog::info("keeper: replacing subscription {} ({} is now {})", it->second.id,
-               it->second.resource, IsRich(key) ? "rich" : "plain");
+  spdlog::info("keeper: deleted subscription {} ({}): {}", it->second.id, it->second.resource, why);
   return Forget(key);
 }
 
@@ -395,14 +420,37 @@ Status SubscriptionKeeper::Maintain() {
       first = s;
     }
   }
+  // Subscriptions of a scope no longer configured (folders added or taken away, a filter
+  // set or dropped): deleted, then the configured ones made below.
+  std::set<Key> wanted;
   for (const auto& mailbox : config_.mailboxes) {
     for (Collection c : mailbox.resources) {
-      Key key{mailbox.user, c};
-      if (sync_->StoppedUntil(mailbox.user, c)) continue;  // tried again when due
+      for (Key& key : KeysOf(mailbox.user, c)) wanted.insert(std::move(key));
+    }
+  }
+  std::vector<Key> retired;
+  for (const auto& [key, record] : live_) {
+    bool configured_collection = false;
+    for (const Key& w : wanted) {
+      configured_collection =
+          configured_collection || (w.user == key.user && w.collection == key.collection);
+    }
+    if (configured_collection && !wanted.count(key)) retired.push_back(key);
+  }
+  for (const Key& key : retired) {
+    if (Status s = Replace(key, "its scope is no longer configured"); !s.ok() && first.ok()) {
+      first = s;
+    }
+  }
+  for (const Key& key : wanted) {
+    {
+      const Collection c = key.collection;
+      if (sync_->StoppedUntil(key.user, c)) continue;  // tried again when due
       Status s;
       auto it = live_.find(key);
       if (it != live_.end() && !SameResource(it->second.resource, Resource(key))) {
-        s = Replace(key);  // switched to or from rich
+        // Switched to or from rich, or another $filter.
+        s = Replace(key, "the configured resource is now " + Resource(key));
         it = live_.find(key);
       }
       if (!s.ok()) {
@@ -416,8 +464,8 @@ Status SubscriptionKeeper::Maintain() {
         if (!expires || *expires - RenewMargin(key) <= now || rotate) s = Renew(key);
       }
       if (!s.ok()) {
-        spdlog::warn("keeper: {} {}: {}", mailbox.user, CollectionName(c), s.message());
-        sync_->Note(mailbox.user, c, "subscribe", s);
+        spdlog::warn("keeper: {} {}: {}", key.user, CollectionName(c), s.message());
+        sync_->Note(key.user, c, "subscribe", s);
         if (first.ok()) first = s;
       }
     }
@@ -435,30 +483,36 @@ TimePoint SubscriptionKeeper::NextDue() {
         next = std::min(next, *until);
         continue;
       }
-      const Key key{mailbox.user, c};
-      auto it = live_.find(key);
-      if (it == live_.end() || !SameResource(it->second.resource, Resource(key))) {
-        return clock_->Now();
+      for (const Key& key : KeysOf(mailbox.user, c)) {
+        auto it = live_.find(key);
+        if (it == live_.end() || !SameResource(it->second.resource, Resource(key))) {
+          return clock_->Now();
+        }
+        auto expires = graph::ParseTimestamp(it->second.expires_at);
+        if (!expires) return clock_->Now();
+        next = std::min(next, TimePoint(std::chrono::duration_cast<TimePoint::duration>(
+                                  expires->time_since_epoch())) -
+                                  RenewMargin(key));
       }
-      auto expires = graph::ParseTimestamp(it->second.expires_at);
-      if (!expires) return clock_->Now();
-      next = std::min(
-          next,
-          TimePoint(std::chrono::duration_cast<TimePoint::duration>(expires->time_since_epoch())) -
-              RenewMargin(key));
     }
   }
   return next;
 }
 
 Status SubscriptionKeeper::CatchUp(const Key& key) {
-  Status s = sync_->Full(key.first, key.second);
-  if (s.ok()) sync_->Recheck(key.first, key.second);
+  Status s = sync_->Full(key.user, key.collection);
+  if (s.ok()) sync_->Recheck(key.user, key.collection);
   return s;
 }
 
 Status SubscriptionKeeper::HandleLifecycle(const store::PendingNotification& row) {
-  const Key key{row.user_id, row.collection};
+  Key key{row.user_id, row.collection, ""};
+  {
+    std::lock_guard<std::recursive_mutex> lock(mu_);
+    for (const auto& [k, record] : live_) {
+      if (record.id == row.subscription_id) key = k;
+    }
+  }
   if (row.lifecycle_event == kCatchUpEvent) return CatchUp(key);
   ++stats_.lifecycle_events;
   if (Status s =

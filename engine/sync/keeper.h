@@ -1,5 +1,7 @@
 // SubscriptionKeeper: keeps one live Graph subscription per configured (mailbox,
-// collection), so that notifications keep coming.
+// collection), so that notifications keep coming; a collection scoped by mail folders gets
+// one per folder (`/users/{id}/mailFolders/{folder}/messages`), a filtered one carries its
+// `$filter` in the resource (then `deleted` also means "left the filter").
 //
 // It creates subscriptions (always with a lifecycle URL, by default the notification URL,
 // since Graph sends lifecycle events to no other; and a fresh random clientState each),
@@ -31,6 +33,7 @@
 #include <set>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "engine/config/config.h"
 #include "engine/graph/subscriptions.h"
@@ -92,19 +95,33 @@ class SubscriptionKeeper {
   const KeeperStats& stats() const { return stats_; }
 
  private:
-  using Key = std::pair<std::string, Collection>;
+  struct Key {
+    std::string user;
+    Collection collection;
+    std::string scope;  // the folder of a folder-scoped collection, else ""
+    auto operator<=>(const Key&) const = default;
+  };
+  // The subscriptions a configured (mailbox, collection) needs.
+  std::vector<Key> KeysOf(const std::string& user, Collection collection) const;
+  // What the receiver needs to accept the subscription's notifications.
+  notify::KnownSubscription Known(const store::SubscriptionRecord& record) const;
+  // The key of a stored subscription.
+  static Key KeyOf(const store::SubscriptionRecord& record) {
+    return {record.user_id, record.collection, record.scope};
+  }
 
   Status Create(const Key& key);
   Status Renew(const Key& key);
   // A full pass over what happened while nothing notified, and its recheck.
   Status CatchUp(const Key& key);
   Status Forget(const Key& key);
-  // Deletes the subscription at Graph and here (a mailbox switched to or from rich).
-  Status Replace(const Key& key);
+  // Deletes the subscription at Graph and here (a mailbox switched to or from rich, a
+  // scope no longer configured); `why` is logged.
+  Status Replace(const Key& key, const std::string& why);
   // Creates a subscription with the configured URLs, then deletes the old one.
   Status ReplaceOutdated(const Key& key);
   static store::LogEntry CatchUpEntry(const store::SubscriptionRecord& record);
-  bool IsRich(const Key& key) const { return rich_users_.count(key.first) > 0; }
+  bool IsRich(const Key& key) const { return rich_users_.count(key.user) > 0; }
   std::chrono::minutes Lifetime(const Key& key) const;
   std::chrono::minutes RenewMargin(const Key& key) const;
   // After ExtensionError / ErrorInvalidParameter: ask for less from now on.
@@ -113,6 +130,7 @@ class SubscriptionKeeper {
   std::string Resource(const Key& key) const;
 
   config::Config config_;
+  config::Scopes scopes_;
   graph::SubscriptionApi api_;
   store::Store* store_;
   notify::SubscriptionTable* table_;

@@ -125,6 +125,7 @@ Status LiveSync::Start(LiveSyncOptions options) {
     if (sharepoint_) {
       if (Status s = sharepoint_->LoadStored(); !s.ok()) return s;
     }
+    if (Status s = ApplyScopes(config_, store_); !s.ok()) return s;
     if (Status s = sync_.LoadStopped(); !s.ok()) return s;
     if (options.serve_http) return receiver_->Start();
     return Status::Ok();

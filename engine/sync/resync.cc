@@ -48,10 +48,12 @@ Result<ResyncStats> Resyncer::Resync(const std::string& user_id, Collection coll
   // only through a page that is one run of equal timestamps (else the query would repeat).
   const std::string select = options_.projection.SelectOption(user_id, collection);
   const std::vector<std::string>* keep = options_.projection.Keep(user_id, collection);
+  const std::string& filter = options_.scopes.Of(user_id, collection).filter;
   auto query = [&](const std::string& from) {
-    return created
-               ? graph::CreatedSincePath(user_id, collection, from, options_.page_size, select)
-               : graph::ModifiedSincePath(user_id, collection, from, options_.page_size, select);
+    return created ? graph::CreatedSincePath(user_id, collection, from, options_.page_size, select,
+                                             filter)
+                   : graph::ModifiedSincePath(user_id, collection, from, options_.page_size, select,
+                                              filter);
   };
   std::string query_start = since;
   std::string url = query(query_start);

@@ -24,6 +24,7 @@
 #include <string>
 
 #include "engine/base/item.h"
+#include "engine/config/config.h"
 #include "engine/graph/graph_client.h"
 #include "engine/graph/select.h"
 #include "engine/store/store.h"
@@ -44,6 +45,8 @@ struct ResyncOptions {
   graph::Projection projection;
   // If set, items received are added to it as pages come (progress displays).
   std::atomic<int64_t>* progress = nullptr;
+  // Scoped mirrors: a collection's $filter joins every query.
+  config::Scopes scopes;
 };
 
 struct ResyncStats {

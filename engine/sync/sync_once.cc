@@ -17,6 +17,7 @@ std::vector<CollectionReport> SyncAllOnce(
     const config::Config& config, CollectionSync* sync, store::Store* store,
     const std::function<void(const CollectionReport&)>& on_done) {
   std::vector<CollectionReport> reports;
+  const Status scoped = ApplyScopes(config, store);
   for (const config::MailboxConfig& mailbox : config.mailboxes) {
     for (Collection c : mailbox.resources) {
       CollectionReport r;
@@ -33,6 +34,7 @@ std::vector<CollectionReport> SyncAllOnce(
       auto before = store->mirror().CountItems(r.user_id, r.collection);
       r.items_before = before.ok() ? *before : 0;
       r.status = [&] {
+        if (!scoped.ok()) return scoped;
         auto created = sync->Created(r.user_id, r.collection);
         if (!created.ok()) return created.status();
         r.stats = *created;

@@ -281,14 +281,20 @@ Result<int64_t> SyncWorker::RunOnce() {
                                                                Cursor cursor) {
       return !received.empty() && received < sync_->RoundStartedAt(user, collection, cursor);
     };
-    const bool created_round = g.created && !covered(g.created_received, Cursor::kCreated);
+    bool created_round = g.created && !covered(g.created_received, Cursor::kCreated);
     const bool updated_round =
         g.updated && (g.tied_versions || !covered(g.updated_received, Cursor::kModified));
     Status round;
-    const bool list_covers_all = Describe(collection).list_covers_all;
+    const bool list_covers_all = !sync_->RoundsByDelta(user, collection);
+    if (sync_->scopes().Of(user, collection).by_folder() && !g.deleted_ids.empty()) {
+      // `deleted` from a folder's subscription means "left this folder", perhaps for
+      // another scoped one: the delta rounds say which (a move keeps the row).
+      g.deleted_ids.clear();
+      created_round = true;
+    }
     if (!list_covers_all && (created_round || updated_round)) {
       // The collection's list does not cover all of it (contacts: the default folder
-      // only); its delta rounds see every scope.
+      // only; a collection scoped by folder); its delta rounds see every scope.
       ++stats_.rounds;
       auto r = sync_->Delta(user, collection);
       if (!r.ok()) round = r.status();

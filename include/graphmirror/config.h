@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -119,6 +120,13 @@ struct MailboxConfig {
   std::string user;  // object id (preferred) or user principal name
   std::vector<Collection> resources;
   bool rich = false;  // ask for rich subscriptions (needs [rich])
+  // A scoped mirror (README "Scoped mirrors"). `folders`: only the messages of these mail
+  // folders (ids, or well-known names such as "inbox" and "archive"; not their child
+  // folders); empty: every folder. `filters`: per resource, an OData $filter the mirrored
+  // items match ("isRead eq false"), evaluated by Graph in the subscription and every
+  // query. An item that leaves the scope leaves the mirror.
+  std::vector<std::string> folders;
+  std::map<Collection, std::string> filters;
 };
 
 // A SharePoint site and the lists of it to mirror (GRAPH.md section 9): each list gets a

@@ -249,6 +249,7 @@ class Schedule {
            " page_size=" + std::to_string(config_.sync.page_size) +
            " lifecycle_url=" + (config_.webhook.lifecycle_url.empty() ? "no" : "yes") +
            " rich_mailboxes=" + std::to_string(rich_users_.size()) +
+           " scoped=" + (scope_.empty() ? std::string("no") : scope_) +
            " listing_lag=" + std::to_string(options_.listing_lag.count());
   }
 
@@ -283,6 +284,20 @@ class Schedule {
       c.mailboxes.push_back(m);
     }
     c.sharepoint.push_back({list_site_, {list_id_}});
+    // A scoped mailbox in some schedules (README "Scoped mirrors"): the first mailbox keeps
+    // the messages of two mail folders, or its unread messages only.
+    switch (Below(4)) {
+      case 0:
+        scope_ = "folders";
+        c.mailboxes[0].folders = {"inbox", "archive"};
+        break;
+      case 1:
+        scope_ = "unread";
+        c.mailboxes[0].filters[Collection::kMessages] = "isRead eq false";
+        break;
+      default:
+        break;
+    }
     if (Enabled("rich") && Chance(50)) {
       // One mailbox or both get rich subscriptions.
       const bool both = Chance(50);
@@ -1303,7 +1318,24 @@ class Schedule {
   }
 
   std::vector<Mismatch> CompareAll() {
-    auto mismatches = CompareMirror(sim_, *store_, db_path_, users_, rich_users_);
+    ScopeTruth scopes;
+    if (scope_ == "folders") {
+      scopes[{users_[0], Collection::kMessages}] = [this](const std::string& item) {
+        Json json = Json::parse(item, nullptr, false);
+        if (!json.is_object()) return false;
+        auto name = folder_names_.find(json.value("parentFolderId", ""));
+        return name != folder_names_.end() &&
+               (name->second == std::string("inbox") || name->second == std::string("archive"));
+      };
+    } else if (scope_ == "unread") {
+      scopes[{users_[0], Collection::kMessages}] = [](const std::string& item) {
+        Json json = Json::parse(item, nullptr, false);
+        return json.is_object() && !json.value("isRead", true);
+      };
+    }
+    auto mismatches =
+        CompareMirror(sim_, *store_, db_path_, users_, rich_users_,
+                      {std::begin(kAllCollections), std::end(kAllCollections)}, scopes);
     for (Mismatch& m : CompareList(sim_, *store_, list_site_, list_id_)) {
       mismatches.push_back(std::move(m));
     }
@@ -1403,6 +1435,7 @@ class Schedule {
   graphsim::Options options_;
   test::TempDir dir_;
   std::set<std::string> rich_users_;
+  std::string scope_;  // of the first mailbox's messages: "", "folders" or "unread"
   ManualClock clock_;
   graphsim::Simulator sim_;
   graphsim::Server server_;

@@ -369,7 +369,8 @@ std::vector<Mismatch> CompareMirror(const graphsim::Simulator& sim, store::Store
                                     const std::string& db_path,
                                     const std::vector<std::string>& users,
                                     const std::set<std::string>& rich_users,
-                                    const std::vector<Collection>& collections) {
+                                    const std::vector<Collection>& collections,
+                                    const ScopeTruth& scopes) {
   std::vector<Mismatch> out;
   try {
     SQLite::Database db(db_path, SQLite::OPEN_READONLY);
@@ -377,6 +378,11 @@ std::vector<Mismatch> CompareMirror(const graphsim::Simulator& sim, store::Store
       for (Collection c : collections) {
         const std::string table(CollectionName(c));
         std::vector<std::string> want = sim.ItemIds(user, table);
+        if (auto scope = scopes.find({user, c}); scope != scopes.end()) {
+          std::erase_if(want, [&](const std::string& id) {
+            return !scope->second(sim.ItemJson(user, table, id));
+          });
+        }
         std::sort(want.begin(), want.end());
         auto have = store.mirror().ItemIds(user, c);
         if (!have.ok()) {

@@ -12,7 +12,9 @@
 #ifndef GRAPHMIRROR_TESTS_SUPPORT_MIRROR_COMPARE_H_
 #define GRAPHMIRROR_TESTS_SUPPORT_MIRROR_COMPARE_H_
 
+#include <functional>
 #include <iterator>
+#include <map>
 #include <set>
 #include <string>
 #include <string_view>
@@ -46,12 +48,17 @@ std::string NormalTime(std::string_view text);
 // unless given). The JSON of items of `rich_users` is compared on the properties rich
 // mailboxes keep. A message's json is compared without `body`, and its body (other
 // users' messages) with message_bodies as text (sync.bodies = "text", the default).
-std::vector<Mismatch> CompareMirror(const graphsim::Simulator& sim, store::Store& store,
-                                    const std::string& db_path,
-                                    const std::vector<std::string>& users,
-                                    const std::set<std::string>& rich_users = {},
-                                    const std::vector<Collection>& collections = {
-                                        std::begin(kAllCollections), std::end(kAllCollections)});
+//
+// `scopes` holds, for the (user, collection) pairs of a scoped mirror, which of Graph's
+// items (their JSON, as graphsim serves it) the mirror should hold; the others hold all.
+using ScopeTruth =
+    std::map<std::pair<std::string, Collection>, std::function<bool(const std::string& item_json)>>;
+std::vector<Mismatch> CompareMirror(
+    const graphsim::Simulator& sim, store::Store& store, const std::string& db_path,
+    const std::vector<std::string>& users, const std::set<std::string>& rich_users = {},
+    const std::vector<Collection>& collections = {std::begin(kAllCollections),
+                                                  std::end(kAllCollections)},
+    const ScopeTruth& scopes = {});
 
 // Every difference between the mirror's container tables (those of `tables`, read through
 // a new read-only connection to `db_path`: "mail_folders", ...) and graphsim's folders and

@@ -79,6 +79,59 @@ TEST_CASE("ParseConfig reads sync.bodies: text by default, html or none, nothing
   CHECK(bad.status().message().find('\n') == std::string::npos);
 }
 
+TEST_CASE("ParseConfig reads a scoped mailbox: folders and a filter per resource", "[config]") {
+  std::string text = kValid;
+  text.replace(text.find("user = \"u1\""), 11,
+               "user = \"u1\"\nfolders = [\"inbox\", \"archive\", \"Inbox\"]\n"
+               "filter = { events = \"importance eq 'high'\" }");
+  auto c = ParseConfig(text, "g.toml", "", NoEnv);
+  INFO(c.status().ToString());
+  REQUIRE(c.ok());
+  CHECK(c->mailboxes[0].folders == std::vector<std::string>{"inbox", "archive"});
+  CHECK(c->mailboxes[0].filters.at(Collection::kEvents) == "importance eq 'high'");
+  const Scopes scopes(*c);
+  CHECK(scopes.Of("u1", Collection::kMessages).by_folder());
+  CHECK(scopes.Of("u1", Collection::kMessages).Signature() == "folder:inbox\nfolder:archive\n");
+  CHECK(scopes.Of("u1", Collection::kEvents).filter == "importance eq 'high'");
+  CHECK(scopes.Of("u2", Collection::kMessages).whole());
+  CHECK(scopes.Of("u2", Collection::kMessages).Signature().empty());
+  CHECK(scopes.Of("nobody", Collection::kEvents).whole());
+
+  // A [mailbox.filter] table works as well as the inline one.
+  std::string table = kValid;
+  table.replace(table.find("user = \"u2\""), 11,
+                "user = \"u2\"\n[mailbox.filter]\nmessages = \"isRead eq false\"");
+  auto t = ParseConfig(table, "g.toml", "", NoEnv);
+  REQUIRE(t.ok());
+  CHECK(t->mailboxes[1].filters.at(Collection::kMessages) == "isRead eq false");
+
+  const std::pair<const char*, const char*> bad[] = {
+      {"folders = []", "mailbox.folders"},
+      {"folders = \"inbox\"", "mailbox.folders"},
+      {"folders = [\"a/b\"]", "mailbox.folders"},
+      {"folders = [\"inbox\"]\nfilter = { messages = \"isRead eq false\" }", "cannot be combined"},
+      {"filter = { contacts = \"x eq 1\" }", "mailbox.filter.contacts"},
+      {"filter = { messages = \"\" }", "mailbox.filter.messages"},
+      {"filter = { tasks = \"x\" }", "mailbox.filter.tasks"},
+      {"filter = \"isRead eq false\"", "mailbox.filter"},
+  };
+  for (const auto& [line, key] : bad) {
+    std::string wrong = kValid;
+    wrong.replace(wrong.find("user = \"u1\""), 11, std::string("user = \"u1\"\n") + line);
+    auto r = ParseConfig(wrong, "g.toml", "", NoEnv);
+    INFO(line);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.status().message().find(key) != std::string::npos);
+  }
+  // Folders scope messages: a mailbox without them cannot have folders.
+  std::string events_only = kValid;
+  events_only.replace(events_only.find("resources = [\"messages\", \"events\"]"), 34,
+                      "resources = [\"events\"]\nfolders = [\"inbox\"]");
+  auto r = ParseConfig(events_only, "g.toml", "", NoEnv);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.status().message().find("does not mirror") != std::string::npos);
+}
+
 TEST_CASE("ParseConfig reads both overlaps, the notified one 2 s unless set", "[config]") {
   auto defaults = ParseConfig(kValid, "g.toml", "", NoEnv);
   REQUIRE(defaults.ok());

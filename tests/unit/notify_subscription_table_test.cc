@@ -13,8 +13,8 @@ TEST_CASE("subscription table: put, replace, find, remove", "[notify]") {
   SubscriptionTable table;
   CHECK(table.size() == 0);
   CHECK_FALSE(table.Find("s1"));
-  table.Put({"s1", "u1", Collection::kMessages, "cs1", {}, {}});
-  table.Put({"s2", "u2", Collection::kContacts, "cs2", {}, {}});
+  table.Put({"s1", "u1", Collection::kMessages, "cs1", {}, {}, false});
+  table.Put({"s2", "u2", Collection::kContacts, "cs2", {}, {}, false});
   CHECK(table.size() == 2);
   auto s1 = table.Find("s1");
   REQUIRE(s1);
@@ -22,7 +22,7 @@ TEST_CASE("subscription table: put, replace, find, remove", "[notify]") {
   CHECK(s1->collection == Collection::kMessages);
   CHECK(s1->client_state == "cs1");
   // A renewal with a new secret replaces the entry.
-  table.Put({"s1", "u1", Collection::kMessages, "cs1-new", {}, {}});
+  table.Put({"s1", "u1", Collection::kMessages, "cs1-new", {}, {}, false});
   CHECK(table.size() == 2);
   CHECK(table.Find("s1")->client_state == "cs1-new");
   CHECK_FALSE(table.Find("S1"));  // ids are exact
@@ -40,7 +40,7 @@ TEST_CASE("subscription table: readers and writers at once", "[notify]") {
       for (int i = 0; i < 2000; ++i) {
         const std::string id = "s" + std::to_string(i % 50);
         if (t % 2 == 0) {
-          table.Put({id, "u", Collection::kEvents, "cs" + std::to_string(i), {}, {}});
+          table.Put({id, "u", Collection::kEvents, "cs" + std::to_string(i), {}, {}, false});
         } else if (auto found = table.Find(id)) {
           CHECK(found->id == id);
         }

@@ -32,8 +32,8 @@ inline constexpr char kJson[] = "application/json; charset=utf-8";
 struct Fixture {
   explicit Fixture(ReceiverOptions options = {}) : clock(TimePoint{} + 1000h) {
     store = std::move(store::Store::Open(dir.Path("mirror.db"), &clock)).value();
-    table.Put({"sub-1", "user-1", Collection::kMessages, "cs-1", {}, {}});
-    table.Put({"sub-2", "user-2", Collection::kContacts, "cs-2", {}, {}});
+    table.Put({"sub-1", "user-1", Collection::kMessages, "cs-1", {}, {}, false});
+    table.Put({"sub-2", "user-2", Collection::kContacts, "cs-2", {}, {}, false});
     receiver = std::make_unique<Receiver>(std::move(options), &table, store.get(), &clock);
     Status started = receiver->Start();
     REQUIRE(started.ok());

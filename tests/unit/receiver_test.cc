@@ -433,7 +433,7 @@ TEST_CASE("receiver: forged items are dropped, counted, and still acknowledged",
   CHECK(stats.rejected_batches == 2);
 
   // An entry without a clientState accepts nothing, not even an empty one.
-  f.table.Put({"sub-3", "user-3", Collection::kEvents, "", {}, {}});
+  f.table.Put({"sub-3", "user-3", Collection::kEvents, "", {}, {}, false});
   res = cli.Post("/notifications", Body({Item("sub-3", "", "m6", "e1")}), kJson);
   REQUIRE(res);
   CHECK(res->status == 202);

@@ -52,7 +52,7 @@ struct Fixture {
         config.rich->previous.push_back(key);
       }
     }
-    config.mailboxes.push_back({"u", {Collection::kMessages}, true});
+    config.mailboxes.push_back({"u", {Collection::kMessages}, true, {}, {}});
     store = std::move(store::Store::Open(dir.Path("m.db"), &clock)).value();
     auto created = RichContent::Create(config, &clock, store.get(), [this] {
       ++fetches;
