@@ -153,7 +153,8 @@ std::unique_ptr<DurableReceiver> StartReceiver(const std::string& db_path) {
     return nullptr;
   }
   r->store = std::move(*store);
-  r->subscriptions.Put({kSubscriptionId, kUserId, Collection::kMessages, kClientState, {}, {}, false});
+  r->subscriptions.Put(
+      {kSubscriptionId, kUserId, Collection::kMessages, kClientState, {}, {}, false});
   r->receiver = std::make_unique<notify::Receiver>(notify::ReceiverOptions{}, &r->subscriptions,
                                                    r->store.get(), SystemClock::Default());
   Status started = r->receiver->Start();

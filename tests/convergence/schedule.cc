@@ -286,7 +286,7 @@ class Schedule {
     c.sharepoint.push_back({list_site_, {list_id_}});
     // A scoped mailbox in some schedules (README "Scoped mirrors"): the first mailbox keeps
     // the messages of two mail folders, or its unread messages only.
-    switch (Below(4)) {
+    switch (settings_.scoped ? Below(4) : 3) {
       case 0:
         scope_ = "folders";
         c.mailboxes[0].folders = {"inbox", "archive"};
