@@ -208,6 +208,16 @@ Result<CollectionSync::LateFetch> CollectionSync::FetchNotified(
   return result;
 }
 
+Result<int64_t> CollectionSync::Recheck(const std::string& user_id, Collection collection,
+                                        const std::vector<std::string>& ids) {
+  const std::set<std::string> unique(ids.begin(), ids.end());
+  if (unique.empty()) return int64_t{0};
+  auto fetched = delta_.Fetch(user_id, collection, unique);
+  if (!fetched.ok()) return fetched.status();
+  if (Status s = store_->mirror().ApplyPage(std::move(fetched).value()); !s.ok()) return s;
+  return static_cast<int64_t>(unique.size());
+}
+
 Result<DeltaStats> CollectionSync::Delta(const std::string& user_id, Collection collection) {
   auto r = Timed(2, [&]() -> Result<DeltaStats> {
     auto pass = delta_.Sync(user_id, collection);

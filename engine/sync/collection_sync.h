@@ -117,6 +117,12 @@ class CollectionSync {
   };
   Result<LateFetch> FetchNotified(const std::string& user_id, Collection collection,
                                   const std::vector<std::pair<std::string, std::string>>& notified);
+  // Reads each of `ids` by id and writes Graph's current state, whatever the mirror holds:
+  // a row whose item is gone (404) or out of the collection's scope is removed. For
+  // `deleted` from a scoped subscription ("left the scope"), which the delta rounds may
+  // not show yet. Returns how many were read.
+  Result<int64_t> Recheck(const std::string& user_id, Collection collection,
+                          const std::vector<std::string>& ids);
   const RoundTimings& timings() const { return timings_; }
   // Items received from Graph by every round so far (for progress displays).
   int64_t items_received() const { return received_.load(std::memory_order_relaxed); }

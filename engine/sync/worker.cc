@@ -288,17 +288,24 @@ Result<int64_t> SyncWorker::RunOnce() {
     const bool list_covers_all = !sync_->RoundsByDelta(user, collection);
     if (sync_->scopes().Of(user, collection).by_folder() && !g.deleted_ids.empty()) {
       // `deleted` from a folder's subscription means "left this folder", perhaps for
-      // another scoped one: the delta rounds say which (a move keeps the row).
+      // another scoped one: each is read by id (gone or out of scope: removed; moved to a
+      // kept folder: kept), since the folders' delta rounds may not show the move yet.
+      auto read = sync_->Recheck(user, collection, g.deleted_ids);
+      if (!read.ok()) {
+        round = read.status();
+      } else {
+        stats_.fetched_items += static_cast<uint64_t>(*read);
+      }
       g.deleted_ids.clear();
       created_round = true;
     }
-    if (!list_covers_all && (created_round || updated_round)) {
+    if (round.ok() && !list_covers_all && (created_round || updated_round)) {
       // The collection's list does not cover all of it (contacts: the default folder
       // only; a collection scoped by folder); its delta rounds see every scope.
       ++stats_.rounds;
       auto r = sync_->Delta(user, collection);
       if (!r.ok()) round = r.status();
-    } else if (created_round) {
+    } else if (round.ok() && created_round) {
       ++stats_.rounds;
       auto r = sync_->Created(user, collection, Reason::kNotified);
       if (!r.ok()) round = r.status();

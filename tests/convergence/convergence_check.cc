@@ -66,9 +66,9 @@ int Usage(const std::string& error) {
   std::cerr
       << "usage: convergence_check [--schedules N] [--seed S] [--steps K] "
          "[--faults KIND,...|all|none] [--jobs J] [--keep DIR] [--require-all-faults] "
-         "[--listing-lag SECONDS] [--scoped] [--verbose]\n"
-         "  --scoped  the first mailbox is scoped to two folders or to unread messages in "
-         "half of the schedules\n"
+         "[--listing-lag SECONDS] [--no-scoped] [--verbose]\n"
+         "  --no-scoped  every mailbox whole (by default the first one is scoped to two "
+         "folders or to unread messages in half of the schedules)\n"
          "  --listing-lag SECONDS  graphsim shows changes to lists and delta rounds this "
          "long after they happen, in every schedule (default: chosen per schedule, fault kind "
          "listing_lag)\n"
@@ -122,7 +122,7 @@ std::string ReplayCommand(const Flags& flags, uint64_t seed) {
   if (flags.faults_text != "all") cmd += " --faults " + flags.faults_text;
   if (flags.settings.listing_lag >= 0)
     cmd += " --listing-lag " + std::to_string(flags.settings.listing_lag);
-  if (flags.settings.scoped) cmd += " --scoped";
+  if (!flags.settings.scoped) cmd += " --no-scoped";
   return cmd;
 }
 
@@ -174,8 +174,8 @@ int Main(int argc, char** argv) {
     } else if (arg == "--jobs") {
       if (!value(&v) || !ParseInt(v, 1, &n)) return Usage("--jobs needs a number >= 1");
       flags.jobs = static_cast<int>(n);
-    } else if (arg == "--scoped") {
-      flags.settings.scoped = true;
+    } else if (arg == "--no-scoped") {
+      flags.settings.scoped = false;
     } else if (arg == "--require-all-faults") {
       flags.require_all_faults = true;
     } else if (arg == "--listing-lag") {
