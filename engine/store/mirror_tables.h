@@ -89,6 +89,12 @@ class MirrorTables {
   Result<std::vector<Contact>> Contacts(const ContactQuery& query);
 
  private:
+  // Ids of `collection`'s rows of `user_id` whose `column` (created_at or modified_at) is
+  // at or after `since`, in `folder_id` if not empty.
+  Result<std::vector<std::string>> IdsSince(const std::string& user_id, Collection collection,
+                                            const char* column, const std::string& folder_id,
+                                            const std::string& since);
+
   Store* store_;
 };
 

@@ -268,14 +268,14 @@ Status SyncState::QueueForCheck(const std::string& user_id, Collection collectio
   });
 }
 
-Result<std::vector<std::string>> MirrorTables::CreatedSince(const std::string& user_id,
-                                                            Collection collection,
-                                                            const std::string& folder_id,
-                                                            const std::string& since) {
+Result<std::vector<std::string>> MirrorTables::IdsSince(const std::string& user_id,
+                                                        Collection collection, const char* column,
+                                                        const std::string& folder_id,
+                                                        const std::string& since) {
   std::vector<std::string> ids;
   Status s = store_->Read("reading recent rows", [&](SQLite::Database& db) {
-    SQLite::Statement q(db, "SELECT id FROM " + Name(collection) +
-                                " WHERE user_id = ?1 AND created_at >= ?2" +
+    SQLite::Statement q(db, "SELECT id FROM " + Name(collection) + " WHERE user_id = ?1 AND " +
+                                column + " >= ?2" +
                                 (folder_id.empty() ? "" : " AND folder_id = ?3"));
     q.bind(1, user_id);
     q.bind(2, since);
@@ -286,19 +286,17 @@ Result<std::vector<std::string>> MirrorTables::CreatedSince(const std::string& u
   return ids;
 }
 
+Result<std::vector<std::string>> MirrorTables::CreatedSince(const std::string& user_id,
+                                                            Collection collection,
+                                                            const std::string& folder_id,
+                                                            const std::string& since) {
+  return IdsSince(user_id, collection, "created_at", folder_id, since);
+}
+
 Result<std::vector<std::string>> MirrorTables::ModifiedSince(const std::string& user_id,
                                                              Collection collection,
                                                              const std::string& since) {
-  std::vector<std::string> ids;
-  Status s = store_->Read("reading changed rows", [&](SQLite::Database& db) {
-    SQLite::Statement q(
-        db, "SELECT id FROM " + Name(collection) + " WHERE user_id = ?1 AND modified_at >= ?2");
-    q.bind(1, user_id);
-    q.bind(2, since);
-    while (q.executeStep()) ids.push_back(q.getColumn(0).getString());
-  });
-  if (!s.ok()) return s;
-  return ids;
+  return IdsSince(user_id, collection, "modified_at", "", since);
 }
 
 Result<std::vector<std::string>> MirrorTables::MessagesWithoutBody(const std::string& user_id) {
