@@ -38,6 +38,13 @@ struct MirrorItem {
   // events
   std::string start_at;
   std::string end_at;
+  // Graph's event.type: "singleInstance" and "seriesMaster" rows go to `events`,
+  // "occurrence" and "exception" rows (with their series and scheduled start) to
+  // `event_occurrences`. Empty: not said (a single instance).
+  std::string event_type;
+  std::string series_master_id;
+  std::string original_start;
+  bool IsOccurrence() const { return event_type == "occurrence" || event_type == "exception"; }
 
   // contacts
   std::string display_name;

@@ -28,7 +28,7 @@ const ResourceDescription& Describe(Collection collection) {
        /*list_covers_all=*/true,
        {"createdDateTime", "lastModifiedDateTime", "changeKey", "subject", "bodyPreview", "start",
         "end", "location", "organizer", "attendees", "isAllDay", "isCancelled", "showAs",
-        "importance", "type", "categories"}},
+        "importance", "type", "categories", "seriesMasterId", "originalStart", "recurrence"}},
       {Collection::kContacts,
        "contacts",
        "Contacts.Read",

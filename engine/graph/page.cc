@@ -299,7 +299,7 @@ class PageParser {
     if (auto error = object.reset().get(has_fields)) return BadJson(where, error);
 
     bool has_id = false;
-    std::string created, modified, received;
+    std::string created, modified, received, original_start;
     DateTimeTimeZone start, end;
     std::vector<MemberStart> members;
     if (has_fields) {
@@ -322,7 +322,7 @@ class PageParser {
         }
         // `key` lives in the parser's string buffer until the next iterate(): no copy.
         error_code error = ReadField(key, field.value(), item, &has_id, &created, &modified,
-                                     &received, &start, &end, removed);
+                                     &received, &start, &end, &original_start, removed);
         if (error) return BadJson(where + " field " + Quote(key), error);
       }
     }
@@ -365,6 +365,14 @@ class PageParser {
     if (collection_ == Collection::kEvents) {
       item->start_at = EventTime(start);
       item->end_at = EventTime(end);
+      if (Status s =
+              NormalizeOptional(named, "originalStart", original_start, &item->original_start);
+          !s.ok()) {
+        return s;
+      }
+      if (item->IsOccurrence() && item->series_master_id.empty()) {
+        return Bad(named + " is an " + item->event_type + " without seriesMasterId");
+      }
     }
     return Status::Ok();
   }
@@ -382,7 +390,8 @@ class PageParser {
 
   error_code ReadField(std::string_view key, od::value value, MirrorItem* item, bool* has_id,
                        std::string* created, std::string* modified, std::string* received,
-                       DateTimeTimeZone* start, DateTimeTimeZone* end, bool* removed) {
+                       DateTimeTimeZone* start, DateTimeTimeZone* end, std::string* original_start,
+                       bool* removed) {
     // Fields every collection has.
     if (key == "id") {
       *has_id = true;
@@ -439,6 +448,9 @@ class PageParser {
         if (key == "subject") return ReadString(value, &item->subject);
         if (key == "start") return ReadDateTimeTimeZone(value, start);
         if (key == "end") return ReadDateTimeTimeZone(value, end);
+        if (key == "type") return ReadString(value, &item->event_type);
+        if (key == "seriesMasterId") return ReadString(value, &item->series_master_id);
+        if (key == "originalStart") return ReadString(value, original_start);
         break;
       case Collection::kContacts:
         if (key == "displayName") return ReadString(value, &item->display_name);

@@ -11,6 +11,16 @@
 #include "engine/store/write_context.h"
 
 namespace graphmirror::store {
+namespace {
+
+// Where a lookup by id finds the collection's rows: events are in two tables (series
+// masters and single instances; occurrences and exceptions), seen together by the view
+// event_rows.
+std::string RowsOf(Collection collection) {
+  return collection == Collection::kEvents ? "event_rows" : std::string(CollectionName(collection));
+}
+
+}  // namespace
 
 std::string FullTextQuery(const std::string& text) {
   std::string query;
@@ -45,8 +55,7 @@ Result<std::vector<std::string>> MirrorTables::TiedVersions(const std::string& u
   if (items.empty()) return tied;
   Status s = store_->Read("reading item versions", [&](SQLite::Database& db) {
     SQLite::Statement q(db, "SELECT coalesce(modified_at, ''), coalesce(change_key, '') FROM " +
-                                std::string(CollectionName(collection)) +
-                                " WHERE user_id = ?1 AND id = ?2");
+                                RowsOf(collection) + " WHERE user_id = ?1 AND id = ?2");
     for (const MirrorItem& item : items) {
       q.reset();
       q.bind(1, user_id);
@@ -79,7 +88,8 @@ Result<std::vector<std::string>> MirrorTables::PassedOver(const std::string& use
     pass.bind(2, name);
     if (!pass.executeStep() || pass.getColumn(0).isNull()) return;
     const std::string pass_start = pass.getColumn(0).getString();
-    SQLite::Statement present(db, "SELECT 1 FROM " + name + " WHERE user_id = ?1 AND id = ?2");
+    SQLite::Statement present(
+        db, "SELECT 1 FROM " + RowsOf(collection) + " WHERE user_id = ?1 AND id = ?2");
     // An event's pass is a calendarView delta round: compared a day inside the window's
     // edges, as an event in a named zone keeps its wall-clock text (up to 14 hours off
     // UTC); an event without times is not covered.
@@ -151,8 +161,8 @@ Result<std::string> MirrorTables::CreatedAt(const std::string& user_id, Collecti
                                             const std::string& id) {
   std::string created;
   Status s = store_->Read("looking up an item", [&](SQLite::Database& db) {
-    SQLite::Statement q(db, "SELECT created_at FROM " + std::string(CollectionName(collection)) +
-                                " WHERE user_id = ?1 AND id = ?2");
+    SQLite::Statement q(
+        db, "SELECT created_at FROM " + RowsOf(collection) + " WHERE user_id = ?1 AND id = ?2");
     q.bind(1, user_id);
     q.bind(2, id);
     if (q.executeStep()) created = q.getColumn(0).getString();
@@ -167,8 +177,8 @@ Result<std::vector<std::string>> MirrorTables::MissingItems(const std::string& u
   std::vector<std::string> missing;
   if (ids.empty()) return missing;
   Status s = store_->Read("looking up items", [&](SQLite::Database& db) {
-    SQLite::Statement q(db, "SELECT 1 FROM " + std::string(CollectionName(collection)) +
-                                " WHERE user_id = ?1 AND id = ?2");
+    SQLite::Statement q(db,
+                        "SELECT 1 FROM " + RowsOf(collection) + " WHERE user_id = ?1 AND id = ?2");
     for (const std::string& id : ids) {
       q.reset();
       q.bind(1, user_id);
@@ -180,14 +190,36 @@ Result<std::vector<std::string>> MirrorTables::MissingItems(const std::string& u
   return missing;
 }
 
+Result<bool> MirrorTables::TouchesSeries(const std::string& user_id,
+                                         const std::vector<std::string>& ids) {
+  bool touches = false;
+  if (ids.empty()) return touches;
+  Status s = store_->Read("looking up events", [&](SQLite::Database& db) {
+    SQLite::Statement q(db,
+                        "SELECT coalesce((SELECT type = 'seriesMaster' FROM events WHERE "
+                        "user_id = ?1 AND id = ?2), (SELECT 1 FROM event_occurrences WHERE "
+                        "user_id = ?1 AND id = ?2), 1)");
+    for (const std::string& id : ids) {
+      q.reset();
+      q.bind(1, user_id);
+      q.bind(2, id);
+      if (q.executeStep() && q.getColumn(0).getInt() != 0) {
+        touches = true;
+        return;
+      }
+    }
+  });
+  if (!s.ok()) return s;
+  return touches;
+}
+
 Result<std::vector<std::string>> MirrorTables::NotHeldAt(
     const std::string& user_id, Collection collection,
     const std::vector<std::pair<std::string, std::string>>& notified) {
   std::vector<std::string> stale;
   if (notified.empty()) return stale;
   Status s = store_->Read("looking up item versions", [&](SQLite::Database& db) {
-    SQLite::Statement q(db, "SELECT coalesce(change_key, '') FROM " +
-                                std::string(CollectionName(collection)) +
+    SQLite::Statement q(db, "SELECT coalesce(change_key, '') FROM " + RowsOf(collection) +
                                 " WHERE user_id = ?1 AND id = ?2");
     for (const auto& [id, change_key] : notified) {
       q.reset();

@@ -59,6 +59,10 @@ class MirrorTables {
   // Those of `ids` the collection does not hold for the mailbox, in the order given.
   Result<std::vector<std::string>> MissingItems(const std::string& user_id, Collection collection,
                                                 const std::vector<std::string>& ids);
+  // Whether any of the event ids `ids` may stand for a change of a series' occurrences: a
+  // series master, an occurrence or exception the mirror holds, or an event that neither
+  // `events` nor `event_occurrences` holds (an exception or occurrence never seen).
+  Result<bool> TouchesSeries(const std::string& user_id, const std::vector<std::string>& ids);
   // The ids of a collection's items for one mailbox, sorted (for convergence checks).
   Result<std::vector<std::string>> ItemIds(const std::string& user_id, Collection collection);
   // Ids of the collection's rows created at or after `since` (Graph's createdDateTime),

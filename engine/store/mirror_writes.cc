@@ -161,8 +161,45 @@ void WriteBody(WriteContext& ctx, const std::string& user_id, const MirrorItem& 
   s.exec();
 }
 
+// An occurrence or exception of a series. Not held back by a `deleted` notification of
+// its id, unlike other rows: a series whose pattern changes regenerates its occurrences,
+// and Graph's id of an occurrence is its series' and its date's, so a cancelled one's id
+// can come back.
+void UpsertOccurrence(WriteContext& ctx, const std::string& user_id, const MirrorItem& item,
+                      const std::string& synced_at) {
+  SQLite::Statement& s = ctx.Prepare(
+      "INSERT INTO event_occurrences (user_id, id, series_master_id, type, original_start, "
+      "start_at, end_at, subject, created_at, modified_at, change_key, json, synced_at) "
+      "VALUES (?1, ?2, ?3, ?4, NULLIF(?5, ''), NULLIF(?6, ''), NULLIF(?7, ''), NULLIF(?8, ''), "
+      "NULLIF(?9, ''), NULLIF(?10, ''), NULLIF(?11, ''), ?12, ?13) "
+      "ON CONFLICT (user_id, id) DO UPDATE SET series_master_id = excluded.series_master_id, "
+      "type = excluded.type, original_start = excluded.original_start, "
+      "start_at = excluded.start_at, end_at = excluded.end_at, subject = excluded.subject, "
+      "created_at = excluded.created_at, modified_at = excluded.modified_at, "
+      "change_key = excluded.change_key, json = excluded.json, synced_at = excluded.synced_at" +
+      NewerOnly("event_occurrences"));
+  s.bind(1, user_id);
+  s.bind(2, item.id);
+  s.bind(3, item.series_master_id);
+  s.bind(4, item.event_type);
+  s.bind(5, item.original_start);
+  s.bind(6, item.start_at);
+  s.bind(7, item.end_at);
+  s.bind(8, item.subject);
+  s.bind(9, item.created_at);
+  s.bind(10, item.modified_at);
+  s.bind(11, item.change_key);
+  s.bind(12, item.json);
+  s.bind(13, synced_at);
+  if (s.exec() > 0) ctx.changes().push_back({user_id, Collection::kEvents, item.id, false});
+}
+
 void UpsertItem(WriteContext& ctx, const std::string& user_id, Collection collection,
                 const MirrorItem& item, const std::string& synced_at) {
+  if (collection == Collection::kEvents && item.IsOccurrence()) {
+    UpsertOccurrence(ctx, user_id, item, synced_at);
+    return;
+  }
   SQLite::Statement& s = ctx.Prepare(UpsertSql(collection));
   s.bind(1, user_id);
   s.bind(2, item.id);
@@ -210,6 +247,16 @@ void DeleteItem(WriteContext& ctx, const std::string& user_id, Collection collec
   s.bind(1, user_id);
   s.bind(2, id);
   if (s.exec() > 0) ctx.changes().push_back({user_id, collection, id, true});
+  if (collection != Collection::kEvents) return;
+  // The id may be an occurrence's (a cancelled one), or a master's: its series goes too.
+  SQLite::Statement& occurrences = ctx.Prepare(
+      "DELETE FROM event_occurrences WHERE user_id = ?1 AND (id = ?2 OR series_master_id = ?2) "
+      "RETURNING id");
+  occurrences.bind(1, user_id);
+  occurrences.bind(2, id);
+  while (occurrences.executeStep()) {
+    ctx.changes().push_back({user_id, collection, occurrences.getColumn(0).getString(), true});
+  }
 }
 
 void AdvanceWatermarks(WriteContext& ctx, const std::string& user_id, Collection collection,

@@ -41,7 +41,8 @@ Result<std::vector<Event>> MirrorTables::Events(const EventQuery& query) {
   std::vector<Event> out;
   Status s = store_->Read("reading events", [&](SQLite::Database& db) {
     SQLite::Statement q(db,
-                        "SELECT user_id, id, subject, start_at, end_at, json FROM events "
+                        "SELECT user_id, id, subject, start_at, end_at, json, type, "
+                        "series_master_id FROM calendar "
                         "WHERE (?1 = '' OR user_id = ?1) AND (?2 = '' OR end_at > ?2) "
                         "AND (?3 = '' OR start_at < ?3) ORDER BY start_at, id LIMIT ?4");
     q.bind(1, query.user_id);
@@ -49,7 +50,8 @@ Result<std::vector<Event>> MirrorTables::Events(const EventQuery& query) {
     q.bind(3, query.until);
     q.bind(4, query.limit);
     while (q.executeStep()) {
-      out.push_back({Text(q, 0), Text(q, 1), Text(q, 2), Text(q, 3), Text(q, 4), Text(q, 5)});
+      out.push_back({Text(q, 0), Text(q, 1), Text(q, 2), Text(q, 3), Text(q, 4), Text(q, 5),
+                     Text(q, 6), Text(q, 7)});
     }
   });
   if (!s.ok()) return s;

@@ -24,9 +24,11 @@ std::string_view DeltaScopeCondition(DeltaScopeKind kind) {
       // whose fresh round does not list it.
       return " AND (t.folder_id = ?3 OR t.folder_id IS NULL)";
     case DeltaScopeKind::kCalendarWindow:
-      // The rows overlapping the window "{start}/{end}" (rows without times too).
+      // The rows overlapping the window "{start}/{end}" (rows without times too), but for
+      // series masters, which calendarView never lists.
       return " AND (t.start_at IS NULL OR t.start_at < substr(?3, instr(?3, '/') + 1))"
-             " AND (t.end_at IS NULL OR t.end_at > substr(?3, 1, instr(?3, '/') - 1))";
+             " AND (t.end_at IS NULL OR t.end_at > substr(?3, 1, instr(?3, '/') - 1))"
+             " AND t.type IS NOT 'seriesMaster'";
   }
   return " AND 0";
 }
@@ -60,6 +62,31 @@ void ForgetSeen(WriteContext& ctx, const std::string& user_id, Collection collec
   q.exec();
 }
 
+// Deletes the occurrence `id` if the mirror holds one; false if it holds none.
+bool DropOccurrence(WriteContext& ctx, const std::string& user_id, const std::string& id) {
+  SQLite::Statement& q =
+      ctx.Prepare("DELETE FROM event_occurrences WHERE user_id = ?1 AND id = ?2");
+  q.bind(1, user_id);
+  q.bind(2, id);
+  if (q.exec() == 0) return false;
+  ctx.changes().push_back({user_id, Collection::kEvents, id, true});
+  return true;
+}
+
+// A fresh calendar round lists every occurrence in its window: the ones it did not list
+// are cancelled or outside the window, and leave the mirror.
+void DropUnlistedOccurrences(WriteContext& ctx, const DeltaPageWrite& page) {
+  SQLite::Statement& q = ctx.Prepare(
+      "DELETE FROM event_occurrences AS t WHERE t.user_id = ?1 AND NOT EXISTS (SELECT 1 FROM "
+      "delta_seen s WHERE s.user_id = ?1 AND s.collection = 'events' AND s.scope = ?2 AND "
+      "s.item_id = t.id) RETURNING id");
+  q.bind(1, page.user_id);
+  q.bind(2, page.scope);
+  while (q.executeStep()) {
+    ctx.changes().push_back({page.user_id, Collection::kEvents, q.getColumn(0).getString(), true});
+  }
+}
+
 void WriteDeltaPage(WriteContext& ctx, const DeltaPageWrite& page) {
   const std::string now = FormatUtc(ctx.clock()->Now());
   const std::string collection = Name(page.collection);
@@ -91,6 +118,9 @@ void WriteDeltaPage(WriteContext& ctx, const DeltaPageWrite& page) {
       "INSERT OR IGNORE INTO delta_removals (user_id, collection, item_id, scope) "
       "VALUES (?1, ?2, ?3, ?4)");
   for (const std::string& id : page.removed_ids) {
+    // An occurrence reported removed is cancelled, or out of the window: either way no
+    // longer in it, so it goes at once (occurrences are not checked by id).
+    if (page.collection == Collection::kEvents && DropOccurrence(ctx, page.user_id, id)) continue;
     queue.reset();
     queue.bind(1, page.user_id);
     queue.bind(2, collection);
@@ -102,6 +132,7 @@ void WriteDeltaPage(WriteContext& ctx, const DeltaPageWrite& page) {
   const bool ended = !page.delta_link.empty();
   if (ended && page.fresh) {
     QueueUnlisted(ctx, page.user_id, page.collection, page.scope);
+    if (page.collection == Collection::kEvents) DropUnlistedOccurrences(ctx, page);
     ForgetSeen(ctx, page.user_id, page.collection, page.scope);
   }
   SQLite::Statement& link = ctx.Prepare(
@@ -338,6 +369,11 @@ Result<bool> SyncState::ApplyScope(const std::string& user_id, Collection collec
       const int changed = drop.exec();
       if (items) dropped_rows = changed;
       drop.reset();
+    }
+    if (collection == Collection::kEvents) {
+      SQLite::Statement& drop = ctx.Prepare("DELETE FROM event_occurrences WHERE user_id = ?1");
+      drop.bind(1, user_id);
+      dropped_rows += drop.exec();
     }
     // A first scoped start of a new mirror drops nothing and is no change of scope.
     reset = had || dropped_rows > 0;

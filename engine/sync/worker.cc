@@ -36,6 +36,7 @@ struct Group {
   bool updated = false;
   // (id, changeKey) of the created and updated rows that name an item ("" if no etag).
   std::vector<std::pair<std::string, std::string>> notified;
+  std::vector<std::string> changed_ids;  // every created and updated row's item
   // The newest receipt time of the created and of the updated rows (store::FormatUtc).
   std::string created_received;
   std::string updated_received;
@@ -166,6 +167,7 @@ Result<int64_t> SyncWorker::RunOnce() {
     if (changed && !row.item_id.empty() && (row.change_type == "created" || !row.etag.empty())) {
       g.notified.emplace_back(row.item_id, ChangeKeyOfEtag(row.etag));
     }
+    if (changed && !row.item_id.empty()) g.changed_ids.push_back(row.item_id);
     if (row.change_type == "created") {
       g.created = true;
       g.created_received = std::max(g.created_received, row.received_at);
@@ -331,6 +333,20 @@ Result<int64_t> SyncWorker::RunOnce() {
           round = Status::Unavailable(std::to_string(late->behind) +
                                       " notified item version(s) not visible yet");
         }
+      }
+    }
+    if (round.ok() && collection == Collection::kEvents) {
+      // Notifications name series masters and exceptions, never each occurrence a change
+      // of its series adds, moves or removes: the calendar's delta round from its token
+      // reads just those (no GET per occurrence).
+      auto series = store_->mirror().TouchesSeries(user, g.changed_ids);
+      if (!series.ok()) return series.status();
+      const bool rich_master = std::any_of(g.rich_items.begin(), g.rich_items.end(),
+                                           [](auto& i) { return i.event_type == "seriesMaster"; });
+      if (*series || rich_master) {
+        ++stats_.rounds;
+        auto r = sync_->Delta(user, collection);
+        if (!r.ok()) round = r.status();
       }
     }
     if (round.ok() && (g.created || g.updated) && !g.rich_items.empty()) {

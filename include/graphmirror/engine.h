@@ -189,6 +189,8 @@ class Engine {
   Result<std::string> Metrics();
 
   Result<std::vector<Message>> Messages(const MessageQuery& query);
+  // What the calendar shows (the view `calendar`): single instances, occurrences and
+  // exceptions overlapping the query's range, by start.
   Result<std::vector<Event>> Events(const EventQuery& query);
   Result<std::vector<Contact>> Contacts(const ContactQuery& query);
   // Full-text search over subject, body preview and sender; every word must occur, a word

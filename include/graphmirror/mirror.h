@@ -28,6 +28,8 @@ struct Message {
   std::string json;
 };
 
+// An entry of the calendar: a single instance, or an occurrence or exception of a series
+// (within the configured calendar window). Series masters are not entries.
 struct Event {
   std::string user_id;
   std::string id;
@@ -35,6 +37,8 @@ struct Event {
   std::string start_at;  // UTC when Graph gave UTC, else its wall-clock text
   std::string end_at;
   std::string json;
+  std::string type;              // "singleInstance", "occurrence" or "exception"
+  std::string series_master_id;  // occurrences and exceptions: their series' master
 };
 
 struct Contact {

@@ -95,6 +95,39 @@ TEST_CASE("page: events normalize UTC start/end and keep other zones as given", 
         "https://graph.microsoft.com/v1.0/users/u/calendarView/delta?$deltatoken=x");
 }
 
+TEST_CASE("page: events say their type, series and scheduled start", "[page][recurrence]") {
+  // The shapes of "event resource type" (v1.0): originalStart is an Edm.DateTimeOffset.
+  const std::string body =
+      R"({"value":[)"
+      R"({"id":"m","createdDateTime":"2026-01-02T03:04:05Z","type":"seriesMaster",)"
+      R"("seriesMasterId":null,"originalStart":null,"recurrence":{"pattern":{"type":"daily",)"
+      R"("interval":1},"range":{"type":"noEnd","startDate":"2026-01-05"}}},)"
+      R"({"id":"o","createdDateTime":"2026-01-02T03:04:05Z","type":"occurrence",)"
+      R"("seriesMasterId":"m","originalStart":"2026-01-05T09:00:00Z","recurrence":null,)"
+      R"("start":{"dateTime":"2026-01-05T09:00:00.0000000","timeZone":"UTC"}}]})";
+  auto page = ParsePage(Collection::kEvents, body);
+  REQUIRE(page.ok());
+  REQUIRE(page->items.size() == 2);
+  CHECK(page->items[0].event_type == "seriesMaster");
+  CHECK_FALSE(page->items[0].IsOccurrence());
+  CHECK(page->items[0].series_master_id.empty());
+  CHECK(page->items[1].IsOccurrence());
+  CHECK(page->items[1].series_master_id == "m");
+  CHECK(page->items[1].original_start == "2026-01-05T09:00:00.0000000Z");
+
+  // An occurrence that does not name its series cannot be kept with it.
+  auto orphan = ParsePage(Collection::kEvents,
+                          R"({"value":[{"id":"o","createdDateTime":"2026-01-02T03:04:05Z",)"
+                          R"("type":"exception"}]})");
+  REQUIRE_FALSE(orphan.ok());
+  CHECK(orphan.status().message().find("seriesMasterId") != std::string::npos);
+  auto bad = ParsePage(Collection::kEvents,
+                       R"({"value":[{"id":"o","createdDateTime":"2026-01-02T03:04:05Z",)"
+                       R"("type":"occurrence","seriesMasterId":"m","originalStart":"soon"}]})");
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.status().message().find("originalStart") != std::string::npos);
+}
+
 TEST_CASE("page: contacts", "[page]") {
   const char body[] = R"({"value":[{"createdDateTime":"2026-01-01T00:00:00Z","id":"c1",
     "displayName":"Bob","emailAddresses":[{"name":"Bob","address":"bob@a.com"},

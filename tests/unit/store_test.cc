@@ -402,6 +402,113 @@ TEST_CASE("Rich events outside the last pass's calendar window are not passed ov
   CHECK(*passed == std::vector<std::string>{"inside"});
 }
 
+// An event row as a Graph page gives it: `type` in both the item and its JSON.
+MirrorItem EventRow(const std::string& id, const std::string& type, const std::string& master,
+                    const std::string& start, const std::string& subject = "s") {
+  MirrorItem e =
+      Message(id, "2026-01-01T00:00:00.0000000Z", "2026-01-02T00:00:00.0000000Z", subject);
+  e.event_type = type;
+  e.series_master_id = master;
+  e.start_at = start;
+  e.end_at = start;
+  e.json = "{\"id\":\"" + id + "\",\"type\":\"" + type + "\",\"subject\":\"" + subject + "\"}";
+  return e;
+}
+
+std::vector<std::string> Column(Store& store, const std::string& sql) {
+  SQLite::Database db(store.path());
+  SQLite::Statement q(db, sql);
+  std::vector<std::string> out;
+  while (q.executeStep()) out.push_back(q.getColumn(0).getString());
+  return out;
+}
+
+TEST_CASE("Occurrences and exceptions are kept apart from masters and single instances",
+          "[store][recurrence]") {
+  test::TempDir dir;
+  ManualClock clock(TimePoint{});
+  auto store = std::move(Store::Open(dir.Path("m.db"), &clock)).value();
+  PageWrite page;
+  page.user_id = "u";
+  page.collection = Collection::kEvents;
+  page.upserts = {EventRow("single", "singleInstance", "", "2026-03-01T09:00:00.0000000Z"),
+                  EventRow("master", "seriesMaster", "", "2026-03-02T09:00:00.0000000Z"),
+                  EventRow("o1", "occurrence", "master", "2026-03-02T09:00:00.0000000Z"),
+                  EventRow("x2", "exception", "master", "2026-03-09T10:00:00.0000000Z", "moved"),
+                  EventRow("other", "occurrence", "master2", "2026-03-03T09:00:00.0000000Z")};
+  REQUIRE(store->mirror().ApplyPage(page).ok());
+  CHECK(Column(*store, "SELECT id FROM events ORDER BY id") ==
+        std::vector<std::string>{"master", "single"});
+  CHECK(Column(*store, "SELECT type FROM events ORDER BY id") ==
+        std::vector<std::string>{"seriesMaster", "singleInstance"});
+  CHECK(Column(*store,
+               "SELECT id || ':' || series_master_id || ':' || type FROM "
+               "event_occurrences ORDER BY id") ==
+        std::vector<std::string>{"o1:master:occurrence", "other:master2:occurrence",
+                                 "x2:master:exception"});
+  // The calendar shows entries, not masters; Events() reads it.
+  CHECK(Column(*store, "SELECT id FROM calendar ORDER BY start_at, id") ==
+        std::vector<std::string>{"single", "o1", "other", "x2"});
+  auto events = store->mirror().Events({"u", "", "", 10});
+  REQUIRE(events.ok());
+  REQUIRE(events->size() == 4);
+  CHECK((*events)[3].type == "exception");
+  CHECK((*events)[3].series_master_id == "master");
+  // Lookups by id see both tables.
+  CHECK(store->mirror().MissingItems("u", Collection::kEvents, {"o1", "master", "nope"}).value() ==
+        std::vector<std::string>{"nope"});
+  CHECK(*store->mirror().TouchesSeries("u", {"single"}) == false);
+  CHECK(*store->mirror().TouchesSeries("u", {"single", "master"}) == true);
+  CHECK(*store->mirror().TouchesSeries("u", {"x2"}) == true);
+  CHECK(*store->mirror().TouchesSeries("u", {"never seen"}) == true);
+
+  SECTION("deleting a master deletes its series") {
+    PageWrite del;
+    del.user_id = "u";
+    del.collection = Collection::kEvents;
+    del.deletes = {"master"};
+    REQUIRE(store->mirror().ApplyPage(del).ok());
+    CHECK(Column(*store, "SELECT id FROM event_occurrences") == std::vector<std::string>{"other"});
+    CHECK(Column(*store, "SELECT id FROM events") == std::vector<std::string>{"single"});
+  }
+  SECTION("deleting an occurrence's id (a cancellation) deletes it alone") {
+    PageWrite del;
+    del.user_id = "u";
+    del.collection = Collection::kEvents;
+    del.deletes = {"o1"};
+    REQUIRE(store->mirror().ApplyPage(del).ok());
+    CHECK(Column(*store, "SELECT id FROM event_occurrences ORDER BY id") ==
+          std::vector<std::string>{"other", "x2"});
+  }
+  SECTION("a delta round drops removed occurrences at once, and a fresh round the unlisted") {
+    DeltaPageWrite round;
+    round.user_id = "u";
+    round.collection = Collection::kEvents;
+    round.scope = "2026-01-01T00:00:00Z/2027-01-01T00:00:00Z";
+    round.first_page = true;
+    round.round_started_at = "2026-01-05T00:00:00.0000000Z";
+    round.delta_link = "https://graph/delta?$deltatoken=1";
+    round.removed_ids = {"o1"};
+    REQUIRE(store->sync_state().ApplyDeltaPage(round).ok());
+    CHECK(Column(*store, "SELECT id FROM event_occurrences ORDER BY id") ==
+          std::vector<std::string>{"other", "x2"});
+    // Not queued for a check by id, unlike a removed single instance.
+    CHECK(store->sync_state().DeltaRemovals("u", Collection::kEvents)->empty());
+
+    DeltaPageWrite fresh = round;
+    fresh.removed_ids.clear();
+    fresh.fresh = true;
+    fresh.upserts = {EventRow("x2", "exception", "master", "2026-03-09T10:00:00.0000000Z", "moved"),
+                     EventRow("single", "singleInstance", "", "2026-03-01T09:00:00.0000000Z")};
+    REQUIRE(store->sync_state().ApplyDeltaPage(fresh).ok());
+    CHECK(Column(*store, "SELECT id FROM event_occurrences") == std::vector<std::string>{"x2"});
+    // The master, which calendarView never lists, is not queued for a check either.
+    auto removals = store->sync_state().DeltaRemovals("u", Collection::kEvents);
+    REQUIRE(removals.ok());
+    CHECK(removals->empty());
+  }
+}
+
 TEST_CASE("Full-text search follows every write of the mirror", "[store][search]") {
   test::TempDir dir;
   ManualClock clock(TimePoint{});
