@@ -73,6 +73,15 @@ bool DropOccurrence(WriteContext& ctx, const std::string& user_id, const std::st
   return true;
 }
 
+bool HoldsEvent(WriteContext& ctx, const std::string& user_id, const std::string& id) {
+  SQLite::Statement& q = ctx.Prepare("SELECT 1 FROM events WHERE user_id = ?1 AND id = ?2");
+  q.bind(1, user_id);
+  q.bind(2, id);
+  const bool held = q.executeStep();
+  q.reset();
+  return held;
+}
+
 // A fresh calendar round lists every occurrence in its window: the ones it did not list
 // are cancelled or outside the window, and leave the mirror.
 void DropUnlistedOccurrences(WriteContext& ctx, const DeltaPageWrite& page) {
@@ -119,8 +128,13 @@ void WriteDeltaPage(WriteContext& ctx, const DeltaPageWrite& page) {
       "VALUES (?1, ?2, ?3, ?4)");
   for (const std::string& id : page.removed_ids) {
     // An occurrence reported removed is cancelled, or out of the window: either way no
-    // longer in it, so it goes at once (occurrences are not checked by id).
-    if (page.collection == Collection::kEvents && DropOccurrence(ctx, page.user_id, id)) continue;
+    // longer in it, so it goes at once (occurrences are not checked by id). Events are
+    // checked by id, but only those the mirror holds: calendarView delta reports every
+    // event changed outside its window as removed, occurrences of a new series included.
+    if (page.collection == Collection::kEvents &&
+        (DropOccurrence(ctx, page.user_id, id) || !HoldsEvent(ctx, page.user_id, id))) {
+      continue;
+    }
     queue.reset();
     queue.bind(1, page.user_id);
     queue.bind(2, collection);
@@ -153,8 +167,9 @@ void WriteDeltaPage(WriteContext& ctx, const DeltaPageWrite& page) {
   link.bind(7, page.first_page ? page.round_started_at : std::string());
   link.bind(8, now);
   link.exec();
-  if (page.first_page && page.fresh) {
+  if (page.first_page && page.fresh && !ended) {
     // A fresh round replaces whatever link the scope had: until it ends there is none.
+    // (A round of one page ends with its own link, written above.)
     SQLite::Statement& clear = ctx.Prepare(
         "UPDATE delta_links SET delta_link = NULL WHERE user_id = ?1 AND collection = ?2 AND "
         "scope = ?3");

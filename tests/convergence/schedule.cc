@@ -114,6 +114,7 @@ enum class Step {
   kDeliver,
   kList,
   kFault,
+  kSeries,
 };
 
 class Schedule {
@@ -533,6 +534,169 @@ class Schedule {
     Log("create calendar " + UserLabel(user) + " " + id);
   }
 
+  // A recurring series of a random pattern, range and time zone, starting within two
+  // months, as patternedRecurrence spells it.
+  Json RandomSeries(const std::string& subject) {
+    static const char* kZones[] = {"UTC", "Pacific Standard Time", "W. Europe Standard Time",
+                                   "Europe/London"};
+    static const char* kDays[] = {"sunday",   "monday", "tuesday", "wednesday",
+                                  "thursday", "friday", "saturday"};
+    static const char* kIndexes[] = {"first", "second", "third", "fourth", "last"};
+    const TimePoint day = std::chrono::floor<std::chrono::days>(clock_.Now()) +
+                          hours(24 * static_cast<int64_t>(Below(60)));
+    const std::string date = LocalDateTime(day).substr(0, 10);
+    const int hour = 7 + static_cast<int>(Below(10));
+    const int minutes_long = 30 * (1 + static_cast<int>(Below(3)));
+    char start[40], end[40];
+    std::snprintf(start, sizeof start, "%sT%02d:00:00", date.c_str(), hour);
+    std::snprintf(end, sizeof end, "%sT%02d:%02d:00", date.c_str(), hour + minutes_long / 60,
+                  minutes_long % 60);
+    const std::string zone = kZones[Below(4)];
+    const int weekday = static_cast<int>(
+        std::chrono::weekday(std::chrono::floor<std::chrono::days>(day)).c_encoding());
+    const int month = static_cast<int>(
+        unsigned(std::chrono::year_month_day(std::chrono::floor<std::chrono::days>(day)).month()));
+    const int day_of_month = static_cast<int>(
+        unsigned(std::chrono::year_month_day(std::chrono::floor<std::chrono::days>(day)).day()));
+    Json pattern;
+    switch (Below(6)) {
+      case 0:
+        pattern = {{"type", "daily"}, {"interval", 1 + Below(3)}};
+        break;
+      case 1:
+        pattern = {{"type", "weekly"},
+                   {"interval", 1 + Below(2)},
+                   {"daysOfWeek", Json::array({kDays[weekday], kDays[(weekday + 2) % 7]})},
+                   {"firstDayOfWeek", Chance(50) ? "sunday" : "monday"}};
+        break;
+      case 2:
+        pattern = {{"type", "absoluteMonthly"}, {"interval", 1}, {"dayOfMonth", day_of_month}};
+        break;
+      case 3:
+        pattern = {{"type", "relativeMonthly"},
+                   {"interval", 1 + Below(2)},
+                   {"daysOfWeek", Json::array({kDays[weekday]})},
+                   {"index", kIndexes[Below(5)]}};
+        break;
+      case 4:
+        pattern = {{"type", "absoluteYearly"},
+                   {"interval", 1},
+                   {"month", month},
+                   {"dayOfMonth", day_of_month}};
+        break;
+      default:
+        pattern = {{"type", "relativeYearly"},
+                   {"interval", 1},
+                   {"month", month},
+                   {"daysOfWeek", Json::array({kDays[weekday]})},
+                   {"index", kIndexes[Below(5)]}};
+        break;
+    }
+    Json range = {{"startDate", date}};
+    switch (Below(3)) {
+      case 0:
+        range["type"] = "numbered";
+        range["numberOfOccurrences"] = 2 + Below(30);
+        break;
+      case 1:
+        range["type"] = "endDate";
+        range["endDate"] = LocalDateTime(day + hours(24 * static_cast<int64_t>(30 + Below(400))))
+                               .substr(0, 10);
+        break;
+      default:
+        range["type"] = "noEnd";
+        break;
+    }
+    return {{"subject", subject},
+            {"start", {{"dateTime", start}, {"timeZone", zone}}},
+            {"end", {{"dateTime", end}, {"timeZone", zone}}},
+            {"recurrence", {{"pattern", pattern}, {"range", range}}}};
+  }
+
+  // A change of a recurring series: one made, renamed, its pattern changed, deleted, or
+  // one occurrence edited (an exception) or cancelled.
+  void ChangeSeries() {
+    const std::string user = RandomUser();
+    auto& series = series_[user];
+    std::erase_if(series, [&](const std::string& id) {
+      return sim_.ItemJson(user, "events", id).empty();  // deleted by Delete()
+    });
+    const uint64_t pick = Below(100);
+    std::vector<graphsim::EventOccurrenceState> occurrences;
+    if (!series.empty() && pick < 45) {
+      for (auto& o : sim_.EventOccurrences(user, TimePoint{}, TimePoint::max())) {
+        occurrences.push_back(std::move(o));
+      }
+    }
+    if (!occurrences.empty() && pick < 25) {
+      const auto& o = occurrences[Below(occurrences.size())];
+      Json change = {{"subject", "exception " + Tag()}};
+      if (Chance(40)) {
+        const TimePoint moved = o.start + hours(1 + static_cast<int64_t>(Below(3)));
+        change["start"] = {{"dateTime", LocalDateTime(moved)}, {"timeZone", "UTC"}};
+        change["end"] = {{"dateTime", LocalDateTime(moved + (o.end - o.start))},
+                         {"timeZone", "UTC"}};
+      }
+      if (!sim_.UpdateItem(user, "events", o.id, change.dump())) {
+        return Fail("harness error", "graphsim UpdateItem of an occurrence failed at step " +
+                                         std::to_string(step_));
+      }
+      Op("except occurrence");
+      History(o.id, "excepted");
+      Log("except occurrence " + UserLabel(user) + " " + o.id);
+      return;
+    }
+    if (!occurrences.empty() && pick < 45) {
+      const auto& o = occurrences[Below(occurrences.size())];
+      if (!sim_.DeleteItem(user, "events", o.id)) {
+        return Fail("harness error", "graphsim DeleteItem of an occurrence failed at step " +
+                                         std::to_string(step_));
+      }
+      Op("cancel occurrence");
+      History(o.id, "cancelled");
+      Log("cancel occurrence " + UserLabel(user) + " " + o.id);
+      return;
+    }
+    if (!series.empty() && pick < 75) {
+      const std::string id = series[Below(series.size())];
+      std::string what;
+      bool done = false;
+      if (pick < 58) {
+        what = "renamed";
+        done = sim_.UpdateItem(user, "events", id, Json{{"subject", "series " + Tag()}}.dump());
+      } else if (pick < 68) {
+        what = "pattern changed";
+        Json changed = RandomSeries("series " + Tag());
+        done = sim_.UpdateItem(user, "events", id, changed.dump());
+      } else {
+        what = "deleted";
+        done = sim_.DeleteItem(user, "events", id);
+        std::erase(series, id);
+      }
+      if (!done) {
+        return Fail("harness error",
+                    "graphsim change of a series failed at step " + std::to_string(step_));
+      }
+      Op("series " + what);
+      History(id, "series " + what);
+      Log("series " + what + " " + UserLabel(user) + " " + id);
+      return;
+    }
+    const Json made = RandomSeries("series " + Tag());
+    const std::string id = sim_.CreateItem(user, "events", made.dump());
+    if (id.empty()) {
+      return Fail("harness error", "graphsim CreateItem of a series failed at step " +
+                                       std::to_string(step_) + ": " + made.dump());
+    }
+    series.push_back(id);
+    created_[{user, "events"}].push_back(id);
+    Op("create series");
+    History(id, "series created " + made["recurrence"]["pattern"].value("type", "?") + "/" +
+                    made["recurrence"]["range"].value("type", "?") + " in " +
+                    made["start"].value("timeZone", "?"));
+    Log("create series " + UserLabel(user) + " " + id);
+  }
+
   // --- randomness, tallies, log -----------------------------------------------------
 
   uint64_t Below(uint64_t n) { return n == 0 ? 0 : rng_() % n; }
@@ -724,6 +888,7 @@ class Schedule {
         {Step::kRunWorker, 7},     {Step::kMaintain, 2},      {Step::kAdvance, 5},
         {Step::kDeliver, 8},       {Step::kList, 6},          {Step::kFault, fault_weight},
         {Step::kContactFolder, 2}, {Step::kMailFolder, 4},    {Step::kCalendar, 2},
+        {Step::kSeries, 5},
     };
     int total = 0;
     for (const Weighted& w : table) total += w.weight;
@@ -770,6 +935,8 @@ class Schedule {
         return ChangeMailFolder();
       case Step::kCalendar:
         return ChangeCalendar();
+      case Step::kSeries:
+        return ChangeSeries();
     }
   }
 
@@ -1357,6 +1524,9 @@ class Schedule {
     for (Mismatch& m : CompareContainers(sim_, db_path_, users_, tables)) {
       mismatches.push_back(std::move(m));
     }
+    for (Mismatch& m : CompareOccurrences(sim_, db_path_, users_, rich_users_)) {
+      mismatches.push_back(std::move(m));
+    }
     return mismatches;
   }
 
@@ -1419,6 +1589,7 @@ class Schedule {
   // Mail folders the schedule made, by mailbox: (id, parent id or "" / "inbox").
   std::map<std::string, std::vector<std::pair<std::string, std::string>>> mail_folders_;
   std::map<std::string, std::vector<std::string>> calendars_;  // made by the schedule
+  std::map<std::string, std::vector<std::string>> series_;     // series masters, by user
   std::map<std::pair<std::string, std::string>, std::vector<std::string>> created_;
   std::vector<std::string> step_faults_;
   // Faults seen later (see Injected): the counter's value at each injection, by kind.

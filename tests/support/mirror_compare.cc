@@ -10,6 +10,7 @@
 #include <set>
 
 #include "engine/graph/select.h"
+#include "tools/graphsim/time_format.h"
 
 namespace graphmirror::convergence {
 namespace {
@@ -465,6 +466,71 @@ std::vector<Mismatch> CompareMirror(const graphsim::Simulator& sim, store::Store
           }
           if (!detail.empty()) out.push_back({Mismatch::Kind::kContent, user, table, id, detail});
         }
+      }
+    }
+  } catch (const std::exception& e) {
+    out.push_back(
+        {Mismatch::Kind::kOther, "", "", "", std::string("reading the mirror: ") + e.what()});
+  }
+  return out;
+}
+
+std::vector<Mismatch> CompareOccurrences(const graphsim::Simulator& sim, const std::string& db_path,
+                                         const std::vector<std::string>& users,
+                                         const std::set<std::string>& rich_users) {
+  const std::string table = "event_occurrences";
+  const std::vector<std::string> columns = {"series_master_id", "type",   "original_start",
+                                            "start_at",         "end_at", "subject"};
+  std::vector<Mismatch> out;
+  try {
+    SQLite::Database db(db_path, SQLite::OPEN_READONLY);
+    for (const std::string& user : users) {
+      SQLite::Statement scope(db,
+                              "SELECT scope FROM delta_links WHERE user_id = ? AND "
+                              "collection = 'events' AND delta_link IS NOT NULL");
+      scope.bind(1, user);
+      if (!scope.executeStep()) {
+        out.push_back({Mismatch::Kind::kOther, user, table, "", "no completed calendar round"});
+        continue;
+      }
+      const std::string window = scope.getColumn(0).getString();
+      const size_t slash = window.find('/');
+      auto window_start = graphsim::ParseDateTimeOffset(window.substr(0, slash));
+      auto window_end = graphsim::ParseDateTimeOffset(window.substr(slash + 1));
+      if (slash == std::string::npos || !window_start || !window_end) {
+        out.push_back({Mismatch::Kind::kOther, user, table, "", "calendar window " + window});
+        continue;
+      }
+      std::map<std::string, std::map<std::string, std::string>> want;
+      std::map<std::string, std::string> want_json;
+      for (const auto& o : sim.EventOccurrences(user, *window_start, *window_end)) {
+        want[o.id] = {{"series_master_id", o.series_master_id},
+                      {"type", o.type},
+                      {"original_start", graphsim::FormatTicksZ(o.original_start)},
+                      {"start_at", graphsim::FormatTicksZ(o.start)},
+                      {"end_at", graphsim::FormatTicksZ(o.end)},
+                      {"subject", o.subject}};
+        want_json[o.id] = o.json;
+      }
+      auto have = ReadContainer(db, table, user, columns);
+      for (auto& [id, row] : have) {
+        for (const char* time : {"original_start", "start_at", "end_at"}) {
+          row[time] = NormalTime(row[time]);
+        }
+      }
+      CompareRows(user, table, want, have, &out);
+      SQLite::Statement json(db, "SELECT json FROM event_occurrences WHERE user_id = ? AND id = ?");
+      for (const auto& [id, graph_json] : want_json) {
+        if (!have.count(id)) continue;
+        json.reset();
+        json.bind(1, user);
+        json.bind(2, id);
+        if (!json.executeStep()) continue;
+        Json a = WithoutAnnotations(Json::parse(json.getColumn(0).getString(), nullptr, false));
+        Json b = WithoutAnnotations(Json::parse(graph_json, nullptr, false));
+        if (rich_users.count(user)) b = RichProjection(std::move(b), Collection::kEvents);
+        if (a != b)
+          out.push_back({Mismatch::Kind::kContent, user, table, id, "json: " + JsonDiff(a, b)});
       }
     }
   } catch (const std::exception& e) {

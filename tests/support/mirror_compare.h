@@ -69,6 +69,17 @@ std::vector<Mismatch> CompareContainers(const graphsim::Simulator& sim, const st
                                         const std::vector<std::string>& users,
                                         const std::vector<std::string>& tables);
 
+// Every difference between the mirror's event_occurrences (read through a new read-only
+// connection to `db_path`) and graphsim's occurrences and exceptions within the calendar
+// window the mirror's last events delta round used (its delta_links scope
+// "{start}/{end}"): ids, series, type, original start, start, end and subject (times as
+// UTC), and the JSON without annotations. `collection` of each mismatch is
+// "event_occurrences". The JSON of `rich_users`' rows is compared on the properties rich
+// mailboxes keep.
+std::vector<Mismatch> CompareOccurrences(const graphsim::Simulator& sim, const std::string& db_path,
+                                         const std::vector<std::string>& users,
+                                         const std::set<std::string>& rich_users = {});
+
 // One line per mismatch ("content user/messages/id: detail"), for test output.
 std::string Describe(const std::vector<Mismatch>& mismatches, size_t at_most = 20);
 

@@ -268,8 +268,8 @@ HttpResponse SimulatorCore::Delta(const HttpRequest& request, const UserRecord& 
     switch (target.kind) {
       case EntityKind::kMessage:
         return p.folder == tok.folder;
-      case EntityKind::kEvent:
-        return p.start < window_end && p.end > window_start;
+      case EntityKind::kEvent:  // series masters are never in a calendarView
+        return p.in_view && p.start < window_end && p.end > window_start;
       case EntityKind::kContact:
         return p.folder == tok.folder;  // one contact folder ("contact: delta")
     }
@@ -349,6 +349,7 @@ HttpResponse SimulatorCore::Delta(const HttpRequest& request, const UserRecord& 
       struct Touched {
         Place at_base;
         bool in_scope = false;
+        bool viewable = false;  // events: was or is something a calendarView lists
       };
       std::vector<std::string> order;
       std::unordered_map<std::string, Touched> touched;
@@ -363,6 +364,9 @@ HttpResponse SimulatorCore::Delta(const HttpRequest& request, const UserRecord& 
         }
         slot->second.in_scope =
             slot->second.in_scope || in_scope(it->before) || in_scope(it->after);
+        slot->second.viewable = slot->second.viewable ||
+                                (it->before.exists && it->before.in_view) ||
+                                (it->after.exists && it->after.in_view);
       }
       // calendarView ("event: delta", Response): events outside the window that were
       // added, updated or deleted since the token come as `@removed` too, for the client
@@ -370,7 +374,10 @@ HttpResponse SimulatorCore::Delta(const HttpRequest& request, const UserRecord& 
       const bool every_touched = target.kind == EntityKind::kEvent;
       std::vector<const std::string*> relevant;
       for (const std::string& id : order) {
-        if (every_touched || touched[id].in_scope) relevant.push_back(&id);
+        // A series master's own changes are not calendarView's (its occurrences' are).
+        if ((every_touched && touched[id].viewable) || touched[id].in_scope) {
+          relevant.push_back(&id);
+        }
       }
       size_t offset = 0;
       if (!ParseNumber(start, &offset) || offset > relevant.size()) {

@@ -109,9 +109,8 @@ bool DocumentedItemSegment(EntityKind kind, const std::string& segment) {
       "attachments", "extensions",  "copy",           "send",          "reply",          "replyall",
       "forward",     "createreply", "createreplyall", "createforward", "permanentdelete"};
   static const std::set<std::string> kEvent = {
-      "attachments",     "extensions",        "instances",      "accept",
-      "decline",         "tentativelyaccept", "cancel",         "forward",
-      "dismissreminder", "snoozereminder",    "permanentdelete"};
+      "attachments", "extensions", "accept",          "decline",        "tentativelyaccept",
+      "cancel",      "forward",    "dismissreminder", "snoozereminder", "permanentdelete"};
   static const std::set<std::string> kContact = {"photo", "extensions", "permanentdelete"};
   switch (kind) {
     case EntityKind::kMessage:
@@ -358,7 +357,8 @@ class MailboxRequest {
         d.calendar_view = true;
         return Delta(&d);
       }
-      return NotImplemented("calendarView");
+      if (n == 1) return request_.method == "GET" ? View("") : Disallowed();
+      return BadSegment(path_[1], now_);
     } else {
       return BadSegment(path_[0], now_);
     }
@@ -398,6 +398,9 @@ class MailboxRequest {
       if (request_.method == "DELETE") return Delete(t, id);
       return Disallowed();
     }
+    if (t.rest.size() == 2 && t.kind == EntityKind::kEvent && ToLower(t.rest[1]) == "instances") {
+      return request_.method == "GET" ? View(id) : Disallowed();
+    }
     if (t.rest.size() == 2 && t.kind == EntityKind::kMessage && ToLower(t.rest[1]) == "move") {
       return request_.method == "POST" ? Move(id) : Disallowed();
     }
@@ -408,6 +411,129 @@ class MailboxRequest {
   }
 
   HttpResponse Disallowed() const { return MethodNotAllowed(request_, now_); }
+
+  // GET /calendarView ("List calendarView": single instances, occurrences and exceptions
+  // in the window) and, with `master_id`, GET /events/{id}/instances ("List instances":
+  // the series' occurrences and exceptions in the window). Both require startDateTime and
+  // endDateTime; ordered by start, then id (neither page documents an order); paged like
+  // lists ($top 1-1000, default 10, Prefer: odata.maxpagesize, a $skiptoken cursor);
+  // $select. The other documented OData options are 501.
+  HttpResponse View(const std::string& master_id) {
+    static const std::set<std::string> kDocumented = {"$filter", "$orderby", "$count",
+                                                      "$skip",   "$search",  "$expand"};
+    std::optional<std::string> start_text, end_text, select_text;
+    std::optional<int> top;
+    std::optional<Cursor> after;
+    std::set<std::string> seen;
+    for (const auto& [name, value] : request_.params) {
+      const std::string lower = ToLower(name);
+      if (lower == "startdatetime") {
+        start_text = value;
+        continue;
+      }
+      if (lower == "enddatetime") {
+        end_text = value;
+        continue;
+      }
+      if (lower.empty() || lower[0] != '$') continue;
+      if (!seen.insert(lower).second) {
+        return ErrorResponse(400, "BadRequest",
+                             "Query option '" + name +
+                                 "' was specified more than once, but it must be specified at "
+                                 "most once.",
+                             now_);
+      }
+      if (lower == "$select") {
+        select_text = value;
+      } else if (lower == "$top") {
+        if (value.empty() || value.size() > 4 ||
+            value.find_first_not_of("0123456789") != std::string::npos || std::stoi(value) < 1 ||
+            std::stoi(value) > 1000) {
+          return ErrorResponse(400, "BadRequest",
+                               "Invalid value '" + value + "' for query option '$top'.", now_);
+        }
+        top = std::stoi(value);
+      } else if (lower == "$skiptoken") {
+        after = DecodeSkipToken(value, 1);
+        if (!after || after->keys.size() != 1) {
+          return ErrorResponse(400, "BadRequest", "The $skiptoken value is not valid.", now_);
+        }
+      } else if (kDocumented.count(lower)) {
+        return NotImplemented("the query option '" + name + "' on calendarView and instances");
+      } else {
+        return ErrorResponse(400, "BadRequest",
+                             "The query parameter '" + name + "' is not supported.", now_);
+      }
+    }
+    if (!start_text || !end_text) {
+      return ErrorResponse(400, "ErrorInvalidParameter",
+                           "This request requires a time window specified by the query string "
+                           "parameters StartDateTime and EndDateTime.",
+                           now_);
+    }
+    // "If no timezone offset is included in the value, it is interpreted as UTC."
+    auto parse = [](const std::string& text) {
+      std::optional<TimePoint> t = ParseDateTimeOffset(text);
+      return t ? t : ParseLocalDateTime(text);
+    };
+    std::optional<TimePoint> window_start = parse(*start_text), window_end = parse(*end_text);
+    if (!window_start || !window_end) {
+      return ErrorResponse(400, "ErrorInvalidParameter",
+                           "The value of StartDateTime or EndDateTime is not a valid date.", now_);
+    }
+    if (*window_end <= *window_start) {
+      return ErrorResponse(400, "ErrorInvalidParameter",
+                           "EndDateTime must be later than StartDateTime.", now_);
+    }
+    QueryOptions q;
+    if (select_text) {
+      std::vector<std::pair<std::string, std::string>> params{{"$select", *select_text}};
+      if (auto err = ParseQueryOptions(params, graphsim::Entity(EntityKind::kEvent),
+                                       QueryKind::kSingle, &q)) {
+        return ErrorResponse(*err, now_);
+      }
+    }
+    int page_size = top.value_or(10);
+    int preferred = top ? 0 : MaxPageSize(request_);
+    if (preferred > 0) page_size = preferred;
+    if (sim_.options_.max_page_size > 0) {
+      page_size = std::min(page_size, sim_.options_.max_page_size);
+      if (preferred > 0) preferred = page_size;
+    }
+    sim_.CatchUpListing(user_, now_);
+    Impl::ListResult result;
+    if (auto err = sim_.View(user_, *window_start, *window_end, master_id, q.select,
+                             static_cast<size_t>(page_size), after, &result)) {
+      return ErrorResponse(*err, now_);
+    }
+    sim_.served_listed_ += result.items.size();
+    std::string context =
+        ContextBase() +
+        (master_id.empty() ? "calendarView" : "events('" + master_id + "')/instances");
+    if (!q.select.empty()) {
+      context += "(";
+      for (size_t i = 0; i < q.select.size(); ++i) context += (i ? "," : "") + q.select[i];
+      context += ")";
+    }
+    Json body{{"@odata.context", context}, {"value", Json::array()}};
+    for (Json& item : result.items) body["value"].push_back(std::move(item));
+    if (result.more && result.next) {
+      std::string link = request_.base_url + "/v1.0/users/" + PercentEncode(user_segment_, false);
+      for (const std::string& segment : path_) link += "/" + PercentEncode(segment, false);
+      link += "?startDateTime=" + PercentEncode(*start_text, false) +
+              "&endDateTime=" + PercentEncode(*end_text, false);
+      if (select_text) link += "&$select=" + PercentEncode(*select_text, false);
+      if (top) link += "&$top=" + std::to_string(*top);
+      link += "&$skiptoken=" + PercentEncode(EncodeSkipToken(*result.next), false);
+      body["@odata.nextLink"] = link;
+    }
+    HttpResponse response = WithJson(200, body);
+    if (preferred > 0) {
+      response.headers.emplace_back("Preference-Applied",
+                                    "odata.maxpagesize=" + std::to_string(preferred));
+    }
+    return response;
+  }
 
   HttpResponse Delta(Impl::DeltaTarget* d) {
     d->link_path = "/v1.0/users/" + PercentEncode(user_segment_, false);
@@ -457,6 +583,8 @@ class MailboxRequest {
     query.filter = q.filter.get();
     query.order = q.orderby;
     query.folder = t.folder;
+    // "List events": "The list contains single instance meetings and series masters."
+    query.skip_series_members = t.kind == EntityKind::kEvent;
     int page_size = q.top.value_or(10);
     int preferred = q.top ? 0 : MaxPageSize(request_);
     if (preferred > 0) page_size = preferred;

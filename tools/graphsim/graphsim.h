@@ -220,6 +220,12 @@ struct Options {
   // the eventual consistency of Graph's query results.
   std::chrono::seconds listing_lag{0};
 
+  // --- Recurring events -----------------------------------------------------------------------
+  // A series without an end (range noEnd) is expanded into occurrences this many days past
+  // the later of its start and the clock's now (when the series is created or changed);
+  // Graph's series have no horizon.
+  int recurrence_horizon_days = 730;
+
   // HTTP serving (Server only).
   int http_threads = 32;
   int keep_alive_seconds = 2;
@@ -372,6 +378,17 @@ struct CalendarState {
   std::string owner_address;
 };
 
+// An occurrence or exception of a recurring event as calendarView serves it.
+struct EventOccurrenceState {
+  std::string id;
+  std::string series_master_id;
+  std::string type;                       // "occurrence" or "exception"
+  graphmirror::TimePoint original_start;  // where the pattern put it (UTC)
+  graphmirror::TimePoint start, end;      // where it is now (UTC): an exception may have moved
+  std::string subject;
+  std::string json;  // the event as GET .../events/{id} renders it
+};
+
 class Simulator {
  public:
   // `clock` is borrowed and must outlive the Simulator; nullptr means the system clock.
@@ -433,8 +450,10 @@ class Simulator {
   std::string MoveMessage(const std::string& user, const std::string& id,
                           const std::string& destination_folder, bool immutable_ids);
 
+  // What GET /users/{u}/{collection} lists: for events, single instances and series
+  // masters, never the occurrences and exceptions of a series (EventOccurrences).
   size_t Count(const std::string& user, const std::string& collection) const;
-  // Current ids, sorted (for exact-mirror checks).
+  // Current ids, sorted (for exact-mirror checks); events as Count counts them.
   std::vector<std::string> ItemIds(const std::string& user, const std::string& collection) const;
   // Full Graph JSON of the item, "" if there is none.
   std::string ItemJson(const std::string& user, const std::string& collection,
@@ -450,6 +469,13 @@ class Simulator {
   // with Prefer: outlook.body-content-type="text" (`text` true). "" if there is no such
   // message.
   std::string MessageBody(const std::string& user, const std::string& id, bool text) const;
+  // The occurrences and exceptions of recurring events (cancelled ones are gone) that
+  // overlap [window_start, window_end), ordered by start, then id: what GET
+  // .../calendarView lists for that window, minus single instances (series masters it
+  // never lists). Ignores Options::listing_lag. Empty for an unknown user.
+  std::vector<EventOccurrenceState> EventOccurrences(const std::string& user,
+                                                     graphmirror::TimePoint window_start,
+                                                     graphmirror::TimePoint window_end) const;
 
   // Fault injection.
   // The next N requests on that mailbox answer 429 with Retry-After.

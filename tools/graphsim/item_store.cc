@@ -69,6 +69,10 @@ class TimesSubject : public FilterSubject {
 
 bool Collection::Matches(const Item& item, const Query& query) const {
   if (query.folder >= 0 && item.folder != query.folder) return false;
+  if (query.skip_series_members &&
+      (item.event_type == EventType::kOccurrence || item.event_type == EventType::kException)) {
+    return false;
+  }
   if (!query.filter) return true;
   if (query.matches) return query.matches(item);
   return query.filter->Matches(TimesSubject(item));

@@ -21,6 +21,10 @@
 
 namespace graphsim {
 
+// Graph's eventType: what an event is in a recurring series (singleInstance for messages
+// and contacts).
+enum class EventType : uint8_t { kSingleInstance, kOccurrence, kException, kSeriesMaster };
+
 struct Item {
   std::string id;
   int folder = 0;  // index into the owner's folders (messages) or 0 (contacts, events)
@@ -30,6 +34,11 @@ struct Item {
   bool unread = false;  // messages: !isRead, kept here so folder counts need no content
   // Events: start and end (dateTime read as UTC), kept here for calendarView windows.
   TimePoint start{}, end{};
+  // Events in a series: occurrences and exceptions name their master and the start the
+  // pattern gave them (also their key in the series).
+  EventType event_type = EventType::kSingleInstance;
+  std::string series_master_id;
+  TimePoint original_start{};
   // JSON object of the content properties. Empty for seeded items whose content is
   // generated from `key` on demand, which keeps 100,000s of seeded items cheap.
   std::string content;
@@ -66,6 +75,9 @@ class Collection {
     std::vector<OrderKey> order;  // empty: the default order
     std::optional<Cursor> after;  // resume after this position
     int folder = -1;              // -1: any folder
+    // Leaves out occurrences and exceptions: GET /events lists single instances and
+    // series masters only.
+    bool skip_series_members = false;
     size_t skip = 0;
     size_t top = 10;
     bool count = false;

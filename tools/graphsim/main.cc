@@ -131,6 +131,10 @@ int main(int argc, char** argv) {
   app.add_option("--max-page-size", options.max_page_size,
                  "server-side cap on items per page of lists and delta rounds (0: none)")
       ->check(CLI::Range(0, 1000));
+  app.add_option("--recurrence-horizon-days", options.recurrence_horizon_days,
+                 "days past the later of its start and now that a recurring series without an "
+                 "end is expanded into occurrences")
+      ->check(CLI::Range(1, 36500));
   int64_t listing_lag = 0;
   app.add_option("--listing-lag", listing_lag,
                  "seconds before a change is visible to list and delta queries (GET by id and "

@@ -62,17 +62,22 @@ const std::vector<PropertySpec>& Properties(EntityKind kind) {
       {"lastModifiedDateTime", B, false, Shape::kString},
       {"changeKey", B, false, Shape::kString},
       {"categories", C, true, Shape::kArray},
+      {"originalStartTimeZone", C, false, Shape::kString},
+      {"originalEndTimeZone", C, false, Shape::kString},
       {"subject", C, true, Shape::kString},
       {"bodyPreview", C, false, Shape::kString},
       {"importance", C, true, Shape::kString},
       {"isAllDay", C, true, Shape::kBool},
       {"isCancelled", C, false, Shape::kBool},
+      {"seriesMasterId", C, false, Shape::kString},
       {"showAs", C, true, Shape::kString},
       {"type", C, false, Shape::kString},
+      {"originalStart", C, false, Shape::kString},
       {"body", C, true, Shape::kObject},
       {"start", C, true, Shape::kObject},
       {"end", C, true, Shape::kObject},
       {"location", C, true, Shape::kObject},
+      {"recurrence", C, true, Shape::kObject},
       {"attendees", C, true, Shape::kArray},
       {"organizer", C, true, Shape::kObject},
   };
@@ -227,7 +232,17 @@ const std::vector<MemberType>& MemberTypes() {
       {"event", "body", A::kComplex, "itemBody"},
       {"event", "start", A::kComplex, "dateTimeTimeZone"},
       {"event", "end", A::kComplex, "dateTimeTimeZone"},
+      {"event", "originalStart", A::kPrimitive, "DateTimeOffset"},
       {"event", "location", A::kComplex, "location"},
+      {"event", "recurrence", A::kComplex, "patternedRecurrence"},
+      {"patternedRecurrence", "pattern", A::kComplex, "recurrencePattern"},
+      {"patternedRecurrence", "range", A::kComplex, "recurrenceRange"},
+      {"recurrencePattern", "type", A::kEnum, "recurrencePatternType"},
+      {"recurrencePattern", "firstDayOfWeek", A::kEnum, "dayOfWeek"},
+      {"recurrencePattern", "index", A::kEnum, "weekIndex"},
+      {"recurrenceRange", "type", A::kEnum, "recurrenceRangeType"},
+      {"recurrenceRange", "startDate", A::kPrimitive, "Date"},
+      {"recurrenceRange", "endDate", A::kPrimitive, "Date"},
       {"event", "attendees", A::kCollection, "attendee"},
       {"event", "organizer", A::kComplex, "recipient"},
       {"contact", "createdDateTime", A::kPrimitive, "DateTimeOffset"},
@@ -296,6 +311,12 @@ EntityInfo MakeEntity(EntityKind kind, const char* type_name) {
   const std::string owner = info.type_name.substr(std::string("microsoft.graph.").size());
   for (const PropertySpec& p : Properties(kind)) {
     if (p.source != Source::kContent || (p.shape != Shape::kString && p.shape != Shape::kBool)) {
+      continue;
+    }
+    // An id compares case-sensitively and originalStart is a DateTimeOffset: neither is
+    // one of the strings graphsim compares.
+    if (std::string_view(p.name) == "seriesMasterId" ||
+        std::string_view(p.name) == "originalStart") {
       continue;
     }
     FilterableProperty f;
@@ -497,17 +518,21 @@ Json DefaultContent(EntityKind kind, const UserRecord& owner, uint64_t key, bool
       TimePoint start = std::chrono::ceil<std::chrono::hours>(now);
       TimePoint end = start + std::chrono::minutes(30);
       return Json{{"categories", Json::array()},
+                  {"originalStartTimeZone", "UTC"},
+                  {"originalEndTimeZone", "UTC"},
                   {"subject", ""},
                   {"bodyPreview", ""},
                   {"importance", "normal"},
                   {"isAllDay", false},
                   {"isCancelled", false},
+                  {"seriesMasterId", nullptr},
                   {"showAs", "busy"},
                   {"type", "singleInstance"},
                   {"body", Json{{"contentType", "html"}, {"content", ""}}},
                   {"start", Json{{"dateTime", FormatTicksLocal(start)}, {"timeZone", "UTC"}}},
                   {"end", Json{{"dateTime", FormatTicksLocal(end)}, {"timeZone", "UTC"}}},
                   {"location", Json{{"displayName", ""}}},
+                  {"recurrence", nullptr},
                   {"attendees", Json::array()},
                   {"organizer", EmailAddress(owner.display_name, Mail(owner))}};
     }
@@ -735,6 +760,9 @@ Json Render(EntityKind kind, const Item& item, const UserRecord& owner, const Te
     }
     if (p.source == Source::kContent) {
       auto it = content.find(p.name);
+      // "event resource type": originalStart "is not returned for events that are single
+      // instances" (nor, graphsim's reading, for series masters).
+      if (name == "originalStart" && (it == content.end() || it->is_null())) continue;
       out[p.name] = it == content.end() ? Json() : *it;
       if (kind == EntityKind::kMessage && name == "body") {
         out[p.name] = ServedBody(out[p.name], body_type);

@@ -444,6 +444,15 @@ std::optional<ApiError> SimulatorCore::CreateItem(const UserRecord& user, Entity
     }
     if (folders[static_cast<size_t>(folder)].search) return SearchFolderHoldsNoItems();
   }
+  if (kind == EntityKind::kEvent) {
+    Json content = DefaultContent(kind, user, 0, draft, now);
+    if (auto err = ApplyFields(kind, fields, &content)) return err;
+    std::vector<ItemChange> changes;
+    if (auto err = CreateEventLocked(user, std::move(content), now, out, &changes)) return err;
+    lock.unlock();
+    for (const ItemChange& change : changes) notifier_.OnChange(change);
+    return std::nullopt;
+  }
   auto item = std::make_unique<Item>();
   item->key = NextKey();
   item->id = ItemId(user, kind, item->key);
@@ -580,6 +589,13 @@ std::optional<ApiError> SimulatorCore::UpdateItem(const UserRecord& user, Entity
                                                   Json* rendered) {
   TimePoint now = ItemPrecision(kind, Now());
   std::unique_lock<std::shared_mutex> lock(data_mu_);
+  if (kind == EntityKind::kEvent) {
+    std::vector<ItemChange> changes;
+    if (auto err = UpdateEventLocked(user, id, fields, now, rendered, &changes)) return err;
+    lock.unlock();
+    for (const ItemChange& change : changes) notifier_.OnChange(change);
+    return std::nullopt;
+  }
   Collection& collection = MailboxOf(user).Of(kind);
   const Item* existing = collection.Find(id);
   if (!existing) return ItemNotFound();
@@ -609,7 +625,15 @@ std::optional<ApiError> SimulatorCore::UpdateItem(const UserRecord& user, Entity
 
 std::optional<ApiError> SimulatorCore::DeleteItem(const UserRecord& user, EntityKind kind,
                                                   const std::string& id) {
+  TimePoint now = ItemPrecision(kind, Now());
   std::unique_lock<std::shared_mutex> lock(data_mu_);
+  if (kind == EntityKind::kEvent) {
+    std::vector<ItemChange> changes;
+    if (auto err = DeleteEventLocked(user, id, now, &changes)) return err;
+    lock.unlock();
+    for (const ItemChange& change : changes) notifier_.OnChange(change);
+    return std::nullopt;
+  }
   std::unique_ptr<Item> removed = MailboxOf(user).Of(kind).Remove(id);
   if (!removed) return ItemNotFound();
   Journal(MailboxOf(user), kind, removed->id, PlaceOf(*removed), Place{}, nullptr);
@@ -675,13 +699,25 @@ std::optional<ApiError> SimulatorCore::GetItem(const UserRecord& user, EntityKin
 }
 
 size_t SimulatorCore::Count(const UserRecord& user, EntityKind kind) const {
+  if (kind == EntityKind::kEvent) return Ids(user, kind).size();
   std::shared_lock<std::shared_mutex> lock(data_mu_);
   return MailboxOf(user).Of(kind).size();
 }
 
 std::vector<std::string> SimulatorCore::Ids(const UserRecord& user, EntityKind kind) const {
   std::shared_lock<std::shared_mutex> lock(data_mu_);
-  return MailboxOf(user).Of(kind).Ids();
+  const Collection& collection = MailboxOf(user).Of(kind);
+  if (kind != EntityKind::kEvent) return collection.Ids();
+  // What GET /events lists: occurrences and exceptions are not among them.
+  std::vector<std::string> ids;
+  collection.ForEach([&](const Item& item) {
+    if (item.event_type == EventType::kSingleInstance ||
+        item.event_type == EventType::kSeriesMaster) {
+      ids.push_back(item.id);
+    }
+  });
+  std::sort(ids.begin(), ids.end());
+  return ids;
 }
 
 // --- mail folders ---------------------------------------------------------------------
@@ -1371,6 +1407,19 @@ std::string Simulator::MessageBody(const std::string& user, const std::string& i
   } catch (const std::exception& e) {
     spdlog::error("graphsim MessageBody: {}", e.what());
     return "";
+  }
+}
+
+std::vector<EventOccurrenceState> Simulator::EventOccurrences(
+    const std::string& user, graphmirror::TimePoint window_start,
+    graphmirror::TimePoint window_end) const {
+  try {
+    const UserRecord* u = impl_->FindUser(user);
+    if (!u) return {};
+    return impl_->EventOccurrences(*u, window_start, window_end);
+  } catch (const std::exception& e) {
+    spdlog::error("graphsim EventOccurrences: {}", e.what());
+    return {};
   }
 }
 

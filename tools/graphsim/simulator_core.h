@@ -15,10 +15,12 @@
 
 #include <atomic>
 #include <deque>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <random>
+#include <set>
 #include <shared_mutex>
 #include <string>
 #include <unordered_map>
@@ -28,6 +30,7 @@
 #include "tools/graphsim/graphsim.h"
 #include "tools/graphsim/item_store.h"
 #include "tools/graphsim/notifier.h"
+#include "tools/graphsim/recurrence.h"
 #include "tools/graphsim/rich.h"
 #include "tools/graphsim/schema.h"
 #include "tools/graphsim/sharepoint.h"
@@ -141,6 +144,20 @@ class SimulatorCore {
                   BodyType body_type = BodyType::kHtml) const;
   std::vector<OrderKey> EffectiveOrder(EntityKind kind, const std::vector<OrderKey>& order) const;
 
+  // --- Recurring events (series.cc) --------------------------------------------------------
+  // What calendarView lists of events overlapping [window_start, window_end): single
+  // instances, occurrences and exceptions (never series masters), ordered by start, then
+  // id; `master_id` non-empty: only that series' occurrences and exceptions (instances;
+  // 404 if there is no such event). A page of `top` after `after`, as List pages.
+  std::optional<ApiError> View(const UserRecord& user, TimePoint window_start, TimePoint window_end,
+                               const std::string& master_id, const std::vector<std::string>& select,
+                               size_t top, const std::optional<Cursor>& after,
+                               ListResult* out) const;
+  // Truth for tests: the occurrences and exceptions View would list now (without the
+  // listing lag), in its order.
+  std::vector<EventOccurrenceState> EventOccurrences(const UserRecord& user, TimePoint window_start,
+                                                     TimePoint window_end) const;
+
   // --- Delta queries (delta.cc) -----------------------------------------------------------
   // What a delta URL names. The route fills it; the token (if any) must agree with it.
   // Token kinds of folder rounds (mailFolders/delta, contactFolders/delta), beside the
@@ -243,9 +260,11 @@ class SimulatorCore {
     int folder = 0;            // an item's folder; a folder entry's folder index
     TimePoint start{}, end{};  // events
     bool unread = false;       // messages: folder counts change with it
+    bool in_view = true;       // events: calendarView may list it (not a series master)
   };
   static Place PlaceOf(const Item& item) {
-    return Place{true, item.folder, item.start, item.end, item.unread};
+    return Place{true,     item.folder, item.start,
+                 item.end, item.unread, item.event_type != EventType::kSeriesMaster};
   }
   // What a journal entry is about: an item (`kind`, `id`) or a folder (`before.folder`).
   enum class Space : uint8_t { kItem, kMailFolder, kContactFolder };
@@ -296,6 +315,15 @@ class SimulatorCore {
     std::string id;
     std::unique_ptr<Item> after;
   };
+  // A recurring series, by its master's id: what expanding it needs beside the master.
+  struct SeriesRecord {
+    Recurrence recurrence;
+    // Occurrences the client deleted (cancelled), by original start (ticks): a master
+    // change that keeps the series does not bring them back.
+    std::set<int64_t> cancelled;
+    // The live occurrences and exceptions, by original start (ticks).
+    std::map<int64_t, std::string> members;
+  };
   struct Mailbox : Collections {
     std::vector<MailFolderRecord> mail_folders;  // [0, kMailFolderCount): the seeded ones
     std::vector<CalendarRecord> calendars;       // [0]: the default calendar
@@ -307,6 +335,7 @@ class SimulatorCore {
     std::unique_ptr<Collections> listed;
     uint64_t listed_seq = 0;
     std::deque<PendingListing> pending;
+    std::unordered_map<std::string, SeriesRecord> series;  // by master id
     // The collection queries see, and the journal sequence it reflects.
     const Collection& Listed(EntityKind kind) const { return listed ? listed->Of(kind) : Of(kind); }
     uint64_t ListedSeq() const { return listed ? listed_seq : journal_seq; }
@@ -329,6 +358,32 @@ class SimulatorCore {
   // (case-insensitively).
   template <typename Records>
   static bool SiblingNamed(const Records& folders, int parent, const std::string& name, int except);
+  // Events, series-aware (series.cc). Each requires data_mu_ held exclusively and appends
+  // the notifications to queue, once the lock is released, to `changes`.
+  std::optional<ApiError> CreateEventLocked(const UserRecord& user, Json content, TimePoint now,
+                                            Created* out, std::vector<ItemChange>* changes);
+  std::optional<ApiError> UpdateEventLocked(const UserRecord& user, const std::string& id,
+                                            const Json& fields, TimePoint now, Json* rendered,
+                                            std::vector<ItemChange>* changes);
+  std::optional<ApiError> DeleteEventLocked(const UserRecord& user, const std::string& id,
+                                            TimePoint now, std::vector<ItemChange>* changes);
+  // Brings the series of `master_id` in line with its master: its occurrences expanded
+  // again, an occurrence at an original start the pattern still has keeping its id.
+  // `reset`: the pattern or times changed, so exceptions become plain occurrences again
+  // and cancelled occurrences return; else only occurrences are refreshed from the master
+  // (exceptions keep their own fields).
+  std::optional<ApiError> SyncSeries(const UserRecord& user, Mailbox& mailbox,
+                                     const std::string& master_id, bool reset, TimePoint now);
+  // Removes every occurrence and exception of the series (journaled) and its record.
+  void DropSeries(Mailbox& mailbox, const std::string& master_id);
+  // A change of the master made by a change of one of its occurrences (exception,
+  // cancellation): version and lastModifiedDateTime, journal, its notification.
+  void TouchMaster(const UserRecord& user, Mailbox& mailbox, const std::string& master_id,
+                   TimePoint now, std::vector<ItemChange>* changes);
+  // Deterministic: the master's key and the original start, so an occurrence expanded
+  // again at the same original start keeps its id.
+  std::string OccurrenceId(const UserRecord& user, uint64_t master_key,
+                           TimePoint original_start) const;
   void SeedUsers();
   void SeedItems();
   uint64_t NextKey();  // requires data_mu_ held exclusively
