@@ -6,7 +6,7 @@ GRAPHMIRROR_PACKAGES=(
   libsqlitecpp-dev libsqlite3-dev sqlite3
   libcpp-httplib-dev libssl-dev libsimdjson-dev libspdlog-dev libfmt-dev
   catch2 libtomlplusplus-dev libcli11-dev nlohmann-json3-dev prometheus-cpp-dev
-  curl python3 wrk openssl
+  curl python3 wrk openssl libicu-dev
 )
 
 ensure_deps() {
