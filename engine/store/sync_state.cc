@@ -62,14 +62,31 @@ void ForgetSeen(WriteContext& ctx, const std::string& user_id, Collection collec
   q.exec();
 }
 
-// Deletes the occurrence `id` if the mirror holds one; false if it holds none.
-bool DropOccurrence(WriteContext& ctx, const std::string& user_id, const std::string& id) {
-  SQLite::Statement& q =
-      ctx.Prepare("DELETE FROM event_occurrences WHERE user_id = ?1 AND id = ?2");
+// Deletes the occurrence `id` if the mirror holds one; false if it holds none. Its series'
+// master is queued for a check by id in `scope`: occurrences leave when their series is
+// deleted, and nothing else may say so (calendarView never lists masters).
+bool DropOccurrence(WriteContext& ctx, const std::string& user_id, const std::string& id,
+                    const std::string& scope) {
+  SQLite::Statement& q = ctx.Prepare(
+      "DELETE FROM event_occurrences WHERE user_id = ?1 AND id = ?2 RETURNING series_master_id");
   q.bind(1, user_id);
   q.bind(2, id);
-  if (q.exec() == 0) return false;
+  std::string master;
+  bool dropped = false;
+  while (q.executeStep()) {
+    dropped = true;
+    master = q.getColumn(0).getString();
+  }
+  if (!dropped) return false;
   ctx.changes().push_back({user_id, Collection::kEvents, id, true});
+  SQLite::Statement& check = ctx.Prepare(
+      "INSERT OR IGNORE INTO delta_removals (user_id, collection, item_id, scope) "
+      "SELECT ?1, 'events', ?2, ?3 WHERE EXISTS (SELECT 1 FROM events WHERE user_id = ?1 AND "
+      "id = ?2)");
+  check.bind(1, user_id);
+  check.bind(2, master);
+  check.bind(3, scope);
+  check.exec();
   return true;
 }
 
@@ -132,7 +149,7 @@ void WriteDeltaPage(WriteContext& ctx, const DeltaPageWrite& page) {
     // checked by id, but only those the mirror holds: calendarView delta reports every
     // event changed outside its window as removed, occurrences of a new series included.
     if (page.collection == Collection::kEvents &&
-        (DropOccurrence(ctx, page.user_id, id) || !HoldsEvent(ctx, page.user_id, id))) {
+        (DropOccurrence(ctx, page.user_id, id, page.scope) || !HoldsEvent(ctx, page.user_id, id))) {
       continue;
     }
     queue.reset();

@@ -339,7 +339,10 @@ Result<int64_t> SyncWorker::RunOnce() {
       // Notifications name series masters and exceptions, never each occurrence a change
       // of its series adds, moves or removes: the calendar's delta round from its token
       // reads just those (no GET per occurrence).
-      auto series = store_->mirror().TouchesSeries(user, g.changed_ids);
+      // (Rich content says what it is; rich rows read back by id are in `notified`.)
+      std::vector<std::string> ids = g.changed_ids;
+      for (const auto& [id, change_key] : g.notified) ids.push_back(id);
+      auto series = store_->mirror().TouchesSeries(user, ids);
       if (!series.ok()) return series.status();
       const bool rich_master = std::any_of(g.rich_items.begin(), g.rich_items.end(),
                                            [](auto& i) { return i.event_type == "seriesMaster"; });
@@ -347,6 +350,9 @@ Result<int64_t> SyncWorker::RunOnce() {
         ++stats_.rounds;
         auto r = sync_->Delta(user, collection);
         if (!r.ok()) round = r.status();
+        // Graph's rounds may show the series' change later than its notification came:
+        // one more pass when that lag is over.
+        sync_->Recheck(user, collection);
       }
     }
     if (round.ok() && (g.created || g.updated) && !g.rich_items.empty()) {

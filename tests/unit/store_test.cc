@@ -492,8 +492,12 @@ TEST_CASE("Occurrences and exceptions are kept apart from masters and single ins
     REQUIRE(store->sync_state().ApplyDeltaPage(round).ok());
     CHECK(Column(*store, "SELECT id FROM event_occurrences ORDER BY id") ==
           std::vector<std::string>{"other", "x2"});
-    // Not queued for a check by id, unlike a removed single instance.
-    CHECK(store->sync_state().DeltaRemovals("u", Collection::kEvents)->empty());
+    // Not queued for a check by id, unlike a removed single instance: its master is (a
+    // deleted series goes that way).
+    auto queued = store->sync_state().DeltaRemovals("u", Collection::kEvents);
+    REQUIRE(queued.ok());
+    REQUIRE(queued->size() == 1);
+    CHECK(queued->front().item_id == "master");
 
     DeltaPageWrite fresh = round;
     fresh.removed_ids.clear();
@@ -502,10 +506,11 @@ TEST_CASE("Occurrences and exceptions are kept apart from masters and single ins
                      EventRow("single", "singleInstance", "", "2026-03-01T09:00:00.0000000Z")};
     REQUIRE(store->sync_state().ApplyDeltaPage(fresh).ok());
     CHECK(Column(*store, "SELECT id FROM event_occurrences") == std::vector<std::string>{"x2"});
-    // The master, which calendarView never lists, is not queued for a check either.
+    // The master, which calendarView never lists, is not queued for being unlisted.
     auto removals = store->sync_state().DeltaRemovals("u", Collection::kEvents);
     REQUIRE(removals.ok());
-    CHECK(removals->empty());
+    REQUIRE(removals->size() == 1);
+    CHECK(removals->front().item_id == "master");
   }
 }
 
