@@ -25,10 +25,12 @@
 #include <condition_variable>
 #include <cstdio>
 #include <deque>
+#include <functional>
 #include <iostream>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -140,8 +142,12 @@ struct Live {
 };
 
 // Sets `live` up; false (with a one-line message on stderr) if any step fails.
+// `collections` are mirrored for every user; `prepare` changes the tenant before the
+// engine's first sync.
 bool StartLive(const Options& options, const WorkDir& dir, const std::string& name, int users,
-               int messages, Live* live) {
+               int messages, Live* live,
+               std::vector<Collection> collections = {Collection::kMessages},
+               const std::function<void(graphsim::Simulator&)>& prepare = nullptr) {
   graphsim::Options o;
   o.seed = options.seed;
   o.users = users;
@@ -169,8 +175,9 @@ bool StartLive(const Options& options, const WorkDir& dir, const std::string& na
   config.webhook.notification_url = hook + "/notify";
   config.webhook.lifecycle_url = hook + "/lifecycle";
   for (const std::string& user : live->users) {
-    config.mailboxes.push_back({user, {Collection::kMessages}, false, {}, {}});
+    config.mailboxes.push_back({user, collections, false, {}, {}});
   }
+  if (prepare) prepare(*live->sim);
   auto engine = Engine::Open(config);
   if (!engine.ok()) {
     std::cerr << "notify: Engine::Open: " << engine.status().message() << "\n";
@@ -189,7 +196,7 @@ bool StartLive(const Options& options, const WorkDir& dir, const std::string& na
     std::cerr << "notify: Engine::Start: " << s.message() << "\n";
     return false;
   }
-  if (live->sim->Subscriptions().size() != live->users.size()) {
+  if (live->sim->Subscriptions().size() != live->users.size() * collections.size()) {
     std::cerr << "notify: expected " << live->users.size() << " subscriptions in graphsim, found "
               << live->sim->Subscriptions().size() << "\n";
     return false;
@@ -407,18 +414,124 @@ int RequestsRow(const Options& options, const WorkDir& dir) {
   return done ? 0 : 1;
 }
 
+// --- Row 10 ---------------------------------------------------------------------------------
+
+// "YYYY-MM-DD" of the day `days` after today (UTC).
+std::string Day(int days) {
+  const auto day = std::chrono::floor<std::chrono::days>(std::chrono::system_clock::now()) +
+                   std::chrono::days(days);
+  const std::chrono::year_month_day ymd(day);
+  char text[16];
+  std::snprintf(text, sizeof text, "%04d-%02u-%02u", static_cast<int>(ymd.year()),
+                static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()));
+  return text;
+}
+
+// A daily series of `count` half-hour occurrences at 09:00 Pacific, from `first_day`.
+std::string DailySeries(const std::string& subject, const std::string& first_day, int count) {
+  return "{\"subject\":\"" + subject + "\",\"start\":{\"dateTime\":\"" + first_day +
+         "T09:00:00\",\"timeZone\":\"Pacific Standard Time\"},\"end\":{\"dateTime\":\"" +
+         first_day +
+         "T09:30:00\",\"timeZone\":\"Pacific Standard Time\"},\"recurrence\":{\"pattern\":"
+         "{\"type\":\"daily\",\"interval\":1},\"range\":{\"type\":\"numbered\","
+         "\"startDate\":\"" +
+         first_day + "\",\"numberOfOccurrences\":" + std::to_string(count) + "}}}";
+}
+
+int SeriesRow(const Options& options, const WorkDir& dir) {
+  const int series_count = options.smoke ? 5 : 50, per_series = options.smoke ? 10 : 100;
+  std::cerr << "notify: row 10, a calendar of " << series_count << " series of " << per_series
+            << " occurrences\n";
+  Live live;
+  auto make = [&](graphsim::Simulator& sim) {
+    const std::string user = sim.UserIds()[0];
+    for (int i = 0; i < series_count; ++i) {
+      if (sim.CreateItem(user, "events",
+                         DailySeries("series " + std::to_string(i), Day(i % 20), per_series))
+              .empty()) {
+        throw std::runtime_error("graphsim refused a series");
+      }
+    }
+  };
+  if (!StartLive(options, dir, "series", 1, 0, &live, {Collection::kEvents}, make)) return 1;
+  if (!WaitQuiet(live, std::chrono::seconds(30))) return 1;
+  const std::string user = live.users[0];
+  const graphsim::MailboxStats initial = live.sim->Stats(user);
+  const auto window_start = std::chrono::system_clock::now() - std::chrono::hours(24 * 360);
+  const auto window_end = std::chrono::system_clock::now() + std::chrono::hours(24 * 720);
+  const size_t occurrences = live.sim->EventOccurrences(user, window_start, window_end).size();
+
+  // A safety-net pass with nothing changed: what every periodic pass costs.
+  graphsim::MailboxStats before = live.sim->Stats(user);
+  if (Status s = live.engine->Resync(user, Collection::kEvents); !s.ok()) {
+    std::cerr << "notify: Resync: " << s.message() << "\n";
+    return 1;
+  }
+  const graphsim::MailboxStats after_pass = live.sim->Stats(user);
+  const uint64_t pass_requests = after_pass.requests - before.requests;
+  const uint64_t pass_gets = after_pass.item_gets - before.item_gets;
+
+  // A run of changes, as an organizer makes them: series renamed, occurrences edited
+  // (exceptions) and cancelled, series deleted.
+  std::vector<std::string> masters = live.sim->ItemIds(user, "events");
+  auto listed = live.sim->EventOccurrences(user, window_start, window_end);
+  const int runs = options.smoke ? 2 : 10;
+  int changes = 0;
+  before = live.sim->Stats(user);
+  Stopwatch clock;
+  for (int i = 0; i < runs && i < static_cast<int>(masters.size()); ++i) {
+    const size_t at = static_cast<size_t>(i) * static_cast<size_t>(per_series);
+    changes += live.sim->UpdateItem(user, "events", masters[static_cast<size_t>(i)],
+                                    "{\"subject\":\"renamed\"}");
+    changes += live.sim->UpdateItem(user, "events", listed[at + 3].id, "{\"subject\":\"edited\"}");
+    changes += live.sim->DeleteItem(user, "events", listed[at + 5].id);
+    if (i % 2 == 1)
+      changes += live.sim->DeleteItem(user, "events", masters[masters.size() - 1 - i]);
+  }
+  const bool quiet = WaitQuiet(live, std::chrono::seconds(60));
+  const double seconds = clock.Seconds();
+  const graphsim::MailboxStats after = live.sim->Stats(user);
+  const uint64_t requests = after.requests - before.requests;
+  const uint64_t gets = after.item_gets - before.item_gets;
+  const uint64_t budget = 2 * static_cast<uint64_t>(changes) + 50;
+
+  Row r;
+  r.number = 10;
+  r.what = "recurring calendar, " + std::to_string(series_count) + " series x " +
+           std::to_string(per_series) + " occurrences: Graph requests per safety-net pass";
+  r.value = static_cast<double>(pass_requests);
+  r.unit = "requests";
+  r.target = "item GETs <= 2 x changes + 50 for any run of changes; none per occurrence";
+  r.met = !options.smoke && quiet && gets <= budget && initial.item_gets == 0 && pass_gets == 0;
+  r.detail = Format(
+      "%s%zu occurrences in the window; first sync and start: %llu requests, %llu item GETs; "
+      "safety-net pass: %llu requests, %llu item GETs; a run of %d changes (renames, "
+      "exceptions, cancellations, deletions): %llu requests, %llu item GETs (budget %llu), "
+      "settled in %.2f s%s",
+      options.smoke ? "smoke: 5 series of 10; " : "", occurrences,
+      static_cast<unsigned long long>(initial.requests),
+      static_cast<unsigned long long>(initial.item_gets),
+      static_cast<unsigned long long>(pass_requests), static_cast<unsigned long long>(pass_gets),
+      changes, static_cast<unsigned long long>(requests), static_cast<unsigned long long>(gets),
+      static_cast<unsigned long long>(budget), seconds, quiet ? "" : " (did not settle)");
+  r.reproduce = "bench/run --only 10";
+  PrintRow(r);
+  return quiet ? 0 : 1;
+}
+
 }  // namespace
 }  // namespace graphmirror::bench
 
 int main(int argc, char** argv) {
   using namespace graphmirror::bench;
   return BenchMain(argc, argv, "notify",
-                   "Change notifications: latency and Graph requests (rows 5, 9)",
+                   "Change notifications: latency and Graph requests (rows 5, 9, 10)",
                    [](const Options& options) {
                      WorkDir dir(options, "notify");
                      int rc = 0;
                      if (Wanted(options, 5) && LatencyRow(options, dir) != 0) rc = 1;
                      if (Wanted(options, 9) && RequestsRow(options, dir) != 0) rc = 1;
+                     if (Wanted(options, 10) && SeriesRow(options, dir) != 0) rc = 1;
                      return rc;
                    });
 }

@@ -65,8 +65,9 @@ class MirrorTables {
   Result<bool> TouchesSeries(const std::string& user_id, const std::vector<std::string>& ids);
   // The ids of a collection's items for one mailbox, sorted (for convergence checks).
   Result<std::vector<std::string>> ItemIds(const std::string& user_id, Collection collection);
-  // Ids of the collection's rows created at or after `since` (Graph's createdDateTime),
-  // only those in folder `folder_id` (mail or contact folder) if it is not empty.
+  // Ids of the collection's rows created at or after `since` (Graph's createdDateTime)
+  // that its delta rounds list, only those in folder `folder_id` (mail or contact folder)
+  // if it is not empty: events but series masters, which calendarView never lists.
   Result<std::vector<std::string>> CreatedSince(const std::string& user_id, Collection collection,
                                                 const std::string& folder_id,
                                                 const std::string& since);
@@ -94,10 +95,10 @@ class MirrorTables {
 
  private:
   // Ids of `collection`'s rows of `user_id` whose `column` (created_at or modified_at) is
-  // at or after `since`, in `folder_id` if not empty.
+  // at or after `since`, in `folder_id` if not empty, series masters left out if asked.
   Result<std::vector<std::string>> IdsSince(const std::string& user_id, Collection collection,
                                             const char* column, const std::string& folder_id,
-                                            const std::string& since);
+                                            const std::string& since, bool without_masters);
 
   Store* store_;
 };

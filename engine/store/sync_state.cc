@@ -334,12 +334,14 @@ Status SyncState::QueueForCheck(const std::string& user_id, Collection collectio
 Result<std::vector<std::string>> MirrorTables::IdsSince(const std::string& user_id,
                                                         Collection collection, const char* column,
                                                         const std::string& folder_id,
-                                                        const std::string& since) {
+                                                        const std::string& since,
+                                                        bool without_masters) {
   std::vector<std::string> ids;
   Status s = store_->Read("reading recent rows", [&](SQLite::Database& db) {
     SQLite::Statement q(db, "SELECT id FROM " + Name(collection) + " WHERE user_id = ?1 AND " +
                                 column + " >= ?2" +
-                                (folder_id.empty() ? "" : " AND folder_id = ?3"));
+                                (folder_id.empty() ? "" : " AND folder_id = ?3") +
+                                (without_masters ? " AND type IS NOT 'seriesMaster'" : ""));
     q.bind(1, user_id);
     q.bind(2, since);
     if (!folder_id.empty()) q.bind(3, folder_id);
@@ -353,13 +355,14 @@ Result<std::vector<std::string>> MirrorTables::CreatedSince(const std::string& u
                                                             Collection collection,
                                                             const std::string& folder_id,
                                                             const std::string& since) {
-  return IdsSince(user_id, collection, "created_at", folder_id, since);
+  return IdsSince(user_id, collection, "created_at", folder_id, since,
+                  collection == Collection::kEvents);
 }
 
 Result<std::vector<std::string>> MirrorTables::ModifiedSince(const std::string& user_id,
                                                              Collection collection,
                                                              const std::string& since) {
-  return IdsSince(user_id, collection, "modified_at", "", since);
+  return IdsSince(user_id, collection, "modified_at", "", since, false);
 }
 
 Result<std::vector<std::string>> MirrorTables::MessagesWithoutBody(const std::string& user_id) {
