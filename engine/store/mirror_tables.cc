@@ -4,6 +4,7 @@
 
 #include <cctype>
 #include <mutex>
+#include <set>
 
 #include "engine/base/resource.h"
 #include "engine/store/mirror_writes.h"
@@ -188,6 +189,46 @@ Result<std::vector<std::string>> MirrorTables::MissingItems(const std::string& u
   });
   if (!s.ok()) return s;
   return missing;
+}
+
+Status MirrorTables::ReplaceSeries(const std::string& user_id, const std::string& master_id,
+                                   std::vector<MirrorItem> instances) {
+  return store_->Write([&](WriteContext& ctx) {
+    const std::string now = FormatUtc(ctx.clock()->Now());
+    std::set<std::string> listed;
+    for (const MirrorItem& item : instances) {
+      UpsertItem(ctx, user_id, Collection::kEvents, item, now);
+      listed.insert(item.id);
+    }
+    SQLite::Statement& held = ctx.Prepare(
+        "SELECT id FROM event_occurrences WHERE user_id = ?1 AND series_master_id = ?2");
+    held.bind(1, user_id);
+    held.bind(2, master_id);
+    std::vector<std::string> gone;
+    while (held.executeStep()) {
+      std::string id = held.getColumn(0).getString();
+      if (!listed.count(id)) gone.push_back(std::move(id));
+    }
+    held.reset();
+    for (const std::string& id : gone) DeleteItem(ctx, user_id, Collection::kEvents, id);
+  });
+}
+
+Result<std::vector<std::string>> MirrorTables::SeriesMasters(const std::string& user_id,
+                                                             const std::vector<std::string>& ids) {
+  std::vector<std::string> masters;
+  Status s = store_->Read("looking up series", [&](SQLite::Database& db) {
+    SQLite::Statement q(
+        db, "SELECT 1 FROM events WHERE user_id = ?1 AND id = ?2 AND type = 'seriesMaster'");
+    for (const std::string& id : std::set<std::string>(ids.begin(), ids.end())) {
+      q.reset();
+      q.bind(1, user_id);
+      q.bind(2, id);
+      if (q.executeStep()) masters.push_back(id);
+    }
+  });
+  if (!s.ok()) return s;
+  return masters;
 }
 
 Result<bool> MirrorTables::TouchesSeries(const std::string& user_id,

@@ -59,6 +59,13 @@ class MirrorTables {
   // Those of `ids` the collection does not hold for the mailbox, in the order given.
   Result<std::vector<std::string>> MissingItems(const std::string& user_id, Collection collection,
                                                 const std::vector<std::string>& ids);
+  // Makes the occurrences and exceptions of series `master_id` exactly `instances` (newer
+  // versions only, as any write), in one transaction.
+  Status ReplaceSeries(const std::string& user_id, const std::string& master_id,
+                       std::vector<MirrorItem> instances);
+  // Of `ids`, those that are series masters in `events`.
+  Result<std::vector<std::string>> SeriesMasters(const std::string& user_id,
+                                                 const std::vector<std::string>& ids);
   // Whether any of the event ids `ids` may stand for a change of a series' occurrences: a
   // series master, an occurrence or exception the mirror holds, or an event that neither
   // `events` nor `event_occurrences` holds (an exception or occurrence never seen).

@@ -218,6 +218,11 @@ Result<int64_t> CollectionSync::Recheck(const std::string& user_id, Collection c
   return static_cast<int64_t>(unique.size());
 }
 
+Result<int64_t> CollectionSync::ReadSeries(const std::string& user_id,
+                                           const std::string& master_id) {
+  return delta_.ReadSeries(user_id, master_id);
+}
+
 Result<DeltaStats> CollectionSync::Delta(const std::string& user_id, Collection collection) {
   auto r = Timed(2, [&]() -> Result<DeltaStats> {
     auto pass = delta_.Sync(user_id, collection);

@@ -123,6 +123,8 @@ class CollectionSync {
   // not show yet. Returns how many were read.
   Result<int64_t> Recheck(const std::string& user_id, Collection collection,
                           const std::vector<std::string>& ids);
+  // Reads the series `master_id` anew through its instances (DeltaSyncer::ReadSeries).
+  Result<int64_t> ReadSeries(const std::string& user_id, const std::string& master_id);
   const RoundTimings& timings() const { return timings_; }
   // Items received from Graph by every round so far (for progress displays).
   int64_t items_received() const { return received_.load(std::memory_order_relaxed); }

@@ -229,17 +229,69 @@ Result<std::vector<DeltaSyncer::Scope>> DeltaSyncer::ContactFolderScopes(
   return scopes;
 }
 
-DeltaSyncer::Scope DeltaSyncer::CalendarScope(const std::string& user_id) const {
+std::pair<std::string, std::string> DeltaSyncer::CalendarWindow() const {
   // The window moves in steps, not daily: each move starts a fresh round of the window.
   const int64_t today =
       std::chrono::duration_cast<std::chrono::hours>(clock_->Now().time_since_epoch()).count() / 24;
   const int64_t step_start = today - today % kWindowStepDays;
-  const std::string start = DayLiteral(step_start - options_.calendar_past_days);
-  const std::string end = DayLiteral(step_start + kWindowStepDays + options_.calendar_future_days);
-  return {start + "/" + end,
-          UserPath(user_id) + "/calendarView/delta?startDateTime=" + graph::PercentEncode(start) +
-              "&endDateTime=" + graph::PercentEncode(end),
-          false};
+  return {DayLiteral(step_start - options_.calendar_past_days),
+          DayLiteral(step_start + kWindowStepDays + options_.calendar_future_days)};
+}
+
+// "?startDateTime=..&endDateTime=..": the window as calendarView and instances take it.
+std::string WindowQuery(const std::pair<std::string, std::string>& window) {
+  return "?startDateTime=" + graph::PercentEncode(window.first) +
+         "&endDateTime=" + graph::PercentEncode(window.second);
+}
+
+DeltaSyncer::Scope DeltaSyncer::CalendarScope(const std::string& user_id) const {
+  const auto window = CalendarWindow();
+  return {window.first + "/" + window.second,
+          UserPath(user_id) + "/calendarView/delta" + WindowQuery(window), false};
+}
+
+Result<int64_t> DeltaSyncer::ReadSeries(const std::string& user_id, const std::string& master_id) {
+  // "List instances": the occurrences and exceptions of a series master in the window,
+  // cancelled ones left out.
+  std::string url = UserPath(user_id) + "/events/" + graph::PercentEncode(master_id) +
+                    "/instances" + WindowQuery(CalendarWindow());
+  std::vector<MirrorItem> instances;
+  while (!url.empty()) {
+    graph::Request request;
+    request.mailbox = user_id;
+    request.path_or_url = url;
+    request.return_client_errors = true;
+    request.max_page_size = options_.page_size;
+    auto response = client_->Send(request);
+    if (!response.ok()) return response.status();
+    if (response->status == 404) {
+      // The series is gone: its master and occurrences leave together.
+      store::PageWrite gone;
+      gone.user_id = user_id;
+      gone.collection = Collection::kEvents;
+      gone.deletes = {master_id};
+      if (Status s = store_->mirror().ApplyPage(std::move(gone)); !s.ok()) return s;
+      return int64_t{0};
+    }
+    if (response->status >= 400) {
+      return graph::ClientErrorStatus(*response, "instances of event " + master_id);
+    }
+    auto page = graph::ParsePage(Collection::kEvents, response->body,
+                                 options_.projection.Keep(user_id, Collection::kEvents));
+    if (!page.ok()) return page.status();
+    for (MirrorItem& item : page->items) {
+      if (!item.IsOccurrence() || item.series_master_id != master_id) {
+        return Status::Corruption("instances of event " + master_id + " list " + item.id +
+                                  ", not one of its occurrences");
+      }
+      instances.push_back(std::move(item));
+    }
+    url = page->next_link;
+  }
+  const auto read = static_cast<int64_t>(instances.size());
+  if (Status s = store_->mirror().ReplaceSeries(user_id, master_id, std::move(instances)); !s.ok())
+    return s;
+  return read;
 }
 
 Result<std::vector<DeltaSyncer::Scope>> DeltaSyncer::Scopes(const std::string& user_id,

@@ -112,6 +112,11 @@ class DeltaSyncer {
   // kept): a mailbox scoped by folder gets its messages from delta rounds, which take no
   // body preference. Returns how many were read.
   Result<int64_t> ReadMissingBodies(const std::string& user_id);
+  // Reads the occurrences and exceptions of the series `master_id` within the calendar
+  // window (GET .../events/{id}/instances, paged) and makes the mirror's rows of that
+  // series exactly those; a series that is gone (404) leaves with its occurrences.
+  // Returns how many occurrences were read.
+  Result<int64_t> ReadSeries(const std::string& user_id, const std::string& master_id);
   // GETs each item: 404 becomes a delete, anything else an upsert of its current state
   // (the page has no watermark).
   Result<store::PageWrite> Fetch(const std::string& user_id, Collection collection,
@@ -143,6 +148,8 @@ class DeltaSyncer {
   Result<std::string> DefaultContactFolder(const std::string& user_id,
                                            const std::string& from_listing);
   Scope CalendarScope(const std::string& user_id) const;
+  // The calendar window now: (startDateTime, endDateTime) literals.
+  std::pair<std::string, std::string> CalendarWindow() const;
   // "?$select=..." for a rich mailbox's delta requests, else "".
   std::string SelectQuery(const std::string& user_id, Collection collection) const;
   // Runs the scope's round. A round that brought nothing but a new link is not written

@@ -336,24 +336,38 @@ Result<int64_t> SyncWorker::RunOnce() {
       }
     }
     if (round.ok() && collection == Collection::kEvents) {
-      // Notifications name series masters and exceptions, never each occurrence a change
-      // of its series adds, moves or removes: the calendar's delta round from its token
-      // reads just those (no GET per occurrence).
-      // (Rich content says what it is; rich rows read back by id are in `notified`.)
+      // Notifications name series masters (and, some say, exceptions), never each
+      // occurrence a change of its series adds, moves or removes. A changed master's series
+      // is read anew through its instances; other ids that may be occurrences or
+      // exceptions through the calendar's delta round from its token. No GET per
+      // occurrence either way.
       std::vector<std::string> ids = g.changed_ids;
       for (const auto& [id, change_key] : g.notified) ids.push_back(id);
-      auto series = store_->mirror().TouchesSeries(user, ids);
-      if (!series.ok()) return series.status();
-      const bool rich_master = std::any_of(g.rich_items.begin(), g.rich_items.end(),
-                                           [](auto& i) { return i.event_type == "seriesMaster"; });
-      if (*series || rich_master) {
+      auto masters = store_->mirror().SeriesMasters(user, ids);
+      if (!masters.ok()) return masters.status();
+      for (const MirrorItem& item : g.rich_items) {
+        if (item.event_type == "seriesMaster") masters->push_back(item.id);
+      }
+      const std::set<std::string> series(masters->begin(), masters->end());
+      std::erase_if(ids, [&](const std::string& id) { return series.count(id) > 0; });
+      for (const std::string& master : series) {
+        ++stats_.rounds;
+        auto read = sync_->ReadSeries(user, master);
+        if (!read.ok()) {
+          round = read.status();
+          break;
+        }
+      }
+      auto touches = store_->mirror().TouchesSeries(user, ids);
+      if (!touches.ok()) return touches.status();
+      if (round.ok() && *touches) {
         ++stats_.rounds;
         auto r = sync_->Delta(user, collection);
         if (!r.ok()) round = r.status();
-        // Graph's rounds may show the series' change later than its notification came:
-        // one more pass when that lag is over.
-        sync_->Recheck(user, collection);
       }
+      // Graph's lists may show a series' change later than its notification came: one
+      // more pass when that lag is over.
+      if (!series.empty() || *touches) sync_->Recheck(user, collection);
     }
     if (round.ok() && (g.created || g.updated) && !g.rich_items.empty()) {
       // The rounds just wrote Graph's current state: a rich item stamped in the same
