@@ -370,6 +370,11 @@ class PageParser {
           !s.ok()) {
         return s;
       }
+      // An instance of a series that does not say which kind is an occurrence: the mirror
+      // keeps it with its series, not as an event of its own.
+      if (item->event_type.empty() && !item->series_master_id.empty()) {
+        item->event_type = "occurrence";
+      }
       if (item->IsOccurrence() && item->series_master_id.empty()) {
         return Bad(named + " is an " + item->event_type + " without seriesMasterId");
       }

@@ -115,6 +115,13 @@ TEST_CASE("page: events say their type, series and scheduled start", "[page][rec
   CHECK(page->items[1].series_master_id == "m");
   CHECK(page->items[1].original_start == "2026-01-05T09:00:00.0000000Z");
 
+  // Without `type` (a $select that left it out), seriesMasterId says enough.
+  auto untyped = ParsePage(Collection::kEvents,
+                           R"({"value":[{"id":"o","createdDateTime":"2026-01-02T03:04:05Z",)"
+                           R"("seriesMasterId":"m"}]})");
+  REQUIRE(untyped.ok());
+  CHECK(untyped->items[0].IsOccurrence());
+
   // An occurrence that does not name its series cannot be kept with it.
   auto orphan = ParsePage(Collection::kEvents,
                           R"({"value":[{"id":"o","createdDateTime":"2026-01-02T03:04:05Z",)"
