@@ -26,6 +26,11 @@ Status Invalid(std::string_view text, std::string_view why) {
 
 std::string Url::Origin() const { return scheme + "://" + host + ":" + std::to_string(port); }
 
+std::string Url::ResourceOrigin() const {
+  const bool default_port = (scheme == "https" && port == 443) || (scheme == "http" && port == 80);
+  return scheme + "://" + host + (default_port ? "" : ":" + std::to_string(port));
+}
+
 std::string_view Url::Path() const {
   std::string_view t = target;
   return t.substr(0, t.find('?'));

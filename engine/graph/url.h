@@ -22,6 +22,9 @@ struct Url {
 
   // "scheme://host:port": what httplib::Client takes, and what identifies a server.
   std::string Origin() const;
+  // "scheme://host", with ":port" only when it is not the scheme's default: how a
+  // resource is named in an OAuth scope ("https://contoso.sharepoint.com/.default").
+  std::string ResourceOrigin() const;
   // The path part of `target`, without the query.
   std::string_view Path() const;
 };

@@ -34,9 +34,10 @@ SharePointMirror::SharePointMirror(const config::Config& config,
   for (const SharePointConfig& site : config.sharepoint) {
     graph::ClientOptions options = client_options;
     options.base_url = site.site;
-    // An app-only token for the site's host: https://contoso.sharepoint.com/.default.
+    // An app-only token for the site's host: https://contoso.sharepoint.com/.default (the
+    // resource's name: no default port).
     auto url = graph::ParseUrl(site.site);
-    options.scope = (url.ok() ? url->Origin() : site.site) + "/.default";
+    options.scope = (url.ok() ? url->ResourceOrigin() : site.site) + "/.default";
     auto client = std::make_unique<graph::GraphClient>(options, clock);
     for (const std::string& list : site.lists) {
       lists_.push_back(std::make_unique<ListSync>(client.get(), store, site.site, list));

@@ -49,10 +49,7 @@ std::string GraphTokenScope(const std::string& base_url) {
   // The .default scope carries the Graph host of the cloud (graph.microsoft.us,
   // microsoftgraph.chinacloudapi.cn, ...: "Microsoft Graph national cloud deployments"),
   // with no explicit default port.
-  const bool default_port =
-      (url->scheme == "https" && url->port == 443) || (url->scheme == "http" && url->port == 80);
-  return url->scheme + "://" + url->host + (default_port ? "" : ":" + std::to_string(url->port)) +
-         "/.default";
+  return url->ResourceOrigin() + "/.default";
 }
 
 graph::ClientOptions ClientOptionsFrom(const config::Config& config) {

@@ -130,7 +130,7 @@ std::optional<ApiError> NormalizeRecurrence(Json* content, std::optional<Recurre
   out->reset();
   auto it = content->find("recurrence");
   if (it == content->end() || it->is_null()) return std::nullopt;
-  auto parsed = ParseRecurrence(nlohmann::json::parse(it->dump()));
+  auto parsed = ParseRecurrence(*it);
   if (auto* why = std::get_if<std::string>(&parsed)) return BadRecurrence(*why);
   Recurrence r = std::get<Recurrence>(parsed);
   if (r.range.recurrence_time_zone.empty()) {
@@ -139,7 +139,7 @@ std::optional<ApiError> NormalizeRecurrence(Json* content, std::optional<Recurre
     r.range.recurrence_time_zone =
         content->value("originalStartTimeZone", ReadWallTime(*content, "start").zone);
   }
-  (*content)["recurrence"] = Json::parse(ToJson(r).dump());
+  (*content)["recurrence"] = ToJson(r);
   *out = std::move(r);
   return std::nullopt;
 }
