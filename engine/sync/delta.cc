@@ -59,6 +59,15 @@ DeltaSyncer::DeltaSyncer(graph::GraphClient* client, store::Store* store, Clock*
       options_(options),
       containers_(client, store, options.page_size) {}
 
+graph::Request DeltaSyncer::PageRequest(const std::string& user_id, const std::string& url) const {
+  graph::Request request;
+  request.mailbox = user_id;
+  request.path_or_url = url;
+  request.return_client_errors = true;
+  request.max_page_size = options_.page_size;
+  return request;
+}
+
 std::string DeltaSyncer::SelectQuery(const std::string& user_id, Collection collection) const {
   // Message and contact delta rounds and item GETs take it; calendarView delta does not
   // (its items are projected when parsed).
@@ -257,12 +266,7 @@ Result<int64_t> DeltaSyncer::ReadSeries(const std::string& user_id, const std::s
                     "/instances" + WindowQuery(CalendarWindow());
   std::vector<MirrorItem> instances;
   while (!url.empty()) {
-    graph::Request request;
-    request.mailbox = user_id;
-    request.path_or_url = url;
-    request.return_client_errors = true;
-    request.max_page_size = options_.page_size;
-    auto response = client_->Send(request);
+    auto response = client_->Send(PageRequest(user_id, url));
     if (!response.ok()) return response.status();
     if (response->status == 404) {
       // The series is gone: its master and occurrences leave together.
@@ -351,12 +355,7 @@ Status DeltaSyncer::RunScope(const std::string& user_id, Collection collection, 
   };
   int restarts = 0;
   for (;;) {
-    graph::Request request;
-    request.mailbox = user_id;
-    request.path_or_url = url;
-    request.return_client_errors = true;
-    request.max_page_size = options_.page_size;
-    auto response = client_->Send(request);
+    auto response = client_->Send(PageRequest(user_id, url));
     if (!response.ok()) return response.status();
     if (response->status >= 400) {
       if (graph::IsExpiredDeltaToken(*response) && restarts < kMaxRestarts) {

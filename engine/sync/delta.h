@@ -150,6 +150,9 @@ class DeltaSyncer {
   Scope CalendarScope(const std::string& user_id) const;
   // The calendar window now: (startDateTime, endDateTime) literals.
   std::pair<std::string, std::string> CalendarWindow() const;
+  // A request for one page of a paged collection (a delta round, instances): client
+  // errors answered, the configured page size preferred.
+  graph::Request PageRequest(const std::string& user_id, const std::string& url) const;
   // "?$select=..." for a rich mailbox's delta requests, else "".
   std::string SelectQuery(const std::string& user_id, Collection collection) const;
   // Runs the scope's round. A round that brought nothing but a new link is not written

@@ -528,11 +528,7 @@ class MailboxRequest {
       body["@odata.nextLink"] = link;
     }
     HttpResponse response = WithJson(200, body);
-    if (preferred > 0) {
-      response.headers.emplace_back("Preference-Applied",
-                                    "odata.maxpagesize=" + std::to_string(preferred));
-    }
-    return response;
+    return WithPageSizeApplied(std::move(response), preferred);
   }
 
   HttpResponse Delta(Impl::DeltaTarget* d) {
@@ -639,9 +635,15 @@ class MailboxRequest {
       body["@odata.nextLink"] = link + "?" + query_text;
     }
     HttpResponse response = WithBodyPreference(WithJson(200, body), body_type);
-    if (preferred > 0) {
+    return WithPageSizeApplied(std::move(response), preferred);
+  }
+
+  // Prefer: odata.maxpagesize honoured (`page_size` > 0) is confirmed by Preference-Applied
+  // ("Paging Microsoft Graph data in your app").
+  static HttpResponse WithPageSizeApplied(HttpResponse response, int page_size) {
+    if (page_size > 0) {
       response.headers.emplace_back("Preference-Applied",
-                                    "odata.maxpagesize=" + std::to_string(preferred));
+                                    "odata.maxpagesize=" + std::to_string(page_size));
     }
     return response;
   }
@@ -930,11 +932,7 @@ class MailboxRequest {
       body["@odata.nextLink"] = link;
     }
     HttpResponse response = WithJson(200, body);
-    if (preferred > 0) {
-      response.headers.emplace_back("Preference-Applied",
-                                    "odata.maxpagesize=" + std::to_string(preferred));
-    }
-    return response;
+    return WithPageSizeApplied(std::move(response), preferred);
   }
 
   Impl& sim_;

@@ -950,4 +950,19 @@ Json RichContent(EntityKind kind, const Json& rendered, const std::vector<std::s
   return out;
 }
 
+void SetEventSpan(const Json& content, Item* item) {
+  auto read = [&](const char* name) {
+    auto it = content.find(name);
+    if (it == content.end() || !it->is_object()) return TimePoint{};
+    auto dt = it->find("dateTime");
+    if (dt == it->end() || !dt->is_string()) return TimePoint{};
+    std::string text = dt->get<std::string>();
+    if (auto t = ParseLocalDateTime(text)) return *t;
+    if (auto t = ParseDateTimeOffset(text)) return *t;
+    return TimePoint{};
+  };
+  item->start = read("start");
+  item->end = read("end");
+}
+
 }  // namespace graphsim

@@ -96,6 +96,11 @@ std::string FormatItemTime(EntityKind kind, TimePoint t);
 // Precision stored for the kind (tick-aligned always).
 TimePoint ItemPrecision(EntityKind kind, TimePoint t);
 
+// An event's start and end (Item::start, end) from its content, for calendarView windows:
+// the dateTime read as UTC (events are kept in UTC, series.cc); unreadable: the epoch, so
+// it overlaps no window.
+void SetEventSpan(const Json& content, Item* item);
+
 // The item's content properties (stored, or generated for a seeded item).
 Json ContentOf(EntityKind kind, const Item& item, const UserRecord& owner,
                const TenantView& tenant);

@@ -64,23 +64,6 @@ WallTime ReadWallTime(const Json& content, const char* name) {
   return out;
 }
 
-// An event's start and end as calendarView windows read them: the dateTime as UTC whatever
-// its timeZone (graphsim's reading of single instances and exceptions, CONFORMANCE.md).
-void SetSpan(const Json& content, Item* item) {
-  auto read = [&](const char* name) {
-    auto it = content.find(name);
-    if (it == content.end() || !it->is_object()) return TimePoint{};
-    auto dt = it->find("dateTime");
-    if (dt == it->end() || !dt->is_string()) return TimePoint{};
-    std::string text = dt->get<std::string>();
-    if (auto t = ParseLocalDateTime(text)) return *t;
-    if (auto t = ParseDateTimeOffset(text)) return *t;
-    return TimePoint{};
-  };
-  item->start = read("start");
-  item->end = read("end");
-}
-
 Json UtcDateTime(TimePoint t) {
   return Json{{"dateTime", FormatTicksLocal(t)}, {"timeZone", "UTC"}};
 }
@@ -215,7 +198,7 @@ std::optional<ApiError> SimulatorCore::CreateEventLocked(const UserRecord& user,
   UtcTimes(&content);
   item->content = content.dump();
   for (TimePoint& t : item->times) t = now;
-  SetSpan(content, item.get());
+  SetEventSpan(content, item.get());
   const Item* stored = mailbox.events.Insert(std::move(item));
   Journal(mailbox, EntityKind::kEvent, stored->id, Place{}, PlaceOf(*stored), stored);
   out->id = stored->id;
@@ -377,7 +360,7 @@ std::optional<ApiError> SimulatorCore::UpdateEventLocked(const UserRecord& user,
   }
   item->content = content.dump();
   item->times[static_cast<int>(TimeField::kModified)] = now;
-  SetSpan(content, item.get());
+  SetEventSpan(content, item.get());
   ++item->version;
   const Item* stored = events.Insert(std::move(item));
   Journal(mailbox, EntityKind::kEvent, stored->id, before, PlaceOf(*stored), stored);
