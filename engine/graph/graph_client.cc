@@ -595,6 +595,7 @@ Result<Response> GraphClient::Impl::Send(const Request& call) {
     const bool unauthorized_for_good = status == 401 && token_renewed;
     if ((call.return_client_errors && status >= 400 && status < 500 && status != 401 &&
          !IsRetryable(status)) ||
+        (call.return_server_errors && status >= 500 && !IsRetryable(status)) ||
         (call.return_unauthorized && unauthorized_for_good)) {
       Response response = as_response();
       if (error) {

@@ -76,6 +76,10 @@ struct Request {
   // Return 4xx answers (but 401) as a Response with error_code set, instead of mapping
   // them to a Status: for callers that act on the code (409, ExtensionError, 404).
   bool return_client_errors = false;
+  // Also return 5xx answers that are not retried (500, 501, 502, ...) as a Response, body
+  // included: for callers that read the service's error in them (SharePoint reports an
+  // expired change token as a 500 with its exception type in the body).
+  bool return_server_errors = false;
   // Also return a 401 that persists after the one token renewal as a Response (headers
   // included), instead of Unauthenticated: for diagnostics that read WWW-Authenticate.
   bool return_unauthorized = false;

@@ -15,12 +15,49 @@ namespace {
 
 constexpr int kRowLimit = 1000;  // SharePoint's largest GetChanges batch
 constexpr int kPageSize = 500;   // items per page of a whole-list read
+// An expired change token: List.GetChanges documents the exception type (whatever the
+// status: 500 and 400 are both seen); older servers throw a plain SPException whose
+// message says the token lies before the change log.
+constexpr char kInvalidChangeToken[] = "Microsoft.SharePoint.SPInvalidChangeTokenException";
 constexpr char kTooEarly[] = "before the start of the current change log";
 
-// SPChangeType values GetChanges reports for items.
+// SPChangeType values GetChanges reports for items. A restore from the recycle bin brings
+// the item back under its id; a system update changes it without a new Modified.
 constexpr int64_t kAdd = 1;
 constexpr int64_t kUpdate = 2;
 constexpr int64_t kDeleteObject = 3;
+constexpr int64_t kRestore = 7;
+constexpr int64_t kSystemUpdate = 15;
+
+// The ChangeQuery: every change type that adds, changes, removes or brings back an item.
+// SharePoint reports each type only if the query asks for it.
+constexpr char kChangeTypes[] =
+    R"("Add":true,"Update":true,"SystemUpdate":true,"DeleteObject":true,"Restore":true,)"
+    R"("Item":true)";
+
+// Whether an error answer says the change token is no longer valid. The error is
+// {"odata.error":{...}} (JSON light) or {"error":{...}} (verbose), with "code" like
+// "-2130575172, Microsoft.SharePoint.SPInvalidChangeTokenException" and "message" an object
+// {"lang","value"}.
+bool IsInvalidChangeToken(simdjson::dom::parser& parser, const std::string& body) {
+  simdjson::dom::element root;
+  if (parser.parse(body).get(root) != simdjson::SUCCESS) return false;
+  for (const char* key : {"odata.error", "error"}) {
+    simdjson::dom::element error;
+    if (root[key].get(error) != simdjson::SUCCESS) continue;
+    std::string_view text;
+    if (error["code"].get(text) == simdjson::SUCCESS &&
+        text.find(kInvalidChangeToken) != std::string_view::npos) {
+      return true;
+    }
+    if ((error["message"]["value"].get(text) == simdjson::SUCCESS ||
+         error["message"].get(text) == simdjson::SUCCESS) &&
+        text.find(kTooEarly) != std::string_view::npos) {
+      return true;
+    }
+  }
+  return false;
+}
 
 Status Malformed(const std::string& what, const std::string& detail) {
   return Status::Unavailable("sharepoint: " + what + ": unexpected answer (" + OneLine(detail) +
@@ -64,15 +101,15 @@ Status ListSync::Sync() {
     request.mailbox = site_url_;
     request.method = "POST";
     request.path_or_url = ListApiPath(list_id_) + "/GetChanges";
-    request.body = R"({"query":{"Add":true,"Update":true,"DeleteObject":true,"Item":true,)"
-                   R"("RowLimit":)" +
+    request.body = std::string(R"({"query":{)") + kChangeTypes + R"(,"RowLimit":)" +
                    std::to_string(kRowLimit) + R"(,"ChangeTokenStart":{"StringValue":)" +
                    JsonString(token) + "}}}";
     request.return_client_errors = true;
+    request.return_server_errors = true;
     auto response = site_->Send(request);
     if (!response.ok()) return response.status();
     if (response->status >= 400) {
-      if (response->body.find(kTooEarly) != std::string::npos) {
+      if (IsInvalidChangeToken(parser, response->body)) {
         // The change log no longer reaches back to our token: only a whole read is exact.
         spdlog::info("sharepoint: {} list {}: the change token expired; reading the list whole",
                      site_url_, list_id_);
@@ -87,7 +124,8 @@ Status ListSync::Sync() {
         body["value"].get(changes) != simdjson::SUCCESS) {
       return Malformed("GetChanges of list " + list_id_, response->body);
     }
-    // The last change of each item decides: gone, or read as it is now.
+    // The last change of each item decides: gone, or (added, updated, restored) read as it
+    // is now.
     std::map<int64_t, int64_t> last_change;
     std::string next_token = token;
     size_t count = 0;
@@ -103,7 +141,10 @@ Status ListSync::Sync() {
           change["ItemId"].get(item) != simdjson::SUCCESS) {
         continue;  // not an item change
       }
-      if (type == kAdd || type == kUpdate || type == kDeleteObject) last_change[item] = type;
+      if (type == kAdd || type == kUpdate || type == kSystemUpdate || type == kDeleteObject ||
+          type == kRestore) {
+        last_change[item] = type;
+      }
     }
     stats_.changes += count;
 

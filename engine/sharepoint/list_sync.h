@@ -1,11 +1,13 @@
 // ListSync: one SharePoint list mirrored into list_items (GRAPH.md section 9).
 //
 // The notification is a hint, the change query is truth, the token is the watermark:
-// Sync() asks `GetChanges` for the changes after the stored change token, reads the items
-// that were added or updated (an item gone by then counts as deleted), and writes the
-// rows with the token of the last change in one transaction, a batch of at most 1000
-// changes at a time. Without a token (first sync), or when SharePoint says the token is
-// older than its change log, it reads the list whole instead, taking the list's current
+// Sync() asks `GetChanges` for the changes after the stored change token (adds, updates,
+// system updates, deletes and restores from the recycle bin: SharePoint reports only the
+// types asked for), reads the items that were added, updated or restored (an item gone by
+// then counts as deleted), and writes the rows with the token of the last change in one
+// transaction, a batch of at most 1000 changes at a time. Without a token (first sync), or
+// when SharePoint says the token is no longer valid (an SPInvalidChangeTokenException, with
+// status 500 or 400), it reads the list whole instead, taking the list's current
 // token before the read (changes made during the read come again with the next sync;
 // applying them twice is harmless).
 //

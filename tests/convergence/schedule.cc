@@ -1134,17 +1134,36 @@ class Schedule {
     Log("list: created item " + std::to_string(id));
   }
 
+  // Creates, updates, deletes (into the recycle bin), restores from it, or lets the
+  // change log pass the mirror's token (SharePoint answers 500 or 400 with
+  // SPInvalidChangeTokenException; the mirror must read the list whole).
   void ListChange() {
+    const uint64_t pick = Below(8);
+    if (pick == 6 && !list_recycled_.empty()) {
+      const size_t at = Below(list_recycled_.size());
+      const int id = list_recycled_[at];
+      list_recycled_.erase(list_recycled_.begin() + static_cast<std::ptrdiff_t>(at));
+      if (sim_.RestoreListItem(list_id_, id)) {
+        Op("restore list_items");
+        return Log("list: restored item " + std::to_string(id));
+      }
+    }
+    if (pick == 7) {
+      const int status = Below(2) == 0 ? 500 : 400;
+      sim_.ExpireListChangeTokens(list_id_, status);
+      Op("expire list change tokens");
+      return Log("list: change tokens expired (answered " + std::to_string(status) + ")");
+    }
     const std::vector<int> ids = sim_.ListItemIds(list_id_);
-    const uint64_t pick = Below(3);
-    if (ids.empty() || pick == 0) return ListCreate();
+    if (ids.empty() || pick <= 1 || pick >= 6) return ListCreate();
     const int id = ids[Below(ids.size())];
-    if (pick == 1) {
+    if (pick <= 3) {
       sim_.UpdateListItem(list_id_, id, nlohmann::json{{"Title", "renamed " + Tag()}}.dump());
       Op("update list_items");
       return Log("list: updated item " + std::to_string(id));
     }
     sim_.DeleteListItem(list_id_, id);
+    list_recycled_.push_back(id);
     Op("delete list_items");
     Log("list: deleted item " + std::to_string(id));
   }
@@ -1613,8 +1632,9 @@ class Schedule {
   PortReservation port_;
   std::string db_path_;
   std::vector<std::string> users_;
-  std::string list_id_;    // the SharePoint list
-  std::string list_site_;  // its site URL, as configured
+  std::string list_id_;             // the SharePoint list
+  std::string list_site_;           // its site URL, as configured
+  std::vector<int> list_recycled_;  // its items in the recycle bin
   config::Config config_;
   std::unique_ptr<graph::GraphClient> client_;
   std::unique_ptr<store::Store> store_;

@@ -17,8 +17,9 @@ struct ListFixture : SimFixture {
   std::string Api(const std::string& rest = "") const {
     return std::string(kSite) + "/_api/web/lists('" + list + "')" + rest;
   }
-  Reply Changes(const std::string& token, int row_limit = 0) {
+  Reply Changes(const std::string& token, int row_limit = 0, bool restore = false) {
     Json query = {{"Add", true}, {"Update", true}, {"DeleteObject", true}, {"Item", true}};
+    if (restore) query["Restore"] = true;
     if (!token.empty()) query["ChangeTokenStart"] = {{"StringValue", token}};
     if (row_limit > 0) query["RowLimit"] = row_limit;
     return Post(Api("/GetChanges"), Json{{"query", query}});
@@ -76,12 +77,20 @@ TEST_CASE("sharepoint: items, GetChanges and change tokens", "[graphsim][sharepo
   CHECK(adds.body["value"].size() == 2);
   CHECK(f.Changes("garbage").status == 400);
 
-  // After the log's retention, old tokens are refused; the current one still works.
+  // After the log's retention, old tokens are refused with SPInvalidChangeTokenException
+  // (500 by default, as seen in the field); the current one still works.
   f.sim().ExpireListChangeTokens(f.list);
   Reply too_early = f.Changes(second);
-  CHECK(too_early.status == 400);
+  CHECK(too_early.status == 500);
+  CHECK(too_early.body["odata.error"]["code"] ==
+        "-2130575172, Microsoft.SharePoint.SPInvalidChangeTokenException");
+  CHECK(too_early.body["odata.error"]["message"]["lang"] == "en-US");
   CHECK(too_early.body["odata.error"]["message"]["value"].get<std::string>().find(
             "before the start of the current change log") != std::string::npos);
+  f.sim().ExpireListChangeTokens(f.list, 400);
+  Reply refused = f.Changes(second);
+  CHECK(refused.status == 400);
+  CHECK(refused.body["odata.error"]["code"] == too_early.body["odata.error"]["code"]);
   const std::string now = f.Get(f.Api()).body["CurrentChangeToken"]["StringValue"];
   CHECK(f.Changes(now).status == 200);
   CHECK(f.Changes(now).body["value"].empty());
@@ -100,6 +109,52 @@ TEST_CASE("sharepoint: items, GetChanges and change tokens", "[graphsim][sharepo
   CHECK(seen == f.sim().ListItemIds(f.list).size());
   CHECK(f.Get(std::string(kSite) + "/_api/web/lists('00000000-0000-0000-0000-000000000000')")
             .status == 404);
+}
+
+TEST_CASE("sharepoint: the recycle bin, and Restore changes only when asked",
+          "[graphsim][sharepoint]") {
+  ListFixture f;
+  const std::string start = f.Get(f.Api()).body["CurrentChangeToken"]["StringValue"];
+  const int one = f.sim().CreateListItem(f.list, R"({"Title":"one"})");
+  const int two = f.sim().CreateListItem(f.list, R"({"Title":"two"})");
+  const std::string item = "/items(" + std::to_string(one) + ")";
+
+  // recycle() moves the item to the site's recycle bin and names the recycle bin item.
+  Reply recycled = f.Post(f.Api(item + "/recycle()"), Json::object());
+  REQUIRE(recycled.status == 200);
+  const std::string guid = recycled.body["value"];
+  CHECK(f.Get(f.Api(item)).status == 404);
+  CHECK(f.Post(f.Api(item + "/recycle()"), Json::object()).status == 404);
+
+  // RecycleBin('{id}')/restore() brings it back with its id and fields.
+  const std::string bin = std::string(kSite) + "/_api/web/RecycleBin('" + guid + "')";
+  CHECK(f.Get(bin + "/restore()").status == 405);
+  REQUIRE(f.Post(bin + "/restore()", Json::object()).status == 200);
+  Reply back = f.Get(f.Api(item));
+  REQUIRE(back.status == 200);
+  CHECK(back.body["Title"] == "one");
+  CHECK(back.body["Id"] == one);
+  // Restored once: the recycle bin item is gone.
+  CHECK(f.Post(bin + "/restore()", Json::object()).status == 404);
+
+  // The direct API: a user's delete recycles, and the restore brings the same id back.
+  REQUIRE(f.sim().DeleteListItem(f.list, two));
+  CHECK(f.sim().ListItemIds(f.list) == std::vector<int>{one});
+  REQUIRE(f.sim().RestoreListItem(f.list, two));
+  CHECK_FALSE(f.sim().RestoreListItem(f.list, two));
+  CHECK(f.sim().ListItemIds(f.list) == std::vector<int>{one, two});
+
+  auto types = [](const Reply& r) {
+    std::vector<int> out;
+    for (const Json& c : r.body["value"]) out.push_back(c["ChangeType"]);
+    return out;
+  };
+  // SPChangeType Restore (7) is reported only to a query with Restore: true.
+  CHECK(types(f.Changes(start, 0, /*restore=*/true)) == std::vector<int>{1, 1, 3, 7, 3, 7});
+  CHECK(types(f.Changes(start)) == std::vector<int>{1, 1, 3, 3});
+  Reply with_restore = f.Changes(start, 0, /*restore=*/true);
+  CHECK(with_restore.body["value"][3]["ItemId"] == one);
+  CHECK(with_restore.body["value"][5]["ItemId"] == two);
 }
 
 TEST_CASE("sharepoint: subscriptions are validated, renewed and deleted",

@@ -580,12 +580,17 @@ class Simulator {
   // CreateListItem returns the new item id, 0 if the list is unknown or the JSON bad.
   int CreateListItem(const std::string& list_id, const std::string& fields_json);
   bool UpdateListItem(const std::string& list_id, int item_id, const std::string& fields_json);
+  // Deleted as a user deletes in the browser: into the site's recycle bin.
   bool DeleteListItem(const std::string& list_id, int item_id);
+  // Brings a deleted item back from the recycle bin with the same id (ChangeType
+  // Restore in the change log); false if it is not there.
+  bool RestoreListItem(const std::string& list_id, int item_id);
   std::vector<int> ListItemIds(const std::string& list_id) const;  // sorted
   // The item as the REST API renders it, "" if there is none.
   std::string ListItemJson(const std::string& list_id, int item_id) const;
-  // As after the change log's retention: every change token issued so far is too old.
-  void ExpireListChangeTokens(const std::string& list_id);
+  // As after the change log's retention: every change token issued so far is too old,
+  // refused with an SPInvalidChangeTokenException and `status` (500 as seen in the field).
+  void ExpireListChangeTokens(const std::string& list_id, int status = 500);
   // The next `n` list notifications are lost on the way (a dropped delivery).
   void DropNextListNotifications(int n);
   std::vector<SharePointSubscriptionView> ListSubscriptions() const;

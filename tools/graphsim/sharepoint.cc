@@ -25,6 +25,29 @@ constexpr int kDefaultPageSize = 100;
 constexpr int kMaxPageSize = 5000;
 constexpr char kTooEarly[] =
     "The changeToken refers to a time before the start of the current change log.";
+// List.GetChanges: "[Microsoft.SharePoint.SPInvalidChangeTokenException] Change token is not
+// valid. Error code: -2130575172."
+constexpr char kInvalidChangeToken[] =
+    "-2130575172, Microsoft.SharePoint.SPInvalidChangeTokenException";
+
+// SPChangeType values, and the ChangeQuery property that asks for each.
+constexpr int kAdd = 1;
+constexpr int kUpdate = 2;
+constexpr int kDeleteObject = 3;
+constexpr int kRestore = 7;
+const char* QueryFlag(int type) {
+  switch (type) {
+    case kAdd:
+      return "Add";
+    case kUpdate:
+      return "Update";
+    case kDeleteObject:
+      return "DeleteObject";
+    case kRestore:
+      return "Restore";
+  }
+  return "";
+}
 
 // SharePoint's REST errors (odata=nometadata): {"odata.error":{"code","message":{...}}}.
 HttpResponse SpError(int status, const std::string& code, const std::string& message) {
@@ -133,7 +156,7 @@ int SharePointSim::CreateItem(const std::string& list_id, const Json& fields) {
   const TimePoint now = TruncateToSeconds(now_());
   const int id = list->next_item++;
   list->items[id] = ListItem{fields, now, now, 1};
-  RecordLocked(*list, 1, id, now);
+  RecordLocked(*list, kAdd, id, now);
   return id;
 }
 
@@ -148,15 +171,52 @@ bool SharePointSim::UpdateItem(const std::string& list_id, int id, const Json& f
   for (const auto& [key, value] : fields.items()) it->second.fields[key] = value;
   it->second.modified = now;
   ++it->second.version;
-  RecordLocked(*list, 2, id, now);
+  RecordLocked(*list, kUpdate, id, now);
   return true;
 }
 
 bool SharePointSim::DeleteItem(const std::string& list_id, int id) {
   std::lock_guard<std::mutex> lock(mu_);
   List* list = FindLocked(list_id);
-  if (list == nullptr || list->items.erase(id) == 0) return false;
-  RecordLocked(*list, 3, id, TruncateToSeconds(now_()));
+  if (list == nullptr) return false;
+  auto it = list->items.find(id);
+  if (it == list->items.end()) return false;
+  RecycleLocked(*list, it, TruncateToSeconds(now_()));
+  return true;
+}
+
+bool SharePointSim::RestoreItem(const std::string& list_id, int id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  const List* list = FindLocked(list_id);
+  if (list == nullptr) return false;
+  std::string guid;
+  for (const auto& [key, recycled] : recycle_bin_) {
+    if (recycled.list == list->id && recycled.id == id) guid = key;
+  }
+  return !guid.empty() && RestoreLocked(guid, TruncateToSeconds(now_()));
+}
+
+std::string SharePointSim::RecycleLocked(List& list, std::map<int, ListItem>::iterator it,
+                                         TimePoint now) {
+  ++guid_counter_;
+  const std::string guid = FormatGuid(Mix64(guid_counter_ ^ 0x2ecb), Mix64(guid_counter_));
+  const int id = it->first;
+  recycle_bin_[guid] = Recycled{list.id, id, std::move(it->second)};
+  list.items.erase(it);
+  RecordLocked(list, kDeleteObject, id, now);
+  return guid;
+}
+
+bool SharePointSim::RestoreLocked(const std::string& guid, TimePoint now) {
+  auto it = recycle_bin_.find(ToLower(guid));
+  if (it == recycle_bin_.end()) return false;
+  List* list = FindLocked(it->second.list);
+  if (list == nullptr) return false;
+  // Back where it was, under the same id, as it was when deleted.
+  const int id = it->second.id;
+  list->items[id] = std::move(it->second.item);
+  recycle_bin_.erase(it);
+  RecordLocked(*list, kRestore, id, now);
   return true;
 }
 
@@ -178,12 +238,13 @@ std::optional<Json> SharePointSim::Item(const std::string& list_id, int id) cons
   return ItemJson(*list, id, it->second);
 }
 
-void SharePointSim::ExpireChangeTokens(const std::string& list_id) {
+void SharePointSim::ExpireChangeTokens(const std::string& list_id, int status) {
   std::lock_guard<std::mutex> lock(mu_);
   if (List* list = FindLocked(list_id)) {
     // The log now starts at a fresh number: every token issued so far lies before it.
     list->floor = ++change_number_;
     list->changes.clear();
+    list->expired_status = status;
   }
 }
 
@@ -245,6 +306,10 @@ std::optional<HttpResponse> SharePointSim::Handle(const HttpRequest& request, Ti
     std::lock_guard<std::mutex> lock(mu_);
     if (segments.size() < 2 || ToLower(segments[0]) != "web") {
       return SpBadRequest("The expression \"" + request.path.substr(api + 5) + "\" is not valid.");
+    }
+    if (auto key = KeyOf(segments[1], "recyclebin")) {
+      return HandleRecycleBin(request, site, *key,
+                              std::vector<std::string>(segments.begin() + 2, segments.end()), now);
     }
     std::optional<std::string> list_id = KeyOf(segments[1], "lists");
     if (!list_id) return SpBadRequest("Resource not found for the segment '" + segments[1] + "'.");
@@ -335,7 +400,7 @@ HttpResponse SharePointSim::HandleList(const HttpRequest& request, List& list,
       const TimePoint at = TruncateToSeconds(now);
       const int id = list.next_item++;
       list.items[id] = ListItem{fields, at, at, 1};
-      RecordLocked(list, 1, id, at);
+      RecordLocked(list, kAdd, id, at);
       return JsonResponse(201, DumpJson(ItemJson(list, id, list.items[id])));
     }
     if (method != "GET") return SpMethodNotAllowed();
@@ -372,12 +437,21 @@ HttpResponse SharePointSim::HandleList(const HttpRequest& request, List& list,
     }
     return JsonResponse(200, DumpJson(out));
   }
-  if (auto key = KeyOf(parts[0], "items"); key && parts.size() == 1) {
+  if (auto key = KeyOf(parts[0], "items"); key && (parts.size() == 1 || parts.size() == 2)) {
     auto id = ParseInt(*key);
     auto it = id ? list.items.find(*id) : list.items.end();
     if (it == list.items.end()) {
       return SpError(404, "-2147024809, System.ArgumentException",
                      "Item does not exist. It may have been deleted by another user.");
+    }
+    if (parts.size() == 2) {
+      if (ToLower(parts[1]) != "recycle()") {
+        return SpBadRequest("Resource not found for the segment '" + parts[1] + "'.");
+      }
+      if (method != "POST") return SpMethodNotAllowed();
+      // SP.ListItem.recycle returns the new recycle bin item's id (SP.GuidResult).
+      const std::string guid = RecycleLocked(list, it, TruncateToSeconds(now));
+      return JsonResponse(200, DumpJson(Json{{"value", guid}}));
     }
     // SharePoint clients send MERGE and DELETE as POST with X-HTTP-Method.
     std::string verb = method;
@@ -388,7 +462,7 @@ HttpResponse SharePointSim::HandleList(const HttpRequest& request, List& list,
     const TimePoint at = TruncateToSeconds(now);
     if (verb == "DELETE") {
       list.items.erase(it);
-      RecordLocked(list, 3, *id, at);
+      RecordLocked(list, kDeleteObject, *id, at);
       return NoContent();
     }
     if (verb == "PATCH") {
@@ -397,7 +471,7 @@ HttpResponse SharePointSim::HandleList(const HttpRequest& request, List& list,
       for (const auto& [k, v] : fields.items()) it->second.fields[k] = v;
       it->second.modified = at;
       ++it->second.version;
-      RecordLocked(list, 2, *id, at);
+      RecordLocked(list, kUpdate, *id, at);
       return NoContent();
     }
     return SpMethodNotAllowed();
@@ -438,6 +512,25 @@ HttpResponse SharePointSim::HandleList(const HttpRequest& request, List& list,
   return SpBadRequest("Resource not found for the segment '" + parts[0] + "'.");
 }
 
+HttpResponse SharePointSim::HandleRecycleBin(const HttpRequest& request, const std::string& site,
+                                             const std::string& key,
+                                             const std::vector<std::string>& rest, TimePoint now) {
+  if (rest.size() != 1 || ToLower(rest[0]) != "restore()") {
+    return SpBadRequest("Resource not found for the segment '" +
+                        (rest.empty() ? std::string("RecycleBin") : rest[0]) + "'.");
+  }
+  if (request.method != "POST") return SpMethodNotAllowed();
+  // RecycleBinItem.Restore: "[System.ArgumentException] Recycle Bin item does not exist.
+  // Error code: -2147024809."
+  auto it = recycle_bin_.find(ToLower(key));
+  const List* list = it == recycle_bin_.end() ? nullptr : FindLocked(it->second.list);
+  if (list == nullptr || list->site != site || !RestoreLocked(key, TruncateToSeconds(now))) {
+    return SpError(404, "-2147024809, System.ArgumentException",
+                   "Recycle Bin item does not exist.");
+  }
+  return JsonResponse(200, DumpJson(Json{{"odata.null", true}}));
+}
+
 HttpResponse SharePointSim::GetChanges(const HttpRequest& request, const List& list) const {
   Json body = Json::parse(request.body.empty() ? "{}" : request.body, nullptr, false);
   if (body.is_discarded() || !body.is_object()) return SpBadRequest("Invalid JSON.");
@@ -473,8 +566,7 @@ HttpResponse SharePointSim::GetChanges(const HttpRequest& request, const List& l
       return SpBadRequest("Parameter ChangeTokenStart is invalid.");
     }
     after = std::stoull(fields[4]);
-    if (after < list.floor)
-      return SpError(400, "-2146232832, Microsoft.SharePoint.SPException", kTooEarly);
+    if (after < list.floor) return SpError(list.expired_status, kInvalidChangeToken, kTooEarly);
   } else if (list.floor > 0) {
     after = list.floor;
   }
@@ -483,10 +575,8 @@ HttpResponse SharePointSim::GetChanges(const HttpRequest& request, const List& l
   for (const Change& change : list.changes) {
     if (change.number <= after) continue;
     if (static_cast<int>(values.size()) == row_limit) break;
-    const bool wanted =
-        items && ((change.type == 1 && flag("Add")) || (change.type == 2 && flag("Update")) ||
-                  (change.type == 3 && flag("DeleteObject")));
-    if (!wanted) continue;
+    // Only the change types the query asks for: a restore stays unseen without Restore.
+    if (!items || !flag(QueryFlag(change.type))) continue;
     values.push_back(
         Json{{"ChangeToken", {{"StringValue", Token(list, change.number, change.time)}}},
              {"ChangeType", change.type},

@@ -2,11 +2,16 @@
 // seed document describe them, served under the site's path
 // (`/sites/{name}/_api/web/lists('{id}')/...`):
 //   - lists of items (integer ids, fields as JSON, Created/Modified), with item CRUD;
-//   - each list's change log: every add, update and delete gets a change number, and
-//     `GetChanges` returns the changes after a change token ("1;3;{list};{ticks};{n}"),
-//     at most RowLimit (1000 by default) at a time, each with its own token; a token
-//     older than the log (after ExpireChangeTokens) is refused with SharePoint's "The
-//     changeToken refers to a time before the start of the current change log.";
+//   - each list's change log: every add, update, delete and restore gets a change number,
+//     and `GetChanges` returns the changes after a change token ("1;3;{list};{ticks};{n}")
+//     of the types the ChangeQuery asks for (Add, Update, DeleteObject, Restore), at most
+//     RowLimit (1000 by default) at a time, each with its own token; a token older than
+//     the log (after ExpireChangeTokens) is refused with an
+//     SPInvalidChangeTokenException, status 500 unless told otherwise;
+//   - the site's recycle bin: an item deleted by a user (DeleteItem) or recycled
+//     (`POST .../items({id})/recycle()`) waits there under a GUID until
+//     `POST .../_api/web/RecycleBin('{guid}')/restore()` (or RestoreItem) brings it back
+//     with the same id; a REST DELETE removes the item outright (a choice);
 //   - list subscriptions: created only after the notification URL echoed a
 //     `validationtoken` within 5 s, expiring at most 180 days ahead, renewed by PATCH,
 //     removed by DELETE;
@@ -44,11 +49,16 @@ class SharePointSim {
   // The new item's id; 0 if the list does not exist or `fields` is not an object.
   int CreateItem(const std::string& list, const Json& fields);
   bool UpdateItem(const std::string& list, int id, const Json& fields);
+  // Deletes as a user does in the browser: the item goes to the recycle bin.
   bool DeleteItem(const std::string& list, int id);
+  // Restores item `id` of `list` from the recycle bin (same id, fields and dates); false
+  // if it is not there.
+  bool RestoreItem(const std::string& list, int id);
   std::vector<int> ItemIds(const std::string& list) const;  // sorted
   std::optional<Json> Item(const std::string& list, int id) const;
-  // Forgets the change log so far: every token issued until now is too old.
-  void ExpireChangeTokens(const std::string& list);
+  // Forgets the change log so far: every token issued until now is too old, and is
+  // answered with `status` (SharePoint does not document it; 500 has been seen, 400 too).
+  void ExpireChangeTokens(const std::string& list, int status = 500);
   // The next `n` notifications are lost on the way (never posted, never retried).
   void DropNextNotifications(int n);
   std::vector<SharePointSubscriptionView> Subscriptions() const;
@@ -69,7 +79,7 @@ class SharePointSim {
   };
   struct Change {
     uint64_t number = 0;
-    int type = 0;  // SPChangeType: 1 Add, 2 Update, 3 DeleteObject
+    int type = 0;  // SPChangeType: 1 Add, 2 Update, 3 DeleteObject, 7 Restore
     int item = 0;
     TimePoint time;
   };
@@ -80,7 +90,14 @@ class SharePointSim {
     std::map<int, ListItem> items;
     int next_item = 1;
     std::vector<Change> changes;
-    uint64_t floor = 0;  // the log's first number: tokens before it are too old
+    uint64_t floor = 0;        // the log's first number: tokens before it are too old
+    int expired_status = 500;  // the status that refuses a token before `floor`
+  };
+  // An item in the site's recycle bin, under its own GUID.
+  struct Recycled {
+    std::string list;
+    int id = 0;
+    ListItem item;
   };
   struct Subscription {
     std::string id;
@@ -99,6 +116,12 @@ class SharePointSim {
   HttpResponse HandleList(const HttpRequest& request, List& list, const std::string& rest,
                           TimePoint now);
   HttpResponse GetChanges(const HttpRequest& request, const List& list) const;
+  HttpResponse HandleRecycleBin(const HttpRequest& request, const std::string& site,
+                                const std::string& key, const std::vector<std::string>& rest,
+                                TimePoint now);
+  // Moves item `it` of `list` to the recycle bin; returns its recycle bin id.
+  std::string RecycleLocked(List& list, std::map<int, ListItem>::iterator it, TimePoint now);
+  bool RestoreLocked(const std::string& guid, TimePoint now);
   HttpResponse CreateSubscription(const HttpRequest& request, const List& list, TimePoint now);
   Json ItemJson(const List& list, int id, const ListItem& item) const;
   Json SubscriptionJson(const Subscription& s) const;
@@ -114,6 +137,7 @@ class SharePointSim {
   mutable std::mutex mu_;
   std::map<std::string, List> lists_;  // by id
   std::map<std::string, Subscription> subscriptions_;
+  std::map<std::string, Recycled> recycle_bin_;  // by recycle bin item id
   std::vector<Pending> pending_;
   uint64_t change_number_ = 0;
   uint64_t guid_counter_;

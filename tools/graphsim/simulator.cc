@@ -51,23 +51,6 @@ ItemChange ChangeOf(ItemChange::Op op, const UserRecord& user, EntityKind kind, 
   return change;
 }
 
-// An event's start and end from its content; dateTime is read as UTC whatever its timeZone
-// (graphsim stores UTC). Unreadable: both the epoch, so it overlaps no window.
-void SetEventSpan(const Json& content, Item* item) {
-  auto read = [&](const char* name) {
-    auto it = content.find(name);
-    if (it == content.end() || !it->is_object()) return TimePoint{};
-    auto dt = it->find("dateTime");
-    if (dt == it->end() || !dt->is_string()) return TimePoint{};
-    std::string text = dt->get<std::string>();
-    if (auto t = ParseLocalDateTime(text)) return *t;
-    if (auto t = ParseDateTimeOffset(text)) return *t;
-    return TimePoint{};
-  };
-  item->start = read("start");
-  item->end = read("end");
-}
-
 std::string TenantIdFor(uint64_t seed) {
   return FormatGuid(HashCombine(seed, 1), HashCombine(seed, 2));
 }
@@ -1632,6 +1615,10 @@ bool Simulator::DeleteListItem(const std::string& list_id, int item_id) {
   return impl_->sharepoint_.DeleteItem(list_id, item_id);
 }
 
+bool Simulator::RestoreListItem(const std::string& list_id, int item_id) {
+  return impl_->sharepoint_.RestoreItem(list_id, item_id);
+}
+
 std::vector<int> Simulator::ListItemIds(const std::string& list_id) const {
   return impl_->sharepoint_.ItemIds(list_id);
 }
@@ -1641,8 +1628,8 @@ std::string Simulator::ListItemJson(const std::string& list_id, int item_id) con
   return item ? DumpJson(*item) : "";
 }
 
-void Simulator::ExpireListChangeTokens(const std::string& list_id) {
-  impl_->sharepoint_.ExpireChangeTokens(list_id);
+void Simulator::ExpireListChangeTokens(const std::string& list_id, int status) {
+  impl_->sharepoint_.ExpireChangeTokens(list_id, status);
 }
 
 void Simulator::DropNextListNotifications(int n) { impl_->sharepoint_.DropNextNotifications(n); }
