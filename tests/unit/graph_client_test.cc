@@ -504,6 +504,31 @@ TEST_CASE("client: a 429 is retried even for callers that take client errors", "
   CHECK(client.Waiting().requests == 0);
 }
 
+TEST_CASE("client: a caller that reads server errors gets a non-retried 5xx with its body",
+          "[client]") {
+  ManualClock clock(Start());
+  FakeGraph graph(&clock);
+  graph.SetGraphHandler([](const httplib::Request&, httplib::Response& res) {
+    res.status = 500;
+    res.set_content(
+        R"({"odata.error":{"code":"-2130575172, Microsoft.SharePoint.)"
+        R"(SPInvalidChangeTokenException","message":{"lang":"en-US","value":"expired"}}})",
+        "application/json");
+  });
+  GraphClient client(graph.Options(), &clock);
+  Request request;
+  request.mailbox = "a";
+  request.path_or_url = "/users/a/list";
+  auto plain = client.Send(request);
+  CHECK(plain.status().code() == Status::Code::kUnavailable);
+  request.return_server_errors = true;
+  auto answered = client.Send(request);
+  REQUIRE(answered.ok());
+  CHECK(answered->status == 500);
+  CHECK(answered->body.find("SPInvalidChangeTokenException") != std::string::npos);
+  CHECK(client.stats().retries == 0);  // a 500 is not retried either way
+}
+
 TEST_CASE("client: retries stop when the next wait would pass max_retry_wait", "[client]") {
   ManualClock clock(Start());
   FakeGraph graph(&clock);
