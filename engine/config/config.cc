@@ -546,4 +546,12 @@ Result<Config> LoadConfigFile(const std::string& path, const EnvLookup& env) {
   return ParseConfig(text.str(), path, dir, env);
 }
 
+std::string SharePointCredentialProblem(const Config& config) {
+  if (config.sharepoint.empty() || !config.graph.certificate.empty()) return "";
+  return "SharePoint lists need a certificate credential: SharePoint Online refuses app-only "
+         "tokens obtained with a client secret (\"Unsupported app only token.\"); run "
+         "graphmirror keygen --app, upload the certificate to the app registration and set "
+         "graph.certificate and graph.private_key";
+}
+
 }  // namespace graphmirror::config

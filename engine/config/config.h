@@ -70,6 +70,11 @@ Result<Config> ParseConfig(const std::string& text, const std::string& source,
 // Reads and parses a file; relative paths inside resolve against the file's directory.
 Result<Config> LoadConfigFile(const std::string& path, const EnvLookup& env = ProcessEnv);
 
+// "" unless SharePoint lists are configured with only a client secret, which SharePoint
+// Online refuses for its REST API ("Unsupported app only token."): then the one line that
+// says so and what to do. A warning, not an error: the rest of the mirror works.
+std::string SharePointCredentialProblem(const Config& config);
+
 }  // namespace graphmirror::config
 
 #endif  // GRAPHMIRROR_ENGINE_CONFIG_CONFIG_H_

@@ -141,6 +141,10 @@ std::vector<Finding> RunDoctor(const config::Config& config, Clock* clock) {
         "--app, then graph.certificate and graph.private_key)");
   }
 
+  if (std::string problem = config::SharePointCredentialProblem(config); !problem.empty()) {
+    add(Level::kFail, "sharepoint", problem);
+  }
+
   // The token and what it says about the app.
   graph::ClientOptions options = sync::ClientOptionsFrom(config);
   options.max_attempts = 2;  // a diagnosis, not a sync: say what is wrong soon

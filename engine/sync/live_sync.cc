@@ -154,6 +154,9 @@ Status LiveSync::Start(LiveSyncOptions options) {
     }
   }
   if (sharepoint_) {
+    if (std::string problem = config::SharePointCredentialProblem(config_); !problem.empty()) {
+      spdlog::warn("sharepoint: {}", problem);
+    }
     // After the receiver listens (SharePoint validates the URL while subscribing), and
     // before the first sync, so that no change falls between the two.
     if (Status s = sharepoint_->Maintain(); !s.ok()) spdlog::warn("sharepoint: {}", s.message());

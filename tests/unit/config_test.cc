@@ -376,3 +376,24 @@ TEST_CASE("The token scope follows the configured Graph host (national clouds)",
 
 }  // namespace
 }  // namespace graphmirror::config
+
+namespace graphmirror::config {
+namespace {
+
+TEST_CASE("SharePoint with only a client secret is named as a problem, with what to do",
+          "[config]") {
+  Config c;
+  c.graph.client_secret = "s";
+  CHECK(SharePointCredentialProblem(c).empty());  // no lists: no problem
+  c.sharepoint.push_back({});
+  const std::string problem = SharePointCredentialProblem(c);
+  CHECK(problem.find("certificate") != std::string::npos);
+  CHECK(problem.find("keygen --app") != std::string::npos);
+  CHECK(problem.find('\n') == std::string::npos);
+  c.graph.certificate = "app-cert.pem";
+  c.graph.private_key = "app-key.pem";
+  CHECK(SharePointCredentialProblem(c).empty());
+}
+
+}  // namespace
+}  // namespace graphmirror::config
