@@ -236,10 +236,11 @@ Result<bool> MirrorTables::TouchesSeries(const std::string& user_id,
   bool touches = false;
   if (ids.empty()) return touches;
   Status s = store_->Read("looking up events", [&](SQLite::Database& db) {
-    SQLite::Statement q(db,
-                        "SELECT coalesce((SELECT type = 'seriesMaster' FROM events WHERE "
-                        "user_id = ?1 AND id = ?2), (SELECT 1 FROM event_occurrences WHERE "
-                        "user_id = ?1 AND id = ?2), 1)");
+    SQLite::Statement q(
+        db,
+        "SELECT coalesce((SELECT coalesce(type, '') = 'seriesMaster' FROM events WHERE "
+        "user_id = ?1 AND id = ?2), (SELECT 1 FROM event_occurrences WHERE "
+        "user_id = ?1 AND id = ?2), 1)");
     for (const std::string& id : ids) {
       q.reset();
       q.bind(1, user_id);

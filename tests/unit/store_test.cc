@@ -461,6 +461,18 @@ TEST_CASE("Occurrences and exceptions are kept apart from masters and single ins
   CHECK(*store->mirror().TouchesSeries("u", {"single", "master"}) == true);
   CHECK(*store->mirror().TouchesSeries("u", {"x2"}) == true);
   CHECK(*store->mirror().TouchesSeries("u", {"never seen"}) == true);
+  {
+    // An event whose JSON says no type is a single instance, not a sign of a series.
+    PageWrite untyped;
+    untyped.user_id = "u";
+    untyped.collection = Collection::kEvents;
+    untyped.upserts = {Message("plain", "2026-01-01T00:00:00.0000000Z", "")};
+    REQUIRE(store->mirror().ApplyPage(untyped).ok());
+    CHECK(*store->mirror().TouchesSeries("u", {"plain"}) == false);
+    untyped.upserts.clear();
+    untyped.deletes = {"plain"};
+    REQUIRE(store->mirror().ApplyPage(untyped).ok());
+  }
 
   SECTION("deleting a master deletes its series") {
     PageWrite del;
