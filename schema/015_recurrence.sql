@@ -36,7 +36,10 @@ INSERT OR IGNORE INTO event_occurrences (user_id, id, series_master_id, type, or
                                          start_at, end_at, subject, created_at, modified_at,
                                          change_key, json, synced_at)
   SELECT user_id, id, coalesce(json_extract(json, '$.seriesMasterId'), ''),
-         json_extract(json, '$.type'), json_extract(json, '$.originalStart'), start_at, end_at,
+         json_extract(json, '$.type'),
+         -- UTC text as the engine writes it (Graph's originalStart has whole seconds).
+         strftime('%Y-%m-%dT%H:%M:%S', json_extract(json, '$.originalStart')) || '.0000000Z',
+         start_at, end_at,
          subject, created_at, modified_at, change_key, json, synced_at
   FROM events WHERE json_extract(json, '$.type') IN ('occurrence', 'exception');
 DELETE FROM events WHERE json_extract(json, '$.type') IN ('occurrence', 'exception');

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "engine/store/migrations.h"
 #include "engine/store/write_context.h"
 #include "tests/support/temp_dir.h"
 
@@ -421,6 +422,32 @@ std::vector<std::string> Column(Store& store, const std::string& sql) {
   std::vector<std::string> out;
   while (q.executeStep()) out.push_back(q.getColumn(0).getString());
   return out;
+}
+
+TEST_CASE("Migration 015 moves occurrences an earlier version kept in events to their table",
+          "[store][recurrence]") {
+  test::TempDir dir;
+  {
+    SQLite::Database db(dir.Path("m.db"), SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    std::vector<Migration> before;
+    for (const Migration& m : EmbeddedMigrations()) {
+      if (m.version < 15) before.push_back(m);
+    }
+    REQUIRE(ApplyMigrations(db, before).ok());
+    db.exec(
+        "INSERT INTO events (user_id, id, created_at, subject, start_at, json, synced_at) "
+        "VALUES ('u', 'single', '2026-01-01', 's', '2026-03-01', '{\"type\":\"singleInstance\"}', "
+        "'2026-01-01'), ('u', 'o1', '2026-01-01', 'w', '2026-03-02', "
+        "'{\"type\":\"occurrence\",\"seriesMasterId\":\"m\",\"originalStart\":"
+        "\"2026-03-02T09:00:00Z\"}', '2026-01-01')");
+  }
+  ManualClock clock(TimePoint{});
+  auto store = std::move(Store::Open(dir.Path("m.db"), &clock)).value();
+  CHECK(Column(*store, "SELECT id FROM events") == std::vector<std::string>{"single"});
+  CHECK(Column(*store,
+               "SELECT id || ' ' || series_master_id || ' ' || original_start FROM "
+               "event_occurrences") ==
+        std::vector<std::string>{"o1 m 2026-03-02T09:00:00.0000000Z"});
 }
 
 TEST_CASE("Occurrences and exceptions are kept apart from masters and single instances",
