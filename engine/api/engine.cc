@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <exception>
 #include <filesystem>
 #include <map>
@@ -235,6 +236,34 @@ Result<EngineStatus> Engine::GetStatus() {
   auto bodies = impl_->store->mirror().BodyCounts();
   if (!bodies.ok()) return bodies.status();
   for (auto& b : *bodies) status.bodies.push_back({std::move(b.user_id), b.bodies, b.bytes});
+  auto lists = impl_->store->lists().Statuses();
+  if (!lists.ok()) return lists.status();
+  for (const SharePointConfig& site : impl_->config.sharepoint) {
+    for (const std::string& list : site.lists) {
+      ListStatus l;
+      l.site = site.site;
+      l.list_id = list;
+      l.configured = true;
+      status.lists.push_back(std::move(l));
+    }
+  }
+  for (const store::ListStatusRow& row : *lists) {
+    auto it = std::find_if(status.lists.begin(), status.lists.end(), [&](const ListStatus& l) {
+      return l.site == row.site && l.list_id == row.list_id;
+    });
+    if (it == status.lists.end()) {
+      ListStatus held;
+      held.site = row.site;
+      held.list_id = row.list_id;
+      it = status.lists.insert(status.lists.end(), std::move(held));
+    }
+    it->items = row.items;
+    it->synced_at = row.synced_at;
+    it->full_reads = row.full_reads;
+    it->pending_notifications = row.pending;
+    it->has_change_token = row.has_token;
+    it->subscription_expires = row.subscription_expires;
+  }
 
   std::set<std::string> users;
   for (const auto& state : status.collections) users.insert(state.user_id);

@@ -183,4 +183,37 @@ Result<std::vector<ListSubscriptionRecord>> ListStore::Subscriptions() {
   return out;
 }
 
+Result<std::vector<ListStatusRow>> ListStore::Statuses() {
+  std::vector<ListStatusRow> out;
+  Status read = store_->Read("reading list status", [&](SQLite::Database& db) {
+    SQLite::Statement q(db, R"sql(
+      WITH lists AS (
+        SELECT site, list_id FROM list_state
+        UNION SELECT DISTINCT site, list_id FROM list_items
+        UNION SELECT site, list_id FROM list_subscriptions)
+      SELECT l.site, l.list_id,
+             (SELECT count(*) FROM list_items i WHERE i.site = l.site AND i.list_id = l.list_id),
+             coalesce(s.synced_at, ''), coalesce(s.full_reads, 0),
+             coalesce(s.notified - s.synced, 0), s.change_token IS NOT NULL,
+             coalesce((SELECT max(expires_at) FROM list_subscriptions u
+                       WHERE u.site = l.site AND u.list_id = l.list_id), '')
+      FROM lists l LEFT JOIN list_state s ON s.site = l.site AND s.list_id = l.list_id
+      ORDER BY l.site, l.list_id)sql");
+    while (q.executeStep()) {
+      ListStatusRow row;
+      row.site = q.getColumn(0).getString();
+      row.list_id = q.getColumn(1).getString();
+      row.items = q.getColumn(2).getInt64();
+      row.synced_at = q.getColumn(3).getString();
+      row.full_reads = q.getColumn(4).getInt64();
+      row.pending = q.getColumn(5).getInt64();
+      row.has_token = q.getColumn(6).getInt() != 0;
+      row.subscription_expires = q.getColumn(7).getString();
+      out.push_back(std::move(row));
+    }
+  });
+  if (!read.ok()) return read;
+  return out;
+}
+
 }  // namespace graphmirror::store

@@ -41,6 +41,8 @@ class ListStore {
   Status PutSubscription(const ListSubscriptionRecord& record);
   Status DeleteSubscription(const std::string& id);
   Result<std::vector<ListSubscriptionRecord>> Subscriptions();
+  // Every list the database holds items, state or a subscription of, by site and list.
+  Result<std::vector<ListStatusRow>> Statuses();
 
  private:
   Store* store_;

@@ -219,6 +219,18 @@ struct ListState {
   bool due() const { return notified > synced || change_token.empty(); }
 };
 
+// What `status` shows of one mirrored list.
+struct ListStatusRow {
+  std::string site;
+  std::string list_id;
+  int64_t items = 0;
+  std::string synced_at;  // the last sync (local clock); empty if never
+  int64_t full_reads = 0;
+  int64_t pending = 0;               // notifications received since the last sync began
+  bool has_token = false;            // false: the next sync reads the list whole
+  std::string subscription_expires;  // the latest of its subscriptions; empty if none
+};
+
 struct ListSubscriptionRecord {
   std::string id;
   std::string site;

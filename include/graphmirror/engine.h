@@ -90,6 +90,19 @@ struct BodyState {
   int64_t bytes = 0;   // their content, UTF-8
 };
 
+// A mirrored SharePoint list ([[sharepoint]]).
+struct ListStatus {
+  std::string site;
+  std::string list_id;
+  bool configured = false;
+  int64_t items = 0;
+  std::string synced_at;              // the last sync (local clock); empty if never
+  int64_t full_reads = 0;             // whole-list reads: the first sync, expired change tokens
+  int64_t pending_notifications = 0;  // received since the last sync began
+  bool has_change_token = false;      // false: the next sync reads the list whole
+  std::string subscription_expires;   // UTC; empty if there is none
+};
+
 struct EngineStatus {
   bool running = false;  // Start()ed and not Stop()ped
   bool ready = false;    // subscriptions set and the first sync done
@@ -97,6 +110,7 @@ struct EngineStatus {
   std::vector<CollectionState> collections;
   std::vector<ContainerState> containers;  // by container, then mailbox
   std::vector<BodyState> bodies;           // by mailbox
+  std::vector<ListStatus> lists;           // configured ones first, then any other held
   std::vector<SubscriptionState> subscriptions;
   std::vector<MailboxLogState> logs;  // every mailbox of `collections` and `subscriptions`
   int64_t log_backlog = 0;            // notifications received and not yet applied

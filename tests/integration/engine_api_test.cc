@@ -163,6 +163,21 @@ TEST_CASE("Engine: per-collection reports, progress, the whole status, read-only
   CHECK(unconfigured == 3);
   CHECK(status->collections.front().configured);
   CHECK(status->logs.size() == 2);
+  CHECK(status->lists.empty());
+
+  // A configured SharePoint list shows before its first sync, as never synced.
+  Config with_list = fewer;
+  with_list.sharepoint.push_back({"https://contoso.sharepoint.com/sites/team", {"list-1"}});
+  auto list_reader = Engine::Open(with_list, read_only);
+  REQUIRE(list_reader.ok());
+  auto list_status = (*list_reader)->GetStatus();
+  REQUIRE(list_status.ok());
+  REQUIRE(list_status->lists.size() == 1);
+  CHECK(list_status->lists[0].configured);
+  CHECK(list_status->lists[0].list_id == "list-1");
+  CHECK(list_status->lists[0].items == 0);
+  CHECK(list_status->lists[0].synced_at.empty());
+  CHECK_FALSE(list_status->lists[0].has_change_token);
   CHECK(status->subscriptions.empty());
 }
 

@@ -90,6 +90,19 @@ TEST_CASE("A SharePoint list converges in the mirror through its webhook", "[liv
   CHECK(state->full_reads == 1);
   CHECK_FALSE(state->due());
   CHECK(state->change_token.rfind("1;3;" + t.list + ";", 0) == 0);
+  // What `status` shows of the list.
+  auto statuses = t.f.store().lists().Statuses();
+  REQUIRE(statuses.ok());
+  REQUIRE(statuses->size() == 1);
+  const store::ListStatusRow& shown = statuses->front();
+  CHECK(shown.site == t.site);
+  CHECK(shown.list_id == t.list);
+  CHECK(shown.items == static_cast<int64_t>(t.Truth().size()));
+  CHECK(shown.full_reads == 1);
+  CHECK(shown.pending == 0);
+  CHECK(shown.has_token);
+  CHECK(!shown.synced_at.empty());
+  CHECK(shown.subscription_expires > store::FormatUtc(t.f.clock().Now()));
 
   // An item added and deleted before the sync never shows up.
   const int fleeting = t.f.sim().CreateListItem(t.list, R"({"Title":"fleeting"})");

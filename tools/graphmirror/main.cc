@@ -285,6 +285,21 @@ int RunStatus(const std::string& config_path) {
     }
   }
 
+  if (!status->lists.empty()) {
+    std::printf("\n%-50s %-36s %9s  %s\n", "sharepoint site", "list", "items", "state");
+    for (const auto& l : status->lists) {
+      std::printf(
+          "%-50s %-36s %9lld  synced %s, %lld whole read(s), %lld notification(s) "
+          "waiting%s, subscription %s%s\n",
+          l.site.c_str(), l.list_id.c_str(), static_cast<long long>(l.items),
+          l.synced_at.empty() ? "never" : l.synced_at.c_str(), static_cast<long long>(l.full_reads),
+          static_cast<long long>(l.pending_notifications),
+          l.has_change_token ? "" : ", next sync reads it whole",
+          l.subscription_expires.empty() ? "none" : ("until " + l.subscription_expires).c_str(),
+          l.configured ? "" : " (not configured)");
+    }
+  }
+
   std::printf("\nsubscriptions: %zu\n", status->subscriptions.size());
   for (const auto& sub : status->subscriptions) {
     // A rich subscription's resource carries a long $select: show the path and "rich".
