@@ -2,7 +2,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include <algorithm>
 #include <exception>
 #include <filesystem>
 #include <map>
@@ -236,33 +235,32 @@ Result<EngineStatus> Engine::GetStatus() {
   auto bodies = impl_->store->mirror().BodyCounts();
   if (!bodies.ok()) return bodies.status();
   for (auto& b : *bodies) status.bodies.push_back({std::move(b.user_id), b.bodies, b.bytes});
+  // Lists as collections: the configured ones first, then whatever else the database holds.
   auto lists = impl_->store->lists().Statuses();
   if (!lists.ok()) return lists.status();
-  for (const SharePointConfig& site : impl_->config.sharepoint) {
-    for (const std::string& list : site.lists) {
+  std::map<std::pair<std::string, std::string>, size_t> list_index;
+  auto list_of = [&](const std::string& site, const std::string& list, bool configured) {
+    auto [it, added] = list_index.emplace(std::make_pair(site, list), status.lists.size());
+    if (added) {
       ListStatus l;
-      l.site = site.site;
+      l.site = site;
       l.list_id = list;
-      l.configured = true;
+      l.configured = configured;
       status.lists.push_back(std::move(l));
     }
+    return &status.lists[it->second];
+  };
+  for (const SharePointConfig& site : impl_->config.sharepoint) {
+    for (const std::string& list : site.lists) list_of(site.site, list, true);
   }
   for (const store::ListStatusRow& row : *lists) {
-    auto it = std::find_if(status.lists.begin(), status.lists.end(), [&](const ListStatus& l) {
-      return l.site == row.site && l.list_id == row.list_id;
-    });
-    if (it == status.lists.end()) {
-      ListStatus held;
-      held.site = row.site;
-      held.list_id = row.list_id;
-      it = status.lists.insert(status.lists.end(), std::move(held));
-    }
-    it->items = row.items;
-    it->synced_at = row.synced_at;
-    it->full_reads = row.full_reads;
-    it->pending_notifications = row.pending;
-    it->has_change_token = row.has_token;
-    it->subscription_expires = row.subscription_expires;
+    ListStatus* l = list_of(row.site, row.list_id, false);
+    l->items = row.items;
+    l->synced_at = row.synced_at;
+    l->full_reads = row.full_reads;
+    l->pending_notifications = row.pending;
+    l->has_change_token = row.has_token;
+    l->subscription_expires = row.subscription_expires;
   }
 
   std::set<std::string> users;

@@ -214,45 +214,29 @@ Status MirrorTables::ReplaceSeries(const std::string& user_id, const std::string
   });
 }
 
-Result<std::vector<std::string>> MirrorTables::SeriesMasters(const std::string& user_id,
-                                                             const std::vector<std::string>& ids) {
-  std::vector<std::string> masters;
-  Status s = store_->Read("looking up series", [&](SQLite::Database& db) {
-    SQLite::Statement q(
-        db, "SELECT 1 FROM events WHERE user_id = ?1 AND id = ?2 AND type = 'seriesMaster'");
+Result<MirrorTables::SeriesTouched> MirrorTables::TouchedSeries(
+    const std::string& user_id, const std::vector<std::string>& ids) {
+  SeriesTouched touched;
+  if (ids.empty()) return touched;
+  Status s = store_->Read("looking up events", [&](SQLite::Database& db) {
+    // 'master', 'single' (a row of events that is no master: its type NULL if unsaid), or
+    // NULL: an occurrence held, or an id neither table holds.
+    SQLite::Statement q(db,
+                        "SELECT CASE WHEN type = 'seriesMaster' THEN 'master' ELSE 'single' END "
+                        "FROM events WHERE user_id = ?1 AND id = ?2");
     for (const std::string& id : std::set<std::string>(ids.begin(), ids.end())) {
       q.reset();
       q.bind(1, user_id);
       q.bind(2, id);
-      if (q.executeStep()) masters.push_back(id);
-    }
-  });
-  if (!s.ok()) return s;
-  return masters;
-}
-
-Result<bool> MirrorTables::TouchesSeries(const std::string& user_id,
-                                         const std::vector<std::string>& ids) {
-  bool touches = false;
-  if (ids.empty()) return touches;
-  Status s = store_->Read("looking up events", [&](SQLite::Database& db) {
-    SQLite::Statement q(
-        db,
-        "SELECT coalesce((SELECT coalesce(type, '') = 'seriesMaster' FROM events WHERE "
-        "user_id = ?1 AND id = ?2), (SELECT 1 FROM event_occurrences WHERE "
-        "user_id = ?1 AND id = ?2), 1)");
-    for (const std::string& id : ids) {
-      q.reset();
-      q.bind(1, user_id);
-      q.bind(2, id);
-      if (q.executeStep() && q.getColumn(0).getInt() != 0) {
-        touches = true;
-        return;
+      if (!q.executeStep()) {
+        touched.occurrences = true;
+      } else if (q.getColumn(0).getString() == "master") {
+        touched.masters.push_back(id);
       }
     }
   });
   if (!s.ok()) return s;
-  return touches;
+  return touched;
 }
 
 Result<std::vector<std::string>> MirrorTables::NotHeldAt(

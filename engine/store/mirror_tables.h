@@ -63,13 +63,15 @@ class MirrorTables {
   // versions only, as any write), in one transaction.
   Status ReplaceSeries(const std::string& user_id, const std::string& master_id,
                        std::vector<MirrorItem> instances);
-  // Of `ids`, those that are series masters in `events`.
-  Result<std::vector<std::string>> SeriesMasters(const std::string& user_id,
-                                                 const std::vector<std::string>& ids);
-  // Whether any of the event ids `ids` may stand for a change of a series' occurrences: a
-  // series master, an occurrence or exception the mirror holds, or an event that neither
-  // `events` nor `event_occurrences` holds (an exception or occurrence never seen).
-  Result<bool> TouchesSeries(const std::string& user_id, const std::vector<std::string>& ids);
+  // What the changed event ids `ids` say of recurring series: which are series masters
+  // in `events`, and whether any other may stand for an occurrence or exception (one the
+  // mirror holds, or an id neither `events` nor `event_occurrences` holds: never seen).
+  struct SeriesTouched {
+    std::vector<std::string> masters;  // sorted, without repeats
+    bool occurrences = false;
+  };
+  Result<SeriesTouched> TouchedSeries(const std::string& user_id,
+                                      const std::vector<std::string>& ids);
   // The ids of a collection's items for one mailbox, sorted (for convergence checks).
   Result<std::vector<std::string>> ItemIds(const std::string& user_id, Collection collection);
   // Ids of the collection's rows created at or after `since` (Graph's createdDateTime)
@@ -102,10 +104,11 @@ class MirrorTables {
 
  private:
   // Ids of `collection`'s rows of `user_id` whose `column` (created_at or modified_at) is
-  // at or after `since`, in `folder_id` if not empty, series masters left out if asked.
+  // at or after `since`, in `folder_id` if not empty, that meet `condition` (SQL on the
+  // row `t`, "" for none).
   Result<std::vector<std::string>> IdsSince(const std::string& user_id, Collection collection,
                                             const char* column, const std::string& folder_id,
-                                            const std::string& since, bool without_masters);
+                                            const std::string& since, const char* condition);
 
   Store* store_;
 };

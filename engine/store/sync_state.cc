@@ -3,6 +3,8 @@
 
 #include <SQLiteCpp/SQLiteCpp.h>
 
+#include <optional>
+
 #include "engine/base/resource.h"
 #include "engine/store/mirror_writes.h"
 #include "engine/store/store.h"
@@ -12,6 +14,13 @@ namespace graphmirror::store {
 namespace {
 
 std::string Name(Collection c) { return std::string(CollectionName(c)); }
+
+}  // namespace
+
+namespace {
+
+// Rows no delta round lists: calendarView never lists series masters.
+constexpr char kNotSeriesMaster[] = " AND t.type IS NOT 'seriesMaster'";
 
 }  // namespace
 
@@ -26,9 +35,12 @@ std::string_view DeltaScopeCondition(DeltaScopeKind kind) {
     case DeltaScopeKind::kCalendarWindow:
       // The rows overlapping the window "{start}/{end}" (rows without times too), but for
       // series masters, which calendarView never lists.
-      return " AND (t.start_at IS NULL OR t.start_at < substr(?3, instr(?3, '/') + 1))"
-             " AND (t.end_at IS NULL OR t.end_at > substr(?3, 1, instr(?3, '/') - 1))"
-             " AND t.type IS NOT 'seriesMaster'";
+      static const std::string kWindow =
+          std::string(
+              " AND (t.start_at IS NULL OR t.start_at < substr(?3, instr(?3, '/') + 1))"
+              " AND (t.end_at IS NULL OR t.end_at > substr(?3, 1, instr(?3, '/') - 1))") +
+          kNotSeriesMaster;
+      return kWindow;
   }
   return " AND 0";
 }
@@ -62,41 +74,18 @@ void ForgetSeen(WriteContext& ctx, const std::string& user_id, Collection collec
   q.exec();
 }
 
-// Deletes the occurrence `id` if the mirror holds one; false if it holds none. Its series'
-// master is queued for a check by id in `scope`: occurrences leave when their series is
-// deleted, and nothing else may say so (calendarView never lists masters).
-bool DropOccurrence(WriteContext& ctx, const std::string& user_id, const std::string& id,
-                    const std::string& scope) {
+// Deletes the occurrence `id` if the mirror holds one and returns its series' master;
+// nullopt if it holds none.
+std::optional<std::string> DropOccurrence(WriteContext& ctx, const std::string& user_id,
+                                          const std::string& id) {
   SQLite::Statement& q = ctx.Prepare(
       "DELETE FROM event_occurrences WHERE user_id = ?1 AND id = ?2 RETURNING series_master_id");
   q.bind(1, user_id);
   q.bind(2, id);
-  std::string master;
-  bool dropped = false;
-  while (q.executeStep()) {
-    dropped = true;
-    master = q.getColumn(0).getString();
-  }
-  if (!dropped) return false;
-  ctx.changes().push_back({user_id, Collection::kEvents, id, true});
-  SQLite::Statement& check = ctx.Prepare(
-      "INSERT OR IGNORE INTO delta_removals (user_id, collection, item_id, scope) "
-      "SELECT ?1, 'events', ?2, ?3 WHERE EXISTS (SELECT 1 FROM events WHERE user_id = ?1 AND "
-      "id = ?2)");
-  check.bind(1, user_id);
-  check.bind(2, master);
-  check.bind(3, scope);
-  check.exec();
-  return true;
-}
-
-bool HoldsEvent(WriteContext& ctx, const std::string& user_id, const std::string& id) {
-  SQLite::Statement& q = ctx.Prepare("SELECT 1 FROM events WHERE user_id = ?1 AND id = ?2");
-  q.bind(1, user_id);
-  q.bind(2, id);
-  const bool held = q.executeStep();
-  q.reset();
-  return held;
+  std::optional<std::string> master;
+  while (q.executeStep()) master = q.getColumn(0).getString();
+  if (master) ctx.changes().push_back({user_id, Collection::kEvents, id, true});
+  return master;
 }
 
 // A fresh calendar round lists every occurrence in its window: the ones it did not list
@@ -140,24 +129,33 @@ void WriteDeltaPage(WriteContext& ctx, const DeltaPageWrite& page) {
       seen.exec();
     }
   }
+  // Only rows the mirror holds are queued: there is nothing else to remove (calendarView
+  // delta reports every event changed outside its window as removed, the occurrences of a
+  // new series included).
   SQLite::Statement& queue = ctx.Prepare(
       "INSERT OR IGNORE INTO delta_removals (user_id, collection, item_id, scope) "
-      "VALUES (?1, ?2, ?3, ?4)");
-  for (const std::string& id : page.removed_ids) {
-    // An occurrence reported removed is cancelled, or out of the window: either way no
-    // longer in it, so it goes at once (occurrences are not checked by id). Events are
-    // checked by id, but only those the mirror holds: calendarView delta reports every
-    // event changed outside its window as removed, occurrences of a new series included.
-    if (page.collection == Collection::kEvents &&
-        (DropOccurrence(ctx, page.user_id, id, page.scope) || !HoldsEvent(ctx, page.user_id, id))) {
-      continue;
-    }
+      "SELECT ?1, ?2, ?3, ?4 WHERE EXISTS (SELECT 1 FROM " +
+      collection + " WHERE user_id = ?1 AND id = ?3)");
+  auto enqueue = [&](const std::string& id) {
     queue.reset();
     queue.bind(1, page.user_id);
     queue.bind(2, collection);
     queue.bind(3, id);
     queue.bind(4, page.scope);
     queue.exec();
+  };
+  for (const std::string& id : page.removed_ids) {
+    // An occurrence reported removed is cancelled, or out of the window: either way it goes
+    // at once (occurrences are not checked by id). Its master is checked instead: a series
+    // deleted while its notification was lost has no other word (calendarView never lists
+    // masters).
+    if (page.collection == Collection::kEvents) {
+      if (auto master = DropOccurrence(ctx, page.user_id, id)) {
+        enqueue(*master);
+        continue;
+      }
+    }
+    enqueue(id);
   }
 
   const bool ended = !page.delta_link.empty();
@@ -335,13 +333,12 @@ Result<std::vector<std::string>> MirrorTables::IdsSince(const std::string& user_
                                                         Collection collection, const char* column,
                                                         const std::string& folder_id,
                                                         const std::string& since,
-                                                        bool without_masters) {
+                                                        const char* condition) {
   std::vector<std::string> ids;
   Status s = store_->Read("reading recent rows", [&](SQLite::Database& db) {
-    SQLite::Statement q(db, "SELECT id FROM " + Name(collection) + " WHERE user_id = ?1 AND " +
+    SQLite::Statement q(db, "SELECT id FROM " + Name(collection) + " t WHERE user_id = ?1 AND " +
                                 column + " >= ?2" +
-                                (folder_id.empty() ? "" : " AND folder_id = ?3") +
-                                (without_masters ? " AND type IS NOT 'seriesMaster'" : ""));
+                                (folder_id.empty() ? "" : " AND folder_id = ?3") + condition);
     q.bind(1, user_id);
     q.bind(2, since);
     if (!folder_id.empty()) q.bind(3, folder_id);
@@ -356,13 +353,13 @@ Result<std::vector<std::string>> MirrorTables::CreatedSince(const std::string& u
                                                             const std::string& folder_id,
                                                             const std::string& since) {
   return IdsSince(user_id, collection, "created_at", folder_id, since,
-                  collection == Collection::kEvents);
+                  collection == Collection::kEvents ? kNotSeriesMaster : "");
 }
 
 Result<std::vector<std::string>> MirrorTables::ModifiedSince(const std::string& user_id,
                                                              Collection collection,
                                                              const std::string& since) {
-  return IdsSince(user_id, collection, "modified_at", "", since, false);
+  return IdsSince(user_id, collection, "modified_at", "", since, "");
 }
 
 Result<std::vector<std::string>> MirrorTables::MessagesWithoutBody(const std::string& user_id) {

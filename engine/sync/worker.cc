@@ -343,13 +343,12 @@ Result<int64_t> SyncWorker::RunOnce() {
       // occurrence either way.
       std::vector<std::string> ids = g.changed_ids;
       for (const auto& [id, change_key] : g.notified) ids.push_back(id);
-      auto masters = store_->mirror().SeriesMasters(user, ids);
-      if (!masters.ok()) return masters.status();
+      auto touched = store_->mirror().TouchedSeries(user, ids);
+      if (!touched.ok()) return touched.status();
+      std::set<std::string> series(touched->masters.begin(), touched->masters.end());
       for (const MirrorItem& item : g.rich_items) {
-        if (item.event_type == "seriesMaster") masters->push_back(item.id);
+        if (item.event_type == "seriesMaster") series.insert(item.id);
       }
-      const std::set<std::string> series(masters->begin(), masters->end());
-      std::erase_if(ids, [&](const std::string& id) { return series.count(id) > 0; });
       for (const std::string& master : series) {
         ++stats_.rounds;
         auto read = sync_->ReadSeries(user, master);
@@ -358,16 +357,14 @@ Result<int64_t> SyncWorker::RunOnce() {
           break;
         }
       }
-      auto touches = store_->mirror().TouchesSeries(user, ids);
-      if (!touches.ok()) return touches.status();
-      if (round.ok() && *touches) {
+      if (round.ok() && touched->occurrences) {
         ++stats_.rounds;
         auto r = sync_->Delta(user, collection);
         if (!r.ok()) round = r.status();
       }
       // Graph's lists may show a series' change later than its notification came: one
       // more pass when that lag is over.
-      if (!series.empty() || *touches) sync_->Recheck(user, collection);
+      if (!series.empty() || touched->occurrences) sync_->Recheck(user, collection);
     }
     if (round.ok() && (g.created || g.updated) && !g.rich_items.empty()) {
       // The rounds just wrote Graph's current state: a rich item stamped in the same

@@ -600,8 +600,8 @@ class Schedule {
         break;
       case 1:
         range["type"] = "endDate";
-        range["endDate"] = LocalDateTime(day + hours(24 * static_cast<int64_t>(30 + Below(400))))
-                               .substr(0, 10);
+        range["endDate"] =
+            LocalDateTime(day + hours(24 * static_cast<int64_t>(30 + Below(400)))).substr(0, 10);
         break;
       default:
         range["type"] = "noEnd";
@@ -628,73 +628,62 @@ class Schedule {
         occurrences.push_back(std::move(o));
       }
     }
-    if (!occurrences.empty() && pick < 25) {
-      const auto& o = occurrences[Below(occurrences.size())];
-      Json change = {{"subject", "exception " + Tag()}};
-      if (Chance(40)) {
-        const TimePoint moved = o.start + hours(1 + static_cast<int64_t>(Below(3)));
-        change["start"] = {{"dateTime", LocalDateTime(moved)}, {"timeZone", "UTC"}};
-        change["end"] = {{"dateTime", LocalDateTime(moved + (o.end - o.start))},
-                         {"timeZone", "UTC"}};
-      }
-      if (!sim_.UpdateItem(user, "events", o.id, change.dump())) {
-        return Fail("harness error", "graphsim UpdateItem of an occurrence failed at step " +
-                                         std::to_string(step_));
-      }
-      Op("except occurrence");
-      History(o.id, "excepted");
-      Log("except occurrence " + UserLabel(user) + " " + o.id);
-      return;
-    }
+    // Each branch makes one change of `kind` to the event `id`; `ok` is graphsim's answer.
+    std::string kind, id, history;
+    bool ok = false;
     if (!occurrences.empty() && pick < 45) {
       const auto& o = occurrences[Below(occurrences.size())];
-      if (!sim_.DeleteItem(user, "events", o.id)) {
-        return Fail("harness error", "graphsim DeleteItem of an occurrence failed at step " +
-                                         std::to_string(step_));
-      }
-      Op("cancel occurrence");
-      History(o.id, "cancelled");
-      Log("cancel occurrence " + UserLabel(user) + " " + o.id);
-      return;
-    }
-    if (!series.empty() && pick < 75) {
-      const std::string id = series[Below(series.size())];
-      std::string what;
-      bool done = false;
-      if (pick < 58) {
-        what = "renamed";
-        done = sim_.UpdateItem(user, "events", id, Json{{"subject", "series " + Tag()}}.dump());
-      } else if (pick < 68) {
-        what = "pattern changed";
-        Json changed = RandomSeries("series " + Tag());
-        done = sim_.UpdateItem(user, "events", id, changed.dump());
+      id = o.id;
+      if (pick < 25) {
+        kind = "except occurrence";
+        history = "excepted";
+        Json change = {{"subject", "exception " + Tag()}};
+        if (Chance(40)) {
+          const TimePoint moved = o.start + hours(1 + static_cast<int64_t>(Below(3)));
+          change["start"] = {{"dateTime", LocalDateTime(moved)}, {"timeZone", "UTC"}};
+          change["end"] = {{"dateTime", LocalDateTime(moved + (o.end - o.start))},
+                           {"timeZone", "UTC"}};
+        }
+        ok = sim_.UpdateItem(user, "events", id, change.dump());
       } else {
-        what = "deleted";
-        done = sim_.DeleteItem(user, "events", id);
+        kind = "cancel occurrence";
+        history = "cancelled";
+        ok = sim_.DeleteItem(user, "events", id);
+      }
+    } else if (!series.empty() && pick < 75) {
+      id = series[Below(series.size())];
+      if (pick < 58) {
+        kind = "series renamed";
+        ok = sim_.UpdateItem(user, "events", id, Json{{"subject", "series " + Tag()}}.dump());
+      } else if (pick < 68) {
+        kind = "series pattern changed";
+        ok = sim_.UpdateItem(user, "events", id, RandomSeries("series " + Tag()).dump());
+      } else {
+        kind = "series deleted";
+        ok = sim_.DeleteItem(user, "events", id);
         std::erase(series, id);
       }
-      if (!done) {
-        return Fail("harness error",
-                    "graphsim change of a series failed at step " + std::to_string(step_));
+      history = kind;
+    } else {
+      const Json made = RandomSeries("series " + Tag());
+      kind = "create series";
+      history = "series created " + made["recurrence"]["pattern"].value("type", "?") + "/" +
+                made["recurrence"]["range"].value("type", "?") + " in " +
+                made["start"].value("timeZone", "?");
+      id = sim_.CreateItem(user, "events", made.dump());
+      ok = !id.empty();
+      if (ok) {
+        series.push_back(id);
+        created_[{user, "events"}].push_back(id);
       }
-      Op("series " + what);
-      History(id, "series " + what);
-      Log("series " + what + " " + UserLabel(user) + " " + id);
-      return;
     }
-    const Json made = RandomSeries("series " + Tag());
-    const std::string id = sim_.CreateItem(user, "events", made.dump());
-    if (id.empty()) {
-      return Fail("harness error", "graphsim CreateItem of a series failed at step " +
-                                       std::to_string(step_) + ": " + made.dump());
+    if (!ok) {
+      return Fail("harness error",
+                  "graphsim refused '" + kind + "' at step " + std::to_string(step_));
     }
-    series.push_back(id);
-    created_[{user, "events"}].push_back(id);
-    Op("create series");
-    History(id, "series created " + made["recurrence"]["pattern"].value("type", "?") + "/" +
-                    made["recurrence"]["range"].value("type", "?") + " in " +
-                    made["start"].value("timeZone", "?"));
-    Log("create series " + UserLabel(user) + " " + id);
+    Op(kind);
+    History(id, history);
+    Log(kind + " " + UserLabel(user) + " " + id);
   }
 
   // --- randomness, tallies, log -----------------------------------------------------

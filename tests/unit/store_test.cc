@@ -484,10 +484,18 @@ TEST_CASE("Occurrences and exceptions are kept apart from masters and single ins
   // Lookups by id see both tables.
   CHECK(store->mirror().MissingItems("u", Collection::kEvents, {"o1", "master", "nope"}).value() ==
         std::vector<std::string>{"nope"});
-  CHECK(*store->mirror().TouchesSeries("u", {"single"}) == false);
-  CHECK(*store->mirror().TouchesSeries("u", {"single", "master"}) == true);
-  CHECK(*store->mirror().TouchesSeries("u", {"x2"}) == true);
-  CHECK(*store->mirror().TouchesSeries("u", {"never seen"}) == true);
+  auto touched = [&](std::vector<std::string> ids) {
+    auto t = store->mirror().TouchedSeries("u", ids);
+    REQUIRE(t.ok());
+    return *t;
+  };
+  CHECK(touched({"single"}).masters.empty());
+  CHECK_FALSE(touched({"single"}).occurrences);
+  CHECK(touched({"single", "master", "master"}).masters == std::vector<std::string>{"master"});
+  CHECK_FALSE(touched({"single", "master"}).occurrences);
+  CHECK(touched({"x2"}).occurrences);
+  CHECK(touched({"x2"}).masters.empty());
+  CHECK(touched({"never seen"}).occurrences);
   {
     // An event whose JSON says no type is a single instance, not a sign of a series.
     PageWrite untyped;
@@ -495,7 +503,8 @@ TEST_CASE("Occurrences and exceptions are kept apart from masters and single ins
     untyped.collection = Collection::kEvents;
     untyped.upserts = {Message("plain", "2026-01-01T00:00:00.0000000Z", "")};
     REQUIRE(store->mirror().ApplyPage(untyped).ok());
-    CHECK(*store->mirror().TouchesSeries("u", {"plain"}) == false);
+    CHECK(touched({"plain"}).masters.empty());
+    CHECK_FALSE(touched({"plain"}).occurrences);
     untyped.upserts.clear();
     untyped.deletes = {"plain"};
     REQUIRE(store->mirror().ApplyPage(untyped).ok());
