@@ -6,8 +6,11 @@
 // Two GETs are served at once on two of the receiver's workers; the admin handler (run by
 // Receiver's request handler, called from httplib's request parser) increments a plain
 // int, then waits until both requests are inside it. They meet through a relaxed atomic,
-// which orders nothing, so the two writes are unordered however the threads are
-// scheduled (a report delaying one worker cannot let the other finish first).
+// which orders nothing, so the writes are unordered however the threads are scheduled
+// (a report delaying one worker cannot let the other finish first). Each worker writes
+// again once both are inside: TSan can miss two writes made at the very same instant
+// (each checks the shadow before the other records its access), never a write made after
+// the other worker's write has been recorded.
 
 #include <httplib.h>
 
@@ -36,6 +39,7 @@ __attribute__((noinline)) void PlantedRaceInHandler() {
   while (inside.load(std::memory_order_relaxed) < 2 && std::chrono::steady_clock::now() < give_up) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
+  ++planted_counter;
 }
 
 }  // namespace
