@@ -260,7 +260,12 @@ Result<EngineStatus> Engine::GetStatus() {
     l->full_reads = row.full_reads;
     l->pending_notifications = row.pending;
     l->has_change_token = row.has_token;
+    l->change_token_at = row.token_at;
+    l->last_change_at = row.last_change_at;
     l->subscription_expires = row.subscription_expires;
+    l->last_error = row.last_error;
+    l->last_error_at = row.last_error_at;
+    l->subscription_error = row.subscription_error;
   }
 
   std::set<std::string> users;

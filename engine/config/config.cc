@@ -85,7 +85,8 @@ class Reader {
 
 void ReadGraph(Reader& r, const toml::table& t, GraphSettings* g) {
   r.OnlyKeys(t, "graph.",
-             {"base_url", "token_url", "client_id", "client_secret", "certificate", "private_key"});
+             {"base_url", "token_url", "client_id", "client_secret", "certificate", "private_key",
+              "assertion_algorithm"});
   r.String(t, "base_url", "graph.base_url", &g->base_url);
   r.String(t, "token_url", "graph.token_url", &g->token_url);
   r.String(t, "client_id", "graph.client_id", &g->client_id);
@@ -94,6 +95,11 @@ void ReadGraph(Reader& r, const toml::table& t, GraphSettings* g) {
   r.String(t, "private_key", "graph.private_key", &g->private_key);
   if (r.ok() && g->certificate.empty() != g->private_key.empty()) {
     r.Fail(&t, "'graph.certificate' and 'graph.private_key' go together");
+  }
+  r.String(t, "assertion_algorithm", "graph.assertion_algorithm", &g->assertion_algorithm);
+  if (r.ok() && g->assertion_algorithm != "RS256" && g->assertion_algorithm != "PS256") {
+    r.Fail(&t, "'graph.assertion_algorithm' must be \"RS256\" or \"PS256\", not \"" +
+                   g->assertion_algorithm + "\"");
   }
   for (const auto* url : {&g->base_url, &g->token_url}) {
     if (r.ok() && !url->empty() && url->rfind("https://", 0) != 0 &&

@@ -139,15 +139,17 @@ Result<std::shared_ptr<const ClientCertificate>> ClientCertificate::FromPem(
 }
 
 Result<std::string> ClientCertificate::MakeAssertion(const std::string& client_id,
-                                                     const std::string& audience,
-                                                     TimePoint now) const {
+                                                     const std::string& audience, TimePoint now,
+                                                     AssertionSignature algorithm) const {
+  const bool pss = algorithm == AssertionSignature::kPs256;
   auto jti = NewUuid();
   if (!jti.ok()) return jti.status();
   const long long nbf =
       std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
   const long long exp =
       nbf + std::chrono::duration_cast<std::chrono::seconds>(kClientAssertionLifetime).count();
-  const std::string header = "{\"alg\":\"PS256\",\"typ\":\"JWT\",\"x5t\":" + JsonString(x5t_) +
+  const std::string header = std::string("{\"alg\":") + (pss ? "\"PS256\"" : "\"RS256\"") +
+                             ",\"typ\":\"JWT\",\"x5t\":" + JsonString(x5t_) +
                              ",\"x5t#S256\":" + JsonString(x5t_s256_) + "}";
   const std::string claims = "{\"aud\":" + JsonString(audience) +
                              ",\"iss\":" + JsonString(client_id) +
@@ -156,15 +158,16 @@ Result<std::string> ClientCertificate::MakeAssertion(const std::string& client_i
                              ",\"exp\":" + std::to_string(exp) + "}";
   const std::string signing_input = Base64Url(header) + "." + Base64Url(claims);
 
-  // PS256 (RFC 7518 section 3.5): RSASSA-PSS with SHA-256, MGF1 with SHA-256, and a salt
-  // as long as the hash.
+  // RS256 (RFC 7518 section 3.3): RSASSA-PKCS1-v1_5 with SHA-256, OpenSSL's default for an
+  // RSA key. PS256 (section 3.5): RSASSA-PSS with SHA-256, MGF1 with SHA-256, and a salt as
+  // long as the hash.
   OpenSslPtr<EVP_MD_CTX, EVP_MD_CTX_free> ctx(EVP_MD_CTX_new());
   EVP_PKEY_CTX* pctx = nullptr;  // owned by ctx
   size_t sig_len = 0;
   if (!ctx || EVP_DigestSignInit(ctx.get(), &pctx, EVP_sha256(), nullptr, keys_->key.get()) != 1 ||
-      EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
-      EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) != 1 ||
-      EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, EVP_sha256()) != 1 ||
+      (pss && (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
+               EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) != 1 ||
+               EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, EVP_sha256()) != 1)) ||
       EVP_DigestSign(ctx.get(), nullptr, &sig_len,
                      reinterpret_cast<const unsigned char*>(signing_input.data()),
                      signing_input.size()) != 1) {

@@ -2,12 +2,13 @@
 // sends as `client_assertion` instead of a client secret ("Microsoft identity platform
 // application authentication certificate credentials").
 //
-// The assertion follows that page: header `alg` PS256 (RSASSA-PSS, SHA-256, salt of 32
-// bytes), `typ` JWT, `x5t#S256` the base64url SHA-256 thumbprint of the certificate's DER;
-// claims `aud` the token endpoint, `iss` = `sub` = the client id, a random `jti`, `nbf` =
-// `iat` = now and `exp` 10 minutes later (the page asks for 5 to 10 minutes at most). The
-// header also carries `x5t`, the SHA-1 thumbprint the page documented before SHA-256, so
-// that a verifier reading either finds the certificate.
+// The assertion follows that page: header `alg` RS256 (RSASSA-PKCS1-v1_5, SHA-256) with
+// `x5t`, the base64url SHA-1 thumbprint of the certificate's DER, as the page long
+// documented it, or PS256 (RSASSA-PSS, SHA-256, salt of 32 bytes) with `x5t#S256`, the
+// SHA-256 thumbprint, as it documents it now; the header carries both thumbprints either
+// way, so that a verifier reading either finds the certificate. `typ` JWT; claims `aud`
+// the token endpoint, `iss` = `sub` = the client id, a random `jti`, `nbf` = `iat` = now
+// and `exp` 10 minutes later (the page asks for 5 to 10 minutes at most).
 //
 // Thread-safety: ClientCertificate is immutable once loaded; MakeClientAssertion may be
 // called from many threads at once.
@@ -25,6 +26,8 @@ namespace graphmirror::graph {
 
 inline constexpr const char* kClientAssertionType =
     "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+enum class AssertionSignature { kRs256, kPs256 };
 
 // How long an assertion is valid after its `nbf`.
 inline constexpr std::chrono::minutes kClientAssertionLifetime{10};
@@ -52,8 +55,9 @@ class ClientCertificate {
   const std::string& thumbprint_hex() const { return thumbprint_hex_; }
 
   // A signed assertion for `client_id` at the token endpoint `audience`, valid from `now`.
-  Result<std::string> MakeAssertion(const std::string& client_id, const std::string& audience,
-                                    TimePoint now) const;
+  Result<std::string> MakeAssertion(
+      const std::string& client_id, const std::string& audience, TimePoint now,
+      AssertionSignature signature = AssertionSignature::kRs256) const;
 
  private:
   struct Keys;

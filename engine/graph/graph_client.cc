@@ -25,8 +25,6 @@ namespace graphmirror::graph {
 
 namespace {
 
-namespace od = simdjson::ondemand;
-
 // Idle keep-alive connections kept for reuse. More than the in-flight limit of a few
 // mailboxes is wasted: each one also holds a server worker until its keep-alive ends.
 constexpr size_t kMaxIdleConnections = 16;
@@ -34,7 +32,11 @@ constexpr size_t kMaxIdleConnections = 16;
 // mailbox for a year.
 constexpr double kMaxRetryAfterSeconds = 86'400;
 
-// Graph's error body: {"error":{"code":"...","message":"...","innerError":{...}}}.
+// The error body of the answer: Graph's {"error":{"code":"...","message":"...",
+// "innerError":{...}}}; SharePoint REST's {"odata.error":{...}} (JSON light) or
+// {"error":{...}} (verbose), whose "message" is an object {"lang","value"}; or
+// SharePoint's authentication refusal {"error_description":"..."} (with an OAuth "error"
+// string at times).
 struct GraphError {
   std::string code;
   std::string message;
@@ -42,24 +44,29 @@ struct GraphError {
 
 std::optional<GraphError> ParseGraphError(std::string_view body) {
   if (body.empty()) return std::nullopt;
-  try {
-    od::parser parser;
-    const simdjson::padded_string padded(body);
-    od::document doc;
-    if (parser.iterate(padded).get(doc) != simdjson::SUCCESS) return std::nullopt;
-    od::object root;
-    if (doc.get_object().get(root) != simdjson::SUCCESS) return std::nullopt;
-    od::object error;
-    if (root["error"].get_object().get(error) != simdjson::SUCCESS) return std::nullopt;
-    GraphError out;
-    std::string_view text;
-    if (error["code"].get_string().get(text) == simdjson::SUCCESS) out.code.assign(text);
-    if (error["message"].get_string().get(text) == simdjson::SUCCESS) out.message.assign(text);
-    if (out.code.empty() && out.message.empty()) return std::nullopt;
-    return out;
-  } catch (const std::exception&) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  if (parser.parse(body.data(), body.size()).get(root) != simdjson::SUCCESS || !root.is_object()) {
     return std::nullopt;
   }
+  GraphError out;
+  std::string_view text;
+  simdjson::dom::element error;
+  if (root["error"].get(error) == simdjson::SUCCESS && error.is_object()) {
+    // Graph, or SharePoint verbose.
+  } else if (root["odata.error"].get(error) != simdjson::SUCCESS || !error.is_object()) {
+    if (root["error"].get(text) == simdjson::SUCCESS) out.code.assign(text);
+    if (root["error_description"].get(text) == simdjson::SUCCESS) out.message.assign(text);
+    if (out.code.empty() && out.message.empty()) return std::nullopt;
+    return out;
+  }
+  if (error["code"].get(text) == simdjson::SUCCESS) out.code.assign(text);
+  if (error["message"].get(text) == simdjson::SUCCESS ||
+      error["message"]["value"].get(text) == simdjson::SUCCESS) {
+    out.message.assign(text);
+  }
+  if (out.code.empty() && out.message.empty()) return std::nullopt;
+  return out;
 }
 
 // The value of `name="..."` in a WWW-Authenticate header, or "".
@@ -605,7 +612,7 @@ Result<Response> GraphClient::Impl::Send(const Request& call) {
       return response;
     }
     std::string detail =
-        error ? OneLine(error->code, 80) + ": " + OneLine(error->message) : "no Graph error body";
+        error ? OneLine(error->code, 80) + ": " + OneLine(error->message) : "no error body";
 
     if (status == 401 && !token_renewed) {
       // Expired or revoked early: renew once (shared with concurrent callers) and retry.
@@ -667,7 +674,7 @@ bool IsExpiredDeltaToken(const Response& r) {
 
 Status ClientErrorStatus(const Response& response, std::string_view what) {
   std::string detail = response.error_code.empty()
-                           ? std::string("no Graph error body")
+                           ? std::string("no error body")
                            : response.error_code + ": " + response.error_message;
   return StatusForHttp(response.status, detail + " (HTTP " + std::to_string(response.status) +
                                             ", " + std::string(what) + ")");

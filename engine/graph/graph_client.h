@@ -43,6 +43,7 @@ struct ClientOptions {
   // Certificate credentials (PEM files), used instead of client_secret when set.
   std::string client_certificate;
   std::string client_private_key;
+  bool client_assertion_pss = false;  // PS256 rather than RS256 (GraphSettings)
   std::string scope = "https://graph.microsoft.com/.default";
   int max_in_flight_per_mailbox = 4;  // Graph's Outlook limit
   // Sent as Prefer: outlook.body-content-type="..." on every request ("text" or "html";
@@ -147,9 +148,9 @@ class GraphClient {
   // - A relative path is appended to base_url's path ("users/u" works as "/users/u"). It
   //   is sent as given (no re-encoding), so it must not contain spaces or control
   //   characters (InvalidArgument). Absolute URLs must also stay under base_url's path.
-  // - Error messages read "<graph code>: <graph message> (HTTP <status>, GET <url>)", or
-  //   "no Graph error body" in place of code and message; callers branch on the Status
-  //   code, never on the text. Giving up reads "gave up after N attempts, last: ...".
+  // - Error messages read "<code>: <message> (HTTP <status>, GET <url>)" from Graph's or
+  //   SharePoint's error body, or "no error body" in place of code and message; callers branch on
+  //   the Status code, never on the text. Giving up reads "gave up after N attempts, last: ...".
   // - Token failures: Unauthenticated (rejected credentials) is returned at once;
   //   Unavailable (token endpoint down) is retried like a failed request.
   // - A Retry-After on a 429/503/504 fences the whole mailbox for that long, even when

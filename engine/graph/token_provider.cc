@@ -122,8 +122,10 @@ Status TokenProvider::Impl::AddCredential(httplib::Params* form) {
   auto certificate =
       ClientCertificate::Load(options.client_certificate, options.client_private_key);
   if (!certificate.ok()) return certificate.status();
-  auto assertion =
-      (*certificate)->MakeAssertion(options.client_id, options.token_url, clock->Now());
+  auto assertion = (*certificate)
+                       ->MakeAssertion(options.client_id, options.token_url, clock->Now(),
+                                       options.client_assertion_pss ? AssertionSignature::kPs256
+                                                                    : AssertionSignature::kRs256);
   if (!assertion.ok()) return assertion.status();
   form->emplace("client_assertion_type", kClientAssertionType);
   form->emplace("client_assertion", std::move(assertion).value());

@@ -16,6 +16,8 @@
 #include "engine/graph/timestamp.h"
 #include "engine/graph/url.h"
 #include "engine/rich/base64.h"
+#include "engine/sharepoint/list_sync.h"
+#include "engine/sharepoint/sharepoint_mirror.h"
 #include "engine/sync/collection_sync.h"
 #include "engine/sync/live_sync.h"
 
@@ -116,6 +118,92 @@ std::string ExplainUnauthorized(std::string_view www_authenticate,
   }
   return "401 without an explanation" +
          (www_authenticate.empty() ? std::string() : ": " + OneLine(www_authenticate, 200));
+}
+
+// Each configured SharePoint site (a token for its host, the SharePoint permissions in it)
+// and list (readable with that token).
+template <typename Add>
+void CheckSharePoint(const config::Config& config, Clock* clock, Add& add) {
+  for (const SharePointConfig& site : config.sharepoint) {
+    graph::ClientOptions options =
+        sharepoint::SiteClientOptions(sync::ClientOptionsFrom(config), site.site);
+    options.max_attempts = 2;
+    options.max_retry_wait = std::chrono::seconds(30);
+    graph::GraphClient client(options, clock);
+    auto token = client.AccessToken();
+    if (!token.ok()) {
+      add(Level::kFail, "sharepoint", site.site + ": no token: " + token.status().message());
+      continue;
+    }
+    // SharePoint API application permissions ("Office 365 SharePoint Online" in the portal):
+    // list subscriptions need "Read and write items and lists in all site collections"
+    // (Sites.Manage.All) or full control; Sites.Selected needs a grant per site.
+    std::optional<TokenClaims> claims = DecodeTokenClaims(*token);
+    const std::set<std::string> roles =
+        claims ? std::set<std::string>(claims->roles.begin(), claims->roles.end())
+               : std::set<std::string>();
+    if (roles.count("Sites.Manage.All") || roles.count("Sites.FullControl.All")) {
+      add(Level::kOk, "sharepoint",
+          site.site + ": " +
+              (roles.count("Sites.Manage.All") ? "Sites.Manage.All" : "Sites.FullControl.All") +
+              " granted (reads and list subscriptions)");
+    } else if (roles.count("Sites.Selected")) {
+      add(Level::kWarn, "sharepoint",
+          site.site +
+              ": Sites.Selected: the app needs the manage role on this site (POST "
+              "/v1.0/sites/{site-id}/permissions on Graph), or its list subscriptions are "
+              "refused");
+    } else if (roles.count("Sites.Read.All") || roles.count("Sites.ReadWrite.All")) {
+      add(Level::kFail, "sharepoint",
+          site.site +
+              ": list subscriptions need the SharePoint application permission "
+              "Sites.Manage.All (admin consent); with reads only, changes arrive only by the "
+              "periodic sweep (sync.delta_interval)");
+    } else {
+      add(Level::kFail, "sharepoint",
+          site.site +
+              ": the token has no SharePoint Sites permission: add Sites.Manage.All "
+              "(SharePoint, application permission) and grant admin consent");
+    }
+    for (const std::string& list : site.lists) {
+      graph::Request request;
+      request.mailbox = site.site;
+      request.path_or_url = sharepoint::ListApiPath(list) + "?$select=Title,ItemCount";
+      request.return_client_errors = true;
+      request.return_unauthorized = true;
+      const std::string what = site.site + " list " + list;
+      auto res = client.Send(request);
+      if (!res.ok()) {
+        add(Level::kFail, "sharepoint", what + ": " + res.status().message());
+      } else if (res->status == 200) {
+        simdjson::dom::parser parser;
+        simdjson::dom::element body;
+        std::string_view title;
+        int64_t count = -1;
+        if (parser.parse(res->body).get(body) == simdjson::SUCCESS) {
+          if (body["Title"].get(title) != simdjson::SUCCESS) title = "";
+          if (body["ItemCount"].get(count) != simdjson::SUCCESS) count = -1;
+        }
+        add(Level::kOk, "sharepoint",
+            what + ": readable (\"" + std::string(title) + "\", " +
+                (count >= 0 ? std::to_string(count) : std::string("?")) + " items)");
+      } else if (res->status == 401) {
+        add(Level::kFail, "sharepoint",
+            what + ": 401: " +
+                (res->error_message.empty() ? std::string("refused") : res->error_message) +
+                (res->error_message.find("app only") != std::string::npos
+                     ? " (SharePoint takes app-only tokens obtained with a certificate only)"
+                     : ""));
+      } else if (res->status == 403) {
+        add(Level::kFail, "sharepoint",
+            what + ": 403: the app lacks a SharePoint Sites permission for this site");
+      } else if (res->status == 404) {
+        add(Level::kFail, "sharepoint", what + ": 404: no such list at this site");
+      } else {
+        add(Level::kWarn, "sharepoint", what + ": HTTP " + std::to_string(res->status));
+      }
+    }
+  }
 }
 
 std::vector<Finding> RunDoctor(const config::Config& config, Clock* clock) {
@@ -238,6 +326,8 @@ std::vector<Finding> RunDoctor(const config::Config& config, Clock* clock) {
       }
     }
   }
+
+  CheckSharePoint(config, clock, add);
 
   // The public notification URL: Graph must get the handshake answered through it.
   if (config.webhook.notification_url.empty()) {

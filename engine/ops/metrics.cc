@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <deque>
 #include <exception>
 #include <initializer_list>
 #include <utility>
@@ -36,20 +37,26 @@ class Families {
       f.metric.push_back(std::move(m));
     }
   }
+  MetricFamily& Counters(const std::string& name, const std::string& help) {
+    return Add(name, help, MetricType::Counter);
+  }
   MetricFamily& Gauges(const std::string& name, const std::string& help) {
     return Add(name, help, MetricType::Gauge);
   }
   MetricFamily& Summaries(const std::string& name, const std::string& help) {
     return Add(name, help, MetricType::Summary);
   }
-  std::string Text() const { return prometheus::TextSerializer().Serialize(families_); }
+  std::string Text() const {
+    return prometheus::TextSerializer().Serialize({families_.begin(), families_.end()});
+  }
 
  private:
   MetricFamily& Add(const std::string& name, const std::string& help, MetricType type) {
     families_.push_back(MetricFamily{"graphmirror_" + name, help, type, {}});
     return families_.back();
   }
-  std::vector<MetricFamily> families_;
+  // A deque: the references Add hands out stay valid as more families are added.
+  std::deque<MetricFamily> families_;
 };
 
 ClientMetric GaugeSample(Labels labels, double value) {
@@ -57,6 +64,77 @@ ClientMetric GaugeSample(Labels labels, double value) {
   m.label = std::move(labels);
   m.gauge.value = value;
   return m;
+}
+
+ClientMetric CounterSample(Labels labels, double value) {
+  ClientMetric m;
+  m.label = std::move(labels);
+  m.counter.value = value;
+  return m;
+}
+
+double UnixSeconds(const std::string& utc) {
+  auto t = graph::ParseTimestamp(utc);
+  return t ? std::chrono::duration<double>(t->time_since_epoch()).count() : 0;
+}
+
+// Per SharePoint list, from list_state (counters kept there since the list was first
+// mirrored, so they survive restarts).
+Status RenderLists(store::Store* store, Families& out) {
+  auto lists = store->lists().Statuses();
+  if (!lists.ok()) return lists.status();
+  MetricFamily& items = out.Gauges("list_items", "Items mirrored, per SharePoint list.");
+  MetricFamily& syncs =
+      out.Counters("list_syncs_total", "List syncs, per SharePoint list and outcome.");
+  MetricFamily& whole =
+      out.Counters("list_whole_reads_total",
+                   "Whole-list reads (first sync, expired change token), per SharePoint list.");
+  MetricFamily& changes =
+      out.Counters("list_changes_read_total", "GetChanges records read, per SharePoint list.");
+  MetricFamily& written =
+      out.Counters("list_items_written_total", "Item rows written (added or changed), per list.");
+  MetricFamily& removed =
+      out.Counters("list_items_removed_total", "Item rows removed, per SharePoint list.");
+  MetricFamily& requests = out.Counters(
+      "list_requests_total", "SharePoint REST calls made by list syncs, per SharePoint list.");
+  MetricFamily& notified =
+      out.Counters("list_notifications_total", "Notifications received, per SharePoint list.");
+  MetricFamily& pending =
+      out.Gauges("list_notifications_waiting", "Notifications received since the last sync began.");
+  MetricFamily& token = out.Gauges(
+      "list_change_token_timestamp_seconds",
+      "When the list's change token was stored (Unix time; 0: none, a whole read is due).");
+  MetricFamily& expiry = out.Gauges("list_subscription_expiry_timestamp_seconds",
+                                    "When the list's subscription expires (Unix time; 0: none).");
+  MetricFamily& failing =
+      out.Gauges("list_failing",
+                 "1 while the list's last sync (reason=sync) or subscription call "
+                 "(reason=subscription) failed.");
+  for (const store::ListStatusRow& l : *lists) {
+    const Labels labels = {{"site", l.site}, {"list", l.list_id}};
+    auto with = [&](const char* name, const char* value) {
+      Labels more = labels;
+      more.push_back({name, value});
+      return more;
+    };
+    items.metric.push_back(GaugeSample(labels, static_cast<double>(l.items)));
+    syncs.metric.push_back(CounterSample(with("outcome", "ok"), static_cast<double>(l.syncs)));
+    syncs.metric.push_back(
+        CounterSample(with("outcome", "failed"), static_cast<double>(l.sync_failures)));
+    whole.metric.push_back(CounterSample(labels, static_cast<double>(l.full_reads)));
+    changes.metric.push_back(CounterSample(labels, static_cast<double>(l.changes_read)));
+    written.metric.push_back(CounterSample(labels, static_cast<double>(l.items_written)));
+    removed.metric.push_back(CounterSample(labels, static_cast<double>(l.items_removed)));
+    requests.metric.push_back(CounterSample(labels, static_cast<double>(l.requests)));
+    notified.metric.push_back(CounterSample(labels, static_cast<double>(l.notified)));
+    pending.metric.push_back(GaugeSample(labels, static_cast<double>(l.pending)));
+    token.metric.push_back(GaugeSample(labels, l.has_token ? UnixSeconds(l.token_at) : 0));
+    expiry.metric.push_back(GaugeSample(labels, UnixSeconds(l.subscription_expires)));
+    failing.metric.push_back(GaugeSample(with("reason", "sync"), l.last_error.empty() ? 0 : 1));
+    failing.metric.push_back(
+        GaugeSample(with("reason", "subscription"), l.subscription_error.empty() ? 0 : 1));
+  }
+  return Status::Ok();
 }
 
 }  // namespace
@@ -182,6 +260,7 @@ Result<std::string> RenderMetrics(const MetricsSources& src) {
         {{"user", sub.user_id}, {"collection", std::string(CollectionName(sub.collection))}},
         seconds));
   }
+  if (Status s = RenderLists(src.store, out); !s.ok()) return s;
   try {
     return out.Text();
   } catch (const std::exception& e) {

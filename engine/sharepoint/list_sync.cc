@@ -3,7 +3,9 @@
 #include <simdjson.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <map>
+#include <set>
 #include <utility>
 #include <vector>
 
@@ -13,8 +15,9 @@ namespace graphmirror::sharepoint {
 
 namespace {
 
-constexpr int kRowLimit = 1000;  // SharePoint's largest GetChanges batch
-constexpr int kPageSize = 500;   // items per page of a whole-list read
+constexpr int kRowLimit = 1000;         // SharePoint's largest GetChanges batch
+constexpr int kPageSize = 500;          // items per page of a whole-list read
+constexpr size_t kItemsPerQuery = 100;  // changed items read by one GetItems
 // An expired change token: List.GetChanges documents the exception type (whatever the
 // status: 500 and 400 are both seen); older servers throw a plain SPException whose
 // message says the token lies before the change log.
@@ -79,6 +82,30 @@ Result<store::ListItemRow> RowOf(simdjson::dom::element item) {
   return row;
 }
 
+// The items of a collection answer ({"value":[...]}) as rows; `next_link`, if given,
+// receives its odata.nextLink ("" on the last page).
+Result<std::vector<store::ListItemRow>> RowsOf(simdjson::dom::parser& parser,
+                                               const std::string& body, const std::string& what,
+                                               std::string* next_link = nullptr) {
+  simdjson::dom::element root;
+  simdjson::dom::array values;
+  if (parser.parse(body).get(root) != simdjson::SUCCESS ||
+      root["value"].get(values) != simdjson::SUCCESS) {
+    return Malformed(what, body);
+  }
+  std::vector<store::ListItemRow> rows;
+  for (simdjson::dom::element item : values) {
+    auto row = RowOf(item);
+    if (!row.ok()) return Malformed(what, row.status().message());
+    rows.push_back(std::move(row).value());
+  }
+  if (next_link != nullptr) {
+    std::string_view link;
+    *next_link = root["odata.nextLink"].get(link) == simdjson::SUCCESS ? std::string(link) : "";
+  }
+  return rows;
+}
+
 }  // namespace
 
 ListSync::ListSync(graph::GraphClient* site, store::Store* store, std::string site_url,
@@ -92,7 +119,7 @@ Status ListSync::Sync() {
   auto state = store_->lists().State(site_url_, list_id_);
   if (!state.ok()) return state.status();
   const int64_t notified_before = state->notified;
-  if (state->change_token.empty()) return FullRead(notified_before);
+  if (state->change_token.empty()) return WholeRead(notified_before);
 
   std::string token = state->change_token;
   simdjson::dom::parser parser;
@@ -113,8 +140,7 @@ Status ListSync::Sync() {
         // The change log no longer reaches back to our token: only a whole read is exact.
         spdlog::info("sharepoint: {} list {}: the change token expired; reading the list whole",
                      site_url_, list_id_);
-        if (Status s = store_->lists().ClearToken(site_url_, list_id_); !s.ok()) return s;
-        return FullRead(notified_before);
+        return WholeRead(notified_before);
       }
       return graph::ClientErrorStatus(*response, "GetChanges of list " + list_id_);
     }
@@ -153,36 +179,66 @@ Status ListSync::Sync() {
     write.list_id = list_id_;
     write.change_token = next_token;
     write.notified_before = notified_before;
+    write.changes_read = static_cast<int64_t>(count);
+    write.requests = 1;
+    std::vector<int64_t> to_read;
     for (const auto& [item, type] : last_change) {
       if (type == kDeleteObject) {
         write.deletes.push_back(item);
-        continue;
+      } else {
+        to_read.push_back(item);
       }
-      ++stats_.item_reads;
-      auto read =
-          site_->Get(site_url_, ListApiPath(list_id_) + "/items(" + std::to_string(item) + ")");
-      if (!read.ok() && read.status().code() == Status::Code::kNotFound) {
-        write.deletes.push_back(item);  // deleted after this change
-        continue;
-      }
-      if (!read.ok()) return read.status();
-      simdjson::dom::element element;
-      if (parser.parse(read->body).get(element) != simdjson::SUCCESS) {
-        return Malformed("item " + std::to_string(item) + " of list " + list_id_, read->body);
-      }
-      auto row = RowOf(element);
-      if (!row.ok()) return Malformed("item of list " + list_id_, row.status().message());
-      write.upserts.push_back(std::move(row).value());
     }
+    for (size_t from = 0; from < to_read.size(); from += kItemsPerQuery) {
+      const size_t to = std::min(to_read.size(), from + kItemsPerQuery);
+      ++write.requests;
+      if (Status s = ReadItems(parser, to_read, from, to, &write); !s.ok()) return s;
+    }
+    stats_.largest_batch = std::max(stats_.largest_batch, write.upserts.size());
     if (Status s = store_->lists().ApplyChanges(write); !s.ok()) return s;
     token = next_token;
     if (count < static_cast<size_t>(kRowLimit)) return Status::Ok();
   }
 }
 
-Status ListSync::FullRead(int64_t notified_before) {
+// SP.List.getItems with a CAML query selecting ids[from, to) by `In` on the ID field, over
+// every folder of the list (Scope RecursiveAll). An id the answer lacks was deleted after
+// its change: removed from the mirror.
+Status ListSync::ReadItems(simdjson::dom::parser& parser, const std::vector<int64_t>& ids,
+                           size_t from, size_t to, store::ListChanges* write) {
+  std::string view = "<View Scope='RecursiveAll'><Query><Where><In><FieldRef Name='ID'/><Values>";
+  for (size_t i = from; i < to; ++i) {
+    view += "<Value Type='Counter'>" + std::to_string(ids[i]) + "</Value>";
+  }
+  view +=
+      "</Values></In></Where></Query><RowLimit>" + std::to_string(to - from) + "</RowLimit></View>";
+  graph::Request request;
+  request.mailbox = site_url_;
+  request.method = "POST";
+  request.path_or_url = ListApiPath(list_id_) + "/GetItems";
+  request.body = R"({"query":{"ViewXml":)" + JsonString(view) + "}}";
+  ++stats_.item_queries;
+  auto response = site_->Send(request);
+  if (!response.ok()) return response.status();
+  auto rows = RowsOf(parser, response->body, "GetItems of list " + list_id_);
+  if (!rows.ok()) return rows.status();
+  std::set<int64_t> returned;
+  for (store::ListItemRow& row : *rows) {
+    returned.insert(row.item_id);
+    write->upserts.push_back(std::move(row));
+  }
+  stats_.item_reads += returned.size();
+  for (size_t i = from; i < to; ++i) {
+    if (returned.count(ids[i]) == 0) write->deletes.push_back(ids[i]);  // deleted since
+  }
+  return Status::Ok();
+}
+
+Status ListSync::WholeRead(int64_t notified_before) {
   ++stats_.full_reads;
   simdjson::dom::parser parser;
+  // The token before the read: changes made during it come again with the next sync
+  // (applying them twice is harmless).
   auto list = site_->Get(site_url_, ListApiPath(list_id_));
   if (!list.ok()) return list.status();
   simdjson::dom::element info;
@@ -191,33 +247,30 @@ Status ListSync::FullRead(int64_t notified_before) {
       info["CurrentChangeToken"]["StringValue"].get(current) != simdjson::SUCCESS) {
     return Malformed("list " + list_id_, list->body);
   }
-  store::ListChanges write;
-  write.site = site_url_;
-  write.list_id = list_id_;
-  write.replace_all = true;
-  write.change_token = std::string(current);
-  write.notified_before = notified_before;
+  const std::string change_token(current);
+  auto generation = store_->lists().BeginWholeRead(site_url_, list_id_);
+  if (!generation.ok()) return generation.status();
+  size_t items = 0;
+  // Page by page: each page is written as it arrives, so memory holds one page.
   std::string next = ListApiPath(list_id_) + "/items?$top=" + std::to_string(kPageSize);
   while (!next.empty()) {
     auto page = site_->Get(site_url_, next);
     if (!page.ok()) return page.status();
-    simdjson::dom::element body;
-    simdjson::dom::array items;
-    if (parser.parse(page->body).get(body) != simdjson::SUCCESS ||
-        body["value"].get(items) != simdjson::SUCCESS) {
-      return Malformed("the items of list " + list_id_, page->body);
-    }
-    for (simdjson::dom::element item : items) {
-      auto row = RowOf(item);
-      if (!row.ok()) return Malformed("item of list " + list_id_, row.status().message());
-      write.upserts.push_back(std::move(row).value());
-    }
-    std::string_view link;
-    next = body["odata.nextLink"].get(link) == simdjson::SUCCESS ? std::string(link) : "";
+    store::ListPage write;
+    write.site = site_url_;
+    write.list_id = list_id_;
+    write.generation = *generation;
+    write.requests = 1;
+    auto rows = RowsOf(parser, page->body, "the items of list " + list_id_, &next);
+    if (!rows.ok()) return rows.status();
+    write.rows = std::move(rows).value();
+    items += write.rows.size();
+    stats_.largest_batch = std::max(stats_.largest_batch, write.rows.size());
+    if (Status s = store_->lists().WriteWholeReadPage(write); !s.ok()) return s;
   }
-  spdlog::info("sharepoint: {} list {}: read whole, {} items", site_url_, list_id_,
-               write.upserts.size());
-  return store_->lists().ApplyChanges(write);
+  spdlog::info("sharepoint: {} list {}: read whole, {} items", site_url_, list_id_, items);
+  return store_->lists().FinishWholeRead(site_url_, list_id_, *generation, change_token,
+                                         notified_before, /*requests=*/1);
 }
 
 }  // namespace graphmirror::sharepoint

@@ -27,18 +27,21 @@ notify::KnownSubscription Known(const store::ListSubscriptionRecord& r) {
 
 }  // namespace
 
+graph::ClientOptions SiteClientOptions(const graph::ClientOptions& app, const std::string& site) {
+  graph::ClientOptions options = app;
+  options.base_url = site;
+  auto url = graph::ParseUrl(site);
+  options.scope = (url.ok() ? url->ResourceOrigin() : site) + "/.default";
+  return options;
+}
+
 SharePointMirror::SharePointMirror(const config::Config& config,
                                    const graph::ClientOptions& client_options, store::Store* store,
                                    notify::SubscriptionTable* table, Clock* clock)
     : config_(config), store_(store), table_(table), clock_(clock) {
   for (const SharePointConfig& site : config.sharepoint) {
-    graph::ClientOptions options = client_options;
-    options.base_url = site.site;
-    // An app-only token for the site's host: https://contoso.sharepoint.com/.default (the
-    // resource's name: no default port).
-    auto url = graph::ParseUrl(site.site);
-    options.scope = (url.ok() ? url->ResourceOrigin() : site.site) + "/.default";
-    auto client = std::make_unique<graph::GraphClient>(options, clock);
+    auto client =
+        std::make_unique<graph::GraphClient>(SiteClientOptions(client_options, site.site), clock);
     for (const std::string& list : site.lists) {
       lists_.push_back(std::make_unique<ListSync>(client.get(), store, site.site, list));
     }
@@ -68,10 +71,15 @@ Status SharePointMirror::Maintain() {
   Status first = Status::Ok();
   for (const auto& list : lists_) {
     Status s = MaintainList(list->site_url(), list->list_id(), *stored);
+    // Shown in `status` until a subscription call for the list succeeds.
+    Status noted = store_->lists().NoteError(list->site_url(), list->list_id(),
+                                             s.ok() ? "" : OneLine(s.message()),
+                                             /*subscription=*/true);
     if (!s.ok()) {
       spdlog::warn("sharepoint: {} list {}: {}", list->site_url(), list->list_id(), s.message());
       if (first.ok()) first = s;
     }
+    if (!noted.ok() && first.ok()) first = noted;
   }
   return first;
 }
@@ -166,6 +174,12 @@ Result<int> SharePointMirror::RunOnce(bool all) {
     retry.next = now + Backoff{std::chrono::seconds(2), kMaxRetryDelay}.Delay(retry.failures);
     spdlog::warn("sharepoint: {} list {}: sync failed, retrying: {}", list->site_url(),
                  list->list_id(), s.message());
+    // Shown in `status` and counted in /metrics until a sync succeeds.
+    if (Status noted =
+            store_->lists().NoteError(list->site_url(), list->list_id(), OneLine(s.message()));
+        !noted.ok()) {
+      return noted;
+    }
   }
   return synced;
 }

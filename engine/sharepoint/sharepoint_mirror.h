@@ -30,6 +30,11 @@
 
 namespace graphmirror::sharepoint {
 
+// The client options for a site: the app's credentials and timeouts (`app`), the site URL
+// as base, and a token for the site's host (https://contoso.sharepoint.com/.default: the
+// resource's name, no default port).
+graph::ClientOptions SiteClientOptions(const graph::ClientOptions& app, const std::string& site);
+
 class SharePointMirror {
  public:
   // `client_options`: the app's credentials and timeouts; base_url and scope are set per

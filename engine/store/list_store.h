@@ -25,11 +25,25 @@ class ListStore {
   ListStore& operator=(const ListStore&) = delete;
 
   // --- SharePoint lists -------------------------------------------------------------------
-  // Writes one sync of a list and its new change token atomically. Idempotent: upserts
-  // replace rows, deletes of absent rows do nothing.
+  // Writes a batch of a list's changes and its new change token atomically, and counts a
+  // successful sync. Idempotent: upserts replace rows, deletes of absent rows do nothing.
   Status ApplyChanges(const ListChanges& changes);
-  // Forgets the list's change token (it expired): the next sync reads the list whole.
-  Status ClearToken(const std::string& site, const std::string& list_id);
+  // A whole-list read (schema/016): forgets the change token and takes the next read
+  // generation, returned. Until FinishWholeRead the list has no token, so a crash midway
+  // makes the next sync read it whole again.
+  Result<int64_t> BeginWholeRead(const std::string& site, const std::string& list_id);
+  // Upserts one page of the read, marked with its generation. Rows of the list not (yet)
+  // read stay as they were: readers never see the list emptied.
+  Status WriteWholeReadPage(const ListPage& page);
+  // Ends the read of `generation`: deletes the rows it did not return and stores the
+  // token taken before the read, in one transaction; counts a whole read and a sync.
+  Status FinishWholeRead(const std::string& site, const std::string& list_id, int64_t generation,
+                         const std::string& change_token, int64_t notified_before,
+                         int64_t requests);
+  // Records a failed sync (its one-line error, counted) or a failed subscription call
+  // (`subscription` true; empty `error`: the call succeeded, clearing the last one).
+  Status NoteError(const std::string& site, const std::string& list_id, const std::string& error,
+                   bool subscription = false);
   // Counts a notification for each list, durably, before `deadline` (as
   // AppendNotifications: Unavailable means "maybe written"; the receiver answers 503).
   Status NoteNotified(const std::vector<std::pair<std::string, std::string>>& lists,

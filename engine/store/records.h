@@ -195,18 +195,28 @@ struct ListItemRow {
   std::string modified_at;
 };
 
-// One sync of a list, written in one transaction: the rows and the change token they
-// bring the list to.
+// One batch of a list's changes, written in one transaction: the rows and the change
+// token they bring the list to.
 struct ListChanges {
   std::string site;
   std::string list_id;
   std::vector<ListItemRow> upserts;
   std::vector<int64_t> deletes;
-  // A whole-list read: every row not in `upserts` is deleted too.
-  bool replace_all = false;
   std::string change_token;  // required: the new watermark
   // ListState::notified as the sync began: notifications that came later keep the list due.
   int64_t notified_before = 0;
+  // What the batch cost, added to the list's counters.
+  int64_t changes_read = 0;
+  int64_t requests = 0;
+};
+
+// One page of a whole-list read (ListStore::BeginWholeRead .. FinishWholeRead).
+struct ListPage {
+  std::string site;
+  std::string list_id;
+  int64_t generation = 0;  // BeginWholeRead's
+  std::vector<ListItemRow> rows;
+  int64_t requests = 0;
 };
 
 struct ListState {
@@ -219,16 +229,29 @@ struct ListState {
   bool due() const { return notified > synced || change_token.empty(); }
 };
 
-// What `status` shows of one mirrored list.
+// What `status` and /metrics show of one mirrored list.
 struct ListStatusRow {
   std::string site;
   std::string list_id;
   int64_t items = 0;
-  std::string synced_at;  // the last sync (local clock); empty if never
+  std::string synced_at;  // the last successful sync (local clock); empty if never
   int64_t full_reads = 0;
   int64_t pending = 0;               // notifications received since the last sync began
   bool has_token = false;            // false: the next sync reads the list whole
+  std::string token_at;              // when the change token was stored; empty if none
+  std::string last_change_at;        // when an item was last written or removed
   std::string subscription_expires;  // the latest of its subscriptions; empty if none
+  std::string last_error;            // the last failed sync, until one succeeds
+  std::string last_error_at;
+  std::string subscription_error;  // the last failed subscription call, until one succeeds
+  // Counters since the list was first mirrored.
+  int64_t notified = 0;
+  int64_t syncs = 0;
+  int64_t sync_failures = 0;
+  int64_t changes_read = 0;
+  int64_t items_written = 0;
+  int64_t items_removed = 0;
+  int64_t requests = 0;
 };
 
 struct ListSubscriptionRecord {

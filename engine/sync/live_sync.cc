@@ -60,6 +60,7 @@ graph::ClientOptions ClientOptionsFrom(const config::Config& config) {
   o.client_secret = config.graph.client_secret;
   o.client_certificate = config.graph.certificate;
   o.client_private_key = config.graph.private_key;
+  o.client_assertion_pss = config.graph.assertion_algorithm == "PS256";
   if (!config.graph.base_url.empty()) o.scope = GraphTokenScope(config.graph.base_url);
   o.max_retry_wait = config.sync.max_retry_wait;
   o.body_content_type = config.sync.bodies == "none" ? "" : config.sync.bodies;

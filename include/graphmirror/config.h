@@ -27,6 +27,10 @@ struct GraphSettings {
   // of client_secret when set. `graphmirror keygen --app` makes a pair.
   std::string certificate;
   std::string private_key;
+  // How the certificate signs its client assertion: "RS256" (RSASSA-PKCS1-v1_5 with the
+  // SHA-1 thumbprint `x5t`) or "PS256" (RSASSA-PSS, which the certificate-credentials page
+  // now recommends). The identity platform accepts both; both thumbprints are always sent.
+  std::string assertion_algorithm = "RS256";
 };
 
 struct SyncSettings {

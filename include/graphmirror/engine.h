@@ -100,7 +100,12 @@ struct ListStatus {
   int64_t full_reads = 0;             // whole-list reads: the first sync, expired change tokens
   int64_t pending_notifications = 0;  // received since the last sync began
   bool has_change_token = false;      // false: the next sync reads the list whole
+  std::string change_token_at;        // when the change token was stored; empty if none
+  std::string last_change_at;         // when an item was last written or removed
   std::string subscription_expires;   // UTC; empty if there is none
+  std::string last_error;             // the last failed sync, until one succeeds
+  std::string last_error_at;
+  std::string subscription_error;  // the last failed subscription call, until one succeeds
 };
 
 struct EngineStatus {

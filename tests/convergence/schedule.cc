@@ -196,6 +196,8 @@ class Schedule {
     o.events = 3 + static_cast<int>(Below(4));
     o.contacts = 3 + static_cast<int>(Below(4));
     o.missed_on_drop = true;
+    // The app's certificate: SharePoint takes app-only tokens obtained with one only.
+    o.client_certificate_pem = KeyPair().certificate_pem;
     if (Enabled("duplicate") && Chance(40)) {
       o.duplicate_every = 1 + static_cast<int>(Below(3));
       ++tally_.injected["duplicate"];  // happened once a batch went twice
@@ -284,6 +286,12 @@ class Schedule {
       m.resources.assign(std::begin(kAllCollections), std::end(kAllCollections));
       c.mailboxes.push_back(m);
     }
+    // Every token by certificate (the secret stays for the harness's own Graph calls).
+    c.graph.certificate = dir_.Path("app-cert.pem");
+    c.graph.private_key = dir_.Path("app-key.pem");
+    if (!rich::WriteCertificateFiles(KeyPair(), c.graph.certificate, c.graph.private_key).ok()) {
+      Fail("harness error", "cannot write the app's certificate");
+    }
     c.sharepoint.push_back({list_site_, {list_id_}});
     // A scoped mailbox in some schedules (README "Scoped mirrors"): the first mailbox keeps
     // the messages of two mail folders, or its unread messages only.
@@ -313,7 +321,7 @@ class Schedule {
       c.rich->certificate = dir_.Path("rich-cert.pem");
       c.rich->current = {"convergence", dir_.Path("rich-key.pem")};
       c.rich->jwks_url = server_.base_url() + "/common/discovery/v2.0/keys";
-      const rich::GeneratedCertificate& pair = RichKeyPair();
+      const rich::GeneratedCertificate& pair = KeyPair();
       if (!rich::WriteCertificateFiles(pair, c.rich->certificate, c.rich->current.private_key)
                .ok()) {
         Fail("harness error", "cannot write the rich key pair");
@@ -323,9 +331,9 @@ class Schedule {
     return c;
   }
 
-  // One key pair for every schedule: RSA key generation is slow, and no schedule depends
-  // on the key itself.
-  static const rich::GeneratedCertificate& RichKeyPair() {
+  // One key pair for every schedule and use (rich content, the app's certificate): RSA key
+  // generation is slow, and no schedule depends on the key itself.
+  static const rich::GeneratedCertificate& KeyPair() {
     static const rich::GeneratedCertificate pair = [] {
       auto generated = rich::GenerateCertificate("graphmirror convergence", 365);
       return generated.ok() ? std::move(generated).value() : rich::GeneratedCertificate{};

@@ -6,14 +6,33 @@
 
 #include "tests/graphsim/graphsim_test_util.h"
 #include "tests/graphsim/graphsim_webhook.h"
+#include "tests/graphsim/test_certificate.h"
 
 namespace graphsim_test {
 namespace {
 
 constexpr char kSite[] = "/sites/team";
 
+// The certificate registered for the app: SharePoint takes app-only tokens obtained with
+// one, never with a secret.
+const TestCertificate& AppCertificate() {
+  static const TestCertificate certificate;
+  return certificate;
+}
+
+graphsim::Options WithAppCertificate() {
+  graphsim::Options options = SmallOptions();
+  options.client_certificate_pem = AppCertificate().pem;
+  return options;
+}
+
+// Talks to the site with a token for its origin, obtained with the certificate.
 struct ListFixture : SimFixture {
-  ListFixture() { list = sim().AddSharePointList(kSite, "Tasks"); }
+  ListFixture() : SimFixture(WithAppCertificate()) {
+    list = sim().AddSharePointList(kSite, "Tasks");
+    UseToken(CertificateToken(*this, AppCertificate(), SiteScope()));
+  }
+  std::string SiteScope() { return server().base_url() + "/.default"; }
   std::string Api(const std::string& rest = "") const {
     return std::string(kSite) + "/_api/web/lists('" + list + "')" + rest;
   }
@@ -33,6 +52,87 @@ struct ListFixture : SimFixture {
   }
   std::string list;
 };
+
+TEST_CASE("sharepoint: app-only tokens from a secret or for another resource are refused",
+          "[graphsim][sharepoint][auth]") {
+  ListFixture f;
+  REQUIRE(f.Get(f.Api()).status == 200);  // the certificate token for the site
+
+  // A secret token for the site: SharePoint's own 401.
+  Reply secret = f.RequestToken("graphsim-secret", "graphsim", "common", f.SiteScope());
+  REQUIRE(secret.status == 200);
+  httplib::Headers with_secret{
+      {"Authorization", "Bearer " + secret.body["access_token"].get<std::string>()}};
+  Reply refused = SimFixture::ToReply(f.client().Get(f.Api().c_str(), with_secret));
+  CHECK(refused.status == 401);
+  CHECK(refused.body["error_description"] == "Unsupported app only token.");
+  CHECK(refused.raw.find("InvalidAuthenticationToken") == std::string::npos);  // not Graph's
+
+  // A certificate token for Graph is not one for the site, nor the other way round.
+  const std::string graph_token =
+      CertificateToken(f, AppCertificate(), "https://graph.microsoft.com/.default");
+  Reply wrong_audience = SimFixture::ToReply(
+      f.client().Get(f.Api().c_str(), {{"Authorization", "Bearer " + graph_token}}));
+  CHECK(wrong_audience.status == 401);
+  CHECK(wrong_audience.body["error_description"].get<std::string>().find("Invalid audience") !=
+        std::string::npos);
+  const std::string contoso_token =
+      CertificateToken(f, AppCertificate(), "https://contoso.sharepoint.com/.default");
+  Reply graph_with_site_token = SimFixture::ToReply(
+      f.client().Get("/v1.0/users", {{"Authorization", "Bearer " + contoso_token}}));
+  CHECK(graph_with_site_token.status == 401);
+  CHECK(graph_with_site_token.body["error"]["message"] ==
+        "Access token validation failure. Invalid audience.");
+  // Nor is a token for another site's host one for this site.
+  CHECK(SimFixture::ToReply(
+            f.client().Get(f.Api().c_str(), {{"Authorization", "Bearer " + contoso_token}}))
+            .status == 401);
+  // The Graph token is good for Graph.
+  CHECK(SimFixture::ToReply(
+            f.client().Get("/v1.0/users", {{"Authorization", "Bearer " + graph_token}}))
+            .status == 200);
+  // The scope carries no default port: a site at :443 is not "https://host:443".
+  Reply port_scope = f.RequestToken("graphsim-secret", "graphsim", "common",
+                                    "https://contoso.sharepoint.com:443/.default");
+  CHECK(port_scope.status == 400);
+}
+
+TEST_CASE("sharepoint: GetItems selects items by a CAML In on their IDs",
+          "[graphsim][sharepoint]") {
+  ListFixture f;
+  for (int i = 1; i <= 5; ++i) {
+    f.sim().CreateListItem(f.list, "{\"Title\":\"t" + std::to_string(i) + "\"}");
+  }
+  auto get_items = [&](const std::string& view_xml) {
+    return f.Post(f.Api("/GetItems"), Json{{"query", {{"ViewXml", view_xml}}}});
+  };
+  // Ids 2, 4 and 9 (gone): the two that exist, in id order, as /items renders them.
+  Reply some = get_items(
+      "<View><Query><Where><In><FieldRef Name='ID'/><Values><Value Type='Counter'>4</Value>"
+      "<Value Type='Counter'>2</Value><Value Type='Counter'>9</Value></Values></In></Where>"
+      "</Query><RowLimit>100</RowLimit></View>");
+  INFO(some.raw);
+  REQUIRE(some.status == 200);
+  REQUIRE(some.body["value"].size() == 2);
+  CHECK(some.body["value"][0]["Id"] == 2);
+  CHECK(some.body["value"][1]["Id"] == 4);
+  CHECK(some.body["value"][1] == f.Get(f.Api("/items(4)")).body);
+  // Eq, double quotes.
+  Reply one = get_items(
+      "<View><Query><Where><Eq><FieldRef Name=\"ID\" /><Value Type=\"Counter\">3</Value></Eq>"
+      "</Where></Query></View>");
+  REQUIRE(one.body["value"].size() == 1);
+  CHECK(one.body["value"][0]["Title"] == "t3");
+  // No Where: every item, up to RowLimit.
+  CHECK(get_items("<View><RowLimit>2</RowLimit></View>").body["value"].size() == 2);
+  // What graphsim does not model, and what is not CAML, is refused, not ignored.
+  CHECK(get_items("<View><Query><Where><Contains><FieldRef Name='Title'/><Value Type='Text'>t"
+                  "</Value></Contains></Where></Query></View>")
+            .status == 400);
+  CHECK(get_items("not xml").status == 400);
+  CHECK(f.Post(f.Api("/GetItems"), Json{{"query", Json::object()}}).status == 400);
+  CHECK(f.sim().ListRequests().get_items == 6);
+}
 
 TEST_CASE("sharepoint: items, GetChanges and change tokens", "[graphsim][sharepoint]") {
   ListFixture f;

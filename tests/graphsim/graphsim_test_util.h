@@ -97,6 +97,8 @@ class SimFixture {
     return token_;
   }
   void Refresh() { token_.clear(); }
+  // Sends `token` from now on (until Refresh()), e.g. one for a SharePoint site.
+  void UseToken(std::string token) { token_ = std::move(token); }
 
   httplib::Headers Auth(httplib::Headers extra = {}) {
     extra.emplace("Authorization", "Bearer " + Token());

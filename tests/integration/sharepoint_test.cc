@@ -7,21 +7,52 @@
 
 #include <algorithm>
 
+#include "engine/ops/admin.h"
+#include "engine/ops/doctor.h"
+#include "engine/rich/keygen.h"
 #include "tests/integration/live_fixture.h"
+#include "tests/support/temp_dir.h"
 
 namespace graphmirror::test {
 namespace {
 
 constexpr char kSite[] = "/sites/team";
 
+// The app's certificate ([graph] certificate and private_key), registered with graphsim:
+// SharePoint takes app-only tokens obtained with a certificate only.
+struct AppCertificate {
+  AppCertificate() {
+    auto generated = rich::GenerateCertificate("graphmirror app", 30);
+    REQUIRE(generated.ok());
+    pem = generated->certificate_pem;
+    REQUIRE(rich::WriteCertificateFiles(*generated, cert, key).ok());
+  }
+  TempDir dir;
+  std::string cert = dir.Path("app-cert.pem"), key = dir.Path("app-key.pem");
+  std::string pem;
+};
+
+graphsim::Options WithCertificate(const std::string& pem) {
+  graphsim::Options options = Small();
+  options.client_certificate_pem = pem;
+  return options;
+}
+
 struct ListFixture {
-  ListFixture() : f(Small()) {
+  // `certificate` false: the app has only its client secret.
+  explicit ListFixture(bool certificate = true, int seeded = 3) : f(WithCertificate(app.pem)) {
     list = f.sim().AddSharePointList(kSite, "Tasks");
-    for (int i = 0; i < 3; ++i) {
+    for (int i = 0; i < seeded; ++i) {
       f.sim().CreateListItem(list, "{\"Title\":\"seeded " + std::to_string(i) + "\"}");
     }
     site = f.server().base_url() + kSite;
-    f.RestartWith([&](config::Config& c) { c.sharepoint.push_back({site, {list}}); });
+    f.RestartWith([&](config::Config& c) {
+      if (certificate) {
+        c.graph.certificate = app.cert;
+        c.graph.private_key = app.key;
+      }
+      c.sharepoint.push_back({site, {list}});
+    });
     REQUIRE(f.live().sharepoint() != nullptr);
   }
 
@@ -30,6 +61,16 @@ struct ListFixture {
     f.Deliver();
     auto synced = f.live().sharepoint()->RunOnce();
     REQUIRE(synced.ok());
+  }
+
+  // The /metrics text; `name{site="...",list="..."<more>} ` prefixes a sample of the list.
+  std::string Metrics() {
+    auto text = ops::RenderLiveMetrics(&f.live());
+    REQUIRE(text.ok());
+    return *text;
+  }
+  std::string Sample(const std::string& name, const std::string& more = "") const {
+    return "graphmirror_" + name + "{site=\"" + site + "\",list=\"" + list + "\"" + more + "} ";
   }
 
   // item id -> Title, as mirrored.
@@ -58,6 +99,7 @@ struct ListFixture {
     return out;
   }
 
+  AppCertificate app;  // before f: graphsim registers it
   LiveFixture f;
   std::string list;
   std::string site;
@@ -103,12 +145,121 @@ TEST_CASE("A SharePoint list converges in the mirror through its webhook", "[liv
   CHECK(shown.has_token);
   CHECK(!shown.synced_at.empty());
   CHECK(shown.subscription_expires > store::FormatUtc(t.f.clock().Now()));
+  CHECK(shown.last_change_at == store::FormatUtc(t.f.clock().Now()));
+  CHECK(!shown.token_at.empty());
+  CHECK(shown.last_error.empty());
+  CHECK(shown.subscription_error.empty());
+  // And /metrics, per list.
+  const std::string metrics = t.Metrics();
+  INFO(metrics);
+  CHECK(metrics.find(t.Sample("list_items") + "3\n") != std::string::npos);
+  CHECK(metrics.find(t.Sample("list_whole_reads_total") + "1\n") != std::string::npos);
+  CHECK(metrics.find(t.Sample("list_syncs_total", ",outcome=\"ok\"") + "2\n") != std::string::npos);
+  CHECK(metrics.find(t.Sample("list_syncs_total", ",outcome=\"failed\"") + "0\n") !=
+        std::string::npos);
+  CHECK(metrics.find(t.Sample("list_items_removed_total") + "1\n") != std::string::npos);
+  CHECK(metrics.find(t.Sample("list_failing", ",reason=\"sync\"") + "0\n") != std::string::npos);
+  CHECK(metrics.find(t.Sample("list_notifications_total")) != std::string::npos);
 
   // An item added and deleted before the sync never shows up.
   const int fleeting = t.f.sim().CreateListItem(t.list, R"({"Title":"fleeting"})");
   REQUIRE(t.f.sim().DeleteListItem(t.list, fleeting));
   t.DeliverAndSync();
   CHECK(t.Mirrored() == t.Truth());
+}
+
+TEST_CASE("Changed list items are read back 100 per GetItems, never one by one",
+          "[live][sharepoint][cost]") {
+  ListFixture t(/*certificate=*/true, /*seeded=*/300);
+  const auto before = t.f.sim().ListRequests();
+  // 250 items changed, 3 deleted, 20 added then deleted before the sync.
+  for (int id = 1; id <= 250; ++id) {
+    REQUIRE(
+        t.f.sim().UpdateListItem(t.list, id, "{\"Title\":\"changed " + std::to_string(id) + "\"}"));
+  }
+  for (int id : {251, 252, 253}) REQUIRE(t.f.sim().DeleteListItem(t.list, id));
+  for (int i = 0; i < 20; ++i) {
+    const int fleeting = t.f.sim().CreateListItem(t.list, R"({"Title":"fleeting"})");
+    REQUIRE(t.f.sim().DeleteListItem(t.list, fleeting));
+  }
+  t.DeliverAndSync();
+  CHECK(t.Mirrored() == t.Truth());
+  const auto after = t.f.sim().ListRequests();
+  // 270 items to read back (the fleeting ones too: GetChanges reports their add): 3 queries.
+  CHECK(after.get_items - before.get_items == 3);
+  CHECK(after.item_reads == before.item_reads);  // no GET per item
+  CHECK(after.get_changes - before.get_changes == 1);
+  auto shown = t.f.store().lists().Statuses();
+  REQUIRE(shown.ok());
+  CHECK(shown->front().changes_read >= 250 + 3 + 40);
+  CHECK(shown->front().last_error.empty());
+  const auto& stats = t.f.live().sharepoint()->lists().front()->stats();
+  CHECK(stats.item_queries == 3);
+  CHECK(stats.item_reads == 250);  // read back; the fleeting ones were gone
+}
+
+TEST_CASE("A whole-list read holds one page in memory and keeps the list readable",
+          "[live][sharepoint]") {
+  ListFixture t(/*certificate=*/true, /*seeded=*/1200);
+  CHECK(t.Mirrored().size() == 1200);
+  const auto& stats = t.f.live().sharepoint()->lists().front()->stats();
+  CHECK(stats.full_reads == 1);
+  CHECK(stats.largest_batch == 500);  // a page, never the list
+  const auto pages = t.f.sim().ListRequests().item_pages;
+  CHECK(pages == 3);
+
+  // The token expires, an item goes, and the next whole read breaks off after its first
+  // page: a reader still sees the whole list (nothing emptied, nothing half-swept), the
+  // list has no token, its status shows the error; the next sync reads it whole again.
+  t.f.sim().ExpireListChangeTokens(t.list);
+  REQUIRE(t.f.sim().DeleteListItem(t.list, 1100));
+  REQUIRE(t.f.sim().UpdateListItem(t.list, 2, R"({"Title":"renamed"})"));
+  t.f.sim().FailListItemPage(/*after_pages=*/1, 400);
+  t.f.Deliver();
+  auto ran = t.f.live().sharepoint()->RunOnce();
+  REQUIRE(ran.ok());
+  CHECK(*ran == 0);  // the list's sync failed
+  auto during = t.Mirrored();
+  CHECK(during.size() == 1200);
+  CHECK(during[2] == "renamed");   // the first page landed
+  CHECK(during.count(1100) == 1);  // not swept before the read ends
+  auto state = t.f.store().lists().State(t.site, t.list);
+  REQUIRE(state.ok());
+  CHECK(state->change_token.empty());
+  auto shown = t.f.store().lists().Statuses();
+  REQUIRE(shown.ok());
+  CHECK(shown->front().last_error.find("400") != std::string::npos);
+  CHECK(shown->front().sync_failures == 1);
+
+  t.f.clock().Advance(std::chrono::minutes(10));  // past the retry delay
+  REQUIRE(t.f.live().sharepoint()->RunOnce().ok());
+  CHECK(t.Mirrored() == t.Truth());
+  CHECK(t.Mirrored().count(1100) == 0);
+  shown = t.f.store().lists().Statuses();
+  CHECK(shown->front().last_error.empty());
+  CHECK(shown->front().has_token);
+  CHECK(stats.largest_batch == 500);
+}
+
+TEST_CASE("With only a client secret, SharePoint refuses the list and status says why",
+          "[live][sharepoint]") {
+  ListFixture t(/*certificate=*/false);
+  // Nothing was read: SharePoint answered 401 "Unsupported app only token." to every call.
+  CHECK(t.Mirrored().empty());
+  CHECK(t.f.sim().ListSubscriptions().empty());
+  auto shown = t.f.store().lists().Statuses();
+  REQUIRE(shown.ok());
+  REQUIRE(shown->size() == 1);
+  CHECK(shown->front().last_error.find("Unsupported app only token") != std::string::npos);
+  CHECK(shown->front().subscription_error.find("Unsupported app only token") != std::string::npos);
+  CHECK(shown->front().sync_failures >= 1);
+  CHECK_FALSE(shown->front().has_token);
+  const std::string metrics = t.Metrics();
+  INFO(metrics);
+  CHECK(metrics.find(t.Sample("list_failing", ",reason=\"sync\"") + "1\n") != std::string::npos);
+  CHECK(metrics.find(t.Sample("list_failing", ",reason=\"subscription\"") + "1\n") !=
+        std::string::npos);
+  CHECK(metrics.find(t.Sample("list_change_token_timestamp_seconds") + "0\n") != std::string::npos);
 }
 
 TEST_CASE("A lost SharePoint delivery is recovered by the next notification's GetChanges",
@@ -247,6 +398,81 @@ TEST_CASE("A forged SharePoint notification changes nothing", "[live][sharepoint
   REQUIRE(res);
   CHECK(res->status == 202);
   CHECK(t.f.store().lists().State(t.site, t.list)->notified == before->notified + 1);
+}
+
+// doctor's SharePoint findings, one line each: "ok|warn|FAIL text".
+std::vector<std::string> SharePointFindings(const config::Config& config, Clock* clock) {
+  std::vector<std::string> out;
+  for (const ops::Finding& f : ops::RunDoctor(config, clock)) {
+    if (f.check != "sharepoint") continue;
+    const char* level = f.level == ops::Finding::Level::kOk     ? "ok "
+                        : f.level == ops::Finding::Level::kWarn ? "warn "
+                                                                : "FAIL ";
+    out.push_back(level + f.text);
+  }
+  return out;
+}
+
+bool Has(const std::vector<std::string>& findings, const std::string& start,
+         const std::string& part) {
+  for (const std::string& f : findings) {
+    if (f.rfind(start, 0) == 0 && f.find(part) != std::string::npos) return true;
+  }
+  return false;
+}
+
+TEST_CASE("doctor checks each SharePoint site's permissions and each list",
+          "[live][sharepoint][doctor]") {
+  ListFixture t;
+  config::Config config = t.f.config();
+  config.sharepoint.front().lists.push_back("00000000-0000-0000-0000-00000000dead");
+  auto findings = SharePointFindings(config, &t.f.clock());
+  INFO([&] {
+    std::string all;
+    for (const std::string& f : findings) all += f + "\n";
+    return all;
+  }());
+  CHECK(Has(findings, "ok " + t.site + ": Sites.Manage.All granted", ""));
+  CHECK(Has(findings, "ok " + t.site + " list " + t.list, "readable (\"Tasks\", 3 items)"));
+  CHECK(Has(findings, "FAIL " + t.site + " list 00000000-0000-0000-0000-00000000dead",
+            "404: no such list"));
+
+  // Reads only: the list is readable, its subscription is refused (403, shown in status),
+  // and doctor names the permission.
+  t.f.sim().SetPermission("Sites.Manage.All", false);
+  t.f.sim().SetPermission("Sites.Read.All", true);
+  findings = SharePointFindings(t.f.config(), &t.f.clock());
+  CHECK(Has(findings, "FAIL " + t.site,
+            "need the SharePoint application permission Sites.Manage.All"));
+  CHECK(Has(findings, "ok " + t.site + " list " + t.list, "readable"));
+  t.f.StopLive();
+  t.f.clock().Advance(std::chrono::hours(24 * 200));  // the subscription ended meanwhile
+  t.f.StartLive();
+  CHECK(t.f.sim().ListSubscriptions().empty());
+  auto shown = t.f.store().lists().Statuses();
+  REQUIRE(shown.ok());
+  CHECK(shown->front().subscription_error.find("Access denied") != std::string::npos);
+  CHECK(shown->front().last_error.empty());  // reads work
+
+  // Nothing at all of SharePoint's: the list itself is refused.
+  t.f.sim().SetPermission("Sites.Read.All", false);
+  findings = SharePointFindings(t.f.config(), &t.f.clock());
+  CHECK(Has(findings, "FAIL " + t.site, "no SharePoint Sites permission"));
+  CHECK(Has(findings, "FAIL " + t.site + " list " + t.list, "403"));
+}
+
+TEST_CASE("doctor says a secret cannot reach SharePoint", "[live][sharepoint][doctor]") {
+  ListFixture t(/*certificate=*/false);
+  auto findings = SharePointFindings(t.f.config(), &t.f.clock());
+  INFO([&] {
+    std::string all;
+    for (const std::string& f : findings) all += f + "\n";
+    return all;
+  }());
+  CHECK(Has(findings, "FAIL ", "certificate"));
+  CHECK(Has(findings, "FAIL " + t.site + " list " + t.list,
+            "401: Unsupported app only token. (SharePoint takes app-only tokens obtained with a "
+            "certificate only)"));
 }
 
 }  // namespace

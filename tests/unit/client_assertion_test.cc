@@ -1,6 +1,6 @@
 // ClientCertificate: the signed JWT sent as client_assertion. Its signature verifies with
-// the certificate's public key (PS256), its thumbprints are the certificate's, its claims
-// are those the identity platform documents; a key file others can read is refused.
+// the certificate's public key (RS256, or PS256 when asked), its thumbprints are the certificate's,
+// its claims are those the identity platform documents; a key file others can read is refused.
 
 #include "engine/graph/client_assertion.h"
 
@@ -61,9 +61,11 @@ std::string Digest(const std::string& certificate_pem, const EVP_MD* md) {
   return std::string(reinterpret_cast<char*>(d), n);
 }
 
-// RSASSA-PSS, SHA-256, MGF1 SHA-256, salt of 32 bytes: PS256 (RFC 7518 section 3.5).
-bool VerifyPs256(const std::string& certificate_pem, const std::string& input,
-                 const std::string& signature) {
+// RS256 (RFC 7518 section 3.3): RSASSA-PKCS1-v1_5 with SHA-256; PS256 (section 3.5):
+// RSASSA-PSS, SHA-256, MGF1 SHA-256, salt of 32 bytes.
+enum class Alg { kRs256, kPs256 };
+bool Verify(Alg alg, const std::string& certificate_pem, const std::string& input,
+            const std::string& signature) {
   std::unique_ptr<BIO, decltype(&BIO_free)> bio(
       BIO_new_mem_buf(certificate_pem.data(), static_cast<int>(certificate_pem.size())), BIO_free);
   std::unique_ptr<X509, decltype(&X509_free)> cert(
@@ -72,9 +74,9 @@ bool VerifyPs256(const std::string& certificate_pem, const std::string& input,
   EVP_PKEY_CTX* pctx = nullptr;
   if (EVP_DigestVerifyInit(ctx.get(), &pctx, EVP_sha256(), nullptr, X509_get0_pubkey(cert.get())) !=
           1 ||
-      EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
-      EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, EVP_sha256()) != 1 ||
-      EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, 32) != 1) {
+      (alg == Alg::kPs256 && (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
+                              EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, EVP_sha256()) != 1 ||
+                              EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, 32) != 1))) {
     return false;
   }
   return EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(signature.data()),
@@ -103,7 +105,8 @@ int64_t Number(simdjson::dom::element e, const char* key) {
   return e[key].get(v) == simdjson::SUCCESS ? v : -1;
 }
 
-TEST_CASE("client assertion: PS256 over the documented header and claims", "[graph][assertion]") {
+TEST_CASE("client assertion: RS256 (or PS256) over the documented header and claims",
+          "[graph][assertion]") {
   auto generated = rich::GenerateCertificate("graphmirror app", 30);
   REQUIRE(generated.ok());
   auto certificate =
@@ -114,17 +117,31 @@ TEST_CASE("client assertion: PS256 over the documented header and claims", "[gra
   REQUIRE(jwt.ok());
   Parts p = Split(*jwt);
 
-  // The signature verifies with the certificate's public key, and only over these bytes.
-  CHECK(VerifyPs256(generated->certificate_pem, p.signing_input, p.signature));
+  // The signature verifies with the certificate's public key, and only over these bytes;
+  // RS256 by default, so a PSS verifier refuses it.
+  CHECK(Verify(Alg::kRs256, generated->certificate_pem, p.signing_input, p.signature));
+  CHECK_FALSE(Verify(Alg::kPs256, generated->certificate_pem, p.signing_input, p.signature));
   std::string tampered = p.signing_input;
   tampered.back() = tampered.back() == 'A' ? 'B' : 'A';
-  CHECK_FALSE(VerifyPs256(generated->certificate_pem, tampered, p.signature));
+  CHECK_FALSE(Verify(Alg::kRs256, generated->certificate_pem, tampered, p.signature));
+
+  // PS256 when asked.
+  auto pss = (*certificate)
+                 ->MakeAssertion("11111111-2222-3333-4444-555555555555", kAudience, now,
+                                 AssertionSignature::kPs256);
+  REQUIRE(pss.ok());
+  Parts q = Split(*pss);
+  CHECK(Verify(Alg::kPs256, generated->certificate_pem, q.signing_input, q.signature));
+  simdjson::dom::parser qp;
+  simdjson::dom::element pss_header;
+  REQUIRE(qp.parse(q.header).get(pss_header) == simdjson::SUCCESS);
+  CHECK(Field(pss_header, "alg") == "PS256");
 
   simdjson::dom::parser hp, cp;
   simdjson::dom::element header, claims;
   REQUIRE(hp.parse(p.header).get(header) == simdjson::SUCCESS);
   REQUIRE(cp.parse(p.claims).get(claims) == simdjson::SUCCESS);
-  CHECK(Field(header, "alg") == "PS256");
+  CHECK(Field(header, "alg") == "RS256");
   CHECK(Field(header, "typ") == "JWT");
   // x5t#S256 and x5t: base64url of the SHA-256 and SHA-1 of the DER, the latter the same
   // thumbprint keygen prints (hex) and the admin center shows.
@@ -205,7 +222,7 @@ TEST_CASE("token: with a certificate, the form carries a client assertion and no
   CHECK(form["grant_type"] == "client_credentials");
   CHECK(form["client_assertion_type"] == "urn:ietf:params:oauth:client-assertion-type:jwt-bearer");
   Parts p = Split(form["client_assertion"]);
-  CHECK(VerifyPs256(first->certificate_pem, p.signing_input, p.signature));
+  CHECK(Verify(Alg::kRs256, first->certificate_pem, p.signing_input, p.signature));
   simdjson::dom::parser cp;
   simdjson::dom::element claims;
   REQUIRE(cp.parse(p.claims).get(claims) == simdjson::SUCCESS);
@@ -222,7 +239,7 @@ TEST_CASE("token: with a certificate, the form carries a client assertion and no
   tokens.Invalidate(*token);
   REQUIRE(tokens.GetToken().ok());
   Parts q = Split(graph.last_token_form()["client_assertion"]);
-  CHECK(VerifyPs256(second->certificate_pem, q.signing_input, q.signature));
+  CHECK(Verify(Alg::kRs256, second->certificate_pem, q.signing_input, q.signature));
 }
 
 }  // namespace

@@ -79,6 +79,24 @@ TEST_CASE("ParseConfig reads sync.bodies: text by default, html or none, nothing
   CHECK(bad.status().message().find('\n') == std::string::npos);
 }
 
+TEST_CASE("ParseConfig reads graph.assertion_algorithm: RS256 by default, or PS256", "[config]") {
+  auto plain = ParseConfig(kValid, "g.toml", "", NoEnv);
+  REQUIRE(plain.ok());
+  CHECK(plain->graph.assertion_algorithm == "RS256");
+  CHECK_FALSE(sync::ClientOptionsFrom(*plain).client_assertion_pss);
+  std::string text = kValid;
+  text.replace(text.find("client_id = \"app\""), 17,
+               "client_id = \"app\"\nassertion_algorithm = \"PS256\"");
+  auto pss = ParseConfig(text, "g.toml", "", NoEnv);
+  REQUIRE(pss.ok());
+  CHECK(pss->graph.assertion_algorithm == "PS256");
+  CHECK(sync::ClientOptionsFrom(*pss).client_assertion_pss);
+  text.replace(text.find("PS256"), 5, "HS256");
+  auto bad = ParseConfig(text, "g.toml", "", NoEnv);
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.status().message().find("graph.assertion_algorithm") != std::string::npos);
+}
+
 TEST_CASE("ParseConfig reads a scoped mailbox: folders and a filter per resource", "[config]") {
   std::string text = kValid;
   text.replace(text.find("user = \"u1\""), 11,

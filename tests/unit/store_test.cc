@@ -562,6 +562,118 @@ TEST_CASE("Occurrences and exceptions are kept apart from masters and single ins
   }
 }
 
+ListItemRow ListItem(int64_t id, const std::string& title) {
+  return {id, "{\"Id\":" + std::to_string(id) + ",\"Title\":\"" + title + "\"}", "", ""};
+}
+
+std::vector<int64_t> ListItemIds(Store& store) {
+  auto rows = store.lists().Items("s", "l");
+  REQUIRE(rows.ok());
+  std::vector<int64_t> ids;
+  for (const ListItemRow& row : *rows) ids.push_back(row.item_id);
+  return ids;
+}
+
+TEST_CASE("A whole-list read is written page by page and never empties the list",
+          "[store][lists]") {
+  test::TempDir dir;
+  ManualClock clock(TimePoint{});
+  auto store = std::move(Store::Open(dir.Path("m.db"), &clock)).value();
+  ListChanges first;
+  first.site = "s";
+  first.list_id = "l";
+  first.upserts = {ListItem(1, "one"), ListItem(2, "two"), ListItem(3, "three")};
+  first.change_token = "t1";
+  REQUIRE(store->lists().ApplyChanges(first).ok());
+
+  // A read begins: no token from now on (a crash makes the next sync read again).
+  auto generation = store->lists().BeginWholeRead("s", "l");
+  REQUIRE(generation.ok());
+  CHECK(store->lists().State("s", "l")->change_token.empty());
+  CHECK(store->lists().State("s", "l")->due());
+  // Its first page: item 2 changed, 4 is new; 1 and 3 not read yet are still there.
+  ListPage page;
+  page.site = "s";
+  page.list_id = "l";
+  page.generation = *generation;
+  page.rows = {ListItem(2, "two again"), ListItem(4, "four")};
+  page.requests = 1;
+  REQUIRE(store->lists().WriteWholeReadPage(page).ok());
+  CHECK(ListItemIds(*store) == std::vector<int64_t>{1, 2, 3, 4});
+  // Its last page has 3; the end sweeps 1 (gone from the list) and stores the token.
+  page.rows = {ListItem(3, "three")};
+  REQUIRE(store->lists().WriteWholeReadPage(page).ok());
+  REQUIRE(store->lists().FinishWholeRead("s", "l", *generation, "t2", 0, 1).ok());
+  CHECK(ListItemIds(*store) == std::vector<int64_t>{2, 3, 4});
+  CHECK(store->lists().State("s", "l")->change_token == "t2");
+  CHECK(store->lists().State("s", "l")->full_reads == 1);
+
+  // An incremental batch after it keeps its rows at the read's generation: a later read
+  // that ends before seeing them removes them only if it did not return them.
+  ListChanges later;
+  later.site = "s";
+  later.list_id = "l";
+  later.upserts = {ListItem(5, "five")};
+  later.deletes = {2};
+  later.change_token = "t3";
+  later.changes_read = 2;
+  later.requests = 2;
+  REQUIRE(store->lists().ApplyChanges(later).ok());
+  auto next = store->lists().BeginWholeRead("s", "l");
+  REQUIRE(next.ok());
+  CHECK(*next == *generation + 1);
+  page.generation = *next;
+  page.rows = {ListItem(5, "five")};
+  REQUIRE(store->lists().WriteWholeReadPage(page).ok());
+  REQUIRE(store->lists().FinishWholeRead("s", "l", *next, "t4", 0, 1).ok());
+  CHECK(ListItemIds(*store) == std::vector<int64_t>{5});
+
+  // What status shows: counters, the token's time, the last change.
+  auto statuses = store->lists().Statuses();
+  REQUIRE(statuses.ok());
+  REQUIRE(statuses->size() == 1);
+  const ListStatusRow& row = statuses->front();
+  CHECK(row.items == 1);
+  CHECK(row.syncs == 4);
+  CHECK(row.full_reads == 2);
+  CHECK(row.changes_read == 2);
+  CHECK(row.items_written == 3 + 3 + 1 + 1);
+  CHECK(row.items_removed == 1 + 1 + 2);
+  CHECK(row.requests == 1 + 1 + 1 + 2 + 1 + 1);
+  CHECK(row.has_token);
+  CHECK(!row.token_at.empty());
+  CHECK(!row.last_change_at.empty());
+  CHECK(row.last_error.empty());
+}
+
+TEST_CASE("A list's last errors are kept until a sync or subscription call succeeds",
+          "[store][lists]") {
+  test::TempDir dir;
+  ManualClock clock(TimePoint{});
+  auto store = std::move(Store::Open(dir.Path("m.db"), &clock)).value();
+  REQUIRE(store->lists().NoteError("s", "l", "401 Unsupported app only token.").ok());
+  REQUIRE(store->lists().NoteError("s", "l", "403 Access denied.", /*subscription=*/true).ok());
+  auto shown = store->lists().Statuses();
+  REQUIRE(shown.ok());
+  REQUIRE(shown->size() == 1);
+  CHECK(shown->front().last_error == "401 Unsupported app only token.");
+  CHECK(!shown->front().last_error_at.empty());
+  CHECK(shown->front().sync_failures == 1);
+  CHECK(shown->front().subscription_error == "403 Access denied.");
+  CHECK_FALSE(shown->front().has_token);
+
+  ListChanges ok;
+  ok.site = "s";
+  ok.list_id = "l";
+  ok.change_token = "t";
+  REQUIRE(store->lists().ApplyChanges(ok).ok());
+  REQUIRE(store->lists().NoteError("s", "l", "", /*subscription=*/true).ok());
+  shown = store->lists().Statuses();
+  CHECK(shown->front().last_error.empty());
+  CHECK(shown->front().subscription_error.empty());
+  CHECK(shown->front().sync_failures == 1);  // a counter: kept
+}
+
 TEST_CASE("Full-text search follows every write of the mirror", "[store][search]") {
   test::TempDir dir;
   ManualClock clock(TimePoint{});

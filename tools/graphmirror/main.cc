@@ -289,14 +289,22 @@ int RunStatus(const std::string& config_path) {
     std::printf("\n%-50s %-36s %9s  %s\n", "sharepoint site", "list", "items", "state");
     for (const auto& l : status->lists) {
       std::printf(
-          "%-50s %-36s %9lld  synced %s, %lld whole read(s), %lld notification(s) "
-          "waiting%s, subscription %s%s\n",
+          "%-50s %-36s %9lld  synced %s, last change %s, %lld whole read(s), %lld "
+          "notification(s) waiting, change token %s, subscription %s%s\n",
           l.site.c_str(), l.list_id.c_str(), static_cast<long long>(l.items),
-          l.synced_at.empty() ? "never" : l.synced_at.c_str(), static_cast<long long>(l.full_reads),
-          static_cast<long long>(l.pending_notifications),
-          l.has_change_token ? "" : ", next sync reads it whole",
+          l.synced_at.empty() ? "never" : l.synced_at.c_str(),
+          l.last_change_at.empty() ? "never" : l.last_change_at.c_str(),
+          static_cast<long long>(l.full_reads), static_cast<long long>(l.pending_notifications),
+          l.has_change_token ? ("from " + l.change_token_at).c_str()
+                             : "none (the next sync reads the list whole)",
           l.subscription_expires.empty() ? "none" : ("until " + l.subscription_expires).c_str(),
           l.configured ? "" : " (not configured)");
+      if (!l.last_error.empty()) {
+        std::printf("  last error (%s): %s\n", l.last_error_at.c_str(), l.last_error.c_str());
+      }
+      if (!l.subscription_error.empty()) {
+        std::printf("  subscription error: %s\n", l.subscription_error.c_str());
+      }
     }
   }
 

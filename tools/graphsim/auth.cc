@@ -13,7 +13,7 @@
 namespace graphsim {
 namespace {
 
-constexpr char kGraphResource[] = "https://graph.microsoft.com";
+constexpr const char* kGraphResource = kGraphAudience;
 constexpr char kGraphAppId[] = "00000003-0000-0000-c000-000000000000";
 
 std::string AadTimestamp(TimePoint now) {
@@ -67,7 +67,9 @@ HttpResponse Unauthorized(const std::string& message, const std::string& error_d
 }
 
 AppAccess::AppAccess() {
-  for (const char* role : {"Mail.Read", "Calendars.Read", "Contacts.Read"}) {
+  // Graph's three, and SharePoint's permission for list webhooks (a SharePoint API
+  // permission; graphsim puts every granted role in every token).
+  for (const char* role : {"Mail.Read", "Calendars.Read", "Contacts.Read", "Sites.Manage.All"}) {
     SetPermission(role, true);
   }
 }
@@ -92,10 +94,13 @@ bool AppAccess::Granted(const std::string& needed) const {
   return granted_.count(key) > 0 || granted_.count(write) > 0;
 }
 
-std::vector<std::string> AppAccess::Roles() const {
+std::vector<std::string> AppAccess::Roles(Api api) const {
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<std::string> roles;
-  for (const auto& [key, name] : granted_) roles.push_back(name);
+  for (const auto& [key, name] : granted_) {
+    const bool sharepoint = key.rfind("sites.", 0) == 0;
+    if (api == Api::kBoth || sharepoint == (api == Api::kSharePoint)) roles.push_back(name);
+  }
   std::sort(roles.begin(), roles.end());
   return roles;
 }
@@ -168,7 +173,7 @@ HttpResponse TokenIssuer::HandleTokenRequest(const HttpRequest& request, TimePoi
     if (auto refusal = CheckClientAssertion(*assertion, expect, now)) {
       return AadError(401, "invalid_client", refusal->code, refusal->text, now);
     }
-    return IssueToken(request, field("scope"), now);
+    return IssueToken(request, field("scope"), /*certificate=*/true, now);
   }
   const std::string* secret = field("client_secret");
   if (!secret) {
@@ -185,11 +190,25 @@ HttpResponse TokenIssuer::HandleTokenRequest(const HttpRequest& request, TimePoi
                         client_id + "'.",
                     now);
   }
-  return IssueToken(request, field("scope"), now);
+  return IssueToken(request, field("scope"), /*certificate=*/false, now);
+}
+
+std::string NormalizeOrigin(std::string origin) {
+  for (char& c : origin) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  while (!origin.empty() && origin.back() == '/') origin.pop_back();
+  auto strip = [&](std::string_view scheme, std::string_view port) {
+    if (origin.rfind(scheme, 0) == 0 && origin.size() > port.size() &&
+        origin.compare(origin.size() - port.size(), port.size(), port) == 0) {
+      origin.resize(origin.size() - port.size());
+    }
+  };
+  strip("https://", ":443");
+  strip("http://", ":80");
+  return origin;
 }
 
 HttpResponse TokenIssuer::IssueToken(const HttpRequest& request, const std::string* scope,
-                                     TimePoint now) {
+                                     bool certificate, TimePoint now) {
   if (!scope) {
     return AadError(400, "invalid_request", 900144,
                     "The request body must contain the following parameter: 'scope'.", now);
@@ -210,7 +229,7 @@ HttpResponse TokenIssuer::IssueToken(const HttpRequest& request, const std::stri
     return resource.size() >= suffix.size() &&
            resource.compare(resource.size() - suffix.size(), suffix.size(), suffix) == 0;
   };
-  const bool sharepoint = resource == request.base_url ||
+  const bool sharepoint = NormalizeOrigin(resource) == NormalizeOrigin(request.base_url) ||
                           (resource.rfind("https://", 0) == 0 && ends_with(".sharepoint.com"));
   if (!sharepoint && resource != kGraphResource && resource != kGraphResource + std::string("/") &&
       resource != kGraphAppId) {
@@ -223,8 +242,14 @@ HttpResponse TokenIssuer::IssueToken(const HttpRequest& request, const std::stri
                     now);
   }
 
+  Facts facts;
+  facts.resource = sharepoint ? NormalizeOrigin(resource) : kGraphResource;
+  facts.certificate = certificate;
   TimePoint expires = now + options_.token_lifetime;
-  std::string token = MintToken(now, expires);
+  // Graph's audience for graphsim's own origin too (a client pointed at graphsim asks for
+  // "{origin}/.default" as for a national cloud's Graph host).
+  const bool graph_host = !sharepoint || facts.resource == NormalizeOrigin(request.base_url);
+  std::string token = MintToken(now, expires, graph_host ? kGraphResource : facts.resource, facts);
   nlohmann::ordered_json body = {{"token_type", "Bearer"},
                                  {"expires_in", options_.token_lifetime.count()},
                                  {"ext_expires_in", options_.token_lifetime.count()},
@@ -238,8 +263,14 @@ HttpResponse TokenIssuer::IssueToken(const HttpRequest& request, const std::stri
   return response;
 }
 
-std::string TokenIssuer::MintToken(TimePoint now, TimePoint expires) {
-  std::vector<std::string> roles = access_->Roles();  // before mu_: AppAccess's lock is a leaf
+std::string TokenIssuer::MintToken(TimePoint now, TimePoint expires, const std::string& audience,
+                                   const Facts& facts) {
+  // Before mu_: AppAccess's lock is a leaf. graphsim's own origin stands in for Graph and
+  // SharePoint at once: its tokens carry both APIs' roles.
+  const AppAccess::Api api = facts.resource == kGraphResource ? AppAccess::Api::kGraph
+                             : audience == kGraphResource     ? AppAccess::Api::kBoth
+                                                              : AppAccess::Api::kSharePoint;
+  std::vector<std::string> roles = access_->Roles(api);
   std::lock_guard<std::mutex> lock(mu_);
   uint64_t serial = ++issued_;
   auto seconds = [](TimePoint t) {
@@ -247,13 +278,14 @@ std::string TokenIssuer::MintToken(TimePoint now, TimePoint expires) {
   };
   // Shaped like Entra ID's v1 app-only tokens for Graph; clients must treat it as opaque.
   nlohmann::ordered_json header = {{"typ", "JWT"}, {"alg", "RS256"}, {"kid", "graphsim"}};
-  nlohmann::ordered_json payload = {{"aud", kGraphResource},
+  nlohmann::ordered_json payload = {{"aud", audience},
                                     {"iss", "https://sts.windows.net/" + tenant_id_ + "/"},
                                     {"iat", seconds(now)},
                                     {"nbf", seconds(now)},
                                     {"exp", seconds(expires)},
                                     {"app_displayname", options_.client_id},
                                     {"appid", options_.client_id},
+                                    {"appidacr", facts.certificate ? "2" : "1"},
                                     {"idtyp", "app"},
                                     {"roles", roles},
                                     {"tid", tenant_id_},
@@ -267,11 +299,12 @@ std::string TokenIssuer::MintToken(TimePoint now, TimePoint expires) {
   }
   std::string token = B64UrlText(header.dump()) + "." + B64UrlText(payload.dump()) + "." +
                       Base64Url(signature, sizeof(signature));
-  tokens_[token] = Grant{expires, false};
+  tokens_[token] = Grant{expires, false, facts};
   return token;
 }
 
-TokenIssuer::Verdict TokenIssuer::Check(const std::string& authorization, TimePoint now) const {
+TokenIssuer::Verdict TokenIssuer::Check(const std::string& authorization, TimePoint now,
+                                        Facts* facts) const {
   if (authorization.empty()) return Verdict::kMissing;
   size_t space = authorization.find(' ');
   std::string scheme = authorization.substr(0, space);
@@ -285,6 +318,7 @@ TokenIssuer::Verdict TokenIssuer::Check(const std::string& authorization, TimePo
   auto it = tokens_.find(token);
   if (it == tokens_.end()) return Verdict::kUnknown;
   if (it->second.revoked || now >= it->second.expires) return Verdict::kExpired;
+  if (facts) *facts = it->second.facts;
   return Verdict::kValid;
 }
 

@@ -24,13 +24,19 @@ namespace graphsim {
 // The one app's application permissions (GRAPH.md section 8) and per-mailbox denials.
 class AppAccess {
  public:
-  AppAccess();  // Mail.Read, Calendars.Read and Contacts.Read granted, no mailbox denied
+  // Mail.Read, Calendars.Read, Contacts.Read and Sites.Manage.All granted, no mailbox
+  // denied.
+  AppAccess();
 
   // Any name; matched case-insensitively, listed as first granted.
   void SetPermission(const std::string& permission, bool granted);
   // True if `needed` ("Mail.Read") or its ReadWrite sibling ("Mail.ReadWrite") is granted.
   bool Granted(const std::string& needed) const;
-  std::vector<std::string> Roles() const;  // the granted permissions, sorted
+  // The granted permissions of an API, sorted: "Sites.*" are SharePoint's (graphsim
+  // models SharePoint's Sites permissions only, not Graph's of the same names), the others
+  // Graph's.
+  enum class Api { kGraph, kSharePoint, kBoth };
+  std::vector<std::string> Roles(Api api = Api::kGraph) const;
 
   void SetMailboxAllowed(int user, bool allowed);  // UserRecord::index
   bool MailboxAllowed(int user) const;
@@ -52,8 +58,19 @@ class TokenIssuer {
   HttpResponse HandleTokenRequest(const HttpRequest& request, TimePoint now);
 
   enum class Verdict { kValid, kMissing, kMalformed, kUnknown, kExpired };
-  // Checks the Authorization header of a Graph request.
-  Verdict Check(const std::string& authorization, TimePoint now) const;
+  // What a valid token was issued for: the resource of the scope asked for
+  // ("https://graph.microsoft.com", graphsim's own origin, or a SharePoint origin such as
+  // "https://contoso.sharepoint.com"; NormalizeOrigin'd), and whether the client proved
+  // itself with a certificate (the token's `appidacr` "2") or a secret ("1"). The token's
+  // `aud` is Graph's for Graph and for graphsim's origin (which stands in for Graph's
+  // host as well as for SharePoint's), the SharePoint origin otherwise.
+  struct Facts {
+    std::string resource;
+    bool certificate = false;
+  };
+  // Checks the Authorization header of a request; `facts`, if given, receives what a
+  // valid token was issued for.
+  Verdict Check(const std::string& authorization, TimePoint now, Facts* facts = nullptr) const;
   // Makes every token issued so far expired (tokens issued later are fine).
   void ExpireAll();
 
@@ -61,10 +78,14 @@ class TokenIssuer {
   struct Grant {
     TimePoint expires;
     bool revoked = false;
+    Facts facts;
   };
-  // The client is authenticated: checks the scope and answers with a token.
-  HttpResponse IssueToken(const HttpRequest& request, const std::string* scope, TimePoint now);
-  std::string MintToken(TimePoint now, TimePoint expires);
+  // The client is authenticated (with a certificate or a secret): checks the scope and
+  // answers with a token for its resource.
+  HttpResponse IssueToken(const HttpRequest& request, const std::string* scope, bool certificate,
+                          TimePoint now);
+  std::string MintToken(TimePoint now, TimePoint expires, const std::string& audience,
+                        const Facts& facts);
 
   const Options options_;
   const std::string tenant_id_;
@@ -78,6 +99,13 @@ class TokenIssuer {
 // no error="invalid_token" part (a request without a token).
 HttpResponse Unauthorized(const std::string& message, const std::string& error_description,
                           TimePoint now);
+
+// Graph's resource, the `aud` of the tokens Graph accepts.
+inline constexpr char kGraphAudience[] = "https://graph.microsoft.com";
+
+// "scheme://host[:port]" without the scheme's default port, lower case: how a resource
+// and a request's origin are compared.
+std::string NormalizeOrigin(std::string origin);
 
 }  // namespace graphsim
 

@@ -1003,9 +1003,23 @@ std::optional<ApiError> SelectUser(const std::string& select, Json* user) {
 
 }  // namespace
 
-std::optional<HttpResponse> Impl::CheckBearer(const HttpRequest& request, TimePoint now) const {
-  switch (tokens_.Check(request.Header("Authorization"), now)) {
+std::optional<HttpResponse> Impl::CheckBearer(const HttpRequest& request, TimePoint now,
+                                              TokenIssuer::Facts* facts) const {
+  TokenIssuer::Facts issued;
+  switch (tokens_.Check(request.Header("Authorization"), now, &issued)) {
     case TokenIssuer::Verdict::kValid:
+      if (facts) {
+        *facts = std::move(issued);
+        return std::nullopt;
+      }
+      // A token for another resource (a SharePoint site's) is not one for Graph. graphsim
+      // stands in for Graph at its own origin too: a client pointed at it asks for
+      // "{its origin}/.default", as for a national cloud's Graph host.
+      if (issued.resource != kGraphAudience &&
+          issued.resource != NormalizeOrigin(request.base_url)) {
+        return Unauthorized("Access token validation failure. Invalid audience.",
+                            "Invalid audience.", now);
+      }
       return std::nullopt;
     case TokenIssuer::Verdict::kMissing:
       return Unauthorized("Access token is empty.", "", now);

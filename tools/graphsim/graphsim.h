@@ -316,6 +316,15 @@ struct SharePointDeliveryStats {
   uint64_t pending = 0;          // waiting for a first try or a retry
 };
 
+// What SharePoint's REST API was asked, by kind (a client's cost).
+struct SharePointRequestStats {
+  uint64_t total = 0;        // every request to a list (after the bearer check)
+  uint64_t get_changes = 0;  // POST .../GetChanges
+  uint64_t get_items = 0;    // POST .../GetItems (a CAML query)
+  uint64_t item_reads = 0;   // GET .../items({id})
+  uint64_t item_pages = 0;   // GET .../items (a page of the whole list)
+};
+
 // One notification item whose POST was answered 2xx.
 struct AckedNotification {
   std::string id;  // the item's `id` ("" if Options::include_notification_id is false)
@@ -595,6 +604,10 @@ class Simulator {
   void DropNextListNotifications(int n);
   std::vector<SharePointSubscriptionView> ListSubscriptions() const;
   SharePointDeliveryStats ListDeliveries() const;
+  SharePointRequestStats ListRequests() const;
+  // After `after_pages` more pages of a whole-list read (GET .../items), the next one is
+  // answered `status` once (a read broken off midway).
+  void FailListItemPage(int after_pages, int status);
 
   // --- Rich notifications (includeResourceData) --------------------------------------------
   // The next `next_n` rich items (content faults) or POSTs with validationTokens (token

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <set>
 #include <utility>
 
 #include "tools/graphsim/errors.h"
@@ -264,6 +265,17 @@ std::vector<SharePointSubscriptionView> SharePointSim::Subscriptions() const {
   return out;
 }
 
+void SharePointSim::FailItemPage(int after_pages, int status) {
+  std::lock_guard<std::mutex> lock(mu_);
+  fail_page_after_ = after_pages;
+  fail_page_status_ = status;
+}
+
+SharePointRequestStats SharePointSim::Requests() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return requests_;
+}
+
 SharePointDeliveryStats SharePointSim::Stats() const {
   std::lock_guard<std::mutex> lock(mu_);
   SharePointDeliveryStats stats = stats_;
@@ -317,6 +329,7 @@ std::optional<HttpResponse> SharePointSim::Handle(const HttpRequest& request, Ti
     if (list == nullptr || list->site != site) {
       return SpNotFound("List '" + *list_id + "' does not exist at site with URL '" + site + "'.");
     }
+    ++requests_.total;
     std::string rest;
     for (size_t i = 2; i < segments.size(); ++i) rest += "/" + segments[i];
     if (ToLower(rest) != "/subscriptions" || request.method != "POST") {
@@ -391,7 +404,13 @@ HttpResponse SharePointSim::HandleList(const HttpRequest& request, List& list,
   const std::string head = ToLower(parts[0]);
   if (head == "getchanges" && parts.size() == 1) {
     if (method != "POST") return SpMethodNotAllowed();
+    ++requests_.get_changes;
     return GetChanges(request, list);
+  }
+  if (head == "getitems" && parts.size() == 1) {
+    if (method != "POST") return SpMethodNotAllowed();
+    ++requests_.get_items;
+    return GetItems(request, list);
   }
   if (head == "items" && parts.size() == 1) {
     if (method == "POST") {
@@ -404,6 +423,11 @@ HttpResponse SharePointSim::HandleList(const HttpRequest& request, List& list,
       return JsonResponse(201, DumpJson(ItemJson(list, id, list.items[id])));
     }
     if (method != "GET") return SpMethodNotAllowed();
+    ++requests_.item_pages;
+    if (fail_page_after_ >= 0 && fail_page_after_-- == 0) {
+      return SpError(fail_page_status_, "-2147024809, System.ArgumentException",
+                     "A fault injected by graphsim.");
+    }
     // Paged by item id, as SharePoint's $skiptoken=Paged=TRUE&p_ID={last id}.
     int top = kDefaultPageSize;
     if (std::string t = Param(request, "$top"); !t.empty()) {
@@ -458,7 +482,10 @@ HttpResponse SharePointSim::HandleList(const HttpRequest& request, List& list,
     if (method == "POST" && !request.Header("X-HTTP-Method").empty()) {
       verb = ToLower(request.Header("X-HTTP-Method")) == "delete" ? "DELETE" : "PATCH";
     }
-    if (verb == "GET") return JsonResponse(200, DumpJson(ItemJson(list, it->first, it->second)));
+    if (verb == "GET") {
+      ++requests_.item_reads;
+      return JsonResponse(200, DumpJson(ItemJson(list, it->first, it->second)));
+    }
     const TimePoint at = TruncateToSeconds(now);
     if (verb == "DELETE") {
       list.items.erase(it);
@@ -529,6 +556,96 @@ HttpResponse SharePointSim::HandleRecycleBin(const HttpRequest& request, const s
                    "Recycle Bin item does not exist.");
   }
   return JsonResponse(200, DumpJson(Json{{"odata.null", true}}));
+}
+
+namespace {
+
+// The text between `<tag` (with any attributes) and `</tag>` in `xml`, from `from`; the
+// position after the close in *end. nullopt if there is none.
+std::optional<std::string> Element(const std::string& xml, const std::string& tag, size_t from,
+                                   size_t* end = nullptr) {
+  size_t open = from;
+  for (;;) {
+    open = xml.find("<" + tag, open);
+    if (open == std::string::npos) return std::nullopt;
+    const char next = open + 1 + tag.size() < xml.size() ? xml[open + 1 + tag.size()] : '\0';
+    if (next == '>' || next == ' ' || next == '/') break;
+    ++open;
+  }
+  const size_t body = xml.find('>', open);
+  if (body == std::string::npos) return std::nullopt;
+  if (xml[body - 1] == '/') {  // <tag/>
+    if (end) *end = body + 1;
+    return std::string();
+  }
+  const size_t close = xml.find("</" + tag + ">", body);
+  if (close == std::string::npos) return std::nullopt;
+  if (end) *end = close + tag.size() + 3;
+  return xml.substr(body + 1, close - body - 1);
+}
+
+// The ids a CAML Where names by `<In>` or `<Eq>` on the ID field; nullopt if the Where is
+// anything else.
+std::optional<std::set<int>> IdsOfWhere(const std::string& where) {
+  std::string condition;
+  std::optional<std::string> in = Element(where, "In", 0);
+  std::optional<std::string> eq = in ? std::nullopt : Element(where, "Eq", 0);
+  if (!in && !eq) return std::nullopt;
+  condition = in ? *in : *eq;
+  const size_t ref = condition.find("<FieldRef");
+  if (ref == std::string::npos) return std::nullopt;
+  const size_t ref_end = condition.find('>', ref);
+  const std::string field = condition.substr(ref, ref_end - ref);
+  if (field.find("Name='ID'") == std::string::npos &&
+      field.find("Name=\"ID\"") == std::string::npos) {
+    return std::nullopt;
+  }
+  std::set<int> ids;
+  size_t at = 0;
+  while (std::optional<std::string> value = Element(condition, "Value", at, &at)) {
+    auto id = ParseInt(*value);
+    if (!id) return std::nullopt;
+    ids.insert(*id);
+  }
+  if (ids.empty()) return std::nullopt;
+  return ids;
+}
+
+}  // namespace
+
+// SP.List.getItems(query): the items a CAML query selects, as `/items` renders them.
+HttpResponse SharePointSim::GetItems(const HttpRequest& request, const List& list) const {
+  Json body = Json::parse(request.body.empty() ? "{}" : request.body, nullptr, false);
+  const Json query = body.is_object() ? body.value("query", Json()) : Json();
+  const Json view_xml = query.is_object() ? query.value("ViewXml", Json()) : Json();
+  if (!view_xml.is_string()) return SpBadRequest("Parameter query is invalid.");
+  const std::string xml = view_xml.get<std::string>();
+  std::optional<std::string> view = Element(xml, "View", 0);
+  if (!view) {
+    return SpError(400, "-2147024809, System.ArgumentException",
+                   "Value does not fall within the expected range.");
+  }
+  int row_limit = kMaxPageSize;
+  if (std::optional<std::string> limit = Element(*view, "RowLimit", 0)) {
+    auto parsed = ParseInt(*limit);
+    if (!parsed || *parsed < 1) return SpBadRequest("Invalid RowLimit.");
+    row_limit = std::min(*parsed, kMaxPageSize);
+  }
+  std::optional<std::set<int>> ids;
+  if (std::optional<std::string> where = Element(*view, "Where", 0)) {
+    ids = IdsOfWhere(*where);
+    if (!ids) {
+      return SpError(400, "-2147024809, System.ArgumentException",
+                     "graphsim models CAML Where clauses of In or Eq on the ID field only.");
+    }
+  }
+  Json values = Json::array();
+  for (const auto& [id, item] : list.items) {
+    if (static_cast<int>(values.size()) == row_limit) break;
+    if (ids && ids->count(id) == 0) continue;
+    values.push_back(ItemJson(list, id, item));
+  }
+  return JsonResponse(200, DumpJson(Json{{"value", values}}));
 }
 
 HttpResponse SharePointSim::GetChanges(const HttpRequest& request, const List& list) const {

@@ -1,7 +1,9 @@
 // SharePointSim: SharePoint Online lists and their webhooks as GRAPH.md section 9 and the
 // seed document describe them, served under the site's path
 // (`/sites/{name}/_api/web/lists('{id}')/...`):
-//   - lists of items (integer ids, fields as JSON, Created/Modified), with item CRUD;
+//   - lists of items (integer ids, fields as JSON, Created/Modified), with item CRUD, read
+//     one by one, page by page, or by `GetItems` with a CAML query whose Where is an `In`
+//     (or `Eq`) on the ID field (other CAML is refused: not modelled);
 //   - each list's change log: every add, update, delete and restore gets a change number,
 //     and `GetChanges` returns the changes after a change token ("1;3;{list};{ticks};{n}")
 //     of the types the ChangeQuery asks for (Add, Update, DeleteObject, Restore), at most
@@ -63,6 +65,9 @@ class SharePointSim {
   void DropNextNotifications(int n);
   std::vector<SharePointSubscriptionView> Subscriptions() const;
   SharePointDeliveryStats Stats() const;
+  SharePointRequestStats Requests() const;
+  // After `after_pages` more item pages, the next one is answered `status` once.
+  void FailItemPage(int after_pages, int status);
 
   // The REST API: a request whose path starts with a site's path and "/_api/"; nullopt
   // for any other path. The caller checked the bearer token.
@@ -116,6 +121,7 @@ class SharePointSim {
   HttpResponse HandleList(const HttpRequest& request, List& list, const std::string& rest,
                           TimePoint now);
   HttpResponse GetChanges(const HttpRequest& request, const List& list) const;
+  HttpResponse GetItems(const HttpRequest& request, const List& list) const;
   HttpResponse HandleRecycleBin(const HttpRequest& request, const std::string& site,
                                 const std::string& key, const std::vector<std::string>& rest,
                                 TimePoint now);
@@ -143,6 +149,9 @@ class SharePointSim {
   uint64_t guid_counter_;
   int drop_next_ = 0;
   SharePointDeliveryStats stats_;
+  SharePointRequestStats requests_;
+  int fail_page_after_ = -1;  // item pages to serve before failing one; -1: none
+  int fail_page_status_ = 0;
   std::mutex pump_mu_;
 };
 

@@ -1162,7 +1162,7 @@ bool SimulatorCore::TakeStaleUpn() {
 
 // Outlook REST (outlook.office.com/api/v2.0, retired in March 2024) as it answered a token
 // minted for Graph (seed 000): 401, and Exchange Online's WWW-Authenticate naming its own
-// app id. graphsim mints only Graph tokens, so every request here gets it.
+// app id. graphsim mints no token for Outlook REST, so every request here gets it.
 HttpResponse SimulatorCore::OutlookRestRefusal() {
   HttpResponse response;
   response.status = 401;
@@ -1175,6 +1175,56 @@ HttpResponse SimulatorCore::OutlookRestRefusal() {
       "error=\"invalid_token\",Basic Realm=\"\",Basic Realm=\"\",Basic Realm=\"\"");
   response.headers.emplace_back("x-backendhttpstatus", "401, 401");
   return response;
+}
+
+// SharePoint Online's own 401 (not Graph's error shape): a JSON `error_description`, and
+// the x-ms-diagnostics header naming the cause's category.
+static HttpResponse SharePointUnauthorized(const std::string& description) {
+  HttpResponse response;
+  response.status = 401;
+  response.content_type = "application/json; charset=utf-8";
+  response.body = DumpJson(nlohmann::ordered_json{{"error_description", description}});
+  response.headers.emplace_back("x-ms-diagnostics",
+                                "3001000;reason=\"There has been an error authenticating the "
+                                "request.\";category=\"invalid_client\"");
+  response.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"\"");
+  return response;
+}
+
+std::optional<HttpResponse> SimulatorCore::CheckSharePointBearer(const HttpRequest& request,
+                                                                 TimePoint now) const {
+  TokenIssuer::Facts facts;
+  if (std::optional<HttpResponse> refused = CheckBearer(request, now, &facts)) return refused;
+  if (facts.resource != NormalizeOrigin(request.base_url)) {
+    return SharePointUnauthorized("Invalid audience Uri '" + facts.resource + "'.");
+  }
+  if (!facts.certificate) return SharePointUnauthorized("Unsupported app only token.");
+  // SharePoint API application permissions: reading items needs Sites.Read.All or more;
+  // a list subscription (create, renew, delete) "Read and write items and lists in all
+  // site collections" (Sites.Manage.All) or full control.
+  const bool manage =
+      access_.Granted("Sites.Manage.All") || access_.Granted("Sites.FullControl.All");
+  const bool read =
+      manage || access_.Granted("Sites.Read.All") || access_.Granted("Sites.ReadWrite.All");
+  std::string path = request.path;
+  for (char& c : path) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  const bool subscription_call =
+      path.find("/subscriptions") != std::string::npos && request.method != "GET";
+  if (subscription_call ? !manage : !read) {
+    HttpResponse denied;
+    denied.status = 403;
+    denied.content_type = "application/json; charset=utf-8";
+    denied.body = DumpJson(nlohmann::ordered_json{
+        {"odata.error",
+         {{"code", "-2147024891, System.UnauthorizedAccessException"},
+          {"message",
+           {{"lang", "en-US"},
+            {"value",
+             "Access denied. You do not have permission to perform this action or access "
+             "this resource."}}}}}});
+    return denied;
+  }
+  return std::nullopt;
 }
 
 HttpResponse SimulatorCore::Handle(const HttpRequest& request) {
@@ -1196,7 +1246,7 @@ HttpResponse SimulatorCore::Handle(const HttpRequest& request) {
     response = OutlookRestRefusal();
   } else if (segments.size() >= 3 && ToLower(segments[0]) == "sites") {
     // SharePoint: /sites/{name}/_api/web/lists('{id}')/...
-    if (std::optional<HttpResponse> refused = CheckBearer(request, now)) {
+    if (std::optional<HttpResponse> refused = CheckSharePointBearer(request, now)) {
       response = std::move(*refused);
     } else if (std::optional<HttpResponse> answer = sharepoint_.Handle(request, now)) {
       response = std::move(*answer);
@@ -1639,6 +1689,10 @@ std::vector<SharePointSubscriptionView> Simulator::ListSubscriptions() const {
 }
 
 SharePointDeliveryStats Simulator::ListDeliveries() const { return impl_->sharepoint_.Stats(); }
+SharePointRequestStats Simulator::ListRequests() const { return impl_->sharepoint_.Requests(); }
+void Simulator::FailListItemPage(int after_pages, int status) {
+  impl_->sharepoint_.FailItemPage(after_pages, status);
+}
 
 void Simulator::StopDeliveryThread() { impl_->notifier_.StopThread(); }
 

@@ -187,7 +187,14 @@ class SimulatorCore {
   HttpResponse Handle(const HttpRequest& request);
   HttpResponse OutlookRestRefusal();
   // The 401 a request without a valid bearer token gets; nullopt if the token is good.
-  std::optional<HttpResponse> CheckBearer(const HttpRequest& request, TimePoint now) const;
+  // Without `facts` the token must be one for Graph; with it, any audience passes and
+  // `facts` says what the token was issued for (the caller checks).
+  std::optional<HttpResponse> CheckBearer(const HttpRequest& request, TimePoint now,
+                                          TokenIssuer::Facts* facts = nullptr) const;
+  // SharePoint's REST API: a valid token whose audience is this site's origin, obtained
+  // with a certificate (an app-only token from a secret is refused, GRAPH.md section 9).
+  std::optional<HttpResponse> CheckSharePointBearer(const HttpRequest& request,
+                                                    TimePoint now) const;
   HttpResponse HandleGraph(const HttpRequest& request, const std::vector<std::string>& segments,
                            TimePoint now);  // graph_routes.cc
   HttpResponse HandleControl(const HttpRequest& request,
