@@ -1,5 +1,13 @@
 #!/usr/bin/env python3
-"""Renders the rows the benchmark programs printed (JSON lines) as the BENCHMARKS.md table."""
+"""Renders the rows the benchmark programs printed (JSON lines) as the BENCHMARKS.md table.
+
+  report.py RESULTS                      print the table
+  report.py RESULTS --write FILE         print it and rewrite FILE (BENCHMARKS.md)
+  report.py RESULTS --compare FILE       print, for each row measured, its value and ratio
+                                         against the same row in FILE, and the ratio of
+                                         ratios (now / then): below 1, the row got slower
+                                         relative to its own baseline
+"""
 import datetime
 import json
 import os
@@ -47,10 +55,68 @@ def table(rows):
     return "\n".join(lines)
 
 
+def parse_measure(cell):
+    """ "11,585 POST/s" -> 11585.0; "—" or "" -> None."""
+    head = cell.strip().split(" ")[0].replace(",", "")
+    try:
+        return float(head)
+    except ValueError:
+        return None
+
+
+def previous_rows(path):
+    """The rows of a BENCHMARKS.md table: {row: (measured, ratio or None, line)}."""
+    out = {}
+    for line in open(path):
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) != 7 or not cells[0].isdigit():
+            continue
+        ratio = None
+        try:
+            ratio = float(cells[4]) if cells[4] else None
+        except ValueError:
+            pass
+        out[int(cells[0])] = (parse_measure(cells[2]), ratio, cells[1])
+    return out
+
+
+def compare(rows, path):
+    """Lines comparing each measured row with the same row in `path`; the rows that lost
+    more than a fifth of their ratio to their baseline are marked."""
+    then = previous_rows(path)
+    lines = ["| # | then | now | then ratio | now ratio | ratio of ratios | |",
+             "|---|---|---|---|---|---|---|"]
+    for r in sorted(rows, key=lambda r: r["row"]):
+        before = then.get(r["row"])
+        now_ratio = r["value"] / r["baseline"] if r.get("baseline") else None
+        if before is None:
+            lines.append(f"| {r['row']} | (not in {os.path.basename(path)}) | "
+                         f"{number(r['value'])} {r['unit']} | | "
+                         f"{'' if now_ratio is None else f'{now_ratio:.2f}'} | | new |")
+            continue
+        value, ratio, _ = before
+        of = ""
+        mark = ""
+        if ratio and now_ratio is not None:
+            of = f"{now_ratio / ratio:.2f}"
+            if now_ratio < 0.8 * ratio:
+                mark = "SLOWER"
+        elif value:
+            of = f"value {r['value'] / value:.2f}x"
+        lines.append(f"| {r['row']} | {number(value)} | {number(r['value'])} {r['unit']} | "
+                     f"{'' if ratio is None else f'{ratio:.2f}'} | "
+                     f"{'' if now_ratio is None else f'{now_ratio:.2f}'} | {of} | {mark} |")
+    return "\n".join(lines)
+
+
 def main():
     rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
     text = table(rows)
     print(text)
+    if len(sys.argv) > 3 and sys.argv[2] == "--compare":
+        print()
+        print(compare(rows, sys.argv[3]))
+        return
     if len(sys.argv) > 3 and sys.argv[2] == "--write":
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
                                 text=True).stdout.strip()
