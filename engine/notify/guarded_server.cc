@@ -73,7 +73,13 @@ int MillisecondsUntil(SteadyClock::time_point deadline) {
 // listening thread (which only writes a canned answer without blocking).
 class GuardedServer::Pool : public httplib::TaskQueue {
  public:
-  Pool(int threads, int max_threads) : max_threads_(static_cast<size_t>(max_threads)) {
+  // `make_room`, at the limit: closes a connection that holds a worker for nothing (its
+  // worker frees itself shortly); true if it did, and the new connection is then served.
+  Pool(int threads, int max_threads, std::function<bool()> make_room)
+      : max_threads_(static_cast<size_t>(max_threads)),
+        // Connections let in while their evicted ones wind down: a bound on the overshoot.
+        hard_limit_(max_threads_ + max_threads_ / 4 + 1),
+        make_room_(std::move(make_room)) {
     std::lock_guard<std::mutex> lock(mu_);
     for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { Work(); });
   }
@@ -83,7 +89,14 @@ class GuardedServer::Pool : public httplib::TaskQueue {
       std::unique_lock<std::mutex> lock(mu_);
       // Room while the connections being served and waiting stay under the limit. A
       // worker still starting counts as free: it takes the next job once it runs.
-      if (!shutdown_ && busy_ + jobs_.size() < max_threads_) {
+      bool room = !shutdown_ && busy_ + jobs_.size() < max_threads_;
+      if (!room && !shutdown_ && busy_ + jobs_.size() < hard_limit_) {
+        lock.unlock();
+        room = make_room_();  // takes the server's lock, never this one
+        lock.lock();
+        room = room && !shutdown_ && busy_ + jobs_.size() < hard_limit_;
+      }
+      if (room) {
         jobs_.push_back(std::move(fn));
         if (threads_.size() < busy_ + jobs_.size()) threads_.emplace_back([this] { Work(); });
         lock.unlock();
@@ -124,6 +137,8 @@ class GuardedServer::Pool : public httplib::TaskQueue {
   }
 
   const size_t max_threads_;
+  const size_t hard_limit_;
+  const std::function<bool()> make_room_;
   std::mutex mu_;
   std::condition_variable ready_;
   std::deque<std::function<void()>> jobs_;
@@ -273,8 +288,8 @@ GuardedServer::GuardedServer(GuardedServerOptions options, GuardedServerCounters
                              SSL_CTX* tls)
     : options_(options), counters_(counters), tls_(tls) {
   if (tls_ != nullptr) SSL_CTX_up_ref(tls_);
-  new_task_queue = [threads = options_.threads, max = options_.max_connections] {
-    return new Pool(threads, max);
+  new_task_queue = [this] {
+    return new Pool(options_.threads, options_.max_connections, [this] { return MakeRoom(); });
   };
 }
 
@@ -285,15 +300,41 @@ GuardedServer::~GuardedServer() {
 void GuardedServer::CloseConnections() {
   std::lock_guard<std::mutex> lock(mu_);
   closing_ = true;
-  for (const auto& [sock, idle] : open_) {
-    if (idle) ::shutdown(sock, SHUT_RDWR);
+  for (const auto& [sock, open] : open_) {
+    if (open.idle) ::shutdown(sock, SHUT_RDWR);
   }
+}
+
+bool GuardedServer::MakeRoom() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (closing_) return false;
+  const auto now = SteadyClock::now();
+  auto eligible = [&](const OpenConnection& c) {
+    return !c.evicted && (c.idle || now - c.since >= options_.stalled_after);
+  };
+  // An idle one first (the longest idle), else the longest stalled request.
+  auto rank = [](const OpenConnection& c) { return std::make_pair(c.idle ? 0 : 1, c.since); };
+  socket_t victim = INVALID_SOCKET;
+  OpenConnection* chosen = nullptr;
+  for (auto& [sock, open] : open_) {
+    if (eligible(open) && (chosen == nullptr || rank(open) < rank(*chosen))) {
+      victim = sock;
+      chosen = &open;
+    }
+  }
+  if (chosen == nullptr) return false;
+  // Still registered, so not yet closed: its worker closes it after Unregister, which
+  // waits for this lock.
+  ::shutdown(victim, SHUT_RDWR);
+  chosen->evicted = true;
+  if (counters_.evicted != nullptr) counters_.evicted->fetch_add(1);
+  return true;
 }
 
 bool GuardedServer::Register(socket_t sock) {
   std::lock_guard<std::mutex> lock(mu_);
   if (closing_) return false;
-  open_[sock] = false;
+  open_[sock] = OpenConnection{false, SteadyClock::now(), false};
   return true;
 }
 
@@ -305,7 +346,10 @@ void GuardedServer::Unregister(socket_t sock) {
 bool GuardedServer::SetIdle(socket_t sock, bool idle) {
   std::lock_guard<std::mutex> lock(mu_);
   if (closing_) return false;
-  open_[sock] = idle;
+  OpenConnection& open = open_[sock];
+  if (open.evicted) return false;
+  open.idle = idle;
+  open.since = SteadyClock::now();
   return true;
 }
 

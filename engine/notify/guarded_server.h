@@ -10,8 +10,12 @@
 //     handshake included), and its answer must leave within `request_timeout`; a peer
 //     slower than that is disconnected and counted;
 //   - workers grow from `threads` up to `max_connections` as connections arrive; past that
-//     a new connection is answered 503 with Retry-After at once and closed, so a flood is
-//     refused quickly instead of queued;
+//     a new connection first makes room by closing an idle keep-alive connection, or else
+//     the connection longest inside a request that has taken over `stalled_after` (a
+//     slowloris peer): a valid delivery is never turned away by connections that send
+//     nothing useful. Only when every connection is busy with a fresh request is the new
+//     one answered 503 with Retry-After at once and closed, so a flood is refused quickly
+//     instead of queued;
 //   - TLS, when given a context, is done here with OpenSSL on non-blocking sockets.
 //
 // Thread-safety: configure before listen_after_bind(); CloseConnections() may be called
@@ -38,11 +42,14 @@ struct GuardedServerOptions {
   std::chrono::milliseconds request_timeout{10000};
   std::chrono::milliseconds keep_alive{2000};  // idle wait for a connection's next request
   size_t keep_alive_max_count = 1000;          // requests per connection
+  // At max_connections, a request in progress this long may be cut to make room.
+  std::chrono::milliseconds stalled_after{1000};
 };
 
 struct GuardedServerCounters {
   std::atomic<uint64_t>* refused = nullptr;    // connections answered 503 at the door
   std::atomic<uint64_t>* timed_out = nullptr;  // connections cut for slowness
+  std::atomic<uint64_t>* evicted = nullptr;    // closed to make room at max_connections
 };
 
 class GuardedServer : public httplib::Server {
@@ -66,6 +73,15 @@ class GuardedServer : public httplib::Server {
   void Unregister(socket_t sock);
   // Marks `sock` waiting for its next request (`idle`) or in one; false if it must close.
   bool SetIdle(socket_t sock, bool idle);
+  // At max_connections: shuts down an idle connection, or else the one longest in a
+  // request older than stalled_after; false if there is none (every one is busy).
+  bool MakeRoom();
+
+  struct OpenConnection {
+    bool idle = false;
+    std::chrono::steady_clock::time_point since;  // of its idle wait or current request
+    bool evicted = false;
+  };
 
   const GuardedServerOptions options_;
   const GuardedServerCounters counters_;
@@ -73,7 +89,7 @@ class GuardedServer : public httplib::Server {
 
   std::mutex mu_;
   bool closing_ = false;
-  std::unordered_map<socket_t, bool> open_;  // socket -> idle
+  std::unordered_map<socket_t, OpenConnection> open_;
 };
 
 // A TLS server context from PEM files: TLS 1.2 at least, no renegotiation. Null on

@@ -548,7 +548,8 @@ Status Receiver::Start() {
   connections.keep_alive = o.keep_alive;
   connections.keep_alive_max_count = kKeepAliveMaxCount;
   impl.server = std::make_unique<GuardedServer>(
-      connections, GuardedServerCounters{&impl.stats->refused, &impl.stats->timed_out},
+      connections,
+      GuardedServerCounters{&impl.stats->refused, &impl.stats->timed_out, &impl.stats->evicted},
       impl.tls_context.get());
   httplib::Server& server = *impl.server;
   server.set_payload_max_length(o.max_body_bytes);

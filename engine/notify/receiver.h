@@ -50,9 +50,10 @@ struct ReceiverOptions {
   std::chrono::milliseconds commit_timeout{2000};
   // Worker pool. Every open connection holds a worker while it is open, so `threads`
   // workers start at once (the connections Graph and a proxy keep open) and more start
-  // as connections arrive, up to `max_connections`; past that a new connection is
-  // answered 503 with Retry-After at once (Graph retries), not queued. An idle worker
-  // costs only its stack.
+  // as connections arrive, up to `max_connections`; past that a new connection takes the
+  // place of an idle keep-alive connection or of a request stalled for over a second, and
+  // only when there is none is it answered 503 with Retry-After at once (Graph retries),
+  // not queued. An idle worker costs only its stack.
   int threads = 64;
   int max_connections = 512;
   // A request must arrive whole (headers, body; TLS handshake for a new connection)
@@ -106,6 +107,9 @@ struct ReceiverStats {
   std::atomic<uint64_t> unavailable{0};             // 503: the store did not commit in time
   std::atomic<uint64_t> refused{0};    // connections answered 503: max_connections open
   std::atomic<uint64_t> timed_out{0};  // connections closed: a request slower than request_timeout
+  // Connections closed at max_connections to make room for a new one: idle keep-alives,
+  // or requests stalled for over a second.
+  std::atomic<uint64_t> evicted{0};
 };
 
 class Receiver {

@@ -169,6 +169,10 @@ Result<std::string> RenderMetrics(const MetricsSources& src) {
   out.Counter("connections_refused_total",
               "Connections answered 503 at once: webhook.max_connections were open.",
               {{{}, Read(r.refused)}});
+  out.Counter("connections_evicted_total",
+              "Connections closed at webhook.max_connections to make room for a new one: idle "
+              "keep-alives, or requests stalled for over a second.",
+              {{{}, Read(r.evicted)}});
   out.Counter("connections_timed_out_total",
               "Connections closed: a request arrived (or its answer left) slower than "
               "webhook.request_timeout_seconds.",

@@ -227,6 +227,71 @@ TEST_CASE("receiver: a connection beyond max_connections gets 503 at once", "[no
   CHECK(f.Rows() == 1);
 }
 
+TEST_CASE("receiver: at max_connections, idle and stalled connections make room for a delivery",
+          "[notify]") {
+  ReceiverOptions options;
+  options.threads = 2;
+  options.max_connections = 4;
+  options.request_timeout = 10min;  // nothing is cut for slowness while the test runs
+  options.keep_alive = std::chrono::seconds(60);
+  Fixture f(options);
+  const std::string delivery =
+      "POST /notifications HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+      "Content-Length: ";
+  auto post = [&](int fd, const std::string& id) {
+    const std::string body = Body({Item("sub-1", "cs-1", id, "e1")});
+    const std::string request = delivery + std::to_string(body.size()) + "\r\n\r\n" + body;
+    REQUIRE(::send(fd, request.data(), request.size(), MSG_NOSIGNAL) ==
+            static_cast<ssize_t>(request.size()));
+    return ReadAnswer(fd, 5000ms);
+  };
+
+  SECTION("idle keep-alive connections") {
+    // Four connections delivered once and stay open, idle, holding every worker.
+    std::vector<int> idle;
+    for (int i = 0; i < 4; ++i) {
+      idle.push_back(ConnectRaw(f.receiver->port()));
+      REQUIRE(post(idle.back(), "m" + std::to_string(i)).rfind("HTTP/1.1 202", 0) == 0);
+    }
+    // A fifth delivery is served at once, in the place of the longest idle one.
+    const int fresh = ConnectRaw(f.receiver->port());
+    const auto started = SteadyClock::now();
+    const std::string answer = post(fresh, "m4");
+    CHECK(answer.rfind("HTTP/1.1 202", 0) == 0);
+    CHECK(SteadyClock::now() - started < 1000ms);
+    ::close(fresh);
+    CHECK(f.receiver->stats().evicted == 1);
+    CHECK(f.receiver->stats().refused == 0);
+    CHECK(Eventually([&] { return ClosedByServer(idle[0]); }));
+    for (int fd : idle) ::close(fd);
+    CHECK(f.Rows() == 5);
+  }
+  SECTION("requests stalled for over a second, but not fresh ones") {
+    std::vector<int> stalled;
+    for (int i = 0; i < 4; ++i) {
+      stalled.push_back(ConnectRaw(f.receiver->port()));
+      const std::string partial = "POST /notifications HTTP/1.1\r\n";
+      ::send(stalled.back(), partial.data(), partial.size(), MSG_NOSIGNAL);
+    }
+    // Fresh (under a second): the new connection is refused, none is cut.
+    std::this_thread::sleep_for(200ms);
+    int extra = ConnectRaw(f.receiver->port());
+    CHECK(post(extra, "early").rfind("HTTP/1.1 503", 0) == 0);
+    ::close(extra);
+    CHECK(f.receiver->stats().evicted == 0);
+    // Past a second: the delivery takes the place of one of them.
+    std::this_thread::sleep_for(1000ms);
+    extra = ConnectRaw(f.receiver->port());
+    CHECK(post(extra, "m1").rfind("HTTP/1.1 202", 0) == 0);
+    ::close(extra);
+    CHECK(f.receiver->stats().evicted == 1);
+    CHECK(Eventually(
+        [&] { return std::count_if(stalled.begin(), stalled.end(), ClosedByServer) == 1; }));
+    for (int fd : stalled) ::close(fd);
+    CHECK(f.Rows() == 1);
+  }
+}
+
 TEST_CASE("receiver: overload is refused fast, bounded, and loses nothing acknowledged",
           "[notify]") {
   ReceiverOptions options;
