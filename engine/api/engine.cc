@@ -39,6 +39,20 @@ struct Engine::Impl {
 
 namespace {
 
+// The entry of `key` in `entries` (a status list), appended and set up by `init` the first
+// time: the order of first mention, so configured entries come first, in config order.
+template <typename Entry, typename Key, typename Init>
+Entry* EntryFor(std::vector<Entry>& entries, std::map<Key, size_t>& index, const Key& key,
+                Init init) {
+  auto [it, added] = index.emplace(key, entries.size());
+  if (added) {
+    Entry entry;
+    init(entry);
+    entries.push_back(std::move(entry));
+  }
+  return &entries[it->second];
+}
+
 SyncReport ToReport(const sync::CollectionReport& r) {
   SyncReport out;
   out.user_id = r.user_id;
@@ -191,15 +205,11 @@ Result<EngineStatus> Engine::GetStatus() {
   // Configured collections first, in config order; then whatever else the database holds.
   std::map<std::pair<std::string, Collection>, size_t> index;
   auto state_of = [&](const std::string& user, Collection c, bool configured) {
-    auto [it, added] = index.emplace(std::make_pair(user, c), status.collections.size());
-    if (added) {
-      CollectionState state;
+    return EntryFor(status.collections, index, {user, c}, [&](CollectionState& state) {
       state.user_id = user;
       state.collection = c;
       state.configured = configured;
-      status.collections.push_back(std::move(state));
-    }
-    return &status.collections[it->second];
+    });
   };
   std::set<std::string> configured_users;
   for (const auto& mailbox : impl_->config.mailboxes) {
@@ -240,15 +250,11 @@ Result<EngineStatus> Engine::GetStatus() {
   if (!lists.ok()) return lists.status();
   std::map<std::pair<std::string, std::string>, size_t> list_index;
   auto list_of = [&](const std::string& site, const std::string& list, bool configured) {
-    auto [it, added] = list_index.emplace(std::make_pair(site, list), status.lists.size());
-    if (added) {
-      ListStatus l;
+    return EntryFor(status.lists, list_index, {site, list}, [&](ListStatus& l) {
       l.site = site;
       l.list_id = list;
       l.configured = configured;
-      status.lists.push_back(std::move(l));
-    }
-    return &status.lists[it->second];
+    });
   };
   for (const SharePointConfig& site : impl_->config.sharepoint) {
     for (const std::string& list : site.lists) list_of(site.site, list, true);

@@ -115,7 +115,6 @@ ListSync::ListSync(graph::GraphClient* site, store::Store* store, std::string si
 std::string ListApiPath(const std::string& list_id) { return "/_api/web/lists('" + list_id + "')"; }
 
 Status ListSync::Sync() {
-  ++stats_.syncs;
   auto state = store_->lists().State(site_url_, list_id_);
   if (!state.ok()) return state.status();
   const int64_t notified_before = state->notified;
@@ -172,7 +171,6 @@ Status ListSync::Sync() {
         last_change[item] = type;
       }
     }
-    stats_.changes += count;
 
     store::ListChanges write;
     write.site = site_url_;
@@ -235,7 +233,6 @@ Status ListSync::ReadItems(simdjson::dom::parser& parser, const std::vector<int6
 }
 
 Status ListSync::WholeRead(int64_t notified_before) {
-  ++stats_.full_reads;
   simdjson::dom::parser parser;
   // The token before the read: changes made during it come again with the next sync
   // (applying them twice is harmless).

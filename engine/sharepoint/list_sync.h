@@ -30,10 +30,8 @@
 
 namespace graphmirror::sharepoint {
 
+// What list_state does not keep (its counters are the durable ones: ListStatusRow).
 struct ListSyncStats {
-  uint64_t syncs = 0;
-  uint64_t changes = 0;       // change records read from GetChanges
-  uint64_t full_reads = 0;    // whole-list reads (first sync, expired token)
   uint64_t item_reads = 0;    // changed items read back
   uint64_t item_queries = 0;  // GetItems calls that read them
   size_t largest_batch = 0;   // the most rows held in memory at once

@@ -25,8 +25,8 @@ void EnsureListState(WriteContext& ctx, const std::string& site, const std::stri
               site, list_id);
 }
 
-// Upserts `rows` of (site, list) with the list's current read generation (or `generation`
-// if given); returns how many.
+// Upserts `rows` of (site, list) marked with `generation`, or with the list's current read
+// generation if none is given (a batch of changes between whole reads).
 void UpsertItems(WriteContext& ctx, const std::string& site, const std::string& list_id,
                  const std::vector<ListItemRow>& rows, const std::string& now,
                  std::optional<int64_t> generation) {
@@ -55,7 +55,7 @@ void UpsertItems(WriteContext& ctx, const std::string& site, const std::string& 
   }
 }
 
-// Adds to the list's counters; `changed` rows written or removed stamp last_change_at.
+// Adds to the list's counters; rows written or removed also stamp last_change_at.
 void Count(WriteContext& ctx, const std::string& site, const std::string& list_id,
            const std::string& now, int64_t changes_read, int64_t written, int64_t removed,
            int64_t requests) {
