@@ -10,7 +10,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <climits>
+#include <cstring>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -171,7 +173,7 @@ class GuardedServer::Connection : public httplib::Stream {
 
   // Waits up to `idle` for the peer's next request; true once bytes (or its close) arrive.
   bool WaitForRequest(std::chrono::milliseconds idle) {
-    if (ssl_ != nullptr && SSL_pending(ssl_) > 0) return true;
+    if (Buffered()) return true;
     pollfd fd{sock_, POLLIN, 0};
     for (;;) {
       const int ready = ::poll(&fd, 1, static_cast<int>(idle.count()));
@@ -187,9 +189,7 @@ class GuardedServer::Connection : public httplib::Stream {
 
   bool broken() const { return broken_; }
 
-  bool is_readable() const override {
-    return (ssl_ != nullptr && SSL_pending(ssl_) > 0) || Poll(POLLIN, read_deadline_);
-  }
+  bool is_readable() const override { return Buffered() || Poll(POLLIN, read_deadline_); }
 
   bool is_writable() const override {
     return !broken_ &&
@@ -209,7 +209,17 @@ class GuardedServer::Connection : public httplib::Stream {
         if (!WaitFor(error, read_deadline_)) return Fail();
         continue;
       }
-      const ssize_t got = ::recv(sock_, data, size, 0);
+      if (buffer_begin_ < buffer_end_) return TakeBuffered(data, size);
+      // httplib reads a request's head one byte at a time: read ahead, so that costs one
+      // recv per packet, not per byte. Large reads (bodies) go straight to the caller.
+      const bool fill = size < sizeof(buffer_);
+      const ssize_t got = fill ? ::recv(sock_, buffer_, sizeof(buffer_), 0)
+                               : ::recv(sock_, data, size, 0);
+      if (got > 0 && fill) {
+        buffer_begin_ = 0;
+        buffer_end_ = static_cast<size_t>(got);
+        return TakeBuffered(data, size);
+      }
       if (got >= 0) return got;
       if (errno == EINTR) continue;
       if (errno != EAGAIN && errno != EWOULDBLOCK) return Fail();
@@ -251,6 +261,18 @@ class GuardedServer::Connection : public httplib::Stream {
     return -1;
   }
 
+  // Bytes received but not yet read: TLS records OpenSSL decrypted, or read-ahead.
+  bool Buffered() const {
+    return buffer_begin_ < buffer_end_ || (ssl_ != nullptr && SSL_pending(ssl_) > 0);
+  }
+
+  ssize_t TakeBuffered(char* data, size_t size) {
+    const size_t n = std::min(size, buffer_end_ - buffer_begin_);
+    std::memcpy(data, buffer_ + buffer_begin_, n);
+    buffer_begin_ += n;
+    return static_cast<ssize_t>(n);
+  }
+
   // After an SSL call that did not complete: waits for what it asked for.
   bool WaitFor(int ssl_error, SteadyClock::time_point deadline) const {
     if (ssl_error == SSL_ERROR_WANT_READ) return Poll(POLLIN, deadline);
@@ -282,6 +304,9 @@ class GuardedServer::Connection : public httplib::Stream {
   std::optional<SteadyClock::time_point> write_deadline_;
   bool broken_ = false;
   mutable bool counted_slow_ = false;
+  char buffer_[4096];  // read-ahead of the plain-HTTP path
+  size_t buffer_begin_ = 0;
+  size_t buffer_end_ = 0;
 };
 
 GuardedServer::GuardedServer(GuardedServerOptions options, GuardedServerCounters counters,

@@ -366,6 +366,64 @@ TEST_CASE("receiver: overload is refused fast, bounded, and loses nothing acknow
   CHECK(res->status == 202);
 }
 
+// The connection reads ahead of the request parser: bytes of the next request that arrive
+// with this one must be kept for it, and a request split across packets still parses.
+TEST_CASE("receiver: pipelined requests and requests split across packets", "[notify]") {
+  Fixture f;
+  const int fd = ConnectRaw(f.receiver->port());
+  REQUIRE(fd >= 0);
+  auto request = [](const std::string& id) {
+    const std::string body = Body({Item("sub-1", "cs-1", id, "e1")});
+    return "POST /notifications HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+           "Content-Length: " +
+           std::to_string(body.size()) + "\r\n\r\n" + body;
+  };
+  // Three requests in one send: a handshake between two deliveries.
+  const std::string three = request("p1") +
+                            "POST /notifications?validationToken=tok-2 HTTP/1.1\r\nHost: x\r\n"
+                            "Content-Length: 0\r\n\r\n" +
+                            request("p3");
+  REQUIRE(::send(fd, three.data(), three.size(), MSG_NOSIGNAL) ==
+          static_cast<ssize_t>(three.size()));
+  std::string answers;
+  const auto deadline = SteadyClock::now() + 10s;
+  auto count_answers = [&answers] {
+    size_t n = 0;
+    for (size_t at = answers.find("HTTP/1.1 "); at != std::string::npos;
+         at = answers.find("HTTP/1.1 ", at + 1)) {
+      ++n;
+    }
+    return n;
+  };
+  while (SteadyClock::now() < deadline && count_answers() < 3) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 100) <= 0) continue;
+    char buffer[4096];
+    const ssize_t n = ::recv(fd, buffer, sizeof(buffer), 0);
+    if (n <= 0) break;
+    answers.append(buffer, static_cast<size_t>(n));
+  }
+  const size_t first = answers.find("HTTP/1.1 202");
+  const size_t second = answers.find("HTTP/1.1 200", first);
+  const size_t token = answers.find("tok-2", second);
+  const size_t third = answers.find("HTTP/1.1 202", second);
+  CHECK(first == 0);
+  CHECK(second != std::string::npos);
+  CHECK(token != std::string::npos);
+  CHECK(third != std::string::npos);
+  // One request sent a few bytes at a time, with pauses that outlast each packet.
+  const std::string split = request("p4");
+  for (size_t at = 0; at < split.size(); at += 7) {
+    const std::string piece = split.substr(at, 7);
+    REQUIRE(::send(fd, piece.data(), piece.size(), MSG_NOSIGNAL) ==
+            static_cast<ssize_t>(piece.size()));
+    if (at % 70 == 0) std::this_thread::sleep_for(2ms);
+  }
+  CHECK(ReadAnswer(fd, 10000ms).rfind("HTTP/1.1 202", 0) == 0);
+  ::close(fd);
+  CHECK(f.Rows() == 3);
+}
+
 TEST_CASE("receiver: Stop() closes idle keep-alive connections at once", "[notify]") {
   ReceiverOptions options;
   options.keep_alive = 10min;
