@@ -9,11 +9,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <algorithm>
+#include <cerrno>
 #include <climits>
-#include <cstring>
 #include <condition_variable>
+#include <cstring>
 #include <deque>
 #include <functional>
 #include <optional>
@@ -213,8 +213,8 @@ class GuardedServer::Connection : public httplib::Stream {
       // httplib reads a request's head one byte at a time: read ahead, so that costs one
       // recv per packet, not per byte. Large reads (bodies) go straight to the caller.
       const bool fill = size < sizeof(buffer_);
-      const ssize_t got = fill ? ::recv(sock_, buffer_, sizeof(buffer_), 0)
-                               : ::recv(sock_, data, size, 0);
+      const ssize_t got =
+          fill ? ::recv(sock_, buffer_, sizeof(buffer_), 0) : ::recv(sock_, data, size, 0);
       if (got > 0 && fill) {
         buffer_begin_ = 0;
         buffer_end_ = static_cast<size_t>(got);
