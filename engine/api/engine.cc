@@ -58,7 +58,7 @@ SyncReport ToReport(const sync::CollectionReport& r) {
   out.user_id = r.user_id;
   out.collection = r.collection;
   out.status = r.status;
-  out.fetched = r.stats.fetched + r.changed_stats.fetched;
+  out.fetched = r.stats.fetched + r.changed_stats.fetched + r.delta_stats.items;
   out.removed = r.delta_stats.removed;
   out.added = r.items_after - r.items_before + r.delta_stats.removed;
   out.items = r.items_after;

@@ -124,6 +124,19 @@ Status MirrorTables::ApplyPage(PageWrite page) {
   return store_->Write([page = std::move(page)](WriteContext& ctx) { WritePage(ctx, page); });
 }
 
+Status MirrorTables::StartWatermarksFromRows(const std::string& user_id, Collection collection,
+                                             const std::string& modified_after) {
+  return store_->Write([&](WriteContext& ctx) {
+    SQLite::Statement& newest = ctx.Prepare("SELECT coalesce(max(created_at), '') FROM " +
+                                            RowsOf(collection) + " WHERE user_id = ?1");
+    newest.bind(1, user_id);
+    const std::string created = newest.executeStep() ? newest.getColumn(0).getString() : "";
+    newest.reset();
+    AdvanceWatermarks(ctx, user_id, collection, created, modified_after,
+                      FormatUtc(ctx.clock()->Now()));
+  });
+}
+
 Result<Watermark> MirrorTables::GetWatermark(const std::string& user_id, Collection collection) {
   std::lock_guard<std::mutex> lock(store_->read_mu());
   try {

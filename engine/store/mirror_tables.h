@@ -28,6 +28,11 @@ class MirrorTables {
   // Writes a page: upserts (an older version never replaces a newer one, by
   // lastModifiedDateTime), deletes, and the watermark, atomically. Idempotent.
   Status ApplyPage(PageWrite page);
+  // Starts the watermarks of a collection its delta rounds loaded: createdDateTime from the
+  // newest of its rows (none: unchanged), lastModifiedDateTime at `modified_after`. A
+  // watermark never moves backward.
+  Status StartWatermarksFromRows(const std::string& user_id, Collection collection,
+                                 const std::string& modified_after);
   // The ids among `items` whose stored row has the same lastModifiedDateTime but another
   // changeKey: two versions Graph stamped in one second (messages carry whole seconds),
   // which a reordered delivery cannot tell apart. Only a query can say which is current.

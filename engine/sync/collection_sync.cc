@@ -7,6 +7,7 @@
 #include "engine/base/backoff.h"
 #include "engine/base/resource.h"
 #include "engine/graph/query.h"
+#include "engine/graph/timestamp.h"
 
 namespace graphmirror::sync {
 
@@ -49,7 +50,9 @@ CollectionSync::CollectionSync(const config::Config& config, graph::GraphClient*
                options.scopes = scopes_;
                return options;
              }()),
-      recheck_after_(config.sync.catch_up_recheck) {}
+      recheck_after_(config.sync.catch_up_recheck),
+      overlap_(config.sync.overlap),
+      text_bodies_(config.sync.bodies == "text") {}
 
 std::string CollectionSync::StopReason(const std::string& user_id, Collection collection,
                                        const Status& outcome) {
@@ -238,8 +241,49 @@ Result<DeltaStats> CollectionSync::Delta(const std::string& user_id, Collection 
   return r;
 }
 
+Result<std::optional<DeltaStats>> CollectionSync::LoadByDelta(const std::string& user_id,
+                                                              Collection collection) {
+  // Events: calendarView lists a window, /events every single event and series master.
+  // Messages with text bodies: delta rounds serve HTML bodies (see DeltaOptions), so the
+  // createdDateTime round, which applies outlook.body-content-type, reads them.
+  if (!Describe(collection).scoped_by_folder() || !scopes_.Of(user_id, collection).whole() ||
+      (collection == Collection::kMessages && text_bodies_)) {
+    return std::optional<DeltaStats>();
+  }
+  auto watermark = store_->mirror().GetWatermark(user_id, collection);
+  if (!watermark.ok()) return watermark.status();
+  if (!watermark->created_after.empty()) return std::optional<DeltaStats>();
+  const std::string started = store::FormatUtc(clock_->Now());
+  auto pass = Delta(user_id, collection);
+  if (!pass.ok()) return pass.status();
+  auto scopes = store_->sync_state().DeltaScopes(user_id, collection);
+  if (!scopes.ok()) return scopes.status();
+  std::string began;  // Graph's clock when the earliest of the rounds began
+  for (const store::DeltaScope& s : *scopes) {
+    if (!s.round_started_at.empty() && (began.empty() || s.round_started_at < began)) {
+      began = s.round_started_at;
+    }
+  }
+  std::string modified_after;
+  if (auto at = graph::ParseTimestamp(began)) {
+    modified_after = graph::FormatTimestamp(*at - overlap_);
+  }
+  if (Status s = store_->mirror().StartWatermarksFromRows(user_id, collection, modified_after);
+      !s.ok()) {
+    return s;
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  for (std::string& newest : round_started_[{user_id, collection}]) {
+    newest = std::max(newest, started);
+  }
+  return std::optional<DeltaStats>(*pass);
+}
+
 Status CollectionSync::Full(const std::string& user_id, Collection collection) {
   Status s = [&] {
+    auto loaded = LoadByDelta(user_id, collection);
+    if (!loaded.ok()) return loaded.status();
+    if (loaded->has_value()) return Status::Ok();
     if (auto r = Created(user_id, collection); !r.ok()) return r.status();
     if (auto r = Modified(user_id, collection); !r.ok()) return r.status();
     return Delta(user_id, collection).status();

@@ -68,8 +68,18 @@ class CollectionSync {
   Result<DeltaStats> Delta(const std::string& user_id, Collection collection);
   // All three, in that order; stops at the first failure. A collection scoped by mail
   // folders has no created and modified rounds (they list every folder): its delta rounds,
-  // over the scoped folders only, are all its rounds.
+  // over the scoped folders only, are all its rounds. A first load reads each item once
+  // (LoadByDelta).
   Status Full(const std::string& user_id, Collection collection);
+  // A collection whose delta rounds list every item it holds (messages, contacts: every
+  // folder, no $filter; messages only when their bodies are not read as text, which delta
+  // rounds do not serve) and that has no createdDateTime watermark yet is loaded by its
+  // fresh delta rounds alone, not also by a createdDateTime round that would read every
+  // item a second time; the watermarks then start from what the rounds wrote (the newest
+  // createdDateTime held; lastModifiedDateTime at the rounds' start, less the overlap).
+  // The rounds' stats if it did so; nullopt if the collection is not one of those (or
+  // not mirrored whole).
+  Result<std::optional<DeltaStats>> LoadByDelta(const std::string& user_id, Collection collection);
   // True if notifications are answered by a delta pass rather than by created and
   // modified rounds: the collection's list does not cover it (contacts: the default
   // folder only), or it is scoped by mail folders.
@@ -149,6 +159,7 @@ class CollectionSync {
 
   Result<ResyncStats> Round(const std::string& user_id, Collection collection, Cursor cursor,
                             Reason reason);
+
   // Runs `round`, timing it as round kind `kind` (an index of RoundTimings::kKinds).
   template <typename F>
   auto Timed(int kind, F&& round);
@@ -159,6 +170,8 @@ class CollectionSync {
   std::map<Key, Debt> owed_;
   std::map<Key, TimePoint> recheck_;  // when
   const std::chrono::seconds recheck_after_;
+  const std::chrono::seconds overlap_;                       // sync.overlap
+  const bool text_bodies_;                                   // sync.bodies is "text"
   std::map<Key, std::array<std::string, 2>> round_started_;  // created, modified
 };
 

@@ -48,6 +48,7 @@ DeltaOptions DeltaOptions::From(const config::SyncSettings& sync, graph::Project
   o.overlap = sync.overlap;
   o.calendar_past_days = sync.calendar_past_days;
   o.calendar_future_days = sync.calendar_future_days;
+  o.html_bodies = sync.bodies == "html";
   return o;
 }
 
@@ -383,9 +384,13 @@ Status DeltaSyncer::RunScope(const std::string& user_id, Collection collection, 
                                 " for " + user_id + ": " + page.status().message());
     }
     // Delta rounds do not apply Prefer: outlook.body-content-type ("message: delta" names no
-    // such header): their bodies may be in another form than the configured one. Bodies
-    // come from lists and GETs, which do.
-    for (MirrorItem& item : page->items) item.body.reset();
+    // such header): their bodies are HTML, Graph's default, and kept only if that is the
+    // configured form. Other bodies come from lists and GETs, which apply it.
+    for (MirrorItem& item : page->items) {
+      if (!options_.html_bodies || item.body_type != "html") {
+        item.body.reset();
+      }
+    }
     if (page->next_link.empty() && page->delta_link.empty()) {
       return Status::Corruption("delta page of " + std::string(CollectionName(collection)) +
                                 " for " + user_id + " has neither nextLink nor deltaLink");

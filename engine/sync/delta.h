@@ -85,6 +85,10 @@ struct DeltaOptions {
   std::atomic<int64_t>* progress = nullptr;
   // Scoped mirrors: the mail folders whose rounds run, or the $filter a pass sweeps by.
   config::Scopes scopes;
+  // sync.bodies is "html": a message delta round's bodies are kept. Delta rounds serve
+  // bodies as HTML (they apply no outlook.body-content-type), so only then are they in the
+  // configured form; otherwise bodies come from lists and GETs, which apply it.
+  bool html_bodies = false;
 
   static DeltaOptions From(const config::SyncSettings& sync, graph::Projection projection = {});
 };

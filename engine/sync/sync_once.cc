@@ -35,6 +35,12 @@ std::vector<CollectionReport> SyncAllOnce(
       r.items_before = before.ok() ? *before : 0;
       r.status = [&] {
         if (!scoped.ok()) return scoped;
+        auto loaded = sync->LoadByDelta(r.user_id, r.collection);  // a first load: once
+        if (!loaded.ok()) return loaded.status();
+        if (loaded->has_value()) {
+          r.delta_stats = **loaded;
+          return Status::Ok();
+        }
         auto created = sync->Created(r.user_id, r.collection);
         if (!created.ok()) return created.status();
         r.stats = *created;

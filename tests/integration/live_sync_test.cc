@@ -276,6 +276,7 @@ std::vector<std::string> MirrorAfterChanges(graphsim::Options options) {
       same.bind(2, f.sim().ItemJson(user, table, id));
       same.executeStep();
       INFO(table << " " << id);
+      INFO("mirror " << json << "\nsim    " << f.sim().ItemJson(user, table, id));
       CHECK(same.getColumn(0).getInt() == 1);
       rows.push_back(std::string(table) + "|" + user + "|" + id + "|" + json);
     }

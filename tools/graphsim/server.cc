@@ -172,8 +172,9 @@ class Server::Impl {
     request.base_url = host.empty() ? base_url() : "http://" + host;
     HttpResponse response = sim_->Handle(request);
     spdlog::debug(
-        "graphsim: {} {} -> {}", req.method, req.target,
-        response.reset_connection ? std::string("reset") : std::to_string(response.status));
+        "graphsim: {} {} -> {} ({} bytes)", req.method, req.target,
+        response.reset_connection ? std::string("reset") : std::to_string(response.status),
+        response.body.size());
     if (response.reset_connection) {
       ResetConnection(req);
       res.status = 500;
