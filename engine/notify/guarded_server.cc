@@ -191,13 +191,13 @@ class GuardedServer::Connection : public httplib::Stream {
 
   bool is_readable() const override { return Buffered() || Poll(POLLIN, read_deadline_); }
 
-  bool is_writable() const override {
-    return !broken_ &&
-           Poll(POLLOUT, write_deadline_.value_or(SteadyClock::now() + request_timeout_));
-  }
+  // Writes are buffered (see write), so there is always room; Flush waits for the socket.
+  bool is_writable() const override { return !broken_; }
 
   ssize_t read(char* data, size_t size) override {
     if (broken_) return -1;
+    // An interim answer (100 Continue) must reach the peer before it sends the body.
+    if (!out_.empty() && !Flush()) return -1;
     for (;;) {
       if (ssl_ != nullptr) {
         size_t got = 0;
@@ -227,7 +227,36 @@ class GuardedServer::Connection : public httplib::Stream {
     }
   }
 
+  // httplib writes an answer's head and its body separately: both are kept until Flush,
+  // so an answer leaves in one send (one packet, one wake-up of the peer). A large write
+  // goes out at once after what is kept.
   ssize_t write(const char* data, size_t size) override {
+    if (broken_) return -1;
+    if (size <= kMaxBuffered && out_.size() + size <= kMaxBuffered) {
+      out_.append(data, size);
+      return static_cast<ssize_t>(size);
+    }
+    if (!Flush()) return -1;
+    return Send(data, size);
+  }
+
+  // Sends what write() kept; false if the peer did not take it in time.
+  bool Flush() {
+    size_t sent = 0;
+    while (sent < out_.size()) {
+      const ssize_t n = Send(out_.data() + sent, out_.size() - sent);
+      if (n < 0) break;
+      sent += static_cast<size_t>(n);
+    }
+    const bool all = sent == out_.size();
+    out_.clear();
+    return all;
+  }
+
+ private:
+  static constexpr size_t kMaxBuffered = 64 * 1024;
+
+  ssize_t Send(const char* data, size_t size) {
     if (broken_) return -1;
     if (!write_deadline_) write_deadline_ = SteadyClock::now() + request_timeout_;
     for (;;) {
@@ -247,6 +276,7 @@ class GuardedServer::Connection : public httplib::Stream {
     }
   }
 
+ public:
   void get_remote_ip_and_port(std::string& ip, int& port) const override {
     AddressOf(sock_, true, ip, port);
   }
@@ -304,6 +334,7 @@ class GuardedServer::Connection : public httplib::Stream {
   std::optional<SteadyClock::time_point> write_deadline_;
   bool broken_ = false;
   mutable bool counted_slow_ = false;
+  std::string out_;    // written, not yet sent (see write)
   char buffer_[4096];  // read-ahead of the plain-HTTP path
   size_t buffer_begin_ = 0;
   size_t buffer_end_ = 0;
@@ -419,7 +450,8 @@ bool GuardedServer::process_and_close_socket(socket_t sock) {
       connection.StartRequest();
       bool closed_by_peer = false;
       served = process_request(connection, left == 1, closed_by_peer, nullptr);
-      usable = served && !closed_by_peer && !connection.broken();
+      const bool flushed = connection.Flush();
+      usable = served && flushed && !closed_by_peer && !connection.broken();
     }
     if (ssl != nullptr) {
       if (!connection.broken()) {

@@ -424,6 +424,25 @@ TEST_CASE("receiver: pipelined requests and requests split across packets", "[no
   CHECK(f.Rows() == 3);
 }
 
+// Answers are sent whole once a request is handled; an interim 100 Continue must still
+// go out before the body is read (curl asks for one before a body over 1 KiB).
+TEST_CASE("receiver: Expect: 100-continue is answered before the body is sent", "[notify]") {
+  Fixture f;
+  const int fd = ConnectRaw(f.receiver->port());
+  REQUIRE(fd >= 0);
+  const std::string body = Body({Item("sub-1", "cs-1", "c1", "e1")});
+  const std::string head =
+      "POST /notifications HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+      "Expect: 100-continue\r\nContent-Length: " +
+      std::to_string(body.size()) + "\r\n\r\n";
+  REQUIRE(::send(fd, head.data(), head.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(head.size()));
+  CHECK(ReadAnswer(fd, 10000ms).rfind("HTTP/1.1 100 Continue\r\n\r\n", 0) == 0);
+  REQUIRE(::send(fd, body.data(), body.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(body.size()));
+  CHECK(ReadAnswer(fd, 10000ms).rfind("HTTP/1.1 202", 0) == 0);
+  ::close(fd);
+  CHECK(f.Rows() == 1);
+}
+
 TEST_CASE("receiver: Stop() closes idle keep-alive connections at once", "[notify]") {
   ReceiverOptions options;
   options.keep_alive = 10min;
