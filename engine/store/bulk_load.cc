@@ -12,6 +12,16 @@ namespace {
 
 std::string Name(Collection collection) { return std::string(CollectionName(collection)); }
 
+// Steps `q` (bound, cached) to its first row and returns column 0 as an integer (0 if no
+// row), leaving the statement reset: a cached statement left on a row would keep the
+// writer's connection reading an old snapshot, and the next BEGIN IMMEDIATE after another
+// connection's write would fail (SQLITE_BUSY_SNAPSHOT).
+int64_t FirstInt(SQLite::Statement& q) {
+  const int64_t value = q.executeStep() ? q.getColumn(0).getInt64() : 0;
+  q.tryReset();
+  return value;
+}
+
 // Whether the mailbox's collection holds any row: for messages, any body too (a body
 // indexed before the load would be 'deleted' from the index unindexed otherwise).
 bool HoldsRows(WriteContext& ctx, const std::string& user_id, Collection collection) {
@@ -23,7 +33,7 @@ bool HoldsRows(WriteContext& ctx, const std::string& user_id, Collection collect
   }
   SQLite::Statement& q = ctx.Prepare(sql);
   q.bind(1, user_id);
-  return q.executeStep() && q.getColumn(0).getInt() != 0;
+  return FirstInt(q) != 0;
 }
 
 bool LoadOpen(WriteContext& ctx, const std::string& user_id, Collection collection) {
@@ -31,7 +41,7 @@ bool LoadOpen(WriteContext& ctx, const std::string& user_id, Collection collecti
       ctx.Prepare("SELECT 1 FROM bulk_loads WHERE user_id = ?1 AND collection = ?2");
   q.bind(1, user_id);
   q.bind(2, Name(collection));
-  return q.executeStep();
+  return FirstInt(q) != 0;
 }
 
 // Drops the secondary indexes of the collection's table, keeping the statements that make
@@ -90,8 +100,9 @@ int64_t IndexChunk(WriteContext& ctx, const std::string& user_id, bool bodies, i
   last.bind(3, kLoadIndexChunk);
   if (!last.executeStep()) return 0;
   const int64_t count = last.getColumn(0).getInt64();
+  const int64_t through = count == 0 ? 0 : last.getColumn(1).getInt64();
+  last.tryReset();
   if (count == 0) return 0;
-  const int64_t through = last.getColumn(1).getInt64();
   SQLite::Statement& index = ctx.Prepare(
       bodies ? "INSERT INTO message_bodies_fts (rowid, content) SELECT rowid, content FROM "
                "message_bodies WHERE +user_id = ?1 AND rowid > ?2 AND rowid <= ?3"
@@ -125,8 +136,9 @@ bool BeginLoadJob(WriteContext& ctx, const std::string& user_id, Collection coll
   begin.bind(2, Name(collection));
   begin.bind(3, FormatUtc(ctx.clock()->Now()));
   begin.exec();
-  SQLite::Statement& empty = ctx.Prepare("SELECT NOT EXISTS (SELECT 1 FROM " + Name(collection) + ")");
-  if (empty.executeStep() && empty.getColumn(0).getInt() != 0) DropIndexes(ctx, collection);
+  SQLite::Statement& empty =
+      ctx.Prepare("SELECT NOT EXISTS (SELECT 1 FROM " + Name(collection) + ")");
+  if (FirstInt(empty) != 0) DropIndexes(ctx, collection);
   return true;
 }
 

@@ -148,6 +148,13 @@ TEST_CASE("A load beside indexed mailboxes keeps their index and the table's ind
               .ok());
   REQUIRE(*store->mirror().BeginLoad("u", Collection::kMessages));
   CHECK(SecondaryIndexes(path, "messages") == 4);  // the table holds v's rows
+  {
+    // Another connection writes (a user's sqlite3): the writer must not be left reading
+    // an older snapshot, which would refuse its next transaction.
+    SQLite::Database other(path, SQLite::OPEN_READWRITE);
+    other.exec(
+        "INSERT INTO watermarks (user_id, collection, updated_at) VALUES ('x', 'events', 'now')");
+  }
   REQUIRE(Apply(*store, "u", {Mail("a", "Budget draft", "numbers again"),
                               Mail("x", "Holiday", "plans for june")})
               .ok());
