@@ -218,7 +218,9 @@ class Engine {
   Result<std::vector<Contact>> Contacts(const ContactQuery& query);
   // Full-text search over subject, body preview and sender; every word must occur, a word
   // ending in '*' is a prefix. Best matches first; each Message's body_preview holds the
-  // best matching passage (matches in [brackets]) and its json is left empty.
+  // best matching passage (matches in [brackets]) and its json is left empty. Messages of
+  // a collection still loading (CollectionState::loading_since) are found once its load
+  // has ended.
   Result<std::vector<Message>> Search(const std::string& text, const std::string& user_id = "",
                                       int limit = 20);
 
