@@ -20,9 +20,9 @@
 // the upsert's newer-only clause, the writer thread, the watermark and building search and
 // indexes afterwards cost beyond that.
 
+#include <SQLiteCpp/SQLiteCpp.h>
 #include <httplib.h>
 #include <spdlog/spdlog.h>
-#include <SQLiteCpp/SQLiteCpp.h>
 #include <sqlite3.h>
 
 #include <algorithm>
@@ -161,8 +161,7 @@ EngineRun RunEngine(const Recording& rec, const std::string& db_path) {
   auto loading = (*store)->mirror().BeginLoad(rec.user_id, Collection::kMessages);
   if (!loading.ok() || !*loading) {
     std::cerr << "apply: no bulk load began: "
-              << (loading.ok() ? "the collection holds rows" : loading.status().ToString())
-              << "\n";
+              << (loading.ok() ? "the collection holds rows" : loading.status().ToString()) << "\n";
     return run;
   }
   for (const std::string& body : rec.bodies) {
@@ -207,15 +206,14 @@ EngineRun RunEngine(const Recording& rec, const std::string& db_path) {
   store->reset();
   try {
     SQLite::Database db(db_path);
-    const int64_t indexed =
-        db.execAndGet("SELECT count(*) FROM messages_fts_docsize").getInt64();
+    const int64_t indexed = db.execAndGet("SELECT count(*) FROM messages_fts_docsize").getInt64();
     const int64_t bodies = db.execAndGet("SELECT count(*) FROM message_bodies").getInt64();
     const int64_t bodies_indexed =
         db.execAndGet("SELECT count(*) FROM message_bodies_fts_docsize").getInt64();
-    const int64_t indexes =
-        db.execAndGet("SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND "
-                      "tbl_name = 'messages' AND sql IS NOT NULL")
-            .getInt64();
+    const int64_t indexes = db.execAndGet(
+                                  "SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND "
+                                  "tbl_name = 'messages' AND sql IS NOT NULL")
+                                .getInt64();
     if (indexed != *count || bodies_indexed != bodies || indexes != 4) {
       std::cerr << "apply: after the load " << indexed << " messages and " << bodies_indexed
                 << " of " << bodies << " bodies are indexed, and messages has " << indexes
@@ -392,8 +390,8 @@ int ApplyRow(const Options& options, const WorkDir& dir) {
       rate / base_rate, rec->bodies.size(), Thousands(items).c_str(), rec->bytes / kMiB,
       100 * best.parse_seconds / best.seconds, Thousands(items / best.parse_seconds).c_str(),
       100 * best.apply_seconds / best.seconds, Thousands(items / best.apply_seconds).c_str(),
-      100 * best.build_seconds / best.seconds, best.build_seconds,
-      Thousands(base_rate).c_str(), Thousands(bare_rate).c_str(), rate / bare_rate, rounds);
+      100 * best.build_seconds / best.seconds, best.build_seconds, Thousands(base_rate).c_str(),
+      Thousands(bare_rate).c_str(), rate / bare_rate, rounds);
   r.reproduce = "bench/run --only 3";
   PrintRow(r);
   return 0;
@@ -404,10 +402,12 @@ int ApplyRow(const Options& options, const WorkDir& dir) {
 
 int main(int argc, char** argv) {
   using namespace graphmirror::bench;
-  return BenchMain(argc, argv, "apply", "Applying resync pages into an empty collection: parse + bulk load + indexes (row 3)",
-                   [](const Options& options) {
-                     if (!Wanted(options, 3)) return 0;
-                     WorkDir dir(options, "apply");
-                     return ApplyRow(options, dir);
-                   });
+  return BenchMain(
+      argc, argv, "apply",
+      "Applying resync pages into an empty collection: parse + bulk load + indexes (row 3)",
+      [](const Options& options) {
+        if (!Wanted(options, 3)) return 0;
+        WorkDir dir(options, "apply");
+        return ApplyRow(options, dir);
+      });
 }

@@ -56,7 +56,8 @@ void DropIndexes(WriteContext& ctx, Collection collection) {
                         "SELECT name, sql FROM sqlite_schema WHERE type = 'index' AND "
                         "tbl_name = ?1 AND sql IS NOT NULL ORDER BY name");
     q.bind(1, table);
-    while (q.executeStep()) indexes.emplace_back(q.getColumn(0).getString(), q.getColumn(1).getString());
+    while (q.executeStep())
+      indexes.emplace_back(q.getColumn(0).getString(), q.getColumn(1).getString());
   }
   for (const auto& [name, sql] : indexes) {
     SQLite::Statement keep(ctx.db(),
@@ -197,7 +198,8 @@ void RestoreDroppedIndexes(SQLite::Database& db) {
                         "SELECT name, sql FROM bulk_dropped_indexes d WHERE NOT EXISTS "
                         "(SELECT 1 FROM bulk_loads l WHERE l.collection = d.collection) "
                         "ORDER BY name");
-    while (q.executeStep()) waiting.emplace_back(q.getColumn(0).getString(), q.getColumn(1).getString());
+    while (q.executeStep())
+      waiting.emplace_back(q.getColumn(0).getString(), q.getColumn(1).getString());
   }
   if (waiting.empty()) return;
   SQLite::Transaction txn(db, SQLite::TransactionBehavior::IMMEDIATE);
@@ -209,22 +211,21 @@ void RestoreDroppedIndexes(SQLite::Database& db) {
 
 Result<bool> MirrorTables::BeginLoad(const std::string& user_id, Collection collection) {
   bool loading = false;
-  Status s = store_->Write(
-      [&](WriteContext& ctx) { loading = BeginLoadJob(ctx, user_id, collection); });
+  Status s =
+      store_->Write([&](WriteContext& ctx) { loading = BeginLoadJob(ctx, user_id, collection); });
   if (!s.ok()) return s;
   return loading;
 }
 
 Status MirrorTables::FinishLoad(const std::string& user_id, Collection collection) {
   for (bool done = false; !done;) {
-    Status s = store_->Write(
-        [&](WriteContext& ctx) { done = FinishLoadStep(ctx, user_id, collection); });
+    Status s =
+        store_->Write([&](WriteContext& ctx) { done = FinishLoadStep(ctx, user_id, collection); });
     if (!s.ok()) return s;
   }
   // One index per transaction, so that other writers wait for one build at most.
   for (bool made = true; made;) {
-    Status s =
-        store_->Write([&](WriteContext& ctx) { made = RestoreOneIndex(ctx, collection); });
+    Status s = store_->Write([&](WriteContext& ctx) { made = RestoreOneIndex(ctx, collection); });
     if (!s.ok()) return s;
   }
   return Status::Ok();
@@ -249,8 +250,7 @@ Result<std::vector<LoadState>> MirrorTables::Loads() {
     while (q.executeStep()) {
       LoadState load;
       load.user_id = q.getColumn(0).getString();
-      load.collection =
-          ParseCollection(q.getColumn(1).getString()).value_or(Collection::kMessages);
+      load.collection = ParseCollection(q.getColumn(1).getString()).value_or(Collection::kMessages);
       load.started_at = q.getColumn(2).getString();
       loads.push_back(std::move(load));
     }

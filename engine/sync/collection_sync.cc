@@ -265,7 +265,8 @@ Result<DeltaStats> CollectionSync::Delta(const std::string& user_id, Collection 
     first = known.ok() && known->empty();
   }
   auto r = Timed(2, [&]() -> Result<DeltaStats> {
-    auto pass = AsLoad(user_id, collection, first, [&] { return delta_.Sync(user_id, collection); });
+    auto pass =
+        AsLoad(user_id, collection, first, [&] { return delta_.Sync(user_id, collection); });
     if (!pass.ok() || !scopes_.Of(user_id, collection).by_folder()) return pass;
     // The delta rounds brought the messages without their bodies.
     auto bodies = delta_.ReadMissingBodies(user_id);

@@ -53,7 +53,7 @@ struct CollectionState {
   std::string last_lifecycle_at;
   std::string stopped_reason;  // why Graph refuses it (permission, credentials); empty if not
   std::string stopped_at;
-  std::string retry_at;    // when a stopped collection is tried again
+  std::string retry_at;  // when a stopped collection is tried again
   // While the collection is read into an empty mirror in bulk, when that began (local
   // clock); empty otherwise. Its rows are readable as they come, but search finds its
   // messages only once the load has ended and built the full-text index.

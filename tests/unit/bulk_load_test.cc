@@ -2,6 +2,8 @@
 // index and the dropped secondary indexes are built at the end, agree with the tables
 // whatever was written meanwhile, and a load survives the process that began it.
 
+#include "engine/store/bulk_load.h"
+
 #include <SQLiteCpp/SQLiteCpp.h>
 
 #include <algorithm>
@@ -9,7 +11,6 @@
 #include <string>
 #include <vector>
 
-#include "engine/store/bulk_load.h"
 #include "engine/store/store.h"
 #include "engine/store/write_context.h"
 #include "tests/support/temp_dir.h"
@@ -65,9 +66,9 @@ void RequireIndexesAgree(const std::string& path, bool whole = true) {
   const std::string rank = whole ? ", 1" : ", 0";
   REQUIRE_NOTHROW(db.exec("INSERT INTO messages_fts(messages_fts, rank) VALUES('integrity-check'" +
                           rank + ")"));
-  REQUIRE_NOTHROW(db.exec(
-      "INSERT INTO message_bodies_fts(message_bodies_fts, rank) VALUES('integrity-check'" + rank +
-      ")"));
+  REQUIRE_NOTHROW(
+      db.exec("INSERT INTO message_bodies_fts(message_bodies_fts, rank) VALUES('integrity-check'" +
+              rank + ")"));
 }
 
 int SecondaryIndexes(const std::string& path, const std::string& table) {
@@ -104,8 +105,9 @@ TEST_CASE("A bulk load defers search and indexes, then builds both", "[store][bu
   CHECK(*loading);
   // The table was empty: its secondary indexes wait for the end of the load.
   CHECK(SecondaryIndexes(path, "messages") == 0);
-  REQUIRE(Apply(*store, "u", {Mail("a", "Quarterly numbers", "the zephyr report"),
-                              Mail("b", "Lunch", "at noon tomorrow")})
+  REQUIRE(Apply(*store, "u",
+                {Mail("a", "Quarterly numbers", "the zephyr report"),
+                 Mail("b", "Lunch", "at noon tomorrow")})
               .ok());
   REQUIRE(Apply(*store, "u", {Mail("c", "Quarterly plan", "wombat strategy")}).ok());
   // Readers see the rows, and the collection loading; search finds nothing of it yet.
@@ -119,7 +121,7 @@ TEST_CASE("A bulk load defers search and indexes, then builds both", "[store][bu
   CHECK(*store->mirror().Loading("u", Collection::kMessages) == false);
   CHECK(SecondaryIndexes(path, "messages") == 4);
   CHECK(Hits(*store, "quarterly") == std::vector<std::string>{"u/a", "u/c"});
-  CHECK(Hits(*store, "zephyr") == std::vector<std::string>{"u/a"});    // body
+  CHECK(Hits(*store, "zephyr") == std::vector<std::string>{"u/a"});  // body
   CHECK(Hits(*store, "sender") == std::vector<std::string>{"u/a", "u/b", "u/c"});
   RequireIndexesAgree(path);
 
@@ -143,8 +145,9 @@ TEST_CASE("A load beside indexed mailboxes keeps their index and the table's ind
   const std::string path = dir.Path("m.db");
   ManualClock clock(TimePoint{});
   auto store = std::move(Store::Open(path, &clock)).value();
-  REQUIRE(Apply(*store, "v", {Mail("a", "Budget review", "numbers for the board"),
-                              Mail("b", "Holiday", "plans for august")})
+  REQUIRE(Apply(*store, "v",
+                {Mail("a", "Budget review", "numbers for the board"),
+                 Mail("b", "Holiday", "plans for august")})
               .ok());
   REQUIRE(*store->mirror().BeginLoad("u", Collection::kMessages));
   CHECK(SecondaryIndexes(path, "messages") == 4);  // the table holds v's rows
@@ -155,9 +158,10 @@ TEST_CASE("A load beside indexed mailboxes keeps their index and the table's ind
     other.exec(
         "INSERT INTO watermarks (user_id, collection, updated_at) VALUES ('x', 'events', 'now')");
   }
-  REQUIRE(Apply(*store, "u", {Mail("a", "Budget draft", "numbers again"),
-                              Mail("x", "Holiday", "plans for june")})
-              .ok());
+  REQUIRE(
+      Apply(*store, "u",
+            {Mail("a", "Budget draft", "numbers again"), Mail("x", "Holiday", "plans for june")})
+          .ok());
   // Live changes while u loads: to the loading mailbox (updates, a delete, a new item)
   // and to the indexed one.
   REQUIRE(Apply(*store, "u", {Mail("a", "Budget final", "signed off", kT2), Mail("y", "New", "n")},
@@ -193,8 +197,8 @@ TEST_CASE("A load interrupted by the process's end resumes and ends with a right
     CHECK(*store->mirror().Loading("u", Collection::kMessages));
     CHECK(SecondaryIndexes(path, "messages") == 0);
     CHECK(*store->mirror().BeginLoad("u", Collection::kMessages));  // goes on with it
-    REQUIRE(Apply(*store, "u", {Mail("a", "Alpha", "first page"), Mail("b", "Beta", "second")})
-                .ok());
+    REQUIRE(
+        Apply(*store, "u", {Mail("a", "Alpha", "first page"), Mail("b", "Beta", "second")}).ok());
     REQUIRE(store->mirror().FinishLoad("u", Collection::kMessages).ok());
     // w's load still holds the indexes.
     CHECK(SecondaryIndexes(path, "messages") == 0);
@@ -253,9 +257,11 @@ TEST_CASE("A load larger than one indexing step stays right when written between
   REQUIRE(Apply(*store, "u", std::move(page)).ok());
   // One step: the first chunk is indexed, the rest not yet.
   bool done = true;
-  REQUIRE(store->Write([&](WriteContext& ctx) {
-                 done = FinishLoadStep(ctx, "u", Collection::kMessages);
-               }).ok());
+  REQUIRE(store
+              ->Write([&](WriteContext& ctx) {
+                done = FinishLoadStep(ctx, "u", Collection::kMessages);
+              })
+              .ok());
   REQUIRE_FALSE(done);
   CHECK(Hits(*store, "word0") == std::vector<std::string>{"u/m0"});
   CHECK(Hits(*store, "word" + std::to_string(total - 1)).empty());
