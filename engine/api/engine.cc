@@ -221,6 +221,7 @@ Result<EngineStatus> Engine::GetStatus() {
     state->items = count.items;
     state->created_up_to = count.created_after;
     state->modified_up_to = count.modified_after;
+    state->loading_since = count.loading_since;
   }
   for (const auto& s : *syncs) {
     CollectionState* state = state_of(s.user_id, s.collection, false);

@@ -297,14 +297,17 @@ Result<std::vector<CollectionCount>> MirrorTables::Counts() {
         SELECT user_id, 'messages' AS collection FROM messages
         UNION SELECT user_id, 'events' FROM events
         UNION SELECT user_id, 'contacts' FROM contacts
-        UNION SELECT user_id, collection FROM watermarks)
+        UNION SELECT user_id, collection FROM watermarks
+        UNION SELECT user_id, collection FROM bulk_loads)
       SELECT k.user_id, k.collection,
         CASE k.collection
           WHEN 'messages' THEN (SELECT count(*) FROM messages m WHERE m.user_id = k.user_id)
           WHEN 'events' THEN (SELECT count(*) FROM events e WHERE e.user_id = k.user_id)
           ELSE (SELECT count(*) FROM contacts c WHERE c.user_id = k.user_id) END,
-        coalesce(w.created_after, ''), coalesce(w.modified_after, '')
+        coalesce(w.created_after, ''), coalesce(w.modified_after, ''),
+        coalesce(l.started_at, '')
       FROM keys k LEFT JOIN watermarks w USING (user_id, collection)
+        LEFT JOIN bulk_loads l USING (user_id, collection)
       ORDER BY k.user_id, CASE k.collection WHEN 'messages' THEN 0 WHEN 'events' THEN 1 ELSE 2 END)sql");
     std::vector<CollectionCount> out;
     while (q.executeStep()) {
@@ -314,6 +317,7 @@ Result<std::vector<CollectionCount>> MirrorTables::Counts() {
       c.items = q.getColumn(2).getInt64();
       c.created_after = q.getColumn(3).getString();
       c.modified_after = q.getColumn(4).getString();
+      c.loading_since = q.getColumn(5).getString();
       out.push_back(std::move(c));
     }
     return out;

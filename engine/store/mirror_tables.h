@@ -9,6 +9,7 @@
 #ifndef GRAPHMIRROR_ENGINE_STORE_MIRROR_TABLES_H_
 #define GRAPHMIRROR_ENGINE_STORE_MIRROR_TABLES_H_
 
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -48,7 +49,8 @@ class MirrorTables {
 
   Result<Watermark> GetWatermark(const std::string& user_id, Collection collection);
   Result<int64_t> CountItems(const std::string& user_id, Collection collection);
-  // Every (mailbox, collection) with items or a watermark, ordered by user then collection.
+  // Every (mailbox, collection) with items, a watermark or an open bulk load, ordered by
+  // user then collection.
   Result<std::vector<CollectionCount>> Counts();
   // Bodies kept per mailbox and their size, by mailbox.
   Result<std::vector<BodyCount>> BodyCounts();
@@ -94,9 +96,37 @@ class MirrorTables {
   Result<std::vector<std::string>> ModifiedSince(const std::string& user_id, Collection collection,
                                                  const std::string& since);
 
+  // --- Bulk loads (schema/017_bulk_load.sql, bulk_load.h) --------------------------------------
+  // A collection read into an empty mirror is loaded in bulk: BeginLoad before its first
+  // page, FinishLoad after its last. In between, the mailbox's rows of the collection are
+  // written without the full-text index (messages and their bodies), and if the
+  // collection's table held no rows of any mailbox when the load began, without the
+  // table's secondary indexes; FinishLoad builds them. Reads stay consistent throughout:
+  // status shows the collection loading (Counts().loading_since), SearchMessages finds
+  // none of its messages until FinishLoad has indexed them, and other reads see every
+  // committed row (slower while the indexes are missing). A load left open by a process
+  // that died stays open: the next BeginLoad (or Loading) sees it, and FinishLoad indexes
+  // every row whenever it comes. Writes of any kind (pages, notifications, deletes) keep
+  // the index right during and after a load.
+  //
+  // Starts a load unless one is open or the collection holds rows of the mailbox (for
+  // messages: nor bodies; for events: nor occurrences). Returns whether a load of the
+  // collection is open afterwards: false means "write as usual".
+  Result<bool> BeginLoad(const std::string& user_id, Collection collection);
+  // Ends the load if one is open: indexes the collection's rows, kLoadIndexChunk a
+  // transaction, removes the load with the last of them, and then, once no load of the
+  // collection remains, makes the secondary indexes loads dropped (one a transaction).
+  Status FinishLoad(const std::string& user_id, Collection collection);
+  // FinishLoad for every open load not in `keep` (collections no longer configured).
+  Status FinishLoadsExcept(const std::set<std::pair<std::string, Collection>>& keep);
+  // Whether a load of the collection is open.
+  Result<bool> Loading(const std::string& user_id, Collection collection);
+  Result<std::vector<LoadState>> Loads();
+
   // --- Search ---------------------------------------------------------------------------------
   // Messages matching `text` (see FullTextQuery) in subject, body preview or sender, best
-  // first; only `user_id`'s if it is not empty. Each one's body_preview is the best
+  // first; only `user_id`'s if it is not empty. Messages of a bulk load are found once the
+  // load has finished (see BeginLoad). Each one's body_preview is the best
   // matching passage (matches in [brackets]); json is left empty. InvalidArgument if the
   // text has no words.
   Result<std::vector<Message>> SearchMessages(const std::string& text, const std::string& user_id,

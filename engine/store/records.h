@@ -43,6 +43,14 @@ struct CollectionCount {
   int64_t items = 0;
   std::string created_after;  // the watermarks, empty if none
   std::string modified_after;
+  std::string loading_since;  // when its bulk load began (store clock); empty if none is open
+};
+
+// A bulk load in progress (schema/017_bulk_load.sql, MirrorTables::BeginLoad).
+struct LoadState {
+  std::string user_id;
+  Collection collection = Collection::kMessages;
+  std::string started_at;  // store clock
 };
 
 // The message bodies a mailbox keeps (message_bodies).

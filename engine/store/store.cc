@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "engine/base/resource.h"
+#include "engine/store/bulk_load.h"
 #include "engine/store/connection.h"
 #include "engine/store/migrations.h"
 #include "engine/store/mirror_writes.h"
@@ -188,6 +189,12 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path, Clock* clock
   impl->write_db = std::move(write_db).value();
   Status migrated = ApplyMigrations(*impl->write_db, EmbeddedMigrations());
   if (!migrated.ok()) return migrated;
+  try {
+    // A process that died between a bulk load's end and the indexes it had dropped.
+    RestoreDroppedIndexes(*impl->write_db);
+  } catch (const std::exception& e) {
+    return Status::IOError(std::string("restoring indexes dropped for a bulk load: ") + e.what());
+  }
   auto read_db = OpenConnection(path, Access::kReadOnly);
   if (!read_db.ok()) return read_db.status();
   impl->read_db = std::move(read_db).value();

@@ -47,6 +47,12 @@ class WriteContext {
     return *it->second;
   }
 
+  // Resets every cached statement: a statement left on a row keeps its table busy, and
+  // schema changes (DROP INDEX, CREATE INDEX) are refused while one is.
+  void ResetStatements() {
+    for (auto& [sql, statement] : statements_) statement->tryReset();
+  }
+
  private:
   SQLite::Database* db_;  // declared before the statements it outlives
   Clock* clock_;

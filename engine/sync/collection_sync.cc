@@ -21,8 +21,10 @@ graph::Projection RichProjection(const config::Config& config) {
 
 Status ApplyScopes(const config::Config& config, store::Store* store) {
   const config::Scopes scopes(config);
+  std::set<std::pair<std::string, Collection>> configured;
   for (const auto& mailbox : config.mailboxes) {
     for (Collection c : mailbox.resources) {
+      configured.insert({mailbox.user, c});
       auto reset =
           store->sync_state().ApplyScope(mailbox.user, c, scopes.Of(mailbox.user, c).Signature());
       if (!reset.ok()) return reset.status();
@@ -32,7 +34,8 @@ Status ApplyScopes(const config::Config& config, store::Store* store) {
       }
     }
   }
-  return Status::Ok();
+  // A load of a collection no longer configured would never end: its rows are indexed now.
+  return store->mirror().FinishLoadsExcept(configured);
 }
 
 CollectionSync::CollectionSync(const config::Config& config, graph::GraphClient* client,
@@ -132,6 +135,28 @@ auto CollectionSync::Timed(int kind, F&& round) {
   return result;
 }
 
+template <typename F>
+auto CollectionSync::AsLoad(const std::string& user_id, Collection collection, bool first,
+                            F&& round) -> decltype(round()) {
+  using R = decltype(round());
+  auto loading = first ? store_->mirror().BeginLoad(user_id, collection)
+                       : store_->mirror().Loading(user_id, collection);
+  if (!loading.ok()) return R(loading.status());
+  R r = round();
+  // A round stopped (Cancelled: the process is stopping) leaves the load open, as a crash
+  // would, and the next round goes on with it. Any other end finishes it: a load that
+  // keeps failing must not hold search and indexes back; what the next rounds bring is
+  // written row by row.
+  if (*loading && (r.ok() || r.status().code() != Status::Code::kCancelled)) {
+    if (Status s = store_->mirror().FinishLoad(user_id, collection); !s.ok()) {
+      spdlog::warn("sync: {} {}: building the indexes of its load: {}", user_id,
+                   CollectionName(collection), s.message());
+      if (r.ok()) return R(s);
+    }
+  }
+  return r;
+}
+
 Result<ResyncStats> CollectionSync::Created(const std::string& user_id, Collection collection,
                                             Reason reason) {
   return Round(user_id, collection, Cursor::kCreated, reason);
@@ -153,8 +178,16 @@ Result<ResyncStats> CollectionSync::Round(const std::string& user_id, Collection
   if (scopes_.Of(user_id, collection).by_folder()) return ResyncStats{};
   const bool created = cursor == Cursor::kCreated;
   const std::string started = store::FormatUtc(clock_->Now());
-  auto r =
-      Timed(created ? 0 : 1, [&] { return resyncer_.Resync(user_id, collection, cursor, reason); });
+  // A createdDateTime round with no watermark reads the collection from its beginning.
+  bool first = false;
+  if (created) {
+    auto watermark = store_->mirror().GetWatermark(user_id, collection);
+    first = watermark.ok() && watermark->created_after.empty();
+  }
+  auto r = Timed(created ? 0 : 1, [&] {
+    return AsLoad(user_id, collection, first,
+                  [&] { return resyncer_.Resync(user_id, collection, cursor, reason); });
+  });
   Note(user_id, collection, created ? "created" : "modified", r.status());
   if (r.ok()) {
     std::lock_guard<std::mutex> lock(mu_);
@@ -227,8 +260,14 @@ Result<int64_t> CollectionSync::ReadSeries(const std::string& user_id,
 }
 
 Result<DeltaStats> CollectionSync::Delta(const std::string& user_id, Collection collection) {
+  // The first delta pass (no scope has a link yet) reads the collection from the
+  // beginning: a load if nothing else read it before (scoped by mail folders, the
+  // collection has no other rounds; LoadByDelta has none run).
+  auto known = store_->sync_state().DeltaScopes(user_id, collection);
+  const bool first = known.ok() && known->empty();
   auto r = Timed(2, [&]() -> Result<DeltaStats> {
-    auto pass = delta_.Sync(user_id, collection);
+    auto pass =
+        AsLoad(user_id, collection, first, [&] { return delta_.Sync(user_id, collection); });
     if (!pass.ok() || !scopes_.Of(user_id, collection).by_folder()) return pass;
     // The delta rounds brought the messages without their bodies.
     auto bodies = delta_.ReadMissingBodies(user_id);

@@ -3,6 +3,13 @@
 // around them: the sync_status row of each collection, and stopping a collection Graph
 // refuses for good.
 //
+// The round that reads an empty collection from its beginning (the createdDateTime round
+// without a watermark; for a collection scoped by mail folders, its first delta pass) is a
+// bulk load (store::MirrorTables::BeginLoad): the full-text index and, in an empty table,
+// the secondary indexes are built once at its end. A load stopped by the process's end
+// (or a crash) stays open and the next round of the collection goes on with it; a round
+// that fails otherwise finishes it.
+//
 // A collection stops when Graph answers 403 (the app lacks the application permission
 // the collection needs, or an application access policy excludes the mailbox) or the
 // credentials are rejected: its notifications wait, its subscription is not pursued, and
@@ -48,7 +55,8 @@ struct RoundTimings {
 
 // Records each configured collection's scope (MailboxConfig.folders and .filters) with
 // the mirror; a collection whose scope changed since its rows were read is emptied and
-// read again from the start (logged). Run before any round of a process.
+// read again from the start (logged). Finishes the bulk loads of collections no longer
+// configured. Run before any round of a process.
 Status ApplyScopes(const config::Config& config, store::Store* store);
 
 class CollectionSync {
@@ -160,6 +168,12 @@ class CollectionSync {
   Result<ResyncStats> Round(const std::string& user_id, Collection collection, Cursor cursor,
                             Reason reason);
 
+  // Runs `round` as a bulk load of the collection (store::MirrorTables::BeginLoad) if it
+  // is the `first` read of an empty collection or a load of it is open (a process stopped
+  // mid-load), and then finishes that load.
+  template <typename F>
+  auto AsLoad(const std::string& user_id, Collection collection, bool first, F&& round)
+      -> decltype(round());
   // Runs `round`, timing it as round kind `kind` (an index of RoundTimings::kKinds).
   template <typename F>
   auto Timed(int kind, F&& round);

@@ -53,7 +53,11 @@ struct CollectionState {
   std::string last_lifecycle_at;
   std::string stopped_reason;  // why Graph refuses it (permission, credentials); empty if not
   std::string stopped_at;
-  std::string retry_at;    // when a stopped collection is tried again
+  std::string retry_at;  // when a stopped collection is tried again
+  // While the collection is read into an empty mirror in bulk, when that began (local
+  // clock); empty otherwise. Its rows are readable as they come, but search finds its
+  // messages only once the load has ended and built the full-text index.
+  std::string loading_since;
   bool configured = true;  // false: rows of a mailbox or collection no longer configured
 };
 
@@ -214,7 +218,9 @@ class Engine {
   Result<std::vector<Contact>> Contacts(const ContactQuery& query);
   // Full-text search over subject, body preview and sender; every word must occur, a word
   // ending in '*' is a prefix. Best matches first; each Message's body_preview holds the
-  // best matching passage (matches in [brackets]) and its json is left empty.
+  // best matching passage (matches in [brackets]) and its json is left empty. Messages of
+  // a collection still loading (CollectionState::loading_since) are found once its load
+  // has ended.
   Result<std::vector<Message>> Search(const std::string& text, const std::string& user_id = "",
                                       int limit = 20);
 

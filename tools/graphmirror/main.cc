@@ -258,6 +258,10 @@ int RunStatus(const std::string& config_path) {
                 std::string(CollectionName(st.collection)).c_str(),
                 st.last_sync_at.empty() ? "never" : st.last_sync_at.c_str(),
                 st.last_sync_kind.empty() ? "-" : st.last_sync_kind.c_str(), lifecycle.c_str());
+    if (!st.loading_since.empty()) {
+      std::printf("  LOADING since %s: search finds its messages once the load ends\n",
+                  st.loading_since.c_str());
+    }
     if (!st.stopped_reason.empty()) {
       std::printf("  STOPPED since %s (next try %s): %s\n", st.stopped_at.c_str(),
                   st.retry_at.c_str(), st.stopped_reason.c_str());

@@ -1,0 +1,287 @@
+// Bulk loads (MirrorTables::BeginLoad/FinishLoad, schema/017_bulk_load.sql): the full-text
+// index and the dropped secondary indexes are built at the end, agree with the tables
+// whatever was written meanwhile, and a load survives the process that began it.
+
+#include "engine/store/bulk_load.h"
+
+#include <SQLiteCpp/SQLiteCpp.h>
+
+#include <algorithm>
+#include <catch2/catch.hpp>
+#include <string>
+#include <vector>
+
+#include "engine/store/store.h"
+#include "engine/store/write_context.h"
+#include "tests/support/temp_dir.h"
+
+namespace graphmirror::store {
+namespace {
+
+const std::string kT1 = "2026-01-01T00:00:00.0000000Z";
+const std::string kT2 = "2026-01-02T00:00:00.0000000Z";
+
+MirrorItem Mail(const std::string& id, const std::string& subject, const std::string& body,
+                const std::string& modified = kT1) {
+  MirrorItem m;
+  m.id = id;
+  m.created_at = kT1;
+  m.modified_at = modified;
+  m.received_at = kT1;
+  m.subject = subject;
+  m.from_address = "sender@example.com";
+  m.body_preview = body.substr(0, 20);
+  m.folder_id = "inbox";
+  m.json = "{\"id\":\"" + id + "\"}";
+  m.body = body;
+  m.body_type = "text";
+  return m;
+}
+
+Status Apply(Store& store, const std::string& user, std::vector<MirrorItem> upserts,
+             std::vector<std::string> deletes = {}) {
+  PageWrite page;
+  page.user_id = user;
+  page.collection = Collection::kMessages;
+  page.upserts = std::move(upserts);
+  page.deletes = std::move(deletes);
+  page.created_after = kT1;
+  return store.mirror().ApplyPage(std::move(page));
+}
+
+std::vector<std::string> Hits(Store& store, const std::string& text, const std::string& user = "") {
+  auto hits = store.mirror().SearchMessages(text, user, 100000);
+  REQUIRE(hits.ok());
+  std::vector<std::string> out;
+  for (const auto& h : *hits) out.push_back(h.user_id + "/" + h.id);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// Both FTS5 indexes agree with their content tables: every row indexed once, with the
+// table's text (FTS5 raises an error if not). While a load is open its rows are not
+// indexed yet, so `whole` = false checks only that the index is sound in itself.
+void RequireIndexesAgree(const std::string& path, bool whole = true) {
+  SQLite::Database db(path, SQLite::OPEN_READWRITE);
+  const std::string rank = whole ? ", 1" : ", 0";
+  REQUIRE_NOTHROW(db.exec("INSERT INTO messages_fts(messages_fts, rank) VALUES('integrity-check'" +
+                          rank + ")"));
+  REQUIRE_NOTHROW(
+      db.exec("INSERT INTO message_bodies_fts(message_bodies_fts, rank) VALUES('integrity-check'" +
+              rank + ")"));
+}
+
+int SecondaryIndexes(const std::string& path, const std::string& table) {
+  SQLite::Database db(path);
+  SQLite::Statement q(db,
+                      "SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND tbl_name = ?1 "
+                      "AND sql IS NOT NULL");
+  q.bind(1, table);
+  q.executeStep();
+  return q.getColumn(0).getInt();
+}
+
+std::string LoadingSince(Store& store, const std::string& user, Collection collection) {
+  auto counts = store.mirror().Counts();
+  REQUIRE(counts.ok());
+  for (const auto& c : *counts) {
+    if (c.user_id == user && c.collection == collection) return c.loading_since;
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST_CASE("A bulk load defers search and indexes, then builds both", "[store][bulk]") {
+  test::TempDir dir;
+  const std::string path = dir.Path("m.db");
+  ManualClock clock(TimePoint{});
+  auto store = std::move(Store::Open(path, &clock)).value();
+  REQUIRE(SecondaryIndexes(path, "messages") == 4);
+
+  auto loading = store->mirror().BeginLoad("u", Collection::kMessages);
+  INFO(loading.status().ToString());
+  REQUIRE(loading.ok());
+  CHECK(*loading);
+  // The table was empty: its secondary indexes wait for the end of the load.
+  CHECK(SecondaryIndexes(path, "messages") == 0);
+  REQUIRE(Apply(*store, "u",
+                {Mail("a", "Quarterly numbers", "the zephyr report"),
+                 Mail("b", "Lunch", "at noon tomorrow")})
+              .ok());
+  REQUIRE(Apply(*store, "u", {Mail("c", "Quarterly plan", "wombat strategy")}).ok());
+  // Readers see the rows, and the collection loading; search finds nothing of it yet.
+  CHECK(*store->mirror().CountItems("u", Collection::kMessages) == 3);
+  CHECK_FALSE(LoadingSince(*store, "u", Collection::kMessages).empty());
+  CHECK(Hits(*store, "quarterly").empty());
+  RequireIndexesAgree(path, /*whole=*/false);
+
+  REQUIRE(store->mirror().FinishLoad("u", Collection::kMessages).ok());
+  CHECK(LoadingSince(*store, "u", Collection::kMessages).empty());
+  CHECK(*store->mirror().Loading("u", Collection::kMessages) == false);
+  CHECK(SecondaryIndexes(path, "messages") == 4);
+  CHECK(Hits(*store, "quarterly") == std::vector<std::string>{"u/a", "u/c"});
+  CHECK(Hits(*store, "zephyr") == std::vector<std::string>{"u/a"});  // body
+  CHECK(Hits(*store, "sender") == std::vector<std::string>{"u/a", "u/b", "u/c"});
+  RequireIndexesAgree(path);
+
+  // After the load, updates and deletes keep the index right through the triggers.
+  REQUIRE(Apply(*store, "u", {Mail("b", "Dinner", "at eight instead", kT2)}, {"a"}).ok());
+  CHECK(Hits(*store, "lunch").empty());
+  CHECK(Hits(*store, "dinner") == std::vector<std::string>{"u/b"});
+  CHECK(Hits(*store, "eight") == std::vector<std::string>{"u/b"});
+  CHECK(Hits(*store, "zephyr").empty());
+  CHECK(Hits(*store, "quarterly") == std::vector<std::string>{"u/c"});
+  RequireIndexesAgree(path);
+
+  // A collection holding rows starts no load; FinishLoad without a load is a no-op.
+  CHECK(*store->mirror().BeginLoad("u", Collection::kMessages) == false);
+  CHECK(store->mirror().FinishLoad("u", Collection::kMessages).ok());
+}
+
+TEST_CASE("A load beside indexed mailboxes keeps their index and the table's indexes",
+          "[store][bulk]") {
+  test::TempDir dir;
+  const std::string path = dir.Path("m.db");
+  ManualClock clock(TimePoint{});
+  auto store = std::move(Store::Open(path, &clock)).value();
+  REQUIRE(Apply(*store, "v",
+                {Mail("a", "Budget review", "numbers for the board"),
+                 Mail("b", "Holiday", "plans for august")})
+              .ok());
+  REQUIRE(*store->mirror().BeginLoad("u", Collection::kMessages));
+  CHECK(SecondaryIndexes(path, "messages") == 4);  // the table holds v's rows
+  {
+    // Another connection writes (a user's sqlite3): the writer must not be left reading
+    // an older snapshot, which would refuse its next transaction.
+    SQLite::Database other(path, SQLite::OPEN_READWRITE);
+    other.exec(
+        "INSERT INTO watermarks (user_id, collection, updated_at) VALUES ('x', 'events', 'now')");
+  }
+  REQUIRE(
+      Apply(*store, "u",
+            {Mail("a", "Budget draft", "numbers again"), Mail("x", "Holiday", "plans for june")})
+          .ok());
+  // Live changes while u loads: to the loading mailbox (updates, a delete, a new item)
+  // and to the indexed one.
+  REQUIRE(Apply(*store, "u", {Mail("a", "Budget final", "signed off", kT2), Mail("y", "New", "n")},
+                {"x"})
+              .ok());
+  REQUIRE(Apply(*store, "v", {Mail("b", "Holiday moved", "plans for july", kT2)}).ok());
+  CHECK(Hits(*store, "budget") == std::vector<std::string>{"v/a"});
+  CHECK(Hits(*store, "july") == std::vector<std::string>{"v/b"});
+  RequireIndexesAgree(path, /*whole=*/false);
+  REQUIRE(store->mirror().FinishLoad("u", Collection::kMessages).ok());
+  CHECK(Hits(*store, "budget") == std::vector<std::string>{"u/a", "v/a"});
+  CHECK(Hits(*store, "signed") == std::vector<std::string>{"u/a"});
+  CHECK(Hits(*store, "draft").empty());
+  CHECK(Hits(*store, "june").empty());
+  CHECK(Hits(*store, "holiday") == std::vector<std::string>{"v/b"});
+  RequireIndexesAgree(path);
+}
+
+TEST_CASE("A load interrupted by the process's end resumes and ends with a right index",
+          "[store][bulk]") {
+  test::TempDir dir;
+  const std::string path = dir.Path("m.db");
+  ManualClock clock(TimePoint{});
+  {
+    auto store = std::move(Store::Open(path, &clock)).value();
+    REQUIRE(*store->mirror().BeginLoad("u", Collection::kMessages));
+    REQUIRE(*store->mirror().BeginLoad("w", Collection::kMessages));  // another mailbox
+    REQUIRE(Apply(*store, "u", {Mail("a", "Alpha", "first page")}).ok());
+  }  // the process ends mid-load
+  {
+    auto store = std::move(Store::Open(path, &clock)).value();
+    // Still loading, still without the indexes, which the loads hold.
+    CHECK(*store->mirror().Loading("u", Collection::kMessages));
+    CHECK(SecondaryIndexes(path, "messages") == 0);
+    CHECK(*store->mirror().BeginLoad("u", Collection::kMessages));  // goes on with it
+    REQUIRE(
+        Apply(*store, "u", {Mail("a", "Alpha", "first page"), Mail("b", "Beta", "second")}).ok());
+    REQUIRE(store->mirror().FinishLoad("u", Collection::kMessages).ok());
+    // w's load still holds the indexes.
+    CHECK(SecondaryIndexes(path, "messages") == 0);
+    CHECK(Hits(*store, "alpha") == std::vector<std::string>{"u/a"});
+    // A load of a collection no longer configured is finished, not left open for good.
+    REQUIRE(Apply(*store, "w", {Mail("c", "Gamma", "third")}).ok());
+    REQUIRE(store->mirror().FinishLoadsExcept({{"u", Collection::kMessages}}).ok());
+    CHECK(store->mirror().Loads()->empty());
+    CHECK(SecondaryIndexes(path, "messages") == 4);
+    CHECK(Hits(*store, "gamma") == std::vector<std::string>{"w/c"});
+    RequireIndexesAgree(path);
+  }
+}
+
+TEST_CASE("Indexes a load dropped are made again at open once no load holds them",
+          "[store][bulk]") {
+  test::TempDir dir;
+  const std::string path = dir.Path("m.db");
+  ManualClock clock(TimePoint{});
+  {
+    auto store = std::move(Store::Open(path, &clock)).value();
+    REQUIRE(*store->mirror().BeginLoad("u", Collection::kEvents));
+    REQUIRE(*store->mirror().BeginLoad("u", Collection::kContacts));
+    CHECK(SecondaryIndexes(path, "events") == 0);
+    CHECK(SecondaryIndexes(path, "contacts") == 0);
+    // The process dies after the load's last step and before the indexes were made.
+    bool done = false;
+    REQUIRE(store
+                ->Write([&](WriteContext& ctx) {
+                  done = FinishLoadStep(ctx, "u", Collection::kEvents);
+                })
+                .ok());
+    REQUIRE(done);
+  }
+  auto store = std::move(Store::Open(path, &clock)).value();
+  CHECK(SecondaryIndexes(path, "events") == 3);
+  CHECK(SecondaryIndexes(path, "contacts") == 0);  // its load is still open
+  REQUIRE(store->mirror().FinishLoad("u", Collection::kContacts).ok());
+  CHECK(SecondaryIndexes(path, "contacts") == 2);
+  SQLite::Database db(path);
+  CHECK(db.execAndGet("SELECT count(*) FROM bulk_dropped_indexes").getInt() == 0);
+}
+
+TEST_CASE("A load larger than one indexing step stays right when written between steps",
+          "[store][bulk]") {
+  test::TempDir dir;
+  const std::string path = dir.Path("m.db");
+  ManualClock clock(TimePoint{});
+  auto store = std::move(Store::Open(path, &clock)).value();
+  REQUIRE(*store->mirror().BeginLoad("u", Collection::kMessages));
+  const int total = kLoadIndexChunk + kLoadIndexChunk / 2;
+  std::vector<MirrorItem> page;
+  for (int i = 0; i < total; ++i) {
+    page.push_back(Mail("m" + std::to_string(i), "common", "word" + std::to_string(i)));
+  }
+  REQUIRE(Apply(*store, "u", std::move(page)).ok());
+  // One step: the first chunk is indexed, the rest not yet.
+  bool done = true;
+  REQUIRE(store
+              ->Write([&](WriteContext& ctx) {
+                done = FinishLoadStep(ctx, "u", Collection::kMessages);
+              })
+              .ok());
+  REQUIRE_FALSE(done);
+  CHECK(Hits(*store, "word0") == std::vector<std::string>{"u/m0"});
+  CHECK(Hits(*store, "word" + std::to_string(total - 1)).empty());
+  // Writes on both sides of the marks: updates, deletes, a new item.
+  const std::string below = "m1", above = "m" + std::to_string(total - 2);
+  REQUIRE(Apply(*store, "u",
+                {Mail(below, "changed", "rewritten below", kT2),
+                 Mail(above, "changed", "rewritten above", kT2), Mail("new", "fresh", "late")},
+                {"m2", "m" + std::to_string(total - 3)})
+              .ok());
+  RequireIndexesAgree(path, /*whole=*/false);
+  REQUIRE(store->mirror().FinishLoad("u", Collection::kMessages).ok());
+  CHECK(Hits(*store, "changed") == std::vector<std::string>{"u/" + below, "u/" + above});
+  CHECK(Hits(*store, "rewritten") == std::vector<std::string>{"u/" + below, "u/" + above});
+  CHECK(Hits(*store, "late") == std::vector<std::string>{"u/new"});
+  CHECK(Hits(*store, "word2").empty());
+  CHECK(Hits(*store, "word" + std::to_string(total - 3)).empty());
+  CHECK(Hits(*store, "common").size() == static_cast<size_t>(total - 4));
+  RequireIndexesAgree(path);
+  CHECK(SecondaryIndexes(path, "messages") == 4);
+}
+
+}  // namespace graphmirror::store
