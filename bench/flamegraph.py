@@ -24,9 +24,17 @@ FRAME = re.compile(r"^\s*[0-9a-f]+\s+(.*?)\s+\((.*)\)\s*$")
 def frame_name(symbol, dso):
     if symbol and symbol != "[unknown]":
         symbol = re.sub(r"\+0x[0-9a-f]+$", "", symbol)
-        # Keep function names readable: drop argument lists of C++ symbols.
-        if "(" in symbol and not symbol.startswith("("):
-            symbol = symbol[: symbol.index("(")]
+        # Keep function names readable: drop the argument list of a C++ symbol (the
+        # parenthesized group at its end; "(anonymous namespace)" inside stays).
+        text = symbol[:-6] if symbol.endswith(") const") else symbol
+        if text.endswith(")"):
+            depth = 0
+            for i in range(len(text) - 1, -1, -1):
+                depth += {")": 1, "(": -1}.get(text[i], 0)
+                if depth == 0:
+                    if i > 0:
+                        symbol = text[:i]
+                    break
         return symbol
     library = dso.rsplit("/", 1)[-1] if dso else "?"
     return "[" + library + "]"
