@@ -48,7 +48,7 @@ def fold(lines):
     for line in lines:
         line = line.rstrip("\n")
         if not line.strip():
-            if comm is not None:
+            if comm is not None and frames:
                 stacks[tuple([comm] + list(reversed(frames)))] += 1
             comm, frames = None, []
             continue
@@ -59,7 +59,7 @@ def fold(lines):
         m = FRAME.match(line)
         if m:
             frames.append(frame_name(m.group(1), m.group(2)))
-    if comm is not None:
+    if comm is not None and frames:
         stacks[tuple([comm] + list(reversed(frames)))] += 1
     return stacks
 
