@@ -1,5 +1,6 @@
 #include "bench/bench_util.h"
 
+#include <httplib.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <spdlog/cfg/env.h>
@@ -15,8 +16,10 @@
 #include <cmath>
 #include <cstdarg>
 #include <cstdio>
+#include <ctime>
 #include <fstream>
 #include <iostream>
+#include <regex>
 #include <sstream>
 
 #include "engine/base/text.h"
@@ -271,6 +274,93 @@ std::string MirrorConfig(const SimProcess& sim, const std::string& db_path,
     text += "[[mailbox]]\nuser = \"" + user + "\"\nresources = " + resources + "\n";
   }
   return text + extra;
+}
+
+std::string FetchToken(const SimProcess& sim) {
+  httplib::Client client(sim.base_url);
+  auto res = client.Post("/common/oauth2/v2.0/token",
+                         "grant_type=client_credentials&client_id=graphsim&client_secret="
+                         "graphsim-secret&scope=https%3A%2F%2Fgraph.microsoft.com%2F.default",
+                         "application/x-www-form-urlencoded");
+  if (!res || res->status != 200) return "";
+  std::smatch m;
+  if (!std::regex_search(res->body, m, std::regex(R"re("access_token"\s*:\s*"([^"]+)")re"))) {
+    return "";
+  }
+  return m[1];
+}
+
+std::map<std::string, Served> ServedRequests(const std::string& log, size_t offset) {
+  std::map<std::string, Served> by_user;
+  std::string text = ReadFile(log);
+  std::stringstream in(offset < text.size() ? text.substr(offset) : std::string());
+  std::string line;
+  // spdlog's default pattern: "[2026-12-07 03:28:30.742] [debug] graphsim: GET ... -> 200"
+  const std::regex served(
+      R"(^\[(\d+)-(\d+)-(\d+) (\d+):(\d+):(\d+)\.(\d+)\].*graphsim: GET (/v1\.0/users/([^/?]+)\S*) -> 200(?: \((\d+) bytes\))?)");
+  std::smatch m;
+  while (std::getline(in, line)) {
+    if (!std::regex_search(line, m, served)) continue;
+    std::tm tm{};
+    tm.tm_year = std::stoi(m[1]) - 1900;
+    tm.tm_mon = std::stoi(m[2]) - 1;
+    tm.tm_mday = std::stoi(m[3]);
+    tm.tm_hour = std::stoi(m[4]);
+    tm.tm_min = std::stoi(m[5]);
+    tm.tm_sec = std::stoi(m[6]);
+    tm.tm_isdst = -1;
+    Served& s = by_user[m[9]];
+    s.targets.push_back(m[8]);
+    s.at.push_back(static_cast<double>(std::mktime(&tm)) + std::stoi(m[7]) / 1000.0);
+    if (m[10].matched) s.bytes += std::stoull(m[10]);
+  }
+  return by_user;
+}
+
+ReplayResult Replay(const SimProcess& sim, const std::map<std::string, Served>& requests,
+                    size_t workers) {
+  ReplayResult result;
+  const std::string token = FetchToken(sim);
+  if (token.empty()) {
+    std::cerr << "bench: no token from graphsim\n";
+    return result;
+  }
+  std::vector<const std::vector<std::string>*> mailboxes;
+  for (const auto& [user, served] : requests) mailboxes.push_back(&served.targets);
+  std::atomic<size_t> next{0};
+  std::atomic<bool> failed{false};
+  std::atomic<uint64_t> bytes{0}, count{0};
+  Stopwatch clock;
+  std::vector<std::thread> threads;
+  for (size_t w = 0; w < std::max<size_t>(1, std::min(workers, mailboxes.size())); ++w) {
+    threads.emplace_back([&] {
+      httplib::Client client(sim.base_url);
+      client.set_keep_alive(true);
+      client.set_read_timeout(60, 0);
+      httplib::Headers headers{{"Authorization", "Bearer " + token},
+                               {"Prefer", "IdType=\"ImmutableId\", odata.maxpagesize=500"},
+                               {"Accept", "application/json"}};
+      for (size_t i; !failed && (i = next.fetch_add(1)) < mailboxes.size();) {
+        for (const std::string& target : *mailboxes[i]) {
+          auto res = client.Get(target, headers);
+          if (!res || res->status != 200) {
+            std::cerr << "bench: replay of " << target.substr(0, 120) << " answered "
+                      << (res ? res->status : 0) << "\n";
+            failed = true;
+            return;
+          }
+          bytes += res->body.size();
+          ++count;
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  result.seconds = clock.Seconds();
+  result.requests = count;
+  result.bytes = bytes;
+  result.ok = !failed;
+  return result;
 }
 
 int FreePort() {

@@ -1,5 +1,5 @@
 // What every benchmark program shares: its command line, the rows it reports, timing,
-// percentiles, child processes and their memory.
+// percentiles, child processes and their memory, graphsim and the requests it served.
 //
 // A benchmark prints one JSON object per measured row on stdout (bench/report.py turns
 // them into the table of BENCHMARKS.md) and its progress on stderr. In smoke mode
@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <thread>
@@ -144,6 +145,32 @@ std::optional<SimProcess> StartGraphsim(const Options& options,
 std::string MirrorConfig(const SimProcess& sim, const std::string& db_path,
                          const std::string& resources, const std::string& extra = "");
 std::string GraphmirrorPath(const Options& options);
+
+// An access token from `sim`'s token endpoint for its one app; empty if refused.
+std::string FetchToken(const SimProcess& sim);
+
+// The Graph GETs graphsim answered 200 (its -v log, from byte `offset` on), per mailbox
+// (object id), in the order served, each with the time graphsim logged it (seconds since
+// the epoch, millisecond resolution, graphsim's local clock).
+struct Served {
+  std::vector<std::string> targets;
+  std::vector<double> at;
+  uint64_t bytes = 0;  // of the answers' bodies
+};
+std::map<std::string, Served> ServedRequests(const std::string& log, size_t offset = 0);
+
+// The baseline of the first-sync rows: the same requests (same URLs, the engine's Prefer
+// header), each page read whole and thrown away. `workers` connections take the mailboxes
+// in turn, each replaying one mailbox's requests in order, as the engine's sync.parallelism
+// workers take collections.
+struct ReplayResult {
+  bool ok = false;
+  double seconds = 0;
+  uint64_t requests = 0;
+  uint64_t bytes = 0;
+};
+ReplayResult Replay(const SimProcess& sim, const std::map<std::string, Served>& requests,
+                    size_t workers);
 
 // A free loopback TCP port.
 int FreePort();

@@ -7,18 +7,19 @@
 // parallel as the engine's parallelism allows) with a client that reads each page and
 // discards it. The ratio is the engine's rate over the baseline's: what parsing, storing
 // and committing costs beyond fetching.
-// Row 6: the command's resident set, sampled every 50 ms, during row 4 and during a sync
-// of one 1,000,000-message mailbox; flat means the second half of the big run holds no
-// more than the first half (plus a little).
+// Row 6: the resident set, sampled every 50 ms, of `graphmirror sync --once` and of the
+// daemon (`graphmirror run`), each doing the first sync of row 4's mailboxes and of one
+// 1,000,000-message mailbox; the daemon then receives change notifications for new
+// messages (created through Graph, mirrored by the daemon) and idles. Flat means the
+// second half of a big-mailbox run holds no more than its first half (plus a little).
 
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <httplib.h>
+#include <signal.h>
+#include <sys/wait.h>
 
+#include <algorithm>
 #include <iostream>
-#include <map>
-#include <mutex>
-#include <regex>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -35,6 +36,15 @@ struct SyncRun {
   uint64_t first_half_peak = 0;
   uint64_t second_half_peak = 0;
 };
+
+// The peaks of a run's samples: overall, and in its first and second half of `seconds`.
+void Halves(const std::vector<std::pair<double, uint64_t>>& samples, double seconds, SyncRun* run) {
+  for (const auto& [t, rss] : samples) {
+    run->peak_rss = std::max(run->peak_rss, rss);
+    uint64_t& half = t < seconds / 2 ? run->first_half_peak : run->second_half_peak;
+    half = std::max(half, rss);
+  }
+}
 
 // Runs `graphmirror sync --once` against `sim` and samples its memory. `extra`: more of
 // the config file (a [sync] table).
@@ -55,45 +65,21 @@ SyncRun RunSync(const Options& options, const WorkDir& dir, const SimProcess& si
               << ReadFile(dir.Path(name + ".log"));
     return run;
   }
-  for (const auto& [t, rss] : samples) {
-    run.peak_rss = std::max(run.peak_rss, rss);
-    uint64_t& half = t < run.seconds / 2 ? run.first_half_peak : run.second_half_peak;
-    half = std::max(half, rss);
-  }
+  Halves(samples, run.seconds, &run);
   run.ok = true;
   return run;
 }
 
-std::string FetchToken(const SimProcess& sim) {
-  httplib::Client client(sim.base_url);
-  auto res = client.Post("/common/oauth2/v2.0/token",
-                         "grant_type=client_credentials&client_id=graphsim&client_secret="
-                         "graphsim-secret&scope=https%3A%2F%2Fgraph.microsoft.com%2F.default",
-                         "application/x-www-form-urlencoded");
-  if (!res || res->status != 200) return "";
-  std::smatch m;
-  if (!std::regex_search(res->body, m, std::regex(R"re("access_token"\s*:\s*"([^"]+)")re"))) {
-    return "";
+int64_t CountMessages(const std::string& db, const std::string& user) {
+  try {
+    SQLite::Database mirror(db, SQLite::OPEN_READONLY);
+    mirror.setBusyTimeout(5000);
+    SQLite::Statement q(mirror, "SELECT count(*) FROM messages WHERE user_id = ?1");
+    q.bind(1, user);
+    return q.executeStep() ? q.getColumn(0).getInt64() : -1;
+  } catch (const std::exception&) {
+    return -1;  // not there yet, or busy
   }
-  return m[1];
-}
-
-// The Graph GETs graphsim served (its -v log from byte `from` on), per mailbox, in the
-// order served; `bytes`, if given, gets the bytes of their answers.
-std::map<std::string, std::vector<std::string>> ServedRequests(const std::string& log,
-                                                               size_t from = 0,
-                                                               uint64_t* bytes = nullptr) {
-  std::map<std::string, std::vector<std::string>> by_user;
-  std::stringstream in(ReadFile(log).substr(from));
-  std::string line;
-  const std::regex served(R"(graphsim: GET (/v1\.0/users/([^/?]+)\S*) -> 200 \((\d+) bytes\))");
-  std::smatch m;
-  while (std::getline(in, line)) {
-    if (!std::regex_search(line, m, served)) continue;
-    by_user[m[2]].push_back(m[1]);
-    if (bytes != nullptr) *bytes += std::stoull(m[3]);
-  }
-  return by_user;
 }
 
 // Bytes of item JSON a mirror holds: each message's json and its body.
@@ -114,62 +100,105 @@ struct ReadCost {
   double BytesPerStored() const { return stored == 0 ? 0 : static_cast<double>(bytes) / stored; }
 };
 
-ReadCost CostOf(const std::map<std::string, std::vector<std::string>>& requests, uint64_t bytes,
-                const std::string& db_path) {
+ReadCost CostOf(const std::map<std::string, Served>& requests, const std::string& db_path) {
   ReadCost cost;
-  for (const auto& [user, targets] : requests) cost.requests += targets.size();
-  cost.bytes = bytes;
+  for (const auto& [user, served] : requests) {
+    cost.requests += served.targets.size();
+    cost.bytes += served.bytes;
+  }
   cost.stored = StoredBytes(db_path);
   return cost;
 }
 
-struct ReplayResult {
+struct DaemonRun {
   bool ok = false;
-  double seconds = 0;
-  uint64_t requests = 0;
-  uint64_t bytes = 0;
+  SyncRun memory;           // the whole run, start to SIGTERM
+  double sync_seconds = 0;  // until it listens: the initial sync is done
+  uint64_t sync_peak = 0;   // peak while it synced
+  uint64_t after_peak = 0;  // peak while it received and idled
+  int received = 0;         // messages created in Graph and seen in the mirror
+  double receive_seconds = 0;
+  double idle_seconds = 0;
 };
 
-// The baseline: the same requests, each page read whole and thrown away.
-ReplayResult Replay(const SimProcess& sim,
-                    const std::map<std::string, std::vector<std::string>>& requests) {
-  ReplayResult result;
-  const std::string token = FetchToken(sim);
-  if (token.empty()) {
-    std::cerr << "first_sync: no token from graphsim\n";
-    return result;
-  }
-  std::atomic<bool> failed{false};
-  std::atomic<uint64_t> bytes{0}, count{0};
+// Runs the daemon (`graphmirror run`, its own webhook listener on a free port) against
+// `sim`: the initial sync, then `receive` messages created in the first mailbox through
+// Graph, each announced to the daemon by a change notification, until the mirror holds
+// them, then `idle` doing nothing; SIGTERM ends it. Its memory is sampled throughout.
+DaemonRun RunDaemon(const Options& options, const WorkDir& dir, const SimProcess& sim,
+                    const std::string& name, int receive, std::chrono::seconds idle) {
+  DaemonRun run;
+  const std::string config = dir.Path(name + ".toml");
+  const std::string db = dir.Path(name + ".db");
+  const std::string log = dir.Path(name + ".log");
+  const int port = FreePort();
+  const std::string hook = "http://127.0.0.1:" + std::to_string(port);
+  WriteFile(config, MirrorConfig(sim, db, "[\"messages\"]",
+                                 "[webhook]\nlisten = \"127.0.0.1:" + std::to_string(port) +
+                                     "\"\nnotification_url = \"" + hook + "/notify\"\n"));
   Stopwatch clock;
-  std::vector<std::thread> threads;
-  for (const auto& [user, targets] : requests) {
-    threads.emplace_back([&, targets = &targets] {
-      httplib::Client client(sim.base_url);
-      client.set_keep_alive(true);
-      client.set_read_timeout(60, 0);
-      httplib::Headers headers{{"Authorization", "Bearer " + token},
-                               {"Prefer", "IdType=\"ImmutableId\", odata.maxpagesize=500"},
-                               {"Accept", "application/json"}};
-      for (const std::string& target : *targets) {
-        auto res = client.Get(target, headers);
-        if (!res || res->status != 200) {
-          std::cerr << "first_sync: replay of " << target.substr(0, 120) << " answered "
-                    << (res ? res->status : 0) << "\n";
-          failed = true;
-          return;
-        }
-        bytes += res->body.size();
-        ++count;
-      }
-    });
+  pid_t pid = Spawn({GraphmirrorPath(options), "run", "--config", config}, log);
+  RssSampler sampler(pid, std::chrono::milliseconds(50));
+  auto fail = [&](const std::string& why) {
+    std::cerr << "first_sync: daemon " << name << ": " << why << "; its log:\n" << ReadFile(log);
+    ::kill(pid, SIGKILL);
+    WaitExit(pid);
+    return run;
+  };
+
+  // "listening on" is printed once Start() returned, after the initial sync.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::hours(1);
+  while (ReadFile(log).find("listening on") == std::string::npos) {
+    int status = 0;
+    if (::waitpid(pid, &status, WNOHANG) == pid) {
+      std::cerr << "first_sync: daemon " << name << " exited during its initial sync:\n"
+                << ReadFile(log);
+      return run;
+    }
+    if (std::chrono::steady_clock::now() > deadline) return fail("no initial sync in an hour");
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  for (auto& t : threads) t.join();
-  result.seconds = clock.Seconds();
-  result.requests = count;
-  result.bytes = bytes;
-  result.ok = !failed;
-  return result;
+  run.sync_seconds = clock.Seconds();
+
+  const std::string& user = sim.users.front();
+  const int64_t before = CountMessages(db, user);
+  const std::string token = FetchToken(sim);
+  if (before < 0 || token.empty()) return fail("no message count or no token");
+  Stopwatch receiving;
+  httplib::Client graph(sim.base_url);
+  const httplib::Headers headers{{"Authorization", "Bearer " + token}};
+  for (int i = 0; i < receive; ++i) {
+    auto res =
+        graph.Post("/v1.0/users/" + user + "/messages", headers,
+                   "{\"subject\":\"daemon memory " + std::to_string(i) + "\"}", "application/json");
+    if (!res || res->status != 201) return fail("graphsim refused a new message");
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // about 50 a second
+  }
+  while (CountMessages(db, user) < before + receive) {
+    if (receiving.Seconds() > 120) return fail("new messages not mirrored within 2 minutes");
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  run.received = receive;
+  run.receive_seconds = receiving.Seconds();
+  std::this_thread::sleep_for(idle);
+  run.idle_seconds = std::chrono::duration<double>(idle).count();
+
+  ::kill(pid, SIGTERM);
+  const int rc = WaitExit(pid);
+  const double seconds = clock.Seconds();
+  auto samples = sampler.Samples();
+  if (rc != 0) {
+    std::cerr << "first_sync: daemon " << name << " exited " << rc << ":\n" << ReadFile(log);
+    return run;
+  }
+  run.memory.seconds = seconds;
+  Halves(samples, seconds, &run.memory);
+  for (const auto& [t, rss] : samples) {
+    uint64_t& phase = t < run.sync_seconds ? run.sync_peak : run.after_peak;
+    phase = std::max(phase, rss);
+  }
+  run.ok = true;
+  return run;
 }
 
 int FirstSyncRows(const Options& options, const WorkDir& dir) {
@@ -184,20 +213,25 @@ int FirstSyncRows(const Options& options, const WorkDir& dir) {
       dir.Path("graphsim.log"));
   if (!sim) return 1;
   SyncRun sync = RunSync(options, dir, *sim, "first");
-  uint64_t served_bytes = 0;
-  auto requests = ServedRequests(dir.Path("graphsim.log"), 0, &served_bytes);
+  auto requests = ServedRequests(dir.Path("graphsim.log"));
   if (!sync.ok) return 1;
-  const ReadCost cost = CostOf(requests, served_bytes, dir.Path("first.db"));
+  const ReadCost cost = CostOf(requests, dir.Path("first.db"));
   // With HTML bodies (or none) delta rounds are the whole first load: each item read once,
   // in pages as large as Graph serves ($top 1000).
   const size_t log_before = ReadFile(dir.Path("graphsim.log")).size();
   SyncRun html =
       RunSync(options, dir, *sim, "html", "[sync]\nbodies = \"html\"\npage_size = 1000\n");
-  uint64_t html_bytes = 0;
-  auto html_requests = ServedRequests(dir.Path("graphsim.log"), log_before, &html_bytes);
+  auto html_requests = ServedRequests(dir.Path("graphsim.log"), log_before);
   if (!html.ok) return 1;
-  const ReadCost html_cost = CostOf(html_requests, html_bytes, dir.Path("html.db"));
-  ReplayResult replay = Replay(*sim, requests);
+  const ReadCost html_cost = CostOf(html_requests, dir.Path("html.db"));
+  ReplayResult replay = Replay(*sim, requests, requests.size());
+  // Row 6: the daemon's first sync of the same mailboxes, then a few notifications.
+  const int receive = options.smoke ? 20 : 200;
+  const auto idle = std::chrono::seconds(options.smoke ? 1 : 10);
+  DaemonRun daemon;
+  if (sync.ok && replay.ok && Wanted(options, 6)) {
+    daemon = RunDaemon(options, dir, *sim, "daemon", receive, idle);
+  }
   Kill(sim->pid);
   if (!replay.ok) return 1;
 
@@ -230,6 +264,7 @@ int FirstSyncRows(const Options& options, const WorkDir& dir) {
   if (Wanted(options, 4)) PrintRow(r);  // row 6 needs the run either way
 
   if (!Wanted(options, 6)) return 0;
+  if (!daemon.ok) return 1;
   const int big = options.smoke ? 10000 : 1000000;
   std::cerr << "first_sync: seeding graphsim with 1 x " << big << " messages\n";
   auto big_sim = StartGraphsim(options,
@@ -238,24 +273,41 @@ int FirstSyncRows(const Options& options, const WorkDir& dir) {
                                dir.Path("graphsim-big.log"));
   if (!big_sim) return 1;
   SyncRun big_sync = RunSync(options, dir, *big_sim, "big");
+  DaemonRun big_daemon;
+  if (big_sync.ok) big_daemon = RunDaemon(options, dir, *big_sim, "big-daemon", receive, idle);
   Kill(big_sim->pid);
-  if (!big_sync.ok) return 1;
+  if (!big_sync.ok || !big_daemon.ok) return 1;
 
-  const double peak = std::max(sync.peak_rss, big_sync.peak_rss) / kMiB;
-  const bool flat = big_sync.second_half_peak <= big_sync.first_half_peak * 1.1 + 2 * kMiB;
+  auto is_flat = [](const SyncRun& run) {
+    return run.second_half_peak <= run.first_half_peak * 1.1 + 2 * kMiB;
+  };
+  const bool flat = is_flat(big_sync) && is_flat(big_daemon.memory);
+  const double peak = std::max({sync.peak_rss, big_sync.peak_rss, daemon.memory.peak_rss,
+                                big_daemon.memory.peak_rss}) /
+                      kMiB;
+  auto daemon_detail = [&](const DaemonRun& d) {
+    return Format(
+        "peak %.1f MiB (initial sync %.1f MiB in %.1f s, then %d notified messages mirrored "
+        "in %.1f s and %.0f s idle: %.1f MiB); first half %.1f MiB, second half %.1f MiB (%s)",
+        d.memory.peak_rss / kMiB, d.sync_peak / kMiB, d.sync_seconds, d.received, d.receive_seconds,
+        d.idle_seconds, d.after_peak / kMiB, d.memory.first_half_peak / kMiB,
+        d.memory.second_half_peak / kMiB, is_flat(d.memory) ? "flat" : "growing");
+  };
   Row m;
   m.number = 6;
-  m.what = "memory: daemon RSS (row 4, and 1 x " + Thousands(big) + " messages)";
+  m.what = "memory: RSS of the daemon and of sync --once (row 4, and 1 x " + Thousands(big) +
+           " messages)";
   m.value = peak;
   m.unit = "MiB";
   m.target = "<= 64 MiB, flat as the mailbox grows";
   m.met = !options.smoke && peak <= 64 && flat;
   m.detail = Format(
-      "row 4 peak %.1f MiB; big mailbox: peak %.1f MiB, first half %.1f MiB, second "
-      "half %.1f MiB (%s); %.1f s, %.0f items/s",
-      sync.peak_rss / kMiB, big_sync.peak_rss / kMiB, big_sync.first_half_peak / kMiB,
-      big_sync.second_half_peak / kMiB, flat ? "flat" : "growing", big_sync.seconds,
-      big / big_sync.seconds);
+      "daemon (`graphmirror run`), row 4's mailboxes: %s; daemon, big mailbox: %s; "
+      "sync --once, row 4: peak %.1f MiB; sync --once, big mailbox: peak %.1f MiB, first "
+      "half %.1f MiB, second half %.1f MiB (%s), %.1f s, %.0f items/s",
+      daemon_detail(daemon).c_str(), daemon_detail(big_daemon).c_str(), sync.peak_rss / kMiB,
+      big_sync.peak_rss / kMiB, big_sync.first_half_peak / kMiB, big_sync.second_half_peak / kMiB,
+      is_flat(big_sync) ? "flat" : "growing", big_sync.seconds, big / big_sync.seconds);
   m.reproduce = "bench/run --only 6";
   PrintRow(m);
   return 0;
