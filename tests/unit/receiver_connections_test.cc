@@ -356,8 +356,11 @@ TEST_CASE("receiver: overload is refused fast, bounded, and loses nothing acknow
   CHECK(refused_during_stall);
   CHECK(f.receiver->stats().refused >= static_cast<uint64_t>(refused.load()));
   CHECK(f.receiver->stats().unavailable == 0);
-  // The receiver grew to max_connections workers, not one per waiting sender.
-  CHECK(most_threads <= threads_before + kSenders + 6);
+  // The receiver grew to at most max_connections workers (and the quarter more it lets in
+  // while evicted connections wind down), not one per waiting sender; besides them, the
+  // senders and the stall.
+  const size_t most_workers = 6 + 6 / 4 + 1;
+  CHECK(most_threads <= threads_before + kSenders + 1 + (most_workers - 2));
   // Every acknowledged item is in the log, once.
   CHECK(f.Rows() == kSenders * kPerSender);
   // And with the load gone, a delivery is served at once.
