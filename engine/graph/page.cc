@@ -299,7 +299,6 @@ class PageParser {
     if (auto error = object.reset().get(has_fields)) return BadJson(where, error);
 
     bool has_id = false;
-    bool dropped = false;  // a member left out of the row's json (besides a message body)
     std::string created, modified, received, original_start;
     DateTimeTimeZone start, end;
     std::vector<MemberStart> members;
@@ -317,22 +316,9 @@ class PageParser {
               {member_begin, key != "id" && !IsAnnotation(key) && (keep_ == nullptr || Kept(key))});
         } else if (keep_ != nullptr) {
           members.push_back({member_begin, Kept(key)});
-        } else if (key == "@odata.type") {
-          // Delta rounds annotate every item with its type, lists only items of a derived
-          // type (eventMessage): the base type's annotation is dropped, so that a row
-          // reads the same whichever route brought it.
-          std::string_view type;
-          if (auto error = field.value().get_string().get(type)) {
-            return BadJson(where + " field " + Quote(key), error);
-          }
-          const bool base = type == BaseType();
-          members.push_back({member_begin, !base});
-          dropped = dropped || base;
-          continue;
-        } else {
+        } else if (collection_ == Collection::kMessages) {
           // A message's body goes to its own table: the row's json holds the rest.
-          const bool body = collection_ == Collection::kMessages && key == "body";
-          members.push_back({member_begin, !body});
+          members.push_back({member_begin, key != "body"});
         }
         // `key` lives in the parser's string buffer until the next iterate(): no copy.
         error_code error = ReadField(key, field.value(), item, &has_id, &created, &modified,
@@ -350,9 +336,7 @@ class PageParser {
     }
     if (!has_id || item->id.empty()) return Bad(where + " has no id");
     if (keep_ != nullptr && has_fields && rich_id_ == nullptr) item->json = Project(raw, members);
-    if (keep_ == nullptr && rich_id_ == nullptr && (item->body || dropped)) {
-      item->json = Project(raw, members);
-    }
+    if (keep_ == nullptr && rich_id_ == nullptr && item->body) item->json = Project(raw, members);
     const std::string named = where + " (id " + Quote(item->id) + ")";
     // A removed entry of a delta round carries nothing but the id.
     if (*removed) return Status::Ok();
@@ -500,18 +484,6 @@ class PageParser {
       if (!address.empty()) emails->push_back(std::move(address));
     }
     return simdjson::SUCCESS;
-  }
-
-  std::string_view BaseType() const {
-    switch (collection_) {
-      case Collection::kMessages:
-        return "#microsoft.graph.message";
-      case Collection::kEvents:
-        return "#microsoft.graph.event";
-      case Collection::kContacts:
-        return "#microsoft.graph.contact";
-    }
-    return "";
   }
 
   bool Kept(std::string_view key) const {
