@@ -55,7 +55,8 @@ CollectionSync::CollectionSync(const config::Config& config, graph::GraphClient*
              }()),
       recheck_after_(config.sync.catch_up_recheck),
       overlap_(config.sync.overlap),
-      text_bodies_(config.sync.bodies == "text") {}
+      text_bodies_(config.sync.bodies == "text"),
+      html_bodies_(config.sync.bodies == "html") {}
 
 std::string CollectionSync::StopReason(const std::string& user_id, Collection collection,
                                        const Status& outcome) {
@@ -268,8 +269,12 @@ Result<DeltaStats> CollectionSync::Delta(const std::string& user_id, Collection 
   auto r = Timed(2, [&]() -> Result<DeltaStats> {
     auto pass =
         AsLoad(user_id, collection, first, [&] { return delta_.Sync(user_id, collection); });
-    if (!pass.ok() || !scopes_.Of(user_id, collection).by_folder()) return pass;
-    // The delta rounds brought the messages without their bodies.
+    // Messages whose only rounds are delta rounds (scoped by folder, or loaded by them with
+    // HTML bodies) get a body the rounds did not bring (not HTML, or not kept: see
+    // DeltaOptions) read by id.
+    const bool bodies_by_delta = collection == Collection::kMessages &&
+                                 (scopes_.Of(user_id, collection).by_folder() || html_bodies_);
+    if (!pass.ok() || !bodies_by_delta) return pass;
     auto bodies = delta_.ReadMissingBodies(user_id);
     if (!bodies.ok()) return bodies.status();
     pass->verified += *bodies;

@@ -186,6 +186,7 @@ class CollectionSync {
   const std::chrono::seconds recheck_after_;
   const std::chrono::seconds overlap_;                       // sync.overlap
   const bool text_bodies_;                                   // sync.bodies is "text"
+  const bool html_bodies_;                                   // sync.bodies is "html"
   std::map<Key, std::array<std::string, 2>> round_started_;  // created, modified
 };
 

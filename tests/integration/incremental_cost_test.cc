@@ -82,6 +82,10 @@ TEST_CASE("a first sync reads each message and contact once", "[incremental][cos
     REQUIRE(r.status.ok());
   }
   f.RequireExactMirrorOfAll();
+  // Bodies as configured: every message's HTML body, from its delta round; or none.
+  CHECK(f.QueryInt("SELECT count(*) FROM message_bodies WHERE content_type = 'html'") ==
+        (config.sync.bodies == "html" ? f.QueryInt("SELECT count(*) FROM messages") : 0));
+  CHECK(f.QueryInt("SELECT count(*) FROM message_bodies WHERE content_type <> 'html'") == 0);
   // The delta rounds ran as bulk loads, finished: search indexes every row.
   CHECK(f.QueryInt("SELECT count(*) FROM bulk_loads") == 0);
   {
