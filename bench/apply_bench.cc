@@ -30,7 +30,6 @@
 #include <iostream>
 #include <memory>
 #include <optional>
-#include <regex>
 #include <string>
 #include <vector>
 
@@ -54,19 +53,6 @@ struct Recording {
   size_t bytes = 0;
 };
 
-std::string FetchToken(httplib::Client& client) {
-  auto res = client.Post("/common/oauth2/v2.0/token",
-                         "grant_type=client_credentials&client_id=graphsim&client_secret="
-                         "graphsim-secret&scope=https%3A%2F%2Fgraph.microsoft.com%2F.default",
-                         "application/x-www-form-urlencoded");
-  if (!res || res->status != 200) return "";
-  std::smatch m;
-  if (!std::regex_search(res->body, m, std::regex(R"re("access_token"\s*:\s*"([^"]+)")re"))) {
-    return "";
-  }
-  return m[1];
-}
-
 // Pages through the mailbox over loopback HTTP, as the engine's client would.
 std::optional<Recording> Record(const Options& options, int messages) {
   graphsim::Options sim_options;
@@ -88,7 +74,7 @@ std::optional<Recording> Record(const Options& options, int messages) {
   rec.user_id = sim.UserIds().at(0);
   httplib::Client client(server.base_url());
   client.set_read_timeout(60, 0);
-  std::string token = FetchToken(client);
+  std::string token = FetchToken(server.base_url());
   if (token.empty()) {
     std::cerr << "apply: graphsim gave no token\n";
     return std::nullopt;

@@ -276,8 +276,8 @@ std::string MirrorConfig(const SimProcess& sim, const std::string& db_path,
   return text + extra;
 }
 
-std::string FetchToken(const SimProcess& sim) {
-  httplib::Client client(sim.base_url);
+std::string FetchToken(const std::string& base_url) {
+  httplib::Client client(base_url);
   auto res = client.Post("/common/oauth2/v2.0/token",
                          "grant_type=client_credentials&client_id=graphsim&client_secret="
                          "graphsim-secret&scope=https%3A%2F%2Fgraph.microsoft.com%2F.default",

@@ -147,7 +147,8 @@ std::string MirrorConfig(const SimProcess& sim, const std::string& db_path,
 std::string GraphmirrorPath(const Options& options);
 
 // An access token from `sim`'s token endpoint for its one app; empty if refused.
-std::string FetchToken(const SimProcess& sim);
+std::string FetchToken(const std::string& base_url);
+inline std::string FetchToken(const SimProcess& sim) { return FetchToken(sim.base_url); }
 
 // The Graph GETs graphsim answered 200 (its -v log, from byte `offset` on), per mailbox
 // (object id), in the order served, each with the time graphsim logged it (seconds since
