@@ -55,8 +55,7 @@ CollectionSync::CollectionSync(const config::Config& config, graph::GraphClient*
              }()),
       recheck_after_(config.sync.catch_up_recheck),
       overlap_(config.sync.overlap),
-      text_bodies_(config.sync.bodies == "text"),
-      html_bodies_(config.sync.bodies == "html") {}
+      bodies_(config.sync.bodies) {}
 
 std::string CollectionSync::StopReason(const std::string& user_id, Collection collection,
                                        const Status& outcome) {
@@ -273,7 +272,7 @@ Result<DeltaStats> CollectionSync::Delta(const std::string& user_id, Collection 
     // HTML bodies) get a body the rounds did not bring (not HTML, or not kept: see
     // DeltaOptions) read by id.
     const bool bodies_by_delta = collection == Collection::kMessages &&
-                                 (scopes_.Of(user_id, collection).by_folder() || html_bodies_);
+                                 (scopes_.Of(user_id, collection).by_folder() || bodies_ == "html");
     if (!pass.ok() || !bodies_by_delta) return pass;
     auto bodies = delta_.ReadMissingBodies(user_id);
     if (!bodies.ok()) return bodies.status();
@@ -291,7 +290,7 @@ Result<std::optional<DeltaStats>> CollectionSync::LoadByDelta(const std::string&
   // Messages with text bodies: delta rounds serve HTML bodies (see DeltaOptions), so the
   // createdDateTime round, which applies outlook.body-content-type, reads them.
   if (!Describe(collection).scoped_by_folder() || !scopes_.Of(user_id, collection).whole() ||
-      (collection == Collection::kMessages && text_bodies_)) {
+      (collection == Collection::kMessages && bodies_ == "text")) {
     return std::optional<DeltaStats>();
   }
   auto watermark = store_->mirror().GetWatermark(user_id, collection);

@@ -185,8 +185,7 @@ class CollectionSync {
   std::map<Key, TimePoint> recheck_;  // when
   const std::chrono::seconds recheck_after_;
   const std::chrono::seconds overlap_;                       // sync.overlap
-  const bool text_bodies_;                                   // sync.bodies is "text"
-  const bool html_bodies_;                                   // sync.bodies is "html"
+  const std::string bodies_;                                 // sync.bodies
   std::map<Key, std::array<std::string, 2>> round_started_;  // created, modified
 };
 
