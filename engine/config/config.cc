@@ -168,9 +168,10 @@ bool IsLoopbackUrl(std::string_view url) {
 }
 
 void ReadWebhook(Reader& r, const toml::table& t, WebhookSettings* w) {
-  r.OnlyKeys(t, "webhook.",
-             {"listen", "notification_url", "lifecycle_url", "max_body_bytes", "max_connections",
-              "request_timeout_seconds", "tls_certificate", "tls_private_key"});
+  r.OnlyKeys(
+      t, "webhook.",
+      {"listen", "notification_url", "lifecycle_url", "max_body_bytes", "max_connections",
+       "max_idle_connections", "request_timeout_seconds", "tls_certificate", "tls_private_key"});
   r.String(t, "tls_certificate", "webhook.tls_certificate", &w->tls_certificate);
   r.String(t, "tls_private_key", "webhook.tls_private_key", &w->tls_private_key);
   if (r.ok() && w->tls_certificate.empty() != w->tls_private_key.empty()) {
@@ -185,6 +186,9 @@ void ReadWebhook(Reader& r, const toml::table& t, WebhookSettings* w) {
   int64_t max_connections = w->max_connections;
   r.Integer(t, "max_connections", "webhook.max_connections", 64, 16384, &max_connections);
   w->max_connections = static_cast<int>(max_connections);
+  int64_t max_idle = static_cast<int64_t>(w->max_idle_connections);
+  r.Integer(t, "max_idle_connections", "webhook.max_idle_connections", 0, 1000000, &max_idle);
+  w->max_idle_connections = static_cast<size_t>(max_idle);
   int64_t request_timeout = w->request_timeout.count();
   r.Integer(t, "request_timeout_seconds", "webhook.request_timeout_seconds", 1, 300,
             &request_timeout);

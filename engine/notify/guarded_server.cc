@@ -6,6 +6,10 @@
 #include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <poll.h>
+#include <spdlog/spdlog.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -17,6 +21,7 @@
 #include <deque>
 #include <functional>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -29,7 +34,8 @@ namespace {
 
 using SteadyClock = std::chrono::steady_clock;
 
-// Set on the listening thread while it refuses a connection the pool has no room for.
+// Set while a request the pool has no room for is refused, on the thread that handed it
+// over (the parking or the accepting one), which only writes a canned answer.
 thread_local bool t_refusing = false;
 
 constexpr std::string_view kBusyAnswer =
@@ -62,6 +68,19 @@ void AddressOf(socket_t sock, bool peer, std::string& ip, int& port) {
   ip = text;
 }
 
+// Each worker's own eventfd: MakeRoom writes it to end the worker's linger early.
+int NudgeOfThisThread() {
+  struct Nudge {
+    Nudge() : fd(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {}
+    ~Nudge() {
+      if (fd >= 0) ::close(fd);
+    }
+    const int fd;
+  };
+  thread_local Nudge nudge;
+  return nudge.fd;
+}
+
 int MillisecondsUntil(SteadyClock::time_point deadline) {
   const auto left =
       std::chrono::ceil<std::chrono::milliseconds>(deadline - SteadyClock::now()).count();
@@ -77,16 +96,24 @@ class GuardedServer::Pool : public httplib::TaskQueue {
  public:
   // `make_room`, at the limit: closes a connection that holds a worker for nothing (its
   // worker frees itself shortly); true if it did, and the new connection is then served.
-  Pool(int threads, int max_threads, std::function<bool()> make_room)
+  // `before_shutdown`: stops what hands the pool work, before its workers are joined.
+  Pool(int threads, int max_threads, std::function<bool()> make_room,
+       std::function<void()> before_shutdown)
       : max_threads_(static_cast<size_t>(max_threads)),
         // Connections let in while their evicted ones wind down: a bound on the overshoot.
         hard_limit_(max_threads_ + max_threads_ / 4 + 1),
-        make_room_(std::move(make_room)) {
+        make_room_(std::move(make_room)),
+        before_shutdown_(std::move(before_shutdown)) {
     std::lock_guard<std::mutex> lock(mu_);
     for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { Work(); });
   }
 
-  void enqueue(std::function<void()> fn) override {
+  // httplib's accept loop hands each new connection here: it is set up and parked on
+  // the accepting thread, which never blocks for it (see process_and_close_socket).
+  void enqueue(std::function<void()> fn) override { fn(); }
+
+  // Runs `fn` on a worker, or, with no room, at once on this thread as a refusal.
+  void Submit(std::function<void()> fn) {
     {
       std::unique_lock<std::mutex> lock(mu_);
       // Room while the connections being served and waiting stay under the limit. A
@@ -112,6 +139,7 @@ class GuardedServer::Pool : public httplib::TaskQueue {
   }
 
   void shutdown() override {
+    before_shutdown_();
     std::vector<std::thread> threads;
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -141,6 +169,7 @@ class GuardedServer::Pool : public httplib::TaskQueue {
   const size_t max_threads_;
   const size_t hard_limit_;
   const std::function<bool()> make_room_;
+  const std::function<void()> before_shutdown_;
   std::mutex mu_;
   std::condition_variable ready_;
   std::deque<std::function<void()>> jobs_;
@@ -171,20 +200,55 @@ class GuardedServer::Connection : public httplib::Stream {
     }
   }
 
-  // Waits up to `idle` for the peer's next request; true once bytes (or its close) arrive.
-  bool WaitForRequest(std::chrono::milliseconds idle) {
+  // Waits up to `idle` for the peer's next request; true once bytes (or its close) arrive,
+  // false at the end of `idle` or once `nudge` (an eventfd, or -1) is written.
+  bool WaitForRequest(std::chrono::milliseconds idle, int nudge) {
     if (Buffered()) return true;
-    pollfd fd{sock_, POLLIN, 0};
+    pollfd fds[2] = {{sock_, POLLIN, 0}, {nudge, POLLIN, 0}};
     for (;;) {
-      const int ready = ::poll(&fd, 1, static_cast<int>(idle.count()));
-      if (ready >= 0) return ready > 0;
-      if (errno != EINTR) return false;
+      const int ready = ::poll(fds, nudge >= 0 ? 2 : 1, static_cast<int>(idle.count()));
+      if (ready < 0 && errno == EINTR) continue;
+      if (nudge >= 0 && fds[1].revents != 0) {
+        eventfd_t drained;
+        (void)::eventfd_read(nudge, &drained);
+      }
+      return ready > 0 && fds[0].revents != 0;
     }
   }
 
-  void StartRequest() {
-    read_deadline_ = SteadyClock::now() + request_timeout_;
+  // The request's deadline runs from its first byte: now, or when it came while parked.
+  void StartRequest(std::optional<SteadyClock::time_point> first_byte = std::nullopt) {
+    read_deadline_ = first_byte.value_or(SteadyClock::now()) + request_timeout_;
     write_deadline_.reset();
+  }
+
+  // Bytes received but not yet read: TLS records OpenSSL decrypted, or read-ahead.
+  bool Buffered() const {
+    return buffer_begin_ < buffer_end_ || (ssl_ != nullptr && SSL_pending(ssl_) > 0);
+  }
+
+  enum class Arrival { kNothing, kPartHead, kHead, kClosed };
+
+  // Plain HTTP, on the parking thread: reads what has arrived without waiting. kHead
+  // once a whole head is buffered (or the buffer is full: the parser then decides),
+  // kClosed at the peer's close or an error with no whole head.
+  Arrival ReadAhead() {
+    if (buffer_begin_ == buffer_end_) buffer_begin_ = buffer_end_ = 0;
+    bool got_any = false;
+    for (;;) {
+      if (HeadBuffered() || buffer_end_ == sizeof(buffer_)) return Arrival::kHead;
+      const ssize_t got = ::recv(sock_, buffer_ + buffer_end_, sizeof(buffer_) - buffer_end_, 0);
+      if (got > 0) {
+        buffer_end_ += static_cast<size_t>(got);
+        got_any = true;
+        continue;
+      }
+      if (got < 0 && errno == EINTR) continue;
+      if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        return got_any || buffer_begin_ < buffer_end_ ? Arrival::kPartHead : Arrival::kNothing;
+      }
+      return Arrival::kClosed;
+    }
   }
 
   bool broken() const { return broken_; }
@@ -291,9 +355,11 @@ class GuardedServer::Connection : public httplib::Stream {
     return -1;
   }
 
-  // Bytes received but not yet read: TLS records OpenSSL decrypted, or read-ahead.
-  bool Buffered() const {
-    return buffer_begin_ < buffer_end_ || (ssl_ != nullptr && SSL_pending(ssl_) > 0);
+  bool HeadBuffered() const {
+    // A blank line ends a head; httplib also takes bare LF line ends.
+    const std::string_view kept(buffer_ + buffer_begin_, buffer_end_ - buffer_begin_);
+    return kept.find("\n\r\n") != std::string_view::npos ||
+           kept.find("\n\n") != std::string_view::npos;
   }
 
   ssize_t TakeBuffered(char* data, size_t size) {
@@ -335,30 +401,263 @@ class GuardedServer::Connection : public httplib::Stream {
   bool broken_ = false;
   mutable bool counted_slow_ = false;
   std::string out_;    // written, not yet sent (see write)
-  char buffer_[4096];  // read-ahead of the plain-HTTP path
+  char buffer_[8192];  // read-ahead of the plain-HTTP path, and a head that arrived parked
   size_t buffer_begin_ = 0;
   size_t buffer_end_ = 0;
 };
+
+// An open connection and what it needs between requests; owned by the worker serving it
+// or by the parking thread.
+struct GuardedServer::Session {
+  Session(socket_t sock, SSL* ssl, size_t requests, const GuardedServerOptions& options,
+          std::atomic<uint64_t>* timed_out)
+      : sock(sock),
+        ssl(ssl),
+        connection(sock, ssl, options.request_timeout, timed_out),
+        requests_left(requests) {}
+  ~Session() {
+    if (ssl != nullptr) SSL_free(ssl);
+  }
+
+  const socket_t sock;
+  SSL* const ssl;  // null on plain HTTP
+  Connection connection;
+  size_t requests_left;
+  bool handshaken = false;
+  // While parked: when it is closed, and the first byte of a request arriving.
+  SteadyClock::time_point deadline;
+  std::optional<SteadyClock::time_point> first_byte;
+};
+
+// The epoll thread that holds connections waiting for a request, so that they hold no
+// worker: ready ones go back to the pool (on plain HTTP once their head is whole), those
+// past their deadline are closed (counted as timed out if a request had begun).
+class GuardedServer::Parking {
+ public:
+  Parking(GuardedServer* server, size_t capacity) : server_(server), capacity_(capacity) {
+    epoll_ = ::epoll_create1(EPOLL_CLOEXEC);
+    wake_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    epoll_event event{};
+    event.events = EPOLLIN;
+    event.data.fd = wake_;
+    if (epoll_ < 0 || wake_ < 0 || ::epoll_ctl(epoll_, EPOLL_CTL_ADD, wake_, &event) != 0) {
+      spdlog::error("notify: cannot park idle connections ({}); they are closed instead",
+                    std::strerror(errno));
+      stopped_ = true;
+      return;
+    }
+    thread_ = std::thread([this] { Run(); });
+  }
+
+  ~Parking() {
+    Stop();
+    if (epoll_ >= 0) ::close(epoll_);
+    if (wake_ >= 0) ::close(wake_);
+  }
+
+  // Holds `session` (its deadline set) until its request comes or the deadline passes.
+  void Park(std::unique_ptr<Session> session) {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (stopped_) {
+      lock.unlock();
+      server_->Close(std::move(session));
+      return;
+    }
+    const socket_t sock = session->sock;
+    const auto deadline = session->deadline;
+    epoll_event event{};
+    event.events = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT;
+    event.data.fd = sock;
+    if (::epoll_ctl(epoll_, EPOLL_CTL_ADD, sock, &event) != 0) {
+      lock.unlock();
+      server_->Close(std::move(session));
+      return;
+    }
+    deadlines_.emplace(deadline, sock);
+    parked_.emplace(sock, std::move(session));
+    // The thread sleeps until the earliest deadline it knew of: wake it for an earlier
+    // one, or to close the longest-parked connection past capacity.
+    const bool wake = deadlines_.begin()->second == sock || parked_.size() > capacity_;
+    lock.unlock();
+    if (wake) Wake();
+  }
+
+  // Closes every parked session, and any parked later; returns once the thread ended.
+  void Stop() {
+    std::vector<std::unique_ptr<Session>> parked;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stopped_ = true;
+      for (auto& [sock, session] : parked_) parked.push_back(std::move(session));
+      parked_.clear();
+      deadlines_.clear();
+    }
+    Wake();
+    {
+      std::lock_guard<std::mutex> lock(join_mu_);  // Stop() may be called from two threads
+      if (thread_.joinable()) thread_.join();
+    }
+    for (auto& session : parked) server_->Close(std::move(session));
+  }
+
+ private:
+  void Wake() {
+    if (wake_ >= 0) (void)::eventfd_write(wake_, 1);
+  }
+
+  // Under mu_.
+  std::unique_ptr<Session> Take(socket_t sock) {
+    auto it = parked_.find(sock);
+    if (it == parked_.end()) return nullptr;
+    std::unique_ptr<Session> session = std::move(it->second);
+    parked_.erase(it);
+    deadlines_.erase({session->deadline, sock});
+    (void)::epoll_ctl(epoll_, EPOLL_CTL_DEL, sock, nullptr);
+    return session;
+  }
+
+  void Run() {
+    std::vector<epoll_event> events(256);
+    std::vector<std::unique_ptr<Session>> ready, closing;
+    for (;;) {
+      int timeout = -1;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (stopped_) return;
+        if (!deadlines_.empty()) timeout = MillisecondsUntil(deadlines_.begin()->first);
+      }
+      const int n = ::epoll_wait(epoll_, events.data(), static_cast<int>(events.size()), timeout);
+      if (n < 0 && errno != EINTR) {
+        spdlog::error("notify: parked connections: epoll_wait: {}", std::strerror(errno));
+        return;  // Stop() closes what is parked
+      }
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (stopped_) return;
+        for (int i = 0; i < n; ++i) {
+          const socket_t sock = events[i].data.fd;
+          if (sock == wake_) {
+            eventfd_t drained;
+            (void)::eventfd_read(wake_, &drained);
+            continue;
+          }
+          auto it = parked_.find(sock);
+          if (it == parked_.end()) continue;
+          Session& session = *it->second;
+          if (session.ssl != nullptr) {  // TLS records are read by the worker
+            ready.push_back(Take(sock));
+            continue;
+          }
+          switch (session.connection.ReadAhead()) {
+            case Connection::Arrival::kHead:
+              ready.push_back(Take(sock));
+              break;
+            case Connection::Arrival::kClosed:
+              closing.push_back(Take(sock));
+              break;
+            case Connection::Arrival::kPartHead:
+              if (!session.first_byte) {
+                // From now on the request's own deadline, not the idle wait, applies.
+                deadlines_.erase({session.deadline, sock});
+                session.first_byte = SteadyClock::now();
+                session.deadline = *session.first_byte + server_->options_.request_timeout;
+                deadlines_.emplace(session.deadline, sock);
+              }
+              [[fallthrough]];
+            case Connection::Arrival::kNothing: {
+              epoll_event event{};
+              event.events = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT;
+              event.data.fd = sock;
+              if (::epoll_ctl(epoll_, EPOLL_CTL_MOD, sock, &event) != 0) {
+                closing.push_back(Take(sock));
+              }
+              break;
+            }
+          }
+        }
+        const auto now = SteadyClock::now();
+        while (!deadlines_.empty() && deadlines_.begin()->first <= now) {
+          std::unique_ptr<Session> session = Take(deadlines_.begin()->second);
+          if (session->first_byte) Count(server_->counters_.timed_out);
+          closing.push_back(std::move(session));
+        }
+        while (parked_.size() > capacity_) {
+          // The earliest deadline: the longest idle (or a head trickling in longest).
+          closing.push_back(Take(deadlines_.begin()->second));
+          Count(server_->counters_.evicted);
+        }
+      }
+      for (auto& session : closing) server_->Close(std::move(session));
+      closing.clear();
+      for (auto& session : ready) server_->Resume(std::move(session));
+      ready.clear();
+    }
+  }
+
+  static void Count(std::atomic<uint64_t>* counter) {
+    if (counter != nullptr) counter->fetch_add(1);
+  }
+
+  GuardedServer* const server_;
+  const size_t capacity_;
+  int epoll_ = -1;
+  int wake_ = -1;
+  std::thread thread_;
+  std::mutex join_mu_;
+  std::mutex mu_;
+  bool stopped_ = false;
+  std::unordered_map<socket_t, std::unique_ptr<Session>> parked_;
+  std::set<std::pair<SteadyClock::time_point, socket_t>> deadlines_;
+};
+
+namespace {
+
+// Parked connections each hold a descriptor: leave room under the process's limit for the
+// connections in a request, the database and the rest, so accept() does not fail.
+size_t ParkingCapacity(const GuardedServerOptions& options) {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) {
+    return options.max_idle_connections;
+  }
+  const auto reserved = static_cast<rlim_t>(options.max_connections) * 5 / 4 + 256;
+  const size_t room =
+      limit.rlim_cur > reserved ? static_cast<size_t>(limit.rlim_cur - reserved) : size_t{16};
+  return std::min(options.max_idle_connections, room);
+}
+
+}  // namespace
 
 GuardedServer::GuardedServer(GuardedServerOptions options, GuardedServerCounters counters,
                              SSL_CTX* tls)
     : options_(options), counters_(counters), tls_(tls) {
   if (tls_ != nullptr) SSL_CTX_up_ref(tls_);
   new_task_queue = [this] {
-    return new Pool(options_.threads, options_.max_connections, [this] { return MakeRoom(); });
+    // Each listen gets its own pool and parking thread; parked connections go back to the
+    // pool, so parking stops before the pool's workers are joined.
+    parking_ = std::make_unique<Parking>(this, ParkingCapacity(options_));
+    pool_ = new Pool(
+        options_.threads, options_.max_connections, [this] { return MakeRoom(); },
+        [this] { parking_->Stop(); });
+    return pool_;
   };
 }
 
 GuardedServer::~GuardedServer() {
+  parking_.reset();
   if (tls_ != nullptr) SSL_CTX_free(tls_);
 }
 
 void GuardedServer::CloseConnections() {
-  std::lock_guard<std::mutex> lock(mu_);
-  closing_ = true;
-  for (const auto& [sock, open] : open_) {
-    if (open.idle) ::shutdown(sock, SHUT_RDWR);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    closing_ = true;
+    for (const auto& [sock, open] : open_) {
+      if (open.place == Place::kLingering) ::shutdown(sock, SHUT_RDWR);
+    }
   }
+  // Not under mu_: closing a parked session unregisters it. parking_ changes only when a
+  // listen starts, which stop() has ended.
+  if (parking_ != nullptr) parking_->Stop();
 }
 
 bool GuardedServer::MakeRoom() {
@@ -366,10 +665,15 @@ bool GuardedServer::MakeRoom() {
   if (closing_) return false;
   const auto now = SteadyClock::now();
   auto eligible = [&](const OpenConnection& c) {
-    return !c.evicted && (c.idle || now - c.since >= options_.stalled_after);
+    if (c.evicted) return false;
+    if (c.place == Place::kLingering) return !c.nudged && c.nudge >= 0;
+    return c.place == Place::kRequest && now - c.since >= options_.stalled_after;
   };
-  // An idle one first (the longest idle), else the longest stalled request.
-  auto rank = [](const OpenConnection& c) { return std::make_pair(c.idle ? 0 : 1, c.since); };
+  // A lingering one first (the longest), else the longest stalled request. Parked ones
+  // hold no worker: closing them would not make room.
+  auto rank = [](const OpenConnection& c) {
+    return std::make_pair(c.place == Place::kLingering ? 0 : 1, c.since);
+  };
   socket_t victim = INVALID_SOCKET;
   OpenConnection* chosen = nullptr;
   for (auto& [sock, open] : open_) {
@@ -379,6 +683,12 @@ bool GuardedServer::MakeRoom() {
     }
   }
   if (chosen == nullptr) return false;
+  if (chosen->place == Place::kLingering) {
+    // Its worker parks it now instead of at the end of its linger: nothing is closed.
+    (void)::eventfd_write(chosen->nudge, 1);
+    chosen->nudged = true;
+    return true;
+  }
   // Still registered, so not yet closed: its worker closes it after Unregister, which
   // waits for this lock.
   ::shutdown(victim, SHUT_RDWR);
@@ -390,7 +700,7 @@ bool GuardedServer::MakeRoom() {
 bool GuardedServer::Register(socket_t sock) {
   std::lock_guard<std::mutex> lock(mu_);
   if (closing_) return false;
-  open_[sock] = OpenConnection{false, SteadyClock::now(), false};
+  open_[sock] = OpenConnection{Place::kRequest, SteadyClock::now(), false};
   return true;
 }
 
@@ -399,13 +709,15 @@ void GuardedServer::Unregister(socket_t sock) {
   open_.erase(sock);
 }
 
-bool GuardedServer::SetIdle(socket_t sock, bool idle) {
+bool GuardedServer::MoveTo(socket_t sock, Place place, int nudge) {
   std::lock_guard<std::mutex> lock(mu_);
   if (closing_) return false;
   OpenConnection& open = open_[sock];
   if (open.evicted) return false;
-  open.idle = idle;
+  open.place = place;
   open.since = SteadyClock::now();
+  open.nudge = nudge;
+  open.nudged = false;
   return true;
 }
 
@@ -420,52 +732,131 @@ void GuardedServer::Refuse(socket_t sock) {
     (void)::send(sock, kBusyAnswer.data(), kBusyAnswer.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
   }
   ::shutdown(sock, SHUT_WR);
-  ::close(sock);
 }
 
+// On the accepting thread (Pool::enqueue): sets the connection up without blocking and
+// parks it, unless its request's head is already there.
 bool GuardedServer::process_and_close_socket(socket_t sock) {
-  if (t_refusing) {
-    Refuse(sock);
+  if (!Register(sock)) {
+    ::close(sock);
     return false;
   }
-  bool served = false;
-  if (Register(sock)) {
-    ::fcntl(sock, F_SETFL, ::fcntl(sock, F_GETFL) | O_NONBLOCK);
-    int yes = 1;
-    ::setsockopt(sock, IPPROTO_TCP, TCP_NODELAY, &yes, sizeof(yes));
-    SSL* ssl = nullptr;
-    if (tls_ != nullptr) {
-      ssl = SSL_new(tls_);
-      if (ssl != nullptr && SSL_set_fd(ssl, sock) != 1) {
-        SSL_free(ssl);
-        ssl = nullptr;
-      }
-    }
-    Connection connection(sock, ssl, options_.request_timeout, counters_.timed_out);
-    bool usable = tls_ == nullptr || (ssl != nullptr && connection.Handshake());
-    for (size_t left = options_.keep_alive_max_count; usable && left > 0; --left) {
-      if (svr_sock_ == INVALID_SOCKET || !SetIdle(sock, true)) break;
-      const bool request = connection.WaitForRequest(options_.keep_alive);
-      if (!SetIdle(sock, false) || !request) break;
-      connection.StartRequest();
-      bool closed_by_peer = false;
-      served = process_request(connection, left == 1, closed_by_peer, nullptr);
-      const bool flushed = connection.Flush();
-      usable = served && flushed && !closed_by_peer && !connection.broken();
-    }
-    if (ssl != nullptr) {
-      if (!connection.broken()) {
-        ERR_clear_error();
-        SSL_shutdown(ssl);
-      }
+  ::fcntl(sock, F_SETFL, ::fcntl(sock, F_GETFL) | O_NONBLOCK);
+  int yes = 1;
+  ::setsockopt(sock, IPPROTO_TCP, TCP_NODELAY, &yes, sizeof(yes));
+  SSL* ssl = nullptr;
+  if (tls_ != nullptr) {
+    ssl = SSL_new(tls_);
+    if (ssl != nullptr && SSL_set_fd(ssl, sock) != 1) {
       SSL_free(ssl);
+      ssl = nullptr;
     }
-    ERR_clear_error();
-    Unregister(sock);
   }
+  auto session = std::make_unique<Session>(sock, ssl, options_.keep_alive_max_count, options_,
+                                           counters_.timed_out);
+  if (tls_ != nullptr && ssl == nullptr) {
+    Close(std::move(session));
+    return false;
+  }
+  if (ssl == nullptr) {
+    switch (session->connection.ReadAhead()) {
+      case Connection::Arrival::kHead:
+        Resume(std::move(session));
+        return true;
+      case Connection::Arrival::kClosed:
+        Close(std::move(session));
+        return false;
+      case Connection::Arrival::kPartHead:
+        session->first_byte = SteadyClock::now();
+        break;
+      case Connection::Arrival::kNothing:
+        break;
+    }
+  }
+  Park(std::move(session));
+  return true;
+}
+
+void GuardedServer::Park(std::unique_ptr<Session> session) {
+  if (!MoveTo(session->sock, Place::kParked)) {
+    Close(std::move(session));
+    return;
+  }
+  session->deadline = session->first_byte ? *session->first_byte + options_.request_timeout
+                                          : SteadyClock::now() + options_.keep_alive;
+  parking_->Park(std::move(session));
+}
+
+void GuardedServer::Serve(std::unique_ptr<Session> session) {
+  if (t_refusing) {  // handed back from parking while every worker is busy
+    Refuse(session->sock);
+    Close(std::move(session));
+    return;
+  }
+  const socket_t sock = session->sock;
+  Connection& connection = session->connection;
+  bool usable = true;
+  while (usable && session->requests_left > 0 && svr_sock_ != INVALID_SOCKET) {
+    if (!RequestArrived(*session)) {
+      Park(std::move(session));
+      return;
+    }
+    if (!MoveTo(sock, Place::kRequest)) break;
+    if (session->ssl != nullptr && !session->handshaken) {
+      connection.StartRequest(session->first_byte);
+      if (!connection.Handshake()) break;
+      session->handshaken = true;
+      continue;  // the request itself may not have come yet
+    }
+    connection.StartRequest(session->first_byte);
+    session->first_byte.reset();
+    bool closed_by_peer = false;
+    const bool served =
+        process_request(connection, session->requests_left == 1, closed_by_peer, nullptr);
+    --session->requests_left;
+    const bool flushed = connection.Flush();
+    usable = served && flushed && !closed_by_peer && !connection.broken();
+  }
+  Close(std::move(session));
+}
+
+bool GuardedServer::RequestArrived(Session& session) {
+  Connection& connection = session.connection;
+  const auto wait = options_.linger;
+  const int nudge = NudgeOfThisThread();
+  if (!MoveTo(session.sock, Place::kLingering, nudge)) return false;
+  if (session.ssl != nullptr) return connection.WaitForRequest(wait, nudge);
+  for (bool waited = false;; waited = true) {
+    switch (connection.ReadAhead()) {
+      case Connection::Arrival::kHead:
+      case Connection::Arrival::kClosed:  // the parser sees the close and ends it
+        return true;
+      case Connection::Arrival::kPartHead:
+        if (!session.first_byte) session.first_byte = SteadyClock::now();
+        break;
+      case Connection::Arrival::kNothing:
+        break;
+    }
+    if (waited || !connection.WaitForRequest(wait, nudge)) return false;
+  }
+}
+
+void GuardedServer::Resume(std::unique_ptr<Session> session) {
+  Session* handed = session.release();
+  pool_->Submit([this, handed] { Serve(std::unique_ptr<Session>(handed)); });
+}
+
+void GuardedServer::Close(std::unique_ptr<Session> session) {
+  const socket_t sock = session->sock;
+  if (session->ssl != nullptr && session->handshaken && !session->connection.broken()) {
+    ERR_clear_error();
+    SSL_shutdown(session->ssl);
+  }
+  session.reset();
+  ERR_clear_error();
+  Unregister(sock);
   ::shutdown(sock, SHUT_RDWR);
   ::close(sock);
-  return served;
 }
 
 SSL_CTX* NewServerTlsContext(const std::string& certificate_file,

@@ -544,6 +544,7 @@ Status Receiver::Start() {
   GuardedServerOptions connections;
   connections.threads = o.threads;
   connections.max_connections = o.max_connections;
+  connections.max_idle_connections = o.max_idle_connections;
   connections.request_timeout = o.request_timeout;
   connections.keep_alive = o.keep_alive;
   connections.keep_alive_max_count = kKeepAliveMaxCount;

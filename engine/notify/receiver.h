@@ -48,20 +48,23 @@ struct ReceiverOptions {
   // How long a request waits for its items' commit to start before answering 503. Well
   // under Graph's 3 s, so a slow disk makes Graph retry rather than mark us "slow".
   std::chrono::milliseconds commit_timeout{2000};
-  // Worker pool. Every open connection holds a worker while it is open, so `threads`
-  // workers start at once (the connections Graph and a proxy keep open) and more start
-  // as connections arrive, up to `max_connections`; past that a new connection takes the
-  // place of an idle keep-alive connection or of a request stalled for over a second, and
-  // only when there is none is it answered 503 with Retry-After at once (Graph retries),
-  // not queued. An idle worker costs only its stack.
+  // Worker pool. A connection holds a worker only while a request is served: `threads`
+  // workers start at once and more start as requests arrive, up to `max_connections`;
+  // past that a request takes the place of a request stalled for over a second, and only
+  // when there is none is it answered 503 with Retry-After at once (Graph retries), not
+  // queued. An idle worker costs only its stack.
   int threads = 64;
   int max_connections = 512;
+  // Connections waiting for a request (idle keep-alives, fresh ones, and on plain HTTP
+  // ones whose request head is still arriving) are held by one thread, up to this many
+  // (and the file-descriptor limit); past that the longest-waiting one is closed.
+  size_t max_idle_connections = 10000;
   // A request must arrive whole (headers, body; TLS handshake for a new connection)
   // within this time of its first byte, and its answer leave within it: a slower peer
   // (slowloris) is disconnected, so it cannot hold workers.
   std::chrono::milliseconds request_timeout{10000};
-  // An idle keep-alive connection holds a worker this long: short, so idle connections
-  // do not fill the pool.
+  // An idle keep-alive connection (and a fresh one that sends nothing) is closed after
+  // this long.
   std::chrono::seconds keep_alive{2};
   // Both set: HTTPS with this certificate and key (PEM files), TLS 1.2 at least.
   std::string tls_certificate;
@@ -105,10 +108,11 @@ struct ReceiverStats {
   std::atomic<uint64_t> unsupported_media_type{0};  // 415
   std::atomic<uint64_t> too_large{0};               // 413
   std::atomic<uint64_t> unavailable{0};             // 503: the store did not commit in time
-  std::atomic<uint64_t> refused{0};    // connections answered 503: max_connections open
+  std::atomic<uint64_t> refused{0};    // connections answered 503: max_connections busy
   std::atomic<uint64_t> timed_out{0};  // connections closed: a request slower than request_timeout
-  // Connections closed at max_connections to make room for a new one: idle keep-alives,
-  // or requests stalled for over a second.
+  // Connections closed to make room: at max_connections, a request stalled for over a
+  // second (or a keep-alive one still on its worker); past max_idle_connections, the
+  // longest idle one.
   std::atomic<uint64_t> evicted{0};
 };
 

@@ -167,11 +167,12 @@ Result<std::string> RenderMetrics(const MetricsSources& src) {
                {{{"status", "415"}}, Read(r.unsupported_media_type)},
                {{{"status", "503"}}, Read(r.unavailable)}});
   out.Counter("connections_refused_total",
-              "Connections answered 503 at once: webhook.max_connections were open.",
+              "Connections answered 503 at once: webhook.max_connections requests were being "
+              "served.",
               {{{}, Read(r.refused)}});
   out.Counter("connections_evicted_total",
-              "Connections closed at webhook.max_connections to make room for a new one: idle "
-              "keep-alives, or requests stalled for over a second.",
+              "Connections closed to make room: at webhook.max_connections a request stalled "
+              "for over a second, past webhook.max_idle_connections the longest idle one.",
               {{{}, Read(r.evicted)}});
   out.Counter("connections_timed_out_total",
               "Connections closed: a request arrived (or its answer left) slower than "

@@ -37,6 +37,7 @@ Result<notify::ReceiverOptions> ReceiverOptionsFrom(const config::WebhookSetting
   }
   options.max_body_bytes = webhook.max_body_bytes;
   options.max_connections = webhook.max_connections;
+  options.max_idle_connections = webhook.max_idle_connections;
   options.request_timeout = webhook.request_timeout;
   options.tls_certificate = webhook.tls_certificate;
   options.tls_private_key = webhook.tls_private_key;

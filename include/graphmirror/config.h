@@ -80,8 +80,12 @@ struct WebhookSettings {
   // created without it.
   std::string lifecycle_url;
   size_t max_body_bytes = 1 << 20;
-  // Connections served at once; a connection beyond gets 503 (Graph retries) at once.
+  // Requests served at once (a thread each); beyond, a request stalled for over a second
+  // makes room, else the new one gets 503 (Graph retries) at once.
   int max_connections = 512;
+  // Connections waiting for a request, held without a thread; beyond, the longest
+  // waiting is closed. Also bounded by the process's file-descriptor limit.
+  size_t max_idle_connections = 10000;
   // A request (and its answer) slower than this is cut off: a slowloris cannot hold the
   // receiver's workers.
   std::chrono::seconds request_timeout{10};

@@ -172,13 +172,20 @@ TEST_CASE("ParseConfig reads the webhook's connection limits", "[config]") {
   auto defaults = ParseConfig(kValid, "g.toml", "", NoEnv);
   REQUIRE(defaults.ok());
   CHECK(defaults->webhook.max_connections == 512);
+  CHECK(defaults->webhook.max_idle_connections == 10000);
   CHECK(defaults->webhook.request_timeout == std::chrono::seconds(10));
-  const std::string text =
-      std::string(kValid) + "[webhook]\nmax_connections = 2000\nrequest_timeout_seconds = 30\n";
+  const std::string text = std::string(kValid) +
+                           "[webhook]\nmax_connections = 2000\nrequest_timeout_seconds = 30\n"
+                           "max_idle_connections = 50000\n";
   auto c = ParseConfig(text, "g.toml", "", NoEnv);
   REQUIRE(c.ok());
   CHECK(c->webhook.max_connections == 2000);
+  CHECK(c->webhook.max_idle_connections == 50000);
   CHECK(c->webhook.request_timeout == std::chrono::seconds(30));
+  auto negative = ParseConfig(std::string(kValid) + "[webhook]\nmax_idle_connections = -1\n",
+                              "g.toml", "", NoEnv);
+  REQUIRE_FALSE(negative.ok());
+  CHECK(negative.status().message().find("webhook.max_idle_connections") != std::string::npos);
   auto bad =
       ParseConfig(std::string(kValid) + "[webhook]\nmax_connections = 10\n", "g.toml", "", NoEnv);
   REQUIRE_FALSE(bad.ok());
