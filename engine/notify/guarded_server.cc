@@ -826,7 +826,14 @@ bool GuardedServer::RequestArrived(Session& session) {
   const int nudge = NudgeOfThisThread();
   if (!MoveTo(session.sock, Place::kLingering, nudge)) return false;
   if (session.ssl != nullptr) return connection.WaitForRequest(wait, nudge);
-  for (bool waited = false;; waited = true) {
+  // With nothing kept, wait first: a read now would mostly find nothing (the peer is
+  // still reading the last answer), and cost a system call per request.
+  bool waited = false;
+  if (!connection.Buffered()) {
+    if (!connection.WaitForRequest(wait, nudge)) return false;
+    waited = true;
+  }
+  for (;; waited = true) {
     switch (connection.ReadAhead()) {
       case Connection::Arrival::kHead:
       case Connection::Arrival::kClosed:  // the parser sees the close and ends it

@@ -45,7 +45,7 @@ namespace graphmirror::notify {
 struct GuardedServerOptions {
   int threads = 64;                     // workers started at once and kept
   int max_connections = 512;            // requests served at once (a worker each); 503 beyond
-  size_t max_idle_connections = 10000;  // parked at once; the longest parked closes beyond
+  size_t max_idle_connections = 20000;  // parked at once; the longest parked closes beyond
   // A connection that served a request waits this long for its next one on its worker
   // before it is parked: busy keep-alive connections skip the hand-over.
   std::chrono::milliseconds linger{50};

@@ -58,7 +58,7 @@ struct ReceiverOptions {
   // Connections waiting for a request (idle keep-alives, fresh ones, and on plain HTTP
   // ones whose request head is still arriving) are held by one thread, up to this many
   // (and the file-descriptor limit); past that the longest-waiting one is closed.
-  size_t max_idle_connections = 10000;
+  size_t max_idle_connections = 20000;
   // A request must arrive whole (headers, body; TLS handshake for a new connection)
   // within this time of its first byte, and its answer leave within it: a slower peer
   // (slowloris) is disconnected, so it cannot hold workers.

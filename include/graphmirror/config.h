@@ -85,7 +85,7 @@ struct WebhookSettings {
   int max_connections = 512;
   // Connections waiting for a request, held without a thread; beyond, the longest
   // waiting is closed. Also bounded by the process's file-descriptor limit.
-  size_t max_idle_connections = 10000;
+  size_t max_idle_connections = 20000;
   // A request (and its answer) slower than this is cut off: a slowloris cannot hold the
   // receiver's workers.
   std::chrono::seconds request_timeout{10};

@@ -172,7 +172,7 @@ TEST_CASE("ParseConfig reads the webhook's connection limits", "[config]") {
   auto defaults = ParseConfig(kValid, "g.toml", "", NoEnv);
   REQUIRE(defaults.ok());
   CHECK(defaults->webhook.max_connections == 512);
-  CHECK(defaults->webhook.max_idle_connections == 10000);
+  CHECK(defaults->webhook.max_idle_connections == 20000);
   CHECK(defaults->webhook.request_timeout == std::chrono::seconds(10));
   const std::string text = std::string(kValid) +
                            "[webhook]\nmax_connections = 2000\nrequest_timeout_seconds = 30\n"

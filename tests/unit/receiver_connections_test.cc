@@ -58,6 +58,18 @@ size_t ThreadsOfThisProcess() {
   return n;
 }
 
+// Start() returns once the receiver listens, a moment before its workers and its parking
+// thread exist: waits for them (at least `workers` + 2 threads more than `before`, the
+// count before the receiver was made) and returns the count then.
+size_t ThreadsOnceStarted(size_t before, int workers) {
+  const auto give_up = SteadyClock::now() + std::chrono::seconds(60);
+  while (ThreadsOfThisProcess() < before + static_cast<size_t>(workers) + 2 &&
+         SteadyClock::now() < give_up) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return ThreadsOfThisProcess();
+}
+
 template <typename T>
 void RaiseTo(std::atomic<T>& most, T value) {
   T seen = most.load();
@@ -162,8 +174,9 @@ TEST_CASE("receiver: slowloris connections neither starve deliveries nor stay op
     options.threads = 8;
     options.max_connections = 128;
     options.request_timeout = 10min;
+    const size_t threads_at_start = ThreadsOfThisProcess();
     Fixture f(options);
-    const size_t threads_before = ThreadsOfThisProcess();
+    const size_t threads_before = ThreadsOnceStarted(threads_at_start, options.threads);
     // Far more slow connections than workers at start. Those trickling a body hold a
     // worker each; those trickling their head wait parked and hold none.
     Slowloris slow(f.receiver->port(), kSlow, 200ms);
@@ -178,8 +191,9 @@ TEST_CASE("receiver: slowloris connections neither starve deliveries nor stay op
       REQUIRE(res);
       CHECK(res->status == 202);
     }
-    // Not one thread per slow head: the body tricklers' workers, and one for the deliveries.
-    CHECK(ThreadsOfThisProcess() <= threads_before + kSlow / 2 - 8 + 2);
+    // Not one thread per slow head (35 more): the body tricklers' workers, and a few for
+    // the deliveries (each new connection's worker lingers a moment after its answer).
+    CHECK(ThreadsOfThisProcess() <= threads_before + kSlow / 2 - 8 + 5);
     CHECK(slow.closed == 0);
     CHECK(f.receiver->stats().timed_out == 0);
     CHECK(f.Rows() == 10);
@@ -282,8 +296,9 @@ TEST_CASE("receiver: idle connections hold no worker and close after keep_alive"
   options.threads = 2;
   options.max_connections = 4;
   options.keep_alive = std::chrono::seconds(3);
+  const size_t threads_at_start = ThreadsOfThisProcess();
   Fixture f(options);
-  const size_t threads_before = ThreadsOfThisProcess();
+  const size_t threads_before = ThreadsOnceStarted(threads_at_start, options.threads);
   const auto opened = SteadyClock::now();
   // Eight keep-alive connections that delivered once, and 200 that never sent a byte:
   // fifty times the workers the receiver may have.
@@ -383,8 +398,9 @@ TEST_CASE("receiver: overload is refused fast, bounded, and loses nothing acknow
   options.threads = 2;
   options.max_connections = 6;
   options.commit_timeout = 10min;  // a 503 here can only come from the door
+  const size_t threads_at_start = ThreadsOfThisProcess();
   Fixture f(options);
-  const size_t threads_before = ThreadsOfThisProcess();
+  const size_t threads_before = ThreadsOnceStarted(threads_at_start, options.threads);
   // A stalled disk: the store's writer is held, deliveries wait for their commit, the
   // connections fill up, and the ones beyond must be refused rather than queued. The
   // stall lasts until the senders saw refusals, however long that takes here: a receiver

@@ -19,6 +19,7 @@
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -159,6 +160,12 @@ int RunDaemon(const std::string& config_path) {
   // A file size limit (ulimit -f) must fail a write with EFBIG, which the store answers
   // like any I/O error (503, retry later), not kill the daemon.
   std::signal(SIGXFSZ, SIG_IGN);
+  // Each connection waiting at the webhook holds a descriptor: take the hard limit, as
+  // the soft one (often 1,024) would cap webhook.max_idle_connections far below its value.
+  if (rlimit files{}; ::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    (void)::setrlimit(RLIMIT_NOFILE, &files);
+  }
 
   auto config = LoadConfig(config_path);
   if (!config.ok()) return Fail(config.status().message());
