@@ -622,6 +622,12 @@ size_t ParkingCapacity(const GuardedServerOptions& options) {
   const auto reserved = static_cast<rlim_t>(options.max_connections) * 5 / 4 + 256;
   const size_t room =
       limit.rlim_cur > reserved ? static_cast<size_t>(limit.rlim_cur - reserved) : size_t{16};
+  if (room < options.max_idle_connections) {
+    spdlog::warn(
+        "notify: at most {} idle connections are held, not {}: the file-descriptor limit is {} "
+        "(raise it with ulimit -n or LimitNOFILE)",
+        room, options.max_idle_connections, static_cast<uint64_t>(limit.rlim_cur));
+  }
   return std::min(options.max_idle_connections, room);
 }
 
@@ -629,12 +635,13 @@ size_t ParkingCapacity(const GuardedServerOptions& options) {
 
 GuardedServer::GuardedServer(GuardedServerOptions options, GuardedServerCounters counters,
                              SSL_CTX* tls)
-    : options_(options), counters_(counters), tls_(tls) {
+    : options_(options),
+      counters_(counters),
+      tls_(tls),
+      parking_(std::make_unique<Parking>(this, ParkingCapacity(options_))) {
   if (tls_ != nullptr) SSL_CTX_up_ref(tls_);
   new_task_queue = [this] {
-    // Each listen gets its own pool and parking thread; parked connections go back to the
-    // pool, so parking stops before the pool's workers are joined.
-    parking_ = std::make_unique<Parking>(this, ParkingCapacity(options_));
+    // Parked connections go back to the pool: parking stops before its workers are joined.
     pool_ = new Pool(
         options_.threads, options_.max_connections, [this] { return MakeRoom(); },
         [this] { parking_->Stop(); });
@@ -643,7 +650,7 @@ GuardedServer::GuardedServer(GuardedServerOptions options, GuardedServerCounters
 }
 
 GuardedServer::~GuardedServer() {
-  parking_.reset();
+  parking_->Stop();
   if (tls_ != nullptr) SSL_CTX_free(tls_);
 }
 
@@ -655,9 +662,8 @@ void GuardedServer::CloseConnections() {
       if (open.place == Place::kLingering) ::shutdown(sock, SHUT_RDWR);
     }
   }
-  // Not under mu_: closing a parked session unregisters it. parking_ changes only when a
-  // listen starts, which stop() has ended.
-  if (parking_ != nullptr) parking_->Stop();
+  // Not under mu_: closing a parked session unregisters it.
+  parking_->Stop();
 }
 
 bool GuardedServer::MakeRoom() {

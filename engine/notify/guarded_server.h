@@ -24,8 +24,8 @@
 //     refused quickly instead of queued;
 //   - TLS, when given a context, is done here with OpenSSL on non-blocking sockets.
 //
-// Thread-safety: configure before listen_after_bind(); CloseConnections() may be called
-// from any thread.
+// Thread-safety: configure before listen_after_bind(), which may be called once;
+// CloseConnections() may be called from any thread.
 
 #ifndef GRAPHMIRROR_ENGINE_NOTIFY_GUARDED_SERVER_H_
 #define GRAPHMIRROR_ENGINE_NOTIFY_GUARDED_SERVER_H_
@@ -117,13 +117,15 @@ class GuardedServer : public httplib::Server {
   const GuardedServerOptions options_;
   const GuardedServerCounters counters_;
   SSL_CTX* const tls_;
-  // Both made when listening starts (new_task_queue), used until the pool shuts down.
-  Pool* pool_ = nullptr;
-  std::unique_ptr<Parking> parking_;
+  Pool* pool_ = nullptr;  // made when listening starts (new_task_queue)
 
   std::mutex mu_;
   bool closing_ = false;
   std::unordered_map<socket_t, OpenConnection> open_;
+
+  // Last: its thread uses the members above, from construction until it is stopped (for
+  // good, with the pool).
+  const std::unique_ptr<Parking> parking_;
 };
 
 // A TLS server context from PEM files: TLS 1.2 at least, no renegotiation. Null on
