@@ -44,6 +44,29 @@ bool LoadOpen(WriteContext& ctx, const std::string& user_id, Collection collecti
   return FirstInt(q) != 0;
 }
 
+// Gives the writer's connection kLoadWalAutocheckpoint and kLoadCacheKiB while any load is
+// open or any index dropped for one waits, and its own settings again once none is. The
+// pragmas are not transactional: a job that fails after this leaves them as they were set,
+// until the next load job decides again.
+void TuneForLoads(WriteContext& ctx) {
+  SQLite::Statement& q = ctx.Prepare(
+      "SELECT EXISTS (SELECT 1 FROM bulk_loads) OR EXISTS (SELECT 1 FROM bulk_dropped_indexes)");
+  const bool loading = FirstInt(q) != 0;
+  auto& saved = ctx.load_pragmas();
+  if (loading == saved.has_value()) return;
+  SQLite::Database& db = ctx.db();
+  if (loading) {
+    saved = WriteContext::LoadPragmas{db.execAndGet("PRAGMA wal_autocheckpoint").getInt64(),
+                                      db.execAndGet("PRAGMA cache_size").getInt64()};
+    db.exec("PRAGMA wal_autocheckpoint = " + std::to_string(kLoadWalAutocheckpoint));
+    db.exec("PRAGMA cache_size = " + std::to_string(-kLoadCacheKiB));
+  } else {
+    db.exec("PRAGMA wal_autocheckpoint = " + std::to_string(saved->wal_autocheckpoint));
+    db.exec("PRAGMA cache_size = " + std::to_string(saved->cache_size));
+    saved.reset();
+  }
+}
+
 // Drops the secondary indexes of the collection's table, keeping the statements that make
 // them in bulk_dropped_indexes. Only for a table that holds no rows at all.
 void DropIndexes(WriteContext& ctx, Collection collection) {
@@ -122,7 +145,10 @@ int64_t IndexChunk(WriteContext& ctx, const std::string& user_id, bool bodies, i
 }  // namespace
 
 bool BeginLoadJob(WriteContext& ctx, const std::string& user_id, Collection collection) {
-  if (LoadOpen(ctx, user_id, collection)) return true;
+  if (LoadOpen(ctx, user_id, collection)) {
+    TuneForLoads(ctx);  // a load resumed by a new process
+    return true;
+  }
   if (HoldsRows(ctx, user_id, collection)) return false;
   // The marks start at the newest row of any mailbox: every row of this load comes after
   // them (a rowid is the largest plus one), and a row that somehow does not is indexed by
@@ -140,6 +166,7 @@ bool BeginLoadJob(WriteContext& ctx, const std::string& user_id, Collection coll
   SQLite::Statement& empty =
       ctx.Prepare("SELECT NOT EXISTS (SELECT 1 FROM " + Name(collection) + ")");
   if (FirstInt(empty) != 0) DropIndexes(ctx, collection);
+  TuneForLoads(ctx);
   return true;
 }
 
@@ -165,6 +192,7 @@ bool FinishLoadStep(WriteContext& ctx, const std::string& user_id, Collection co
     end.bind(1, user_id);
     end.bind(2, Name(collection));
     end.exec();
+    TuneForLoads(ctx);
     return true;
   }
   SQLite::Statement& marks = ctx.Prepare(
@@ -188,6 +216,7 @@ bool RestoreOneIndex(WriteContext& ctx, Collection collection) {
   const std::string sql = q.getColumn(1).getString();
   ctx.ResetStatements();
   RestoreIndex(ctx.db(), name, sql);
+  TuneForLoads(ctx);
   return true;
 }
 

@@ -29,6 +29,16 @@ namespace graphmirror::store {
 // bounds how long the writer is held by one step.
 inline constexpr int kLoadIndexChunk = 20000;
 
+// While a load is open or its dropped indexes wait to be made, the writer's connection
+// checkpoints the WAL once it passes this many pages instead of SQLite's 1,000 (a page of
+// messages with their bodies is about that much; checkpointing after nearly every commit
+// was a quarter of the writer's time), and keeps this much page cache instead of SQLite's
+// 2 MiB (a page's rows did not fit: SQLite spilled dirty pages mid-transaction and read
+// index pages back, and building an index sorts in it). Restored when the last is done,
+// whose commit then checkpoints the log. The cache counts against the process's memory.
+inline constexpr int kLoadWalAutocheckpoint = 20000;  // pages: 80 MiB of log at 4 KiB
+inline constexpr int kLoadCacheKiB = 16384;
+
 // Starts a load of the collection unless one is open or the mailbox's collection holds
 // rows; true if a load is open afterwards.
 bool BeginLoadJob(WriteContext& ctx, const std::string& user_id, Collection collection);

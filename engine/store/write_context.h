@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -33,6 +34,14 @@ class WriteContext {
   // Mirror rows written by the jobs of the group being committed, for the change observer;
   // the writer drops a failed job's share and hands the rest out after the commit.
   std::vector<MirrorChange>& changes() { return changes_; }
+
+  // The connection's own settings while bulk loads have changed them (bulk_load.cc), to
+  // be restored once none is open; empty otherwise.
+  struct LoadPragmas {
+    int64_t wal_autocheckpoint = 0;
+    int64_t cache_size = 0;
+  };
+  std::optional<LoadPragmas>& load_pragmas() { return load_pragmas_; }
 
   // A prepared statement for `sql`, reset and with bindings cleared, ready to bind.
   SQLite::Statement& Prepare(const std::string& sql) {
@@ -59,6 +68,7 @@ class WriteContext {
   const std::atomic<bool>* keep_bodies_ = &kKeep;
   static constexpr std::atomic<bool> kKeep{true};
   std::vector<MirrorChange> changes_;
+  std::optional<LoadPragmas> load_pragmas_;
   std::unordered_map<std::string, std::unique_ptr<SQLite::Statement>> statements_;
 };
 

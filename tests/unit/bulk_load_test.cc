@@ -284,4 +284,34 @@ TEST_CASE("A load larger than one indexing step stays right when written between
   CHECK(SecondaryIndexes(path, "messages") == 4);
 }
 
+TEST_CASE("The writer checkpoints later and caches more while a load is open, not after",
+          "[store][bulk]") {
+  test::TempDir dir;
+  const std::string path = dir.Path("m.db");
+  ManualClock clock(TimePoint{});
+  auto store = std::move(Store::Open(path, &clock)).value();
+  auto pragmas = [&] {
+    std::pair<int64_t, int64_t> values;
+    REQUIRE(store
+                ->Write([&](WriteContext& ctx) {
+                  values = {ctx.db().execAndGet("PRAGMA wal_autocheckpoint").getInt64(),
+                            ctx.db().execAndGet("PRAGMA cache_size").getInt64()};
+                })
+                .ok());
+    return values;
+  };
+  const auto own = pragmas();
+  REQUIRE(*store->mirror().BeginLoad("u", Collection::kMessages));
+  REQUIRE(*store->mirror().BeginLoad("v", Collection::kMessages));
+  CHECK(pragmas() == std::pair<int64_t, int64_t>{kLoadWalAutocheckpoint, -kLoadCacheKiB});
+  REQUIRE(Apply(*store, "u", {Mail("a", "Quarterly numbers", "the zephyr report")}).ok());
+  // One load left open keeps them.
+  REQUIRE(store->mirror().FinishLoad("u", Collection::kMessages).ok());
+  CHECK(pragmas() == std::pair<int64_t, int64_t>{kLoadWalAutocheckpoint, -kLoadCacheKiB});
+  REQUIRE(store->mirror().FinishLoad("v", Collection::kMessages).ok());
+  CHECK(pragmas() == own);
+  CHECK(SecondaryIndexes(path, "messages") == 4);
+  CHECK(Hits(*store, "zephyr") == std::vector<std::string>{"u/a"});
+}
+
 }  // namespace graphmirror::store
