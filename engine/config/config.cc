@@ -489,10 +489,9 @@ Result<Config> ParseConfig(const std::string& text, const std::string& source,
   }
   Reader r(source);
   Config config;
-  r.OnlyKeys(
-      root, "",
-      {"database", "graph", "sync", "changes", "webhook", "subscriptions", "rich", "mailbox",
-       "sharepoint"});
+  r.OnlyKeys(root, "",
+             {"database", "graph", "sync", "changes", "webhook", "subscriptions", "rich", "mailbox",
+              "sharepoint"});
   r.String(root, "database", "database", &config.database);
   if (const toml::table* graph = r.Table(root, "graph")) ReadGraph(r, *graph, &config.graph);
   if (const toml::table* sync = r.Table(root, "sync")) ReadSync(r, *sync, &config.sync);

@@ -166,7 +166,7 @@ struct FeedChange {
 // A named reader of the change feed and its durable cursor.
 struct ConsumerState {
   std::string name;
-  int64_t last_seq = 0;     // the newest change it committed; 0: none yet
+  int64_t last_seq = 0;    // the newest change it committed; 0: none yet
   std::string updated_at;  // when the cursor last moved (or the consumer was registered)
 };
 

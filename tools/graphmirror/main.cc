@@ -369,8 +369,8 @@ std::string JsonString(std::string_view s) {
 
 // One line of `graphmirror changes`.
 std::string ChangeLine(const FeedChange& c) {
-  std::string line = "{\"seq\":" + std::to_string(c.seq) +
-                     ",\"resource\":" + JsonString(c.resource);
+  std::string line =
+      "{\"seq\":" + std::to_string(c.seq) + ",\"resource\":" + JsonString(c.resource);
   if (c.resource == "list_items") {
     line += ",\"site\":" + JsonString(c.site) + ",\"list_id\":" + JsonString(c.list_id);
   } else {
@@ -559,9 +559,9 @@ int Main(int argc, char** argv) {
   changes_cmd->add_option("--config", config_path, "TOML config file")->required();
   CLI::Option* after_opt =
       changes_cmd->add_option("--after", changes_after, "changes after this seq (default 0)");
-  CLI::Option* consumer_opt = changes_cmd->add_option(
-      "--consumer", changes_consumer,
-      "read from this consumer's cursor and move it past what was printed");
+  CLI::Option* consumer_opt =
+      changes_cmd->add_option("--consumer", changes_consumer,
+                              "read from this consumer's cursor and move it past what was printed");
   changes_cmd->add_flag("--follow", changes_follow, "keep printing new changes until stopped");
 
   try {
