@@ -309,6 +309,84 @@ Result<std::vector<Message>> Engine::Search(const std::string& text, const std::
   return impl_->store->mirror().SearchMessages(text, user_id, limit);
 }
 
+namespace {
+
+constexpr size_t kMaxChangesPerRead = 100'000;
+
+Status CheckLimit(size_t limit) {
+  if (limit == 0 || limit > kMaxChangesPerRead) {
+    return Status::InvalidArgument("a change feed read takes 1 to " +
+                                   std::to_string(kMaxChangesPerRead) + " changes");
+  }
+  return Status::Ok();
+}
+
+Status CheckConsumerName(const std::string& name) {
+  if (name.empty() || name.size() > 200) {
+    return Status::InvalidArgument("a consumer name has 1 to 200 characters");
+  }
+  for (unsigned char c : name) {
+    if (c < 0x20 || c == 0x7f) {
+      return Status::InvalidArgument("a consumer name has no control characters");
+    }
+  }
+  return Status::Ok();
+}
+
+Result<std::vector<FeedChange>> ToFeed(Result<std::vector<store::ChangeRow>> rows) {
+  if (!rows.ok()) return rows.status();
+  std::vector<FeedChange> out;
+  out.reserve(rows->size());
+  for (store::ChangeRow& r : *rows) {
+    out.push_back({r.seq, std::move(r.resource), std::move(r.user_id), std::move(r.site),
+                   std::move(r.list_id), std::move(r.item_id), std::move(r.kind),
+                   std::move(r.changed_at), std::move(r.fields)});
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<std::vector<FeedChange>> Engine::ReadChanges(int64_t after_seq, size_t limit) {
+  if (Status s = CheckLimit(limit); !s.ok()) return s;
+  if (after_seq < 0) return Status::InvalidArgument("a change feed seq is never negative");
+  return ToFeed(impl_->store->changes().Read(after_seq, static_cast<int64_t>(limit)));
+}
+
+Result<std::vector<FeedChange>> Engine::ReadChanges(const std::string& consumer, size_t limit) {
+  if (Status s = CheckLimit(limit); !s.ok()) return s;
+  if (Status s = CheckConsumerName(consumer); !s.ok()) return s;
+  auto cursor = impl_->store->changes().Cursor(consumer);
+  if (!cursor.ok()) return cursor.status();
+  return ToFeed(impl_->store->changes().Read(*cursor, static_cast<int64_t>(limit)));
+}
+
+Status Engine::CommitChanges(const std::string& consumer, int64_t up_to_seq) {
+  if (Status s = CheckConsumerName(consumer); !s.ok()) return s;
+  return impl_->store->changes().Commit(consumer, up_to_seq);
+}
+
+Status Engine::DropConsumer(const std::string& consumer) {
+  return impl_->store->changes().Drop(consumer);
+}
+
+Result<std::vector<ConsumerState>> Engine::Consumers() {
+  auto rows = impl_->store->changes().Consumers();
+  if (!rows.ok()) return rows.status();
+  std::vector<ConsumerState> out;
+  for (store::ConsumerRow& r : *rows) {
+    out.push_back({std::move(r.name), r.last_seq, std::move(r.updated_at)});
+  }
+  return out;
+}
+
+Result<int64_t> Engine::PruneChanges() {
+  const ChangeSettings& settings = impl_->config.changes;
+  if (settings.keep_days <= 0) return int64_t{0};
+  return impl_->store->changes().Prune(
+      impl_->clock->Now() - std::chrono::hours(24) * settings.keep_days, settings.drop_unread);
+}
+
 void Engine::SetObserver(std::function<void(const std::vector<Change>&)> observer) {
   if (!observer) {
     impl_->store->SetChangeObserver(nullptr);

@@ -150,6 +150,20 @@ void ReadSync(Reader& r, const toml::table& t, SyncSettings* s) {
   s->catch_up_recheck = std::chrono::seconds(recheck);
 }
 
+void ReadChangeFeed(Reader& r, const toml::table& t, ChangeSettings* c) {
+  r.OnlyKeys(t, "changes.", {"keep_days", "drop_unread"});
+  int64_t keep_days = c->keep_days;
+  r.Integer(t, "keep_days", "changes.keep_days", 0, 36500, &keep_days);
+  c->keep_days = static_cast<int>(keep_days);
+  if (const toml::node* drop = t.get("drop_unread")) {
+    if (auto v = drop->value_exact<bool>()) {
+      c->drop_unread = *v;
+    } else {
+      r.Fail(drop, "'changes.drop_unread' must be true or false");
+    }
+  }
+}
+
 // True for http(s)://localhost, 127.x.x.x and [::1] (a test on this machine).
 bool IsLoopbackUrl(std::string_view url) {
   const size_t start = url.find("://");
@@ -475,12 +489,15 @@ Result<Config> ParseConfig(const std::string& text, const std::string& source,
   }
   Reader r(source);
   Config config;
-  r.OnlyKeys(
-      root, "",
-      {"database", "graph", "sync", "webhook", "subscriptions", "rich", "mailbox", "sharepoint"});
+  r.OnlyKeys(root, "",
+             {"database", "graph", "sync", "changes", "webhook", "subscriptions", "rich", "mailbox",
+              "sharepoint"});
   r.String(root, "database", "database", &config.database);
   if (const toml::table* graph = r.Table(root, "graph")) ReadGraph(r, *graph, &config.graph);
   if (const toml::table* sync = r.Table(root, "sync")) ReadSync(r, *sync, &config.sync);
+  if (const toml::table* changes = r.Table(root, "changes")) {
+    ReadChangeFeed(r, *changes, &config.changes);
+  }
   if (const toml::table* webhook = r.Table(root, "webhook")) {
     ReadWebhook(r, *webhook, &config.webhook);
   }

@@ -20,6 +20,7 @@
 namespace graphmirror::config {
 
 // The structs are public (graphmirror/config.h); the engine names them here too.
+using graphmirror::ChangeSettings;
 using graphmirror::Config;
 using graphmirror::GraphSettings;
 using graphmirror::MailboxConfig;

@@ -272,6 +272,26 @@ struct ListSubscriptionRecord {
 };
 
 // Counters since Open(), each read on its own.
+// A row of the change feed (schema/018_changes.sql).
+struct ChangeRow {
+  int64_t seq = 0;
+  std::string resource;
+  std::string user_id;  // mailbox resources
+  std::string site;     // list items
+  std::string list_id;
+  std::string item_id;
+  std::string kind;
+  std::string changed_at;
+  std::vector<std::string> fields;  // update and move
+};
+
+// A named consumer of the change feed and its cursor.
+struct ConsumerRow {
+  std::string name;
+  int64_t last_seq = 0;
+  std::string updated_at;
+};
+
 struct StoreStats {
   // Transactions the writer committed. Concurrent writes share one (group commit), so
   // under load this grows slower than the number of Write() calls.

@@ -10,8 +10,9 @@
 // What is stored is reached through one facet per concern, each in its own header:
 // log() the notification log, subscriptions() Graph subscriptions, mirror() the mirrored
 // items, watermarks, search and typed reads, sync_state() delta rounds and sync status,
-// lists() SharePoint lists, containers() mail folders, contact folders and calendars. All of them
-// write through this Store's one writer.
+// lists() SharePoint lists, containers() mail folders, contact folders and calendars,
+// changes() the change feed and its consumers. All of them write through this Store's one
+// writer.
 //
 // Thread-safety: all methods are safe to call from many threads at once.
 
@@ -23,6 +24,7 @@
 #include <mutex>
 #include <string>
 
+#include "engine/store/change_feed.h"
 #include "engine/store/container_tables.h"
 #include "engine/store/list_store.h"
 #include "engine/store/mirror_tables.h"
@@ -85,6 +87,7 @@ class Store {
   SyncState& sync_state() { return sync_state_; }
   ListStore& lists() { return lists_; }
   ContainerTables& containers() { return containers_; }
+  ChangeFeed& changes() { return changes_; }
 
  private:
   friend class NotificationLog;
@@ -93,6 +96,7 @@ class Store {
   friend class SyncState;
   friend class ListStore;
   friend class ContainerTables;
+  friend class ChangeFeed;
   struct Impl;
   explicit Store(std::unique_ptr<Impl> impl);
   // Runs `fn` on the shared read connection; an exception becomes IOError("<what>: ...").
@@ -107,6 +111,7 @@ class Store {
   SyncState sync_state_{this};
   ListStore lists_{this};
   ContainerTables containers_{this};
+  ChangeFeed changes_{this};
 };
 
 }  // namespace graphmirror::store

@@ -15,6 +15,11 @@ namespace {
 
 // Log rows taken per RunOnce: bounds memory; the rest waits for the next pass.
 constexpr int kBatchRows = 20'000;
+// The change feed is pruned this often, at most kChangesBatches transactions of
+// kChangesBatchRows rows each per pass: the writer is never held long by it.
+constexpr std::chrono::minutes kChangesPruneInterval{10};
+constexpr int kChangesBatchRows = 1000;
+constexpr int kChangesBatches = 10;
 // Passes that retry a group whose notified versions Graph did not show even by id, before
 // its rows are applied anyway (the delta pass remains the safety net).
 constexpr int kLateVersionRetries = 3;
@@ -53,6 +58,7 @@ SyncWorker::SyncWorker(const config::Config& config, CollectionSync* sync, store
       store_(store),
       sync_(sync),
       log_retention_(config.sync.log_retention),
+      changes_(config.changes),
       delta_interval_(config.sync.delta_interval),
       next_delta_(clock->Now() + config.sync.delta_interval) {
   for (const auto& mailbox : config.mailboxes) {
@@ -76,6 +82,25 @@ void SyncWorker::PruneLogIfDue() {
   } else if (*pruned > 0) {
     spdlog::info("sync: pruned {} ended notification log rows", *pruned);
   }
+}
+
+void SyncWorker::PruneChangesIfDue() {
+  const TimePoint now = clock_->Now();
+  if (changes_.keep_days <= 0 || now < next_changes_prune_) return;
+  next_changes_prune_ = now + kChangesPruneInterval;
+  const TimePoint cutoff = now - std::chrono::hours(24) * changes_.keep_days;
+  int64_t pruned = 0;
+  for (int i = 0; i < kChangesBatches; ++i) {
+    auto batch = store_->changes().PruneBatch(cutoff, changes_.drop_unread, kChangesBatchRows);
+    if (!batch.ok()) {
+      spdlog::warn("sync: pruning the change feed: {}", batch.status().message());
+      return;
+    }
+    pruned += *batch;
+    if (*batch < kChangesBatchRows) break;
+    if (i + 1 == kChangesBatches) next_changes_prune_ = now;  // more next pass
+  }
+  if (pruned > 0) spdlog::info("sync: pruned {} changes from the change feed", pruned);
 }
 
 void SyncWorker::DeltaPassIfDue() {
@@ -107,6 +132,7 @@ void SyncWorker::PayDebts() {
 
 Result<int64_t> SyncWorker::RunOnce() {
   PruneLogIfDue();
+  PruneChangesIfDue();
   PayDebts();
   DeltaPassIfDue();
   auto pending = store_->log().Pending(clock_->Now(), kBatchRows);

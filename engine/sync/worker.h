@@ -88,6 +88,9 @@ class SyncWorker {
  private:
   std::chrono::seconds RetryDelay(int attempts) const;
   void PruneLogIfDue();
+  // Deletes old changes of the change feed ([changes] keep_days), a few small batches
+  // per pass: a large backlog is worked off over the following passes.
+  void PruneChangesIfDue();
   void DeltaPassIfDue();
   void PayDebts();  // the full passes CollectionSync says are owed
 
@@ -100,6 +103,8 @@ class SyncWorker {
   WorkerStats stats_;
   std::chrono::hours log_retention_;
   TimePoint next_prune_{};
+  ChangeSettings changes_;
+  TimePoint next_changes_prune_{};
   std::chrono::minutes delta_interval_;
   TimePoint next_delta_{};  // the next safety-net delta pass over every collection
 

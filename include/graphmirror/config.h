@@ -144,10 +144,20 @@ struct SharePointConfig {
   std::vector<std::string> lists;  // list ids (GUIDs), lower-cased
 };
 
+// The change feed (the `changes` table; Engine::ReadChanges). Pruned by the daemon.
+struct ChangeSettings {
+  // Changes older than this are deleted (0: kept forever).
+  int keep_days = 0;
+  // true: old changes go even if a registered consumer has not read them yet (it then
+  // sees a jump in seq); false: they wait for every consumer.
+  bool drop_unread = false;
+};
+
 struct Config {
   std::string database = "graphmirror.db";
   GraphSettings graph;
   SyncSettings sync;
+  ChangeSettings changes;
   WebhookSettings webhook;
   SubscriptionSettings subscriptions;
   std::optional<RichSettings> rich;

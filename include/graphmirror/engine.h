@@ -14,7 +14,9 @@
 //
 // Thread-safety: Open, Start and Stop are for one controlling thread; every other method
 // may be called from any thread at any time, also while the engine runs. The observer is
-// called on the engine's writer thread (see SetObserver).
+// called on the engine's writer thread (see SetObserver). The change feed may also be
+// read and committed by other processes on the same database (a consumer's cursor is one
+// row, moved only forward); two readers of one consumer at once each get the same changes.
 
 #ifndef GRAPHMIRROR_ENGINE_H_
 #define GRAPHMIRROR_ENGINE_H_
@@ -145,6 +147,29 @@ struct SyncProgress {
   std::string wait_reason;  // of the longest wait: "throttled", "service unavailable", ...
 };
 
+// One change of the mirror, as the change feed holds it (the `changes` table): every
+// insert, update, move and delete of a message, event, event occurrence, contact or
+// SharePoint list item, recorded in the transaction that made it.
+struct FeedChange {
+  int64_t seq = 0;       // increasing, never reused; retained changes have no holes
+  std::string resource;  // "messages", "events", "event_occurrences", "contacts", "list_items"
+  std::string user_id;   // the mailbox; empty for list items
+  std::string site;      // list items: the site and list; empty otherwise
+  std::string list_id;
+  std::string item_id;
+  std::string kind;        // "insert", "update", "move" (folder changed), "delete"
+  std::string changed_at;  // UTC, when it was applied (see README "Change feed")
+  // update and move: the top-level fields of the item's JSON that changed, by name.
+  std::vector<std::string> fields;
+};
+
+// A named reader of the change feed and its durable cursor.
+struct ConsumerState {
+  std::string name;
+  int64_t last_seq = 0;    // the newest change it committed; 0: none yet
+  std::string updated_at;  // when the cursor last moved (or the consumer was registered)
+};
+
 // What to answer an HTTP request from Graph with.
 struct HttpAnswer {
   int status = 202;
@@ -223,6 +248,27 @@ class Engine {
   // has ended.
   Result<std::vector<Message>> Search(const std::string& text, const std::string& user_id = "",
                                       int limit = 20);
+
+  // --- The change feed (README "Change feed") --------------------------------------------
+  // Changes with seq > after_seq, oldest first, at most `limit` (1..100,000). A first
+  // change above after_seq + 1 means the ones between were pruned.
+  Result<std::vector<FeedChange>> ReadChanges(int64_t after_seq, size_t limit);
+  // The next changes of `consumer` (1..200 characters): those after its committed cursor.
+  // A name never seen is registered at 0, so retention keeps from then on everything it
+  // has not committed. Reading does not move the cursor: a consumer that dies before
+  // CommitChanges reads the same changes again (at least once; dedupe by seq).
+  Result<std::vector<FeedChange>> ReadChanges(const std::string& consumer, size_t limit);
+  // Moves the cursor of `consumer` (registering it) to `up_to_seq`, durably: changes up to
+  // it are read and may be pruned. Never backward (a lower seq is a no-op); a seq beyond
+  // the newest change is InvalidArgument.
+  Status CommitChanges(const std::string& consumer, int64_t up_to_seq);
+  // Forgets a consumer: it no longer holds back pruning. NotFound if it was never seen.
+  Status DropConsumer(const std::string& consumer);
+  Result<std::vector<ConsumerState>> Consumers();
+  // Deletes changes older than config.changes.keep_days (none if 0) that every consumer
+  // has read (or all such with drop_unread), oldest first, in small transactions; returns
+  // how many. The daemon (Start) does this by itself every few minutes.
+  Result<int64_t> PruneChanges();
 
   // Called after every commit that inserted, changed or deleted mirror rows, on the
   // engine's writer thread: keep it short and do not call back into the engine from it

@@ -45,6 +45,26 @@ TEST_CASE("ParseConfig reads a valid file", "[config]") {
   CHECK(c->sync.catch_up_recheck == std::chrono::seconds(300));
 }
 
+TEST_CASE("ParseConfig reads the change feed settings", "[config][changes]") {
+  auto defaults = ParseConfig(kValid, "g.toml", "", NoEnv);
+  REQUIRE(defaults.ok());
+  CHECK(defaults->changes.keep_days == 0);  // kept forever
+  CHECK_FALSE(defaults->changes.drop_unread);
+  std::string text = kValid;
+  text += "[changes]\nkeep_days = 30\ndrop_unread = true\n";
+  auto c = ParseConfig(text, "g.toml", "", NoEnv);
+  REQUIRE(c.ok());
+  CHECK(c->changes.keep_days == 30);
+  CHECK(c->changes.drop_unread);
+  for (const char* bad : {"keep_days = -1", "keep_days = \"7\"", "drop_unread = 1", "keep = 3"}) {
+    auto refused =
+        ParseConfig(std::string(kValid) + "[changes]\n" + bad + "\n", "g.toml", "", NoEnv);
+    INFO(bad);
+    REQUIRE_FALSE(refused.ok());
+    CHECK(refused.status().message().find("changes.") != std::string::npos);
+  }
+}
+
 TEST_CASE("ParseConfig reads the delta settings", "[config]") {
   std::string text = kValid;
   text.replace(text.find("page_size = 100"), 15,

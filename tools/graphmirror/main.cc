@@ -11,6 +11,8 @@
 //                                           (mode 0600) for rich notifications
 //   graphmirror keygen --app --cert F --key F   the same, as the app's credential for the
 //                                           token (graph.certificate, graph.private_key)
+//   graphmirror changes --config FILE [--after N | --consumer NAME] [--follow]
+//                                           the change feed, one JSON object per line
 //
 // Every failure ends with one line on stderr naming the problem and a non-zero exit.
 
@@ -20,12 +22,16 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cerrno>
 #include <condition_variable>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <functional>
 #include <iostream>
@@ -340,6 +346,117 @@ int RunStatus(const std::string& config_path) {
   return 0;
 }
 
+// `s` as a JSON string, quotes included.
+std::string JsonString(std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out = "\"";
+  for (char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (u < 0x20) {
+      out += "\\u00";
+      out += kHex[u >> 4];
+      out += kHex[u & 0xF];
+    } else {
+      out += c;
+    }
+  }
+  out += '"';
+  return out;
+}
+
+// One line of `graphmirror changes`.
+std::string ChangeLine(const FeedChange& c) {
+  std::string line =
+      "{\"seq\":" + std::to_string(c.seq) + ",\"resource\":" + JsonString(c.resource);
+  if (c.resource == "list_items") {
+    line += ",\"site\":" + JsonString(c.site) + ",\"list_id\":" + JsonString(c.list_id);
+  } else {
+    line += ",\"user_id\":" + JsonString(c.user_id);
+  }
+  line += ",\"item_id\":" + JsonString(c.item_id) + ",\"kind\":" + JsonString(c.kind) +
+          ",\"changed_at\":" + JsonString(c.changed_at) + ",\"fields\":";
+  if (c.kind == "update" || c.kind == "move") {
+    line += '[';
+    for (size_t i = 0; i < c.fields.size(); ++i) {
+      if (i > 0) line += ',';
+      line += JsonString(c.fields[i]);
+    }
+    line += ']';
+  } else {
+    line += "null";
+  }
+  line += "}\n";
+  return line;
+}
+
+// Prints the change feed after `after` (or after the cursor of `consumer`, which moves
+// only once the lines are written, flushed and, for a file, synced), and with `follow`
+// keeps polling until SIGINT or SIGTERM. A consumer killed between printing and
+// committing prints those changes again when restarted: at least once, in seq order.
+int RunChanges(const std::string& config_path, int64_t after, const std::string& consumer,
+               bool follow) {
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);  // before the engine's threads start
+  std::signal(SIGPIPE, SIG_IGN);  // a closed reader is a write error, not a silent death
+
+  auto engine = OpenExisting(config_path);
+  if (!engine.ok()) return Fail(engine.status().message());
+  struct stat out_stat {};
+  const bool out_is_file = ::fstat(1, &out_stat) == 0 && S_ISREG(out_stat.st_mode);
+  constexpr size_t kBatch = 500;
+  constexpr timespec kPoll{0, 200'000'000};
+  constexpr timespec kNoWait{0, 0};
+  int64_t expected = consumer.empty() ? after + 1 : -1;
+  for (;;) {
+    auto batch = consumer.empty() ? (*engine)->ReadChanges(after, kBatch)
+                                  : (*engine)->ReadChanges(consumer, kBatch);
+    if (!batch.ok()) {
+      if (batch.status().code() == Status::Code::kInvalidArgument) {
+        std::cerr << "graphmirror: " << batch.status().message() << "\n";
+        return kExitUsage;
+      }
+      return Fail(batch.status().message());
+    }
+    if (!batch->empty()) {
+      if (expected < 0) {
+        expected = batch->front().seq;  // a consumer's first read: compare with its cursor
+        auto consumers = (*engine)->Consumers();
+        if (consumers.ok()) {
+          for (const ConsumerState& c : *consumers) {
+            if (c.name == consumer) expected = c.last_seq + 1;
+          }
+        }
+      }
+      if (batch->front().seq > expected) {
+        std::cerr << "graphmirror: changes " << expected << " to " << batch->front().seq - 1
+                  << " were pruned before they were read\n";
+      }
+      std::string text;
+      for (const FeedChange& c : *batch) text += ChangeLine(c);
+      if (std::fwrite(text.data(), 1, text.size(), stdout) != text.size() ||
+          std::fflush(stdout) != 0 || (out_is_file && ::fsync(1) != 0)) {
+        return Fail("writing the changes failed: " + std::string(std::strerror(errno)));
+      }
+      after = batch->back().seq;
+      expected = after + 1;
+      if (!consumer.empty()) {
+        if (Status s = (*engine)->CommitChanges(consumer, after); !s.ok()) {
+          return Fail(s.message());
+        }
+      }
+    }
+    const bool caught_up = batch->size() < kBatch;
+    if (caught_up && !follow) return 0;
+    if (sigtimedwait(&stop_signals, nullptr, caught_up ? &kPoll : &kNoWait) > 0) return 0;
+  }
+}
+
 int RunKeygen(const std::string& cert_path, const std::string& key_path,
               const std::string& common_name, int days, bool app_credential) {
   auto thumbprint = WriteKeyPair(common_name, days, cert_path, key_path);
@@ -434,6 +551,19 @@ int Main(int argc, char** argv) {
   keygen_cmd->add_option("--days", days, "validity in days (1..3650)")->check(CLI::Range(1, 3650));
   keygen_cmd->add_option("--name", common_name, "the certificate's common name");
 
+  int64_t changes_after = -1;
+  std::string changes_consumer;
+  bool changes_follow = false;
+  CLI::App* changes_cmd = app.add_subcommand(
+      "changes", "Print the change feed, one JSON object per line (README \"Change feed\")");
+  changes_cmd->add_option("--config", config_path, "TOML config file")->required();
+  CLI::Option* after_opt =
+      changes_cmd->add_option("--after", changes_after, "changes after this seq (default 0)");
+  CLI::Option* consumer_opt =
+      changes_cmd->add_option("--consumer", changes_consumer,
+                              "read from this consumer's cursor and move it past what was printed");
+  changes_cmd->add_flag("--follow", changes_follow, "keep printing new changes until stopped");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -462,6 +592,22 @@ int Main(int argc, char** argv) {
   if (*status_cmd) return RunStatus(config_path);
   if (*doctor_cmd) return RunDoctor(config_path);
   if (*search_cmd) return RunSearch(config_path, search_text, search_user, search_limit);
+  if (*changes_cmd) {
+    if (after_opt->count() > 0 && consumer_opt->count() > 0) {
+      std::cerr << "graphmirror: changes takes --after or --consumer, not both\n";
+      return kExitUsage;
+    }
+    if (after_opt->count() > 0 && changes_after < 0) {
+      std::cerr << "graphmirror: --after must be 0 or more\n";
+      return kExitUsage;
+    }
+    if (consumer_opt->count() > 0 && changes_consumer.empty()) {
+      std::cerr << "graphmirror: --consumer needs a name\n";
+      return kExitUsage;
+    }
+    return RunChanges(config_path, std::max<int64_t>(changes_after, 0), changes_consumer,
+                      changes_follow);
+  }
   if (*keygen_cmd) return RunKeygen(cert_path, key_path, common_name, days, app_credential);
   return kExitUsage;
 }
