@@ -18,6 +18,7 @@
 
 #include "engine/base/backoff.h"
 #include "engine/base/text.h"
+#include "engine/base/turns.h"
 #include "engine/graph/token_provider.h"
 #include "engine/graph/url.h"
 
@@ -699,6 +700,7 @@ Result<Response> GraphClient::Get(std::string_view mailbox, std::string_view pat
 }
 
 Result<Response> GraphClient::Send(const Request& request) {
+  Turns::NextTurn();  // a pass's collections take turns (engine/base/turns.h)
   try {
     return impl_->Send(request);
   } catch (const std::exception& e) {

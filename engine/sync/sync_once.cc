@@ -1,10 +1,21 @@
 #include "engine/sync/sync_once.h"
 
+#include <algorithm>
 #include <atomic>
 #include <mutex>
+#include <system_error>
 #include <thread>
 
+#include "engine/base/turns.h"
+
 namespace graphmirror::sync {
+namespace {
+
+// Collections read at once, taking turns: past this many, the rest start as they end (a
+// thread each; a waiting one holds no page).
+constexpr size_t kMaxTakingTurns = 256;
+
+}  // namespace
 
 std::vector<CollectionReport> SyncAllOnce(
     const config::Config& config, graph::GraphClient* client, store::Store* store,
@@ -28,7 +39,12 @@ std::vector<CollectionReport> SyncAllOnce(
   }
   std::atomic<size_t> next{0};
   std::mutex report_mu;
+  // sync.parallelism requests (each with what is done with its answer) at a time, the
+  // collections in turn: every mailbox advances a page at a time, so none waits for others
+  // to be read whole.
+  Turns turns(config.sync.parallelism);
   auto work = [&] {
+    Turns::Participant participant(&turns);
     for (size_t i; (i = next.fetch_add(1)) < reports.size();) {
       CollectionReport& r = reports[i];
       auto before = store->mirror().CountItems(r.user_id, r.collection);
@@ -62,9 +78,15 @@ std::vector<CollectionReport> SyncAllOnce(
       }
     }
   };
-  size_t workers = std::min<size_t>(static_cast<size_t>(config.sync.parallelism), reports.size());
+  const size_t workers = std::min(reports.size(), kMaxTakingTurns);
   std::vector<std::thread> threads;
-  for (size_t i = 1; i < workers; ++i) threads.emplace_back(work);
+  for (size_t i = 1; i < workers; ++i) {
+    try {
+      threads.emplace_back(work);
+    } catch (const std::system_error&) {
+      break;  // out of threads: those started share the collections
+    }
+  }
   work();
   for (auto& t : threads) t.join();
   return reports;

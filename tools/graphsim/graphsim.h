@@ -532,6 +532,7 @@ class Simulator {
 
   // Observations for tests.
   int MaxConcurrentObserved(const std::string& user) const;  // peak in-flight on the mailbox
+  int MaxConcurrentObservedAll() const;  // peak in-flight on all mailboxes together
   // Requests that arrived while the mailbox's Retry-After had not elapsed (by the clock),
   // beyond Options::early_retry_grace after the 429 that set it.
   int EarlyRetries(const std::string& user) const;

@@ -1607,6 +1607,10 @@ int Simulator::MaxConcurrentObserved(const std::string& user) const {
   return Stats(user).max_concurrent_observed;
 }
 
+int Simulator::MaxConcurrentObservedAll() const {
+  return impl_->governor_.MaxConcurrentObservedAll();
+}
+
 int Simulator::EarlyRetries(const std::string& user) const { return Stats(user).early_retries; }
 
 int Simulator::ThrottledCount(const std::string& user) const { return Stats(user).throttled; }

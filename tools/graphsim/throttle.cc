@@ -1,5 +1,7 @@
 #include "tools/graphsim/throttle.h"
 
+#include <algorithm>
+
 namespace graphsim {
 
 MailboxGovernor::MailboxGovernor(const Limits& limits) : limits_(limits) {}
@@ -13,6 +15,7 @@ MailboxGovernor::Decision MailboxGovernor::Admit(const std::string& mailbox, Tim
   // that keeps at most N requests in flight never shows more than N here.
   int arriving = s.stats.in_flight + 1;
   if (arriving > s.stats.max_concurrent_observed) s.stats.max_concurrent_observed = arriving;
+  max_concurrent_all_ = std::max(max_concurrent_all_, in_flight_all_ + 1);
 
   auto refuse = [&](Verdict verdict) {
     ++s.stats.throttled;
@@ -44,13 +47,22 @@ MailboxGovernor::Decision MailboxGovernor::Admit(const std::string& mailbox, Tim
   }
   s.admitted.push_back(now);
   s.stats.in_flight = arriving;
+  ++in_flight_all_;
   return Decision{Verdict::kAdmit, Verdict::kAdmit};
 }
 
 void MailboxGovernor::Release(const std::string& mailbox) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = mailboxes_.find(mailbox);
-  if (it != mailboxes_.end() && it->second.stats.in_flight > 0) --it->second.stats.in_flight;
+  if (it != mailboxes_.end() && it->second.stats.in_flight > 0) {
+    --it->second.stats.in_flight;
+    --in_flight_all_;
+  }
+}
+
+int MailboxGovernor::MaxConcurrentObservedAll() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return max_concurrent_all_;
 }
 
 void MailboxGovernor::Force(const std::string& mailbox, int next_n_requests) {

@@ -52,6 +52,9 @@ class MailboxGovernor {
   // A GET of one item of the mailbox was served (MailboxStats::item_gets).
   void CountItemGet(const std::string& mailbox);
   MailboxStats Stats(const std::string& mailbox) const;
+  // Peak of requests in flight on all mailboxes together, counted as MailboxStats counts
+  // them per mailbox.
+  int MaxConcurrentObservedAll() const;
 
  private:
   struct State {
@@ -66,6 +69,8 @@ class MailboxGovernor {
   const Limits limits_;
   mutable std::mutex mu_;
   std::map<std::string, State> mailboxes_;  // guarded by mu_
+  int in_flight_all_ = 0;                   // guarded by mu_
+  int max_concurrent_all_ = 0;              // guarded by mu_
 };
 
 }  // namespace graphsim
