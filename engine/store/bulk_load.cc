@@ -108,17 +108,42 @@ void RestoreIndex(SQLite::Database& db, const std::string& name, const std::stri
   forget.exec();
 }
 
+// Whether the mailbox's rows past `mark` are few among all rows past it, as when a pass
+// loads many mailboxes in turn (their pages interleave): judged on the next 1,000 rows.
+bool Sparse(WriteContext& ctx, const std::string& user_id, bool bodies, int64_t mark) {
+  SQLite::Statement& q = ctx.Prepare(
+      bodies ? "SELECT count(*), coalesce(sum(user_id = ?1), 0) FROM (SELECT user_id FROM "
+               "message_bodies WHERE rowid > ?2 ORDER BY rowid LIMIT 1000)"
+             : "SELECT count(*), coalesce(sum(user_id = ?1), 0) FROM (SELECT user_id FROM "
+               "messages WHERE seq > ?2 ORDER BY seq LIMIT 1000)");
+  q.bind(1, user_id);
+  q.bind(2, mark);
+  if (!q.executeStep()) return false;
+  const int64_t rows = q.getColumn(0).getInt64();
+  const int64_t mine = q.getColumn(1).getInt64();
+  q.tryReset();
+  return mine * 4 < rows;
+}
+
 // Indexes up to kLoadIndexChunk rows of `table` (messages or message_bodies) of the mailbox
 // past `mark` (rowid order), moving the mark to the last one indexed. Returns how many.
-// The rows are found by rowid from the mark (`+user_id` keeps SQLite off the (user_id, id)
-// index, which would sort the mailbox's every row for each chunk): the load's rows were
-// all written after the mark was first set, so the scan starts where they do.
+// The load's rows were all written after the mark was first set. When they are most of
+// the rows there, they are found by scanning rowids from the mark (`+user_id` keeps SQLite
+// off the (user_id, id) index, which would sort the mailbox's every row for each chunk);
+// when they are few (Sparse), through that index (`+seq`, `+rowid` keep SQLite off the
+// rowid range): scanning would read every other mailbox's rows once per mailbox.
 int64_t IndexChunk(WriteContext& ctx, const std::string& user_id, bool bodies, int64_t* mark) {
-  SQLite::Statement& last = ctx.Prepare(
-      bodies ? "SELECT count(*), max(rowid) FROM (SELECT rowid FROM message_bodies WHERE "
-               "+user_id = ?1 AND rowid > ?2 ORDER BY rowid LIMIT ?3)"
-             : "SELECT count(*), max(seq) FROM (SELECT seq FROM messages WHERE +user_id = ?1 "
-               "AND seq > ?2 ORDER BY seq LIMIT ?3)");
+  const bool sparse = Sparse(ctx, user_id, bodies, *mark);
+  const char* by_rowid[2][2] = {
+      {"SELECT count(*), max(seq) FROM (SELECT seq FROM messages WHERE +user_id = ?1 "
+       "AND seq > ?2 ORDER BY seq LIMIT ?3)",
+       "SELECT count(*), max(seq) FROM (SELECT seq FROM messages WHERE user_id = ?1 "
+       "AND +seq > ?2 ORDER BY seq LIMIT ?3)"},
+      {"SELECT count(*), max(rowid) FROM (SELECT rowid FROM message_bodies WHERE "
+       "+user_id = ?1 AND rowid > ?2 ORDER BY rowid LIMIT ?3)",
+       "SELECT count(*), max(rowid) FROM (SELECT rowid FROM message_bodies WHERE "
+       "user_id = ?1 AND +rowid > ?2 ORDER BY rowid LIMIT ?3)"}};
+  SQLite::Statement& last = ctx.Prepare(by_rowid[bodies][sparse]);
   last.bind(1, user_id);
   last.bind(2, *mark);
   last.bind(3, kLoadIndexChunk);
@@ -127,13 +152,20 @@ int64_t IndexChunk(WriteContext& ctx, const std::string& user_id, bool bodies, i
   const int64_t through = count == 0 ? 0 : last.getColumn(1).getInt64();
   last.tryReset();
   if (count == 0) return 0;
-  SQLite::Statement& index = ctx.Prepare(
-      bodies ? "INSERT INTO message_bodies_fts (rowid, content) SELECT rowid, content FROM "
-               "message_bodies WHERE +user_id = ?1 AND rowid > ?2 AND rowid <= ?3"
-             : "INSERT INTO messages_fts (rowid, subject, body_preview, sender) SELECT seq, "
-               "subject, body_preview, trim(coalesce(from_name, '') || ' ' || "
-               "coalesce(from_address, '')) FROM messages WHERE +user_id = ?1 AND seq > ?2 AND "
-               "seq <= ?3");
+  const char* index_sql[2][2] = {
+      {"INSERT INTO messages_fts (rowid, subject, body_preview, sender) SELECT seq, "
+       "subject, body_preview, trim(coalesce(from_name, '') || ' ' || "
+       "coalesce(from_address, '')) FROM messages WHERE +user_id = ?1 AND seq > ?2 AND "
+       "seq <= ?3",
+       "INSERT INTO messages_fts (rowid, subject, body_preview, sender) SELECT seq, "
+       "subject, body_preview, trim(coalesce(from_name, '') || ' ' || "
+       "coalesce(from_address, '')) FROM messages WHERE user_id = ?1 AND +seq > ?2 AND "
+       "+seq <= ?3"},
+      {"INSERT INTO message_bodies_fts (rowid, content) SELECT rowid, content FROM "
+       "message_bodies WHERE +user_id = ?1 AND rowid > ?2 AND rowid <= ?3",
+       "INSERT INTO message_bodies_fts (rowid, content) SELECT rowid, content FROM "
+       "message_bodies WHERE user_id = ?1 AND +rowid > ?2 AND +rowid <= ?3"}};
+  SQLite::Statement& index = ctx.Prepare(index_sql[bodies][sparse]);
   index.bind(1, user_id);
   index.bind(2, *mark);
   index.bind(3, through);

@@ -315,3 +315,34 @@ TEST_CASE("The writer checkpoints later and caches more while a load is open, no
 }
 
 }  // namespace graphmirror::store
+
+namespace graphmirror::store {
+
+TEST_CASE("Loads of many mailboxes written in turn are each indexed whole", "[store][bulk]") {
+  // A pass taking turns interleaves the mailboxes' pages: each load's rows are then a few
+  // among many, and are found through the mailbox's index rather than by rowid.
+  test::TempDir dir;
+  const std::string path = dir.Path("m.db");
+  ManualClock clock(TimePoint{});
+  auto store = std::move(Store::Open(path, &clock)).value();
+  const std::vector<std::string> users = {"u0", "u1", "u2", "u3", "u4", "u5", "u6", "u7"};
+  for (const std::string& user : users) {
+    REQUIRE(*store->mirror().BeginLoad(user, Collection::kMessages));
+  }
+  for (int page = 0; page < 30; ++page) {
+    for (const std::string& user : users) {
+      const std::string n = std::to_string(page);
+      REQUIRE(Apply(*store, user, {Mail(user + "-" + n, "subject " + user + "x" + n, "body text")})
+                  .ok());
+    }
+  }
+  for (const std::string& user : users) {
+    REQUIRE(store->mirror().FinishLoad(user, Collection::kMessages).ok());
+  }
+  RequireIndexesAgree(path);
+  CHECK(SecondaryIndexes(path, "messages") == 4);
+  CHECK(Hits(*store, "u3x17") == std::vector<std::string>{"u3/u3-17"});
+  CHECK(Hits(*store, "u0x0") == std::vector<std::string>{"u0/u0-0"});
+}
+
+}  // namespace graphmirror::store
