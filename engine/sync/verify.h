@@ -34,8 +34,10 @@
 #define GRAPHMIRROR_ENGINE_SYNC_VERIFY_H_
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "engine/config/config.h"

@@ -1559,11 +1559,11 @@ class Schedule {
           const std::string id = !d.missing.empty() ? d.missing[0]
                                  : !d.extra.empty() ? d.extra[0]
                                                     : d.stale[0];
-          mismatches.push_back(
-              {Mismatch::Kind::kOther, v.user_id, v.resource, id,
-               "verify reports " + std::to_string(d.missing.size()) + " missing, " +
-                   std::to_string(d.extra.size()) + " extra, " + std::to_string(d.stale.size()) +
-                   " stale where the rows compare equal"});
+          mismatches.push_back({Mismatch::Kind::kOther, v.user_id, v.resource, id,
+                                "verify reports " + std::to_string(d.missing.size()) +
+                                    " missing, " + std::to_string(d.extra.size()) + " extra, " +
+                                    std::to_string(d.stale.size()) +
+                                    " stale where the rows compare equal"});
         }
       }
     }

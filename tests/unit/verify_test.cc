@@ -12,8 +12,7 @@ namespace graphmirror::sync {
 namespace {
 
 TEST_CASE("Compare sorts ids into missing, extra and stale", "[verify]") {
-  const std::map<std::string, std::string> graph = {
-      {"a", "1"}, {"b", "2"}, {"c", "3"}, {"e", ""}};
+  const std::map<std::string, std::string> graph = {{"a", "1"}, {"b", "2"}, {"c", "3"}, {"e", ""}};
   const std::vector<std::pair<std::string, std::string>> mirror = {
       {"b", "2"}, {"c", "old"}, {"d", "4"}, {"e", ""}};
   Drift d = Compare(graph, mirror);
@@ -49,8 +48,8 @@ TEST_CASE("The mirror's versions and the kept verify results", "[verify][store]"
   REQUIRE(store->mirror().ApplyPage(page).ok());
   auto versions = store->mirror().Versions("u", "messages");
   REQUIRE(versions.ok());
-  CHECK(*versions == std::vector<std::pair<std::string, std::string>>{{"m1", "ck-m1"},
-                                                                       {"m2", "ck-m2"}});
+  CHECK(*versions ==
+        std::vector<std::pair<std::string, std::string>>{{"m1", "ck-m1"}, {"m2", "ck-m2"}});
   CHECK(store->mirror().Versions("other", "messages")->empty());
   CHECK(store->mirror().Versions("u", "sqlite_master").status().code() ==
         Status::Code::kInvalidArgument);
