@@ -108,12 +108,28 @@ TEST_CASE("verify: rows corrupted on purpose are found exactly and repaired exac
   o.contacts = 10;
   SimFixture f(o);
   const std::string user = f.sim().UserIds()[0];
+  // A weekly series of 6 in the calendar window: its occurrences are a scope of their own.
+  const std::string series = f.sim().CreateItem(
+      user, "events",
+      nlohmann::json{
+          {"subject", "weekly"},
+          {"start", {{"dateTime", "2026-03-02T09:00:00"}, {"timeZone", "UTC"}}},
+          {"end", {{"dateTime", "2026-03-02T09:30:00"}, {"timeZone", "UTC"}}},
+          {"recurrence",
+           {{"pattern", {{"type", "weekly"}, {"interval", 1}, {"daysOfWeek", {"monday"}}}},
+            {"range",
+             {{"type", "numbered"}, {"startDate", "2026-03-02"}, {"numberOfOccurrences", 6}}}}}}
+          .dump());
+  REQUIRE_FALSE(series.empty());
   Config config = f.Config(100);
   config.database = f.dir().Path("api.db");
   auto engine = Engine::Open(config, &f.clock());
   REQUIRE(engine.ok());
   REQUIRE((*engine)->SyncOnce().ok());
   const std::string db_path = config.database;
+  const auto occurrences_before = Rows(db_path, "event_occurrences");
+  REQUIRE(occurrences_before.size() == 6);
+  const std::string deleted_occurrence = occurrences_before.rbegin()->first;
   const auto messages_before = Rows(db_path, "messages");
   const auto contacts_before = Rows(db_path, "contacts");
   REQUIRE(messages_before.size() == 40);
@@ -138,12 +154,13 @@ TEST_CASE("verify: rows corrupted on purpose are found exactly and repaired exac
         "json = json_set(json, '$.subject', 'corrupted') WHERE id = '" +
         stale_id + "'");
     db.exec("DELETE FROM contacts WHERE id = '" + deleted_contact + "'");
+    db.exec("DELETE FROM event_occurrences WHERE id = '" + deleted_occurrence + "'");
   }
 
   auto found = (*engine)->Verify({});
   INFO(found.status().ToString());
   REQUIRE(found.ok());
-  CHECK(found->remaining() == 4);
+  CHECK(found->remaining() == 5);
   const VerifyScope* messages = ScopeOf(*found, "messages");
   REQUIRE(messages != nullptr);
   CHECK(messages->graph_items == 40);
@@ -159,6 +176,11 @@ TEST_CASE("verify: rows corrupted on purpose are found exactly and repaired exac
   CHECK(contacts->drift.missing_ids == std::vector<std::string>{deleted_contact});
   CHECK(contacts->drift.extra + contacts->drift.stale == 0);
   CHECK(ScopeOf(*found, "events")->drift.total() == 0);
+  const VerifyScope* occurrences = ScopeOf(*found, "event_occurrences");
+  REQUIRE(occurrences != nullptr);
+  CHECK(occurrences->graph_items == 6);
+  CHECK(occurrences->drift.missing_ids == std::vector<std::string>{deleted_occurrence});
+  CHECK(occurrences->drift.extra + occurrences->drift.stale == 0);
   // Verifying wrote nothing.
   CHECK(Rows(db_path, "messages").count(bogus_id) == 1);
 
@@ -183,6 +205,8 @@ TEST_CASE("verify: rows corrupted on purpose are found exactly and repaired exac
   CHECK(messages->after_repair->total() == 0);
   CHECK(ScopeOf(*repaired, "contacts")->repaired == 1);
   CHECK(ScopeOf(*repaired, "events")->repaired == 0);
+  CHECK(ScopeOf(*repaired, "event_occurrences")->repaired == 1);
+  CHECK(Rows(db_path, "event_occurrences").size() == 6);
 
   // The mirror equals graphsim again, and the rows that did not drift were not rewritten.
   const auto messages_after = Rows(db_path, "messages");
