@@ -231,6 +231,7 @@ Result<VerifyResult> Engine::Verify(const VerifyOptions& options) {
     v.graph_items = s.graph_items;
     v.mirror_items = s.mirror_items;
     v.drift = ToDrift(s.drift, options.max_examples);
+    v.confirmed = s.confirmed;
     v.repaired = s.repaired;
     if (s.after_repair) v.after_repair = ToDrift(*s.after_repair, options.max_examples);
     result.scopes.push_back(std::move(v));

@@ -289,19 +289,20 @@ Result<std::vector<std::string>> MirrorTables::ItemIds(const std::string& user_i
   }
 }
 
-Result<std::vector<std::pair<std::string, std::string>>> MirrorTables::Versions(
-    const std::string& user_id, const std::string& table) {
+Result<std::vector<RowVersion>> MirrorTables::Versions(const std::string& user_id,
+                                                       const std::string& table) {
   if (table != "messages" && table != "events" && table != "event_occurrences" &&
       table != "contacts") {
     return Status::InvalidArgument("no mirror table '" + table + "'");
   }
-  std::vector<std::pair<std::string, std::string>> versions;
+  std::vector<RowVersion> versions;
   Status s = store_->Read("listing item versions", [&](SQLite::Database& db) {
-    SQLite::Statement q(
-        db, "SELECT id, coalesce(change_key, '') FROM " + table + " WHERE user_id = ? ORDER BY id");
+    SQLite::Statement q(db, "SELECT id, coalesce(change_key, ''), coalesce(modified_at, '') FROM " +
+                                table + " WHERE user_id = ? ORDER BY id");
     q.bind(1, user_id);
     while (q.executeStep()) {
-      versions.emplace_back(q.getColumn(0).getString(), q.getColumn(1).getString());
+      versions.push_back(
+          {q.getColumn(0).getString(), q.getColumn(1).getString(), q.getColumn(2).getString()});
     }
   });
   if (!s.ok()) return s;

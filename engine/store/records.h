@@ -292,6 +292,13 @@ struct ConsumerRow {
   std::string updated_at;
 };
 
+// A mirror row's identity and version, as a verify compares it with Graph's listing.
+struct RowVersion {
+  std::string id;
+  std::string change_key;   // "" if the row has none
+  std::string modified_at;  // Graph's lastModifiedDateTime, normalized; "" if none
+};
+
 // The last verify of one scope (schema/019_verify.sql).
 struct VerifyRecord {
   std::string user_id;

@@ -12,17 +12,25 @@
 //   extra    in the mirror, not in Graph's listing,
 //   stale    in both, with another changeKey.
 //
-// A repair reads the missing and stale items by id (DeltaSyncer::Fetch, as the sync reads
-// an item: a 404 deletes, an item moved out of a scoped folder leaves) and writes them
-// through the store's one apply path (MirrorTables::ApplyPage: idempotent, a version
-// never replaced by an older one), deletes the extras (as a filtered collection's sweep
-// removes what its listing lacks), and compares the scope again. Rows that did not
-// differ are not written.
+// Graph's lists may show a change some time after a GET by id and the change notification
+// do (GRAPH.md section 6), so a mirror kept current by notifications can be ahead of
+// the listing. Each difference is therefore confirmed with Graph before it is reported:
+// the item is read by id (DeltaSyncer::Fetch, as the sync reads an item: a 404 means gone,
+// an item moved out of a scoped folder is out of the scope). A missing item that is gone,
+// a stale one whose current changeKey is the mirror's, and an extra one that Graph has in
+// the scope are no drift. Whether an item is in a collection's $filter or the calendar
+// window cannot be read from a GET: there an extra row Graph still has is drift unless it
+// changed within the last hour (the lag the sync's own sweep allows, DeltaSyncer::Sweep).
+// Confirming costs a GET per difference, so a scope with more than kMaxConfirmed
+// differences is reported as listed, unconfirmed (ScopeVerify::confirmed).
 //
-// Graph's lists may show a change a little after it happened (GRAPH.md section 6), and a
-// change made while a verify runs may fall between its two listings: both show as drift
-// that the next verify no longer reports. The verify of a running daemon's mirror is a
-// snapshot, not a proof.
+// A repair writes what the confirming reads returned for the missing and stale items
+// through the store's one apply path (MirrorTables::ApplyPage: idempotent, a version never
+// replaced by an older one), deletes the extra rows (and stale rows whose item is gone),
+// and compares the scope again. Rows that did not differ are not written.
+//
+// A change made while a verify runs may still fall between its listing and its reads:
+// the verify of a running daemon's mirror is a snapshot, not a proof.
 //
 // The last result of every scope is kept (store::SyncState::RecordVerify) for
 // `graphmirror status` and /metrics.
@@ -65,7 +73,8 @@ struct ScopeVerify {
   std::string resource;  // the mirror table: "messages", "events", "event_occurrences", ...
   int64_t graph_items = 0;
   int64_t mirror_items = 0;
-  Drift drift;  // what the comparison found
+  Drift drift;            // what the comparison found (confirmed, see above)
+  bool confirmed = true;  // false: too many differences to read each by id
   // With repair: rows written or deleted, and what the comparison after it found.
   int64_t repaired = 0;
   std::optional<Drift> after_repair;
@@ -77,10 +86,13 @@ struct VerifyRequest {
   bool repair = false;
 };
 
-// The two sides of a scope, compared (pure: unit-testable without Graph or a store).
-// `graph` and `mirror` are (id, changeKey) pairs; `mirror` sorted by id.
+// Differences confirmed by reading each by id, beyond which a scope is reported as listed.
+inline constexpr size_t kMaxConfirmed = 1000;
+
+// The two sides of a scope, compared as listed (pure: unit-testable without Graph or a
+// store). `graph` maps id to changeKey; `mirror` is sorted by id.
 Drift Compare(const std::map<std::string, std::string>& graph,
-              const std::vector<std::pair<std::string, std::string>>& mirror);
+              const std::vector<store::RowVersion>& mirror);
 
 class Verifier {
  public:
@@ -96,13 +108,21 @@ class Verifier {
   Result<std::vector<ScopeVerify>> Run(const VerifyRequest& request);
 
  private:
-  Result<Drift> CompareScope(const std::string& user_id, Collection collection,
-                             const std::string& resource, int64_t* graph_items,
-                             int64_t* mirror_items);
-  Result<int64_t> Repair(const std::string& user_id, Collection collection, const Drift& drift);
+  struct Compared {
+    Drift drift;
+    bool confirmed = true;
+    int64_t graph_items = 0;
+    int64_t mirror_items = 0;
+    store::PageWrite fix;  // what a repair writes: Graph's state of exactly the drift
+  };
+  // Lists both sides, compares them and confirms the differences with Graph.
+  Result<Compared> CompareScope(const std::string& user_id, Collection collection,
+                                const std::string& resource, bool repairing);
 
   const config::Config& config_;
+  const config::Scopes scopes_;
   store::Store* store_;
+  Clock* clock_;
   DeltaSyncer delta_;
 };
 

@@ -190,7 +190,11 @@ struct VerifyScope {
   std::string resource;  // "messages", "events", "event_occurrences", "contacts"
   int64_t graph_items = 0;
   int64_t mirror_items = 0;
-  VerifyDrift drift;  // what the comparison found
+  // What the comparison found, each difference confirmed by reading the item by id
+  // (Graph's lists may lag what a GET and the notifications show).
+  VerifyDrift drift;
+  // false: more than 1,000 differences, reported as listed, without reading each by id.
+  bool confirmed = true;
   // With repair (and drift): rows written or deleted, and what the comparison after the
   // repair found (all zero once repaired).
   int64_t repaired = 0;

@@ -13,8 +13,8 @@ namespace {
 
 TEST_CASE("Compare sorts ids into missing, extra and stale", "[verify]") {
   const std::map<std::string, std::string> graph = {{"a", "1"}, {"b", "2"}, {"c", "3"}, {"e", ""}};
-  const std::vector<std::pair<std::string, std::string>> mirror = {
-      {"b", "2"}, {"c", "old"}, {"d", "4"}, {"e", ""}};
+  const std::vector<store::RowVersion> mirror = {
+      {"b", "2", ""}, {"c", "old", ""}, {"d", "4", ""}, {"e", "", ""}};
   Drift d = Compare(graph, mirror);
   CHECK(d.missing == std::vector<std::string>{"a"});
   CHECK(d.extra == std::vector<std::string>{"d"});
@@ -25,7 +25,7 @@ TEST_CASE("Compare sorts ids into missing, extra and stale", "[verify]") {
   CHECK(Compare(graph, {}).missing.size() == 4);
   CHECK(Compare({}, mirror).extra.size() == 4);
   // Ids are case-sensitive (GRAPH.md section 3): "A" is another item.
-  CHECK(Compare({{"A", "1"}}, {{"a", "1"}}).total() == 2);
+  CHECK(Compare({{"A", "1"}}, {{"a", "1", ""}}).total() == 2);
 }
 
 TEST_CASE("The mirror's versions and the kept verify results", "[verify][store]") {
@@ -48,8 +48,11 @@ TEST_CASE("The mirror's versions and the kept verify results", "[verify][store]"
   REQUIRE(store->mirror().ApplyPage(page).ok());
   auto versions = store->mirror().Versions("u", "messages");
   REQUIRE(versions.ok());
-  CHECK(*versions ==
-        std::vector<std::pair<std::string, std::string>>{{"m1", "ck-m1"}, {"m2", "ck-m2"}});
+  REQUIRE(versions->size() == 2);
+  CHECK((*versions)[0].id == "m1");
+  CHECK((*versions)[0].change_key == "ck-m1");
+  CHECK((*versions)[0].modified_at == "2026-01-01T00:00:00.0000000Z");
+  CHECK((*versions)[1].id == "m2");
   CHECK(store->mirror().Versions("other", "messages")->empty());
   CHECK(store->mirror().Versions("u", "sqlite_master").status().code() ==
         Status::Code::kInvalidArgument);

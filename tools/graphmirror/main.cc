@@ -520,8 +520,9 @@ int RunVerify(const std::string& config_path, const std::string& mailbox,
       std::printf("equal\n");
       continue;
     }
-    std::printf("%lld missing, %lld extra, %lld stale\n", static_cast<long long>(d.missing),
-                static_cast<long long>(d.extra), static_cast<long long>(d.stale));
+    std::printf("%lld missing, %lld extra, %lld stale%s\n", static_cast<long long>(d.missing),
+                static_cast<long long>(d.extra), static_cast<long long>(d.stale),
+                scope.confirmed ? "" : " (as listed: too many to confirm each by id)");
     PrintDrift(d);
     if (scope.after_repair) {
       const VerifyDrift& left = *scope.after_repair;
