@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <exception>
 #include <filesystem>
 #include <map>
@@ -14,6 +15,7 @@
 #include "engine/store/store.h"
 #include "engine/sync/live_sync.h"
 #include "engine/sync/sync_once.h"
+#include "engine/sync/verify.h"
 
 namespace graphmirror {
 
@@ -191,6 +193,52 @@ Result<std::string> Engine::Metrics() {
   return ops::RenderLiveMetrics(live.get());
 }
 
+namespace {
+
+VerifyDrift ToDrift(const sync::Drift& d, size_t max_examples) {
+  VerifyDrift out;
+  out.missing = static_cast<int64_t>(d.missing.size());
+  out.extra = static_cast<int64_t>(d.extra.size());
+  out.stale = static_cast<int64_t>(d.stale.size());
+  auto first = [&](const std::vector<std::string>& ids) {
+    return std::vector<std::string>(
+        ids.begin(), ids.begin() + static_cast<std::ptrdiff_t>(std::min(ids.size(), max_examples)));
+  };
+  out.missing_ids = first(d.missing);
+  out.extra_ids = first(d.extra);
+  out.stale_ids = first(d.stale);
+  return out;
+}
+
+}  // namespace
+
+Result<VerifyResult> Engine::Verify(const VerifyOptions& options) {
+  sync::Verifier verifier(impl_->config, impl_->client.get(), impl_->store.get(), impl_->clock);
+  sync::VerifyRequest request;
+  request.user_id = options.user_id;
+  request.collection = options.collection;
+  request.repair = options.repair;
+  const uint64_t requests_before = impl_->client->stats().requests.load();
+  auto scopes = verifier.Run(request);
+  if (!scopes.ok()) return scopes.status();
+  VerifyResult result;
+  result.graph_requests =
+      static_cast<int64_t>(impl_->client->stats().requests.load() - requests_before);
+  for (const sync::ScopeVerify& s : *scopes) {
+    VerifyScope v;
+    v.user_id = s.user_id;
+    v.resource = s.resource;
+    v.graph_items = s.graph_items;
+    v.mirror_items = s.mirror_items;
+    v.drift = ToDrift(s.drift, options.max_examples);
+    v.confirmed = s.confirmed;
+    v.repaired = s.repaired;
+    if (s.after_repair) v.after_repair = ToDrift(*s.after_repair, options.max_examples);
+    result.scopes.push_back(std::move(v));
+  }
+  return result;
+}
+
 Result<EngineStatus> Engine::GetStatus() {
   EngineStatus status;
   status.running = impl_->Live() != nullptr;
@@ -273,6 +321,14 @@ Result<EngineStatus> Engine::GetStatus() {
     l->last_error = row.last_error;
     l->last_error_at = row.last_error_at;
     l->subscription_error = row.subscription_error;
+  }
+
+  auto verified = impl_->store->sync_state().VerifyRecords();
+  if (!verified.ok()) return verified.status();
+  for (auto& r : *verified) {
+    status.verifications.push_back({std::move(r.user_id), std::move(r.resource),
+                                    std::move(r.verified_at), r.graph_items, r.mirror_items,
+                                    r.missing, r.extra, r.stale, r.repaired, r.remaining});
   }
 
   std::set<std::string> users;

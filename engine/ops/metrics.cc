@@ -137,6 +137,37 @@ Status RenderLists(store::Store* store, Families& out) {
   return Status::Ok();
 }
 
+// The last verify of each scope (schema/019_verify.sql), as `graphmirror verify` or
+// Engine::Verify left it: kept in the database, so it survives restarts and is the same
+// whichever process ran the verify.
+Status RenderVerify(store::Store* store, Families& out) {
+  auto records = store->sync_state().VerifyRecords();
+  if (!records.ok()) return records.status();
+  MetricFamily& drift = out.Gauges(
+      "verify_last_drift_items",
+      "Items that differed between the mirror and Graph at the last verify of the scope, "
+      "after its repair if it repaired (missing + extra + stale).");
+  MetricFamily& found = out.Gauges(
+      "verify_last_found_items",
+      "Items the last verify of the scope found differing, by kind (missing, extra, stale).");
+  MetricFamily& when =
+      out.Gauges("verify_last_timestamp_seconds", "When the scope was last verified (Unix time).");
+  for (const store::VerifyRecord& r : *records) {
+    const Labels labels = {{"user", r.user_id}, {"resource", r.resource}};
+    auto with = [&](const char* kind) {
+      Labels more = labels;
+      more.push_back({"kind", kind});
+      return more;
+    };
+    drift.metric.push_back(GaugeSample(labels, static_cast<double>(r.remaining)));
+    found.metric.push_back(GaugeSample(with("missing"), static_cast<double>(r.missing)));
+    found.metric.push_back(GaugeSample(with("extra"), static_cast<double>(r.extra)));
+    found.metric.push_back(GaugeSample(with("stale"), static_cast<double>(r.stale)));
+    when.metric.push_back(GaugeSample(labels, UnixSeconds(r.verified_at)));
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<std::string> RenderMetrics(const MetricsSources& src) {
@@ -266,6 +297,7 @@ Result<std::string> RenderMetrics(const MetricsSources& src) {
         seconds));
   }
   if (Status s = RenderLists(src.store, out); !s.ok()) return s;
+  if (Status s = RenderVerify(src.store, out); !s.ok()) return s;
   try {
     return out.Text();
   } catch (const std::exception& e) {

@@ -289,6 +289,26 @@ Result<std::vector<std::string>> MirrorTables::ItemIds(const std::string& user_i
   }
 }
 
+Result<std::vector<RowVersion>> MirrorTables::Versions(const std::string& user_id,
+                                                       const std::string& table) {
+  if (table != "messages" && table != "events" && table != "event_occurrences" &&
+      table != "contacts") {
+    return Status::InvalidArgument("no mirror table '" + table + "'");
+  }
+  std::vector<RowVersion> versions;
+  Status s = store_->Read("listing item versions", [&](SQLite::Database& db) {
+    SQLite::Statement q(db, "SELECT id, coalesce(change_key, ''), coalesce(modified_at, '') FROM " +
+                                table + " WHERE user_id = ? ORDER BY id");
+    q.bind(1, user_id);
+    while (q.executeStep()) {
+      versions.push_back(
+          {q.getColumn(0).getString(), q.getColumn(1).getString(), q.getColumn(2).getString()});
+    }
+  });
+  if (!s.ok()) return s;
+  return versions;
+}
+
 Result<std::vector<CollectionCount>> MirrorTables::Counts() {
   std::lock_guard<std::mutex> lock(store_->read_mu());
   try {

@@ -79,6 +79,10 @@ class MirrorTables {
   };
   Result<SeriesTouched> TouchedSeries(const std::string& user_id,
                                       const std::vector<std::string>& ids);
+  // The id, changeKey and lastModifiedDateTime of every row of `table` ("messages",
+  // "events", "event_occurrences" or "contacts") for one mailbox, sorted by id. What a
+  // verify compares with Graph's listing. InvalidArgument for another table.
+  Result<std::vector<RowVersion>> Versions(const std::string& user_id, const std::string& table);
   // The ids of a collection's items for one mailbox, sorted (for convergence checks).
   Result<std::vector<std::string>> ItemIds(const std::string& user_id, Collection collection);
   // Ids of the collection's rows created at or after `since` (Graph's createdDateTime)

@@ -292,6 +292,27 @@ struct ConsumerRow {
   std::string updated_at;
 };
 
+// A mirror row's identity and version, as a verify compares it with Graph's listing.
+struct RowVersion {
+  std::string id;
+  std::string change_key;   // "" if the row has none
+  std::string modified_at;  // Graph's lastModifiedDateTime, normalized; "" if none
+};
+
+// The last verify of one scope (schema/019_verify.sql).
+struct VerifyRecord {
+  std::string user_id;
+  std::string resource;     // "messages", "events", "event_occurrences", "contacts"
+  std::string verified_at;  // store clock; set by RecordVerify
+  int64_t graph_items = 0;
+  int64_t mirror_items = 0;
+  int64_t missing = 0;
+  int64_t extra = 0;
+  int64_t stale = 0;
+  int64_t repaired = 0;
+  int64_t remaining = 0;
+};
+
 struct StoreStats {
   // Transactions the writer committed. Concurrent writes share one (group commit), so
   // under load this grows slower than the number of Write() calls.

@@ -523,4 +523,51 @@ Result<std::vector<SyncStatus>> SyncState::SyncStatuses() {
   return out;
 }
 
+Status SyncState::RecordVerify(const VerifyRecord& record) {
+  return store_->Write([&](WriteContext& ctx) {
+    SQLite::Statement& q = ctx.Prepare(
+        "INSERT OR REPLACE INTO verify_results (user_id, resource, verified_at, graph_items, "
+        "mirror_items, missing, extra, stale, repaired, remaining) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
+    q.bind(1, record.user_id);
+    q.bind(2, record.resource);
+    q.bind(3, FormatUtc(ctx.clock()->Now()));
+    q.bind(4, record.graph_items);
+    q.bind(5, record.mirror_items);
+    q.bind(6, record.missing);
+    q.bind(7, record.extra);
+    q.bind(8, record.stale);
+    q.bind(9, record.repaired);
+    q.bind(10, record.remaining);
+    q.exec();
+  });
+}
+
+Result<std::vector<VerifyRecord>> SyncState::VerifyRecords() {
+  std::vector<VerifyRecord> out;
+  Status s = store_->Read("reading verify results", [&](SQLite::Database& db) {
+    SQLite::Statement q(db,
+                        "SELECT user_id, resource, verified_at, graph_items, mirror_items, "
+                        "missing, extra, stale, repaired, remaining FROM verify_results "
+                        "ORDER BY user_id, CASE resource WHEN 'messages' THEN 0 "
+                        "WHEN 'events' THEN 1 WHEN 'event_occurrences' THEN 2 ELSE 3 END");
+    while (q.executeStep()) {
+      VerifyRecord r;
+      r.user_id = Text(q, 0);
+      r.resource = Text(q, 1);
+      r.verified_at = Text(q, 2);
+      r.graph_items = q.getColumn(3).getInt64();
+      r.mirror_items = q.getColumn(4).getInt64();
+      r.missing = q.getColumn(5).getInt64();
+      r.extra = q.getColumn(6).getInt64();
+      r.stale = q.getColumn(7).getInt64();
+      r.repaired = q.getColumn(8).getInt64();
+      r.remaining = q.getColumn(9).getInt64();
+      out.push_back(std::move(r));
+    }
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
 }  // namespace graphmirror::store

@@ -77,6 +77,13 @@ class SyncState {
                     TimePoint retry_at = {});
   Result<std::vector<SyncStatus>> SyncStatuses();
 
+  // --- Verify (schema/019_verify.sql) -------------------------------------------------------
+  // Replaces the last verify result of (record.user_id, record.resource), stamped with the
+  // store clock's now.
+  Status RecordVerify(const VerifyRecord& record);
+  // Every scope's last verify result, by mailbox then resource.
+  Result<std::vector<VerifyRecord>> VerifyRecords();
+
  private:
   Store* store_;
 };

@@ -478,6 +478,84 @@ Result<std::map<std::string, std::string>> DeltaSyncer::ListIds(const std::strin
   return listed;
 }
 
+Status DeltaSyncer::ListPaged(const std::string& user_id, Collection collection,
+                              const std::string& path,
+                              const std::function<bool(const MirrorItem&)>& keep,
+                              std::map<std::string, std::string>* out) {
+  std::string url = path;
+  while (!url.empty()) {
+    auto response = client_->Get(user_id, url);
+    if (!response.ok()) return response.status();
+    auto page = graph::ParsePage(collection, response->body);
+    if (!page.ok()) return page.status();
+    for (const MirrorItem& item : page->items) {
+      if (!keep || keep(item)) (*out)[item.id] = item.change_key;
+    }
+    url = page->next_link;
+  }
+  return Status::Ok();
+}
+
+Result<std::map<std::string, std::string>> DeltaSyncer::ListVersions(const std::string& user_id,
+                                                                     Collection collection,
+                                                                     bool occurrences) {
+  // "List messages" and the other lists take $select and $top 1..1000; createdDateTime is
+  // selected because every page is parsed as the rounds' pages are (it is required there).
+  constexpr const char* kSelect = "$select=id,createdDateTime,changeKey&$top=1000";
+  const config::MirrorScope& scope = options_.scopes.Of(user_id, collection);
+  std::map<std::string, std::string> listed;
+  if (occurrences) {
+    if (collection != Collection::kEvents) {
+      return Status::InvalidArgument("only events have occurrences");
+    }
+    // calendarView lists single instances too: only occurrences and exceptions are kept
+    // in event_occurrences (single instances are in `events`, listed by /events).
+    const std::string path = UserPath(user_id) + "/calendarView" + WindowQuery(CalendarWindow()) +
+                             "&$select=id,createdDateTime,changeKey,type,seriesMasterId&$top=1000";
+    if (Status s = ListPaged(
+            user_id, collection, path, [](const MirrorItem& item) { return item.IsOccurrence(); },
+            &listed);
+        !s.ok()) {
+      return s;
+    }
+    return listed;
+  }
+  // A filtered collection holds what its sweep lists (DeltaSyncer::Sweep).
+  if (!scope.filter.empty()) return ListIds(user_id, collection, scope.filter, true, nullptr);
+  switch (Describe(collection).delta_scope) {
+    case DeltaScopeKind::kMailFolders: {
+      if (!scope.by_folder()) {
+        // /users/{id}/messages lists the messages of every folder, hidden ones included:
+        // what the delta rounds of every folder hold.
+        return ListIds(user_id, collection, "", true, nullptr);
+      }
+      auto folders = ScopedFolderIds(user_id);
+      if (!folders.ok()) return folders.status();
+      for (const std::string& id : *folders) {
+        const std::string path =
+            UserPath(user_id) + "/mailFolders/" + graph::PercentEncode(id) + "/messages?" + kSelect;
+        if (Status s = ListPaged(user_id, collection, path, nullptr, &listed); !s.ok()) return s;
+      }
+      return listed;
+    }
+    case DeltaScopeKind::kContactFolders: {
+      // /users/{id}/contacts lists the default folder only: each folder is listed.
+      auto scopes = ContactFolderScopes(user_id);
+      if (!scopes.ok()) return scopes.status();
+      for (const Scope& folder : *scopes) {
+        const std::string path = UserPath(user_id) + "/contactFolders/" +
+                                 graph::PercentEncode(folder.scope) + "/contacts?" + kSelect;
+        if (Status s = ListPaged(user_id, collection, path, nullptr, &listed); !s.ok()) return s;
+      }
+      return listed;
+    }
+    case DeltaScopeKind::kCalendarWindow:
+      // /users/{id}/events: single instances and series masters, as `events` holds them.
+      return ListIds(user_id, collection, "", true, nullptr);
+  }
+  return Status::InvalidArgument("unknown collection");
+}
+
 Status DeltaSyncer::UnlistedEvents(const std::string& user_id, std::set<std::string>* to_verify) {
   auto listed = ListIds(user_id, Collection::kEvents, "", /*change_keys=*/false, nullptr);
   if (!listed.ok()) return listed.status();

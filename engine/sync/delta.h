@@ -121,6 +121,17 @@ class DeltaSyncer {
   // series exactly those; a series that is gone (404) leaves with its occurrences.
   // Returns how many occurrences were read.
   Result<int64_t> ReadSeries(const std::string& user_id, const std::string& master_id);
+  // What `graphmirror verify` compares the mirror with: the (id, changeKey) of every item
+  // Graph lists now in the scope the mirror is meant to hold, read with `$select` of
+  // those properties (and createdDateTime, which paging and parsing need) and pages of
+  // 1,000. `occurrences` false: the collection's own table (messages of every folder, or
+  // of the scoped folders; events as /events lists them: single instances and series
+  // masters; contacts of the default folder and every folder under it; a filtered
+  // collection, what its $filter matches); true (events only): the occurrences and
+  // exceptions calendarView lists in the calendar window (event_occurrences). Every page
+  // is read whole or the listing fails: a listing is never silently short.
+  Result<std::map<std::string, std::string>> ListVersions(const std::string& user_id,
+                                                          Collection collection, bool occurrences);
   // GETs each item: 404 becomes a delete, anything else an upsert of its current state
   // (the page has no watermark).
   Result<store::PageWrite> Fetch(const std::string& user_id, Collection collection,
@@ -143,6 +154,12 @@ class DeltaSyncer {
                                                      Collection collection,
                                                      const std::string& filter, bool change_keys,
                                                      std::string* listing_began);
+  // Adds the (id, changeKey) of every item of the collection at `path` (a folder's
+  // messages or contacts, calendarView) to `out`, following its nextLinks. `keep`, if set,
+  // says which items count (calendarView: occurrences and exceptions only).
+  Status ListPaged(const std::string& user_id, Collection collection, const std::string& path,
+                   const std::function<bool(const MirrorItem&)>& keep,
+                   std::map<std::string, std::string>* out);
   // The pass of a filtered collection (see above).
   Status Sweep(const std::string& user_id, Collection collection, const std::string& filter,
                DeltaStats* stats);

@@ -114,6 +114,21 @@ struct ListStatus {
   std::string subscription_error;  // the last failed subscription call, until one succeeds
 };
 
+// The last verify of one scope (Engine::Verify, `graphmirror verify`), kept in the
+// database.
+struct VerifyState {
+  std::string user_id;
+  std::string resource;     // "messages", "events", "event_occurrences", "contacts"
+  std::string verified_at;  // local clock
+  int64_t graph_items = 0;  // listed by Graph
+  int64_t mirror_items = 0;
+  int64_t missing = 0;    // in Graph, not in the mirror
+  int64_t extra = 0;      // in the mirror, not in Graph
+  int64_t stale = 0;      // in both, with another changeKey
+  int64_t repaired = 0;   // rows a repair wrote or deleted
+  int64_t remaining = 0;  // drift left: after the repair, else missing + extra + stale
+};
+
 struct EngineStatus {
   bool running = false;  // Start()ed and not Stop()ped
   bool ready = false;    // subscriptions set and the first sync done
@@ -123,8 +138,9 @@ struct EngineStatus {
   std::vector<BodyState> bodies;           // by mailbox
   std::vector<ListStatus> lists;           // configured ones first, then any other held
   std::vector<SubscriptionState> subscriptions;
-  std::vector<MailboxLogState> logs;  // every mailbox of `collections` and `subscriptions`
-  int64_t log_backlog = 0;            // notifications received and not yet applied
+  std::vector<MailboxLogState> logs;       // every mailbox of `collections` and `subscriptions`
+  std::vector<VerifyState> verifications;  // the last verify of each scope, by mailbox
+  int64_t log_backlog = 0;                 // notifications received and not yet applied
 };
 
 // One collection's outcome of a sync pass (SyncOnce, or the initial sync of Start).
@@ -145,6 +161,59 @@ struct SyncProgress {
   int waiting_requests = 0;    // Graph requests waiting out a 429, a 5xx or a broken connection
   double longest_wait_seconds = 0;
   std::string wait_reason;  // of the longest wait: "throttled", "service unavailable", ...
+};
+
+// What Engine::Verify compares (README "Verify").
+struct VerifyOptions {
+  std::string user_id;                   // empty: every configured mailbox
+  std::optional<Collection> collection;  // empty: every configured collection
+  // Fix what differs: read the missing and stale items by id and write them as the sync
+  // does (never over a newer version), delete the extra rows, then compare again.
+  bool repair = false;
+  size_t max_examples = 5;  // ids named per kind of drift and scope (counts are whole)
+};
+
+// The drift of one scope: counts, and the first ids of each kind (sorted).
+struct VerifyDrift {
+  int64_t missing = 0;  // in Graph, not in the mirror
+  int64_t extra = 0;    // in the mirror, not in Graph
+  int64_t stale = 0;    // in both, with another changeKey
+  std::vector<std::string> missing_ids;
+  std::vector<std::string> extra_ids;
+  std::vector<std::string> stale_ids;
+  int64_t total() const { return missing + extra + stale; }
+};
+
+// One scope: a mirror table of one mailbox, compared with what Graph lists for it.
+struct VerifyScope {
+  std::string user_id;
+  std::string resource;  // "messages", "events", "event_occurrences", "contacts"
+  int64_t graph_items = 0;
+  int64_t mirror_items = 0;
+  // What the comparison found, each difference confirmed by reading the item by id
+  // (Graph's lists may lag what a GET and the notifications show).
+  VerifyDrift drift;
+  // false: more than 1,000 differences, reported as listed, without reading each by id.
+  bool confirmed = true;
+  // With repair (and drift): rows written or deleted, and what the comparison after the
+  // repair found (all zero once repaired).
+  int64_t repaired = 0;
+  std::optional<VerifyDrift> after_repair;
+  // The drift left: after_repair's, else the comparison's.
+  int64_t remaining() const { return after_repair ? after_repair->total() : drift.total(); }
+};
+
+struct VerifyResult {
+  std::vector<VerifyScope> scopes;
+  // HTTP requests the engine sent to Graph while the verify ran, retries included (a
+  // started engine's own sync counts too).
+  int64_t graph_requests = 0;
+  // Drift left in all scopes: 0 means the mirror equals Graph (after the repair, if any).
+  int64_t remaining() const {
+    int64_t n = 0;
+    for (const VerifyScope& s : scopes) n += s.remaining();
+    return n;
+  }
 };
 
 // One change of the mirror, as the change feed holds it (the `changes` table): every
@@ -229,6 +298,13 @@ class Engine {
   Status Resync(const std::string& user_id, Collection collection);
 
   Result<EngineStatus> GetStatus();
+  // Compares the mirror with Graph: for each scope (mailbox and table) the ids and
+  // changeKeys Graph lists (with $select, 1,000 a page: about one request per 1,000 items)
+  // against the mirror's rows, and with options.repair fixes exactly the rows that
+  // differ. Each scope's result is kept for GetStatus and /metrics. InvalidArgument if
+  // the options name a mailbox or collection not configured; the Status of the first
+  // failure to read Graph otherwise (nothing is reported for a scope not read whole).
+  Result<VerifyResult> Verify(const VerifyOptions& options);
 
   // What GET /healthz answers: true once started, subscriptions set and the first sync done.
   bool Healthy() const;

@@ -22,6 +22,7 @@
 #include "engine/rich/keygen.h"
 #include "engine/store/store.h"
 #include "engine/sync/live_sync.h"
+#include "engine/sync/verify.h"
 #include "tests/support/mirror_compare.h"
 #include "tests/support/temp_dir.h"
 #include "tools/graphsim/graphsim.h"
@@ -1542,6 +1543,29 @@ class Schedule {
     }
     for (Mismatch& m : CompareOccurrences(sim_, db_path_, users_, rich_users_)) {
       mismatches.push_back(std::move(m));
+    }
+    if (mismatches.empty()) {
+      // A second judge: the engine's own verify (ids and changeKeys as Graph lists them)
+      // must agree with the row-by-row comparison that the mirror equals Graph.
+      sync::Verifier verifier(config_, client_.get(), store_.get(), &clock_);
+      auto verified = verifier.Run({});
+      if (!verified.ok()) {
+        mismatches.push_back({Mismatch::Kind::kOther, "", "verify", "",
+                              "verify failed: " + verified.status().ToString()});
+      } else {
+        for (const sync::ScopeVerify& v : *verified) {
+          if (v.drift.total() == 0) continue;
+          const sync::Drift& d = v.drift;
+          const std::string id = !d.missing.empty() ? d.missing[0]
+                                 : !d.extra.empty() ? d.extra[0]
+                                                    : d.stale[0];
+          mismatches.push_back({Mismatch::Kind::kOther, v.user_id, v.resource, id,
+                                "verify reports " + std::to_string(d.missing.size()) +
+                                    " missing, " + std::to_string(d.extra.size()) + " extra, " +
+                                    std::to_string(d.stale.size()) +
+                                    " stale where the rows compare equal"});
+        }
+      }
     }
     return mismatches;
   }

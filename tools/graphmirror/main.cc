@@ -13,6 +13,9 @@
 //                                           token (graph.certificate, graph.private_key)
 //   graphmirror changes --config FILE [--after N | --consumer NAME] [--follow]
 //                                           the change feed, one JSON object per line
+//   graphmirror verify --config FILE [--mailbox U] [--resource R] [--repair]
+//                                           compares the mirror with Graph (ids and change
+//                                           keys); exit 0 equal, 1 drift, 2 could not tell
 //
 // Every failure ends with one line on stderr naming the problem and a non-zero exit.
 
@@ -325,6 +328,17 @@ int RunStatus(const std::string& config_path) {
     }
   }
 
+  if (!status->verifications.empty()) {
+    std::printf("\n%-38s %-17s %-28s %8s %8s %8s %8s  %s\n", "mailbox", "last verify",
+                "verified at", "missing", "extra", "stale", "repaired", "drift left");
+    for (const auto& v : status->verifications) {
+      std::printf("%-38s %-17s %-28s %8lld %8lld %8lld %8lld  %lld\n", v.user_id.c_str(),
+                  v.resource.c_str(), v.verified_at.c_str(), static_cast<long long>(v.missing),
+                  static_cast<long long>(v.extra), static_cast<long long>(v.stale),
+                  static_cast<long long>(v.repaired), static_cast<long long>(v.remaining));
+    }
+  }
+
   std::printf("\nsubscriptions: %zu\n", status->subscriptions.size());
   for (const auto& sub : status->subscriptions) {
     // A rich subscription's resource carries a long $select: show the path and "rich".
@@ -457,6 +471,84 @@ int RunChanges(const std::string& config_path, int64_t after, const std::string&
   }
 }
 
+// Prints `drift` of one scope: counts, then the example ids of each kind.
+void PrintDrift(const VerifyDrift& drift) {
+  auto ids = [](const char* kind, int64_t count, const std::vector<std::string>& shown) {
+    if (count == 0) return;
+    std::string line = std::string("    ") + kind + ":";
+    for (const std::string& id : shown) line += " " + id;
+    if (count > static_cast<int64_t>(shown.size())) {
+      line += " (and " + std::to_string(count - static_cast<int64_t>(shown.size())) + " more)";
+    }
+    std::printf("%s\n", line.c_str());
+  };
+  ids("missing", drift.missing, drift.missing_ids);
+  ids("extra", drift.extra, drift.extra_ids);
+  ids("stale", drift.stale, drift.stale_ids);
+}
+
+// Compares the mirror with Graph and, with `repair`, fixes what differs. Exit 0 when the
+// mirror equals Graph (after the repair), 1 when it does not, 2 when it could not tell
+// (usage, config, database, Graph unreachable or refusing): never 0 with data unread.
+int RunVerify(const std::string& config_path, const std::string& mailbox,
+              const std::string& resource, bool repair) {
+  auto fail = [](const std::string& what) {
+    std::cerr << "graphmirror: " << what << "\n";
+    return kExitUsage;
+  };
+  VerifyOptions options;
+  options.user_id = mailbox;
+  options.repair = repair;
+  if (!resource.empty()) {
+    options.collection = ParseCollection(resource);
+    if (!options.collection) {
+      return fail("--resource must be messages, events or contacts, not '" + resource + "'");
+    }
+  }
+  auto engine = OpenExisting(config_path);
+  if (!engine.ok()) return fail(engine.status().message());
+  if (Status s = (*engine)->CheckCredentials(); !s.ok()) return fail(s.message());
+  const auto started = std::chrono::steady_clock::now();
+  auto result = (*engine)->Verify(options);
+  if (!result.ok()) return fail("verify: " + result.status().message());
+  for (const VerifyScope& scope : result->scopes) {
+    const VerifyDrift& d = scope.drift;
+    std::printf("%s %-17s graph %lld, mirror %lld: ", scope.user_id.c_str(), scope.resource.c_str(),
+                static_cast<long long>(scope.graph_items),
+                static_cast<long long>(scope.mirror_items));
+    if (d.total() == 0) {
+      std::printf("equal\n");
+      continue;
+    }
+    std::printf("%lld missing, %lld extra, %lld stale%s\n", static_cast<long long>(d.missing),
+                static_cast<long long>(d.extra), static_cast<long long>(d.stale),
+                scope.confirmed ? "" : " (as listed: too many to confirm each by id)");
+    PrintDrift(d);
+    if (scope.after_repair) {
+      const VerifyDrift& left = *scope.after_repair;
+      if (left.total() == 0) {
+        std::printf("  repaired %lld row(s): now equal\n", static_cast<long long>(scope.repaired));
+      } else {
+        std::printf("  repaired %lld row(s): still %lld missing, %lld extra, %lld stale\n",
+                    static_cast<long long>(scope.repaired), static_cast<long long>(left.missing),
+                    static_cast<long long>(left.extra), static_cast<long long>(left.stale));
+        PrintDrift(left);
+      }
+    }
+  }
+  const int64_t remaining = result->remaining();
+  std::printf(
+      "verified %zu scope%s with %lld Graph request%s in %.2f s: %s\n", result->scopes.size(),
+      result->scopes.size() == 1 ? "" : "s", static_cast<long long>(result->graph_requests),
+      result->graph_requests == 1 ? "" : "s", Seconds(std::chrono::steady_clock::now() - started),
+      remaining == 0 ? "the mirror equals Graph"
+                     : (std::to_string(remaining) + " item" + (remaining == 1 ? "" : "s") +
+                        " differ" + (remaining == 1 ? "s" : "") +
+                        (repair ? " after the repair" : " (--repair fixes them)"))
+                           .c_str());
+  return remaining == 0 ? 0 : kExitFailure;
+}
+
 int RunKeygen(const std::string& cert_path, const std::string& key_path,
               const std::string& common_name, int days, bool app_credential) {
   auto thumbprint = WriteKeyPair(common_name, days, cert_path, key_path);
@@ -564,6 +656,19 @@ int Main(int argc, char** argv) {
                               "read from this consumer's cursor and move it past what was printed");
   changes_cmd->add_flag("--follow", changes_follow, "keep printing new changes until stopped");
 
+  std::string verify_mailbox, verify_resource;
+  bool verify_repair = false;
+  CLI::App* verify_cmd = app.add_subcommand(
+      "verify",
+      "Compare the mirror with Graph (ids and change keys); exit 0 equal, 1 drift, 2 error");
+  verify_cmd->add_option("--config", config_path, "TOML config file")->required();
+  verify_cmd->add_option("--mailbox", verify_mailbox, "only this mailbox (its configured user)");
+  verify_cmd->add_option("--resource", verify_resource,
+                         "only this collection: messages, events or contacts");
+  verify_cmd->add_flag("--repair", verify_repair,
+                       "fix what differs (read missing and stale items, delete extra rows), "
+                       "then compare again");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -608,6 +713,7 @@ int Main(int argc, char** argv) {
     return RunChanges(config_path, std::max<int64_t>(changes_after, 0), changes_consumer,
                       changes_follow);
   }
+  if (*verify_cmd) return RunVerify(config_path, verify_mailbox, verify_resource, verify_repair);
   if (*keygen_cmd) return RunKeygen(cert_path, key_path, common_name, days, app_credential);
   return kExitUsage;
 }
