@@ -263,6 +263,12 @@ int ReplayRow(const Options& options, const WorkDir& dir) {
     std::cerr << "replay: Engine::Start: " << s.message() << "\n";
     return 1;
   }
+  // Start returns at once; "Start() returned" below is when its initial sync ended.
+  if (Status s = engine.WaitForInitialSync(std::chrono::seconds(options.smoke ? 30 : 300));
+      !s.ok()) {
+    std::cerr << "replay: the initial sync: " << s.message() << "\n";
+    return 1;
+  }
   const double start_s = clock.Seconds();
   const double timeout_s = options.smoke ? 30 : 300;
   bool done = false;

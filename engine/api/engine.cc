@@ -122,7 +122,12 @@ std::vector<SyncReport> Engine::SyncOnceReports(
 SyncProgress Engine::Progress() const {
   SyncProgress progress;
   progress.items_received = impl_->idle_sync->items_received();
-  if (auto live = impl_->Live()) progress.items_received += live->collections().items_received();
+  if (auto live = impl_->Live()) {
+    progress.items_received += live->collections().items_received();
+    progress.initial_sync_running = live->initial_sync_running();
+    progress.initial_sync_collections_done = live->initial_sync_done();
+    progress.initial_sync_collections_total = live->initial_sync_total();
+  }
   const graph::WaitState wait = impl_->client->Waiting();
   progress.waiting_requests = wait.requests;
   progress.longest_wait_seconds = std::chrono::duration<double>(wait.longest_left).count();
@@ -142,6 +147,17 @@ Status Engine::Start(StartOptions options) {
     live_options.on_initial_sync = [report = options.on_initial_sync](
                                        const sync::CollectionReport& r) { report(ToReport(r)); };
   }
+  if (options.on_initial_sync_done) {
+    live_options.on_initial_sync_done =
+        [done = options.on_initial_sync_done](const std::vector<sync::CollectionReport>& rs) {
+          std::vector<SyncReport> reports;
+          reports.reserve(rs.size());
+          for (const auto& r : rs) reports.push_back(ToReport(r));
+          done(reports);
+        };
+  }
+  // Start returns at once; the initial sync runs on the live engine's start-up thread.
+  live_options.initial_sync_in_background = true;
   if (Status s = live->Start(live_options); !s.ok()) return s;
   impl_->live = std::move(live);
   return Status::Ok();
@@ -162,7 +178,9 @@ HttpAnswer Engine::HandleNotification(std::string_view content_type, std::string
     std::lock_guard<std::mutex> lock(impl_->mu);
     live = impl_->live;
   }
-  if (!live || !live->ready()) return {503, "text/plain; charset=utf-8", "not started\n"};
+  // Accepted also during the initial sync: the log is durable and the worker applies it
+  // once the initial sync has ended.
+  if (!live) return {503, "text/plain; charset=utf-8", "not started\n"};
   notify::NotificationAnswer answer = live->receiver().Accept(content_type, body);
   return {answer.status, answer.body.empty() ? "" : "text/plain; charset=utf-8",
           std::move(answer.body)};
@@ -175,8 +193,34 @@ HttpAnswer Engine::HandleValidation(std::string_view token) {
   return {200, "text/plain; charset=utf-8", std::string(token)};
 }
 
+Status Engine::WaitForInitialSync(std::chrono::milliseconds timeout) {
+  auto live = impl_->Live();
+  if (!live) return Status::Cancelled("the engine is not started");
+  if (live->WaitForInitialSync(timeout)) return Status::Ok();
+  if (!live->initial_sync_running()) return Status::Cancelled("the engine was stopped");
+  return Status::Unavailable("the initial sync is still running");
+}
+
 Status Engine::Resync(const std::string& user_id, Collection collection) {
-  if (auto live = impl_->Live()) return live->collections().Full(user_id, collection);
+  if (auto live = impl_->Live()) {
+    if (live->initial_sync_running()) {
+      // A full pass now would race the initial sync's rounds over the same collection
+      // (and wait for them): queue it for the worker, which starts once that has ended.
+      bool configured = false;
+      for (const auto& mailbox : impl_->config.mailboxes) {
+        if (mailbox.user != user_id) continue;
+        for (Collection c : mailbox.resources) configured |= c == collection;
+      }
+      if (!configured) {
+        return Status::InvalidArgument("resync: " + user_id + " " +
+                                       std::string(CollectionName(collection)) +
+                                       " is not configured");
+      }
+      live->collections().Owe(user_id, collection);
+      return Status::Ok();
+    }
+    return live->collections().Full(user_id, collection);
+  }
   return impl_->idle_sync->Full(user_id, collection);
 }
 
@@ -195,6 +239,8 @@ Result<EngineStatus> Engine::GetStatus() {
   EngineStatus status;
   status.running = impl_->Live() != nullptr;
   status.ready = Healthy();
+  status.progress = Progress();
+  status.initial_sync_running = status.progress.initial_sync_running;
   auto counts = impl_->store->mirror().Counts();
   if (!counts.ok()) return counts.status();
   auto syncs = impl_->store->sync_state().SyncStatuses();

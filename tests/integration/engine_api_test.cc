@@ -214,6 +214,8 @@ TEST_CASE("Engine: a program with its own HTTP server feeds notifications in", "
   while (!server.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
 
   REQUIRE(engine.Start({.serve_http = false}).ok());
+  // Start returned at once; the subscriptions and the initial sync run in the background.
+  REQUIRE(engine.WaitForInitialSync(std::chrono::seconds(60)).ok());
   CHECK(f.sim().Subscriptions().size() == 3);
   auto status = engine.GetStatus();
   CHECK(status->running);
@@ -241,6 +243,7 @@ TEST_CASE("Engine: a program with its own HTTP server feeds notifications in", "
 
   engine.Stop();
   CHECK_FALSE(engine.GetStatus()->running);
+  CHECK(engine.WaitForInitialSync(std::chrono::seconds(1)).code() == Status::Code::kCancelled);
   CHECK(engine.HandleNotification("application/json", "{\"value\":[]}").status == 503);
   server.stop();
   serving.join();

@@ -185,12 +185,32 @@ int RunDaemon(const std::string& config_path) {
   if (!engine.ok()) return Fail(engine.status().message());
   if (Status s = (*engine)->CheckCredentials(); !s.ok()) return Fail(s.message());
 
+  // Start returns once the webhook listens: Graph's notifications are logged (202) while
+  // the subscriptions are set and the initial sync runs in the background; its reports,
+  // then one "initial sync done" line, follow the "listening on" line (`order` holds
+  // them back until it is printed).
+  std::mutex order;
+  std::unique_lock<std::mutex> listening(order);
   Engine::StartOptions options;  // with /healthz and /metrics on the listener
-  options.on_initial_sync = PrintReport;
+  options.on_initial_sync = [&order](const SyncReport& r) {
+    std::lock_guard<std::mutex> lock(order);
+    PrintReport(r);
+  };
+  const auto started = std::chrono::steady_clock::now();
+  options.on_initial_sync_done = [&order, started](const std::vector<SyncReport>& reports) {
+    std::lock_guard<std::mutex> lock(order);
+    size_t failed = 0;
+    for (const auto& r : reports) failed += r.status.ok() ? 0 : 1;
+    std::printf("initial sync done: %zu collections synced in %.2f s%s\n",
+                reports.size() - failed, Seconds(std::chrono::steady_clock::now() - started),
+                failed ? (", " + std::to_string(failed) + " failed").c_str() : "");
+    std::fflush(stdout);
+  };
   if (Status s = (*engine)->Start(options); !s.ok()) return Fail(s.message());
   std::printf("listening on %s, notifications at %s\n", config->webhook.listen.c_str(),
               config->webhook.notification_url.c_str());
   std::fflush(stdout);
+  listening.unlock();
 
   int signal = 0;
   sigwait(&stop_signals, &signal);
