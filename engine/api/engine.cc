@@ -79,7 +79,8 @@ Result<std::unique_ptr<Engine>> Engine::Open(const Config& config, Clock* clock)
 }
 
 Result<std::unique_ptr<Engine>> Engine::Open(const Config& config, const OpenOptions& options) {
-  if (config.database.empty()) return Status::InvalidArgument("config: 'database' is empty");
+  // The checks the TOML loader applies, for a Config filled in by hand: one message for both.
+  if (Status s = config::ValidateConfig(config); !s.ok()) return s;
   if (!options.create_if_missing && !std::filesystem::exists(config.database)) {
     return Status::NotFound("no mirror database at " + config.database +
                             " yet (a sync creates it)");

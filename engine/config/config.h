@@ -68,6 +68,12 @@ std::optional<std::string> ProcessEnv(const std::string& name);
 Result<Config> ParseConfig(const std::string& text, const std::string& source,
                            const std::string& base_dir, const EnvLookup& env = ProcessEnv);
 
+// The checks of every value a Config holds, the same ParseConfig applies after reading the
+// TOML (ranges, choices, URLs, pairs that go together, mailbox scopes, list ids, ...):
+// InvalidArgument "<source>: <the message the file would get>", in one line, or Ok.
+// Engine::Open applies it to a Config built by hand.
+Status ValidateConfig(const Config& config, const std::string& source = "config");
+
 // Reads and parses a file; relative paths inside resolve against the file's directory.
 Result<Config> LoadConfigFile(const std::string& path, const EnvLookup& env = ProcessEnv);
 
