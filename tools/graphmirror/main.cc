@@ -13,6 +13,7 @@
 //                                           token (graph.certificate, graph.private_key)
 //   graphmirror changes --config FILE [--after N | --consumer NAME] [--follow]
 //                                           the change feed, one JSON object per line
+//   graphmirror --version                   "graphmirror 0.1.0" (include/graphmirror/version.h)
 //
 // Every failure ends with one line on stderr naming the problem and a non-zero exit.
 
@@ -44,6 +45,7 @@
 
 #include "graphmirror/engine.h"
 #include "graphmirror/setup.h"
+#include "graphmirror/version.h"
 
 namespace graphmirror {
 namespace {
@@ -520,6 +522,8 @@ class JsonMessageFlag final : public spdlog::custom_flag_formatter {
 
 int Main(int argc, char** argv) {
   CLI::App app{"graphmirror: a local SQLite mirror of Microsoft 365 mailboxes"};
+  app.set_version_flag("--version", "graphmirror " GRAPHMIRROR_VERSION,
+                       "Print the version and exit");
   app.require_subcommand(1);
   std::string log_level = "warn";
   std::string log_format = "text";
