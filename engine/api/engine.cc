@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cctype>
 #include <exception>
 #include <filesystem>
 #include <map>
@@ -351,6 +352,25 @@ Result<std::vector<Contact>> Engine::Contacts(const ContactQuery& query) {
   return impl_->store->mirror().Contacts(query);
 }
 
+Result<std::vector<ListItem>> Engine::ListItems(const ListItemQuery& query) {
+  if (query.limit < 1 || query.limit > 10'000) {
+    return Status::InvalidArgument("a list item read takes 1 to 10000 items");
+  }
+  std::string site = query.site;
+  while (!site.empty() && site.back() == '/') site.pop_back();  // as the config keeps it
+  std::string list_id = query.list_id;
+  for (char& ch : list_id) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  auto rows = impl_->store->lists().Items(site, list_id, query.after_item_id, query.limit);
+  if (!rows.ok()) return rows.status();
+  std::vector<ListItem> out;
+  out.reserve(rows->size());
+  for (store::ListItemRow& r : *rows) {
+    out.push_back({site, list_id, r.item_id, std::move(r.created_at), std::move(r.modified_at),
+                   std::move(r.json)});
+  }
+  return out;
+}
+
 Result<std::vector<Message>> Engine::Search(const std::string& text, const std::string& user_id,
                                             int limit) {
   return impl_->store->mirror().SearchMessages(text, user_id, limit);
@@ -443,7 +463,9 @@ void Engine::SetObserver(std::function<void(const std::vector<Change>&)> observe
       [observer = std::move(observer)](const std::vector<store::MirrorChange>& changes) {
         std::vector<Change> out;
         out.reserve(changes.size());
-        for (const auto& c : changes) out.push_back({c.user_id, c.collection, c.id, c.deleted});
+        for (const auto& c : changes) {
+          out.push_back({c.user_id, c.collection, c.id, c.deleted, c.site, c.list_id});
+        }
         try {
           observer(out);
         } catch (const std::exception& e) {

@@ -274,6 +274,13 @@ class Engine {
   // exceptions overlapping the query's range, by start.
   Result<std::vector<Event>> Events(const EventQuery& query);
   Result<std::vector<Contact>> Contacts(const ContactQuery& query);
+  // The items of a mirrored SharePoint list, by Id (see ListItemQuery). A list never
+  // synced has none; site and list_id are compared as configured (list_id in any case).
+  Result<std::vector<ListItem>> ListItems(const ListItemQuery& query);
+  Result<std::vector<ListItem>> ListItems(const std::string& site, const std::string& list_id,
+                                          int limit = 1000) {
+    return ListItems(ListItemQuery{site, list_id, 0, limit});
+  }
   // Full-text search over subject, body preview and sender; every word must occur, a word
   // ending in '*' is a prefix. Best matches first; each Message's body_preview holds the
   // best matching passage (matches in [brackets]) and its json is left empty. Messages of
@@ -303,7 +310,8 @@ class Engine {
   // how many. The daemon (Start) does this by itself every few minutes.
   Result<int64_t> PruneChanges();
 
-  // Called after every commit that inserted, changed or deleted mirror rows, on the
+  // Called after every commit that inserted, changed or deleted mirror rows (messages,
+  // events and occurrences, contacts, SharePoint list items: Change::is_list_item), on the
   // engine's writer thread: keep it short and do not call back into the engine from it
   // (hand the changes to a thread of yours). Empty: none.
   void SetObserver(std::function<void(const std::vector<Change>&)> observer);
