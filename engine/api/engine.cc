@@ -11,6 +11,7 @@
 
 #include "engine/config/config.h"
 #include "engine/graph/graph_client.h"
+#include "engine/notify/admin_server.h"
 #include "engine/ops/admin.h"
 #include "engine/store/store.h"
 #include "engine/sync/live_sync.h"
@@ -29,6 +30,8 @@ struct Engine::Impl {
   // Shared so that a request in flight keeps it alive without holding `mu` (notifications
   // must not queue behind one another: the store commits them in groups).
   std::shared_ptr<sync::LiveSync> live;
+  // /metrics and /healthz on [metrics] listen, while started with serve_admin; else null.
+  std::unique_ptr<notify::AdminServer> metrics_server;
   // SyncOnce, and Resync while not started; set in Open, never replaced.
   std::unique_ptr<sync::CollectionSync> idle_sync;
 
@@ -144,7 +147,21 @@ Status Engine::Start(StartOptions options) {
                                                impl_->store.get(), impl_->clock);
   sync::LiveSyncOptions live_options;
   live_options.serve_http = options.serve_http;
-  if (options.serve_admin) live_options.admin_handler = ops::MakeAdminHandler(live.get());
+  std::unique_ptr<notify::AdminServer> metrics_server;
+  if (options.serve_admin) {
+    notify::AdminHandler admin = ops::MakeAdminHandler(live.get());
+    if (impl_->config.metrics.listen.empty()) {
+      live_options.admin_handler = admin;
+    } else {
+      // /metrics moves to its own listener (with /healthz, for the same scraper); the
+      // webhook's port keeps /healthz only.
+      metrics_server = std::make_unique<notify::AdminServer>(impl_->config.metrics.listen, admin);
+      live_options.admin_handler = [admin](const std::string& path) {
+        return path == "/metrics" ? std::nullopt : admin(path);
+      };
+      if (Status s = metrics_server->Start(); !s.ok()) return s;
+    }
+  }
   if (options.on_initial_sync) {
     live_options.on_initial_sync = [report = options.on_initial_sync](
                                        const sync::CollectionReport& r) { report(ToReport(r)); };
@@ -162,15 +179,24 @@ Status Engine::Start(StartOptions options) {
   live_options.initial_sync_in_background = true;
   if (Status s = live->Start(live_options); !s.ok()) return s;
   impl_->live = std::move(live);
+  impl_->metrics_server = std::move(metrics_server);
   return Status::Ok();
+}
+
+int Engine::MetricsPort() const {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  return impl_->metrics_server ? impl_->metrics_server->port() : 0;
 }
 
 void Engine::Stop() {
   std::shared_ptr<sync::LiveSync> live;
+  std::unique_ptr<notify::AdminServer> metrics_server;
   {
     std::lock_guard<std::mutex> lock(impl_->mu);
     live = std::move(impl_->live);
+    metrics_server = std::move(impl_->metrics_server);
   }
+  if (metrics_server) metrics_server->Stop();  // it reads `live`: first
   if (live) live->Stop();
 }
 

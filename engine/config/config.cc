@@ -489,6 +489,20 @@ std::optional<Problem> FirstProblem(const Config& c) {
     return Problem{"webhook.listen",
                    "'webhook.listen' must be host:port, like \"127.0.0.1:8080\""};
   }
+  if (!c.metrics.listen.empty()) {
+    const std::string& m = c.metrics.listen;
+    const size_t at = m.rfind(':');
+    if (at == std::string::npos || at == 0 ||
+        m.find_first_not_of("0123456789", at + 1) != std::string::npos || at + 1 == m.size()) {
+      return Problem{"metrics.listen",
+                     "'metrics.listen' must be host:port, like \"127.0.0.1:9090\""};
+    }
+    if (m == w.listen) {
+      return Problem{"metrics.listen",
+                     "'metrics.listen' is the webhook's address (leave it out to serve /metrics "
+                     "there)"};
+    }
+  }
   for (const char* key : {"notification_url", "lifecycle_url"}) {
     const std::string& url = key[0] == 'n' ? w.notification_url : w.lifecycle_url;
     const std::string at = "webhook." + std::string(key);
@@ -654,8 +668,8 @@ Result<Config> ParseConfig(const std::string& text, const std::string& source,
   Reader r(source);
   Config config;
   r.OnlyKeys(root, "",
-             {"database", "graph", "sync", "changes", "webhook", "subscriptions", "rich", "mailbox",
-              "sharepoint"});
+             {"database", "graph", "sync", "changes", "webhook", "metrics", "subscriptions", "rich",
+              "mailbox", "sharepoint"});
   r.String(root, "database", "database", &config.database);
   if (const toml::table* graph = r.Table(root, "graph")) ReadGraph(r, *graph, &config.graph);
   if (const toml::table* sync = r.Table(root, "sync")) ReadSync(r, *sync, &config.sync);
@@ -664,6 +678,10 @@ Result<Config> ParseConfig(const std::string& text, const std::string& source,
   }
   if (const toml::table* webhook = r.Table(root, "webhook")) {
     ReadWebhook(r, *webhook, &config.webhook);
+  }
+  if (const toml::table* metrics = r.Table(root, "metrics")) {
+    r.OnlyKeys(*metrics, "metrics.", {"listen"});
+    r.String(*metrics, "listen", "metrics.listen", &config.metrics.listen);
   }
   if (const toml::table* subs = r.Table(root, "subscriptions")) {
     ReadSubscriptions(r, *subs, &config.subscriptions);
@@ -703,7 +721,16 @@ Result<Config> ParseConfig(const std::string& text, const std::string& source,
       *path = (std::filesystem::path(base_dir) / *path).lexically_normal();
     }
   };
-  resolve(&config.database);
+  // Under systemd's StateDirectory= (tools/graphmirror.service), the config lives in a
+  // read-only /etc and the state in $STATE_DIRECTORY: a relative database goes there.
+  const std::optional<std::string> state_dir = env("STATE_DIRECTORY");
+  if (state_dir && !state_dir->empty() && std::filesystem::path(config.database).is_relative()) {
+    // systemd lists one directory per StateDirectory= entry, separated by ':'.
+    const std::string first = state_dir->substr(0, state_dir->find(':'));
+    config.database = (std::filesystem::path(first) / config.database).lexically_normal();
+  } else {
+    resolve(&config.database);
+  }
   if (!config.graph.certificate.empty()) {
     resolve(&config.graph.certificate);
     resolve(&config.graph.private_key);

@@ -266,8 +266,11 @@ class Engine {
   // What GET /healthz answers: true once started, subscriptions set and the first sync done.
   bool Healthy() const;
   // What GET /metrics answers: the engine's counters in Prometheus text format (0.0.4).
-  // Needs Start().
+  // Needs Start(). With config.metrics.listen set (and serve_admin), /metrics (and
+  // /healthz) are served on that address instead of the webhook's listener.
   Result<std::string> Metrics();
+  // The port of that metrics listener (useful with port 0); 0 if there is none.
+  int MetricsPort() const;
 
   Result<std::vector<Message>> Messages(const MessageQuery& query);
   // What the calendar shows (the view `calendar`): single instances, occurrences and

@@ -501,5 +501,48 @@ TEST_CASE("ValidateConfig gives a hand-built Config the TOML's one-line errors",
         "mine: 'mailbox.filter.contacts' is not supported (messages and events are)");
 }
 
+TEST_CASE("[metrics] listen", "[config]") {
+  auto absent = ParseConfig(kValid, "g.toml", "", NoEnv);
+  REQUIRE(absent.ok());
+  CHECK(absent->metrics.listen.empty());
+  auto set = ParseConfig(std::string(kValid) + "[metrics]\nlisten = \"127.0.0.1:9090\"\n",
+                         "g.toml", "", NoEnv);
+  REQUIRE(set.ok());
+  CHECK(set->metrics.listen == "127.0.0.1:9090");
+  auto bad = ParseConfig(std::string(kValid) + "[metrics]\nlisten = \"9090\"\n", "g.toml", "",
+                         NoEnv);
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.status().message().find("g.toml:") == 0);
+  CHECK(bad.status().message().find("'metrics.listen' must be host:port") != std::string::npos);
+  auto typo = ParseConfig(std::string(kValid) + "[metrics]\nlisen = \"127.0.0.1:9090\"\n",
+                          "g.toml", "", NoEnv);
+  REQUIRE_FALSE(typo.ok());
+  CHECK(typo.status().message().find("unknown key 'metrics.lisen'") != std::string::npos);
+}
+
+TEST_CASE("A relative database resolves under STATE_DIRECTORY (systemd StateDirectory=)",
+          "[config]") {
+  auto env = [](const std::string& name) -> std::optional<std::string> {
+    if (name == "STATE_DIRECTORY") return "/var/lib/graphmirror";
+    return std::nullopt;
+  };
+  std::string text = kValid;
+  text.replace(text.find("client_secret = \"s3cret\""),
+               std::string("client_secret = \"s3cret\"").size(),
+               "certificate = \"app-cert.pem\"\nprivate_key = \"app-key.pem\"");
+  auto c = ParseConfig(text, "g.toml", "/etc/graphmirror", env);
+  REQUIRE(c.ok());
+  CHECK(c->database == "/var/lib/graphmirror/mirror.db");
+  CHECK(c->graph.certificate == "/etc/graphmirror/app-cert.pem");  // beside the config still
+  auto plain = ParseConfig(text, "g.toml", "/etc/graphmirror", NoEnv);
+  REQUIRE(plain.ok());
+  CHECK(plain->database == "/etc/graphmirror/mirror.db");
+  std::string absolute = text;
+  absolute.replace(absolute.find("\"mirror.db\""), 11, "\"/data/m.db\"");
+  auto kept = ParseConfig(absolute, "g.toml", "/etc/graphmirror", env);
+  REQUIRE(kept.ok());
+  CHECK(kept->database == "/data/m.db");
+}
+
 }  // namespace
 }  // namespace graphmirror::config
