@@ -245,8 +245,7 @@ void ReadWebhook(Reader& r, const toml::table& t, WebhookSettings* w) {
   r.Integer(t, "max_idle_connections", "webhook.max_idle_connections", &max_idle);
   w->max_idle_connections = static_cast<size_t>(max_idle);
   int64_t request_timeout = w->request_timeout.count();
-  r.Integer(t, "request_timeout_seconds", "webhook.request_timeout_seconds",
-            &request_timeout);
+  r.Integer(t, "request_timeout_seconds", "webhook.request_timeout_seconds", &request_timeout);
   w->request_timeout = std::chrono::seconds(request_timeout);
   // Graph sends lifecycle events only to a lifecycleNotificationUrl given at create; the
   // receiver tells them from change notifications by their content.
@@ -468,9 +467,8 @@ std::optional<Problem> FirstProblem(const Config& c) {
 
   const SyncSettings& sync = c.sync;
   if (sync.bodies != "text" && sync.bodies != "html" && sync.bodies != "none") {
-    return Problem{"sync.bodies",
-                   "'sync.bodies' must be \"text\", \"html\" or \"none\", not \"" + sync.bodies +
-                       "\""};
+    return Problem{"sync.bodies", "'sync.bodies' must be \"text\", \"html\" or \"none\", not \"" +
+                                      sync.bodies + "\""};
   }
   for (const IntegerRule& rule : kIntegerRules) {
     const int64_t v = rule.get(c);
@@ -486,8 +484,7 @@ std::optional<Problem> FirstProblem(const Config& c) {
   if (colon == std::string::npos || colon == 0 ||
       w.listen.find_first_not_of("0123456789", colon + 1) != std::string::npos ||
       colon + 1 == w.listen.size()) {
-    return Problem{"webhook.listen",
-                   "'webhook.listen' must be host:port, like \"127.0.0.1:8080\""};
+    return Problem{"webhook.listen", "'webhook.listen' must be host:port, like \"127.0.0.1:8080\""};
   }
   if (!c.metrics.listen.empty()) {
     const std::string& m = c.metrics.listen;
@@ -562,8 +559,9 @@ std::optional<Problem> FirstProblem(const Config& c) {
       }
     }
     if (!m.folders.empty() && !has(Collection::kMessages)) {
-      return Problem{path("mailbox", i, "folders"), "'mailbox.folders' scopes messages, which mailbox '" +
-                                                        m.user + "' does not mirror"};
+      return Problem{
+          path("mailbox", i, "folders"),
+          "'mailbox.folders' scopes messages, which mailbox '" + m.user + "' does not mirror"};
     }
     for (const auto& [collection, text] : m.filters) {
       const std::string name(CollectionName(collection));
@@ -571,20 +569,18 @@ std::optional<Problem> FirstProblem(const Config& c) {
       if (collection == Collection::kContacts) {
         // Graph lists contacts folder by folder and keeps their delta per folder, neither
         // filtered: a filtered contacts mirror could not see what left the filter.
-        return Problem{at,
-                       "'mailbox.filter.contacts' is not supported (messages and events are)"};
+        return Problem{at, "'mailbox.filter.contacts' is not supported (messages and events are)"};
       }
       if (!has(collection)) {
-        return Problem{at, "'mailbox.filter." + name + "': mailbox '" + m.user +
-                               "' does not mirror " + name};
+        return Problem{
+            at, "'mailbox.filter." + name + "': mailbox '" + m.user + "' does not mirror " + name};
       }
       if (text.empty() || !Printable(text)) {
         return Problem{at, "'mailbox.filter." + name + "' must be a non-empty OData $filter"};
       }
       if (collection == Collection::kMessages && !m.folders.empty()) {
         // Folders are kept by message delta rounds, which take no $filter ("message: delta").
-        return Problem{at,
-                       "'mailbox.filter.messages' cannot be combined with 'mailbox.folders'"};
+        return Problem{at, "'mailbox.filter.messages' cannot be combined with 'mailbox.folders'"};
       }
     }
     if (m.rich && !c.rich) {

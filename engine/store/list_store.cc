@@ -71,8 +71,8 @@ void UpsertItems(WriteContext& ctx, const std::string& site, const std::string& 
     }
     upsert.exec();
     upsert.reset();
-    ctx.changes().push_back({"", Collection::kMessages, std::to_string(row.item_id), false, site,
-                             list_id});
+    ctx.changes().push_back(
+        {"", Collection::kMessages, std::to_string(row.item_id), false, site, list_id});
   }
 }
 
@@ -189,8 +189,7 @@ Status ListStore::FinishWholeRead(const std::string& site, const std::string& li
     while (sweep.executeStep()) {
       ++removed;
       ctx.changes().push_back({"", Collection::kMessages,
-                               std::to_string(sweep.getColumn(0).getInt64()), true, site,
-                               list_id});
+                               std::to_string(sweep.getColumn(0).getInt64()), true, site, list_id});
     }
     sweep.reset();
     Count(ctx, site, list_id, now, 0, 0, removed, requests);
@@ -259,8 +258,8 @@ Result<std::vector<ListItemRow>> ListStore::Items(const std::string& site,
 }
 
 Result<std::vector<ListItemRow>> ListStore::Items(const std::string& site,
-                                                  const std::string& list_id,
-                                                  int64_t after_item_id, int64_t limit) {
+                                                  const std::string& list_id, int64_t after_item_id,
+                                                  int64_t limit) {
   std::vector<ListItemRow> rows;
   Status read = store_->Read("reading list items", [&](SQLite::Database& db) {
     SQLite::Statement q(db,

@@ -255,7 +255,8 @@ void DeleteItem(WriteContext& ctx, const std::string& user_id, Collection collec
   occurrences.bind(1, user_id);
   occurrences.bind(2, id);
   while (occurrences.executeStep()) {
-    ctx.changes().push_back({user_id, collection, occurrences.getColumn(0).getString(), true, {}, {}});
+    ctx.changes().push_back(
+        {user_id, collection, occurrences.getColumn(0).getString(), true, {}, {}});
   }
 }
 

@@ -181,9 +181,9 @@ struct SyncStatus {
 
 // A mirror row that a committed write inserted, changed or deleted.
 struct MirrorChange {
-  std::string user_id;  // empty for a list item
+  std::string user_id;                            // empty for a list item
   Collection collection = Collection::kMessages;  // mailbox items only
-  std::string id;       // a list item: its SharePoint Id, as text
+  std::string id;                                 // a list item: its SharePoint Id, as text
   bool deleted = false;
   // A SharePoint list item (list_items): its site and list; empty for mailbox items.
   std::string site;

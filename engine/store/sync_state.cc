@@ -98,7 +98,8 @@ void DropUnlistedOccurrences(WriteContext& ctx, const DeltaPageWrite& page) {
   q.bind(1, page.user_id);
   q.bind(2, page.scope);
   while (q.executeStep()) {
-    ctx.changes().push_back({page.user_id, Collection::kEvents, q.getColumn(0).getString(), true, {}, {}});
+    ctx.changes().push_back(
+        {page.user_id, Collection::kEvents, q.getColumn(0).getString(), true, {}, {}});
   }
 }
 

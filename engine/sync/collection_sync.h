@@ -160,9 +160,9 @@ class CollectionSync {
 
   Clock* clock_;
   store::Store* store_;
-  std::atomic<int64_t> received_{0};  // before the syncers, which point at it
+  std::atomic<int64_t> received_{0};    // before the syncers, which point at it
   std::atomic<bool> cancelled_{false};  // likewise (their after_page reads it)
-  const config::Scopes scopes_;       // likewise
+  const config::Scopes scopes_;         // likewise
   Resyncer resyncer_;
   DeltaSyncer delta_;
 

@@ -74,10 +74,10 @@ struct ContactQuery {
 
 // An item of a mirrored SharePoint list ([[sharepoint]]; the table list_items).
 struct ListItem {
-  std::string site;     // as configured, "https://contoso.sharepoint.com/sites/team"
-  std::string list_id;  // the list's GUID, lower case
-  int64_t item_id = 0;  // SharePoint's item Id
-  std::string created_at;   // its Created and Modified, as SharePoint wrote them
+  std::string site;        // as configured, "https://contoso.sharepoint.com/sites/team"
+  std::string list_id;     // the list's GUID, lower case
+  int64_t item_id = 0;     // SharePoint's item Id
+  std::string created_at;  // its Created and Modified, as SharePoint wrote them
   std::string modified_at;
   std::string json;  // the item as SharePoint's REST API returned it (its columns)
 };
@@ -95,7 +95,7 @@ struct ListItemQuery {
 // (user_id, collection, id) or a SharePoint list item (site, list_id, and its Id in id;
 // user_id empty). A list item rewritten with identical content is no change.
 struct Change {
-  std::string user_id;  // empty for a list item
+  std::string user_id;                            // empty for a list item
   Collection collection = Collection::kMessages;  // mailbox items only
   std::string id;
   bool deleted = false;

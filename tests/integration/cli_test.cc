@@ -6,9 +6,9 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "graphmirror/version.h"
 #include "tests/integration/cli_run.h"
 #include "tests/integration/sim_fixture.h"
-#include "graphmirror/version.h"
 
 namespace graphmirror::test {
 namespace {

@@ -171,15 +171,22 @@ TEST_CASE("Engine: per-collection reports, progress, the whole status, read-only
   CHECK(status->lists.empty());
 
   // A configured SharePoint list shows before its first sync, as never synced.
+  // (A list id must be a GUID, in a Config built by hand as in the file.)
+  Config bad_list = fewer;
+  bad_list.sharepoint.push_back({"https://contoso.sharepoint.com/sites/team", {"list-1"}});
+  auto refused = Engine::Open(bad_list, read_only);
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.status().message() == "config: 'sharepoint.lists' entries must be list ids (GUIDs)");
+  const std::string list_id = "5c77031a-9621-4dfc-bb5d-57803a94e91d";
   Config with_list = fewer;
-  with_list.sharepoint.push_back({"https://contoso.sharepoint.com/sites/team", {"list-1"}});
+  with_list.sharepoint.push_back({"https://contoso.sharepoint.com/sites/team", {list_id}});
   auto list_reader = Engine::Open(with_list, read_only);
   REQUIRE(list_reader.ok());
   auto list_status = (*list_reader)->GetStatus();
   REQUIRE(list_status.ok());
   REQUIRE(list_status->lists.size() == 1);
   CHECK(list_status->lists[0].configured);
-  CHECK(list_status->lists[0].list_id == "list-1");
+  CHECK(list_status->lists[0].list_id == list_id);
   CHECK(list_status->lists[0].items == 0);
   CHECK(list_status->lists[0].synced_at.empty());
   CHECK_FALSE(list_status->lists[0].has_change_token);

@@ -505,17 +505,17 @@ TEST_CASE("[metrics] listen", "[config]") {
   auto absent = ParseConfig(kValid, "g.toml", "", NoEnv);
   REQUIRE(absent.ok());
   CHECK(absent->metrics.listen.empty());
-  auto set = ParseConfig(std::string(kValid) + "[metrics]\nlisten = \"127.0.0.1:9090\"\n",
-                         "g.toml", "", NoEnv);
+  auto set = ParseConfig(std::string(kValid) + "[metrics]\nlisten = \"127.0.0.1:9090\"\n", "g.toml",
+                         "", NoEnv);
   REQUIRE(set.ok());
   CHECK(set->metrics.listen == "127.0.0.1:9090");
-  auto bad = ParseConfig(std::string(kValid) + "[metrics]\nlisten = \"9090\"\n", "g.toml", "",
-                         NoEnv);
+  auto bad =
+      ParseConfig(std::string(kValid) + "[metrics]\nlisten = \"9090\"\n", "g.toml", "", NoEnv);
   REQUIRE_FALSE(bad.ok());
   CHECK(bad.status().message().find("g.toml:") == 0);
   CHECK(bad.status().message().find("'metrics.listen' must be host:port") != std::string::npos);
-  auto typo = ParseConfig(std::string(kValid) + "[metrics]\nlisen = \"127.0.0.1:9090\"\n",
-                          "g.toml", "", NoEnv);
+  auto typo = ParseConfig(std::string(kValid) + "[metrics]\nlisen = \"127.0.0.1:9090\"\n", "g.toml",
+                          "", NoEnv);
   REQUIRE_FALSE(typo.ok());
   CHECK(typo.status().message().find("unknown key 'metrics.lisen'") != std::string::npos);
 }

@@ -203,8 +203,8 @@ int RunDaemon(const std::string& config_path) {
     std::lock_guard<std::mutex> lock(order);
     size_t failed = 0;
     for (const auto& r : reports) failed += r.status.ok() ? 0 : 1;
-    std::printf("initial sync done: %zu collections synced in %.2f s%s\n",
-                reports.size() - failed, Seconds(std::chrono::steady_clock::now() - started),
+    std::printf("initial sync done: %zu collections synced in %.2f s%s\n", reports.size() - failed,
+                Seconds(std::chrono::steady_clock::now() - started),
                 failed ? (", " + std::to_string(failed) + " failed").c_str() : "");
     std::fflush(stdout);
   };
