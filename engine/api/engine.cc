@@ -84,7 +84,11 @@ Result<std::unique_ptr<Engine>> Engine::Open(const Config& config, Clock* clock)
 
 Result<std::unique_ptr<Engine>> Engine::Open(const Config& config, const OpenOptions& options) {
   // The checks the TOML loader applies, for a Config filled in by hand: one message for both.
-  if (Status s = config::ValidateConfig(config); !s.ok()) return s;
+  // The Graph identity is required where Graph is called (CheckCredentials, Start): a
+  // program may open a mirror only to read it.
+  if (Status s = config::ValidateConfig(config, "config", /*require_graph=*/false); !s.ok()) {
+    return s;
+  }
   if (!options.create_if_missing && !std::filesystem::exists(config.database)) {
     return Status::NotFound("no mirror database at " + config.database +
                             " yet (a sync creates it)");
@@ -102,7 +106,10 @@ Result<std::unique_ptr<Engine>> Engine::Open(const Config& config, const OpenOpt
   return std::unique_ptr<Engine>(new Engine(std::move(impl)));
 }
 
-Status Engine::CheckCredentials() { return impl_->client->CheckCredentials(); }
+Status Engine::CheckCredentials() {
+  if (Status s = config::ValidateConfig(impl_->config); !s.ok()) return s;
+  return impl_->client->CheckCredentials();
+}
 
 Status Engine::SyncOnce() {
   Status first;
@@ -143,6 +150,7 @@ SyncProgress Engine::Progress() const {
 Status Engine::Start(StartOptions options) {
   std::lock_guard<std::mutex> lock(impl_->mu);
   if (impl_->live) return Status::InvalidArgument("the engine is already started");
+  if (Status s = config::ValidateConfig(impl_->config); !s.ok()) return s;
   auto live = std::make_shared<sync::LiveSync>(impl_->config, impl_->client.get(),
                                                impl_->store.get(), impl_->clock);
   sync::LiveSyncOptions live_options;

@@ -432,7 +432,7 @@ bool IsListId(const std::string& id) {
 }
 
 // Every check of values, in the order of the file's sections; the first problem found.
-std::optional<Problem> FirstProblem(const Config& c) {
+std::optional<Problem> FirstProblem(const Config& c, bool require_graph = true) {
   auto path = [](const std::string& table, size_t i, const std::string& key) {
     return table + "[" + std::to_string(i) + "]" + (key.empty() ? "" : "." + key);
   };
@@ -457,9 +457,13 @@ std::optional<Problem> FirstProblem(const Config& c) {
   if (!g.token_url.empty() && !IsHttpUrl(g.token_url)) {
     return Problem{"graph.token_url", "'" + g.token_url + "' is not an http(s) URL"};
   }
-  if (g.token_url.empty()) return Problem{"graph", "'graph.token_url' is required"};
-  if (g.client_id.empty()) return Problem{"graph", "'graph.client_id' is required"};
-  if (g.client_secret.empty() && g.certificate.empty()) {
+  if (require_graph && g.token_url.empty()) {
+    return Problem{"graph", "'graph.token_url' is required"};
+  }
+  if (require_graph && g.client_id.empty()) {
+    return Problem{"graph", "'graph.client_id' is required"};
+  }
+  if (require_graph && g.client_secret.empty() && g.certificate.empty()) {
     return Problem{"graph",
                    "'graph.certificate' and 'graph.private_key' (or 'graph.client_secret', or "
                    "GRAPHMIRROR_CLIENT_SECRET) are required"};
@@ -743,8 +747,8 @@ Result<Config> ParseConfig(const std::string& text, const std::string& source,
   return config;
 }
 
-Status ValidateConfig(const Config& config, const std::string& source) {
-  if (auto problem = FirstProblem(config)) {
+Status ValidateConfig(const Config& config, const std::string& source, bool require_graph) {
+  if (auto problem = FirstProblem(config, require_graph)) {
     return Status::InvalidArgument(source + ": " + OneLine(problem->message));
   }
   return Status::Ok();

@@ -74,8 +74,11 @@ Result<Config> ParseConfig(const std::string& text, const std::string& source,
 // The checks of every value a Config holds, the same ParseConfig applies after reading the
 // TOML (ranges, choices, URLs, pairs that go together, mailbox scopes, list ids, ...):
 // InvalidArgument "<source>: <the message the file would get>", in one line, or Ok.
-// Engine::Open applies it to a Config built by hand.
-Status ValidateConfig(const Config& config, const std::string& source = "config");
+// Engine::Open applies it to a Config built by hand. `require_graph` false: the Graph
+// identity (graph.token_url, client_id, a credential) may be missing, as in a program that
+// only reads the mirror; values that are set are checked all the same.
+Status ValidateConfig(const Config& config, const std::string& source = "config",
+                      bool require_graph = true);
 
 // Reads and parses a file; relative paths inside resolve against the file's directory.
 Result<Config> LoadConfigFile(const std::string& path, const EnvLookup& env = ProcessEnv);

@@ -233,8 +233,10 @@ void LiveSync::Stop() {
     initial_cv_.notify_all();
   }
   ready_.store(false);
-  // The initial sync (and any round of the worker) ends after its current page.
+  // The initial sync (and any round of the worker) ends after its current page, and a
+  // request waiting out a throttle stops waiting.
   sync_.Cancel();
+  client_->SetCancelled(true);
   receiver_->Stop();
   worker_.Stop();
   keeper_.Stop();
@@ -243,6 +245,7 @@ void LiveSync::Stop() {
   if (worker_thread_.joinable()) worker_thread_.join();
   if (sharepoint_thread_.joinable()) sharepoint_thread_.join();
   if (keeper_thread_.joinable()) keeper_thread_.join();
+  client_->SetCancelled(false);  // the client outlives this engine (Engine::SyncOnce)
   store_->ReleaseLiveLock();
 }
 

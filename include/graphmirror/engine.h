@@ -190,7 +190,10 @@ struct HttpAnswer {
 class Engine {
  public:
   // Opens (creating and migrating if needed) the database of `config`. `clock` (borrowed)
-  // is for tests; null means the system clock.
+  // is for tests; null means the system clock. `config` gets the checks the TOML loader
+  // applies (ValidateConfig), with the same one-line InvalidArgument; only the Graph
+  // identity (graph.token_url, client_id, a credential) may be left out here, for a
+  // program that only reads: CheckCredentials and Start require it.
   static Result<std::unique_ptr<Engine>> Open(const Config& config, Clock* clock = nullptr);
   struct OpenOptions {
     Clock* clock = nullptr;  // borrowed; null: the system clock

@@ -495,6 +495,14 @@ TEST_CASE("ValidateConfig gives a hand-built Config the TOML's one-line errors",
   hand.sharepoint.push_back({"https://contoso.sharepoint.com/sites/team", {"not-a-guid"}});
   CHECK(ValidateConfig(hand).message() ==
         "config: 'sharepoint.lists' entries must be list ids (GUIDs)");
+  // A reader's Config may lack the Graph identity; its other values are still checked.
+  Config reader;
+  reader.database = "mirror.db";
+  CHECK(ValidateConfig(reader).message() == "config: 'graph.token_url' is required");
+  CHECK(ValidateConfig(reader, "config", /*require_graph=*/false).ok());
+  reader.sync.page_size = 0;
+  CHECK(ValidateConfig(reader, "config", false).message() ==
+        "config: 'sync.page_size' must be an integer from 1 to 1000");
   hand = *valid;
   hand.mailboxes[0].filters[Collection::kContacts] = "displayName eq 'x'";
   CHECK(ValidateConfig(hand, "mine").message() ==
