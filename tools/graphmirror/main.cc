@@ -209,8 +209,11 @@ int RunDaemon(const std::string& config_path) {
     std::fflush(stdout);
   };
   if (Status s = (*engine)->Start(options); !s.ok()) return Fail(s.message());
-  std::printf("listening on %s, notifications at %s\n", config->webhook.listen.c_str(),
-              config->webhook.notification_url.c_str());
+  std::printf("listening on %s, notifications at %s%s\n", config->webhook.listen.c_str(),
+              config->webhook.notification_url.c_str(),
+              config->metrics.listen.empty()
+                  ? ""
+                  : (", metrics at http://" + config->metrics.listen + "/metrics").c_str());
   std::fflush(stdout);
   listening.unlock();
 
