@@ -146,9 +146,9 @@ DaemonRun RunDaemon(const Options& options, const WorkDir& dir, const SimProcess
     return run;
   };
 
-  // "listening on" is printed once Start() returned, after the initial sync.
+  // "initial sync done" is printed once the initial sync (in the background of Start) ended.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::hours(1);
-  while (ReadFile(log).find("listening on") == std::string::npos) {
+  while (ReadFile(log).find("initial sync done") == std::string::npos) {
     int status = 0;
     if (::waitpid(pid, &status, WNOHANG) == pid) {
       std::cerr << "first_sync: daemon " << name << " exited during its initial sync:\n"

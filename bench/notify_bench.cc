@@ -196,6 +196,11 @@ bool StartLive(const Options& options, const WorkDir& dir, const std::string& na
     std::cerr << "notify: Engine::Start: " << s.message() << "\n";
     return false;
   }
+  // Start returns at once; the subscriptions come with the initial sync.
+  if (Status s = live->engine->WaitForInitialSync(std::chrono::minutes(10)); !s.ok()) {
+    std::cerr << "notify: the initial sync: " << s.message() << "\n";
+    return false;
+  }
   if (live->sim->Subscriptions().size() != live->users.size() * collections.size()) {
     std::cerr << "notify: expected " << live->users.size() << " subscriptions in graphsim, found "
               << live->sim->Subscriptions().size() << "\n";

@@ -213,6 +213,11 @@ int ReplayRow(const Options& options, const WorkDir& dir) {
       std::cerr << "replay: Engine::Start: " << s.message() << "\n";
       return 1;
     }
+    // Start returns at once: the subscriptions come with its initial sync.
+    if (Status s = (*engine)->WaitForInitialSync(std::chrono::seconds(300)); !s.ok()) {
+      std::cerr << "replay: the initial sync: " << s.message() << "\n";
+      return 1;
+    }
     for (int i = 0; i < 1000 && Backlog(**engine) != 0; ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
@@ -261,6 +266,12 @@ int ReplayRow(const Options& options, const WorkDir& dir) {
   Stopwatch clock;
   if (Status s = engine.Start(); !s.ok()) {
     std::cerr << "replay: Engine::Start: " << s.message() << "\n";
+    return 1;
+  }
+  // Start returns at once; "Start() returned" below is when its initial sync ended.
+  if (Status s = engine.WaitForInitialSync(std::chrono::seconds(options.smoke ? 30 : 300));
+      !s.ok()) {
+    std::cerr << "replay: the initial sync: " << s.message() << "\n";
     return 1;
   }
   const double start_s = clock.Seconds();

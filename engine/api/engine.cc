@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cctype>
 #include <exception>
 #include <filesystem>
 #include <map>
@@ -11,6 +12,7 @@
 
 #include "engine/config/config.h"
 #include "engine/graph/graph_client.h"
+#include "engine/notify/admin_server.h"
 #include "engine/ops/admin.h"
 #include "engine/store/store.h"
 #include "engine/sync/live_sync.h"
@@ -30,6 +32,8 @@ struct Engine::Impl {
   // Shared so that a request in flight keeps it alive without holding `mu` (notifications
   // must not queue behind one another: the store commits them in groups).
   std::shared_ptr<sync::LiveSync> live;
+  // /metrics and /healthz on [metrics] listen, while started with serve_admin; else null.
+  std::unique_ptr<notify::AdminServer> metrics_server;
   // SyncOnce, and Resync while not started; set in Open, never replaced.
   std::unique_ptr<sync::CollectionSync> idle_sync;
 
@@ -81,7 +85,12 @@ Result<std::unique_ptr<Engine>> Engine::Open(const Config& config, Clock* clock)
 }
 
 Result<std::unique_ptr<Engine>> Engine::Open(const Config& config, const OpenOptions& options) {
-  if (config.database.empty()) return Status::InvalidArgument("config: 'database' is empty");
+  // The checks the TOML loader applies, for a Config filled in by hand: one message for both.
+  // The Graph identity is required where Graph is called (CheckCredentials, Start): a
+  // program may open a mirror only to read it.
+  if (Status s = config::ValidateConfig(config, "config", /*require_graph=*/false); !s.ok()) {
+    return s;
+  }
   if (!options.create_if_missing && !std::filesystem::exists(config.database)) {
     return Status::NotFound("no mirror database at " + config.database +
                             " yet (a sync creates it)");
@@ -99,7 +108,10 @@ Result<std::unique_ptr<Engine>> Engine::Open(const Config& config, const OpenOpt
   return std::unique_ptr<Engine>(new Engine(std::move(impl)));
 }
 
-Status Engine::CheckCredentials() { return impl_->client->CheckCredentials(); }
+Status Engine::CheckCredentials() {
+  if (Status s = config::ValidateConfig(impl_->config); !s.ok()) return s;
+  return impl_->client->CheckCredentials();
+}
 
 Status Engine::SyncOnce() {
   Status first;
@@ -124,7 +136,12 @@ std::vector<SyncReport> Engine::SyncOnceReports(
 SyncProgress Engine::Progress() const {
   SyncProgress progress;
   progress.items_received = impl_->idle_sync->items_received();
-  if (auto live = impl_->Live()) progress.items_received += live->collections().items_received();
+  if (auto live = impl_->Live()) {
+    progress.items_received += live->collections().items_received();
+    progress.initial_sync_running = live->initial_sync_running();
+    progress.initial_sync_collections_done = live->initial_sync_done();
+    progress.initial_sync_collections_total = live->initial_sync_total();
+  }
   const graph::WaitState wait = impl_->client->Waiting();
   progress.waiting_requests = wait.requests;
   progress.longest_wait_seconds = std::chrono::duration<double>(wait.longest_left).count();
@@ -135,26 +152,61 @@ SyncProgress Engine::Progress() const {
 Status Engine::Start(StartOptions options) {
   std::lock_guard<std::mutex> lock(impl_->mu);
   if (impl_->live) return Status::InvalidArgument("the engine is already started");
+  if (Status s = config::ValidateConfig(impl_->config); !s.ok()) return s;
   auto live = std::make_shared<sync::LiveSync>(impl_->config, impl_->client.get(),
                                                impl_->store.get(), impl_->clock);
   sync::LiveSyncOptions live_options;
   live_options.serve_http = options.serve_http;
-  if (options.serve_admin) live_options.admin_handler = ops::MakeAdminHandler(live.get());
+  std::unique_ptr<notify::AdminServer> metrics_server;
+  if (options.serve_admin) {
+    notify::AdminHandler admin = ops::MakeAdminHandler(live.get());
+    if (impl_->config.metrics.listen.empty()) {
+      live_options.admin_handler = admin;
+    } else {
+      // /metrics moves to its own listener (with /healthz, for the same scraper); the
+      // webhook's port keeps /healthz only.
+      metrics_server = std::make_unique<notify::AdminServer>(impl_->config.metrics.listen, admin);
+      live_options.admin_handler = [admin](const std::string& path) {
+        return path == "/metrics" ? std::nullopt : admin(path);
+      };
+      if (Status s = metrics_server->Start(); !s.ok()) return s;
+    }
+  }
   if (options.on_initial_sync) {
     live_options.on_initial_sync = [report = options.on_initial_sync](
                                        const sync::CollectionReport& r) { report(ToReport(r)); };
   }
+  if (options.on_initial_sync_done) {
+    live_options.on_initial_sync_done =
+        [done = options.on_initial_sync_done](const std::vector<sync::CollectionReport>& rs) {
+          std::vector<SyncReport> reports;
+          reports.reserve(rs.size());
+          for (const auto& r : rs) reports.push_back(ToReport(r));
+          done(reports);
+        };
+  }
+  // Start returns at once; the initial sync runs on the live engine's start-up thread.
+  live_options.initial_sync_in_background = true;
   if (Status s = live->Start(live_options); !s.ok()) return s;
   impl_->live = std::move(live);
+  impl_->metrics_server = std::move(metrics_server);
   return Status::Ok();
+}
+
+int Engine::MetricsPort() const {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  return impl_->metrics_server ? impl_->metrics_server->port() : 0;
 }
 
 void Engine::Stop() {
   std::shared_ptr<sync::LiveSync> live;
+  std::unique_ptr<notify::AdminServer> metrics_server;
   {
     std::lock_guard<std::mutex> lock(impl_->mu);
     live = std::move(impl_->live);
+    metrics_server = std::move(impl_->metrics_server);
   }
+  if (metrics_server) metrics_server->Stop();  // it reads `live`: first
   if (live) live->Stop();
 }
 
@@ -164,7 +216,9 @@ HttpAnswer Engine::HandleNotification(std::string_view content_type, std::string
     std::lock_guard<std::mutex> lock(impl_->mu);
     live = impl_->live;
   }
-  if (!live || !live->ready()) return {503, "text/plain; charset=utf-8", "not started\n"};
+  // Accepted also during the initial sync: the log is durable and the worker applies it
+  // once the initial sync has ended.
+  if (!live) return {503, "text/plain; charset=utf-8", "not started\n"};
   notify::NotificationAnswer answer = live->receiver().Accept(content_type, body);
   return {answer.status, answer.body.empty() ? "" : "text/plain; charset=utf-8",
           std::move(answer.body)};
@@ -177,8 +231,34 @@ HttpAnswer Engine::HandleValidation(std::string_view token) {
   return {200, "text/plain; charset=utf-8", std::string(token)};
 }
 
+Status Engine::WaitForInitialSync(std::chrono::milliseconds timeout) {
+  auto live = impl_->Live();
+  if (!live) return Status::Cancelled("the engine is not started");
+  if (live->WaitForInitialSync(timeout)) return Status::Ok();
+  if (!live->initial_sync_running()) return Status::Cancelled("the engine was stopped");
+  return Status::Unavailable("the initial sync is still running");
+}
+
 Status Engine::Resync(const std::string& user_id, Collection collection) {
-  if (auto live = impl_->Live()) return live->collections().Full(user_id, collection);
+  if (auto live = impl_->Live()) {
+    if (live->initial_sync_running()) {
+      // A full pass now would race the initial sync's rounds over the same collection
+      // (and wait for them): queue it for the worker, which starts once that has ended.
+      bool configured = false;
+      for (const auto& mailbox : impl_->config.mailboxes) {
+        if (mailbox.user != user_id) continue;
+        for (Collection c : mailbox.resources) configured |= c == collection;
+      }
+      if (!configured) {
+        return Status::InvalidArgument("resync: " + user_id + " " +
+                                       std::string(CollectionName(collection)) +
+                                       " is not configured");
+      }
+      live->collections().Owe(user_id, collection);
+      return Status::Ok();
+    }
+    return live->collections().Full(user_id, collection);
+  }
   return impl_->idle_sync->Full(user_id, collection);
 }
 
@@ -243,6 +323,8 @@ Result<EngineStatus> Engine::GetStatus() {
   EngineStatus status;
   status.running = impl_->Live() != nullptr;
   status.ready = Healthy();
+  status.progress = Progress();
+  status.initial_sync_running = status.progress.initial_sync_running;
   auto counts = impl_->store->mirror().Counts();
   if (!counts.ok()) return counts.status();
   auto syncs = impl_->store->sync_state().SyncStatuses();
@@ -360,6 +442,25 @@ Result<std::vector<Contact>> Engine::Contacts(const ContactQuery& query) {
   return impl_->store->mirror().Contacts(query);
 }
 
+Result<std::vector<ListItem>> Engine::ListItems(const ListItemQuery& query) {
+  if (query.limit < 1 || query.limit > 10'000) {
+    return Status::InvalidArgument("a list item read takes 1 to 10000 items");
+  }
+  std::string site = query.site;
+  while (!site.empty() && site.back() == '/') site.pop_back();  // as the config keeps it
+  std::string list_id = query.list_id;
+  for (char& ch : list_id) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  auto rows = impl_->store->lists().Items(site, list_id, query.after_item_id, query.limit);
+  if (!rows.ok()) return rows.status();
+  std::vector<ListItem> out;
+  out.reserve(rows->size());
+  for (store::ListItemRow& r : *rows) {
+    out.push_back({site, list_id, r.item_id, std::move(r.created_at), std::move(r.modified_at),
+                   std::move(r.json)});
+  }
+  return out;
+}
+
 Result<std::vector<Message>> Engine::Search(const std::string& text, const std::string& user_id,
                                             int limit) {
   return impl_->store->mirror().SearchMessages(text, user_id, limit);
@@ -452,7 +553,9 @@ void Engine::SetObserver(std::function<void(const std::vector<Change>&)> observe
       [observer = std::move(observer)](const std::vector<store::MirrorChange>& changes) {
         std::vector<Change> out;
         out.reserve(changes.size());
-        for (const auto& c : changes) out.push_back({c.user_id, c.collection, c.id, c.deleted});
+        for (const auto& c : changes) {
+          out.push_back({c.user_id, c.collection, c.id, c.deleted, c.site, c.list_id});
+        }
         try {
           observer(out);
         } catch (const std::exception& e) {

@@ -24,6 +24,7 @@ using graphmirror::ChangeSettings;
 using graphmirror::Config;
 using graphmirror::GraphSettings;
 using graphmirror::MailboxConfig;
+using graphmirror::MetricsSettings;
 using graphmirror::RichKey;
 using graphmirror::RichSettings;
 using graphmirror::SubscriptionSettings;
@@ -62,11 +63,22 @@ std::optional<std::string> ProcessEnv(const std::string& name);
 
 // Parses TOML text. `source` names it in errors ("graphmirror.toml:12:3: ..."). Relative
 // paths (`database`, graph.certificate and graph.private_key, the [rich] files) are
-// resolved against `base_dir` when it is non-empty. The environment variable
-// GRAPHMIRROR_CLIENT_SECRET, when set, supplies graph.client_secret. Unknown keys,
+// resolved against `base_dir` when it is non-empty, except a relative `database` when the
+// environment variable STATE_DIRECTORY is set (systemd's StateDirectory=): then against
+// it. The environment variable GRAPHMIRROR_CLIENT_SECRET, when set, supplies
+// graph.client_secret. Unknown keys,
 // wrong types, missing required keys and bad values are errors naming the key.
 Result<Config> ParseConfig(const std::string& text, const std::string& source,
                            const std::string& base_dir, const EnvLookup& env = ProcessEnv);
+
+// The checks of every value a Config holds, the same ParseConfig applies after reading the
+// TOML (ranges, choices, URLs, pairs that go together, mailbox scopes, list ids, ...):
+// InvalidArgument "<source>: <the message the file would get>", in one line, or Ok.
+// Engine::Open applies it to a Config built by hand. `require_graph` false: the Graph
+// identity (graph.token_url, client_id, a credential) may be missing, as in a program that
+// only reads the mirror; values that are set are checked all the same.
+Status ValidateConfig(const Config& config, const std::string& source = "config",
+                      bool require_graph = true);
 
 // Reads and parses a file; relative paths inside resolve against the file's directory.
 Result<Config> LoadConfigFile(const std::string& path, const EnvLookup& env = ProcessEnv);

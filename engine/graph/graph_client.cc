@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <condition_variable>
 #include <cstdio>
@@ -236,6 +237,7 @@ struct Mailbox {
 };
 
 struct GraphClient::Impl {
+  std::atomic<bool> cancelled{false};  // SetCancelled
   Impl(ClientOptions opts, Clock* clk)
       : options(std::move(opts)),
         clock(clk),
@@ -383,6 +385,7 @@ bool GraphClient::Impl::WaitForFence(Mailbox& mb, TimePoint deadline) {
     if (fence > deadline) return false;
     // Another request may push the fence further while this one sleeps: check again.
     WaitUntil(fence, WaitReason(status));
+    if (cancelled.load()) return false;
   }
 }
 
@@ -404,7 +407,11 @@ void GraphClient::Impl::WaitUntil(TimePoint until, const char* reason) {
     id = next_wait++;
     waits.emplace(id, Wait{until, reason});
   }
-  clock->SleepUntil(until);
+  // In slices, so that SetCancelled(true) ends a long wait soon.
+  constexpr auto kSlice = std::chrono::milliseconds(250);
+  for (TimePoint now = from; now < until && !cancelled.load(); now = clock->Now()) {
+    clock->SleepUntil(std::min<TimePoint>(until, now + kSlice));
+  }
   {
     std::lock_guard<std::mutex> lock(waits_mu);
     waits.erase(id);
@@ -489,9 +496,10 @@ Result<Response> GraphClient::Impl::Send(const Request& call) {
       out_of_time = true;
       return false;
     }
+    if (cancelled.load()) return false;
     stats.retries.fetch_add(1, std::memory_order_relaxed);
     if (resume) WaitUntil(*resume, WaitReason(status));
-    return true;
+    return !cancelled.load();
   };
   for (;;) {
     ++attempts;
@@ -653,6 +661,10 @@ Result<Response> GraphClient::Impl::Send(const Request& call) {
     return Status::Unauthenticated(detail + challenge + " (HTTP 401 after a token renewal, " +
                                    request + ")");
   }
+  if (cancelled.load()) {
+    return Status::Cancelled("stopped while retrying, last: " + last_problem + " (" + request +
+                             ")");
+  }
   std::string why;
   if (out_of_time) {
     const double waited =
@@ -707,6 +719,8 @@ Result<Response> GraphClient::Send(const Request& request) {
     return Status::Internal("graph client: " + OneLine(e.what()));
   }
 }
+
+void GraphClient::SetCancelled(bool cancelled) { impl_->cancelled.store(cancelled); }
 
 Status GraphClient::CheckCredentials() { return AccessToken().status(); }
 

@@ -171,6 +171,10 @@ class GraphClient {
 
   const ClientStats& stats() const;
   WaitState Waiting() const;
+  // While set, requests waiting out a Retry-After or a backoff stop waiting (within a
+  // quarter second) and end Cancelled instead of being sent again: a daemon stopping does
+  // not sit out a long throttle. Any thread; clear it once the stop is over.
+  void SetCancelled(bool cancelled);
 
  private:
   struct Impl;

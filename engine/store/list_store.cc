@@ -30,6 +30,12 @@ void EnsureListState(WriteContext& ctx, const std::string& site, const std::stri
 void UpsertItems(WriteContext& ctx, const std::string& site, const std::string& list_id,
                  const std::vector<ListItemRow>& rows, const std::string& now,
                  std::optional<int64_t> generation) {
+  // A row whose JSON is unchanged only gets its stamps (the whole read's sweep needs the
+  // generation): it is no change for the observer, as it is none for the change feed.
+  SQLite::Statement& same = ctx.Prepare(
+      "UPDATE list_items SET synced_at = ?4, read_generation = coalesce(?5, (SELECT "
+      "read_generation FROM list_state WHERE site = ?1 AND list_id = ?2), 0) WHERE site = ?1 "
+      "AND list_id = ?2 AND item_id = ?3 AND json = ?6");
   SQLite::Statement& upsert = ctx.Prepare(
       "INSERT INTO list_items (site, list_id, item_id, json, created_at, modified_at, "
       "synced_at, read_generation) VALUES (?1, ?2, ?3, ?4, NULLIF(?5, ''), NULLIF(?6, ''), ?7, "
@@ -38,6 +44,19 @@ void UpsertItems(WriteContext& ctx, const std::string& site, const std::string& 
       "created_at = excluded.created_at, modified_at = excluded.modified_at, "
       "synced_at = excluded.synced_at, read_generation = excluded.read_generation");
   for (const ListItemRow& row : rows) {
+    same.bind(1, site);
+    same.bind(2, list_id);
+    same.bind(3, row.item_id);
+    same.bind(4, now);
+    if (generation) {
+      same.bind(5, *generation);
+    } else {
+      same.bind(5);
+    }
+    same.bind(6, row.json);
+    const int unchanged = same.exec();
+    same.reset();
+    if (unchanged > 0) continue;
     upsert.bind(1, site);
     upsert.bind(2, list_id);
     upsert.bind(3, row.item_id);
@@ -52,6 +71,8 @@ void UpsertItems(WriteContext& ctx, const std::string& site, const std::string& 
     }
     upsert.exec();
     upsert.reset();
+    ctx.changes().push_back(
+        {"", Collection::kMessages, std::to_string(row.item_id), false, site, list_id});
   }
 }
 
@@ -109,7 +130,11 @@ Status ListStore::ApplyChanges(const ListChanges& c) {
       remove.bind(1, c.site);
       remove.bind(2, c.list_id);
       remove.bind(3, id);
-      removed += remove.exec();
+      if (remove.exec() > 0) {
+        ++removed;
+        ctx.changes().push_back(
+            {"", Collection::kMessages, std::to_string(id), true, c.site, c.list_id});
+      }
       remove.reset();
     }
     Count(ctx, c.site, c.list_id, now, c.changes_read, static_cast<int64_t>(c.upserts.size()),
@@ -155,11 +180,17 @@ Status ListStore::FinishWholeRead(const std::string& site, const std::string& li
     EnsureListState(ctx, site, list_id);
     // Rows the read did not return are gone from the list.
     SQLite::Statement& sweep = ctx.Prepare(
-        "DELETE FROM list_items WHERE site = ?1 AND list_id = ?2 AND read_generation < ?3");
+        "DELETE FROM list_items WHERE site = ?1 AND list_id = ?2 AND read_generation < ?3 "
+        "RETURNING item_id");
     sweep.bind(1, site);
     sweep.bind(2, list_id);
     sweep.bind(3, generation);
-    const int64_t removed = sweep.exec();
+    int64_t removed = 0;
+    while (sweep.executeStep()) {
+      ++removed;
+      ctx.changes().push_back({"", Collection::kMessages,
+                               std::to_string(sweep.getColumn(0).getInt64()), true, site, list_id});
+    }
     sweep.reset();
     Count(ctx, site, list_id, now, 0, 0, removed, requests);
     EndSync(ctx, site, list_id, now, change_token, notified_before, true);
@@ -223,13 +254,22 @@ Result<ListState> ListStore::State(const std::string& site, const std::string& l
 
 Result<std::vector<ListItemRow>> ListStore::Items(const std::string& site,
                                                   const std::string& list_id) {
+  return Items(site, list_id, std::numeric_limits<int64_t>::min(), -1);  // LIMIT -1: all
+}
+
+Result<std::vector<ListItemRow>> ListStore::Items(const std::string& site,
+                                                  const std::string& list_id, int64_t after_item_id,
+                                                  int64_t limit) {
   std::vector<ListItemRow> rows;
   Status read = store_->Read("reading list items", [&](SQLite::Database& db) {
     SQLite::Statement q(db,
                         "SELECT item_id, json, coalesce(created_at, ''), coalesce(modified_at, '') "
-                        "FROM list_items WHERE site = ?1 AND list_id = ?2 ORDER BY item_id");
+                        "FROM list_items WHERE site = ?1 AND list_id = ?2 AND item_id > ?3 "
+                        "ORDER BY item_id LIMIT ?4");
     q.bind(1, site);
     q.bind(2, list_id);
+    q.bind(3, after_item_id);
+    q.bind(4, limit);
     while (q.executeStep()) {
       rows.push_back({q.getColumn(0).getInt64(), q.getColumn(1).getString(),
                       q.getColumn(2).getString(), q.getColumn(3).getString()});

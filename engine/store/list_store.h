@@ -52,6 +52,9 @@ class ListStore {
   Result<ListState> State(const std::string& site, const std::string& list_id);
   // The items of a list, by id.
   Result<std::vector<ListItemRow>> Items(const std::string& site, const std::string& list_id);
+  // A page of them: item_id > `after_item_id`, by item_id, at most `limit`.
+  Result<std::vector<ListItemRow>> Items(const std::string& site, const std::string& list_id,
+                                         int64_t after_item_id, int64_t limit);
   Status PutSubscription(const ListSubscriptionRecord& record);
   Status DeleteSubscription(const std::string& id);
   Result<std::vector<ListSubscriptionRecord>> Subscriptions();

@@ -191,7 +191,7 @@ void UpsertOccurrence(WriteContext& ctx, const std::string& user_id, const Mirro
   s.bind(11, item.change_key);
   s.bind(12, item.json);
   s.bind(13, synced_at);
-  if (s.exec() > 0) ctx.changes().push_back({user_id, Collection::kEvents, item.id, false});
+  if (s.exec() > 0) ctx.changes().push_back({user_id, Collection::kEvents, item.id, false, {}, {}});
 }
 
 void UpsertItem(WriteContext& ctx, const std::string& user_id, Collection collection,
@@ -236,7 +236,7 @@ void UpsertItem(WriteContext& ctx, const std::string& user_id, Collection collec
   int changed = s.exec();
   if (item.body && ctx.keep_bodies()) WriteBody(ctx, user_id, item);
   if (changed == 0) return;  // an older or the same version: nothing written
-  ctx.changes().push_back({user_id, collection, item.id, false});
+  ctx.changes().push_back({user_id, collection, item.id, false, {}, {}});
   if (collection == Collection::kContacts) ReplaceContactEmails(ctx, user_id, item);
 }
 
@@ -246,7 +246,7 @@ void DeleteItem(WriteContext& ctx, const std::string& user_id, Collection collec
                                      " WHERE user_id = ?1 AND id = ?2");
   s.bind(1, user_id);
   s.bind(2, id);
-  if (s.exec() > 0) ctx.changes().push_back({user_id, collection, id, true});
+  if (s.exec() > 0) ctx.changes().push_back({user_id, collection, id, true, {}, {}});
   if (collection != Collection::kEvents) return;
   // The id may be an occurrence's (a cancelled one), or a master's: its series goes too.
   SQLite::Statement& occurrences = ctx.Prepare(
@@ -255,7 +255,8 @@ void DeleteItem(WriteContext& ctx, const std::string& user_id, Collection collec
   occurrences.bind(1, user_id);
   occurrences.bind(2, id);
   while (occurrences.executeStep()) {
-    ctx.changes().push_back({user_id, collection, occurrences.getColumn(0).getString(), true});
+    ctx.changes().push_back(
+        {user_id, collection, occurrences.getColumn(0).getString(), true, {}, {}});
   }
 }
 

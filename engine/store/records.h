@@ -181,10 +181,13 @@ struct SyncStatus {
 
 // A mirror row that a committed write inserted, changed or deleted.
 struct MirrorChange {
-  std::string user_id;
-  Collection collection = Collection::kMessages;
-  std::string id;
+  std::string user_id;                            // empty for a list item
+  Collection collection = Collection::kMessages;  // mailbox items only
+  std::string id;                                 // a list item: its SharePoint Id, as text
   bool deleted = false;
+  // A SharePoint list item (list_items): its site and list; empty for mailbox items.
+  std::string site;
+  std::string list_id;
 };
 // Called on the writer thread right after a commit, before its writers are told it is
 // durable. It must be quick and must not write to the store (it would wait for itself).

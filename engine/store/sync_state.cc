@@ -84,7 +84,7 @@ std::optional<std::string> DropOccurrence(WriteContext& ctx, const std::string& 
   q.bind(2, id);
   std::optional<std::string> master;
   while (q.executeStep()) master = q.getColumn(0).getString();
-  if (master) ctx.changes().push_back({user_id, Collection::kEvents, id, true});
+  if (master) ctx.changes().push_back({user_id, Collection::kEvents, id, true, {}, {}});
   return master;
 }
 
@@ -98,7 +98,8 @@ void DropUnlistedOccurrences(WriteContext& ctx, const DeltaPageWrite& page) {
   q.bind(1, page.user_id);
   q.bind(2, page.scope);
   while (q.executeStep()) {
-    ctx.changes().push_back({page.user_id, Collection::kEvents, q.getColumn(0).getString(), true});
+    ctx.changes().push_back(
+        {page.user_id, Collection::kEvents, q.getColumn(0).getString(), true, {}, {}});
   }
 }
 

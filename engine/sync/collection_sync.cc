@@ -45,12 +45,14 @@ CollectionSync::CollectionSync(const config::Config& config, graph::GraphClient*
       scopes_(config),
       resyncer_(client, store,
                 ResyncOptions{config.sync.page_size, config.sync.overlap, config.sync.hint_overlap,
-                              nullptr, RichProjection(config), &received_, scopes_}),
+                              [this](int) { return !cancelled_.load(); }, RichProjection(config),
+                              &received_, scopes_}),
       delta_(client, store, clock,
              [&] {
                DeltaOptions options = DeltaOptions::From(config.sync, RichProjection(config));
                options.progress = &received_;
                options.scopes = scopes_;
+               options.after_page = [this](int) { return !cancelled_.load(); };
                return options;
              }()),
       recheck_after_(config.sync.catch_up_recheck),
@@ -77,6 +79,8 @@ std::string CollectionSync::StopReason(const std::string& user_id, Collection co
 
 void CollectionSync::Note(const std::string& user_id, Collection collection,
                           const std::string& kind, const Status& outcome) {
+  // A round cut short by Cancel is no failure of the collection: it goes on at the next start.
+  if (outcome.code() == Status::Code::kCancelled && cancelled()) return;
   const Key key{user_id, collection};
   const std::string reason = StopReason(user_id, collection, outcome);
   bool was_stopped;

@@ -143,6 +143,11 @@ class CollectionSync {
                           const std::vector<std::string>& ids);
   // Reads the series `master_id` anew through its instances (DeltaSyncer::ReadSeries).
   Result<int64_t> ReadSeries(const std::string& user_id, const std::string& master_id);
+  // Ends the rounds running and those to come after their current page (Cancelled), as if
+  // the process stopped there: what they committed stays, an open bulk load stays open
+  // for the next start. For Stop() during a long initial sync. Not undone.
+  void Cancel() { cancelled_.store(true); }
+  bool cancelled() const { return cancelled_.load(); }
   const RoundTimings& timings() const { return timings_; }
   // Items received from Graph by every round so far (for progress displays).
   int64_t items_received() const { return received_.load(std::memory_order_relaxed); }
@@ -155,8 +160,9 @@ class CollectionSync {
 
   Clock* clock_;
   store::Store* store_;
-  std::atomic<int64_t> received_{0};  // before the syncers, which point at it
-  const config::Scopes scopes_;       // likewise
+  std::atomic<int64_t> received_{0};    // before the syncers, which point at it
+  std::atomic<bool> cancelled_{false};  // likewise (their after_page reads it)
+  const config::Scopes scopes_;         // likewise
   Resyncer resyncer_;
   DeltaSyncer delta_;
 

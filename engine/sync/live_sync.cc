@@ -134,19 +134,61 @@ Status LiveSync::Start(LiveSyncOptions options) {
     return prepared;
   }
   started_ = true;
+  initial_running_.store(true);
+  if (options.initial_sync_in_background && options.background) {
+    start_thread_ = std::thread([this, options = std::move(options)] { StartUp(options); });
+  } else {
+    StartUp(options);
+  }
+  return Status::Ok();
+}
 
+bool LiveSync::stopping() {
+  std::lock_guard<std::mutex> lock(state_mu_);
+  return stopping_;
+}
+
+bool LiveSync::Launch(std::thread& thread, std::function<void()> body) {
+  std::lock_guard<std::mutex> lock(state_mu_);
+  if (stopping_) return false;
+  thread = std::thread(std::move(body));
+  return true;
+}
+
+void LiveSync::StartUp(const LiveSyncOptions& options) {
+  // Ends the initial sync as running, and wakes WaitForInitialSync, however it ends.
+  struct EndInitial {
+    LiveSync* live;
+    ~EndInitial() {
+      std::lock_guard<std::mutex> lock(live->state_mu_);
+      live->initial_running_.store(false);
+      live->initial_cv_.notify_all();
+    }
+  } end_initial{this};
+  if (stopping()) return;
   if (Status s = keeper_.Reconcile(); !s.ok()) {
     // Graph may be briefly unavailable: keep the stored subscriptions; creating one that
     // already exists answers 409, which the keeper resolves.
     spdlog::warn("subscriptions: reconciling with Graph failed: {}", s.message());
   }
+  if (stopping()) return;
   // A mailbox whose subscription cannot be made now is retried by the keeper; the rest
   // goes on.
   if (Status s = keeper_.Maintain(); !s.ok()) spdlog::warn("subscriptions: {}", s.message());
 
   // Renewals and retries must not wait for a long first sync.
-  if (options.background) keeper_thread_ = std::thread([this] { keeper_.Run(); });
-  auto reports = SyncAllOnce(config_, &sync_, store_, options.on_initial_sync);
+  if (options.background && !Launch(keeper_thread_, [this] { keeper_.Run(); })) return;
+  int total = 0;
+  for (const auto& mailbox : config_.mailboxes) total += static_cast<int>(mailbox.resources.size());
+  initial_total_.store(total);
+  auto reports = SyncAllOnce(config_, &sync_, store_, [&](const CollectionReport& r) {
+    initial_done_.fetch_add(1);
+    if (options.on_initial_sync && !sync_.cancelled()) options.on_initial_sync(r);
+  });
+  if (stopping()) {
+    spdlog::info("sync: stopped during the initial sync; the next start goes on from there");
+    return;
+  }
   for (const auto& r : reports) {
     if (r.status.ok()) {
       sync_.Recheck(r.user_id, r.collection);  // the catch-up after downtime
@@ -162,30 +204,48 @@ Status LiveSync::Start(LiveSyncOptions options) {
     // After the receiver listens (SharePoint validates the URL while subscribing), and
     // before the first sync, so that no change falls between the two.
     if (Status s = sharepoint_->Maintain(); !s.ok()) spdlog::warn("sharepoint: {}", s.message());
+    if (stopping()) return;
     if (auto synced = sharepoint_->RunOnce(/*all=*/true); !synced.ok()) {
       spdlog::warn("sharepoint: initial sync: {}", synced.status().message());
     }
   }
   if (options.background) {
-    worker_thread_ = std::thread([this] { worker_.Run(); });
+    if (!Launch(worker_thread_, [this] { worker_.Run(); })) return;
     worker_.Wake();
-    if (sharepoint_) sharepoint_thread_ = std::thread([this] { sharepoint_->Run(); });
+    if (sharepoint_ && !Launch(sharepoint_thread_, [this] { sharepoint_->Run(); })) return;
   }
   ready_.store(true);
-  return Status::Ok();
+  if (options.on_initial_sync_done) options.on_initial_sync_done(reports);
+}
+
+bool LiveSync::WaitForInitialSync(std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> lock(state_mu_);
+  initial_cv_.wait_for(lock, timeout, [this] { return !initial_running_.load() || stopping_; });
+  return !initial_running_.load() && !stopping_ && ready_.load();
 }
 
 void LiveSync::Stop() {
   if (!started_) return;
   started_ = false;
+  {
+    std::lock_guard<std::mutex> lock(state_mu_);
+    stopping_ = true;
+    initial_cv_.notify_all();
+  }
   ready_.store(false);
+  // The initial sync (and any round of the worker) ends after its current page, and a
+  // request waiting out a throttle stops waiting.
+  sync_.Cancel();
+  client_->SetCancelled(true);
   receiver_->Stop();
   worker_.Stop();
   keeper_.Stop();
   if (sharepoint_) sharepoint_->Stop();
+  if (start_thread_.joinable()) start_thread_.join();
   if (worker_thread_.joinable()) worker_thread_.join();
   if (sharepoint_thread_.joinable()) sharepoint_thread_.join();
   if (keeper_thread_.joinable()) keeper_thread_.join();
+  client_->SetCancelled(false);  // the client outlives this engine (Engine::SyncOnce)
   store_->ReleaseLiveLock();
 }
 

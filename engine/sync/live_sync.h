@@ -11,6 +11,13 @@
 // items, what happened before the subscriptions existed), and only then does the worker
 // drain the log.
 //
+// With LiveSyncOptions::initial_sync_in_background (what Engine::Start asks), Start
+// returns once the receiver listens and the stored subscriptions are loaded: the same
+// sequence (subscriptions, initial sync, then the worker) runs on a start-up thread.
+// Notifications that arrive meanwhile are checked, logged and answered 202 as usual; the
+// worker applies them once the initial sync has ended (the log is durable, so nothing
+// waits in memory). Stop() cancels the initial sync after its current page.
+//
 // Thread-safety: Start and Stop from one controlling thread; the accessors are safe
 // from any thread once started.
 
@@ -18,8 +25,13 @@
 #define GRAPHMIRROR_ENGINE_SYNC_LIVE_SYNC_H_
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <thread>
+#include <vector>
 
 #include "engine/config/config.h"
 #include "engine/notify/receiver.h"
@@ -44,6 +56,13 @@ struct LiveSyncOptions {
   // false: no HTTP listener; the embedding program receives Graph's POSTs itself and
   // hands them to receiver().Accept (and answers the validation handshake itself).
   bool serve_http = true;
+  // true: Start returns at once and the subscriptions and the initial sync run on a
+  // thread of their own (initial_sync_running() meanwhile); needs `background`.
+  bool initial_sync_in_background = false;
+  // Called once the initial sync has ended (not when Stop cut it short), with every
+  // collection's report, after ready() became true; from the start-up thread (or from
+  // Start itself when the sync runs inline).
+  std::function<void(const std::vector<CollectionReport>&)> on_initial_sync_done;
 };
 
 // The Graph client's settings from the config's [graph] table.
@@ -79,9 +98,25 @@ class LiveSync {
   const config::Config& config() const { return config_; }
   // True once Start has set the subscriptions and finished the first sync, until Stop.
   bool ready() const { return ready_.load(); }
+  // True from Start until the initial sync (subscriptions, collections, lists) has ended
+  // or Stop cut it short.
+  bool initial_sync_running() const { return initial_running_.load(); }
+  // The initial sync's collections: reported so far, and in all (0 before it lists them).
+  int initial_sync_done() const { return initial_done_.load(); }
+  int initial_sync_total() const { return initial_total_.load(); }
+  // Waits until the initial sync has ended (true) or `timeout` passed or Stop began
+  // (false). Any thread.
+  bool WaitForInitialSync(std::chrono::milliseconds timeout);
 
  private:
   Status SetUpRich(const LiveSyncOptions& options);
+  // What follows the receiver's start: subscriptions, the initial sync, then the
+  // background threads. Returns early (without ready()) once Stop began.
+  void StartUp(const LiveSyncOptions& options);
+  // Starts `thread` running `body` unless Stop began (then false): a thread Stop could
+  // miss is never started.
+  bool Launch(std::thread& thread, std::function<void()> body);
+  bool stopping();
 
   config::Config config_;
   graph::GraphClient* client_;
@@ -97,8 +132,15 @@ class LiveSync {
   std::thread worker_thread_;
   std::thread sharepoint_thread_;
   std::thread keeper_thread_;
+  std::thread start_thread_;  // StartUp, with initial_sync_in_background
   bool started_ = false;
   std::atomic<bool> ready_{false};
+  std::atomic<bool> initial_running_{false};
+  std::atomic<int> initial_done_{0};
+  std::atomic<int> initial_total_{0};
+  std::mutex state_mu_;  // guards stopping_ and the launch of threads; initial_cv_ waits on it
+  std::condition_variable initial_cv_;
+  bool stopping_ = false;
 };
 
 // The receiver's listen address and paths from the config's [webhook] table.

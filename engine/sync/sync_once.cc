@@ -51,6 +51,8 @@ std::vector<CollectionReport> SyncAllOnce(
       r.items_before = before.ok() ? *before : 0;
       r.status = [&] {
         if (!scoped.ok()) return scoped;
+        // Stopping (CollectionSync::Cancel): the collections not begun are not begun.
+        if (sync->cancelled()) return Status::Cancelled("the sync was stopped");
         auto loaded = sync->LoadByDelta(r.user_id, r.collection);  // a first load: once
         if (!loaded.ok()) return loaded.status();
         if (loaded->has_value()) {
@@ -69,7 +71,7 @@ std::vector<CollectionReport> SyncAllOnce(
         return Status::Ok();
       }();
       // What this pass could not read is read later by the daemon's worker.
-      if (!r.status.ok()) sync->Owe(r.user_id, r.collection);
+      if (!r.status.ok() && !sync->cancelled()) sync->Owe(r.user_id, r.collection);
       auto after = store->mirror().CountItems(r.user_id, r.collection);
       r.items_after = after.ok() ? *after : 0;
       if (on_done) {

@@ -38,7 +38,9 @@ std::vector<CollectionReport> SyncAllOnce(
     const config::Config& config, graph::GraphClient* client, store::Store* store,
     const std::function<void(const CollectionReport&)>& on_done = nullptr,
     Clock* clock = SystemClock::Default());
-// The same with the caller's CollectionSync (the daemon shares it with its worker).
+// The same with the caller's CollectionSync (the daemon shares it with its worker). Once
+// `sync` is cancelled, the rounds running end after their page and the collections not
+// begun report Cancelled.
 std::vector<CollectionReport> SyncAllOnce(
     const config::Config& config, CollectionSync* sync, store::Store* store,
     const std::function<void(const CollectionReport&)>& on_done = nullptr);

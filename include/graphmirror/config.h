@@ -153,12 +153,20 @@ struct ChangeSettings {
   bool drop_unread = false;
 };
 
+// Where the daemon serves GET /metrics (and /healthz) for Prometheus; empty: on the
+// webhook's listener, as before. Set, /metrics leaves the webhook's port (which may face
+// the internet) for this one, which should be private.
+struct MetricsSettings {
+  std::string listen;  // host:port, like "127.0.0.1:9090"; empty: the webhook's listener
+};
+
 struct Config {
   std::string database = "graphmirror.db";
   GraphSettings graph;
   SyncSettings sync;
   ChangeSettings changes;
   WebhookSettings webhook;
+  MetricsSettings metrics;
   SubscriptionSettings subscriptions;
   std::optional<RichSettings> rich;
   std::vector<MailboxConfig> mailboxes;

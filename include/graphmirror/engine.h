@@ -21,6 +21,7 @@
 #ifndef GRAPHMIRROR_ENGINE_H_
 #define GRAPHMIRROR_ENGINE_H_
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -129,9 +130,26 @@ struct VerifyState {
   int64_t remaining = 0;  // drift left: after the repair, else missing + extra + stale
 };
 
+// What a sync is doing right now, for a progress display.
+struct SyncProgress {
+  int64_t items_received = 0;  // by the passes of this engine so far
+  int waiting_requests = 0;    // Graph requests waiting out a 429, a 5xx or a broken connection
+  double longest_wait_seconds = 0;
+  std::string wait_reason;  // of the longest wait: "throttled", "service unavailable", ...
+  // Start's initial sync (subscriptions, every collection, then the SharePoint lists),
+  // which runs in the background: true from Start until it has ended (or Stop).
+  bool initial_sync_running = false;
+  int initial_sync_collections_done = 0;   // collections it has finished, failed ones too
+  int initial_sync_collections_total = 0;  // 0 until it has begun listing them
+};
+
 struct EngineStatus {
   bool running = false;  // Start()ed and not Stop()ped
   bool ready = false;    // subscriptions set and the first sync done
+  // Start's initial sync is still running (see SyncProgress): notifications are accepted
+  // and logged meanwhile, and applied once it has ended.
+  bool initial_sync_running = false;
+  SyncProgress progress;  // Progress() when the status was read
   // Every configured collection, then any other the database holds rows or state of.
   std::vector<CollectionState> collections;
   std::vector<ContainerState> containers;  // by container, then mailbox
@@ -153,14 +171,6 @@ struct SyncReport {
   int64_t removed = 0;  // rows deleted, or moved out of the mailbox's scope
   int64_t items = 0;    // rows in the mirror after the pass
   double seconds = 0;   // spent reading
-};
-
-// What a sync is doing right now, for a progress display.
-struct SyncProgress {
-  int64_t items_received = 0;  // by the passes of this engine so far
-  int waiting_requests = 0;    // Graph requests waiting out a 429, a 5xx or a broken connection
-  double longest_wait_seconds = 0;
-  std::string wait_reason;  // of the longest wait: "throttled", "service unavailable", ...
 };
 
 // What Engine::Verify compares (README "Verify").
@@ -249,7 +259,10 @@ struct HttpAnswer {
 class Engine {
  public:
   // Opens (creating and migrating if needed) the database of `config`. `clock` (borrowed)
-  // is for tests; null means the system clock.
+  // is for tests; null means the system clock. `config` gets the checks the TOML loader
+  // applies (ValidateConfig), with the same one-line InvalidArgument; only the Graph
+  // identity (graph.token_url, client_id, a credential) may be left out here, for a
+  // program that only reads: CheckCredentials and Start require it.
   static Result<std::unique_ptr<Engine>> Open(const Config& config, Clock* clock = nullptr);
   struct OpenOptions {
     Clock* clock = nullptr;  // borrowed; null: the system clock
@@ -280,21 +293,44 @@ class Engine {
     bool serve_admin = true;
     // Reports of the initial sync, one per collection (from its threads, one at a time).
     std::function<void(const SyncReport&)> on_initial_sync = nullptr;
+    // Called once when the initial sync has ended (not if Stop cut it short), with every
+    // collection's report, from the engine's start-up thread; Healthy() is true by then.
+    std::function<void(const std::vector<SyncReport>&)> on_initial_sync_done = nullptr;
   };
   // Live: subscriptions kept with Graph, notifications received and applied, renewals,
   // lifecycle events and the safety-net delta passes, on background threads.
+  //
+  // Returns at once, once the webhook listener (serve_http) listens and the stored
+  // subscriptions are known; errors are those found by then (config, port taken, rich
+  // keys, the database held by another daemon). The rest runs in the background:
+  // subscriptions are reconciled and created, every collection is synced once (the
+  // initial sync, reported by GetStatus, Progress and on_initial_sync), then the
+  // notification log is applied. Notifications arriving meanwhile are accepted and
+  // logged durably (202) and applied once the initial sync has ended. Healthy() turns
+  // true then; WaitForInitialSync waits for it.
   Status Start(StartOptions options);
   Status Start() { return Start(StartOptions{}); }
+  // Stops the receiver (requests in flight are answered), ends the initial sync or any
+  // round after its current page (what was committed stays; the next start goes on from
+  // there) and the background threads. A request waiting out a Graph Retry-After ends
+  // with its wait.
   void Stop();
+  // Waits until Start's initial sync has ended: Ok; Unavailable if `timeout` passed first;
+  // Cancelled if the engine is not started or was stopped meanwhile. Any thread.
+  Status WaitForInitialSync(std::chrono::milliseconds timeout);
 
   // A body Graph POSTed to the notification (or lifecycle) URL, for a program with its own
-  // HTTP server: checked, logged durably, answered (202, 400, 415 or 503). Needs Start().
+  // HTTP server: checked, logged durably, answered (202, 400, 415 or 503). Needs Start()
+  // (also while its initial sync runs: the notification is logged and applied after it).
   HttpAnswer HandleNotification(std::string_view content_type, std::string_view body);
   // The answer to `?validationToken=...` (already URL-decoded): the token as text/plain,
   // or 400 for a malformed one.
   static HttpAnswer HandleValidation(std::string_view token);
 
   // A full pass over one collection now (the same as after a `missed` lifecycle event).
+  // While Start's initial sync runs, the pass of a configured collection is queued
+  // instead (it runs as soon as the initial sync has ended) and Resync returns at once;
+  // an unconfigured one is InvalidArgument then.
   Status Resync(const std::string& user_id, Collection collection);
 
   Result<EngineStatus> GetStatus();
@@ -309,14 +345,24 @@ class Engine {
   // What GET /healthz answers: true once started, subscriptions set and the first sync done.
   bool Healthy() const;
   // What GET /metrics answers: the engine's counters in Prometheus text format (0.0.4).
-  // Needs Start().
+  // Needs Start(). With config.metrics.listen set (and serve_admin), /metrics (and
+  // /healthz) are served on that address instead of the webhook's listener.
   Result<std::string> Metrics();
+  // The port of that metrics listener (useful with port 0); 0 if there is none.
+  int MetricsPort() const;
 
   Result<std::vector<Message>> Messages(const MessageQuery& query);
   // What the calendar shows (the view `calendar`): single instances, occurrences and
   // exceptions overlapping the query's range, by start.
   Result<std::vector<Event>> Events(const EventQuery& query);
   Result<std::vector<Contact>> Contacts(const ContactQuery& query);
+  // The items of a mirrored SharePoint list, by Id (see ListItemQuery). A list never
+  // synced has none; site and list_id are compared as configured (list_id in any case).
+  Result<std::vector<ListItem>> ListItems(const ListItemQuery& query);
+  Result<std::vector<ListItem>> ListItems(const std::string& site, const std::string& list_id,
+                                          int limit = 1000) {
+    return ListItems(ListItemQuery{site, list_id, 0, limit});
+  }
   // Full-text search over subject, body preview and sender; every word must occur, a word
   // ending in '*' is a prefix. Best matches first; each Message's body_preview holds the
   // best matching passage (matches in [brackets]) and its json is left empty. Messages of
@@ -346,7 +392,8 @@ class Engine {
   // how many. The daemon (Start) does this by itself every few minutes.
   Result<int64_t> PruneChanges();
 
-  // Called after every commit that inserted, changed or deleted mirror rows, on the
+  // Called after every commit that inserted, changed or deleted mirror rows (messages,
+  // events and occurrences, contacts, SharePoint list items: Change::is_list_item), on the
   // engine's writer thread: keep it short and do not call back into the engine from it
   // (hand the changes to a thread of yours). Empty: none.
   void SetObserver(std::function<void(const std::vector<Change>&)> observer);

@@ -72,12 +72,36 @@ struct ContactQuery {
   int limit = 100;
 };
 
-// A mirror row inserted, changed or deleted by a committed write.
+// An item of a mirrored SharePoint list ([[sharepoint]]; the table list_items).
+struct ListItem {
+  std::string site;        // as configured, "https://contoso.sharepoint.com/sites/team"
+  std::string list_id;     // the list's GUID, lower case
+  int64_t item_id = 0;     // SharePoint's item Id
+  std::string created_at;  // its Created and Modified, as SharePoint wrote them
+  std::string modified_at;
+  std::string json;  // the item as SharePoint's REST API returned it (its columns)
+};
+
+// A list's items by Id: those above `after_item_id` (0: from the first), at most `limit`
+// (1..10,000). Page through a large list by passing the last Id seen.
+struct ListItemQuery {
+  std::string site;
+  std::string list_id;
+  int64_t after_item_id = 0;
+  int limit = 1000;
+};
+
+// A mirror row inserted, changed or deleted by a committed write: a mailbox item
+// (user_id, collection, id) or a SharePoint list item (site, list_id, and its Id in id;
+// user_id empty). A list item rewritten with identical content is no change.
 struct Change {
-  std::string user_id;
-  Collection collection = Collection::kMessages;
+  std::string user_id;                            // empty for a list item
+  Collection collection = Collection::kMessages;  // mailbox items only
   std::string id;
   bool deleted = false;
+  std::string site;     // list items only
+  std::string list_id;  // list items only (lower case); non-empty means a list item
+  bool is_list_item() const { return !list_id.empty(); }
 };
 
 }  // namespace graphmirror

@@ -85,9 +85,9 @@ TEST_CASE("A consumer of the change feed sees every change once across SIGKILLs"
   std::mt19937_64 rng(seed);
 
   auto start_daemon = [&] {
-    const size_t before = CountInFile(log, "listening on");
+    const size_t before = CountInFile(log, "initial sync done");
     pid_t pid = SpawnDaemon(config, log);
-    REQUIRE(WaitForLine(log, "listening on", before, std::chrono::seconds(30)));
+    REQUIRE(WaitForLine(log, "initial sync done", before, std::chrono::seconds(30)));
     return pid;
   };
   pid_t daemon = start_daemon();  // subscriptions, and the first sync (inserts)

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "graphmirror/version.h"
 #include "tests/integration/cli_run.h"
 #include "tests/integration/sim_fixture.h"
 
@@ -230,6 +231,12 @@ TEST_CASE("A bad config file ends with one line naming the problem", "[cli]") {
   Run no_database = RunCli("status --config " + WriteFile(dir, "ok.toml", base));
   CHECK(no_database.exit_code == 1);
   CHECK(no_database.output.find("no mirror database") != std::string::npos);
+}
+
+TEST_CASE("graphmirror --version prints the version and exits 0", "[cli]") {
+  Run run = RunCli("--version");
+  CHECK(run.exit_code == 0);
+  CHECK(run.output == std::string("graphmirror ") + GRAPHMIRROR_VERSION + "\n");
 }
 
 }  // namespace

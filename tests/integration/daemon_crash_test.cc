@@ -71,10 +71,10 @@ TEST_CASE("The daemon killed 20 times loses no acknowledged notification", "[cra
   // exists are only seen by delta rounds, which this test does not exercise.)
   {
     pid_t first = SpawnDaemon(config, log);
-    for (int i = 0; i < 3000 && CountInFile(log, "listening on") == 0; ++i) {
+    for (int i = 0; i < 3000 && CountInFile(log, "initial sync done") == 0; ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
-    REQUIRE(CountInFile(log, "listening on") == 1);
+    REQUIRE(CountInFile(log, "initial sync done") == 1);
     REQUIRE(sim.Subscriptions().size() == 4);
     ::kill(first, SIGKILL);
     REQUIRE(WaitExit(first) == 128 + SIGKILL);
@@ -112,11 +112,11 @@ TEST_CASE("The daemon killed 20 times loses no acknowledged notification", "[cra
 
   constexpr int kKills = 20;
   for (int kill = 0; kill < kKills; ++kill) {
-    const size_t started_before = CountInFile(log, "listening on");
+    const size_t started_before = CountInFile(log, "initial sync done");
     pid_t pid = SpawnDaemon(config, log);
     // Half the kills land during start-up (subscriptions, initial sync), half while it runs.
     if (kill % 2 == 1) {
-      for (int i = 0; i < 3000 && CountInFile(log, "listening on") == started_before; ++i) {
+      for (int i = 0; i < 3000 && CountInFile(log, "initial sync done") == started_before; ++i) {
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
       }
     }
@@ -128,12 +128,12 @@ TEST_CASE("The daemon killed 20 times loses no acknowledged notification", "[cra
   stream.join();
 
   // The last run drains what Graph still holds for it, then stops on SIGTERM.
-  const size_t started_before = CountInFile(log, "listening on");
+  const size_t started_before = CountInFile(log, "initial sync done");
   pid_t pid = SpawnDaemon(config, log);
-  for (int i = 0; i < 3000 && CountInFile(log, "listening on") == started_before; ++i) {
+  for (int i = 0; i < 3000 && CountInFile(log, "initial sync done") == started_before; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  REQUIRE(CountInFile(log, "listening on") > started_before);
+  REQUIRE(CountInFile(log, "initial sync done") > started_before);
   for (int i = 0; i < 3000; ++i) {
     if (sim.Deliveries().pending_items == 0 &&
         Query(db, "SELECT count(*) FROM notification_log WHERE state IN ('received', 'failed')") ==

@@ -171,15 +171,22 @@ TEST_CASE("Engine: per-collection reports, progress, the whole status, read-only
   CHECK(status->lists.empty());
 
   // A configured SharePoint list shows before its first sync, as never synced.
+  // (A list id must be a GUID, in a Config built by hand as in the file.)
+  Config bad_list = fewer;
+  bad_list.sharepoint.push_back({"https://contoso.sharepoint.com/sites/team", {"list-1"}});
+  auto refused = Engine::Open(bad_list, read_only);
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.status().message() == "config: 'sharepoint.lists' entries must be list ids (GUIDs)");
+  const std::string list_id = "5c77031a-9621-4dfc-bb5d-57803a94e91d";
   Config with_list = fewer;
-  with_list.sharepoint.push_back({"https://contoso.sharepoint.com/sites/team", {"list-1"}});
+  with_list.sharepoint.push_back({"https://contoso.sharepoint.com/sites/team", {list_id}});
   auto list_reader = Engine::Open(with_list, read_only);
   REQUIRE(list_reader.ok());
   auto list_status = (*list_reader)->GetStatus();
   REQUIRE(list_status.ok());
   REQUIRE(list_status->lists.size() == 1);
   CHECK(list_status->lists[0].configured);
-  CHECK(list_status->lists[0].list_id == "list-1");
+  CHECK(list_status->lists[0].list_id == list_id);
   CHECK(list_status->lists[0].items == 0);
   CHECK(list_status->lists[0].synced_at.empty());
   CHECK_FALSE(list_status->lists[0].has_change_token);
@@ -214,6 +221,8 @@ TEST_CASE("Engine: a program with its own HTTP server feeds notifications in", "
   while (!server.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
 
   REQUIRE(engine.Start({.serve_http = false}).ok());
+  // Start returned at once; the subscriptions and the initial sync run in the background.
+  REQUIRE(engine.WaitForInitialSync(std::chrono::seconds(60)).ok());
   CHECK(f.sim().Subscriptions().size() == 3);
   auto status = engine.GetStatus();
   CHECK(status->running);
@@ -241,9 +250,86 @@ TEST_CASE("Engine: a program with its own HTTP server feeds notifications in", "
 
   engine.Stop();
   CHECK_FALSE(engine.GetStatus()->running);
+  CHECK(engine.WaitForInitialSync(std::chrono::seconds(1)).code() == Status::Code::kCancelled);
   CHECK(engine.HandleNotification("application/json", "{\"value\":[]}").status == 503);
   server.stop();
   serving.join();
+}
+
+TEST_CASE("Engine: [metrics] listen serves /metrics on its own address", "[api][ops]") {
+  graphsim::Options o;
+  o.users = 1;
+  o.messages = 5;
+  o.events = 0;
+  o.contacts = 0;
+  SimFixture f(o);
+  const int port = FreePort();
+  Config config = f.Config(100);
+  config.database = f.dir().Path("metrics.db");
+  config.webhook.listen = "127.0.0.1:" + std::to_string(port);
+  config.webhook.notification_url = "http://127.0.0.1:" + std::to_string(port) + "/hook";
+
+  SECTION("on its own listener") {
+    config.metrics.listen = "127.0.0.1:0";
+    auto opened = Engine::Open(config, &f.clock());
+    REQUIRE(opened.ok());
+    Engine& engine = **opened;
+    CHECK(engine.MetricsPort() == 0);
+    REQUIRE(engine.Start().ok());
+    REQUIRE(engine.WaitForInitialSync(std::chrono::seconds(60)).ok());
+    const int metrics_port = engine.MetricsPort();
+    REQUIRE(metrics_port > 0);
+    REQUIRE(metrics_port != port);
+    httplib::Client metrics("127.0.0.1", metrics_port);
+    auto scraped = metrics.Get("/metrics");
+    REQUIRE(scraped);
+    CHECK(scraped->status == 200);
+    CHECK(scraped->body.find("graphmirror_") != std::string::npos);
+    auto health = metrics.Get("/healthz");
+    REQUIRE(health);
+    CHECK(health->status == 200);
+    auto other = metrics.Get("/notifications");
+    REQUIRE(other);
+    CHECK(other->status == 404);
+    auto post = metrics.Post("/hook", "{\"value\":[]}", "application/json");
+    REQUIRE(post);
+    CHECK(post->status == 405);  // no notification is taken here
+    // The webhook's port keeps /healthz and no longer serves /metrics.
+    httplib::Client hook("127.0.0.1", port);
+    auto moved = hook.Get("/metrics");
+    REQUIRE(moved);
+    CHECK(moved->status == 404);
+    auto hook_health = hook.Get("/healthz");
+    REQUIRE(hook_health);
+    CHECK(hook_health->status == 200);
+    engine.Stop();
+    CHECK(engine.MetricsPort() == 0);
+    httplib::Client gone("127.0.0.1", metrics_port);
+    CHECK_FALSE(gone.Get("/metrics"));  // closed with the engine
+  }
+
+  SECTION("absent: on the webhook's listener, as before") {
+    auto opened = Engine::Open(config, &f.clock());
+    REQUIRE(opened.ok());
+    Engine& engine = **opened;
+    REQUIRE(engine.Start().ok());
+    REQUIRE(engine.WaitForInitialSync(std::chrono::seconds(60)).ok());
+    CHECK(engine.MetricsPort() == 0);
+    httplib::Client hook("127.0.0.1", port);
+    auto scraped = hook.Get("/metrics");
+    REQUIRE(scraped);
+    CHECK(scraped->status == 200);
+    CHECK(scraped->body.find("graphmirror_") != std::string::npos);
+    engine.Stop();
+  }
+
+  SECTION("the address of the webhook itself is refused, in one line") {
+    config.metrics.listen = config.webhook.listen;
+    auto opened = Engine::Open(config, &f.clock());
+    REQUIRE_FALSE(opened.ok());
+    CHECK(opened.status().message().find("'metrics.listen' is the webhook's address") !=
+          std::string::npos);
+  }
 }
 
 }  // namespace

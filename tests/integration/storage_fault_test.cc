@@ -105,7 +105,7 @@ TEST_CASE("Storage faults: 503 while the database cannot commit, then convergenc
   const std::string log = dir.Path("daemon.log");
   const pid_t pid = SpawnDaemon(config, log);
   INFO("daemon log " << log);
-  REQUIRE(WaitForLine(log, "listening on", 0, 30s));
+  REQUIRE(WaitForLine(log, "initial sync done", 0, 30s));
   for (int i = 0; i < 1000 && !MirrorEquals(sim, db, "messages"); ++i) {
     std::this_thread::sleep_for(10ms);
   }

@@ -3,6 +3,8 @@
 #include "engine/config/config.h"
 
 #include <catch2/catch.hpp>
+#include <functional>
+#include <vector>
 
 #include "engine/sync/live_sync.h"
 
@@ -438,6 +440,116 @@ TEST_CASE("SharePoint with only a client secret is named as a problem, with what
   c.graph.certificate = "app-cert.pem";
   c.graph.private_key = "app-key.pem";
   CHECK(SharePointCredentialProblem(c).empty());
+}
+
+}  // namespace
+}  // namespace graphmirror::config
+
+namespace graphmirror::config {
+namespace {
+
+TEST_CASE("ValidateConfig gives a hand-built Config the TOML's one-line errors", "[config]") {
+  auto valid = ParseConfig(kValid, "g.toml", "", NoEnv);
+  REQUIRE(valid.ok());
+  REQUIRE(ValidateConfig(*valid).ok());
+  struct Case {
+    std::string toml_edit_from, toml_edit_to;
+    std::function<void(Config&)> edit;
+    std::string expect;
+  };
+  const std::vector<Case> cases = {
+      {"page_size = 100", "page_size = 5000", [](Config& c) { c.sync.page_size = 5000; },
+       "'sync.page_size' must be an integer from 1 to 1000"},
+      {"page_size = 100", "bodies = \"rtf\"", [](Config& c) { c.sync.bodies = "rtf"; },
+       "'sync.bodies' must be \"text\", \"html\" or \"none\", not \"rtf\""},
+      {"page_size = 100", "parallelism = 0", [](Config& c) { c.sync.parallelism = 0; },
+       "'sync.parallelism' must be an integer from 1 to 64"},
+      {"user = \"u2\"", "user = \"u1\"", [](Config& c) { c.mailboxes[1].user = "u1"; },
+       "mailbox 'u1' is configured twice"},
+      {"[graph]", "[webhook]\nlisten = \"nohost\"\n[graph]",
+       [](Config& c) { c.webhook.listen = "nohost"; },
+       "'webhook.listen' must be host:port, like \"127.0.0.1:8080\""},
+  };
+  for (const Case& k : cases) {
+    std::string text = kValid;
+    text.replace(text.find(k.toml_edit_from), k.toml_edit_from.size(), k.toml_edit_to);
+    auto parsed = ParseConfig(text, "g.toml", "", NoEnv);
+    REQUIRE_FALSE(parsed.ok());
+    Config hand = *valid;
+    k.edit(hand);
+    Status s = ValidateConfig(hand);
+    INFO(parsed.status().message() << " / " << s.message());
+    REQUIRE_FALSE(s.ok());
+    CHECK(s.code() == Status::Code::kInvalidArgument);
+    CHECK(s.message() == "config: " + k.expect);
+    CHECK(s.message().find('\n') == std::string::npos);
+    // The file's error is the same message, after its place in the file.
+    const std::string& from_file = parsed.status().message();
+    REQUIRE(from_file.size() >= k.expect.size());
+    CHECK(from_file.substr(from_file.size() - k.expect.size()) == k.expect);
+    CHECK(from_file.rfind("g.toml:", 0) == 0);
+  }
+
+  // A hand-built Config needs no TOML: an empty sharepoint list id, a filter on contacts.
+  Config hand = *valid;
+  hand.sharepoint.push_back({"https://contoso.sharepoint.com/sites/team", {"not-a-guid"}});
+  CHECK(ValidateConfig(hand).message() ==
+        "config: 'sharepoint.lists' entries must be list ids (GUIDs)");
+  // A reader's Config may lack the Graph identity; its other values are still checked.
+  Config reader;
+  reader.database = "mirror.db";
+  CHECK(ValidateConfig(reader).message() == "config: 'graph.token_url' is required");
+  CHECK(ValidateConfig(reader, "config", /*require_graph=*/false).ok());
+  reader.sync.page_size = 0;
+  CHECK(ValidateConfig(reader, "config", false).message() ==
+        "config: 'sync.page_size' must be an integer from 1 to 1000");
+  hand = *valid;
+  hand.mailboxes[0].filters[Collection::kContacts] = "displayName eq 'x'";
+  CHECK(ValidateConfig(hand, "mine").message() ==
+        "mine: 'mailbox.filter.contacts' is not supported (messages and events are)");
+}
+
+TEST_CASE("[metrics] listen", "[config]") {
+  auto absent = ParseConfig(kValid, "g.toml", "", NoEnv);
+  REQUIRE(absent.ok());
+  CHECK(absent->metrics.listen.empty());
+  auto set = ParseConfig(std::string(kValid) + "[metrics]\nlisten = \"127.0.0.1:9090\"\n", "g.toml",
+                         "", NoEnv);
+  REQUIRE(set.ok());
+  CHECK(set->metrics.listen == "127.0.0.1:9090");
+  auto bad =
+      ParseConfig(std::string(kValid) + "[metrics]\nlisten = \"9090\"\n", "g.toml", "", NoEnv);
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.status().message().find("g.toml:") == 0);
+  CHECK(bad.status().message().find("'metrics.listen' must be host:port") != std::string::npos);
+  auto typo = ParseConfig(std::string(kValid) + "[metrics]\nlisen = \"127.0.0.1:9090\"\n", "g.toml",
+                          "", NoEnv);
+  REQUIRE_FALSE(typo.ok());
+  CHECK(typo.status().message().find("unknown key 'metrics.lisen'") != std::string::npos);
+}
+
+TEST_CASE("A relative database resolves under STATE_DIRECTORY (systemd StateDirectory=)",
+          "[config]") {
+  auto env = [](const std::string& name) -> std::optional<std::string> {
+    if (name == "STATE_DIRECTORY") return "/var/lib/graphmirror";
+    return std::nullopt;
+  };
+  std::string text = kValid;
+  text.replace(text.find("client_secret = \"s3cret\""),
+               std::string("client_secret = \"s3cret\"").size(),
+               "certificate = \"app-cert.pem\"\nprivate_key = \"app-key.pem\"");
+  auto c = ParseConfig(text, "g.toml", "/etc/graphmirror", env);
+  REQUIRE(c.ok());
+  CHECK(c->database == "/var/lib/graphmirror/mirror.db");
+  CHECK(c->graph.certificate == "/etc/graphmirror/app-cert.pem");  // beside the config still
+  auto plain = ParseConfig(text, "g.toml", "/etc/graphmirror", NoEnv);
+  REQUIRE(plain.ok());
+  CHECK(plain->database == "/etc/graphmirror/mirror.db");
+  std::string absolute = text;
+  absolute.replace(absolute.find("\"mirror.db\""), 11, "\"/data/m.db\"");
+  auto kept = ParseConfig(absolute, "g.toml", "/etc/graphmirror", env);
+  REQUIRE(kept.ok());
+  CHECK(kept->database == "/data/m.db");
 }
 
 }  // namespace

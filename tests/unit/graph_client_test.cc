@@ -552,3 +552,31 @@ TEST_CASE("client: retries stop when the next wait would pass max_retry_wait", "
 
 }  // namespace
 }  // namespace graphmirror::graph
+
+namespace graphmirror::graph {
+namespace {
+
+TEST_CASE("client: SetCancelled ends a Retry-After wait soon, Cancelled", "[client]") {
+  // Real time: the wait would be 60 s; a stopping daemon must not sit it out.
+  FakeGraph graph(SystemClock::Default());
+  graph.SetGraphHandler([](const httplib::Request&, httplib::Response& res) {
+    res.status = 429;
+    res.set_header("Retry-After", "60");
+    res.set_content(R"({"error":{"code":"TooManyRequests","message":"slow down"}})",
+                    "application/json");
+  });
+  GraphClient client(graph.Options(), SystemClock::Default());
+  Result<Response> got = Status::Internal("not run");
+  std::thread request([&] { got = client.Get("a", "/users/a/messages"); });
+  while (client.Waiting().requests == 0) std::this_thread::sleep_for(milliseconds(5));
+  const auto cancelled_at = std::chrono::steady_clock::now();
+  client.SetCancelled(true);
+  request.join();
+  CHECK(std::chrono::steady_clock::now() - cancelled_at < seconds(2));
+  CHECK(got.status().code() == Status::Code::kCancelled);
+  CHECK(client.Waiting().requests == 0);
+  client.SetCancelled(false);  // and it goes on as before
+}
+
+}  // namespace
+}  // namespace graphmirror::graph

@@ -16,6 +16,7 @@
 //   graphmirror verify --config FILE [--mailbox U] [--resource R] [--repair]
 //                                           compares the mirror with Graph (ids and change
 //                                           keys); exit 0 equal, 1 drift, 2 could not tell
+//   graphmirror --version                   "graphmirror 0.1.0" (include/graphmirror/version.h)
 //
 // Every failure ends with one line on stderr naming the problem and a non-zero exit.
 
@@ -47,6 +48,7 @@
 
 #include "graphmirror/engine.h"
 #include "graphmirror/setup.h"
+#include "graphmirror/version.h"
 
 namespace graphmirror {
 namespace {
@@ -188,12 +190,35 @@ int RunDaemon(const std::string& config_path) {
   if (!engine.ok()) return Fail(engine.status().message());
   if (Status s = (*engine)->CheckCredentials(); !s.ok()) return Fail(s.message());
 
+  // Start returns once the webhook listens: Graph's notifications are logged (202) while
+  // the subscriptions are set and the initial sync runs in the background; its reports,
+  // then one "initial sync done" line, follow the "listening on" line (`order` holds
+  // them back until it is printed).
+  std::mutex order;
+  std::unique_lock<std::mutex> listening(order);
   Engine::StartOptions options;  // with /healthz and /metrics on the listener
-  options.on_initial_sync = PrintReport;
+  options.on_initial_sync = [&order](const SyncReport& r) {
+    std::lock_guard<std::mutex> lock(order);
+    PrintReport(r);
+  };
+  const auto started = std::chrono::steady_clock::now();
+  options.on_initial_sync_done = [&order, started](const std::vector<SyncReport>& reports) {
+    std::lock_guard<std::mutex> lock(order);
+    size_t failed = 0;
+    for (const auto& r : reports) failed += r.status.ok() ? 0 : 1;
+    std::printf("initial sync done: %zu collections synced in %.2f s%s\n", reports.size() - failed,
+                Seconds(std::chrono::steady_clock::now() - started),
+                failed ? (", " + std::to_string(failed) + " failed").c_str() : "");
+    std::fflush(stdout);
+  };
   if (Status s = (*engine)->Start(options); !s.ok()) return Fail(s.message());
-  std::printf("listening on %s, notifications at %s\n", config->webhook.listen.c_str(),
-              config->webhook.notification_url.c_str());
+  std::printf("listening on %s, notifications at %s%s\n", config->webhook.listen.c_str(),
+              config->webhook.notification_url.c_str(),
+              config->metrics.listen.empty()
+                  ? ""
+                  : (", metrics at http://" + config->metrics.listen + "/metrics").c_str());
   std::fflush(stdout);
+  listening.unlock();
 
   int signal = 0;
   sigwait(&stop_signals, &signal);
@@ -592,6 +617,8 @@ class JsonMessageFlag final : public spdlog::custom_flag_formatter {
 
 int Main(int argc, char** argv) {
   CLI::App app{"graphmirror: a local SQLite mirror of Microsoft 365 mailboxes"};
+  app.set_version_flag("--version", "graphmirror " GRAPHMIRROR_VERSION,
+                       "Print the version and exit");
   app.require_subcommand(1);
   std::string log_level = "warn";
   std::string log_format = "text";
