@@ -9,9 +9,9 @@
 //
 // Items, status and changes come back as dicts of str/int/bool/list (the C++ structs'
 // field names), so that they print, compare and serialize (json.dumps) as they are.
-// Errors are graphmirror.Error (a RuntimeError) with `code` ("NotFound", ...) and
-// `message`; a bad argument value is also graphmirror.Error (code "InvalidArgument"),
-// as the engine reports it.
+// Errors are graphmirror.Error (a RuntimeError) with `code` (CodeName's: "not found",
+// ...) and `message`; a bad argument value is also graphmirror.Error (code "invalid
+// argument"), as the engine reports it.
 //
 // The GIL is released around every engine call that may block (the database, Graph,
 // waiting for threads); results are converted to Python objects after it is taken back,
@@ -449,7 +449,7 @@ PYBIND11_MODULE(graphmirror, m) {
   m.attr("__version__") = GRAPHMIRROR_VERSION;
 
   g_error_type = PyErr_NewExceptionWithDoc(
-      "graphmirror.Error", "A graphmirror Status that is not ok: .code and .message.",
+      "graphmirror.Error", "A graphmirror Status that is not ok: .code (\"not found\", ...) and .message.",
       PyExc_RuntimeError, nullptr);
   m.add_object("Error", py::handle(g_error_type));
   py::register_exception_translator([](std::exception_ptr p) {

@@ -134,10 +134,10 @@ class SyncedMirrorTest(unittest.TestCase):
     def test_errors(self):
         with self.assertRaises(graphmirror.Error) as caught:
             self.mirror.commit_changes("x", 10**12)  # beyond the newest change
-        self.assertEqual(caught.exception.code, "InvalidArgument")
+        self.assertEqual(caught.exception.code, "invalid argument")
         with self.assertRaises(graphmirror.Error) as caught:
             self.mirror.drop_consumer("never-seen")
-        self.assertEqual(caught.exception.code, "NotFound")
+        self.assertEqual(caught.exception.code, "not found")
         with self.assertRaises(graphmirror.Error):
             self.mirror.read_changes()
         with self.assertRaises(graphmirror.Error):
@@ -152,11 +152,11 @@ class SyncedMirrorTest(unittest.TestCase):
         self.assertTrue(reader.closed)
         with self.assertRaises(graphmirror.Error) as caught:
             reader.messages()
-        self.assertEqual(caught.exception.code, "Cancelled")
+        self.assertEqual(caught.exception.code, "cancelled")
         missing = os.path.join(os.path.dirname(self.sim.database), "no-such.db")
         with self.assertRaises(graphmirror.Error) as caught:
             graphmirror.Mirror(database=missing)
-        self.assertEqual(caught.exception.code, "NotFound")
+        self.assertEqual(caught.exception.code, "not found")
         self.assertFalse(os.path.exists(missing))
 
     def test_the_gil_is_released_while_the_engine_works(self):
@@ -196,11 +196,11 @@ class LiveMirrorTest(unittest.TestCase):
         inserts = list(mirror.changes(consumer="live"))
         self.assertEqual(len([c for c in inserts if c["resource"] == "messages"]), 5)
 
-        # A message marked read in Graph: its notification reaches the engine's listener
-        # and the update comes out of the feed.
+        # A message changed in Graph: its notification reaches the engine's listener and
+        # the update comes out of the feed.
         user = sim.users[0]
         message_id = sim.ids(user, "messages")[0]
-        sim.graph("PATCH", "/users/%s/messages/%s" % (user, message_id), {"isRead": True})
+        sim.graph("PATCH", "/users/%s/messages/%s" % (user, message_id), {"subject": "Changed from Python"})
         deadline = time.monotonic() + 30
         updates = []
         while not updates and time.monotonic() < deadline:
@@ -208,9 +208,9 @@ class LiveMirrorTest(unittest.TestCase):
                        if c["item_id"] == message_id and c["kind"] == "update"]
             time.sleep(0.1)
         self.assertTrue(updates, "no update in the feed")
-        self.assertIn("isRead", updates[0]["fields"])
-        self.assertTrue([m for m in mirror.messages(user_id=user)
-                         if m["id"] == message_id][0]["is_read"])
+        self.assertIn("subject", updates[0]["fields"])
+        self.assertEqual([m for m in mirror.messages(user_id=user)
+                          if m["id"] == message_id][0]["subject"], "Changed from Python")
         self.assertIn("graphmirror", mirror.metrics())
 
         mirror.stop()
