@@ -98,6 +98,10 @@ struct ReceiverStats {
   std::atomic<uint64_t> notifications_received{0};  // items in well-formed bodies
   std::atomic<uint64_t> accepted{0};                // items handed to the store and committed
   std::atomic<uint64_t> rich_items{0};              // accepted items that carried encryptedContent
+  // Event Hubs' validation messages (subscriptionId and clientState "NA", changeType
+  // "Validation: ..."), which Graph writes to a hub when a subscription is created and
+  // which are to be ignored ("Receive change notifications through Azure Event Hubs").
+  std::atomic<uint64_t> hub_validations{0};
   std::atomic<uint64_t> rejected_unknown_subscription{0};
   std::atomic<uint64_t> rejected_bad_client_state{0};
   std::atomic<uint64_t> sequence_gaps{0};       // v2.0 SequenceNumber gaps, each logged as `missed`
