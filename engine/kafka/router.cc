@@ -182,7 +182,7 @@ void Router::Loop() {
       }
     }
     const auto now = std::chrono::steady_clock::now();
-    if (dirty_ && (now - last_commit >= options_.commit_interval || pending_.empty())) {
+    if (dirty_ && now - last_commit >= options_.commit_interval) {
       Commit(/*async=*/true);
       last_commit = now;
     }

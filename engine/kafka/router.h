@@ -12,7 +12,7 @@
 // Delivery: an idempotent producer (enable.idempotence, acks=all). A source record's
 // offset is stored only once every record made from it was acknowledged by its delivery
 // report (those that failed are produced again after a backoff), in order per source
-// partition, and the stored offsets are committed every `commit_interval`, before
+// partition, and the stored offsets are committed at most every `commit_interval`, before
 // partitions are revoked and at Stop. So a crash re-routes at most what was not
 // committed, and the shards' notification logs collapse the duplicates.
 //
@@ -48,7 +48,8 @@ inline constexpr const char* kMailboxTopic = "graphmirror.mailbox-changes";
 
 struct RouterOptions {
   std::string client_id = "graphmirror-router";
-  std::chrono::milliseconds commit_interval{200};
+  // Event Hubs throttles offset commits to 4 a second per partition: at most 2 here.
+  std::chrono::milliseconds commit_interval{500};
   // Source records routed whose records are not all acknowledged yet: beyond this the
   // router waits for acknowledgements before reading more.
   size_t max_in_flight = 1000;

@@ -109,7 +109,7 @@ void Shards::Loop() {
         NoteError(text);
       }
     }
-    if (dirty_ && (!message || now - last_commit >= options_.commit_interval)) {
+    if (dirty_ && now - last_commit >= options_.commit_interval) {
       Commit(/*async=*/true);
       last_commit = now;
     }

@@ -15,8 +15,7 @@
 //                 record is handed over again and nothing after it overtakes it;
 //   revoke of n:  the stored offsets are committed (synchronously), then close(n).
 //
-// Stored offsets are committed every `commit_interval` while records flow, when the
-// topic is drained, at revoke and at Stop. A daemon killed at any moment leaves its
+// Stored offsets are committed at most every `commit_interval`, at revoke and at Stop. A daemon killed at any moment leaves its
 // partitions to the others from the last commit; the notification log of the shard
 // collapses what it already holds.
 //
@@ -56,7 +55,8 @@ struct ShardHooks {
 
 struct ShardOptions {
   std::string client_id = "graphmirror-shards";
-  std::chrono::milliseconds commit_interval{200};
+  // Event Hubs throttles offset commits to 4 a second per partition: at most 2 here.
+  std::chrono::milliseconds commit_interval{500};
   std::chrono::milliseconds retry_initial{100};
   std::chrono::milliseconds retry_max{5000};
   std::chrono::milliseconds open_retry{1000};

@@ -57,7 +57,7 @@ std::string RoutedClientState(std::string_view key) {
 }
 
 std::string_view RoutingKeyOf(std::string_view client_state) {
-  if (client_state.size() <= kRoutingKeyLength || client_state[kRoutingKeyLength] != '.') {
+  if (client_state.size() <= kRoutingKeyLength + 1 || client_state[kRoutingKeyLength] != '.') {
     return {};
   }
   for (size_t i = 0; i < kRoutingKeyLength; ++i) {

@@ -1,0 +1,648 @@
+// The partitioned mode end to end ([kafka] mode = "partitioned", docs/scale-out.md): the
+// graphsim binary with many mailboxes, librdkafka's mock cluster (3 brokers, in this
+// process; the daemons connect to its ports), and real `graphmirror run` processes that
+// share the shards directory. Graph's deliveries reach the source topic through a relay
+// in this process that stands for Azure Event Hubs (it answers the validation handshake
+// and writes each collection Graph POSTs as one record, answering 202 once the cluster
+// acknowledged it, as Graph's write to a hub does). While a stream of creates, updates
+// and deletes runs, one daemon is killed with SIGKILL, another added, and a broker taken
+// down and brought back. Afterwards: the union of the shards equals graphsim, each
+// mailbox lives in exactly one shard (its own), every notification the hub took is in
+// its shard's log and applied, and each mailbox has its subscriptions with routed
+// clientStates.
+//
+// CI size by default; GRAPHMIRROR_KAFKA_FULL=1 runs the full size (more mailboxes, a
+// longer stream, more kills). The seed is printed; GRAPHMIRROR_KAFKA_SEED replays one.
+
+#include <SQLiteCpp/SQLiteCpp.h>
+#include <httplib.h>
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+#include <openssl/evp.h>
+#include <signal.h>
+#include <simdjson.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <future>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tests/support/free_port.h"
+#include "tests/support/process.h"
+#include "tests/support/temp_dir.h"
+
+namespace graphmirror::test {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+constexpr const char* kHub = "graph-hub";
+constexpr const char* kKeyedTopic = "graphmirror.mailbox-changes";
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+size_t Count(const std::string& text, const std::string& needle) {
+  size_t n = 0;
+  for (size_t pos = 0; (pos = text.find(needle, pos)) != std::string::npos; ++pos) ++n;
+  return n;
+}
+
+template <typename F>
+bool WaitUntil(F&& done, milliseconds timeout, milliseconds step = milliseconds(100)) {
+  const auto deadline = Clock::now() + timeout;
+  while (!done()) {
+    if (Clock::now() > deadline) return false;
+    std::this_thread::sleep_for(step);
+  }
+  return true;
+}
+
+// The routing key and shard of a mailbox, computed here from the documented rule (16 hex
+// digits of SHA-256 of the lower-cased mailbox; its value modulo the partitions), not by
+// the code under test.
+std::string ExpectedKey(std::string mailbox) {
+  for (char& c : mailbox) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  EVP_Digest(mailbox.data(), mailbox.size(), digest, &length, EVP_sha256(), nullptr);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string key;
+  for (int i = 0; i < 8; ++i) {
+    key += kHex[digest[i] >> 4];
+    key += kHex[digest[i] & 0xF];
+  }
+  return key;
+}
+int ExpectedShard(const std::string& mailbox, int partitions) {
+  return static_cast<int>(std::stoull(ExpectedKey(mailbox), nullptr, 16) %
+                          static_cast<uint64_t>(partitions));
+}
+
+// librdkafka's mock cluster, its brokers on loopback ports of this process.
+class MockCluster {
+ public:
+  explicit MockCluster(int brokers) {
+    char error[256];
+    rd_kafka_conf_t* conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "log_level", "3", error, sizeof error);
+    rk_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, error, sizeof error);
+    REQUIRE(rk_ != nullptr);
+    mc_ = rd_kafka_mock_cluster_new(rk_, brokers);
+    REQUIRE(mc_ != nullptr);
+    bootstraps_ = rd_kafka_mock_cluster_bootstraps(mc_);
+  }
+  ~MockCluster() {
+    rd_kafka_mock_cluster_destroy(mc_);
+    rd_kafka_destroy(rk_);
+  }
+  void CreateTopic(const std::string& topic, int partitions) {
+    REQUIRE(rd_kafka_mock_topic_create(mc_, topic.c_str(), partitions, 3) ==
+            RD_KAFKA_RESP_ERR_NO_ERROR);
+  }
+  void SetDown(int broker) { rd_kafka_mock_broker_set_down(mc_, broker); }
+  void SetUp(int broker) { rd_kafka_mock_broker_set_up(mc_, broker); }
+  const std::string& bootstraps() const { return bootstraps_; }
+
+ private:
+  rd_kafka_t* rk_ = nullptr;
+  rd_kafka_mock_cluster_t* mc_ = nullptr;
+  std::string bootstraps_;
+};
+
+// A producer that waits for each record's delivery report.
+class Producer {
+ public:
+  explicit Producer(const std::string& brokers) {
+    char error[256];
+    rd_kafka_conf_t* conf = rd_kafka_conf_new();
+    for (const auto& [k, v] : std::vector<std::pair<std::string, std::string>>{
+             {"bootstrap.servers", brokers},
+             {"acks", "all"},
+             {"linger.ms", "1"},
+             {"message.timeout.ms", "10000"},
+             {"log_level", "3"}}) {
+      REQUIRE(rd_kafka_conf_set(conf, k.c_str(), v.c_str(), error, sizeof error) ==
+              RD_KAFKA_CONF_OK);
+    }
+    rd_kafka_conf_set_dr_msg_cb(conf, [](rd_kafka_t*, const rd_kafka_message_t* m, void*) {
+      auto* promise = static_cast<std::promise<bool>*>(m->_private);
+      promise->set_value(m->err == RD_KAFKA_RESP_ERR_NO_ERROR);
+      delete promise;
+    });
+    rk_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, error, sizeof error);
+    REQUIRE(rk_ != nullptr);
+    poller_ = std::thread([this] {
+      while (!stop_) rd_kafka_poll(rk_, 50);
+    });
+  }
+  ~Producer() {
+    rd_kafka_flush(rk_, 2000);
+    stop_ = true;
+    poller_.join();
+    rd_kafka_purge(rk_, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    rd_kafka_poll(rk_, 0);
+    rd_kafka_destroy(rk_);
+  }
+  // True once the cluster acknowledged the record within `wait`.
+  bool Send(const std::string& topic, const std::string& value, milliseconds wait) {
+    auto* promise = new std::promise<bool>();
+    std::future<bool> done = promise->get_future();
+    const rd_kafka_resp_err_t err = rd_kafka_producev(
+        rk_, RD_KAFKA_V_TOPIC(topic.c_str()),
+        RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(promise), RD_KAFKA_V_END);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      delete promise;
+      return false;
+    }
+    return done.wait_for(wait) == std::future_status::ready && done.get();
+  }
+
+ private:
+  rd_kafka_t* rk_ = nullptr;
+  std::atomic<bool> stop_{false};
+  std::thread poller_;
+};
+
+// What Azure Event Hubs is to Graph: takes each collection and keeps it (as one record of
+// the hub's topic), answering only once it is kept.
+class HubRelay {
+ public:
+  HubRelay(const std::string& brokers, int port) : producer_(brokers), port_(port) {
+    auto handle = [this](const httplib::Request& req, httplib::Response& res) {
+      if (req.has_param("validationToken")) {
+        res.set_content(req.get_param_value("validationToken"), "text/plain");
+        return;
+      }
+      if (producer_.Send(kHub, req.body, milliseconds(1500))) {
+        ++kept_;
+        res.status = 202;
+      } else {
+        ++refused_;
+        res.status = 503;
+      }
+    };
+    server_.Post("/notify", handle);
+    server_.Get("/notify", handle);
+    thread_ = std::thread([this] { server_.listen("127.0.0.1", port_); });
+    server_.wait_until_ready();
+  }
+  ~HubRelay() {
+    server_.stop();
+    thread_.join();
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/notify"; }
+  Producer& producer() { return producer_; }
+  uint64_t kept() const { return kept_; }
+  uint64_t refused() const { return refused_; }
+
+ private:
+  Producer producer_;
+  int port_;
+  httplib::Server server_;
+  std::thread thread_;
+  std::atomic<uint64_t> kept_{0};
+  std::atomic<uint64_t> refused_{0};
+};
+
+// The graphsim binary: its base URL and mailboxes from its first lines.
+class Graphsim {
+ public:
+  Graphsim(const std::string& log, int users, uint64_t seed) {
+    pid_ = Spawn({GRAPHMIRROR_GRAPHSIM_PATH, "--listen", "127.0.0.1:0", "--users",
+                  std::to_string(users), "--messages", "4", "--events", "0", "--contacts", "2",
+                  "--seed", std::to_string(seed), "--delivery-retry-initial-ms", "50",
+                  "--delivery-timeout-ms", "3000", "--delivery-concurrency", "4"},
+                 log);
+    REQUIRE(WaitUntil(
+        [&] { return Count(ReadFile(log), "\nuser ") >= static_cast<size_t>(users); },
+        seconds(30), milliseconds(20)));
+    std::istringstream lines(ReadFile(log));
+    std::string line;
+    while (std::getline(lines, line)) {
+      if (line.rfind("http://", 0) == 0 && base_url_.empty()) base_url_ = line;
+      if (line.rfind("user ", 0) == 0) {
+        users_.push_back(line.substr(5, line.find(' ', 5) - 5));
+      }
+    }
+    REQUIRE(!base_url_.empty());
+    REQUIRE(users_.size() == static_cast<size_t>(users));
+    client_ = std::make_unique<httplib::Client>(base_url_);
+    client_->set_read_timeout(10, 0);
+    httplib::Params form{{"client_id", "graphsim"},
+                         {"client_secret", "graphsim-secret"},
+                         {"scope", "https://graph.microsoft.com/.default"},
+                         {"grant_type", "client_credentials"}};
+    auto token = client_->Post("/common/oauth2/v2.0/token", form);
+    REQUIRE(token);
+    simdjson::dom::parser parser;
+    std::string_view access;
+    REQUIRE(parser.parse(token->body)["access_token"].get(access) == simdjson::SUCCESS);
+    token_ = std::string(access);
+  }
+  ~Graphsim() {
+    ::kill(pid_, SIGTERM);
+    WaitExit(pid_);
+  }
+  const std::string& base_url() const { return base_url_; }
+  const std::vector<std::string>& users() const { return users_; }
+
+  // A Graph request with the app's token; the status (0: no answer).
+  int Send(const std::string& method, const std::string& path, const std::string& body = "") {
+    std::lock_guard<std::mutex> lock(mu_);
+    httplib::Headers headers{{"Authorization", "Bearer " + token_}};
+    httplib::Result r = method == "POST"    ? client_->Post(path, headers, body, "application/json")
+                        : method == "PATCH" ? client_->Patch(path, headers, body, "application/json")
+                                            : client_->Delete(path, headers);
+    return r ? r->status : 0;
+  }
+  // A /_sim/ document.
+  std::string Sim(const std::string& path) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto r = client_->Get(path);
+    return r && r->status == 200 ? r->body : "";
+  }
+  std::vector<std::string> Ids(const std::string& user, const std::string& collection) {
+    return StringArray(Sim("/_sim/users/" + user + "/" + collection + "/ids"), "ids");
+  }
+  // graphsim's items of a mailbox: id -> changeKey (read through Graph's own API).
+  std::map<std::string, std::string> Versions(const std::string& user,
+                                              const std::string& collection) {
+    std::map<std::string, std::string> out;
+    std::string path =
+        "/v1.0/users/" + user + "/" + collection + "?$select=id,changeKey&$top=1000";
+    while (!path.empty()) {
+      std::string body;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        auto r = client_->Get(path, {{"Authorization", "Bearer " + token_}});
+        if (!r || r->status != 200) return {{"error", "HTTP " + std::to_string(r ? r->status : 0)}};
+        body = r->body;
+      }
+      simdjson::dom::parser parser;
+      simdjson::dom::element doc = parser.parse(body);
+      for (simdjson::dom::element item : doc["value"].get_array()) {
+        out[std::string(std::string_view(item["id"]))] =
+            std::string(std::string_view(item["changeKey"]));
+      }
+      path.clear();
+      std::string_view next;
+      if (doc["@odata.nextLink"].get(next) == simdjson::SUCCESS) {
+        path = std::string(next.substr(next.find("/v1.0/")));
+      }
+    }
+    return out;
+  }
+  uint64_t Deliveries(const std::string& field) {
+    simdjson::dom::parser parser;
+    uint64_t n = 0;
+    if (parser.parse(Sim("/_sim/deliveries"))[field].get(n) != simdjson::SUCCESS) return ~0ULL;
+    return n;
+  }
+
+  static std::vector<std::string> StringArray(const std::string& json, const char* field) {
+    std::vector<std::string> out;
+    if (json.empty()) return out;
+    simdjson::dom::parser parser;
+    for (simdjson::dom::element e : parser.parse(json)[field].get_array()) {
+      out.emplace_back(std::string_view(e));
+    }
+    return out;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  std::string base_url_;
+  std::vector<std::string> users_;
+  std::unique_ptr<httplib::Client> client_;
+  std::string token_;
+  std::mutex mu_;
+};
+
+struct Sizes {
+  int users;
+  int partitions;
+  seconds stream;
+  int kills;  // daemons killed with SIGKILL mid-stream (one more is added back each time)
+};
+
+std::vector<std::string> ShardFiles(const std::string& dir, int partitions) {
+  std::vector<std::string> out;
+  for (int n = 0; n < partitions; ++n) {
+    const std::string path = dir + "/mirror-p" + std::to_string(n) + ".db";
+    if (std::ifstream(path).good()) out.push_back(path);
+  }
+  return out;
+}
+
+// The union of the shards, per (mailbox, collection): id -> changeKey; and in which shards
+// each mailbox has rows or subscriptions.
+struct Union {
+  std::map<std::pair<std::string, std::string>, std::map<std::string, std::string>> items;
+  std::map<std::string, std::set<int>> shards_of;
+  bool read = true;
+};
+Union ReadUnion(const std::string& dir, int partitions) {
+  Union out;
+  try {
+    for (int n = 0; n < partitions; ++n) {
+      const std::string path = dir + "/mirror-p" + std::to_string(n) + ".db";
+      if (!std::ifstream(path).good()) continue;
+      SQLite::Database db(path, SQLite::OPEN_READONLY);
+      db.setBusyTimeout(5000);
+      for (const std::string collection : {"messages", "contacts"}) {
+        SQLite::Statement q(db, "SELECT user_id, id, coalesce(json_extract(json, '$.changeKey'), '') FROM " +
+                                    collection);
+        while (q.executeStep()) {
+          const std::string user = q.getColumn(0).getString();
+          out.items[{user, collection}][q.getColumn(1).getString()] = q.getColumn(2).getString();
+          out.shards_of[user].insert(n);
+        }
+      }
+      SQLite::Statement subs(db, "SELECT user_id FROM subscriptions");
+      while (subs.executeStep()) out.shards_of[subs.getColumn(0).getString()].insert(n);
+    }
+  } catch (const std::exception& e) {
+    out.read = false;
+  }
+  return out;
+}
+
+// Mailboxes whose mirrored items differ from graphsim's (ids and changeKeys), by name.
+std::vector<std::string> Differences(Graphsim& sim, const Union& shards) {
+  std::vector<std::string> out;
+  if (!shards.read) return {"the shards could not be read"};
+  for (const std::string& user : sim.users()) {
+    for (const std::string collection : {"messages", "contacts"}) {
+      const auto want = sim.Versions(user, collection);
+      auto it = shards.items.find({user, collection});
+      const std::map<std::string, std::string> have =
+          it == shards.items.end() ? std::map<std::string, std::string>() : it->second;
+      if (have != want) {
+        out.push_back(user + " " + collection + ": graphsim " + std::to_string(want.size()) +
+                      ", shards " + std::to_string(have.size()));
+      }
+    }
+  }
+  return out;
+}
+
+std::string Join(const std::vector<std::string>& lines) {
+  std::string out;
+  for (const auto& l : lines) out += l + "\n";
+  return out;
+}
+
+TEST_CASE("Partitioned mirrors: 3 daemons, one killed, one added, a broker down and up",
+          "[.][kafka][partitioned]") {
+  const bool full = std::getenv("GRAPHMIRROR_KAFKA_FULL") != nullptr;
+  const Sizes sizes = full ? Sizes{120, 12, seconds(60), 3} : Sizes{24, 6, seconds(12), 1};
+  uint64_t seed = std::random_device{}();
+  if (const char* s = std::getenv("GRAPHMIRROR_KAFKA_SEED")) seed = std::stoull(s);
+  std::printf("partitioned test: seed %llu (GRAPHMIRROR_KAFKA_SEED replays it), %s size\n",
+              static_cast<unsigned long long>(seed), full ? "full" : "CI");
+  INFO("seed " << seed);
+  std::mt19937_64 rng(seed);
+
+  TempDir dir;
+  MockCluster cluster(3);
+  cluster.CreateTopic(kHub, 4);
+  cluster.CreateTopic(kKeyedTopic, sizes.partitions);
+  HubRelay relay(cluster.bootstraps(), FreePort());
+  Graphsim sim(dir.Path("graphsim.log"), sizes.users, seed % 100000);
+
+  const std::string shards_dir = dir.Path("shards");
+  const std::string config = dir.Path("graphmirror.toml");
+  {
+    std::ofstream out(config);
+    out << "[graph]\nbase_url = \"" << sim.base_url() << "/v1.0\"\ntoken_url = \""
+        << sim.base_url() << "/common/oauth2/v2.0/token\"\nclient_id = \"graphsim\"\n"
+        << "client_secret = \"graphsim-secret\"\n[sync]\npage_size = 100\n"
+        << "[webhook]\nlisten = \"127.0.0.1:" << FreePort() << "\"\nnotification_url = \""
+        << relay.url() << "\"\n"
+        << "[kafka]\nbrokers = \"" << cluster.bootstraps() << "\"\ntopic = \"" << kHub
+        << "\"\ngroup = \"gm\"\nsecurity = \"plaintext\"\nsession_timeout_seconds = 6\n"
+        << "mode = \"partitioned\"\npartitions = " << sizes.partitions
+        << "\nshard_directory = \"shards\"\n";
+    for (const std::string& user : sim.users()) {
+      out << "[[mailbox]]\nuser = \"" << user << "\"\nresources = [\"messages\", \"contacts\"]\n";
+    }
+  }
+
+  struct Daemon {
+    pid_t pid;
+    std::string log;
+  };
+  std::vector<Daemon> daemons;
+  auto spawn = [&] {
+    const std::string log = dir.Path("daemon-" + std::to_string(daemons.size()) + ".log");
+    daemons.push_back({Spawn({GRAPHMIRROR_CLI_PATH, "--log-level", "info", "run", "--config",
+                              config},
+                             log),
+                       log});
+  };
+  auto all_logs = [&] {
+    std::string text;
+    for (const Daemon& d : daemons) text += ReadFile(d.log);
+    return text;
+  };
+  for (int i = 0; i < 3; ++i) spawn();
+
+  // Every mailbox subscribed (2 each) and loaded into its shard.
+  const size_t subscriptions = 2 * sim.users().size();
+  INFO("daemon logs in " << dir.path());
+  REQUIRE(WaitUntil(
+      [&] { return Count(sim.Sim("/_sim/subscriptions"), "\"clientState\"") >= subscriptions; },
+      seconds(60)));
+  REQUIRE(WaitUntil(
+      [&] { return Differences(sim, ReadUnion(shards_dir, sizes.partitions)).empty(); },
+      seconds(60), milliseconds(1000)));
+
+  // Event Hubs' validation message (no routing key) and a record that is not a
+  // collection: both skipped, neither holds its partition.
+  REQUIRE(relay.producer().Send(
+      kHub,
+      R"({"value":[{"subscriptionId":"NA","subscriptionExpirationDateTime":"NA","clientState":"NA",)"
+      R"("changeType":"Validation: Testing client application reachability for subscription )"
+      R"(Request-Id: 00000000-0000-0000-0000-000000000000","resource":"NA",)"
+      R"("resourceData":{"@odata.type":"NA","@odata.id":"NA","id":"NA"}}]})",
+      seconds(5)));
+  REQUIRE(relay.producer().Send(kHub, "not a collection", seconds(5)));
+
+  // The stream: creates, updates and deletes on random mailboxes, all the time.
+  std::atomic<bool> streaming{true};
+  std::atomic<int> changes{0};
+  std::thread stream([&, stream_seed = rng()] {
+    std::mt19937_64 r(stream_seed);
+    const auto& users = sim.users();
+    while (streaming) {
+      const std::string& user = users[r() % users.size()];
+      const std::string collection = r() % 3 == 0 ? "contacts" : "messages";
+      const std::string base = "/v1.0/users/" + user + "/" + collection;
+      const int n = changes++;
+      const int what = static_cast<int>(r() % 10);
+      if (what < 6) {
+        sim.Send("POST", base,
+                 collection == "messages"
+                     ? R"({"subject":"s)" + std::to_string(n) + R"("})"
+                     : R"({"displayName":"c)" + std::to_string(n) + R"("})");
+      } else {
+        auto ids = sim.Ids(user, collection);
+        if (ids.size() > 2) {
+          const std::string& id = ids[r() % ids.size()];
+          if (what < 9) {
+            sim.Send("PATCH", base + "/" + id,
+                     collection == "messages" ? R"({"subject":"u)" + std::to_string(n) + R"("})"
+                                              : R"({"displayName":"u)" + std::to_string(n) + R"("})");
+          } else {
+            sim.Send("DELETE", base + "/" + id);
+          }
+        }
+      }
+      std::this_thread::sleep_for(milliseconds(5 + r() % 10));
+    }
+  });
+
+  // Mid-stream: daemons killed and added back, a broker down and up.
+  const auto slice = sizes.stream / (2 * sizes.kills + 2);
+  for (int k = 0; k < sizes.kills; ++k) {
+    std::this_thread::sleep_for(slice);
+    const size_t victim = daemons.size() - 3 + rng() % 3;  // one of the three live ones
+    ::kill(daemons[victim].pid, SIGKILL);
+    REQUIRE(WaitExit(daemons[victim].pid) == 128 + SIGKILL);
+    daemons[victim].pid = -1;
+    const int broker = 1 + static_cast<int>(rng() % 3);
+    cluster.SetDown(broker);
+    std::this_thread::sleep_for(slice);
+    cluster.SetUp(broker);
+    spawn();
+    // Keep the three live ones at the end of the list.
+    Daemon dead = daemons[victim];
+    daemons.erase(daemons.begin() + static_cast<std::ptrdiff_t>(victim));
+    daemons.insert(daemons.begin(), dead);
+  }
+  std::this_thread::sleep_for(sizes.stream - slice * (2 * sizes.kills));
+  streaming = false;
+  stream.join();
+  INFO(changes.load() << " changes made");
+
+  // Drained: graphsim has nothing left to deliver, and the shards equal graphsim.
+  std::vector<std::string> differences;
+  const bool converged = WaitUntil(
+      [&] {
+        if (sim.Deliveries("pending_items") != 0) return false;
+        differences = Differences(sim, ReadUnion(shards_dir, sizes.partitions));
+        return differences.empty();
+      },
+      seconds(full ? 300 : 90), milliseconds(1000));
+  INFO(Join(differences));
+  CHECK(converged);
+
+  // Every notification the hub kept is in the log of its mailbox's shard, and applied.
+  std::set<std::string> logged, unfinished, stored_subscriptions;
+  for (const std::string& path : ShardFiles(shards_dir, sizes.partitions)) {
+    SQLite::Database db(path, SQLite::OPEN_READONLY);
+    db.setBusyTimeout(5000);
+    CHECK(db.execAndGet("PRAGMA integrity_check").getString() == "ok");
+    SQLite::Statement log(db,
+                          "SELECT notification_id, state FROM notification_log "
+                          "WHERE notification_id IS NOT NULL");
+    while (log.executeStep()) {
+      logged.insert(log.getColumn(0).getString());
+      const std::string state = log.getColumn(1).getString();
+      if (state == "received" || state == "failed") unfinished.insert(log.getColumn(0).getString());
+    }
+    SQLite::Statement subs(db, "SELECT id FROM subscriptions");
+    while (subs.executeStep()) stored_subscriptions.insert(subs.getColumn(0).getString());
+  }
+  CHECK(unfinished.empty());
+  const std::vector<std::string> acked =
+      Graphsim::StringArray(sim.Sim("/_sim/deliveries/acked"), "ids");
+  CHECK(acked.size() > 20);
+  size_t missing = 0;
+  for (const std::string& id : acked) missing += logged.count(id) ? 0 : 1;
+  // (Every subscription was made and stored before the stream began: none is unknown.)
+  CHECK(missing == 0);
+  CHECK(sim.Deliveries("dropped_items") == 0);
+
+  // Each mailbox lives in exactly one shard: its own.
+  const Union shards = ReadUnion(shards_dir, sizes.partitions);
+  for (const std::string& user : sim.users()) {
+    INFO(user);
+    const std::set<int> want{ExpectedShard(user, sizes.partitions)};
+    CHECK(shards.shards_of.count(user) == 1);
+    if (shards.shards_of.count(user) == 1) CHECK(shards.shards_of.at(user) == want);
+  }
+
+  // Graph holds two subscriptions per mailbox, each clientState led by its routing key.
+  {
+    simdjson::dom::parser parser;
+    std::map<std::string, int> per_user;
+    for (simdjson::dom::element s : parser.parse(sim.Sim("/_sim/subscriptions"))["value"].get_array()) {
+      const std::string resource(std::string_view(s["resource"]));
+      const std::string client_state(std::string_view(s["clientState"]));
+      const std::string user = resource.substr(resource.find("users/") + 6,
+                                               resource.find('/', resource.find("users/") + 6) -
+                                                   resource.find("users/") - 6);
+      ++per_user[user];
+      CHECK(client_state.rfind(ExpectedKey(user) + ".", 0) == 0);
+      CHECK(stored_subscriptions.count(std::string(std::string_view(s["id"]))) == 1);
+    }
+    for (const std::string& user : sim.users()) CHECK(per_user[user] == 2);
+  }
+
+  // The routers dropped the validation message and skipped the junk record.
+  const std::string logs = all_logs();
+  CHECK(Count(logs, "without a routing key dropped") >= 1);
+  CHECK(Count(logs, "skipped: notification: not JSON") >= 1);
+
+  // `graphmirror search` and `status` read the shards as one.
+  {
+    const std::string out = dir.Path("status.txt");
+    pid_t status = Spawn({GRAPHMIRROR_CLI_PATH, "status", "--config", config}, out);
+    CHECK(WaitExit(status) == 0);
+    const std::string text = ReadFile(out);
+    CHECK(Count(text, "NOT ITS SHARD") == 0);
+    CHECK(Count(text, " SHARDS") == 0);
+    CHECK(Count(text, "== shard ") >= 1);
+    const std::string found = dir.Path("search.txt");
+    pid_t search = Spawn({GRAPHMIRROR_CLI_PATH, "search", "--shards", shards_dir, "s1*"}, found);
+    CHECK(WaitExit(search) == 0);
+    CHECK(Count(ReadFile(found), " message") >= 1);
+  }
+
+  // The live daemons stop cleanly: they commit and close their shards.
+  for (Daemon& d : daemons) {
+    if (d.pid < 0) continue;
+    ::kill(d.pid, SIGTERM);
+    CHECK(WaitExit(d.pid) == 0);
+    d.pid = -1;
+  }
+  std::printf("partitioned test: %d changes, %zu notifications kept by the hub (%llu refused), "
+              "%zu missing from the logs\n",
+              changes.load(), acked.size(), static_cast<unsigned long long>(relay.refused()),
+              missing);
+}
+
+}  // namespace
+}  // namespace graphmirror::test
