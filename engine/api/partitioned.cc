@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <string_view>
 
 #include "engine/config/config.h"
 #include "engine/kafka/router.h"

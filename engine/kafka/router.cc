@@ -40,25 +40,50 @@ void Router::NoteError(const std::string& text) {
   last_error_ = text + " (at " + UtcNow() + ")";
 }
 
+Result<Handle> Router::MakeProducer() {
+  // Idempotent (no duplicates or reordering from its own retries), every in-sync replica
+  // acknowledging; a record is given a minute before it counts as failed and is produced
+  // again by us. The topic is never created by accident, with the broker's partitions.
+  auto conf = MakeConf(settings_, options_.client_id,
+                       {{"enable.idempotence", "true"},
+                        {"acks", "all"},
+                        {"linger.ms", "5"},
+                        {"message.timeout.ms", "60000"},
+                        {"allow.auto.create.topics", "false"}});
+  if (!conf.ok()) return conf.status();
+  rd_kafka_conf_set_opaque(conf->get(), this);
+  rd_kafka_conf_set_dr_msg_cb(conf->get(), &Router::DeliveryCallback);
+  rd_kafka_conf_set_error_cb(conf->get(), &Router::ErrorCallback);
+  return NewClient(ClientKind::kProducer, std::move(conf).value());
+}
+
+void Router::ReplaceFatalProducer() {
+  char reason[512];
+  const rd_kafka_resp_err_t err = rd_kafka_fatal_error(producer_.get(), reason, sizeof reason);
+  if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return;
+  // An idempotent producer that lost track of its sequence can produce no more: its
+  // records fail (and are produced again by a new one; duplicates collapse downstream).
+  const std::string text = std::string("kafka router: the producer failed (") +
+                           rd_kafka_err2name(err) + ": " + reason + "); making a new one";
+  spdlog::error("{}", text);
+  NoteError(text);
+  ++stats_.errors;
+  rd_kafka_purge(producer_.get(), RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+  rd_kafka_poll(producer_.get(), 0);
+  auto fresh = MakeProducer();
+  if (!fresh.ok()) {
+    NoteError(fresh.status().message());
+    return;
+  }
+  producer_ = std::move(fresh).value();
+}
+
 Status Router::Start() {
   if (started_) return Status::InvalidArgument("the router is already started");
   if (settings_.mode != "partitioned" || settings_.partitions < 1) {
     return Status::InvalidArgument("the router needs kafka.mode = \"partitioned\" and partitions");
   }
-  // The producer: idempotent (no duplicates or reordering from its own retries), every
-  // in-sync replica acknowledging; a record is given a minute before it counts as failed
-  // and is produced again by us.
-  auto producer_conf = MakeConf(settings_, options_.client_id,
-                                {{"enable.idempotence", "true"},
-                                 {"acks", "all"},
-                                 {"linger.ms", "5"},
-                                 {"message.timeout.ms", "60000"},
-                                 {"allow.auto.create.topics", "false"}});
-  if (!producer_conf.ok()) return producer_conf.status();
-  rd_kafka_conf_set_opaque(producer_conf->get(), this);
-  rd_kafka_conf_set_dr_msg_cb(producer_conf->get(), &Router::DeliveryCallback);
-  rd_kafka_conf_set_error_cb(producer_conf->get(), &Router::ErrorCallback);
-  auto producer = NewClient(ClientKind::kProducer, std::move(producer_conf).value());
+  auto producer = MakeProducer();
   if (!producer.ok()) return producer.status();
 
   const int64_t session_ms = std::chrono::milliseconds(settings_.session_timeout).count();
@@ -163,6 +188,7 @@ void Router::Loop() {
       spdlog::info("kafka router: reading {} as group {}-router, writing {} ({} partitions)",
                    settings_.topic, settings_.group, kMailboxTopic, settings_.partitions);
     }
+    ReplaceFatalProducer();
     Drain(0);
     if (pending_.size() >= options_.max_in_flight) {
       Drain(50);

@@ -111,6 +111,10 @@ class Router {
     std::chrono::milliseconds backoff{0};
   };
 
+  Result<Handle> MakeProducer();
+  // A producer with a fatal error (idempotence broken) is replaced; its records are
+  // produced again.
+  void ReplaceFatalProducer();
   void Loop();
   bool TopicReady();
   void Route(const rd_kafka_message_t& message);

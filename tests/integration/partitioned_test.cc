@@ -24,6 +24,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <chrono>
@@ -204,8 +205,8 @@ class HubRelay {
     };
     server_.Post("/notify", handle);
     server_.Get("/notify", handle);
-    thread_ = std::thread([this] { server_.listen("127.0.0.1", port_); });
-    server_.wait_until_ready();
+    REQUIRE(server_.bind_to_port("127.0.0.1", port_));
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
   }
   ~HubRelay() {
     server_.stop();
@@ -295,7 +296,7 @@ class Graphsim {
       std::string body;
       {
         std::lock_guard<std::mutex> lock(mu_);
-        auto r = client_->Get(path, {{"Authorization", "Bearer " + token_}});
+        auto r = client_->Get(path, httplib::Headers{{"Authorization", "Bearer " + token_}});
         if (!r || r->status != 200) return {{"error", "HTTP " + std::to_string(r ? r->status : 0)}};
         body = r->body;
       }
@@ -388,19 +389,31 @@ Union ReadUnion(const std::string& dir, int partitions) {
   return out;
 }
 
-// Mailboxes whose mirrored items differ from graphsim's (ids and changeKeys), by name.
+// Mailboxes whose mirrored items differ from graphsim's: the ids graphsim holds, and the
+// changeKey of each item Graph's listing shows, by name.
 std::vector<std::string> Differences(Graphsim& sim, const Union& shards) {
   std::vector<std::string> out;
   if (!shards.read) return {"the shards could not be read"};
   for (const std::string& user : sim.users()) {
     for (const std::string collection : {"messages", "contacts"}) {
-      const auto want = sim.Versions(user, collection);
+      std::vector<std::string> want = sim.Ids(user, collection);
+      std::sort(want.begin(), want.end());
       auto it = shards.items.find({user, collection});
       const std::map<std::string, std::string> have =
           it == shards.items.end() ? std::map<std::string, std::string>() : it->second;
-      if (have != want) {
+      std::vector<std::string> have_ids;
+      for (const auto& [id, change_key] : have) have_ids.push_back(id);
+      if (have_ids != want) {
         out.push_back(user + " " + collection + ": graphsim " + std::to_string(want.size()) +
-                      ", shards " + std::to_string(have.size()));
+                      " items, shards " + std::to_string(have_ids.size()));
+        continue;
+      }
+      for (const auto& [id, change_key] : sim.Versions(user, collection)) {
+        auto row = have.find(id);
+        if (row != have.end() && row->second != change_key) {
+          out.push_back(user + " " + collection + " " + id + ": changeKey " + row->second +
+                        " in the shard, " + change_key + " in graphsim");
+        }
       }
     }
   }
@@ -454,6 +467,17 @@ TEST_CASE("Partitioned mirrors: 3 daemons, one killed, one added, a broker down 
     std::string log;
   };
   std::vector<Daemon> daemons;
+  // Whatever happens, no daemon outlives the test (nor the cluster it talks to).
+  struct KillAll {
+    std::vector<Daemon>* daemons;
+    ~KillAll() {
+      for (Daemon& d : *daemons) {
+        if (d.pid <= 0) continue;
+        ::kill(d.pid, SIGKILL);
+        WaitExit(d.pid);
+      }
+    }
+  } kill_all{&daemons};
   auto spawn = [&] {
     const std::string log = dir.Path("daemon-" + std::to_string(daemons.size()) + ".log");
     daemons.push_back({Spawn({GRAPHMIRROR_CLI_PATH, "--log-level", "info", "run", "--config",
@@ -614,7 +638,7 @@ TEST_CASE("Partitioned mirrors: 3 daemons, one killed, one added, a broker down 
   // The routers dropped the validation message and skipped the junk record.
   const std::string logs = all_logs();
   CHECK(Count(logs, "without a routing key dropped") >= 1);
-  CHECK(Count(logs, "skipped: notification: not JSON") >= 1);
+  CHECK(Count(logs, "skipped: notification:") >= 1);
 
   // `graphmirror search` and `status` read the shards as one.
   {
@@ -628,7 +652,7 @@ TEST_CASE("Partitioned mirrors: 3 daemons, one killed, one added, a broker down 
     const std::string found = dir.Path("search.txt");
     pid_t search = Spawn({GRAPHMIRROR_CLI_PATH, "search", "--shards", shards_dir, "s1*"}, found);
     CHECK(WaitExit(search) == 0);
-    CHECK(Count(ReadFile(found), " message") >= 1);
+    CHECK(Count(ReadFile(found), "[s1") >= 1);  // a match, in brackets
   }
 
   // The live daemons stop cleanly: they commit and close their shards.

@@ -577,8 +577,15 @@ int RunShardsStatus(const std::optional<Config>& config, const std::string& dir)
     for (const bool router : {true, false}) {
       Config c = ShardConfig(*config, shards->front().partition);
       c.database = shards->front().path;
-      c.kafka->group += router ? "-router" : "-shards";
-      if (!router) c.kafka->topic = kMailboxChangesTopic;
+      // Read as a plain consumer group of one topic (Engine::Kafka asks the brokers).
+      KafkaSettings& k = *c.kafka;
+      k.group += router ? "-router" : "-shards";
+      if (!router) k.topic = kMailboxChangesTopic;
+      k.mode = "single";
+      k.partitions = 0;
+      k.shard_directory.clear();
+      k.shard = -1;
+      k.event_hub_url.clear();
       Engine::OpenOptions options;
       options.create_if_missing = false;
       auto engine = Engine::Open(c, options);
