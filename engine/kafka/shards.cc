@@ -128,9 +128,17 @@ void Shards::Handle(const rd_kafka_message_t& message) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = partitions_.find(n);
-    // Fetched before a revoke, a pause or a seek back: it comes again when its turn is.
-    if (it == partitions_.end() || !it->second.open || it->second.paused) return;
+    if (it == partitions_.end()) return;  // revoked: its new owner reads it
+    if (!it->second.open || it->second.paused) {
+      // Fetched before the pause took effect: the partition goes on from here (at the
+      // latest) when it resumes, so nothing is skipped.
+      if (it->second.seek_to < 0 || message.offset < it->second.seek_to) {
+        it->second.seek_to = message.offset;
+      }
+      return;
+    }
     if (it->second.seek_to >= 0) {
+      // After a seek back, records fetched before it are stale: the seek's record first.
       if (message.offset != it->second.seek_to) return;
       it->second.seek_to = -1;
     }
