@@ -812,5 +812,36 @@ TEST_CASE("receiver: HTTPS with a configured certificate, TLS 1.2 at least", "[n
   CHECK_FALSE(halfway.Start().ok());
 }
 
+TEST_CASE("receiver: Event Hubs' validation messages are skipped and counted, not refused",
+          "[notify][kafka]") {
+  Fixture f;
+  // What Graph writes to an event hub when it creates a subscription ("Receive change
+  // notifications through Azure Event Hubs"), here beside a real item.
+  const std::string validation =
+      R"({"subscriptionId":"NA","subscriptionExpirationDateTime":"NA","clientState":"NA",)"
+      R"("changeType":"Validation: Testing client application reachability for subscription )"
+      R"(Request-Id: 522a8e7e-096a-494c-aaf1-ac0dcfca45b7","resource":"NA",)"
+      R"("resourceData":{"@odata.type":"NA","@odata.id":"NA","id":"NA"}})";
+  NotificationAnswer answer = f.receiver->Accept("application/json", Body({validation}));
+  CHECK(answer.status == 202);
+  CHECK(f.receiver->stats().hub_validations == 1);
+  CHECK(f.receiver->stats().rejected_unknown_subscription == 0);
+  CHECK(f.receiver->stats().rejected_batches == 0);
+  CHECK(f.Rows() == 0);
+  answer = f.receiver->Accept("application/json", Body({validation, Item("sub-1", "cs-1", "m1", "e1")}));
+  CHECK(answer.status == 202);
+  CHECK(f.receiver->stats().hub_validations == 2);
+  CHECK(f.Rows() == 1);
+  // Only the "NA" subscription with a Validation change type is one: anything else named
+  // NA is refused as unknown.
+  std::string forged = validation;
+  forged.replace(forged.find("Validation: Testing"), 19, "created");
+  answer = f.receiver->Accept("application/json", Body({forged}));
+  CHECK(answer.status == 202);
+  CHECK(f.receiver->stats().rejected_unknown_subscription == 1);
+  CHECK(f.receiver->stats().hub_validations == 2);
+}
+
+
 }  // namespace
 }  // namespace graphmirror::notify
