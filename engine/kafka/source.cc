@@ -110,8 +110,8 @@ void KafkaSource::Loop() {
     Message message(rd_kafka_consumer_poll(rk, 100));
     const auto now = std::chrono::steady_clock::now();
     if (!message) {
-      // Drained (or nothing yet): what is stored goes out now.
-      if (dirty_) {
+      // Drained (or nothing yet): what is stored goes out, once the interval allows.
+      if (dirty_ && now - last_commit >= options_.commit_interval) {
         Commit(/*async=*/true);
         last_commit = now;
       }
