@@ -112,7 +112,7 @@ class KafkaSource {
  private:
   void Loop();
   // Handles one record; returns how long to wait before polling again (0: at once).
-  std::chrono::milliseconds Handle(const rd_kafka_message_t& message);
+  std::chrono::milliseconds HandleRecord(const rd_kafka_message_t& message);
   void StoreOffset(const rd_kafka_message_t& message);
   void SeekBack(const rd_kafka_message_t& message);
   void Commit(bool async);
