@@ -704,16 +704,6 @@ std::optional<Problem> FirstProblem(const Config& c, bool require_graph = true) 
         return Problem{at, "'mailbox.filter.messages' cannot be combined with 'mailbox.folders'"};
       }
     }
-    if (m.rich && c.kafka && !c.kafka->event_hub_url.empty()) {
-      // "Microsoft Graph doesn't send validation tokens for change notifications delivered
-      // through Azure Event Hubs" (rich notifications), and the worker refuses rich items
-      // without them.
-      return Problem{path("mailbox", i, "rich"),
-                     "mailbox '" + m.user +
-                         "' asks for rich notifications, which cannot come through an event hub "
-                         "yet (Graph sends no validation tokens there): leave out rich or "
-                         "kafka.event_hub_url"};
-    }
     if (m.rich && !c.rich) {
       return Problem{path("mailbox", i, "rich"),
                      "mailbox '" + m.user +

@@ -656,16 +656,6 @@ TEST_CASE("ParseConfig refuses malformed [kafka] values with one line naming the
     CHECK(r.status().message().find('\n') == std::string::npos);
     CHECK(r.status().message().rfind("g.toml:", 0) == 0);
   }
-  // Rich notifications through a hub carry no validation tokens: refused, naming why.
-  std::string rich = kValid;
-  rich.replace(rich.find("user = \"u1\""), 11, "user = \"u1\"\nrich = true");
-  auto r = ParseConfig(rich + "[kafka]\nbrokers = \"b:1\"\nsecurity = \"plaintext\"\n"
-                              "event_hub_url = \"EventHub:https://ns.servicebus.windows.net/"
-                              "eventhubname/h?tenantId=c\"\n",
-                       "g.toml", "", NoEnv);
-  REQUIRE_FALSE(r.ok());
-  CHECK(r.status().message().find("cannot come through an event hub") != std::string::npos);
-
   // A hand-built Config gets the same checks.
   auto c = ParseConfig(kValid, "g.toml", "", NoEnv);
   REQUIRE(c.ok());

@@ -537,6 +537,46 @@ TEST_CASE("receiver: rich items are logged encrypted, with their body's tokens",
   CHECK_FALSE(q.executeStep());
 }
 
+TEST_CASE("receiver: rich items read from an event hub need no tokens; the webhook cannot say so",
+          "[notify][kafka]") {
+  Fixture f;
+  std::string rich = Item("sub-1", "cs-1", "m-hub", "CQ9", "updated");
+  rich.insert(rich.size() - 1,
+              R"(,"encryptedContent":{"data":"ZGF0YQ==","dataSignature":"c2ln","dataKey":"a2V5",)"
+              R"("encryptionCertificateId":"cert-1","encryptionCertificateThumbprint":"AB12"})");
+  // Graph sends no validation tokens through a hub: the body's rich items are logged with
+  // the event hub's marker as their token batch.
+  NotificationAnswer answer =
+      f.receiver->Accept("application/json", Body({rich}), Delivery::kEventHub);
+  CHECK(answer.status == 202);
+  {
+    SQLite::Database db(f.dir.Path("mirror.db"), SQLite::OPEN_READONLY);
+    SQLite::Statement q(db,
+                        "SELECT l.item_id, t.tokens FROM notification_log l "
+                        "JOIN notification_tokens t ON t.id = l.token_batch");
+    REQUIRE(q.executeStep());
+    CHECK(q.getColumn(0).getString() == "m-hub");
+    CHECK(q.getColumn(1).getString() == std::string(kEventHubTokens) + "\n");
+    CHECK_FALSE(q.executeStep());
+  }
+  // A webhook body claiming the marker is refused whole.
+  std::string forged = Body({Item("sub-1", "cs-1", "m-forged", "CQ1")});
+  forged.insert(forged.size() - 1,
+                ",\"validationTokens\":[\"" + std::string(kEventHubTokens) + "\"]");
+  auto cli = f.Client();
+  auto res = cli.Post("/notifications", forged, kJson);
+  REQUIRE(res);
+  CHECK(res->status == 400);
+  CHECK(f.receiver->Accept("application/json", forged).status == 400);
+  CHECK(f.Rows("item_id = 'm-forged'") == 0);
+  // Not rich: no marker is stored (plain items need no tokens anywhere).
+  answer = f.receiver->Accept("application/json", Body({Item("sub-1", "cs-1", "m-plain", "CQ2")}),
+                              Delivery::kEventHub);
+  CHECK(answer.status == 202);
+  CHECK(f.Rows("item_id = 'm-plain' AND token_batch IS NULL OR item_id = 'm-plain' AND "
+               "token_batch = 0") == 1);
+}
+
 TEST_CASE("receiver: redeliveries collapse; etag-less lifecycle events do not", "[notify]") {
   Fixture f;
   auto cli = f.Client();
