@@ -178,10 +178,15 @@ Status Engine::Start(StartOptions options) {
   if (config.kafka && options.consume_kafka) {
     kafka::SourceOptions source_options;
     source_options.max_record_bytes = config.webhook.max_body_bytes;
-    // Each record is what Graph would have POSTed: the webhook's own checks and log.
+    // Each record is what Graph would have POSTed: the webhook's own checks and log. Read
+    // from a hub Graph delivers to, rich items come without validation tokens.
+    const bool from_hub = !config.kafka->event_hub_url.empty();
     source = std::make_shared<kafka::KafkaSource>(
         *config.kafka,
-        [this](std::string_view body) { return HandleNotification("application/json", body).status; },
+        [this, from_hub](std::string_view body) {
+          return from_hub ? HandleEventHubRecord(body).status
+                          : HandleNotification("application/json", body).status;
+        },
         source_options);
   }
   std::unique_ptr<notify::AdminServer> metrics_server;
@@ -304,6 +309,19 @@ HttpAnswer Engine::HandleNotification(std::string_view content_type, std::string
   // once the initial sync has ended.
   if (!live) return {503, "text/plain; charset=utf-8", "not started\n"};
   notify::NotificationAnswer answer = live->receiver().Accept(content_type, body);
+  return {answer.status, answer.body.empty() ? "" : "text/plain; charset=utf-8",
+          std::move(answer.body)};
+}
+
+HttpAnswer Engine::HandleEventHubRecord(std::string_view body) {
+  std::shared_ptr<sync::LiveSync> live;
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    live = impl_->live;
+  }
+  if (!live) return {503, "text/plain; charset=utf-8", "not started\n"};
+  notify::NotificationAnswer answer =
+      live->receiver().Accept("application/json", body, notify::Delivery::kEventHub);
   return {answer.status, answer.body.empty() ? "" : "text/plain; charset=utf-8",
           std::move(answer.body)};
 }

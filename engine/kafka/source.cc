@@ -110,8 +110,8 @@ void KafkaSource::Loop() {
     Message message(rd_kafka_consumer_poll(rk, 100));
     const auto now = std::chrono::steady_clock::now();
     if (!message) {
-      // Drained (or nothing yet): what is stored goes out now.
-      if (dirty_) {
+      // Drained (or nothing yet): what is stored goes out, once the interval allows.
+      if (dirty_ && now - last_commit >= options_.commit_interval) {
         Commit(/*async=*/true);
         last_commit = now;
       }
@@ -119,7 +119,7 @@ void KafkaSource::Loop() {
     }
     std::chrono::milliseconds wait{0};
     if (message->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-      wait = Handle(*message);
+      wait = HandleRecord(*message);
     } else if (message->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
       stats_.errors.fetch_add(1);
       const std::string text = ErrorStatus(message->err, "kafka: reading " + settings_.topic).message() +
@@ -146,7 +146,7 @@ void KafkaSource::Loop() {
   spdlog::info("kafka: stopped reading {}", settings_.topic);
 }
 
-std::chrono::milliseconds KafkaSource::Handle(const rd_kafka_message_t& message) {
+std::chrono::milliseconds KafkaSource::HandleRecord(const rd_kafka_message_t& message) {
   stats_.records.fetch_add(1);
   const std::string where = settings_.topic + "[" + std::to_string(message.partition) + "]@" +
                             std::to_string(message.offset);

@@ -12,9 +12,8 @@
 //
 // Offsets are committed only for records the handler made durable (or skipped), in order
 // per partition: stored as each record ends, committed asynchronously at most every
-// `commit_interval` while records flow and whenever the topic is drained (each commit's
-// answer is checked and counted), and synchronously before partitions are revoked and at
-// Stop. A crash reads again from the last committed offset; the notification log
+// `commit_interval` (each commit's answer is checked and counted), and synchronously
+// before partitions are revoked and at Stop. A crash reads again from the last committed offset; the notification log
 // collapses what it already holds (dedupe keys), so a record read twice is harmless.
 //
 // The consumer joins the group `settings.group` (enable.auto.commit and
@@ -53,9 +52,9 @@ struct SourceOptions {
   // up to retry_max while the handler keeps failing, and starts over after a success.
   std::chrono::milliseconds retry_initial{100};
   std::chrono::milliseconds retry_max{5000};
-  // How often stored offsets are committed while records flow (also when the topic is
-  // drained, and at revoke and Stop).
-  std::chrono::milliseconds commit_interval{200};
+  // Stored offsets are committed at most this often (and at revoke and Stop): Event
+  // Hubs throttles offset commits to 4 calls a second per partition.
+  std::chrono::milliseconds commit_interval{500};
   // A record larger than this is refused as the webhook refuses such a body (413),
   // without calling the handler; 0: no limit.
   size_t max_record_bytes = 0;
@@ -113,7 +112,7 @@ class KafkaSource {
  private:
   void Loop();
   // Handles one record; returns how long to wait before polling again (0: at once).
-  std::chrono::milliseconds Handle(const rd_kafka_message_t& message);
+  std::chrono::milliseconds HandleRecord(const rd_kafka_message_t& message);
   void StoreOffset(const rd_kafka_message_t& message);
   void SeekBack(const rd_kafka_message_t& message);
   void Commit(bool async);

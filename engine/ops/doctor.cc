@@ -2,6 +2,7 @@
 
 #include <simdjson.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <exception>
@@ -332,7 +333,7 @@ std::vector<Finding> RunDoctor(const config::Config& config, Clock* clock) {
 
   // [kafka]: the brokers answer for the topic, and where subscriptions deliver.
   if (config.kafka) {
-    const config::KafkaSettings& k = *config.kafka;
+    const KafkaSettings& k = *config.kafka;
     auto offsets = kafka::GroupOffsets(k, std::chrono::seconds(10));
     if (offsets.ok()) {
       int64_t behind = 0;

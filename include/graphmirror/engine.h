@@ -360,6 +360,11 @@ class Engine {
   // HTTP server: checked, logged durably, answered (202, 400, 415 or 503). Needs Start()
   // (also while its initial sync runs: the notification is logged and applied after it).
   HttpAnswer HandleNotification(std::string_view content_type, std::string_view body);
+  // A record read from an Azure event hub Graph delivers to (kafka.event_hub_url): the same
+  // checks, log and answer as HandleNotification, except that rich notifications need no
+  // validation tokens, which Graph does not send through a hub (the hub's access control
+  // vouches for the sender instead). Only for bodies read from such a hub.
+  HttpAnswer HandleEventHubRecord(std::string_view body);
   // The Kafka source ([kafka]): this engine's counters (while started) and, asked of the
   // brokers within `timeout`, each partition's committed offset and end (the consumer
   // group is not joined, so a running daemon is not disturbed). InvalidArgument without
