@@ -16,8 +16,6 @@
 
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <httplib.h>
-#include <librdkafka/rdkafka.h>
-#include <librdkafka/rdkafka_mock.h>
 #include <openssl/evp.h>
 #include <signal.h>
 #include <simdjson.h>
@@ -30,7 +28,6 @@
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
-#include <future>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -41,6 +38,7 @@
 #include <thread>
 #include <vector>
 
+#include "tests/kafka/kafka_fixture.h"
 #include "tests/support/free_port.h"
 #include "tests/support/process.h"
 #include "tests/support/temp_dir.h"
@@ -98,133 +96,6 @@ int ExpectedShard(const std::string& mailbox, int partitions) {
   return static_cast<int>(std::stoull(ExpectedKey(mailbox), nullptr, 16) %
                           static_cast<uint64_t>(partitions));
 }
-
-// librdkafka's mock cluster, its brokers on loopback ports of this process.
-class MockCluster {
- public:
-  explicit MockCluster(int brokers) {
-    char error[256];
-    rd_kafka_conf_t* conf = rd_kafka_conf_new();
-    rd_kafka_conf_set(conf, "log_level", "3", error, sizeof error);
-    rk_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, error, sizeof error);
-    REQUIRE(rk_ != nullptr);
-    mc_ = rd_kafka_mock_cluster_new(rk_, brokers);
-    REQUIRE(mc_ != nullptr);
-    bootstraps_ = rd_kafka_mock_cluster_bootstraps(mc_);
-  }
-  ~MockCluster() {
-    rd_kafka_mock_cluster_destroy(mc_);
-    rd_kafka_destroy(rk_);
-  }
-  void CreateTopic(const std::string& topic, int partitions) {
-    REQUIRE(rd_kafka_mock_topic_create(mc_, topic.c_str(), partitions, 3) ==
-            RD_KAFKA_RESP_ERR_NO_ERROR);
-  }
-  void SetDown(int broker) { rd_kafka_mock_broker_set_down(mc_, broker); }
-  void SetUp(int broker) { rd_kafka_mock_broker_set_up(mc_, broker); }
-  const std::string& bootstraps() const { return bootstraps_; }
-
- private:
-  rd_kafka_t* rk_ = nullptr;
-  rd_kafka_mock_cluster_t* mc_ = nullptr;
-  std::string bootstraps_;
-};
-
-// A producer that waits for each record's delivery report.
-class Producer {
- public:
-  explicit Producer(const std::string& brokers) {
-    char error[256];
-    rd_kafka_conf_t* conf = rd_kafka_conf_new();
-    for (const auto& [k, v] : std::vector<std::pair<std::string, std::string>>{
-             {"bootstrap.servers", brokers},
-             {"acks", "all"},
-             {"linger.ms", "1"},
-             {"message.timeout.ms", "10000"},
-             {"log_level", "3"}}) {
-      REQUIRE(rd_kafka_conf_set(conf, k.c_str(), v.c_str(), error, sizeof error) ==
-              RD_KAFKA_CONF_OK);
-    }
-    rd_kafka_conf_set_dr_msg_cb(conf, [](rd_kafka_t*, const rd_kafka_message_t* m, void*) {
-      auto* promise = static_cast<std::promise<bool>*>(m->_private);
-      promise->set_value(m->err == RD_KAFKA_RESP_ERR_NO_ERROR);
-      delete promise;
-    });
-    rk_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, error, sizeof error);
-    REQUIRE(rk_ != nullptr);
-    poller_ = std::thread([this] {
-      while (!stop_) rd_kafka_poll(rk_, 50);
-    });
-  }
-  ~Producer() {
-    rd_kafka_flush(rk_, 2000);
-    stop_ = true;
-    poller_.join();
-    rd_kafka_purge(rk_, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
-    rd_kafka_poll(rk_, 0);
-    rd_kafka_destroy(rk_);
-  }
-  // True once the cluster acknowledged the record within `wait`.
-  bool Send(const std::string& topic, const std::string& value, milliseconds wait) {
-    auto* promise = new std::promise<bool>();
-    std::future<bool> done = promise->get_future();
-    const rd_kafka_resp_err_t err = rd_kafka_producev(
-        rk_, RD_KAFKA_V_TOPIC(topic.c_str()),
-        RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
-        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(promise), RD_KAFKA_V_END);
-    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      delete promise;
-      return false;
-    }
-    return done.wait_for(wait) == std::future_status::ready && done.get();
-  }
-
- private:
-  rd_kafka_t* rk_ = nullptr;
-  std::atomic<bool> stop_{false};
-  std::thread poller_;
-};
-
-// What Azure Event Hubs is to Graph: takes each collection and keeps it (as one record of
-// the hub's topic), answering only once it is kept.
-class HubRelay {
- public:
-  HubRelay(const std::string& brokers, int port) : producer_(brokers), port_(port) {
-    auto handle = [this](const httplib::Request& req, httplib::Response& res) {
-      if (req.has_param("validationToken")) {
-        res.set_content(req.get_param_value("validationToken"), "text/plain");
-        return;
-      }
-      if (producer_.Send(kHub, req.body, milliseconds(1500))) {
-        ++kept_;
-        res.status = 202;
-      } else {
-        ++refused_;
-        res.status = 503;
-      }
-    };
-    server_.Post("/notify", handle);
-    server_.Get("/notify", handle);
-    REQUIRE(server_.bind_to_port("127.0.0.1", port_));
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
-  }
-  ~HubRelay() {
-    server_.stop();
-    thread_.join();
-  }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/notify"; }
-  Producer& producer() { return producer_; }
-  uint64_t kept() const { return kept_; }
-  uint64_t refused() const { return refused_; }
-
- private:
-  Producer producer_;
-  int port_;
-  httplib::Server server_;
-  std::thread thread_;
-  std::atomic<uint64_t> kept_{0};
-  std::atomic<uint64_t> refused_{0};
-};
 
 // The graphsim binary: its base URL and mailboxes from its first lines.
 class Graphsim {
@@ -438,10 +309,10 @@ TEST_CASE("Partitioned mirrors: 3 daemons, one killed, one added, a broker down 
   std::mt19937_64 rng(seed);
 
   TempDir dir;
-  MockCluster cluster(3);
+  MockKafka cluster(3);
   cluster.CreateTopic(kHub, 4);
   cluster.CreateTopic(kKeyedTopic, sizes.partitions);
-  HubRelay relay(cluster.bootstraps(), FreePort());
+  HubBridge relay(cluster.brokers(), kHub);
   Graphsim sim(dir.Path("graphsim.log"), sizes.users, seed % 100000);
 
   const std::string shards_dir = dir.Path("shards");
@@ -452,8 +323,8 @@ TEST_CASE("Partitioned mirrors: 3 daemons, one killed, one added, a broker down 
         << sim.base_url() << "/common/oauth2/v2.0/token\"\nclient_id = \"graphsim\"\n"
         << "client_secret = \"graphsim-secret\"\n[sync]\npage_size = 100\n"
         << "[webhook]\nlisten = \"127.0.0.1:" << FreePort() << "\"\nnotification_url = \""
-        << relay.url() << "\"\n"
-        << "[kafka]\nbrokers = \"" << cluster.bootstraps() << "\"\ntopic = \"" << kHub
+        << relay.url("/notify") << "\"\n"
+        << "[kafka]\nbrokers = \"" << cluster.brokers() << "\"\ntopic = \"" << kHub
         << "\"\ngroup = \"gm\"\nsecurity = \"plaintext\"\nsession_timeout_seconds = 6\n"
         << "mode = \"partitioned\"\npartitions = " << sizes.partitions
         << "\nshard_directory = \"shards\"\n";
@@ -504,14 +375,14 @@ TEST_CASE("Partitioned mirrors: 3 daemons, one killed, one added, a broker down 
 
   // Event Hubs' validation message (no routing key) and a record that is not a
   // collection: both skipped, neither holds its partition.
-  REQUIRE(relay.producer().Send(
+  REQUIRE(relay.producer().Produce(
       kHub,
       R"({"value":[{"subscriptionId":"NA","subscriptionExpirationDateTime":"NA","clientState":"NA",)"
       R"("changeType":"Validation: Testing client application reachability for subscription )"
       R"(Request-Id: 00000000-0000-0000-0000-000000000000","resource":"NA",)"
-      R"("resourceData":{"@odata.type":"NA","@odata.id":"NA","id":"NA"}}]})",
-      seconds(5)));
-  REQUIRE(relay.producer().Send(kHub, "not a collection", seconds(5)));
+      R"("resourceData":{"@odata.type":"NA","@odata.id":"NA","id":"NA"}}]})") ==
+          RD_KAFKA_RESP_ERR_NO_ERROR);
+  REQUIRE(relay.producer().Produce(kHub, "not a collection") == RD_KAFKA_RESP_ERR_NO_ERROR);
 
   // The stream: creates, updates and deletes on random mailboxes, all the time.
   std::atomic<bool> streaming{true};
