@@ -25,6 +25,7 @@
 #include <algorithm>
 #include <atomic>
 #include <catch2/catch.hpp>
+#include <cctype>
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
@@ -74,6 +75,22 @@ bool WaitUntil(F&& done, milliseconds timeout, milliseconds step = milliseconds(
     std::this_thread::sleep_for(step);
   }
   return true;
+}
+
+// An item id as a path segment (graphsim's ids are standard base64: '/', '+', '=').
+std::string Escape(const std::string& id) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : id) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 0xF];
+    }
+  }
+  return out;
 }
 
 // The routing key and shard of a mailbox, computed here from the documented rule (16 hex
@@ -387,7 +404,16 @@ TEST_CASE("Partitioned mirrors: 3 daemons, one killed, one added, a broker down 
   // The stream: creates, updates and deletes on random mailboxes, all the time.
   std::atomic<bool> streaming{true};
   std::atomic<int> changes{0};
-  std::thread stream([&, stream_seed = rng()] {
+  std::thread stream;
+  struct JoinStream {  // also when a REQUIRE below ends the test
+    std::atomic<bool>* streaming;
+    std::thread* stream;
+    ~JoinStream() {
+      *streaming = false;
+      if (stream->joinable()) stream->join();
+    }
+  } join_stream{&streaming, &stream};
+  stream = std::thread([&, stream_seed = rng()] {
     std::mt19937_64 r(stream_seed);
     const auto& users = sim.users();
     while (streaming) {
@@ -406,11 +432,11 @@ TEST_CASE("Partitioned mirrors: 3 daemons, one killed, one added, a broker down 
         if (ids.size() > 2) {
           const std::string& id = ids[r() % ids.size()];
           if (what < 9) {
-            sim.Send("PATCH", base + "/" + id,
+            sim.Send("PATCH", base + "/" + Escape(id),
                      collection == "messages" ? R"({"subject":"u)" + std::to_string(n) + R"("})"
                                               : R"({"displayName":"u)" + std::to_string(n) + R"("})");
           } else {
-            sim.Send("DELETE", base + "/" + id);
+            sim.Send("DELETE", base + "/" + Escape(id));
           }
         }
       }
@@ -441,44 +467,65 @@ TEST_CASE("Partitioned mirrors: 3 daemons, one killed, one added, a broker down 
   stream.join();
   INFO(changes.load() << " changes made");
 
-  // Drained: graphsim has nothing left to deliver, and the shards equal graphsim.
+  // Drained: graphsim has nothing left to deliver, the shards equal graphsim, and every
+  // notification the hub kept is in the log of its mailbox's shard and applied.
+  struct Logs {
+    std::set<std::string> logged, unfinished, subscriptions;
+    bool integrity = true;
+  };
+  auto read_logs = [&] {
+    Logs out;
+    try {
+      for (const std::string& path : ShardFiles(shards_dir, sizes.partitions)) {
+        SQLite::Database db(path, SQLite::OPEN_READONLY);
+        db.setBusyTimeout(5000);
+        SQLite::Statement log(db,
+                              "SELECT notification_id, state FROM notification_log "
+                              "WHERE notification_id IS NOT NULL");
+        while (log.executeStep()) {
+          const std::string id = log.getColumn(0).getString();
+          const std::string state = log.getColumn(1).getString();
+          out.logged.insert(id);
+          if (state == "received" || state == "failed") out.unfinished.insert(id);
+        }
+        SQLite::Statement subs(db, "SELECT id FROM subscriptions");
+        while (subs.executeStep()) out.subscriptions.insert(subs.getColumn(0).getString());
+      }
+    } catch (const std::exception&) {
+      out.integrity = false;
+    }
+    return out;
+  };
   std::vector<std::string> differences;
+  std::vector<std::string> acked;
+  Logs logs_now;
+  size_t missing = 0;
   const bool converged = WaitUntil(
       [&] {
         if (sim.Deliveries("pending_items") != 0) return false;
         differences = Differences(sim, ReadUnion(shards_dir, sizes.partitions));
-        return differences.empty();
+        acked = Graphsim::StringArray(sim.Sim("/_sim/deliveries/acked"), "ids");
+        logs_now = read_logs();
+        missing = 0;
+        for (const std::string& id : acked) missing += logs_now.logged.count(id) ? 0 : 1;
+        return differences.empty() && logs_now.integrity && logs_now.unfinished.empty() &&
+               missing == 0;
       },
       seconds(full ? 300 : 90), milliseconds(1000));
   INFO(Join(differences));
   CHECK(converged);
-
-  // Every notification the hub kept is in the log of its mailbox's shard, and applied.
-  std::set<std::string> logged, unfinished, stored_subscriptions;
-  for (const std::string& path : ShardFiles(shards_dir, sizes.partitions)) {
-    SQLite::Database db(path, SQLite::OPEN_READONLY);
-    db.setBusyTimeout(5000);
-    CHECK(db.execAndGet("PRAGMA integrity_check").getString() == "ok");
-    SQLite::Statement log(db,
-                          "SELECT notification_id, state FROM notification_log "
-                          "WHERE notification_id IS NOT NULL");
-    while (log.executeStep()) {
-      logged.insert(log.getColumn(0).getString());
-      const std::string state = log.getColumn(1).getString();
-      if (state == "received" || state == "failed") unfinished.insert(log.getColumn(0).getString());
-    }
-    SQLite::Statement subs(db, "SELECT id FROM subscriptions");
-    while (subs.executeStep()) stored_subscriptions.insert(subs.getColumn(0).getString());
-  }
-  CHECK(unfinished.empty());
-  const std::vector<std::string> acked =
-      Graphsim::StringArray(sim.Sim("/_sim/deliveries/acked"), "ids");
+  CHECK(differences.empty());
+  CHECK(logs_now.unfinished.empty());
   CHECK(acked.size() > 20);
-  size_t missing = 0;
-  for (const std::string& id : acked) missing += logged.count(id) ? 0 : 1;
-  // (Every subscription was made and stored before the stream began: none is unknown.)
+  // Every subscription was made and stored before the stream began: none is unknown, so
+  // every notification the hub kept reached its shard's log.
   CHECK(missing == 0);
   CHECK(sim.Deliveries("dropped_items") == 0);
+  for (const std::string& path : ShardFiles(shards_dir, sizes.partitions)) {
+    SQLite::Database db(path, SQLite::OPEN_READONLY);
+    CHECK(db.execAndGet("PRAGMA integrity_check").getString() == "ok");
+  }
+  const std::set<std::string>& stored_subscriptions = logs_now.subscriptions;
 
   // Each mailbox lives in exactly one shard: its own.
   const Union shards = ReadUnion(shards_dir, sizes.partitions);
