@@ -1,10 +1,11 @@
 // The partitioned mode end to end ([kafka] mode = "partitioned", docs/scale-out.md): the
 // graphsim binary with many mailboxes, librdkafka's mock cluster (3 brokers, in this
 // process; the daemons connect to its ports), and real `graphmirror run` processes that
-// share the shards directory. Graph's deliveries reach the source topic through a relay
-// in this process that stands for Azure Event Hubs (it answers the validation handshake
-// and writes each collection Graph POSTs as one record, answering 202 once the cluster
-// acknowledged it, as Graph's write to a hub does). While a stream of creates, updates
+// share the shards directory. Graph's collections reach the source topic as they do in
+// Azure: graphsim writes them to the event hub (`EventHub:` notification URLs, its
+// --kafka-brokers delivery); the full run also takes the other way, a webhook relay in this
+// process that writes each collection graphsim POSTs as one record (202 once the cluster
+// acknowledged it), as on a Kafka cluster Graph cannot write to. While a stream of creates, updates
 // and deletes runs, one daemon is killed with SIGKILL, another added, and a broker taken
 // down and brought back. Afterwards: the union of the shards equals graphsim, each
 // mailbox lives in exactly one shard (its own), every notification the hub took is in
@@ -117,12 +118,19 @@ int ExpectedShard(const std::string& mailbox, int partitions) {
 // The graphsim binary: its base URL and mailboxes from its first lines.
 class Graphsim {
  public:
-  Graphsim(const std::string& log, int users, uint64_t seed) {
-    pid_ = Spawn({GRAPHMIRROR_GRAPHSIM_PATH, "--listen", "127.0.0.1:0", "--users",
-                  std::to_string(users), "--messages", "4", "--events", "0", "--contacts", "2",
-                  "--seed", std::to_string(seed), "--delivery-retry-initial-ms", "50",
-                  "--delivery-timeout-ms", "3000", "--delivery-concurrency", "4"},
-                 log);
+  // `kafka_brokers`: where graphsim writes what Graph writes to event hubs ("": nowhere).
+  Graphsim(const std::string& log, int users, uint64_t seed, const std::string& kafka_brokers) {
+    std::vector<std::string> args = {GRAPHMIRROR_GRAPHSIM_PATH, "--listen", "127.0.0.1:0",
+                                     "--users", std::to_string(users), "--messages", "4",
+                                     "--events", "0", "--contacts", "2", "--seed",
+                                     std::to_string(seed), "--delivery-retry-initial-ms", "50",
+                                     "--delivery-timeout-ms", "3000", "--delivery-concurrency",
+                                     "4"};
+    if (!kafka_brokers.empty()) {
+      args.push_back("--kafka-brokers");
+      args.push_back(kafka_brokers);
+    }
+    pid_ = Spawn(args, log);
     REQUIRE(WaitUntil(
         [&] { return Count(ReadFile(log), "\nuser ") >= static_cast<size_t>(users); },
         seconds(30), milliseconds(20)));
@@ -317,6 +325,11 @@ std::string Join(const std::vector<std::string>& lines) {
 TEST_CASE("Partitioned mirrors: 3 daemons, one killed, one added, a broker down and up",
           "[.][kafka][partitioned]") {
   const bool full = std::getenv("GRAPHMIRROR_KAFKA_FULL") != nullptr;
+  // How Graph's collections reach the source topic: Graph (graphsim) writing to the event
+  // hub itself, as docs/scale-out.md sets it up; or, in the full run too, a webhook relay
+  // that writes them (another Kafka cluster, where nothing but webhooks reaches Graph).
+  const bool graph_writes_hub = full ? GENERATE(true, false) : true;
+  INFO((graph_writes_hub ? "Graph writes the event hub" : "a relay writes the topic"));
   const Sizes sizes = full ? Sizes{120, 12, seconds(60), 3} : Sizes{24, 6, seconds(12), 1};
   uint64_t seed = std::random_device{}();
   if (const char* s = std::getenv("GRAPHMIRROR_KAFKA_SEED")) seed = std::stoull(s);
@@ -330,7 +343,8 @@ TEST_CASE("Partitioned mirrors: 3 daemons, one killed, one added, a broker down 
   cluster.CreateTopic(kHub, 4);
   cluster.CreateTopic(kKeyedTopic, sizes.partitions);
   HubBridge relay(cluster.brokers(), kHub);
-  Graphsim sim(dir.Path("graphsim.log"), sizes.users, seed % 100000);
+  Graphsim sim(dir.Path("graphsim.log"), sizes.users, seed % 100000,
+               graph_writes_hub ? cluster.brokers() : "");
 
   const std::string shards_dir = dir.Path("shards");
   const std::string config = dir.Path("graphmirror.toml");
@@ -339,9 +353,14 @@ TEST_CASE("Partitioned mirrors: 3 daemons, one killed, one added, a broker down 
     out << "[graph]\nbase_url = \"" << sim.base_url() << "/v1.0\"\ntoken_url = \""
         << sim.base_url() << "/common/oauth2/v2.0/token\"\nclient_id = \"graphsim\"\n"
         << "client_secret = \"graphsim-secret\"\n[sync]\npage_size = 100\n"
-        << "[webhook]\nlisten = \"127.0.0.1:" << FreePort() << "\"\nnotification_url = \""
-        << relay.url("/notify") << "\"\n"
-        << "[kafka]\nbrokers = \"" << cluster.brokers() << "\"\ntopic = \"" << kHub
+        << "[webhook]\nlisten = \"127.0.0.1:" << FreePort() << "\"\n";
+    if (graph_writes_hub) {
+      out << "[kafka]\nevent_hub_url = \"EventHub:https://graphmirror-test.servicebus.windows.net/"
+          << "eventhubname/" << kHub << "?tenantId=contoso.com\"\n";
+    } else {
+      out << "notification_url = \"" << relay.url("/notify") << "\"\n[kafka]\n";
+    }
+    out << "brokers = \"" << cluster.brokers() << "\"\ntopic = \"" << kHub
         << "\"\ngroup = \"gm\"\nsecurity = \"plaintext\"\nsession_timeout_seconds = 6\n"
         << "mode = \"partitioned\"\npartitions = " << sizes.partitions
         << "\nshard_directory = \"shards\"\n";
