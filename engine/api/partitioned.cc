@@ -7,11 +7,13 @@
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string_view>
 
 #include "engine/config/config.h"
 #include "engine/kafka/router.h"
 #include "engine/kafka/shards.h"
+#include "engine/notify/admin_server.h"
 #include "engine/notify/routing.h"
 #include "engine/store/shard_reader.h"
 
@@ -99,6 +101,7 @@ struct PartitionedMirror::Impl {
   StartOptions options;
   std::unique_ptr<kafka::Router> router;
   std::unique_ptr<kafka::Shards> shards;
+  std::unique_ptr<notify::AdminServer> admin;  // [metrics] listen, while started
   struct ShardEngine {
     std::unique_ptr<Engine> engine;
     std::shared_ptr<std::atomic<bool>> ready;
@@ -213,10 +216,95 @@ Status PartitionedMirror::Start(StartOptions options) {
   }
   impl_->router = std::move(router);
   impl_->shards = std::move(shards);
+  if (!impl_->config.metrics.listen.empty()) {
+    PartitionedMirror* self = this;
+    auto admin = std::make_unique<notify::AdminServer>(
+        impl_->config.metrics.listen,
+        [self](const std::string& path) -> std::optional<notify::AdminResponse> {
+          if (path == "/healthz") {
+            const bool ready = self->Healthy();
+            return notify::AdminResponse{ready ? 200 : 503, "application/json",
+                                         ready ? "{\"status\":\"ready\"}\n"
+                                               : "{\"status\":\"starting\"}\n"};
+          }
+          if (path == "/metrics") {
+            return notify::AdminResponse{200, "text/plain; version=0.0.4; charset=utf-8",
+                                         self->Metrics()};
+          }
+          return std::nullopt;
+        });
+    if (Status s = admin->Start(); !s.ok()) {
+      Stop();
+      return s;
+    }
+    impl_->admin = std::move(admin);
+  }
   return Status::Ok();
 }
 
+int PartitionedMirror::MetricsPort() const { return impl_->admin ? impl_->admin->port() : 0; }
+
+bool PartitionedMirror::Healthy() const {
+  const PartitionedStatus status = GetStatus();
+  if (!impl_->router) return false;
+  for (const PartitionedStatus::Shard& shard : status.shards) {
+    if (!shard.open || !shard.ready) return false;
+  }
+  return true;
+}
+
+std::string PartitionedMirror::Metrics() const {
+  const PartitionedStatus st = GetStatus();
+  std::string out;
+  auto family = [&](const std::string& name, const char* type, const std::string& help) {
+    out += "# HELP graphmirror_" + name + " " + help + "\n# TYPE graphmirror_" + name + " " +
+           type + "\n";
+  };
+  auto sample = [&](const std::string& name, const std::string& labels, int64_t value) {
+    out += "graphmirror_" + name + (labels.empty() ? "" : "{" + labels + "}") + " " +
+           std::to_string(value) + "\n";
+  };
+  family("router_records_total", "counter",
+         "Source records (Graph's collections) the router read, again after a crash included.");
+  sample("router_records_total", "", st.source_records);
+  family("router_items_total", "counter",
+         "Notification items in them, by outcome: routed, or dropped without a routing key.");
+  sample("router_items_total", "outcome=\"routed\"", st.items - st.unrouted_items);
+  sample("router_items_total", "outcome=\"unrouted\"", st.unrouted_items);
+  family("router_rejected_records_total", "counter", "Source records that were not a collection.");
+  sample("router_rejected_records_total", "", st.rejected_records);
+  family("router_produced_total", "counter",
+         "Records written to graphmirror.mailbox-changes and acknowledged.");
+  sample("router_produced_total", "", st.routed);
+  family("router_produce_retries_total", "counter", "Records produced again after a failure.");
+  sample("router_produce_retries_total", "", st.produce_retries);
+  family("shard_records_total", "counter",
+         "Keyed records handed to the shards, by outcome: accepted (durable), rejected (bad "
+         "input, skipped), retried (not durable, handed over again).");
+  sample("shard_records_total", "outcome=\"accepted\"", st.accepted);
+  sample("shard_records_total", "outcome=\"rejected\"", st.rejected);
+  sample("shard_records_total", "outcome=\"retried\"", st.retries);
+  family("shards_opened_total", "counter", "Shards this daemon opened (assignments).");
+  sample("shards_opened_total", "", st.shards_opened);
+  family("shards_closed_total", "counter", "Shards this daemon closed (revocations, stop).");
+  sample("shards_closed_total", "", st.shards_closed);
+  family("shard_ready", "gauge",
+         "Per shard assigned to this daemon: 1 once open and its initial sync is done.");
+  for (const PartitionedStatus::Shard& shard : st.shards) {
+    sample("shard_ready", "partition=\"" + std::to_string(shard.partition) + "\"",
+           shard.open && shard.ready ? 1 : 0);
+  }
+  family("shard_mailboxes", "gauge", "Per shard assigned to this daemon: its mailboxes.");
+  for (const PartitionedStatus::Shard& shard : st.shards) {
+    sample("shard_mailboxes", "partition=\"" + std::to_string(shard.partition) + "\"",
+           shard.mailboxes);
+  }
+  return out;
+}
+
 void PartitionedMirror::Stop() {
+  if (impl_->admin) impl_->admin->Stop();  // it reads the router and the shards: first
+  impl_->admin.reset();
   // Routing first: what it acknowledged is in the keyed topic, and commits.
   if (impl_->router) impl_->router->Stop();
   // Then the shards: each commits what it made durable, then closes.

@@ -121,6 +121,13 @@ class PartitionedMirror {
   void Stop();
 
   PartitionedStatus GetStatus() const;
+  // True once started and every shard assigned to this daemon is open with its initial
+  // sync done (what GET /healthz answers: 200 then, else 503).
+  bool Healthy() const;
+  // The router's and the shards' counters in Prometheus text format (GET /metrics). With
+  // config.metrics.listen set, Start serves both on that address (port 0: any free one).
+  std::string Metrics() const;
+  int MetricsPort() const;  // 0 without a metrics listener
 
  private:
   struct Impl;

@@ -204,9 +204,13 @@ int RunPartitioned(const std::string& config_path, const Config& config, sigset_
   };
   if (Status s = (*daemon)->Start(options); !s.ok()) return Fail(s.message());
   std::printf(
-      "partitioned: routing kafka topic %s on %s to %s (%d partitions, group %s), shards in %s\n",
+      "partitioned: routing kafka topic %s on %s to %s (%d partitions, group %s), shards in "
+      "%s%s\n",
       kafka.topic.c_str(), kafka.brokers.c_str(), kMailboxChangesTopic, kafka.partitions,
-      kafka.group.c_str(), kafka.shard_directory.c_str());
+      kafka.group.c_str(), kafka.shard_directory.c_str(),
+      config.metrics.listen.empty()
+          ? ""
+          : (", metrics at http://" + config.metrics.listen + "/metrics").c_str());
   std::fflush(stdout);
   started.unlock();
 
