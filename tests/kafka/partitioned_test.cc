@@ -372,6 +372,7 @@ TEST_CASE("Partitioned mirrors: 3 daemons, one killed, one added, a broker down 
   struct Daemon {
     pid_t pid;
     std::string log;
+    int metrics_port;
   };
   std::vector<Daemon> daemons;
   // Whatever happens, no daemon outlives the test (nor the cluster it talks to).
@@ -385,12 +386,18 @@ TEST_CASE("Partitioned mirrors: 3 daemons, one killed, one added, a broker down 
       }
     }
   } kill_all{&daemons};
+  // Each daemon: the shared config and a metrics listener of its own.
   auto spawn = [&] {
-    const std::string log = dir.Path("daemon-" + std::to_string(daemons.size()) + ".log");
+    const std::string name = "daemon-" + std::to_string(daemons.size());
+    const int metrics_port = FreePort();
+    const std::string own_config = dir.Path(name + ".toml");
+    std::ofstream(own_config) << ReadFile(config) << "[metrics]\nlisten = \"127.0.0.1:"
+                              << metrics_port << "\"\n";
+    const std::string log = dir.Path(name + ".log");
     daemons.push_back({Spawn({GRAPHMIRROR_CLI_PATH, "--log-level", "info", "run", "--config",
-                              config},
+                              own_config},
                              log),
-                       log});
+                       log, metrics_port});
   };
   auto all_logs = [&] {
     std::string text;
@@ -590,6 +597,20 @@ TEST_CASE("Partitioned mirrors: 3 daemons, one killed, one added, a broker down 
     pid_t search = Spawn({GRAPHMIRROR_CLI_PATH, "search", "--shards", shards_dir, "s1*"}, found);
     CHECK(WaitExit(search) == 0);
     CHECK(Count(ReadFile(found), "[s1") >= 1);  // a match, in brackets
+  }
+
+  // Each live daemon is healthy and says what it routed and holds.
+  for (const Daemon& d : daemons) {
+    if (d.pid < 0) continue;
+    httplib::Client admin("127.0.0.1", d.metrics_port);
+    auto health = admin.Get("/healthz");
+    REQUIRE(health);
+    CHECK(health->status == 200);
+    auto metrics = admin.Get("/metrics");
+    REQUIRE(metrics);
+    CHECK(metrics->status == 200);
+    CHECK(Count(metrics->body, "graphmirror_router_records_total ") == 1);
+    CHECK(Count(metrics->body, "graphmirror_shard_records_total{outcome=\"accepted\"}") == 1);
   }
 
   // The live daemons stop cleanly: they commit and close their shards.
