@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cstring>
 #include <ctime>
 
 #include "engine/kafka/router.h"
@@ -59,6 +60,9 @@ Status Shards::Start() {
        {"enable.auto.offset.store", "false"},
        {"auto.offset.reset", "earliest"},
        {"enable.partition.eof", "false"},
+       // Incremental rebalancing: a daemon joining or leaving moves only the shards that
+       // change hands; the others stay open (reopening a shard resyncs its mailboxes).
+       {"partition.assignment.strategy", "cooperative-sticky"},
        {"session.timeout.ms", std::to_string(session_ms)},
        {"heartbeat.interval.ms", std::to_string(std::min<int64_t>(3000, session_ms / 3))}});
   if (!conf.ok()) return conf.status();
@@ -283,7 +287,10 @@ void Shards::Commit(bool async) {
 
 void Shards::OnRebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* partitions) {
   rd_kafka_t* rk = consumer_.get();
+  const char* protocol = rd_kafka_rebalance_protocol(rk);
+  const bool cooperative = protocol != nullptr && std::strcmp(protocol, "COOPERATIVE") == 0;
   if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+    // Cooperative: `partitions` are the ones added; eager: the whole new assignment.
     std::vector<int32_t> assigned;
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -293,13 +300,20 @@ void Shards::OnRebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_
         assigned.push_back(n);
       }
     }
-    rd_kafka_assign(rk, partitions);
+    if (cooperative) {
+      Error error(rd_kafka_incremental_assign(rk, partitions));
+      if (error) NoteError(std::string("kafka shards: assign: ") + rd_kafka_error_string(error.get()));
+    } else {
+      rd_kafka_assign(rk, partitions);
+    }
     for (int32_t n : assigned) TryOpen(n);
     return;
   }
   if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
-    // What the shards made durable is committed before another member takes them.
-    if (dirty_) Commit(/*async=*/false);
+    // What the shards made durable is committed before another member takes them (unless
+    // the assignment was lost: then the group has moved on, and the next owner reads
+    // again from the last commit).
+    if (dirty_ && !rd_kafka_assignment_lost(rk)) Commit(/*async=*/false);
     std::vector<int32_t> open;
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -315,11 +329,24 @@ void Shards::OnRebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_
       ++stats_.closed;
       spdlog::info("kafka shards: shard {} closed", n);
     }
-    rd_kafka_assign(rk, nullptr);
+    if (cooperative) {
+      Error error(rd_kafka_incremental_unassign(rk, partitions));
+      if (error) NoteError(std::string("kafka shards: unassign: ") + rd_kafka_error_string(error.get()));
+    } else {
+      rd_kafka_assign(rk, nullptr);
+    }
     return;
   }
   NoteError(ErrorStatus(err, "kafka shards: rebalance").message());
-  rd_kafka_assign(rk, nullptr);
+  if (cooperative) {
+    rd_kafka_topic_partition_list_t* current = nullptr;
+    if (rd_kafka_assignment(rk, &current) == RD_KAFKA_RESP_ERR_NO_ERROR && current != nullptr) {
+      PartitionList owned(current);
+      Error error(rd_kafka_incremental_unassign(rk, owned.get()));
+    }
+  } else {
+    rd_kafka_assign(rk, nullptr);
+  }
   CloseAll();
 }
 

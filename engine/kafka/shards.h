@@ -1,8 +1,9 @@
 // Shards: the second half of the partitioned mode ([kafka] mode = "partitioned",
 // docs/scale-out.md). A consumer of the topic graphmirror.mailbox-changes in the group
 // "<group>-shards": Kafka's group protocol spreads the topic's partitions over the live
-// daemons, and each partition n is one shard, a mirror of the mailboxes whose routing key
-// falls in n. The hooks say what a shard is (the partitioned daemon opens an Engine on
+// daemons (incrementally: cooperative-sticky, so a daemon joining or leaving moves only
+// the shards that change hands), and each partition n is one shard, a mirror of the
+// mailboxes whose routing key falls in n. The hooks say what a shard is (the partitioned daemon opens an Engine on
 // mirror-p{n}.db); this class owns the group, the offsets and the order of things:
 //
 //   assign of n:  open(n) (open or create the shard and Start it); if that fails (the
