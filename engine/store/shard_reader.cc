@@ -3,7 +3,9 @@
 #include <SQLiteCpp/SQLiteCpp.h>
 
 #include <algorithm>
+#include <cstddef>
 #include <exception>
+#include <memory>
 
 #include "engine/store/records.h"
 
