@@ -14,7 +14,7 @@ namespace {
 
 // A connection with `shards` attached as p0, p1, ... (by their index in the vector).
 std::unique_ptr<SQLite::Database> Attach(const std::vector<ShardPath>& shards) {
-  auto db = std::make_unique<SQLite::Database>(":memory:", SQLite::OPEN_READWRITE);
+  auto db = std::make_unique<SQLite::Database>(":memory:", SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
   db->setBusyTimeout(5000);
   for (size_t i = 0; i < shards.size(); ++i) {
     SQLite::Statement attach(*db, "ATTACH DATABASE ? AS s" + std::to_string(i));

@@ -268,8 +268,7 @@ Union ReadUnion(const std::string& dir, int partitions) {
       SQLite::Database db(path, SQLite::OPEN_READONLY);
       db.setBusyTimeout(5000);
       for (const std::string collection : {"messages", "contacts"}) {
-        SQLite::Statement q(db, "SELECT user_id, id, coalesce(json_extract(json, '$.changeKey'), '') FROM " +
-                                    collection);
+        SQLite::Statement q(db, "SELECT user_id, id, coalesce(change_key, '') FROM " + collection);
         while (q.executeStep()) {
           const std::string user = q.getColumn(0).getString();
           out.items[{user, collection}][q.getColumn(1).getString()] = q.getColumn(2).getString();
