@@ -144,16 +144,31 @@ int RunSync(const std::string& config_path) {
   auto config = LoadConfig(config_path);
   if (!config.ok()) return Fail(config.status().message());
   if (config->mailboxes.empty()) return Fail(config_path + ": no [[mailbox]] configured");
-  auto engine = Engine::Open(*config);
-  if (!engine.ok()) return Fail(engine.status().message());
-  if (Status s = (*engine)->CheckCredentials(); !s.ok()) return Fail(s.message());
+  // A partitioned config: each shard in turn, its file and its mailboxes (a first load
+  // before the daemons start, say); else the one database.
+  std::vector<Config> targets;
+  if (config->kafka && config->kafka->mode == "partitioned") {
+    std::error_code ignored;
+    std::filesystem::create_directories(config->kafka->shard_directory, ignored);
+    for (int n = 0; n < config->kafka->partitions; ++n) {
+      Config shard = ShardConfig(*config, n);
+      if (!shard.mailboxes.empty()) targets.push_back(std::move(shard));
+    }
+  } else {
+    targets.push_back(*config);
+  }
 
   auto started = std::chrono::steady_clock::now();
   std::vector<SyncReport> reports;
-  {
+  for (const Config& target : targets) {
+    auto engine = Engine::Open(target);
+    if (!engine.ok()) return Fail(engine.status().message());
+    if (Status s = (*engine)->CheckCredentials(); !s.ok()) return Fail(s.message());
     Progress progress(engine->get());
-    reports = (*engine)->SyncOnceReports(
-        [&](const SyncReport& r) { progress.Print([&] { PrintReport(r); }); });
+    for (SyncReport& r : (*engine)->SyncOnceReports(
+             [&](const SyncReport& r) { progress.Print([&] { PrintReport(r); }); })) {
+      reports.push_back(std::move(r));
+    }
   }
   int failed = 0;
   for (const auto& r : reports) failed += r.status.ok() ? 0 : 1;
