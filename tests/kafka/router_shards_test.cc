@@ -91,7 +91,7 @@ std::string Item(const std::string& mailbox, const std::string& id) {
 }
 
 TEST_CASE("Router: one keyed record per mailbox at its partition, committed once acknowledged",
-          "[kafka][partitioned]") {
+          "[kafka][router]") {
   MockKafka kafka(1);
   kafka.CreateTopic("hub", 2);
   constexpr int kPartitions = 4;
@@ -162,7 +162,7 @@ TEST_CASE("Router: one keyed record per mailbox at its partition, committed once
 }
 
 TEST_CASE("Router: waits, saying why, while the keyed topic has another partition count",
-          "[kafka][partitioned]") {
+          "[kafka][router]") {
   MockKafka kafka(1);
   kafka.CreateTopic("hub", 1);
   kafka.CreateTopic(kafka::kMailboxTopic, 3);
@@ -233,7 +233,7 @@ class Recorder {
 };
 
 TEST_CASE("Shards: open, in order, a 503 retried, a 400 skipped, an open retried, closed",
-          "[kafka][partitioned]") {
+          "[kafka][shards]") {
   MockKafka kafka(1);
   kafka.CreateTopic(kafka::kMailboxTopic, 2);
   Producer producer(kafka.brokers());
