@@ -90,6 +90,11 @@ void OnDeliveryReport(rd_kafka_t*, const rd_kafka_message_t* message, void*) {
   delete owner;
 }
 
+// librdkafka logs to stderr by default; graphsim's log is spdlog (-v shows it).
+void OnLog(const rd_kafka_t*, int level, const char* facility, const char* text) {
+  spdlog::debug("graphsim: kafka {} {}: {}", level, facility, text);
+}
+
 void OnError(rd_kafka_t*, int err, const char* reason, void*) {
   spdlog::debug("graphsim: kafka: {} ({})", reason,
                 rd_kafka_err2name(static_cast<rd_kafka_resp_err_t>(err)));
@@ -183,6 +188,7 @@ EventHubProducer::EventHubProducer(const std::string& brokers, std::chrono::mill
   }
   rd_kafka_conf_set_dr_msg_cb(conf, OnDeliveryReport);
   rd_kafka_conf_set_error_cb(conf, OnError);
+  rd_kafka_conf_set_log_cb(conf, OnLog);
   rk_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, error, sizeof(error));  // owns conf if it succeeds
   if (!rk_) {
     config_error_ = error;
