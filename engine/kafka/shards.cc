@@ -103,7 +103,7 @@ void Shards::Loop() {
     const auto now = std::chrono::steady_clock::now();
     if (message) {
       if (message->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        Handle(*message);
+        HandleRecord(*message);
       } else if (message->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
         ++stats_.errors;
         const std::string text =
@@ -127,7 +127,7 @@ void Shards::Loop() {
   spdlog::info("kafka shards: stopped");
 }
 
-void Shards::Handle(const rd_kafka_message_t& message) {
+void Shards::HandleRecord(const rd_kafka_message_t& message) {
   const int32_t n = message.partition;
   {
     std::lock_guard<std::mutex> lock(mu_);

@@ -103,7 +103,7 @@ class Shards {
   };
 
   void Loop();
-  void Handle(const rd_kafka_message_t& message);
+  void HandleRecord(const rd_kafka_message_t& message);
   void Pause(int32_t partition, std::chrono::milliseconds wait, int64_t seek_to);
   void ResumeDue();
   void TryOpen(int32_t partition);
