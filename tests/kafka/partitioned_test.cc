@@ -566,8 +566,8 @@ TEST_CASE("Partitioned mirrors: 3 daemons, one killed, one added, a broker down 
     simdjson::dom::parser parser;
     std::map<std::string, int> per_user;
     for (simdjson::dom::element s : parser.parse(sim.Sim("/_sim/subscriptions"))["value"].get_array()) {
-      const std::string resource(std::string_view(s["resource"]));
-      const std::string client_state(std::string_view(s["clientState"]));
+      const std::string resource{std::string_view(s["resource"])};
+      const std::string client_state{std::string_view(s["clientState"])};
       const std::string user = resource.substr(resource.find("users/") + 6,
                                                resource.find('/', resource.find("users/") + 6) -
                                                    resource.find("users/") - 6);

@@ -10,6 +10,7 @@
 
 #include "engine/config/config.h"
 #include "engine/notify/notification.h"
+#include "engine/notify/subscription_table.h"
 #include "graphmirror/partitioned.h"
 
 namespace graphmirror::notify {
