@@ -608,8 +608,8 @@ TEST_CASE("Partitioned mirrors: 3 daemons, one killed, one added, a broker down 
     auto metrics = admin.Get("/metrics");
     REQUIRE(metrics);
     CHECK(metrics->status == 200);
-    CHECK(Count(metrics->body, "graphmirror_router_records_total ") == 1);
-    CHECK(Count(metrics->body, "graphmirror_shard_records_total{outcome=\"accepted\"}") == 1);
+    CHECK(Count(metrics->body, "\ngraphmirror_router_records_total ") == 1);
+    CHECK(Count(metrics->body, "\ngraphmirror_shard_records_total{outcome=\"accepted\"} ") == 1);
   }
 
   // The live daemons stop cleanly: they commit and close their shards.
