@@ -63,10 +63,13 @@ Result<std::vector<ShardFileInfo>> FindShards(const std::string& directory) {
     }
     out.push_back({std::stoi(digits), entry.path().string()});
   }
-  if (error) return Status::NotFound("cannot read the shard directory " + directory + ": " + error.message());
+  if (error)
+    return Status::NotFound("cannot read the shard directory " + directory + ": " +
+                            error.message());
   if (out.empty()) return Status::NotFound("no shards (mirror-p{n}.db) in " + directory);
-  std::sort(out.begin(), out.end(),
-            [](const ShardFileInfo& a, const ShardFileInfo& b) { return a.partition < b.partition; });
+  std::sort(out.begin(), out.end(), [](const ShardFileInfo& a, const ShardFileInfo& b) {
+    return a.partition < b.partition;
+  });
   return out;
 }
 
@@ -127,7 +130,7 @@ struct PartitionedMirror::Impl {
     }
     auto ready = std::make_shared<std::atomic<bool>>(false);
     Engine::StartOptions start;
-    start.serve_http = false;     // its notifications come from the topic
+    start.serve_http = false;  // its notifications come from the topic
     start.serve_admin = false;
     start.consume_kafka = false;  // the router reads the source topic, not each shard
     start.on_initial_sync_done = [this, partition, ready](const std::vector<SyncReport>& reports) {
@@ -143,7 +146,8 @@ struct PartitionedMirror::Impl {
     }
     {
       std::lock_guard<std::mutex> lock(mu);
-      open[partition] = ShardEngine{std::move(engine).value(), ready, static_cast<int>(shard.mailboxes.size())};
+      open[partition] =
+          ShardEngine{std::move(engine).value(), ready, static_cast<int>(shard.mailboxes.size())};
     }
     Event(partition, "open (" + std::to_string(shard.mailboxes.size()) + " mailboxes, " +
                          shard.database + ")");
@@ -223,9 +227,9 @@ Status PartitionedMirror::Start(StartOptions options) {
         [self](const std::string& path) -> std::optional<notify::AdminResponse> {
           if (path == "/healthz") {
             const bool ready = self->Healthy();
-            return notify::AdminResponse{ready ? 200 : 503, "application/json",
-                                         ready ? "{\"status\":\"ready\"}\n"
-                                               : "{\"status\":\"starting\"}\n"};
+            return notify::AdminResponse{
+                ready ? 200 : 503, "application/json",
+                ready ? "{\"status\":\"ready\"}\n" : "{\"status\":\"starting\"}\n"};
           }
           if (path == "/metrics") {
             return notify::AdminResponse{200, "text/plain; version=0.0.4; charset=utf-8",
@@ -257,8 +261,8 @@ std::string PartitionedMirror::Metrics() const {
   const PartitionedStatus st = GetStatus();
   std::string out;
   auto family = [&](const std::string& name, const char* type, const std::string& help) {
-    out += "# HELP graphmirror_" + name + " " + help + "\n# TYPE graphmirror_" + name + " " +
-           type + "\n";
+    out += "# HELP graphmirror_" + name + " " + help + "\n# TYPE graphmirror_" + name + " " + type +
+           "\n";
   };
   auto sample = [&](const std::string& name, const std::string& labels, int64_t value) {
     out += "graphmirror_" + name + (labels.empty() ? "" : "{" + labels + "}") + " " +

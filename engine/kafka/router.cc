@@ -137,8 +137,9 @@ bool Router::TopicReady() {
   rd_kafka_topic_destroy(rkt);
   std::string problem;
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    problem = ErrorStatus(err, std::string("kafka router: reading the metadata of ") + kMailboxTopic)
-                  .message();
+    problem =
+        ErrorStatus(err, std::string("kafka router: reading the metadata of ") + kMailboxTopic)
+            .message();
   } else {
     Metadata metadata(raw);
     int count = -1;
@@ -282,7 +283,8 @@ bool Router::Produce(Piece* piece) {
       continue;
     }
     ++stats_.errors;
-    NoteError(ErrorStatus(err, std::string("kafka router: producing to ") + kMailboxTopic).message());
+    NoteError(
+        ErrorStatus(err, std::string("kafka router: producing to ") + kMailboxTopic).message());
     return false;
   }
 }
@@ -297,10 +299,10 @@ void Router::OnDelivery(const rd_kafka_message_t& message) {
     return;
   }
   ++stats_.errors;
-  const std::string text = ErrorStatus(message.err, std::string("kafka router: delivering to ") +
-                                                        kMailboxTopic + "[" +
-                                                        std::to_string(piece->partition) + "]")
-                               .message();
+  const std::string text =
+      ErrorStatus(message.err, std::string("kafka router: delivering to ") + kMailboxTopic + "[" +
+                                   std::to_string(piece->partition) + "]")
+          .message();
   spdlog::warn("{}; producing it again", text);
   NoteError(text);
   owner->failed.push_back(piece);
@@ -395,8 +397,8 @@ void Router::RebalanceCallback(rd_kafka_t*, rd_kafka_resp_err_t err,
   static_cast<Router*>(opaque)->OnRebalance(err, partitions);
 }
 
-void Router::CommitCallback(rd_kafka_t*, rd_kafka_resp_err_t err,
-                            rd_kafka_topic_partition_list_t*, void* opaque) {
+void Router::CommitCallback(rd_kafka_t*, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t*,
+                            void* opaque) {
   auto* self = static_cast<Router*>(opaque);
   if (err == RD_KAFKA_RESP_ERR__NO_OFFSET) return;
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {

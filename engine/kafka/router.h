@@ -60,12 +60,12 @@ struct RouterOptions {
 
 // Counters since Start; each read on its own.
 struct RouterStats {
-  std::atomic<uint64_t> records{0};           // source records read (again, after a crash)
-  std::atomic<uint64_t> items{0};             // notification items in them
-  std::atomic<uint64_t> unrouted_items{0};    // items without a routing key: dropped
-  std::atomic<uint64_t> rejected_records{0};  // not a collection: skipped
-  std::atomic<uint64_t> produced{0};          // keyed records acknowledged by the cluster
-  std::atomic<uint64_t> produce_retries{0};   // keyed records produced again after a failure
+  std::atomic<uint64_t> records{0};            // source records read (again, after a crash)
+  std::atomic<uint64_t> items{0};              // notification items in them
+  std::atomic<uint64_t> unrouted_items{0};     // items without a routing key: dropped
+  std::atomic<uint64_t> rejected_records{0};   // not a collection: skipped
+  std::atomic<uint64_t> produced{0};           // keyed records acknowledged by the cluster
+  std::atomic<uint64_t> produce_retries{0};    // keyed records produced again after a failure
   std::atomic<uint64_t> committed_records{0};  // source records whose offsets were stored
   std::atomic<uint64_t> commits{0};
   std::atomic<uint64_t> commit_errors{0};
@@ -105,8 +105,8 @@ class Router {
     int32_t partition = 0;
     int64_t offset = 0;
     std::vector<std::unique_ptr<Piece>> pieces;
-    int outstanding = 0;          // produced, not yet reported
-    std::vector<Piece*> failed;   // reported failed: produced again when retry_at is due
+    int outstanding = 0;         // produced, not yet reported
+    std::vector<Piece*> failed;  // reported failed: produced again when retry_at is due
     std::chrono::steady_clock::time_point retry_at{};
     std::chrono::milliseconds backoff{0};
   };

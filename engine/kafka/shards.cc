@@ -152,8 +152,8 @@ void Shards::HandleRecord(const rd_kafka_message_t& message) {
       message.payload != nullptr ? static_cast<const char*>(message.payload) : "",
       message.payload != nullptr ? message.len : 0);
   const int status = hooks_.handle(n, body);
-  const std::string where = std::string(kMailboxTopic) + "[" + std::to_string(n) + "]@" +
-                            std::to_string(message.offset);
+  const std::string where =
+      std::string(kMailboxTopic) + "[" + std::to_string(n) + "]@" + std::to_string(message.offset);
   if (status >= 200 && status < 500) {
     if (status >= 300) {
       ++stats_.rejected;
@@ -167,7 +167,8 @@ void Shards::HandleRecord(const rd_kafka_message_t& message) {
     }
     PartitionList list = One(n, message.offset + 1);
     if (rd_kafka_resp_err_t err = rd_kafka_offsets_store(consumer_.get(), list.get()); err) {
-      spdlog::info("{}", ErrorStatus(err, "kafka shards: storing the offset of " + where).message());
+      spdlog::info("{}",
+                   ErrorStatus(err, "kafka shards: storing the offset of " + where).message());
       return;
     }
     dirty_ = true;
@@ -302,7 +303,8 @@ void Shards::OnRebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_
     }
     if (cooperative) {
       Error error(rd_kafka_incremental_assign(rk, partitions));
-      if (error) NoteError(std::string("kafka shards: assign: ") + rd_kafka_error_string(error.get()));
+      if (error)
+        NoteError(std::string("kafka shards: assign: ") + rd_kafka_error_string(error.get()));
     } else {
       rd_kafka_assign(rk, partitions);
     }
@@ -331,7 +333,8 @@ void Shards::OnRebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_
     }
     if (cooperative) {
       Error error(rd_kafka_incremental_unassign(rk, partitions));
-      if (error) NoteError(std::string("kafka shards: unassign: ") + rd_kafka_error_string(error.get()));
+      if (error)
+        NoteError(std::string("kafka shards: unassign: ") + rd_kafka_error_string(error.get()));
     } else {
       rd_kafka_assign(rk, nullptr);
     }
@@ -355,8 +358,8 @@ void Shards::RebalanceCallback(rd_kafka_t*, rd_kafka_resp_err_t err,
   static_cast<Shards*>(opaque)->OnRebalance(err, partitions);
 }
 
-void Shards::CommitCallback(rd_kafka_t*, rd_kafka_resp_err_t err,
-                            rd_kafka_topic_partition_list_t*, void* opaque) {
+void Shards::CommitCallback(rd_kafka_t*, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t*,
+                            void* opaque) {
   auto* self = static_cast<Shards*>(opaque);
   if (err == RD_KAFKA_RESP_ERR__NO_OFFSET) return;
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {

@@ -3,8 +3,9 @@
 // "<group>-shards": Kafka's group protocol spreads the topic's partitions over the live
 // daemons (incrementally: cooperative-sticky, so a daemon joining or leaving moves only
 // the shards that change hands), and each partition n is one shard, a mirror of the
-// mailboxes whose routing key falls in n. The hooks say what a shard is (the partitioned daemon opens an Engine on
-// mirror-p{n}.db); this class owns the group, the offsets and the order of things:
+// mailboxes whose routing key falls in n. The hooks say what a shard is (the partitioned daemon
+// opens an Engine on mirror-p{n}.db); this class owns the group, the offsets and the order of
+// things:
 //
 //   assign of n:  open(n) (open or create the shard and Start it); if that fails (the
 //                 file still held by a member that was just revoked, say), the partition
@@ -16,9 +17,9 @@
 //                 record is handed over again and nothing after it overtakes it;
 //   revoke of n:  the stored offsets are committed (synchronously), then close(n).
 //
-// Stored offsets are committed at most every `commit_interval`, at revoke and at Stop. A daemon killed at any moment leaves its
-// partitions to the others from the last commit; the notification log of the shard
-// collapses what it already holds.
+// Stored offsets are committed at most every `commit_interval`, at revoke and at Stop. A daemon
+// killed at any moment leaves its partitions to the others from the last commit; the notification
+// log of the shard collapses what it already holds.
 //
 // Thread-safety: Start and Stop from one controlling thread; the hooks are called on the
 // shards' own thread, one at a time; stats(), Assigned() and last_error() from any thread.
@@ -126,7 +127,7 @@ class Shards {
   std::thread thread_;
   bool started_ = false;
   std::atomic<bool> stopping_{false};
-  bool dirty_ = false;  // the shards' thread only
+  bool dirty_ = false;     // the shards' thread only
   mutable std::mutex mu_;  // guards partitions_ and last_error_
   std::map<int32_t, Partition> partitions_;
   std::string last_error_;

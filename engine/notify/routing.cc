@@ -79,7 +79,7 @@ int32_t PartitionOf(std::string_view key, int32_t partitions) {
 Result<RoutedCollection> SplitByRoutingKey(std::string_view body) {
   RoutedCollection out;
   std::map<std::string, std::vector<std::string>> items;  // key -> raw items
-  std::string tokens;                                       // raw "validationTokens" array
+  std::string tokens;                                     // raw "validationTokens" array
   Status walked = json::WalkCollection(
       body, Bad,
       [&](od::array& array) -> Status {

@@ -120,20 +120,32 @@ class Graphsim {
  public:
   // `kafka_brokers`: where graphsim writes what Graph writes to event hubs ("": nowhere).
   Graphsim(const std::string& log, int users, uint64_t seed, const std::string& kafka_brokers) {
-    std::vector<std::string> args = {GRAPHMIRROR_GRAPHSIM_PATH, "--listen", "127.0.0.1:0",
-                                     "--users", std::to_string(users), "--messages", "4",
-                                     "--events", "0", "--contacts", "2", "--seed",
-                                     std::to_string(seed), "--delivery-retry-initial-ms", "50",
-                                     "--delivery-timeout-ms", "3000", "--delivery-concurrency",
+    std::vector<std::string> args = {GRAPHMIRROR_GRAPHSIM_PATH,
+                                     "--listen",
+                                     "127.0.0.1:0",
+                                     "--users",
+                                     std::to_string(users),
+                                     "--messages",
+                                     "4",
+                                     "--events",
+                                     "0",
+                                     "--contacts",
+                                     "2",
+                                     "--seed",
+                                     std::to_string(seed),
+                                     "--delivery-retry-initial-ms",
+                                     "50",
+                                     "--delivery-timeout-ms",
+                                     "3000",
+                                     "--delivery-concurrency",
                                      "4"};
     if (!kafka_brokers.empty()) {
       args.push_back("--kafka-brokers");
       args.push_back(kafka_brokers);
     }
     pid_ = Spawn(args, log);
-    REQUIRE(WaitUntil(
-        [&] { return Count(ReadFile(log), "\nuser ") >= static_cast<size_t>(users); },
-        seconds(30), milliseconds(20)));
+    REQUIRE(WaitUntil([&] { return Count(ReadFile(log), "\nuser ") >= static_cast<size_t>(users); },
+                      seconds(30), milliseconds(20)));
     std::istringstream lines(ReadFile(log));
     std::string line;
     while (std::getline(lines, line)) {
@@ -168,9 +180,10 @@ class Graphsim {
   int Send(const std::string& method, const std::string& path, const std::string& body = "") {
     std::lock_guard<std::mutex> lock(mu_);
     httplib::Headers headers{{"Authorization", "Bearer " + token_}};
-    httplib::Result r = method == "POST"    ? client_->Post(path, headers, body, "application/json")
-                        : method == "PATCH" ? client_->Patch(path, headers, body, "application/json")
-                                            : client_->Delete(path, headers);
+    httplib::Result r = method == "POST" ? client_->Post(path, headers, body, "application/json")
+                        : method == "PATCH"
+                            ? client_->Patch(path, headers, body, "application/json")
+                            : client_->Delete(path, headers);
     return r ? r->status : 0;
   }
   // A /_sim/ document.
@@ -186,8 +199,7 @@ class Graphsim {
   std::map<std::string, std::string> Versions(const std::string& user,
                                               const std::string& collection) {
     std::map<std::string, std::string> out;
-    std::string path =
-        "/v1.0/users/" + user + "/" + collection + "?$select=id,changeKey&$top=1000";
+    std::string path = "/v1.0/users/" + user + "/" + collection + "?$select=id,changeKey&$top=1000";
     while (!path.empty()) {
       std::string body;
       {
@@ -349,8 +361,8 @@ TEST_CASE("Partitioned mirrors: 3 daemons, one killed, one added, a broker down 
   const std::string config = dir.Path("graphmirror.toml");
   {
     std::ofstream out(config);
-    out << "[graph]\nbase_url = \"" << sim.base_url() << "/v1.0\"\ntoken_url = \""
-        << sim.base_url() << "/common/oauth2/v2.0/token\"\nclient_id = \"graphsim\"\n"
+    out << "[graph]\nbase_url = \"" << sim.base_url() << "/v1.0\"\ntoken_url = \"" << sim.base_url()
+        << "/common/oauth2/v2.0/token\"\nclient_id = \"graphsim\"\n"
         << "client_secret = \"graphsim-secret\"\n[sync]\npage_size = 100\n"
         << "[webhook]\nlisten = \"127.0.0.1:" << FreePort() << "\"\n";
     if (graph_writes_hub) {
@@ -390,13 +402,12 @@ TEST_CASE("Partitioned mirrors: 3 daemons, one killed, one added, a broker down 
     const std::string name = "daemon-" + std::to_string(daemons.size());
     const int metrics_port = FreePort();
     const std::string own_config = dir.Path(name + ".toml");
-    std::ofstream(own_config) << ReadFile(config) << "[metrics]\nlisten = \"127.0.0.1:"
-                              << metrics_port << "\"\n";
+    std::ofstream(own_config) << ReadFile(config)
+                              << "[metrics]\nlisten = \"127.0.0.1:" << metrics_port << "\"\n";
     const std::string log = dir.Path(name + ".log");
-    daemons.push_back({Spawn({GRAPHMIRROR_CLI_PATH, "--log-level", "info", "run", "--config",
-                              own_config},
-                             log),
-                       log, metrics_port});
+    daemons.push_back(
+        {Spawn({GRAPHMIRROR_CLI_PATH, "--log-level", "info", "run", "--config", own_config}, log),
+         log, metrics_port});
   };
   auto all_logs = [&] {
     std::string text;
@@ -411,19 +422,20 @@ TEST_CASE("Partitioned mirrors: 3 daemons, one killed, one added, a broker down 
   REQUIRE(WaitUntil(
       [&] { return Count(sim.Sim("/_sim/subscriptions"), "\"clientState\"") >= subscriptions; },
       seconds(60)));
-  REQUIRE(WaitUntil(
-      [&] { return Differences(sim, ReadUnion(shards_dir, sizes.partitions)).empty(); },
-      seconds(60), milliseconds(1000)));
+  REQUIRE(
+      WaitUntil([&] { return Differences(sim, ReadUnion(shards_dir, sizes.partitions)).empty(); },
+                seconds(60), milliseconds(1000)));
 
   // Event Hubs' validation message (no routing key) and a record that is not a
   // collection: both skipped, neither holds its partition.
-  REQUIRE(relay.producer().Produce(
-      kHub,
-      R"({"value":[{"subscriptionId":"NA","subscriptionExpirationDateTime":"NA","clientState":"NA",)"
-      R"("changeType":"Validation: Testing client application reachability for subscription )"
-      R"(Request-Id: 00000000-0000-0000-0000-000000000000","resource":"NA",)"
-      R"("resourceData":{"@odata.type":"NA","@odata.id":"NA","id":"NA"}}]})") ==
-          RD_KAFKA_RESP_ERR_NO_ERROR);
+  REQUIRE(
+      relay.producer().Produce(
+          kHub,
+          R"({"value":[{"subscriptionId":"NA","subscriptionExpirationDateTime":"NA","clientState":"NA",)"
+          R"("changeType":"Validation: Testing client application reachability for subscription )"
+          R"(Request-Id: 00000000-0000-0000-0000-000000000000","resource":"NA",)"
+          R"("resourceData":{"@odata.type":"NA","@odata.id":"NA","id":"NA"}}]})") ==
+      RD_KAFKA_RESP_ERR_NO_ERROR);
   REQUIRE(relay.producer().Produce(kHub, "not a collection") == RD_KAFKA_RESP_ERR_NO_ERROR);
 
   // The stream: creates, updates and deletes on random mailboxes, all the time.
@@ -449,17 +461,17 @@ TEST_CASE("Partitioned mirrors: 3 daemons, one killed, one added, a broker down 
       const int what = static_cast<int>(r() % 10);
       if (what < 6) {
         sim.Send("POST", base,
-                 collection == "messages"
-                     ? R"({"subject":"s)" + std::to_string(n) + R"("})"
-                     : R"({"displayName":"c)" + std::to_string(n) + R"("})");
+                 collection == "messages" ? R"({"subject":"s)" + std::to_string(n) + R"("})"
+                                          : R"({"displayName":"c)" + std::to_string(n) + R"("})");
       } else {
         auto ids = sim.Ids(user, collection);
         if (ids.size() > 2) {
           const std::string& id = ids[r() % ids.size()];
           if (what < 9) {
             sim.Send("PATCH", base + "/" + Escape(id),
-                     collection == "messages" ? R"({"subject":"u)" + std::to_string(n) + R"("})"
-                                              : R"({"displayName":"u)" + std::to_string(n) + R"("})");
+                     collection == "messages"
+                         ? R"({"subject":"u)" + std::to_string(n) + R"("})"
+                         : R"({"displayName":"u)" + std::to_string(n) + R"("})");
           } else {
             sim.Send("DELETE", base + "/" + Escape(id));
           }
@@ -565,12 +577,13 @@ TEST_CASE("Partitioned mirrors: 3 daemons, one killed, one added, a broker down 
   {
     simdjson::dom::parser parser;
     std::map<std::string, int> per_user;
-    for (simdjson::dom::element s : parser.parse(sim.Sim("/_sim/subscriptions"))["value"].get_array()) {
+    for (simdjson::dom::element s :
+         parser.parse(sim.Sim("/_sim/subscriptions"))["value"].get_array()) {
       const std::string resource{std::string_view(s["resource"])};
       const std::string client_state{std::string_view(s["clientState"])};
-      const std::string user = resource.substr(resource.find("users/") + 6,
-                                               resource.find('/', resource.find("users/") + 6) -
-                                                   resource.find("users/") - 6);
+      const std::string user = resource.substr(
+          resource.find("users/") + 6,
+          resource.find('/', resource.find("users/") + 6) - resource.find("users/") - 6);
       ++per_user[user];
       CHECK(client_state.rfind(ExpectedKey(user) + ".", 0) == 0);
       CHECK(stored_subscriptions.count(std::string(std::string_view(s["id"]))) == 1);
@@ -619,10 +632,10 @@ TEST_CASE("Partitioned mirrors: 3 daemons, one killed, one added, a broker down 
     CHECK(WaitExit(d.pid) == 0);
     d.pid = -1;
   }
-  std::printf("partitioned test: %d changes, %zu notifications kept by the hub (%llu refused), "
-              "%zu missing from the logs\n",
-              changes.load(), acked.size(), static_cast<unsigned long long>(relay.refused()),
-              missing);
+  std::printf(
+      "partitioned test: %d changes, %zu notifications kept by the hub (%llu refused), "
+      "%zu missing from the logs\n",
+      changes.load(), acked.size(), static_cast<unsigned long long>(relay.refused()), missing);
 }
 
 }  // namespace

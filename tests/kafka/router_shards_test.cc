@@ -110,8 +110,9 @@ TEST_CASE("Router: one keyed record per mailbox at its partition, committed once
       R"({"subscriptionId":"NA","clientState":"NA","changeType":"Validation: Testing client )"
       R"(application reachability for subscription Request-Id: 1","resource":"NA"})";
   Producer producer(kafka.brokers());
-  REQUIRE(producer.Produce("hub", "{\"value\":[" + Item(a, "1") + "," + Item(b, "2") + "," + na +
-                                      "," + Item(a, "3") + "],\"validationTokens\":[\"jwt\"]}",
+  REQUIRE(producer.Produce("hub",
+                           "{\"value\":[" + Item(a, "1") + "," + Item(b, "2") + "," + na + "," +
+                               Item(a, "3") + "],\"validationTokens\":[\"jwt\"]}",
                            0) == RD_KAFKA_RESP_ERR_NO_ERROR);
   REQUIRE(producer.Produce("hub", "not a collection", 0) == RD_KAFKA_RESP_ERR_NO_ERROR);
   REQUIRE(producer.Produce("hub", "{\"value\":[" + na + "]}", 1) == RD_KAFKA_RESP_ERR_NO_ERROR);
@@ -245,14 +246,12 @@ TEST_CASE("Shards: open, in order, a 503 retried, a 400 skipped, an open retried
   REQUIRE(producer.Produce(kafka::kMailboxTopic, "x1", 1) == RD_KAFKA_RESP_ERR_NO_ERROR);
 
   Recorder recorder;
-  recorder.FailOnce("r2");    // the log could not commit in time
-  recorder.FailOpen(1, 2);    // shard 1 is still held by the member that had it
+  recorder.FailOnce("r2");  // the log could not commit in time
+  recorder.FailOpen(1, 2);  // shard 1 is still held by the member that had it
   const KafkaSettings settings = Partitioned(kafka, "sh", 2);
   kafka::Shards shards(settings, recorder.Hooks());
   REQUIRE(shards.Start().ok());
-  REQUIRE(WaitFor([&] {
-    return recorder.Seen(0).size() >= 5 && !recorder.Seen(1).empty();
-  }));
+  REQUIRE(WaitFor([&] { return recorder.Seen(0).size() >= 5 && !recorder.Seen(1).empty(); }));
   // r2 again before anything after it; "bad" skipped, not retried.
   CHECK(recorder.Seen(0) == std::vector<std::string>{"r1", "r2", "r2", "bad", "r3"});
   CHECK(recorder.Seen(1) == std::vector<std::string>{"x1"});

@@ -50,15 +50,15 @@ TEST_CASE("RoutedClientState carries the key; RoutingKeyOf finds it or nothing",
   CHECK(a.size() <= 128);  // Graph's limit
   CHECK(a.rfind(key + ".", 0) == 0);
   CHECK(RoutingKeyOf(a) == key);
-  CHECK(RoutingKeyOf("NA").empty());                     // Event Hubs' validation message
+  CHECK(RoutingKeyOf("NA").empty());  // Event Hubs' validation message
   CHECK(RoutingKeyOf("").empty());
-  CHECK(RoutingKeyOf(NewClientState()).empty());         // an unpartitioned daemon's
-  CHECK(RoutingKeyOf("7C33B2E6EB981348.x").empty());     // upper case is not ours
-  CHECK(RoutingKeyOf("7c33b2e6eb98134.xx").empty());     // 15 digits
-  CHECK(RoutingKeyOf("7c33b2e6eb981348").empty());       // no separator
+  CHECK(RoutingKeyOf(NewClientState()).empty());      // an unpartitioned daemon's
+  CHECK(RoutingKeyOf("7C33B2E6EB981348.x").empty());  // upper case is not ours
+  CHECK(RoutingKeyOf("7c33b2e6eb98134.xx").empty());  // 15 digits
+  CHECK(RoutingKeyOf("7c33b2e6eb981348").empty());    // no separator
   CHECK(RoutingKeyOf("7c33b2e6eb981348-abc").empty());
   CHECK(RoutingKeyOf("7c33b2e6eb98134g.abc").empty());
-  CHECK(RoutingKeyOf("7c33b2e6eb981348.") == "");        // nothing after it: not a secret
+  CHECK(RoutingKeyOf("7c33b2e6eb981348.") == "");  // nothing after it: not a secret
 }
 
 TEST_CASE("SplitByRoutingKey: one body per key, items as received, tokens kept",
@@ -72,8 +72,9 @@ TEST_CASE("SplitByRoutingKey: one body per key, items as received, tokens kept",
                              R"(.sec2", "changeType":"updated", "resource":"Users/b/Messages/2" })";
   const std::string item_a2 = R"({"subscriptionId":"s3","clientState":")" + ka +
                               R"(.sec3","lifecycleEvent":"missed","resource":"subscriptions/s3"})";
-  const std::string na = R"({"subscriptionId":"NA","clientState":"NA","changeType":"Validation: x",)"
-                         R"("resource":"NA","resourceData":{"id":"NA"}})";
+  const std::string na =
+      R"({"subscriptionId":"NA","clientState":"NA","changeType":"Validation: x",)"
+      R"("resource":"NA","resourceData":{"id":"NA"}})";
   const std::string body = "{\"value\":[" + item_a1 + ",\n  " + item_b + " , " + na + "," +
                            item_a2 + "],\"validationTokens\":[\"t1\",\"t2\"]}";
   auto split = SplitByRoutingKey(body);
@@ -83,7 +84,8 @@ TEST_CASE("SplitByRoutingKey: one body per key, items as received, tokens kept",
   REQUIRE(split->bodies.size() == 2);
   CHECK(split->bodies.at(ka) ==
         "{\"value\":[" + item_a1 + "," + item_a2 + "],\"validationTokens\":[\"t1\",\"t2\"]}");
-  CHECK(split->bodies.at(kb) == "{\"value\":[" + item_b + "],\"validationTokens\":[\"t1\",\"t2\"]}");
+  CHECK(split->bodies.at(kb) ==
+        "{\"value\":[" + item_b + "],\"validationTokens\":[\"t1\",\"t2\"]}");
   // Each part is a collection the receiver reads as the items it holds.
   auto parsed = ParseNotificationBody(split->bodies.at(ka));
   REQUIRE(parsed.ok());
@@ -143,8 +145,9 @@ security = "plaintext"
 )";
 
 TEST_CASE("[kafka] mode = partitioned: partitions and shard_directory", "[config][routing]") {
-  auto c = ParseConfig(kBase + "mode = \"partitioned\"\npartitions = 6\nshard_directory = \"shards\"\n",
-                       "g.toml", "/srv/gm", NoEnv);
+  auto c =
+      ParseConfig(kBase + "mode = \"partitioned\"\npartitions = 6\nshard_directory = \"shards\"\n",
+                  "g.toml", "/srv/gm", NoEnv);
   REQUIRE(c.ok());
   CHECK(c->kafka->mode == "partitioned");
   CHECK(c->kafka->partitions == 6);
@@ -166,8 +169,7 @@ TEST_CASE("[kafka] mode = partitioned: partitions and shard_directory", "[config
   CHECK(single->kafka->mode == "single");
 }
 
-TEST_CASE("[kafka] partitioned mode refuses what it cannot run, in one line",
-          "[config][routing]") {
+TEST_CASE("[kafka] partitioned mode refuses what it cannot run, in one line", "[config][routing]") {
   const std::vector<std::pair<std::string, std::string>> cases = {
       {"mode = \"sharded\"\n", "'kafka.mode' must be \"single\" or \"partitioned\""},
       {"mode = \"partitioned\"\nshard_directory = \"s\"\n", "'kafka.partitions'"},
@@ -184,16 +186,16 @@ TEST_CASE("[kafka] partitioned mode refuses what it cannot run, in one line",
     CHECK(c.status().message().find(message) != std::string::npos);
     CHECK(c.status().message().find('\n') == std::string::npos);
   }
-  auto keyed = ParseConfig(
-      std::string(kBase).replace(kBase.find("topic = \"hub\""), 13,
-                                 "topic = \"graphmirror.mailbox-changes\"") +
-          "mode = \"partitioned\"\npartitions = 4\nshard_directory = \"s\"\n",
-      "g.toml", "", NoEnv);
+  auto keyed = ParseConfig(std::string(kBase).replace(kBase.find("topic = \"hub\""), 13,
+                                                      "topic = \"graphmirror.mailbox-changes\"") +
+                               "mode = \"partitioned\"\npartitions = 4\nshard_directory = \"s\"\n",
+                           "g.toml", "", NoEnv);
   REQUIRE_FALSE(keyed.ok());
   CHECK(keyed.status().message().find("use another topic") != std::string::npos);
-  auto lists = ParseConfig(kBase + "mode = \"partitioned\"\npartitions = 4\nshard_directory = \"s\"\n"
-                                   "[[sharepoint]]\nsite = \"https://contoso.sharepoint.com/sites/t\"\n"
-                                   "lists = [\"5c77031a-9621-4dfc-bb5d-57803a94e91d\"]\n",
+  auto lists = ParseConfig(kBase +
+                               "mode = \"partitioned\"\npartitions = 4\nshard_directory = \"s\"\n"
+                               "[[sharepoint]]\nsite = \"https://contoso.sharepoint.com/sites/t\"\n"
+                               "lists = [\"5c77031a-9621-4dfc-bb5d-57803a94e91d\"]\n",
                            "g.toml", "", NoEnv);
   REQUIRE_FALSE(lists.ok());
   CHECK(lists.status().message().find("[[sharepoint]]") != std::string::npos);
