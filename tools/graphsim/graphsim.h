@@ -195,6 +195,12 @@ struct Options {
   // validationTokens of rich notifications: 1 (iss https://sts.windows.net/{tid}/, the
   // caller in `appid`) or 2 (iss https://login.microsoftonline.com/{tid}/v2.0, in `azp`).
   int validation_token_version = 2;
+  // Azure Event Hubs delivery: the Kafka cluster ("host:port,...") that stands in for every
+  // Event Hubs namespace. A subscription whose notificationUrl (or lifecycleNotificationUrl)
+  // is `EventHub:https://<ns>.servicebus.windows.net/eventhubname/<hub>?tenantId=<domain>`
+  // gets each notification collection as one record on topic <hub> (acks=all). Empty: no
+  // hub is reachable, and a create naming one fails as Graph's does when it cannot publish.
+  std::string kafka_brokers;
 
   // --- Delta queries (GRAPH.md section 6) --------------------------------------------------
   // A delta or skip token older than this (clock time since its round began) is expired.
@@ -295,6 +301,7 @@ struct DeliveryStats {
   uint64_t duplicate_posts = 0;  // extra deliveries made by duplicate_every
   uint64_t orphaned_items = 0;   // discarded unsent: their subscription was deleted/expired
   uint64_t rich_items = 0;       // delivered items that carried encryptedContent (first time)
+  uint64_t hub_records = 0;      // collections an Event Hub acknowledged (duplicates too)
 };
 
 // A SharePoint list subscription (GRAPH.md section 9).

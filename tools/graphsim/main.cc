@@ -155,6 +155,10 @@ int main(int argc, char** argv) {
   app.add_flag("--missed-on-drop", options.missed_on_drop,
                "queue a missed lifecycle notification when a notification batch is dropped");
   app.add_flag("--https-only", https_only, "refuse http notification URLs, as Graph does");
+  app.add_option("--kafka-brokers", options.kafka_brokers,
+                 "host:port,... of the Kafka cluster that stands in for Azure Event Hubs: "
+                 "notifications for EventHub: URLs are written there, one record per "
+                 "collection, to the topic named by the hub");
   app.add_flag("-v,--verbose", verbose, "log every request");
   try {
     app.parse(argc, argv);
@@ -178,6 +182,19 @@ int main(int argc, char** argv) {
   int port = 0;
   if (!ParseListen(listen, &host, &port)) {
     return Fail("--listen must be host:port (e.g. 127.0.0.1:8080), got '" + listen + "'");
+  }
+  if (!options.kafka_brokers.empty()) {
+    bool ok = options.kafka_brokers.back() != ',';
+    std::stringstream brokers(options.kafka_brokers);
+    std::string broker, broker_host;
+    int broker_port = 0;
+    while (ok && std::getline(brokers, broker, ',')) {
+      ok = ParseListen(broker, &broker_host, &broker_port) && broker_port != 0;
+    }
+    if (!ok) {
+      return Fail("--kafka-brokers must be host:port,... (e.g. 127.0.0.1:9092), got '" +
+                  options.kafka_brokers + "'");
+    }
   }
   options.token_lifetime = std::chrono::seconds(token_lifetime);
   options.window = std::chrono::seconds(window);

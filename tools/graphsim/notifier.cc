@@ -50,6 +50,20 @@ ApiError QuotaExceeded() {
 
 ApiError NotFound() { return ApiError{404, "ResourceNotFound", "The object was not found."}; }
 
+// "Receive change notifications through Azure Event Hubs": a request for a hub that has "the
+// same values for changeType and resource that an existing subscription contains" fails
+// with 409 Conflict, "Subscription Id <> already exists for the requested combination".
+ApiError HubConflict(const std::string& existing_id) {
+  return ApiError{
+      409, "ExtensionError",
+      "Subscription Id " + existing_id + " already exists for the requested combination"};
+}
+
+// Same change types of the same items (target and $filter).
+bool SameWatch(const SubscriptionRecord& a, const SubscriptionRecord& b) {
+  return a.target == b.target && a.filter_text == b.filter_text && a.changes == b.changes;
+}
+
 }  // namespace
 
 std::string ChangeTypeText(unsigned changes) {
@@ -93,11 +107,14 @@ std::string Notifier::NewIdLocked() { return FormatGuid(ids_.Next(), ids_.Next()
 
 std::optional<ApiError> Notifier::CheckLocked(const SubscriptionRecord& candidate) {
   int on_mailbox = 0;
+  const bool hub = IsEventHubUrl(candidate.notification_url);
   for (const auto& [seq, sub] : subs_) {
     if (sub.id == candidate.id) continue;
-    if (sub.target == candidate.target && sub.filter_text == candidate.filter_text &&
-        sub.changes == candidate.changes && sub.notification_url == candidate.notification_url) {
-      return Conflict();
+    if (SameWatch(sub, candidate)) {
+      // A hub subscription conflicts with any other on the same changeType and resource
+      // (Event Hubs page); a webhook one only with the same notificationUrl (field).
+      if (hub) return HubConflict(sub.id);
+      if (sub.notification_url == candidate.notification_url) return Conflict();
     }
     if (sub.target.user == candidate.target.user) ++on_mailbox;
   }
@@ -158,10 +175,11 @@ std::optional<ApiError> Notifier::Update(const std::string& id, const Change& ch
   if (change.notification_url) {
     SubscriptionRecord candidate = *sub;
     candidate.notification_url = *change.notification_url;
+    const bool hub = IsEventHubUrl(candidate.notification_url);
     for (const auto& [seq, other] : subs_) {
-      if (other.id != id && other.target == candidate.target &&
-          other.filter_text == candidate.filter_text && other.changes == candidate.changes &&
-          other.notification_url == candidate.notification_url) {
+      if (other.id == id || !SameWatch(other, candidate)) continue;
+      if (hub) return HubConflict(other.id);
+      if (other.notification_url == candidate.notification_url) {
         ApiError err = Conflict();
         err.message.replace(err.message.find("Create"), 6, "Update");
         return err;
@@ -417,7 +435,33 @@ void Notifier::FormBatchesLocked(TimePoint now) {
 
 // --- delivery ---------------------------------------------------------------------------
 
+std::optional<std::string> Notifier::PublishToHub(const std::string& url, const std::string& body,
+                                                  std::chrono::milliseconds timeout) {
+  EventHubAddress address;
+  if (ParseEventHubUrl(url, &address) != EventHubUrlForm::kHub) {
+    return "'" + url + "' names no event hub";
+  }
+  if (options_.kafka_brokers.empty()) {
+    return "no Event Hubs namespace is reachable (graphsim runs without --kafka-brokers)";
+  }
+  EventHubProducer* producer = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(hub_mu_);
+    if (!hub_producer_) {
+      hub_producer_ = std::make_unique<EventHubProducer>(
+          options_.kafka_brokers, std::max(options_.delivery_timeout, options_.validation_timeout));
+    }
+    producer = hub_producer_.get();
+  }
+  return producer->Publish(address.hub, body, timeout);
+}
+
 bool Notifier::Send(const std::string& url, const std::string& body) {
+  if (IsEventHubUrl(url)) {
+    std::optional<std::string> error = PublishToHub(url, body, options_.delivery_timeout);
+    if (error) spdlog::debug("graphsim: notification record for {} failed: {}", url, *error);
+    return !error;
+  }
   std::optional<WebhookUrl> parsed = ParseWebhookUrl(url);
   if (!parsed) return false;
   WebhookResult result =
@@ -540,7 +584,10 @@ size_t Notifier::Deliver(Batch batch) {
     body["value"].push_back(p.item);
     if (p.rich) ++rich;
   }
-  if (rich > 0) {
+  // "Microsoft Graph doesn't send validation tokens for change notifications delivered
+  // through Azure Event Hubs" (rich notifications page).
+  const bool hub = IsEventHubUrl(batch.url);
+  if (rich > 0 && !hub) {
     RichFaults faults;
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -563,11 +610,13 @@ size_t Notifier::Deliver(Batch batch) {
     stats_.delivered_items += batch.items.size();
     stats_.rich_items += rich;
     stats_.pending_items -= batch.items.size();
+    if (hub) ++stats_.hub_records;
     AckLocked(batch);
     if (!duplicate_ok) return 1;
     ++stats_.attempts;
     ++stats_.duplicate_posts;
     if (*duplicate_ok) {
+      if (hub) ++stats_.hub_records;
       AckLocked(batch);
     } else {
       ++stats_.failed_attempts;

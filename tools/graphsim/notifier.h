@@ -18,9 +18,16 @@
 // Outlook's shape (RichContent in schema.h: the subscription's $select, annotated); each POST with
 // such items carries validationTokens from the TokenSigner. Rich faults are counted down here.
 //
+// Event Hubs (`EventHub:` URLs, event_hub.h): a batch for a hub is written as one Kafka
+// record to the hub's topic instead of POSTed, with the same retries; it carries no
+// validationTokens (Graph sends none through Event Hubs). The producer is made on first use
+// from Options::kafka_brokers.
+//
 // Thread-safety: safe to use from many threads. mu_ guards the subscriptions and the queue
-// and is never held during a POST; pump_mu_ serializes pumps (and is held during POSTs);
-// thread_mu_ guards the background thread's handle. Lock order: pump_mu_, then mu_.
+// and is never held during a POST or a Kafka write; pump_mu_ serializes pumps (and is held
+// during POSTs); thread_mu_ guards the background thread's handle; hub_mu_ guards the
+// producer's creation only. Lock order: pump_mu_, then mu_; hub_mu_ is taken alone. The
+// Notifier must outlive every PublishToHub call (the server stops before it is destroyed).
 
 #ifndef GRAPHMIRROR_TOOLS_GRAPHSIM_NOTIFIER_H_
 #define GRAPHMIRROR_TOOLS_GRAPHSIM_NOTIFIER_H_
@@ -39,6 +46,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "tools/graphsim/event_hub.h"
 #include "tools/graphsim/graphsim.h"
 #include "tools/graphsim/ids.h"
 #include "tools/graphsim/odata.h"
@@ -166,6 +174,13 @@ class Notifier {
   void InjectRichFault(RichFault fault, int count);
   void ClearRichFaults();
 
+  // --- Event Hubs ------------------------------------------------------------------------
+  // Writes `body` as one record to the hub an `EventHub:` URL names, waiting at most
+  // `timeout` for the cluster's acknowledgement: nullopt once written, else why not (no
+  // --kafka-brokers, a URL naming no hub, the cluster's error or silence).
+  std::optional<std::string> PublishToHub(const std::string& url, const std::string& body,
+                                          std::chrono::milliseconds timeout);
+
  private:
   struct Pending {
     std::string notification_id;  // "" if ids are not included
@@ -211,7 +226,8 @@ class Notifier {
   // drops it on failure; returns the POSTs made.
   size_t Deliver(Batch batch);
   void AckLocked(const Batch& batch);
-  // One POST; true if answered 2xx in time.
+  // One POST (or, for an `EventHub:` URL, one Kafka record); true if answered 2xx (written)
+  // in time.
   bool Send(const std::string& url, const std::string& body);
 
   const Options& options_;
@@ -241,6 +257,9 @@ class Notifier {
 
   std::mutex thread_mu_;
   std::thread thread_;  // guarded by thread_mu_
+
+  std::mutex hub_mu_;
+  std::unique_ptr<EventHubProducer> hub_producer_;  // made on first use; guarded by hub_mu_
 };
 
 }  // namespace graphsim

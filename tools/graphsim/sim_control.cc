@@ -211,7 +211,8 @@ HttpResponse SimulatorCore::HandleControl(const HttpRequest& request,
                 {"pending_items", d.pending_items},
                 {"duplicate_posts", d.duplicate_posts},
                 {"orphaned_items", d.orphaned_items},
-                {"rich_items", d.rich_items}};
+                {"rich_items", d.rich_items},
+                {"hub_records", d.hub_records}};
   };
   if (route == "/deliveries" && method == "GET") return Reply(200, deliveries_json());
   if (route == "/deliveries/pump" && method == "POST") {
