@@ -12,6 +12,8 @@
 
 #include "engine/config/config.h"
 #include "engine/graph/graph_client.h"
+#include "engine/kafka/kafka_client.h"
+#include "engine/kafka/source.h"
 #include "engine/notify/admin_server.h"
 #include "engine/ops/admin.h"
 #include "engine/store/store.h"
@@ -34,6 +36,9 @@ struct Engine::Impl {
   std::shared_ptr<sync::LiveSync> live;
   // /metrics and /healthz on [metrics] listen, while started with serve_admin; else null.
   std::unique_ptr<notify::AdminServer> metrics_server;
+  // The Kafka source while started with [kafka] and consume_kafka; else null. Shared for
+  // the same reason as `live` (Kafka, Metrics read it without holding `mu`).
+  std::shared_ptr<kafka::KafkaSource> kafka;
   // SyncOnce, and Resync while not started; set in Open, never replaced.
   std::unique_ptr<sync::CollectionSync> idle_sync;
 
@@ -153,19 +158,43 @@ Status Engine::Start(StartOptions options) {
   std::lock_guard<std::mutex> lock(impl_->mu);
   if (impl_->live) return Status::InvalidArgument("the engine is already started");
   if (Status s = config::ValidateConfig(impl_->config); !s.ok()) return s;
-  auto live = std::make_shared<sync::LiveSync>(impl_->config, impl_->client.get(),
-                                               impl_->store.get(), impl_->clock);
+  const Config& config = impl_->config;
+  auto live = std::make_shared<sync::LiveSync>(config, impl_->client.get(), impl_->store.get(),
+                                               impl_->clock);
   sync::LiveSyncOptions live_options;
   live_options.serve_http = options.serve_http;
+  // Graph delivers to an event hub and no webhook is configured: nothing posts to us, so
+  // no receiver listens; /healthz and /metrics keep the webhook's address.
+  const bool event_hub_only = config.kafka && !config.kafka->event_hub_url.empty() &&
+                              config.webhook.notification_url.empty();
+  if (event_hub_only) live_options.serve_http = false;
+  std::shared_ptr<kafka::KafkaSource> source;
+  if (config.kafka && options.consume_kafka) {
+    kafka::SourceOptions source_options;
+    source_options.max_record_bytes = config.webhook.max_body_bytes;
+    // Each record is what Graph would have POSTed: the webhook's own checks and log. Read
+    // from a hub Graph delivers to, rich items come without validation tokens.
+    const bool from_hub = !config.kafka->event_hub_url.empty();
+    source = std::make_shared<kafka::KafkaSource>(
+        *config.kafka,
+        [this, from_hub](std::string_view body) {
+          return from_hub ? HandleEventHubRecord(body).status
+                          : HandleNotification("application/json", body).status;
+        },
+        source_options);
+  }
   std::unique_ptr<notify::AdminServer> metrics_server;
   if (options.serve_admin) {
-    notify::AdminHandler admin = ops::MakeAdminHandler(live.get());
-    if (impl_->config.metrics.listen.empty()) {
+    notify::AdminHandler admin = ops::MakeAdminHandler(live.get(), source.get());
+    if (config.metrics.listen.empty() && !(event_hub_only && options.serve_http)) {
       live_options.admin_handler = admin;
+    } else if (config.metrics.listen.empty()) {
+      metrics_server = std::make_unique<notify::AdminServer>(config.webhook.listen, admin);
+      if (Status s = metrics_server->Start(); !s.ok()) return s;
     } else {
       // /metrics moves to its own listener (with /healthz, for the same scraper); the
       // webhook's port keeps /healthz only.
-      metrics_server = std::make_unique<notify::AdminServer>(impl_->config.metrics.listen, admin);
+      metrics_server = std::make_unique<notify::AdminServer>(config.metrics.listen, admin);
       live_options.admin_handler = [admin](const std::string& path) {
         return path == "/metrics" ? std::nullopt : admin(path);
       };
@@ -188,7 +217,17 @@ Status Engine::Start(StartOptions options) {
   // Start returns at once; the initial sync runs on the live engine's start-up thread.
   live_options.initial_sync_in_background = true;
   if (Status s = live->Start(live_options); !s.ok()) return s;
-  impl_->live = std::move(live);
+  impl_->live = live;
+  if (source) {
+    // After the live engine, so that its first record finds the receiver ready.
+    if (Status s = source->Start(); !s.ok()) {
+      impl_->live.reset();
+      if (metrics_server) metrics_server->Stop();
+      live->Stop();
+      return s;
+    }
+  }
+  impl_->kafka = std::move(source);
   impl_->metrics_server = std::move(metrics_server);
   return Status::Ok();
 }
@@ -201,13 +240,57 @@ int Engine::MetricsPort() const {
 void Engine::Stop() {
   std::shared_ptr<sync::LiveSync> live;
   std::unique_ptr<notify::AdminServer> metrics_server;
+  std::shared_ptr<kafka::KafkaSource> source;
   {
     std::lock_guard<std::mutex> lock(impl_->mu);
     live = std::move(impl_->live);
     metrics_server = std::move(impl_->metrics_server);
+    source = std::move(impl_->kafka);
   }
-  if (metrics_server) metrics_server->Stop();  // it reads `live`: first
+  // No record reaches the engine after this; what was made durable is committed. (Its
+  // handler calls HandleNotification, which takes `mu`: stopped outside it.)
+  if (source) source->Stop();
+  if (metrics_server) metrics_server->Stop();  // it reads `live` and the source: first
   if (live) live->Stop();
+  // `source` goes last: the receiver's admin handler read its counters until live->Stop.
+}
+
+Result<KafkaState> Engine::Kafka(std::chrono::milliseconds timeout) {
+  const Config& config = impl_->config;
+  if (!config.kafka) return Status::InvalidArgument("no [kafka] in the config");
+  KafkaState out;
+  out.brokers = config.kafka->brokers;
+  out.topic = config.kafka->topic;
+  out.group = config.kafka->group;
+  std::shared_ptr<kafka::KafkaSource> source;
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    source = impl_->kafka;
+  }
+  if (source) {
+    const kafka::SourceStats& k = source->stats();
+    auto read = [](const std::atomic<uint64_t>& v) { return static_cast<int64_t>(v.load()); };
+    out.consuming = true;
+    out.records = read(k.records);
+    out.accepted = read(k.accepted);
+    out.rejected = read(k.rejected);
+    out.retries = read(k.retries);
+    out.commits = read(k.commits);
+    out.commit_errors = read(k.commit_errors);
+    out.errors = read(k.errors);
+    kafka::KafkaSource::LastError last = source->last_error();
+    out.last_error = std::move(last.text);
+    out.last_error_at = std::move(last.at);
+  }
+  auto offsets = kafka::GroupOffsets(*config.kafka, timeout);
+  if (!offsets.ok()) {
+    out.brokers_error = offsets.status().message();
+    return out;
+  }
+  for (const kafka::PartitionOffsets& p : *offsets) {
+    out.partitions.push_back({p.partition, p.committed, p.end});
+  }
+  return out;
 }
 
 HttpAnswer Engine::HandleNotification(std::string_view content_type, std::string_view body) {
@@ -220,6 +303,19 @@ HttpAnswer Engine::HandleNotification(std::string_view content_type, std::string
   // once the initial sync has ended.
   if (!live) return {503, "text/plain; charset=utf-8", "not started\n"};
   notify::NotificationAnswer answer = live->receiver().Accept(content_type, body);
+  return {answer.status, answer.body.empty() ? "" : "text/plain; charset=utf-8",
+          std::move(answer.body)};
+}
+
+HttpAnswer Engine::HandleEventHubRecord(std::string_view body) {
+  std::shared_ptr<sync::LiveSync> live;
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    live = impl_->live;
+  }
+  if (!live) return {503, "text/plain; charset=utf-8", "not started\n"};
+  notify::NotificationAnswer answer =
+      live->receiver().Accept("application/json", body, notify::Delivery::kEventHub);
   return {answer.status, answer.body.empty() ? "" : "text/plain; charset=utf-8",
           std::move(answer.body)};
 }
@@ -268,9 +364,15 @@ bool Engine::Healthy() const {
 }
 
 Result<std::string> Engine::Metrics() {
-  auto live = impl_->Live();
+  std::shared_ptr<sync::LiveSync> live;
+  std::shared_ptr<kafka::KafkaSource> source;
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    live = impl_->live;
+    source = impl_->kafka;
+  }
   if (!live) return Status::InvalidArgument("metrics need a started engine");
-  return ops::RenderLiveMetrics(live.get());
+  return ops::RenderLiveMetrics(live.get(), source.get());
 }
 
 namespace {

@@ -61,6 +61,12 @@ constexpr IntegerRule kIntegerRules[] = {
      [](const Config& c) -> int64_t { return c.subscriptions.lifetime.count(); }},
     {"subscriptions.renew_margin_minutes", 1, 10080,
      [](const Config& c) -> int64_t { return c.subscriptions.renew_margin.count(); }},
+    // Kafka brokers bound it with group.min/max.session.timeout.ms (6 s and 5 min by
+    // default; Event Hubs allows 6 s to 5 min too).
+    {"kafka.session_timeout_seconds", 6, 300,
+     [](const Config& c) -> int64_t {
+       return c.kafka ? c.kafka->session_timeout.count() : KafkaSettings().session_timeout.count();
+     }},
 };
 
 const IntegerRule& RuleOf(std::string_view name) {
@@ -289,6 +295,31 @@ void ReadRich(Reader& r, const toml::table& t, RichSettings* rich) {
   }
 }
 
+void ReadKafka(Reader& r, const toml::table& t, KafkaSettings* k) {
+  r.OnlyKeys(t, "kafka.",
+             {"brokers", "topic", "group", "security", "sasl_username", "connection_string",
+              "connection_string_file", "ca_file", "event_hub_url", "session_timeout_seconds"});
+  r.String(t, "brokers", "kafka.brokers", &k->brokers);
+  r.String(t, "topic", "kafka.topic", &k->topic);
+  r.String(t, "group", "kafka.group", &k->group);
+  r.String(t, "security", "kafka.security", &k->security);
+  r.String(t, "sasl_username", "kafka.sasl_username", &k->sasl_username);
+  r.String(t, "connection_string", "kafka.connection_string", &k->connection_string);
+  r.String(t, "connection_string_file", "kafka.connection_string_file", &k->connection_string_file);
+  r.String(t, "ca_file", "kafka.ca_file", &k->ca_file);
+  r.String(t, "event_hub_url", "kafka.event_hub_url", &k->event_hub_url);
+  int64_t session = k->session_timeout.count();
+  r.Integer(t, "session_timeout_seconds", "kafka.session_timeout_seconds", &session);
+  k->session_timeout = std::chrono::seconds(session);
+  if (t.get("brokers") == nullptr) r.Fail(&t, "'kafka.brokers' is required in [kafka]");
+  // The topic of an event hub is the hub: named once, in the URL, is enough.
+  if (k->topic.empty()) {
+    if (auto hub = ParseEventHubUrl(k->event_hub_url); hub && !hub->hub.empty()) {
+      k->topic = hub->hub;
+    }
+  }
+}
+
 void ReadSharePoint(Reader& r, const toml::node& node, std::vector<SharePointConfig>* out) {
   const toml::array* sites = node.as_array();
   if (sites == nullptr || !sites->is_array_of_tables()) {
@@ -431,6 +462,95 @@ bool IsListId(const std::string& id) {
          });
 }
 
+// A Kafka topic name: 1..249 of [a-zA-Z0-9._-] (Kafka's own rule; Event Hubs' hub names
+// fit it).
+bool IsTopicName(const std::string& name) {
+  return !name.empty() && name.size() <= 249 && name != "." && name != ".." &&
+         std::all_of(name.begin(), name.end(), [](char ch) {
+           return std::isalnum(static_cast<unsigned char>(ch)) || ch == '.' || ch == '_' ||
+                  ch == '-';
+         });
+}
+
+// "host:port" entries separated by commas (no spaces, a numeric port).
+bool IsBrokerList(const std::string& brokers) {
+  if (brokers.empty()) return false;
+  size_t start = 0;
+  while (true) {
+    const size_t end = std::min(brokers.find(',', start), brokers.size());
+    const std::string entry = brokers.substr(start, end - start);
+    const size_t colon = entry.rfind(':');
+    if (colon == std::string::npos || colon == 0 || colon + 1 == entry.size() ||
+        entry.find_first_not_of("0123456789", colon + 1) != std::string::npos ||
+        entry.find_first_of(" \t/@") != std::string::npos || !Printable(entry)) {
+      return false;
+    }
+    if (end == brokers.size()) return true;
+    start = end + 1;
+  }
+}
+
+std::optional<Problem> KafkaProblem(const KafkaSettings& k) {
+  if (!IsBrokerList(k.brokers)) {
+    return Problem{"kafka.brokers",
+                   "'kafka.brokers' must be host:port entries separated by commas, like "
+                   "\"mynamespace.servicebus.windows.net:9093\""};
+  }
+  if (!k.event_hub_url.empty() && !ParseEventHubUrl(k.event_hub_url)) {
+    return Problem{"kafka.event_hub_url",
+                   "'kafka.event_hub_url' must be \"EventHub:https://<namespace>.servicebus."
+                   "windows.net/eventhubname/<hub>?tenantId=<domain>\" (or the Key Vault form "
+                   "\"EventHub:https://<vault>.vault.azure.net/secrets/<secret>?tenantId=<domain>"
+                   "\"), not \"" +
+                       k.event_hub_url + "\""};
+  }
+  if (k.topic.empty()) {
+    return Problem{"kafka",
+                   "'kafka.topic' is required (the event hub's name; or an "
+                   "'kafka.event_hub_url' that names the hub)"};
+  }
+  if (!IsTopicName(k.topic)) {
+    return Problem{"kafka.topic",
+                   "'kafka.topic' must be 1 to 249 letters, digits, '.', '_' "
+                   "or '-', not \"" +
+                       k.topic + "\""};
+  }
+  if (auto hub = ParseEventHubUrl(k.event_hub_url);
+      hub && !hub->hub.empty() && hub->hub != k.topic) {
+    return Problem{"kafka.topic", "'kafka.topic' is \"" + k.topic +
+                                      "\" but 'kafka.event_hub_url' delivers to the hub \"" +
+                                      hub->hub + "\""};
+  }
+  if (k.group.empty() || k.group.size() > 255 || !Printable(k.group)) {
+    return Problem{"kafka.group", "'kafka.group' must be a name of 1 to 255 printable characters"};
+  }
+  if (k.security != "sasl_ssl" && k.security != "plaintext") {
+    return Problem{"kafka.security",
+                   "'kafka.security' must be \"sasl_ssl\" or \"plaintext\", "
+                   "not \"" +
+                       k.security + "\""};
+  }
+  if (!k.connection_string.empty() && !k.connection_string_file.empty()) {
+    return Problem{"kafka",
+                   "'kafka.connection_string' and 'kafka.connection_string_file' "
+                   "exclude each other"};
+  }
+  if (k.security == "sasl_ssl") {
+    if (k.sasl_username.empty()) {
+      return Problem{"kafka.sasl_username", "'kafka.sasl_username' is empty"};
+    }
+    if (k.connection_string.empty() && k.connection_string_file.empty()) {
+      return Problem{"kafka",
+                     "'kafka.connection_string' (or 'kafka.connection_string_file', or "
+                     "GRAPHMIRROR_KAFKA_CONNECTION_STRING) is required with security = "
+                     "\"sasl_ssl\""};
+    }
+  } else if (!k.ca_file.empty()) {
+    return Problem{"kafka.ca_file", "'kafka.ca_file' needs security = \"sasl_ssl\""};
+  }
+  return std::nullopt;
+}
+
 // Every check of values, in the order of the file's sections; the first problem found.
 std::optional<Problem> FirstProblem(const Config& c, bool require_graph = true) {
   auto path = [](const std::string& table, size_t i, const std::string& key) {
@@ -544,6 +664,10 @@ std::optional<Problem> FirstProblem(const Config& c, bool require_graph = true) 
                        "certificate id '" + key.certificate_id + "' is configured twice"};
       }
     }
+  }
+
+  if (c.kafka) {
+    if (auto problem = KafkaProblem(*c.kafka)) return problem;
   }
 
   std::set<std::string> users;
@@ -669,7 +793,7 @@ Result<Config> ParseConfig(const std::string& text, const std::string& source,
   Config config;
   r.OnlyKeys(root, "",
              {"database", "graph", "sync", "changes", "webhook", "metrics", "subscriptions", "rich",
-              "mailbox", "sharepoint"});
+              "kafka", "mailbox", "sharepoint"});
   r.String(root, "database", "database", &config.database);
   if (const toml::table* graph = r.Table(root, "graph")) ReadGraph(r, *graph, &config.graph);
   if (const toml::table* sync = r.Table(root, "sync")) ReadSync(r, *sync, &config.sync);
@@ -690,6 +814,10 @@ Result<Config> ParseConfig(const std::string& text, const std::string& source,
     config.rich.emplace();
     ReadRich(r, *rich, &*config.rich);
   }
+  if (const toml::table* kafka = r.Table(root, "kafka")) {
+    config.kafka.emplace();
+    ReadKafka(r, *kafka, &*config.kafka);
+  }
   if (const toml::node* mailboxes = root.get("mailbox")) {
     ReadMailboxes(r, *mailboxes, &config.mailboxes);
   }
@@ -699,6 +827,10 @@ Result<Config> ParseConfig(const std::string& text, const std::string& source,
   if (!r.ok()) return r.status();
   if (auto secret = env("GRAPHMIRROR_CLIENT_SECRET"); secret && !secret->empty()) {
     config.graph.client_secret = *secret;
+  }
+  if (auto secret = env("GRAPHMIRROR_KAFKA_CONNECTION_STRING");
+      config.kafka && secret && !secret->empty() && config.kafka->connection_string_file.empty()) {
+    config.kafka->connection_string = *secret;
   }
   if (auto problem = FirstProblem(config)) {
     // The line of the key, or of the nearest table around it that the file holds.
@@ -739,6 +871,12 @@ Result<Config> ParseConfig(const std::string& text, const std::string& source,
     resolve(&config.webhook.tls_certificate);
     resolve(&config.webhook.tls_private_key);
   }
+  if (config.kafka) {
+    if (!config.kafka->connection_string_file.empty()) {
+      resolve(&config.kafka->connection_string_file);
+    }
+    if (!config.kafka->ca_file.empty()) resolve(&config.kafka->ca_file);
+  }
   if (config.rich) {
     resolve(&config.rich->certificate);
     resolve(&config.rich->current.private_key);
@@ -769,6 +907,59 @@ std::string SharePointCredentialProblem(const Config& config) {
          "tokens obtained with a client secret (\"Unsupported app only token.\"); run "
          "graphmirror keygen --app, upload the certificate to the app registration and set "
          "graph.certificate and graph.private_key";
+}
+
+std::optional<EventHubUrl> ParseEventHubUrl(std::string_view url) {
+  constexpr std::string_view kPrefix = "EventHub:https://";
+  if (url.substr(0, kPrefix.size()) != kPrefix) return std::nullopt;
+  if (std::any_of(url.begin(), url.end(), [](char ch) {
+        return static_cast<unsigned char>(ch) <= 0x20 || ch == 0x7f || ch == '#';
+      })) {
+    return std::nullopt;
+  }
+  std::string_view rest = url.substr(kPrefix.size());
+  const size_t slash = rest.find('/');
+  const size_t question = rest.find('?');
+  if (slash == std::string_view::npos || question == std::string_view::npos || question < slash) {
+    return std::nullopt;
+  }
+  EventHubUrl out;
+  out.host = std::string(rest.substr(0, slash));
+  if (out.host.empty() || out.host.find('@') != std::string::npos) return std::nullopt;
+  const std::string_view path = rest.substr(slash, question - slash);
+  auto last_segment = [&](std::string_view prefix) -> std::optional<std::string> {
+    if (path.substr(0, prefix.size()) != prefix) return std::nullopt;
+    std::string_view name = path.substr(prefix.size());
+    if (name.empty() || name.find('/') != std::string_view::npos) return std::nullopt;
+    return std::string(name);
+  };
+  if (auto hub = last_segment("/eventhubname/")) {
+    out.hub = *hub;
+  } else if (auto secret = last_segment("/secrets/")) {
+    out.secret = *secret;
+  } else {
+    return std::nullopt;
+  }
+  std::string_view query = rest.substr(question + 1);
+  while (!query.empty()) {
+    const size_t amp = query.find('&');
+    std::string_view param = query.substr(0, amp);
+    if (param.substr(0, 9) == "tenantId=") out.tenant = std::string(param.substr(9));
+    if (amp == std::string_view::npos) break;
+    query = query.substr(amp + 1);
+  }
+  if (out.tenant.empty()) return std::nullopt;
+  return out;
+}
+
+DeliveryUrls SubscriptionUrls(const Config& config) {
+  if (config.kafka && !config.kafka->event_hub_url.empty()) {
+    // "The lifecycleNotificationUrl endpoint can be the same as the notificationUrl"
+    // (lifecycle notifications): lifecycle events reach the same hub.
+    return {config.kafka->event_hub_url, config.kafka->event_hub_url};
+  }
+  const WebhookSettings& w = config.webhook;
+  return {w.notification_url, w.lifecycle_url.empty() ? w.notification_url : w.lifecycle_url};
 }
 
 }  // namespace graphmirror::config

@@ -10,6 +10,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -23,6 +24,7 @@ namespace graphmirror::config {
 using graphmirror::ChangeSettings;
 using graphmirror::Config;
 using graphmirror::GraphSettings;
+using graphmirror::KafkaSettings;
 using graphmirror::MailboxConfig;
 using graphmirror::MetricsSettings;
 using graphmirror::RichKey;
@@ -66,7 +68,9 @@ std::optional<std::string> ProcessEnv(const std::string& name);
 // resolved against `base_dir` when it is non-empty, except a relative `database` when the
 // environment variable STATE_DIRECTORY is set (systemd's StateDirectory=): then against
 // it. The environment variable GRAPHMIRROR_CLIENT_SECRET, when set, supplies
-// graph.client_secret. Unknown keys,
+// graph.client_secret, and GRAPHMIRROR_KAFKA_CONNECTION_STRING kafka.connection_string
+// (unless kafka.connection_string_file names a file); an empty kafka.topic is the hub
+// kafka.event_hub_url names. Unknown keys,
 // wrong types, missing required keys and bad values are errors naming the key.
 Result<Config> ParseConfig(const std::string& text, const std::string& source,
                            const std::string& base_dir, const EnvLookup& env = ProcessEnv);
@@ -87,6 +91,28 @@ Result<Config> LoadConfigFile(const std::string& path, const EnvLookup& env = Pr
 // Online refuses for its REST API ("Unsupported app only token."): then the one line that
 // says so and what to do. A warning, not an error: the rest of the mirror works.
 std::string SharePointCredentialProblem(const Config& config);
+
+// An Event Hubs notificationUrl ("Receive change notifications through Azure Event Hubs"):
+// "EventHub:https://<namespace host>/eventhubname/<hub>?tenantId=<domain>" (role-based
+// access: `hub` set) or "EventHub:https://<vault host>/secrets/<secret>?tenantId=<domain>"
+// (the hub's connection string in Key Vault: `secret` set). nullopt for anything else.
+struct EventHubUrl {
+  std::string host;
+  std::string hub;
+  std::string secret;
+  std::string tenant;
+};
+std::optional<EventHubUrl> ParseEventHubUrl(std::string_view url);
+
+// The notificationUrl and lifecycleNotificationUrl subscriptions are created with, and by
+// which the keeper knows its own at Graph: kafka.event_hub_url for both when set (Graph
+// delivers lifecycle events to the hub too), else webhook.notification_url and
+// webhook.lifecycle_url (itself when empty).
+struct DeliveryUrls {
+  std::string notification;
+  std::string lifecycle;
+};
+DeliveryUrls SubscriptionUrls(const Config& config);
 
 }  // namespace graphmirror::config
 

@@ -135,7 +135,8 @@ struct Receiver::Impl {
                            const std::string& body);
   // `client_state_header`: Outlook REST v2.0 sends clientState as a header, not per item.
   NotificationAnswer Accept(std::string_view content_type, std::string_view body,
-                            std::string_view path, std::string_view client_state_header = {});
+                            std::string_view path, std::string_view client_state_header = {},
+                            Delivery delivery = Delivery::kWebhook);
   // A log row saying the subscription lost notifications: v2.0's SequenceNumber skipped
   // past `expected` to `received`.
   static store::LogEntry SequenceGapEntry(const std::string& subscription_id,
@@ -302,7 +303,7 @@ store::LogEntry Receiver::Impl::SequenceGapEntry(const std::string& subscription
 
 NotificationAnswer Receiver::Impl::Accept(std::string_view content_type, std::string_view body,
                                           std::string_view path,
-                                          std::string_view client_state_header) {
+                                          std::string_view client_state_header, Delivery delivery) {
   if (!IsJsonContentType(content_type)) {
     stats->unsupported_media_type.fetch_add(1);
     return {415, "expected Content-Type: application/json\n"};
@@ -315,6 +316,15 @@ NotificationAnswer Receiver::Impl::Accept(std::string_view content_type, std::st
     return {400, parsed.status().message() + "\n"};
   }
   std::vector<Notification>& items = parsed->items;
+  std::vector<std::string>& tokens = parsed->validation_tokens;
+  if (delivery == Delivery::kWebhook &&
+      std::find(tokens.begin(), tokens.end(), kEventHubTokens) != tokens.end()) {
+    // Only what was read from the event hub may skip the tokens' check.
+    stats->bad_requests.fetch_add(1);
+    spdlog::warn("notify: refused a notification body on {}: a reserved validation token",
+                 OneLine(path));
+    return {400, "validationTokens holds a reserved value\n"};
+  }
   stats->notifications_received.fetch_add(items.size());
 
   std::vector<store::LogEntry> entries;
@@ -328,8 +338,17 @@ NotificationAnswer Receiver::Impl::Accept(std::string_view content_type, std::st
   std::set<std::pair<std::string, std::string>> lists;  // SharePoint (site, list) notified
   size_t list_items = 0;
   size_t gap_rows = 0;
+  size_t hub_validations = 0;
+  bool has_rich = false;
   for (Notification& item : items) {
     if (item.client_state.empty()) item.client_state = std::string(client_state_header);
+    if (item.subscription_id == "NA" && item.change_type.rfind("Validation:", 0) == 0) {
+      // What Graph writes to an event hub when a subscription is created: nothing to keep,
+      // nothing to refuse.
+      stats->hub_validations.fetch_add(1);
+      ++hub_validations;
+      continue;
+    }
     std::optional<KnownSubscription> known = subscriptions->Find(item.subscription_id);
     std::string_view reason;
     if (!known) {
@@ -399,6 +418,7 @@ NotificationAnswer Receiver::Impl::Accept(std::string_view content_type, std::st
     entry.etag = item.etag;
     entry.scoped = known->scoped;
     if (item.has_encrypted_content) {
+      has_rich = true;
       // Kept encrypted: the worker checks the body's tokens and decrypts (answer first,
       // validate after, as Graph asks).
       stats->rich_items.fetch_add(1);
@@ -412,7 +432,7 @@ NotificationAnswer Receiver::Impl::Accept(std::string_view content_type, std::st
 
   if (entries.empty() && lists.empty()) {
     // Nothing to keep. Still 202: a forged or stale batch must not be retried for hours.
-    if (!items.empty()) stats->rejected_batches.fetch_add(1);
+    if (items.size() > hub_validations) stats->rejected_batches.fetch_add(1);
     return {202, ""};
   }
 
@@ -425,9 +445,11 @@ NotificationAnswer Receiver::Impl::Accept(std::string_view content_type, std::st
     status = store->lists().NoteNotified(
         std::vector<std::pair<std::string, std::string>>(lists.begin(), lists.end()), deadline);
   }
+  if (delivery == Delivery::kEventHub && has_rich && tokens.empty()) {
+    tokens.emplace_back(kEventHubTokens);
+  }
   if (status.ok() && !entries.empty()) {
-    status =
-        store->log().Append(std::move(entries), deadline, std::move(parsed->validation_tokens));
+    status = store->log().Append(std::move(entries), deadline, std::move(tokens));
   }
   if (!status.ok()) {
     stats->unavailable.fetch_add(1);
@@ -500,10 +522,11 @@ void Receiver::SetOnAccepted(std::function<void()> on_accepted) {
   impl_->on_accepted = std::move(shared);
 }
 
-NotificationAnswer Receiver::Accept(std::string_view content_type, std::string_view body) {
+NotificationAnswer Receiver::Accept(std::string_view content_type, std::string_view body,
+                                    Delivery delivery) {
   stats_.requests.fetch_add(1);
   try {
-    return impl_->Accept(content_type, body, impl_->options.notification_path);
+    return impl_->Accept(content_type, body, impl_->options.notification_path, {}, delivery);
   } catch (const std::exception& e) {
     spdlog::error("notify: accepting a notification body failed: {}", e.what());
     return {500, "internal error\n"};

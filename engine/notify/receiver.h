@@ -78,6 +78,18 @@ struct NotificationAnswer {
   std::string body;
 };
 
+// Where a body came from. kEventHub: read from an Azure event hub Graph delivers to (the
+// Kafka source with kafka.event_hub_url), where Graph sends no validation tokens with rich
+// notifications ("Microsoft Graph doesn't send validation tokens for change notifications
+// delivered through Azure Event Hubs"): the hub's own access control (only principals with
+// Send rights write to it) vouches for the sender instead, and the body's rich items are
+// logged with kEventHubTokens as their token batch, which the sync worker accepts.
+enum class Delivery { kWebhook, kEventHub };
+
+// The token batch of rich items read from an event hub. Not a JWT (it has spaces): a
+// webhook body whose validationTokens hold it is refused (400).
+inline constexpr std::string_view kEventHubTokens = "delivered through an Azure event hub";
+
 // A decoded validationToken the handshake may echo: 1..1024 bytes, no control characters
 // (it goes back as the whole body; a CR or LF would be a header-injection attempt).
 bool IsWellFormedValidationToken(std::string_view token);
@@ -98,6 +110,10 @@ struct ReceiverStats {
   std::atomic<uint64_t> notifications_received{0};  // items in well-formed bodies
   std::atomic<uint64_t> accepted{0};                // items handed to the store and committed
   std::atomic<uint64_t> rich_items{0};              // accepted items that carried encryptedContent
+  // Event Hubs' validation messages (subscriptionId and clientState "NA", changeType
+  // "Validation: ..."), which Graph writes to a hub when a subscription is created and
+  // which are to be ignored ("Receive change notifications through Azure Event Hubs").
+  std::atomic<uint64_t> hub_validations{0};
   std::atomic<uint64_t> rejected_unknown_subscription{0};
   std::atomic<uint64_t> rejected_bad_client_state{0};
   std::atomic<uint64_t> sequence_gaps{0};       // v2.0 SequenceNumber gaps, each logged as `missed`
@@ -144,7 +160,8 @@ class Receiver {
   void SetOnAccepted(std::function<void()> on_accepted);
   // The same checks, log append and answer as a POST to the notification URL gets, for a
   // program that runs its own HTTP server (the Receiver need not be started).
-  NotificationAnswer Accept(std::string_view content_type, std::string_view body);
+  NotificationAnswer Accept(std::string_view content_type, std::string_view body,
+                            Delivery delivery = Delivery::kWebhook);
 
   // Answers GETs on other paths. Set before Start().
   void SetAdminHandler(AdminHandler handler);

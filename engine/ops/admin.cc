@@ -4,7 +4,7 @@
 
 namespace graphmirror::ops {
 
-Result<std::string> RenderLiveMetrics(sync::LiveSync* live) {
+Result<std::string> RenderLiveMetrics(sync::LiveSync* live, const kafka::KafkaSource* kafka) {
   MetricsSources sources;
   sources.receiver = &live->receiver().stats();
   sources.worker = &live->worker().stats();
@@ -13,12 +13,13 @@ Result<std::string> RenderLiveMetrics(sync::LiveSync* live) {
   sources.rich = live->rich() != nullptr ? &live->rich()->stats() : nullptr;
   sources.rounds = &live->collections().timings();
   sources.store = &live->store();
+  sources.kafka = kafka;
   for (const auto& mailbox : live->config().mailboxes) sources.users.push_back(mailbox.user);
   return RenderMetrics(sources);
 }
 
-notify::AdminHandler MakeAdminHandler(sync::LiveSync* live) {
-  return [live](const std::string& path) -> std::optional<notify::AdminResponse> {
+notify::AdminHandler MakeAdminHandler(sync::LiveSync* live, const kafka::KafkaSource* kafka) {
+  return [live, kafka](const std::string& path) -> std::optional<notify::AdminResponse> {
     if (path == "/healthz") {
       const bool ready = live->ready();
       return notify::AdminResponse{
@@ -26,7 +27,7 @@ notify::AdminHandler MakeAdminHandler(sync::LiveSync* live) {
           ready ? "{\"status\":\"ready\"}\n" : "{\"status\":\"starting\"}\n"};
     }
     if (path == "/metrics") {
-      auto text = RenderLiveMetrics(live);
+      auto text = RenderLiveMetrics(live, kafka);
       if (!text.ok()) {
         return notify::AdminResponse{503, "text/plain; charset=utf-8",
                                      "metrics unavailable: " + text.status().message() + "\n"};

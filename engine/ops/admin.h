@@ -8,16 +8,21 @@
 #ifndef GRAPHMIRROR_ENGINE_OPS_ADMIN_H_
 #define GRAPHMIRROR_ENGINE_OPS_ADMIN_H_
 
+#include "engine/kafka/source.h"
 #include "engine/notify/receiver.h"
 #include "engine/sync/live_sync.h"
 
 namespace graphmirror::ops {
 
-// `live` is borrowed and must outlive the handler; give it to LiveSyncOptions.
-notify::AdminHandler MakeAdminHandler(sync::LiveSync* live);
+// `live` (and `kafka`, the Kafka source's counters; may be null) are borrowed and must
+// outlive the handler; give it to LiveSyncOptions.
+notify::AdminHandler MakeAdminHandler(sync::LiveSync* live,
+                                      const kafka::KafkaSource* kafka = nullptr);
 
-// The /metrics text of a started LiveSync, or why the store could not be read.
-Result<std::string> RenderLiveMetrics(sync::LiveSync* live);
+// The /metrics text of a started LiveSync (and Kafka source), or why the store could not
+// be read.
+Result<std::string> RenderLiveMetrics(sync::LiveSync* live,
+                                      const kafka::KafkaSource* kafka = nullptr);
 
 }  // namespace graphmirror::ops
 

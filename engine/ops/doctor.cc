@@ -2,6 +2,7 @@
 
 #include <simdjson.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <exception>
@@ -15,6 +16,7 @@
 #include "engine/graph/query.h"
 #include "engine/graph/timestamp.h"
 #include "engine/graph/url.h"
+#include "engine/kafka/kafka_client.h"
 #include "engine/rich/base64.h"
 #include "engine/sharepoint/list_sync.h"
 #include "engine/sharepoint/sharepoint_mirror.h"
@@ -328,6 +330,32 @@ std::vector<Finding> RunDoctor(const config::Config& config, Clock* clock) {
   }
 
   CheckSharePoint(config, clock, add);
+
+  // [kafka]: the brokers answer for the topic, and where subscriptions deliver.
+  if (config.kafka) {
+    const KafkaSettings& k = *config.kafka;
+    auto offsets = kafka::GroupOffsets(k, std::chrono::seconds(10));
+    if (offsets.ok()) {
+      int64_t behind = 0;
+      for (const auto& p : *offsets) {
+        if (p.end >= 0) behind += p.end - std::max<int64_t>(p.committed, 0);
+      }
+      add(Level::kOk, "kafka",
+          "topic " + k.topic + " on " + k.brokers + ": " + std::to_string(offsets->size()) +
+              " partition(s), group " + k.group + " has " + std::to_string(behind) +
+              " record(s) to read");
+    } else {
+      add(Level::kFail, "kafka", offsets.status().message());
+    }
+    if (!k.event_hub_url.empty()) {
+      add(Level::kOk, "kafka",
+          "subscriptions deliver to " + k.event_hub_url +
+              " (Graph writes as the 'Microsoft Graph Change Tracking' service principal: it "
+              "needs the Azure Event Hubs Data Sender role on the hub, or Get on the Key Vault "
+              "secret)");
+      if (config.webhook.notification_url.empty()) return out;  // no webhook to probe
+    }
+  }
 
   // The public notification URL: Graph must get the handshake answered through it.
   if (config.webhook.notification_url.empty()) {

@@ -168,10 +168,43 @@ Status RenderVerify(store::Store* store, Families& out) {
   return Status::Ok();
 }
 
+void RenderKafka(const kafka::KafkaSource& source, Families& out) {
+  const kafka::SourceStats& k = source.stats();
+  out.Counter("kafka_records_total",
+              "Records read from the Kafka topic ([kafka]), records read again included.",
+              {{{}, Read(k.records)}});
+  out.Counter("kafka_records_handled_total",
+              "Kafka records by outcome: accepted (durable; offset committed), rejected (bad "
+              "input; skipped, offset committed), retried (not durable; read again).",
+              {{{{"outcome", "accepted"}}, Read(k.accepted)},
+               {{{"outcome", "rejected"}}, Read(k.rejected)},
+               {{{"outcome", "retried"}}, Read(k.retries)}});
+  out.Counter("kafka_commits_total", "Offset commits the group coordinator confirmed.",
+              {{{}, Read(k.commits)}});
+  out.Counter("kafka_commit_errors_total", "Offset commits that failed (committed again later).",
+              {{{}, Read(k.commit_errors)}});
+  out.Counter("kafka_errors_total", "Kafka consumer errors: brokers unreachable, ...",
+              {{{}, Read(k.errors)}});
+  out.Counter("kafka_rebalances_total", "Partition assignments the consumer received.",
+              {{{}, Read(k.rebalances)}});
+  MetricFamily& committed = out.Gauges(
+      "kafka_committed_offset",
+      "Per partition assigned to this daemon: the next offset it committed (-1: none yet).");
+  MetricFamily& stored = out.Gauges(
+      "kafka_stored_offset",
+      "Per partition assigned to this daemon: the next offset made durable (-1: none yet).");
+  for (const kafka::PartitionProgress& p : source.Partitions()) {
+    Labels labels{{"topic", source.settings().topic}, {"partition", std::to_string(p.partition)}};
+    committed.metric.push_back(GaugeSample(labels, static_cast<double>(p.committed)));
+    stored.metric.push_back(GaugeSample(labels, static_cast<double>(p.stored)));
+  }
+}
+
 }  // namespace
 
 Result<std::string> RenderMetrics(const MetricsSources& src) {
   Families out;
+  if (src.kafka != nullptr) RenderKafka(*src.kafka, out);
   const notify::ReceiverStats& r = *src.receiver;
   out.Counter("http_requests_total", "HTTP requests the webhook receiver answered.",
               {{{}, Read(r.requests)}});
@@ -187,6 +220,9 @@ Result<std::string> RenderMetrics(const MetricsSources& src) {
               {{{{"reason", "unknown_subscription"}}, Read(r.rejected_unknown_subscription)},
                {{{"reason", "bad_client_state"}}, Read(r.rejected_bad_client_state)},
                {{{"reason", "suspicious_token"}}, Read(src.worker->suspicious_rows)}});
+  out.Counter("event_hub_validations_total",
+              "Event Hubs' validation messages (subscriptionId \"NA\") read and skipped.",
+              {{{}, Read(r.hub_validations)}});
   out.Counter("notification_sequence_gaps_total",
               "Outlook REST v2.0 SequenceNumber gaps, each resynced like a missed event.",
               {{{}, Read(r.sequence_gaps)}});

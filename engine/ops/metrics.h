@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "engine/graph/graph_client.h"
+#include "engine/kafka/source.h"
 #include "engine/notify/receiver.h"
 #include "engine/store/store.h"
 #include "engine/sync/collection_sync.h"
@@ -30,7 +31,8 @@ struct MetricsSources {
   const sync::RichStats* rich = nullptr;
   const sync::RoundTimings* rounds = nullptr;
   store::Store* store = nullptr;
-  std::vector<std::string> users;  // the configured mailboxes, for the log backlog
+  const kafka::KafkaSource* kafka = nullptr;  // null: no Kafka source runs
+  std::vector<std::string> users;             // the configured mailboxes, for the log backlog
 };
 
 // The text to answer GET /metrics with, or why the store could not be read.

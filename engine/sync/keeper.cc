@@ -72,8 +72,8 @@ SubscriptionKeeper::SubscriptionKeeper(const config::Config& config, graph::Grap
       table_(table),
       clock_(clock),
       sync_(sync),
-      lifecycle_url_(config.webhook.lifecycle_url.empty() ? config.webhook.notification_url
-                                                          : config.webhook.lifecycle_url),
+      notification_url_(config::SubscriptionUrls(config).notification),
+      lifecycle_url_(config::SubscriptionUrls(config).lifecycle),
       lifetime_(config.subscriptions.lifetime),
       rich_lifetime_(std::min(config.subscriptions.lifetime, kRichMaxLifetime)) {
   for (const auto& mailbox : config.mailboxes) {
@@ -172,8 +172,7 @@ Status SubscriptionKeeper::Reconcile() {
       // Graph sends lifecycle events only to a lifecycleNotificationUrl set at create, and
       // the URLs cannot be changed to it: a subscription with other URLs than the
       // configured ones is replaced.
-      if (info.notification_url != config_.webhook.notification_url ||
-          info.lifecycle_url != lifecycle_url_) {
+      if (info.notification_url != notification_url_ || info.lifecycle_url != lifecycle_url_) {
         outdated.push_back(key);
       }
     }
@@ -181,7 +180,7 @@ Status SubscriptionKeeper::Reconcile() {
       at_graph.insert(info.id);
       continue;
     }
-    if (info.notification_url != config_.webhook.notification_url) continue;  // not ours
+    if (info.notification_url != notification_url_) continue;  // not ours
     // Ours by URL, but without its clientState we could not check its notifications.
     auto deleted = api_.Delete(info.id);
     if (deleted.ok() && (deleted->ok() || deleted->http_status == 404)) {
@@ -249,7 +248,7 @@ store::LogEntry SubscriptionKeeper::CatchUpEntry(const store::SubscriptionRecord
 Status SubscriptionKeeper::Create(const Key& key) {
   graph::SubscriptionSpec spec;
   spec.change_type = kChangeTypes;
-  spec.notification_url = config_.webhook.notification_url;
+  spec.notification_url = notification_url_;
   spec.lifecycle_url = lifecycle_url_;
   spec.resource = Resource(key);
   // A create whose answer was lost may have made the subscription: asking again with the

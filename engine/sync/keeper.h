@@ -143,7 +143,10 @@ class SubscriptionKeeper {
   // The clientState of a create that got no answer (Graph may have made it), asked again.
   std::map<Key, std::string> unanswered_client_state_;
   std::set<std::string> given_up_;  // ids of subscriptions this keeper forgot
-  std::string lifecycle_url_;       // webhook.lifecycle_url, else the notification URL
+  // The URLs subscriptions are made with (config::SubscriptionUrls): the webhook's, or
+  // the event hub of [kafka] event_hub_url for both.
+  std::string notification_url_;
+  std::string lifecycle_url_;
   std::set<std::string> rich_users_;
   std::string rich_certificate_;  // base64 DER
   std::string rich_certificate_id_;

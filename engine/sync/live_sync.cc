@@ -109,7 +109,23 @@ Status LiveSync::SetUpRich(const LiveSyncOptions& options) {
 }
 
 Status LiveSync::Start(LiveSyncOptions options) {
-  auto receiver_options = ReceiverOptionsFrom(config_.webhook);
+  // Graph delivering to an event hub ([kafka] event_hub_url) and no webhook configured:
+  // the receiver only checks and logs what the Kafka source hands to Accept.
+  const bool event_hub_only = config_.kafka && !config_.kafka->event_hub_url.empty() &&
+                              config_.webhook.notification_url.empty();
+  if (event_hub_only && options.serve_http) {
+    return Status::InvalidArgument(
+        "webhook.notification_url is required to serve the webhook (subscriptions deliver to "
+        "the event hub of kafka.event_hub_url)");
+  }
+  if (event_hub_only && !config_.sharepoint.empty()) {
+    return Status::InvalidArgument(
+        "[[sharepoint]] lists need webhook.notification_url: SharePoint posts its "
+        "notifications to a webhook, not to an event hub");
+  }
+  Result<notify::ReceiverOptions> receiver_options =
+      event_hub_only ? Result<notify::ReceiverOptions>(notify::ReceiverOptions{})
+                     : ReceiverOptionsFrom(config_.webhook);
   if (!receiver_options.ok()) return receiver_options.status();
   if (Status s = store_->HoldLiveLock(); !s.ok()) return s;
   Status prepared = [&] {

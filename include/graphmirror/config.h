@@ -160,6 +160,41 @@ struct MetricsSettings {
   std::string listen;  // host:port, like "127.0.0.1:9090"; empty: the webhook's listener
 };
 
+// Notifications read from a Kafka topic ([kafka]): Azure Event Hubs' Kafka endpoint, where
+// Graph delivers the notification collections of subscriptions whose notificationUrl names
+// an event hub ("Receive change notifications through Azure Event Hubs"), or any Kafka
+// cluster something else writes Graph's collections to. Each record's value is one
+// collection, exactly as Graph would POST it to a webhook; the daemon logs it durably and
+// only then commits the record's offset. Absent: no Kafka.
+struct KafkaSettings {
+  // "host:port,host:port". Event Hubs: "<namespace>.servicebus.windows.net:9093".
+  std::string brokers;
+  // The topic the collections are read from: with Event Hubs, the event hub's name. Empty
+  // in the file: the hub `event_hub_url` names (its RBAC form).
+  std::string topic;
+  std::string group = "graphmirror";  // the consumer group (Event Hubs: a consumer group)
+  // "sasl_ssl" (SASL PLAIN over TLS, what Event Hubs' Kafka endpoint requires) or
+  // "plaintext" (a Kafka cluster on a private network, a test).
+  std::string security = "sasl_ssl";
+  std::string sasl_username = "$ConnectionString";  // Event Hubs' fixed user name
+  // The SASL password: with Event Hubs, a connection string with Listen rights. Or a file
+  // holding it (`connection_string_file`, read at start; resolved against the config's
+  // directory), or the environment variable GRAPHMIRROR_KAFKA_CONNECTION_STRING.
+  std::string connection_string;
+  std::string connection_string_file;
+  std::string ca_file;  // PEM bundle to verify the brokers with; empty: the system's
+  // The notificationUrl (and lifecycleNotificationUrl) subscriptions are created with:
+  // "EventHub:https://<namespace>.servicebus.windows.net/eventhubname/<hub>?tenantId=<domain>"
+  // (role-based access) or "EventHub:https://<vault>.vault.azure.net/secrets/<secret>?
+  // tenantId=<domain>" (the hub's connection string in Key Vault). Set, Graph delivers to
+  // the hub and the webhook is needed only for SharePoint lists. Empty: subscriptions use
+  // [webhook] as before, and this source reads whatever reaches the topic.
+  std::string event_hub_url;
+  // How long the group waits for a silent consumer before giving its partitions to
+  // another (Kafka's session.timeout.ms). Event Hubs recommends at least 30 s.
+  std::chrono::seconds session_timeout{30};
+};
+
 struct Config {
   std::string database = "graphmirror.db";
   GraphSettings graph;
@@ -169,6 +204,7 @@ struct Config {
   MetricsSettings metrics;
   SubscriptionSettings subscriptions;
   std::optional<RichSettings> rich;
+  std::optional<KafkaSettings> kafka;
   std::vector<MailboxConfig> mailboxes;
   std::vector<SharePointConfig> sharepoint;
 };

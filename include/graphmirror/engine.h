@@ -249,6 +249,37 @@ struct ConsumerState {
   std::string updated_at;  // when the cursor last moved (or the consumer was registered)
 };
 
+// One partition of the [kafka] topic, as the brokers tell it.
+struct KafkaPartitionState {
+  int32_t partition = 0;
+  int64_t committed = -1;  // the next offset the group reads (-1: it committed none)
+  int64_t end = -1;        // the partition's end, its high watermark (-1: unknown)
+  // Records not committed yet (-1: unknown); with nothing committed, from the start.
+  int64_t lag() const { return end < 0 ? -1 : committed < 0 ? -1 : end - committed; }
+};
+
+// The Kafka source ([kafka]; Engine::Kafka): what this engine's consumer did since Start,
+// and how far the consumer group is, asked of the brokers.
+struct KafkaState {
+  std::string brokers;
+  std::string topic;
+  std::string group;
+  bool consuming = false;  // this engine reads the topic (started, with consume_kafka)
+  // This engine's consumer since Start (all 0 when it does not read).
+  int64_t records = 0;   // read, records read again included
+  int64_t accepted = 0;  // logged durably (202); offset committed
+  int64_t rejected = 0;  // bad input (400, 413, 415): skipped, offset committed
+  int64_t retries = 0;   // not durable (503): read again after a backoff
+  int64_t commits = 0;   // offset commits confirmed
+  int64_t commit_errors = 0;
+  int64_t errors = 0;      // consumer errors: brokers unreachable, ...
+  std::string last_error;  // the last of those, or a record not made durable; empty if none
+  std::string last_error_at;
+  // Per partition, from the brokers; empty with `brokers_error` saying why.
+  std::vector<KafkaPartitionState> partitions;
+  std::string brokers_error;
+};
+
 // What to answer an HTTP request from Graph with.
 struct HttpAnswer {
   int status = 202;
@@ -290,7 +321,13 @@ class Engine {
   struct StartOptions {
     bool serve_http = true;  // listen on config.webhook.listen
     // Also answer GET /healthz and /metrics on that listener (see Health and Metrics).
+    // With Graph delivering to an event hub and no webhook.notification_url, they are
+    // served on webhook.listen all the same (or on metrics.listen).
     bool serve_admin = true;
+    // With [kafka]: read the notification collections of its topic and hand each to
+    // HandleNotification, committing a record's offset once it is logged durably (a
+    // program that routes records itself, as the partitioned mode does, turns this off).
+    bool consume_kafka = true;
     // Reports of the initial sync, one per collection (from its threads, one at a time).
     std::function<void(const SyncReport&)> on_initial_sync = nullptr;
     // Called once when the initial sync has ended (not if Stop cut it short), with every
@@ -323,6 +360,16 @@ class Engine {
   // HTTP server: checked, logged durably, answered (202, 400, 415 or 503). Needs Start()
   // (also while its initial sync runs: the notification is logged and applied after it).
   HttpAnswer HandleNotification(std::string_view content_type, std::string_view body);
+  // A record read from an Azure event hub Graph delivers to (kafka.event_hub_url): the same
+  // checks, log and answer as HandleNotification, except that rich notifications need no
+  // validation tokens, which Graph does not send through a hub (the hub's access control
+  // vouches for the sender instead). Only for bodies read from such a hub.
+  HttpAnswer HandleEventHubRecord(std::string_view body);
+  // The Kafka source ([kafka]): this engine's counters (while started) and, asked of the
+  // brokers within `timeout`, each partition's committed offset and end (the consumer
+  // group is not joined, so a running daemon is not disturbed). InvalidArgument without
+  // [kafka]; brokers that cannot be asked leave `partitions` empty and say why.
+  Result<KafkaState> Kafka(std::chrono::milliseconds timeout = std::chrono::seconds(5));
   // The answer to `?validationToken=...` (already URL-decoded): the token as text/plain,
   // or 400 for a malformed one.
   static HttpAnswer HandleValidation(std::string_view token);

@@ -552,5 +552,154 @@ TEST_CASE("A relative database resolves under STATE_DIRECTORY (systemd StateDire
   CHECK(kept->database == "/data/m.db");
 }
 
+TEST_CASE("ParseConfig reads [kafka]: Event Hubs by default, the topic from the hub URL",
+          "[config][kafka]") {
+  const std::string text = std::string(kValid) +
+                           "[kafka]\nbrokers = \"ns.servicebus.windows.net:9093\"\n"
+                           "event_hub_url = \"EventHub:https://ns.servicebus.windows.net/"
+                           "eventhubname/graph-hub?tenantId=contoso.com\"\n";
+  auto env = [](const std::string& name) -> std::optional<std::string> {
+    if (name == "GRAPHMIRROR_KAFKA_CONNECTION_STRING") {
+      return "Endpoint=sb://ns.servicebus.windows.net/;SharedAccessKeyName=listen;"
+             "SharedAccessKey=k";
+    }
+    return std::nullopt;
+  };
+  auto c = ParseConfig(text, "g.toml", "/srv/gm", env);
+  INFO(c.status().ToString());
+  REQUIRE(c.ok());
+  REQUIRE(c->kafka);
+  CHECK(c->kafka->topic == "graph-hub");
+  CHECK(c->kafka->group == "graphmirror");
+  CHECK(c->kafka->security == "sasl_ssl");
+  CHECK(c->kafka->sasl_username == "$ConnectionString");
+  CHECK(c->kafka->connection_string.rfind("Endpoint=sb://", 0) == 0);
+  CHECK(c->kafka->session_timeout == std::chrono::seconds(30));
+  // Subscriptions deliver to the hub, lifecycle events too; no webhook is needed.
+  const DeliveryUrls urls = SubscriptionUrls(*c);
+  CHECK(urls.notification == c->kafka->event_hub_url);
+  CHECK(urls.lifecycle == c->kafka->event_hub_url);
+
+  // Without the connection string, sasl_ssl cannot log in: refused at load.
+  auto no_secret = ParseConfig(text, "g.toml", "", NoEnv);
+  REQUIRE_FALSE(no_secret.ok());
+  CHECK(no_secret.status().message().find("kafka.connection_string") != std::string::npos);
+
+  // Plaintext, a topic of its own, a group, a file for the secret.
+  auto plain = ParseConfig(std::string(kValid) +
+                               "[kafka]\nbrokers = \"10.0.0.1:9092,10.0.0.2:9092\"\n"
+                               "topic = \"notifications\"\ngroup = \"mirror-a\"\n"
+                               "security = \"plaintext\"\nsession_timeout_seconds = 6\n",
+                           "g.toml", "", NoEnv);
+  INFO(plain.status().ToString());
+  REQUIRE(plain.ok());
+  CHECK(plain->kafka->topic == "notifications");
+  CHECK(plain->kafka->group == "mirror-a");
+  CHECK(plain->kafka->session_timeout == std::chrono::seconds(6));
+  auto file = ParseConfig(std::string(kValid) +
+                              "[kafka]\nbrokers = \"b:9093\"\ntopic = \"t\"\n"
+                              "connection_string_file = \"secrets/hub.txt\"\n",
+                          "g.toml", "/srv/gm", NoEnv);
+  REQUIRE(file.ok());
+  CHECK(file->kafka->connection_string_file == "/srv/gm/secrets/hub.txt");
+}
+
+TEST_CASE("Without [kafka] event_hub_url, subscriptions use the webhook's URLs",
+          "[config][kafka]") {
+  auto c =
+      ParseConfig(std::string(kValid) +
+                      "[webhook]\nnotification_url = \"https://hook.example.com/n\"\n"
+                      "[kafka]\nbrokers = \"b:9092\"\ntopic = \"t\"\nsecurity = \"plaintext\"\n",
+                  "g.toml", "", NoEnv);
+  INFO(c.status().ToString());
+  REQUIRE(c.ok());
+  const DeliveryUrls urls = SubscriptionUrls(*c);
+  CHECK(urls.notification == "https://hook.example.com/n");
+  CHECK(urls.lifecycle == "https://hook.example.com/n");
+}
+
+TEST_CASE("ParseConfig refuses malformed [kafka] values with one line naming the key",
+          "[config][kafka]") {
+  const std::pair<const char*, const char*> bad[] = {
+      {"topic = \"t\"\nsecurity = \"plaintext\"", "'kafka.brokers' is required"},
+      {"brokers = \"b\"\ntopic = \"t\"\nsecurity = \"plaintext\"", "kafka.brokers"},
+      {"brokers = \"b:x\"\ntopic = \"t\"\nsecurity = \"plaintext\"", "kafka.brokers"},
+      {"brokers = \"b:1, c:2\"\ntopic = \"t\"\nsecurity = \"plaintext\"", "kafka.brokers"},
+      {"brokers = \"b:1\"\nsecurity = \"plaintext\"", "'kafka.topic' is required"},
+      {"brokers = \"b:1\"\ntopic = \"a/b\"\nsecurity = \"plaintext\"", "kafka.topic"},
+      {"brokers = \"b:1\"\ntopic = \"t\"\nsecurity = \"ssl\"", "kafka.security"},
+      {"brokers = \"b:1\"\ntopic = \"t\"\nsecurity = \"plaintext\"\nca_file = \"ca.pem\"",
+       "kafka.ca_file"},
+      {"brokers = \"b:1\"\ntopic = \"t\"\nsecurity = \"plaintext\"\ngroup = \"\"", "kafka.group"},
+      {"brokers = \"b:1\"\ntopic = \"t\"\nsecurity = \"plaintext\"\nsession_timeout_seconds = 5",
+       "kafka.session_timeout_seconds"},
+      {"brokers = \"b:1\"\ntopic = \"t\"\nsecurity = \"plaintext\"\ntopics = \"t\"",
+       "unknown key 'kafka.topics'"},
+      {"brokers = \"b:1\"\ntopic = \"t\"\nconnection_string = \"x\"\n"
+       "connection_string_file = \"f\"",
+       "exclude each other"},
+      {"brokers = \"b:1\"\nsecurity = \"plaintext\"\n"
+       "event_hub_url = \"https://ns.servicebus.windows.net/eventhubname/h?tenantId=c.com\"",
+       "kafka.event_hub_url"},
+      {"brokers = \"b:1\"\nsecurity = \"plaintext\"\n"
+       "event_hub_url = \"EventHub:https://ns.servicebus.windows.net/eventhubname/h\"",
+       "kafka.event_hub_url"},
+      {"brokers = \"b:1\"\nsecurity = \"plaintext\"\ntopic = \"other\"\n"
+       "event_hub_url = \"EventHub:https://ns.servicebus.windows.net/eventhubname/h?tenantId=c\"",
+       "delivers to the hub \"h\""},
+  };
+  for (const auto& [lines, key] : bad) {
+    auto r = ParseConfig(std::string(kValid) + "[kafka]\n" + lines + "\n", "g.toml", "", NoEnv);
+    INFO(lines);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.status().message().find(key) != std::string::npos);
+    CHECK(r.status().message().find('\n') == std::string::npos);
+    CHECK(r.status().message().rfind("g.toml:", 0) == 0);
+  }
+  // A hand-built Config gets the same checks.
+  auto c = ParseConfig(kValid, "g.toml", "", NoEnv);
+  REQUIRE(c.ok());
+  c->kafka.emplace();
+  c->kafka->brokers = "b:1";
+  c->kafka->security = "plaintext";
+  Status s = ValidateConfig(*c);
+  CHECK(s.message().find("'kafka.topic' is required") != std::string::npos);
+  c->kafka->topic = "t";
+  CHECK(ValidateConfig(*c).ok());
+}
+
+TEST_CASE("ParseEventHubUrl takes the two forms Graph documents and nothing else",
+          "[config][kafka]") {
+  auto rbac = ParseEventHubUrl(
+      "EventHub:https://ns.servicebus.windows.net/eventhubname/graph-hub?tenantId=contoso.com");
+  REQUIRE(rbac);
+  CHECK(rbac->host == "ns.servicebus.windows.net");
+  CHECK(rbac->hub == "graph-hub");
+  CHECK(rbac->secret.empty());
+  CHECK(rbac->tenant == "contoso.com");
+  auto vault = ParseEventHubUrl(
+      "EventHub:https://kv.vault.azure.net/secrets/hubconnection?tenantId=contoso.onmicrosoft.com");
+  REQUIRE(vault);
+  CHECK(vault->hub.empty());
+  CHECK(vault->secret == "hubconnection");
+  CHECK(vault->tenant == "contoso.onmicrosoft.com");
+  for (const char* url : {
+           "",
+           "https://ns.servicebus.windows.net/eventhubname/h?tenantId=c",
+           "EventHub:http://ns.servicebus.windows.net/eventhubname/h?tenantId=c",
+           "EventHub:https://ns.servicebus.windows.net/eventhubname/h",
+           "EventHub:https://ns.servicebus.windows.net/eventhubname/h?tenantId=",
+           "EventHub:https://ns.servicebus.windows.net/eventhubname/?tenantId=c",
+           "EventHub:https://ns.servicebus.windows.net/h?tenantId=c",
+           "EventHub:https://ns.servicebus.windows.net/eventhubname/a/b?tenantId=c",
+           "EventHub:https:///eventhubname/h?tenantId=c",
+           "EventHub:https://u@ns/eventhubname/h?tenantId=c",
+           "EventHub:https://ns/eventhubname/h h?tenantId=c",
+       }) {
+    INFO(url);
+    CHECK_FALSE(ParseEventHubUrl(url));
+  }
+}
+
 }  // namespace
 }  // namespace graphmirror::config

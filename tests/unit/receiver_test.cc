@@ -537,6 +537,46 @@ TEST_CASE("receiver: rich items are logged encrypted, with their body's tokens",
   CHECK_FALSE(q.executeStep());
 }
 
+TEST_CASE("receiver: rich items read from an event hub need no tokens; the webhook cannot say so",
+          "[notify][kafka]") {
+  Fixture f;
+  std::string rich = Item("sub-1", "cs-1", "m-hub", "CQ9", "updated");
+  rich.insert(rich.size() - 1,
+              R"(,"encryptedContent":{"data":"ZGF0YQ==","dataSignature":"c2ln","dataKey":"a2V5",)"
+              R"("encryptionCertificateId":"cert-1","encryptionCertificateThumbprint":"AB12"})");
+  // Graph sends no validation tokens through a hub: the body's rich items are logged with
+  // the event hub's marker as their token batch.
+  NotificationAnswer answer =
+      f.receiver->Accept("application/json", Body({rich}), Delivery::kEventHub);
+  CHECK(answer.status == 202);
+  {
+    SQLite::Database db(f.dir.Path("mirror.db"), SQLite::OPEN_READONLY);
+    SQLite::Statement q(db,
+                        "SELECT l.item_id, t.tokens FROM notification_log l "
+                        "JOIN notification_tokens t ON t.id = l.token_batch");
+    REQUIRE(q.executeStep());
+    CHECK(q.getColumn(0).getString() == "m-hub");
+    CHECK(q.getColumn(1).getString() == std::string(kEventHubTokens) + "\n");
+    CHECK_FALSE(q.executeStep());
+  }
+  // A webhook body claiming the marker is refused whole.
+  std::string forged = Body({Item("sub-1", "cs-1", "m-forged", "CQ1")});
+  forged.insert(forged.size() - 1,
+                ",\"validationTokens\":[\"" + std::string(kEventHubTokens) + "\"]");
+  auto cli = f.Client();
+  auto res = cli.Post("/notifications", forged, kJson);
+  REQUIRE(res);
+  CHECK(res->status == 400);
+  CHECK(f.receiver->Accept("application/json", forged).status == 400);
+  CHECK(f.Rows("item_id = 'm-forged'") == 0);
+  // Not rich: no marker is stored (plain items need no tokens anywhere).
+  answer = f.receiver->Accept("application/json", Body({Item("sub-1", "cs-1", "m-plain", "CQ2")}),
+                              Delivery::kEventHub);
+  CHECK(answer.status == 202);
+  CHECK(f.Rows("item_id = 'm-plain' AND token_batch IS NULL OR item_id = 'm-plain' AND "
+               "token_batch = 0") == 1);
+}
+
 TEST_CASE("receiver: redeliveries collapse; etag-less lifecycle events do not", "[notify]") {
   Fixture f;
   auto cli = f.Client();
@@ -810,6 +850,37 @@ TEST_CASE("receiver: HTTPS with a configured certificate, TLS 1.2 at least", "[n
   half.tls_certificate = options.tls_certificate;
   Receiver halfway(half, &f.table, f.store.get(), &f.clock);
   CHECK_FALSE(halfway.Start().ok());
+}
+
+TEST_CASE("receiver: Event Hubs' validation messages are skipped and counted, not refused",
+          "[notify][kafka]") {
+  Fixture f;
+  // What Graph writes to an event hub when it creates a subscription ("Receive change
+  // notifications through Azure Event Hubs"), here beside a real item.
+  const std::string validation =
+      R"({"subscriptionId":"NA","subscriptionExpirationDateTime":"NA","clientState":"NA",)"
+      R"("changeType":"Validation: Testing client application reachability for subscription )"
+      R"(Request-Id: 522a8e7e-096a-494c-aaf1-ac0dcfca45b7","resource":"NA",)"
+      R"("resourceData":{"@odata.type":"NA","@odata.id":"NA","id":"NA"}})";
+  NotificationAnswer answer = f.receiver->Accept("application/json", Body({validation}));
+  CHECK(answer.status == 202);
+  CHECK(f.receiver->stats().hub_validations == 1);
+  CHECK(f.receiver->stats().rejected_unknown_subscription == 0);
+  CHECK(f.receiver->stats().rejected_batches == 0);
+  CHECK(f.Rows() == 0);
+  answer =
+      f.receiver->Accept("application/json", Body({validation, Item("sub-1", "cs-1", "m1", "e1")}));
+  CHECK(answer.status == 202);
+  CHECK(f.receiver->stats().hub_validations == 2);
+  CHECK(f.Rows() == 1);
+  // Only the "NA" subscription with a Validation change type is one: anything else named
+  // NA is refused as unknown.
+  std::string forged = validation;
+  forged.replace(forged.find("Validation: Testing"), 19, "created");
+  answer = f.receiver->Accept("application/json", Body({forged}));
+  CHECK(answer.status == 202);
+  CHECK(f.receiver->stats().rejected_unknown_subscription == 1);
+  CHECK(f.receiver->stats().hub_validations == 2);
 }
 
 }  // namespace

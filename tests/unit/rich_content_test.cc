@@ -9,6 +9,7 @@
 #include <catch2/catch.hpp>
 #include <fstream>
 
+#include "engine/notify/receiver.h"
 #include "tests/support/source_file.h"
 #include "tests/support/temp_dir.h"
 
@@ -207,6 +208,16 @@ TEST_CASE("rich content: a body with a failing token is suspicious, all of it", 
   }
   // Rich items with no tokens at all.
   auto rows = f.Log({f.payloads["valid"]}, {});
+  CHECK(f.Check(rows[0]) == RichContent::Verdict::kSuspicious);
+}
+
+TEST_CASE("rich content: a body read from an event hub carries the hub's marker, not tokens",
+          "[rich][kafka]") {
+  Fixture f;
+  auto rows = f.Log({f.payloads["valid"]}, {std::string(notify::kEventHubTokens)});
+  CHECK(f.Check(rows[0]) == RichContent::Verdict::kValid);
+  // The marker beside a token is not the hub's batch: the token is judged as always.
+  rows = f.Log({f.payloads["valid"]}, {std::string(notify::kEventHubTokens), f.tokens["expired"]});
   CHECK(f.Check(rows[0]) == RichContent::Verdict::kSuspicious);
 }
 

@@ -183,8 +183,10 @@ int RunDaemon(const std::string& config_path) {
   if (config->mailboxes.empty() && config->sharepoint.empty()) {
     return Fail(config_path + ": no [[mailbox]] or [[sharepoint]] configured");
   }
-  if (config->webhook.notification_url.empty()) {
-    return Fail(config_path + ": 'webhook.notification_url' is required to run");
+  const bool event_hub = config->kafka && !config->kafka->event_hub_url.empty();
+  if (config->webhook.notification_url.empty() && !event_hub) {
+    return Fail(config_path +
+                ": 'webhook.notification_url' (or 'kafka.event_hub_url') is required to run");
   }
   auto engine = Engine::Open(*config);
   if (!engine.ok()) return Fail(engine.status().message());
@@ -212,11 +214,23 @@ int RunDaemon(const std::string& config_path) {
     std::fflush(stdout);
   };
   if (Status s = (*engine)->Start(options); !s.ok()) return Fail(s.message());
-  std::printf("listening on %s, notifications at %s%s\n", config->webhook.listen.c_str(),
-              config->webhook.notification_url.c_str(),
-              config->metrics.listen.empty()
-                  ? ""
-                  : (", metrics at http://" + config->metrics.listen + "/metrics").c_str());
+  const std::string metrics_at = config->metrics.listen.empty()
+                                     ? ""
+                                     : ", metrics at http://" + config->metrics.listen + "/metrics";
+  if (!config->webhook.notification_url.empty()) {
+    std::printf("listening on %s, notifications at %s%s\n", config->webhook.listen.c_str(),
+                config->webhook.notification_url.c_str(), metrics_at.c_str());
+  } else {
+    // Graph delivers to the event hub; only /healthz and /metrics listen here.
+    std::printf("serving /healthz on %s, notifications through %s%s\n",
+                config->webhook.listen.c_str(), config->kafka->event_hub_url.c_str(),
+                metrics_at.c_str());
+  }
+  if (config->kafka) {
+    std::printf("reading notifications from kafka topic %s on %s as group %s\n",
+                config->kafka->topic.c_str(), config->kafka->brokers.c_str(),
+                config->kafka->group.c_str());
+  }
   std::fflush(stdout);
   listening.unlock();
 
@@ -381,6 +395,28 @@ int RunStatus(const std::string& config_path) {
                 static_cast<long long>(log.pending), static_cast<long long>(log.failed),
                 static_cast<long long>(log.suspicious),
                 log.last_received_at.empty() ? "-" : log.last_received_at.c_str());
+  }
+
+  // [kafka]: how far the daemon's consumer group has read, asked of the brokers (the
+  // daemon's own counters are in its /metrics).
+  if (auto kafka = (*engine)->Kafka(std::chrono::seconds(5)); kafka.ok()) {
+    std::printf("\nkafka topic %s on %s, group %s\n", kafka->topic.c_str(), kafka->brokers.c_str(),
+                kafka->group.c_str());
+    if (!kafka->brokers_error.empty()) {
+      std::printf("  brokers not reachable: %s\n", kafka->brokers_error.c_str());
+    } else {
+      std::printf("  %9s %12s %12s %9s\n", "partition", "committed", "end", "behind");
+      for (const auto& p : kafka->partitions) {
+        const std::string committed = p.committed < 0 ? "-" : std::to_string(p.committed);
+        const std::string end = p.end < 0 ? "?" : std::to_string(p.end);
+        // Nothing committed yet: the group has read nothing the topic still holds.
+        const std::string lag = p.lag() >= 0                    ? std::to_string(p.lag())
+                                : p.committed < 0 && p.end >= 0 ? "all"
+                                                                : "?";
+        std::printf("  %9d %12s %12s %9s\n", p.partition, committed.c_str(), end.c_str(),
+                    lag.c_str());
+      }
+    }
   }
   return 0;
 }

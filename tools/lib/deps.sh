@@ -7,7 +7,8 @@ GRAPHMIRROR_PACKAGES=(
   libcpp-httplib-dev libssl-dev libsimdjson-dev libspdlog-dev libfmt-dev
   catch2 libtomlplusplus-dev libcli11-dev nlohmann-json3-dev prometheus-cpp-dev
   curl python3 wrk openssl libicu-dev
-  # Kafka: graphsim's Azure Event Hubs delivery and its tests (librdkafka's mock cluster).
+  # Kafka: the Kafka source ([kafka]: Azure Event Hubs' Kafka endpoint), graphsim's Event
+  # Hubs delivery, and librdkafka's mock cluster for their tests.
   librdkafka-dev
   # The Python module (GRAPHMIRROR_PYTHON), on by default wherever the tests are built.
   pybind11-dev python3-dev
