@@ -311,8 +311,7 @@ void ReadKafka(Reader& r, const toml::table& t, KafkaSettings* k) {
   r.String(t, "security", "kafka.security", &k->security);
   r.String(t, "sasl_username", "kafka.sasl_username", &k->sasl_username);
   r.String(t, "connection_string", "kafka.connection_string", &k->connection_string);
-  r.String(t, "connection_string_file", "kafka.connection_string_file",
-           &k->connection_string_file);
+  r.String(t, "connection_string_file", "kafka.connection_string_file", &k->connection_string_file);
   r.String(t, "ca_file", "kafka.ca_file", &k->ca_file);
   r.String(t, "event_hub_url", "kafka.event_hub_url", &k->event_hub_url);
   int64_t session = k->session_timeout.count();
@@ -513,18 +512,22 @@ std::optional<Problem> KafkaProblem(const KafkaSettings& k) {
                    "'kafka.event_hub_url' must be \"EventHub:https://<namespace>.servicebus."
                    "windows.net/eventhubname/<hub>?tenantId=<domain>\" (or the Key Vault form "
                    "\"EventHub:https://<vault>.vault.azure.net/secrets/<secret>?tenantId=<domain>"
-                   "\"), not \"" + k.event_hub_url + "\""};
+                   "\"), not \"" +
+                       k.event_hub_url + "\""};
   }
   if (k.topic.empty()) {
-    return Problem{"kafka", "'kafka.topic' is required (the event hub's name; or an "
-                            "'kafka.event_hub_url' that names the hub)"};
+    return Problem{"kafka",
+                   "'kafka.topic' is required (the event hub's name; or an "
+                   "'kafka.event_hub_url' that names the hub)"};
   }
   if (!IsTopicName(k.topic)) {
-    return Problem{"kafka.topic", "'kafka.topic' must be 1 to 249 letters, digits, '.', '_' "
-                                  "or '-', not \"" + k.topic + "\""};
+    return Problem{"kafka.topic",
+                   "'kafka.topic' must be 1 to 249 letters, digits, '.', '_' "
+                   "or '-', not \"" +
+                       k.topic + "\""};
   }
-  if (auto hub = ParseEventHubUrl(k.event_hub_url); hub && !hub->hub.empty() &&
-                                                     hub->hub != k.topic) {
+  if (auto hub = ParseEventHubUrl(k.event_hub_url);
+      hub && !hub->hub.empty() && hub->hub != k.topic) {
     return Problem{"kafka.topic", "'kafka.topic' is \"" + k.topic +
                                       "\" but 'kafka.event_hub_url' delivers to the hub \"" +
                                       hub->hub + "\""};
@@ -533,21 +536,25 @@ std::optional<Problem> KafkaProblem(const KafkaSettings& k) {
     return Problem{"kafka.group", "'kafka.group' must be a name of 1 to 255 printable characters"};
   }
   if (k.security != "sasl_ssl" && k.security != "plaintext") {
-    return Problem{"kafka.security", "'kafka.security' must be \"sasl_ssl\" or \"plaintext\", "
-                                     "not \"" + k.security + "\""};
+    return Problem{"kafka.security",
+                   "'kafka.security' must be \"sasl_ssl\" or \"plaintext\", "
+                   "not \"" +
+                       k.security + "\""};
   }
   if (!k.connection_string.empty() && !k.connection_string_file.empty()) {
-    return Problem{"kafka", "'kafka.connection_string' and 'kafka.connection_string_file' "
-                            "exclude each other"};
+    return Problem{"kafka",
+                   "'kafka.connection_string' and 'kafka.connection_string_file' "
+                   "exclude each other"};
   }
   if (k.security == "sasl_ssl") {
     if (k.sasl_username.empty()) {
       return Problem{"kafka.sasl_username", "'kafka.sasl_username' is empty"};
     }
     if (k.connection_string.empty() && k.connection_string_file.empty()) {
-      return Problem{"kafka", "'kafka.connection_string' (or 'kafka.connection_string_file', or "
-                              "GRAPHMIRROR_KAFKA_CONNECTION_STRING) is required with security = "
-                              "\"sasl_ssl\""};
+      return Problem{"kafka",
+                     "'kafka.connection_string' (or 'kafka.connection_string_file', or "
+                     "GRAPHMIRROR_KAFKA_CONNECTION_STRING) is required with security = "
+                     "\"sasl_ssl\""};
     }
   } else if (!k.ca_file.empty()) {
     return Problem{"kafka.ca_file", "'kafka.ca_file' needs security = \"sasl_ssl\""};

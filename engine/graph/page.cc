@@ -238,6 +238,7 @@ class PageParser {
     if (auto error = doc.get_value().get(value)) return BadJson("item: not JSON", error);
     MirrorItem item;
     bool removed = false;
+    single_ = true;
     if (Status s = ParseItem(value, 0, &item, &removed); !s.ok()) return s;
     if (removed) return Bad("item: a removed entry, not an item");
     if (doc.current_location().error() != simdjson::OUT_OF_BOUNDS) {
@@ -302,6 +303,7 @@ class PageParser {
     std::string created, modified, received, original_start;
     DateTimeTimeZone start, end;
     std::vector<MemberStart> members;
+    bool has_context = false;
     if (has_fields) {
       for (auto field_result : object) {
         od::field field;
@@ -318,8 +320,11 @@ class PageParser {
           members.push_back({member_begin, Kept(key)});
         } else if (collection_ == Collection::kMessages) {
           // A message's body goes to its own table: the row's json holds the rest.
-          members.push_back({member_begin, key != "body"});
+          members.push_back({member_begin, key != "body" && key != kContext});
+        } else if (single_) {
+          members.push_back({member_begin, key != kContext});
         }
+        has_context = has_context || key == kContext;
         // `key` lives in the parser's string buffer until the next iterate(): no copy.
         error_code error = ReadField(key, field.value(), item, &has_id, &created, &modified,
                                      &received, &start, &end, &original_start, removed);
@@ -336,7 +341,9 @@ class PageParser {
     }
     if (!has_id || item->id.empty()) return Bad(where + " has no id");
     if (keep_ != nullptr && has_fields && rich_id_ == nullptr) item->json = Project(raw, members);
-    if (keep_ == nullptr && rich_id_ == nullptr && item->body) item->json = Project(raw, members);
+    if (keep_ == nullptr && rich_id_ == nullptr && (item->body || has_context)) {
+      item->json = Project(raw, members);
+    }
     const std::string named = where + " (id " + Quote(item->id) + ")";
     // A removed entry of a delta round carries nothing but the id.
     if (*removed) return Status::Ok();
@@ -497,6 +504,11 @@ class PageParser {
   const Collection collection_;
   const std::vector<std::string>* const keep_;
   const std::string* const rich_id_;
+  // Parsing one item document (a GET by id): its top-level `@odata.context` names the
+  // request, not the item, and is not stored, so that the item read by id and the same
+  // item read from a page are the same row.
+  bool single_ = false;
+  static constexpr std::string_view kContext = "@odata.context";
 };
 
 }  // namespace

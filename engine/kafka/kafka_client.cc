@@ -69,8 +69,8 @@ Result<std::string> ConnectionString(const KafkaSettings& settings) {
   std::getline(in, line);
   while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
   if (line.empty()) {
-    return Status::InvalidArgument("kafka.connection_string_file: " +
-                                   settings.connection_string_file + " is empty");
+    return Status::InvalidArgument(
+        "kafka.connection_string_file: " + settings.connection_string_file + " is empty");
   }
   return line;
 }
@@ -115,8 +115,9 @@ Result<Conf> MakeConf(const KafkaSettings& settings, const std::string& client_i
 
 Result<Handle> NewClient(ClientKind kind, Conf conf) {
   char error[512];
-  rd_kafka_t* rk = rd_kafka_new(kind == ClientKind::kConsumer ? RD_KAFKA_CONSUMER : RD_KAFKA_PRODUCER,
-                                conf.get(), error, sizeof error);
+  rd_kafka_t* rk =
+      rd_kafka_new(kind == ClientKind::kConsumer ? RD_KAFKA_CONSUMER : RD_KAFKA_PRODUCER,
+                   conf.get(), error, sizeof error);
   if (rk == nullptr) return Status::InvalidArgument(std::string("kafka: ") + error);
   (void)conf.release();  // rd_kafka_new took it
   return Handle(rk);
@@ -169,8 +170,9 @@ Result<std::vector<PartitionOffsets>> GroupOffsets(const KafkaSettings& settings
     }
     out.push_back(offsets);
   }
-  std::sort(out.begin(), out.end(),
-            [](const PartitionOffsets& a, const PartitionOffsets& b) { return a.partition < b.partition; });
+  std::sort(out.begin(), out.end(), [](const PartitionOffsets& a, const PartitionOffsets& b) {
+    return a.partition < b.partition;
+  });
   return out;
 }
 

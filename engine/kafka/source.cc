@@ -122,8 +122,9 @@ void KafkaSource::Loop() {
       wait = HandleRecord(*message);
     } else if (message->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
       stats_.errors.fetch_add(1);
-      const std::string text = ErrorStatus(message->err, "kafka: reading " + settings_.topic).message() +
-                               " (" + rd_kafka_message_errstr(message.get()) + ")";
+      const std::string text =
+          ErrorStatus(message->err, "kafka: reading " + settings_.topic).message() + " (" +
+          rd_kafka_message_errstr(message.get()) + ")";
       spdlog::warn("{}", text);
       NoteError(text);
     }
@@ -152,9 +153,9 @@ std::chrono::milliseconds KafkaSource::HandleRecord(const rd_kafka_message_t& me
                             std::to_string(message.offset);
   int status = 413;
   if (options_.max_record_bytes == 0 || message.len <= options_.max_record_bytes) {
-    const std::string_view body(message.payload != nullptr ? static_cast<const char*>(message.payload)
-                                                           : "",
-                                message.payload != nullptr ? message.len : 0);
+    const std::string_view body(
+        message.payload != nullptr ? static_cast<const char*>(message.payload) : "",
+        message.payload != nullptr ? message.len : 0);
     status = handler_(body);
   }
   if (status >= 200 && status < 300) {
@@ -172,8 +173,8 @@ std::chrono::milliseconds KafkaSource::HandleRecord(const rd_kafka_message_t& me
     return std::chrono::milliseconds(0);
   }
   stats_.retries.fetch_add(1);
-  backoff_ = backoff_.count() == 0 ? options_.retry_initial
-                                   : std::min(backoff_ * 2, options_.retry_max);
+  backoff_ =
+      backoff_.count() == 0 ? options_.retry_initial : std::min(backoff_ * 2, options_.retry_max);
   const std::string text = "kafka: record " + where + " was not made durable (HTTP " +
                            std::to_string(status) + "): read again in " +
                            std::to_string(backoff_.count()) + " ms";
@@ -189,7 +190,8 @@ void KafkaSource::StoreOffset(const rd_kafka_message_t& message) {
       ->offset = message.offset + 1;
   if (rd_kafka_resp_err_t err = rd_kafka_offsets_store(consumer_.get(), list.get()); err) {
     // The partition was revoked meanwhile: its new owner reads the record again.
-    spdlog::info("{}", ErrorStatus(err, "kafka: storing the offset of " + settings_.topic).message());
+    spdlog::info("{}",
+                 ErrorStatus(err, "kafka: storing the offset of " + settings_.topic).message());
     return;
   }
   dirty_ = true;
@@ -206,9 +208,9 @@ void KafkaSource::SeekBack(const rd_kafka_message_t& message) {
   // partition goes on from this record, in order.
   Error error(rd_kafka_seek_partitions(consumer_.get(), list.get(), 5000));
   if (error) {
-    const std::string text = "kafka: seeking back to " + settings_.topic + "[" +
-                             std::to_string(message.partition) + "]@" +
-                             std::to_string(message.offset) + ": " + rd_kafka_error_string(error.get());
+    const std::string text =
+        "kafka: seeking back to " + settings_.topic + "[" + std::to_string(message.partition) +
+        "]@" + std::to_string(message.offset) + ": " + rd_kafka_error_string(error.get());
     spdlog::warn("{}", text);
     NoteError(text);
   }

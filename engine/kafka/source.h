@@ -13,8 +13,9 @@
 // Offsets are committed only for records the handler made durable (or skipped), in order
 // per partition: stored as each record ends, committed asynchronously at most every
 // `commit_interval` (each commit's answer is checked and counted), and synchronously
-// before partitions are revoked and at Stop. A crash reads again from the last committed offset; the notification log
-// collapses what it already holds (dedupe keys), so a record read twice is harmless.
+// before partitions are revoked and at Stop. A crash reads again from the last committed offset;
+// the notification log collapses what it already holds (dedupe keys), so a record read twice is
+// harmless.
 //
 // The consumer joins the group `settings.group` (enable.auto.commit and
 // enable.auto.offset.store off, auto.offset.reset earliest: a new group starts at the

@@ -303,8 +303,7 @@ store::LogEntry Receiver::Impl::SequenceGapEntry(const std::string& subscription
 
 NotificationAnswer Receiver::Impl::Accept(std::string_view content_type, std::string_view body,
                                           std::string_view path,
-                                          std::string_view client_state_header,
-                                          Delivery delivery) {
+                                          std::string_view client_state_header, Delivery delivery) {
   if (!IsJsonContentType(content_type)) {
     stats->unsupported_media_type.fetch_add(1);
     return {415, "expected Content-Type: application/json\n"};

@@ -32,7 +32,7 @@ struct MetricsSources {
   const sync::RoundTimings* rounds = nullptr;
   store::Store* store = nullptr;
   const kafka::KafkaSource* kafka = nullptr;  // null: no Kafka source runs
-  std::vector<std::string> users;  // the configured mailboxes, for the log backlog
+  std::vector<std::string> users;             // the configured mailboxes, for the log backlog
 };
 
 // The text to answer GET /metrics with, or why the store could not be read.

@@ -34,10 +34,12 @@ inline constexpr int kLoadIndexChunk = 20000;
 // messages with their bodies is about that much; checkpointing after nearly every commit
 // was a quarter of the writer's time), and keeps this much page cache instead of SQLite's
 // 2 MiB (a page's rows did not fit: SQLite spilled dirty pages mid-transaction and read
-// index pages back, and building an index sorts in it). Restored when the last is done,
-// whose commit then checkpoints the log. The cache counts against the process's memory.
+// index pages back). Restored when the last is done, whose commit then checkpoints the
+// log. The cache counts against the process's memory twice over while an index is made
+// (SQLite's sorter takes up to cache_size for its runs): 16 MiB took a first sync's peak
+// RSS from 52 to 72 MiB for no measurable speed (BENCHMARKS.md rows 3, 4 and 6).
 inline constexpr int kLoadWalAutocheckpoint = 20000;  // pages: 80 MiB of log at 4 KiB
-inline constexpr int kLoadCacheKiB = 16384;
+inline constexpr int kLoadCacheKiB = 8192;
 
 // Starts a load of the collection unless one is open or the mailbox's collection holds
 // rows; true if a load is open afterwards.

@@ -202,8 +202,7 @@ Status SubscriptionKeeper::Reconcile() {
       // Graph sends lifecycle events only to a lifecycleNotificationUrl set at create, and
       // the URLs cannot be changed to it: a subscription with other URLs than the
       // configured ones is replaced.
-      if (info.notification_url != notification_url_ ||
-          info.lifecycle_url != lifecycle_url_) {
+      if (info.notification_url != notification_url_ || info.lifecycle_url != lifecycle_url_) {
         outdated.push_back(key);
       }
     }

@@ -272,7 +272,7 @@ struct KafkaState {
   int64_t retries = 0;   // not durable (503): read again after a backoff
   int64_t commits = 0;   // offset commits confirmed
   int64_t commit_errors = 0;
-  int64_t errors = 0;  // consumer errors: brokers unreachable, ...
+  int64_t errors = 0;      // consumer errors: brokers unreachable, ...
   std::string last_error;  // the last of those, or a record not made durable; empty if none
   std::string last_error_at;
   // Per partition, from the brokers; empty with `brokers_error` saying why.

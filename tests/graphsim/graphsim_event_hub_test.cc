@@ -395,10 +395,10 @@ TEST_CASE("event hubs: a record the cluster refuses is a failed delivery, retrie
   Subscribe(f, SubscriptionBody(f, HubUrl("graphmirror"), Messages(f, 0), "created"));
   REQUIRE(reader.WaitFor(1).size() == 1);
 
-  // The next Produce request is refused, as Event Hubs refuses a sender without the Data
-  // Sender role (ApiKey 0 is Produce).
+  // The next Produce request is refused, as a broker refuses a record over its size limit
+  // (ApiKey 0 is Produce).
   rd_kafka_mock_push_request_errors(kafka.cluster(), 0, 1,
-                                    RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
+                                    RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE);
   const std::string id = f.sim().CreateItem(f.user(0), "messages", "{}");
   CHECK(f.sim().PumpDeliveries() == 1);
   graphsim::DeliveryStats stats = f.sim().Deliveries();

@@ -98,11 +98,10 @@ class Producer {
   rd_kafka_resp_err_t Produce(const std::string& topic, const std::string& value,
                               int32_t partition = RD_KAFKA_PARTITION_UA) {
     Report report;
-    const rd_kafka_resp_err_t err =
-        rd_kafka_producev(handle_, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(partition),
-                          RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
-                          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(&report),
-                          RD_KAFKA_V_END);
+    const rd_kafka_resp_err_t err = rd_kafka_producev(
+        handle_, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(partition),
+        RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(&report), RD_KAFKA_V_END);
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return err;
     // Every record gets its report within message.timeout.ms: `report` outlives it.
     while (!report.done.load()) rd_kafka_poll(handle_, 10);

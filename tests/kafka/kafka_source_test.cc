@@ -3,8 +3,6 @@
 // is read again after a backoff without letting later records pass it, and a source
 // started again (a restart) goes on from the committed offset.
 
-#include "engine/kafka/source.h"
-
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <chrono>
@@ -14,6 +12,7 @@
 #include <vector>
 
 #include "engine/kafka/kafka_client.h"
+#include "engine/kafka/source.h"
 #include "tests/kafka/kafka_fixture.h"
 
 namespace graphmirror::test {
@@ -69,8 +68,7 @@ int64_t Committed(const KafkaSettings& settings) {
   return (*offsets)[0].committed;
 }
 
-TEST_CASE("The Kafka source commits only what the handler made durable, in order",
-          "[kafka]") {
+TEST_CASE("The Kafka source commits only what the handler made durable, in order", "[kafka]") {
   MockKafka cluster;
   cluster.CreateTopic("hub", 1);
   Producer producer(cluster.brokers());

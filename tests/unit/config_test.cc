@@ -552,7 +552,6 @@ TEST_CASE("A relative database resolves under STATE_DIRECTORY (systemd StateDire
   CHECK(kept->database == "/data/m.db");
 }
 
-
 TEST_CASE("ParseConfig reads [kafka]: Event Hubs by default, the topic from the hub URL",
           "[config][kafka]") {
   const std::string text = std::string(kValid) +
@@ -607,10 +606,11 @@ TEST_CASE("ParseConfig reads [kafka]: Event Hubs by default, the topic from the 
 
 TEST_CASE("Without [kafka] event_hub_url, subscriptions use the webhook's URLs",
           "[config][kafka]") {
-  auto c = ParseConfig(std::string(kValid) +
-                           "[webhook]\nnotification_url = \"https://hook.example.com/n\"\n"
-                           "[kafka]\nbrokers = \"b:9092\"\ntopic = \"t\"\nsecurity = \"plaintext\"\n",
-                       "g.toml", "", NoEnv);
+  auto c =
+      ParseConfig(std::string(kValid) +
+                      "[webhook]\nnotification_url = \"https://hook.example.com/n\"\n"
+                      "[kafka]\nbrokers = \"b:9092\"\ntopic = \"t\"\nsecurity = \"plaintext\"\n",
+                  "g.toml", "", NoEnv);
   INFO(c.status().ToString());
   REQUIRE(c.ok());
   const DeliveryUrls urls = SubscriptionUrls(*c);

@@ -269,6 +269,25 @@ TEST_CASE("page: ParseItem reads one item document and nothing else", "[page]") 
   }
 }
 
+TEST_CASE("page: an item read by id is stored as the same item read from a page", "[page]") {
+  // A GET by id answers with the request's @odata.context; a page's items have none.
+  const std::string listed =
+      R"({"@odata.etag":"W/\"1\"","id":"c1","createdDateTime":"2026-01-01T00:00:00Z"})";
+  auto page = ParsePage(Collection::kContacts, R"({"value":[)" + listed + "]}");
+  REQUIRE(page.ok());
+  REQUIRE(page->items.size() == 1);
+  CHECK(page->items[0].json == listed);
+  for (Collection collection : {Collection::kContacts, Collection::kMessages}) {
+    INFO(CollectionName(collection));
+    auto got =
+        ParseItem(collection,
+                  R"({"@odata.context":"https://graph.microsoft.com/v1.0/$metadata#x",)"
+                  R"("@odata.etag":"W/\"1\"","id":"c1","createdDateTime":"2026-01-01T00:00:00Z"})");
+    REQUIRE(got.ok());
+    CHECK(got->json == listed);
+  }
+}
+
 TEST_CASE("page: rich content takes the notification's id and sheds annotations at any depth",
           "[page]") {
   // The shape Graph encrypts: no id, annotated values, escapes and '@' inside values.

@@ -868,7 +868,8 @@ TEST_CASE("receiver: Event Hubs' validation messages are skipped and counted, no
   CHECK(f.receiver->stats().rejected_unknown_subscription == 0);
   CHECK(f.receiver->stats().rejected_batches == 0);
   CHECK(f.Rows() == 0);
-  answer = f.receiver->Accept("application/json", Body({validation, Item("sub-1", "cs-1", "m1", "e1")}));
+  answer =
+      f.receiver->Accept("application/json", Body({validation, Item("sub-1", "cs-1", "m1", "e1")}));
   CHECK(answer.status == 202);
   CHECK(f.receiver->stats().hub_validations == 2);
   CHECK(f.Rows() == 1);
@@ -881,7 +882,6 @@ TEST_CASE("receiver: Event Hubs' validation messages are skipped and counted, no
   CHECK(f.receiver->stats().rejected_unknown_subscription == 1);
   CHECK(f.receiver->stats().hub_validations == 2);
 }
-
 
 }  // namespace
 }  // namespace graphmirror::notify

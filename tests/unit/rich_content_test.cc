@@ -217,8 +217,7 @@ TEST_CASE("rich content: a body read from an event hub carries the hub's marker,
   auto rows = f.Log({f.payloads["valid"]}, {std::string(notify::kEventHubTokens)});
   CHECK(f.Check(rows[0]) == RichContent::Verdict::kValid);
   // The marker beside a token is not the hub's batch: the token is judged as always.
-  rows = f.Log({f.payloads["valid"]},
-               {std::string(notify::kEventHubTokens), f.tokens["expired"]});
+  rows = f.Log({f.payloads["valid"]}, {std::string(notify::kEventHubTokens), f.tokens["expired"]});
   CHECK(f.Check(rows[0]) == RichContent::Verdict::kSuspicious);
 }
 

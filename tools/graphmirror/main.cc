@@ -294,8 +294,9 @@ int RunDaemon(const std::string& config_path) {
     std::fflush(stdout);
   };
   if (Status s = (*engine)->Start(options); !s.ok()) return Fail(s.message());
-  const std::string metrics_at =
-      config->metrics.listen.empty() ? "" : ", metrics at http://" + config->metrics.listen + "/metrics";
+  const std::string metrics_at = config->metrics.listen.empty()
+                                     ? ""
+                                     : ", metrics at http://" + config->metrics.listen + "/metrics";
   if (!config->webhook.notification_url.empty()) {
     std::printf("listening on %s, notifications at %s%s\n", config->webhook.listen.c_str(),
                 config->webhook.notification_url.c_str(), metrics_at.c_str());
@@ -518,10 +519,11 @@ int PrintStatus(std::unique_ptr<Engine>* engine, bool show_kafka) {
         const std::string committed = p.committed < 0 ? "-" : std::to_string(p.committed);
         const std::string end = p.end < 0 ? "?" : std::to_string(p.end);
         // Nothing committed yet: the group has read nothing the topic still holds.
-        const std::string lag = p.lag() >= 0 ? std::to_string(p.lag())
+        const std::string lag = p.lag() >= 0                    ? std::to_string(p.lag())
                                 : p.committed < 0 && p.end >= 0 ? "all"
                                                                 : "?";
-        std::printf("  %9d %12s %12s %9s\n", p.partition, committed.c_str(), end.c_str(), lag.c_str());
+        std::printf("  %9d %12s %12s %9s\n", p.partition, committed.c_str(), end.c_str(),
+                    lag.c_str());
       }
     }
   }
