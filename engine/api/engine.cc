@@ -168,6 +168,12 @@ Status Engine::Start(StartOptions options) {
   const bool event_hub_only = config.kafka && !config.kafka->event_hub_url.empty() &&
                               config.webhook.notification_url.empty();
   if (event_hub_only) live_options.serve_http = false;
+  if (config.kafka && config.kafka->mode == "partitioned" && options.consume_kafka) {
+    // One engine would read every mailbox's notifications into one shard.
+    return Status::InvalidArgument(
+        "kafka.mode = \"partitioned\" runs as PartitionedMirror (graphmirror run), an engine "
+        "per shard; an Engine of its own needs consume_kafka = false");
+  }
   std::shared_ptr<kafka::KafkaSource> source;
   if (config.kafka && options.consume_kafka) {
     kafka::SourceOptions source_options;

@@ -63,6 +63,11 @@ constexpr IntegerRule kIntegerRules[] = {
      [](const Config& c) -> int64_t { return c.subscriptions.renew_margin.count(); }},
     // Kafka brokers bound it with group.min/max.session.timeout.ms (6 s and 5 min by
     // default; Event Hubs allows 6 s to 5 min too).
+    // Event Hubs allows 32 partitions per hub (Standard), 100 (Premium), 1024 (Dedicated).
+    {"kafka.partitions", 1, 1024,
+     [](const Config& c) -> int64_t {
+       return c.kafka && c.kafka->mode == "partitioned" ? c.kafka->partitions : 1;
+     }},
     {"kafka.session_timeout_seconds", 6, 300,
      [](const Config& c) -> int64_t {
        return c.kafka ? c.kafka->session_timeout.count() : KafkaSettings().session_timeout.count();
@@ -298,7 +303,8 @@ void ReadRich(Reader& r, const toml::table& t, RichSettings* rich) {
 void ReadKafka(Reader& r, const toml::table& t, KafkaSettings* k) {
   r.OnlyKeys(t, "kafka.",
              {"brokers", "topic", "group", "security", "sasl_username", "connection_string",
-              "connection_string_file", "ca_file", "event_hub_url", "session_timeout_seconds"});
+              "connection_string_file", "ca_file", "event_hub_url", "session_timeout_seconds",
+              "mode", "partitions", "shard_directory"});
   r.String(t, "brokers", "kafka.brokers", &k->brokers);
   r.String(t, "topic", "kafka.topic", &k->topic);
   r.String(t, "group", "kafka.group", &k->group);
@@ -311,6 +317,11 @@ void ReadKafka(Reader& r, const toml::table& t, KafkaSettings* k) {
   int64_t session = k->session_timeout.count();
   r.Integer(t, "session_timeout_seconds", "kafka.session_timeout_seconds", &session);
   k->session_timeout = std::chrono::seconds(session);
+  r.String(t, "mode", "kafka.mode", &k->mode);
+  int64_t partitions = k->partitions;
+  r.Integer(t, "partitions", "kafka.partitions", &partitions);
+  k->partitions = static_cast<int>(partitions);
+  r.String(t, "shard_directory", "kafka.shard_directory", &k->shard_directory);
   if (t.get("brokers") == nullptr) r.Fail(&t, "'kafka.brokers' is required in [kafka]");
   // The topic of an event hub is the hub: named once, in the URL, is enough.
   if (k->topic.empty()) {
@@ -548,6 +559,34 @@ std::optional<Problem> KafkaProblem(const KafkaSettings& k) {
   } else if (!k.ca_file.empty()) {
     return Problem{"kafka.ca_file", "'kafka.ca_file' needs security = \"sasl_ssl\""};
   }
+  if (k.mode != "single" && k.mode != "partitioned") {
+    return Problem{"kafka.mode", "'kafka.mode' must be \"single\" or \"partitioned\", not \"" +
+                                     k.mode + "\""};
+  }
+  if (k.mode == "partitioned") {
+    if (k.partitions < 1 || k.partitions > 1024) {
+      return Problem{"kafka.partitions",
+                     "'kafka.partitions' (1 to 1024, the partitions of the topic "
+                     "graphmirror.mailbox-changes) is required with mode = \"partitioned\""};
+    }
+    if (k.shard_directory.empty()) {
+      return Problem{"kafka.shard_directory",
+                     "'kafka.shard_directory' (where the shards mirror-p{n}.db are) is required "
+                     "with mode = \"partitioned\""};
+    }
+    if (k.topic == "graphmirror.mailbox-changes") {
+      return Problem{"kafka.topic",
+                     "'kafka.topic' is where Graph's collections arrive; the partitioned mode "
+                     "writes graphmirror.mailbox-changes itself: use another topic"};
+    }
+    if (k.shard >= k.partitions) {
+      return Problem{"kafka", "shard " + std::to_string(k.shard) + " is not one of the " +
+                                  std::to_string(k.partitions) + " partitions"};
+    }
+  } else if (k.partitions != 0 || !k.shard_directory.empty()) {
+    return Problem{"kafka.mode", "'kafka.partitions' and 'kafka.shard_directory' need "
+                                 "mode = \"partitioned\""};
+  }
   return std::nullopt;
 }
 
@@ -668,6 +707,11 @@ std::optional<Problem> FirstProblem(const Config& c, bool require_graph = true) 
 
   if (c.kafka) {
     if (auto problem = KafkaProblem(*c.kafka)) return problem;
+    if (c.kafka->mode == "partitioned" && !c.sharepoint.empty()) {
+      // SharePoint posts to a webhook only; its lists have no routing key to shard by.
+      return Problem{"kafka.mode", "[[sharepoint]] lists cannot be mirrored with kafka.mode = "
+                                   "\"partitioned\" (mirror them with a daemon of their own)"};
+    }
   }
 
   std::set<std::string> users;
@@ -876,6 +920,17 @@ Result<Config> ParseConfig(const std::string& text, const std::string& source,
       resolve(&config.kafka->connection_string_file);
     }
     if (!config.kafka->ca_file.empty()) resolve(&config.kafka->ca_file);
+    // The shards are state, like the database: under STATE_DIRECTORY when relative there.
+    if (!config.kafka->shard_directory.empty()) {
+      if (state_dir && !state_dir->empty() &&
+          std::filesystem::path(config.kafka->shard_directory).is_relative()) {
+        const std::string first = state_dir->substr(0, state_dir->find(':'));
+        config.kafka->shard_directory =
+            (std::filesystem::path(first) / config.kafka->shard_directory).lexically_normal();
+      } else {
+        resolve(&config.kafka->shard_directory);
+      }
+    }
   }
   if (config.rich) {
     resolve(&config.rich->certificate);

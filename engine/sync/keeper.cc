@@ -9,10 +9,14 @@
 #include "engine/graph/query.h"
 #include "engine/graph/select.h"
 #include "engine/graph/timestamp.h"
+#include "engine/notify/routing.h"
+#include "engine/notify/text.h"
 #include "engine/store/mirror_writes.h"
 
 namespace graphmirror::sync {
 namespace {
+
+using notify::PercentDecode;
 
 constexpr const char* kChangeTypes = "created,updated,deleted";
 // Graph raises anything shorter to 45 minutes; never ask for less.
@@ -56,6 +60,17 @@ bool QuotaReached(const graph::SubscriptionOutcome& o) {
          message.find("quota") != std::string::npos || message.find("limit") != std::string::npos;
 }
 
+// The mailbox a subscription's resource names ("/users/{id}/messages", as the keeper
+// writes it and Graph echoes it), percent-decoded; empty if it names none.
+std::string ResourceMailbox(std::string_view resource) {
+  if (!resource.empty() && resource.front() == '/') resource.remove_prefix(1);
+  if (resource.size() < 6 || AsciiLower(resource.substr(0, 6)) != "users/") return "";
+  resource.remove_prefix(6);
+  const size_t end = resource.find_first_of("/?");
+  auto user = PercentDecode(resource.substr(0, end), /*plus_is_space=*/false);
+  return user ? *user : "";
+}
+
 std::string Describe(const graph::SubscriptionOutcome& o) {
   return "HTTP " + std::to_string(o.http_status) + " " + o.error_code + ": " + o.error_message;
 }
@@ -79,6 +94,21 @@ SubscriptionKeeper::SubscriptionKeeper(const config::Config& config, graph::Grap
   for (const auto& mailbox : config.mailboxes) {
     if (mailbox.rich) rich_users_.insert(mailbox.user);
   }
+  if (config.kafka && config.kafka->mode == "partitioned") {
+    partitions_ = config.kafka->partitions;
+    shard_ = config.kafka->shard;
+  }
+}
+
+bool SubscriptionKeeper::OwnsResource(const std::string& resource) const {
+  if (partitions_ == 0) return true;  // one daemon, one notification URL: all of it is ours
+  const std::string user = ResourceMailbox(resource);
+  if (user.empty()) return false;
+  if (shard_ >= 0) return notify::PartitionOf(notify::RoutingKey(user), partitions_) == shard_;
+  for (const auto& mailbox : config_.mailboxes) {
+    if (AsciiLower(mailbox.user) == AsciiLower(user)) return true;
+  }
+  return false;
 }
 
 void SubscriptionKeeper::SetRichCertificate(std::string der_base64, std::string certificate_id) {
@@ -181,6 +211,8 @@ Status SubscriptionKeeper::Reconcile() {
       continue;
     }
     if (info.notification_url != notification_url_) continue;  // not ours
+    // Partitioned: every shard delivers to the same URL; only its own mailboxes' are ours.
+    if (!OwnsResource(info.resource)) continue;
     // Ours by URL, but without its clientState we could not check its notifications.
     auto deleted = api_.Delete(info.id);
     if (deleted.ok() && (deleted->ok() || deleted->http_status == 404)) {
@@ -254,8 +286,11 @@ Status SubscriptionKeeper::Create(const Key& key) {
   // A create whose answer was lost may have made the subscription: asking again with the
   // same clientState lets the 409 that follows adopt it.
   auto unanswered = unanswered_client_state_.find(key);
-  spec.client_state =
-      unanswered != unanswered_client_state_.end() ? unanswered->second : notify::NewClientState();
+  // Partitioned: "<routing key>.<random>", so that any router finds the mailbox's shard
+  // in every notification Graph sends for it.
+  spec.client_state = unanswered != unanswered_client_state_.end() ? unanswered->second
+                      : partitions_ > 0 ? notify::RoutedClientState(notify::RoutingKey(key.user))
+                                        : notify::NewClientState();
   if (IsRich(key)) {
     if (rich_certificate_.empty()) {
       return Status::InvalidArgument("no certificate for the rich subscription to " +

@@ -4,7 +4,8 @@
 // `$filter` in the resource (then `deleted` also means "left the filter").
 //
 // It creates subscriptions (always with a lifecycle URL, by default the notification URL,
-// since Graph sends lifecycle events to no other; and a fresh random clientState each),
+// since Graph sends lifecycle events to no other; and a fresh random clientState each,
+// which in partitioned mode starts with the mailbox's routing key: notify/routing.h),
 // stores them, renews them `renew_margin` before expiry (clamping the requested lifetime
 // when Graph answers ExtensionError / ErrorInvalidParameter), recreates them when Graph
 // answers 404, and at start reconciles with Graph's own list: adopts what it knows,
@@ -110,6 +111,11 @@ class SubscriptionKeeper {
     return {record.user_id, record.collection, record.scope};
   }
 
+  // Whether a subscription at Graph to our notification URL is this keeper's to delete
+  // when it does not know it: always, but in partitioned mode ([kafka] mode), where every
+  // shard delivers to the same URL, only one for a mailbox of this shard's partition (or,
+  // outside a shard, a configured one).
+  bool OwnsResource(const std::string& resource) const;
   Status Create(const Key& key);
   Status Renew(const Key& key);
   // A full pass over what happened while nothing notified, and its recheck.
@@ -148,6 +154,8 @@ class SubscriptionKeeper {
   std::string notification_url_;
   std::string lifecycle_url_;
   std::set<std::string> rich_users_;
+  int partitions_ = 0;  // [kafka] partitions when partitioned, else 0
+  int shard_ = -1;      // [kafka] shard: the partition of this keeper's engine, or -1
   std::string rich_certificate_;  // base64 DER
   std::string rich_certificate_id_;
   std::chrono::minutes lifetime_;       // lowered when Graph says it is too long

@@ -193,6 +193,24 @@ struct KafkaSettings {
   // How long the group waits for a silent consumer before giving its partitions to
   // another (Kafka's session.timeout.ms). Event Hubs recommends at least 30 s.
   std::chrono::seconds session_timeout{30};
+
+  // Partitioned mirrors (docs/scale-out.md): "single" (the default) mirrors every
+  // configured mailbox into `database`, reading the topic as above; "partitioned" spreads
+  // the mailboxes over `partitions` shards that any number of daemons share: each daemon
+  // routes the topic's collections by mailbox to the topic graphmirror.mailbox-changes
+  // (consumer group "<group>-router") and mirrors the partitions of it the group
+  // "<group>-shards" assigns it, partition n into `shard_directory`/mirror-p{n}.db.
+  std::string mode = "single";
+  // The partitions of graphmirror.mailbox-changes, the same in every daemon (1..1024); a
+  // mailbox lives in the shard PartitionOf(RoutingKey(user), partitions). Required when
+  // partitioned; changing it moves mailboxes between shards.
+  int partitions = 0;
+  // Where the shard files mirror-p{n}.db are (relative: as `database`). Required when
+  // partitioned.
+  std::string shard_directory;
+  // Not read from the file: the partitioned daemon sets it on the config of each shard's
+  // engine (the partition it mirrors); -1 otherwise.
+  int shard = -1;
 };
 
 struct Config {

@@ -9,6 +9,7 @@
 
 #include "engine/graph/subscriptions.h"
 #include "engine/graph/timestamp.h"
+#include "engine/notify/routing.h"
 #include "engine/notify/subscription_table.h"
 #include "tests/integration/live_fixture.h"
 
@@ -99,6 +100,71 @@ TEST_CASE("keeper: orphans and duplicates at Graph are deleted at start", "[live
   CHECK(ids.count(foreign->info.id) == 1);
   CHECK(subs.size() == 4);  // ours, one per collection, and the foreign one
   CHECK(f.live().keeper().stats().deleted_orphans == 2);
+  CHECK(f.QueryInt("SELECT count(*) FROM subscriptions") == 3);
+}
+
+TEST_CASE("keeper: a shard's keeper routes its clientStates and leaves other shards' alone",
+          "[live][keeper][routing]") {
+  // Two mailboxes in two shards of a partitioned mirror: every shard delivers to the same
+  // notification URL, so a subscription there that a shard does not know is an orphan only
+  // if its mailbox is the shard's.
+  graphsim::Options o = Small(12);
+  o.users = 2;
+  std::string mine, theirs;
+  int partitions = 2, shard = 0;
+  LiveFixture f(o, nullptr, [&](config::Config& c) {
+    const std::string a = c.mailboxes[0].user, b = c.mailboxes[1].user;
+    while (notify::PartitionOf(notify::RoutingKey(a), partitions) ==
+           notify::PartitionOf(notify::RoutingKey(b), partitions)) {
+      ++partitions;
+    }
+    mine = a;
+    theirs = b;
+    shard = notify::PartitionOf(notify::RoutingKey(a), partitions);
+    KafkaSettings k;
+    k.brokers = "127.0.0.1:9";
+    k.topic = "hub";
+    k.security = "plaintext";
+    k.mode = "partitioned";
+    k.partitions = partitions;
+    k.shard_directory = "/nonexistent";
+    k.shard = shard;
+    c.kafka = k;
+    c.mailboxes.erase(c.mailboxes.begin() + 1);  // the other mailbox is another shard's
+  });
+  INFO(partitions << " partitions, this keeper's shard " << shard);
+  auto subs = f.sim().Subscriptions();
+  REQUIRE(subs.size() == 3);
+  for (const auto& sub : subs) {
+    // "<16 hex of SHA-256 of the mailbox>.<secret>", the secret as long as ever.
+    CHECK(sub.client_state.rfind(notify::RoutingKey(mine) + ".", 0) == 0);
+    CHECK(notify::RoutingKeyOf(sub.client_state) == notify::RoutingKey(mine));
+    CHECK(sub.client_state.size() == 16 + 1 + 43);
+  }
+
+  // The other shard's subscription and an orphan of this shard, both to our URL.
+  graph::SubscriptionApi api(&f.client());
+  graph::SubscriptionSpec spec;
+  spec.change_type = "created,updated,deleted";
+  spec.notification_url = f.config().webhook.notification_url;
+  spec.lifecycle_url = f.config().webhook.lifecycle_url;
+  spec.expiration = graph::FormatTimestamp(
+      std::chrono::time_point_cast<graph::Ticks>(f.clock().Now() + std::chrono::hours(24)));
+  spec.resource = "/users/" + theirs + "/messages";
+  spec.client_state = notify::RoutedClientState(notify::RoutingKey(theirs));
+  auto other_shard = api.Create(spec);
+  REQUIRE(other_shard.ok());
+  REQUIRE(other_shard->ok());
+  auto stored = f.store().subscriptions().All();
+  REQUIRE(stored.ok());
+  const std::string orphan = stored->front().id;
+  REQUIRE(f.store().subscriptions().Delete(orphan).ok());
+
+  f.RestartWith([](config::Config&) {});
+  const std::set<std::string> ids = Ids(f.sim().Subscriptions());
+  CHECK(ids.count(other_shard->info.id) == 1);  // not ours to delete
+  CHECK(ids.count(orphan) == 0);                // ours, secret lost: deleted and made again
+  CHECK(f.live().keeper().stats().deleted_orphans == 1);
   CHECK(f.QueryInt("SELECT count(*) FROM subscriptions") == 3);
 }
 

@@ -39,14 +39,17 @@
 #include <filesystem>
 #include <functional>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "graphmirror/engine.h"
+#include "graphmirror/partitioned.h"
 #include "graphmirror/setup.h"
 #include "graphmirror/version.h"
 
@@ -141,16 +144,31 @@ int RunSync(const std::string& config_path) {
   auto config = LoadConfig(config_path);
   if (!config.ok()) return Fail(config.status().message());
   if (config->mailboxes.empty()) return Fail(config_path + ": no [[mailbox]] configured");
-  auto engine = Engine::Open(*config);
-  if (!engine.ok()) return Fail(engine.status().message());
-  if (Status s = (*engine)->CheckCredentials(); !s.ok()) return Fail(s.message());
+  // A partitioned config: each shard in turn, its file and its mailboxes (a first load
+  // before the daemons start, say); else the one database.
+  std::vector<Config> targets;
+  if (config->kafka && config->kafka->mode == "partitioned") {
+    std::error_code ignored;
+    std::filesystem::create_directories(config->kafka->shard_directory, ignored);
+    for (int n = 0; n < config->kafka->partitions; ++n) {
+      Config shard = ShardConfig(*config, n);
+      if (!shard.mailboxes.empty()) targets.push_back(std::move(shard));
+    }
+  } else {
+    targets.push_back(*config);
+  }
 
   auto started = std::chrono::steady_clock::now();
   std::vector<SyncReport> reports;
-  {
+  for (const Config& target : targets) {
+    auto engine = Engine::Open(target);
+    if (!engine.ok()) return Fail(engine.status().message());
+    if (Status s = (*engine)->CheckCredentials(); !s.ok()) return Fail(s.message());
     Progress progress(engine->get());
-    reports = (*engine)->SyncOnceReports(
-        [&](const SyncReport& r) { progress.Print([&] { PrintReport(r); }); });
+    for (SyncReport& r : (*engine)->SyncOnceReports(
+             [&](const SyncReport& r) { progress.Print([&] { PrintReport(r); }); })) {
+      reports.push_back(std::move(r));
+    }
   }
   int failed = 0;
   for (const auto& r : reports) failed += r.status.ok() ? 0 : 1;
@@ -158,6 +176,65 @@ int RunSync(const std::string& config_path) {
               Seconds(std::chrono::steady_clock::now() - started),
               failed ? (", " + std::to_string(failed) + " failed").c_str() : "");
   return failed == 0 ? 0 : kExitFailure;
+}
+
+// The partitioned mode ([kafka] mode = "partitioned", docs/scale-out.md): routes the
+// topic's collections by mailbox and mirrors the shards the group assigns this daemon,
+// until SIGTERM or SIGINT (blocked in `stop_signals` by the caller).
+int RunPartitioned(const std::string& config_path, const Config& config, sigset_t stop_signals) {
+  const KafkaSettings& kafka = *config.kafka;
+  if (config.webhook.notification_url.empty() && kafka.event_hub_url.empty()) {
+    return Fail(config_path +
+                ": 'kafka.event_hub_url' (or 'webhook.notification_url', a relay that writes "
+                "to the topic) is required to run");
+  }
+  {
+    // Wrong credentials are one clear line before anything starts, without touching a
+    // shard: the check runs on an engine over a scratch database.
+    Config probe = config;
+    probe.mailboxes.clear();
+    probe.database = (std::filesystem::temp_directory_path() /
+                      ("graphmirror-check-" + std::to_string(::getpid()) + ".db"))
+                         .string();
+    Status checked;
+    {
+      auto engine = Engine::Open(probe);
+      checked = engine.ok() ? (*engine)->CheckCredentials() : engine.status();
+    }
+    for (const char* suffix : {"", "-wal", "-shm"}) {
+      std::error_code ignored;
+      std::filesystem::remove(probe.database + suffix, ignored);
+    }
+    if (!checked.ok()) return Fail(checked.message());
+  }
+  auto daemon = PartitionedMirror::Open(config);
+  if (!daemon.ok()) return Fail(daemon.status().message());
+  std::mutex order;
+  std::unique_lock<std::mutex> started(order);
+  PartitionedMirror::StartOptions options;
+  options.on_shard = [&order](int partition, const std::string& event) {
+    std::lock_guard<std::mutex> lock(order);
+    std::printf("shard %d %s\n", partition, event.c_str());
+    std::fflush(stdout);
+  };
+  if (Status s = (*daemon)->Start(options); !s.ok()) return Fail(s.message());
+  std::printf(
+      "partitioned: routing kafka topic %s on %s to %s (%d partitions, group %s), shards in "
+      "%s%s\n",
+      kafka.topic.c_str(), kafka.brokers.c_str(), kMailboxChangesTopic, kafka.partitions,
+      kafka.group.c_str(), kafka.shard_directory.c_str(),
+      config.metrics.listen.empty()
+          ? ""
+          : (", metrics at http://" + config.metrics.listen + "/metrics").c_str());
+  std::fflush(stdout);
+  started.unlock();
+
+  int signal = 0;
+  sigwait(&stop_signals, &signal);
+  std::printf("stopping (%s)\n", signal == SIGTERM ? "SIGTERM" : "SIGINT");
+  std::fflush(stdout);
+  (*daemon)->Stop();
+  return 0;
 }
 
 // Runs until SIGTERM or SIGINT. The signals are blocked in every thread and taken here
@@ -182,6 +259,9 @@ int RunDaemon(const std::string& config_path) {
   if (!config.ok()) return Fail(config.status().message());
   if (config->mailboxes.empty() && config->sharepoint.empty()) {
     return Fail(config_path + ": no [[mailbox]] or [[sharepoint]] configured");
+  }
+  if (config->kafka && config->kafka->mode == "partitioned") {
+    return RunPartitioned(config_path, *config, stop_signals);
   }
   const bool event_hub = config->kafka && !config->kafka->event_hub_url.empty();
   if (config->webhook.notification_url.empty() && !event_hub) {
@@ -257,11 +337,39 @@ Result<std::unique_ptr<Engine>> OpenExisting(const std::string& config_path) {
   return engine;
 }
 
-int RunSearch(const std::string& config_path, const std::string& text, const std::string& user,
-              int limit) {
-  auto engine = OpenExisting(config_path);
-  if (!engine.ok()) return Fail(engine.status().message());
-  auto hits = (*engine)->Search(text, user, limit);
+// The shard directory to read: --shards, else kafka.shard_directory of a partitioned
+// config; empty for an ordinary mirror.
+Result<std::string> ShardDirectory(const std::string& config_path, const std::string& shards,
+                                   std::optional<Config>* config) {
+  if (!config_path.empty()) {
+    auto loaded = LoadConfig(config_path);
+    if (!loaded.ok()) return loaded.status();
+    *config = std::move(loaded).value();
+  }
+  if (!shards.empty()) return shards;
+  if (*config && (*config)->kafka && (*config)->kafka->mode == "partitioned") {
+    return (*config)->kafka->shard_directory;
+  }
+  if (config_path.empty()) return Status::InvalidArgument("--config or --shards is required");
+  return std::string();
+}
+
+int RunSearch(const std::string& config_path, const std::string& shards_dir,
+              const std::string& text, const std::string& user, int limit) {
+  std::optional<Config> config;
+  auto dir = ShardDirectory(config_path, shards_dir, &config);
+  if (!dir.ok()) return Fail(dir.status().message());
+  Result<std::vector<Message>> hits = std::vector<Message>();
+  if (!dir->empty()) {
+    // A partitioned mirror: every shard at once.
+    auto shards = FindShards(*dir);
+    if (!shards.ok()) return Fail(shards.status().message());
+    hits = SearchShards(*shards, text, user, limit);
+  } else {
+    auto engine = OpenExisting(config_path);
+    if (!engine.ok()) return Fail(engine.status().message());
+    hits = (*engine)->Search(text, user, limit);
+  }
   if (!hits.ok()) return Fail(hits.status().message());
   for (const auto& hit : *hits) {
     const std::string& from = hit.from_address.empty() ? hit.from_name : hit.from_address;
@@ -288,9 +396,9 @@ int RunDoctor(const std::string& config_path) {
   return failures == 0 ? 0 : 1;
 }
 
-int RunStatus(const std::string& config_path) {
-  auto engine = OpenExisting(config_path);
-  if (!engine.ok()) return Fail(engine.status().message());
+// What one mirror database holds (a shard's too); with `show_kafka`, the [kafka] source's
+// consumer group.
+int PrintStatus(std::unique_ptr<Engine>* engine, bool show_kafka) {
   auto status = (*engine)->GetStatus();
   if (!status.ok()) return Fail(status.status().message());
   std::printf("%-38s %-9s %9s  %-28s  %s\n", "mailbox", "collection", "items", "created up to",
@@ -397,6 +505,7 @@ int RunStatus(const std::string& config_path) {
                 log.last_received_at.empty() ? "-" : log.last_received_at.c_str());
   }
 
+  if (!show_kafka) return 0;
   // [kafka]: how far the daemon's consumer group has read, asked of the brokers (the
   // daemon's own counters are in its /metrics).
   if (auto kafka = (*engine)->Kafka(std::chrono::seconds(5)); kafka.ok()) {
@@ -419,6 +528,107 @@ int RunStatus(const std::string& config_path) {
     }
   }
   return 0;
+}
+
+// How far a consumer group of the partitioned mode has read (router or shards).
+void PrintGroup(const KafkaState& kafka) {
+  std::printf("\nkafka topic %s, group %s\n", kafka.topic.c_str(), kafka.group.c_str());
+  if (!kafka.brokers_error.empty()) {
+    std::printf("  brokers not reachable: %s\n", kafka.brokers_error.c_str());
+    return;
+  }
+  std::printf("  %9s %12s %12s %9s\n", "partition", "committed", "end", "behind");
+  for (const auto& p : kafka.partitions) {
+    std::printf("  %9d %12s %12s %9s\n", p.partition,
+                p.committed < 0 ? "-" : std::to_string(p.committed).c_str(),
+                p.end < 0 ? "?" : std::to_string(p.end).c_str(),
+                p.lag() >= 0 ? std::to_string(p.lag()).c_str() : p.end >= 0 ? "all" : "?");
+  }
+}
+
+// A partitioned mirror: which shard holds which mailbox (each in exactly one, its own),
+// then each shard's status, then how far the router and the shards have read.
+int RunShardsStatus(const std::optional<Config>& config, const std::string& dir) {
+  auto shards = FindShards(dir);
+  if (!shards.ok()) return Fail(shards.status().message());
+  auto mailboxes = ShardMailboxes(*shards);
+  if (!mailboxes.ok()) return Fail(mailboxes.status().message());
+  const int partitions =
+      config && config->kafka && config->kafka->partitions > 0 ? config->kafka->partitions : 0;
+  std::map<std::string, int> held;
+  for (const ShardMailbox& m : *mailboxes) ++held[m.user_id];
+  std::printf("%d shard(s) in %s\n\n%-5s %-38s %9s %9s %9s\n", static_cast<int>(shards->size()),
+              dir.c_str(), "shard", "mailbox", "messages", "events", "contacts");
+  int problems = 0;
+  for (const ShardMailbox& m : *mailboxes) {
+    std::string note;
+    if (held[m.user_id] > 1) note += "  IN " + std::to_string(held[m.user_id]) + " SHARDS";
+    if (partitions > 0 && MailboxPartition(m.user_id, partitions) != m.partition) {
+      note += "  NOT ITS SHARD (p" + std::to_string(MailboxPartition(m.user_id, partitions)) + ")";
+    }
+    problems += note.empty() ? 0 : 1;
+    std::printf("p%-4d %-38s %9lld %9lld %9lld%s\n", m.partition, m.user_id.c_str(),
+                static_cast<long long>(m.messages), static_cast<long long>(m.events),
+                static_cast<long long>(m.contacts), note.c_str());
+  }
+  if (config) {
+    for (const MailboxConfig& mailbox : config->mailboxes) {
+      if (held.count(mailbox.user) == 0) {
+        std::printf("p%-4d %-38s  (not in its shard yet)\n",
+                    partitions > 0 ? MailboxPartition(mailbox.user, partitions) : -1,
+                    mailbox.user.c_str());
+      }
+    }
+  }
+  for (const ShardFileInfo& shard : *shards) {
+    std::printf("\n== shard %d: %s ==\n", shard.partition, shard.path.c_str());
+    Config c;
+    if (config && config->kafka) {
+      c = ShardConfig(*config, shard.partition);
+    }
+    c.database = shard.path;
+    Engine::OpenOptions options;
+    options.create_if_missing = false;
+    auto engine = Engine::Open(c, options);
+    if (!engine.ok()) return Fail(engine.status().message());
+    if (int code = PrintStatus(&*engine, /*show_kafka=*/false); code != 0) return code;
+  }
+  if (config && config->kafka && config->kafka->mode == "partitioned") {
+    // The groups' offsets, asked of the brokers without joining the groups.
+    for (const bool router : {true, false}) {
+      Config c = ShardConfig(*config, shards->front().partition);
+      c.database = shards->front().path;
+      // Read as a plain consumer group of one topic (Engine::Kafka asks the brokers).
+      KafkaSettings& k = *c.kafka;
+      k.group += router ? "-router" : "-shards";
+      if (!router) k.topic = kMailboxChangesTopic;
+      k.mode = "single";
+      k.partitions = 0;
+      k.shard_directory.clear();
+      k.shard = -1;
+      k.event_hub_url.clear();
+      Engine::OpenOptions options;
+      options.create_if_missing = false;
+      auto engine = Engine::Open(c, options);
+      if (!engine.ok()) return Fail(engine.status().message());
+      if (auto kafka = (*engine)->Kafka(std::chrono::seconds(5)); kafka.ok()) PrintGroup(*kafka);
+    }
+  }
+  if (problems > 0) {
+    std::printf("\n%d mailbox row(s) not where they belong: kafka.partitions changed, or "
+                "a shard file was copied\n", problems);
+  }
+  return 0;
+}
+
+int RunStatus(const std::string& config_path, const std::string& shards_dir) {
+  std::optional<Config> config;
+  auto dir = ShardDirectory(config_path, shards_dir, &config);
+  if (!dir.ok()) return Fail(dir.status().message());
+  if (!dir->empty()) return RunShardsStatus(config, *dir);
+  auto engine = OpenExisting(config_path);
+  if (!engine.ok()) return Fail(engine.status().message());
+  return PrintStatus(&*engine, /*show_kafka=*/true);
 }
 
 // `s` as a JSON string, quotes included.
@@ -673,8 +883,12 @@ int Main(int argc, char** argv) {
       app.add_subcommand("run", "Keep the mirror current from change notifications");
   run_cmd->add_option("--config", config_path, "TOML config file")->required();
 
+  std::string shards_dir;
   CLI::App* status_cmd = app.add_subcommand("status", "Show what the mirror holds");
-  status_cmd->add_option("--config", config_path, "TOML config file")->required();
+  status_cmd->add_option("--config", config_path, "TOML config file");
+  status_cmd->add_option("--shards", shards_dir,
+                         "the shards mirror-p{n}.db of a partitioned mirror in this directory "
+                         "(default with a partitioned config: kafka.shard_directory)");
 
   CLI::App* doctor_cmd = app.add_subcommand(
       "doctor", "Check credentials, permissions, the clock and the webhook against Graph");
@@ -684,7 +898,10 @@ int Main(int argc, char** argv) {
   int search_limit = 20;
   CLI::App* search_cmd =
       app.add_subcommand("search", "Search the mirrored messages (subject, body preview, sender)");
-  search_cmd->add_option("--config", config_path, "TOML config file")->required();
+  search_cmd->add_option("--config", config_path, "TOML config file");
+  search_cmd->add_option("--shards", shards_dir,
+                         "search the shards mirror-p{n}.db of a partitioned mirror in this "
+                         "directory (default with a partitioned config: kafka.shard_directory)");
   search_cmd->add_option("text", search_text, "words to find; a word ending in * is a prefix")
       ->required();
   search_cmd->add_option("--user", search_user, "only this mailbox (its configured user)");
@@ -757,9 +974,9 @@ int Main(int argc, char** argv) {
     return RunSync(config_path);
   }
   if (*run_cmd) return RunDaemon(config_path);
-  if (*status_cmd) return RunStatus(config_path);
+  if (*status_cmd) return RunStatus(config_path, shards_dir);
   if (*doctor_cmd) return RunDoctor(config_path);
-  if (*search_cmd) return RunSearch(config_path, search_text, search_user, search_limit);
+  if (*search_cmd) return RunSearch(config_path, shards_dir, search_text, search_user, search_limit);
   if (*changes_cmd) {
     if (after_opt->count() > 0 && consumer_opt->count() > 0) {
       std::cerr << "graphmirror: changes takes --after or --consumer, not both\n";

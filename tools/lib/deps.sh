@@ -7,8 +7,8 @@ GRAPHMIRROR_PACKAGES=(
   libcpp-httplib-dev libssl-dev libsimdjson-dev libspdlog-dev libfmt-dev
   catch2 libtomlplusplus-dev libcli11-dev nlohmann-json3-dev prometheus-cpp-dev
   curl python3 wrk openssl libicu-dev
-  # Kafka: the Kafka source ([kafka]: Azure Event Hubs' Kafka endpoint), graphsim's Event
-  # Hubs delivery, and librdkafka's mock cluster for their tests.
+  # Kafka (Azure Event Hubs' Kafka endpoint): librdkafka's C API for the Kafka source, the
+  # partitioned mode and graphsim's Event Hubs delivery; its mock cluster for the tests.
   librdkafka-dev
   # The Python module (GRAPHMIRROR_PYTHON), on by default wherever the tests are built.
   pybind11-dev python3-dev
