@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <chrono>
 #include <fstream>
 
 namespace graphmirror::kafka {
@@ -111,6 +112,22 @@ Result<Conf> MakeConf(const KafkaSettings& settings, const std::string& client_i
   if (!failed.ok()) return failed;
   rd_kafka_conf_set_log_cb(conf.get(), LogLine);
   return conf;
+}
+
+Result<Conf> MakeConsumerConf(const KafkaSettings& settings, const std::string& client_id,
+                              const std::string& group,
+                              std::vector<std::pair<std::string, std::string>> extra) {
+  const int64_t session_ms = std::chrono::milliseconds(settings.session_timeout).count();
+  std::vector<std::pair<std::string, std::string>> properties = {
+      {"group.id", group},
+      {"enable.auto.commit", "false"},
+      {"enable.auto.offset.store", "false"},
+      {"auto.offset.reset", "earliest"},
+      {"enable.partition.eof", "false"},
+      {"session.timeout.ms", std::to_string(session_ms)},
+      {"heartbeat.interval.ms", std::to_string(std::min<int64_t>(3000, session_ms / 3))}};
+  properties.insert(properties.end(), extra.begin(), extra.end());
+  return MakeConf(settings, client_id, properties);
 }
 
 Result<Handle> NewClient(ClientKind kind, Conf conf) {

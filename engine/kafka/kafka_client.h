@@ -71,6 +71,14 @@ Result<std::string> ConnectionString(const KafkaSettings& settings);
 Result<Conf> MakeConf(const KafkaSettings& settings, const std::string& client_id,
                       const std::vector<std::pair<std::string, std::string>>& extra = {});
 
+// MakeConf for a member of consumer group `group` that stores and commits its offsets
+// itself (auto commit and auto offset store off), starts a new group at the oldest
+// record, and uses settings.session_timeout (heartbeats a third of it, at most 3 s);
+// then `extra`.
+Result<Conf> MakeConsumerConf(const KafkaSettings& settings, const std::string& client_id,
+                              const std::string& group,
+                              std::vector<std::pair<std::string, std::string>> extra = {});
+
 enum class ClientKind { kConsumer, kProducer };
 // A client made from `conf` (taken over, also on failure).
 Result<Handle> NewClient(ClientKind kind, Conf conf);

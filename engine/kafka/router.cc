@@ -86,16 +86,7 @@ Status Router::Start() {
   auto producer = MakeProducer();
   if (!producer.ok()) return producer.status();
 
-  const int64_t session_ms = std::chrono::milliseconds(settings_.session_timeout).count();
-  auto consumer_conf = MakeConf(
-      settings_, options_.client_id,
-      {{"group.id", settings_.group + "-router"},
-       {"enable.auto.commit", "false"},
-       {"enable.auto.offset.store", "false"},
-       {"auto.offset.reset", "earliest"},
-       {"enable.partition.eof", "false"},
-       {"session.timeout.ms", std::to_string(session_ms)},
-       {"heartbeat.interval.ms", std::to_string(std::min<int64_t>(3000, session_ms / 3))}});
+  auto consumer_conf = MakeConsumerConf(settings_, options_.client_id, settings_.group + "-router");
   if (!consumer_conf.ok()) return consumer_conf.status();
   rd_kafka_conf_set_opaque(consumer_conf->get(), this);
   rd_kafka_conf_set_rebalance_cb(consumer_conf->get(), &Router::RebalanceCallback);

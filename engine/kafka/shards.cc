@@ -52,19 +52,10 @@ void Shards::NoteError(const std::string& text) {
 
 Status Shards::Start() {
   if (started_) return Status::InvalidArgument("the shards are already started");
-  const int64_t session_ms = std::chrono::milliseconds(settings_.session_timeout).count();
-  auto conf = MakeConf(
-      settings_, options_.client_id,
-      {{"group.id", settings_.group + "-shards"},
-       {"enable.auto.commit", "false"},
-       {"enable.auto.offset.store", "false"},
-       {"auto.offset.reset", "earliest"},
-       {"enable.partition.eof", "false"},
-       // Incremental rebalancing: a daemon joining or leaving moves only the shards that
-       // change hands; the others stay open (reopening a shard resyncs its mailboxes).
-       {"partition.assignment.strategy", "cooperative-sticky"},
-       {"session.timeout.ms", std::to_string(session_ms)},
-       {"heartbeat.interval.ms", std::to_string(std::min<int64_t>(3000, session_ms / 3))}});
+  // Incremental rebalancing: a daemon joining or leaving moves only the shards that
+  // change hands; the others stay open (reopening a shard resyncs its mailboxes).
+  auto conf = MakeConsumerConf(settings_, options_.client_id, settings_.group + "-shards",
+                               {{"partition.assignment.strategy", "cooperative-sticky"}});
   if (!conf.ok()) return conf.status();
   rd_kafka_conf_set_opaque(conf->get(), this);
   rd_kafka_conf_set_rebalance_cb(conf->get(), &Shards::RebalanceCallback);

@@ -41,16 +41,7 @@ KafkaSource::~KafkaSource() { Stop(); }
 
 Status KafkaSource::Start() {
   if (started_) return Status::InvalidArgument("the Kafka source is already started");
-  const int64_t session_ms = std::chrono::milliseconds(settings_.session_timeout).count();
-  auto conf = MakeConf(
-      settings_, options_.client_id,
-      {{"group.id", settings_.group},
-       {"enable.auto.commit", "false"},
-       {"enable.auto.offset.store", "false"},
-       {"auto.offset.reset", "earliest"},
-       {"enable.partition.eof", "false"},
-       {"session.timeout.ms", std::to_string(session_ms)},
-       {"heartbeat.interval.ms", std::to_string(std::min<int64_t>(3000, session_ms / 3))}});
+  auto conf = MakeConsumerConf(settings_, options_.client_id, settings_.group);
   if (!conf.ok()) return conf.status();
   rd_kafka_conf_set_opaque(conf->get(), this);
   rd_kafka_conf_set_rebalance_cb(conf->get(), &KafkaSource::RebalanceCallback);
