@@ -4,6 +4,7 @@
 
 #include <cctype>
 #include <mutex>
+#include <set>
 
 #include "engine/base/resource.h"
 #include "engine/store/mirror_writes.h"
@@ -96,6 +97,30 @@ Status NotificationLog::ApplyChanges(const std::string& user_id, Collection coll
     for (const std::string& id : deleted_ids) DeleteItem(ctx, user_id, collection, id);
     MarkLogRows(ctx, seqs, LogState::kApplied, "", TimePoint{});
   });
+}
+
+Result<std::vector<std::pair<std::string, std::string>>> NotificationLog::EtagsNotifiedAfter(
+    const std::string& user_id, Collection collection, int64_t after_seq,
+    const std::vector<std::string>& item_ids) {
+  std::vector<std::pair<std::string, std::string>> etags;
+  if (item_ids.empty()) return etags;
+  const std::set<std::string> wanted(item_ids.begin(), item_ids.end());
+  std::lock_guard<std::mutex> lock(store_->read_mu());
+  try {
+    SQLite::Statement q(store_->read_db(),
+                        "SELECT item_id, etag FROM notification_log WHERE seq > ?1 AND "
+                        "user_id = ?2 AND collection = ?3 AND etag IS NOT NULL");
+    q.bind(1, after_seq);
+    q.bind(2, user_id);
+    q.bind(3, std::string(CollectionName(collection)));
+    while (q.executeStep()) {
+      std::string id = q.getColumn(0).getString();
+      if (wanted.count(id)) etags.emplace_back(std::move(id), q.getColumn(1).getString());
+    }
+    return etags;
+  } catch (const std::exception& e) {
+    return Status::IOError(std::string("reading the notification log: ") + e.what());
+  }
 }
 
 Result<LogStats> NotificationLog::Stats(const std::string& user_id) {

@@ -47,6 +47,13 @@ class NotificationLog {
                       const std::vector<MirrorItem>& upserts,
                       const std::vector<std::string>& deleted_ids,
                       const std::vector<int64_t>& seqs);
+  // The etags (item id, etag) that rows after `after_seq` notified for any of `item_ids`
+  // of the collection: versions announced later than a group's, so newer than its own.
+  // Scans the log from `after_seq` by seq: meant for the rare group whose versions a GET
+  // did not show, soon after it was logged.
+  Result<std::vector<std::pair<std::string, std::string>>> EtagsNotifiedAfter(
+      const std::string& user_id, Collection collection, int64_t after_seq,
+      const std::vector<std::string>& item_ids);
   Result<LogStats> Stats(const std::string& user_id);
   // Deletes applied and ignored rows that ended before `cutoff` (local time), and the
   // validation tokens no row refers to any more; returns how many rows. Redeliveries come

@@ -241,7 +241,7 @@ Result<CollectionSync::LateFetch> CollectionSync::FetchNotified(
   for (const MirrorItem& item : fetched->upserts) {
     auto it = versions.find(item.id);
     if (it != versions.end() && !item.change_key.empty() && !it->second.count(item.change_key)) {
-      ++result.behind;
+      result.behind.emplace_back(item.id, item.change_key);
     }
   }
   if (Status s = store_->mirror().ApplyPage(std::move(fetched).value()); !s.ok()) return s;

@@ -131,7 +131,8 @@ class CollectionSync {
   // current state (404 removes the row).
   struct LateFetch {
     int64_t fetched = 0;  // items read by id
-    int64_t behind = 0;   // read, but still at none of the notified versions
+    // Read, but at none of the versions notified for it: (id, the changeKey read).
+    std::vector<std::pair<std::string, std::string>> behind;
   };
   Result<LateFetch> FetchNotified(const std::string& user_id, Collection collection,
                                   const std::vector<std::pair<std::string, std::string>>& notified);

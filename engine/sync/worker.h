@@ -87,6 +87,11 @@ class SyncWorker {
 
  private:
   std::chrono::seconds RetryDelay(int attempts) const;
+  // How many of the versions `read` by id (id, changeKey) for the group of log rows
+  // `seqs` are behind what it notified rather than newer.
+  Result<int64_t> BehindNotified(const std::string& user, Collection collection,
+                                 const std::vector<int64_t>& seqs,
+                                 const std::vector<std::pair<std::string, std::string>>& read);
   void PruneLogIfDue();
   // Deletes old changes of the change feed ([changes] keep_days), a few small batches
   // per pass: a large backlog is worked off over the following passes.
