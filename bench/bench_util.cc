@@ -168,6 +168,23 @@ std::optional<std::string> Capture(const std::vector<std::string>& args) {
   return out;
 }
 
+double ParseUtc(const std::string& text) {
+  std::tm tm{};
+  if (text.size() < 19 || !strptime(text.substr(0, 19).c_str(), "%Y-%m-%dT%H:%M:%S", &tm)) {
+    return 0;
+  }
+  double fraction = 0;
+  if (text.size() > 20 && text[19] == '.') {
+    size_t end = text.find_first_not_of("0123456789", 20);
+    fraction = std::stod("0." + text.substr(20, end == std::string::npos ? end : end - 20));
+  }
+  return static_cast<double>(timegm(&tm)) + fraction;
+}
+
+double EpochSeconds(std::chrono::system_clock::time_point t) {
+  return std::chrono::duration<double>(t.time_since_epoch()).count();
+}
+
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::stringstream ss;

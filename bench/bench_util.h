@@ -173,6 +173,11 @@ struct ReplayResult {
 ReplayResult Replay(const SimProcess& sim, const std::map<std::string, Served>& requests,
                     size_t workers);
 
+// "2026-12-07T03:28:31.4873078Z" (the engine's timestamps) as seconds since the epoch; 0
+// if it is not one.
+double ParseUtc(const std::string& text);
+double EpochSeconds(std::chrono::system_clock::time_point t);
+
 // A free loopback TCP port.
 int FreePort();
 // printf into a string, for the detail text.

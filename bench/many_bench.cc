@@ -67,24 +67,6 @@ std::map<std::string, MailboxStats> SimStats(const SimProcess& sim) {
   return out;
 }
 
-// "2026-12-07T03:28:31.4873078Z" as seconds since the epoch; 0 if it is not one.
-double ParseUtc(const std::string& text) {
-  std::tm tm{};
-  if (text.size() < 19 || !strptime(text.substr(0, 19).c_str(), "%Y-%m-%dT%H:%M:%S", &tm)) {
-    return 0;
-  }
-  double fraction = 0;
-  if (text.size() > 20 && text[19] == '.') {
-    size_t end = text.find_first_not_of("0123456789", 20);
-    fraction = std::stod("0." + text.substr(20, end == std::string::npos ? end : end - 20));
-  }
-  return static_cast<double>(timegm(&tm)) + fraction;
-}
-
-double EpochSeconds(std::chrono::system_clock::time_point t) {
-  return std::chrono::duration<double>(t.time_since_epoch()).count();
-}
-
 struct ParallelismRun {
   int parallelism = 0;
   bool ok = false;

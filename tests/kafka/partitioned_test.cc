@@ -341,7 +341,7 @@ TEST_CASE("Partitioned mirrors: 3 daemons, one killed, one added, a broker down 
   // that writes them (another Kafka cluster, where nothing but webhooks reaches Graph).
   const bool graph_writes_hub = full ? GENERATE(true, false) : true;
   INFO((graph_writes_hub ? "Graph writes the event hub" : "a relay writes the topic"));
-  const Sizes sizes = full ? Sizes{120, 12, seconds(60), 3} : Sizes{24, 6, seconds(12), 1};
+  const Sizes sizes = full ? Sizes{300, 12, seconds(60), 3} : Sizes{24, 6, seconds(12), 1};
   uint64_t seed = std::random_device{}();
   if (const char* s = std::getenv("GRAPHMIRROR_KAFKA_SEED")) seed = std::stoull(s);
   std::printf("partitioned test: seed %llu (GRAPHMIRROR_KAFKA_SEED replays it), %s size\n",
