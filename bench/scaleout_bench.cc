@@ -170,6 +170,25 @@ uint64_t PendingDeliveries(const SimProcess& sim) {
   return n;
 }
 
+// The Graph requests graphsim was sent, all mailboxes together (GET /_sim/stats).
+int64_t GraphRequests(const SimProcess& sim) {
+  httplib::Client client(sim.base_url);
+  auto res = client.Get("/_sim/stats");
+  simdjson::dom::parser parser;
+  simdjson::dom::array mailboxes;
+  if (!res || res->status != 200 ||
+      parser.parse(res->body)["mailboxes"].get(mailboxes) != simdjson::SUCCESS) {
+    return -1;
+  }
+  int64_t total = 0;
+  for (simdjson::dom::element m : mailboxes) {
+    int64_t n = 0;
+    if (m["requests"].get(n) != simdjson::SUCCESS) return -1;
+    total += n;
+  }
+  return total;
+}
+
 size_t Subscriptions(const SimProcess& sim) {
   httplib::Client client(sim.base_url);
   auto res = client.Get("/_sim/subscriptions");
@@ -252,6 +271,7 @@ struct DaemonRun {
   double drain_seconds = 0;
   double rate = 0;  // notifications/s
   int64_t notifications = 0;
+  int64_t requests = 0;  // Graph requests the daemons made while draining the backlog
   double p50_ms = 0, p99_ms = 0, max_ms = 0;
   size_t steady = 0;
 };
@@ -333,6 +353,7 @@ DaemonRun RunWith(const Options& options, const WorkDir& dir, const Sizes& sizes
     std::cerr << "scaleout: graphsim did not write the backlog to the hub\n";
     return run;
   }
+  const int64_t requests_before = GraphRequests(*sim);
   const double resumed = EpochSeconds(std::chrono::system_clock::now());
   for (pid_t pid : daemons) ::kill(pid, SIGCONT);
   const int64_t want = seeded + sizes.backlog;
@@ -351,6 +372,7 @@ DaemonRun RunWith(const Options& options, const WorkDir& dir, const Sizes& sizes
     return run;
   }
   run.notifications = now.log_rows - loaded.log_rows;
+  run.requests = GraphRequests(*sim) - requests_before;
   run.drain_seconds = LastWrite(shards, sizes.partitions) - resumed;
   run.rate = run.notifications / run.drain_seconds;
 
@@ -422,10 +444,11 @@ int ScaleOutRow(const Options& options, const WorkDir& dir) {
   for (const DaemonRun& r : runs) {
     worst_p99 = std::max(worst_p99, r.p99_ms);
     by_count += Format(
-        "%s%d: %s notifications/s (%lld in %.2f s), at %d/s p50 %.1f ms, p99 %.1f ms, max %.1f ms",
+        "%s%d: %s notifications/s (%lld in %.2f s, %lld Graph requests), at %d/s p50 %.1f ms, "
+        "p99 %.1f ms, max %.1f ms",
         by_count.empty() ? "" : "; ", r.daemons, Thousands(r.rate).c_str(),
-        static_cast<long long>(r.notifications), r.drain_seconds, sizes.rate, r.p50_ms, r.p99_ms,
-        r.max_ms);
+        static_cast<long long>(r.notifications), r.drain_seconds,
+        static_cast<long long>(r.requests), sizes.rate, r.p50_ms, r.p99_ms, r.max_ms);
   }
   Row row;
   row.number = 12;

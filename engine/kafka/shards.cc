@@ -5,8 +5,11 @@
 #include <algorithm>
 #include <cstring>
 #include <ctime>
+#include <map>
+#include <optional>
 
 #include "engine/kafka/router.h"
+#include "engine/notify/routing.h"
 
 namespace graphmirror::kafka {
 namespace {
@@ -24,6 +27,12 @@ PartitionList One(int32_t partition, int64_t offset = RD_KAFKA_OFFSET_INVALID) {
   PartitionList list(rd_kafka_topic_partition_list_new(1));
   rd_kafka_topic_partition_list_add(list.get(), kMailboxTopic, partition)->offset = offset;
   return list;
+}
+
+std::string_view Payload(const rd_kafka_message_t& message) {
+  return message.payload != nullptr
+             ? std::string_view(static_cast<const char*>(message.payload), message.len)
+             : std::string_view();
 }
 
 }  // namespace
@@ -88,13 +97,16 @@ void Shards::Stop() {
 void Shards::Loop() {
   rd_kafka_t* rk = consumer_.get();
   auto last_commit = std::chrono::steady_clock::now();
+  std::vector<Message> batch;
   while (!stopping_.load()) {
     ResumeDue();
-    Message message(rd_kafka_consumer_poll(rk, 100));
-    const auto now = std::chrono::steady_clock::now();
-    if (message) {
+    // The first poll waits; what the client has fetched already comes with it.
+    batch.clear();
+    for (int wait_ms = 100; batch.size() < options_.batch_records; wait_ms = 0) {
+      Message message(rd_kafka_consumer_poll(rk, wait_ms));
+      if (!message) break;
       if (message->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        HandleRecord(*message);
+        batch.push_back(std::move(message));
       } else if (message->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
         ++stats_.errors;
         const std::string text =
@@ -104,6 +116,8 @@ void Shards::Loop() {
         NoteError(text);
       }
     }
+    if (!batch.empty()) HandleBatch(batch);
+    const auto now = std::chrono::steady_clock::now();
     if (dirty_ && now - last_commit >= options_.commit_interval) {
       Commit(/*async=*/true);
       last_commit = now;
@@ -118,54 +132,101 @@ void Shards::Loop() {
   spdlog::info("kafka shards: stopped");
 }
 
-void Shards::HandleRecord(const rd_kafka_message_t& message) {
-  const int32_t n = message.partition;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = partitions_.find(n);
-    if (it == partitions_.end()) return;  // revoked: its new owner reads it
-    if (!it->second.open || it->second.paused) {
-      // Fetched before the pause took effect: the partition goes on from here (at the
-      // latest) when it resumes, so nothing is skipped.
-      if (it->second.seek_to < 0 || message.offset < it->second.seek_to) {
-        it->second.seek_to = message.offset;
-      }
-      return;
+void Shards::HandleBatch(const std::vector<Message>& batch) {
+  std::map<int32_t, std::vector<const rd_kafka_message_t*>> by_partition;  // offset order
+  for (const Message& m : batch) by_partition[m->partition].push_back(m.get());
+  for (const auto& [n, records] : by_partition) {
+    // Runs of consecutive plain collections, merged; any other record alone.
+    std::vector<Record> run;
+    size_t bytes = 0;
+    auto flush = [&, n = n]() -> bool {
+      const bool durable = run.empty() || HandOver(n, run);
+      run.clear();
+      bytes = 0;
+      return durable;
+    };
+    bool held = false;
+    for (const rd_kafka_message_t* message : records) {
+      if (held || !Admit(*message)) continue;
+      Record record{message, notify::PlainCollectionItems(Payload(*message))};
+      const size_t size = record.items ? record.items->size() : 0;
+      if (!record.items || bytes + size > options_.merged_bytes) held = !flush();
+      if (held) continue;
+      run.push_back(std::move(record));
+      bytes += size;
+      if (!run.back().items) held = !flush();
     }
-    if (it->second.seek_to >= 0) {
-      // After a seek back, records fetched before it are stale: the seek's record first.
-      if (message.offset != it->second.seek_to) return;
-      it->second.seek_to = -1;
-    }
+    if (!held) flush();
   }
-  ++stats_.records;
-  const std::string_view body(
-      message.payload != nullptr ? static_cast<const char*>(message.payload) : "",
-      message.payload != nullptr ? message.len : 0);
-  const int status = hooks_.handle(n, body);
-  const std::string where =
-      std::string(kMailboxTopic) + "[" + std::to_string(n) + "]@" + std::to_string(message.offset);
+}
+
+bool Shards::Admit(const rd_kafka_message_t& message) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = partitions_.find(message.partition);
+  if (it == partitions_.end()) return false;  // revoked: its new owner reads it
+  if (!it->second.open || it->second.paused) {
+    // Fetched before the pause took effect: the partition goes on from here (at the
+    // latest) when it resumes, so nothing is skipped.
+    if (it->second.seek_to < 0 || message.offset < it->second.seek_to) {
+      it->second.seek_to = message.offset;
+    }
+    return false;
+  }
+  if (it->second.seek_to >= 0) {
+    // After a seek back, records fetched before it are stale: the seek's record first.
+    if (message.offset != it->second.seek_to) return false;
+    it->second.seek_to = -1;
+  }
+  return true;
+}
+
+bool Shards::HandOver(int32_t n, const std::vector<Record>& records) {
+  std::string merged;
+  if (records.size() > 1) {
+    merged = "{\"value\":[";
+    bool first_item = true;
+    for (const Record& r : records) {
+      if (r.items->empty()) continue;
+      if (!first_item) merged += ',';
+      merged += *r.items;
+      first_item = false;
+    }
+    merged += "]}";
+  }
+  const int status =
+      hooks_.handle(n, records.size() > 1 ? std::string_view(merged) : Payload(*records[0].message));
+  const int64_t first = records.front().message->offset, last = records.back().message->offset;
+  const std::string where = std::string(kMailboxTopic) + "[" + std::to_string(n) + "]@" +
+                            std::to_string(first) +
+                            (records.size() > 1 ? ".." + std::to_string(last) : "");
+  if (status >= 300 && status < 500 && records.size() > 1) {
+    // Refused as one: each half again, down to the bad record alone, which is skipped.
+    const auto middle = records.begin() + static_cast<std::ptrdiff_t>(records.size() / 2);
+    return HandOver(n, std::vector<Record>(records.begin(), middle)) &&
+           HandOver(n, std::vector<Record>(middle, records.end()));
+  }
+  stats_.records += records.size();
   if (status >= 200 && status < 500) {
     if (status >= 300) {
       ++stats_.rejected;
       spdlog::warn("kafka shards: record {} refused (HTTP {}): skipped", where, status);
     } else {
-      ++stats_.accepted;
+      stats_.accepted += records.size();
     }
     {
       std::lock_guard<std::mutex> lock(mu_);
       partitions_[n].backoff = std::chrono::milliseconds(0);
     }
-    PartitionList list = One(n, message.offset + 1);
+    PartitionList list = One(n, last + 1);
     if (rd_kafka_resp_err_t err = rd_kafka_offsets_store(consumer_.get(), list.get()); err) {
       spdlog::info("{}",
                    ErrorStatus(err, "kafka shards: storing the offset of " + where).message());
-      return;
+      return true;
     }
     dirty_ = true;
-    return;
+    return true;
   }
-  ++stats_.retries;
+  stats_.retries += records.size();
   std::chrono::milliseconds wait;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -179,7 +240,8 @@ void Shards::HandleRecord(const rd_kafka_message_t& message) {
                            std::to_string(wait.count()) + " ms";
   spdlog::warn("{}", text);
   NoteError(text);
-  Pause(n, wait, message.offset);
+  Pause(n, wait, first);
+  return false;
 }
 
 void Shards::Pause(int32_t partition, std::chrono::milliseconds wait, int64_t seek_to) {

@@ -14,7 +14,11 @@
 //                 the offset is stored; 4xx bad input: counted, stored (never holding the
 //                 partition back); else (503: not durable) the partition is sought back to
 //                 the record and paused for a backoff (100 ms doubling to 5 s), so the
-//                 record is handed over again and nothing after it overtakes it;
+//                 record is handed over again and nothing after it overtakes it.
+//                 Consecutive records of n already fetched that are plain collections
+//                 ({"value":[...]}, as the router writes them) go to handle() as one
+//                 collection; if that is refused (4xx), it is handed over again in
+//                 halves, so a bad record is skipped by itself;
 //   revoke of n:  the stored offsets are committed (synchronously), then close(n).
 //
 // Stored offsets are committed at most every `commit_interval`, at revoke and at Stop. A daemon
@@ -34,6 +38,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -62,6 +67,12 @@ struct ShardOptions {
   std::chrono::milliseconds retry_initial{100};
   std::chrono::milliseconds retry_max{5000};
   std::chrono::milliseconds open_retry{1000};
+  // Records already fetched are handed to a shard together, up to this many and
+  // merged_bytes: consecutive collections of a partition as one body, so one durable
+  // commit of the shard's log takes them all (a record is a mailbox's part of one Graph
+  // collection, often a single notification).
+  size_t batch_records = 500;
+  size_t merged_bytes = 512 * 1024;
 };
 
 struct ShardStats {
@@ -104,7 +115,22 @@ class Shards {
   };
 
   void Loop();
-  void HandleRecord(const rd_kafka_message_t& message);
+  // The records one poll brought, at most ShardOptions::batch_records: each partition's in
+  // offset order, its consecutive collections merged into one body where they can be.
+  void HandleBatch(const std::vector<Message>& batch);
+  // Whether a record of its partition is to be handed over now (not revoked, not paused,
+  // not stale after a seek back); notes where a paused partition goes on.
+  bool Admit(const rd_kafka_message_t& message);
+  // A record and, if it is a plain collection, its items (notify::PlainCollectionItems).
+  struct Record {
+    const rd_kafka_message_t* message;
+    std::optional<std::string> items;
+  };
+  // Hands `records` (consecutive, of one partition; more than one only if all are plain
+  // collections) over as one body; false if they were not made durable (the partition is
+  // then sought back to the first and paused). A merged body refused as bad input is
+  // handed over again in halves, so only a bad record itself is skipped.
+  bool HandOver(int32_t partition, const std::vector<Record>& records);
   void Pause(int32_t partition, std::chrono::milliseconds wait, int64_t seek_to);
   void ResumeDue();
   void TryOpen(int32_t partition);

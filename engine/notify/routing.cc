@@ -154,4 +154,25 @@ Result<RoutedCollection> SplitByRoutingKey(std::string_view body) {
   return out;
 }
 
+std::optional<std::string> PlainCollectionItems(std::string_view body) {
+  std::string items;
+  Status walked = json::WalkCollection(
+      body, Bad,
+      [&](od::array& array) -> Status {
+        std::string_view raw;
+        if (array.raw_json().get(raw) != simdjson::SUCCESS) return Bad("unreadable value");
+        raw = TrimEnd(raw);  // "[...]"
+        std::string_view inside = TrimEnd(raw.substr(1, raw.size() - 2));
+        while (!inside.empty() && (inside.front() == ' ' || inside.front() == '\n' ||
+                                   inside.front() == '\r' || inside.front() == '\t')) {
+          inside.remove_prefix(1);
+        }
+        items.assign(inside);
+        return Status::Ok();
+      },
+      [](std::string_view, od::value) -> error_code { return simdjson::INCORRECT_TYPE; });
+  if (!walked.ok()) return std::nullopt;
+  return items;
+}
+
 }  // namespace graphmirror::notify

@@ -17,6 +17,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -56,6 +57,13 @@ struct RoutedCollection {
 // InvalidArgument (one line) when `body` is not a collection: not JSON, no "value" array,
 // an item that is not an object, a clientState that is not a string.
 Result<RoutedCollection> SplitByRoutingKey(std::string_view body);
+
+// The items of a collection body that holds nothing but its "value" array (as
+// SplitByRoutingKey writes one without validation tokens): the text between the array's
+// brackets, each item as received ("" for an empty array). nullopt for any other body
+// (validation tokens or other members, not JSON): such a body is not merged with others,
+// since its members belong to its own items.
+std::optional<std::string> PlainCollectionItems(std::string_view body);
 
 }  // namespace graphmirror::notify
 

@@ -108,8 +108,10 @@ Result<std::vector<std::pair<std::string, std::string>>> NotificationLog::EtagsN
   std::lock_guard<std::mutex> lock(store_->read_mu());
   try {
     SQLite::Statement q(store_->read_db(),
+                        // +user_id: the rows after seq, by rowid, not every row of
+                        // the mailbox through notification_log_by_time.
                         "SELECT item_id, etag FROM notification_log WHERE seq > ?1 AND "
-                        "user_id = ?2 AND collection = ?3 AND etag IS NOT NULL");
+                        "+user_id = ?2 AND collection = ?3 AND etag IS NOT NULL");
     q.bind(1, after_seq);
     q.bind(2, user_id);
     q.bind(3, std::string(CollectionName(collection)));

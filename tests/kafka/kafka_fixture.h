@@ -20,6 +20,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace graphmirror::test {
 
@@ -106,6 +107,29 @@ class Producer {
     // Every record gets its report within message.timeout.ms: `report` outlives it.
     while (!report.done.load()) rd_kafka_poll(handle_, 10);
     return report.err.load();
+  }
+
+  // Writes every one of `values`, in order, without waiting between them (so the client
+  // batches them as a busy producer's would be), then waits for all the answers: NO_ERROR
+  // once all were acknowledged, else the first error.
+  rd_kafka_resp_err_t ProduceAll(const std::string& topic, const std::vector<std::string>& values,
+                                 int32_t partition) {
+    std::vector<Report> reports(values.size());
+    rd_kafka_resp_err_t first = RD_KAFKA_RESP_ERR_NO_ERROR;
+    size_t sent = 0;
+    for (; sent < values.size(); ++sent) {
+      first = rd_kafka_producev(
+          handle_, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(partition),
+          RD_KAFKA_V_VALUE(const_cast<char*>(values[sent].data()), values[sent].size()),
+          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(&reports[sent]),
+          RD_KAFKA_V_END);
+      if (first != RD_KAFKA_RESP_ERR_NO_ERROR) break;
+    }
+    for (size_t i = 0; i < sent; ++i) {
+      while (!reports[i].done.load()) rd_kafka_poll(handle_, 10);
+      if (first == RD_KAFKA_RESP_ERR_NO_ERROR) first = reports[i].err.load();
+    }
+    return first;
   }
 
  private:

@@ -250,7 +250,13 @@ TEST_CASE("receiver: a request beyond max_connections gets 503 at once", "[notif
     holders.push_back(HoldWorker(f.receiver->port()));
     REQUIRE(holders.back() >= 0);
   }
-  std::this_thread::sleep_for(200ms);
+  // Each holder's head read (its request counted) means a worker is inside its body: a
+  // fixed sleep was too short on a loaded machine.
+  for (int i = 0; i < 1000 && f.receiver->stats().requests < 5; ++i) {
+    std::this_thread::sleep_for(10ms);
+  }
+  REQUIRE(f.receiver->stats().requests == 5);
+  std::this_thread::sleep_for(50ms);
 
   extra = ConnectRaw(f.receiver->port());
   REQUIRE(extra >= 0);

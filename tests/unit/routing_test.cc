@@ -201,5 +201,21 @@ TEST_CASE("[kafka] partitioned mode refuses what it cannot run, in one line", "[
   CHECK(lists.status().message().find("[[sharepoint]]") != std::string::npos);
 }
 
+TEST_CASE("Routing: only a collection of nothing but its items is merged", "[notify][routing]") {
+  using notify::PlainCollectionItems;
+  CHECK(PlainCollectionItems(R"({"value":[{"a":1},{"b":[2]}]})") == R"({"a":1},{"b":[2]})");
+  CHECK(PlainCollectionItems(R"( { "value" : [ {"a":1} ] } )") == R"({"a":1})");
+  CHECK(PlainCollectionItems(R"({"value":[]})") == "");
+  CHECK(PlainCollectionItems(R"({"value":[ ]})") == "");
+  // Members of its own (validation tokens vouch for its items), or not a collection.
+  CHECK_FALSE(PlainCollectionItems(R"({"value":[{"a":1}],"validationTokens":["t"]})"));
+  CHECK_FALSE(PlainCollectionItems(R"({"validationTokens":["t"],"value":[{"a":1}]})"));
+  CHECK_FALSE(PlainCollectionItems(R"({"value":[{"a":1}],"x":null})"));
+  CHECK_FALSE(PlainCollectionItems(R"({"value":{"a":1}})"));
+  CHECK_FALSE(PlainCollectionItems(R"({"value":[{"a":1}]} trailing)"));
+  CHECK_FALSE(PlainCollectionItems("not json"));
+  CHECK_FALSE(PlainCollectionItems(R"({"value":[{"a":1}])"));
+}
+
 }  // namespace
 }  // namespace graphmirror::config
