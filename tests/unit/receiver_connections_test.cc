@@ -252,7 +252,7 @@ TEST_CASE("receiver: a request beyond max_connections gets 503 at once", "[notif
   }
   // Each holder's head read (its request counted) means a worker is inside its body: a
   // fixed sleep was too short on a loaded machine.
-  for (int i = 0; i < 1000 && f.receiver->stats().requests < 5; ++i) {
+  for (int i = 0; i < 6000 && f.receiver->stats().requests < 5; ++i) {
     std::this_thread::sleep_for(10ms);
   }
   REQUIRE(f.receiver->stats().requests == 5);
