@@ -26,8 +26,6 @@
 
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <httplib.h>
-#include <librdkafka/rdkafka.h>
-#include <librdkafka/rdkafka_mock.h>
 #include <signal.h>
 #include <simdjson.h>
 
@@ -44,6 +42,7 @@
 #include <vector>
 
 #include "bench/bench_util.h"
+#include "tests/support/mock_kafka.h"
 
 namespace graphmirror::bench {
 namespace {
@@ -54,40 +53,6 @@ using std::chrono::seconds;
 constexpr const char* kHub = "graph-hub";
 constexpr const char* kKeyedTopic = "graphmirror.mailbox-changes";
 constexpr int kSeededMessages = 2;
-
-// librdkafka's mock cluster: real brokers speaking Kafka's protocol over loopback, inside
-// this process.
-class MockCluster {
- public:
-  explicit MockCluster(int brokers) {
-    char error[512];
-    rd_kafka_conf_t* conf = rd_kafka_conf_new();
-    rd_kafka_conf_set(conf, "log_level", "3", error, sizeof error);
-    handle_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, error, sizeof error);
-    if (handle_ == nullptr) throw std::runtime_error(error);
-    cluster_ = rd_kafka_mock_cluster_new(handle_, brokers);
-    if (cluster_ == nullptr) throw std::runtime_error("rd_kafka_mock_cluster_new failed");
-    brokers_ = rd_kafka_mock_cluster_bootstraps(cluster_);
-  }
-  ~MockCluster() {
-    rd_kafka_mock_cluster_destroy(cluster_);
-    rd_kafka_destroy(handle_);
-  }
-  MockCluster(const MockCluster&) = delete;
-  MockCluster& operator=(const MockCluster&) = delete;
-  const std::string& brokers() const { return brokers_; }
-  void CreateTopic(const std::string& topic, int partitions) {
-    if (rd_kafka_mock_topic_create(cluster_, topic.c_str(), partitions, 1) !=
-        RD_KAFKA_RESP_ERR_NO_ERROR) {
-      throw std::runtime_error("the mock cluster refused topic " + topic);
-    }
-  }
-
- private:
-  rd_kafka_t* handle_ = nullptr;
-  rd_kafka_mock_cluster_t* cluster_ = nullptr;
-  std::string brokers_;
-};
 
 struct Sizes {
   int users, partitions, backlog;
@@ -290,7 +255,7 @@ DaemonRun RunWith(const Options& options, const WorkDir& dir, const Sizes& sizes
   DaemonRun run;
   run.daemons = count;
   const std::string name = "d" + std::to_string(count);
-  MockCluster cluster(3);
+  test::MockKafka cluster(3);
   cluster.CreateTopic(kHub, 4);
   cluster.CreateTopic(kKeyedTopic, sizes.partitions);
   auto sim = StartGraphsim(options,

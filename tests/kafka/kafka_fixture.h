@@ -1,6 +1,5 @@
-// Kafka for the tests: librdkafka's in-process mock cluster (real brokers speaking the
-// Kafka protocol over loopback, inside the test process), a producer that waits for each
-// record's acknowledgement, and a bridge that stands where Event Hubs stands: an HTTP
+// Kafka for the tests: librdkafka's in-process mock cluster (tests/support/mock_kafka.h),
+// a producer that waits for each record's acknowledgement, and a bridge that stands where Event Hubs stands: an HTTP
 // endpoint graphsim delivers to (it answers the validation handshake) that writes each
 // notification collection as one record to the topic and answers 202 only once the
 // brokers acknowledged it (503 otherwise, so graphsim delivers again), as Graph's
@@ -11,7 +10,6 @@
 
 #include <httplib.h>
 #include <librdkafka/rdkafka.h>
-#include <librdkafka/rdkafka_mock.h>
 #include <sys/socket.h>
 
 #include <atomic>
@@ -22,46 +20,9 @@
 #include <thread>
 #include <vector>
 
+#include "tests/support/mock_kafka.h"
+
 namespace graphmirror::test {
-
-class MockKafka {
- public:
-  explicit MockKafka(int brokers = 1) {
-    char error[512];
-    rd_kafka_conf_t* conf = rd_kafka_conf_new();
-    rd_kafka_conf_set(conf, "log_level", "3", error, sizeof error);
-    // A throwaway handle owns the cluster; real clients connect to its bootstraps.
-    handle_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, error, sizeof error);
-    if (handle_ == nullptr) throw std::runtime_error(error);
-    cluster_ = rd_kafka_mock_cluster_new(handle_, brokers);
-    if (cluster_ == nullptr) throw std::runtime_error("rd_kafka_mock_cluster_new failed");
-    bootstraps_ = rd_kafka_mock_cluster_bootstraps(cluster_);
-  }
-  ~MockKafka() {
-    rd_kafka_mock_cluster_destroy(cluster_);
-    rd_kafka_destroy(handle_);
-  }
-  MockKafka(const MockKafka&) = delete;
-  MockKafka& operator=(const MockKafka&) = delete;
-
-  const std::string& brokers() const { return bootstraps_; }
-  void CreateTopic(const std::string& topic, int partitions) {
-    REQUIRE(rd_kafka_mock_topic_create(cluster_, topic.c_str(), partitions, 1) ==
-            RD_KAFKA_RESP_ERR_NO_ERROR);
-  }
-  // Broker ids are 1..brokers.
-  void SetDown(int32_t broker) {
-    REQUIRE(rd_kafka_mock_broker_set_down(cluster_, broker) == RD_KAFKA_RESP_ERR_NO_ERROR);
-  }
-  void SetUp(int32_t broker) {
-    REQUIRE(rd_kafka_mock_broker_set_up(cluster_, broker) == RD_KAFKA_RESP_ERR_NO_ERROR);
-  }
-
- private:
-  rd_kafka_t* handle_ = nullptr;
-  rd_kafka_mock_cluster_t* cluster_ = nullptr;
-  std::string bootstraps_;
-};
 
 // Produces records and waits for each one's delivery report. Any thread.
 class Producer {
