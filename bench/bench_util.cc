@@ -1,6 +1,7 @@
 #include "bench/bench_util.h"
 
 #include <httplib.h>
+#include <simdjson.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <spdlog/cfg/env.h>
@@ -291,6 +292,28 @@ std::string MirrorConfig(const SimProcess& sim, const std::string& db_path,
     text += "[[mailbox]]\nuser = \"" + user + "\"\nresources = " + resources + "\n";
   }
   return text + extra;
+}
+
+std::map<std::string, MailboxStats> SimStats(const SimProcess& sim) {
+  std::map<std::string, MailboxStats> out;
+  httplib::Client client(sim.base_url);
+  auto res = client.Get("/_sim/stats");
+  if (!res || res->status != 200) return out;
+  simdjson::dom::parser parser;
+  simdjson::dom::array mailboxes;
+  if (parser.parse(res->body)["mailboxes"].get(mailboxes) != simdjson::SUCCESS) return out;
+  for (simdjson::dom::element m : mailboxes) {
+    std::string_view user;
+    if (m["user"].get(user) != simdjson::SUCCESS) return {};
+    MailboxStats& s = out[std::string(user)];
+    if (m["requests"].get(s.requests) != simdjson::SUCCESS ||
+        m["throttled"].get(s.throttled) != simdjson::SUCCESS ||
+        m["max_concurrent_observed"].get(s.max_concurrent_observed) != simdjson::SUCCESS ||
+        m["messages"].get(s.messages) != simdjson::SUCCESS) {
+      return {};
+    }
+  }
+  return out;
 }
 
 std::string FetchToken(const std::string& base_url) {

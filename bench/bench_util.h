@@ -150,6 +150,16 @@ std::string GraphmirrorPath(const Options& options);
 std::string FetchToken(const std::string& base_url);
 inline std::string FetchToken(const SimProcess& sim) { return FetchToken(sim.base_url); }
 
+// graphsim's own counters of one mailbox (GET /_sim/stats).
+struct MailboxStats {
+  int64_t requests = 0;
+  int64_t throttled = 0;
+  int64_t max_concurrent_observed = 0;
+  int64_t messages = 0;
+};
+// Those counters by mailbox (object id); empty if graphsim did not answer them all.
+std::map<std::string, MailboxStats> SimStats(const SimProcess& sim);
+
 // The Graph GETs graphsim answered 200 (its -v log, from byte `offset` on), per mailbox
 // (object id), in the order served, each with the time graphsim logged it (seconds since
 // the epoch, millisecond resolution, graphsim's local clock).

@@ -36,37 +36,6 @@ namespace {
 
 constexpr int kDefaultParallelism = 4;  // sync.parallelism's default
 
-struct MailboxStats {
-  int64_t requests = 0;
-  int64_t throttled = 0;
-  int64_t max_concurrent_observed = 0;
-  int64_t messages = 0;
-};
-
-// graphsim's own counters per mailbox (GET /_sim/stats); empty if it did not answer
-// them all.
-std::map<std::string, MailboxStats> SimStats(const SimProcess& sim) {
-  std::map<std::string, MailboxStats> out;
-  httplib::Client client(sim.base_url);
-  auto res = client.Get("/_sim/stats");
-  if (!res || res->status != 200) return out;
-  simdjson::dom::parser parser;
-  simdjson::dom::array mailboxes;
-  if (parser.parse(res->body)["mailboxes"].get(mailboxes) != simdjson::SUCCESS) return out;
-  for (simdjson::dom::element m : mailboxes) {
-    std::string_view user;
-    if (m["user"].get(user) != simdjson::SUCCESS) return {};
-    MailboxStats& s = out[std::string(user)];
-    if (m["requests"].get(s.requests) != simdjson::SUCCESS ||
-        m["throttled"].get(s.throttled) != simdjson::SUCCESS ||
-        m["max_concurrent_observed"].get(s.max_concurrent_observed) != simdjson::SUCCESS ||
-        m["messages"].get(s.messages) != simdjson::SUCCESS) {
-      return {};
-    }
-  }
-  return out;
-}
-
 struct ParallelismRun {
   int parallelism = 0;
   bool ok = false;

@@ -135,22 +135,12 @@ uint64_t PendingDeliveries(const SimProcess& sim) {
   return n;
 }
 
-// The Graph requests graphsim was sent, all mailboxes together (GET /_sim/stats).
+// The Graph requests graphsim was sent, all mailboxes together; -1 if it did not say.
 int64_t GraphRequests(const SimProcess& sim) {
-  httplib::Client client(sim.base_url);
-  auto res = client.Get("/_sim/stats");
-  simdjson::dom::parser parser;
-  simdjson::dom::array mailboxes;
-  if (!res || res->status != 200 ||
-      parser.parse(res->body)["mailboxes"].get(mailboxes) != simdjson::SUCCESS) {
-    return -1;
-  }
+  const auto stats = SimStats(sim);
+  if (stats.empty()) return -1;
   int64_t total = 0;
-  for (simdjson::dom::element m : mailboxes) {
-    int64_t n = 0;
-    if (m["requests"].get(n) != simdjson::SUCCESS) return -1;
-    total += n;
-  }
+  for (const auto& [user, s] : stats) total += s.requests;
   return total;
 }
 
