@@ -17,8 +17,6 @@
 // row 4's baseline does.
 
 #include <SQLiteCpp/SQLiteCpp.h>
-#include <httplib.h>
-#include <simdjson.h>
 
 #include <algorithm>
 #include <chrono>
