@@ -48,8 +48,9 @@ struct ClientOptions {
   int max_in_flight_per_mailbox = 4;  // Graph's Outlook limit
   // Sent as Prefer: outlook.body-content-type="..." on every request ("text" or "html";
   // empty: not sent, and Outlook answers HTML). Graph applies it to GETs and lists of
-  // messages (and events), not to delta rounds.
-  std::string body_content_type = "text";
+  // messages (and events), not to delta rounds; the engine asks "html" so that every read
+  // serves the form delta rounds do (text is made by graph::HtmlToText).
+  std::string body_content_type = "html";
   // The longest a request keeps waiting and retrying after its first 429, 503, 504 or
   // connection failure before it fails (a Retry-After beyond it fails at once).
   std::chrono::milliseconds max_retry_wait{600'000};

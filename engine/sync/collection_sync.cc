@@ -46,7 +46,7 @@ CollectionSync::CollectionSync(const config::Config& config, graph::GraphClient*
       resyncer_(client, store,
                 ResyncOptions{config.sync.page_size, config.sync.overlap, config.sync.hint_overlap,
                               [this](int) { return !cancelled_.load(); }, RichProjection(config),
-                              &received_, scopes_}),
+                              &received_, scopes_, config.sync.bodies}),
       delta_(client, store, clock,
              [&] {
                DeltaOptions options = DeltaOptions::From(config.sync, RichProjection(config));
@@ -272,11 +272,9 @@ Result<DeltaStats> CollectionSync::Delta(const std::string& user_id, Collection 
   auto r = Timed(2, [&]() -> Result<DeltaStats> {
     auto pass =
         AsLoad(user_id, collection, first, [&] { return delta_.Sync(user_id, collection); });
-    // Messages whose only rounds are delta rounds (scoped by folder, or loaded by them with
-    // HTML bodies) get a body the rounds did not bring (not HTML, or not kept: see
-    // DeltaOptions) read by id.
-    const bool bodies_by_delta = collection == Collection::kMessages &&
-                                 (scopes_.Of(user_id, collection).by_folder() || bodies_ == "html");
+    // Messages whose only rounds are delta rounds (scoped by folder, or loaded by them) get
+    // a body the rounds did not bring read by id.
+    const bool bodies_by_delta = collection == Collection::kMessages && bodies_ != "none";
     if (!pass.ok() || !bodies_by_delta) return pass;
     auto bodies = delta_.ReadMissingBodies(user_id);
     if (!bodies.ok()) return bodies.status();
@@ -291,10 +289,7 @@ Result<DeltaStats> CollectionSync::Delta(const std::string& user_id, Collection 
 Result<std::optional<DeltaStats>> CollectionSync::LoadByDelta(const std::string& user_id,
                                                               Collection collection) {
   // Events: calendarView lists a window, /events every single event and series master.
-  // Messages with text bodies: delta rounds serve HTML bodies (see DeltaOptions), so the
-  // createdDateTime round, which applies outlook.body-content-type, reads them.
-  if (!Describe(collection).scoped_by_folder() || !scopes_.Of(user_id, collection).whole() ||
-      (collection == Collection::kMessages && bodies_ == "text")) {
+  if (!Describe(collection).scoped_by_folder() || !scopes_.Of(user_id, collection).whole()) {
     return std::optional<DeltaStats>();
   }
   auto watermark = store_->mirror().GetWatermark(user_id, collection);

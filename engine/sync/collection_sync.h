@@ -80,13 +80,12 @@ class CollectionSync {
   // (LoadByDelta).
   Status Full(const std::string& user_id, Collection collection);
   // A collection whose delta rounds list every item it holds (messages, contacts: every
-  // folder, no $filter; messages only when their bodies are not read as text, which delta
-  // rounds do not serve) and that has no createdDateTime watermark yet is loaded by its
-  // fresh delta rounds alone, not also by a createdDateTime round that would read every
-  // item a second time; the watermarks then start from what the rounds wrote (the newest
-  // createdDateTime held; lastModifiedDateTime at the rounds' start, less the overlap).
-  // The rounds' stats if it did so; nullopt if the collection is not one of those (or
-  // not mirrored whole).
+  // folder, no $filter; bodies come as HTML, made text by graph::HtmlToText) and that has no
+  // createdDateTime watermark yet is loaded by its fresh delta rounds alone, not also by a
+  // createdDateTime round that would read every item a second time; the watermarks then start from
+  // what the rounds wrote (the newest createdDateTime held; lastModifiedDateTime at the rounds'
+  // start, less the overlap). The rounds' stats if it did so; nullopt if the collection is not one
+  // of those (or not mirrored whole).
   Result<std::optional<DeltaStats>> LoadByDelta(const std::string& user_id, Collection collection);
   // True if notifications are answered by a delta pass rather than by created and
   // modified rounds: the collection's list does not cover it (contacts: the default

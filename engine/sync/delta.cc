@@ -9,6 +9,7 @@
 #include "engine/base/text.h"
 #include "engine/graph/container_page.h"
 #include "engine/graph/folders.h"
+#include "engine/graph/html_text.h"
 #include "engine/graph/page.h"
 #include "engine/graph/query.h"
 #include "engine/graph/timestamp.h"
@@ -48,7 +49,7 @@ DeltaOptions DeltaOptions::From(const config::SyncSettings& sync, graph::Project
   o.overlap = sync.overlap;
   o.calendar_past_days = sync.calendar_past_days;
   o.calendar_future_days = sync.calendar_future_days;
-  o.html_bodies = sync.bodies == "html";
+  o.bodies = sync.bodies;
   return o;
 }
 
@@ -383,14 +384,7 @@ Status DeltaSyncer::RunScope(const std::string& user_id, Collection collection, 
       return Status::Corruption("delta page of " + std::string(CollectionName(collection)) +
                                 " for " + user_id + ": " + page.status().message());
     }
-    // Delta rounds do not apply Prefer: outlook.body-content-type ("message: delta" names no
-    // such header): their bodies are HTML, Graph's default, and kept only if that is the
-    // configured form. Other bodies come from lists and GETs, which apply it.
-    for (MirrorItem& item : page->items) {
-      if (!options_.html_bodies || item.body_type != "html") {
-        item.body.reset();
-      }
-    }
+    graph::PutBodiesInForm(options_.bodies, &page->items);
     if (page->next_link.empty() && page->delta_link.empty()) {
       return Status::Corruption("delta page of " + std::string(CollectionName(collection)) +
                                 " for " + user_id + " has neither nextLink nor deltaLink");
@@ -642,6 +636,7 @@ Result<store::PageWrite> DeltaSyncer::Fetch(const std::string& user_id, Collecti
     if (!item.ok()) return item.status();
     verified.upserts.push_back(std::move(item).value());
   }
+  graph::PutBodiesInForm(options_.bodies, &verified.upserts);
   if (options_.scopes.Of(user_id, collection).by_folder() && !verified.upserts.empty()) {
     // Moved to a folder the mirror does not keep: out of the scope.
     auto scoped = ScopedFolderIds(user_id);
@@ -656,6 +651,7 @@ Result<store::PageWrite> DeltaSyncer::Fetch(const std::string& user_id, Collecti
 }
 
 Result<int64_t> DeltaSyncer::ReadMissingBodies(const std::string& user_id) {
+  if (options_.projection.rich(user_id)) return 0;
   auto ids = store_->mirror().MessagesWithoutBody(user_id);
   if (!ids.ok()) return ids.status();
   if (ids->empty()) return 0;

@@ -85,10 +85,9 @@ struct DeltaOptions {
   std::atomic<int64_t>* progress = nullptr;
   // Scoped mirrors: the mail folders whose rounds run, or the $filter a pass sweeps by.
   config::Scopes scopes;
-  // sync.bodies is "html": a message delta round's bodies are kept. Delta rounds serve
-  // bodies as HTML (they apply no outlook.body-content-type), so only then are they in the
-  // configured form; otherwise bodies come from lists and GETs, which apply it.
-  bool html_bodies = false;
+  // sync.bodies: the form message bodies are kept in (graph::PutBodiesInForm). Every read
+  // asks for HTML, the only form delta rounds serve.
+  std::string bodies = "text";
 
   static DeltaOptions From(const config::SyncSettings& sync, graph::Projection projection = {});
 };
@@ -113,8 +112,8 @@ class DeltaSyncer {
   // One pass over every scope of the collection, then the queued removals.
   Result<DeltaStats> Sync(const std::string& user_id, Collection collection);
   // Reads by id the bodies the mirror lacks of `user_id`'s messages (none if bodies are not
-  // kept): a mailbox scoped by folder gets its messages from delta rounds, which take no
-  // body preference. Returns how many were read.
+  // kept, or the mailbox is rich: its items keep no body, see select.h): a delta round's
+  // item may come without one. Returns how many were read.
   Result<int64_t> ReadMissingBodies(const std::string& user_id);
   // Reads the occurrences and exceptions of the series `master_id` within the calendar
   // window (GET .../events/{id}/instances, paged) and makes the mirror's rows of that

@@ -64,7 +64,9 @@ graph::ClientOptions ClientOptionsFrom(const config::Config& config) {
   o.client_assertion_pss = config.graph.assertion_algorithm == "PS256";
   if (!config.graph.base_url.empty()) o.scope = GraphTokenScope(config.graph.base_url);
   o.max_retry_wait = config.sync.max_retry_wait;
-  o.body_content_type = config.sync.bodies == "none" ? "" : config.sync.bodies;
+  // Bodies are read as HTML whatever sync.bodies says: delta rounds serve no other form,
+  // and text is made of it (graph::PutBodiesInForm), so that each message is read once.
+  o.body_content_type = config.sync.bodies == "none" ? "" : "html";
   return o;
 }
 

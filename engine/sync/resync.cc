@@ -1,5 +1,6 @@
 #include "engine/sync/resync.h"
 
+#include "engine/graph/html_text.h"
 #include "engine/graph/page.h"
 #include "engine/graph/query.h"
 #include "engine/graph/timestamp.h"
@@ -68,6 +69,7 @@ Result<ResyncStats> Resyncer::Resync(const std::string& user_id, Collection coll
       return Status::Corruption("page of " + std::string(CollectionName(collection)) + " for " +
                                 user_id + ": " + page.status().message());
     }
+    graph::PutBodiesInForm(options_.bodies, &page->items);
     store::PageWrite write;
     write.user_id = user_id;
     write.collection = collection;

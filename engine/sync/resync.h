@@ -47,6 +47,8 @@ struct ResyncOptions {
   std::atomic<int64_t>* progress = nullptr;
   // Scoped mirrors: a collection's $filter joins every query.
   config::Scopes scopes;
+  // sync.bodies: the form message bodies are kept in (graph::PutBodiesInForm).
+  std::string bodies = "text";
 };
 
 struct ResyncStats {

@@ -63,9 +63,9 @@ struct SyncSettings {
   // change some time after it happened, and a change made just before the catch-up has
   // no notification to bring it later. 0: no second pass.
   std::chrono::seconds catch_up_recheck{300};
-  // Message bodies, kept in their own table (message_bodies, searchable): "text" (Graph
-  // converts them: Prefer: outlook.body-content-type="text"), "html" as Outlook holds
-  // them, or "none".
+  // Message bodies, kept in their own table (message_bodies, searchable): "text" (read as
+  // HTML, the only form Graph's delta rounds serve, and made text by graphmirror), "html"
+  // as Outlook holds them, or "none".
   std::string bodies = "text";
 };
 

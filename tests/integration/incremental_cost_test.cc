@@ -62,9 +62,8 @@ int ChangeMailbox(graphsim::Simulator& sim, const std::string& user) {
   return changes;
 }
 
-// Delta rounds serve bodies as HTML: with sync.bodies "html" (or "none") they are the
-// whole first load. With "text" a createdDateTime round reads the messages (and their
-// text bodies) first; bodies_test covers that.
+// Delta rounds serve bodies as HTML, and every read asks for HTML: they are the whole
+// first load whatever sync.bodies says ("text" bodies are made of the HTML).
 TEST_CASE("a first sync reads each message and contact once", "[incremental][cost]") {
   graphsim::Options options = CostOptions();
   options.max_page_size = 1000;
@@ -73,7 +72,7 @@ TEST_CASE("a first sync reads each message and contact once", "[incremental][cos
   // The mailboxes were last changed an hour ago, not within the overlap of the first pass.
   f.clock().Advance(std::chrono::hours(1));
   config::Config config = f.Config(/*page_size=*/500);
-  config.sync.bodies = GENERATE(std::string("html"), std::string("none"));
+  config.sync.bodies = GENERATE(std::string("text"), std::string("html"), std::string("none"));
   INFO("sync.bodies = " << config.sync.bodies);
   const graphsim::ItemsServed before = f.sim().Served();
   auto first = sync::SyncAllOnce(config, &f.client(), &f.store(), nullptr, &f.clock());
@@ -82,10 +81,16 @@ TEST_CASE("a first sync reads each message and contact once", "[incremental][cos
     REQUIRE(r.status.ok());
   }
   f.RequireExactMirrorOfAll();
-  // Bodies as configured: every message's HTML body, from its delta round; or none.
-  CHECK(f.QueryInt("SELECT count(*) FROM message_bodies WHERE content_type = 'html'") ==
-        (config.sync.bodies == "html" ? f.QueryInt("SELECT count(*) FROM messages") : 0));
-  CHECK(f.QueryInt("SELECT count(*) FROM message_bodies WHERE content_type <> 'html'") == 0);
+  // Bodies as configured, from the delta rounds: every message's, as text or HTML; or none.
+  const int64_t held = f.QueryInt("SELECT count(*) FROM messages");
+  const std::string form = config.sync.bodies == "none" ? "html" : config.sync.bodies;
+  CHECK(f.QueryInt("SELECT count(*) FROM message_bodies WHERE content_type = '" + form + "'") ==
+        (config.sync.bodies == "none" ? 0 : held));
+  CHECK(f.QueryInt("SELECT count(*) FROM message_bodies WHERE content_type <> '" + form + "'") ==
+        0);
+  if (config.sync.bodies == "text") {
+    CHECK(f.QueryInt("SELECT count(*) FROM message_bodies WHERE content LIKE '%<p>%'") == 0);
+  }
   // The delta rounds ran as bulk loads, finished: search indexes every row.
   CHECK(f.QueryInt("SELECT count(*) FROM bulk_loads") == 0);
   {

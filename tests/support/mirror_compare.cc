@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "engine/graph/html_text.h"
 #include "engine/graph/select.h"
 #include "tools/graphsim/time_format.h"
 
@@ -442,7 +443,9 @@ std::vector<Mismatch> CompareMirror(const graphsim::Simulator& sim, store::Store
             // A message's body is kept in message_bodies, not in its row's json.
             b.erase("body");
             if (!rich_users.count(user)) {
-              const std::string want_body = sim.MessageBody(user, id, /*text=*/true);
+              // Read as HTML and made text by the engine (graph::HtmlToText, tested apart).
+              const std::string want_body =
+                  graph::HtmlToText(sim.MessageBody(user, id, /*text=*/false));
               std::string have_body = "(none)";
               SQLite::Statement q(db,
                                   "SELECT content_type, content FROM message_bodies "

@@ -108,13 +108,13 @@ TEST_CASE("client: every request carries the token, Prefer and Accept headers", 
   CHECK(arrivals[2].target == "/v1.0/users/a/contacts");
   for (const Arrival& a : arrivals) {
     CHECK(a.authorization == "Bearer tok-1");
-    // Bodies as text, the default of ClientOptions (sync.bodies).
-    CHECK(a.prefer == "IdType=\"ImmutableId\", outlook.body-content-type=\"text\"");
+    // Bodies as HTML, the default of ClientOptions: the form delta rounds serve.
+    CHECK(a.prefer == "IdType=\"ImmutableId\", outlook.body-content-type=\"html\"");
     CHECK(a.accept == "application/json");
   }
-  ClientOptions html = graph.Options();
-  html.body_content_type = "";
-  GraphClient plain(html, &clock);
+  ClientOptions none = graph.Options();
+  none.body_content_type = "";
+  GraphClient plain(none, &clock);
   REQUIRE(plain.Get("a", "/users/a/contacts").ok());
   CHECK(graph.arrivals().back().prefer == "IdType=\"ImmutableId\"");
   CHECK(client.stats().requests == 3);

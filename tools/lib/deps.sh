@@ -7,6 +7,8 @@ GRAPHMIRROR_PACKAGES=(
   libcpp-httplib-dev libssl-dev libsimdjson-dev libspdlog-dev libfmt-dev
   catch2 libtomlplusplus-dev libcli11-dev nlohmann-json3-dev prometheus-cpp-dev
   curl python3 wrk openssl libicu-dev
+  # libxml2: its HTML parser makes text of message bodies.
+  libxml2-dev
   # Kafka (Azure Event Hubs' Kafka endpoint): librdkafka's C API for the Kafka source, the
   # partitioned mode and graphsim's Event Hubs delivery; its mock cluster for the tests.
   librdkafka-dev
