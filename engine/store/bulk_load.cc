@@ -36,14 +36,6 @@ bool HoldsRows(WriteContext& ctx, const std::string& user_id, Collection collect
   return FirstInt(q) != 0;
 }
 
-bool LoadOpen(WriteContext& ctx, const std::string& user_id, Collection collection) {
-  SQLite::Statement& q =
-      ctx.Prepare("SELECT 1 FROM bulk_loads WHERE user_id = ?1 AND collection = ?2");
-  q.bind(1, user_id);
-  q.bind(2, Name(collection));
-  return FirstInt(q) != 0;
-}
-
 // Gives the writer's connection kLoadWalAutocheckpoint and kLoadCacheKiB while any load is
 // open or any index dropped for one waits, and its own settings again once none is. The
 // pragmas are not transactional: a job that fails after this leaves them as they were set,
@@ -175,6 +167,14 @@ int64_t IndexChunk(WriteContext& ctx, const std::string& user_id, bool bodies, i
 }
 
 }  // namespace
+
+bool LoadOpen(WriteContext& ctx, const std::string& user_id, Collection collection) {
+  SQLite::Statement& q =
+      ctx.Prepare("SELECT 1 FROM bulk_loads WHERE user_id = ?1 AND collection = ?2");
+  q.bind(1, user_id);
+  q.bind(2, Name(collection));
+  return FirstInt(q) != 0;
+}
 
 bool BeginLoadJob(WriteContext& ctx, const std::string& user_id, Collection collection) {
   if (LoadOpen(ctx, user_id, collection)) {

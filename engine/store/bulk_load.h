@@ -41,6 +41,9 @@ inline constexpr int kLoadIndexChunk = 20000;
 inline constexpr int kLoadWalAutocheckpoint = 20000;  // pages: 80 MiB of log at 4 KiB
 inline constexpr int kLoadCacheKiB = 8192;
 
+// Whether a load of (user_id, collection) is open.
+bool LoadOpen(WriteContext& ctx, const std::string& user_id, Collection collection);
+
 // Starts a load of the collection unless one is open or the mailbox's collection holds
 // rows; true if a load is open afterwards.
 bool BeginLoadJob(WriteContext& ctx, const std::string& user_id, Collection collection);

@@ -2,6 +2,9 @@
 
 #include <ctime>
 
+#include "engine/base/resource.h"
+#include "engine/store/bulk_load.h"
+
 namespace graphmirror::store {
 namespace {
 
@@ -349,11 +352,30 @@ void MarkLogRows(WriteContext& ctx, const std::vector<int64_t>& seqs, LogState s
   }
 }
 
+void QueueIfLoading(WriteContext& ctx, const std::string& user_id, Collection collection,
+                    const std::vector<MirrorItem>& upserts) {
+  if (upserts.empty() || !Describe(collection).scoped_by_folder() ||
+      !LoadOpen(ctx, user_id, collection)) {
+    return;
+  }
+  SQLite::Statement& q = ctx.Prepare(
+      "INSERT OR IGNORE INTO delta_removals (user_id, collection, item_id, scope) "
+      "VALUES (?1, ?2, ?3, '')");
+  for (const MirrorItem& item : upserts) {
+    q.reset();
+    q.bind(1, user_id);
+    q.bind(2, std::string(CollectionName(collection)));
+    q.bind(3, item.id);
+    q.exec();
+  }
+}
+
 void WritePage(WriteContext& ctx, const PageWrite& page) {
   std::string now = FormatUtc(ctx.clock()->Now());
   for (const MirrorItem& item : page.upserts) {
     UpsertItem(ctx, page.user_id, page.collection, item, now);
   }
+  QueueIfLoading(ctx, page.user_id, page.collection, page.upserts);
   for (const std::string& id : page.deletes) DeleteItem(ctx, page.user_id, page.collection, id);
   if (!page.created_after.empty() || !page.modified_after.empty()) {
     AdvanceWatermarks(ctx, page.user_id, page.collection, page.created_after, page.modified_after,

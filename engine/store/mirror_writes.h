@@ -23,6 +23,13 @@ void UpsertItem(WriteContext& ctx, const std::string& user_id, Collection collec
                 const MirrorItem& item, const std::string& synced_at);
 void DeleteItem(WriteContext& ctx, const std::string& user_id, Collection collection,
                 const std::string& id);
+// A load's fresh delta rounds keep no record of what they list and sweep nothing at their
+// end (see WriteDeltaPage): rows that something else writes into a loading mailbox's
+// messages or contacts (a notification applied during its first sync) are queued for a
+// check by id instead, which a round that lists them takes back. Call with what a write
+// other than a delta round's upserts.
+void QueueIfLoading(WriteContext& ctx, const std::string& user_id, Collection collection,
+                    const std::vector<MirrorItem>& upserts);
 // Moves the watermarks forward to the given values (never backward); an empty value
 // leaves that watermark as it is.
 void AdvanceWatermarks(WriteContext& ctx, const std::string& user_id, Collection collection,

@@ -94,6 +94,7 @@ Status NotificationLog::ApplyChanges(const std::string& user_id, Collection coll
   return store_->Write([&](WriteContext& ctx) {
     const std::string now = FormatUtc(ctx.clock()->Now());
     for (const MirrorItem& item : upserts) UpsertItem(ctx, user_id, collection, item, now);
+    QueueIfLoading(ctx, user_id, collection, upserts);
     for (const std::string& id : deleted_ids) DeleteItem(ctx, user_id, collection, id);
     MarkLogRows(ctx, seqs, LogState::kApplied, "", TimePoint{});
   });

@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "engine/base/resource.h"
+#include "engine/store/bulk_load.h"
 #include "engine/store/mirror_writes.h"
 #include "engine/store/store.h"
 #include "engine/store/write_context.h"
@@ -107,6 +108,13 @@ void WriteDeltaPage(WriteContext& ctx, const DeltaPageWrite& page) {
   const std::string now = FormatUtc(ctx.clock()->Now());
   const std::string collection = Name(page.collection);
   if (page.first_page && page.fresh) ForgetSeen(ctx, page.user_id, page.collection, page.scope);
+  // A fresh round sweeps at its end the rows of its scope it did not list, by the ids it
+  // saw. A load's round (messages, contacts) does not: the mailbox held none of their rows
+  // when it began, the round writes each one it lists, and what else writes rows meanwhile
+  // queues them for a check (QueueIfLoading). The sweep scanned every row of the mailbox
+  // per folder while the load's indexes were dropped: a tenth of a first sync's writer time.
+  const bool sweeps = page.fresh && !(Describe(page.collection).scoped_by_folder() &&
+                                      LoadOpen(ctx, page.user_id, page.collection));
 
   SQLite::Statement& unqueue = ctx.Prepare(
       "DELETE FROM delta_removals WHERE user_id = ?1 AND collection = ?2 AND item_id = ?3");
@@ -121,7 +129,7 @@ void WriteDeltaPage(WriteContext& ctx, const DeltaPageWrite& page) {
     unqueue.bind(2, collection);
     unqueue.bind(3, item.id);
     unqueue.exec();
-    if (page.fresh) {
+    if (sweeps) {
       seen.reset();
       seen.bind(1, page.user_id);
       seen.bind(2, collection);
@@ -160,7 +168,7 @@ void WriteDeltaPage(WriteContext& ctx, const DeltaPageWrite& page) {
   }
 
   const bool ended = !page.delta_link.empty();
-  if (ended && page.fresh) {
+  if (ended && sweeps) {
     QueueUnlisted(ctx, page.user_id, page.collection, page.scope);
     if (page.collection == Collection::kEvents) DropUnlistedOccurrences(ctx, page);
     ForgetSeen(ctx, page.user_id, page.collection, page.scope);

@@ -273,9 +273,10 @@ Result<DeltaStats> CollectionSync::Delta(const std::string& user_id, Collection 
     auto pass =
         AsLoad(user_id, collection, first, [&] { return delta_.Sync(user_id, collection); });
     // Messages whose only rounds are delta rounds (scoped by folder, or loaded by them) get
-    // a body the rounds did not bring read by id.
+    // a body the rounds did not bring read by id. After a first pass that brought every
+    // body there is none to look for (the mailbox held no message before it).
     const bool bodies_by_delta = collection == Collection::kMessages && bodies_ != "none";
-    if (!pass.ok() || !bodies_by_delta) return pass;
+    if (!pass.ok() || !bodies_by_delta || (first && pass->without_body == 0)) return pass;
     auto bodies = delta_.ReadMissingBodies(user_id);
     if (!bodies.ok()) return bodies.status();
     pass->verified += *bodies;

@@ -385,6 +385,9 @@ Status DeltaSyncer::RunScope(const std::string& user_id, Collection collection, 
                                 " for " + user_id + ": " + page.status().message());
     }
     graph::PutBodiesInForm(options_.bodies, &page->items);
+    if (collection == Collection::kMessages) {
+      for (const MirrorItem& item : page->items) stats->without_body += item.body ? 0 : 1;
+    }
     if (page->next_link.empty() && page->delta_link.empty()) {
       return Status::Corruption("delta page of " + std::string(CollectionName(collection)) +
                                 " for " + user_id + " has neither nextLink nor deltaLink");

@@ -96,6 +96,7 @@ struct DeltaStats {
   int64_t scopes = 0;
   int64_t pages = 0;
   int64_t items = 0;              // present items received (replays included)
+  int64_t without_body = 0;       // messages among them that came without a body
   int64_t removed = 0;            // mirror rows removed at the end of the pass
   int64_t verified = 0;           // items checked one by one with Graph before removal
   int64_t fresh_rounds = 0;       // rounds started without a token

@@ -345,4 +345,65 @@ TEST_CASE("Loads of many mailboxes written in turn are each indexed whole", "[st
   CHECK(Hits(*store, "u0x0") == std::vector<std::string>{"u0/u0-0"});
 }
 
+TEST_CASE("A load's fresh rounds sweep nothing; rows written beside them are queued for a check",
+          "[store][bulk]") {
+  test::TempDir dir;
+  ManualClock clock(TimePoint{});
+  auto store = std::move(Store::Open(dir.Path("m.db"), &clock)).value();
+  Store& s = *store;
+  auto round = [&](std::vector<MirrorItem> upserts, bool first, bool last) {
+    DeltaPageWrite page;
+    page.user_id = "u";
+    page.collection = Collection::kMessages;
+    page.scope = "inbox";
+    page.upserts = std::move(upserts);
+    page.first_page = first;
+    page.fresh = true;
+    if (first) page.round_started_at = kT1;
+    if (last) page.delta_link = "https://graph.example/delta?$deltatoken=1";
+    if (!last) page.next_link = "https://graph.example/delta?$skiptoken=1";
+    return s.sync_state().ApplyDeltaPage(std::move(page));
+  };
+  auto removals = [&] {
+    auto r = s.sync_state().DeltaRemovals("u", Collection::kMessages);
+    REQUIRE(r.ok());
+    std::vector<std::string> out;
+    for (const DeltaRemoval& d : *r) out.push_back(d.item_id + "@" + d.scope);
+    return out;
+  };
+  auto seen = [&] {
+    SQLite::Database db(dir.Path("m.db"));
+    return db.execAndGet("SELECT count(*) FROM delta_seen").getInt64();
+  };
+
+  SECTION("a load") {
+    REQUIRE(*s.mirror().BeginLoad("u", Collection::kMessages));
+    REQUIRE(round({Mail("m1", "one", "b"), Mail("m2", "two", "b")}, true, false).ok());
+    CHECK(seen() == 0);  // no record of what the round listed
+    // A notification applies two messages meanwhile: one the round lists later, one it
+    // never lists (created after the round passed it, or gone since): both are checked.
+    REQUIRE(s.log()
+                .ApplyChanges("u", Collection::kMessages,
+                              {Mail("m3", "three", "b"), Mail("m4", "four", "b")}, {}, {})
+                .ok());
+    CHECK(removals() == std::vector<std::string>{"m3@", "m4@"});
+    REQUIRE(round({Mail("m3", "three", "b")}, false, true).ok());
+    // Listed: no longer queued. The unlisted one stays queued for its check; the rows the
+    // round wrote are not swept.
+    CHECK(removals() == std::vector<std::string>{"m4@"});
+    REQUIRE(s.mirror().FinishLoad("u", Collection::kMessages).ok());
+    // After the load, writes queue nothing.
+    REQUIRE(Apply(s, "u", {Mail("m5", "five", "b")}).ok());
+    CHECK(removals() == std::vector<std::string>{"m4@"});
+  }
+  SECTION("no load: the round sweeps what it did not list") {
+    REQUIRE(Apply(s, "u", {Mail("old", "old", "b")}).ok());
+    REQUIRE(round({Mail("m1", "one", "b")}, true, false).ok());
+    CHECK(seen() == 1);
+    REQUIRE(round({Mail("m2", "two", "b")}, false, true).ok());
+    CHECK(removals() == std::vector<std::string>{"old@inbox"});
+    CHECK(seen() == 0);
+  }
+}
+
 }  // namespace graphmirror::store
