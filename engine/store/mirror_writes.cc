@@ -375,7 +375,12 @@ void WritePage(WriteContext& ctx, const PageWrite& page) {
   for (const MirrorItem& item : page.upserts) {
     UpsertItem(ctx, page.user_id, page.collection, item, now);
   }
-  QueueIfLoading(ctx, page.user_id, page.collection, page.upserts);
+  // A page that moves a watermark is a createdDateTime or lastModifiedDateTime round's:
+  // the load's own when one is open (a collection scoped by a $filter loads that way).
+  // Any other (items read by id) is written beside the load.
+  if (page.created_after.empty() && page.modified_after.empty()) {
+    QueueIfLoading(ctx, page.user_id, page.collection, page.upserts);
+  }
   for (const std::string& id : page.deletes) DeleteItem(ctx, page.user_id, page.collection, id);
   if (!page.created_after.empty() || !page.modified_after.empty()) {
     AdvanceWatermarks(ctx, page.user_id, page.collection, page.created_after, page.modified_after,

@@ -26,8 +26,8 @@ void DeleteItem(WriteContext& ctx, const std::string& user_id, Collection collec
 // A load's fresh delta rounds keep no record of what they list and sweep nothing at their
 // end (see WriteDeltaPage): rows that something else writes into a loading mailbox's
 // messages or contacts (a notification applied during its first sync) are queued for a
-// check by id instead, which a round that lists them takes back. Call with what a write
-// other than a delta round's upserts.
+// check by id instead, which a round that lists them takes back. Called with the upserts of
+// writes that are not the load's own rounds (notifications applied, items read by id).
 void QueueIfLoading(WriteContext& ctx, const std::string& user_id, Collection collection,
                     const std::vector<MirrorItem>& upserts);
 // Moves the watermarks forward to the given values (never backward); an empty value

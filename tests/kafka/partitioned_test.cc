@@ -615,7 +615,15 @@ TEST_CASE("Partitioned mirrors: 3 daemons, one killed, one added, a broker down 
   for (const Daemon& d : daemons) {
     if (d.pid < 0) continue;
     httplib::Client admin("127.0.0.1", d.metrics_port);
-    auto health = admin.Get("/healthz");
+    // A shard assigned in the last rebalance is ready once its own first pass has ended,
+    // which on a loaded machine can come after the mirror already converged.
+    httplib::Result health;
+    WaitUntil(
+        [&] {
+          health = admin.Get("/healthz");
+          return health && health->status == 200;
+        },
+        seconds(60), milliseconds(250));
     REQUIRE(health);
     CHECK(health->status == 200);
     auto metrics = admin.Get("/metrics");

@@ -387,14 +387,24 @@ TEST_CASE("A load's fresh rounds sweep nothing; rows written beside them are que
                               {Mail("m3", "three", "b"), Mail("m4", "four", "b")}, {}, {})
                 .ok());
     CHECK(removals() == std::vector<std::string>{"m3@", "m4@"});
+    // A message read by id (a page that moves no watermark) is written beside the load too;
+    // a createdDateTime round's page (a $filter-scoped load's own) is not.
+    PageWrite by_id;
+    by_id.user_id = "u";
+    by_id.collection = Collection::kMessages;
+    by_id.upserts = {Mail("m5", "five", "b")};
+    REQUIRE(s.mirror().ApplyPage(std::move(by_id)).ok());
+    REQUIRE(Apply(s, "u", {Mail("m6", "six", "b")}).ok());
+    CHECK(removals() == std::vector<std::string>{"m3@", "m4@", "m5@"});
     REQUIRE(round({Mail("m3", "three", "b")}, false, true).ok());
-    // Listed: no longer queued. The unlisted one stays queued for its check; the rows the
+    // Listed: no longer queued. The unlisted ones stay queued for their check; the rows the
     // round wrote are not swept.
-    CHECK(removals() == std::vector<std::string>{"m4@"});
+    CHECK(removals() == std::vector<std::string>{"m4@", "m5@"});
     REQUIRE(s.mirror().FinishLoad("u", Collection::kMessages).ok());
     // After the load, writes queue nothing.
-    REQUIRE(Apply(s, "u", {Mail("m5", "five", "b")}).ok());
-    CHECK(removals() == std::vector<std::string>{"m4@"});
+    REQUIRE(
+        s.log().ApplyChanges("u", Collection::kMessages, {Mail("m7", "seven", "b")}, {}, {}).ok());
+    CHECK(removals() == std::vector<std::string>{"m4@", "m5@"});
   }
   SECTION("no load: the round sweeps what it did not list") {
     REQUIRE(Apply(s, "u", {Mail("old", "old", "b")}).ok());
