@@ -19,7 +19,8 @@ constexpr std::array<std::string_view, 30> kBlocks = {
     "div",     "dl",      "dt",    "fieldset",   "figure",  "footer", "form",    "h1",
     "h2",      "h3",      "h4",    "h5",         "h6",      "header", "hr",      "li",
     "main",    "nav",     "ol",    "p",          "section", "ul"};
-constexpr std::array<std::string_view, 4> kTableLines = {"table", "tr", "caption", "pre"};
+// Not block elements in HTML's sense, but each also on lines of its own.
+constexpr std::array<std::string_view, 4> kOwnLines = {"table", "tr", "caption", "pre"};
 
 bool In(std::string_view name, const auto& names) {
   return std::find(names.begin(), names.end(), name) != names.end();
@@ -67,7 +68,7 @@ class TextWriter {
       breaks_ = std::min(breaks_ + 1, 2);
     } else if (name == "td" || name == "th") {
       if (breaks_ == 0 && !out_.empty() && out_.back() != '\n') tab_ = true;
-    } else if (In(name, kBlocks) || In(name, kTableLines)) {
+    } else if (In(name, kBlocks) || In(name, kOwnLines)) {
       LineBreak();
       if (name == "pre") ++pre_;
     }
@@ -79,7 +80,7 @@ class TextWriter {
       return;
     }
     if (hidden_ > 0) return;
-    if (In(name, kBlocks) || In(name, kTableLines)) {
+    if (In(name, kBlocks) || In(name, kOwnLines)) {
       LineBreak();
       if (name == "pre") pre_ = std::max(pre_ - 1, 0);
     }
