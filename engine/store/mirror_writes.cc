@@ -358,16 +358,19 @@ void QueueIfLoading(WriteContext& ctx, const std::string& user_id, Collection co
       !LoadOpen(ctx, user_id, collection)) {
     return;
   }
+  for (const MirrorItem& item : upserts) QueueCheck(ctx, user_id, collection, item.id);
+}
+
+void QueueCheck(WriteContext& ctx, const std::string& user_id, Collection collection,
+                const std::string& id) {
   SQLite::Statement& q = ctx.Prepare(
       "INSERT OR IGNORE INTO delta_removals (user_id, collection, item_id, scope) "
       "VALUES (?1, ?2, ?3, '')");
-  for (const MirrorItem& item : upserts) {
-    q.reset();
-    q.bind(1, user_id);
-    q.bind(2, std::string(CollectionName(collection)));
-    q.bind(3, item.id);
-    q.exec();
-  }
+  q.reset();
+  q.bind(1, user_id);
+  q.bind(2, std::string(CollectionName(collection)));
+  q.bind(3, id);
+  q.exec();
 }
 
 void WritePage(WriteContext& ctx, const PageWrite& page) {

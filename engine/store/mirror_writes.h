@@ -30,6 +30,9 @@ void DeleteItem(WriteContext& ctx, const std::string& user_id, Collection collec
 // writes that are not the load's own rounds (notifications applied, items read by id).
 void QueueIfLoading(WriteContext& ctx, const std::string& user_id, Collection collection,
                     const std::vector<MirrorItem>& upserts);
+// Queues the item for a check by id with Graph (delta_removals, empty scope).
+void QueueCheck(WriteContext& ctx, const std::string& user_id, Collection collection,
+                const std::string& id);
 // Moves the watermarks forward to the given values (never backward); an empty value
 // leaves that watermark as it is.
 void AdvanceWatermarks(WriteContext& ctx, const std::string& user_id, Collection collection,

@@ -325,16 +325,7 @@ Status SyncState::QueueForCheck(const std::string& user_id, Collection collectio
                                 const std::vector<std::string>& item_ids) {
   if (item_ids.empty()) return Status::Ok();
   return store_->Write([&](WriteContext& ctx) {
-    SQLite::Statement& q = ctx.Prepare(
-        "INSERT OR IGNORE INTO delta_removals (user_id, collection, item_id, scope) "
-        "VALUES (?1, ?2, ?3, '')");
-    for (const std::string& id : item_ids) {
-      q.reset();
-      q.bind(1, user_id);
-      q.bind(2, Name(collection));
-      q.bind(3, id);
-      q.exec();
-    }
+    for (const std::string& id : item_ids) QueueCheck(ctx, user_id, collection, id);
   });
 }
 
