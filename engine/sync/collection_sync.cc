@@ -264,6 +264,11 @@ Result<int64_t> CollectionSync::ReadSeries(const std::string& user_id,
 }
 
 Result<DeltaStats> CollectionSync::Delta(const std::string& user_id, Collection collection) {
+  return DeltaPass(user_id, collection, /*listed_after=*/false);
+}
+
+Result<DeltaStats> CollectionSync::DeltaPass(const std::string& user_id, Collection collection,
+                                             bool listed_after) {
   // The first delta pass (no scope has a link yet) reads the collection from the
   // beginning: a load if nothing else read it before (scoped by mail folders, the
   // collection has no other rounds; LoadByDelta has none run).
@@ -271,7 +276,8 @@ Result<DeltaStats> CollectionSync::Delta(const std::string& user_id, Collection 
   const bool first = known.ok() && known->empty();
   auto r = Timed(2, [&]() -> Result<DeltaStats> {
     auto pass =
-        AsLoad(user_id, collection, first, [&] { return delta_.Sync(user_id, collection); });
+        AsLoad(user_id, collection, first,
+               [&] { return delta_.Sync(user_id, collection, listed_after); });
     // Messages whose only rounds are delta rounds (scoped by folder, or loaded by them) get
     // a body the rounds did not bring read by id. After a first pass that brought every
     // body there is none to look for (the mailbox held no message before it).
@@ -322,15 +328,50 @@ Result<std::optional<DeltaStats>> CollectionSync::LoadByDelta(const std::string&
   return std::optional<DeltaStats>(*pass);
 }
 
+Result<bool> CollectionSync::WindowFirst(const std::string& user_id, Collection collection) {
+  if (Describe(collection).scoped_by_folder() ||
+      !scopes_.Of(user_id, collection).filter.empty()) {
+    return false;
+  }
+  auto watermark = store_->mirror().GetWatermark(user_id, collection);
+  if (!watermark.ok()) return watermark.status();
+  if (!watermark->created_after.empty()) return false;
+  auto held = store_->mirror().CountItems(user_id, collection);
+  if (!held.ok()) return held.status();
+  return *held == 0;
+}
+
+Status CollectionSync::Rounds(const std::string& user_id, Collection collection,
+                              PassStats* stats) {
+  auto loaded = LoadByDelta(user_id, collection);
+  if (!loaded.ok()) return loaded.status();
+  if (loaded->has_value()) {
+    stats->delta = **loaded;
+    return Status::Ok();
+  }
+  auto window_first = WindowFirst(user_id, collection);
+  if (!window_first.ok()) return window_first.status();
+  if (*window_first) {
+    auto delta = DeltaPass(user_id, collection, /*listed_after=*/true);
+    if (!delta.ok()) return delta.status();
+    stats->delta = *delta;
+  }
+  auto created = Created(user_id, collection);
+  if (!created.ok()) return created.status();
+  stats->created = *created;
+  auto modified = Modified(user_id, collection);
+  if (!modified.ok()) return modified.status();
+  stats->modified = *modified;
+  if (*window_first) return Status::Ok();
+  auto delta = Delta(user_id, collection);
+  if (!delta.ok()) return delta.status();
+  stats->delta = *delta;
+  return Status::Ok();
+}
+
 Status CollectionSync::Full(const std::string& user_id, Collection collection) {
-  Status s = [&] {
-    auto loaded = LoadByDelta(user_id, collection);
-    if (!loaded.ok()) return loaded.status();
-    if (loaded->has_value()) return Status::Ok();
-    if (auto r = Created(user_id, collection); !r.ok()) return r.status();
-    if (auto r = Modified(user_id, collection); !r.ok()) return r.status();
-    return Delta(user_id, collection).status();
-  }();
+  PassStats stats;
+  const Status s = Rounds(user_id, collection, &stats);
   std::lock_guard<std::mutex> lock(mu_);
   if (s.ok()) {
     // A debt paid is a catch-up too (what happened while the collection failed).

@@ -77,7 +77,15 @@ class CollectionSync {
   // All three, in that order; stops at the first failure. A collection scoped by mail
   // folders has no created and modified rounds (they list every folder): its delta rounds,
   // over the scoped folders only, are all its rounds. A first load reads each item once
-  // (LoadByDelta).
+  // (LoadByDelta). Events the mirror holds none of yet take the delta pass first (see
+  // WindowFirst). `stats` gets what each round that ended did.
+  struct PassStats {
+    ResyncStats created;
+    ResyncStats modified;
+    DeltaStats delta;
+  };
+  Status Rounds(const std::string& user_id, Collection collection, PassStats* stats);
+  // Rounds, and a failure owes a Full pass later (Owe); one that succeeds pays the debt.
   Status Full(const std::string& user_id, Collection collection);
   // A collection whose delta rounds list every item it holds (messages, contacts: every
   // folder, no $filter; bodies come as HTML, made text by graph::HtmlToText) and that has no
@@ -173,6 +181,16 @@ class CollectionSync {
 
   Result<ResyncStats> Round(const std::string& user_id, Collection collection, Cursor cursor,
                             Reason reason);
+  // True for events (whole: no $filter) of which the mirror holds none and no
+  // createdDateTime round has read any: their first Full pass runs the calendar window's
+  // delta round before the createdDateTime round from the beginning. That round then lists
+  // every event after the window's round began, and what changes from then on is in the
+  // next round from the window's token (changes outside the window as `@removed`), so the
+  // window's fresh round lists no event ids of its own (DeltaSyncer's `listed_after`),
+  // a second listing of the whole calendar in the other order.
+  Result<bool> WindowFirst(const std::string& user_id, Collection collection);
+  Result<DeltaStats> DeltaPass(const std::string& user_id, Collection collection,
+                               bool listed_after);
 
   // Runs `round` as a bulk load of the collection (store::MirrorTables::BeginLoad) if it
   // is the `first` read of an empty collection or a load of it is open (a process stopped

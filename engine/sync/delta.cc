@@ -664,7 +664,8 @@ Result<int64_t> DeltaSyncer::ReadMissingBodies(const std::string& user_id) {
   return static_cast<int64_t>(ids->size());
 }
 
-Result<DeltaStats> DeltaSyncer::Sync(const std::string& user_id, Collection collection) {
+Result<DeltaStats> DeltaSyncer::Sync(const std::string& user_id, Collection collection,
+                                     bool listed_after) {
   std::lock_guard<std::mutex> lock(LockFor(user_id, collection));
   DeltaStats stats;
   // The containers of these items first: a folder new since the last pass is in the
@@ -732,7 +733,7 @@ Result<DeltaStats> DeltaSyncer::Sync(const std::string& user_id, Collection coll
     stats.removed = *removed;
     quiet.clear();
   }
-  if (windowed && stats.fresh_ended > 0) {
+  if (windowed && stats.fresh_ended > 0 && !listed_after) {
     // A round from a token reports every event changed outside its window as `@removed`
     // ("event: delta"), which is checked by id below; a fresh round knows nothing of what
     // happened outside the window meanwhile.

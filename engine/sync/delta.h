@@ -111,7 +111,12 @@ class DeltaSyncer {
   DeltaSyncer(graph::GraphClient* client, store::Store* store, Clock* clock, DeltaOptions options);
 
   // One pass over every scope of the collection, then the queued removals.
-  Result<DeltaStats> Sync(const std::string& user_id, Collection collection);
+  // `listed_after`: the caller reads every event by a createdDateTime round from the
+  // beginning once this pass has ended (a first load), so a fresh round of the window
+  // lists no event ids of its own: that round lists them all, and whatever changes from the
+  // window round's start on is in the next round from its token.
+  Result<DeltaStats> Sync(const std::string& user_id, Collection collection,
+                          bool listed_after = false);
   // Reads by id the bodies the mirror lacks of `user_id`'s messages (none if bodies are not
   // kept, or the mailbox is rich: its items keep no body, see select.h): a delta round's
   // item may come without one. Returns how many were read.

@@ -53,22 +53,12 @@ std::vector<CollectionReport> SyncAllOnce(
         if (!scoped.ok()) return scoped;
         // Stopping (CollectionSync::Cancel): the collections not begun are not begun.
         if (sync->cancelled()) return Status::Cancelled("the sync was stopped");
-        auto loaded = sync->LoadByDelta(r.user_id, r.collection);  // a first load: once
-        if (!loaded.ok()) return loaded.status();
-        if (loaded->has_value()) {
-          r.delta_stats = **loaded;
-          return Status::Ok();
-        }
-        auto created = sync->Created(r.user_id, r.collection);
-        if (!created.ok()) return created.status();
-        r.stats = *created;
-        auto changed = sync->Modified(r.user_id, r.collection);
-        if (!changed.ok()) return changed.status();
-        r.changed_stats = *changed;
-        auto delta = sync->Delta(r.user_id, r.collection);
-        if (!delta.ok()) return delta.status();
-        r.delta_stats = *delta;
-        return Status::Ok();
+        CollectionSync::PassStats pass;
+        Status rounds = sync->Rounds(r.user_id, r.collection, &pass);
+        r.stats = pass.created;
+        r.changed_stats = pass.modified;
+        r.delta_stats = pass.delta;
+        return rounds;
       }();
       // What this pass could not read is read later by the daemon's worker.
       if (!r.status.ok() && !sync->cancelled()) sync->Owe(r.user_id, r.collection);

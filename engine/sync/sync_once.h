@@ -1,8 +1,8 @@
 // One pass over every configured mailbox and collection: what `graphmirror sync --once`
 // and the daemon's start run. Each collection gets a createdDateTime round (new items),
 // a lastModifiedDateTime round (items changed since the last pass; a restart after hours
-// offline must see edits, not just arrivals) and a delta pass (items deleted or moved).
-// Collections are read in turn (engine/base/turns.h): a thread each (up to 256), of which
+// offline must see edits, not just arrivals) and a delta pass (items deleted or moved),
+// in the order of CollectionSync::Rounds (a first load reads each item once). Collections are read in turn (engine/base/turns.h): a thread each (up to 256), of which
 // sync.parallelism at a time send a request and apply its answer, so every mailbox
 // advances a page at a time and none waits for others to be read whole. The Graph client
 // keeps each mailbox within its request limits.

@@ -113,5 +113,60 @@ TEST_CASE("The delta pass reads an event beyond the calendar window that the mir
   f.RequireExactMirror(user, Collection::kEvents);
 }
 
+// Events the mirror holds none of: the first pass runs the calendar window's delta round,
+// then the createdDateTime round from the beginning, which lists every event once; no
+// listing of every event's id follows (CollectionSync::WindowFirst). What changes outside
+// the window afterwards reaches the mirror through the next round from the window's token.
+TEST_CASE("A first sync lists each event once; changes outside the window come after it",
+          "[incremental][cost][delta]") {
+  graphsim::Options options;
+  options.seed = 31;
+  options.users = 2;
+  options.messages = 0;
+  options.events = 150;
+  options.contacts = 0;
+  options.max_page_size = 1000;
+  SimFixture f(options);
+  const std::string user = f.sim().UserIds()[0];
+  const std::string far = f.sim().CreateItem(
+      user, "events", EventIn(f.clock().Now(), kBeyondWindowDays, "two years ahead"));
+  const std::string past = f.sim().CreateItem(
+      user, "events", EventIn(f.clock().Now(), -kBeyondWindowDays, "two years ago"));
+  REQUIRE(!far.empty());
+  REQUIRE(!past.empty());
+  // Last changed an hour ago: not within the overlap of the first pass's modified round.
+  f.clock().Advance(std::chrono::hours(1));
+  config::Config config = f.Config(/*page_size=*/500);
+  for (auto& mailbox : config.mailboxes) mailbox.resources = {Collection::kEvents};
+  auto sync_all = [&] {
+    for (const auto& r : sync::SyncAllOnce(config, &f.client(), &f.store(), nullptr, &f.clock())) {
+      INFO(r.user_id << ": " << r.status.ToString());
+      REQUIRE(r.status.ok());
+    }
+  };
+
+  const graphsim::ItemsServed before = f.sim().Served();
+  sync_all();
+  const graphsim::ItemsServed served = f.sim().Served();
+  uint64_t events = 0;
+  for (const std::string& u : f.sim().UserIds()) {
+    f.RequireExactMirror(u, Collection::kEvents);
+    events += f.sim().ItemIds(u, "events").size();
+  }
+  INFO("listed " << served.listed - before.listed << ", by id " << served.by_id - before.by_id
+                 << " for " << events << " events");
+  // /events once, and each mailbox's one calendar (GET /calendars); no listing of ids.
+  CHECK(served.listed - before.listed == events + f.sim().UserIds().size());
+  CHECK(served.by_id - before.by_id == 0);
+
+  REQUIRE(f.sim().DeleteItem(user, "events", far));
+  REQUIRE(f.sim().UpdateItem(user, "events", past, R"({"subject":"moved on"})"));
+  f.clock().Advance(std::chrono::minutes(5));
+  sync_all();
+  f.RequireExactMirror(user, Collection::kEvents);
+  CHECK(f.QueryInt("SELECT count(*) FROM events WHERE id = '" + past +
+                   "' AND subject = 'moved on'") == 1);
+}
+
 }  // namespace
 }  // namespace graphmirror::test
