@@ -247,7 +247,18 @@ bool RestoreOneIndex(WriteContext& ctx, Collection collection) {
   const std::string name = q.getColumn(0).getString();
   const std::string sql = q.getColumn(1).getString();
   ctx.ResetStatements();
-  RestoreIndex(ctx.db(), name, sql);
+  // SQLite's sorter takes up to cache_size for its runs on top of the page cache: made with
+  // the smaller cache, the index holds less memory than the load did.
+  SQLite::Database& db = ctx.db();
+  const int64_t cache_size = db.execAndGet("PRAGMA cache_size").getInt64();
+  db.exec("PRAGMA cache_size = " + std::to_string(-kIndexBuildCacheKiB));
+  try {
+    RestoreIndex(db, name, sql);
+  } catch (...) {
+    db.exec("PRAGMA cache_size = " + std::to_string(cache_size));
+    throw;
+  }
+  db.exec("PRAGMA cache_size = " + std::to_string(cache_size));
   TuneForLoads(ctx);
   return true;
 }

@@ -35,11 +35,13 @@ inline constexpr int kLoadIndexChunk = 20000;
 // was a quarter of the writer's time), and keeps this much page cache instead of SQLite's
 // 2 MiB (a page's rows did not fit: SQLite spilled dirty pages mid-transaction and read
 // index pages back). Restored when the last is done, whose commit then checkpoints the
-// log. The cache counts against the process's memory twice over while an index is made
-// (SQLite's sorter takes up to cache_size for its runs): 16 MiB took a first sync's peak
-// RSS from 52 to 72 MiB for no measurable speed (BENCHMARKS.md rows 3, 4 and 6).
+// log. The cache would count against the process's memory twice over while an index is
+// made (SQLite's sorter takes up to cache_size for its runs; 16 MiB took a first sync's
+// peak RSS from 52 to 72 MiB for no measurable speed, BENCHMARKS.md rows 3, 4 and 6), so
+// the dropped indexes are made with kIndexBuildCacheKiB (SQLite's default) instead.
 inline constexpr int kLoadWalAutocheckpoint = 20000;  // pages: 80 MiB of log at 4 KiB
 inline constexpr int kLoadCacheKiB = 8192;
+inline constexpr int kIndexBuildCacheKiB = 2048;
 
 // Whether a load of (user_id, collection) is open.
 bool LoadOpen(WriteContext& ctx, const std::string& user_id, Collection collection);
