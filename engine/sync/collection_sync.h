@@ -186,8 +186,8 @@ class CollectionSync {
   // delta round before the createdDateTime round from the beginning. That round then lists
   // every event after the window's round began, and what changes from then on is in the
   // next round from the window's token (changes outside the window as `@removed`), so the
-  // window's fresh round lists no event ids of its own (DeltaSyncer's `listed_after`),
-  // a second listing of the whole calendar in the other order.
+  // window's fresh round skips the listing of every event's id that it runs otherwise
+  // (DeltaSyncer's `listed_after`).
   Result<bool> WindowFirst(const std::string& user_id, Collection collection);
   Result<DeltaStats> DeltaPass(const std::string& user_id, Collection collection,
                                bool listed_after);
